@@ -1,0 +1,6 @@
+import createDebug from 'debug';
+
+/** A `debug` logger under the `slipway:` namespace (enable with DEBUG=slipway:*). */
+export function logger(area: string): createDebug.Debugger {
+  return createDebug(`slipway:${area}`);
+}
