@@ -1,0 +1,117 @@
+import { invalidArgument } from '../errors.js';
+
+/** A port published from the container to the host. */
+export interface PortBinding {
+  /** Port inside the container. */
+  container: number;
+  protocol: 'tcp' | 'udp';
+  /** Host port; 0 picks a free one (chosen by the kernel, race-free). */
+  host: number;
+  /** Host address to listen on. @defaultValue '127.0.0.1' */
+  hostIp: string;
+}
+
+export interface BindMount { kind: 'bind'; source: string; target: string; readonly: boolean }
+export interface TmpfsMount { kind: 'tmpfs'; target: string; size?: number; mode?: number }
+export type Mount = BindMount | TmpfsMount;
+
+/** A file placed into the container before its process starts. */
+export interface FileCopy {
+  target: string;
+  /** Inline content, or a host path to copy (file or directory). */
+  content?: Buffer;
+  source?: string;
+  mode?: number;
+  owner?: string;
+}
+
+export type NetworkMode = 'isolated' | 'none' | 'host';
+
+/** Everything a builder collected; frozen copies are passed down to the runtime. */
+export interface ContainerOptions {
+  image: string;
+  command?: readonly string[];
+  entrypoint?: readonly string[];
+  env: Readonly<Record<string, string>>;
+  user?: string;
+  workdir?: string;
+  hostname?: string;
+  name?: string;
+  labels: Readonly<Record<string, string>>;
+  mounts: readonly Mount[];
+  files: readonly FileCopy[];
+  ports: readonly PortBinding[];
+  networkMode: NetworkMode;
+  hostAccess: boolean;
+  networks: readonly { network: unknown; aliases: readonly string[] }[];
+  memory?: number;
+  memorySwap?: number;
+  cpus?: number;
+  pids?: number;
+  shmSize?: number;
+  bestEffortLimits: boolean;
+  pullPolicy: 'missing' | 'always' | 'never';
+  platform?: string;
+  startupTimeout: number;
+  stopSignal?: string;
+  stopTimeout: number;
+  init: boolean;
+  waitStrategy?: unknown;
+}
+
+export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({
+  env: {},
+  labels: {},
+  mounts: [],
+  files: [],
+  ports: [],
+  networkMode: 'isolated',
+  hostAccess: false,
+  networks: [],
+  bestEffortLimits: false,
+  pullPolicy: 'missing',
+  startupTimeout: 60_000,
+  stopTimeout: 10_000,
+  init: true,
+});
+
+export function checkPort(option: string, value: unknown, allowZero = false): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1) || value > 65535) {
+    throw invalidArgument(option, value, `an integer port between ${allowZero ? 0 : 1} and 65535`);
+  }
+  return value;
+}
+
+/** Parses `6379`, `'6379'`, `'6379/tcp'`, `'53/udp'` into a port and protocol. */
+export function parsePortSpec(option: string, spec: number | string): { port: number; protocol: 'tcp' | 'udp' } {
+  if (typeof spec === 'number') return { port: checkPort(option, spec), protocol: 'tcp' };
+  const m = /^(\d{1,5})(?:\/(tcp|udp))?$/.exec(String(spec));
+  if (!m) throw invalidArgument(option, spec, 'a port such as 6379, "6379/tcp" or "53/udp"');
+  return { port: checkPort(option, Number(m[1])), protocol: (m[2] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
+}
+
+/** Absolute, normalised container path without `..` segments. */
+export function checkContainerPath(option: string, path: unknown): string {
+  if (typeof path !== 'string' || !path.startsWith('/') || path.includes('\0') || path.split('/').includes('..')) {
+    throw invalidArgument(option, path, 'an absolute container path without ".." segments, such as /etc/app.conf');
+  }
+  return path.replace(/\/+/g, '/').replace(/(.)\/$/, '$1');
+}
+
+export function checkStringRecord(option: string, value: unknown, keyPattern: RegExp): Record<string, string> {
+  if (typeof value !== 'object' || value === null) throw invalidArgument(option, value, 'an object of string values');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!keyPattern.test(k)) throw invalidArgument(`${option} key`, k, `a name matching ${keyPattern}`);
+    if (typeof v !== 'string' || v.includes('\0')) throw invalidArgument(`${option}.${k}`, v, 'a string without NUL bytes');
+    out[k] = v;
+  }
+  return out;
+}
+
+export function checkArgv(option: string, value: unknown): string[] {
+  if (!Array.isArray(value) || value.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+    throw invalidArgument(option, value, 'an array of strings without NUL bytes, such as ["sh", "-c", "echo hi"]');
+  }
+  return [...value];
+}

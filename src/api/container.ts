@@ -1,0 +1,196 @@
+import { SlipwayError, invalidArgument } from '../errors.js';
+import {
+  DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
+  type ContainerOptions, type NetworkMode, type PortBinding,
+} from './container-options.js';
+import { parseByteSize, parseCpuCount } from './units.js';
+import type { WaitStrategy } from './wait/index.js';
+import type { StartedContainer } from './started-container.js';
+import type { Network } from './network.js';
+
+const ENV_KEY = /^[^=\0]+$/;
+const LABEL_KEY = /^[^\0]+$/;
+const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+/**
+ * Describes a container to start. Every `with*` method returns a new builder, so a half-configured
+ * builder can be reused to start many containers.
+ *
+ * @example
+ * await using redis = await new Container('redis:7').withMemory('128m').expose(6379).start();
+ * const port = redis.getMappedPort(6379);
+ */
+export class Container {
+  readonly #options: ContainerOptions;
+
+  /** @param image An image reference (`redis:7`, `localhost:5000/app@sha256:…`, `oci-layout:/dir:tag`, `docker-archive:/x.tar`). */
+  constructor(image: string, options?: ContainerOptions) {
+    if (typeof image !== 'string' || image.trim() === '') throw invalidArgument('image', image, 'an image reference such as "redis:7"');
+    this.#options = Object.freeze({ ...(options ?? { ...DEFAULT_OPTIONS, image }), image });
+  }
+
+  /** The collected options (frozen). */
+  get options(): ContainerOptions { return this.#options; }
+
+  #with(patch: Partial<ContainerOptions>): Container {
+    return new Container(this.#options.image, { ...this.#options, ...patch });
+  }
+
+  /** Replaces the image's Cmd. */
+  withCommand(command: readonly string[]): Container { return this.#with({ command: checkArgv('command', command) }); }
+  /** Replaces the image's Entrypoint and clears its Cmd (as `docker run --entrypoint`). */
+  withEntrypoint(entrypoint: readonly string[]): Container { return this.#with({ entrypoint: checkArgv('entrypoint', entrypoint) }); }
+  /** Adds environment variables; they override the image's. */
+  withEnv(env: Record<string, string>): Container {
+    return this.#with({ env: { ...this.#options.env, ...checkStringRecord('env', env, ENV_KEY) } });
+  }
+  /** Runs as `name`, `uid`, `uid:gid`, `name:group` (resolved in the image's /etc/passwd and /etc/group). */
+  withUser(user: string): Container {
+    if (typeof user !== 'string' || !/^[^:\s]+(:[^:\s]+)?$/.test(user)) throw invalidArgument('user', user, '"name", "uid", "uid:gid" or "name:group"');
+    return this.#with({ user });
+  }
+  /** Working directory; created if missing. */
+  withWorkdir(dir: string): Container { return this.#with({ workdir: checkContainerPath('workdir', dir) }); }
+  withHostname(hostname: string): Container {
+    if (typeof hostname !== 'string' || hostname.length > 253 || !HOSTNAME.test(hostname)) throw invalidArgument('hostname', hostname, 'a DNS name such as "db"');
+    return this.#with({ hostname });
+  }
+  /** Name shown by `slipway ps`; must be unique among running containers of this process. */
+  withName(name: string): Container {
+    if (typeof name !== 'string' || !NAME.test(name)) throw invalidArgument('name', name, 'letters, digits, "_", "." or "-" (at most 128)');
+    return this.#with({ name });
+  }
+  withLabels(labels: Record<string, string>): Container {
+    return this.#with({ labels: { ...this.#options.labels, ...checkStringRecord('labels', labels, LABEL_KEY) } });
+  }
+  /** Bind-mounts a host path (which must exist). */
+  withBind(hostPath: string, containerPath: string, opts: { readonly?: boolean } = {}): Container {
+    if (typeof hostPath !== 'string' || !hostPath.startsWith('/')) throw invalidArgument('bind source', hostPath, 'an absolute host path');
+    const target = checkContainerPath('bind target', containerPath);
+    return this.#with({ mounts: [...this.#options.mounts, { kind: 'bind', source: hostPath, target, readonly: !!opts.readonly }] });
+  }
+  /** Mounts a tmpfs. @example .withTmpfs('/tmp', { size: '64m' }) */
+  withTmpfs(containerPath: string, opts: { size?: string | number; mode?: number } = {}): Container {
+    const target = checkContainerPath('tmpfs target', containerPath);
+    const size = opts.size === undefined ? undefined : parseByteSize('tmpfs size', opts.size);
+    if (opts.mode !== undefined && (!Number.isInteger(opts.mode) || opts.mode < 0 || opts.mode > 0o7777)) throw invalidArgument('tmpfs mode', opts.mode, 'an octal mode such as 0o1777');
+    return this.#with({ mounts: [...this.#options.mounts, { kind: 'tmpfs', target, size, mode: opts.mode }] });
+  }
+  /** Places a file with the given content before the process starts. */
+  withFile(containerPath: string, content: string | Buffer, opts: { mode?: number; owner?: string } = {}): Container {
+    const target = checkContainerPath('file path', containerPath);
+    if (typeof content !== 'string' && !Buffer.isBuffer(content)) throw invalidArgument('file content', content, 'a string or Buffer');
+    checkMode(opts.mode);
+    return this.#with({ files: [...this.#options.files, { target, content: Buffer.from(content), mode: opts.mode, owner: opts.owner }] });
+  }
+  /** Copies a host file or directory into the container before the process starts. */
+  withCopy(hostPath: string, containerPath: string, opts: { mode?: number; owner?: string } = {}): Container {
+    if (typeof hostPath !== 'string' || hostPath === '') throw invalidArgument('copy source', hostPath, 'a host path');
+    checkMode(opts.mode);
+    return this.#with({ files: [...this.#options.files, { target: checkContainerPath('copy target', containerPath), source: hostPath, mode: opts.mode, owner: opts.owner }] });
+  }
+  /**
+   * Publishes a container port. `expose(6379)`: a free host port on 127.0.0.1; `expose(80, 8080)`: fixed;
+   * `expose('53/udp')`; `expose({ container: 80, host: 0, hostIp: '0.0.0.0' })`.
+   */
+  expose(...args: [number | string, number?] | [Partial<PortBinding> & { container: number }]): Container {
+    const [first, second] = args;
+    let binding: PortBinding;
+    if (typeof first === 'object' && first !== null) {
+      binding = {
+        container: checkPort('expose.container', first.container),
+        protocol: first.protocol === 'udp' ? 'udp' : 'tcp',
+        host: checkPort('expose.host', first.host ?? 0, true),
+        hostIp: checkHostIp(first.hostIp ?? '127.0.0.1'),
+      };
+    } else {
+      const { port, protocol } = parsePortSpec('expose', first as number | string);
+      binding = { container: port, protocol, host: second === undefined ? 0 : checkPort('expose host port', second, true), hostIp: '127.0.0.1' };
+    }
+    const others = this.#options.ports.filter((p) => !(p.container === binding.container && p.protocol === binding.protocol));
+    return this.#with({ ports: [...others, binding] });
+  }
+  /** `isolated` (default: own network with outbound access), `none` (loopback only) or `host`. */
+  withNetworkMode(mode: NetworkMode): Container {
+    if (!['isolated', 'none', 'host'].includes(mode)) throw invalidArgument('network mode', mode, '"isolated", "none" or "host"');
+    return this.#with({ networkMode: mode });
+  }
+  /** Makes the host's loopback services reachable as host.slipway.internal (and host.containers.internal, host.docker.internal). */
+  withHostAccess(enabled = true): Container { return this.#with({ hostAccess: enabled }); }
+  /** Joins a user network; other containers on it reach this one by name and aliases. */
+  withNetwork(network: Network, opts: { aliases?: string[] } = {}): Container {
+    const aliases = opts.aliases ?? [];
+    for (const a of aliases) if (!HOSTNAME.test(a)) throw invalidArgument('network alias', a, 'a DNS name such as "db"');
+    return this.#with({ networks: [...this.#options.networks, { network, aliases }] });
+  }
+  /** Memory limit, e.g. `'128m'`, `'1g'` or bytes. */
+  withMemory(limit: string | number): Container { return this.#with({ memory: parseByteSize('memory', limit) }); }
+  /** Memory + swap limit (Docker's --memory-swap); -1 for unlimited swap. */
+  withMemorySwap(limit: string | number): Container {
+    return this.#with({ memorySwap: limit === -1 ? -1 : parseByteSize('memorySwap', limit) });
+  }
+  /** CPU quota in CPUs, e.g. `0.5`. */
+  withCpus(cpus: number | string): Container { return this.#with({ cpus: parseCpuCount('cpus', cpus) }); }
+  /** Maximum number of processes. */
+  withPids(max: number): Container {
+    if (!Number.isInteger(max) || max < 1) throw invalidArgument('pids', max, 'a positive integer');
+    return this.#with({ pids: max });
+  }
+  /** Size of /dev/shm. @defaultValue 64m */
+  withShmSize(size: string | number): Container { return this.#with({ shmSize: parseByteSize('shmSize', size) }); }
+  /** Apply resource limits where the host can enforce them and only log the others, instead of failing. */
+  withBestEffortLimits(enabled = true): Container { return this.#with({ bestEffortLimits: enabled }); }
+  /** @defaultValue 'missing' */
+  withPullPolicy(policy: 'missing' | 'always' | 'never'): Container {
+    if (!['missing', 'always', 'never'].includes(policy)) throw invalidArgument('pull policy', policy, '"missing", "always" or "never"');
+    return this.#with({ pullPolicy: policy });
+  }
+  /** e.g. `linux/arm64/v8`; defaults to the host's. */
+  withPlatform(platform: string): Container {
+    if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(platform)) throw invalidArgument('platform', platform, 'os/arch[/variant] such as linux/amd64');
+    return this.#with({ platform });
+  }
+  /** Readiness condition. Default: published ports listening, else none. */
+  waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
+  /** @defaultValue 60000 */
+  withStartupTimeout(ms: number): Container {
+    if (!Number.isFinite(ms) || ms <= 0) throw invalidArgument('startupTimeout', ms, 'a positive number of milliseconds');
+    return this.#with({ startupTimeout: ms });
+  }
+  /** Signal sent by stop(); defaults to the image's StopSignal, else SIGTERM. */
+  withStopSignal(signal: string): Container {
+    if (!/^(SIG)?[A-Z0-9+-]+$/.test(signal)) throw invalidArgument('stop signal', signal, 'a signal name such as SIGINT');
+    return this.#with({ stopSignal: signal.startsWith('SIG') ? signal : `SIG${signal}` });
+  }
+
+  /** Pulls the image if needed, starts the container and waits until it is ready. */
+  async start(opts: { signal?: AbortSignal } = {}): Promise<StartedContainer> {
+    const { startContainer } = await import('./start.js');
+    return startContainer(this.#options, opts.signal);
+  }
+
+  /** Runs the container to completion and returns its exit code and output (`docker run --rm`). */
+  async run(opts: { signal?: AbortSignal } = {}): Promise<{ exitCode: number | null; signal: string | null; stdout: string; stderr: string }> {
+    const { Wait } = await import('./wait/index.js');
+    const c = await this.#with({ waitStrategy: Wait.none() }).start(opts);
+    try {
+      const exit = await c.wait();
+      const [stdout, stderr] = await Promise.all([c.logs({ stderr: false }).text(), c.logs({ stdout: false }).text()]);
+      return { exitCode: exit.exitCode, signal: exit.signal, stdout, stderr };
+    } finally {
+      await c.remove();
+    }
+  }
+}
+
+function checkMode(mode: number | undefined): void {
+  if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) throw invalidArgument('file mode', mode, 'an octal mode such as 0o644');
+}
+
+function checkHostIp(ip: string): string {
+  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(ip) && ip !== '::' && ip !== '::1') throw invalidArgument('hostIp', ip, 'an IPv4 address such as 127.0.0.1 or 0.0.0.0');
+  return ip;
+}
+
+export { SlipwayError };

@@ -1,0 +1,189 @@
+import { connect } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SlipwayError, invalidArgument } from '../../errors.js';
+import type { WaitStrategy, WaitTarget } from './wait-target.js';
+
+const POLL_MS = 50;
+
+abstract class BaseStrategy implements WaitStrategy {
+  startupTimeout: number | undefined;
+  withStartupTimeout(ms: number): this {
+    if (!Number.isFinite(ms) || ms <= 0) throw invalidArgument('startupTimeout', ms, 'a positive number of milliseconds');
+    const copy = Object.create(Object.getPrototypeOf(this)) as this;
+    Object.assign(copy, this, { startupTimeout: ms });
+    return copy;
+  }
+  abstract waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void>;
+  abstract describe(): string;
+}
+
+async function poll(signal: AbortSignal, target: WaitTarget | undefined, check: () => Promise<boolean>): Promise<void> {
+  for (;;) {
+    signal.throwIfAborted();
+    if (await check().catch(() => false)) return;
+    if (target?.hasExited()) throw exitedError(target);
+    await sleep(POLL_MS, undefined, { signal });
+  }
+}
+
+function exitedError(target: WaitTarget): SlipwayError {
+  return new SlipwayError('ERR_CONTAINER_EXITED', 'the container exited before it was ready', {
+    hint: 'check the container logs below; a one-shot command needs Wait.forOneShotStartup()',
+  });
+}
+
+function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, signal });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Waits until every published TCP port listens inside the container and accepts a connection through its host port. */
+export class HostPortWaitStrategy extends BaseStrategy {
+  constructor(private readonly ports?: readonly number[]) { super(); }
+  describe(): string { return `ports ${this.ports?.join(', ') ?? 'published'} listening`; }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    const ports = this.ports ?? target.waitPorts.filter((p) => p.protocol === 'tcp').map((p) => p.port);
+    await poll(signal, target, async () => {
+      const listening = await target.listeningTcpPorts();
+      if (!ports.every((p) => listening.has(p))) return false;
+      for (const p of ports) {
+        const hostPort = target.mappedPort(p, 'tcp');
+        if (hostPort !== undefined && !(await tcpConnect(target.host, hostPort, signal))) return false;
+      }
+      return true;
+    });
+  }
+}
+
+/** Waits until a log line matches `pattern` `times` times. */
+export class LogWaitStrategy extends BaseStrategy {
+  constructor(private readonly pattern: RegExp | string, private readonly times = 1) {
+    super();
+    if (!Number.isInteger(times) || times < 1) throw invalidArgument('times', times, 'a positive integer');
+  }
+  describe(): string { return `log message ${String(this.pattern)}${this.times > 1 ? ` ×${this.times}` : ''}`; }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    let seen = 0;
+    const matches = (line: string) => (typeof this.pattern === 'string' ? line.includes(this.pattern) : this.pattern.test(line));
+    const inner = new AbortController();
+    const onAbort = () => inner.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    // A stopped log stream (process exited) ends the loop; then we know it never matched.
+    try {
+      for await (const line of target.followLogs(inner.signal)) {
+        if (matches(line) && ++seen >= this.times) return;
+      }
+      signal.throwIfAborted();
+      throw exitedError(target);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      inner.abort();
+    }
+  }
+}
+
+export interface HttpWaitOptions { tls?: boolean; method?: string; headers?: Record<string, string>; insecure?: boolean }
+
+/** Waits until an HTTP request through the published port answers as expected (default: status 200). */
+export class HttpWaitStrategy extends BaseStrategy {
+  private statusPredicate: (status: number) => boolean = (s) => s === 200;
+  private bodyPredicate: ((body: string) => boolean) | undefined;
+  private opts: HttpWaitOptions = {};
+  constructor(private readonly path: string, private readonly port: number) { super(); }
+  forStatusCode(code: number): this { return this.with({ statusPredicate: (s: number) => s === code }); }
+  forStatusCodeMatching(p: (status: number) => boolean): this { return this.with({ statusPredicate: p }); }
+  forResponsePredicate(p: (body: string) => boolean): this { return this.with({ bodyPredicate: p }); }
+  usingTls(): this { return this.with({ opts: { ...this.opts, tls: true } }); }
+  allowInsecure(): this { return this.with({ opts: { ...this.opts, insecure: true } }); }
+  withMethod(method: string): this { return this.with({ opts: { ...this.opts, method } }); }
+  withHeaders(headers: Record<string, string>): this { return this.with({ opts: { ...this.opts, headers } }); }
+  private with(fields: Partial<Record<string, unknown>>): this {
+    const copy = Object.create(Object.getPrototypeOf(this)) as this;
+    return Object.assign(copy, this, fields);
+  }
+  describe(): string { return `HTTP ${this.opts.method ?? 'GET'} ${this.path} on port ${this.port}`; }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    const hostPort = target.mappedPort(this.port, 'tcp');
+    if (hostPort === undefined) {
+      throw new SlipwayError('ERR_PORT_NOT_EXPOSED', `port ${this.port} is not published`, { hint: `add .expose(${this.port})` });
+    }
+    await poll(signal, target, () => this.once(target.host, hostPort, signal));
+  }
+  private once(host: string, port: number, signal: AbortSignal): Promise<boolean> {
+    const req = this.opts.tls ? httpsRequest : httpRequest;
+    return new Promise((resolve) => {
+      const r = req({ host, port, path: this.path, method: this.opts.method ?? 'GET', headers: this.opts.headers, signal, timeout: 2000, rejectUnauthorized: !this.opts.insecure }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const okStatus = this.statusPredicate(res.statusCode ?? 0);
+          resolve(okStatus && (!this.bodyPredicate || this.bodyPredicate(Buffer.concat(chunks).toString('utf8'))));
+        });
+        res.on('error', () => resolve(false));
+      });
+      r.on('error', () => resolve(false));
+      r.on('timeout', () => { r.destroy(); resolve(false); });
+      r.end();
+    });
+  }
+}
+
+/** Waits until a command run inside the container exits with 0. */
+export class ShellWaitStrategy extends BaseStrategy {
+  constructor(private readonly argv: readonly string[]) { super(); }
+  describe(): string { return `command ${JSON.stringify(this.argv)} succeeding`; }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    await poll(signal, target, async () => (await target.exec(this.argv, signal)).exitCode === 0);
+  }
+}
+
+/** Runs the image's HEALTHCHECK until it passes. */
+export class HealthCheckWaitStrategy extends BaseStrategy {
+  describe(): string { return "the image's HEALTHCHECK passing"; }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    const test = target.healthcheck?.Test;
+    if (!test || test.length === 0 || test[0] === 'NONE') {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', 'the image has no HEALTHCHECK', { hint: 'use another wait strategy, e.g. Wait.forListeningPorts()' });
+    }
+    const argv = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : test;
+    const intervalMs = Math.max(POLL_MS, Math.min((target.healthcheck?.Interval ?? 0) / 1e6 || 1000, 1000));
+    for (;;) {
+      signal.throwIfAborted();
+      if ((await target.exec(argv, signal).catch(() => ({ exitCode: 1 }))).exitCode === 0) return;
+      if (target.hasExited()) throw exitedError(target);
+      await sleep(intervalMs, undefined, { signal });
+    }
+  }
+}
+
+/** Waits until the container's process exits with code 0 (for one-shot containers). */
+export class OneShotStartupWaitStrategy extends BaseStrategy {
+  describe(): string { return 'the process exiting with code 0'; }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    const exit = await Promise.race([target.exited, aborted]);
+    if (exit.exitCode !== 0) {
+      throw new SlipwayError('ERR_CONTAINER_EXITED', `the one-shot container exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.exitCode}`}`);
+    }
+  }
+}
+
+/** All strategies, concurrently. */
+export class CompositeWaitStrategy extends BaseStrategy {
+  constructor(private readonly strategies: readonly WaitStrategy[]) { super(); }
+  describe(): string { return this.strategies.map((s) => s.describe()).join(' and '); }
+  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    await Promise.all(this.strategies.map((s) => s.waitUntilReady(target, signal)));
+  }
+}
+
+/** Ready as soon as the process started. */
+export class NoWaitStrategy extends BaseStrategy {
+  describe(): string { return 'nothing'; }
+  async waitUntilReady(): Promise<void> {}
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { Container } from '../../../src/api/container.js';
+import { SlipwayError } from '../../../src/errors.js';
+
+function code(fn: () => unknown): string | undefined {
+  try { fn(); } catch (e) { return SlipwayError.is(e) ? e.code : 'not a SlipwayError'; }
+  return undefined;
+}
+
+describe('Container builder', () => {
+  it('is copy-on-write: a base builder can be reused', () => {
+    const base = new Container('redis:7').withEnv({ A: '1' });
+    const a = base.withEnv({ B: '2' }).expose(6379);
+    const b = base.withMemory('128m');
+    expect(base.options.env).toEqual({ A: '1' });
+    expect(base.options.ports).toEqual([]);
+    expect(a.options.env).toEqual({ A: '1', B: '2' });
+    expect(a.options.ports).toEqual([{ container: 6379, protocol: 'tcp', host: 0, hostIp: '127.0.0.1' }]);
+    expect(b.options.memory).toBe(128 * 1024 * 1024);
+    expect(Object.isFrozen(a.options)).toBe(true);
+  });
+  it('parses every expose form', () => {
+    const c = new Container('x').expose(80, 8080).expose('53/udp').expose({ container: 443, hostIp: '0.0.0.0' });
+    expect(c.options.ports).toEqual([
+      { container: 80, protocol: 'tcp', host: 8080, hostIp: '127.0.0.1' },
+      { container: 53, protocol: 'udp', host: 0, hostIp: '127.0.0.1' },
+      { container: 443, protocol: 'tcp', host: 0, hostIp: '0.0.0.0' },
+    ]);
+  });
+  it('rejects bad values with ERR_INVALID_ARGUMENT naming the option', () => {
+    const c = new Container('x');
+    expect(code(() => c.expose(0))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.expose('80/sctp'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withMemory('12x'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withMemory(-1))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withCpus(0))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withEnv({ 'A=B': 'x' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withFile('relative/path', 'x'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withFile('/etc/../../x', 'x'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withCommand(['a', 'b\0']))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withUser('a b'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withHostname('-bad-'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => new Container(''))).toBe('ERR_INVALID_ARGUMENT');
+    expect(() => c.withMemory('12x')).toThrow(/invalid memory: "12x".*expected a size such as/);
+  });
+  it('parses sizes and cpus', () => {
+    const c = new Container('x').withMemory('1g').withShmSize('64k').withCpus('0.5').withTmpfs('/tmp', { size: '1.5m' });
+    expect(c.options.memory).toBe(1024 ** 3);
+    expect(c.options.shmSize).toBe(65536);
+    expect(c.options.cpus).toBe(0.5);
+    expect(c.options.mounts).toEqual([{ kind: 'tmpfs', target: '/tmp', size: 1572864, mode: undefined }]);
+  });
+});
