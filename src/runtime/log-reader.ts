@@ -1,0 +1,87 @@
+import { open, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** One log line as the keeper recorded it (CRI format: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`). */
+export interface LogLine {
+  time: Date;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface ReadLogOptions {
+  /** Keep reading new lines until `done()` is true and the file is drained, or the signal aborts. */
+  follow?: boolean;
+  /** Only lines at or after this time. */
+  since?: Date;
+  stdout?: boolean;
+  stderr?: boolean;
+  signal?: AbortSignal;
+  /** For follow: true once the writer has stopped for good (the container exited and was collected). */
+  done?: () => boolean;
+}
+
+const POLL_MS = 25;
+
+/** Parses one CRI log record; returns undefined for a malformed record. */
+export function parseCriLine(record: string): { time: Date; stream: 'stdout' | 'stderr'; partial: boolean; text: string } | undefined {
+  const a = record.indexOf(' ');
+  const b = record.indexOf(' ', a + 1);
+  const c = record.indexOf(' ', b + 1);
+  if (a < 0 || b < 0) return undefined;
+  const stream = record.slice(a + 1, b);
+  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  const tag = c < 0 ? record.slice(b + 1) : record.slice(b + 1, c);
+  return { time: new Date(record.slice(0, a)), stream, partial: tag === 'P', text: c < 0 ? '' : record.slice(c + 1) };
+}
+
+/**
+ * Reads a container's log file (and its rotated predecessor `<path>.1`) as lines, joining partial
+ * records, optionally following new output.
+ */
+export async function* readLogLines(path: string, opts: ReadLogOptions = {}): AsyncGenerator<LogLine> {
+  const want = { stdout: opts.stdout !== false, stderr: opts.stderr !== false };
+  const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  const emit = function* (rec: ReturnType<typeof parseCriLine>): Generator<LogLine> {
+    if (!rec || !want[rec.stream]) return;
+    if (rec.partial) { pending[rec.stream] += rec.text; return; }
+    const text = pending[rec.stream] + rec.text;
+    pending[rec.stream] = '';
+    if (opts.since && rec.time < opts.since) return;
+    yield { time: rec.time, stream: rec.stream, text };
+  };
+  let offset = 0;
+  let ino: number | undefined;
+  let carry = '';
+  const rotated = await readWhole(`${path}.1`);
+  if (rotated) for (const rec of rotated.split('\n')) if (rec) yield* emit(parseCriLine(rec));
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const finished = opts.done?.() ?? true;
+    const st = await stat(path).catch(() => undefined);
+    if (st && ino !== undefined && st.ino !== ino) { offset = 0; carry = ''; } // rotated while we read
+    if (st) ino = st.ino;
+    if (st && st.size > offset) {
+      const fh = await open(path, 'r');
+      try {
+        const buf = Buffer.alloc(st.size - offset);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
+        offset += bytesRead;
+        const chunk = carry + buf.subarray(0, bytesRead).toString('utf8');
+        const lines = chunk.split('\n');
+        carry = lines.pop() ?? '';
+        for (const rec of lines) if (rec) yield* emit(parseCriLine(rec));
+      } finally {
+        await fh.close();
+      }
+      continue;
+    }
+    if (!opts.follow || finished) return;
+    await sleep(POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined);
+  }
+}
+
+async function readWhole(path: string): Promise<string | undefined> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return undefined;
+  try { return (await fh.readFile()).toString('utf8'); } finally { await fh.close(); }
+}

@@ -1,0 +1,43 @@
+import { mkdtemp, writeFile, appendFile, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readLogLines, parseCriLine } from '../../../src/runtime/log-reader.js';
+
+const rec = (t: string, s: string, tag: string, text: string) => `2026-11-28T00:00:0${t}.123456789Z ${s} ${tag} ${text}\n`;
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> { const out: T[] = []; for await (const x of it) out.push(x); return out; }
+
+describe('log reader', () => {
+  it('parses CRI records and rejects malformed ones', () => {
+    expect(parseCriLine('2026-11-28T00:00:00.5Z stderr F hello world')).toMatchObject({ stream: 'stderr', partial: false, text: 'hello world' });
+    expect(parseCriLine('garbage')).toBeUndefined();
+    expect(parseCriLine('2026 stdin F x')).toBeUndefined();
+  });
+  it('joins partial records, filters streams and time, includes the rotated file first', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(`${p}.1`, rec('0', 'stdout', 'F', 'old'));
+    await writeFile(p, rec('1', 'stdout', 'P', 'hel') + rec('2', 'stderr', 'F', 'err') + rec('3', 'stdout', 'F', 'lo'));
+    expect((await collect(readLogLines(p))).map((l) => `${l.stream}:${l.text}`)).toEqual(['stdout:old', 'stderr:err', 'stdout:hello']);
+    expect((await collect(readLogLines(p, { stderr: false }))).map((l) => l.text)).toEqual(['old', 'hello']);
+    expect((await collect(readLogLines(p, { since: new Date('2026-11-28T00:00:02Z') }))).map((l) => l.text)).toEqual(['err', 'hello']);
+  });
+  it('follows until done, across a rotation', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(p, rec('1', 'stdout', 'F', 'a'));
+    let done = false;
+    const lines: string[] = [];
+    const reader = (async () => { for await (const l of readLogLines(p, { follow: true, done: () => done })) lines.push(l.text); })();
+    await new Promise((r) => setTimeout(r, 60));
+    await appendFile(p, rec('2', 'stdout', 'F', 'b'));
+    await new Promise((r) => setTimeout(r, 60));
+    await rename(p, `${p}.1`);
+    await writeFile(p, rec('3', 'stdout', 'F', 'c'));
+    await new Promise((r) => setTimeout(r, 60));
+    done = true;
+    await reader;
+    expect(lines).toEqual(['a', 'b', 'c']);
+  });
+});
