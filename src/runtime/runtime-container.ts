@@ -1,0 +1,61 @@
+/** How a container's process ended. */
+export interface ExitInfo {
+  /** Exit code, or null when a signal ended the process. */
+  exitCode: number | null;
+  /** Signal name when a signal ended the process. */
+  signal: string | null;
+  /** True when the kernel's OOM killer ended it (read from the container's cgroup). */
+  oomKilled: boolean;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  user?: string;
+  workdir?: string;
+  stdin?: Buffer | string;
+  signal?: AbortSignal;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A container as the runtime layer runs it; the API layer wraps it in `StartedContainer`. */
+export interface RuntimeContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly hostPid: number;
+  readonly logPath: string;
+  /** Published ports: key `${containerPort}/${protocol}` → host port. */
+  readonly hostPorts: ReadonlyMap<string, number>;
+  readonly imageHealthcheck: { Test?: string[]; Interval?: number } | undefined;
+  /** Resolves once the current process has exited (replaced on restart). */
+  exited(): Promise<ExitInfo>;
+  hasExited(): boolean;
+  listeningTcpPorts(): Promise<Set<number>>;
+  exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
+  kill(signal: string): Promise<void>;
+  stop(timeoutMs: number): Promise<ExitInfo>;
+  restart(timeoutMs: number): Promise<void>;
+  copyIn(entries: AsyncIterable<CopyEntry> | Iterable<CopyEntry>): Promise<void>;
+  copyOut(path: string): AsyncIterable<CopyEntry>;
+  remove(): Promise<void>;
+}
+
+/** One filesystem entry moved in or out of a container. */
+export interface CopyEntry {
+  /** Absolute path inside the container. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime?: Date;
+  content?: Buffer;
+  linkTarget?: string;
+}
