@@ -1,0 +1,22 @@
+/**
+ * slipway: throwaway OCI containers for tests, without a Docker daemon.
+ *
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * await using redis = await new Container('redis:7').withMemory('128m').expose(6379).start();
+ * const port = redis.getMappedPort(6379);
+ * @packageDocumentation
+ */
+export { Container } from './api/container.js';
+export type { ContainerOptions, PortBinding, Mount, NetworkMode } from './api/container-options.js';
+export { StartedContainer } from './api/started-container.js';
+export type { LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from './api/started-container.js';
+export { Network } from './api/network.js';
+export { Wait } from './api/wait/index.js';
+export type { WaitStrategy, WaitTarget } from './api/wait/index.js';
+export {
+  CompositeWaitStrategy, HealthCheckWaitStrategy, HostPortWaitStrategy, HttpWaitStrategy, LogWaitStrategy,
+  NoWaitStrategy, OneShotStartupWaitStrategy, ShellWaitStrategy,
+} from './api/wait/index.js';
+export { SlipwayError } from './errors.js';
+export type { SlipwayErrorCode, SlipwayErrorOptions } from './errors.js';
