@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, readFile, lstat, readlink, symlink, utimes } from 'node:fs/promises';
+import { mkdir, symlink, utimes } from 'node:fs/promises';
 import { dirname, join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { readLogLines } from '../runtime/log-reader.js';
+import { hostEntries } from '../runtime/host-entries.js';
 import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime/runtime-container.js';
 import { parsePortSpec } from './container-options.js';
 
@@ -157,18 +158,6 @@ export class StartedContainer implements AsyncDisposable {
 
 async function* mapLines(it: AsyncIterable<{ text: string }>): AsyncGenerator<string> {
   for await (const l of it) yield l.text;
-}
-
-async function* hostEntries(source: string, target: string, owner: { uid: number; gid: number }, mode?: number): AsyncGenerator<CopyEntry> {
-  const st = await lstat(source).catch((cause) => {
-    throw new SlipwayError('ERR_INVALID_ARGUMENT', `cannot read copy source ${source}: ${(cause as Error).message}`, { cause, hint: 'pass an existing host file or directory' });
-  });
-  const base = { ...owner, mtime: st.mtime };
-  if (st.isSymbolicLink()) { yield { ...base, path: target, type: 'symlink', mode: 0o777, linkTarget: await readlink(source) }; return; }
-  if (st.isFile()) { yield { ...base, path: target, type: 'file', mode: mode ?? st.mode & 0o7777, content: await readFile(source) }; return; }
-  if (!st.isDirectory()) throw invalidArgument('copy source', source, 'a regular file, directory or symlink');
-  yield { ...base, path: target, type: 'directory', mode: mode ?? st.mode & 0o7777 };
-  for (const name of (await readdir(source)).sort()) yield* hostEntries(join(source, name), posix.join(target, name), owner);
 }
 
 function tarOf(entries: AsyncIterable<CopyEntry>, parent: string): Readable {

@@ -1,0 +1,189 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { constants as osConstants } from 'node:os';
+import { SlipwayError } from '../errors.js';
+import { logger } from '../internal/debug.js';
+import type { ContainerOptions } from '../api/container-options.js';
+import type { Image } from '../image/pull.js';
+import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
+import { resolveUser } from './user.js';
+import { readFromLayers } from './layered-files.js';
+import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
+import { applyLimits, type LimitsHandle } from './limits.js';
+import { startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
+import { releaseName } from './launch.js';
+
+const log = logger('container');
+
+interface HandleInit {
+  keeper: Keeper;
+  id: string;
+  name: string;
+  dir: string;
+  logPath: string;
+  options: ContainerOptions;
+  image: Image;
+  spec: KeeperContainerSpec;
+  hostname: string;
+  cleanup: (() => Promise<unknown>)[];
+}
+
+/** One container: boots it through the keeper, and owns its cgroup, network helper and ports. */
+export class ContainerHandle implements RuntimeContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly logPath: string;
+  readonly hostPorts = new Map<string, number>();
+  readonly imageHealthcheck: RuntimeContainer['imageHealthcheck'];
+  hostPid = 0;
+  readonly #i: HandleInit;
+  #exit: Promise<ExitInfo> | undefined;
+  #exited = false;
+  #limits: LimitsHandle | undefined;
+  #net: OutboundNet | undefined;
+  #removing: Promise<void> | undefined;
+  #boots = 0;
+
+  constructor(init: HandleInit) {
+    this.#i = init;
+    this.id = init.id;
+    this.name = init.name;
+    this.logPath = init.logPath;
+    this.imageHealthcheck = init.image.config.Healthcheck ?? undefined;
+  }
+
+  /** Creates the namespaces and mounts, applies limits, networking, files and ports, then starts the process. */
+  async boot(signal?: AbortSignal): Promise<void> {
+    const { keeper, options, spec } = this.#i;
+    const firstBoot = this.#boots++ === 0;
+    const { pid } = await keeper.createContainer(spec);
+    this.hostPid = pid;
+    this.#exited = false;
+    const exit = keeper.waitContainer(this.id).then(async (e): Promise<ExitInfo> => {
+      this.#exited = true;
+      const oomKilled = (await this.#limits?.oomKilled().catch(() => false)) ?? false;
+      return { exitCode: e.exitCode, signal: e.signal, oomKilled };
+    });
+    exit.catch(() => {});
+    this.#exit = exit;
+    signal?.throwIfAborted();
+    if (firstBoot) this.#limits = await applyLimits(this.id, options);
+    await this.#limits?.addProcess(pid);
+    if (options.networkMode === 'isolated') {
+      this.#net = await startOutbound(pid, { hostAccess: options.hostAccess, signal });
+      if (this.#net) this.#i.cleanup.push(() => this.#net!.close());
+    }
+    await writeFile(spec.etcFiles.hostname, `${this.#i.hostname}\n`);
+    await writeFile(spec.etcFiles.hosts, hostsFileFor({ hostname: this.#i.hostname, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined }));
+    await writeFile(spec.etcFiles.resolvConf, resolvConfFor(this.#net));
+    if (firstBoot) await this.#copyInitialFiles();
+    for (const p of options.ports) {
+      const key = `${p.container}/${p.protocol}`;
+      const hostPort = await keeper.publish(this.id, { protocol: p.protocol, hostIp: p.hostIp, hostPort: this.hostPorts.get(key) ?? p.host, containerPort: p.container });
+      this.hostPorts.set(key, hostPort);
+    }
+    await keeper.startContainer(this.id);
+    log('%s started (pid %d)', this.name, pid);
+  }
+
+  async #copyInitialFiles(): Promise<void> {
+    const { options } = this.#i;
+    if (options.files.length === 0) return;
+    const lowers = [this.#i.spec.upperDir, ...this.#i.spec.lowerDirs];
+    const passwd = (await readFromLayers(lowers, 'etc/passwd')) ?? '';
+    const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
+    for (const f of options.files) {
+      const owner = f.owner ? resolveUser(f.owner, passwd, group) : { uid: 0, gid: 0 };
+      if (f.content) {
+        await this.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
+      } else if (f.source) {
+        const { hostEntries } = await import('./host-entries.js');
+        await this.copyIn(hostEntries(f.source, f.target, { uid: owner.uid, gid: owner.gid }, f.mode));
+      }
+    }
+  }
+
+  exited(): Promise<ExitInfo> {
+    if (!this.#exit) return Promise.reject(new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was never started`));
+    return this.#exit;
+  }
+  hasExited(): boolean { return this.#exited; }
+
+  async listeningTcpPorts(): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const f of ['tcp', 'tcp6']) {
+      const text = await readFile(`/proc/${this.hostPid}/net/${f}`, 'utf8').catch(() => '');
+      for (const line of text.split('\n').slice(1)) {
+        const cols = line.trim().split(/\s+/);
+        if (cols[3] === '0A') out.add(parseInt(cols[1]!.split(':')[1]!, 16));
+      }
+    }
+    return out;
+  }
+
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.#exited) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} is not running`, { hint: 'exec needs a running container' });
+    const lowers = [this.#i.spec.upperDir, ...this.#i.spec.lowerDirs];
+    const user = opts.user !== undefined
+      ? resolveUser(opts.user, (await readFromLayers(lowers, 'etc/passwd')) ?? '', (await readFromLayers(lowers, 'etc/group')) ?? '')
+      : { uid: this.#i.spec.uid, gid: this.#i.spec.gid, groups: this.#i.spec.groups };
+    const env = new Map(this.#i.spec.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
+    for (const [k, v] of Object.entries(opts.env ?? {})) env.set(k, v);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const r = await this.#i.keeper.exec(this.id, {
+      argv: [...argv], env: [...env].map(([k, v]) => `${k}=${v}`), cwd: opts.workdir ?? this.#i.spec.cwd,
+      uid: user.uid, gid: user.gid, groups: user.groups,
+    }, {
+      onStdout: (b) => { out.push(b); opts.onStdout?.(b); },
+      onStderr: (b) => { err.push(b); opts.onStderr?.(b); },
+      stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin),
+      signal: opts.signal,
+    });
+    return { exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+  }
+
+  async kill(signal: string): Promise<void> { await this.#i.keeper.kill(this.id, signal as NodeJS.Signals); }
+
+  async stop(timeoutMs: number): Promise<ExitInfo> {
+    if (!this.#exit) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was never started`);
+    if (!this.#exited) {
+      const stopSignal = this.#i.options.stopSignal ?? this.#i.image.config.StopSignal ?? 'SIGTERM';
+      await this.kill(normaliseSignal(stopSignal)).catch((e) => log('stop signal: %O', e));
+      const timedOut = await Promise.race([this.#exit.then(() => false), sleep(timeoutMs, true)]);
+      if (timedOut && !this.#exited) await this.kill('SIGKILL').catch((e) => log('SIGKILL: %O', e));
+    }
+    return this.#exit;
+  }
+
+  async restart(timeoutMs: number): Promise<void> {
+    await this.stop(timeoutMs);
+    await this.#i.keeper.releaseContainer(this.id);
+    await this.boot();
+  }
+
+  async copyIn(entries: AsyncIterable<CopyEntry> | Iterable<CopyEntry>): Promise<void> {
+    await this.#i.keeper.putFiles(this.id, entries);
+  }
+
+  copyOut(path: string): AsyncIterable<CopyEntry> { return this.#i.keeper.getFiles(this.id, path); }
+
+  remove(): Promise<void> {
+    this.#removing ??= (async () => {
+      await this.#i.keeper.removeContainer(this.id).catch((e) => log('remove: %O', e));
+      await this.#limits?.remove().catch((e) => log('cgroup remove: %O', e));
+      for (const fn of this.#i.cleanup.reverse()) await fn().catch((e) => log('cleanup: %O', e));
+      releaseName(this.name);
+    })();
+    return this.#removing;
+  }
+}
+
+function normaliseSignal(s: string): string {
+  if (/^\d+$/.test(s)) {
+    const n = Number(s);
+    const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
+    if (name) return name;
+  }
+  return s.startsWith('SIG') ? s : `SIG${s}`;
+}

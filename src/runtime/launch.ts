@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { logger } from '../internal/debug.js';
+import type { ContainerOptions } from '../api/container-options.js';
+import { pull, type Image } from '../image/pull.js';
+import { Keeper } from './keeper/keeper.js';
+import { buildProcessSpec } from './process-spec.js';
+import { resolveUser } from './user.js';
+import { readFromLayers } from './layered-files.js';
+import { ContainerHandle } from './container-handle.js';
+
+const log = logger('launch');
+const usedNames = new Set<string>();
+
+/** Turns frozen builder options into a created, started container (not yet waited for). */
+export async function launchContainer(options: ContainerOptions, signal?: AbortSignal): Promise<ContainerHandle> {
+  const keeper = await Keeper.get();
+  const image = await pull(options.image, {
+    policy: options.pullPolicy,
+    platform: options.platform,
+    signal,
+    mappingKey: keeper.mappingKey,
+    applyOwnership: (dir, list) => keeper.chownList(dir, list),
+  });
+  signal?.throwIfAborted();
+  const id = randomBytes(32).toString('hex');
+  const name = claimName(options.name ?? `slipway-${id.slice(0, 12)}`);
+  const dir = join(keeper.stateDir, id.slice(0, 12));
+  const cleanup: (() => Promise<unknown>)[] = [() => keeper.rmtree(dir), async () => usedNames.delete(name)];
+  try {
+    return await create(keeper, image, options, { id, name, dir }, cleanup, signal);
+  } catch (err) {
+    for (const fn of cleanup.reverse()) await fn().catch((e) => log('cleanup after failed start: %O', e));
+    throw err;
+  }
+}
+
+function claimName(name: string): string {
+  if (usedNames.has(name)) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} is already running in this process`, { hint: 'choose another withName() or remove the other container first' });
+  }
+  usedNames.add(name);
+  return name;
+}
+
+export function releaseName(name: string): void { usedNames.delete(name); }
+
+async function create(
+  keeper: Keeper, image: Image, options: ContainerOptions, ids: { id: string; name: string; dir: string },
+  cleanup: (() => Promise<unknown>)[], signal?: AbortSignal,
+): Promise<ContainerHandle> {
+  const { id, name, dir } = ids;
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
+  const etc = join(dir, 'etc');
+  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
+  const lowers = image.layers.map((l) => l.dir!).reverse();
+  const hostname = options.hostname ?? id.slice(0, 12);
+  const proc = buildProcessSpec(image.config, options, { HOSTNAME: hostname });
+  const passwd = (await readFromLayers([upper, ...lowers], 'etc/passwd')) ?? '';
+  const group = (await readFromLayers([upper, ...lowers], 'etc/group')) ?? '';
+  const user = resolveUser(proc.user, passwd, group);
+  if (!proc.env.some((e) => e.startsWith('HOME='))) proc.env.push(`HOME=${user.home}`);
+  const logPath = join(dir, 'ctr.log');
+  const handle = new ContainerHandle({
+    keeper, id, name, dir, logPath, options, image,
+    spec: {
+      id, stateDir: dir, lowerDirs: lowers, upperDir: upper, workDir: work,
+      argv: proc.argv, env: proc.env, cwd: proc.cwd, uid: user.uid, gid: user.gid, groups: user.groups,
+      hostname, netMode: options.networkMode,
+      mounts: options.mounts.map((m) => m.kind === 'bind'
+        ? { type: 'bind' as const, source: m.source, target: m.target, readonly: m.readonly }
+        : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode }),
+      shmSize: options.shmSize ?? 64 * 1024 * 1024,
+      etcFiles: { hosts: join(etc, 'hosts'), hostname: join(etc, 'hostname'), resolvConf: join(etc, 'resolv.conf') },
+      logPath,
+    },
+    hostname,
+    cleanup,
+  });
+  await handle.boot(signal);
+  return handle;
+}
+

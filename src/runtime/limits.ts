@@ -1,0 +1,29 @@
+import type { ContainerOptions } from '../api/container-options.js';
+import { addProcess, createCgroup, detectCgroups, type CgroupHandle, type ResourceLimits } from './cgroups/index.js';
+
+/** A container's resource limits as applied: add its process, read OOM, remove. */
+export interface LimitsHandle {
+  addProcess(pid: number): Promise<void>;
+  oomKilled(): Promise<boolean>;
+  remove(): Promise<void>;
+}
+
+let environment: ReturnType<typeof detectCgroups> | undefined;
+
+/** Creates the container's cgroup when any limit was asked; undefined when none was (or best effort could not). */
+export async function applyLimits(id: string, options: ContainerOptions): Promise<LimitsHandle | undefined> {
+  const limits: ResourceLimits = {};
+  if (options.memory !== undefined) limits.memory = options.memory;
+  if (options.memorySwap !== undefined) limits.memorySwap = options.memorySwap;
+  if (options.cpus !== undefined) limits.cpus = options.cpus;
+  if (options.pids !== undefined) limits.pids = options.pids;
+  if (Object.keys(limits).length === 0) return undefined;
+  environment ??= detectCgroups();
+  const handle: CgroupHandle | undefined = await createCgroup(await environment, id, limits, { bestEffort: options.bestEffortLimits });
+  if (!handle) return undefined;
+  return {
+    addProcess: (pid) => addProcess(handle, pid),
+    oomKilled: () => handle.oomKilled(),
+    remove: () => handle.remove(),
+  };
+}
