@@ -1,0 +1,451 @@
+/**
+ * A small Docker Registry HTTP API v2 client on undici: ping, auth challenges, manifests, blobs,
+ * manual redirects (never forwarding Authorization to another host), retries with backoff,
+ * `Retry-After`, resumable blob streams and size limits on what is read into memory.
+ */
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import pRetry from 'p-retry';
+import { request, type Dispatcher } from 'undici';
+import { logger } from '../internal/debug.js';
+import { SlipwayError } from '../errors.js';
+import { Authenticator, parseWwwAuthenticate, readLimited, type Challenge } from './auth.js';
+import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+
+const debug = logger('image:registry');
+
+/** Accept header for manifests: OCI and Docker schema 2, single and multi-platform. */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+];
+
+/** Default limit for manifests and configs read into memory: 4 MiB. */
+export const DEFAULT_MAX_MANIFEST_BYTES = 4 << 20;
+
+/** Options for {@link RegistryClient}. */
+export interface RegistryClientOptions {
+  /**
+   * Hosts (`host[:port]`) spoken to over plain HTTP, in addition to loopback hosts and
+   * `$SLIPWAY_INSECURE_REGISTRIES` (comma-separated).
+   * @example ['registry.internal:5000']
+   */
+  insecureRegistries?: string[];
+  /** Where credentials come from. @defaultValue Docker config + containers auth.json */
+  credentials?: CredentialResolver;
+  /** Largest manifest or config read into memory. @defaultValue 4 MiB */
+  maxManifestBytes?: number;
+  /** Retry policy (p-retry). @defaultValue `{ retries: 4, minTimeout: 500, maxTimeout: 8000 }` */
+  retry?: { retries?: number; minTimeout?: number; maxTimeout?: number; factor?: number };
+  /** Longest `Retry-After` honoured, in ms. @defaultValue 60000 */
+  maxRetryAfterMs?: number;
+  /** undici dispatcher. @defaultValue undici's global dispatcher */
+  dispatcher?: Dispatcher;
+  /** @defaultValue `slipway/<version>` */
+  userAgent?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** A fetched manifest. */
+export interface FetchedManifest {
+  body: Buffer;
+  /** Content-Type as sent by the registry (without parameters). */
+  contentType: string;
+  /** sha256 of the body. */
+  digest: string;
+}
+
+interface Resp {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  url: URL;
+}
+
+class HttpStatusError extends Error {
+  constructor(readonly statusCode: number, message: string, readonly retryAfterMs?: number) {
+    super(message);
+  }
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+
+function header(h: Resp['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** Whether `domain` (host[:port]) is a loopback registry that Docker would speak HTTP to. */
+export function isLoopbackRegistry(domain: string): boolean {
+  let host = domain;
+  if (host.startsWith('[')) host = host.slice(1, host.indexOf(']'));
+  else host = host.replace(/:\d+$/, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/** Drops a body we will not read, without an unhandled 'aborted' error. */
+function discard(res: Resp): void {
+  res.body.on('error', () => {});
+  res.body.destroy();
+}
+
+function parseRetryAfter(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const t = Date.parse(v);
+  return Number.isFinite(t) ? Math.max(0, t - Date.now()) : undefined;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal): SlipwayError {
+  return new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: signal.reason });
+}
+
+/** Talks to Docker Registry v2 / OCI distribution registries. */
+export class RegistryClient {
+  readonly #insecure: Set<string>;
+  readonly #creds: CredentialResolver;
+  readonly #auth: Authenticator;
+  readonly #challenges = new Map<string, Promise<Challenge[]>>();
+  readonly #maxManifest: number;
+  readonly #retry: Required<NonNullable<RegistryClientOptions['retry']>>;
+  readonly #maxRetryAfter: number;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #ua: string;
+
+  constructor(opts: RegistryClientOptions = {}) {
+    const env = opts.env ?? process.env;
+    this.#insecure = new Set([
+      ...(opts.insecureRegistries ?? []),
+      ...(env.SLIPWAY_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    ].map((s) => s.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')));
+    this.#creds = opts.credentials ?? createCredentialResolver({ env });
+    this.#maxManifest = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
+    this.#retry = { retries: 4, minTimeout: 500, maxTimeout: 8000, factor: 2, ...opts.retry };
+    this.#maxRetryAfter = opts.maxRetryAfterMs ?? 60_000;
+    this.#dispatcher = opts.dispatcher;
+    this.#ua = opts.userAgent ?? 'slipway/0.1';
+    this.#auth = new Authenticator({ dispatcher: this.#dispatcher, userAgent: this.#ua });
+  }
+
+  /** The API base URL for a registry domain (`docker.io` → `https://registry-1.docker.io`). */
+  baseUrl(domain: string): string {
+    if (domain === 'docker.io') return 'https://registry-1.docker.io';
+    const plain = isLoopbackRegistry(domain) || this.#insecure.has(domain);
+    return `${plain ? 'http' : 'https'}://${domain}`;
+  }
+
+  /**
+   * `GET /v2/`: learns the registry's auth challenges (cached per domain).
+   * @throws {@link SlipwayError} `ERR_REGISTRY_UNREACHABLE` or `ERR_REGISTRY`.
+   */
+  ping(domain: string, opts: CallOptions = {}): Promise<Challenge[]> {
+    let p = this.#challenges.get(domain);
+    if (!p) {
+      p = this.#withRetry(domain, '/v2/', async () => {
+        const res = await this.#raw(new URL('/v2/', this.baseUrl(domain)), { method: 'GET', headers: {}, signal: opts.signal });
+        await res.body.dump().catch(() => {});
+        if (res.statusCode === 200) return [];
+        if (res.statusCode === 401) return parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
+        // Some registries answer 404 on /v2/ yet serve the API; carry on unauthenticated.
+        if (res.statusCode === 404) return [];
+        throw this.#statusError(res, `ping ${domain}`);
+      }, opts.signal);
+      this.#challenges.set(domain, p);
+      p.catch(() => this.#challenges.delete(domain));
+    }
+    return p;
+  }
+
+  /**
+   * Fetches a manifest by tag or digest, up to the manifest size limit.
+   * @throws {@link SlipwayError} `ERR_IMAGE_NOT_FOUND`, `ERR_TOO_LARGE`, `ERR_DIGEST_MISMATCH`, `ERR_REGISTRY*`.
+   */
+  async getManifest(domain: string, repo: string, reference: string, opts: CallOptions = {}): Promise<FetchedManifest> {
+    const what = `manifest ${domain}/${repo}${reference.includes(':') ? '@' : ':'}${reference}`;
+    return this.#withRetry(domain, what, async () => {
+      const res = await this.#send(domain, repo, `/v2/${repo}/manifests/${reference}`, { accept: MANIFEST_ACCEPT.join(', ') }, opts.signal);
+      if (res.statusCode !== 200) throw this.#statusError(res, what);
+      const body = await this.#readAll(res, this.#maxManifest, what);
+      const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      const dcd = header(res.headers, 'docker-content-digest');
+      if (dcd && dcd.startsWith('sha256:') && dcd !== digest) {
+        throw new SlipwayError('ERR_DIGEST_MISMATCH', `${what}: body digest ${digest} differs from Docker-Content-Digest ${dcd}`, {
+          hint: 'the registry or a proxy altered the manifest; retry or check the registry',
+        });
+      }
+      if (reference.startsWith('sha256:') && reference !== digest) {
+        throw new SlipwayError('ERR_DIGEST_MISMATCH', `${what}: received manifest has digest ${digest}`, {
+          hint: 'the registry served different content than the digest pinned in the reference',
+        });
+      }
+      const contentType = (header(res.headers, 'content-type') ?? '').split(';')[0]!.trim();
+      return { body, contentType, digest };
+    }, opts.signal);
+  }
+
+  /**
+   * Fetches a small blob (a config) into memory, verifying its sha256 digest.
+   * @throws {@link SlipwayError} `ERR_TOO_LARGE` above `maxBytes` (default: the manifest limit).
+   */
+  async getBlob(domain: string, repo: string, digest: string, opts: CallOptions & { maxBytes?: number } = {}): Promise<Buffer> {
+    const what = `blob ${domain}/${repo}@${digest}`;
+    return this.#withRetry(domain, what, async () => {
+      const res = await this.#send(domain, repo, `/v2/${repo}/blobs/${digest}`, {}, opts.signal);
+      if (res.statusCode !== 200) throw this.#statusError(res, what);
+      const body = await this.#readAll(res, opts.maxBytes ?? this.#maxManifest, what);
+      const got = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+      if (digest.startsWith('sha256:') && got !== digest) {
+        throw new SlipwayError('ERR_DIGEST_MISMATCH', `${what}: content has digest ${got}`, { hint: 'the registry served corrupt content; retry' });
+      }
+      return body;
+    }, opts.signal);
+  }
+
+  /**
+   * Streams a blob. Transient failures (network errors, truncation, 5xx, 429) are retried with backoff and
+   * the download resumes where it stopped: with `Range` when the server honours it, otherwise by skipping
+   * the bytes already delivered. The caller verifies the digest.
+   *
+   * @param size - the expected size from the descriptor: a shorter stream counts as truncated.
+   */
+  async *blobStream(domain: string, repo: string, digest: string, size: number | undefined, opts: CallOptions = {}): AsyncGenerator<Buffer> {
+    const what = `blob ${domain}/${repo}@${digest}`;
+    let delivered = 0;
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        const headers: Record<string, string> = {};
+        if (delivered > 0) headers.range = `bytes=${delivered}-`;
+        const res = await this.#send(domain, repo, `/v2/${repo}/blobs/${digest}`, headers, opts.signal);
+        let skip = 0;
+        if (res.statusCode === 206 && delivered > 0) {
+          const cr = header(res.headers, 'content-range') ?? '';
+          const m = /bytes (\d+)-/.exec(cr);
+          if (!m || Number(m[1]) !== delivered) {
+            await res.body.dump().catch(() => {});
+            throw new Error(`server answered Range bytes=${delivered}- with Content-Range "${cr}"`);
+          }
+        } else if (res.statusCode === 200) {
+          skip = delivered;
+        } else {
+          throw this.#statusError(res, what);
+        }
+        if (size !== undefined) {
+          const len = Number(header(res.headers, 'content-length'));
+          const expected = size - delivered + skip;
+          if (Number.isFinite(len) && len > expected) {
+            await res.body.dump().catch(() => {});
+            throw new SlipwayError('ERR_TOO_LARGE', `${what}: server sends ${len} bytes, descriptor says ${size}`, { hint: 'the registry serves content that does not match the manifest' });
+          }
+        }
+        for await (const chunk of res.body) {
+          let c = chunk as Buffer;
+          if (skip > 0) {
+            if (c.length <= skip) {
+              skip -= c.length;
+              continue;
+            }
+            c = c.subarray(skip);
+            skip = 0;
+          }
+          if (size !== undefined && delivered + c.length > size) {
+            throw new SlipwayError('ERR_TOO_LARGE', `${what}: more than the ${size} bytes the descriptor announced`, { hint: 'the registry serves content that does not match the manifest' });
+          }
+          delivered += c.length;
+          yield c;
+        }
+        if (size !== undefined && delivered < size) throw new Error(`stream ended after ${delivered} of ${size} bytes`);
+        return;
+      } catch (e) {
+        if (opts.signal?.aborted) throw abortError(opts.signal);
+        const retryAfter = this.#retryable(e);
+        if (retryAfter === false || attempt > this.#retry.retries) throw this.#finalError(e, what);
+        const backoff = Math.min(this.#retry.maxTimeout, this.#retry.minTimeout * this.#retry.factor ** (attempt - 1));
+        debug('%s: attempt %d failed at byte %d (%s); retrying in %dms', what, attempt, delivered, (e as Error).message, Math.max(backoff, retryAfter));
+        await sleep(Math.max(backoff, retryAfter), opts.signal);
+      }
+    }
+  }
+
+  /** Returns false if not retryable, else the minimum delay (Retry-After) in ms. */
+  #retryable(e: unknown): number | false {
+    if (e instanceof HttpStatusError) {
+      if (e.statusCode === 429 || e.statusCode >= 500) return Math.min(e.retryAfterMs ?? 0, this.#maxRetryAfter);
+      return false;
+    }
+    if (SlipwayError.is(e)) return false;
+    return 0; // network error, truncation
+  }
+
+  #finalError(e: unknown, what: string): unknown {
+    if (SlipwayError.is(e)) return e;
+    if (e instanceof HttpStatusError) {
+      if (e.statusCode === 404) {
+        return new SlipwayError('ERR_IMAGE_NOT_FOUND', `${what}: not found (404)`, { hint: 'check the repository name and tag', cause: e });
+      }
+      if (e.statusCode === 401 || e.statusCode === 403) {
+        return new SlipwayError('ERR_REGISTRY_AUTH', `${what}: ${e.message}`, {
+          hint: 'log in with docker login / podman login, or check that the repository exists and you may pull it', cause: e,
+        });
+      }
+      if (e.statusCode === 429) {
+        return new SlipwayError('ERR_REGISTRY', `${what}: rate limited (429) after retries`, { hint: 'log in to raise the limit, or set SLIPWAY_REGISTRY_MIRROR', cause: e });
+      }
+      return new SlipwayError('ERR_REGISTRY', `${what}: ${e.message}`, { cause: e });
+    }
+    return new SlipwayError('ERR_REGISTRY_UNREACHABLE', `${what}: ${(e as Error).message}`, {
+      hint: 'check that the registry is reachable (for a plain-HTTP registry, list it in SLIPWAY_INSECURE_REGISTRIES)', cause: e,
+    });
+  }
+
+  async #withRetry<T>(domain: string, what: string, fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    void domain;
+    return pRetry(async () => {
+      if (signal?.aborted) throw new pRetry.AbortError(abortError(signal) as unknown as Error);
+      try {
+        return await fn();
+      } catch (e) {
+        if (signal?.aborted) throw new pRetry.AbortError(abortError(signal) as unknown as Error);
+        const r = this.#retryable(e);
+        if (r === false) throw new pRetry.AbortError(this.#finalError(e, what) as Error);
+        const err = e instanceof Error ? e : new Error(String(e));
+        (err as Error & { retryAfterMs?: number }).retryAfterMs = r;
+        throw err;
+      }
+    }, {
+      retries: this.#retry.retries,
+      minTimeout: this.#retry.minTimeout,
+      maxTimeout: this.#retry.maxTimeout,
+      factor: this.#retry.factor,
+      onFailedAttempt: async (err) => {
+        debug('%s: attempt %d failed: %s', what, err.attemptNumber, err.message);
+        const ra = (err as Error & { retryAfterMs?: number }).retryAfterMs ?? 0;
+        if (ra > 0) await sleep(ra, signal);
+      },
+    }).catch((e: unknown) => {
+      throw this.#finalError(e, what);
+    });
+  }
+
+  #statusError(res: Resp, what: string): HttpStatusError {
+    res.body.dump().catch(() => {});
+    return new HttpStatusError(res.statusCode, `${what}: HTTP ${res.statusCode} from ${res.url.host}`, parseRetryAfter(header(res.headers, 'retry-after')));
+  }
+
+  async #readAll(res: Resp, limit: number, what: string): Promise<Buffer> {
+    const len = Number(header(res.headers, 'content-length'));
+    const tooLarge = (): SlipwayError => new SlipwayError('ERR_TOO_LARGE', `${what} is larger than the ${limit}-byte limit`, {
+      hint: 'raise maxManifestBytes if this image is legitimate',
+    });
+    if (Number.isFinite(len) && len > limit) {
+      discard(res);
+      throw tooLarge();
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      n += (c as Buffer).length;
+      if (n > limit) {
+        discard(res);
+        throw tooLarge();
+      }
+      chunks.push(c as Buffer);
+    }
+    if (Number.isFinite(len) && n !== len) throw new Error(`${what}: body ended after ${n} of ${len} bytes`);
+    return Buffer.concat(chunks);
+  }
+
+  /** An authenticated request to the registry, following redirects; retries a 401 once with fresh auth. */
+  async #send(domain: string, repo: string, pathAndQuery: string, extra: Record<string, string>, signal: AbortSignal | undefined): Promise<Resp> {
+    const scope = `repository:${repo}:pull`;
+    const challenges = await this.ping(domain, { signal });
+    const creds = challenges.length ? await this.#creds(domain) : undefined;
+    const url = new URL(pathAndQuery, this.baseUrl(domain));
+    for (let round = 0; ; round++) {
+      const headers: Record<string, string> = { ...extra };
+      const auth = challenges.length ? await this.#auth.authorize(challenges, scope, creds, signal) : undefined;
+      if (auth) headers.authorization = auth;
+      const res = await this.#follow(url, headers, signal);
+      if (res.statusCode === 401 && round === 0) {
+        const fresh = parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
+        await res.body.dump().catch(() => {});
+        for (const c of challenges) this.#auth.invalidate(c, scope);
+        if (fresh.length) {
+          challenges.splice(0, challenges.length, ...fresh);
+          if (!creds) {
+            const c = await this.#creds(domain);
+            if (c) return this.#sendWith(url, extra, fresh, scope, c, signal);
+          }
+        }
+        continue;
+      }
+      return res;
+    }
+  }
+
+  async #sendWith(url: URL, extra: Record<string, string>, ch: Challenge[], scope: string, creds: Awaited<ReturnType<CredentialResolver>>, signal: AbortSignal | undefined): Promise<Resp> {
+    const headers: Record<string, string> = { ...extra };
+    const auth = await this.#auth.authorize(ch, scope, creds, signal);
+    if (auth) headers.authorization = auth;
+    return this.#follow(url, headers, signal);
+  }
+
+  /** Follows redirects by hand; Authorization is only sent to the original host. */
+  async #follow(start: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<Resp> {
+    let url = start;
+    for (let i = 0; i <= MAX_REDIRECTS; i++) {
+      const sameHost = url.host === start.host && url.protocol === start.protocol;
+      const h = { ...headers };
+      if (!sameHost) delete h.authorization;
+      const res = await this.#raw(url, { method: 'GET', headers: h, signal });
+      const loc = header(res.headers, 'location');
+      if (REDIRECTS.has(res.statusCode) && loc) {
+        await res.body.dump().catch(() => {});
+        const next = new URL(loc, url);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new SlipwayError('ERR_REGISTRY', `redirect to unsupported URL ${next.protocol}`);
+        debug('redirect %s → %s', url.host, next.host);
+        url = next;
+        continue;
+      }
+      return res;
+    }
+    throw new SlipwayError('ERR_REGISTRY', `more than ${MAX_REDIRECTS} redirects from ${start.href}`, { hint: 'the registry or its CDN is misconfigured' });
+  }
+
+  async #raw(url: URL, o: { method: 'GET'; headers: Record<string, string>; signal: AbortSignal | undefined }): Promise<Resp> {
+    const res = await request(url, {
+      method: o.method,
+      headers: { 'user-agent': this.#ua, ...o.headers },
+      signal: o.signal,
+      dispatcher: this.#dispatcher,
+    });
+    return { statusCode: res.statusCode, headers: res.headers as Resp['headers'], body: res.body, url };
+  }
+}
