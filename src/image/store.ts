@@ -1,0 +1,288 @@
+/**
+ * The content store: compressed blobs by digest (`blobs/sha256/<hex>`, OCI-layout-like), unpacked layers by
+ * mapping and chain id (`layers/<mappingKey>/<chainIdHex>/`), and a reference index (`refs/`).
+ * Every write goes to a temp name under `tmp/` and is renamed into place after verification, so a killed
+ * pull leaves nothing a later pull would trust; cross-process `flock` locks stop two pulls doing the same
+ * work twice.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { open, type FileHandle, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { openSync, closeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { logger } from '../internal/debug.js';
+import { SlipwayError } from '../errors.js';
+import { funlock, tryFlock } from './syscalls.js';
+
+const debug = logger('image:store');
+
+/** The default store root: `$SLIPWAY_CACHE_DIR`, else `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`. */
+export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.SLIPWAY_CACHE_DIR) return path.resolve(env.SLIPWAY_CACHE_DIR);
+  if (env.XDG_CACHE_HOME) return path.join(path.resolve(env.XDG_CACHE_HOME), 'slipway');
+  return path.join(env.HOME ?? os.homedir(), '.cache', 'slipway');
+}
+
+function hexOf(digest: string): string {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+  if (!m) throw new SlipwayError('ERR_STORE', `not a sha256 digest: ${JSON.stringify(digest)}`);
+  return m[1]!;
+}
+
+const MAPPING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** A streaming writer for one blob; nothing is visible under `blobs/` until {@link BlobWriter.commit}. */
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** Renames into place; the caller has verified `digest` while streaming. */
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** A held lock; release is idempotent. */
+export interface Lock {
+  release(): void;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Content store rooted at a directory. */
+export class ImageStore {
+  readonly root: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(root: string = defaultStoreRoot()) {
+    this.root = path.resolve(root);
+  }
+
+  /** Creates the directory skeleton and sweeps temp files left by dead processes (once per instance). */
+  init(): Promise<void> {
+    this.#ready ??= (async () => {
+      try {
+        for (const d of ['blobs/sha256', 'layers', 'refs', 'tmp', 'locks']) await mkdir(path.join(this.root, d), { recursive: true });
+        const oci = path.join(this.root, 'blobs', '..', 'oci-layout');
+        await writeFile(oci, '{"imageLayoutVersion":"1.0.0"}', { flag: 'wx' }).catch(() => {});
+      } catch (e) {
+        throw new SlipwayError('ERR_STORE', `cannot create the image store at ${this.root}: ${(e as Error).message}`, {
+          hint: 'set SLIPWAY_CACHE_DIR to a writable directory', cause: e,
+        });
+      }
+      await this.#sweep();
+    })();
+    return this.#ready;
+  }
+
+  async #sweep(): Promise<void> {
+    const tmp = path.join(this.root, 'tmp');
+    let names: string[] = [];
+    try {
+      names = await readdir(tmp);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const pid = Number(/^[^-]+-(\d+)-/.exec(n)?.[1]);
+      if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) {
+        debug('sweeping %s left by dead pid %d', n, pid);
+        await rm(path.join(tmp, n), { recursive: true, force: true }).catch(() => {});
+      }
+    }
+  }
+
+  /** `blobs/sha256/<hex>`. */
+  blobPath(digest: string): string {
+    return path.join(this.root, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  /** `layers/<mappingKey>/<chainIdHex>`. */
+  layerDir(mappingKey: string, chainId: string): string {
+    if (!MAPPING_KEY_RE.test(mappingKey)) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid mappingKey ${JSON.stringify(mappingKey)}`, { hint: 'use letters, digits, ".", "_" or "-"' });
+    }
+    return path.join(this.root, 'layers', mappingKey, hexOf(chainId));
+  }
+
+  async exists(p: string): Promise<boolean> {
+    try {
+      await stat(p);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  hasBlob(digest: string): Promise<boolean> {
+    return this.exists(this.blobPath(digest));
+  }
+
+  hasLayer(mappingKey: string, chainId: string): Promise<boolean> {
+    return this.exists(this.layerDir(mappingKey, chainId));
+  }
+
+  /**
+   * Reads a blob into memory and re-verifies its digest (it is small: manifests and configs).
+   * @returns undefined when absent or corrupt (a corrupt blob is removed).
+   */
+  async readBlob(digest: string, maxBytes = 4 << 20): Promise<Buffer | undefined> {
+    const p = this.blobPath(digest);
+    let b: Buffer;
+    try {
+      const s = await stat(p);
+      if (s.size > maxBytes) return undefined;
+      b = await readFile(p);
+    } catch {
+      return undefined;
+    }
+    if (`sha256:${createHash('sha256').update(b).digest('hex')}` !== digest) {
+      debug('blob %s is corrupt; removing', digest);
+      await rm(p, { force: true });
+      return undefined;
+    }
+    return b;
+  }
+
+  /** Writes a verified in-memory blob atomically. */
+  async writeBlob(digest: string, data: Buffer): Promise<void> {
+    const got = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+    if (got !== digest) throw new SlipwayError('ERR_DIGEST_MISMATCH', `blob content ${got} does not match ${digest}`);
+    await this.writeAtomic(this.blobPath(digest), data);
+  }
+
+  /** A unique temp path under `tmp/` (same filesystem as the store, name carries our pid for sweeping). */
+  tempPath(label: string): string {
+    return path.join(this.root, 'tmp', `${label.replace(/[^A-Za-z0-9._]/g, '_').slice(0, 40)}-${process.pid}-${randomBytes(6).toString('hex')}`);
+  }
+
+  async writeAtomic(dest: string, data: Buffer | string): Promise<void> {
+    await this.init();
+    const tmp = this.tempPath(path.basename(dest));
+    await writeFile(tmp, data);
+    await mkdir(path.dirname(dest), { recursive: true });
+    await rename(tmp, dest);
+  }
+
+  /** Starts writing a blob under a temp name. */
+  async blobWriter(digest: string): Promise<BlobWriter> {
+    await this.init();
+    const dest = this.blobPath(digest);
+    const tmp = this.tempPath(`blob_${hexOf(digest).slice(0, 12)}`);
+    const fh: FileHandle = await open(tmp, 'wx', 0o644);
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (!closed) {
+        closed = true;
+        await fh.close();
+      }
+    };
+    return {
+      write: async (chunk) => {
+        await fh.write(chunk);
+      },
+      commit: async () => {
+        await close();
+        await rename(tmp, dest);
+      },
+      abort: async () => {
+        await close().catch(() => {});
+        await rm(tmp, { force: true });
+      },
+    };
+  }
+
+  /** A fresh temp directory for unpacking a layer. */
+  async layerTempDir(chainId: string): Promise<string> {
+    await this.init();
+    const p = this.tempPath(`layer_${hexOf(chainId).slice(0, 12)}`);
+    await mkdir(p, { mode: 0o755 });
+    return p;
+  }
+
+  /** Moves a finished layer into place; if another process won the race, ours is discarded. */
+  async commitLayer(tmpDir: string, mappingKey: string, chainId: string): Promise<string> {
+    const dest = this.layerDir(mappingKey, chainId);
+    await mkdir(path.dirname(dest), { recursive: true });
+    try {
+      await rename(tmpDir, dest);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+      await removeTree(tmpDir);
+    }
+    return dest;
+  }
+
+  /** Reads a JSON record from `refs/`. */
+  async readRef<T>(key: string): Promise<T | undefined> {
+    try {
+      return JSON.parse(await readFile(this.#refPath(key), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Writes a JSON record to `refs/` atomically. */
+  async writeRef(key: string, value: unknown): Promise<void> {
+    await this.writeAtomic(this.#refPath(key), JSON.stringify({ key, ...(value as object) }, null, 1));
+  }
+
+  #refPath(key: string): string {
+    return path.join(this.root, 'refs', `${createHash('sha256').update(key).digest('hex')}.json`);
+  }
+
+  /**
+   * Takes an exclusive cross-process lock named `name` (an flock on `locks/<name>`, released automatically if
+   * the process dies). Polls while another holder has it.
+   */
+  async lock(name: string, signal?: AbortSignal): Promise<Lock> {
+    await this.init();
+    const file = path.join(this.root, 'locks', name.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const fd = openSync(file, 'a', 0o644);
+    let delay = 10;
+    try {
+      while (!tryFlock(fd)) {
+        if (signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted while waiting for a store lock', { cause: signal.reason });
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(200, delay * 2);
+      }
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        try {
+          funlock(fd);
+        } finally {
+          closeSync(fd);
+        }
+      },
+    };
+  }
+}
+
+/** rm -rf that also copes with read-only directories inside (layer trees have them). */
+export async function removeTree(p: string): Promise<void> {
+  try {
+    await rm(p, { recursive: true, force: true });
+  } catch {
+    const { chmod } = await import('node:fs/promises');
+    const walk = async (d: string): Promise<void> => {
+      await chmod(d, 0o700).catch(() => {});
+      for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+        if (e.isDirectory()) await walk(path.join(d, e.name));
+      }
+    };
+    await walk(p);
+    await rm(p, { recursive: true, force: true });
+  }
+}

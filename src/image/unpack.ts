@@ -1,0 +1,510 @@
+/**
+ * Streams one layer (gzip, zstd or plain tar, sniffed by magic bytes) into a directory in overlayfs format:
+ * whiteouts become 0:0 character devices, opaque markers become `user.overlay.opaque=y`. Verifies the
+ * compressed digest and the diff id while streaming. Layer tars are hostile input: nothing is ever written
+ * outside the layer directory, and on any failure the directory is removed.
+ *
+ * Ownership is not applied here (rootless Node cannot chown to subordinate ids): entries owned by someone
+ * other than 0:0, or with setuid/setgid/sticky bits, are listed in an ownership file for an injected
+ * {@link ApplyOwnership} (the keeper's chown list in production).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { access, chmod, link, lutimes, mkdir, open, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
+import { extract as tarExtract, type Header as Headers } from 'tar-stream';
+import { logger } from '../internal/debug.js';
+import { SlipwayError } from '../errors.js';
+import type { BlobWriter } from './store.js';
+import { removeTree } from './store.js';
+import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, SyscallError } from './syscalls.js';
+
+const debug = logger('image:unpack');
+
+/**
+ * Applies ownership and special mode bits to entries of a finished layer directory. `listFile` holds
+ * NUL-separated records `relpath\0uid\0gid\0mode-octal\0` (relpath `.` is the layer root). Implementations
+ * must lchown (never follow symlinks) and then chmod non-symlinks to the mode, because chown clears
+ * setuid/setgid.
+ */
+export type ApplyOwnership = (layerDir: string, listFile: string) => Promise<void>;
+
+/** One record of an ownership list. */
+export interface OwnershipRecord {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Parses an ownership list file's contents. */
+export function parseOwnershipList(buf: Buffer | string): OwnershipRecord[] {
+  const parts = buf.toString('utf8').split('\0');
+  const out: OwnershipRecord[] = [];
+  for (let i = 0; i + 3 < parts.length; i += 4) {
+    out.push({ path: parts[i]!, uid: Number(parts[i + 1]), gid: Number(parts[i + 2]), mode: parseInt(parts[i + 3]!, 8) });
+  }
+  return out;
+}
+
+/**
+ * The in-process ownership applier: `lchown` when running as root (skipped with a debug note otherwise),
+ * then `chmod` for non-symlinks. Paths are re-checked to stay inside the layer.
+ */
+export const localApplyOwnership: ApplyOwnership = async (layerDir, listFile) => {
+  const records = parseOwnershipList(await readFile(listFile));
+  const root = process.getuid?.() === 0;
+  const { lstat, lchown } = await import('node:fs/promises');
+  for (const r of records) {
+    const p = path.join(layerDir, r.path);
+    if (p !== layerDir && !p.startsWith(layerDir + path.sep)) continue;
+    if (root) await lchown(p, r.uid, r.gid);
+    else if (r.uid !== 0 || r.gid !== 0) debug('not root: cannot chown %s to %d:%d', r.path, r.uid, r.gid);
+    const st = await lstat(p);
+    if (!st.isSymbolicLink()) await chmod(p, r.mode);
+  }
+};
+
+/** Options for {@link unpackLayer}. */
+export interface UnpackOptions {
+  /** The compressed (or plain) layer bytes. */
+  source: AsyncIterable<Buffer>;
+  /** An empty directory to unpack into; removed on failure. */
+  dir: string;
+  /** Expected digest of the bytes in `source` (the descriptor digest); verified when given. */
+  digest?: string | undefined;
+  /** Expected sha256 of the uncompressed tar (the config's diff id); verified when given. */
+  diffId?: string | undefined;
+  /** Expected size of `source`; verified when given. */
+  size?: number | undefined;
+  /** Also write the source bytes here (the blob store); aborted on failure, committed by the caller. */
+  blobWriter?: BlobWriter | undefined;
+  /** Where to write the ownership list (outside `dir`). */
+  ownershipListPath: string;
+  /** @defaultValue {@link localApplyOwnership} */
+  applyOwnership?: ApplyOwnership | undefined;
+  /** Called with the number of source bytes consumed so far. */
+  onBytes?: ((n: number) => void) | undefined;
+  /** Xattr namespace for overlay markers. @defaultValue `user.overlay.` (overlay mounted with userxattr) */
+  overlayXattrPrefix?: string;
+  /** A label for messages (the layer digest). */
+  label?: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** What was unpacked. */
+export interface UnpackResult {
+  digest: string;
+  diffId: string;
+  size: number;
+  compression: 'gzip' | 'zstd' | 'none';
+  entries: number;
+}
+
+/** Detects the compression from the first bytes (containers/image pkg/compression). */
+export function sniffCompression(head: Buffer): 'gzip' | 'zstd' | 'none' {
+  if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return 'gzip';
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x28b52ffd) return 'zstd';
+  return 'none';
+}
+
+async function findOnPath(cmd: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+    if (!dir) continue;
+    const p = path.join(dir, cmd);
+    try {
+      await access(p, fsc.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const gz = zlib.createGunzip({ chunkSize: 128 * 1024 });
+  const pump = pipeline(Readable.from(src), gz);
+  pump.catch(() => {});
+  for await (const c of gz) yield c as Buffer;
+  await pump;
+}
+
+async function* unzstd(src: AsyncIterable<Buffer>, label: string): AsyncGenerator<Buffer> {
+  const native = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
+  if (native) {
+    const z = native();
+    const pump = pipeline(Readable.from(src), z);
+    pump.catch(() => {});
+    for await (const c of z as unknown as AsyncIterable<Buffer>) yield c;
+    await pump;
+    return;
+  }
+  const bin = await findOnPath('zstd');
+  if (!bin) {
+    throw new SlipwayError('ERR_UNPACK', `layer ${label} is zstd-compressed and this Node has no zstd decoder`, {
+      hint: 'install the zstd command (apt-get install zstd / dnf install zstd / apk add zstd) or use Node ≥ 22.15',
+    });
+  }
+  const child = spawn(bin, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d.slice(0, 2000)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  exited.catch(() => {});
+  const pump = pipeline(Readable.from(src), child.stdin);
+  pump.catch(() => {});
+  let ok = false;
+  try {
+    for await (const c of child.stdout) yield c as Buffer;
+    await pump;
+    const code = await exited;
+    if (code !== 0) throw new SlipwayError('ERR_UNPACK', `zstd failed on layer ${label} (exit ${code}): ${stderr.trim()}`, { hint: 'the layer is corrupt; pull again' });
+    ok = true;
+  } finally {
+    if (!ok) child.kill('SIGKILL');
+  }
+}
+
+/** One NUL-separated ownership record. */
+function ownerRecord(rel: string, uid: number, gid: number, mode: number): string {
+  return [rel || '.', String(uid), String(gid), mode.toString(8), ''].join('\0');
+}
+
+interface DirMeta { mode: number; mtime: Date }
+type Kind = 'dir' | 'file' | 'symlink' | 'other';
+
+const WH_PREFIX = '.wh.';
+const WH_OPAQUE = '.wh..wh..opq';
+const WH_META_PREFIX = '.wh..wh.';
+
+/**
+ * Unpacks one layer into `opts.dir` in overlay format and verifies digest, size and diff id.
+ * @throws {@link SlipwayError} `ERR_UNPACK_UNSAFE_PATH` naming the entry; `ERR_DIGEST_MISMATCH`; `ERR_UNPACK`.
+ */
+export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
+  const label = opts.label ?? opts.digest ?? 'layer';
+  const root = path.resolve(opts.dir);
+  const xattrPrefix = opts.overlayXattrPrefix ?? 'user.overlay.';
+  const compHash = createHash('sha256');
+  const diffHash = createHash('sha256');
+  let compBytes = 0;
+  let entries = 0;
+  let compression: UnpackResult['compression'] = 'none';
+  const kinds = new Map<string, Kind>([['', 'dir']]);
+  const dirMeta = new Map<string, DirMeta>();
+  const owners: string[] = [];
+
+  const unsafe = (name: string, reason: string): SlipwayError =>
+    new SlipwayError('ERR_UNPACK_UNSAFE_PATH', `layer ${label}: entry ${JSON.stringify(name)} ${reason}`, {
+      hint: 'the image is malformed or malicious; do not use it',
+    });
+
+  /** Normalizes an entry name to a relative path inside the layer, or throws. */
+  const normalize = (name: string, forEntry: string): string => {
+    if (name.includes('\0')) throw unsafe(forEntry, 'contains a NUL byte');
+    // Docker strips leading slashes; "." components are dropped; ".." is never allowed.
+    const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) throw unsafe(forEntry, 'contains ".." (path traversal)');
+    return parts.join('/');
+  };
+  const abs = (rel: string): string => (rel === '' ? root : path.join(root, rel));
+
+  /** Makes sure every parent of `rel` is a real directory of this layer (creating missing ones). */
+  const ensureParents = async (rel: string, entryName: string): Promise<void> => {
+    const parts = rel.split('/');
+    let cur = '';
+    for (let i = 0; i < parts.length - 1; i++) {
+      cur = cur ? `${cur}/${parts[i]}` : parts[i]!;
+      const k = kinds.get(cur);
+      if (k === 'dir') continue;
+      if (k === 'symlink') throw unsafe(entryName, `goes through the symlink "${cur}"`);
+      if (k !== undefined) throw unsafe(entryName, `has the non-directory "${cur}" as a parent`);
+      await mkdir(abs(cur), { mode: 0o755 });
+      kinds.set(cur, 'dir');
+    }
+  };
+
+  /** Removes whatever this layer already has at `rel` (later entries win). */
+  const clear = async (rel: string, keepDir: boolean): Promise<void> => {
+    const k = kinds.get(rel);
+    if (k === undefined || (k === 'dir' && keepDir)) return;
+    if (rel === '') throw unsafe('.', 'replaces the layer root');
+    if (k === 'dir') {
+      await removeTree(abs(rel));
+      for (const key of [...kinds.keys()]) if (key.startsWith(`${rel}/`)) kinds.delete(key);
+      for (const key of [...dirMeta.keys()]) if (key === rel || key.startsWith(`${rel}/`)) dirMeta.delete(key);
+    } else {
+      await unlink(abs(rel));
+    }
+    kinds.delete(rel);
+  };
+
+  const recordOwner = (rel: string, h: Headers): void => {
+    const uid = h.uid ?? 0;
+    const gid = h.gid ?? 0;
+    const mode = (h.mode ?? 0) & 0o7777;
+    if (uid !== 0 || gid !== 0 || (mode & 0o7000) !== 0) owners.push(ownerRecord(rel, uid, gid, mode));
+  };
+
+  const setXattrs = (rel: string, h: Headers): void => {
+    const pax = h.pax as Record<string, string> | undefined;
+    if (!pax) return;
+    for (const [k, v] of Object.entries(pax)) {
+      if (!k.startsWith('SCHILY.xattr.')) continue;
+      const name = k.slice('SCHILY.xattr.'.length);
+      // A layer must not forge overlay metadata (opaque/redirect/metacopy) of its own.
+      if (/^(user|trusted)\.overlay\./.test(name)) {
+        debug('%s: ignoring overlay xattr %s', rel, name);
+        continue;
+      }
+      if (v.includes('\ufffd')) {
+        debug('%s: xattr %s has a binary value that tar-stream decoded lossily; skipped', rel, name);
+        continue;
+      }
+      try {
+        lsetxattr(abs(rel), name, Buffer.from(v, 'utf8'));
+      } catch (e) {
+        debug('%s: cannot set xattr %s: %s', rel, name, (e as Error).message);
+      }
+    }
+  };
+
+  const writeFileEntry = async (rel: string, h: Headers, stream: AsyncIterable<Buffer>): Promise<void> => {
+    const fh = await open(abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    try {
+      for await (const chunk of stream) {
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+      }
+      await fh.chmod((h.mode ?? 0o644) & 0o777);
+      const mt = h.mtime ?? new Date(0);
+      await fh.utimes(mt, mt);
+    } finally {
+      await fh.close();
+    }
+  };
+
+  const handleEntry = async (h: Headers, stream: AsyncIterable<Buffer>): Promise<void> => {
+    entries++;
+    const name = h.name;
+    const rel = normalize(name, name);
+    const base = rel.slice(rel.lastIndexOf('/') + 1);
+    const mtime = h.mtime ?? new Date(0);
+    const drain = async (): Promise<void> => {
+      for await (const _ of stream) void _;
+    };
+
+    if (base.startsWith(WH_PREFIX)) {
+      await drain();
+      const parent = rel.slice(0, Math.max(0, rel.length - base.length - 1));
+      if (parent !== '') await ensureParents(`${parent}/x`, name);
+      if (base === WH_OPAQUE) {
+        lsetxattr(abs(parent), `${xattrPrefix}opaque`, Buffer.from('y'));
+        return;
+      }
+      if (base.startsWith(WH_META_PREFIX)) {
+        debug('skipping AUFS metadata %s', name);
+        return;
+      }
+      const target = base.slice(WH_PREFIX.length);
+      if (target === '' || target === '.' || target === '..') throw unsafe(name, 'is a whiteout of an invalid name');
+      const targetRel = parent ? `${parent}/${target}` : target;
+      // A whiteout hides lower layers only; if this layer has the path, that entry already hides them.
+      if (kinds.has(targetRel)) return;
+      mknod(abs(targetRel), S_IFCHR, 0n);
+      kinds.set(targetRel, 'other');
+      if ((h.uid ?? 0) !== 0 || (h.gid ?? 0) !== 0) owners.push(ownerRecord(targetRel, h.uid ?? 0, h.gid ?? 0, 0));
+      return;
+    }
+
+    if (rel !== '') await ensureParents(rel, name);
+
+    switch (h.type) {
+      case 'directory': {
+        await drain();
+        await clear(rel, true);
+        if (!kinds.has(rel)) {
+          await mkdir(abs(rel), { mode: 0o755 });
+          kinds.set(rel, 'dir');
+        }
+        dirMeta.set(rel, { mode: (h.mode ?? 0o755) & 0o777, mtime });
+        setXattrs(rel, h);
+        recordOwner(rel, h);
+        return;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        await clear(rel, false);
+        kinds.set(rel, 'file');
+        await writeFileEntry(rel, h, stream);
+        setXattrs(rel, h);
+        recordOwner(rel, h);
+        return;
+      }
+      case 'symlink': {
+        await drain();
+        await clear(rel, false);
+        await symlink(h.linkname ?? '', abs(rel));
+        kinds.set(rel, 'symlink');
+        await lutimes(abs(rel), mtime, mtime).catch(() => {});
+        setXattrs(rel, h);
+        if ((h.uid ?? 0) !== 0 || (h.gid ?? 0) !== 0) owners.push(ownerRecord(rel, h.uid ?? 0, h.gid ?? 0, 0o777));
+        return;
+      }
+      case 'link': {
+        await drain();
+        const target = normalize(h.linkname ?? '', name);
+        if (target === '') throw unsafe(name, 'is a hardlink to the layer root');
+        const tparts = target.split('/');
+        for (let i = 1; i < tparts.length; i++) {
+          const pk = kinds.get(tparts.slice(0, i).join('/'));
+          if (pk === 'symlink') throw unsafe(name, `is a hardlink through the symlink "${tparts.slice(0, i).join('/')}"`);
+          if (pk !== 'dir') throw unsafe(name, `is a hardlink to ${JSON.stringify(h.linkname)}, which is not in this layer`);
+        }
+        const tk = kinds.get(target);
+        if (tk === undefined) throw unsafe(name, `is a hardlink to ${JSON.stringify(h.linkname)}, which is not in this layer`);
+        if (tk === 'dir') throw unsafe(name, `is a hardlink to the directory ${JSON.stringify(h.linkname)}`);
+        if (target === rel) return;
+        await clear(rel, false);
+        await link(abs(target), abs(rel));
+        kinds.set(rel, tk);
+        return;
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        await drain();
+        await clear(rel, false);
+        const type = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
+        try {
+          mknod(abs(rel), type | ((h.mode ?? 0o644) & 0o777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
+        } catch (e) {
+          if (e instanceof SyscallError && (e.code === 'EPERM' || e.code === 'EACCES')) {
+            debug('%s: cannot create %s %d:%d here (%s); skipped', rel, h.type, h.devmajor, h.devminor, e.code);
+            return;
+          }
+          throw e;
+        }
+        kinds.set(rel, 'other');
+        await chmod(abs(rel), (h.mode ?? 0o644) & 0o777);
+        await utimes(abs(rel), mtime, mtime);
+        recordOwner(rel, h);
+        return;
+      }
+      default:
+        await drain();
+        debug('%s: skipping entry of type %s', rel, h.type);
+    }
+  };
+
+  const source = opts.source;
+  async function* tapped(): AsyncGenerator<Buffer> {
+    for await (const c of source) {
+      if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: opts.signal.reason });
+      compHash.update(c);
+      compBytes += c.length;
+      if (opts.size !== undefined && compBytes > opts.size) {
+        throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: more than the ${opts.size} bytes the manifest announced`, { hint: 'the registry serves different content than the manifest describes' });
+      }
+      if (opts.blobWriter) await opts.blobWriter.write(c);
+      opts.onBytes?.(compBytes);
+      yield c;
+    }
+  }
+
+  try {
+    const it = tapped()[Symbol.asyncIterator]();
+    const head: Buffer[] = [];
+    let headLen = 0;
+    while (headLen < 4) {
+      const r = await it.next();
+      if (r.done) break;
+      head.push(r.value);
+      headLen += r.value.length;
+    }
+    compression = sniffCompression(Buffer.concat(head));
+    async function* rest(): AsyncGenerator<Buffer> {
+      yield* head;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    }
+    const plain = compression === 'gzip' ? gunzip(rest()) : compression === 'zstd' ? unzstd(rest(), label) : rest();
+    async function* hashed(): AsyncGenerator<Buffer> {
+      for await (const c of plain) {
+        diffHash.update(c);
+        yield c;
+      }
+    }
+    const extract = tarExtract();
+    let feedError: unknown;
+    const feed = pipeline(Readable.from(hashed()), extract);
+    const settled = feed.catch((e: unknown) => {
+      feedError = e;
+    });
+    try {
+      for await (const entry of extract) {
+        await handleEntry(entry.header, entry as unknown as AsyncIterable<Buffer>);
+      }
+    } catch (e) {
+      extract.destroy();
+      // An entry failing because the input broke reports the input's error (truncation, bad gzip...).
+      if (SlipwayError.is(e)) throw e;
+      await settled;
+      throw feedError ?? e;
+    }
+    await feed;
+
+    const digest = `sha256:${compHash.digest('hex')}`;
+    const diffId = `sha256:${diffHash.digest('hex')}`;
+    if (opts.size !== undefined && compBytes !== opts.size) {
+      throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: got ${compBytes} bytes, the manifest says ${opts.size}`, { hint: 'the download was cut short or the registry is inconsistent; pull again' });
+    }
+    if (opts.digest !== undefined && digest !== opts.digest) {
+      throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: content digest is ${digest}`, { hint: 'the registry served corrupt content; pull again' });
+    }
+    if (opts.diffId !== undefined && diffId !== opts.diffId) {
+      throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: uncompressed digest ${diffId} differs from the config's diff id ${opts.diffId}`, { hint: 'the image is inconsistent; rebuild or re-push it' });
+    }
+
+    // Directory modes and times last, deepest first, so writing children did not disturb them.
+    const dirs = [...dirMeta.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
+    for (const [rel, m] of dirs) {
+      await chmod(abs(rel), m.mode);
+      await utimes(abs(rel), m.mtime, m.mtime);
+    }
+    if (owners.length) {
+      await writeFile(opts.ownershipListPath, owners.join(''));
+      try {
+        await (opts.applyOwnership ?? localApplyOwnership)(root, opts.ownershipListPath);
+      } finally {
+        await rm(opts.ownershipListPath, { force: true });
+      }
+    }
+    return { digest, diffId, size: compBytes, compression, entries };
+  } catch (e) {
+    await opts.blobWriter?.abort().catch(() => {});
+    await removeTree(root).catch(() => {});
+    await rm(opts.ownershipListPath, { force: true }).catch(() => {});
+    if (SlipwayError.is(e)) throw e;
+    if (e instanceof SyscallError) {
+      throw new SlipwayError('ERR_UNPACK', `layer ${label}: ${e.message}`, { cause: e, hint: e.code === 'EPERM' ? 'this kernel or filesystem refused an overlay whiteout or xattr; Linux ≥ 5.8 and a filesystem with user xattrs are needed' : undefined });
+    }
+    const msg = (e as Error).message ?? String(e);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC') throw new SlipwayError('ERR_STORE', `layer ${label}: disk full`, { hint: 'free space or set SLIPWAY_CACHE_DIR elsewhere', cause: e });
+    if (code?.startsWith('Z_') || /incorrect header|invalid|unexpected end|tar/i.test(msg)) {
+      throw new SlipwayError('ERR_UNPACK', `layer ${label} is not a valid (compressed) tar: ${msg}`, { hint: 'the blob is corrupt or not a layer; pull again', cause: e });
+    }
+    throw e;
+  }
+}
