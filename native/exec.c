@@ -1,0 +1,155 @@
+/* EXEC: run a process inside a running container, streaming its output back as frames. */
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "keeper.h"
+#include "process.h"
+#include "spec.h"
+
+int join_container(pid_t init_pid, bool all, sw_error *e) {
+  static const struct {
+    const char *name;
+    int type;
+  } nss[] = {
+      {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+      {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+  };
+  enum { N = sizeof nss / sizeof *nss };
+  int fds[N];
+  /* Open every namespace before joining any: after setns(mnt) our /proc is the container's,
+   * where the init's host pid means nothing. */
+  for (int i = 0; i < N; i++) {
+    fds[i] = -1;
+    if (!all && nss[i].type != CLONE_NEWNS) continue;
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)init_pid, nss[i].name);
+    fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+    if (fds[i] < 0) return sw_fail(e, errno, "open %s", p);
+  }
+  /* mnt last: joining it also moves our root and cwd to the container's root. */
+  for (int i = 0; i < N; i++) {
+    if (fds[i] < 0) continue;
+    if (setns(fds[i], nss[i].type) < 0) return sw_fail(e, errno, "setns %s", nss[i].name);
+    close(fds[i]);
+  }
+  return 0;
+}
+
+static void send_output(int out, uint32_t reqid, int stream, const char *data, size_t n) {
+  sw_buf b = {0};
+  buf_begin(&b, FR_EXEC_OUTPUT, reqid);
+  buf_put_u8(&b, T_STREAM, (uint8_t)stream);
+  buf_put(&b, T_DATA, data, (uint32_t)n);
+  worker_send(out, &b);
+  buf_free(&b);
+}
+
+/* Reads once from fd; forwards data; returns false on EOF/error. */
+static bool pump(int out, uint32_t reqid, int fd, int stream) {
+  char buf[65536];
+  ssize_t n = read(fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) return false;
+  send_output(out, reqid, stream, buf, (size_t)n);
+  return true;
+}
+
+void exec_worker(int out, uint32_t reqid, void *arg) {
+  struct exec_job *j = arg;
+  sw_error e = {0};
+  if (join_container(j->init_pid, true, &e) < 0) worker_fail(out, reqid, &e);
+  int po[2], pe[2], pi[2] = {-1, -1}, ep[2];
+  if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
+      (j->has_stdin && pipe2(pi, O_CLOEXEC) < 0)) {
+    sw_fail(&e, errno, "exec: pipes");
+    worker_fail(out, reqid, &e);
+  }
+  /* setns(pid) only applies to children: fork once more so the process is inside. */
+  pid_t pid = fork();
+  if (pid < 0) {
+    sw_fail(&e, errno, "exec: fork");
+    worker_fail(out, reqid, &e);
+  }
+  if (pid == 0) {
+    close(ep[0]);
+    setsid();
+    int in = j->has_stdin ? pi[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) _exit(126);
+    process_exec(j->proc, &e);
+    (void)!write(ep[1], &e, sizeof e);
+    _exit(e.errnum == ENOENT ? 127 : 126);
+  }
+  close(po[1]);
+  close(pe[1]);
+  close(ep[1]);
+  if (pi[0] >= 0) close(pi[0]);
+  sw_error ce;
+  ssize_t got = read_full(ep[0], &ce, sizeof ce);
+  close(ep[0]);
+  if (got == (ssize_t)sizeof ce) {
+    waitpid(pid, NULL, 0);
+    worker_fail(out, reqid, &ce);
+  }
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  set_nonblock(po[0], true);
+  set_nonblock(pe[0], true);
+  if (pi[1] >= 0) set_nonblock(pi[1], true);
+  size_t in_off = 0;
+  bool open_out = true, open_err = true, exited = false;
+  if (pi[1] >= 0 && j->stdin_len == 0) {
+    close(pi[1]);
+    pi[1] = -1;
+  }
+  while (open_out || open_err) {
+    struct pollfd p[4] = {
+        {.fd = open_out ? po[0] : -1, .events = POLLIN},
+        {.fd = open_err ? pe[0] : -1, .events = POLLIN},
+        {.fd = pi[1], .events = POLLOUT},
+        {.fd = exited ? -1 : pidfd, .events = POLLIN},
+    };
+    if (TEMP_FAILURE_RETRY(poll(p, 4, -1)) < 0) break;
+    if (p[0].revents) open_out = pump(out, reqid, po[0], 1);
+    if (p[1].revents) open_err = pump(out, reqid, pe[0], 2);
+    if (p[2].revents) {
+      ssize_t n = write(pi[1], j->stdin_data + in_off, j->stdin_len - in_off);
+      if (n > 0) in_off += (size_t)n;
+      if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off >= j->stdin_len) {
+        close(pi[1]);
+        pi[1] = -1;
+      }
+    }
+    if (p[3].revents) {
+      /* The process exited. Whatever is still buffered is read; a background child that keeps
+       * the pipes open must not keep the exec waiting forever. */
+      exited = true;
+      break;
+    }
+  }
+  if (pi[1] >= 0) close(pi[1]);
+  int st = 0;
+  TEMP_FAILURE_RETRY(waitpid(pid, &st, 0));
+  /* Drain what the process wrote right before exiting. */
+  for (int round = 0; round < 64 && open_out; round++) {
+    char buf[65536];
+    ssize_t n = read(po[0], buf, sizeof buf);
+    if (n <= 0) break;
+    send_output(out, reqid, 1, buf, (size_t)n);
+  }
+  for (int round = 0; round < 64 && open_err; round++) {
+    char buf[65536];
+    ssize_t n = read(pe[0], buf, sizeof buf);
+    if (n <= 0) break;
+    send_output(out, reqid, 2, buf, (size_t)n);
+  }
+  sw_buf b = {0};
+  buf_begin(&b, FR_OK, reqid);
+  buf_put_u32(&b, T_STATUS, (uint32_t)st);
+  worker_send(out, &b);
+  _exit(0);
+}

@@ -1,0 +1,255 @@
+/* Workers that touch files inside the user namespace: CHOWN_LIST, RMTREE, PUT, GET. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "keeper.h"
+#include "spec.h"
+
+/* Opens relpath below rootfd one component at a time with O_NOFOLLOW: a symlink anywhere in the
+ * path (even in the middle) fails with ENOTDIR/ELOOP instead of leading outside the root. */
+static int walk_nofollow(int rootfd, const char *relpath) {
+  cleanup_free char *copy = xstrdup(relpath);
+  int cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+  if (cur < 0) return -errno;
+  char *save = NULL;
+  for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+    if (!strcmp(c, ".")) continue;
+    if (!strcmp(c, "..")) {
+      close(cur);
+      return -EINVAL;
+    }
+    int next = openat(cur, c, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    int err = errno;
+    close(cur);
+    if (next < 0) return -err;
+    cur = next;
+  }
+  return cur;
+}
+
+void chown_list_worker(int out, uint32_t reqid, void *arg) {
+  struct path_job *j = arg;
+  sw_error e = {0};
+  if (!j->root || !j->list) {
+    sw_fail(&e, EINVAL, "chown list: root and list file are required");
+    worker_fail(out, reqid, &e);
+  }
+  cleanup_fd int lfd = open(j->list, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (lfd < 0 || fstat(lfd, &st) < 0) {
+    sw_fail(&e, errno, "open %s", j->list);
+    worker_fail(out, reqid, &e);
+  }
+  char *data = xmalloc((size_t)st.st_size + 1);
+  ssize_t n = read_full(lfd, data, (size_t)st.st_size);
+  if (n < 0) {
+    sw_fail(&e, (int)-n, "read %s", j->list);
+    worker_fail(out, reqid, &e);
+  }
+  data[n] = 0;
+  cleanup_fd int rootfd = open(j->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) {
+    sw_fail(&e, errno, "open %s", j->root);
+    worker_fail(out, reqid, &e);
+  }
+  char *p = data, *end = data + n;
+  while (p < end) {
+    char *f[4];
+    for (int i = 0; i < 4; i++) {
+      char *z = memchr(p, 0, (size_t)(end - p));
+      if (!z) {
+        sw_fail(&e, EINVAL, "chown list: truncated record");
+        worker_fail(out, reqid, &e);
+      }
+      f[i] = p;
+      p = z + 1;
+    }
+    uid_t uid = (uid_t)strtoul(f[1], NULL, 10);
+    gid_t gid = (gid_t)strtoul(f[2], NULL, 10);
+    mode_t mode = (mode_t)strtoul(f[3], NULL, 8);
+    cleanup_fd int fd = walk_nofollow(rootfd, f[0]);
+    if (fd < 0) {
+      sw_fail(&e, -fd, "chown %s: open", f[0]);
+      worker_fail(out, reqid, &e);
+    }
+    struct stat fs;
+    if (fstat(fd, &fs) < 0 || fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+      sw_fail(&e, errno, "chown %s to %u:%u", f[0], (unsigned)uid, (unsigned)gid);
+      worker_fail(out, reqid, &e);
+    }
+    /* chown clears setuid/setgid bits: restore the mode (symlinks have none to restore). */
+    if (!S_ISLNK(fs.st_mode)) {
+      char pp[64];
+      snprintf(pp, sizeof pp, "/proc/self/fd/%d", fd);
+      if (chmod(pp, mode & 07777) < 0) {
+        sw_fail(&e, errno, "chmod %s", f[0]);
+        worker_fail(out, reqid, &e);
+      }
+    }
+  }
+  free(data);
+  worker_ok(out, reqid);
+}
+
+void rmtree_worker(int out, uint32_t reqid, void *arg) {
+  struct path_job *j = arg;
+  sw_error e = {0};
+  if (!j->path || j->path[0] != '/') {
+    sw_fail(&e, EINVAL, "rmtree: path must be absolute");
+    worker_fail(out, reqid, &e);
+  }
+  int r = rmtree(j->path);
+  if (r < 0) {
+    sw_fail(&e, -r, "rmtree %s", j->path);
+    worker_fail(out, reqid, &e);
+  }
+  worker_ok(out, reqid);
+}
+
+void put_worker(int out, uint32_t reqid, void *arg) {
+  struct path_job *j = arg;
+  sw_error e = {0};
+  uint64_t type = 1, mode = 0644, uid = 0, gid = 0, mtime = 0;
+  bool has_mtime = spec_get_uint(j->body, j->body_len, T_MTIME, &mtime);
+  spec_get_uint(j->body, j->body_len, T_TYPE, &type);
+  spec_get_uint(j->body, j->body_len, T_MODE, &mode);
+  spec_get_uint(j->body, j->body_len, T_UID, &uid);
+  spec_get_uint(j->body, j->body_len, T_GID, &gid);
+  const uint8_t *data = NULL;
+  size_t dlen = 0;
+  sw_tlv_iter it;
+  sw_tlv t;
+  tlv_iter_init(&it, j->body, j->body_len);
+  while (tlv_next(&it, &t) > 0)
+    if (t.tag == T_DATA) data = t.val, dlen = t.len;
+  cleanup_free char *link = spec_get_str(j->body, j->body_len, T_LINK);
+  if (!j->path || j->path[0] != '/') {
+    sw_fail(&e, EINVAL, "put: path must be absolute");
+    worker_fail(out, reqid, &e);
+  }
+  /* After joining the mount namespace our root is the container's: every path, symlinks
+   * included, resolves inside the container. */
+  if (join_container(j->init_pid, false, &e) < 0) worker_fail(out, reqid, &e);
+  if (chdir("/") < 0) {
+    sw_fail(&e, errno, "chdir /");
+    worker_fail(out, reqid, &e);
+  }
+  cleanup_free char *dir = xstrdup(j->path);
+  char *parent = dirname(dir);
+  int r = mkdir_p(parent, 0755);
+  if (r < 0) {
+    sw_fail(&e, -r, "put: create %s", parent);
+    worker_fail(out, reqid, &e);
+  }
+  struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = (time_t)mtime}};
+  if (type == 3) {
+    if (!link) {
+      sw_fail(&e, EINVAL, "put %s: symlink without target", j->path);
+      worker_fail(out, reqid, &e);
+    }
+    unlink(j->path);
+    if (symlink(link, j->path) < 0 || lchown(j->path, (uid_t)uid, (gid_t)gid) < 0) {
+      sw_fail(&e, errno, "put symlink %s", j->path);
+      worker_fail(out, reqid, &e);
+    }
+    if (has_mtime) utimensat(AT_FDCWD, j->path, times, AT_SYMLINK_NOFOLLOW);
+    worker_ok(out, reqid);
+  }
+  if (type == 2) {
+    if ((mkdir(j->path, (mode_t)mode & 07777) < 0 && errno != EEXIST) || lchown(j->path, (uid_t)uid, (gid_t)gid) < 0 ||
+        chmod(j->path, (mode_t)mode & 07777) < 0) {
+      sw_fail(&e, errno, "put dir %s", j->path);
+      worker_fail(out, reqid, &e);
+    }
+    if (has_mtime) utimensat(AT_FDCWD, j->path, times, 0);
+    worker_ok(out, reqid);
+  }
+  cleanup_fd int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode & 0777);
+  if (fd < 0 || (dlen && write_all(fd, data, dlen) < 0) || fchown(fd, (uid_t)uid, (gid_t)gid) < 0 ||
+      fchmod(fd, (mode_t)mode & 07777) < 0) {
+    sw_fail(&e, errno, "put file %s", j->path);
+    worker_fail(out, reqid, &e);
+  }
+  if (has_mtime) futimens(fd, times);
+  worker_ok(out, reqid);
+}
+
+static void send_entry(int out, uint32_t reqid, const char *full, const char *rel, const struct stat *st) {
+  sw_buf b = {0};
+  buf_begin(&b, FR_GET_ENTRY, reqid);
+  uint8_t type = S_ISDIR(st->st_mode) ? 2 : S_ISLNK(st->st_mode) ? 3 : S_ISREG(st->st_mode) ? 1 : 0;
+  buf_put_u8(&b, T_TYPE, type);
+  buf_put_str(&b, T_RELPATH, rel);
+  buf_put_u32(&b, T_MODE, st->st_mode & 07777);
+  buf_put_u32(&b, T_UID, st->st_uid);
+  buf_put_u32(&b, T_GID, st->st_gid);
+  buf_put_u64(&b, T_MTIME, (uint64_t)st->st_mtim.tv_sec);
+  if (type == 3) {
+    char target[4096];
+    ssize_t n = readlink(full, target, sizeof target - 1);
+    if (n >= 0) {
+      target[n] = 0;
+      buf_put_str(&b, T_LINK, target);
+    }
+  } else if (type == 1) {
+    if (st->st_size > (48 << 20)) {
+      sw_error e;
+      sw_fail(&e, EFBIG, "get %s: files above 48 MiB are not supported", rel);
+      worker_fail(out, reqid, &e);
+    }
+    cleanup_fd int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    char *data = xmalloc((size_t)st->st_size + 1);
+    ssize_t n = fd < 0 ? -errno : read_full(fd, data, (size_t)st->st_size);
+    if (n < 0) {
+      sw_error e;
+      sw_fail(&e, (int)-n, "get %s: read", rel);
+      worker_fail(out, reqid, &e);
+    }
+    buf_put_u64(&b, T_SIZE, (uint64_t)n);
+    buf_put(&b, T_DATA, data, (uint32_t)n);
+    free(data);
+  }
+  worker_send(out, &b);
+  buf_free(&b);
+}
+
+static void get_tree(int out, uint32_t reqid, const char *full, const char *rel, int depth) {
+  struct stat st;
+  if (lstat(full, &st) < 0) return;
+  send_entry(out, reqid, full, rel, &st);
+  if (!S_ISDIR(st.st_mode) || depth > 256) return;
+  DIR *d = opendir(full);
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    cleanup_free char *cf = xasprintf("%s/%s", full, de->d_name);
+    cleanup_free char *cr = xasprintf("%s/%s", rel, de->d_name);
+    get_tree(out, reqid, cf, cr, depth + 1);
+  }
+  closedir(d);
+}
+
+void get_worker(int out, uint32_t reqid, void *arg) {
+  struct path_job *j = arg;
+  sw_error e = {0};
+  if (!j->path || j->path[0] != '/') {
+    sw_fail(&e, EINVAL, "get: path must be absolute");
+    worker_fail(out, reqid, &e);
+  }
+  if (join_container(j->init_pid, false, &e) < 0) worker_fail(out, reqid, &e);
+  struct stat st;
+  /* The final component is not followed (like `docker cp`); parents resolve in the container. */
+  if (lstat(j->path, &st) < 0) {
+    sw_fail(&e, errno, "get %s", j->path);
+    worker_fail(out, reqid, &e);
+  }
+  cleanup_free char *copy = xstrdup(j->path);
+  const char *base = basename(copy);
+  get_tree(out, reqid, j->path, *base ? base : ".", 0);
+  worker_ok(out, reqid);
+}

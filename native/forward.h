@@ -1,0 +1,16 @@
+/* Port publishing: the keeper listens on the host, init connects inside the container. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "init.h"
+#include "keeper.h"
+
+void forward_init(int epfd);
+void forward_event(struct watch *w, uint32_t events);
+void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len);
+void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len);
+/* init answered a socket request: fd is a connecting socket in the container, or -1 (m->err). */
+void forward_socket_reply(const char *id, const struct init_msg *m, int fd);
+void forward_container_gone(const char *id);
+void forward_shutdown(void);

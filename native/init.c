@@ -1,0 +1,202 @@
+#include "init.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "process.h"
+#include "rootfs.h"
+
+int init_send(int fd, const struct init_msg *m, int pass_fd) {
+  struct iovec iov = {(void *)m, sizeof *m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (pass_fd >= 0) {
+    memset(&u, 0, sizeof u);
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+  }
+  if (TEMP_FAILURE_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0) return -errno;
+  return 0;
+}
+
+long init_recv(int fd, struct init_msg *m, int *fd_out) {
+  struct iovec iov = {m, sizeof *m};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+  if (fd_out) *fd_out = -1;
+  memset(m, 0, sizeof *m);
+  long n = TEMP_FAILURE_RETRY(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+  if (n < 0) return -errno;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      int got;
+      memcpy(&got, CMSG_DATA(c), sizeof got);
+      if (fd_out && *fd_out < 0)
+        *fd_out = got;
+      else
+        close(got);
+    }
+  }
+  return n;
+}
+
+static void send_error(int ctl, uint32_t kind, const sw_error *e) {
+  struct init_msg m = {.kind = kind, .err = e->errnum};
+  memcpy(m.stage, e->stage, sizeof m.stage - 1);
+  init_send(ctl, &m, -1);
+}
+
+/* A socket inside the container's network namespace, connecting to 127.0.0.1:port. */
+static void make_socket(int ctl, const struct init_msg *req) {
+  struct init_msg m = {.kind = IM_SOCKET_REPLY, .tag = req->tag};
+  int type = req->aux == 2 ? SOCK_DGRAM : SOCK_STREAM;
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    m.err = errno;
+    init_send(ctl, &m, -1);
+    return;
+  }
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)req->value)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
+    m.err = errno;
+    close(fd);
+    init_send(ctl, &m, -1);
+    return;
+  }
+  init_send(ctl, &m, fd);
+  close(fd);
+}
+
+static int exit_code_for(int err) { return err == ENOENT ? 127 : 126; }
+
+void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
+  sw_error e = {0};
+  /* The keeper may die at any moment; we must not outlive it (the whole pid namespace goes with
+   * us). The death signal is checked through ctl: EOF there means the keeper is gone. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+
+  /* Block every catchable signal and read them from a signalfd: as PID 1 of a pid namespace,
+   * signals with default disposition would be dropped, but blocked signals are queued. */
+  sigset_t all;
+  sigfillset(&all);
+  int sync_sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGKILL, SIGSTOP};
+  for (size_t i = 0; i < sizeof sync_sigs / sizeof *sync_sigs; i++) sigdelset(&all, sync_sigs[i]);
+  sigprocmask(SIG_BLOCK, &all, NULL);
+  int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+  if (sfd < 0) {
+    sw_fail(&e, errno, "signalfd");
+    send_error(ctl, IM_ERROR, &e);
+    _exit(1);
+  }
+  /* Opened before pivot_root: this is the host's /dev/null, the process's stdin. */
+  int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nullfd < 0 || rootfs_setup(s, &e) < 0) {
+    if (nullfd < 0) sw_fail(&e, errno, "open /dev/null");
+    send_error(ctl, IM_ERROR, &e);
+    _exit(1);
+  }
+  struct init_msg m = {.kind = IM_CREATED};
+  if (init_send(ctl, &m, -1) < 0) _exit(1);
+
+  pid_t child = -1;
+  bool started = false;
+  struct pollfd pfd[2] = {{.fd = ctl, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+  for (;;) {
+    if (TEMP_FAILURE_RETRY(poll(pfd, 2, -1)) < 0) _exit(1);
+    if (pfd[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (read(sfd, &si, sizeof si) == sizeof si) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+          int st;
+          pid_t p;
+          while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (p != child) continue; /* an orphan reparented to us: reaped, nothing else */
+            m = (struct init_msg){.kind = IM_EXIT, .value = st};
+            init_send(ctl, &m, -1);
+            /* Exiting as PID 1 makes the kernel SIGKILL everything left in the namespace. */
+            _exit(0);
+          }
+        } else if (started) {
+          kill(child, sig);
+        } else {
+          /* Not started yet: a signal ends the container as if the process had received it. */
+          m = (struct init_msg){.kind = IM_EXIT, .value = sig & 0x7f};
+          init_send(ctl, &m, -1);
+          _exit(0);
+        }
+      }
+    }
+    if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      struct init_msg req;
+      long n = init_recv(ctl, &req, NULL);
+      if (n <= 0) {
+        /* The keeper is gone: take the container with us. */
+        if (started) kill(child, SIGKILL);
+        _exit(1);
+      }
+      if (req.kind == IM_SOCKET_REQ) {
+        make_socket(ctl, &req);
+      } else if (req.kind == IM_START && !started) {
+        int ep[2];
+        if (pipe2(ep, O_CLOEXEC) < 0) {
+          sw_fail(&e, errno, "pipe");
+          send_error(ctl, IM_START_FAILED, &e);
+          _exit(1);
+        }
+        child = fork();
+        if (child < 0) {
+          sw_fail(&e, errno, "fork");
+          send_error(ctl, IM_START_FAILED, &e);
+          _exit(1);
+        }
+        if (child == 0) {
+          close(ep[0]);
+          setsid();
+          if (dup2(nullfd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) _exit(126);
+          process_exec(&s->proc, &e);
+          /* Errors as data: the stage and errno go to init through the CLOEXEC pipe, which
+           * stays empty when exec succeeds. */
+          (void)!write(ep[1], &e, sizeof e);
+          dprintf(2, "slipway: %s: %s\n", e.stage, strerror(e.errnum));
+          _exit(exit_code_for(e.errnum));
+        }
+        close(ep[1]);
+        /* Only the process holds the log pipes now: their EOF means it (and its children) closed them. */
+        close(out_w);
+        close(err_w);
+        started = true;
+        sw_error ce;
+        ssize_t got = read_full(ep[0], &ce, sizeof ce);
+        close(ep[0]);
+        if (got == (ssize_t)sizeof ce) {
+          send_error(ctl, IM_START_FAILED, &ce);
+        } else {
+          m = (struct init_msg){.kind = IM_STARTED};
+          init_send(ctl, &m, -1);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,718 @@
+#include "keeper.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "forward.h"
+#include "init.h"
+#include "logs.h"
+#include "process.h"
+#include "spec.h"
+
+#ifndef SW_BUILD_ID
+#define SW_BUILD_ID "dev"
+#endif
+
+enum cstate { C_CREATING, C_CREATED, C_STARTING, C_RUNNING, C_FAILED };
+
+struct container {
+  struct container *next;
+  char *id, *state_dir;
+  pid_t pid;
+  int ctl;
+  int out[2];
+  struct watch w_ctl, w_out[2];
+  struct log_file log;
+  enum cstate state;
+  uint32_t create_req, start_req, remove_req;
+  bool have_status, reaped, create_ok, keep_dir;
+  int status;
+};
+
+struct worker {
+  struct worker *next;
+  pid_t pid;
+  uint32_t reqid;
+  int fd;
+  sw_reader rd;
+  struct watch w;
+  bool finished; /* a final OK/ERROR was relayed */
+  bool eof, reaped;
+};
+
+static struct {
+  int epfd, sigfd;
+  sw_reader in;
+  struct watch w_in, w_sig;
+  struct container *containers;
+  struct worker *workers;
+  char *dir;
+  int lockfd;
+  /* Freed only after the current epoll batch: later events of the batch may point at them. */
+  struct container *dead_containers;
+  struct worker *dead_workers;
+  int map_kind;
+} K;
+
+/* ---- frames to Node ------------------------------------------------------------------------ */
+
+void send_frame(sw_buf *b) {
+  buf_finish(b);
+  int r = write_all(1, b->data, b->len);
+  if (r < 0 && r != -EPIPE) logmsg("write to node: %s", strerror(-r));
+}
+
+void build_error(sw_buf *b, uint32_t reqid, const char *stage, int errnum) {
+  buf_begin(b, FR_ERROR, reqid);
+  buf_put_str(b, T_STAGE, stage);
+  buf_put_u32(b, T_ERRNO, (uint32_t)errnum);
+  buf_put_str(b, T_MESSAGE, strerror(errnum));
+}
+
+void reply_ok(uint32_t reqid) {
+  sw_buf b = {0};
+  buf_begin(&b, FR_OK, reqid);
+  send_frame(&b);
+  buf_free(&b);
+}
+
+void reply_error(uint32_t reqid, const char *stage, int errnum) {
+  sw_buf b = {0};
+  build_error(&b, reqid, stage, errnum);
+  send_frame(&b);
+  buf_free(&b);
+}
+
+static void ep_add(int fd, struct watch *w) {
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
+  if (epoll_ctl(K.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die_with_error("epoll_ctl add");
+}
+
+static void ep_del_close(int *fd) {
+  if (*fd < 0) return;
+  epoll_ctl(K.epfd, EPOLL_CTL_DEL, *fd, NULL);
+  close(*fd);
+  *fd = -1;
+}
+
+/* ---- workers --------------------------------------------------------------------------------- */
+
+void worker_send(int out, sw_buf *b) {
+  buf_finish(b);
+  if (write_all(out, b->data, b->len) < 0) _exit(1);
+}
+
+void worker_fail(int out, uint32_t reqid, const sw_error *e) {
+  sw_buf b = {0};
+  build_error(&b, reqid, e->stage, e->errnum);
+  worker_send(out, &b);
+  _exit(1);
+}
+
+void worker_ok(int out, uint32_t reqid) {
+  sw_buf b = {0};
+  buf_begin(&b, FR_OK, reqid);
+  worker_send(out, &b);
+  _exit(0);
+}
+
+/* In a freshly forked child: keep only fd 2 and `keep` (moved to 3); 0 and 1 become /dev/null so
+ * a long-lived child never holds Node's pipes open. */
+static int child_fd_hygiene(int keep) {
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (nul < 0) return -1;
+  int hi = fcntl(keep, F_DUPFD_CLOEXEC, 1000);
+  if (hi < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) return -1;
+  if (dup3(hi, 3, O_CLOEXEC) < 0) return -1;
+  syscall(SYS_close_range, 4, ~0U, 0);
+  return 3;
+}
+
+int worker_spawn(uint32_t reqid, worker_fn fn, void *arg) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return -e;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    process_reset_signals();
+    int out = child_fd_hygiene(p[1]);
+    if (out < 0) _exit(1);
+    fn(out, reqid, arg);
+    _exit(0);
+  }
+  close(p[1]);
+  struct worker *w = xcalloc(1, sizeof *w);
+  w->pid = pid;
+  w->reqid = reqid;
+  w->fd = p[0];
+  w->w = (struct watch){W_WORKER, w, 0};
+  set_nonblock(w->fd, true);
+  ep_add(w->fd, &w->w);
+  w->next = K.workers;
+  K.workers = w;
+  return 0;
+}
+
+static void worker_maybe_free(struct worker *w) {
+  if (!w->eof || !w->reaped) return;
+  if (!w->finished) reply_error(w->reqid, "worker exited without an answer", EIO);
+  struct worker **pp = &K.workers;
+  while (*pp && *pp != w) pp = &(*pp)->next;
+  if (*pp) *pp = w->next;
+  w->next = K.dead_workers;
+  K.dead_workers = w;
+}
+
+static void worker_readable(struct worker *w) {
+  while (w->fd >= 0) {
+    long n = reader_fill(&w->rd, w->fd);
+    if (n == -EAGAIN || n == -EINTR) break;
+    sw_frame_view f;
+    int r;
+    while ((r = reader_next(&w->rd, &f)) > 0) {
+      /* Relay verbatim: the worker already used the request's id. */
+      const uint8_t *start = f.body - SW_HEADER;
+      if (write_all(1, start, SW_HEADER + f.body_len) < 0) logmsg("relay to node failed");
+      if (f.type == FR_OK || f.type == FR_ERROR) w->finished = true;
+    }
+    if (n <= 0 || r < 0) {
+      ep_del_close(&w->fd);
+      w->eof = true;
+      worker_maybe_free(w);
+      return;
+    }
+  }
+}
+
+/* ---- containers ------------------------------------------------------------------------------ */
+
+static struct container *find(const char *id) {
+  for (struct container *c = K.containers; c; c = c->next)
+    if (!strcmp(c->id, id)) return c;
+  return NULL;
+}
+
+static void drain_out(struct container *c, int i) {
+  char buf[65536];
+  while (c->out[i] >= 0) {
+    ssize_t n = read(c->out[i], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      log_eof(&c->log, i);
+      ep_del_close(&c->out[i]);
+      return;
+    }
+    log_feed(&c->log, i, buf, (size_t)n);
+  }
+}
+
+static void container_free(struct container *c) {
+  struct container **pp = &K.containers;
+  while (*pp && *pp != c) pp = &(*pp)->next;
+  if (*pp) *pp = c->next;
+  ep_del_close(&c->ctl);
+  ep_del_close(&c->out[0]);
+  ep_del_close(&c->out[1]);
+  log_close(&c->log);
+  forward_container_gone(c->id);
+  c->next = K.dead_containers;
+  K.dead_containers = c;
+}
+
+static void free_dead(void) {
+  while (K.dead_containers) {
+    struct container *c = K.dead_containers;
+    K.dead_containers = c->next;
+    free(c->id);
+    free(c->state_dir);
+    free(c);
+  }
+  while (K.dead_workers) {
+    struct worker *w = K.dead_workers;
+    K.dead_workers = w->next;
+    reader_free(&w->rd);
+    free(w);
+  }
+}
+
+static void finish_remove(struct container *c) {
+  int r = c->keep_dir ? 0 : rmtree(c->state_dir);
+  uint32_t req = c->remove_req;
+  container_free(c);
+  if (r < 0)
+    reply_error(req, "remove state dir", -r);
+  else
+    reply_ok(req);
+}
+
+static void container_reaped(struct container *c, int init_status) {
+  c->reaped = true;
+  /* Every process of the pid namespace is gone once its init is reaped, so the pipes hold
+   * their last bytes followed by EOF: log them before announcing the exit. */
+  drain_out(c, 0);
+  drain_out(c, 1);
+  int status = c->have_status ? c->status : init_status;
+  if (c->state == C_CREATING) reply_error(c->create_req, "container init exited during setup", ECHILD);
+  if (c->state == C_STARTING) reply_error(c->start_req, "container init exited during start", ECHILD);
+  if (c->create_ok) {
+    sw_buf b = {0};
+    buf_begin(&b, FR_EXIT, 0);
+    buf_put_str(&b, T_ID, c->id);
+    buf_put_u32(&b, T_STATUS, (uint32_t)status);
+    send_frame(&b);
+    buf_free(&b);
+  }
+  c->state = C_FAILED;
+  ep_del_close(&c->ctl);
+  if (c->remove_req) finish_remove(c);
+}
+
+static void ctl_readable(struct container *c) {
+  if (c->ctl < 0) return;
+  struct init_msg m;
+  int fd = -1;
+  long n = init_recv(c->ctl, &m, &fd);
+  if (n == -EAGAIN || n == -EINTR) return;
+  if (n <= 0) {
+    ep_del_close(&c->ctl);
+    return;
+  }
+  switch (m.kind) {
+  case IM_CREATED:
+    c->state = C_CREATED;
+    c->create_ok = true;
+    {
+      sw_buf b = {0};
+      buf_begin(&b, FR_OK, c->create_req);
+      buf_put_u32(&b, T_PID, (uint32_t)c->pid);
+      send_frame(&b);
+      buf_free(&b);
+    }
+    break;
+  case IM_ERROR:
+    if (c->state == C_CREATING) reply_error(c->create_req, m.stage, m.err);
+    c->state = C_FAILED;
+    break;
+  case IM_STARTED:
+    if (c->state == C_STARTING) reply_ok(c->start_req);
+    c->state = C_RUNNING;
+    break;
+  case IM_START_FAILED:
+    if (c->state == C_STARTING) reply_error(c->start_req, m.stage, m.err);
+    c->state = C_RUNNING; /* the process exits 126/127; the EXIT event follows */
+    break;
+  case IM_EXIT:
+    c->have_status = true;
+    c->status = m.value;
+    break;
+  case IM_SOCKET_REPLY:
+    forward_socket_reply(c->id, &m, fd);
+    fd = -1;
+    break;
+  default:
+    break;
+  }
+  if (fd >= 0) close(fd);
+}
+
+static void op_create(uint32_t reqid, const sw_frame_view *f) {
+  struct container_spec s;
+  sw_error e = {0};
+  if (spec_parse_container(f->body, f->body_len, &s, &e) < 0) {
+    reply_error(reqid, e.stage, e.errnum);
+    spec_free_container(&s);
+    return;
+  }
+  if (find(s.id)) {
+    reply_error(reqid, "create: container id in use", EEXIST);
+    spec_free_container(&s);
+    return;
+  }
+  s.identity_mapped = K.map_kind == MAP_IDENTITY;
+  struct container *c = xcalloc(1, sizeof *c);
+  c->ctl = c->out[0] = c->out[1] = -1;
+  c->log.fd = -1;
+  int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
+  int r;
+  if ((r = log_open(&c->log, s.log_path, s.log_max)) < 0) {
+    reply_error(reqid, "open log file", -r);
+    goto fail;
+  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
+      pipe2(pe, O_CLOEXEC) < 0) {
+    reply_error(reqid, "create pipes", errno);
+    goto fail;
+  }
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+  if (s.net != NET_HOST) flags |= CLONE_NEWNET;
+  /* Raw clone without a stack has fork semantics and lets the child be PID 1 of a new pid
+   * namespace while the keeper itself stays in the host's pid and network namespaces. */
+  pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    reply_error(reqid, "clone container namespaces", errno);
+    goto fail;
+  }
+  if (pid == 0) {
+    /* Keep only what init needs (ctl, stdout, stderr at 3, 4, 5 and the diagnostic fd 2). */
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int a = fcntl(sp[1], F_DUPFD_CLOEXEC, 1000), o = fcntl(po[1], F_DUPFD_CLOEXEC, 1000),
+        er = fcntl(pe[1], F_DUPFD_CLOEXEC, 1000);
+    if (nul < 0 || a < 0 || o < 0 || er < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup3(a, 3, O_CLOEXEC) < 0 ||
+        dup3(o, 4, O_CLOEXEC) < 0 || dup3(er, 5, O_CLOEXEC) < 0)
+      _exit(1);
+    syscall(SYS_close_range, 6, ~0U, 0);
+    init_main(&s, 3, 4, 5);
+  }
+  close(sp[1]);
+  close(po[1]);
+  close(pe[1]);
+  c->id = steal_pointer(&s.id);
+  c->state_dir = steal_pointer(&s.state_dir);
+  c->pid = pid;
+  c->ctl = sp[0];
+  c->out[0] = po[0];
+  c->out[1] = pe[0];
+  c->state = C_CREATING;
+  c->create_req = reqid;
+  c->w_ctl = (struct watch){W_CTL, c, 0};
+  c->w_out[0] = (struct watch){W_OUT, c, 0};
+  c->w_out[1] = (struct watch){W_OUT, c, 1};
+  set_nonblock(c->out[0], true);
+  set_nonblock(c->out[1], true);
+  ep_add(c->ctl, &c->w_ctl);
+  ep_add(c->out[0], &c->w_out[0]);
+  ep_add(c->out[1], &c->w_out[1]);
+  c->next = K.containers;
+  K.containers = c;
+  spec_free_container(&s);
+  return;
+fail:
+  for (int i = 0; i < 2; i++) {
+    if (sp[i] >= 0) close(sp[i]);
+    if (po[i] >= 0) close(po[i]);
+    if (pe[i] >= 0) close(pe[i]);
+  }
+  log_close(&c->log);
+  free(c);
+  spec_free_container(&s);
+}
+
+static struct container *need_container(uint32_t reqid, const sw_frame_view *f, const char *op) {
+  cleanup_free char *id = spec_get_str(f->body, f->body_len, T_ID);
+  struct container *c = id ? find(id) : NULL;
+  if (!c) {
+    char stage[64];
+    snprintf(stage, sizeof stage, "%s: no such container", op);
+    reply_error(reqid, stage, ESRCH);
+  }
+  return c;
+}
+
+static void op_start(uint32_t reqid, const sw_frame_view *f) {
+  struct container *c = need_container(reqid, f, "start");
+  if (!c) return;
+  if (c->state != C_CREATED) {
+    reply_error(reqid, "start: container is not in the created state", EINVAL);
+    return;
+  }
+  struct init_msg m = {.kind = IM_START};
+  int r = init_send(c->ctl, &m, -1);
+  if (r < 0) {
+    reply_error(reqid, "start: signal init", -r);
+    return;
+  }
+  c->state = C_STARTING;
+  c->start_req = reqid;
+}
+
+static void op_kill(uint32_t reqid, const sw_frame_view *f) {
+  struct container *c = need_container(reqid, f, "kill");
+  if (!c) return;
+  uint64_t sig = SIGKILL;
+  spec_get_uint(f->body, f->body_len, T_SIGNAL, &sig);
+  /* init forwards everything but SIGKILL, which ends the whole pid namespace at once. */
+  if (!c->reaped && kill(c->pid, (int)sig) < 0 && errno != ESRCH) {
+    reply_error(reqid, "kill", errno);
+    return;
+  }
+  reply_ok(reqid);
+}
+
+static void op_remove(uint32_t reqid, const sw_frame_view *f) {
+  cleanup_free char *id = spec_get_str(f->body, f->body_len, T_ID);
+  struct container *c = id ? find(id) : NULL;
+  if (!c) { /* idempotent */
+    reply_ok(reqid);
+    return;
+  }
+  if (c->remove_req) {
+    reply_error(reqid, "remove: already being removed", EBUSY);
+    return;
+  }
+  c->remove_req = reqid;
+  uint64_t keep = 0;
+  spec_get_uint(f->body, f->body_len, T_KEEP, &keep);
+  c->keep_dir = keep != 0;
+  if (c->reaped) {
+    finish_remove(c);
+    return;
+  }
+  kill(c->pid, SIGKILL);
+}
+
+static void op_exec(uint32_t reqid, const sw_frame_view *f) {
+  struct container *c = need_container(reqid, f, "exec");
+  if (!c) return;
+  if (c->reaped || (c->state != C_RUNNING && c->state != C_CREATED)) {
+    reply_error(reqid, "exec: container is not running", ESRCH);
+    return;
+  }
+  struct proc_spec p;
+  sw_error e = {0};
+  if (spec_parse_proc(f->body, f->body_len, &p, &e) < 0) {
+    reply_error(reqid, e.stage, e.errnum);
+    spec_free_proc(&p);
+    return;
+  }
+  struct exec_job job = {.init_pid = c->pid, .proc = &p};
+  sw_tlv_iter it;
+  sw_tlv t;
+  tlv_iter_init(&it, f->body, f->body_len);
+  while (tlv_next(&it, &t) > 0)
+    if (t.tag == T_STDIN) {
+      job.stdin_data = (uint8_t *)t.val;
+      job.stdin_len = t.len;
+      job.has_stdin = true;
+    }
+  int r = worker_spawn(reqid, exec_worker, &job);
+  if (r < 0) reply_error(reqid, "exec: fork", -r);
+  spec_free_proc(&p);
+}
+
+static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bool needs_container) {
+  struct path_job job = {0};
+  job.root = spec_get_str(f->body, f->body_len, T_ROOTFS);
+  job.path = spec_get_str(f->body, f->body_len, T_PATH);
+  job.list = spec_get_str(f->body, f->body_len, T_LIST_FILE);
+  job.body = f->body;
+  job.body_len = f->body_len;
+  if (needs_container) {
+    struct container *c = need_container(reqid, f, "files");
+    if (!c) goto out;
+    if (c->reaped) {
+      reply_error(reqid, "files: container is not running", ESRCH);
+      goto out;
+    }
+    job.init_pid = c->pid;
+  }
+  int r = worker_spawn(reqid, fn, &job);
+  if (r < 0) reply_error(reqid, "fork worker", -r);
+out:
+  free(job.root);
+  free(job.path);
+  free(job.list);
+}
+
+static void dispatch(const sw_frame_view *f) {
+  switch (f->type) {
+  case FR_CREATE: op_create(f->reqid, f); break;
+  case FR_START: op_start(f->reqid, f); break;
+  case FR_KILL: op_kill(f->reqid, f); break;
+  case FR_REMOVE: op_remove(f->reqid, f); break;
+  case FR_EXEC: op_exec(f->reqid, f); break;
+  case FR_CHOWN_LIST: op_path_job(f->reqid, f, chown_list_worker, false); break;
+  case FR_RMTREE: op_path_job(f->reqid, f, rmtree_worker, false); break;
+  case FR_PUT: op_path_job(f->reqid, f, put_worker, true); break;
+  case FR_GET: op_path_job(f->reqid, f, get_worker, true); break;
+  case FR_PUBLISH: {
+    cleanup_free char *id = spec_get_str(f->body, f->body_len, T_ID);
+    struct container *c = id ? find(id) : NULL;
+    if (!c || c->reaped) {
+      reply_error(f->reqid, "publish: no such container", ESRCH);
+      break;
+    }
+    forward_publish(f->reqid, c->id, c->ctl, f->body, f->body_len);
+    break;
+  }
+  case FR_UNPUBLISH: forward_unpublish(f->reqid, f->body, f->body_len); break;
+  default: reply_error(f->reqid, "unknown request type", ENOSYS); break;
+  }
+}
+
+/* ---- lifetime -------------------------------------------------------------------------------- */
+
+NORETURN static void teardown(void) {
+  /* Kill first, wait after: every init dies with SIGKILL (and its pid namespace with it) in
+   * parallel, so this takes one scheduling round, not one per container. */
+  for (struct container *c = K.containers; c; c = c->next)
+    if (!c->reaped) kill(c->pid, SIGKILL);
+  for (struct worker *w = K.workers; w; w = w->next)
+    if (!w->reaped) kill(w->pid, SIGKILL);
+  forward_shutdown();
+  for (struct container *c = K.containers; c; c = c->next)
+    if (!c->reaped) TEMP_FAILURE_RETRY(waitpid(c->pid, NULL, 0));
+  for (struct worker *w = K.workers; w; w = w->next)
+    if (!w->reaped) TEMP_FAILURE_RETRY(waitpid(w->pid, NULL, 0));
+  for (struct container *c = K.containers; c; c = c->next) rmtree(c->state_dir);
+  if (K.dir) rmtree(K.dir);
+  _exit(0);
+}
+
+static void reap_children(void) {
+  int st;
+  pid_t pid;
+  while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    bool found = false;
+    for (struct container *c = K.containers; c; c = c->next)
+      if (c->pid == pid && !c->reaped) {
+        container_reaped(c, st);
+        found = true;
+        break;
+      }
+    if (found) continue;
+    for (struct worker *w = K.workers; w; w = w->next)
+      if (w->pid == pid) {
+        w->reaped = true;
+        worker_maybe_free(w);
+        break;
+      }
+  }
+}
+
+static void input_readable(void) {
+  for (;;) {
+    long n = reader_fill(&K.in, 0);
+    if (n == -EAGAIN || n == -EINTR) return;
+    if (n <= 0) teardown(); /* Node is gone (EOF) or the pipe broke */
+    sw_frame_view f;
+    int r;
+    while ((r = reader_next(&K.in, &f)) > 0) dispatch(&f);
+    if (r < 0) die("malformed frame from node");
+  }
+}
+
+/* Removes keeper-<pid> siblings whose keeper died: the lock is free and the pid is gone. */
+static void sweep(const char *root, const char *self) {
+  cleanup_fd int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return;
+  DIR *d = fdopendir(dup(rfd));
+  if (!d) return;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (strncmp(de->d_name, "keeper-", 7) || !strcmp(de->d_name, self)) continue;
+    long pid = strtol(de->d_name + 7, NULL, 10);
+    int fd = openat(rfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    /* A keeper creates its dir and locks it right after; the pid check covers that window. */
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+      int r = rmtree_at(rfd, de->d_name);
+      logmsg("swept %s/%s%s", root, de->d_name, r < 0 ? " (partly)" : "");
+    }
+    close(fd);
+  }
+  closedir(d);
+}
+
+static void setup_state_dir(const char *root) {
+  char self[64];
+  snprintf(self, sizeof self, "keeper-%d", (int)getpid());
+  K.dir = xasprintf("%s/%s", root, self);
+  if (mkdir(K.dir, 0700) < 0 && errno != EEXIST) die_with_error("mkdir %s", K.dir);
+  K.lockfd = open(K.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (K.lockfd < 0 || flock(K.lockfd, LOCK_EX | LOCK_NB) < 0) die_with_error("lock %s", K.dir);
+  sweep(root, self);
+}
+
+int keeper_main(const char *state_root) {
+  /* Writes to a dead Node must fail with EPIPE, not kill us before we clean up. */
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  set_nonblock(1, false);
+
+  K.map_kind = userns_enter(&K.in);
+  setup_state_dir(state_root);
+
+  K.epfd = epoll_create1(EPOLL_CLOEXEC);
+  K.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (K.epfd < 0 || K.sigfd < 0) die_with_error("epoll/signalfd");
+  set_nonblock(0, true);
+  K.w_in = (struct watch){W_INPUT, NULL, 0};
+  K.w_sig = (struct watch){W_SIGNAL, NULL, 0};
+  ep_add(0, &K.w_in);
+  ep_add(K.sigfd, &K.w_sig);
+  forward_init(K.epfd);
+
+  sw_buf b = {0};
+  buf_begin(&b, FR_HELLO, 0);
+  buf_put_u32(&b, T_VERSION, SW_PROTOCOL_VERSION);
+  buf_put_str(&b, T_BUILD_ID, SW_BUILD_ID);
+  buf_put_str(&b, T_STATE_DIR, K.dir);
+  buf_put_u32(&b, T_PID, (uint32_t)getpid());
+  send_frame(&b);
+  buf_free(&b);
+
+  /* Frames that arrived together with MAPPED are already buffered. */
+  {
+    sw_frame_view f;
+    while (reader_next(&K.in, &f) > 0) dispatch(&f);
+  }
+
+  struct epoll_event evs[32];
+  for (;;) {
+    int n = epoll_wait(K.epfd, evs, 32, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die_with_error("epoll_wait");
+    }
+    for (int i = 0; i < n; i++) {
+      struct watch *w = evs[i].data.ptr;
+      switch (w->kind) {
+      case W_INPUT: input_readable(); break;
+      case W_SIGNAL: {
+        struct signalfd_siginfo si;
+        bool chld = false;
+        while (read(K.sigfd, &si, sizeof si) == sizeof si) {
+          if (si.ssi_signo == SIGCHLD)
+            chld = true;
+          else
+            teardown();
+        }
+        if (chld) reap_children();
+        break;
+      }
+      case W_CTL: ctl_readable(w->obj); break;
+      case W_OUT: drain_out(w->obj, w->idx); break;
+      case W_WORKER: worker_readable(w->obj); break;
+      case W_FORWARD: forward_event(w, evs[i].events); break;
+      }
+    }
+    free_dead();
+  }
+}

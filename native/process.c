@@ -1,0 +1,83 @@
+#include "process.h"
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+extern char **environ;
+
+void process_reset_signals(void) {
+  sigset_t none;
+  sigemptyset(&none);
+  for (int s = 1; s < _NSIG; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    signal(s, SIG_DFL);
+  }
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int apply_rlimits(const struct proc_spec *p, sw_error *e) {
+  for (size_t i = 0; i < p->nrlimits; i++) {
+    struct rlimit cur, want;
+    const struct rlimit_spec *r = &p->rlimits[i];
+    if (getrlimit(r->resource, &cur) < 0) return sw_fail(e, errno, "getrlimit %d", r->resource);
+    /* Raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace, which we never
+     * have: clamp to the current hard limit instead of failing. */
+    want.rlim_max = r->hard < cur.rlim_max ? r->hard : cur.rlim_max;
+    want.rlim_cur = r->soft < want.rlim_max ? r->soft : want.rlim_max;
+    if (setrlimit(r->resource, &want) < 0) return sw_fail(e, errno, "setrlimit %d", r->resource);
+  }
+  return 0;
+}
+
+static int apply_caps(const struct proc_spec *p, sw_error *e) {
+  /* Bounding set first: dropping needs CAP_SETPCAP, which we still hold as root. */
+  for (int cap = 0; cap < 64; cap++) {
+    if (p->caps & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL) break; /* past CAP_LAST_CAP */
+      return sw_fail(e, errno, "drop capability %d from the bounding set", cap);
+    }
+  }
+  /* KEEPCAPS so a switch to a non-root uid keeps the permitted set until capset() below; the
+   * kernel clears it again at exec for non-root users, which is what Docker does too. */
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "PR_SET_KEEPCAPS");
+  if (setgroups(p->ngroups, p->groups) < 0) {
+    /* With a single-id mapping setgroups is denied; that is only fatal when groups were asked. */
+    if (!(errno == EPERM && p->ngroups == 0)) return sw_fail(e, errno, "setgroups");
+  }
+  if (setresgid(p->gid, p->gid, p->gid) < 0) return sw_fail(e, errno, "setresgid %u", (unsigned)p->gid);
+  if (setresuid(p->uid, p->uid, p->uid) < 0) return sw_fail(e, errno, "setresuid %u", (unsigned)p->uid);
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  for (int i = 0; i < 2; i++) {
+    uint32_t bits = (uint32_t)(p->caps >> (32 * i));
+    data[i].effective = data[i].permitted = data[i].inheritable = bits;
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) return sw_fail(e, errno, "capset");
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return sw_fail(e, errno, "clear ambient capabilities");
+  if (p->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "PR_SET_NO_NEW_PRIVS");
+  return 0;
+}
+
+int process_exec(const struct proc_spec *p, sw_error *e) {
+  int r;
+  process_reset_signals();
+  if ((r = apply_rlimits(p, e)) < 0) return r;
+  if (chdir(p->cwd) < 0) return sw_fail(e, errno, "chdir %s", p->cwd);
+  if ((r = apply_caps(p, e)) < 0) return r;
+  /* Every fd we own is O_CLOEXEC; make sure nothing inherited by accident leaks in. */
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* execvp looks PATH up in environ, not in the envp it would be given: switch environ first. */
+  environ = p->env;
+  execvp(p->argv[0], p->argv);
+  return sw_fail(e, errno, "exec %s", p->argv[0]);
+}

@@ -1,0 +1,154 @@
+/*
+ * Node <-> keeper wire protocol. Must match src/runtime/keeper/protocol.ts.
+ *
+ * Frame (all integers little-endian):
+ *   u32 length   (bytes that follow this field: 5 + TLV bytes)
+ *   u8  type     (enum sw_frame)
+ *   u32 reqid    (request id chosen by Node; replies echo it; events use 0)
+ *   TLVs         (u16 tag, u32 len, len bytes) repeated; lists repeat the tag; a nested
+ *                record (MOUNT, RLIMIT) is a TLV whose value is itself a TLV sequence.
+ * Strings are UTF-8 without a terminating NUL.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define SW_PROTOCOL_VERSION 1
+#define SW_MAX_FRAME (64u << 20)
+#define SW_HEADER 9
+
+enum sw_frame {
+  /* Node -> keeper */
+  FR_MAPPED = 0x01,
+  FR_CREATE = 0x10,
+  FR_START = 0x11,
+  FR_KILL = 0x12,
+  FR_REMOVE = 0x13,
+  FR_EXEC = 0x14,
+  FR_CHOWN_LIST = 0x15,
+  FR_RMTREE = 0x16,
+  FR_PUT = 0x17,
+  FR_GET = 0x18,
+  FR_PUBLISH = 0x19,
+  FR_UNPUBLISH = 0x1a,
+  /* keeper -> Node */
+  FR_NEED_MAP = 0x80,
+  FR_HELLO = 0x81,
+  FR_OK = 0x82,
+  FR_ERROR = 0x83,
+  FR_EXIT = 0x84,        /* event: container's main process exited (ID, STATUS) */
+  FR_EXEC_OUTPUT = 0x85, /* reqid of the EXEC; STREAM, DATA */
+  FR_GET_ENTRY = 0x86,   /* reqid of the GET; one file-system entry */
+};
+
+enum sw_tag {
+  T_ID = 1,
+  T_STATE_DIR = 2,
+  T_LOWER = 3, /* repeated, top layer first */
+  T_UPPER = 4,
+  T_WORK = 5,
+  T_ROOTFS = 6,
+  T_ARG = 7, /* repeated */
+  T_ENV = 8, /* repeated KEY=VALUE */
+  T_CWD = 9,
+  T_UID = 10,
+  T_GID = 11,
+  T_GROUP = 12, /* repeated u32 */
+  T_HOSTNAME = 13,
+  T_MOUNT = 14, /* nested: T_MOUNT_TYPE, T_SRC, T_DST, T_READONLY, T_OPTIONS */
+  T_SHM_SIZE = 15,
+  T_NET = 16, /* u8: 0 isolated, 1 none, 2 host */
+  T_LOG_PATH = 18,
+  T_LOG_MAX = 19,
+  T_NO_NEW_PRIVS = 20,
+  T_CAPS = 21,   /* u64 bitmask */
+  T_RLIMIT = 22, /* nested: T_RESOURCE, T_SOFT, T_HARD */
+  T_SIGNAL = 23,
+  T_STATUS = 24, /* u32 raw wait status */
+  T_PID = 25,
+  T_PATH = 26,
+  T_LIST_FILE = 27,
+  T_STAGE = 28,
+  T_ERRNO = 29,
+  T_MESSAGE = 30,
+  T_VERSION = 31,
+  T_BUILD_ID = 32,
+  T_STREAM = 33, /* u8: 1 stdout, 2 stderr */
+  T_DATA = 34,
+  T_STDIN = 35,
+  T_TYPE = 36, /* u8: 1 file, 2 dir, 3 symlink */
+  T_MODE = 37,
+  T_MTIME = 38, /* u64 seconds since the epoch */
+  T_SIZE = 39,
+  T_LINK = 40,
+  T_HOST_IP = 41,
+  T_PORT = 42,
+  T_PROTO = 43, /* u8: 1 tcp, 2 udp */
+  T_MOUNT_TYPE = 44, /* u8: 1 bind, 2 tmpfs */
+  T_SRC = 45,
+  T_DST = 46,
+  T_READONLY = 47,
+  T_OPTIONS = 48,
+  T_RESOURCE = 49,
+  T_SOFT = 50,
+  T_HARD = 51,
+  T_CONTAINER_PORT = 52,
+  T_RELPATH = 53,
+  T_KEEP = 54, /* REMOVE: forget the container but keep its state dir (restart) */
+};
+
+typedef struct {
+  uint8_t *data;
+  size_t len, cap;
+} sw_buf;
+
+void buf_begin(sw_buf *b, uint8_t type, uint32_t reqid);
+void buf_put(sw_buf *b, uint16_t tag, const void *val, uint32_t len);
+void buf_put_str(sw_buf *b, uint16_t tag, const char *s);
+void buf_put_u8(sw_buf *b, uint16_t tag, uint8_t v);
+void buf_put_u32(sw_buf *b, uint16_t tag, uint32_t v);
+void buf_put_u64(sw_buf *b, uint16_t tag, uint64_t v);
+void buf_finish(sw_buf *b); /* writes the length prefix */
+void buf_free(sw_buf *b);
+
+typedef struct {
+  uint16_t tag;
+  uint32_t len;
+  const uint8_t *val;
+} sw_tlv;
+
+typedef struct {
+  const uint8_t *p;
+  size_t left;
+} sw_tlv_iter;
+
+static inline void tlv_iter_init(sw_tlv_iter *it, const uint8_t *p, size_t len) {
+  it->p = p;
+  it->left = len;
+}
+int tlv_next(sw_tlv_iter *it, sw_tlv *out); /* 1 = got one, 0 = end, -EBADMSG = malformed */
+uint64_t tlv_uint(const sw_tlv *t);         /* 1, 2, 4 or 8 byte little-endian integer */
+char *tlv_strdup(const sw_tlv *t);          /* NUL-terminated copy; NULs inside are rejected */
+
+typedef struct {
+  uint8_t type;
+  uint32_t reqid;
+  const uint8_t *body;
+  size_t body_len;
+} sw_frame_view;
+
+/* Incremental reader for a byte stream of frames. */
+typedef struct {
+  uint8_t *buf;
+  size_t len, cap, off;
+} sw_reader;
+
+/* Reads what is available on fd (non-blocking or blocking): >0 bytes, 0 EOF, -errno. */
+long reader_fill(sw_reader *r, int fd);
+/* 1 = a complete frame in *f (valid until the next call), 0 = need more, -EBADMSG = bad length. */
+int reader_next(sw_reader *r, sw_frame_view *f);
+void reader_free(sw_reader *r);
+
+static inline uint32_t get_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}

@@ -1,0 +1,355 @@
+#include "rootfs.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "process.h"
+
+enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
+
+/* Resolves rel inside rootfd: ".." and absolute symlinks stay inside the new root, so a hostile
+ * image cannot point a mount point at the host (e.g. /dev -> /etc). */
+static int resolve(int rootfd, const char *rel, int flags) {
+  while (*rel == '/') rel++;
+  if (!*rel) rel = ".";
+  struct open_how how = {
+      .flags = (uint64_t)(flags | O_CLOEXEC),
+      .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+  };
+  long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+  return fd < 0 ? -errno : (int)fd;
+}
+
+static int open_in_root(int rootfd, const char *path, int create) {
+  int fd = resolve(rootfd, path, O_PATH);
+  if (fd >= 0 || fd != -ENOENT || create == NO_CREATE) return fd;
+  char buf[PATH_MAX];
+  while (*path == '/') path++;
+  if (strlen(path) >= sizeof buf) return -ENAMETOOLONG;
+  strcpy(buf, path);
+  size_t n = strlen(buf);
+  for (size_t start = 0; start < n;) {
+    size_t end = start;
+    while (end < n && buf[end] != '/') end++;
+    if (end == start) {
+      start++;
+      continue;
+    }
+    bool last = end >= n || buf[end + 1] == 0;
+    char saved = buf[end];
+    buf[end] = 0;
+    int cfd = resolve(rootfd, buf, O_PATH);
+    if (cfd >= 0) {
+      close(cfd);
+    } else if (cfd == -ENOENT) {
+      char comp[NAME_MAX + 1];
+      snprintf(comp, sizeof comp, "%s", buf + start);
+      if (start > 0) buf[start - 1] = 0;
+      int pfd = resolve(rootfd, start > 0 ? buf : ".", O_PATH | O_DIRECTORY);
+      if (start > 0) buf[start - 1] = '/';
+      if (pfd < 0) return pfd;
+      int r = 0;
+      if (last && create == CREATE_FILE) {
+        int ffd = openat(pfd, comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (ffd < 0 && errno != EEXIST) r = -errno;
+        if (ffd >= 0) close(ffd);
+      } else if (mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST) {
+        r = -errno;
+      }
+      close(pfd);
+      if (r < 0) return r;
+    } else {
+      return cfd;
+    }
+    buf[end] = saved;
+    start = end + 1;
+  }
+  return resolve(rootfd, path, O_PATH);
+}
+
+static void fd_path(char *out, size_t n, int fd) { snprintf(out, n, "/proc/self/fd/%d", fd); }
+
+/* Mounts onto the object an O_PATH fd refers to, so the path is never resolved a second time. */
+static int mount_at(int rootfd, const char *path, int create, const char *src, const char *fstype,
+                    unsigned long flags, const char *data, sw_error *e) {
+  cleanup_fd int fd = open_in_root(rootfd, path, create);
+  if (fd < 0) return sw_fail(e, -fd, "create mount point %s", path);
+  char p[64];
+  fd_path(p, sizeof p, fd);
+  if (mount(src, p, fstype, flags, data) < 0)
+    return sw_fail(e, errno, "mount %s on %s", fstype ? fstype : src, path);
+  return 0;
+}
+
+static unsigned long locked_flags(int fd) {
+  struct statvfs sv;
+  unsigned long f = 0;
+  if (fstatvfs(fd, &sv) < 0) return 0;
+  if (sv.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (sv.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (sv.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (sv.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (sv.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (sv.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+/* Read-only remount of the mount now sitting at path. In a user namespace the kernel refuses a
+ * remount that would clear flags the parent namespace locked (nosuid, nodev, ...): keep them. */
+static int remount_ro(int rootfd, const char *path, sw_error *e) {
+  cleanup_fd int fd = resolve(rootfd, path, O_PATH);
+  if (fd < 0) return sw_fail(e, -fd, "reopen %s", path);
+  char p[64];
+  fd_path(p, sizeof p, fd);
+  if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(fd), NULL) < 0)
+    return sw_fail(e, errno, "remount %s read-only", path);
+  return 0;
+}
+
+static bool has_bad_chars(const char *p) { return strchr(p, ':') || strchr(p, ','); }
+
+static size_t common_dir_prefix(const struct container_spec *s) {
+  const char *first = s->upper;
+  size_t len = strlen(first);
+  const char *all[3 + s->nlowers];
+  size_t n = 0;
+  all[n++] = s->upper;
+  all[n++] = s->work;
+  for (size_t i = 0; i < s->nlowers; i++) all[n++] = s->lowers[i];
+  for (size_t i = 0; i < n; i++) {
+    size_t j = 0;
+    while (j < len && all[i][j] == first[j]) j++;
+    len = j;
+  }
+  while (len > 0 && first[len - 1] != '/') len--; /* cut back to a directory boundary */
+  return len;
+}
+
+static char *overlay_data(const struct container_spec *s, size_t strip, bool userxattr) {
+  size_t cap = 64 + strlen(s->upper) + strlen(s->work);
+  for (size_t i = 0; i < s->nlowers; i++) cap += strlen(s->lowers[i]) + 1;
+  char *d = xmalloc(cap), *p = d;
+  p += sprintf(p, "lowerdir=");
+  for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i] + strip);
+  p += sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper + strip, s->work + strip, userxattr ? ",userxattr" : "");
+  return d;
+}
+
+static int mount_fuse_overlayfs(const char *data, const char *target) {
+  pid_t pid = fork();
+  if (pid < 0) return -errno;
+  if (pid == 0) {
+    process_reset_signals();
+    execlp("fuse-overlayfs", "fuse-overlayfs", "-o", data, target, (char *)NULL);
+    _exit(127);
+  }
+  int st;
+  if (TEMP_FAILURE_RETRY(waitpid(pid, &st, 0)) < 0) return -errno;
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -ENOENT : -EIO;
+}
+
+static int mount_overlay(const struct container_spec *s, const char *target, sw_error *e) {
+  if (has_bad_chars(s->upper) || has_bad_chars(s->work))
+    return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in upper/work path");
+  for (size_t i = 0; i < s->nlowers; i++)
+    if (has_bad_chars(s->lowers[i])) return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in %s", s->lowers[i]);
+  size_t strip = 0;
+  cleanup_free char *data = overlay_data(s, 0, true);
+  cleanup_free char *dir = NULL;
+  /* The mount data is limited to one page. With many layers, chdir into their common parent and
+   * pass relative paths: overlayfs resolves them against the cwd at mount time. */
+  if (strlen(data) >= 4000) {
+    strip = common_dir_prefix(s);
+    if (strip <= 1) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
+    dir = xstrdup(s->upper);
+    dir[strip - 1] = 0;
+    free(data);
+    data = overlay_data(s, strip, true);
+    if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
+    if (chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
+  }
+  int r = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
+  if (r) {
+    int kerr = r;
+    cleanup_free char *fdata = overlay_data(s, strip, false);
+    int fr = mount_fuse_overlayfs(fdata, target);
+    if (fr < 0) {
+      if (dir) (void)!chdir("/");
+      return sw_fail(e, kerr, "mount overlay (fuse-overlayfs fallback: %s)",
+                     fr == -ENOENT ? "not installed" : "failed too");
+    }
+    logmsg("kernel overlay failed (%s); using fuse-overlayfs", strerror(kerr));
+  }
+  if (dir && chdir("/") < 0) return sw_fail(e, errno, "chdir /");
+  return 0;
+}
+
+static const char *const masked_paths[] = {
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware", "/sys/devices/virtual/powercap",
+};
+static const char *const readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+static int mask_path(int rootfd, const char *path, sw_error *e) {
+  cleanup_fd int fd = resolve(rootfd, path, O_PATH | O_NOFOLLOW);
+  if (fd == -ENOENT) return 0;
+  if (fd < 0) return sw_fail(e, -fd, "open %s to mask it", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) return sw_fail(e, errno, "stat %s", path);
+  char p[64];
+  fd_path(p, sizeof p, fd);
+  if (S_ISDIR(st.st_mode)) {
+    if (mount("tmpfs", p, "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=1") == 0) return 0;
+    /* Some kernels need two inodes for an empty tmpfs (runc's Ubuntu 5.4 workaround). */
+    if (errno == EINVAL && mount("tmpfs", p, "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=2") == 0) return 0;
+    return sw_fail(e, errno, "mask %s", path);
+  }
+  if (mount("/dev/null", p, NULL, MS_BIND, NULL) < 0) return sw_fail(e, errno, "mask %s", path);
+  return 0;
+}
+
+static int readonly_path(int rootfd, const char *path, sw_error *e) {
+  cleanup_fd int fd = resolve(rootfd, path, O_PATH | O_NOFOLLOW);
+  if (fd == -ENOENT) return 0;
+  if (fd < 0) return sw_fail(e, -fd, "open %s", path);
+  char p[64];
+  fd_path(p, sizeof p, fd);
+  if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) return sw_fail(e, errno, "bind %s", path);
+  return remount_ro(rootfd, path, e);
+}
+
+static int setup_dev(int rootfd, const struct container_spec *s, sw_error *e) {
+  int r;
+  if ((r = mount_at(rootfd, "/dev", CREATE_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", e)) < 0)
+    return r;
+  /* mknod is impossible in a user namespace: bind the host's nodes onto empty files instead. */
+  static const char *const devs[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  for (size_t i = 0; i < sizeof devs / sizeof *devs; i++) {
+    char dst[32], src[32];
+    snprintf(dst, sizeof dst, "/dev/%s", devs[i]);
+    snprintf(src, sizeof src, "/dev/%s", devs[i]);
+    if ((r = mount_at(rootfd, dst, CREATE_FILE, src, NULL, MS_BIND, NULL, e)) < 0) return r;
+  }
+  cleanup_fd int devfd = resolve(rootfd, "/dev", O_PATH | O_DIRECTORY);
+  if (devfd < 0) return sw_fail(e, -devfd, "open /dev");
+  static const char *const links[][2] = {
+      {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
+      {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"}, {"core", "/proc/kcore"},
+  };
+  for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+    if (symlinkat(links[i][1], devfd, links[i][0]) < 0) return sw_fail(e, errno, "symlink /dev/%s", links[i][0]);
+  /* gid=5 (tty) only exists when ids are identity-mapped; elsewhere the option makes mount fail. */
+  if ((r = mount_at(rootfd, "/dev/pts", CREATE_DIR, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                    s->identity_mapped ? "newinstance,ptmxmode=0666,mode=0620,gid=5" : "newinstance,ptmxmode=0666,mode=0620", e)) < 0)
+    return r;
+  char shm[80];
+  snprintf(shm, sizeof shm, "mode=1777,size=%llu", (unsigned long long)(s->shm_size ? s->shm_size : 65536 * 1024ULL));
+  if ((r = mount_at(rootfd, "/dev/shm", CREATE_DIR, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, shm, e)) < 0) return r;
+  if ((r = mount_at(rootfd, "/dev/mqueue", CREATE_DIR, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, e)) < 0)
+    return r;
+  return 0;
+}
+
+static int setup_sys(int rootfd, sw_error *e) {
+  sw_error ignored;
+  if (mount_at(rootfd, "/sys", CREATE_DIR, "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, &ignored) == 0)
+    return 0;
+  /* sysfs can only be mounted by the owner of the network namespace; in host network mode we
+   * are not, so bind the host's /sys and make it read-only (crun's sysfs_userns_fallback). */
+  int r = mount_at(rootfd, "/sys", CREATE_DIR, "/sys", NULL, MS_BIND | MS_REC, NULL, e);
+  if (r < 0) return r;
+  return remount_ro(rootfd, "/sys", e);
+}
+
+static int spec_mount(int rootfd, const struct mount_spec *m, sw_error *e) {
+  if (m->type == MOUNT_TMPFS) {
+    int r = mount_at(rootfd, m->dst, CREATE_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0),
+                     m->opts && *m->opts ? m->opts : "mode=1777", e);
+    return r;
+  }
+  struct stat st;
+  if (stat(m->src, &st) < 0) return sw_fail(e, errno, "bind mount source %s", m->src);
+  int r = mount_at(rootfd, m->dst, S_ISDIR(st.st_mode) ? CREATE_DIR : CREATE_FILE, m->src, NULL, MS_BIND | MS_REC, NULL, e);
+  if (r < 0) return r;
+  return m->ro ? remount_ro(rootfd, m->dst, e) : 0;
+}
+
+static int lo_up(sw_error *e) {
+  cleanup_fd int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sw_fail(e, errno, "socket for lo");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) return sw_fail(e, errno, "get lo flags");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) return sw_fail(e, errno, "bring lo up");
+  return 0;
+}
+
+int rootfs_setup(const struct container_spec *s, sw_error *e) {
+  int r;
+  /* 1. Nothing we mount may propagate back to the host, and pivot_root refuses shared mounts:
+   *    make the whole tree private before the first mount. */
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return sw_fail(e, errno, "make / rprivate");
+
+  cleanup_free char *target = xasprintf("%s/rootfs", s->state_dir);
+  if (mkdir(target, 0755) < 0 && errno != EEXIST) return sw_fail(e, errno, "mkdir %s", target);
+
+  /* 2. The root file system. pivot_root needs new_root to be a mount point: overlay is one; a
+   *    plain directory is bound onto the mount point. */
+  if (s->rootfs) {
+    if (mount(s->rootfs, target, NULL, MS_BIND | MS_REC, NULL) < 0) return sw_fail(e, errno, "bind rootfs %s", s->rootfs);
+  } else if ((r = mount_overlay(s, target, e)) < 0) {
+    return r;
+  }
+
+  /* 3. Everything below is opened relative to the new root with RESOLVE_IN_ROOT. Open the fd
+   *    only now, so it refers to the mounted root and not to the directory under it. */
+  cleanup_fd int rootfd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return sw_fail(e, errno, "open %s", target);
+
+  /* 4. /proc for the new pid namespace (we are its pid 1), then /dev, then /sys. */
+  if ((r = mount_at(rootfd, "/proc", CREATE_DIR, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, e)) < 0) return r;
+  if ((r = setup_dev(rootfd, s, e)) < 0) return r;
+  if ((r = setup_sys(rootfd, e)) < 0) return r;
+
+  /* 5. The spec's mounts (volumes, tmpfs, /etc/hosts & co) after the defaults, so they win. Host
+   *    sources are still reachable because we have not pivoted yet. */
+  for (size_t i = 0; i < s->nmounts; i++)
+    if ((r = spec_mount(rootfd, &s->mounts[i], e)) < 0) return r;
+
+  /* 6. Masks and read-only paths last: they must cover what /proc and /sys just exposed. */
+  for (size_t i = 0; i < sizeof masked_paths / sizeof *masked_paths; i++)
+    if ((r = mask_path(rootfd, masked_paths[i], e)) < 0) return r;
+  for (size_t i = 0; i < sizeof readonly_paths / sizeof *readonly_paths; i++)
+    if ((r = readonly_path(rootfd, readonly_paths[i], e)) < 0) return r;
+
+  /* 7. pivot_root(".", ".") stacks the old root on top of the new one; detaching "." then drops
+   *    every host mount from this namespace. */
+  if (fchdir(rootfd) < 0) return sw_fail(e, errno, "chdir into rootfs");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) return sw_fail(e, errno, "pivot_root");
+  if (mount(NULL, ".", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return sw_fail(e, errno, "make old root private");
+  if (umount2(".", MNT_DETACH) < 0) return sw_fail(e, errno, "detach old root");
+  if (chdir("/") < 0) return sw_fail(e, errno, "chdir /");
+
+  if (s->hostname && *s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
+    return sw_fail(e, errno, "sethostname %s", s->hostname);
+  if (s->net != NET_HOST && (r = lo_up(e)) < 0) return r;
+  if ((r = mkdir_p(s->proc.cwd, 0755)) < 0) return sw_fail(e, -r, "create working directory %s", s->proc.cwd);
+  return 0;
+}

@@ -1,0 +1,7 @@
+/* The container's file-system view: overlay, /proc, /dev, /sys, masks, spec mounts, pivot_root. */
+#pragma once
+#include "spec.h"
+
+/* Runs in the container init (new mount/pid/uts/net namespaces). On success the process is
+ * pivoted into the new root, hostname is set, lo is up and the cwd exists. */
+int rootfs_setup(const struct container_spec *s, sw_error *e);

@@ -1,0 +1,68 @@
+/* Typed container and process specs, parsed once from TLVs; mechanics never see raw frames. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+enum { MOUNT_BIND = 1, MOUNT_TMPFS = 2 };
+enum { NET_ISOLATED = 0, NET_NONE = 1, NET_HOST = 2 };
+
+struct mount_spec {
+  int type;
+  char *src, *dst, *opts;
+  bool ro;
+};
+
+struct rlimit_spec {
+  int resource;
+  uint64_t soft, hard;
+};
+
+struct proc_spec {
+  char **argv; /* NULL-terminated */
+  size_t argc;
+  char **env; /* NULL-terminated */
+  size_t envc;
+  char *cwd;
+  uid_t uid;
+  gid_t gid;
+  gid_t *groups;
+  size_t ngroups;
+  uint64_t caps;
+  bool no_new_privs;
+  struct rlimit_spec *rlimits;
+  size_t nrlimits;
+};
+
+struct container_spec {
+  char *id, *state_dir;
+  char **lowers; /* top first, like overlay's lowerdir= */
+  size_t nlowers;
+  char *upper, *work, *rootfs;
+  char *hostname;
+  struct mount_spec *mounts;
+  size_t nmounts;
+  uint64_t shm_size;
+  int net;
+  char *log_path;
+  uint64_t log_max;
+  bool identity_mapped; /* decided by the keeper, not by the frame */
+  struct proc_spec proc;
+};
+
+/* Docker's default capability set. */
+#define SW_DEFAULT_CAPS                                                                            \
+  ((1ULL << 0) | (1ULL << 1) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) |           \
+   (1ULL << 7) | (1ULL << 8) | (1ULL << 10) | (1ULL << 13) | (1ULL << 18) | (1ULL << 27) |       \
+   (1ULL << 29) | (1ULL << 31))
+
+int spec_parse_container(const uint8_t *body, size_t len, struct container_spec *s, sw_error *e);
+/* Parses the process fields (ARG, ENV, CWD, UID, GID, GROUP, CAPS, NO_NEW_PRIVS, RLIMIT). */
+int spec_parse_proc(const uint8_t *body, size_t len, struct proc_spec *p, sw_error *e);
+void spec_free_container(struct container_spec *s);
+void spec_free_proc(struct proc_spec *p);
+/* First string value of tag, or NULL. */
+char *spec_get_str(const uint8_t *body, size_t len, uint16_t tag);
+bool spec_get_uint(const uint8_t *body, size_t len, uint16_t tag, uint64_t *out);

@@ -1,0 +1,534 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import type { Socket } from 'node:net';
+import { dirname, posix } from 'node:path';
+import { SlipwayError } from '../../errors.js';
+import { logger } from '../../internal/debug.js';
+import { helperPath } from './helper-path.js';
+import { mapUserNamespace, mappingKey, type IdMapping } from './id-mapping.js';
+import { FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
+import { stateRoot } from './state-root.js';
+
+const log = logger('keeper');
+const helperLog = logger('keeper:helper');
+
+/** A bind or tmpfs mount in a {@link KeeperContainerSpec}. */
+export type KeeperMount =
+  | { type: 'bind'; source: string; target: string; readonly?: boolean }
+  | { type: 'tmpfs'; target: string; /** bytes */ size?: number; /** e.g. 0o1777 */ mode?: number; readonly?: boolean };
+
+/** Resource limit for the container process; clamped to the keeper's hard limit. */
+export interface KeeperRlimit {
+  /** e.g. 'RLIMIT_NOFILE' or the numeric resource. */
+  resource: string | number;
+  soft: number;
+  hard: number;
+}
+
+/** Process fields shared by the main process and exec. */
+export interface KeeperProcessSpec {
+  argv: string[];
+  /** `KEY=value` entries; PATH lookup for argv[0] uses this environment's PATH. */
+  env: string[];
+  /** Absolute; created when missing (main process only). @defaultValue '/' */
+  cwd?: string;
+  uid: number;
+  gid: number;
+  groups?: number[];
+  /** Capability names (e.g. 'CAP_NET_ADMIN') or numbers. @defaultValue Docker's 14 default capabilities */
+  capabilities?: (string | number)[];
+  /** @defaultValue true */
+  noNewPrivileges?: boolean;
+  rlimits?: KeeperRlimit[];
+}
+
+/** Everything the keeper needs to create one container. */
+export interface KeeperContainerSpec extends KeeperProcessSpec {
+  /** Unique per keeper. */
+  id: string;
+  /** The container's own directory (inside {@link Keeper.stateDir}); removed by removeContainer(). */
+  stateDir: string;
+  /** Overlay lower dirs, top layer first. Ignored when `rootfs` is set. */
+  lowerDirs?: string[];
+  upperDir?: string;
+  workDir?: string;
+  /** A plain root directory instead of an overlay. */
+  rootfs?: string;
+  hostname?: string;
+  /** 'isolated' and 'none' get a new network namespace (lo up); 'host' shares the keeper's. */
+  netMode?: 'isolated' | 'none' | 'host';
+  mounts?: KeeperMount[];
+  /** Bytes. @defaultValue 64 MiB */
+  shmSize?: number;
+  /** Files bound over /etc/hosts, /etc/hostname and /etc/resolv.conf (created empty when missing). */
+  etcFiles?: { hosts?: string; hostname?: string; resolvConf?: string };
+  /** CRI-format log file; rotated to `<logPath>.1` above `logMaxBytes`. */
+  logPath?: string;
+  /** @defaultValue 16 MiB */
+  logMaxBytes?: number;
+}
+
+/** A process to run in a running container. */
+export type KeeperExecSpec = KeeperProcessSpec;
+
+/** How a process ended: exactly one of the two is non-null. */
+export interface KeeperExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** One file-system entry for putFiles()/getFiles(). */
+export interface KeeperFileEntry {
+  /** Absolute path inside the container. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime?: Date;
+  content?: Buffer;
+  linkTarget?: string;
+}
+
+/** Port publishing request. */
+export interface KeeperPublishSpec {
+  protocol: 'tcp' | 'udp';
+  /** @defaultValue '127.0.0.1' */
+  hostIp?: string;
+  /** 0 or undefined: an ephemeral port. */
+  hostPort?: number;
+  containerPort: number;
+}
+
+const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
+const CAP_NUMBERS: Record<string, number> = {
+  CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8,
+  LINUX_IMMUTABLE: 9, NET_BIND_SERVICE: 10, NET_BROADCAST: 11, NET_ADMIN: 12, NET_RAW: 13, IPC_LOCK: 14, IPC_OWNER: 15,
+  SYS_MODULE: 16, SYS_RAWIO: 17, SYS_CHROOT: 18, SYS_PTRACE: 19, SYS_PACCT: 20, SYS_ADMIN: 21, SYS_BOOT: 22, SYS_NICE: 23,
+  SYS_RESOURCE: 24, SYS_TIME: 25, SYS_TTY_CONFIG: 26, MKNOD: 27, LEASE: 28, AUDIT_WRITE: 29, AUDIT_CONTROL: 30, SETFCAP: 31,
+  MAC_OVERRIDE: 32, MAC_ADMIN: 33, SYSLOG: 34, WAKE_ALARM: 35, BLOCK_SUSPEND: 36, AUDIT_READ: 37, PERFMON: 38, BPF: 39,
+  CHECKPOINT_RESTORE: 40,
+};
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5, RLIMIT_NPROC: 6,
+  RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10, RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12,
+  RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+/** Decodes a raw wait(2) status. */
+export function decodeWaitStatus(status: number): KeeperExit {
+  const sig = status & 0x7f;
+  if (sig === 0) return { exitCode: (status >> 8) & 0xff, signal: null };
+  return { exitCode: null, signal: signalName(sig) };
+}
+
+function signalName(n: number): NodeJS.Signals {
+  const e = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return (e?.[0] ?? `SIG${n}`) as NodeJS.Signals;
+}
+
+function errnoName(n: number): string {
+  return Object.entries(osConstants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+}
+
+function capMask(caps: (string | number)[] | undefined): bigint {
+  let mask = 0n;
+  for (const c of caps ?? DOCKER_CAPS) {
+    const n = typeof c === 'number' ? c : CAP_NUMBERS[c.toUpperCase().replace(/^CAP_/, '')];
+    if (n === undefined) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unknown capability ${String(c)}`, { hint: `use names like CAP_NET_ADMIN (known: ${Object.keys(CAP_NUMBERS).join(', ')})` });
+    mask |= 1n << BigInt(n);
+  }
+  return mask;
+}
+
+function processFields(p: KeeperProcessSpec): Field[] {
+  if (!Array.isArray(p.argv) || p.argv.length === 0) throw new SlipwayError('ERR_INVALID_ARGUMENT', 'empty argv', { hint: 'give the command to run as a non-empty array' });
+  const f: Field[] = [];
+  for (const a of p.argv) f.push(tlv.str(Tag.ARG, a));
+  for (const e of p.env) f.push(tlv.str(Tag.ENV, e));
+  if (p.cwd !== undefined) f.push(tlv.str(Tag.CWD, p.cwd));
+  f.push(tlv.u32(Tag.UID, p.uid), tlv.u32(Tag.GID, p.gid));
+  for (const g of p.groups ?? []) f.push(tlv.u32(Tag.GROUP, g));
+  f.push(tlv.u64(Tag.CAPS, capMask(p.capabilities)));
+  f.push(tlv.u8(Tag.NO_NEW_PRIVS, p.noNewPrivileges === false ? 0 : 1));
+  for (const r of p.rlimits ?? []) {
+    const res = typeof r.resource === 'number' ? r.resource : RLIMITS[r.resource.toUpperCase()];
+    if (res === undefined) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unknown rlimit ${String(r.resource)}`, { hint: `use one of ${Object.keys(RLIMITS).join(', ')}` });
+    const clamp = (n: number): bigint => (n < 0 || !Number.isFinite(n) ? 0xffffffffffffffffn : BigInt(Math.floor(n)));
+    f.push(tlv.nested(Tag.RLIMIT, [tlv.u32(Tag.RESOURCE, res), tlv.u64(Tag.SOFT, clamp(r.soft)), tlv.u64(Tag.HARD, clamp(r.hard))]));
+  }
+  return f;
+}
+
+function ensureFile(path: string): void {
+  closeSync(openSync(path, 'a', 0o644));
+}
+
+function containerFields(s: KeeperContainerSpec): Field[] {
+  const f: Field[] = [tlv.str(Tag.ID, s.id), tlv.str(Tag.STATE_DIR, s.stateDir)];
+  if (s.rootfs) f.push(tlv.str(Tag.ROOTFS, s.rootfs));
+  else {
+    if (!s.lowerDirs?.length || !s.upperDir || !s.workDir) throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${s.id}: no root file system`, { hint: 'give rootfs, or lowerDirs + upperDir + workDir' });
+    for (const l of s.lowerDirs) f.push(tlv.str(Tag.LOWER, l));
+    f.push(tlv.str(Tag.UPPER, s.upperDir), tlv.str(Tag.WORK, s.workDir));
+  }
+  f.push(...processFields(s));
+  if (s.hostname) f.push(tlv.str(Tag.HOSTNAME, s.hostname));
+  f.push(tlv.u8(Tag.NET, s.netMode === 'host' ? 2 : s.netMode === 'none' ? 1 : 0));
+  f.push(tlv.u64(Tag.SHM_SIZE, s.shmSize ?? 64 * 1024 * 1024));
+  if (s.logPath) f.push(tlv.str(Tag.LOG_PATH, s.logPath), tlv.u64(Tag.LOG_MAX, s.logMaxBytes ?? 16 * 1024 * 1024));
+  const binds: KeeperMount[] = [];
+  const etc = s.etcFiles ?? {};
+  for (const [src, dst] of [[etc.hosts, '/etc/hosts'], [etc.hostname, '/etc/hostname'], [etc.resolvConf, '/etc/resolv.conf']] as const) {
+    if (!src) continue;
+    ensureFile(src);
+    binds.push({ type: 'bind', source: src, target: dst });
+  }
+  for (const m of [...binds, ...(s.mounts ?? [])]) {
+    if (!posix.isAbsolute(m.target)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `mount target ${m.target} is not absolute`, { hint: 'mount targets are absolute paths inside the container' });
+    const mf: Field[] = [tlv.u8(Tag.MOUNT_TYPE, m.type === 'bind' ? 1 : 2), tlv.str(Tag.DST, m.target), tlv.u8(Tag.READONLY, m.readonly ? 1 : 0)];
+    if (m.type === 'bind') mf.push(tlv.str(Tag.SRC, m.source));
+    else {
+      const opts = [`mode=${(m.mode ?? 0o1777).toString(8).padStart(4, '0')}`];
+      if (m.size) opts.push(`size=${m.size}`);
+      mf.push(tlv.str(Tag.OPTIONS, opts.join(',')));
+    }
+    f.push(tlv.nested(Tag.MOUNT, mf));
+  }
+  return f;
+}
+
+interface Pending {
+  resolve(frame: Frame): void;
+  reject(err: Error): void;
+  onFrame?(frame: Frame): void;
+}
+
+function hintFor(stage: string, errno: number): string | undefined {
+  const name = errnoName(errno);
+  if (stage.startsWith('mount overlay')) return 'overlayfs inside a user namespace needs Linux >= 5.11 (or install fuse-overlayfs); check that the layer and state dirs are on a local file system';
+  if (/^setres[ug]id/.test(stage) && name === 'EINVAL') return 'the process runs as a user id that is not mapped in the user namespace: add a range for your user to /etc/subuid and /etc/subgid (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`) and install uidmap';
+  if (stage.startsWith('exec ')) return name === 'ENOENT' ? 'the command was not found in the image: check the entrypoint/cmd and PATH' : 'the command could not be executed in the container';
+  if (stage.startsWith('chdir ')) return 'the working directory does not exist or is not accessible for the container user';
+  return undefined;
+}
+
+/** Turns a keeper ERROR frame into a SlipwayError carrying stage and errno. */
+export function errorFromFrame(frame: Frame): SlipwayError {
+  const stage = field.str(frame.fields, Tag.STAGE) ?? 'keeper';
+  const errno = field.uint(frame.fields, Tag.ERRNO) ?? 0;
+  const msg = field.str(frame.fields, Tag.MESSAGE) ?? '';
+  const err = new SlipwayError('ERR_RUNTIME', `${stage}: ${errnoName(errno)} (${msg})`, { hint: hintFor(stage, errno) });
+  Object.assign(err, { stage, errno });
+  return err;
+}
+
+const UNAVAILABLE_HINT = 'enable unprivileged user namespaces: `sysctl -w kernel.unprivileged_userns_clone=1` (Debian/Ubuntu), `sysctl -w user.max_user_namespaces=15000`; on Ubuntu >= 24.04 `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or an AppArmor profile with `userns,` for the slipway helper';
+
+let singleton: Promise<Keeper> | undefined;
+let warnedSingle = false;
+
+/**
+ * The per-process keeper: a native helper that owns a user namespace and every container of this
+ * Node process. Started lazily by {@link Keeper.get}; when Node exits (even by SIGKILL) the keeper
+ * kills all containers and removes their state.
+ */
+export class Keeper {
+  /** Key for id-dependent caches (unpacked layers): `root`, `subid-…` or `single-…`. */
+  readonly mappingKey: string;
+  /** How ids are mapped into the keeper's user namespace. */
+  readonly mapping: IdMapping;
+  /** This keeper's directory (`<stateRoot>/keeper-<pid>`), locked while it lives. */
+  readonly stateDir: string;
+  /** Host pid of the helper process. */
+  readonly pid: number;
+  /** Helper build id from HELLO. */
+  readonly buildId: string;
+
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, Pending>();
+  readonly #exits = new Map<string, KeeperExit>();
+  readonly #waiters = new Map<string, { resolve(e: KeeperExit): void; reject(e: Error): void }[]>();
+  #nextId = 1;
+  #dead: Error | undefined;
+  #closed: Promise<void> | undefined;
+
+  private constructor(child: ChildProcess, hello: Frame, mapping: IdMapping) {
+    this.#child = child;
+    this.mapping = mapping;
+    this.mappingKey = mappingKey(mapping);
+    this.stateDir = field.str(hello.fields, Tag.STATE_DIR) ?? '';
+    this.pid = field.uint(hello.fields, Tag.PID) ?? child.pid ?? 0;
+    this.buildId = field.str(hello.fields, Tag.BUILD_ID) ?? '';
+  }
+
+  /** The keeper of this process, started on first use. A keeper that died is replaced. */
+  static get(): Promise<Keeper> {
+    if (!singleton) {
+      singleton = Keeper.start();
+      singleton.catch(() => { singleton = undefined; });
+    }
+    return singleton;
+  }
+
+  /** Starts a new keeper (prefer {@link Keeper.get}). @throws SlipwayError ERR_HELPER_MISSING, ERR_HELPER_STALE, ERR_RUNTIME_UNAVAILABLE */
+  static async start(opts: { stateRoot?: string } = {}): Promise<Keeper> {
+    const bin = helperPath();
+    const root = opts.stateRoot ?? stateRoot();
+    const child = spawn(bin, ['keeper', root], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const decoder = new FrameDecoder();
+    let keeper: Keeper | undefined;
+    let stderrTail = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (s: string) => {
+      stderrTail = (stderrTail + s).slice(-2000);
+      for (const line of s.split('\n')) if (line) helperLog('%s', line);
+    });
+    child.stdin!.on('error', (e) => log('keeper stdin: %s', e.message));
+    return await new Promise<Keeper>((resolve, reject) => {
+      let mapping: IdMapping | undefined;
+      const fail = (err: Error): void => {
+        if (keeper) keeper.#die(err);
+        else {
+          child.kill('SIGKILL');
+          reject(err);
+        }
+      };
+      child.on('error', (e) => fail(new SlipwayError('ERR_HELPER_MISSING', `cannot start ${bin}: ${e.message}`, { cause: e, hint: `run: make -C ${dirname(dirname(bin))}` })));
+      child.on('exit', (code, sig) => {
+        const tail = stderrTail.trim().split('\n').slice(-3).join('; ');
+        fail(new SlipwayError('ERR_RUNTIME', `keeper exited (${sig ?? `code ${code}`})${tail ? `: ${tail}` : ''}`, { hint: 'run with DEBUG=slipway:keeper* for the helper log' }));
+      });
+      child.stdout!.on('data', (chunk: Buffer) => {
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (e) {
+          fail(new SlipwayError('ERR_HELPER_PROTOCOL', `bad frame from keeper: ${(e as Error).message}`, { hint: 'rebuild the helper: make -C native' }));
+          return;
+        }
+        for (const f of frames) {
+          if (keeper) { keeper.#onFrame(f); continue; }
+          if (f.type === FrameType.NEED_MAP) {
+            const pid = field.uint(f.fields, Tag.PID) ?? child.pid!;
+            mapUserNamespace(pid, {
+              onSingle: (why) => {
+                if (warnedSingle) return;
+                warnedSingle = true;
+                console.warn(`slipway: only a single-id user namespace mapping is available (${why}); images that switch to a non-root user will fail. Fix: add your user to /etc/subuid and /etc/subgid and install uidmap.`);
+              },
+            }).then((m) => {
+              mapping = m;
+              child.stdin!.write(encodeFrame(FrameType.MAPPED, 0, [tlv.u8(Tag.TYPE, m.kind === 'identity' ? 1 : m.kind === 'subid' ? 2 : 3)]));
+            }, (e: Error) => fail(new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `cannot map the user namespace: ${e.message}`, { cause: e, hint: 'install uidmap (newuidmap/newgidmap) and give your user a range in /etc/subuid and /etc/subgid' })));
+          } else if (f.type === FrameType.ERROR) {
+            const e = errorFromFrame(f);
+            if (e.shortMessage.startsWith('unshare user namespace')) {
+              fail(new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `cannot create a user namespace: ${e.shortMessage}`, { hint: UNAVAILABLE_HINT, cause: e }));
+            } else fail(e);
+          } else if (f.type === FrameType.HELLO) {
+            const version = field.uint(f.fields, Tag.VERSION);
+            if (version !== PROTOCOL_VERSION) {
+              fail(new SlipwayError('ERR_HELPER_STALE', `native helper speaks protocol ${version}, this slipway needs ${PROTOCOL_VERSION}`, { hint: `rebuild it: make -C ${dirname(dirname(bin))} (or npm rebuild slipway)` }));
+              return;
+            }
+            keeper = new Keeper(child, f, mapping ?? { kind: 'single', uidMap: [], gidMap: [] });
+            log('keeper %d ready (%s, %s), state %s', keeper.pid, keeper.mappingKey, keeper.buildId, keeper.stateDir);
+            keeper.#updateRef();
+            resolve(keeper);
+          }
+        }
+      });
+    });
+  }
+
+  #onFrame(f: Frame): void {
+    if (f.type === FrameType.EXIT) {
+      const id = field.str(f.fields, Tag.ID) ?? '';
+      const exit = decodeWaitStatus(field.uint(f.fields, Tag.STATUS) ?? 0);
+      this.#exits.set(id, exit);
+      for (const w of this.#waiters.get(id) ?? []) w.resolve(exit);
+      this.#waiters.delete(id);
+      return;
+    }
+    const p = this.#pending.get(f.reqid);
+    if (!p) {
+      log('frame %d for unknown request %d', f.type, f.reqid);
+      return;
+    }
+    if (f.type === FrameType.OK || f.type === FrameType.ERROR) {
+      this.#pending.delete(f.reqid);
+      this.#updateRef();
+      if (f.type === FrameType.OK) p.resolve(f);
+      else p.reject(errorFromFrame(f));
+    } else p.onFrame?.(f);
+  }
+
+  #die(err: Error): void {
+    if (this.#dead) return;
+    this.#dead = err;
+    if (singleton) singleton = undefined;
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+    for (const ws of this.#waiters.values()) for (const w of ws) w.reject(err);
+    this.#waiters.clear();
+  }
+
+  /** Keeps Node alive only while requests are in flight, so scripts can exit. */
+  #updateRef(): void {
+    const busy = this.#pending.size > 0;
+    const streams = [this.#child.stdin, this.#child.stdout, this.#child.stderr] as unknown as (Socket | null)[];
+    for (const s of streams) {
+      if (busy) s?.ref?.();
+      else s?.unref?.();
+    }
+    if (busy) this.#child.ref();
+    else this.#child.unref();
+  }
+
+  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void): Promise<Frame> {
+    if (this.#dead) return Promise.reject(this.#dead);
+    if (this.#closed) return Promise.reject(new SlipwayError('ERR_RUNTIME', 'keeper is closed'));
+    const reqid = this.#nextId++;
+    return new Promise<Frame>((resolve, reject) => {
+      this.#pending.set(reqid, { resolve, reject, onFrame });
+      this.#updateRef();
+      this.#child.stdin!.write(encodeFrame(type, reqid, fields));
+    });
+  }
+
+  /** Creates the container's namespaces and root; the process waits for {@link startContainer}. Returns init's host pid. */
+  async createContainer(spec: KeeperContainerSpec): Promise<{ pid: number }> {
+    this.#exits.delete(spec.id);
+    const f = await this.#request(FrameType.CREATE, containerFields(spec));
+    return { pid: field.uint(f.fields, Tag.PID) ?? 0 };
+  }
+
+  /** Execs the container's process. @throws SlipwayError ERR_RUNTIME with stage `exec <argv0>` when it cannot be executed. */
+  async startContainer(id: string): Promise<void> {
+    await this.#request(FrameType.START, [tlv.str(Tag.ID, id)]);
+  }
+
+  /** Resolves when the container's process has exited (also if it already has). */
+  waitContainer(id: string): Promise<KeeperExit> {
+    const done = this.#exits.get(id);
+    if (done) return Promise.resolve(done);
+    if (this.#dead) return Promise.reject(this.#dead);
+    return new Promise((resolve, reject) => {
+      const list = this.#waiters.get(id) ?? [];
+      list.push({ resolve, reject });
+      this.#waiters.set(id, list);
+    });
+  }
+
+  /** Sends a signal to the container's process (SIGKILL ends the whole container at once). */
+  async kill(id: string, signal: NodeJS.Signals | number = 'SIGKILL'): Promise<void> {
+    const n = typeof signal === 'number' ? signal : osConstants.signals[signal];
+    if (n === undefined) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unknown signal ${String(signal)}`, { hint: 'use a name like SIGTERM or a number' });
+    await this.#request(FrameType.KILL, [tlv.str(Tag.ID, id), tlv.u32(Tag.SIGNAL, n)]);
+  }
+
+  /** Kills the container if needed and deletes its state dir. Idempotent. */
+  async removeContainer(id: string): Promise<void> {
+    if (this.#dead) return;
+    await this.#request(FrameType.REMOVE, [tlv.str(Tag.ID, id)]);
+  }
+
+  /** Like removeContainer() but keeps the state dir (upper dir, logs) so the id can be created again. */
+  async releaseContainer(id: string): Promise<void> {
+    await this.#request(FrameType.REMOVE, [tlv.str(Tag.ID, id), tlv.u8(Tag.KEEP, 1)]);
+    this.#exits.delete(id);
+  }
+
+  /** Runs a process in the container's namespaces; output is streamed to the callbacks. */
+  async exec(
+    id: string,
+    spec: KeeperExecSpec,
+    io: { onStdout?(b: Buffer): void; onStderr?(b: Buffer): void; stdin?: Buffer; signal?: AbortSignal } = {},
+  ): Promise<KeeperExit> {
+    io.signal?.throwIfAborted();
+    const fields = [tlv.str(Tag.ID, id), ...processFields(spec)];
+    if (io.stdin) fields.push(tlv.bytes(Tag.STDIN, io.stdin));
+    const p = this.#request(FrameType.EXEC, fields, (f) => {
+      if (f.type !== FrameType.EXEC_OUTPUT) return;
+      const data = field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0);
+      if (field.uint(f.fields, Tag.STREAM) === 2) io.onStderr?.(Buffer.from(data));
+      else io.onStdout?.(Buffer.from(data));
+    });
+    const frame = io.signal
+      ? await Promise.race([p, new Promise<never>((_, reject) => io.signal!.addEventListener('abort', () => reject(new SlipwayError('ERR_ABORTED', `exec in ${id} aborted`, { cause: io.signal!.reason })), { once: true }))])
+      : await p;
+    return decodeWaitStatus(field.uint(frame.fields, Tag.STATUS) ?? 0);
+  }
+
+  /**
+   * Applies ownership and modes below `root` from a list file of NUL-separated records
+   * `relpath\0uid\0gid\0mode(octal)\0`, inside the user namespace, never following symlinks.
+   */
+  async chownList(root: string, listFile: string): Promise<void> {
+    await this.#request(FrameType.CHOWN_LIST, [tlv.str(Tag.ROOTFS, root), tlv.str(Tag.LIST_FILE, listFile)]);
+  }
+
+  /** Removes a tree inside the user namespace (files owned by subordinate ids), never following symlinks. */
+  async rmtree(path: string): Promise<void> {
+    if (!posix.isAbsolute(path) || path === '/') throw new SlipwayError('ERR_INVALID_ARGUMENT', `refusing to remove ${path}`, { hint: 'pass an absolute path below the state or store directory' });
+    await this.#request(FrameType.RMTREE, [tlv.str(Tag.PATH, path)]);
+  }
+
+  /** Writes entries into a created or running container (paths resolve inside it, parents are created). */
+  async putFiles(id: string, entries: AsyncIterable<KeeperFileEntry> | Iterable<KeeperFileEntry>): Promise<void> {
+    for await (const e of entries) {
+      const fields: Field[] = [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, e.path), tlv.u8(Tag.TYPE, e.type === 'file' ? 1 : e.type === 'directory' ? 2 : 3),
+        tlv.u32(Tag.MODE, e.mode), tlv.u32(Tag.UID, e.uid), tlv.u32(Tag.GID, e.gid)];
+      if (e.mtime) fields.push(tlv.u64(Tag.MTIME, Math.floor(e.mtime.getTime() / 1000)));
+      if (e.type === 'symlink') fields.push(tlv.str(Tag.LINK, e.linkTarget ?? ''));
+      if (e.type === 'file' && e.content) fields.push(tlv.bytes(Tag.DATA, e.content));
+      await this.#request(FrameType.PUT, fields);
+    }
+  }
+
+  /** Reads a file or a directory tree out of a container (the final symlink is not followed). */
+  async *getFiles(id: string, path: string): AsyncIterable<KeeperFileEntry> {
+    const entries: KeeperFileEntry[] = [];
+    const parent = posix.dirname(path);
+    await this.#request(FrameType.GET, [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)], (f) => {
+      if (f.type !== FrameType.GET_ENTRY) return;
+      const t = field.uint(f.fields, Tag.TYPE);
+      if (t !== 1 && t !== 2 && t !== 3) return;
+      const rel = field.str(f.fields, Tag.RELPATH) ?? '';
+      const entry: KeeperFileEntry = {
+        path: posix.join(parent, rel),
+        type: t === 1 ? 'file' : t === 2 ? 'directory' : 'symlink',
+        mode: field.uint(f.fields, Tag.MODE) ?? 0, uid: field.uint(f.fields, Tag.UID) ?? 0, gid: field.uint(f.fields, Tag.GID) ?? 0,
+        mtime: new Date((field.uint(f.fields, Tag.MTIME) ?? 0) * 1000),
+      };
+      if (t === 1) entry.content = Buffer.from(field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0));
+      if (t === 3) entry.linkTarget = field.str(f.fields, Tag.LINK);
+      entries.push(entry);
+    });
+    yield* entries;
+  }
+
+  /** Publishes a container port on the host; returns the host port. */
+  async publish(id: string, p: KeeperPublishSpec): Promise<number> {
+    const f = await this.#request(FrameType.PUBLISH, [tlv.str(Tag.ID, id), tlv.u8(Tag.PROTO, p.protocol === 'udp' ? 2 : 1),
+      tlv.str(Tag.HOST_IP, p.hostIp ?? '127.0.0.1'), tlv.u32(Tag.PORT, p.hostPort ?? 0), tlv.u32(Tag.CONTAINER_PORT, p.containerPort)]);
+    return field.uint(f.fields, Tag.PORT) ?? 0;
+  }
+
+  /** Ends the keeper: every container is killed and its state removed. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= new Promise<void>((resolve) => {
+      if (singleton) singleton = undefined;
+      if (this.#child.exitCode !== null || this.#child.signalCode !== null) return resolve();
+      const t = setTimeout(() => this.#child.kill('SIGKILL'), 3000);
+      this.#child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.#child.stdin!.end();
+    });
+    return this.#closed;
+  }
+}
