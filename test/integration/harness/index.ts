@@ -1,0 +1,188 @@
+/**
+ * Helpers for integration tests: where the real registry and the fixture images are, and loud,
+ * explained skips for suites this machine cannot run.
+ *
+ * @example
+ * ```ts
+ * import { fixtureRef, isRoot, skipUnless } from '../harness/index.js';
+ * skipUnless(isRoot(), 'cgroup v1 limits need root')('memory limit', () => {
+ *   it('kills on OOM', async () => { ... fixtureRef('busybox') ... });
+ * });
+ * ```
+ */
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, inject, it } from 'vitest';
+
+/** The fixture images built by scripts/fixtures/build.sh. */
+export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx';
+
+/**
+ * Tags pushed for each fixture (each under `library/<name>` and `<name>`). The first is the default.
+ * busybox `config` has Entrypoint/Env/User app/WorkingDir/ExposedPorts 8080/tcp+9090/udp set;
+ * busybox `multi` is an image index (linux/amd64 real, linux/arm64/v8 fake with the same layers).
+ */
+export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Object.freeze({
+  busybox: ['latest', '1', 'config', 'multi'],
+  debian: ['bookworm', 'latest', '12'],
+  redis: ['7', 'latest'],
+  postgres: ['15', 'latest'],
+  nginx: ['1', 'latest'],
+});
+
+function provided<K extends 'registry' | 'registryAuth' | 'fixturesDir'>(key: K, env: string): string {
+  let value: string | undefined;
+  try {
+    value = inject(key) as string | undefined;
+  } catch {
+    // not inside a vitest worker with the integration globalSetup
+  }
+  value ||= process.env[env];
+  if (!value) {
+    throw new Error(`${key} is not set: run integration tests with \`npx vitest run --project integration\` (its globalSetup starts the registry), or set ${env}`);
+  }
+  return value;
+}
+
+/** `127.0.0.1:<port>` of the open test registry (plain HTTP). */
+export function registry(): string {
+  return provided('registry', 'SLIPWAY_TEST_REGISTRY');
+}
+
+/** The registry that demands HTTP basic auth (same content as {@link registry}). */
+export function authRegistry(): { address: string; username: string; password: string } {
+  const address = provided('registryAuth', 'SLIPWAY_TEST_REGISTRY_AUTH');
+  let creds: { username: string; password: string } | undefined;
+  try {
+    creds = inject('registryCredentials');
+  } catch {
+    // fall back to env
+  }
+  return {
+    address,
+    username: creds?.username ?? process.env.SLIPWAY_TEST_REGISTRY_USER ?? 'slipway',
+    password: creds?.password ?? process.env.SLIPWAY_TEST_REGISTRY_PASSWORD ?? 'slipway-secret',
+  };
+}
+
+/**
+ * A reference to a fixture in the open registry, e.g. `127.0.0.1:41234/library/redis:7`.
+ * @param tag - defaults to the fixture's main tag (busybox latest, debian bookworm, redis 7, postgres 15, nginx 1)
+ * @param options.library - `false` gives `<registry>/<name>:<tag>` instead of `<registry>/library/<name>:<tag>`
+ */
+export function fixtureRef(name: FixtureName, tag?: string, options: { library?: boolean } = {}): string {
+  const tags = FIXTURE_TAGS[name];
+  if (!tags) throw new TypeError(`unknown fixture \`${String(name)}\`; expected one of ${Object.keys(FIXTURE_TAGS).join(', ')}`);
+  const t = tag ?? tags[0];
+  if (!tags.includes(t!)) throw new TypeError(`fixture ${name} has no tag \`${t}\`; pushed tags: ${tags.join(', ')}`);
+  return `${registry()}/${options.library === false ? '' : 'library/'}${name}:${t}`;
+}
+
+/** The fixtures dir (`$SLIPWAY_FIXTURES_DIR`, default /var/cache/slipway-fixtures). */
+export function fixturesDir(): string {
+  try {
+    const v = inject('fixturesDir');
+    if (v) return v;
+  } catch {
+    // fall through
+  }
+  return process.env.SLIPWAY_FIXTURES_DIR || '/var/cache/slipway-fixtures';
+}
+
+/** Path of a fixture's OCI layout (a dir with `index.json`; tags as `org.opencontainers.image.ref.name`). */
+export function fixtureLayout(name: FixtureName): string {
+  return join(fixturesDir(), 'oci', name);
+}
+
+/** busybox as a `docker save` tarball (`busybox:latest`) or as an OCI archive (tag `latest`). */
+export function fixtureArchive(kind: 'busybox-docker' | 'busybox-oci'): string {
+  return join(fixturesDir(), 'archives', kind === 'busybox-docker' ? 'busybox.docker.tar' : 'busybox.oci.tar');
+}
+
+/** Whether the tests run as root. */
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** Whether a command exists on PATH (or is an absolute path that exists). */
+export function hasCommand(name: string): boolean {
+  if (name.includes('/')) return existsSync(name);
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, name)));
+}
+
+/** Whether the current user can open /dev/net/tun (slirp4netns/pasta need it). */
+export function tunUsable(): boolean {
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the current user has subordinate uid and gid ranges (needed for a full rootless map). */
+export function hasSubordinateIds(): boolean {
+  if (isRoot()) return true;
+  const user = process.env.USER ?? process.env.LOGNAME;
+  const uid = String(process.getuid?.());
+  const has = (file: string): boolean => {
+    try {
+      return readFileSync(file, 'utf8')
+        .split('\n')
+        .some((l) => {
+          const [who] = l.split(':');
+          return who === uid || (user !== undefined && who === user);
+        });
+    } catch {
+      return false;
+    }
+  };
+  return has('/etc/subuid') && has('/etc/subgid');
+}
+
+/** Whether this kernel lets the current user create user namespaces. */
+export function userNamespacesAllowed(): boolean {
+  const read = (f: string): string | undefined => {
+    try {
+      return readFileSync(f, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  };
+  if (read('/proc/sys/user/max_user_namespaces') === '0') return false;
+  if (isRoot()) return true;
+  if (read('/proc/sys/kernel/unprivileged_userns_clone') === '0') return false;
+  if (read('/proc/sys/kernel/apparmor_restrict_unprivileged_userns') === '1') return false;
+  return true;
+}
+
+/** Path of the native helper, and whether it has been built. */
+export function helperPath(): string {
+  return fileURLToPath(new URL('../../../native/build/slipway-helper', import.meta.url));
+}
+export function helperBuilt(): boolean {
+  return existsSync(helperPath());
+}
+
+function banner(kind: string, reason: string): void {
+  const line = '!'.repeat(78);
+  console.warn(`\n${line}\n!! SKIPPED ${kind}: ${reason}\n${line}\n`);
+}
+
+/**
+ * `describe` when `condition` holds, otherwise `describe.skip` after printing a LOUD banner with the reason.
+ * @example skipUnless(tunUsable(), '/dev/net/tun is not usable; run sudo bash scripts/setup-host.sh')('networking', () => { ... })
+ */
+export function skipUnless(condition: boolean, reason: string): typeof describe {
+  if (condition) return describe;
+  banner('suite', reason);
+  return describe.skip as typeof describe;
+}
+
+/** `it` when `condition` holds, otherwise `it.skip` after printing a LOUD banner with the reason. */
+export function testUnless(condition: boolean, reason: string): typeof it {
+  if (condition) return it;
+  banner('test', reason);
+  return it.skip as typeof it;
+}
