@@ -137,7 +137,11 @@ export async function startRegistry({ storageDir, auth = false, workDir }) {
     const port = await freePort();
     const configFile = join(dir, `config-${port}.yml`);
     writeFileSync(configFile, registryConfig({ storageDir, port, htpasswdFile }));
-    const child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpriv --pdeathsig: the registry dies with us even if we are SIGKILLed (no orphans on the port).
+    const argv = existsSync('/usr/bin/setpriv')
+      ? ['/usr/bin/setpriv', '--pdeathsig', 'SIGKILL', '--', REGISTRY_BIN, 'serve', configFile]
+      : [REGISTRY_BIN, 'serve', configFile];
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
     child.on('error', (e) => { err += String(e); });
@@ -156,11 +160,14 @@ export async function startRegistry({ storageDir, auth = false, workDir }) {
         const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
         child.once('exit', () => { clearTimeout(timer); resolve(); });
         child.kill('SIGTERM');
+      }).then(() => {
+        if (!workDir) rmSync(dir, { recursive: true, force: true });
       });
       return stopped;
     };
     return { address, port, stop };
   }
+  if (!workDir) rmSync(dir, { recursive: true, force: true });
   throw lastError;
 }
 
@@ -207,6 +214,25 @@ export async function seed(dir = fixturesDir()) {
   return { storage: target, pushed: true };
 }
 
+// Removes registry dirs left by test runs that were killed (their owner.pid is not alive).
+function sweepStale() {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith('slipway-registry-')) continue;
+    const d = join(tmpdir(), name);
+    let pid;
+    try {
+      pid = Number(readFileSync(join(d, 'owner.pid'), 'utf8'));
+    } catch {
+      continue; // not ours to judge (no pid file, or not readable)
+    }
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if (e.code === 'ESRCH') rmSync(d, { recursive: true, force: true });
+    }
+  }
+}
+
 /**
  * Starts the test registries over a private copy of the seeded storage (or, without a seed, over an
  * empty storage into which the fixtures are pushed). Everything lives in a temp dir owned by the
@@ -215,7 +241,9 @@ export async function seed(dir = fixturesDir()) {
  */
 export async function startTestRegistries({ dir = fixturesDir() } = {}) {
   readCatalogue(dir); // fail early, with the fix, when the fixtures are missing
+  sweepStale();
   const work = mkdtempSync(join(tmpdir(), 'slipway-registry-'));
+  writeFileSync(join(work, 'owner.pid'), String(process.pid));
   const storageDir = join(work, 'storage');
   const stops = [];
   const stop = async () => {
