@@ -1,0 +1,244 @@
+import { existsSync, readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { SlipwayError } from '../../../src/errors.js';
+import { busyboxRootfs, childrenOf, runToExit, skipReason, specFor } from './fixture.js';
+
+const skip = skipReason();
+if (skip) console.warn(`keeper integration tests skipped: ${skip}`);
+
+describe.skipIf(skip)('keeper: container lifecycle', () => {
+  let keeper: Keeper;
+  beforeAll(async () => {
+    busyboxRootfs();
+    keeper = await Keeper.start();
+  });
+  afterAll(async () => {
+    await keeper?.close();
+  });
+
+  it('maps the user namespace and holds a state dir', () => {
+    expect(keeper.mappingKey).toBe(process.getuid!() === 0 ? 'root' : expect.stringMatching(/^(subid|single)-/));
+    expect(statSync(keeper.stateDir).isDirectory()).toBe(true);
+    expect(keeper.stateDir).toMatch(new RegExp(`keeper-${keeper.pid}$`));
+  });
+
+  it('runs a process and reports its exit code', async () => {
+    const { exit, stdout } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', 'echo hello; exit 3']));
+    expect(exit).toEqual({ exitCode: 3, signal: null });
+    expect(stdout).toBe('hello');
+  });
+
+  it('reports a signal exit and forwards signals through init', async () => {
+    const spec = specFor(keeper, ['sleep', '100']);
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    await keeper.kill(spec.id, 'SIGTERM');
+    expect(await keeper.waitContainer(spec.id)).toEqual({ exitCode: null, signal: 'SIGTERM' });
+    await keeper.removeContainer(spec.id);
+    expect(existsSync(spec.stateDir)).toBe(false);
+  });
+
+  it('SIGKILL ends the whole container', async () => {
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'sleep 100 & sleep 100']);
+    const { pid } = await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    await keeper.kill(spec.id, 'SIGKILL');
+    expect(await keeper.waitContainer(spec.id)).toEqual({ exitCode: null, signal: 'SIGKILL' });
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
+    await keeper.removeContainer(spec.id);
+  });
+
+  it('isolates hostname and pids', async () => {
+    const { stdout } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', 'hostname; ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "'], { hostname: 'isolated-box' }));
+    const [host, pids] = stdout.split('\n');
+    expect(host).toBe('isolated-box');
+    const nums = pids!.trim().split(' ').map(Number);
+    expect(nums[0]).toBe(1);
+    expect(Math.max(...nums)).toBeLessThan(20);
+    expect(nums).not.toContain(process.pid);
+  });
+
+  it('masks and read-only paths, /dev and shm', async () => {
+    const script = [
+      'wc -c < /proc/keys',
+      'echo x > /proc/sys/kernel/domainname && echo writable || echo readonly',
+      'ls -l /dev/null | cut -c1',
+      'grep -c " /dev/shm tmpfs" /proc/mounts',
+      'grep " /sys " /proc/mounts | grep -c ro,',
+      'readlink /dev/fd',
+      'ls /sys/firmware | wc -l',
+      'test -e /proc/timer_list && wc -c < /proc/timer_list',
+    ].join('; ');
+    const { stdout, exit } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', script]));
+    expect(exit.exitCode).toBe(0);
+    expect(stdout.split('\n')).toEqual(['0', 'readonly', 'c', '1', '1', '/proc/self/fd', '0', '0']);
+  });
+
+  it('writes to the upper dir, never to the lower layer', async () => {
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'echo data > /etc/new-file && rm /bin/vi']);
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    expect((await keeper.waitContainer(spec.id)).exitCode).toBe(0);
+    expect(readFileSync(join(spec.upperDir!, 'etc', 'new-file'), 'utf8')).toBe('data\n');
+    expect(existsSync(join(busyboxRootfs(), 'etc', 'new-file'))).toBe(false);
+    expect(existsSync(join(busyboxRootfs(), 'bin', 'vi'))).toBe(true);
+    await keeper.removeContainer(spec.id);
+  });
+
+  it('applies bind, read-only bind, tmpfs and /etc file mounts', async () => {
+    const spec0 = specFor(keeper, ['true']);
+    const vol = join(spec0.stateDir, 'vol');
+    mkdirSync(vol);
+    writeFileSync(join(vol, 'in.txt'), 'from host\n');
+    writeFileSync(join(spec0.stateDir, 'etc', 'hosts'), '127.0.0.1 localhost\n10.1.2.3 special\n');
+    const spec = {
+      ...spec0,
+      argv: ['/bin/sh', '-c', 'cat /data/in.txt; echo out > /data/out.txt; touch /ro/x 2>/dev/null && echo rw || echo ro; grep " /scratch tmpfs" /proc/mounts | cut -d" " -f4; grep special /etc/hosts'],
+      mounts: [
+        { type: 'bind' as const, source: vol, target: '/data' },
+        { type: 'bind' as const, source: vol, target: '/ro', readonly: true },
+        { type: 'tmpfs' as const, target: '/scratch', size: 1024 * 1024, mode: 0o700 },
+      ],
+      etcFiles: { hosts: join(spec0.stateDir, 'etc', 'hosts'), hostname: join(spec0.stateDir, 'etc', 'hostname'), resolvConf: join(spec0.stateDir, 'etc', 'resolv.conf') },
+    };
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    expect((await keeper.waitContainer(spec.id)).exitCode).toBe(0);
+    const out = readFileSync(spec.logPath!, 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/^\S+ \S+ [FP] /, ''));
+    expect(out[0]).toBe('from host');
+    expect(out[1]).toBe('ro');
+    expect(out[2]).toMatch(/size=1024k,mode=700/);
+    expect(out[3]).toBe('10.1.2.3 special');
+    expect(readFileSync(join(vol, 'out.txt'), 'utf8')).toBe('out\n');
+    await keeper.removeContainer(spec.id);
+  });
+
+  it('runs as a non-root user with no capabilities left', async () => {
+    const { stdout, exit } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', 'id -u; id -g; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status'], { uid: 1000, gid: 1000, groups: [1000] }));
+    expect(exit.exitCode).toBe(0);
+    expect(stdout.split('\n').map((l) => l.replace(/\s+/g, ' '))).toEqual(['1000', '1000', 'CapEff: 0000000000000000', 'NoNewPrivs: 1']);
+  });
+
+  it('gives root Docker\'s default capabilities', async () => {
+    const { stdout } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', 'grep CapBnd /proc/self/status']));
+    expect(stdout.replace(/\s+/g, ' ')).toBe('CapBnd: 00000000a80425fb');
+  });
+
+  it('reports exec failures as start errors with the stage, then exit 127', async () => {
+    const spec = specFor(keeper, ['/no/such/binary']);
+    await keeper.createContainer(spec);
+    const err = await keeper.startContainer(spec.id).then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_RUNTIME')).toBe(true);
+    expect((err as SlipwayError).shortMessage).toBe('exec /no/such/binary: ENOENT (No such file or directory)');
+    expect(await keeper.waitContainer(spec.id)).toEqual({ exitCode: 127, signal: null });
+    await keeper.removeContainer(spec.id);
+  });
+
+  it('reports setup errors with stage and errno', async () => {
+    const spec = specFor(keeper, ['true'], { mounts: [{ type: 'bind', source: '/nonexistent/source', target: '/x' }] });
+    const err = await keeper.createContainer(spec).then(() => undefined, (e: unknown) => e);
+    expect((err as SlipwayError).shortMessage).toBe('bind mount source /nonexistent/source: ENOENT (No such file or directory)');
+    await keeper.removeContainer(spec.id);
+    expect(existsSync(spec.stateDir)).toBe(false);
+  });
+
+  it('reaps orphans: no zombies accumulate', async () => {
+    const script = 'for i in 1 2 3 4 5 6; do (sleep 0.05 &); done; sleep 0.6; cat /proc/[0-9]*/stat | grep -c ") Z " || true';
+    const { stdout } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', script]));
+    expect(stdout).toBe('0');
+  });
+
+  it('logs in CRI format, with partial lines', async () => {
+    const long = 'x'.repeat(20000);
+    const { log } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', `echo one; echo two >&2; printf '${long}\\n'; printf tail`]));
+    const lines = log.split('\n').filter(Boolean);
+    const re = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) (F|P) (.*)$/;
+    for (const l of lines) expect(l).toMatch(re);
+    const parsed = lines.map((l) => re.exec(l)!.slice(1));
+    expect(parsed).toContainEqual(['stdout', 'F', 'one']);
+    expect(parsed).toContainEqual(['stderr', 'F', 'two']);
+    expect(parsed).toContainEqual(['stdout', 'P', 'x'.repeat(16384)]);
+    expect(parsed).toContainEqual(['stdout', 'F', 'x'.repeat(20000 - 16384)]);
+    expect(parsed.filter((p) => p[0] === 'stdout').at(-1)).toEqual(['stdout', 'P', 'tail']);
+  });
+
+  it('rotates the log file above logMaxBytes', async () => {
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done'], { logMaxBytes: 8192 });
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    await keeper.waitContainer(spec.id);
+    const cur = readFileSync(spec.logPath!, 'utf8');
+    const old = readFileSync(`${spec.logPath}.1`, 'utf8');
+    expect(cur.length).toBeLessThanOrEqual(8192);
+    expect(old.length).toBeLessThanOrEqual(8192);
+    expect(cur).toMatch(/line-299-/);
+    await keeper.removeContainer(spec.id);
+  });
+
+  it('execs into a running container with output, stdin and exit code', async () => {
+    const spec = specFor(keeper, ['sleep', '100'], { hostname: 'exec-box' });
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const r = await keeper.exec(spec.id, { argv: ['/bin/sh', '-c', 'hostname; cat; echo oops >&2; ls /proc | grep -c "^[0-9]"; exit 5'], env: ['PATH=/bin'], uid: 0, gid: 0 },
+      { onStdout: (b) => out.push(b), onStderr: (b) => err.push(b), stdin: Buffer.from('piped\n') });
+    expect(r).toEqual({ exitCode: 5, signal: null });
+    const lines = Buffer.concat(out).toString().trim().split('\n');
+    expect(lines.slice(0, 2)).toEqual(['exec-box', 'piped']);
+    expect(Number(lines[2])).toBeLessThan(10);
+    expect(Buffer.concat(err).toString()).toBe('oops\n');
+    const missing = await keeper.exec(spec.id, { argv: ['nope'], env: ['PATH=/bin'], uid: 0, gid: 0 }).then(() => undefined, (e: unknown) => e);
+    expect((missing as SlipwayError).shortMessage).toMatch(/^exec nope: ENOENT/);
+    const asUser = await keeper.exec(spec.id, { argv: ['/bin/sh', '-c', 'exit $(id -u | cut -c1-2)'], env: [], uid: 1000, gid: 1000, cwd: '/tmp' });
+    expect(asUser.exitCode).toBe(10);
+    await keeper.removeContainer(spec.id);
+    expect(childrenOf(keeper.pid)).toEqual([]);
+  });
+
+  it('copies files in and out of a running container', async () => {
+    const spec = specFor(keeper, ['sleep', '100']);
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    await keeper.putFiles(spec.id, [
+      { path: '/opt/app', type: 'directory', mode: 0o750, uid: 1000, gid: 1000 },
+      { path: '/opt/app/conf.txt', type: 'file', mode: 0o640, uid: 1000, gid: 1000, content: Buffer.from('key=value\n'), mtime: new Date(1_700_000_000_000) },
+      { path: '/opt/app/link', type: 'symlink', mode: 0o777, uid: 0, gid: 0, linkTarget: 'conf.txt' },
+    ]);
+    const out: Buffer[] = [];
+    await keeper.exec(spec.id, { argv: ['/bin/sh', '-c', 'stat -c "%a %u %g %Y" /opt/app/conf.txt; cat /opt/app/link'], env: ['PATH=/bin'], uid: 0, gid: 0 }, { onStdout: (b) => out.push(b) });
+    expect(Buffer.concat(out).toString()).toBe('640 1000 1000 1700000000\nkey=value\n');
+    const got = [];
+    for await (const e of keeper.getFiles(spec.id, '/opt/app')) got.push(e);
+    got.sort((a, b) => a.path.localeCompare(b.path));
+    expect(got.map((e) => [e.path, e.type, e.mode.toString(8), e.uid])).toEqual([
+      ['/opt/app', 'directory', '750', 1000], ['/opt/app/conf.txt', 'file', '640', 1000], ['/opt/app/link', 'symlink', '777', 0],
+    ]);
+    expect(got[1]!.content!.toString()).toBe('key=value\n');
+    expect(got[2]!.linkTarget).toBe('conf.txt');
+    await keeper.removeContainer(spec.id);
+  });
+
+  it('rejects start of an unknown container and removes idempotently', async () => {
+    await expect(keeper.startContainer('missing')).rejects.toThrow(/no such container/);
+    await keeper.removeContainer('missing');
+    await keeper.removeContainer('missing');
+  });
+
+  it('survives 50 create/start/remove cycles without leaking processes, fds, mounts or dirs', async () => {
+    const fds = () => readdirSync(`/proc/${keeper.pid}/fd`).length;
+    const mounts = () => readFileSync(`/proc/${keeper.pid}/mountinfo`, 'utf8').split('\n').length;
+    const before = { fds: fds(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).length };
+    for (let i = 0; i < 50; i++) {
+      const spec = specFor(keeper, i % 2 ? ['true'] : ['sleep', '100']);
+      await keeper.createContainer(spec);
+      await keeper.startContainer(spec.id);
+      if (i % 2) await keeper.waitContainer(spec.id);
+      await keeper.removeContainer(spec.id);
+    }
+    expect({ fds: fds(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).length }).toEqual(before);
+    expect(childrenOf(keeper.pid)).toEqual([]);
+  });
+});

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { busyboxRootfs, hostId, processGone, skipReason, specFor } from './fixture.js';
+
+const skip = skipReason();
+const require = createRequire(import.meta.url);
+
+async function until(cond: () => boolean, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(20);
+  }
+  return Date.now() - t0;
+}
+
+describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
+  const keepers: Keeper[] = [];
+  afterAll(async () => {
+    for (const k of keepers) await k.close();
+  });
+
+  it('a SIGKILLed Node process takes its keeper and containers with it', async () => {
+    busyboxRootfs();
+    const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
+    const child = spawn(process.execPath, [viteNode, join(import.meta.dirname, 'teardown-child.mts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const info = await new Promise<{ keeperPid: number; initPid: number; stateDir: string; keeperDir: string }>((resolve, reject) => {
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const line = buf.split('\n').find((l) => l.startsWith('{'));
+        if (line) resolve(JSON.parse(line));
+      });
+      child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
+    });
+    expect(processGone(info.initPid)).toBe(false);
+    expect(existsSync(info.stateDir)).toBe(true);
+    const grandchildren = readFileSync(`/proc/${info.initPid}/task/${info.initPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    child.kill('SIGKILL');
+    const took = await until(() => processGone(info.initPid) && grandchildren.every(processGone) && processGone(info.keeperPid) && !existsSync(info.stateDir) && !existsSync(info.keeperDir), 2000);
+    expect(took).toBeLessThan(2000);
+  });
+
+  it('close() kills containers and removes the keeper dir within a second', async () => {
+    const k = await Keeper.start();
+    const spec = specFor(k, ['sleep', '1000']);
+    const { pid } = await k.createContainer(spec);
+    await k.startContainer(spec.id);
+    const t0 = Date.now();
+    await k.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(processGone(pid)).toBe(true);
+    expect(existsSync(k.stateDir)).toBe(false);
+  });
+
+  it('sweeps the directories of dead keepers, not of live ones', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'slipway-sweep-'));
+    chmodSync(root, 0o700);
+    const dead = join(root, 'keeper-999999999');
+    mkdirSync(join(dead, 'c1', 'upper', 'deep'), { recursive: true });
+    writeFileSync(join(dead, 'c1', 'upper', 'deep', 'f'), 'x');
+    const first = await Keeper.start({ stateRoot: root });
+    keepers.push(first);
+    expect(existsSync(dead)).toBe(false);
+    const second = await Keeper.start({ stateRoot: root });
+    keepers.push(second);
+    expect(existsSync(first.stateDir)).toBe(true);
+    expect(readdirSync(root).sort()).toEqual([`keeper-${first.pid}`, `keeper-${second.pid}`].sort());
+  });
+
+  it('chownList applies ownership and setuid modes without following symlinks; rmtree removes it', async () => {
+    const k = await Keeper.start();
+    keepers.push(k);
+    const dir = join(k.stateDir, 'layer');
+    mkdirSync(join(dir, 'usr', 'bin'), { recursive: true });
+    writeFileSync(join(dir, 'usr', 'bin', 'tool'), '#!/bin/sh\n');
+    const outside = join(k.stateDir, 'outside');
+    writeFileSync(outside, 'x');
+    const { symlinkSync, statSync, lstatSync } = await import('node:fs');
+    symlinkSync(outside, join(dir, 'link'));
+    const list = join(k.stateDir, 'list');
+    writeFileSync(list, ['usr/bin/tool', '1000', '1000', '4755', 'usr', '7', '8', '755', 'link', '33', '33', '777', ''].join('\0'));
+    await k.chownList(dir, list);
+    const tool = statSync(join(dir, 'usr', 'bin', 'tool'));
+    expect([tool.uid, tool.gid, (tool.mode & 0o7777).toString(8)]).toEqual([hostId(k.mapping.uidMap, 1000), hostId(k.mapping.gidMap, 1000), '4755']);
+    expect(statSync(join(dir, 'usr')).uid).toBe(hostId(k.mapping.uidMap, 7));
+    expect(lstatSync(join(dir, 'link')).uid).toBe(hostId(k.mapping.uidMap, 33));
+    expect(statSync(outside).uid).toBe(process.getuid!());
+
+    writeFileSync(list, ['link/escape', '1', '1', '644', ''].join('\0'));
+    await expect(k.chownList(dir, list)).rejects.toThrow(/chown link\/escape: open: ENOTDIR/);
+    writeFileSync(list, ['../outside', '1', '1', '644', ''].join('\0'));
+    await expect(k.chownList(dir, list)).rejects.toThrow(/EINVAL/);
+
+    await k.rmtree(dir);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(outside)).toBe(true);
+  });
+});
