@@ -1,0 +1,585 @@
+/**
+ * `pull()`: resolves a reference (registry, `oci-layout:` directory or `docker-archive:` tarball) to an image
+ * whose layers are unpacked in the store, ready to be stacked by overlayfs.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { extract as tarExtract } from 'tar-stream';
+import { pipeline } from 'node:stream/promises';
+import { createHash } from 'node:crypto';
+import { logger } from '../internal/debug.js';
+import { SlipwayError } from '../errors.js';
+import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type Descriptor, type ImageConfigFile, type ImageManifest } from './manifest.js';
+import { hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
+import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
+import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
+import { ImageStore, type BlobWriter } from './store.js';
+import { unpackLayer, type ApplyOwnership } from './unpack.js';
+
+const debug = logger('image:pull');
+
+/** Pull policy: `missing` uses the cache when the image is there (works offline); `always` re-resolves the reference; `never` only uses the cache. */
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+/** Progress of one layer, in compressed bytes. */
+export interface PullProgress {
+  /** The layer digest. */
+  layer: string;
+  current: number;
+  total: number;
+}
+
+/** Options for {@link pull}. */
+export interface PullOptions {
+  /** @defaultValue `'missing'` */
+  policy?: PullPolicy;
+  /** `os/arch[/variant]` or an object. @defaultValue the host's platform */
+  platform?: string | Platform;
+  onProgress?: (e: PullProgress) => void;
+  signal?: AbortSignal;
+  /**
+   * Names the id mapping the unpacked layers are owned under (layers are stored per mapping, because
+   * ownership differs). @defaultValue `'root'` as root, else `'uid<uid>'`
+   */
+  mappingKey?: string;
+  /** Applies non-root ownership and setuid/setgid bits of each layer. @defaultValue lchown as root, skipped (with a debug note) otherwise */
+  applyOwnership?: ApplyOwnership;
+  /**
+   * A registry Docker Hub pulls go to first (falling back to Hub), e.g. `mirror.gcr.io` or
+   * `http://127.0.0.1:5000`. Paths keep `library/`. @defaultValue `$SLIPWAY_REGISTRY_MIRROR`
+   */
+  registryMirror?: string;
+  /**
+   * A prefix that replaces Docker Hub for images named without a registry, like testcontainers'
+   * `TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`: with `registry.corp/hub`, `redis:7` is pulled as
+   * `registry.corp/hub/redis:7`. @defaultValue `$SLIPWAY_HUB_IMAGE_NAME_PREFIX`
+   */
+  hubPrefix?: string;
+  /** Registries spoken to over plain HTTP (loopback always is). Also `$SLIPWAY_INSECURE_REGISTRIES`. */
+  insecureRegistries?: string[];
+  /** Store root. @defaultValue `$SLIPWAY_CACHE_DIR`, `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway` */
+  storeDir?: string;
+  /** Layers downloaded at once. @defaultValue 3 */
+  concurrency?: number;
+  /** Keep compressed blobs in the store (needed to re-unpack for another mapping offline). @defaultValue true */
+  keepBlobs?: boolean;
+  /** Advanced registry client options (retries, size limits, credentials, dispatcher). */
+  registry?: Omit<RegistryClientOptions, 'insecureRegistries'>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The runtime-relevant part of the image config, with Docker's names and defaults filled in. */
+export interface ImageConfig {
+  Env: string[];
+  Entrypoint: string[] | null;
+  Cmd: string[] | null;
+  User: string;
+  WorkingDir: string;
+  ExposedPorts: Record<string, object>;
+  Healthcheck: ContainerConfig['Healthcheck'] | undefined;
+  StopSignal: string | undefined;
+  Labels: Record<string, string>;
+  Volumes: Record<string, object>;
+}
+
+/** One layer of a pulled image. */
+export interface ImageLayer {
+  digest: string;
+  diffId: string;
+  chainId: string;
+  size: number;
+  mediaType: string;
+  /** The unpacked layer (overlay format), when present for the mapping asked for. */
+  dir?: string;
+}
+
+/** A pulled image. Layers are bottom first. */
+export interface Image {
+  /** The normalized reference (`docker.io/library/redis:7`, or `oci-layout:/abs/dir:tag`). */
+  ref: string;
+  /** The digest the reference resolved to (an index digest for multi-platform images, as Docker reports). */
+  digest: string;
+  /** The platform-specific manifest's digest. */
+  manifestDigest: string;
+  config: ImageConfig;
+  layers: ImageLayer[];
+  platform: Platform;
+  /** Where the manifest came from this time. */
+  source: 'cache' | 'registry' | 'mirror' | 'oci-layout' | 'docker-archive';
+}
+
+interface RefRecord {
+  ref: string;
+  digest: string;
+  manifestDigest: string;
+  config: ImageConfig;
+  platform: Platform;
+  layers: Omit<ImageLayer, 'dir'>[];
+}
+
+function toImageConfig(cfg: ImageConfigFile): ImageConfig {
+  const c = cfg.config ?? {};
+  return {
+    Env: c.Env ?? [],
+    Entrypoint: c.Entrypoint?.length ? c.Entrypoint : null,
+    Cmd: c.Cmd?.length ? c.Cmd : null,
+    User: c.User ?? '',
+    WorkingDir: c.WorkingDir ?? '',
+    ExposedPorts: c.ExposedPorts ?? {},
+    Healthcheck: c.Healthcheck,
+    StopSignal: c.StopSignal || undefined,
+    Labels: c.Labels ?? {},
+    Volumes: c.Volumes ?? {},
+  };
+}
+
+function defaultMappingKey(): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? 'root' : `uid${uid}`;
+}
+
+/** Runs `fn` over items with at most `n` in flight; the first failure wins (others are left to finish). */
+async function pool<T, R>(items: T[], n: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failed === undefined) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!, i);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(n, items.length)) }, worker));
+  if (failed !== undefined) throw failed;
+  return out;
+}
+
+interface LayerJob {
+  desc: Descriptor;
+  diffId: string;
+  chainId: string;
+  /** Opens the layer bytes (network or disk). */
+  open: () => AsyncIterable<Buffer>;
+  /** Whether the bytes should be kept as a store blob. */
+  keep: boolean;
+}
+
+/** Shared machinery of one pull call. */
+class Puller {
+  readonly store: ImageStore;
+  readonly mappingKey: string;
+  readonly platform: Platform;
+  #client: RegistryClient | undefined;
+
+  constructor(readonly opts: PullOptions) {
+    this.store = new ImageStore(opts.storeDir ?? undefined);
+    this.mappingKey = opts.mappingKey ?? defaultMappingKey();
+    this.platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+    this.store.layerDir(this.mappingKey, `sha256:${'0'.repeat(64)}`); // validates mappingKey early
+  }
+
+  get client(): RegistryClient {
+    this.#client ??= new RegistryClient({ ...this.opts.registry, insecureRegistries: this.opts.insecureRegistries, env: this.opts.env });
+    return this.#client;
+  }
+
+  /** Makes sure the layer is unpacked for this mapping; returns its directory. */
+  async ensureLayer(job: LayerJob): Promise<string> {
+    const { desc, chainId } = job;
+    const dest = this.store.layerDir(this.mappingKey, chainId);
+    const progress = (current: number): void => this.opts.onProgress?.({ layer: desc.digest, current, total: desc.size });
+    if (await this.store.exists(dest)) {
+      progress(desc.size);
+      return dest;
+    }
+    const layerLock = await this.store.lock(`layer-${this.mappingKey}-${chainId.slice(7)}`, this.opts.signal);
+    try {
+      if (await this.store.exists(dest)) {
+        progress(desc.size);
+        return dest;
+      }
+      const blobLock = await this.store.lock(`blob-${desc.digest.slice(7)}`, this.opts.signal);
+      try {
+        if (await this.store.hasBlob(desc.digest)) {
+          try {
+            return await this.#unpack(job, () => createReadStream(this.store.blobPath(desc.digest), { highWaterMark: 256 * 1024 }), undefined, progress);
+          } catch (e) {
+            if (!SlipwayError.is(e, 'ERR_DIGEST_MISMATCH') && !SlipwayError.is(e, 'ERR_UNPACK')) throw e;
+            debug('stored blob %s is bad (%s); fetching it again', desc.digest, (e as Error).message);
+            const { rm } = await import('node:fs/promises');
+            await rm(this.store.blobPath(desc.digest), { force: true });
+          }
+        }
+        const writer = job.keep && this.opts.keepBlobs !== false ? await this.store.blobWriter(desc.digest) : undefined;
+        return await this.#unpack(job, job.open, writer, progress);
+      } finally {
+        blobLock.release();
+      }
+    } finally {
+      layerLock.release();
+    }
+  }
+
+  async #unpack(job: LayerJob, open: () => AsyncIterable<Buffer>, writer: BlobWriter | undefined, progress: (n: number) => void): Promise<string> {
+    const tmp = await this.store.layerTempDir(job.chainId);
+    const t0 = Date.now();
+    const r = await unpackLayer({
+      source: open(), dir: tmp, digest: job.desc.digest, diffId: job.diffId, size: job.desc.size,
+      blobWriter: writer, ownershipListPath: `${tmp}.owners`, applyOwnership: this.opts.applyOwnership,
+      onBytes: progress, label: job.desc.digest, signal: this.opts.signal,
+    });
+    if (writer) await writer.commit();
+    const dir = await this.store.commitLayer(tmp, this.mappingKey, job.chainId);
+    debug('layer %s: %d entries, %d bytes (%s) in %dms', job.desc.digest, r.entries, r.size, r.compression, Date.now() - t0);
+    return dir;
+  }
+
+  /** Reads a small blob from the store or fetches it (under the blob lock, so it is fetched once). */
+  async smallBlob(digest: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
+    const have = await this.store.readBlob(digest);
+    if (have) return have;
+    const lock = await this.store.lock(`blob-${digest.slice(7)}`, this.opts.signal);
+    try {
+      const again = await this.store.readBlob(digest);
+      if (again) return again;
+      const b = await fetch();
+      await this.store.writeBlob(digest, b);
+      return b;
+    } finally {
+      lock.release();
+    }
+  }
+
+  async layersFor(manifest: ImageManifest, cfg: ImageConfigFile, open: (d: Descriptor) => () => AsyncIterable<Buffer>, keep: boolean): Promise<ImageLayer[]> {
+    const diffIds = cfg.rootfs.diff_ids;
+    const chains = chainIds(diffIds);
+    const jobs: LayerJob[] = manifest.layers.map((desc, i) => ({ desc, diffId: diffIds[i]!, chainId: chains[i]!, open: open(desc), keep }));
+    const dirs = await pool(jobs, this.opts.concurrency ?? 3, (j) => this.ensureLayer(j));
+    return jobs.map((j, i) => ({ digest: j.desc.digest, diffId: j.diffId, chainId: j.chainId, size: j.desc.size, mediaType: j.desc.mediaType, dir: dirs[i]! }));
+  }
+
+  /** The cached image for a reference, unpacking from stored blobs if needed; undefined when not cached. */
+  async fromCache(key: string): Promise<Image | undefined> {
+    const rec = await this.store.readRef<RefRecord>(key);
+    if (!rec) return undefined;
+    const layers: ImageLayer[] = [];
+    for (const l of rec.layers) {
+      const dir = this.store.layerDir(this.mappingKey, l.chainId);
+      if (!(await this.store.exists(dir)) && !(await this.store.hasBlob(l.digest))) return undefined;
+      layers.push({ ...l });
+    }
+    const missing = (l: ImageLayer): () => AsyncIterable<Buffer> => async function* () {
+      yield* [];
+      throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `layer ${l.digest} is not in the store`, { hint: 'pull the image again' });
+    };
+    const dirs = await pool(layers, this.opts.concurrency ?? 3, (l) => this.ensureLayer({
+      desc: { digest: l.digest, size: l.size, mediaType: l.mediaType }, diffId: l.diffId, chainId: l.chainId, open: missing(l), keep: false,
+    }));
+    return { ...rec, layers: layers.map((l, i) => ({ ...l, dir: dirs[i]! })), source: 'cache' };
+  }
+
+  async fromRegistry(ref: ImageReference, asRef: string, source: 'registry' | 'mirror'): Promise<Image> {
+    const { domain, path: repo } = ref;
+    const c = this.client;
+    const signal = this.opts.signal;
+    const top = await c.getManifest(domain, repo, ref.digest ?? ref.tag ?? 'latest', { signal });
+    let parsed = parseManifest(top.body, top.contentType, `manifest of ${ref.string}`);
+    await this.store.writeBlob(top.digest, top.body);
+    let manifestDigest = top.digest;
+    if (parsed.kind === 'index') {
+      const entry = selectPlatform(parsed.manifests, this.platform, ref.string);
+      const m = await c.getManifest(domain, repo, entry.digest, { signal });
+      parsed = parseManifest(m.body, m.contentType, `manifest ${entry.digest} of ${ref.string}`);
+      if (parsed.kind !== 'manifest') throw new SlipwayError('ERR_MANIFEST_INVALID', `${ref.string}: nested index for ${platformString(this.platform)}`);
+      await this.store.writeBlob(m.digest, m.body);
+      manifestDigest = m.digest;
+    }
+    const manifest = parsed;
+    const cfgBytes = await this.smallBlob(manifest.config.digest, () => c.getBlob(domain, repo, manifest.config.digest, { signal }));
+    const cfg = parseImageConfig(cfgBytes, manifest.layers.length, `config of ${ref.string}`);
+    const layers = await this.layersFor(manifest, cfg, (d) => () => c.blobStream(domain, repo, d.digest, d.size, { signal }), true);
+    const image: Image = {
+      ref: asRef, digest: top.digest, manifestDigest, config: toImageConfig(cfg), layers,
+      platform: { os: cfg.os ?? this.platform.os, architecture: cfg.architecture ?? this.platform.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) },
+      source,
+    };
+    return image;
+  }
+
+  async remember(key: string, image: Image): Promise<void> {
+    const rec: RefRecord = {
+      ref: image.ref, digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
+      layers: image.layers.map(({ dir: _dir, ...l }) => l),
+    };
+    await this.store.writeRef(key, rec);
+  }
+}
+
+function parseMirror(m: string): { host: string; insecure: boolean } {
+  const t = m.trim().replace(/\/+$/, '');
+  const insecure = t.startsWith('http://');
+  const host = t.replace(/^[a-z]+:\/\//, '');
+  if (!host || host.includes('/')) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid registry mirror ${JSON.stringify(m)}`, { hint: 'use host[:port] or http(s)://host[:port], e.g. "mirror.gcr.io"' });
+  }
+  return { host, insecure };
+}
+
+/** Applies the Hub prefix (testcontainers semantics: official images keep their short name). */
+function applyHubPrefix(ref: ImageReference, prefix: string | undefined): ImageReference {
+  if (!prefix || ref.domain !== DOCKER_HUB_DOMAIN) return ref;
+  const short = ref.path.startsWith('library/') && ref.path.split('/').length === 2 ? ref.path.slice(8) : ref.path;
+  let s = `${prefix.trim().replace(/\/+$/, '')}/${short}`;
+  if (ref.tag) s += `:${ref.tag}`;
+  if (ref.digest) s += `@${ref.digest}`;
+  try {
+    return parseReference(s);
+  } catch (e) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `hub image name prefix ${JSON.stringify(prefix)} gives the invalid reference ${JSON.stringify(s)}`, {
+      hint: 'use a prefix like "registry.example.com/dockerhub" (SLIPWAY_HUB_IMAGE_NAME_PREFIX)', cause: e,
+    });
+  }
+}
+
+/**
+ * Pulls an image and unpacks its layers into the store (once per layer and id mapping).
+ *
+ * References: anything `docker pull` accepts (`redis`, `redis:7`, `localhost:5000/app@sha256:…`), plus
+ * `oci-layout:<dir>[:tag]` and `docker-archive:<file.tar>`.
+ *
+ * @returns the image: normalized ref, digests, config (Env/Entrypoint/Cmd/User/WorkingDir/ExposedPorts/
+ *   Healthcheck/StopSignal/Labels) and layers with their unpacked directories.
+ * @throws {@link SlipwayError} `ERR_INVALID_REFERENCE`, `ERR_IMAGE_NOT_PRESENT` (policy `never`),
+ *   `ERR_IMAGE_NOT_FOUND`, `ERR_PLATFORM_NOT_FOUND`, `ERR_REGISTRY_AUTH`, `ERR_REGISTRY_UNREACHABLE`,
+ *   `ERR_DIGEST_MISMATCH`, `ERR_UNPACK_UNSAFE_PATH`, `ERR_TOO_LARGE`, `ERR_ABORTED`.
+ * @example
+ * const img = await pull('postgres:16', { onProgress: (p) => console.log(p.layer, p.current, p.total) });
+ * img.layers.map((l) => l.dir); // lower dirs, bottom first
+ */
+export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> {
+  if (typeof ref !== 'string') throw new SlipwayError('ERR_INVALID_REFERENCE', `image reference must be a string, got ${typeof ref}`);
+  const policy = opts.policy ?? 'missing';
+  if (!['missing', 'always', 'never'].includes(policy)) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid policy ${JSON.stringify(policy)}`, { hint: "use 'missing', 'always' or 'never'" });
+  }
+  if (ref.startsWith('oci-layout:')) return pullOciLayout(ref.slice('oci-layout:'.length), opts);
+  if (ref.startsWith('docker-archive:')) return pullDockerArchive(ref.slice('docker-archive:'.length), opts);
+
+  const env = opts.env ?? process.env;
+  const parsed = parseReference(ref);
+  const effective = applyHubPrefix(parsed, opts.hubPrefix ?? (env.SLIPWAY_HUB_IMAGE_NAME_PREFIX || undefined));
+  const mirrorSetting = opts.registryMirror ?? (env.SLIPWAY_REGISTRY_MIRROR || undefined);
+  const mirror = mirrorSetting && effective.domain === DOCKER_HUB_DOMAIN ? parseMirror(mirrorSetting) : undefined;
+  const insecure = [...(opts.insecureRegistries ?? []), ...(mirror?.insecure ? [mirror.host] : [])];
+  const puller = new Puller({ ...opts, insecureRegistries: insecure });
+  const key = `${effective.string}|${platformString(puller.platform)}`;
+  await puller.store.init();
+
+  if (policy !== 'always') {
+    const cached = await puller.fromCache(key);
+    if (cached) {
+      debug('%s: from cache', key);
+      return { ...cached, ref: parsed.string };
+    }
+    if (policy === 'never') {
+      throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `image ${parsed.string} (${platformString(puller.platform)}) is not in the store at ${puller.store.root} and the pull policy is "never"`, {
+        hint: "pull it first (policy 'missing'), or check SLIPWAY_CACHE_DIR",
+      });
+    }
+  }
+
+  let image: Image;
+  if (mirror) {
+    try {
+      image = await puller.fromRegistry(makeReference(mirror.host, effective.path, effective.tag, effective.digest), parsed.string, 'mirror');
+    } catch (e) {
+      if (SlipwayError.is(e, 'ERR_ABORTED') || SlipwayError.is(e, 'ERR_UNPACK_UNSAFE_PATH') || SlipwayError.is(e, 'ERR_PLATFORM_NOT_FOUND')) throw e;
+      debug('mirror %s failed for %s (%s); trying %s', mirror.host, effective.string, (e as Error).message, effective.domain);
+      image = await puller.fromRegistry(effective, parsed.string, 'registry');
+    }
+  } else {
+    image = await puller.fromRegistry(effective, parsed.string, 'registry');
+  }
+  await puller.remember(key, image);
+  return image;
+}
+
+async function readLimitedFile(file: string, limit: number, what: string): Promise<Buffer> {
+  let s;
+  try {
+    s = await stat(file);
+  } catch (e) {
+    throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `${what}: ${file} does not exist`, { cause: e, hint: 'check the path' });
+  }
+  if (s.size > limit) throw new SlipwayError('ERR_TOO_LARGE', `${what}: ${file} is larger than ${limit} bytes`);
+  return readFile(file);
+}
+
+function sha(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+async function pullOciLayout(spec: string, opts: PullOptions): Promise<Image> {
+  let dir = spec;
+  let tag: string | undefined;
+  const isDir = async (p: string): Promise<boolean> => stat(p).then((s) => s.isDirectory(), () => false);
+  if (!(await isDir(spec))) {
+    const i = spec.lastIndexOf(':');
+    if (i > 0) {
+      dir = spec.slice(0, i);
+      tag = spec.slice(i + 1);
+    }
+  }
+  dir = path.resolve(dir);
+  if (!(await isDir(dir))) throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `OCI layout directory ${dir} does not exist`, { hint: 'use oci-layout:<dir>[:tag]' });
+  const puller = new Puller(opts);
+  const limit = opts.registry?.maxManifestBytes ?? 4 << 20;
+  const blob = (d: string): string => {
+    if (!/^sha256:[a-f0-9]{64}$/.test(d)) throw new SlipwayError('ERR_MANIFEST_INVALID', `unsupported digest ${d} in ${dir}`);
+    return path.join(dir, 'blobs', 'sha256', d.slice(7));
+  };
+  const readBlob = async (d: string): Promise<Buffer> => {
+    const b = await readLimitedFile(blob(d), limit, `OCI layout ${dir}`);
+    if (sha(b) !== d) throw new SlipwayError('ERR_DIGEST_MISMATCH', `blob ${d} in ${dir} is corrupt`);
+    return b;
+  };
+  const index = parseManifest(await readLimitedFile(path.join(dir, 'index.json'), limit, `OCI layout ${dir}`), 'application/vnd.oci.image.index.v1+json', `${dir}/index.json`);
+  if (index.kind !== 'index') throw new SlipwayError('ERR_MANIFEST_INVALID', `${dir}/index.json is not an image index`);
+  let candidates = index.manifests;
+  if (tag !== undefined) {
+    candidates = candidates.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+    if (!candidates.length) {
+      const tags = index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).filter(Boolean);
+      throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `OCI layout ${dir} has no image tagged ${JSON.stringify(tag)}; tags: ${tags.join(', ') || '(none)'}`);
+    }
+  }
+  let chosen = candidates.length === 1 ? candidates[0]! : selectPlatform(candidates, puller.platform, `OCI layout ${dir}`);
+  let topDigest = chosen.digest;
+  let parsed = parseManifest(await readBlob(chosen.digest), chosen.mediaType, `${dir} ${chosen.digest}`);
+  if (parsed.kind === 'index') {
+    chosen = selectPlatform(parsed.manifests, puller.platform, `OCI layout ${dir}`);
+    parsed = parseManifest(await readBlob(chosen.digest), chosen.mediaType, `${dir} ${chosen.digest}`);
+    if (parsed.kind !== 'manifest') throw new SlipwayError('ERR_MANIFEST_INVALID', `${dir}: nested index`);
+  } else {
+    topDigest = chosen.digest;
+  }
+  const manifest = parsed;
+  const cfg = parseImageConfig(await readBlob(manifest.config.digest), manifest.layers.length, `config in ${dir}`);
+  const layers = await puller.layersFor(manifest, cfg, (d) => () => createReadStream(blob(d.digest), { highWaterMark: 256 * 1024 }), false);
+  return {
+    ref: `oci-layout:${dir}${tag !== undefined ? `:${tag}` : ''}`, digest: topDigest, manifestDigest: chosen.digest, config: toImageConfig(cfg), layers,
+    platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'oci-layout',
+  };
+}
+
+interface ArchiveManifest { Config: string; RepoTags?: string[] | null; Layers: string[] }
+
+/** Iterates the entries of a tar file, calling `fn` for each with a byte stream. */
+async function scanTar(file: string, fn: (name: string, size: number, stream: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+  const ex = tarExtract();
+  const feed = pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), ex);
+  let feedError: unknown;
+  const settled = feed.catch((e: unknown) => {
+    feedError = e;
+  });
+  try {
+    for await (const entry of ex) {
+      const name = entry.header.name.replace(/^\.?\/+/, '');
+      await fn(name, entry.header.size ?? 0, entry as unknown as AsyncIterable<Buffer>);
+      for await (const _ of entry) void _;
+    }
+  } catch (e) {
+    ex.destroy();
+    if (SlipwayError.is(e)) throw e;
+    await settled;
+    throw new SlipwayError('ERR_UNPACK', `docker archive ${file} is not a valid tar: ${((feedError ?? e) as Error).message}`, { cause: feedError ?? e });
+  }
+  await settled;
+  if (feedError) throw new SlipwayError('ERR_UNPACK', `docker archive ${file} is not a valid tar: ${(feedError as Error).message}`, { cause: feedError });
+}
+
+async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image> {
+  const abs = path.resolve(file);
+  await stat(abs).catch((e: unknown) => {
+    throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `docker archive ${abs} does not exist`, { cause: e, hint: 'use docker-archive:<file.tar> (as written by docker save)' });
+  });
+  const puller = new Puller(opts);
+  const limit = opts.registry?.maxManifestBytes ?? 4 << 20;
+  // Pass 1: the small JSON files.
+  const jsons = new Map<string, Buffer>();
+  const grab = (want: (name: string) => boolean) => async (name: string, size: number, stream: AsyncIterable<Buffer>): Promise<void> => {
+    if (!want(name) || size > limit) return;
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c);
+    jsons.set(name, Buffer.concat(chunks));
+  };
+  await scanTar(abs, grab((n) => n.endsWith('.json')));
+  const mj = jsons.get('manifest.json');
+  if (!mj) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs} has no manifest.json; is it a docker save archive?`);
+  let entries: ArchiveManifest[];
+  try {
+    entries = JSON.parse(mj.toString('utf8')) as ArchiveManifest[];
+  } catch (e) {
+    throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: manifest.json is not valid JSON`, { cause: e });
+  }
+  const entry = entries[0];
+  if (!entry?.Config || !Array.isArray(entry.Layers)) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: manifest.json lists no image`);
+  const cfgName = entry.Config.replace(/^\.?\/+/, '');
+  // docker save ≥ 25 stores the config as blobs/sha256/<hex>, without a .json suffix.
+  if (!jsons.has(cfgName)) await scanTar(abs, grab((n) => n === cfgName));
+  const cfgBytes = jsons.get(cfgName);
+  if (!cfgBytes) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: config ${entry.Config} missing`);
+  const cfg = parseImageConfig(cfgBytes, entry.Layers.length, `config in ${abs}`);
+  const chains = chainIds(cfg.rootfs.diff_ids);
+  const layers: ImageLayer[] = entry.Layers.map((name, i) => ({
+    digest: cfg.rootfs.diff_ids[i]!, diffId: cfg.rootfs.diff_ids[i]!, chainId: chains[i]!, size: 0,
+    mediaType: 'application/vnd.docker.image.rootfs.diff.tar', dir: puller.store.layerDir(puller.mappingKey, chains[i]!),
+  }));
+  const needed = new Map<string, number[]>();
+  for (let i = 0; i < layers.length; i++) {
+    if (await puller.store.exists(layers[i]!.dir!)) continue;
+    const n = entry.Layers[i]!.replace(/^\.?\/+/, '');
+    needed.set(n, [...(needed.get(n) ?? []), i]);
+  }
+  if (needed.size) {
+    // Pass 2: unpack each needed layer straight from the archive stream (serially, in archive order).
+    await scanTar(abs, async (name, size, stream) => {
+      const idx = needed.get(name);
+      if (!idx) return;
+      const chunksOnce = stream;
+      for (const i of idx) {
+        const l = layers[i]!;
+        l.size = size;
+        const lock = await puller.store.lock(`layer-${puller.mappingKey}-${l.chainId.slice(7)}`, opts.signal);
+        try {
+          if (await puller.store.exists(l.dir!)) continue;
+          const tmp = await puller.store.layerTempDir(l.chainId);
+          const r = await unpackLayer({
+            source: chunksOnce, dir: tmp, diffId: l.diffId, ownershipListPath: `${tmp}.owners`, applyOwnership: opts.applyOwnership,
+            label: `${name} in ${abs}`, signal: opts.signal,
+            onBytes: (n) => opts.onProgress?.({ layer: l.digest, current: n, total: size }),
+          });
+          l.digest = r.digest;
+          await puller.store.commitLayer(tmp, puller.mappingKey, l.chainId);
+        } finally {
+          lock.release();
+        }
+        break; // a stream can be read once; duplicates share the chain id anyway
+      }
+    });
+    for (const l of layers) {
+      if (!(await puller.store.exists(l.dir!))) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: layer for ${l.diffId} missing from the archive`);
+    }
+  }
+  const configDigest = sha(cfgBytes);
+  return {
+    ref: `docker-archive:${abs}`, digest: configDigest, manifestDigest: configDigest, config: toImageConfig(cfg), layers,
+    platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'docker-archive',
+  };
+}
+
