@@ -1,7 +1,9 @@
 /* Port publishing: the keeper listens on the host, init connects inside the container. */
 #pragma once
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "init.h"
 #include "keeper.h"
@@ -14,3 +16,5 @@ void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len);
 void forward_socket_reply(const char *id, const struct init_msg *m, int fd);
 void forward_container_gone(const char *id);
 void forward_shutdown(void);
+/* A child was reaped: true if it was a relay (forgotten, so its pid is never signalled again). */
+bool forward_reaped(pid_t pid);

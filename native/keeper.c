@@ -284,6 +284,8 @@ static void container_reaped(struct container *c, int init_status) {
     buf_free(&b);
   }
   c->state = C_FAILED;
+  /* Listeners hold init's ctl fd number: drop them before the fd is closed and reused. */
+  forward_container_gone(c->id);
   ep_del_close(&c->ctl);
   if (c->remove_req) finish_remove(c);
 }
@@ -590,7 +592,7 @@ static void reap_children(void) {
         found = true;
         break;
       }
-    if (found) continue;
+    if (found || forward_reaped(pid)) continue;
     for (struct worker *w = K.workers; w; w = w->next)
       if (w->pid == pid) {
         w->reaped = true;
