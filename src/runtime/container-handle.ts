@@ -15,6 +15,12 @@ import { releaseName } from './launch.js';
 
 const log = logger('container');
 
+/** The keeper spec with the fields this module always fills in. */
+export type BootSpec = KeeperContainerSpec & {
+  lowerDirs: string[]; upperDir: string; cwd: string; groups: number[];
+  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+};
+
 interface HandleInit {
   keeper: Keeper;
   id: string;
@@ -23,7 +29,7 @@ interface HandleInit {
   logPath: string;
   options: ContainerOptions;
   image: Image;
-  spec: KeeperContainerSpec;
+  spec: BootSpec;
   hostname: string;
   cleanup: (() => Promise<unknown>)[];
 }
