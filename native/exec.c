@@ -41,6 +41,61 @@ int join_container(pid_t init_pid, bool all, sw_error *e) {
   return 0;
 }
 
+static bool has_all_controllers(const char *superopts, const char *controllers) {
+  cleanup_free char *want = xstrdup(controllers);
+  char *save = NULL;
+  for (char *c = strtok_r(want, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+    size_t n = strlen(c);
+    bool found = false;
+    for (const char *p = superopts; (p = strstr(p, c)); p += n)
+      if ((p == superopts || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) {
+        found = true;
+        break;
+      }
+    if (!found) return false;
+  }
+  return true;
+}
+
+/* Moves the calling process into every cgroup of the container's init, so an exec'd process
+ * counts against the container's limits. Best effort: a failure only loses accounting. */
+static void join_cgroups(pid_t init_pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/cgroup", (int)init_pid);
+  FILE *cg = fopen(path, "re");
+  if (!cg) return;
+  char line[4096];
+  while (fgets(line, sizeof line, cg)) {
+    line[strcspn(line, "\n")] = 0;
+    char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2) continue;
+    *c1 = *c2 = 0;
+    const char *controllers = c1 + 1, *cgpath = c2 + 1;
+    bool v2 = !strcmp(line, "0") && !*controllers;
+    FILE *mi = fopen("/proc/self/mountinfo", "re");
+    if (!mi) break;
+    char m[4096];
+    while (fgets(m, sizeof m, mi)) {
+      char root[1024], mnt[1024], fstype[64], superopts[1024];
+      const char *sep = strstr(m, " - ");
+      if (!sep || sscanf(m, "%*s %*s %*s %1023s %1023s", root, mnt) != 2) continue;
+      if (sscanf(sep + 3, "%63s %*s %1023s", fstype, superopts) != 2) continue;
+      if (v2 ? strcmp(fstype, "cgroup2") : (strcmp(fstype, "cgroup") || !has_all_controllers(superopts, controllers))) continue;
+      size_t rl = strlen(root);
+      const char *rel = cgpath;
+      if (strcmp(root, "/")) {
+        if (strncmp(cgpath, root, rl)) continue;
+        rel = cgpath + rl;
+      }
+      cleanup_free char *procs = xasprintf("%s%s/cgroup.procs", mnt, rel);
+      if (write_file(procs, "0") < 0) logmsg("exec: join %s: %s", procs, strerror(errno));
+      break;
+    }
+    fclose(mi);
+  }
+  fclose(cg);
+}
+
 static void send_output(int out, uint32_t reqid, int stream, const char *data, size_t n) {
   sw_buf b = {0};
   buf_begin(&b, FR_EXEC_OUTPUT, reqid);
@@ -63,6 +118,8 @@ static bool pump(int out, uint32_t reqid, int fd, int stream) {
 void exec_worker(int out, uint32_t reqid, void *arg) {
   struct exec_job *j = arg;
   sw_error e = {0};
+  /* cgroups first: the paths are host paths, reachable only before joining the mount namespace. */
+  join_cgroups(j->init_pid);
   if (join_container(j->init_pid, true, &e) < 0) worker_fail(out, reqid, &e);
   int po[2], pe[2], pi[2] = {-1, -1}, ep[2];
   if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||

@@ -95,6 +95,7 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
   /* The keeper may die at any moment; we must not outlive it (the whole pid namespace goes with
    * us). The death signal is checked through ctl: EOF there means the keeper is gone. */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  set_process_title("slipway-init");
 
   /* Block every catchable signal and read them from a signalfd: as PID 1 of a pid namespace,
    * signals with default disposition would be dropped, but blocked signals are queued. */

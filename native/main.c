@@ -8,7 +8,12 @@
 #define SW_BUILD_ID "dev"
 #endif
 
+char *sw_argv_area;
+size_t sw_argv_len;
+
 int main(int argc, char **argv) {
+  sw_argv_area = argv[0];
+  sw_argv_len = (size_t)(argv[argc - 1] + strlen(argv[argc - 1]) - argv[0]);
   if (argc >= 2 && !strcmp(argv[1], "version")) {
     printf("slipway-helper protocol %d build %s\n", SW_PROTOCOL_VERSION, SW_BUILD_ID);
     return 0;

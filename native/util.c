@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 static void vreport(bool with_errno, int saved, const char *fmt, va_list ap) {
@@ -196,4 +197,13 @@ int set_nonblock(int fd, bool on) {
   if (fl < 0) return -errno;
   fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
   return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+void set_process_title(const char *title) {
+  prctl(PR_SET_NAME, title, 0, 0, 0);
+  if (!sw_argv_area || sw_argv_len == 0) return;
+  size_t n = strlen(title);
+  if (n > sw_argv_len) n = sw_argv_len;
+  memset(sw_argv_area, 0, sw_argv_len);
+  memcpy(sw_argv_area, title, n);
 }

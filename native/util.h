@@ -76,3 +76,8 @@ int write_file(const char *path, const char *content);   /* 0 or -errno */
 int rmtree(const char *path);                            /* 0 or -errno; never follows symlinks */
 int rmtree_at(int dirfd, const char *name);
 int set_nonblock(int fd, bool on);
+
+/* The process's argv memory, so the container init can show up as "slipway-init" in ps. */
+extern char *sw_argv_area;
+extern size_t sw_argv_len;
+void set_process_title(const char *title);

@@ -249,7 +249,7 @@ export class Keeper {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, Pending>();
   readonly #exits = new Map<string, KeeperExit>();
-  readonly #waiters = new Map<string, { resolve(e: KeeperExit): void; reject(e: Error): void }[]>();
+  readonly #waiters = new Map<string, { resolve(e: KeeperExit): void; reject(e: Error): void; ref: boolean }[]>();
   #nextId = 1;
   #dead: Error | undefined;
   #closed: Promise<void> | undefined;
@@ -350,6 +350,7 @@ export class Keeper {
       this.#exits.set(id, exit);
       for (const w of this.#waiters.get(id) ?? []) w.resolve(exit);
       this.#waiters.delete(id);
+      this.#updateRef();
       return;
     }
     const p = this.#pending.get(f.reqid);
@@ -375,9 +376,10 @@ export class Keeper {
     this.#waiters.clear();
   }
 
-  /** Keeps Node alive only while requests are in flight, so scripts can exit. */
+  /** Keeps Node alive only while requests are in flight or someone waits (with `ref`), so scripts can exit. */
   #updateRef(): void {
-    const busy = this.#pending.size > 0;
+    let busy = this.#pending.size > 0;
+    for (const ws of this.#waiters.values()) busy ||= ws.some((w) => w.ref);
     const streams = [this.#child.stdin, this.#child.stdout, this.#child.stderr] as unknown as (Socket | null)[];
     for (const s of streams) {
       if (busy) s?.ref?.();
@@ -410,15 +412,20 @@ export class Keeper {
     await this.#request(FrameType.START, [tlv.str(Tag.ID, id)]);
   }
 
-  /** Resolves when the container's process has exited (also if it already has). */
-  waitContainer(id: string): Promise<KeeperExit> {
+  /**
+   * Resolves when the container's process has exited (also if it already has).
+   * While such a wait is pending Node stays alive; pass `{ ref: false }` for a background
+   * watcher that must not keep a script from exiting.
+   */
+  waitContainer(id: string, opts: { ref?: boolean } = {}): Promise<KeeperExit> {
     const done = this.#exits.get(id);
     if (done) return Promise.resolve(done);
     if (this.#dead) return Promise.reject(this.#dead);
     return new Promise((resolve, reject) => {
       const list = this.#waiters.get(id) ?? [];
-      list.push({ resolve, reject });
+      list.push({ resolve, reject, ref: opts.ref !== false });
       this.#waiters.set(id, list);
+      this.#updateRef();
     });
   }
 

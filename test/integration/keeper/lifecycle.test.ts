@@ -198,6 +198,31 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     expect(childrenOf(keeper.pid)).toEqual([]);
   });
 
+  it.skipIf(process.getuid!() !== 0 || !existsSync('/sys/fs/cgroup/pids'))('puts exec\'d processes into the container\'s cgroups', async () => {
+    const spec = specFor(keeper, ['sleep', '100']);
+    const { pid } = await keeper.createContainer(spec);
+    const cg = `/sys/fs/cgroup/pids/slipway-keeper-test-${process.pid}`;
+    mkdirSync(cg, { recursive: true });
+    try {
+      writeFileSync(`${cg}/cgroup.procs`, String(pid));
+      await keeper.startContainer(spec.id);
+      const out: Buffer[] = [];
+      await keeper.exec(spec.id, { argv: ['cat', '/proc/self/cgroup'], env: ['PATH=/bin'], uid: 0, gid: 0 }, { onStdout: (b) => out.push(b) });
+      // The container has its own cgroup namespace rooted at the keeper's cgroup: the exec'd process
+      // must show the same pids cgroup as the container's main process.
+      const execLine = Buffer.concat(out).toString().split('\n').find((l) => /:pids:/.test(l));
+      const main: Buffer[] = [];
+      await keeper.exec(spec.id, { argv: ['cat', '/proc/1/cgroup'], env: ['PATH=/bin'], uid: 0, gid: 0 }, { onStdout: (b) => main.push(b) });
+      expect(execLine).toBe(Buffer.concat(main).toString().split('\n').find((l) => /:pids:/.test(l)));
+      expect(readFileSync(`${cg}/cgroup.procs`, 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await keeper.removeContainer(spec.id);
+      await new Promise((r) => setTimeout(r, 100));
+      const { rmdirSync } = await import('node:fs');
+      rmdirSync(cg);
+    }
+  });
+
   it('copies files in and out of a running container', async () => {
     const spec = specFor(keeper, ['sleep', '100']);
     await keeper.createContainer(spec);
