@@ -3,7 +3,7 @@ import {
   DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
   type ContainerOptions, type NetworkMode, type PortBinding,
 } from './container-options.js';
-import { parseByteSize, parseCpuCount } from './units.js';
+import { parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
 import type { Network } from './network.js';
@@ -73,7 +73,7 @@ export class Container {
   /** Mounts a tmpfs. @example .withTmpfs('/tmp', { size: '64m' }) */
   withTmpfs(containerPath: string, opts: { size?: string | number; mode?: number } = {}): Container {
     const target = checkContainerPath('tmpfs target', containerPath);
-    const size = opts.size === undefined ? undefined : parseByteSize('tmpfs size', opts.size);
+    const size = opts.size === undefined ? undefined : parseMemory(opts.size, 'tmpfs size');
     if (opts.mode !== undefined && (!Number.isInteger(opts.mode) || opts.mode < 0 || opts.mode > 0o7777)) throw invalidArgument('tmpfs mode', opts.mode, 'an octal mode such as 0o1777');
     return this.#with({ mounts: [...this.#options.mounts, { kind: 'tmpfs', target, size, mode: opts.mode }] });
   }
@@ -125,20 +125,20 @@ export class Container {
     return this.#with({ networks: [...this.#options.networks, { network, aliases }] });
   }
   /** Memory limit, e.g. `'128m'`, `'1g'` or bytes. */
-  withMemory(limit: string | number): Container { return this.#with({ memory: parseByteSize('memory', limit) }); }
+  withMemory(limit: string | number): Container { return this.#with({ memory: parseMemory(limit, 'memory') }); }
   /** Memory + swap limit (Docker's --memory-swap); -1 for unlimited swap. */
   withMemorySwap(limit: string | number): Container {
-    return this.#with({ memorySwap: limit === -1 ? -1 : parseByteSize('memorySwap', limit) });
+    return this.#with({ memorySwap: parseMemory(limit, 'memorySwap', { allowUnlimited: true }) });
   }
   /** CPU quota in CPUs, e.g. `0.5`. */
-  withCpus(cpus: number | string): Container { return this.#with({ cpus: parseCpuCount('cpus', cpus) }); }
+  withCpus(cpus: number | string): Container { return this.#with({ cpus: parseCpus(cpus, 'cpus') }); }
   /** Maximum number of processes. */
   withPids(max: number): Container {
     if (!Number.isInteger(max) || max < 1) throw invalidArgument('pids', max, 'a positive integer');
     return this.#with({ pids: max });
   }
   /** Size of /dev/shm. @defaultValue 64m */
-  withShmSize(size: string | number): Container { return this.#with({ shmSize: parseByteSize('shmSize', size) }); }
+  withShmSize(size: string | number): Container { return this.#with({ shmSize: parseMemory(size, 'shmSize') }); }
   /** Apply resource limits where the host can enforce them and only log the others, instead of failing. */
   withBestEffortLimits(enabled = true): Container { return this.#with({ bestEffortLimits: enabled }); }
   /** @defaultValue 'missing' */

@@ -41,7 +41,7 @@ describe('Container builder', () => {
     expect(code(() => c.withUser('a b'))).toBe('ERR_INVALID_ARGUMENT');
     expect(code(() => c.withHostname('-bad-'))).toBe('ERR_INVALID_ARGUMENT');
     expect(code(() => new Container(''))).toBe('ERR_INVALID_ARGUMENT');
-    expect(() => c.withMemory('12x')).toThrow(/invalid memory: "12x".*expected a size such as/);
+    expect(() => c.withMemory('12x')).toThrow(/invalid memory: "12x".*size such as "512k"/);
   });
   it('parses sizes and cpus', () => {
     const c = new Container('x').withMemory('1g').withShmSize('64k').withCpus('0.5').withTmpfs('/tmp', { size: '1.5m' });
