@@ -31,9 +31,34 @@ static int resolve(int rootfd, const char *rel, int flags) {
   return fd < 0 ? -errno : (int)fd;
 }
 
-static int open_in_root(int rootfd, const char *path, int create) {
+/* Lexically normalises a path inside the root: no empty, "." or ".." components (".." stops at
+ * the root, as RESOLVE_IN_ROOT does). The result has no leading slash. */
+static void normalize_in_root(char *out, size_t n, const char *in) {
+  size_t len = 0;
+  out[0] = 0;
+  cleanup_free char *copy = xstrdup(in);
+  char *save = NULL;
+  for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+    if (!strcmp(c, ".")) continue;
+    if (!strcmp(c, "..")) {
+      while (len > 0 && out[len - 1] != '/') len--;
+      if (len > 0) len--;
+      out[len] = 0;
+      continue;
+    }
+    int w = snprintf(out + len, n - len, "%s%s", len ? "/" : "", c);
+    if (w < 0 || (size_t)w >= n - len) break;
+    len += (size_t)w;
+  }
+}
+
+/* Opens path inside the root, creating what is missing (directories, and the last component as
+ * `create` says). A dangling symlink on the way is followed *inside* the root and its target is
+ * created there, as Docker does for mount points; nothing is ever created outside the root. */
+static int open_in_root_depth(int rootfd, const char *path, int create, int depth) {
   int fd = resolve(rootfd, path, O_PATH);
   if (fd >= 0 || fd != -ENOENT || create == NO_CREATE) return fd;
+  if (depth > 40) return -ELOOP;
   char buf[PATH_MAX];
   while (*path == '/') path++;
   if (strlen(path) >= sizeof buf) return -ENAMETOOLONG;
@@ -57,17 +82,34 @@ static int open_in_root(int rootfd, const char *path, int create) {
       snprintf(comp, sizeof comp, "%s", buf + start);
       if (start > 0) buf[start - 1] = 0;
       int pfd = resolve(rootfd, start > 0 ? buf : ".", O_PATH | O_DIRECTORY);
-      if (start > 0) buf[start - 1] = '/';
       if (pfd < 0) return pfd;
       int r = 0;
       if (last && create == CREATE_FILE) {
         int ffd = openat(pfd, comp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (ffd < 0 && errno != EEXIST) r = -errno;
-        if (ffd >= 0) close(ffd);
-      } else if (mkdirat(pfd, comp, 0755) < 0 && errno != EEXIST) {
+        if (ffd < 0) r = -errno;
+        else close(ffd);
+      } else if (mkdirat(pfd, comp, 0755) < 0) {
         r = -errno;
       }
+      if (r == -EEXIST) {
+        /* It exists but does not resolve: a dangling symlink. Continue at its target. */
+        char target[PATH_MAX];
+        ssize_t tl = readlinkat(pfd, comp, target, sizeof target - 1);
+        if (tl <= 0) {
+          close(pfd);
+          return -ENOENT;
+        }
+        target[tl] = 0;
+        const char *rest = last ? "" : buf + end + 1;
+        cleanup_free char *joined = target[0] == '/' ? xasprintf("%s/%s", target, rest)
+                                                      : xasprintf("%s/%s/%s", start > 0 ? buf : "", target, rest);
+        close(pfd);
+        char norm[PATH_MAX];
+        normalize_in_root(norm, sizeof norm, joined);
+        return open_in_root_depth(rootfd, norm, create, depth + 1);
+      }
       close(pfd);
+      if (start > 0) buf[start - 1] = '/';
       if (r < 0) return r;
     } else {
       return cfd;
@@ -77,6 +119,8 @@ static int open_in_root(int rootfd, const char *path, int create) {
   }
   return resolve(rootfd, path, O_PATH);
 }
+
+static int open_in_root(int rootfd, const char *path, int create) { return open_in_root_depth(rootfd, path, create, 0); }
 
 static void fd_path(char *out, size_t n, int fd) { snprintf(out, n, "/proc/self/fd/%d", fd); }
 
@@ -119,30 +163,17 @@ static int remount_ro(int rootfd, const char *path, sw_error *e) {
 
 static bool has_bad_chars(const char *p) { return strchr(p, ':') || strchr(p, ','); }
 
-static size_t common_dir_prefix(const struct container_spec *s) {
-  const char *first = s->upper;
-  size_t len = strlen(first);
-  const char *all[3 + s->nlowers];
-  size_t n = 0;
-  all[n++] = s->upper;
-  all[n++] = s->work;
-  for (size_t i = 0; i < s->nlowers; i++) all[n++] = s->lowers[i];
-  for (size_t i = 0; i < n; i++) {
-    size_t j = 0;
-    while (j < len && all[i][j] == first[j]) j++;
-    len = j;
-  }
-  while (len > 0 && first[len - 1] != '/') len--; /* cut back to a directory boundary */
-  return len;
-}
-
-static char *overlay_data(const struct container_spec *s, size_t strip, bool userxattr) {
+/* short: name the lowers "0", "1", ... (symlinks created by mount_overlay in the cwd). */
+static char *overlay_data(const struct container_spec *s, bool short_lowers, bool userxattr) {
   size_t cap = 64 + strlen(s->upper) + strlen(s->work);
-  for (size_t i = 0; i < s->nlowers; i++) cap += strlen(s->lowers[i]) + 1;
+  for (size_t i = 0; i < s->nlowers; i++) cap += strlen(s->lowers[i]) + 12;
   char *d = xmalloc(cap), *p = d;
   p += sprintf(p, "lowerdir=");
-  for (size_t i = 0; i < s->nlowers; i++) p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i] + strip);
-  p += sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper + strip, s->work + strip, userxattr ? ",userxattr" : "");
+  for (size_t i = 0; i < s->nlowers; i++) {
+    if (short_lowers) p += sprintf(p, "%s%zu", i ? ":" : "", i);
+    else p += sprintf(p, "%s%s", i ? ":" : "", s->lowers[i]);
+  }
+  p += sprintf(p, ",upperdir=%s,workdir=%s%s", s->upper, s->work, userxattr ? ",userxattr" : "");
   return d;
 }
 
@@ -165,25 +196,30 @@ static int mount_overlay(const struct container_spec *s, const char *target, sw_
     return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in upper/work path");
   for (size_t i = 0; i < s->nlowers; i++)
     if (has_bad_chars(s->lowers[i])) return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in %s", s->lowers[i]);
-  size_t strip = 0;
-  cleanup_free char *data = overlay_data(s, 0, true);
+  bool short_lowers = false;
+  cleanup_free char *data = overlay_data(s, false, true);
   cleanup_free char *dir = NULL;
-  /* The mount data is limited to one page. With many layers, chdir into their common parent and
-   * pass relative paths: overlayfs resolves them against the cwd at mount time. */
+  /* The mount data is limited to one page. With many layers, name them through short symlinks
+   * "<state>/l/<n>" and mount from that directory: overlayfs resolves relative lower paths
+   * against the cwd and follows the symlinks once, at mount time. */
   if (strlen(data) >= 4000) {
-    strip = common_dir_prefix(s);
-    if (strip <= 1) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
-    dir = xstrdup(s->upper);
-    dir[strip - 1] = 0;
+    dir = xasprintf("%s/l", s->state_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) return sw_fail(e, errno, "mkdir %s", dir);
+    for (size_t i = 0; i < s->nlowers; i++) {
+      cleanup_free char *link = xasprintf("%s/%zu", dir, i);
+      unlink(link);
+      if (symlink(s->lowers[i], link) < 0) return sw_fail(e, errno, "symlink %s", link);
+    }
+    short_lowers = true;
     free(data);
-    data = overlay_data(s, strip, true);
+    data = overlay_data(s, true, true);
     if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
     if (chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
   }
   int r = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
   if (r) {
     int kerr = r;
-    cleanup_free char *fdata = overlay_data(s, strip, false);
+    cleanup_free char *fdata = overlay_data(s, short_lowers, false);
     int fr = mount_fuse_overlayfs(fdata, target);
     if (fr < 0) {
       if (dir) (void)!chdir("/");

@@ -115,6 +115,45 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     await keeper.removeContainer(spec.id);
   });
 
+  it('never follows image symlinks out of the root when creating mount points', async () => {
+    const base = join(keeper.stateDir, `evil-${Date.now()}`);
+    const evil = join(base, 'layer');
+    const hostDir = join(base, 'host-target');
+    mkdirSync(evil, { recursive: true });
+    mkdirSync(hostDir);
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(hostDir, join(evil, 'data')); // absolute symlink to a host path
+    symlinkSync('../../../../../../..' + hostDir, join(evil, 'rel'));
+    const src = join(base, 'src');
+    mkdirSync(src);
+    const spec = specFor(keeper, ['/bin/sh', '-c', `ls -d ${hostDir}/sub ${hostDir}/sub2`], {
+      lowerDirs: [evil, busyboxRootfs()],
+      mounts: [{ type: 'bind', source: src, target: '/data/sub' }, { type: 'tmpfs', target: '/rel/sub2' }],
+    });
+    // The dangling links are followed inside the root: the mount points appear at the link
+    // targets within the container, and nothing is created on the host.
+    const { exit, log } = await runToExit(keeper, spec);
+    expect(exit.exitCode, log).toBe(0);
+    expect(readdirSync(hostDir)).toEqual([]);
+    await keeper.rmtree(base);
+  });
+
+  it('mounts many layers through relative overlay paths', async () => {
+    const base = join(keeper.stateDir, `many-${'x'.repeat(60)}`);
+    const lowers: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const d = join(base, `layer-${String(i).padStart(3, '0')}-${'y'.repeat(40)}`);
+      mkdirSync(join(d, 'layers'), { recursive: true });
+      writeFileSync(join(d, 'layers', `l${i}`), String(i));
+      lowers.push(d);
+    }
+    expect(lowers.join(':').length).toBeGreaterThan(4096);
+    const { stdout, exit } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', 'ls /layers | wc -l'], { lowerDirs: [...lowers, busyboxRootfs()] }));
+    expect(exit.exitCode).toBe(0);
+    expect(stdout).toBe('60');
+    await keeper.rmtree(base);
+  });
+
   it('runs as a non-root user with no capabilities left', async () => {
     const { stdout, exit } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', 'id -u; id -g; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status'], { uid: 1000, gid: 1000, groups: [1000] }));
     expect(exit.exitCode).toBe(0);
