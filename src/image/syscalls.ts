@@ -3,15 +3,16 @@
  * fifos), lsetxattr (opaque dirs, layer xattrs) and flock (store locks). Never fork/unshare here.
  */
 import { createRequire } from 'node:module';
+import { moduleUrl } from '../internal/module-url.js';
 
-const require = createRequire(import.meta.url);
+const requireCjs = createRequire(moduleUrl);
 
 type Ffi = typeof import('ffi-rs');
 let ffi: Ffi | undefined;
 
 function lib(): Ffi {
   if (!ffi) {
-    ffi = require('ffi-rs') as Ffi;
+    ffi = requireCjs('ffi-rs') as Ffi;
     ffi.open({ library: 'slipway-libc', path: 'libc.so.6' });
   }
   return ffi;

@@ -2,9 +2,10 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SlipwayError } from '../../errors.js';
+import { moduleUrl } from '../../internal/module-url.js';
 
 /** The package root: the nearest ancestor of this module whose package.json is slipway's. */
-export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+export function packageRoot(from: string = dirname(fileURLToPath(moduleUrl))): string {
   let dir = from;
   for (;;) {
     const pj = join(dir, 'package.json');
