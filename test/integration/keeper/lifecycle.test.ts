@@ -60,6 +60,19 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     expect(nums).not.toContain(process.pid);
   });
 
+  it('gives isolated containers their own network namespace with lo up, host mode the host\'s', async () => {
+    const script = 'cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " " | sort | tr "\\n" " "; echo; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; grep " /sys " /proc/mounts | cut -d" " -f3,4 | cut -d, -f1';
+    const iso = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', script], { netMode: 'isolated' }));
+    const [ifaces, , flags, sys] = iso.stdout.split('\n');
+    expect(ifaces!.trim()).toBe('lo');
+    expect(Number(flags) & 1).toBe(1); // IFF_UP
+    expect(sys).toBe('sysfs ro');
+    const host = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', script], { netMode: 'host' }));
+    const hostIfaces = readFileSync('/proc/net/dev', 'utf8').split('\n').slice(2).map((l) => l.split(':')[0]!.trim()).filter(Boolean).sort();
+    expect(host.stdout.split('\n')[0]!.trim().split(' ')).toEqual(hostIfaces);
+    expect(host.stdout.split('\n').at(-1)).toMatch(/ ro$/);
+  });
+
   it('masks and read-only paths, /dev and shm', async () => {
     const script = [
       'wc -c < /proc/keys',
