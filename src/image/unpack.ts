@@ -11,7 +11,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { access, chmod, link, lutimes, mkdir, open, readFile, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmodSync, closeSync, fchmodSync, futimesSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { access, chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -177,6 +178,13 @@ function ownerRecord(rel: string, uid: number, gid: number, mode: number): strin
   return [rel || '.', String(uid), String(gid), mode.toString(8), ''].join('\0');
 }
 
+/** The process umask, read once (modes it would strip get an explicit fchmod). */
+const UMASK = (() => {
+  const old = process.umask(0o022);
+  process.umask(old);
+  return old;
+})();
+
 interface DirMeta { mode: number; mtime: Date }
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
 
@@ -226,7 +234,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       if (k === 'dir') continue;
       if (k === 'symlink') throw unsafe(entryName, `goes through the symlink "${cur}"`);
       if (k !== undefined) throw unsafe(entryName, `has the non-directory "${cur}" as a parent`);
-      await mkdir(abs(cur), { mode: 0o755 });
+      mkdirSync(abs(cur), { mode: 0o755 });
       kinds.set(cur, 'dir');
     }
   };
@@ -241,7 +249,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       for (const key of [...kinds.keys()]) if (key.startsWith(`${rel}/`)) kinds.delete(key);
       for (const key of [...dirMeta.keys()]) if (key === rel || key.startsWith(`${rel}/`)) dirMeta.delete(key);
     } else {
-      await unlink(abs(rel));
+      unlinkSync(abs(rel));
     }
     kinds.delete(rel);
   };
@@ -277,17 +285,20 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   };
 
   const writeFileEntry = async (rel: string, h: Headers, stream: AsyncIterable<Buffer>): Promise<void> => {
-    const fh = await open(abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    // Synchronous syscalls on purpose: a layer has thousands of small files, and a threadpool round trip
+    // per open/write/chmod/utimes/close costs more than the syscalls themselves (measured: 2-3x slower).
+    const mode = (h.mode ?? 0o644) & 0o777;
+    const fd = openSync(abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
     try {
       for await (const chunk of stream) {
         let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+        while (off < chunk.length) off += writeSync(fd, chunk, off);
       }
-      await fh.chmod((h.mode ?? 0o644) & 0o777);
+      if ((mode & UMASK) !== 0) fchmodSync(fd, mode);
       const mt = h.mtime ?? new Date(0);
-      await fh.utimes(mt, mt);
+      futimesSync(fd, mt, mt);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   };
 
@@ -331,7 +342,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         await drain();
         await clear(rel, true);
         if (!kinds.has(rel)) {
-          await mkdir(abs(rel), { mode: 0o755 });
+          mkdirSync(abs(rel), { mode: 0o755 });
           kinds.set(rel, 'dir');
         }
         dirMeta.set(rel, { mode: (h.mode ?? 0o755) & 0o777, mtime });
@@ -351,9 +362,13 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       case 'symlink': {
         await drain();
         await clear(rel, false);
-        await symlink(h.linkname ?? '', abs(rel));
+        symlinkSync(h.linkname ?? '', abs(rel));
         kinds.set(rel, 'symlink');
-        await lutimes(abs(rel), mtime, mtime).catch(() => {});
+        try {
+          lutimesSync(abs(rel), mtime, mtime);
+        } catch (e) {
+          debug('%s: lutimes: %s', rel, (e as Error).message);
+        }
         setXattrs(rel, h);
         if ((h.uid ?? 0) !== 0 || (h.gid ?? 0) !== 0) owners.push(ownerRecord(rel, h.uid ?? 0, h.gid ?? 0, 0o777));
         return;
@@ -373,7 +388,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         if (tk === 'dir') throw unsafe(name, `is a hardlink to the directory ${JSON.stringify(h.linkname)}`);
         if (target === rel) return;
         await clear(rel, false);
-        await link(abs(target), abs(rel));
+        linkSync(abs(target), abs(rel));
         kinds.set(rel, tk);
         return;
       }
@@ -393,8 +408,8 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
           throw e;
         }
         kinds.set(rel, 'other');
-        await chmod(abs(rel), (h.mode ?? 0o644) & 0o777);
-        await utimes(abs(rel), mtime, mtime);
+        chmodSync(abs(rel), (h.mode ?? 0o644) & 0o777);
+        utimesSync(abs(rel), mtime, mtime);
         recordOwner(rel, h);
         return;
       }
@@ -479,8 +494,8 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     // Directory modes and times last, deepest first, so writing children did not disturb them.
     const dirs = [...dirMeta.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
     for (const [rel, m] of dirs) {
-      await chmod(abs(rel), m.mode);
-      await utimes(abs(rel), m.mtime, m.mtime);
+      chmodSync(abs(rel), m.mode);
+      utimesSync(abs(rel), m.mtime, m.mtime);
     }
     if (owners.length) {
       await writeFile(opts.ownershipListPath, owners.join(''));
