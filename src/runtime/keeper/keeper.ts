@@ -463,9 +463,22 @@ export class Keeper {
       if (field.uint(f.fields, Tag.STREAM) === 2) io.onStderr?.(Buffer.from(data));
       else io.onStdout?.(Buffer.from(data));
     });
-    const frame = io.signal
-      ? await Promise.race([p, new Promise<never>((_, reject) => io.signal!.addEventListener('abort', () => reject(new SlipwayError('ERR_ABORTED', `exec in ${id} aborted`, { cause: io.signal!.reason })), { once: true }))])
-      : await p;
+    let frame: Frame;
+    if (io.signal) {
+      // Abort stops waiting; the process itself runs on until it exits or the container stops.
+      const signal = io.signal;
+      let onAbort: (() => void) | undefined;
+      const aborted = new Promise<never>((_, reject) => {
+        onAbort = () => reject(new SlipwayError('ERR_ABORTED', `exec in ${id} aborted`, { cause: signal.reason }));
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+      try {
+        frame = await Promise.race([p, aborted]);
+      } finally {
+        signal.removeEventListener('abort', onAbort!);
+        p.catch(() => {});
+      }
+    } else frame = await p;
     return decodeWaitStatus(field.uint(frame.fields, Tag.STATUS) ?? 0);
   }
 
