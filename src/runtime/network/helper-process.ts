@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { SlipwayError } from '../../errors.js';
+import type { Debugger } from 'debug';
+
+const TAIL = 4096;
+
+/** A spawned network helper: keeps the tail of its stderr and stops it on close(). */
+export class HelperProcess {
+  readonly child: ChildProcess;
+  private stderrTail = '';
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private readonly exited: Promise<void>;
+  private closing: Promise<void> | undefined;
+
+  constructor(readonly name: string, bin: string, args: string[], extraFds: number, private readonly log: Debugger) {
+    const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
+    for (let i = 0; i < extraFds; i++) stdio.push('pipe');
+    log('spawn %s %s', bin, args.join(' '));
+    this.child = spawn(bin, args, { stdio });
+    const collect = (d: Buffer) => {
+      const s = d.toString('utf8');
+      this.stderrTail = (this.stderrTail + s).slice(-TAIL);
+      for (const line of s.split('\n')) if (line.trim() && !line.startsWith('Failed to send')) log('%s: %s', name, line);
+    };
+    this.child.stdout!.on('data', collect);
+    this.child.stderr!.on('data', collect);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => { this.exitInfo = { code, signal }; log('%s exited (%s)', name, signal ?? code); resolve(); });
+      this.child.once('error', (err) => {
+        this.stderrTail += `\nspawn failed: ${err.message}`;
+        this.exitInfo ??= { code: null, signal: null };
+        resolve();
+      });
+    });
+  }
+
+  /** Lets Node exit while the helper runs (it then dies through its exit fd or parent-death signal). */
+  unref(): void {
+    this.child.unref();
+    for (const s of this.child.stdio) (s as (Readable & { unref?: () => void }) | null)?.unref?.();
+  }
+
+  get pid(): number { return this.child.pid ?? -1; }
+  get hasExited(): boolean { return this.exitInfo !== undefined; }
+  /** The last lines the helper printed (syslog noise removed). */
+  get stderr(): string {
+    return this.stderrTail.split('\n').filter((l) => !l.startsWith('Failed to send')).join('\n').trim();
+  }
+
+  /**
+   * Waits until `ready` resolves, the helper exits, the timeout passes or the signal aborts; on anything but ready the
+   * helper is killed and an `ERR_NETWORK` (or `ERR_ABORTED`) error with its stderr is thrown.
+   */
+  async waitReady(ready: Promise<void>, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const outcome = await Promise.race([
+      ready.then(() => 'ready' as const),
+      this.exited.then(() => 'exited' as const),
+      new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); }),
+      new Promise<'aborted'>((r) => {
+        if (signal?.aborted) r('aborted');
+        onAbort = () => r('aborted');
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    });
+    if (outcome === 'ready') return;
+    await this.close();
+    const details = this.stderr ? `${this.name} said:\n${this.stderr}` : undefined;
+    if (outcome === 'aborted') throw new SlipwayError('ERR_ABORTED', `starting ${this.name} was aborted`, { cause: signal?.reason, details });
+    const why = outcome === 'timeout'
+      ? `${this.name} did not ${what} within ${timeoutMs} ms`
+      : `${this.name} exited (${this.exitInfo?.signal ?? `code ${this.exitInfo?.code}`}) before it could ${what}`;
+    throw new SlipwayError('ERR_NETWORK', why, {
+      hint: 'check that /dev/net/tun is usable by this user (crw-rw-rw-) and that the container is still running; DEBUG=slipway:network shows the helper\'s output',
+      details,
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
+  close(graceMs = 2000): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.hasExited || this.child.pid === undefined) return;
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    })();
+    return this.closing;
+  }
+}

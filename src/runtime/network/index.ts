@@ -1,0 +1,6 @@
+export { detectNetworkTools, type NetworkTools } from './detect-tools.js';
+export { startOutbound } from './start-outbound.js';
+export { resolvConfFor, hostsFileFor, HOST_ALIASES, type HostsFileOptions } from './etc-files.js';
+export { slirp4netnsArgs } from './slirp4netns.js';
+export { pastaArgs } from './pasta.js';
+export { GUEST_NET, type OutboundNet, type StartOutboundOptions } from './types.js';

@@ -1,0 +1,46 @@
+/** A running outbound-network helper attached to one container's network namespace. */
+export interface OutboundNet {
+  /** Which helper runs. */
+  readonly tool: 'slirp4netns' | 'pasta';
+  /** The helper's process id. */
+  readonly pid: number;
+  /** The interface created in the namespace. */
+  readonly ifname: string;
+  /** The container's address (10.0.2.100). */
+  readonly guestIp: string;
+  /** The default gateway (10.0.2.2). */
+  readonly gateway: string;
+  /** The DNS forwarder to put in resolv.conf (10.0.2.3). */
+  readonly dns: string;
+  /** The address that reaches the host's loopback, only when host access was asked (the gateway, 10.0.2.2). */
+  readonly hostLoopbackAlias?: string;
+  /** The MTU of the interface. */
+  readonly mtu: number;
+  /** Milliseconds from spawn to ready. */
+  readonly startMs: number;
+  /** Stops the helper (SIGTERM, then SIGKILL after 2 s). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link startOutbound}. */
+export interface StartOutboundOptions {
+  /** Make the host's loopback reachable from the container at the gateway address (10.0.2.2). */
+  hostAccess: boolean;
+  /** MTU of the container's interface. @defaultValue 65520 */
+  mtu?: number;
+  /** Which helper to try first when both are installed. @defaultValue 'slirp4netns' */
+  prefer?: 'slirp4netns' | 'pasta';
+  /** Interface name inside the container. @defaultValue 'eth0' */
+  ifname?: string;
+  /** How long to wait for the helper to configure the namespace. @defaultValue 10000 */
+  timeoutMs?: number;
+  /** Aborts the start (the helper is killed). */
+  signal?: AbortSignal;
+  /** Override the detected tool paths (tests). */
+  tools?: { slirp4netns?: string; pasta?: string };
+}
+
+/** The fixed addressing slipway gives every container, whichever helper is used. */
+export const GUEST_NET = Object.freeze({
+  cidr: '10.0.2.0/24', prefix: 24, guestIp: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3', defaultMtu: 65520,
+});
