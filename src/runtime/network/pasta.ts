@@ -60,10 +60,11 @@ export async function startPasta(
     : new HelperProcess('pasta', bin, args, 0, log);
   let stop = false;
   const ready = (async () => {
-    for (let delay = 1; !stop; delay = Math.min(delay * 2, 8)) {
+    for (let n = 0; !stop; n++) {
       const text = await readFile(pidFile, 'utf8').catch(() => '');
       if (/^\d+\s*$/.test(text)) return;
-      await new Promise((r) => setTimeout(r, delay));
+      // pasta is usually ready within 10-30 ms: poll every millisecond at first, then back off.
+      await new Promise((r) => setTimeout(r, n < 100 ? 1 : 10));
     }
   })();
   try {

@@ -49,9 +49,15 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
   for (const tool of candidates) {
     try {
       const common = { hostAccess: opts.hostAccess, mtu, ifname, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
-      return tool === 'slirp4netns'
-        ? await startSlirp4netns(found.slirp4netns!, pid, common)
-        : await startPasta(found.pasta!, pid, { ...common, ...(setpriv ? { setpriv } : {}) });
+      if (tool === 'pasta') return await startPasta(found.pasta!, pid, { ...common, ...(setpriv ? { setpriv } : {}) });
+      try {
+        return await startSlirp4netns(found.slirp4netns!, pid, common);
+      } catch (err) {
+        // --enable-sandbox needs to create a mount namespace and pivot_root; some confined hosts refuse that.
+        if (SlipwayError.is(err, 'ERR_ABORTED') || !/sandbox|pivot_root|mount/i.test((err as Error).message)) throw err;
+        log('slirp4netns failed with --enable-sandbox, retrying without: %s', (err as Error).message);
+        return await startSlirp4netns(found.slirp4netns!, pid, { ...common, sandbox: false });
+      }
     } catch (err) {
       if (SlipwayError.is(err, 'ERR_ABORTED')) throw err;
       log('%s failed: %s', tool, (err as Error).message);

@@ -5,10 +5,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
-import { addProcess, createCgroup, detectCgroups, parseMemory, type CgroupHandle } from '../../../src/runtime/cgroups/index.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { addProcess, createCgroup, detectCgroups, parseMemory, sweepCgroups, type CgroupHandle } from '../../../src/runtime/cgroups/index.js';
 import { isRoot, skipUnless } from '../harness/index.js';
 
 const env = await detectCgroups();
@@ -125,6 +125,23 @@ skipUnless(isRoot() && v1Root, `needs root with cgroup v1 memory/cpu/pids (found
     await h.remove();
   });
 
+  it('sweepCgroups removes empty leftovers but never a cgroup with processes or a fresh one', async () => {
+    const stale = (await createCgroup(env, `it-stale-${process.pid}`, { pids: 5 }))!;
+    const busy = (await createCgroup(env, `it-busy-${process.pid}`, { pids: 5 }))!;
+    handles.push(stale, busy);
+    const p = paused(`setTimeout(() => {}, 10000)`);
+    await addProcess(busy, p.child.pid!);
+    expect(await sweepCgroups(env)).not.toContain(stale.paths.pids);
+    // Age both (kernfs keeps a settable mtime); other processes' fresh cgroups stay protected by the default 60 s.
+    const old = new Date(Date.now() - 3_600_000);
+    for (const d of [...Object.values(stale.paths), ...Object.values(busy.paths)]) await utimes(d!, old, old);
+    const removed = await sweepCgroups(env);
+    expect(removed).toEqual(expect.arrayContaining([stale.paths.memory, stale.paths.cpu, stale.paths.pids]));
+    expect(removed).not.toContain(busy.paths.pids);
+    expect(removed).not.toContain(busy.paths.memory);
+    await expect(stat(busy.paths.memory!)).resolves.toBeDefined();
+  });
+
   it('a limit on a missing memsw file or unknown host fails loudly unless bestEffort', async () => {
     const fake = { ...env, swap: false };
     await expect(createCgroup(fake, `it-sw-${process.pid}`, { memory: 1 << 24, memorySwap: 1 << 25 })).rejects.toThrow(/ERR_CGROUP_UNAVAILABLE: cannot enforce memorySwap.*swapaccount=1/);
@@ -134,14 +151,27 @@ skipUnless(isRoot() && v1Root, `needs root with cgroup v1 memory/cpu/pids (found
   });
 });
 
-skipUnless(true, '')('cgroup v2 on this host', () => {
+describe('cgroup v2 on this host', () => {
   it('the unified mount is detected and, without controllers, is not used', async () => {
     const v2only = await detectCgroups({ cgroupRoot: '/sys/fs/cgroup/unified', procSelfCgroup: await readFile('/proc/self/cgroup', 'utf8') });
     const controllers = (await readFile('/sys/fs/cgroup/unified/cgroup.controllers', 'utf8').catch(() => 'x')).trim().split(/\s+/);
     if (controllers.includes('memory')) return; // a host with real v2 controllers: nothing to assert here
     expect(v2only.notes.join(' ')).toContain('cgroup2 at /sys/fs/cgroup/unified has');
     expect(Object.keys(v2only.parents)).toEqual([]);
-    expect(v2only.unavailable.memory).toContain('not available in cgroup2 at /sys/fs/cgroup/unified');
+    expect(v2only.unavailable.memory).toContain(isRoot()
+      ? 'not available in cgroup2 at /sys/fs/cgroup/unified'
+      : `is not delegated to uid ${process.getuid!()}`);
     await expect(createCgroup(v2only, 'x', { memory: 1 << 24 })).rejects.toThrow(/ERR_CGROUP_UNAVAILABLE: cannot enforce memory/);
+  });
+});
+
+skipUnless(!isRoot() && env.version !== 2, 'rootless-only: run as an unprivileged user on a v1/hybrid host')('rootless on this host (real)', () => {
+  it('detects that limits cannot be enforced, says why and how to fix it; bestEffort runs without', async () => {
+    expect(env.version).toBe('none');
+    expect(env.reason).toMatch(/cgroup v1 limits need root|not delegated/);
+    const err = await createCgroup(env, `rl-${process.pid}`, { memory: parseMemory('64m') }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/^ERR_CGROUP_UNAVAILABLE: cannot enforce memory: .*; fix: run as root, or boot with cgroup v2/);
+    expect(await createCgroup(env, `rl-${process.pid}`, { memory: parseMemory('64m') }, { bestEffort: true })).toBeUndefined();
+    expect(await createCgroup(env, `rl-${process.pid}`, {})).toBeUndefined();
   });
 });
