@@ -14,8 +14,9 @@ import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type D
 import { hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
 import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
-import { ImageStore, type BlobWriter } from './store.js';
+import { ImageStore } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
+import { unpackLayerThreaded } from './unpack-thread.js';
 
 const debug = logger('image:pull');
 
@@ -66,6 +67,11 @@ export interface PullOptions {
   keepBlobs?: boolean;
   /** Advanced registry client options (retries, size limits, credentials, dispatcher). */
   registry?: Omit<RegistryClientOptions, 'insecureRegistries'>;
+  /**
+   * The compiled unpack worker script, or `null` to unpack on the calling thread.
+   * @defaultValue `unpack-worker.js` beside this module when present (the built package), else `null`
+   */
+  unpackWorker?: string | null;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -207,7 +213,7 @@ class Puller {
       try {
         if (await this.store.hasBlob(desc.digest)) {
           try {
-            return await this.#unpack(job, () => createReadStream(this.store.blobPath(desc.digest), { highWaterMark: 256 * 1024 }), undefined, progress);
+            return await this.#unpack(job, () => createReadStream(this.store.blobPath(desc.digest), { highWaterMark: 256 * 1024 }), false, progress);
           } catch (e) {
             if (!SlipwayError.is(e, 'ERR_DIGEST_MISMATCH') && !SlipwayError.is(e, 'ERR_UNPACK')) throw e;
             debug('stored blob %s is bad (%s); fetching it again', desc.digest, (e as Error).message);
@@ -215,8 +221,8 @@ class Puller {
             await rm(this.store.blobPath(desc.digest), { force: true });
           }
         }
-        const writer = job.keep && this.opts.keepBlobs !== false ? await this.store.blobWriter(desc.digest) : undefined;
-        return await this.#unpack(job, job.open, writer, progress);
+        const keep = job.keep && this.opts.keepBlobs !== false;
+        return await this.#unpack(job, job.open, keep, progress);
       } finally {
         blobLock.release();
       }
@@ -225,15 +231,16 @@ class Puller {
     }
   }
 
-  async #unpack(job: LayerJob, open: () => AsyncIterable<Buffer>, writer: BlobWriter | undefined, progress: (n: number) => void): Promise<string> {
+  async #unpack(job: LayerJob, open: () => AsyncIterable<Buffer>, keepBlob: boolean, progress: (n: number) => void): Promise<string> {
     const tmp = await this.store.layerTempDir(job.chainId);
     const t0 = Date.now();
-    const r = await unpackLayer({
+    const r = await unpackLayerThreaded({
       source: open(), dir: tmp, digest: job.desc.digest, diffId: job.diffId, size: job.desc.size,
-      blobWriter: writer, ownershipListPath: `${tmp}.owners`, applyOwnership: this.opts.applyOwnership,
+      blob: keepBlob ? { tempPath: `${tmp}.blob`, path: this.store.blobPath(job.desc.digest) } : undefined,
+      ownershipListPath: `${tmp}.owners`, applyOwnership: this.opts.applyOwnership,
       onBytes: progress, label: job.desc.digest, signal: this.opts.signal,
+      ...(this.opts.unpackWorker !== undefined ? { workerPath: this.opts.unpackWorker } : {}),
     });
-    if (writer) await writer.commit();
     const dir = await this.store.commitLayer(tmp, this.mappingKey, job.chainId);
     debug('layer %s: %d entries, %d bytes (%s) in %dms', job.desc.digest, r.entries, r.size, r.compression, Date.now() - t0);
     return dir;

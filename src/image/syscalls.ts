@@ -97,3 +97,12 @@ export function funlock(fd: number): void {
   const D = lib().DataType;
   call('flock', D.I32, [D.I32, D.I32], [fd, LOCK_UN]);
 }
+
+/**
+ * Loads ffi-rs on this thread. Call on the main thread before starting workers that use these syscalls:
+ * an addon first loaded by a worker thread is unloaded when that worker exits, which crashes the process
+ * (observed with ffi-rs 1.3.7: SIGSEGV at worker exit).
+ */
+export function preloadSyscalls(): void {
+  lib();
+}

@@ -86,8 +86,12 @@ export interface UnpackOptions {
   blobWriter?: BlobWriter | undefined;
   /** Where to write the ownership list (outside `dir`). */
   ownershipListPath: string;
-  /** @defaultValue {@link localApplyOwnership} */
-  applyOwnership?: ApplyOwnership | undefined;
+  /**
+   * Applies the ownership list. `'defer'` leaves the list file in place and returns its path in
+   * {@link UnpackResult.ownershipList} for the caller to apply (used across threads).
+   * @defaultValue {@link localApplyOwnership}
+   */
+  applyOwnership?: ApplyOwnership | 'defer' | undefined;
   /** Called with the number of source bytes consumed so far. */
   onBytes?: ((n: number) => void) | undefined;
   /** Xattr namespace for overlay markers. @defaultValue `user.overlay.` (overlay mounted with userxattr) */
@@ -104,6 +108,8 @@ export interface UnpackResult {
   size: number;
   compression: 'gzip' | 'zstd' | 'none';
   entries: number;
+  /** With `applyOwnership: 'defer'`: the ownership list still to apply (absent when nothing needs it). */
+  ownershipList?: string;
 }
 
 /** Detects the compression from the first bytes (containers/image pkg/compression). */
@@ -179,11 +185,7 @@ function ownerRecord(rel: string, uid: number, gid: number, mode: number): strin
 }
 
 /** The process umask, read once (modes it would strip get an explicit fchmod). */
-const UMASK = (() => {
-  const old = process.umask(0o022);
-  process.umask(old);
-  return old;
-})();
+const UMASK = process.umask();
 
 interface DirMeta { mode: number; mtime: Date }
 type Kind = 'dir' | 'file' | 'symlink' | 'other';
@@ -499,6 +501,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     if (owners.length) {
       await writeFile(opts.ownershipListPath, owners.join(''));
+      if (opts.applyOwnership === 'defer') return { digest, diffId, size: compBytes, compression, entries, ownershipList: opts.ownershipListPath };
       try {
         await (opts.applyOwnership ?? localApplyOwnership)(root, opts.ownershipListPath);
       } finally {

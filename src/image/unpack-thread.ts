@@ -1,0 +1,164 @@
+/**
+ * Runs {@link unpackLayer} on a worker thread when the compiled worker is available (the built package),
+ * else in this thread (running from TypeScript sources). Same contract as `unpackLayer`.
+ */
+import { existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { logger } from '../internal/debug.js';
+import { moduleUrl } from '../internal/module-url.js';
+import { SlipwayError, type SlipwayErrorCode } from '../errors.js';
+import { removeTree } from './store.js';
+import { preloadSyscalls } from './syscalls.js';
+import { localApplyOwnership, unpackLayer, type ApplyOwnership, type UnpackOptions, type UnpackResult } from './unpack.js';
+import type { FromWorker, ToWorker, UnpackWorkerData } from './unpack-worker.js';
+
+const debug = logger('image:unpack');
+
+/** Bytes in flight to a worker before the sender waits. */
+const WINDOW = 16 << 20;
+
+let defaultWorker: string | null | undefined;
+
+/** The compiled worker script next to this module, or null when running from sources. */
+export function defaultWorkerPath(): string | null {
+  if (defaultWorker === undefined) {
+    const p = fileURLToPath(new URL('../image/unpack-worker.js', moduleUrl));
+    defaultWorker = existsSync(p) ? p : null;
+  }
+  return defaultWorker;
+}
+
+/** Options for {@link unpackLayerThreaded}. */
+export interface ThreadedUnpackOptions extends Omit<UnpackOptions, 'blobWriter' | 'applyOwnership'> {
+  applyOwnership?: ApplyOwnership | undefined;
+  /** Write the layer bytes to this temp file as well (renamed to `blobPath` on success). */
+  blob?: { tempPath: string; path: string } | undefined;
+  /** The worker script; `null` forces this thread. @defaultValue the compiled unpack-worker.js, if present */
+  workerPath?: string | null;
+}
+
+/**
+ * Unpacks a layer, on a worker thread when possible; applies ownership on this thread afterwards.
+ * @throws the same errors as {@link unpackLayer}.
+ */
+export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<UnpackResult> {
+  const workerPath = opts.workerPath === undefined ? defaultWorkerPath() : opts.workerPath;
+  if (!workerPath) {
+    const { openSync } = await import('node:fs');
+    let writer: UnpackOptions['blobWriter'];
+    if (opts.blob) {
+      const { closeSync, writeSync } = await import('node:fs');
+      const fd = openSync(opts.blob.tempPath, 'wx', 0o644);
+      let closed = false;
+      const close = (): void => {
+        if (!closed) {
+          closed = true;
+          closeSync(fd);
+        }
+      };
+      writer = {
+        write: async (c) => {
+          let off = 0;
+          while (off < c.length) off += writeSync(fd, c, off);
+        },
+        commit: async () => close(),
+        abort: async () => {
+          close();
+          await rm(opts.blob!.tempPath, { force: true });
+        },
+      };
+    }
+    const r = await unpackLayer({ ...opts, blobWriter: writer });
+    if (opts.blob) {
+      await writer!.commit();
+      await rename(opts.blob.tempPath, opts.blob.path);
+    }
+    return r;
+  }
+
+  const data: UnpackWorkerData = {
+    dir: opts.dir, digest: opts.digest, diffId: opts.diffId, size: opts.size, ownershipListPath: opts.ownershipListPath,
+    blobTempPath: opts.blob?.tempPath, label: opts.label, overlayXattrPrefix: opts.overlayXattrPrefix,
+  };
+  preloadSyscalls();
+  const worker = new Worker(workerPath, { workerData: data });
+  let consumed = 0;
+  let sent = 0;
+  let wakeSender: (() => void) | undefined;
+  let settled = false;
+  const outcome = new Promise<UnpackResult>((resolve, reject) => {
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'progress') {
+        consumed = m.n;
+        opts.onBytes?.(m.n);
+        wakeSender?.();
+      } else if (m.type === 'done') {
+        settled = true;
+        resolve(m.result);
+      } else {
+        settled = true;
+        reject(m.slipway ? new SlipwayError(m.code as SlipwayErrorCode, m.message, { hint: m.hint }) : new SlipwayError('ERR_UNPACK', m.message));
+      }
+      if (settled) wakeSender?.();
+    });
+    worker.on('error', (e) => {
+      settled = true;
+      wakeSender?.();
+      reject(new SlipwayError('ERR_UNPACK', `unpack worker failed: ${e.message}`, { cause: e }));
+    });
+    worker.on('exit', (code) => {
+      if (!settled) {
+        settled = true;
+        wakeSender?.();
+        reject(new SlipwayError('ERR_UNPACK', `unpack worker exited (${code}) before finishing`));
+      }
+    });
+  });
+  outcome.catch(() => {});
+
+  const cleanup = async (): Promise<void> => {
+    await worker.terminate().catch(() => {});
+    await removeTree(opts.dir).catch(() => {});
+    await rm(opts.ownershipListPath, { force: true }).catch(() => {});
+    if (opts.blob) await rm(opts.blob.tempPath, { force: true }).catch(() => {});
+  };
+
+  try {
+    try {
+      for await (const chunk of opts.source) {
+        if (settled) break;
+        if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: opts.signal.reason });
+        // Copy: undici chunks may share a pooled ArrayBuffer, which must not be transferred.
+        const copy = new Uint8Array(chunk.length);
+        copy.set(chunk);
+        worker.postMessage({ type: 'chunk', buf: copy } satisfies ToWorker, [copy.buffer]);
+        sent += chunk.length;
+        while (!settled && sent - consumed > WINDOW) await new Promise<void>((r) => (wakeSender = r));
+      }
+      if (!settled) worker.postMessage({ type: 'end' } satisfies ToWorker);
+    } catch (e) {
+      if (!settled) worker.postMessage({ type: 'fail', message: (e as Error).message } satisfies ToWorker);
+      await outcome.catch(() => {});
+      await cleanup();
+      throw e;
+    }
+    const result = await outcome;
+    if (result.ownershipList) {
+      try {
+        await (opts.applyOwnership ?? localApplyOwnership)(opts.dir, result.ownershipList);
+      } finally {
+        await rm(result.ownershipList, { force: true });
+      }
+    }
+    if (opts.blob) await rename(opts.blob.tempPath, opts.blob.path);
+    debug('layer %s unpacked on a worker thread', opts.label ?? opts.digest);
+    return result;
+  } catch (e) {
+    await cleanup();
+    throw e;
+  } finally {
+    void worker.terminate();
+  }
+}

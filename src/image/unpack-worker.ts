@@ -1,0 +1,98 @@
+/**
+ * Worker-thread entry for {@link unpackLayer}: the main thread streams the layer bytes in, this thread
+ * decompresses, hashes and writes the files, so two layers unpack on two cores. Not a public module.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { SlipwayError } from '../errors.js';
+import { unpackLayer, type UnpackOptions } from './unpack.js';
+import type { BlobWriter } from './store.js';
+
+/** What the main thread passes as `workerData`. */
+export interface UnpackWorkerData {
+  dir: string;
+  digest?: string | undefined;
+  diffId?: string | undefined;
+  size?: number | undefined;
+  ownershipListPath: string;
+  blobTempPath?: string | undefined;
+  label?: string | undefined;
+  overlayXattrPrefix?: string | undefined;
+}
+
+/** Messages main → worker. */
+export type ToWorker = { type: 'chunk'; buf: Uint8Array } | { type: 'end' } | { type: 'fail'; message: string };
+/** Messages worker → main. */
+export type FromWorker =
+  | { type: 'progress'; n: number }
+  | { type: 'done'; result: Awaited<ReturnType<typeof unpackLayer>> }
+  | { type: 'error'; code?: string; message: string; hint?: string; slipway: boolean };
+
+function fileWriter(path: string): BlobWriter {
+  const fd = openSync(path, 'wx', 0o644);
+  let closed = false;
+  const close = (): void => {
+    if (!closed) {
+      closed = true;
+      closeSync(fd);
+    }
+  };
+  return {
+    write: async (chunk) => {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off);
+    },
+    commit: async () => close(),
+    abort: async () => {
+      close();
+      await rm(path, { force: true });
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const port = parentPort!;
+  const data = workerData as UnpackWorkerData;
+  const queue: ToWorker[] = [];
+  let wake: (() => void) | undefined;
+  port.on('message', (m: ToWorker) => {
+    queue.push(m);
+    wake?.();
+  });
+  async function* source(): AsyncGenerator<Buffer> {
+    for (;;) {
+      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      const m = queue.shift()!;
+      if (m.type === 'end') return;
+      if (m.type === 'fail') throw new SlipwayError('ERR_REGISTRY', m.message);
+      yield Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+    }
+  }
+  const writer = data.blobTempPath ? fileWriter(data.blobTempPath) : undefined;
+  let lastReport = 0;
+  const opts: UnpackOptions = {
+    source: source(), dir: data.dir, digest: data.digest, diffId: data.diffId, size: data.size,
+    ownershipListPath: data.ownershipListPath, applyOwnership: 'defer', blobWriter: writer, label: data.label,
+    ...(data.overlayXattrPrefix ? { overlayXattrPrefix: data.overlayXattrPrefix } : {}),
+    onBytes: (n) => {
+      if (n - lastReport >= 1 << 20) {
+        lastReport = n;
+        port.postMessage({ type: 'progress', n } satisfies FromWorker);
+      }
+    },
+  };
+  try {
+    const result = await unpackLayer(opts);
+    await writer?.commit();
+    port.postMessage({ type: 'progress', n: result.size } satisfies FromWorker);
+    port.postMessage({ type: 'done', result } satisfies FromWorker);
+  } catch (e) {
+    const err = e as SlipwayError;
+    port.postMessage({ type: 'error', code: err.code, message: SlipwayError.is(e) ? err.shortMessage : String(err?.message ?? e), hint: err.hint, slipway: SlipwayError.is(e) } satisfies FromWorker);
+  }
+  port.close();
+}
+
+if (parentPort) void main();

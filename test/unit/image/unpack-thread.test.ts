@@ -1,0 +1,76 @@
+// The worker-thread unpacker, run from a bundle of src/image/unpack-worker.ts (the built package ships
+// the compiled worker; sources alone unpack in-thread).
+import { lstat, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlipwayError } from '../../../src/errors.js';
+import { unpackLayerThreaded } from '../../../src/image/unpack-thread.js';
+import { parseOwnershipList } from '../../../src/image/unpack.js';
+import { makeLayer, sha256, type TarEntry } from './helpers/fake-registry.js';
+
+let dir = '';
+let worker = '';
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'slipway-thread-'));
+  // Inside the repo, so the bundle's external packages resolve from its node_modules.
+  worker = path.resolve('node_modules/.cache', `slipway-unpack-worker-${process.pid}.mjs`);
+  await build({ entryPoints: [path.resolve('src/image/unpack-worker.ts')], bundle: true, platform: 'node', format: 'esm', outfile: worker, packages: 'external', logLevel: 'silent' });
+}, 30_000);
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await rm(worker, { force: true });
+});
+
+async function* chunks(b: Buffer): AsyncGenerator<Buffer> {
+  for (let i = 0; i < b.length; i += 10_000) yield b.subarray(i, i + 10_000);
+}
+
+async function run(entries: TarEntry[], over: { digest?: string } = {}): Promise<{ layerDir: string; blob: string; owners: string[]; result: unknown }> {
+  const base = await mkdtemp(path.join(dir, 'run-'));
+  const layerDir = path.join(base, 'layer');
+  await mkdir(layerDir);
+  const layer = await makeLayer(entries);
+  const owners: string[] = [];
+  const blob = path.join(base, 'blob');
+  const result = await unpackLayerThreaded({
+    source: chunks(layer.blob), dir: layerDir, digest: over.digest ?? layer.digest, diffId: layer.diffId, size: layer.blob.length,
+    ownershipListPath: path.join(base, 'owners'), blob: { tempPath: path.join(base, 'blob.tmp'), path: blob },
+    applyOwnership: async (_d, list) => {
+      owners.push(...parseOwnershipList(await readFile(list)).map((r) => `${r.path}:${r.uid}:${r.gid}:${r.mode.toString(8)}`));
+    },
+    workerPath: worker,
+  }).catch((e: unknown) => e);
+  return { layerDir, blob, owners, result };
+}
+
+describe('unpackLayerThreaded (worker)', () => {
+  it('unpacks on a worker, keeps the blob and applies ownership on the calling thread', async () => {
+    const { layerDir, blob, owners, result } = await run([
+      { name: 'etc/passwd', content: 'root\n' },
+      { name: 'etc/.wh.shadow', content: '' },
+      { name: 'home/app/', type: 'directory', uid: 1000, gid: 1000 },
+      { name: 'big', content: Buffer.alloc(5_000_000, 2) },
+    ]);
+    expect(SlipwayError.is(result), String(result)).toBe(false);
+    expect(await readFile(path.join(layerDir, 'etc/passwd'), 'utf8')).toBe('root\n');
+    expect((await lstat(path.join(layerDir, 'etc/shadow'))).isCharacterDevice()).toBe(true);
+    expect((await stat(path.join(layerDir, 'big'))).size).toBe(5_000_000);
+    expect(owners).toEqual(['home/app:1000:1000:755']);
+    expect(sha256(await readFile(blob))).toBe((result as { digest: string }).digest);
+  });
+
+  it('carries error codes back and removes the layer dir and temp blob', async () => {
+    const bad = await run([{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'l/x', content: 'x' }]);
+    expect(SlipwayError.is(bad.result, 'ERR_UNPACK_UNSAFE_PATH')).toBe(true);
+    expect((bad.result as Error).message).toContain('"l/x"');
+    await expect(stat(bad.layerDir)).rejects.toThrow();
+    await expect(stat(`${bad.blob}.tmp`)).rejects.toThrow();
+    await expect(stat(bad.blob)).rejects.toThrow();
+    const mismatch = await run([{ name: 'f', content: 'x' }], { digest: sha256('other') });
+    expect(SlipwayError.is(mismatch.result, 'ERR_DIGEST_MISMATCH')).toBe(true);
+    await expect(stat(mismatch.layerDir)).rejects.toThrow();
+    await expect(stat(mismatch.blob)).rejects.toThrow();
+  });
+});
