@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
 import { detectNetworkTools, resolvConfFor, startOutbound, type OutboundNet } from '../../../src/runtime/network/index.js';
-import { hasCommand, skipUnless, tunUsable, userNamespacesAllowed } from '../harness/index.js';
+import { hasCommand, skipUnless, testUnless, tunUsable, userNamespacesAllowed } from '../harness/index.js';
 import { alive, createNamespace, inNs, nodeInNs, startDnsServer, type TestNamespace } from './netns.js';
 
 const exec = promisify(execFile);
@@ -172,3 +172,25 @@ function compiledModule(): Promise<string> {
   })();
   return compiled;
 }
+
+skipUnless(canRun && hasCommand('ip'), `needs user namespaces, /dev/net/tun and iproute2 (${who})`)(`DNS forwarder and no-host-access in a sandboxed fake host as ${who}`, () => {
+  for (const tool of ['slirp4netns', 'pasta'] as const) {
+    testUnless(tools[tool] !== undefined, `${tool} is not installed`)(`${tool}: 10.0.2.3 forwards to the host's resolver; without host access 10.0.2.2 is not the host`, async () => {
+      const out = await compiledModule();
+      const script = join(dirname(fileURLToPath(import.meta.url)), 'sandboxed-host.mjs');
+      const { stdout } = await exec('unshare', ['--user', '--map-root-user', '--net', '--mount', process.execPath, script,
+        join(out, 'runtime/network/index.js'), tool, tools[tool]!], { timeout: 60_000 });
+      const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, { connect: string; dns: string; tcpSeen: string[]; tool: string; error?: string }> & { dnsQueries: string[] };
+      expect(r.hostAccess!.error).toBeUndefined();
+      expect(r.hostAccess!.tool).toBe(tool);
+      expect(r.hostAccess!.connect).toBe('GOT hello');
+      expect(r.hostAccess!.tcpSeen).toEqual(['127.0.0.1']);
+      expect(r.hostAccess!.dns).toBe('192.0.2.77');
+      expect(r.noHostAccess!.error).toBeUndefined();
+      expect(r.noHostAccess!.connect).not.toBe('GOT hello');
+      expect(r.noHostAccess!.tcpSeen).toEqual([]);
+      expect(r.noHostAccess!.dns).toBe('192.0.2.77');
+      expect(r.dnsQueries.filter((q) => q === 'probe.slipway.test').length).toBeGreaterThanOrEqual(2);
+    });
+  }
+});

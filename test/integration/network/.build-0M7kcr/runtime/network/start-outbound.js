@@ -1,0 +1,94 @@
+import { SlipwayError, invalidArgument } from '../../errors.js';
+import { logger } from '../../internal/debug.js';
+import { detectNetworkTools } from './detect-tools.js';
+import { startPasta } from './pasta.js';
+import { startSlirp4netns } from './slirp4netns.js';
+import { GUEST_NET } from './types.js';
+const log = logger('network');
+let saidNoTool = false;
+/**
+ * Gives the network namespace of host process `pid` (a container init, whose netns belongs to the keeper's user
+ * namespace) outbound TCP/UDP and DNS through slirp4netns or pasta, whichever is installed (slirp4netns first unless
+ * `prefer` says otherwise; if the first one fails to start, the other is tried).
+ *
+ * Inside the container: `eth0` 10.0.2.100/24, default route via 10.0.2.2, DNS forwarder 10.0.2.3, MTU 65520.
+ * With `hostAccess`, 10.0.2.2 reaches the host's 127.0.0.1 (put it in /etc/hosts as host.slipway.internal with
+ * {@link hostsFileFor}); without, the host's loopback is not reachable.
+ *
+ * @returns the running helper, or `undefined` (with one debug note per process) when neither tool is installed.
+ * @throws SlipwayError `ERR_NETWORK` with the helper's stderr when it fails or times out; `ERR_ABORTED`.
+ * @example
+ * const net = await startOutbound(containerPid, { hostAccess: true });
+ * await writeFile(resolvPath, resolvConfFor(net, await readFile('/etc/resolv.conf', 'utf8')));
+ * // … on removal: await net?.close();
+ */
+export async function startOutbound(pid, opts) {
+    if (!Number.isSafeInteger(pid) || pid <= 0)
+        throw invalidArgument('pid', pid, 'a positive process id');
+    const mtu = opts.mtu ?? GUEST_NET.defaultMtu;
+    if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65520)
+        throw invalidArgument('mtu', mtu, 'an integer from 576 to 65520');
+    const ifname = opts.ifname ?? 'eth0';
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname))
+        throw invalidArgument('ifname', ifname, 'an interface name of at most 15 characters');
+    if (opts.prefer !== undefined && opts.prefer !== 'slirp4netns' && opts.prefer !== 'pasta')
+        throw invalidArgument('prefer', opts.prefer, '"slirp4netns" or "pasta"');
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    opts.signal?.throwIfAborted();
+    const found = opts.tools ?? (await detectNetworkTools());
+    const order = (opts.prefer === 'pasta' ? ['pasta', 'slirp4netns'] : ['slirp4netns', 'pasta']);
+    const candidates = order.filter((t) => found[t] !== undefined);
+    if (candidates.length === 0) {
+        if (!saidNoTool) {
+            saidNoTool = true;
+            log('outbound network access is off: neither slirp4netns nor pasta is installed (apt-get install slirp4netns, or passt for pasta); published ports still work');
+        }
+        return undefined;
+    }
+    const setpriv = candidates.includes('pasta') ? (await detectSetpriv()) : undefined;
+    const errors = [];
+    for (const tool of candidates) {
+        try {
+            const common = { hostAccess: opts.hostAccess, mtu, ifname, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
+            if (tool === 'pasta')
+                return await startPasta(found.pasta, pid, { ...common, ...(setpriv ? { setpriv } : {}) });
+            try {
+                return await startSlirp4netns(found.slirp4netns, pid, common);
+            }
+            catch (err) {
+                // --enable-sandbox needs to create a mount namespace and pivot_root; some confined hosts refuse that.
+                if (SlipwayError.is(err, 'ERR_ABORTED') || !/sandbox|pivot_root|mount/i.test(err.message))
+                    throw err;
+                log('slirp4netns failed with --enable-sandbox, retrying without: %s', err.message);
+                return await startSlirp4netns(found.slirp4netns, pid, { ...common, sandbox: false });
+            }
+        }
+        catch (err) {
+            if (SlipwayError.is(err, 'ERR_ABORTED'))
+                throw err;
+            log('%s failed: %s', tool, err.message);
+            errors.push(err);
+        }
+    }
+    if (errors.length === 1)
+        throw errors[0];
+    throw new SlipwayError('ERR_NETWORK', `neither ${candidates.join(' nor ')} could connect pid ${pid}: ${errors.map((e) => e.shortMessage ?? String(e)).join('; ')}`, {
+        cause: errors[0], hint: errors[0].hint, details: errors.map((e) => e.message).join('\n'),
+    });
+}
+let setprivPath;
+async function detectSetpriv() {
+    setprivPath ??= (async () => {
+        const { access, constants } = await import('node:fs/promises');
+        for (const p of ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv']) {
+            try {
+                await access(p, constants.X_OK);
+                return p;
+            }
+            catch { /* next */ }
+        }
+        log('setpriv not found: pasta will not die with this process if it is killed outright');
+        return undefined;
+    })();
+    return setprivPath;
+}
