@@ -81,8 +81,13 @@ async function writeControl(dir: string, file: string, value: string): Promise<v
   try {
     await writeFile(join(dir, file), value);
   } catch (cause) {
-    throw new SlipwayError('ERR_CGROUP_UNAVAILABLE', `writing "${value}" to ${join(dir, file)} failed: ${(cause as Error).message}`, {
-      cause, hint: 'check that the cgroup controller is enabled and delegated to this user',
+    const internal = file === 'cgroup.subtree_control' && (cause as NodeJS.ErrnoException).code === 'EBUSY';
+    throw new SlipwayError('ERR_CGROUP_UNAVAILABLE', `writing "${value}" to ${join(dir, file)} failed: ${(cause as Error).message}` +
+      (internal ? ' (the cgroup holds processes: cgroup v2 no-internal-process rule)' : ''), {
+      cause,
+      hint: internal
+        ? `move the processes of ${dir} into a child cgroup first (as Docker-in-Docker entrypoints do with /sys/fs/cgroup/init), or pass bestEffort`
+        : 'check that the cgroup controller is enabled and delegated to this user',
     });
   }
 }

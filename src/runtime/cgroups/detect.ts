@@ -172,7 +172,10 @@ async function detectV2(
   const controllers = words(await readText(join(delegationRoot, 'cgroup.controllers')));
   const subtree = words(await readText(join(delegationRoot, 'cgroup.subtree_control')));
   const procs = ((await readText(join(delegationRoot, 'cgroup.procs'))) ?? '').trim();
-  const canEnable = delegationRoot === point || procs === '';
+  // Only the real root cgroup may hold processes and still enable controllers for its children. It has no
+  // cgroup.type file; the root of a cgroup namespace (e.g. inside a container) does, and obeys the rule.
+  const realRoot = delegationRoot === point && !(await exists(join(point, 'cgroup.type')));
+  const canEnable = realRoot || procs === '';
   const parents: Partial<Record<CgroupController, string>> = {};
   const unavailable: Partial<Record<CgroupController, string>> = {};
   for (const c of CONTROLLERS) {

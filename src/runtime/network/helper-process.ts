@@ -5,6 +5,18 @@ import type { Debugger } from 'debug';
 
 const TAIL = 4096;
 
+/** Helpers still running; killed when Node exits normally (a parent-death signal or exit fd covers being killed). */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+  }
+}
+
 /** A spawned network helper: keeps the tail of its stderr and stops it on close(). */
 export class HelperProcess {
   readonly child: ChildProcess;
@@ -18,6 +30,7 @@ export class HelperProcess {
     for (let i = 0; i < extraFds; i++) stdio.push('pipe');
     log('spawn %s %s', bin, args.join(' '));
     this.child = spawn(bin, args, { stdio });
+    track(this.child);
     const collect = (d: Buffer) => {
       const s = d.toString('utf8');
       this.stderrTail = (this.stderrTail + s).slice(-TAIL);

@@ -140,6 +140,20 @@ describe('cgroup v2 delegated (fake tree)', () => {
     expect(await createCgroup(env, 'x', {})).toBeUndefined();
   });
 
+  it('as root inside a cgroup namespace (root has cgroup.type and processes) refuses controllers not yet enabled', async () => {
+    const cg = await fakeV2Tree();
+    await chmod(cg, 0o755);
+    for (const f of ['cgroup.procs', 'cgroup.controllers', 'cgroup.subtree_control']) await chmod(join(cg, f), 0o644);
+    await writeFile(join(cg, 'cgroup.type'), 'domain\n');
+    await writeFile(join(cg, 'cgroup.procs'), '1\n57\n');
+    await writeFile(join(cg, 'cgroup.controllers'), 'cpu memory pids\n');
+    await writeFile(join(cg, 'cgroup.subtree_control'), 'memory\n');
+    const env = await detectCgroups({ cgroupRoot: cg, procSelfCgroup: '0::/', uid: 0 });
+    expect(env.parents.memory).toBe(join(cg, 'slipway'));
+    expect(env.unavailable.pids).toContain('no-internal-process');
+    expect(env.unavailable.cpu).toContain('no-internal-process');
+  });
+
   it.runIf(isRoot)('as root uses <mount>/slipway/<id>', async () => {
     const cg = await fakeV2Tree();
     const env = await detectCgroups({ cgroupRoot: cg, procSelfCgroup: '0::/init.scope', uid: 0 });
