@@ -155,9 +155,8 @@ async function createV1(env: CgroupEnvironment, id: string, limits: ResourceLimi
   const paths: Partial<Record<CgroupController, string>> = {};
   try {
     for (const c of usable) {
-      const dir = join(env.parents[c]!, id);
-      await mkdir(dir, { recursive: true });
-      paths[c] = dir;
+      await mkdir(env.parents[c]!, { recursive: true });
+      paths[c] = await makeLeaf(join(env.parents[c]!, id));
     }
     const applied = await applyPlan(plan(env, limits, usable), paths);
     return makeHandle(1, paths, applied);
@@ -174,8 +173,7 @@ async function createV2(env: CgroupEnvironment, id: string, limits: ResourceLimi
   if (env.delegationRoot !== undefined) await enableControllers(env.delegationRoot, usable);
   await mkdir(parent, { recursive: true });
   await enableControllers(parent, usable);
-  const dir = join(parent, id);
-  await mkdir(dir);
+  const dir = await makeLeaf(join(parent, id));
   const paths: Partial<Record<CgroupController, string>> = {};
   for (const c of usable) paths[c] = dir;
   try {
@@ -185,6 +183,25 @@ async function createV2(env: CgroupEnvironment, id: string, limits: ResourceLimi
     await removeDirs([dir]).catch(() => undefined);
     throw err;
   }
+}
+
+/** Creates a container's cgroup; an empty leftover with the same id (a killed run) is replaced, a populated one is an error. */
+async function makeLeaf(dir: string): Promise<string> {
+  try {
+    await mkdir(dir);
+    return dir;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  try {
+    await rmdir(dir);
+  } catch (cause) {
+    throw new SlipwayError('ERR_CGROUP_UNAVAILABLE', `cgroup ${dir} already exists and is in use`, {
+      cause, hint: 'use a unique container id, or stop the container that owns it',
+    });
+  }
+  await mkdir(dir);
+  return dir;
 }
 
 async function applyPlan(steps: Array<[CgroupController, string, string]>, paths: Partial<Record<CgroupController, string>>): Promise<Record<string, string>> {

@@ -142,6 +142,17 @@ skipUnless(isRoot() && v1Root, `needs root with cgroup v1 memory/cpu/pids (found
     await expect(stat(busy.paths.memory!)).resolves.toBeDefined();
   });
 
+  it('replaces an empty leftover with the same id but refuses one that holds processes', async () => {
+    const id = `it-dup-${process.pid}`;
+    const first = (await createCgroup(env, id, { pids: 7 }))!;
+    handles.push(first);
+    const second = (await createCgroup(env, id, { pids: 9 }))!;
+    expect((await readFile(join(second.paths.pids!, 'pids.max'), 'utf8')).trim()).toBe('9');
+    const p = paused(`setTimeout(() => {}, 10000)`);
+    await addProcess(second, p.child.pid!);
+    await expect(createCgroup(env, id, { pids: 11 })).rejects.toThrow(/ERR_CGROUP_UNAVAILABLE: cgroup .* already exists and is in use/);
+  });
+
   it('a limit on a missing memsw file or unknown host fails loudly unless bestEffort', async () => {
     const fake = { ...env, swap: false };
     await expect(createCgroup(fake, `it-sw-${process.pid}`, { memory: 1 << 24, memorySwap: 1 << 25 })).rejects.toThrow(/ERR_CGROUP_UNAVAILABLE: cannot enforce memorySwap.*swapaccount=1/);
