@@ -5,7 +5,7 @@
  * --no-map-gw, a connection to 10.0.2.2 would leave the machine).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,17 +157,16 @@ skipUnless(canRun && tools.slirp4netns !== undefined, `slirp4netns needed (${who
 });
 
 let compiled: Promise<string> | undefined;
+afterAll(async () => { if (compiled) await rm(await compiled, { recursive: true, force: true }); });
 /** The network module compiled to JS (a child Node process cannot import the TS sources directly). */
 function compiledModule(): Promise<string> {
   compiled ??= (async () => {
     const here = dirname(fileURLToPath(import.meta.url));
     const out = await mkdtemp(join(here, '.build-'));
-    afterAll(() => rm(out, { recursive: true, force: true }));
     const repo = join(here, '../../..');
     await exec(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '--outDir', out, '--rootDir', join(repo, 'src'),
       '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', '--types', 'node',
       join(repo, 'src/runtime/network/index.ts')], { cwd: repo });
-    void readFile;
     return out;
   })();
   return compiled;
