@@ -175,6 +175,8 @@ interface LayerJob {
   keep: boolean;
 }
 
+const sharedClients = new Map<string, RegistryClient>();
+
 /** Shared machinery of one pull call. */
 class Puller {
   readonly store: ImageStore;
@@ -190,7 +192,16 @@ class Puller {
   }
 
   get client(): RegistryClient {
-    this.#client ??= new RegistryClient({ ...this.opts.registry, insecureRegistries: this.opts.insecureRegistries, env: this.opts.env });
+    if (!this.#client) {
+      // Without custom registry options, pulls in one process share a client: pings and tokens are reused.
+      const shareable = this.opts.registry === undefined && this.opts.env === undefined;
+      const key = (this.opts.insecureRegistries ?? []).join(',');
+      this.#client = shareable ? sharedClients.get(key) : undefined;
+      if (!this.#client) {
+        this.#client = new RegistryClient({ ...this.opts.registry, insecureRegistries: this.opts.insecureRegistries, env: this.opts.env });
+        if (shareable) sharedClients.set(key, this.#client);
+      }
+    }
     return this.#client;
   }
 
@@ -284,9 +295,16 @@ class Puller {
       yield* [];
       throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `layer ${l.digest} is not in the store`, { hint: 'pull the image again' });
     };
-    const dirs = await pool(layers, this.opts.concurrency ?? 3, (l) => this.ensureLayer({
-      desc: { digest: l.digest, size: l.size, mediaType: l.mediaType }, diffId: l.diffId, chainId: l.chainId, open: missing(l), keep: false,
-    }));
+    let dirs: string[];
+    try {
+      dirs = await pool(layers, this.opts.concurrency ?? 3, (l) => this.ensureLayer({
+        desc: { digest: l.digest, size: l.size, mediaType: l.mediaType }, diffId: l.diffId, chainId: l.chainId, open: missing(l), keep: false,
+      }));
+    } catch (e) {
+      // A stored blob turned out corrupt (and was removed): not cached after all.
+      if (SlipwayError.is(e, 'ERR_IMAGE_NOT_PRESENT')) return undefined;
+      throw e;
+    }
     return { ...rec, layers: layers.map((l, i) => ({ ...l, dir: dirs[i]! })), source: 'cache' };
   }
 

@@ -107,6 +107,25 @@ describe('pull from a registry', () => {
     expect(await readFile(path.join(img.layers[0]!.dir!, 'etc/motd'), 'utf8')).toBe('hello\n');
   });
 
+  it('refetches a layer whose stored blob is corrupt instead of trusting it', async () => {
+    const r = await reg();
+    const layers = await twoLayers();
+    pushImage(r, { repo: 'x', layers });
+    const o = await opts();
+    const first = await pull(`${r.host}/x`, o);
+    await rm(first.layers[0]!.dir!, { recursive: true });
+    const blobFile = path.join(o.storeDir!, 'blobs/sha256', layers[0].digest.slice(7));
+    const bytes = await readFile(blobFile);
+    bytes[bytes.length - 10]! ^= 0xff;
+    await writeFile(blobFile, bytes);
+    expect((await rejection(pull(`${r.host}/x`, { ...o, policy: 'never' }))).code).toBe('ERR_IMAGE_NOT_PRESENT');
+    const again = await pull(`${r.host}/x`, o);
+    expect(again.source).toBe('registry');
+    expect(await readFile(path.join(again.layers[0]!.dir!, 'etc/motd'), 'utf8')).toBe('hello\n');
+    expect(r.blobFetches(layers[0].digest)).toBe(2);
+    expect(await readFile(blobFile)).toEqual(layers[0].blob);
+  });
+
   it('fails clearly with policy never when the image is absent', async () => {
     const e = await rejection(pull('localhost:1/nothing:here', { ...(await opts()), policy: 'never' }));
     expect(e.code).toBe('ERR_IMAGE_NOT_PRESENT');
