@@ -6,11 +6,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
 import { parseOwnershipList, sniffCompression, unpackLayer, type OwnershipRecord } from '../../../src/image/unpack.js';
 import { lgetxattr } from '../../../src/image/syscalls.js';
+import { removeTree } from '../../../src/image/store.js';
 import { makeLayer, makeTar, sha256, type TarEntry } from './helpers/fake-registry.js';
 
 const tmps: string[] = [];
 afterEach(async () => {
-  await Promise.all(tmps.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  // removeTree copes with the read-only directories layers contain (rm alone fails when not root).
+  await Promise.all(tmps.splice(0).map((d) => removeTree(d)));
 });
 async function tmp(): Promise<string> {
   const d = await mkdtemp(path.join(os.tmpdir(), 'slipway-unpack-'));
