@@ -67,6 +67,23 @@ if [[ -z $ONLY || $ONLY == integration ]]; then
   fi
 fi
 
+# --- jest (CommonJS consumers) -----------------------------------------------------------------
+if [[ -z $ONLY || $ONLY == integration ]] && [[ ! " ${skipped[*]} " =~ " integration " ]]; then
+  if [[ -f dist/cjs/index.js ]]; then
+    t=$SECONDS
+    echo "==> jest (require('slipway') from CommonJS, one real container)" >&2
+    if node scripts/with-registry.mjs npx jest --config test/jest/jest.config.cjs; then
+      echo "==> jest: passed in $((SECONDS - t))s" >&2
+    else
+      echo "==> jest: FAILED after $((SECONDS - t))s" >&2
+      failed+=(jest)
+    fi
+  else
+    banner "jest suite (CommonJS consumers):" "dist/cjs is not built" "fix: npm run build"
+    skipped+=(jest)
+  fi
+fi
+
 # --- summary ------------------------------------------------------------------------------------
 if ((${#skipped[@]})); then
   echo "test-all.sh: SKIPPED suites: ${skipped[*]} (see the banners above)" >&2

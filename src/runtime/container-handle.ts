@@ -156,7 +156,13 @@ export class ContainerHandle implements RuntimeContainer {
     if (!this.#exited) {
       const stopSignal = this.#i.options.stopSignal ?? this.#i.image.config.StopSignal ?? 'SIGTERM';
       await this.kill(normaliseSignal(stopSignal)).catch((e) => log('stop signal: %O', e));
-      const timedOut = await Promise.race([this.#exit.then(() => false), sleep(timeoutMs, true)]);
+      // The grace timer must not outlive the race: a pending timer would keep Node alive for `timeoutMs`.
+      const grace = new AbortController();
+      const timedOut = await Promise.race([
+        this.#exit.then(() => false),
+        sleep(timeoutMs, true, { signal: grace.signal }).catch(() => false),
+      ]);
+      grace.abort();
       if (timedOut && !this.#exited) await this.kill('SIGKILL').catch((e) => log('SIGKILL: %O', e));
     }
     return this.#exit;
