@@ -126,6 +126,27 @@ describe('pull from a registry', () => {
     expect(await readFile(blobFile)).toEqual(layers[0].blob);
   });
 
+  it('survives a cut connection mid-layer by resuming with Range', async () => {
+    const r = await reg();
+    const layers = await twoLayers();
+    pushImage(r, { repo: 'x', layers });
+    let cut = 0;
+    r.hooks.push((req, res) => {
+      if (req.url?.endsWith(`/blobs/${layers[0].digest}`) && cut++ === 0) {
+        const blob = r.blobs.get(layers[0].digest)!;
+        res.writeHead(200, { 'content-length': blob.length });
+        res.write(blob.subarray(0, 200), () => res.destroy());
+        return true;
+      }
+      return false;
+    });
+    const img = await pull(`${r.host}/x`, await opts());
+    expect(await readFile(path.join(img.layers[0]!.dir!, 'etc/os-release'), 'utf8')).toBe('ID=fake\n');
+    const fetches = r.log.filter((l) => l.path.endsWith(`/blobs/${layers[0].digest}`));
+    expect(layers[0].blob.length).toBeGreaterThan(200);
+    expect(fetches.map((f) => f.headers.range)).toEqual([undefined, 'bytes=200-']);
+  });
+
   it('fails clearly with policy never when the image is absent', async () => {
     const e = await rejection(pull('localhost:1/nothing:here', { ...(await opts()), policy: 'never' }));
     expect(e.code).toBe('ERR_IMAGE_NOT_PRESENT');
