@@ -154,6 +154,23 @@ describe('unpackLayer', () => {
     await expect(stat(dir)).rejects.toThrow();
   });
 
+  it.skipIf('createZstdDecompress' in zlib)('names the fix when a zstd layer meets a machine without zstd', async () => {
+    const base = await tmp();
+    const dir = path.join(base, 'layer');
+    await mkdir(dir);
+    const layer = await makeLayer([{ name: 'f', content: 'x' }], 'zstd');
+    const oldPath = process.env.PATH;
+    process.env.PATH = base;
+    try {
+      const e = await unpackLayer({ source: chunks(layer.blob), dir, ownershipListPath: path.join(base, 'o') }).catch((x: unknown) => x);
+      expect(SlipwayError.is(e, 'ERR_UNPACK')).toBe(true);
+      expect((e as SlipwayError).hint).toMatch(/install the zstd command/);
+    } finally {
+      process.env.PATH = oldPath;
+    }
+    await expect(stat(dir)).rejects.toThrow();
+  });
+
   it('reports a corrupt gzip stream and a truncated tar', async () => {
     const base = await tmp();
     const tar = await makeTar([{ name: 'f', content: Buffer.alloc(100_000, 1) }]);
