@@ -167,7 +167,7 @@ export class RegistryClient {
   ping(domain: string, opts: CallOptions = {}): Promise<Challenge[]> {
     let p = this.#challenges.get(domain);
     if (!p) {
-      p = this.#withRetry(domain, '/v2/', async () => {
+      p = this.#withRetry(domain, `registry ${domain} (GET /v2/)`, async () => {
         const res = await this.#raw(new URL('/v2/', this.baseUrl(domain)), { method: 'GET', headers: {}, signal: opts.signal });
         await res.body.dump().catch(() => {});
         if (res.statusCode === 200) return [];
@@ -301,6 +301,9 @@ export class RegistryClient {
       return false;
     }
     if (SlipwayError.is(e)) return false;
+    // Nobody listening / no such host: retrying only delays the error (a test suite waits ~8 s for nothing).
+    const code = (e as NodeJS.ErrnoException).code ?? ((e as { cause?: NodeJS.ErrnoException }).cause?.code);
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') return false;
     return 0; // network error, truncation
   }
 

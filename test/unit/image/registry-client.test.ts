@@ -269,7 +269,12 @@ describe('RegistryClient', () => {
     const host = r.host;
     await r.close();
     regs.splice(regs.indexOf(r), 1);
-    const c = new RegistryClient({ credentials: noCreds, retry: { retries: 1, minTimeout: 5, maxTimeout: 5 } });
-    expect((await rejects(c.getManifest(host, 'x', '1'))).code).toBe('ERR_REGISTRY_UNREACHABLE');
+    const c = new RegistryClient({ credentials: noCreds, retry: { retries: 3, minTimeout: 2000, maxTimeout: 2000 } });
+    const t0 = Date.now();
+    const e = await rejects(c.getManifest(host, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY_UNREACHABLE');
+    expect(e.message).toContain(host);
+    expect(Date.now() - t0).toBeLessThan(1500); // connection refused is not retried
+
   });
 });
