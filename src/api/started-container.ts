@@ -27,7 +27,7 @@ export interface LogsOptions {
 
 /** Log lines as an async iterable, plus `text()` for everything at once. */
 export interface LogStream extends AsyncIterable<string> {
-  /** All lines joined with `\n` (with a trailing newline when non-empty). */
+  /** The output as written (lines end with `\n` unless the stream ended without one). */
   text(): Promise<string>;
 }
 
@@ -87,10 +87,11 @@ export class StartedContainer implements AsyncDisposable {
     const iterate = () => mapLines(readLogLines(rt.logPath, { ...opts, done: () => rt.hasExited() }));
     return {
       [Symbol.asyncIterator]: iterate,
+      /** The output as written: lines end with `\n` unless the stream ended without one. */
       async text() {
-        const lines: string[] = [];
-        for await (const l of iterate()) lines.push(l);
-        return lines.length ? `${lines.join('\n')}\n` : '';
+        let out = '';
+        for await (const l of readLogLines(rt.logPath, { ...opts, done: () => rt.hasExited() })) out += l.unterminated ? l.text : `${l.text}\n`;
+        return out;
       },
     };
   }

@@ -79,17 +79,48 @@ export class ContainerHandle implements RuntimeContainer {
       this.#net = await startOutbound(pid, { hostAccess: options.hostAccess, signal });
       if (this.#net) this.#i.cleanup.push(() => this.#net!.close());
     }
-    await writeFile(spec.etcFiles.hostname, `${this.#i.hostname}\n`);
-    await writeFile(spec.etcFiles.hosts, hostsFileFor({ hostname: this.#i.hostname, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined }));
-    await writeFile(spec.etcFiles.resolvConf, resolvConfFor(this.#net));
+    if (options.hostAccess && options.networkMode !== 'host' && !this.#net?.hostLoopbackAlias) {
+      throw new SlipwayError('ERR_NETWORK', `host access was asked for ${this.name}, but no outbound network helper could start`, {
+        hint: options.networkMode === 'none' ? 'network mode "none" has only loopback; use the default mode' : 'install slirp4netns or passt (apt-get install slirp4netns)',
+      });
+    }
+    await this.#writeEtcFiles();
     if (firstBoot) await this.#copyInitialFiles();
     for (const p of options.ports) {
       const key = `${p.container}/${p.protocol}`;
-      const hostPort = await keeper.publish(this.id, { protocol: p.protocol, hostIp: p.hostIp, hostPort: this.hostPorts.get(key) ?? p.host, containerPort: p.container });
+      const wanted = this.hostPorts.get(key) ?? p.host;
+      const hostPort = await keeper.publish(this.id, { protocol: p.protocol, hostIp: p.hostIp, hostPort: wanted, containerPort: p.container }).catch((err: unknown) => {
+        if (SlipwayError.is(err) && /EADDRINUSE/.test(err.message)) {
+          throw new SlipwayError('ERR_PORT_IN_USE', `host port ${p.hostIp}:${wanted}/${p.protocol} (for container port ${p.container}) is already in use`, {
+            hint: `stop whatever listens there, or let slipway pick a free port with expose(${p.container})`, cause: err,
+          });
+        }
+        throw err;
+      });
       this.hostPorts.set(key, hostPort);
     }
     await keeper.startContainer(this.id);
     log('%s started (pid %d)', this.name, pid);
+  }
+
+  /** /etc/hostname, /etc/hosts and /etc/resolv.conf, bound over the image's by the keeper. Host mode copies the host's, as Docker does. */
+  async #writeEtcFiles(): Promise<void> {
+    const { spec, options, hostname } = this.#i;
+    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    let hosts: string;
+    let resolv: string;
+    if (options.networkMode === 'host') {
+      hosts = `${(await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost')).trimEnd()}\n127.0.1.1\t${hostname}\n`;
+      resolv = hostResolv;
+    } else {
+      hosts = hostsFileFor({ hostname, ownIp: this.#net?.guestIp, hostAccessIp: this.#net?.hostLoopbackAlias });
+      resolv = resolvConfFor(this.#net, hostResolv);
+    }
+    await Promise.all([
+      writeFile(spec.etcFiles.hostname, `${hostname}\n`),
+      writeFile(spec.etcFiles.hosts, hosts),
+      writeFile(spec.etcFiles.resolvConf, resolv),
+    ]);
   }
 
   async #copyInitialFiles(): Promise<void> {

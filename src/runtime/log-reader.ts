@@ -6,6 +6,8 @@ export interface LogLine {
   time: Date;
   stream: 'stdout' | 'stderr';
   text: string;
+  /** True for output that ended without a newline (only ever the last line of a stream). */
+  unterminated?: boolean;
 }
 
 export interface ReadLogOptions {
@@ -75,7 +77,13 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
       }
       continue;
     }
-    if (!opts.follow || finished) return;
+    if (!opts.follow || finished) {
+      // A stream that ended without a newline leaves a partial record: it is still a line.
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (pending[stream] && want[stream]) yield { time: new Date(), stream, text: pending[stream], unterminated: true };
+      }
+      return;
+    }
     await sleep(POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined);
   }
 }

@@ -23,6 +23,12 @@ describe('log reader', () => {
     expect((await collect(readLogLines(p, { stderr: false }))).map((l) => l.text)).toEqual(['old', 'hello']);
     expect((await collect(readLogLines(p, { since: new Date('2026-11-28T00:00:02Z') }))).map((l) => l.text)).toEqual(['err', 'hello']);
   });
+  it('emits a trailing partial record (output without a final newline) as a line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(p, rec('1', 'stdout', 'F', 'a') + rec('2', 'stdout', 'P', 'no newline'));
+    expect((await collect(readLogLines(p))).map((l) => l.text)).toEqual(['a', 'no newline']);
+  });
   it('follows until done, across a rotation', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logs-'));
     const p = join(dir, 'ctr.log');

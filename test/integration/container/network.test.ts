@@ -1,0 +1,122 @@
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { Container, SlipwayError, Wait } from '../../../src/index.js';
+import { fixtureRef, hasCommand, helperBuilt, skipUnless, userNamespacesAllowed, tunUsable } from '../harness/index.js';
+
+const canRun = helperBuilt() && userNamespacesAllowed();
+const hasOutbound = (hasCommand('slirp4netns') || hasCommand('pasta')) && tunUsable();
+
+/** Sends `payload` on a fresh TCP connection and resolves with everything received until `done(text)` or close. */
+function tcpExchange(port: number, payload: Buffer | string, done: (text: string) => boolean = () => false): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const s = connect({ host: '127.0.0.1', port }, () => s.write(payload));
+    s.on('data', (d) => { got += d.toString('latin1'); if (done(got)) { s.destroy(); resolve(got); } });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+    s.setTimeout(10_000, () => { s.destroy(); reject(new Error(`timeout; got ${JSON.stringify(got)}`)); });
+  });
+}
+
+skipUnless(canRun, 'the native helper is not built or user namespaces are unavailable')('published ports', () => {
+  it('reaches redis from the host through its published port (PING -> PONG), 50 connections in parallel', async () => {
+    await using redis = await new Container(fixtureRef('redis')).expose(6379).start();
+    const port = redis.getMappedPort(6379);
+    expect(redis.getFirstMappedPort()).toBe(port);
+    expect(await tcpExchange(port, 'PING\r\n', (t) => t.includes('\r\n'))).toBe('+PONG\r\n');
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+      tcpExchange(port, `SET k${i} v${i}\r\nGET k${i}\r\n`, (t) => t.split('\r\n').length >= 4)));
+    replies.forEach((r, i) => expect(r).toBe(`+OK\r\n$${String(i).length + 1}\r\nv${i}\r\n`));
+  });
+
+  it('serves a file copied into nginx', async () => {
+    await using nginx = await new Container(fixtureRef('nginx'))
+      .withFile('/var/www/html/hello.txt', 'copied in by slipway\n')
+      .expose(80).waitFor(Wait.forHttp('/hello.txt', 80)).start();
+    const res = await fetch(`http://${nginx.host}:${nginx.getMappedPort(80)}/hello.txt`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('copied in by slipway\n');
+  });
+
+  it('initialises postgres and runs it as the postgres user; the server answers through the published port', async () => {
+    await using pg = await new Container(fixtureRef('postgres'))
+      .withEnv({ POSTGRES_USER: 'tester', POSTGRES_PASSWORD: 'secret', POSTGRES_DB: 'app' })
+      .expose(5432)
+      .waitFor(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      .start();
+    const q = await pg.exec(['psql', '-h', '127.0.0.1', '-U', 'tester', '-d', 'app', '-tAc', 'select current_user, current_database(), 6*7'], { env: { PGPASSWORD: 'secret' } });
+    expect(q).toMatchObject({ exitCode: 0, stdout: 'tester|app|42\n' });
+    const owner = await pg.exec(['sh', '-c', 'ps -o user= -p 1 >/dev/null 2>&1; stat -c %U /var/lib/postgresql/data; ps -eo user,comm | grep -m1 "postgres$" | cut -d" " -f1']);
+    expect(owner.stdout.split('\n')[0]).toBe('postgres');
+    // An SSLRequest through the forwarder: a real server answers 'S' or 'N'.
+    const ssl = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+    expect(['N', 'S']).toContain(await tcpExchange(pg.getMappedPort(5432), ssl, (t) => t.length >= 1));
+  });
+
+  it('refuses or closes promptly a connection to a port nothing listens on yet', async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).expose(7777).waitFor(Wait.none()).start();
+    const t0 = Date.now();
+    const got = await tcpExchange(c.getMappedPort(7777), 'hello').catch((e: Error) => `error:${e.message}`);
+    expect(got === '' || got.startsWith('error:')).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('gives a clear error when a fixed host port is taken', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => blocker.once('listening', r));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      const err = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).expose(80, taken).start().then(() => undefined, (e: unknown) => e);
+      expect(SlipwayError.is(err, 'ERR_PORT_IN_USE')).toBe(true);
+      expect((err as Error).message).toContain(String(taken));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('"none" mode has only loopback', async () => {
+    const r = await new Container(fixtureRef('busybox')).withNetworkMode('none').withCommand(['sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "']).run();
+    expect(r.stdout).toBe('lo\n');
+  });
+
+  it('"host" mode shares the host network namespace', async () => {
+    const server = createServer((s) => s.end('from-host\n')).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const r = await new Container(fixtureRef('debian')).withNetworkMode('host')
+        .withCommand(['bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port}; cat <&3`]).run();
+      expect(r.stdout).toBe('from-host\n');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unusable (run: sudo bash scripts/setup-host.sh)')('outbound and host access', () => {
+  it('reaches a loopback HTTP server on the host as host.slipway.internal only with host access', async () => {
+    const server = createHttpServer((_, res) => res.end('hello host')).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    const script = `exec 3<>/dev/tcp/host.slipway.internal/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -n1 <&3`;
+    try {
+      const withAccess = await new Container(fixtureRef('debian')).withHostAccess().withCommand(['bash', '-c', script]).run();
+      expect(withAccess.stdout).toBe('hello host');
+      const other = await new Container(fixtureRef('debian')).withHostAccess().withCommand(['getent', 'hosts', 'host.docker.internal', 'host.containers.internal']).run();
+      expect(other.stdout.trim().split('\n')).toHaveLength(2);
+      const without = await new Container(fixtureRef('debian'))
+        .withCommand(['bash', '-c', `timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.2.2/${port}' && echo connected || echo refused`]).run();
+      expect(without.stdout.trim()).toBe('refused');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('has eth0 with the slirp/pasta address, a default route and a nameserver', async () => {
+    const r = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'ip -4 addr show eth0 | grep -o "inet [0-9.]*"; ip route | grep default; cat /etc/resolv.conf | grep nameserver']).run();
+    expect(r.stdout).toMatch(/inet 10\.0\.2\.100\n/);
+    expect(r.stdout).toMatch(/default via 10\.0\.2\.2/);
+    expect(r.stdout).toMatch(/nameserver 10\.0\.2\.3/);
+  });
+});
