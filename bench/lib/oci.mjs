@@ -26,11 +26,11 @@ export function layoutImage(layout, tag) {
 export async function removeImagesWithLayers(cli, diffIds) {
   const ids = (await sh(cli, ['image', 'ls', '-aq', '--no-trunc'])).stdout.split('\n').filter(Boolean);
   if (!ids.length) return 0;
-  const inspect = await sh(cli, ['image', 'inspect', '--format', '{{.Id}} {{join .RootFS.Layers ","}}', ...new Set(ids)], { allowFail: true });
+  const inspect = await sh(cli, ['image', 'inspect', '--format', '{{.Id}}\t{{json .RootFS.Layers}}', ...new Set(ids)], { allowFail: true });
   const wanted = new Set(diffIds);
   const doomed = inspect.stdout.split('\n').filter(Boolean)
-    .map((l) => l.split(' '))
-    .filter(([, layers]) => (layers ?? '').split(',').some((d) => wanted.has(d)))
+    .map((l) => l.split('\t'))
+    .filter(([, layers]) => (JSON.parse(layers || 'null') ?? []).some((d) => wanted.has(d)))
     .map(([id]) => id);
   for (const id of doomed) {
     const users = (await sh(cli, ['ps', '-aq', '--filter', `ancestor=${id}`], { allowFail: true })).stdout.split('\n').filter(Boolean);

@@ -2,7 +2,7 @@
 //   slipway  stop() (the stop signal reaches `sleep` through slipway's init, which is PID 1) then
 //            remove(); also reported: stop() alone, until the exit is reported
 //   docker   docker rm -f (SIGKILL and remove in one call; `sleep` as PID 1 would ignore SIGTERM)
-//   podman   podman rm -f
+//   podman   podman rm -f -t 0 (without -t 0 it waits 10 s for `sleep` to honour SIGTERM)
 // Starting the container is not timed.
 import { performance } from 'node:perf_hooks';
 import { PODMAN_RUN_ARGS } from '../lib/context.mjs';
@@ -40,11 +40,11 @@ export async function run(ctx, label) {
       },
     },
     {
-      name: 'podman rm -f',
+      name: 'podman rm -f -t 0',
       run: async () => {
         podmanRef ??= await ctx.podmanImage('debian');
         const id = (await sh('podman', ['run', '-d', ...PODMAN_RUN_ARGS, podmanRef, 'sleep', 'infinity'])).stdout.trim();
-        return (await sh('podman', ['rm', '-f', id])).ms;
+        return (await sh('podman', ['rm', '-f', '-t', '0', id])).ms;
       },
     },
   ];

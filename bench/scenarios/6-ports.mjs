@@ -5,7 +5,7 @@
 //                forwarder)
 //   slirp4netns  netbench in `unshare --net`, slirp4netns --configure --mtu=65520, add_hostfwd on its
 //                API socket
-//   pasta        netbench in `unshare --net`, pasta --config-net -t (attached to that namespace)
+//   pasta        pasta --config-net -t … -- netbench (pasta makes the user and network namespaces)
 //   docker -p    docker run -p 127.0.0.1:… (docker-proxy, Docker's userland proxy for loopback)
 //   loopback     netbench on the host, no namespace: the floor
 // Throughput: seconds from connect to the sink's close after BYTES (1 GiB; --quick 256 MiB).
@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { connectMicros, ensureNetbench, NETBENCH, sendSeconds, waitHello } from '../lib/netbench.mjs';
-import { freePort, sh, Skip, until } from '../lib/proc.mjs';
+import { descendants, freePort, sh, Skip, until } from '../lib/proc.mjs';
 import { rowsOf } from '../lib/report.mjs';
 import { interleave } from '../lib/stats.mjs';
 
@@ -85,14 +85,17 @@ const SETUPS = {
   },
   async pasta(ctx) {
     if (!ctx.tools.pasta) throw new Skip('pasta (passt) not installed');
-    const server = serverInNetns();
-    await until(() => existsSync(`/proc/${server.child.pid}/ns/net`), { what: 'netns' });
     const [sink, hello] = [await freePort(), await freePort()];
-    // As root pasta would switch to `nobody`, which cannot open a root-owned namespace.
-    const pasta = spawnProc('pasta', [...(ROOT ? ['--runas', '0:0'] : ['--userns', `/proc/${server.child.pid}/ns/user`]),
+    // pasta makes the namespaces and runs netbench in them (it cannot open another process's
+    // namespace files here). As root it would switch to `nobody`; --runas keeps root.
+    const pasta = spawnProc('pasta', [...(ROOT ? ['--runas', '0:0'] : []),
       '--config-net', '--foreground', '--quiet', '-t', `127.0.0.1/${sink}:9000`, '-t', `127.0.0.1/${hello}:9001`,
-      '-u', 'none', '-T', 'none', '-U', 'none', '--netns', `/proc/${server.child.pid}/ns/net`]);
-    const stop = async () => { await pasta.stop(); await server.stop(); };
+      '-u', 'none', '-T', 'none', '-U', 'none', '--', NETBENCH, 'serve', '9000', '9001']);
+    const stop = async () => {
+      const kids = descendants(pasta.child.pid);
+      await pasta.stop();
+      for (const k of kids) { try { process.kill(k.pid, 'SIGKILL'); } catch { /* gone */ } }
+    };
     try {
       await waitHello(hello, `pasta (${pasta.stderr().trim().split('\n').at(-1) ?? ''})`);
       return { sink, hello, stop };

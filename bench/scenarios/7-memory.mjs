@@ -1,6 +1,7 @@
 // Scenario 7: memory of the helper processes per running container (K idle `sleep` containers of the
 // busybox fixture). RSS and PSS from /proc/<pid>/smaps_rollup; PSS splits shared pages fairly.
-//   slipway  per container: its init + (keeper + any network helper such as slirp4netns) / K
+//   slipway  per container: its init + keeper / K; a second row adds the per-container network
+//            helpers (slirp4netns or pasta, for outbound traffic), which Docker does in the kernel
 //   docker   per container: its containerd-shim-runc-v2
 //   podman   per container: its conmon
 import { PODMAN_RUN_ARGS } from '../lib/context.mjs';
@@ -21,14 +22,18 @@ async function measureSlipway(ctx, k) {
     const procs = slipwayProcesses();
     if (!procs.keeper) throw new Error('cannot find the keeper among this process\'s children');
     if (procs.inits.length < k) throw new Error(`found ${procs.inits.length} inits for ${k} containers`);
-    const shared = [procs.keeper, ...procs.others].map((p) => memoryOf(p.pid));
-    const sharedRss = shared.reduce((a, m) => a + (m?.rssKiB ?? 0), 0);
-    const sharedPss = shared.reduce((a, m) => a + (m?.pssKiB ?? 0), 0);
+    const sum = (ps, key) => ps.map((p) => memoryOf(p.pid)?.[key] ?? 0).reduce((a, b) => a + b, 0);
+    const keeper = memoryOf(procs.keeper.pid);
     const inits = procs.inits.map((p) => memoryOf(p.pid));
     ctx.note(`  slipway: keeper ${memoryOf(procs.keeper.pid)?.rssKiB} KiB RSS; others: ${procs.others.map((p) => `${p.comm} ${memoryOf(p.pid)?.rssKiB} KiB`).join(', ') || 'none'}; inits: ${inits.map((m) => m?.rssKiB).join(', ')} KiB`);
+    // Network helpers (slirp4netns/pasta, one per container) are shared out over the K containers too.
+    const netRss = sum(procs.others, 'rssKiB'), netPss = sum(procs.others, 'pssKiB');
     return {
-      rss: inits.map((m) => m.rssKiB + sharedRss / k),
-      pss: inits.map((m) => m.pssKiB + sharedPss / k),
+      rss: inits.map((m) => m.rssKiB + keeper.rssKiB / k),
+      pss: inits.map((m) => m.pssKiB + keeper.pssKiB / k),
+      rssNet: procs.others.length ? inits.map((m) => m.rssKiB + (keeper.rssKiB + netRss) / k) : undefined,
+      pssNet: procs.others.length ? inits.map((m) => m.pssKiB + (keeper.pssKiB + netPss) / k) : undefined,
+      netNames: [...new Set(procs.others.map((p) => p.comm))].join('+'),
       detail: { keeper: memoryOf(procs.keeper.pid), others: procs.others.map((p) => ({ comm: p.comm, ...memoryOf(p.pid) })), inits },
     };
   } finally {
@@ -66,6 +71,10 @@ export async function run(ctx, label) {
       const m = await s.measure();
       rss.push({ name: s.name, samples: m.rss });
       pss.push({ name: s.name, samples: m.pss });
+      if (m.rssNet) {
+        rss.push({ name: `${s.name} + ${m.netNames}`, samples: m.rssNet });
+        pss.push({ name: `${s.name} + ${m.netNames}`, samples: m.pssNet });
+      }
     } catch (e) {
       rss.push({ name: s.name, error: e });
       pss.push({ name: s.name, error: e });
