@@ -14,7 +14,7 @@ import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type D
 import { hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
 import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
-import { ImageStore } from './store.js';
+import { ImageStore, defaultStoreRoot } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
 
@@ -185,7 +185,7 @@ class Puller {
   #client: RegistryClient | undefined;
 
   constructor(readonly opts: PullOptions) {
-    this.store = new ImageStore(opts.storeDir ?? undefined);
+    this.store = new ImageStore(opts.storeDir ?? defaultStoreRoot(opts.env));
     this.mappingKey = opts.mappingKey ?? defaultMappingKey();
     this.platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     this.store.layerDir(this.mappingKey, `sha256:${'0'.repeat(64)}`); // validates mappingKey early
