@@ -1,8 +1,15 @@
 /*
- * Port publishing (TCP). The keeper listens in the host network namespace; for each accepted
- * connection it asks the container's init for a socket connecting to 127.0.0.1:<port> inside the
- * container (rootless processes cannot setns back into the host netns, so init makes it), then
- * forks a small relay that splices bytes both ways through pipes.
+ * Port publishing. The keeper listens in the host network namespace.
+ *
+ * TCP: for each accepted connection it asks the container's init for a socket connecting to
+ * 127.0.0.1:<port> inside the container (rootless processes cannot setns back into the host
+ * netns, so init makes it), then forks a small relay that splices bytes both ways through pipes.
+ *
+ * UDP: one host socket per published port; each distinct client address gets a "flow": a UDP
+ * socket init creates inside the container, connected to 127.0.0.1:<port>. The keeper relays
+ * datagrams itself (no fork: one datagram is one syscall each way). Flows expire after
+ * SLIPWAY_UDP_FLOW_IDLE_MS (60 s) without traffic; at most SLIPWAY_UDP_MAX_FLOWS (256) per
+ * port, the least recently used flow is dropped to make room.
  */
 #include "forward.h"
 
@@ -18,17 +25,48 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <linux/close_range.h>
 
 #include "process.h"
 #include "spec.h"
 
+/* Watch indexes (struct watch.idx) of the W_FORWARD kind. */
+enum { FW_TCP_LISTENER = 0, FW_UDP_SOCKET = 1, FW_UDP_FLOW = 2, FW_TIMER = 3 };
+
+#define UDP_QUEUE_MAX 32 /* datagrams held while init makes a flow's socket */
+#define UDP_BUF 65536
+
+struct listener;
+
+struct dgram {
+  struct dgram *next;
+  size_t len;
+  uint8_t data[];
+};
+
+struct udp_flow {
+  struct udp_flow *next;
+  struct listener *l;
+  struct sockaddr_storage peer;
+  socklen_t peerlen;
+  int fd; /* -1 until init answers */
+  uint32_t cookie;
+  uint64_t last_ms;
+  struct dgram *q, **qtail;
+  unsigned nq;
+  struct watch w;
+};
+
 struct listener {
   struct listener *next;
   char *id;
-  int fd, ctl;
+  int fd, ctl, proto;
   uint32_t port, cport;
   struct watch w;
+  struct udp_flow *flows;
+  unsigned nflows;
 };
 
 struct pending_conn {
@@ -50,13 +88,88 @@ static struct {
   struct listener *listeners;
   struct pending_conn *pending;
   struct relay *relays;
+  int timerfd;
+  bool timer_armed;
+  struct watch w_timer;
+  uint64_t idle_ms;
+  unsigned max_flows;
+  uint8_t *buf;
 } F;
 
-void forward_init(int epfd) { F.epfd = epfd; }
+static uint64_t env_u64(const char *name, uint64_t def, uint64_t min, uint64_t max) {
+  const char *v = getenv(name);
+  if (!v || !*v) return def;
+  char *end;
+  unsigned long long n = strtoull(v, &end, 10);
+  if (*end || n < min || n > max) return def;
+  return n;
+}
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void forward_init(int epfd) {
+  F.epfd = epfd;
+  F.idle_ms = env_u64("SLIPWAY_UDP_FLOW_IDLE_MS", 60000, 10, 86400000);
+  F.max_flows = (unsigned)env_u64("SLIPWAY_UDP_MAX_FLOWS", 256, 1, 65536);
+  F.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (F.timerfd < 0) die_with_error("timerfd_create");
+  F.w_timer = (struct watch){W_FORWARD, NULL, FW_TIMER};
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &F.w_timer};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, F.timerfd, &ev) < 0) die_with_error("epoll_ctl timerfd");
+}
+
+/* The expiry sweep runs every idle/4 (at least 5 ms, at most 5 s) while any flow exists. */
+static void timer_arm(bool on) {
+  if (on == F.timer_armed) return;
+  uint64_t tick = F.idle_ms / 4;
+  if (tick < 5) tick = 5;
+  if (tick > 5000) tick = 5000;
+  struct itimerspec its = {0};
+  if (on) {
+    its.it_interval.tv_sec = (time_t)(tick / 1000);
+    its.it_interval.tv_nsec = (long)(tick % 1000) * 1000000;
+    its.it_value = its.it_interval;
+  }
+  if (timerfd_settime(F.timerfd, 0, &its, NULL) == 0) F.timer_armed = on;
+}
+
+static void flow_free(struct udp_flow *f) {
+  if (f->fd >= 0) {
+    epoll_ctl(F.epfd, EPOLL_CTL_DEL, f->fd, NULL);
+    close(f->fd);
+  }
+  while (f->q) {
+    struct dgram *d = f->q;
+    f->q = d->next;
+    free(d);
+  }
+  free(f);
+}
+
+/* Unlinks and frees one flow of its listener. */
+static void flow_drop(struct udp_flow *f) {
+  struct listener *l = f->l;
+  for (struct udp_flow **pp = &l->flows; *pp; pp = &(*pp)->next)
+    if (*pp == f) {
+      *pp = f->next;
+      l->nflows--;
+      break;
+    }
+  flow_free(f);
+}
 
 static void listener_close(struct listener *l) {
   epoll_ctl(F.epfd, EPOLL_CTL_DEL, l->fd, NULL);
   close(l->fd);
+  while (l->flows) {
+    struct udp_flow *f = l->flows;
+    l->flows = f->next;
+    flow_free(f);
+  }
   free(l->id);
   free(l);
 }
@@ -67,8 +180,8 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   spec_get_uint(body, len, T_PORT, &port);
   spec_get_uint(body, len, T_CONTAINER_PORT, &cport);
   cleanup_free char *ip = spec_get_str(body, len, T_HOST_IP);
-  if (proto != 1) {
-    reply_error(reqid, "publish: only tcp ports can be published", EPROTONOSUPPORT);
+  if (proto != 1 && proto != 2) {
+    reply_error(reqid, "publish: protocol must be tcp (1) or udp (2)", EPROTONOSUPPORT);
     return;
   }
   if (port > 65535 || cport == 0 || cport > 65535) {
@@ -93,16 +206,18 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
     reply_error(reqid, "publish: bad host address", EINVAL);
     return;
   }
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  bool udp = proto == 2;
+  int fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     reply_error(reqid, "publish: socket", errno);
     return;
   }
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+  /* SO_REUSEADDR on UDP would let two sockets share the port silently: TCP only. */
+  if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (!udp && listen(fd, 128) < 0)) {
     char stage[128];
-    snprintf(stage, sizeof stage, "publish: bind %s:%u", host, (unsigned)port);
+    snprintf(stage, sizeof stage, "publish: bind %s %s:%u", udp ? "udp" : "tcp", host, (unsigned)port);
     reply_error(reqid, stage, errno);
     close(fd);
     return;
@@ -116,7 +231,8 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   l->ctl = ctl;
   l->port = bound;
   l->cport = (uint32_t)cport;
-  l->w = (struct watch){W_FORWARD, l, 0};
+  l->proto = (int)proto;
+  l->w = (struct watch){W_FORWARD, l, udp ? FW_UDP_SOCKET : FW_TCP_LISTENER};
   struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->w};
   epoll_ctl(F.epfd, EPOLL_CTL_ADD, fd, &ev);
   l->next = F.listeners;
@@ -129,10 +245,11 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
 }
 
 void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len) {
-  uint64_t port = 0;
+  uint64_t port = 0, proto = 0;
   spec_get_uint(body, len, T_PORT, &port);
+  spec_get_uint(body, len, T_PROTO, &proto); /* absent: the first listener on the port */
   for (struct listener **pp = &F.listeners; *pp; pp = &(*pp)->next) {
-    if ((*pp)->port != port) continue;
+    if ((*pp)->port != port || (proto && (uint64_t)(*pp)->proto != proto)) continue;
     struct listener *l = *pp;
     *pp = l->next;
     listener_close(l);
@@ -141,9 +258,143 @@ void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len) {
   reply_ok(reqid);
 }
 
-void forward_event(struct watch *w, uint32_t events) {
-  (void)events;
-  struct listener *l = w->obj;
+/* ---- UDP ------------------------------------------------------------------------------------- */
+
+static bool same_peer(const struct udp_flow *f, const struct sockaddr_storage *a, socklen_t al) {
+  if (f->peerlen != al || f->peer.ss_family != a->ss_family) return false;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)&f->peer, *y = (const void *)a;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)&f->peer, *y = (const void *)a;
+  return x->sin6_port == y->sin6_port && !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) &&
+         x->sin6_scope_id == y->sin6_scope_id;
+}
+
+static struct udp_flow *flow_new(struct listener *l, const struct sockaddr_storage *a, socklen_t al) {
+  if (l->nflows >= F.max_flows) {
+    struct udp_flow *lru = NULL;
+    for (struct udp_flow *f = l->flows; f; f = f->next)
+      if (!lru || f->last_ms < lru->last_ms) lru = f;
+    if (lru) flow_drop(lru);
+  }
+  struct udp_flow *f = xcalloc(1, sizeof *f);
+  f->l = l;
+  memcpy(&f->peer, a, al);
+  f->peerlen = al;
+  f->fd = -1;
+  f->cookie = ++F.next_cookie;
+  f->qtail = &f->q;
+  f->last_ms = now_ms();
+  f->w = (struct watch){W_FORWARD, f, FW_UDP_FLOW};
+  struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 2, .tag = f->cookie};
+  if (init_send(l->ctl, &m, -1) < 0) {
+    free(f);
+    return NULL;
+  }
+  f->next = l->flows;
+  l->flows = f;
+  l->nflows++;
+  timer_arm(true);
+  return f;
+}
+
+static void udp_socket_readable(struct listener *l) {
+  if (!F.buf) F.buf = xmalloc(UDP_BUF);
+  /* Bounded per wake-up so one busy port cannot starve the event loop. */
+  for (int i = 0; i < 64; i++) {
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    ssize_t n = recvfrom(l->fd, F.buf, UDP_BUF, MSG_DONTWAIT, (struct sockaddr *)&a, &al);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return; /* EAGAIN, or an ICMP error for an earlier reply: nothing to relay */
+    }
+    struct udp_flow *f = l->flows;
+    while (f && !same_peer(f, &a, al)) f = f->next;
+    if (!f && !(f = flow_new(l, &a, al))) continue;
+    f->last_ms = now_ms();
+    if (f->fd >= 0) {
+      (void)!send(f->fd, F.buf, (size_t)n, MSG_DONTWAIT); /* UDP: a lost datagram is allowed */
+    } else if (f->nq < UDP_QUEUE_MAX) {
+      struct dgram *d = xmalloc(sizeof *d + (size_t)n);
+      d->next = NULL;
+      d->len = (size_t)n;
+      memcpy(d->data, F.buf, (size_t)n);
+      *f->qtail = d;
+      f->qtail = &d->next;
+      f->nq++;
+    }
+  }
+}
+
+static void udp_flow_readable(struct udp_flow *f) {
+  if (!F.buf) F.buf = xmalloc(UDP_BUF);
+  for (int i = 0; i < 64; i++) {
+    ssize_t n = recv(f->fd, F.buf, UDP_BUF, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR || errno == ECONNREFUSED) continue; /* nothing listened yet: keep the flow */
+      return;
+    }
+    f->last_ms = now_ms();
+    (void)!sendto(f->l->fd, F.buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->peer, f->peerlen);
+  }
+}
+
+/* init answered a UDP socket request; false if the cookie is not a UDP flow's. */
+static bool udp_socket_reply(const struct init_msg *m, int fd) {
+  for (struct listener *l = F.listeners; l; l = l->next) {
+    if (l->proto != 2) continue;
+    for (struct udp_flow *f = l->flows; f; f = f->next) {
+      if (f->cookie != m->tag || f->fd >= 0) continue;
+      if (fd < 0) {
+        flow_drop(f);
+        return true;
+      }
+      f->fd = fd;
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &f->w};
+      if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        flow_drop(f);
+        return true;
+      }
+      while (f->q) {
+        struct dgram *d = f->q;
+        f->q = d->next;
+        (void)!send(fd, d->data, d->len, MSG_DONTWAIT);
+        free(d);
+      }
+      f->qtail = &f->q;
+      f->nq = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+static void expire_flows(void) {
+  uint64_t exp;
+  (void)!read(F.timerfd, &exp, sizeof exp);
+  uint64_t now = now_ms();
+  unsigned left = 0;
+  for (struct listener *l = F.listeners; l; l = l->next) {
+    for (struct udp_flow **pp = &l->flows; *pp;) {
+      struct udp_flow *f = *pp;
+      if (now - f->last_ms >= F.idle_ms) {
+        *pp = f->next;
+        l->nflows--;
+        flow_free(f);
+      } else {
+        pp = &f->next;
+      }
+    }
+    left += l->nflows;
+  }
+  if (!left) timer_arm(false);
+}
+
+/* ---- TCP ------------------------------------------------------------------------------------- */
+
+static void tcp_accept(struct listener *l) {
   for (;;) {
     int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) return;
@@ -160,6 +411,16 @@ void forward_event(struct watch *w, uint32_t events) {
     }
     p->next = F.pending;
     F.pending = p;
+  }
+}
+
+void forward_event(struct watch *w, uint32_t events) {
+  (void)events;
+  switch (w->idx) {
+  case FW_TCP_LISTENER: tcp_accept(w->obj); break;
+  case FW_UDP_SOCKET: udp_socket_readable(w->obj); break;
+  case FW_UDP_FLOW: udp_flow_readable(w->obj); break;
+  case FW_TIMER: expire_flows(); break;
   }
 }
 
@@ -232,6 +493,7 @@ void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
       break;
     }
   if (!p) {
+    if (udp_socket_reply(m, fd)) return;
     if (fd >= 0) close(fd);
     return;
   }

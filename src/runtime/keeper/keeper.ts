@@ -101,6 +101,7 @@ export interface KeeperPublishSpec {
   containerPort: number;
 }
 
+const PROTOCOLS: Record<string, number> = { tcp: 1, udp: 2 };
 const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
 const CAP_NUMBERS: Record<string, number> = {
   CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6, SETUID: 7, SETPCAP: 8,
@@ -530,11 +531,24 @@ export class Keeper {
     yield* entries;
   }
 
-  /** Publishes a container port on the host; returns the host port. */
+  /**
+   * Publishes a container port on the host; returns the host port (the bound one when `hostPort`
+   * is 0). TCP connections and UDP datagrams are relayed to 127.0.0.1:`containerPort` inside the
+   * container; UDP keeps one in-container socket per client address (expires after 60 s idle).
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for an unknown protocol; ERR_RUNTIME with stage
+   * `publish: bind <proto> <ip>:<port>` when the host port is taken.
+   */
   async publish(id: string, p: KeeperPublishSpec): Promise<number> {
-    const f = await this.#request(FrameType.PUBLISH, [tlv.str(Tag.ID, id), tlv.u8(Tag.PROTO, p.protocol === 'udp' ? 2 : 1),
+    const proto = PROTOCOLS[p.protocol];
+    if (proto === undefined) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unknown port protocol ${String(p.protocol)}`, { hint: "use 'tcp' or 'udp'" });
+    const f = await this.#request(FrameType.PUBLISH, [tlv.str(Tag.ID, id), tlv.u8(Tag.PROTO, proto),
       tlv.str(Tag.HOST_IP, p.hostIp ?? '127.0.0.1'), tlv.u32(Tag.PORT, p.hostPort ?? 0), tlv.u32(Tag.CONTAINER_PORT, p.containerPort)]);
     return field.uint(f.fields, Tag.PORT) ?? 0;
+  }
+
+  /** Stops publishing a host port (and drops its UDP flows). Unknown ports are ignored. */
+  async unpublish(hostPort: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<void> {
+    await this.#request(FrameType.UNPUBLISH, [tlv.u32(Tag.PORT, hostPort), tlv.u8(Tag.PROTO, PROTOCOLS[protocol] ?? 1)]);
   }
 
   /** Ends the keeper: every container is killed and its state removed. Idempotent. */

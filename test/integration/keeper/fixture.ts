@@ -34,6 +34,25 @@ export function busyboxRootfs(): string {
   return r;
 }
 
+let toolsDir: string | undefined;
+
+/**
+ * An extra lower layer with small static test programs compiled from this directory
+ * (`/bin/udp-echo`): stack it above {@link busyboxRootfs} with `lowerDirs: [toolsLayer(), busyboxRootfs()]`.
+ * @throws Error when no C compiler with static libc is available.
+ */
+export function toolsLayer(): string {
+  if (toolsDir) return toolsDir;
+  const base = mkdtempSync(join(tmpdir(), 'slipway-keeper-tools-'));
+  chmodSync(base, 0o755);
+  mkdirSync(join(base, 'bin'), { mode: 0o755 });
+  const src = new URL('./udp-echo.c', import.meta.url).pathname;
+  execFileSync('cc', ['-static', '-O2', '-o', join(base, 'bin', 'udp-echo'), src], { stdio: 'inherit' });
+  chmodSync(join(base, 'bin', 'udp-echo'), 0o755);
+  toolsDir = base;
+  return base;
+}
+
 let seq = 0;
 
 /** A spec for a busybox container with its own upper/work/log inside the keeper's state dir. */
