@@ -20,6 +20,7 @@
 #include "forward.h"
 #include "init.h"
 #include "logs.h"
+#include "network.h"
 #include "process.h"
 #include "spec.h"
 
@@ -38,6 +39,8 @@ struct container {
   struct watch w_ctl, w_out[2];
   struct log_file log;
   enum cstate state;
+  int net;           /* NET_ISOLATED / NET_NONE / NET_HOST */
+  unsigned net_ifs;  /* user networks attached so far: the next one is eth<net_ifs + 1> */
   uint32_t create_req, start_req, remove_req;
   bool have_status, reaped, create_ok, keep_dir;
   int status;
@@ -130,19 +133,23 @@ void worker_ok(int out, uint32_t reqid) {
   _exit(0);
 }
 
-/* In a freshly forked child: keep only fd 2 and `keep` (moved to 3); 0 and 1 become /dev/null so
- * a long-lived child never holds Node's pipes open. */
-static int child_fd_hygiene(int keep) {
+/* In a freshly forked child: keep only fd 2, `keep` (moved to 3) and `extra` if >= 0 (moved to
+ * 4); 0 and 1 become /dev/null so a long-lived child never holds Node's pipes open. */
+static int child_fd_hygiene(int keep, int extra) {
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nul < 0) return -1;
   int hi = fcntl(keep, F_DUPFD_CLOEXEC, 1000);
-  if (hi < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) return -1;
+  int hx = extra >= 0 ? fcntl(extra, F_DUPFD_CLOEXEC, 1000) : -1;
+  if (hi < 0 || (extra >= 0 && hx < 0) || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) return -1;
   if (dup3(hi, 3, O_CLOEXEC) < 0) return -1;
-  syscall(SYS_close_range, 4, ~0U, 0);
+  if (hx >= 0 && dup3(hx, 4, O_CLOEXEC) < 0) return -1;
+  syscall(SYS_close_range, hx >= 0 ? 5 : 4, ~0U, 0);
   return 3;
 }
 
-int worker_spawn(uint32_t reqid, worker_fn fn, void *arg) {
+int worker_spawn(uint32_t reqid, worker_fn fn, void *arg) { return worker_spawn_fd(reqid, fn, arg, -1); }
+
+int worker_spawn_fd(uint32_t reqid, worker_fn fn, void *arg, int pass_fd) {
   int p[2];
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   pid_t pid = fork();
@@ -155,7 +162,7 @@ int worker_spawn(uint32_t reqid, worker_fn fn, void *arg) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     process_reset_signals();
-    int out = child_fd_hygiene(p[1]);
+    int out = child_fd_hygiene(p[1], pass_fd);
     if (out < 0) _exit(1);
     fn(out, reqid, arg);
     _exit(0);
@@ -392,6 +399,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   c->id = steal_pointer(&s.id);
   c->state_dir = steal_pointer(&s.state_dir);
   c->pid = pid;
+  c->net = s.net;
   c->ctl = sp[0];
   c->out[0] = po[0];
   c->out[1] = pe[0];
@@ -558,6 +566,22 @@ static void dispatch(const sw_frame_view *f) {
     break;
   }
   case FR_UNPUBLISH: forward_unpublish(f->reqid, f->body, f->body_len); break;
+  case FR_NET_CREATE: network_create(f->reqid, f->body, f->body_len); break;
+  case FR_NET_REMOVE: network_remove(f->reqid, f->body, f->body_len); break;
+  case FR_NET_ATTACH: {
+    struct container *c = need_container(f->reqid, f, "network attach");
+    if (!c) break;
+    if (c->reaped || c->remove_req) {
+      reply_error(f->reqid, "network attach: container is not running", ESRCH);
+      break;
+    }
+    if (c->net == NET_HOST) {
+      reply_error(f->reqid, "network attach: the container shares the host network namespace", EINVAL);
+      break;
+    }
+    network_attach(f->reqid, f->body, f->body_len, c->pid, &c->net_ifs);
+    break;
+  }
   default: reply_error(f->reqid, "unknown request type", ENOSYS); break;
   }
 }

@@ -35,6 +35,8 @@ void build_error(sw_buf *b, uint32_t reqid, const char *stage, int errnum);
  * reqid to its pipe; the keeper relays them to Node. fn runs in the child and must not return. */
 typedef void (*worker_fn)(int out, uint32_t reqid, void *arg);
 int worker_spawn(uint32_t reqid, worker_fn fn, void *arg);
+/* Like worker_spawn, and pass_fd (if >= 0) is open as fd 4 in the child. */
+int worker_spawn_fd(uint32_t reqid, worker_fn fn, void *arg, int pass_fd);
 /* Helpers for code running inside a worker. */
 void worker_send(int out, sw_buf *b);
 void worker_fail(int out, uint32_t reqid, const sw_error *e) __attribute__((noreturn));

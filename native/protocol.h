@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 1
+#define SW_PROTOCOL_VERSION 2
 #define SW_MAX_FRAME (64u << 20)
 #define SW_HEADER 9
 
@@ -31,6 +31,9 @@ enum sw_frame {
   FR_GET = 0x18,
   FR_PUBLISH = 0x19,
   FR_UNPUBLISH = 0x1a,
+  FR_NET_CREATE = 0x1b, /* NET_ID [SUBNET] -> OK */
+  FR_NET_REMOVE = 0x1c, /* NET_ID -> OK (unknown ids too) */
+  FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX -> OK IFNAME */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
   FR_HELLO = 0x81,
@@ -95,6 +98,11 @@ enum sw_tag {
   T_CONTAINER_PORT = 52,
   T_RELPATH = 53,
   T_KEEP = 54, /* REMOVE: forget the container but keep its state dir (restart) */
+  T_NET_ID = 55,  /* user network id (string) */
+  T_SUBNET = 56,  /* u32 subnet index chosen by Node (10.89.<n>.0/24); unique among live networks */
+  T_IP = 57,      /* dotted IPv4 address */
+  T_PREFIX = 58,  /* u8 prefix length */
+  T_IFNAME = 59,  /* interface name inside the container (NET_ATTACH reply) */
 };
 
 typedef struct {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import type { Socket } from 'node:net';
+import { isIPv4, type Socket } from 'node:net';
 import { dirname, posix } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
@@ -549,6 +549,52 @@ export class Keeper {
   /** Stops publishing a host port (and drops its UDP flows). Unknown ports are ignored. */
   async unpublish(hostPort: number, protocol: 'tcp' | 'udp' = 'tcp'): Promise<void> {
     await this.#request(FrameType.UNPUBLISH, [tlv.u32(Tag.PORT, hostPort), tlv.u8(Tag.PROTO, PROTOCOLS[protocol] ?? 1)]);
+  }
+
+  /**
+   * Creates a user network: a network namespace owned by the keeper with a bridge and no address.
+   * Containers attached to it ({@link attachNetwork}) reach each other directly on their own
+   * ports; containers on different networks cannot reach each other.
+   * @param id - Unique among this keeper's live networks.
+   * @param subnetIndex - The `n` of the network's 10.89.n.0/24 (0..255), unique among live networks;
+   *   the keeper only checks uniqueness, addresses are chosen by the caller.
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad index; ERR_RUNTIME (errno EEXIST) when the
+   *   id or index is in use, or with the failing stage (e.g. `network create: create bridge br0`).
+   * @example await keeper.createNetwork('net1', 7); // then attach containers as 10.89.7.x/24
+   */
+  async createNetwork(id: string, subnetIndex: number): Promise<void> {
+    if (!id) throw new SlipwayError('ERR_INVALID_ARGUMENT', 'empty network id', { hint: 'give the network a non-empty id' });
+    if (!Number.isInteger(subnetIndex) || subnetIndex < 0 || subnetIndex > 255) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `subnet index ${String(subnetIndex)} is out of range`, { hint: 'use an integer 0..255 (the n of 10.89.n.0/24)' });
+    }
+    await this.#request(FrameType.NET_CREATE, [tlv.str(Tag.NET_ID, id), tlv.u32(Tag.SUBNET, subnetIndex)]);
+  }
+
+  /**
+   * Removes a user network. Its namespace goes away with the last reference, taking the bridge and
+   * the containers' interfaces on it (containers keep running, without that interface). Idempotent.
+   */
+  async removeNetwork(id: string): Promise<void> {
+    if (this.#dead) return;
+    await this.#request(FrameType.NET_REMOVE, [tlv.str(Tag.NET_ID, id)]);
+  }
+
+  /**
+   * Attaches a created (or running) container to a user network: a veth pair, `eth1` (`eth2`… for
+   * further networks) with `ip/prefix` inside the container, its peer on the network's bridge. Call
+   * it between {@link createContainer} and {@link startContainer} so the process sees the interface
+   * from its first instruction. Only the connected route is added, so a default route (e.g. via
+   * slirp4netns on eth0) is untouched.
+   * @returns The interface name inside the container.
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad address or prefix; ERR_RUNTIME with errno
+   *   ENOENT (no such network), ESRCH (no such container), EINVAL (host network mode), EEXIST (address in use on it).
+   * @example await keeper.attachNetwork(spec.id, 'net1', '10.89.7.2', 24);
+   */
+  async attachNetwork(containerId: string, netId: string, ip: string, prefix: number): Promise<string> {
+    if (!isIPv4(ip)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `network address ${ip} is not an IPv4 address`, { hint: 'use a dotted IPv4 address inside the network subnet, e.g. 10.89.7.2' });
+    if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) throw new SlipwayError('ERR_INVALID_ARGUMENT', `prefix length ${String(prefix)} is out of range`, { hint: 'use 1..30, e.g. 24' });
+    const f = await this.#request(FrameType.NET_ATTACH, [tlv.str(Tag.ID, containerId), tlv.str(Tag.NET_ID, netId), tlv.str(Tag.IP, ip), tlv.u8(Tag.PREFIX, prefix)]);
+    return field.str(f.fields, Tag.IFNAME) ?? '';
   }
 
   /** Ends the keeper: every container is killed and its state removed. Idempotent. */

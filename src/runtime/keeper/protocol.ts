@@ -7,7 +7,7 @@
  */
 
 /** Bumped whenever the wire format changes; the keeper reports its own in HELLO. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Frames larger than this are a protocol error. */
 export const MAX_FRAME = 64 * 1024 * 1024;
 
@@ -25,6 +25,9 @@ export const FrameType = {
   GET: 0x18,
   PUBLISH: 0x19,
   UNPUBLISH: 0x1a,
+  NET_CREATE: 0x1b,
+  NET_REMOVE: 0x1c,
+  NET_ATTACH: 0x1d,
   NEED_MAP: 0x80,
   HELLO: 0x81,
   OK: 0x82,
@@ -42,6 +45,7 @@ export const Tag = {
   MESSAGE: 30, VERSION: 31, BUILD_ID: 32, STREAM: 33, DATA: 34, STDIN: 35, TYPE: 36, MODE: 37, MTIME: 38,
   SIZE: 39, LINK: 40, HOST_IP: 41, PORT: 42, PROTO: 43, MOUNT_TYPE: 44, SRC: 45, DST: 46, READONLY: 47,
   OPTIONS: 48, RESOURCE: 49, SOFT: 50, HARD: 51, CONTAINER_PORT: 52, RELPATH: 53, KEEP: 54,
+  NET_ID: 55, SUBNET: 56, IP: 57, PREFIX: 58, IFNAME: 59,
 } as const;
 
 /** One decoded TLV. */

@@ -1,0 +1,284 @@
+/*
+ * User networks. Each network is a network namespace that only the keeper holds (by an open fd
+ * of it: the namespace lives exactly as long as that fd), with a bridge br0 and no address. A
+ * container joins with a veth pair: eth<N> with the container's address in its own namespace,
+ * the peer enslaved to br0. Containers on one network therefore share one L2 segment; different
+ * networks are different namespaces with nothing between them.
+ *
+ * Why forked children do the work: a netlink socket acts on the namespace it was opened in, and
+ * the keeper must never leave the host namespace (it binds published ports there, and rootless it
+ * could not setns back). Children in the keeper's user namespace may enter any namespace the
+ * keeper owns: the new network namespace and the containers' ones.
+ */
+#include "network.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "init.h"
+#include "keeper.h"
+#include "netlink.h"
+#include "process.h"
+#include "spec.h"
+
+#define BRIDGE "br0"
+#define CREATE_TIMEOUT_MS 10000
+
+struct network {
+  struct network *next;
+  char *id;
+  int nsfd;
+  uint32_t subnet;
+};
+
+static struct {
+  struct network *nets;
+  uint32_t next_peer;
+} N;
+
+static struct network *find_net(const char *id) {
+  for (struct network *n = N.nets; n; n = n->next)
+    if (!strcmp(n->id, id)) return n;
+  return NULL;
+}
+
+/* ---- NET_CREATE ------------------------------------------------------------------------------ */
+
+/* In the forked child: a new network namespace with lo and br0 up; returns an fd of it. */
+static int setup_netns(sw_error *e) {
+  if (unshare(CLONE_NEWNET) < 0) return sw_fail(e, errno, "unshare network namespace");
+  cleanup_fd int nl = nl_open();
+  if (nl < 0) return sw_fail(e, -nl, "open rtnetlink socket");
+  int r, lo = nl_ifindex("lo");
+  if (lo < 0) return sw_fail(e, -lo, "find lo");
+  if ((r = nl_link_up(nl, lo, 0)) < 0) return sw_fail(e, -r, "bring lo up");
+  if ((r = nl_add_bridge(nl, BRIDGE)) < 0) return sw_fail(e, -r, "create bridge " BRIDGE);
+  int br = nl_ifindex(BRIDGE);
+  if (br < 0) return sw_fail(e, -br, "find " BRIDGE);
+  if ((r = nl_link_up(nl, br, 0)) < 0) return sw_fail(e, -r, "bring " BRIDGE " up");
+  /* /proc/self/ns/net names the namespace we just entered (this child is single-threaded). */
+  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sw_fail(e, errno, "open /proc/self/ns/net");
+  return fd;
+}
+
+NORETURN static void create_child(int sock) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  sw_error e = {0};
+  int fd = setup_netns(&e);
+  struct init_msg m = {.kind = 0};
+  if (fd < 0) {
+    m.err = e.errnum;
+    memcpy(m.stage, e.stage, sizeof m.stage - 1);
+  }
+  _exit(init_send(sock, &m, fd) < 0 ? 1 : 0);
+}
+
+/* Forks the child and waits (bounded) for the namespace fd: fd or -errno with the stage in *e. */
+static int make_netns(sw_error *e) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sw_fail(e, errno, "socketpair");
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(sp[0]);
+    close(sp[1]);
+    return sw_fail(e, err, "fork");
+  }
+  if (pid == 0) {
+    close(sp[0]);
+    process_reset_signals();
+    create_child(sp[1]);
+  }
+  close(sp[1]);
+  cleanup_fd int sock = sp[0];
+  struct pollfd pf = {.fd = sock, .events = POLLIN};
+  int fd = -1, r = (int)TEMP_FAILURE_RETRY(poll(&pf, 1, CREATE_TIMEOUT_MS));
+  struct init_msg m;
+  if (r == 0) {
+    sw_fail(e, ETIMEDOUT, "network namespace setup timed out");
+  } else if (r < 0) {
+    sw_fail(e, errno, "poll");
+  } else {
+    long n = init_recv(sock, &m, &fd);
+    if (n <= 0)
+      sw_fail(e, n < 0 ? (int)-n : EIO, "network namespace setup: child gave no answer");
+    else if (fd < 0) {
+      e->errnum = m.err ? m.err : EIO;
+      snprintf(e->stage, sizeof e->stage, "%.*s", (int)sizeof m.stage, m.stage);
+    }
+  }
+  /* The child exits right after answering; waiting here keeps the keeper's reaper out of it. */
+  if (r <= 0 || fd < 0) kill(pid, SIGKILL);
+  TEMP_FAILURE_RETRY(waitpid(pid, NULL, 0));
+  if (fd < 0) {
+    if (!e->errnum) sw_fail(e, EIO, "network namespace setup");
+    return -e->errnum;
+  }
+  return fd;
+}
+
+void network_create(uint32_t reqid, const uint8_t *body, size_t len) {
+  cleanup_free char *id = spec_get_str(body, len, T_NET_ID);
+  uint64_t subnet = 0;
+  bool has_subnet = spec_get_uint(body, len, T_SUBNET, &subnet);
+  if (!id || !*id) {
+    reply_error(reqid, "network create: missing network id", EINVAL);
+    return;
+  }
+  if (find_net(id)) {
+    reply_error(reqid, "network create: network id in use", EEXIST);
+    return;
+  }
+  if (has_subnet) {
+    if (subnet > 255) {
+      reply_error(reqid, "network create: subnet index must be 0..255", EINVAL);
+      return;
+    }
+    for (struct network *n = N.nets; n; n = n->next)
+      if (n->subnet == subnet) {
+        reply_error(reqid, "network create: subnet index in use by another network", EEXIST);
+        return;
+      }
+  }
+  sw_error e = {0};
+  int fd = make_netns(&e);
+  if (fd < 0) {
+    char stage[600];
+    snprintf(stage, sizeof stage, "network create: %s", e.stage);
+    reply_error(reqid, stage, e.errnum);
+    return;
+  }
+  struct network *n = xcalloc(1, sizeof *n);
+  n->id = steal_pointer(&id);
+  n->nsfd = fd;
+  n->subnet = has_subnet ? (uint32_t)subnet : UINT32_MAX;
+  n->next = N.nets;
+  N.nets = n;
+  reply_ok(reqid);
+}
+
+void network_remove(uint32_t reqid, const uint8_t *body, size_t len) {
+  cleanup_free char *id = spec_get_str(body, len, T_NET_ID);
+  for (struct network **pp = &N.nets; id && *pp; pp = &(*pp)->next) {
+    if (strcmp((*pp)->id, id)) continue;
+    struct network *n = *pp;
+    *pp = n->next;
+    /* The last reference: the kernel destroys the namespace, its bridge and every veth peer in
+     * it, which also removes the containers' ends. Attach workers still running hold a dup. */
+    close(n->nsfd);
+    free(n->id);
+    free(n);
+    break;
+  }
+  reply_ok(reqid);
+}
+
+/* ---- NET_ATTACH ------------------------------------------------------------------------------ */
+
+struct attach_job {
+  pid_t init_pid;
+  char ifname[16], peer[16];
+  struct in_addr addr;
+  unsigned prefix;
+};
+
+/* Runs in a worker; fd 4 is the network's namespace. */
+static void attach_worker(int out, uint32_t reqid, void *arg) {
+  const struct attach_job *j = arg;
+  const int netns = 4;
+  sw_error e = {0};
+  int r;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/net", (int)j->init_pid);
+  int cfd = open(path, O_RDONLY | O_CLOEXEC);
+  if (cfd < 0) {
+    sw_fail(&e, errno, "network attach: open %s", path);
+    worker_fail(out, reqid, &e);
+  }
+  /* 1. In the container's namespace: the pair, with the peer born in the network's namespace. */
+  if (setns(cfd, CLONE_NEWNET) < 0) {
+    sw_fail(&e, errno, "network attach: enter the container's network namespace");
+    worker_fail(out, reqid, &e);
+  }
+  close(cfd);
+  int nl = nl_open();
+  if (nl < 0) {
+    sw_fail(&e, -nl, "network attach: open rtnetlink socket");
+    worker_fail(out, reqid, &e);
+  }
+  if ((r = nl_add_veth(nl, j->ifname, j->peer, netns)) < 0) {
+    sw_fail(&e, -r, "network attach: create veth %s", j->ifname);
+    worker_fail(out, reqid, &e);
+  }
+  int idx = nl_ifindex(j->ifname);
+  char ip[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &j->addr, ip, sizeof ip);
+  if (idx < 0) r = sw_fail(&e, -idx, "network attach: find %s", j->ifname);
+  else if ((r = nl_add_addr4(nl, idx, j->addr, j->prefix)) < 0)
+    sw_fail(&e, -r, "network attach: add address %s/%u to %s", ip, j->prefix, j->ifname);
+  else if ((r = nl_link_up(nl, idx, 0)) < 0)
+    sw_fail(&e, -r, "network attach: bring %s up", j->ifname);
+  if (r < 0) {
+    if (idx > 0) nl_del_link(nl, idx); /* takes the peer with it */
+    worker_fail(out, reqid, &e);
+  }
+  /* 2. In the network's namespace: the peer joins the bridge. */
+  if (setns(netns, CLONE_NEWNET) < 0) {
+    sw_fail(&e, errno, "network attach: enter the network's namespace");
+    worker_fail(out, reqid, &e);
+  }
+  int nl2 = nl_open();
+  if (nl2 < 0) {
+    sw_fail(&e, -nl2, "network attach: open rtnetlink socket in the network");
+    worker_fail(out, reqid, &e);
+  }
+  int peer = nl_ifindex(j->peer), br = nl_ifindex(BRIDGE);
+  if (peer < 0) r = sw_fail(&e, -peer, "network attach: find %s", j->peer);
+  else if (br < 0) r = sw_fail(&e, -br, "network attach: find " BRIDGE);
+  else if ((r = nl_link_up(nl2, peer, br)) < 0) sw_fail(&e, -r, "network attach: add %s to " BRIDGE, j->peer);
+  if (r < 0) {
+    if (peer > 0) nl_del_link(nl2, peer);
+    worker_fail(out, reqid, &e);
+  }
+  sw_buf b = {0};
+  buf_begin(&b, FR_OK, reqid);
+  buf_put_str(&b, T_IFNAME, j->ifname);
+  worker_send(out, &b);
+  _exit(0);
+}
+
+void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_pid, unsigned *ifs) {
+  cleanup_free char *net_id = spec_get_str(body, len, T_NET_ID);
+  cleanup_free char *ip = spec_get_str(body, len, T_IP);
+  uint64_t prefix = 24;
+  spec_get_uint(body, len, T_PREFIX, &prefix);
+  struct network *n = net_id ? find_net(net_id) : NULL;
+  if (!n) {
+    reply_error(reqid, "network attach: no such network", ENOENT);
+    return;
+  }
+  struct attach_job j = {.init_pid = init_pid, .prefix = (unsigned)prefix};
+  if (!ip || inet_pton(AF_INET, ip, &j.addr) != 1 || prefix < 1 || prefix > 30) {
+    reply_error(reqid, "network attach: need an IPv4 address and a prefix length of 1..30", EINVAL);
+    return;
+  }
+  unsigned ifnum = *ifs + 1;
+  if (ifnum > 999) {
+    reply_error(reqid, "network attach: too many networks for one container", ENOSPC);
+    return;
+  }
+  snprintf(j.ifname, sizeof j.ifname, "eth%u", ifnum);
+  snprintf(j.peer, sizeof j.peer, "sw%08x", ++N.next_peer);
+  int r = worker_spawn_fd(reqid, attach_worker, &j, n->nsfd);
+  if (r < 0) reply_error(reqid, "network attach: fork", -r);
+  else *ifs = ifnum;
+}
