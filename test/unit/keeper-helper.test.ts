@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../src/errors.js';
 import { helperPath } from '../../src/runtime/keeper/helper-path.js';
 import { Keeper } from '../../src/runtime/keeper/keeper.js';
-import { FrameType, Tag, encodeFrame, tlv } from '../../src/runtime/keeper/protocol.js';
+import { FrameType, PROTOCOL_VERSION, Tag, encodeFrame, tlv } from '../../src/runtime/keeper/protocol.js';
 
 describe('keeper helper discovery', () => {
   it('reports a missing helper with the command that builds it', () => {
@@ -39,7 +39,7 @@ describe('keeper helper discovery', () => {
     try {
       const err = await Keeper.start({ stateRoot: dir }).then(() => undefined, (e: unknown) => e);
       expect(SlipwayError.is(err, 'ERR_HELPER_STALE')).toBe(true);
-      expect((err as SlipwayError).message).toMatch(/protocol 99, this slipway needs 1/);
+      expect((err as SlipwayError).message).toMatch(new RegExp(`protocol 99, this slipway needs ${PROTOCOL_VERSION}`));
       expect((err as SlipwayError).hint).toMatch(/make -C/);
     } finally {
       if (saved === undefined) delete process.env.SLIPWAY_HELPER;
