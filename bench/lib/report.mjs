@@ -33,7 +33,7 @@ export function skippedRow(scenario, metric, subject, reason) {
 export function addRatios(rows) {
   for (const r of rows) {
     const base = rows.find((b) => b.scenario === r.scenario && b.metric === r.metric && b.subject === 'slipway' && b.n);
-    r.ratio = base && r.n ? r.median / base.median : undefined;
+    r.ratio = base && r.n && base.median !== 0 ? r.median / base.median : undefined;
   }
   return rows;
 }

@@ -62,6 +62,7 @@ export async function interleave(subjects, { runs, warmup = 1, log = () => {} })
 export function fmt(v) {
   if (v === undefined || v === null || Number.isNaN(v)) return '-';
   const a = Math.abs(v);
+  if (Number.isInteger(v)) return v.toString();
   if (a >= 1000) return Math.round(v).toString();
   if (a >= 100) return v.toFixed(0);
   if (a >= 10) return v.toFixed(1);
