@@ -212,6 +212,9 @@ function hintFor(stage: string, errno: number): string | undefined {
   if (/^setres[ug]id/.test(stage) && name === 'EINVAL') return 'the process runs as a user id that is not mapped in the user namespace: add a range for your user to /etc/subuid and /etc/subgid (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`) and install uidmap';
   if (stage.startsWith('exec ')) return name === 'ENOENT' ? 'the command was not found in the image: check the entrypoint/cmd and PATH' : 'the command could not be executed in the container';
   if (stage.startsWith('chdir ')) return 'the working directory does not exist or is not accessible for the container user';
+  if (stage.startsWith('network ') && (name === 'EOPNOTSUPP' || name === 'ENOTSUP')) return 'the kernel lacks bridge or veth support: load the modules as root (`modprobe bridge veth`) or enable CONFIG_BRIDGE/CONFIG_VETH';
+  if (stage.startsWith('network attach: add address') && name === 'EEXIST') return 'the container already has this address: give each network attachment its own address';
+  if (stage.startsWith('network ') && name === 'EPERM') return 'the keeper may not configure this network namespace; make sure the container was created by this keeper and is not in host network mode';
   return undefined;
 }
 
@@ -220,7 +223,8 @@ export function errorFromFrame(frame: Frame): SlipwayError {
   const stage = field.str(frame.fields, Tag.STAGE) ?? 'keeper';
   const errno = field.uint(frame.fields, Tag.ERRNO) ?? 0;
   const msg = field.str(frame.fields, Tag.MESSAGE) ?? '';
-  const err = new SlipwayError('ERR_RUNTIME', `${stage}: ${errnoName(errno)} (${msg})`, { hint: hintFor(stage, errno) });
+  const code = stage.startsWith('network ') ? 'ERR_NETWORK' : 'ERR_RUNTIME';
+  const err = new SlipwayError(code, `${stage}: ${errnoName(errno)} (${msg})`, { hint: hintFor(stage, errno) });
   Object.assign(err, { stage, errno });
   return err;
 }
@@ -558,7 +562,7 @@ export class Keeper {
    * @param id - Unique among this keeper's live networks.
    * @param subnetIndex - The `n` of the network's 10.89.n.0/24 (0..255), unique among live networks;
    *   the keeper only checks uniqueness, addresses are chosen by the caller.
-   * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad index; ERR_RUNTIME (errno EEXIST) when the
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad index; ERR_NETWORK (errno EEXIST) when the
    *   id or index is in use, or with the failing stage (e.g. `network create: create bridge br0`).
    * @example await keeper.createNetwork('net1', 7); // then attach containers as 10.89.7.x/24
    */
@@ -586,8 +590,9 @@ export class Keeper {
    * from its first instruction. Only the connected route is added, so a default route (e.g. via
    * slirp4netns on eth0) is untouched.
    * @returns The interface name inside the container.
-   * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad address or prefix; ERR_RUNTIME with errno
-   *   ENOENT (no such network), ESRCH (no such container), EINVAL (host network mode), EEXIST (address in use on it).
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad address or prefix; ERR_NETWORK with errno
+   *   ENOENT (no such network), ESRCH (no such container), EINVAL (host network mode), EEXIST (the
+   *   container already has this address). Two containers given one address are not detected.
    * @example await keeper.attachNetwork(spec.id, 'net1', '10.89.7.2', 24);
    */
   async attachNetwork(containerId: string, netId: string, ip: string, prefix: number): Promise<string> {

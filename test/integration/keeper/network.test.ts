@@ -1,6 +1,8 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { KeeperNetwork } from '../../../src/runtime/keeper/keeper-network.js';
 import { startOutbound } from '../../../src/runtime/network/start-outbound.js';
 import { busyboxRootfs, childrenOf, processGone, skipReason, specFor } from './fixture.js';
 
@@ -123,6 +125,39 @@ describe.skipIf(skip)('keeper: user networks', () => {
     }
     await keeper.removeContainer(a.id);
     await keeper.removeNetwork(net);
+  });
+
+  it('KeeperNetwork: reach a container by an alias from /etc/hosts, updated in place for late joiners', async () => {
+    const net = await KeeperNetwork.create(keeper);
+    const dbSpec = specFor(keeper, ['/bin/sh', '-c', 'while true; do nc -l -p 5432 -e echo hello-db; done'], { netMode: 'isolated' });
+    dbSpec.etcFiles = { hosts: join(dbSpec.stateDir, 'etc', 'hosts') };
+    writeFileSync(dbSpec.etcFiles.hosts!, '127.0.0.1 localhost\n');
+    await keeper.createContainer(dbSpec);
+    const db = await net.attach(dbSpec.id);
+    expect(db.ip).toBe(`10.89.${net.subnetIndex}.2`);
+    await keeper.startContainer(dbSpec.id);
+
+    const client = specFor(keeper, ['/bin/sh', '-c', 'for i in $(seq 50); do nc -w 2 db 5432 </dev/null && exit 0; sleep 0.1; done; exit 1'], { netMode: 'isolated' });
+    client.etcFiles = { hosts: join(client.stateDir, 'etc', 'hosts') };
+    await keeper.createContainer(client);
+    const cl = await net.attach(client.id);
+    writeFileSync(client.etcFiles.hosts!, `127.0.0.1 localhost\n${db.ip} ${dbSpec.id} db\n`);
+    // The db container learns the late joiner's name: the bound file is rewritten in place (same
+    // inode; a rename would leave the container looking at the old file).
+    const ino = statSync(dbSpec.etcFiles.hosts!).ino;
+    writeFileSync(dbSpec.etcFiles.hosts!, `127.0.0.1 localhost\n${cl.ip} ${client.id} app\n`);
+    expect(statSync(dbSpec.etcFiles.hosts!).ino).toBe(ino);
+    await keeper.startContainer(client.id);
+    expect(await keeper.waitContainer(client.id)).toEqual({ exitCode: 0, signal: null });
+    expect(await logOf(client.logPath!)).toContain('hello-db');
+    let hosts = '';
+    await keeper.exec(dbSpec.id, { argv: ['cat', '/etc/hosts'], env: [], uid: 0, gid: 0 }, { onStdout: (d) => { hosts += d.toString(); } });
+    expect(hosts).toContain(`${cl.ip} ${client.id} app`);
+    for (const id of [client.id, dbSpec.id]) {
+      await keeper.removeContainer(id);
+      net.detach(id);
+    }
+    await net.remove();
   });
 
   it('refuses bad requests with clear errors', async () => {
