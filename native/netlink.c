@@ -196,3 +196,20 @@ int nl_del_link(int nl, int ifindex) {
   if (!req_append(&r, &ifi, sizeof ifi)) return -EMSGSIZE;
   return req_send(nl, &r);
 }
+
+int nl_add_unreachable4(int nl, struct in_addr dst, unsigned prefix) {
+  if (prefix > 32) return -EINVAL;
+  struct nl_req r;
+  req_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+  struct rtmsg rt = {
+      .rtm_family = AF_INET,
+      .rtm_dst_len = (unsigned char)prefix,
+      .rtm_table = RT_TABLE_MAIN,
+      .rtm_protocol = RTPROT_STATIC,
+      .rtm_scope = RT_SCOPE_UNIVERSE,
+      .rtm_type = RTN_UNREACHABLE,
+  };
+  if (!req_append(&r, &rt, sizeof rt)) return -EMSGSIZE;
+  if (!attr_put(&r, RTA_DST, &dst, sizeof dst)) return -EMSGSIZE;
+  return req_send(nl, &r);
+}

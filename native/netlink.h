@@ -18,3 +18,6 @@ int nl_add_addr4(int nl, int ifindex, struct in_addr addr, unsigned prefix);
 int nl_ifindex(const char *name);
 /* RTM_DELLINK (a veth takes its peer with it). */
 int nl_del_link(int nl, int ifindex);
+/* RTM_NEWROUTE type unreachable for dst/prefix in the main table: connects to it fail at once
+ * (EHOSTUNREACH) instead of leaving through the default route. -EEXIST when already there. */
+int nl_add_unreachable4(int nl, struct in_addr dst, unsigned prefix);

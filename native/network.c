@@ -184,12 +184,33 @@ void network_remove(uint32_t reqid, const uint8_t *body, size_t len) {
 
 /* ---- NET_ATTACH ------------------------------------------------------------------------------ */
 
+#define MAX_BLOCKS 8
+
 struct attach_job {
   pid_t init_pid;
   char ifname[16], peer[16];
   struct in_addr addr;
   unsigned prefix;
+  struct in_addr block[MAX_BLOCKS];
+  unsigned block_len[MAX_BLOCKS], nblocks;
 };
+
+/* "a.b.c.d/n" -> address (host bits cleared) and n: 0 or -EINVAL. */
+static int parse_cidr(const uint8_t *p, uint32_t len, struct in_addr *a, unsigned *n) {
+  char s[32];
+  if (len == 0 || len >= sizeof s || memchr(p, 0, len)) return -EINVAL;
+  memcpy(s, p, len);
+  s[len] = 0;
+  char *slash = strchr(s, '/');
+  if (!slash) return -EINVAL;
+  *slash = 0;
+  char *end;
+  unsigned long bits = strtoul(slash + 1, &end, 10);
+  if (*end || end == slash + 1 || bits > 32 || inet_pton(AF_INET, s, a) != 1) return -EINVAL;
+  *n = (unsigned)bits;
+  if (bits < 32) a->s_addr &= htonl(bits ? ~0U << (32 - bits) : 0);
+  return 0;
+}
 
 /* Runs in a worker; fd 4 is the network's namespace. */
 static void attach_worker(int out, uint32_t reqid, void *arg) {
@@ -227,6 +248,17 @@ static void attach_worker(int out, uint32_t reqid, void *arg) {
     sw_fail(&e, -r, "network attach: add address %s/%u to %s", ip, j->prefix, j->ifname);
   else if ((r = nl_link_up(nl, idx, 0)) < 0)
     sw_fail(&e, -r, "network attach: bring %s up", j->ifname);
+  /* Other networks' subnets: fail fast here rather than leave by eth0's default route (slirp4netns
+   * or pasta would try them on the host's network). The connected route of eth<N> is more
+   * specific, so it still wins for this network. A second attach finds them there (EEXIST). */
+  for (unsigned i = 0; r >= 0 && i < j->nblocks; i++) {
+    int rr = nl_add_unreachable4(nl, j->block[i], j->block_len[i]);
+    if (rr < 0 && rr != -EEXIST) {
+      char b[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &j->block[i], b, sizeof b);
+      r = sw_fail(&e, -rr, "network attach: add unreachable route %s/%u", b, j->block_len[i]);
+    }
+  }
   if (r < 0) {
     if (idx > 0) nl_del_link(nl, idx); /* takes the peer with it */
     worker_fail(out, reqid, &e);
@@ -272,6 +304,17 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
     return;
   }
   unsigned ifnum = *ifs + 1;
+  sw_tlv_iter it;
+  sw_tlv t;
+  tlv_iter_init(&it, body, len);
+  while (tlv_next(&it, &t) > 0) {
+    if (t.tag != T_UNREACHABLE) continue;
+    if (j.nblocks == MAX_BLOCKS || parse_cidr(t.val, t.len, &j.block[j.nblocks], &j.block_len[j.nblocks]) < 0) {
+      reply_error(reqid, "network attach: bad unreachable route (at most 8 IPv4 CIDRs like 10.89.0.0/16)", EINVAL);
+      return;
+    }
+    j.nblocks++;
+  }
   if (ifnum > 999) {
     reply_error(reqid, "network attach: too many networks for one container", ENOSPC);
     return;

@@ -33,7 +33,7 @@ enum sw_frame {
   FR_UNPUBLISH = 0x1a,
   FR_NET_CREATE = 0x1b, /* NET_ID [SUBNET] -> OK */
   FR_NET_REMOVE = 0x1c, /* NET_ID -> OK (unknown ids too) */
-  FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX -> OK IFNAME */
+  FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX UNREACHABLE* -> OK IFNAME */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
   FR_HELLO = 0x81,
@@ -103,6 +103,7 @@ enum sw_tag {
   T_IP = 57,      /* dotted IPv4 address */
   T_PREFIX = 58,  /* u8 prefix length */
   T_IFNAME = 59,  /* interface name inside the container (NET_ATTACH reply) */
+  T_UNREACHABLE = 60, /* repeated IPv4 CIDR: NET_ATTACH adds an unreachable route for it */
 };
 
 typedef struct {

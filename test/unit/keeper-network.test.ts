@@ -9,8 +9,8 @@ function fakeKeeper() {
   const k: NetworkKeeper = {
     async createNetwork(id, index) { calls.push(`create ${id} ${index}`); },
     async removeNetwork(id) { calls.push(`remove ${id}`); },
-    async attachNetwork(cid, net, ip, prefix) {
-      calls.push(`attach ${cid} ${net} ${ip}/${prefix}`);
+    async attachNetwork(cid, net, ip, prefix, opts) {
+      calls.push(`attach ${cid} ${net} ${ip}/${prefix} unreachable ${opts?.unreachable?.join(',')}`);
       if (cid.startsWith('bad')) throw new SlipwayError('ERR_NETWORK', 'network attach: no such container: ESRCH');
       const n = (ifs.get(cid) ?? 0) + 1;
       ifs.set(cid, n);
@@ -37,11 +37,12 @@ describe('KeeperNetwork', () => {
   });
 
   it('hands out addresses from .2, never twice, and frees them on detach or failure', async () => {
-    const { k } = fakeKeeper();
+    const { k, calls } = fakeKeeper();
     const net = await KeeperNetwork.create(k, { id: 'n' });
     const [e1, e2] = await Promise.all([net.attach('c1'), net.attach('c2')]);
     expect([e1.ip, e2.ip].sort()).toEqual(['10.89.0.2', '10.89.0.3']);
     expect(e1).toMatchObject({ prefix: 24, ifname: 'eth1', containerId: 'c1' });
+    expect(calls).toContain('attach c1 n 10.89.0.2/24 unreachable 10.89.0.0/16');
     await expect(net.attach('bad1')).rejects.toThrow(/ESRCH/);
     expect((await net.attach('c3')).ip).toBe('10.89.0.4'); // the failed attach did not keep .4
     net.detach('c1');

@@ -16,6 +16,8 @@ export interface NetworkEndpoint {
 }
 
 const PREFIX = 24;
+/** Every network's subnet: unreachable in attached containers except their own /24s. */
+const ALL_NETWORKS = '10.89.0.0/16';
 /** .0 is the network, .1 is kept free (no gateway today, maybe one later), .255 broadcast. */
 const FIRST_HOST = 2;
 const LAST_HOST = 254;
@@ -29,6 +31,8 @@ let seq = 0;
  * A user network owned by a keeper: 10.89.n.0/24 in a network namespace with a bridge. Picks the
  * subnet (unique per keeper) and container addresses (.2 upwards); the keeper does the wiring.
  * Names and aliases are not resolved here: write them into each container's /etc/hosts.
+ * Attached containers get an `unreachable` route for 10.89.0.0/16, so addresses of other
+ * networks fail at once instead of leaving through the outbound interface.
  *
  * @example
  * const net = await KeeperNetwork.create(keeper);
@@ -106,7 +110,7 @@ export class KeeperNetwork {
     const ip = `10.89.${this.subnetIndex}.${host}`;
     this.#pending.add(host);
     try {
-      const ifname = await this.#keeper.attachNetwork(containerId, this.id, ip, PREFIX);
+      const ifname = await this.#keeper.attachNetwork(containerId, this.id, ip, PREFIX, { unreachable: [ALL_NETWORKS] });
       const ep = { containerId, ip, prefix: PREFIX, ifname };
       this.#endpoints.set(containerId, ep);
       return ep;

@@ -589,16 +589,27 @@ export class Keeper {
    * it between {@link createContainer} and {@link startContainer} so the process sees the interface
    * from its first instruction. Only the connected route is added, so a default route (e.g. via
    * slirp4netns on eth0) is untouched.
+   * @param opts.unreachable - IPv4 CIDRs (at most 8) given an `unreachable` route in the container,
+   *   e.g. `['10.89.0.0/16']`: connects to other networks' subnets fail at once (EHOSTUNREACH)
+   *   instead of leaving through eth0's default route to the host's network. The network's own,
+   *   more specific connected route still wins.
    * @returns The interface name inside the container.
    * @throws SlipwayError ERR_INVALID_ARGUMENT for a bad address or prefix; ERR_NETWORK with errno
    *   ENOENT (no such network), ESRCH (no such container), EINVAL (host network mode), EEXIST (the
    *   container already has this address). Two containers given one address are not detected.
    * @example await keeper.attachNetwork(spec.id, 'net1', '10.89.7.2', 24);
    */
-  async attachNetwork(containerId: string, netId: string, ip: string, prefix: number): Promise<string> {
+  async attachNetwork(containerId: string, netId: string, ip: string, prefix: number, opts: { unreachable?: string[] } = {}): Promise<string> {
     if (!isIPv4(ip)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `network address ${ip} is not an IPv4 address`, { hint: 'use a dotted IPv4 address inside the network subnet, e.g. 10.89.7.2' });
     if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) throw new SlipwayError('ERR_INVALID_ARGUMENT', `prefix length ${String(prefix)} is out of range`, { hint: 'use 1..30, e.g. 24' });
-    const f = await this.#request(FrameType.NET_ATTACH, [tlv.str(Tag.ID, containerId), tlv.str(Tag.NET_ID, netId), tlv.str(Tag.IP, ip), tlv.u8(Tag.PREFIX, prefix)]);
+    const fields = [tlv.str(Tag.ID, containerId), tlv.str(Tag.NET_ID, netId), tlv.str(Tag.IP, ip), tlv.u8(Tag.PREFIX, prefix)];
+    for (const cidr of opts.unreachable ?? []) {
+      const [addr, bits] = cidr.split('/');
+      if (!isIPv4(addr ?? '') || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unreachable route ${cidr} is not an IPv4 CIDR`, { hint: 'use a form like 10.89.0.0/16' });
+      fields.push(tlv.str(Tag.UNREACHABLE, cidr));
+    }
+    if ((opts.unreachable?.length ?? 0) > 8) throw new SlipwayError('ERR_INVALID_ARGUMENT', 'at most 8 unreachable routes per attach', { hint: 'cover the subnets with fewer, wider CIDRs' });
+    const f = await this.#request(FrameType.NET_ATTACH, fields);
     return field.str(f.fields, Tag.IFNAME) ?? '';
   }
 

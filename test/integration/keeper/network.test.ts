@@ -102,9 +102,9 @@ describe.skipIf(skip)('keeper: user networks', () => {
     const net = `nout-${process.pid}`;
     await keeper.createNetwork(net, 203);
     const a = await onNetwork(net, '10.89.203.2', ['/bin/sh', '-c', 'while true; do nc -l -p 5432 -e echo hello-again; done']);
-    const spec = specFor(keeper, ['/bin/sh', '-c', 'until ip link show eth0 >/dev/null 2>&1; do sleep 0.05; done; ip route; for i in $(seq 50); do nc -w 2 10.89.203.2 5432 </dev/null && exit 0; sleep 0.1; done; exit 1'], { netMode: 'isolated' });
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'until ip link show eth0 >/dev/null 2>&1; do sleep 0.05; done; ip route; ip route get 10.89.1.2 2>&1; ip route get 10.89.203.7; for i in $(seq 50); do nc -w 2 10.89.203.2 5432 </dev/null && exit 0; sleep 0.1; done; exit 1'], { netMode: 'isolated' });
     const { pid } = await keeper.createContainer(spec);
-    await keeper.attachNetwork(spec.id, net, '10.89.203.3', 24);
+    await keeper.attachNetwork(spec.id, net, '10.89.203.3', 24, { unreachable: ['10.89.0.0/16'] });
     // Outbound as the runtime does it (slirp4netns or pasta); no traffic is sent through it here.
     const out = await startOutbound(pid, { hostAccess: false });
     if (!out) {
@@ -117,6 +117,12 @@ describe.skipIf(skip)('keeper: user networks', () => {
         const log = await logOf(spec.logPath!);
         expect(log).toMatch(/default via 10\.0\.2\.2 dev eth0/);
         expect(log).toMatch(/10\.89\.203\.0\/24 dev eth1/);
+        // Another network's address is refused inside, never sent out through eth0 (no packet is
+        // sent: `ip route get` only asks the routing table).
+        expect(log).toMatch(/unreachable 10\.89\.0\.0\/16/);
+        expect(log).not.toMatch(/10\.89\.1\.2 via 10\.0\.2\.2/);
+        expect(log).toContain('No route to host');
+        expect(log).toMatch(/10\.89\.203\.7 dev eth1/);
         expect(log).toContain('hello-again');
       } finally {
         await out.close();
@@ -174,6 +180,7 @@ describe.skipIf(skip)('keeper: user networks', () => {
     await keeper.createContainer(iso);
     await expect(keeper.attachNetwork(iso.id, 'no-such-net', '10.89.204.2', 24)).rejects.toThrow(/no such network: ENOENT/);
     await expect(keeper.attachNetwork(iso.id, net, '10.89.204', 24)).rejects.toThrow(/not an IPv4 address/);
+    await expect(keeper.attachNetwork(iso.id, net, '10.89.204.2', 24, { unreachable: ['10.89.0.0'] })).rejects.toThrow(/not an IPv4 CIDR/);
     await expect(keeper.attachNetwork('no-such-container', net, '10.89.204.2', 24)).rejects.toThrow(/no such container: ESRCH/);
     expect(await keeper.attachNetwork(iso.id, net, '10.89.204.2', 24)).toBe('eth1');
     // A second network gets the next interface.
