@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { busyboxRootfs, skipReason, specFor, toolsLayer } from './fixture.js';
@@ -57,6 +58,8 @@ describe.skipIf(skip)('keeper: UDP port publishing', () => {
   });
 
   it('relays datagrams both ways, one flow per client, flows expire when idle', async () => {
+    const fds = (): number => readdirSync(`/proc/${keeper.pid}/fd`).length;
+    const fdsBefore = fds();
     const spec = specFor(keeper, ['/bin/udp-echo', '5353'], { netMode: 'isolated', lowerDirs: [toolsLayer(), busyboxRootfs()] });
     await keeper.createContainer(spec);
     const port = await keeper.publish(spec.id, { protocol: 'udp', containerPort: 5353 });
@@ -86,6 +89,8 @@ describe.skipIf(skip)('keeper: UDP port publishing', () => {
       b.close();
     }
     await keeper.removeContainer(spec.id);
+    // The host socket and every flow socket are closed with the container.
+    expect(fds()).toBe(fdsBefore);
   });
 
   it('drops the least recently used flow when a port has the maximum number of flows', async () => {
