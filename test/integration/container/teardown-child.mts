@@ -1,0 +1,14 @@
+// Run by teardown.test.ts in its own Node process (via vite-node), which the test then kills.
+import { Container, Wait } from '../../../src/index.js';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+
+// Arguments come through the environment: vite-node treats extra argv entries as more files to run.
+const ref = process.env.TEARDOWN_REF!;
+const withLimit = process.env.TEARDOWN_LIMIT === '1';
+const a = await new Container(ref).withCommand(['sh', '-c', 'sleep 1000 & sleep 1000']).expose(8080).waitFor(Wait.none()).start();
+let b = new Container(ref).withCommand(['sleep', '1000']);
+if (withLimit) b = b.withMemory('64m').withPids(64);
+const bs = await b.start();
+const keeper = await Keeper.get();
+process.stdout.write(`${JSON.stringify({ keeperPid: keeper.pid, keeperDir: keeper.stateDir, initPids: [a.pid, bs.pid], port: a.getMappedPort(8080) })}\n`);
+setInterval(() => {}, 1000);

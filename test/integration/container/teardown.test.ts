@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect, it } from 'vitest';
+import { Container } from '../../../src/index.js';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const require = createRequire(import.meta.url);
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); } catch { return false; }
+}
+/** Processes whose command line mentions `needle` (slirp4netns and pasta take the container pid as an argument). */
+function processesMentioning(needle: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(needle) && /slirp4netns|pasta|slipway/.test(argv.join(' '))) out.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+async function until(cond: () => boolean, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`not torn down within ${ms} ms`);
+    await sleep(20);
+  }
+  return Date.now() - t0;
+}
+function portClosed(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => { s.destroy(); resolve(false); });
+    s.once('error', () => resolve(true));
+  });
+}
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('teardown through the public API', () => {
+  for (const signal of ['SIGKILL', 'SIGTERM', 'SIGINT'] as const) {
+    it(`a Node process ended by ${signal} leaves no container process, network helper, port or directory`, async () => {
+      const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
+      const child = spawn(process.execPath, [viteNode, join(import.meta.dirname, 'teardown-child.mts')], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, TEARDOWN_REF: fixtureRef('busybox'), TEARDOWN_LIMIT: isRoot() ? '1' : '0' },
+      });
+      const info = await new Promise<{ keeperPid: number; keeperDir: string; initPids: number[]; port: number }>((resolve, reject) => {
+        let buf = '';
+        child.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const line = buf.split('\n').find((l) => l.startsWith('{'));
+          if (line) resolve(JSON.parse(line));
+        });
+        child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
+      });
+      const helpers = info.initPids.flatMap((p) => processesMentioning(String(p)));
+      expect(info.initPids.every(alive)).toBe(true);
+      expect(await portClosed(info.port)).toBe(false);
+      child.kill(signal);
+      const took = await until(() => !info.initPids.some(alive) && !helpers.some(alive) && !alive(info.keeperPid) && !existsSync(info.keeperDir), 3000);
+      expect(took).toBeLessThan(3000);
+      expect(await portClosed(info.port)).toBe(true);
+    });
+  }
+
+  it('200 start/stop cycles leak no process, fd, mount or directory', async () => {
+    const keeper = await Keeper.get();
+    const fds = () => readdirSync(`/proc/${keeper.pid}/fd`).length;
+    const children = () => readFileSync(`/proc/${keeper.pid}/task/${keeper.pid}/children`, 'utf8').trim();
+    const mounts = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').length;
+    const base = new Container(fixtureRef('busybox')).withCommand(['true']).withNetworkMode('none');
+    await base.run(); // warm: image pulled, layers unpacked
+    await until(() => children() === '', 1000); // the warm-up container's last worker has exited
+    const before = { fds: fds(), children: children(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).sort() };
+    const t0 = Date.now();
+    for (let i = 0; i < 200; i++) {
+      const c = await base.start();
+      await c.stop();
+      await c.remove();
+    }
+    const perCycle = (Date.now() - t0) / 200;
+    console.log(`200 start/stop/remove cycles: ${perCycle.toFixed(1)} ms per cycle`);
+    const after = () => ({ fds: fds(), children: children(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).sort() });
+    // remove() resolves once the keeper has reaped the container; give its last short-lived workers a moment to exit.
+    await until(() => JSON.stringify(after()) === JSON.stringify(before), 1000).catch(() => undefined);
+    expect(after()).toEqual(before);
+  });
+});
