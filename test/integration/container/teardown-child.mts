@@ -5,7 +5,7 @@ import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 // Arguments come through the environment: vite-node treats extra argv entries as more files to run.
 const ref = process.env.TEARDOWN_REF!;
 const withLimit = process.env.TEARDOWN_LIMIT === '1';
-const a = await new Container(ref).withCommand(['sh', '-c', 'sleep 1000 & sleep 1000']).expose(8080).waitFor(Wait.none()).start();
+const a = await new Container(ref).withCommand(['sh', '-c', 'httpd -p 8080 -h /; sleep 1000 & sleep 1000']).expose(8080).waitFor(Wait.forListeningPorts()).start();
 let b = new Container(ref).withCommand(['sleep', '1000']);
 if (withLimit) b = b.withMemory('64m').withPids(64);
 const bs = await b.start();
