@@ -1,4 +1,5 @@
 import { invalidArgument } from '../errors.js';
+import type { NetworkAttachable } from '../runtime/network-membership.js';
 
 /** A port published from the container to the host. */
 export interface PortBinding {
@@ -43,7 +44,7 @@ export interface ContainerOptions {
   ports: readonly PortBinding[];
   networkMode: NetworkMode;
   hostAccess: boolean;
-  networks: readonly { network: unknown; aliases: readonly string[] }[];
+  networks: readonly { network: NetworkAttachable; aliases: readonly string[] }[];
   memory?: number;
   memorySwap?: number;
   cpus?: number;

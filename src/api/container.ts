@@ -6,7 +6,7 @@ import {
 import { parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
-import type { Network } from './network.js';
+import { Network } from './network.js';
 
 const ENV_KEY = /^[^=\0]+$/;
 const LABEL_KEY = /^[^\0]+$/;
@@ -120,8 +120,10 @@ export class Container {
   withHostAccess(enabled = true): Container { return this.#with({ hostAccess: enabled }); }
   /** Joins a user network; other containers on it reach this one by name and aliases. */
   withNetwork(network: Network, opts: { aliases?: string[] } = {}): Container {
+    if (!(network instanceof Network)) throw invalidArgument('network', network, 'a Network from Network.create()');
     const aliases = opts.aliases ?? [];
-    for (const a of aliases) if (!HOSTNAME.test(a)) throw invalidArgument('network alias', a, 'a DNS name such as "db"');
+    for (const a of aliases) if (typeof a !== 'string' || !HOSTNAME.test(a)) throw invalidArgument('network alias', a, 'a DNS name such as "db"');
+    if (this.#options.networks.some((n) => n.network === network)) throw invalidArgument('network', network.name, 'a network this container has not joined yet');
     return this.#with({ networks: [...this.#options.networks, { network, aliases }] });
   }
   /** Memory limit, e.g. `'128m'`, `'1g'` or bytes. */

@@ -1,15 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { invalidArgument } from '../errors.js';
+import { SlipwayError, invalidArgument } from '../errors.js';
+import { logger } from '../internal/debug.js';
+import { Keeper } from '../runtime/keeper/keeper.js';
+import { KeeperNetwork } from '../runtime/keeper/keeper-network.js';
+import type { NetworkAttachable, NetworkMember } from '../runtime/network-membership.js';
+
+const log = logger('network');
 
 /**
- * A user network: containers joined with `withNetwork(net, { aliases })` reach each other by name and alias.
+ * A user network: containers joined with `withNetwork(net, { aliases })` reach each other by name,
+ * hostname and alias on their own ports; containers on other networks cannot reach them.
  * @example
  * await using net = await Network.create();
+ * await using db = await new Container('postgres:16').withNetwork(net, { aliases: ['db'] }).start();
+ * await using app = await new Container('my-app').withNetwork(net).withEnv({ DB_HOST: 'db' }).start();
  */
-export class Network implements AsyncDisposable {
+export class Network implements AsyncDisposable, NetworkAttachable {
   readonly id: string;
   readonly name: string;
-  #removed = false;
+  #net: Promise<KeeperNetwork> | undefined;
+  readonly #members = new Map<string, { member: NetworkMember; ip: string }>();
+  #removed: Promise<void> | undefined;
 
   constructor(opts: { name?: string } = {}) {
     if (opts.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(opts.name)) {
@@ -19,16 +30,61 @@ export class Network implements AsyncDisposable {
     this.name = opts.name ?? `slipway-net-${this.id.slice(0, 12)}`;
   }
 
-  /** Creates a network. */
+  /** Creates a network (its namespace and bridge live in this process's keeper). */
   static async create(opts: { name?: string } = {}): Promise<Network> { return new Network(opts).start(); }
 
-  /** testcontainers-style start; returns this. */
-  async start(): Promise<this> { return this; }
+  /** Creates the network now rather than on first use; returns this (testcontainers' `new Network().start()`). */
+  async start(): Promise<this> {
+    await this.#ensure();
+    return this;
+  }
 
-  get removed(): boolean { return this.#removed; }
+  #ensure(): Promise<KeeperNetwork> {
+    if (this.#removed) return Promise.reject(new SlipwayError('ERR_NETWORK', `network ${this.name} was removed`, { hint: 'create a new Network' }));
+    this.#net ??= Keeper.get().then((k) => KeeperNetwork.create(k, { id: `n${this.id.slice(0, 24)}` }));
+    return this.#net;
+  }
 
-  /** Removes the network; idempotent. */
-  async remove(): Promise<void> { this.#removed = true; }
+  /** @internal */
+  async attach(member: NetworkMember): Promise<{ ip: string }> {
+    const net = await this.#ensure();
+    const { ip } = await net.attach(member.containerId);
+    this.#members.set(member.containerId, { member, ip });
+    await this.#refreshAll();
+    return { ip };
+  }
+
+  /** @internal */
+  async detach(containerId: string): Promise<void> {
+    if (!this.#members.delete(containerId)) return;
+    (await this.#net)?.detach(containerId);
+    await this.#refreshAll();
+  }
+
+  /** @internal */
+  peers(exceptContainerId: string): [string, string][] {
+    const out: [string, string][] = [];
+    for (const [id, { member, ip }] of this.#members) {
+      if (id === exceptContainerId) continue;
+      for (const name of member.names) out.push([name, ip]);
+    }
+    return out;
+  }
+
+  async #refreshAll(): Promise<void> {
+    await Promise.all([...this.#members.values()].map(({ member }) => member.refreshHosts().catch((e) => log('refresh hosts of %s: %O', member.containerId, e))));
+  }
+
+  /** Removes the network; idempotent. Containers still on it lose their interface on it. */
+  remove(): Promise<void> {
+    this.#removed ??= (async () => {
+      const net = await this.#net?.catch(() => undefined);
+      this.#members.clear();
+      await net?.remove();
+    })();
+    return this.#removed;
+  }
+  /** testcontainers' name for {@link remove}. */
   async stop(): Promise<void> { await this.remove(); }
   getName(): string { return this.name; }
   getId(): string { return this.id; }

@@ -12,6 +12,9 @@ import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } f
 import { applyLimits, type LimitsHandle } from './limits.js';
 import { startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
 import { releaseName } from './launch.js';
+import type { NetworkAttachable } from './network-membership.js';
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 const log = logger('container');
 
@@ -49,6 +52,8 @@ export class ContainerHandle implements RuntimeContainer {
   #net: OutboundNet | undefined;
   #removing: Promise<void> | undefined;
   #boots = 0;
+  /** This container's address on each user network it joined, in join order. */
+  readonly #networkIps = new Map<NetworkAttachable, string>();
 
   constructor(init: HandleInit) {
     this.#i = init;
@@ -84,6 +89,7 @@ export class ContainerHandle implements RuntimeContainer {
         hint: options.networkMode === 'none' ? 'network mode "none" has only loopback; use the default mode' : 'install slirp4netns or passt (apt-get install slirp4netns)',
       });
     }
+    await this.#joinNetworks();
     await this.#writeEtcFiles();
     if (firstBoot) await this.#copyInitialFiles();
     for (const p of options.ports) {
@@ -103,6 +109,39 @@ export class ContainerHandle implements RuntimeContainer {
     log('%s started (pid %d)', this.name, pid);
   }
 
+  async #joinNetworks(): Promise<void> {
+    const { options, hostname } = this.#i;
+    if (options.networks.length === 0) return;
+    if (options.networkMode !== 'isolated') {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${this.name} joins a network but its network mode is "${options.networkMode}"`, {
+        hint: 'user networks need the default network mode; remove withNetworkMode() or withNetwork()',
+      });
+    }
+    for (const { network, aliases } of options.networks) {
+      const names = [...new Set([this.name, hostname, ...aliases])].filter((n) => HOST_NAME.test(n));
+      const { ip } = await network.attach({ containerId: this.id, names, refreshHosts: () => this.#writeHosts() });
+      this.#networkIps.set(network, ip);
+    }
+  }
+
+  async #leaveNetworks(): Promise<void> {
+    for (const network of this.#networkIps.keys()) await network.detach(this.id).catch((e) => log('leave network: %O', e));
+    this.#networkIps.clear();
+  }
+
+  #hostsContent(): string {
+    const { options, hostname } = this.#i;
+    const peers = [...this.#networkIps.keys()].flatMap((n) => n.peers(this.id));
+    const ownIp = this.#networkIps.values().next().value ?? this.#net?.guestIp;
+    return hostsFileFor({ hostname, ownIp, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined, extraHosts: peers });
+  }
+
+  /** Rewritten in place (same inode): the file is bind-mounted into the running container. */
+  async #writeHosts(): Promise<void> {
+    if (this.#i.options.networkMode === 'host') return;
+    await writeFile(this.#i.spec.etcFiles.hosts, this.#hostsContent());
+  }
+
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf, bound over the image's by the keeper. Host mode copies the host's, as Docker does. */
   async #writeEtcFiles(): Promise<void> {
     const { spec, options, hostname } = this.#i;
@@ -113,7 +152,7 @@ export class ContainerHandle implements RuntimeContainer {
       hosts = `${(await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost')).trimEnd()}\n127.0.1.1\t${hostname}\n`;
       resolv = hostResolv;
     } else {
-      hosts = hostsFileFor({ hostname, ownIp: this.#net?.guestIp, hostAccessIp: this.#net?.hostLoopbackAlias });
+      hosts = this.#hostsContent();
       resolv = resolvConfFor(this.#net, hostResolv);
     }
     await Promise.all([
@@ -202,6 +241,7 @@ export class ContainerHandle implements RuntimeContainer {
   async restart(timeoutMs: number): Promise<void> {
     await this.stop(timeoutMs);
     await this.#i.keeper.releaseContainer(this.id);
+    await this.#leaveNetworks();
     await this.boot();
   }
 
@@ -214,6 +254,7 @@ export class ContainerHandle implements RuntimeContainer {
   remove(): Promise<void> {
     this.#removing ??= (async () => {
       await this.#i.keeper.removeContainer(this.id).catch((e) => log('remove: %O', e));
+      await this.#leaveNetworks();
       await this.#limits?.remove().catch((e) => log('cgroup remove: %O', e));
       for (const fn of this.#i.cleanup.reverse()) await fn().catch((e) => log('cleanup: %O', e));
       releaseName(this.name);

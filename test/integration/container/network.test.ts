@@ -120,3 +120,29 @@ skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unu
     expect(r.stdout).toMatch(/nameserver 10\.0\.2\.3/);
   });
 });
+
+skipUnless(canRun && hasCommand('cc'), 'UDP test needs a C compiler for its static echo server (apt-get install build-essential)')('UDP', () => {
+  it("publishes '53/udp': a UDP echo server inside answers each client through the host port", async () => {
+    const { toolsLayer } = await import('../keeper/fixture.js');
+    const { createSocket } = await import('node:dgram');
+    const { join } = await import('node:path');
+    await using echo = await new Container(fixtureRef('busybox'))
+      .withCopy(join(toolsLayer(), 'bin', 'udp-echo'), '/usr/local/bin/udp-echo', { mode: 0o755 })
+      .withCommand(['/usr/local/bin/udp-echo', '53']).expose('53/udp').start();
+    const port = echo.getMappedPort('53/udp');
+    expect(() => echo.getMappedPort(53)).toThrow(/53\/tcp is not published/);
+    const ask = (msg: string) => new Promise<string>((resolve, reject) => {
+      const sock = createSocket('udp4');
+      const timer = setInterval(() => sock.send(msg, port, '127.0.0.1'), 200); // retry until the server is up
+      sock.on('message', (m) => { clearInterval(timer); sock.close(); resolve(m.toString()); });
+      sock.on('error', reject);
+      sock.send(msg, port, '127.0.0.1');
+      setTimeout(() => { clearInterval(timer); sock.close(); reject(new Error('no UDP reply')); }, 5000);
+    });
+    // The echo server prefixes the source port it saw: each host client has its own flow inside.
+    const [a, b] = await Promise.all([ask('one'), ask('two')]);
+    expect(a).toMatch(/^\d+:one$/);
+    expect(b).toMatch(/^\d+:two$/);
+    expect(a.split(':')[0]).not.toBe(b.split(':')[0]);
+  });
+});

@@ -1,0 +1,41 @@
+import { expect, it } from 'vitest';
+import { Container, Network } from '../../../src/index.js';
+import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const fetchScript = (host: string, port: number) =>
+  `exec 3<>/dev/tcp/${host}/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -n1 <&3`;
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('user networks', () => {
+  it('containers on one network reach each other by alias and name; another network cannot', async () => {
+    await using net = await Network.create();
+    await using other = await Network.create();
+    await using db = await new Container(fixtureRef('busybox')).withName('database').withNetwork(net, { aliases: ['db'] })
+      .withFile('/www/index.html', 'hello from db')
+      .withCommand(['httpd', '-f', '-p', '5432', '-h', '/www']).start();
+    const dbIp = (await db.exec(['sh', '-c', "ip -4 -o addr show eth1 | awk '{print $4}' | cut -d/ -f1"])).stdout.trim();
+    expect(dbIp).toMatch(/^10\.89\.\d+\.\d+$/);
+
+    const byAlias = await new Container(fixtureRef('debian')).withNetwork(net).withCommand(['bash', '-c', fetchScript('db', 5432)]).run();
+    expect(byAlias).toMatchObject({ exitCode: 0, stdout: 'hello from db' });
+    const byName = await new Container(fixtureRef('debian')).withNetwork(net).withCommand(['bash', '-c', fetchScript('database', 5432)]).run();
+    expect(byName.stdout).toBe('hello from db');
+
+    const outsider = await new Container(fixtureRef('debian')).withNetwork(other)
+      .withCommand(['bash', '-c', `getent hosts db || echo no-name; timeout 3 bash -c 'exec 3<>/dev/tcp/${dbIp}/5432' && echo connected || echo unreachable`]).run();
+    expect(outsider.stdout).toBe('no-name\nunreachable\n');
+  });
+
+  it('a container that joins later is added to the /etc/hosts of those already running', async () => {
+    await using net = await Network.create();
+    await using first = await new Container(fixtureRef('busybox')).withNetwork(net, { aliases: ['first'] }).withCommand(['sleep', '1000']).start();
+    await using second = await new Container(fixtureRef('busybox')).withName('second-one').withNetwork(net, { aliases: ['cache'] }).withCommand(['sleep', '1000']).start();
+    const hosts = (await first.exec(['cat', '/etc/hosts'])).stdout;
+    expect(hosts).toMatch(/10\.89\.\d+\.\d+\tsecond-one/);
+    expect(hosts).toMatch(/10\.89\.\d+\.\d+\tcache/);
+    expect((await second.exec(['cat', '/etc/hosts'])).stdout).toMatch(/10\.89\.\d+\.\d+\tfirst/);
+    const ping = await first.exec(['ping', '-c', '1', '-W', '2', 'cache']);
+    expect(ping.exitCode).toBe(0);
+    await second.remove();
+    expect((await first.exec(['cat', '/etc/hosts'])).stdout).not.toContain('cache');
+  });
+});
