@@ -12,6 +12,7 @@ export type { ContainerOptions, PortBinding, Mount, NetworkMode } from './api/co
 export { StartedContainer } from './api/started-container.js';
 export type { LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from './api/started-container.js';
 export { Network } from './api/network.js';
+export { Volume } from './api/volume.js';
 export { Wait } from './api/wait/index.js';
 export type { WaitStrategy, WaitTarget } from './api/wait/index.js';
 export {

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import type { NetworkAttachable } from '../runtime/network-membership.js';
+import type { VolumeSource } from '../runtime/volume-source.js';
 
 /** A port published from the container to the host. */
 export interface PortBinding {
@@ -14,7 +15,8 @@ export interface PortBinding {
 
 export interface BindMount { kind: 'bind'; source: string; target: string; readonly: boolean }
 export interface TmpfsMount { kind: 'tmpfs'; target: string; size?: number; mode?: number }
-export type Mount = BindMount | TmpfsMount;
+export interface VolumeMount { kind: 'volume'; volume: VolumeSource; target: string; readonly: boolean }
+export type Mount = BindMount | TmpfsMount | VolumeMount;
 
 /** A file placed into the container before its process starts. */
 export interface FileCopy {

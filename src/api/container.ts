@@ -7,6 +7,7 @@ import { parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
 import { Network } from './network.js';
+import { Volume } from './volume.js';
 
 const ENV_KEY = /^[^=\0]+$/;
 const LABEL_KEY = /^[^\0]+$/;
@@ -69,6 +70,17 @@ export class Container {
     if (typeof hostPath !== 'string' || !hostPath.startsWith('/')) throw invalidArgument('bind source', hostPath, 'an absolute host path');
     const target = checkContainerPath('bind target', containerPath);
     return this.#with({ mounts: [...this.#options.mounts, { kind: 'bind', source: hostPath, target, readonly: !!opts.readonly }] });
+  }
+  /**
+   * Mounts a named volume (a {@link Volume} or its name): its content outlives this container and is
+   * shared with other containers of this process that mount it.
+   * @example .withVolume('pgdata', '/var/lib/postgresql/data')
+   */
+  withVolume(volume: Volume | string, containerPath: string, opts: { readonly?: boolean } = {}): Container {
+    const v = typeof volume === 'string' ? Volume.named(volume) : volume;
+    if (!(v instanceof Volume)) throw invalidArgument('volume', volume, 'a Volume or a volume name');
+    const target = checkContainerPath('volume target', containerPath);
+    return this.#with({ mounts: [...this.#options.mounts, { kind: 'volume', volume: v, target, readonly: !!opts.readonly }] });
   }
   /** Mounts a tmpfs. @example .withTmpfs('/tmp', { size: '64m' }) */
   withTmpfs(containerPath: string, opts: { size?: string | number; mode?: number } = {}): Container {

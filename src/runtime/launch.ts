@@ -70,9 +70,11 @@ async function create(
       id, stateDir: dir, lowerDirs: lowers, upperDir: upper, workDir: work,
       argv: proc.argv, env: proc.env, cwd: proc.cwd, uid: user.uid, gid: user.gid, groups: user.groups,
       hostname, netMode: options.networkMode,
-      mounts: options.mounts.map((m) => m.kind === 'bind'
+      mounts: await Promise.all(options.mounts.map(async (m) => m.kind === 'bind'
         ? { type: 'bind' as const, source: m.source, target: m.target, readonly: m.readonly }
-        : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode }),
+        : m.kind === 'volume'
+          ? { type: 'bind' as const, source: await m.volume.hostPath(), target: m.target, readonly: m.readonly }
+          : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode })),
       shmSize: options.shmSize ?? 64 * 1024 * 1024,
       etcFiles: { hosts: join(etc, 'hosts'), hostname: join(etc, 'hostname'), resolvConf: join(etc, 'resolv.conf') },
       logPath,

@@ -1,0 +1,6 @@
+/** A named volume as the runtime sees it (implemented by the API's `Volume`). */
+export interface VolumeSource {
+  readonly name: string;
+  /** The host directory to bind-mount, created on first use. */
+  hostPath(): Promise<string>;
+}
