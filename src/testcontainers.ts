@@ -17,7 +17,8 @@ export { Network } from './api/network.js';
 export { Network as StartedNetwork } from './api/network.js';
 export { SlipwayError } from './errors.js';
 
-type PortSpec = number | string | { container: number; host: number };
+/** A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host }` for a fixed host port. */
+export type PortSpec = number | string | { container: number; host: number };
 
 /** testcontainers' `GenericContainer`: a mutable builder whose `with*` methods return `this`. */
 export class GenericContainer {
