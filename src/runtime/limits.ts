@@ -1,5 +1,8 @@
 import type { ContainerOptions } from '../api/container-options.js';
-import { addProcess, createCgroup, detectCgroups, type CgroupHandle, type ResourceLimits } from './cgroups/index.js';
+import { logger } from '../internal/debug.js';
+import { addProcess, createCgroup, detectCgroups, sweepCgroups, type CgroupHandle, type ResourceLimits } from './cgroups/index.js';
+
+const log = logger('limits');
 
 /** A container's resource limits as applied: add its process, read OOM, remove. */
 export interface LimitsHandle {
@@ -18,7 +21,11 @@ export async function applyLimits(id: string, options: ContainerOptions): Promis
   if (options.cpus !== undefined) limits.cpus = options.cpus;
   if (options.pids !== undefined) limits.pids = options.pids;
   if (Object.keys(limits).length === 0) return undefined;
-  environment ??= detectCgroups();
+  // First use in this process: detect, and sweep what killed runs left (empty cgroups only).
+  environment ??= detectCgroups().then(async (env) => {
+    await sweepCgroups(env).catch((e) => log('sweep: %O', e));
+    return env;
+  });
   const handle: CgroupHandle | undefined = await createCgroup(await environment, id, limits, { bestEffort: options.bestEffortLimits });
   if (!handle) return undefined;
   return {
