@@ -9,7 +9,8 @@ if (!image) {
 }
 
 const t0 = performance.now();
-await using web = await new Container(image)
+// Node 20 has no `await using` syntax (TypeScript compiles it down); plain JS uses try/finally.
+const web = await new Container(image)
   .withFile('/www/index.html', '<h1>hello from inside a slipway container</h1>\n')
   .withCommand(['httpd', '-f', '-p', '8080', '-h', '/www'])
   .expose(8080)
@@ -17,12 +18,16 @@ await using web = await new Container(image)
   .start();
 const started = performance.now() - t0;
 
-const url = `http://${web.host}:${web.getMappedPort(8080)}/`;
-const body = await (await fetch(url)).text();
-const { stdout } = await web.exec(['sh', '-c', 'echo "pid $$ in $(hostname), $(ps | wc -l) processes visible"']);
+try {
+  const url = `http://${web.host}:${web.getMappedPort(8080)}/`;
+  const body = await (await fetch(url)).text();
+  const { stdout } = await web.exec(['sh', '-c', 'echo "pid $$ in $(hostname), $(ps | wc -l) processes visible"']);
 
-console.log(`started ${image} in ${started.toFixed(0)} ms (container ${web.name})`);
-console.log(`GET ${url} -> ${body.trim()}`);
-console.log(`exec -> ${stdout.trim()}`);
-const exit = await web.stop();
-console.log(`stopped: ${JSON.stringify(exit)}`);
+  console.log(`started ${image} in ${started.toFixed(0)} ms (container ${web.name})`);
+  console.log(`GET ${url} -> ${body.trim()}`);
+  console.log(`exec -> ${stdout.trim()}`);
+  const exit = await web.stop();
+  console.log(`stopped: ${JSON.stringify(exit)}`);
+} finally {
+  await web.remove();
+}
