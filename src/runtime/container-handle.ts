@@ -53,7 +53,7 @@ export class ContainerHandle implements RuntimeContainer {
   #removing: Promise<void> | undefined;
   #boots = 0;
   /** This container's address on each user network it joined, in join order. */
-  readonly #networkIps = new Map<NetworkAttachable, string>();
+  readonly #networkIps = new Map<NetworkAttachable, { ip: string; names: string[] }>();
 
   constructor(init: HandleInit) {
     this.#i = init;
@@ -120,7 +120,7 @@ export class ContainerHandle implements RuntimeContainer {
     for (const { network, aliases } of options.networks) {
       const names = [...new Set([this.name, hostname, ...aliases])].filter((n) => HOST_NAME.test(n));
       const { ip } = await network.attach({ containerId: this.id, names, refreshHosts: () => this.#writeHosts() });
-      this.#networkIps.set(network, ip);
+      this.#networkIps.set(network, { ip, names });
     }
   }
 
@@ -131,9 +131,13 @@ export class ContainerHandle implements RuntimeContainer {
 
   #hostsContent(): string {
     const { options, hostname } = this.#i;
-    const peers = [...this.#networkIps.keys()].flatMap((n) => n.peers(this.id));
-    const ownIp = this.#networkIps.values().next().value ?? this.#net?.guestIp;
-    return hostsFileFor({ hostname, ownIp, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined, extraHosts: peers });
+    // Its own aliases resolve to itself on each network (as Docker does), then every peer's names.
+    const entries = [...this.#networkIps].flatMap(([n, own]) => [
+      ...own.names.filter((name) => name !== hostname).map((name): [string, string] => [name, own.ip]),
+      ...n.peers(this.id),
+    ]);
+    const ownIp = this.#networkIps.values().next().value?.ip ?? this.#net?.guestIp;
+    return hostsFileFor({ hostname, ownIp, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined, extraHosts: entries });
   }
 
   /** Rewritten in place (same inode): the file is bind-mounted into the running container. */
