@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
@@ -56,6 +56,14 @@ async function create(
   const work = join(dir, 'work');
   const etc = join(dir, 'etc');
   await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
+  for (const m of options.mounts) {
+    if (m.kind !== 'bind') continue;
+    await stat(m.source).catch((cause: NodeJS.ErrnoException) => {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `bind mount source ${m.source} (for ${m.target}): ${cause.code ?? cause.message}`, {
+        cause, hint: 'create the host path first, or use withVolume() for a directory slipway manages',
+      });
+    });
+  }
   const lowers = image.layers.map((l) => l.dir!).reverse();
   const hostname = options.hostname ?? id.slice(0, 12);
   const proc = buildProcessSpec(image.config, options, { HOSTNAME: hostname });
