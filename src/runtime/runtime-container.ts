@@ -1,3 +1,5 @@
+import type { KeeperFileEntry as CopyEntry } from './keeper/keeper.js';
+
 /** How a container's process ended. */
 export interface ExitInfo {
   /** Exit code, or null when a signal ended the process. */
@@ -47,15 +49,5 @@ export interface RuntimeContainer {
   remove(): Promise<void>;
 }
 
-/** One filesystem entry moved in or out of a container. */
-export interface CopyEntry {
-  /** Absolute path inside the container. */
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime?: Date;
-  content?: Buffer;
-  linkTarget?: string;
-}
+/** One filesystem entry moved in or out of a container (the keeper's PUT/GET record). */
+export type { KeeperFileEntry as CopyEntry } from './keeper/keeper.js';
