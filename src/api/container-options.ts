@@ -52,6 +52,8 @@ export interface ContainerOptions {
   cpus?: number;
   pids?: number;
   shmSize?: number;
+  /** Resource limits (setrlimit) by name without the RLIMIT_ prefix, lowercase (`nofile`, `nproc`…). */
+  ulimits: Readonly<Record<string, { soft: number; hard: number }>>;
   bestEffortLimits: boolean;
   pullPolicy: 'missing' | 'always' | 'never';
   platform?: string;
@@ -65,6 +67,7 @@ export interface ContainerOptions {
 export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({
   env: {},
   labels: {},
+  ulimits: {},
   mounts: [],
   files: [],
   ports: [],

@@ -13,6 +13,7 @@ const ENV_KEY = /^[^=\0]+$/;
 const LABEL_KEY = /^[^\0]+$/;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const ULIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime'];
 
 /**
  * Describes a container to start. Every `with*` method returns a new builder, so a half-configured
@@ -150,6 +151,23 @@ export class Container {
   withPids(max: number): Container {
     if (!Number.isInteger(max) || max < 1) throw invalidArgument('pids', max, 'a positive integer');
     return this.#with({ pids: max });
+  }
+  /**
+   * Process resource limits, as `docker run --ulimit`. Only what is asked is set; a value above the
+   * keeper's own hard limit is clamped to it (raising a hard limit needs privileges slipway does not use).
+   * @example .withUlimits({ nofile: { soft: 1024, hard: 4096 } })
+   */
+  withUlimits(limits: Record<string, { soft: number; hard: number }>): Container {
+    const out: Record<string, { soft: number; hard: number }> = { ...this.#options.ulimits };
+    for (const [name, v] of Object.entries(limits)) {
+      if (!ULIMITS.includes(name)) throw invalidArgument('ulimit', name, `one of ${ULIMITS.join(', ')}`);
+      const ok = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= -1;
+      if (!v || !ok(v.soft) || !ok(v.hard) || (v.hard !== -1 && (v.soft === -1 || v.soft > v.hard))) {
+        throw invalidArgument(`ulimit ${name}`, JSON.stringify(v), '{ soft, hard } integers with soft <= hard (-1 for unlimited)');
+      }
+      out[name] = { soft: v.soft, hard: v.hard };
+    }
+    return this.#with({ ulimits: out });
   }
   /** Size of /dev/shm. @defaultValue 64m */
   withShmSize(size: string | number): Container { return this.#with({ shmSize: parseMemory(size, 'shmSize') }); }

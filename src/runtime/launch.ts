@@ -84,6 +84,10 @@ async function create(
           ? { type: 'bind' as const, source: await m.volume.hostPath(), target: m.target, readonly: m.readonly }
           : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode })),
       shmSize: options.shmSize ?? 64 * 1024 * 1024,
+      // -1 is "unlimited" (RLIM_INFINITY); the keeper clamps to its own hard limit.
+      rlimits: Object.entries(options.ulimits).map(([name, l]) => ({
+        resource: `RLIMIT_${name.toUpperCase()}`, soft: l.soft === -1 ? Number.MAX_SAFE_INTEGER : l.soft, hard: l.hard === -1 ? Number.MAX_SAFE_INTEGER : l.hard,
+      })),
       etcFiles: { hosts: join(etc, 'hosts'), hostname: join(etc, 'hostname'), resolvConf: join(etc, 'resolv.conf') },
       logPath,
     },

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,18 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const exit = await c.stop({ timeout: 300 });
     expect(exit.signal).toBe('SIGKILL');
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('sets rlimits only when asked, clamped to the hard limit', async () => {
+    const asked = await new Container(busybox()).withUlimits({ nofile: { soft: 100, hard: 200 } }).withCommand(['sh', '-c', 'ulimit -n; ulimit -Hn']).run();
+    expect(asked.stdout).toBe('100\n200\n');
+    const inherited = await new Container(busybox()).withCommand(['sh', '-c', 'ulimit -Hn']).run();
+    const hostHard = execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' });
+    expect(inherited.stdout).toBe(hostHard);
+    const clamped = await new Container(busybox()).withUlimits({ nofile: { soft: -1, hard: -1 } }).withCommand(['sh', '-c', 'ulimit -Hn']).run();
+    expect(clamped.stdout).toBe(hostHard);
+    expect(() => new Container(busybox()).withUlimits({ nofiles: { soft: 1, hard: 1 } })).toThrow(/invalid ulimit: "nofiles"/);
+    expect(() => new Container(busybox()).withUlimits({ nofile: { soft: 2, hard: 1 } })).toThrow(/soft <= hard/);
   });
 
   it('init reaps orphaned zombies', async () => {
