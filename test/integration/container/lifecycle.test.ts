@@ -132,6 +132,20 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(String(err)).toMatch(/no\/such\/binary/);
   });
 
+  it('start() honours an AbortSignal while waiting, removing the container', async () => {
+    await new Container(busybox()).withCommand(['true']).run(); // the image is in the store: the abort lands in the wait
+    const { Keeper } = await import('../../../src/runtime/keeper/keeper.js');
+    const stateDir = (await Keeper.get()).stateDir;
+    const before = (await readdir(stateDir)).sort();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('test gave up')), 400);
+    const err = await new Container(busybox()).withCommand(['sh', '-c', 'echo waiting; sleep 1000'])
+      .waitFor(Wait.forLogMessage('never')).start({ signal: ac.signal }).then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_ABORTED')).toBe(true);
+    expect((err as Error).message).toContain('waiting');
+    expect((await readdir(stateDir)).sort()).toEqual(before);
+  });
+
   it('waits for a log message and times out with the last log lines', async () => {
     const err = await new Container(busybox()).withCommand(['sh', '-c', 'echo booting; sleep 1000'])
       .waitFor(Wait.forLogMessage('never printed').withStartupTimeout(500)).start().then(() => undefined, (e: unknown) => e);
