@@ -1,9 +1,11 @@
 /*
  * Port publishing. The keeper listens in the host network namespace.
  *
- * TCP: for each accepted connection it asks the container's init for a socket connecting to
- * 127.0.0.1:<port> inside the container (rootless processes cannot setns back into the host
- * netns, so init makes it), then forks a small relay that splices bytes both ways through pipes.
+ * TCP: each accepted connection gets a socket in the container's network namespace connecting to
+ * 127.0.0.1:<port> (rootless processes cannot setns back into the host netns, so init makes the
+ * sockets: a few unconnected ones ahead of time per listener, which the keeper connects itself;
+ * one on request when that pool is empty). Bytes are relayed in the keeper's event loop
+ * (edge-triggered epoll, splice through one pipe per direction, half-close passed on).
  *
  * UDP: one host socket per published port; each distinct client address gets a "flow": a UDP
  * socket init creates inside the container, connected to 127.0.0.1:<port>. The keeper relays
@@ -17,23 +19,25 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
-#include <linux/close_range.h>
 
 #include "process.h"
 #include "spec.h"
 
 /* Watch indexes (struct watch.idx) of the W_FORWARD kind. */
-enum { FW_TCP_LISTENER = 0, FW_UDP_SOCKET = 1, FW_UDP_FLOW = 2, FW_TIMER = 3 };
+enum { FW_TCP_LISTENER = 0, FW_UDP_SOCKET = 1, FW_UDP_FLOW = 2, FW_TIMER = 3, FW_TCP_CLIENT = 4, FW_TCP_INNER = 5 };
+
+/* Unconnected TCP sockets init makes ahead of time per TCP listener, so an accepted connection
+ * needs no round trip through init (the keeper connects the socket itself: a socket belongs to
+ * the network namespace it was created in). Pool requests carry POOL_TAG | listener serial. */
+#define POOL_SIZE 8
+#define POOL_TAG 0x80000000u
 
 #define UDP_QUEUE_MAX 32 /* datagrams held while init makes a flow's socket */
 #define UDP_BUF 65536
@@ -67,7 +71,12 @@ struct listener {
   struct watch w;
   struct udp_flow *flows;
   unsigned nflows;
+  uint32_t serial;
+  int pool[POOL_SIZE];
+  unsigned npool, pool_pending;
 };
+
+static void pool_fill(struct listener *l);
 
 struct pending_conn {
   struct pending_conn *next;
@@ -76,18 +85,11 @@ struct pending_conn {
   int client;
 };
 
-struct relay {
-  struct relay *next;
-  char *id;
-  pid_t pid;
-};
-
 static struct {
   int epfd;
-  uint32_t next_cookie;
+  uint32_t next_cookie, next_serial;
   struct listener *listeners;
   struct pending_conn *pending;
-  struct relay *relays;
   int timerfd;
   bool timer_armed;
   struct watch w_timer;
@@ -165,6 +167,7 @@ static void flow_drop(struct udp_flow *f) {
 static void listener_close(struct listener *l) {
   epoll_ctl(F.epfd, EPOLL_CTL_DEL, l->fd, NULL);
   close(l->fd);
+  for (unsigned i = 0; i < l->npool; i++) close(l->pool[i]);
   while (l->flows) {
     struct udp_flow *f = l->flows;
     l->flows = f->next;
@@ -213,8 +216,12 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
     return;
   }
   int one = 1;
-  /* SO_REUSEADDR on UDP would let two sockets share the port silently: TCP only. */
-  if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /* SO_REUSEADDR on UDP would let two sockets share the port silently: TCP only. TCP_NODELAY is
+   * inherited by accepted sockets, so relayed small writes are not held back by Nagle. */
+  if (!udp) {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (!udp && listen(fd, 128) < 0)) {
     char stage[128];
     snprintf(stage, sizeof stage, "publish: bind %s %s:%u", udp ? "udp" : "tcp", host, (unsigned)port);
@@ -237,6 +244,10 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   epoll_ctl(F.epfd, EPOLL_CTL_ADD, fd, &ev);
   l->next = F.listeners;
   F.listeners = l;
+  if (!udp) {
+    l->serial = ++F.next_serial & ~POOL_TAG;
+    pool_fill(l);
+  }
   sw_buf b = {0};
   buf_begin(&b, FR_OK, reqid);
   buf_put_u32(&b, T_PORT, bound);
@@ -283,7 +294,7 @@ static struct udp_flow *flow_new(struct listener *l, const struct sockaddr_stora
   memcpy(&f->peer, a, al);
   f->peerlen = al;
   f->fd = -1;
-  f->cookie = ++F.next_cookie;
+  f->cookie = ++F.next_cookie & ~POOL_TAG;
   f->qtail = &f->q;
   f->last_ms = now_ms();
   f->w = (struct watch){W_FORWARD, f, FW_UDP_FLOW};
@@ -394,13 +405,226 @@ static void expire_flows(void) {
 
 /* ---- TCP ------------------------------------------------------------------------------------- */
 
+/* Splice capacity of each direction's pipe. A larger pipe lets one splice move more per wake-up
+ * (fewer syscalls per byte); pages are only allocated while data sits in it. */
+#define RELAY_PIPE (256 * 1024)
+
+struct tcp_dir {
+  int from, to; /* borrowed from the connection */
+  int p[2];     /* -1 until the first byte */
+  size_t inpipe, cap;
+  bool eof, done;
+};
+
+struct tcp_conn {
+  struct tcp_conn *next;
+  char *id;
+  int client, inner;
+  bool connected, closed;
+  struct tcp_dir d[2]; /* 0: client → container, 1: container → client */
+  struct watch wc, wi;
+};
+
+/* Empty relay pipes kept for the next connections (creating and sizing two pipes per connection
+ * was a visible part of the connect latency). */
+#define SPARE_PIPES 64
+static struct {
+  int fd[2];
+  size_t cap;
+} spare[SPARE_PIPES];
+static unsigned nspare;
+
+static bool pipe_get(struct tcp_dir *d) {
+  if (nspare) {
+    nspare--;
+    d->p[0] = spare[nspare].fd[0];
+    d->p[1] = spare[nspare].fd[1];
+    d->cap = spare[nspare].cap;
+    return true;
+  }
+  if (pipe2(d->p, O_CLOEXEC | O_NONBLOCK) < 0) return false;
+  int got = fcntl(d->p[1], F_SETPIPE_SZ, RELAY_PIPE);
+  d->cap = got > 0 ? (size_t)got : 65536;
+  return true;
+}
+
+/* Keeps an empty pipe for reuse, closes one that still holds bytes (or when enough are kept). */
+static void pipe_put(struct tcp_dir *d) {
+  if (d->p[0] < 0) return;
+  if (!d->inpipe && nspare < SPARE_PIPES) {
+    spare[nspare].fd[0] = d->p[0];
+    spare[nspare].fd[1] = d->p[1];
+    spare[nspare].cap = d->cap;
+    nspare++;
+  } else {
+    close(d->p[0]);
+    close(d->p[1]);
+  }
+  d->p[0] = d->p[1] = -1;
+}
+
+static struct tcp_conn *conns;
+static struct tcp_conn *dead_conns; /* freed after the epoll batch: later events of it may point at them */
+
+/* Closes with RST so the client sees "connection reset" at once, like a refused port. */
+static void reset_close(int fd) {
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd);
+}
+
+void forward_free_dead(void) {
+  while (dead_conns) {
+    struct tcp_conn *c = dead_conns;
+    dead_conns = c->next;
+    free(c->id);
+    free(c);
+  }
+}
+
+/* Ends a connection: both sockets closed (reset when bytes were lost), pipes closed. */
+static void conn_close(struct tcp_conn *c, bool reset) {
+  if (c->closed) return;
+  c->closed = true;
+  for (struct tcp_conn **pp = &conns; *pp; pp = &(*pp)->next)
+    if (*pp == c) {
+      *pp = c->next;
+      break;
+    }
+  epoll_ctl(F.epfd, EPOLL_CTL_DEL, c->client, NULL);
+  epoll_ctl(F.epfd, EPOLL_CTL_DEL, c->inner, NULL);
+  if (reset) {
+    reset_close(c->client);
+    reset_close(c->inner);
+  } else {
+    close(c->client);
+    close(c->inner);
+  }
+  for (int i = 0; i < 2; i++) pipe_put(&c->d[i]);
+  c->next = dead_conns;
+  dead_conns = c;
+}
+
+/* Moves what can move in one direction without blocking. Edge-triggered: it reads until EAGAIN
+ * unless the pipe is full, and a full pipe means `to` blocked, whose EPOLLOUT edge brings us back.
+ * Returns false if the connection must be dropped (a write failed: the peer is gone). */
+static bool dir_pump(struct tcp_dir *d) {
+  for (;;) {
+    bool progress = false;
+    if (!d->eof && (d->p[0] < 0 || d->inpipe < d->cap)) {
+      if (d->p[0] < 0 && !pipe_get(d)) return false;
+      ssize_t n = splice(d->from, NULL, d->p[1], NULL, d->cap - d->inpipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (n > 0) {
+        d->inpipe += (size_t)n;
+        progress = true;
+      } else if (n == 0) {
+        d->eof = true;
+      } else if (errno != EAGAIN && errno != EINTR) {
+        d->eof = true; /* reset by the peer: what was read still goes out, then the other side ends */
+      }
+    }
+    if (d->inpipe) {
+      ssize_t n = splice(d->p[0], NULL, d->to, NULL, d->inpipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (n > 0) {
+        d->inpipe -= (size_t)n;
+        progress = true;
+      } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        return false;
+      }
+    }
+    if (!progress) break;
+  }
+  if (d->eof && !d->inpipe && !d->done) {
+    shutdown(d->to, SHUT_WR);
+    d->done = true;
+  }
+  return true;
+}
+
+static void conn_pump(struct tcp_conn *c) {
+  if (!dir_pump(&c->d[0]) || !dir_pump(&c->d[1])) {
+    conn_close(c, true);
+    return;
+  }
+  if (c->d[0].done && c->d[1].done) conn_close(c, false);
+}
+
+static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
+  if (c->closed) return;
+  if (!c->connected) {
+    if (!inner_side) return; /* client bytes wait in its socket until the container side is up */
+    if (!(events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) return;
+    int err = 0;
+    socklen_t el = sizeof err;
+    /* Writable without error or hang-up is a completed connect: no need to ask. */
+    if ((events & (EPOLLHUP | EPOLLERR)) && getsockopt(c->inner, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+    if (err) {
+      conn_close(c, true); /* refused inside: the client sees a reset at once */
+      return;
+    }
+    c->connected = true;
+  }
+  conn_pump(c);
+}
+
+/* Starts relaying between an accepted client and a connecting (or connected) container socket. */
+static void conn_start(const char *id, int client, int inner) {
+  struct tcp_conn *c = xcalloc(1, sizeof *c);
+  c->id = xstrdup(id);
+  c->client = client;
+  c->inner = inner;
+  c->d[0] = (struct tcp_dir){.from = client, .to = inner, .p = {-1, -1}};
+  c->d[1] = (struct tcp_dir){.from = inner, .to = client, .p = {-1, -1}};
+  c->wc = (struct watch){W_FORWARD, c, FW_TCP_CLIENT};
+  c->wi = (struct watch){W_FORWARD, c, FW_TCP_INNER};
+  /* TCP_NODELAY: the client inherits it from the listener, the container side has it from init. */
+  struct epoll_event ec = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->wc};
+  struct epoll_event ei = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->wi};
+  c->next = conns;
+  conns = c;
+  if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, client, &ec) < 0 || epoll_ctl(F.epfd, EPOLL_CTL_ADD, inner, &ei) < 0) {
+    conn_close(c, true);
+    return;
+  }
+  /* The connect may have completed already (loopback): EPOLLOUT is reported at once anyway. */
+}
+
+/* A socket made by init in the container's netns (unconnected): connect it to the container port. */
+static int connect_inner(int fd, uint32_t cport) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cport)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) return -errno;
+  return 0;
+}
+
+/* Tops up l's pool once it is half empty, with one request for all the missing sockets (init
+ * answers each in its own message; tag: POOL_TAG | serial), so init wakes once per few accepts. */
+static void pool_fill(struct listener *l) {
+  unsigned have = l->npool + l->pool_pending;
+  if (have > POOL_SIZE / 2) return;
+  struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)(POOL_SIZE - have), .aux = 3, .tag = POOL_TAG | l->serial};
+  if (init_send(l->ctl, &m, -1) == 0) l->pool_pending += POOL_SIZE - have;
+}
+
 static void tcp_accept(struct listener *l) {
   for (;;) {
     int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) return;
+    if (l->npool) {
+      /* Fast path: a socket init made earlier; the keeper connects it itself (no round trip). */
+      int fd = l->pool[--l->npool];
+      pool_fill(l);
+      if (connect_inner(fd, l->cport) < 0) {
+        close(fd);
+        reset_close(c);
+        continue;
+      }
+      conn_start(l->id, c, fd);
+      continue;
+    }
     struct pending_conn *p = xcalloc(1, sizeof *p);
     p->id = xstrdup(l->id);
-    p->cookie = ++F.next_cookie;
+    p->cookie = ++F.next_cookie & ~POOL_TAG;
     p->client = c;
     struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 1, .tag = p->cookie};
     if (init_send(l->ctl, &m, -1) < 0) {
@@ -415,76 +639,35 @@ static void tcp_accept(struct listener *l) {
 }
 
 void forward_event(struct watch *w, uint32_t events) {
-  (void)events;
   switch (w->idx) {
   case FW_TCP_LISTENER: tcp_accept(w->obj); break;
   case FW_UDP_SOCKET: udp_socket_readable(w->obj); break;
   case FW_UDP_FLOW: udp_flow_readable(w->obj); break;
   case FW_TIMER: expire_flows(); break;
+  case FW_TCP_CLIENT: conn_event(w->obj, false, events); break;
+  case FW_TCP_INNER: conn_event(w->obj, true, events); break;
   }
 }
 
-/* Closes with RST so the client sees "connection reset" at once, like a refused port. */
-static void reset_close(int fd) {
-  struct linger lg = {1, 0};
-  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-  close(fd);
-}
-
-struct dir {
-  int from, to;
-  int p[2];
-  size_t inpipe;
-  bool eof, done;
-};
-
-NORETURN static void relay_main(int client, int inner) {
-  /* Wait for the in-container connect; a refused port resets the client right away. */
-  struct pollfd cp = {.fd = inner, .events = POLLOUT};
-  if (TEMP_FAILURE_RETRY(poll(&cp, 1, 10000)) <= 0) {
-    reset_close(client);
-    _exit(0);
-  }
-  int err = 0;
-  socklen_t el = sizeof err;
-  if (getsockopt(inner, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
-    reset_close(client);
-    _exit(0);
-  }
-  int one = 1;
-  setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  setsockopt(inner, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct dir d[2] = {{.from = client, .to = inner}, {.from = inner, .to = client}};
-  for (int i = 0; i < 2; i++)
-    if (pipe2(d[i].p, O_CLOEXEC | O_NONBLOCK) < 0) _exit(1);
-  while (!(d[0].done && d[1].done)) {
-    struct pollfd pf[4];
-    for (int i = 0; i < 2; i++) {
-      pf[2 * i] = (struct pollfd){.fd = !d[i].eof && d[i].inpipe < 65536 ? d[i].from : -1, .events = POLLIN};
-      pf[2 * i + 1] = (struct pollfd){.fd = d[i].inpipe ? d[i].to : -1, .events = POLLOUT};
+/* init answered a pooled-socket request of the listener with this serial. */
+static void pool_reply(const char *id, const struct init_msg *m, int fd) {
+  for (struct listener *l = F.listeners; l; l = l->next) {
+    if (l->serial != (m->tag & ~POOL_TAG) || strcmp(l->id, id)) continue;
+    if (l->pool_pending) l->pool_pending--;
+    if (fd >= 0 && l->npool < POOL_SIZE) {
+      l->pool[l->npool++] = fd;
+      return;
     }
-    if (TEMP_FAILURE_RETRY(poll(pf, 4, -1)) < 0) _exit(1);
-    for (int i = 0; i < 2; i++) {
-      if (pf[2 * i].revents) {
-        ssize_t n = splice(d[i].from, NULL, d[i].p[1], NULL, 65536, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-        if (n > 0) d[i].inpipe += (size_t)n;
-        else if (n == 0 || (errno != EAGAIN && errno != EINTR)) d[i].eof = true;
-      }
-      if (pf[2 * i + 1].revents) {
-        ssize_t n = splice(d[i].p[0], NULL, d[i].to, NULL, d[i].inpipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-        if (n > 0) d[i].inpipe -= (size_t)n;
-        else if (n < 0 && errno != EAGAIN && errno != EINTR) _exit(0); /* peer gone: drop both */
-      }
-      if (d[i].eof && d[i].inpipe == 0 && !d[i].done) {
-        shutdown(d[i].to, SHUT_WR);
-        d[i].done = true;
-      }
-    }
+    break;
   }
-  _exit(0);
+  if (fd >= 0) close(fd);
 }
 
 void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
+  if (m->tag & POOL_TAG) {
+    pool_reply(id, m, fd);
+    return;
+  }
   struct pending_conn *p = NULL;
   for (struct pending_conn **pp = &F.pending; *pp; pp = &(*pp)->next)
     if ((*pp)->cookie == m->tag) {
@@ -497,30 +680,10 @@ void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
     if (fd >= 0) close(fd);
     return;
   }
-  if (fd < 0) {
+  if (fd < 0)
     reset_close(p->client);
-  } else {
-    pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-      process_reset_signals();
-      int a = fcntl(p->client, F_DUPFD_CLOEXEC, 1000), b = fcntl(fd, F_DUPFD_CLOEXEC, 1000);
-      if (a < 0 || b < 0 || dup3(a, 3, O_CLOEXEC) < 0 || dup3(b, 4, O_CLOEXEC) < 0) _exit(1);
-      syscall(SYS_close_range, 5, ~0U, 0);
-      int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-      if (nul >= 0) dup2(nul, 0), dup2(nul, 1);
-      relay_main(3, 4);
-    }
-    if (pid > 0) {
-      struct relay *r = xcalloc(1, sizeof *r);
-      r->id = xstrdup(id);
-      r->pid = pid;
-      r->next = F.relays;
-      F.relays = r;
-    }
-    close(fd);
-    close(p->client);
-  }
+  else
+    conn_start(id, p->client, fd);
   free(p->id);
   free(p);
 }
@@ -546,31 +709,12 @@ void forward_container_gone(const char *id) {
     free(p->id);
     free(p);
   }
-  for (struct relay **pp = &F.relays; *pp;) {
-    if (strcmp((*pp)->id, id)) {
-      pp = &(*pp)->next;
-      continue;
-    }
-    struct relay *r = *pp;
-    *pp = r->next;
-    kill(r->pid, SIGKILL); /* reaped by the keeper's SIGCHLD loop */
-    free(r->id);
-    free(r);
+  for (struct tcp_conn *c = conns, *next; c; c = next) {
+    next = c->next;
+    if (!strcmp(c->id, id)) conn_close(c, false);
   }
 }
 
 void forward_shutdown(void) {
-  for (struct relay *r = F.relays; r; r = r->next) kill(r->pid, SIGKILL);
-}
-
-bool forward_reaped(pid_t pid) {
-  for (struct relay **pp = &F.relays; *pp; pp = &(*pp)->next)
-    if ((*pp)->pid == pid) {
-      struct relay *r = *pp;
-      *pp = r->next;
-      free(r->id);
-      free(r);
-      return true;
-    }
-  return false;
+  while (conns) conn_close(conns, false);
 }

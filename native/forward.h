@@ -16,5 +16,5 @@ void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len);
 void forward_socket_reply(const char *id, const struct init_msg *m, int fd);
 void forward_container_gone(const char *id);
 void forward_shutdown(void);
-/* A child was reaped: true if it was a relay (forgotten, so its pid is never signalled again). */
-bool forward_reaped(pid_t pid);
+/* Frees relays closed during the last epoll batch (called after each batch). */
+void forward_free_dead(void);

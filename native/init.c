@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,7 +67,8 @@ static void send_error(int ctl, uint32_t kind, const sw_error *e) {
   init_send(ctl, &m, -1);
 }
 
-/* A socket inside the container's network namespace, connecting to 127.0.0.1:port. */
+/* A socket inside the container's network namespace, connecting to 127.0.0.1:port; aux 3: an
+ * unconnected TCP sockets (value of them) the keeper connects itself later (its pool). */
 static void make_socket(int ctl, const struct init_msg *req) {
   struct init_msg m = {.kind = IM_SOCKET_REPLY, .tag = req->tag};
   int type = req->aux == 2 ? SOCK_DGRAM : SOCK_STREAM;
@@ -75,6 +77,26 @@ static void make_socket(int ctl, const struct init_msg *req) {
     m.err = errno;
     init_send(ctl, &m, -1);
     return;
+  }
+  if (type == SOCK_STREAM) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* the relay passes small writes on at once */
+  }
+  if (req->aux == 3) {
+    /* value = how many; each goes in its own reply. */
+    for (int32_t i = 0;;) {
+      init_send(ctl, &m, fd);
+      close(fd);
+      if (++i >= req->value) return;
+      fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        m.err = errno;
+        init_send(ctl, &m, -1);
+        return;
+      }
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
   }
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)req->value)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -13,7 +13,7 @@ enum init_msg_kind {
   IM_STARTED = 4,      /* init -> keeper: exec succeeded */
   IM_START_FAILED = 5, /* init -> keeper: exec failed (err, stage); an EXIT follows */
   IM_EXIT = 6,         /* init -> keeper: value = raw wait status of the main process */
-  IM_SOCKET_REQ = 7,   /* keeper -> init: value = port, aux = proto (1 tcp, 2 udp), tag = cookie */
+  IM_SOCKET_REQ = 7,   /* keeper -> init: value = port, aux = proto (1 tcp, 2 udp, 3 tcp unconnected), tag = cookie */
   IM_SOCKET_REPLY = 8, /* init -> keeper: fd in SCM_RIGHTS or err; tag echoes the cookie */
 };
 

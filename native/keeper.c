@@ -248,6 +248,7 @@ static void container_free(struct container *c) {
 }
 
 static void free_dead(void) {
+  forward_free_dead();
   while (K.dead_containers) {
     struct container *c = K.dead_containers;
     K.dead_containers = c->next;
@@ -616,7 +617,7 @@ static void reap_children(void) {
         found = true;
         break;
       }
-    if (found || forward_reaped(pid)) continue;
+    if (found) continue;
     for (struct worker *w = K.workers; w; w = w->next)
       if (w->pid == pid) {
         w->reaped = true;

@@ -1,3 +1,5 @@
+import { get } from 'node:http';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
@@ -53,6 +55,44 @@ describe.skipIf(skip)('keeper: port publishing', () => {
     await keeper.removeContainer(spec.id);
     const after = await roundTrip(port, Buffer.from('x'));
     expect(after.error).toBe('ECONNREFUSED');
+  });
+
+  it('relays many concurrent connections in full, survives clients that reset mid-transfer, and keeps no socket of a closed connection', async () => {
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'mkdir -p /www && dd if=/dev/zero bs=1024 count=512 2>/dev/null | tr "\\0" z > /www/f && exec httpd -f -p 8080 -h /www'], { netMode: 'isolated' });
+    const sockets = (): number => readdirSync(`/proc/${keeper.pid}/fd`).filter((f) => {
+      try { return readlinkSync(`/proc/${keeper.pid}/fd/${f}`).startsWith('socket:'); } catch { return false; }
+    }).length;
+    const before = sockets();
+    await keeper.createContainer(spec);
+    const port = await keeper.publish(spec.id, { protocol: 'tcp', containerPort: 8080 });
+    await keeper.startContainer(spec.id);
+    const fetch = (abortAfter?: number): Promise<number> => new Promise((resolve) => {
+      const req = get({ host: '127.0.0.1', port, path: '/f', agent: false }, (res) => {
+        let n = 0;
+        res.on('data', (d: Buffer) => {
+          n += d.length;
+          if (abortAfter !== undefined && n >= abortAfter) req.destroy();
+        });
+        res.on('end', () => resolve(n));
+        res.on('error', () => resolve(-1));
+        res.on('close', () => resolve(n));
+      });
+      req.on('error', () => resolve(-1));
+    });
+    for (let i = 0; i < 100 && (await fetch()) !== 512 * 1024; i++) await new Promise((r) => setTimeout(r, 50));
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(i % 4 === 3 ? 1024 : undefined)));
+    const full = results.filter((_, i) => i % 4 !== 3);
+    expect(full).toEqual(full.map(() => 512 * 1024));
+    expect(await fetch()).toBe(512 * 1024); // the aborted ones broke nothing
+    // Closed connections leave nothing: the listener and at most a pool of 8 idle container sockets.
+    let now = sockets();
+    for (let i = 0; i < 40 && now > before + 9; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      now = sockets();
+    }
+    expect(now).toBeLessThanOrEqual(before + 9);
+    await keeper.removeContainer(spec.id);
+    expect(sockets()).toBe(before);
   });
 
   it('rejects an unknown protocol and a busy host port with clear errors', async () => {
