@@ -1,0 +1,262 @@
+/**
+ * Command-line parsing for `slipway`: turns argv into a typed command, or throws a {@link UsageError}
+ * that names the problem and the fix. Nothing here touches the system.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** A `-p` value: `[hostIp:][hostPort:]containerPort[/udp]`. */
+export interface PublishSpec {
+  container: number;
+  protocol: 'tcp' | 'udp';
+  /** 0: a free port chosen by the kernel. */
+  host: number;
+  hostIp: string;
+}
+
+export interface PullCommand {
+  command: 'pull';
+  ref: string;
+  platform?: string;
+  policy: 'always' | 'missing';
+}
+
+export interface RunCommand {
+  command: 'run';
+  ref: string;
+  /** Replaces the image's Cmd when non-empty. */
+  args: string[];
+  rm: boolean;
+  env: Record<string, string>;
+  publish: PublishSpec[];
+  memory?: string;
+  cpus?: string;
+  user?: string;
+  workdir?: string;
+  network?: 'none' | 'host' | 'isolated';
+  entrypoint?: string;
+  name?: string;
+  platform?: string;
+  pull?: 'always' | 'missing' | 'never';
+  /** Seconds between the stop signal and SIGKILL on Ctrl-C. */
+  stopTimeout: number;
+}
+
+export interface ImagesCommand { command: 'images'; json: boolean }
+export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean }
+export interface HelpCommand { command: 'help'; topic?: string }
+export interface VersionCommand { command: 'version' }
+
+export type CliCommand = PullCommand | RunCommand | ImagesCommand | PruneCommand | HelpCommand | VersionCommand;
+
+/** Bad command-line input: `message` names the problem, `fix` says what to type instead. Exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string, readonly fix: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The subcommands, for help and suggestions. */
+export const COMMANDS = ['run', 'pull', 'images', 'prune', 'help', 'version'] as const;
+
+const RUN_OPTIONS = {
+  rm: { type: 'boolean' },
+  env: { type: 'string', short: 'e', multiple: true },
+  publish: { type: 'string', short: 'p', multiple: true },
+  memory: { type: 'string', short: 'm' },
+  cpus: { type: 'string' },
+  user: { type: 'string', short: 'u' },
+  workdir: { type: 'string', short: 'w' },
+  network: { type: 'string' },
+  entrypoint: { type: 'string' },
+  name: { type: 'string' },
+  platform: { type: 'string' },
+  pull: { type: 'string' },
+  'stop-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const PULL_OPTIONS = {
+  platform: { type: 'string' },
+  policy: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/**
+ * Parses `slipway` arguments (without `node` and the script path).
+ * @throws {@link UsageError} for unknown commands or options, missing or malformed values.
+ * @example parseCommandLine(['run', '--rm', '-p', '8080', 'busybox', 'httpd', '-f'])
+ */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliCommand {
+  const [first, ...rest] = argv;
+  if (first === undefined) return { command: 'help' };
+  if (first === '--version' || first === '-v' || first === 'version') return { command: 'version' };
+  if (first === '--help' || first === '-h' || first === 'help') return { command: 'help', topic: helpTopic(rest[0]) };
+  switch (first) {
+    case 'pull': return parsePull(rest);
+    case 'run': return parseRun(rest, env);
+    case 'images': return parseSimple('images', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'images', json: !!v.json }));
+    case 'prune': return parseSimple('prune', rest, { all: { type: 'boolean', short: 'a' }, 'dry-run': { type: 'boolean' } },
+      (v) => ({ command: 'prune', all: !!v.all, dryRun: !!v['dry-run'] }));
+    default: {
+      if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`, 'put options after the command, e.g. `slipway run --rm busybox`; see `slipway help`');
+      const near = COMMANDS.find((c) => c.startsWith(first.slice(0, 2)));
+      throw new UsageError(`unknown command "${first}"`, near ? `did you mean \`slipway ${near}\`? (see \`slipway help\`)` : `use one of ${COMMANDS.join(', ')} (see \`slipway help\`)`);
+    }
+  }
+}
+
+function helpTopic(topic: string | undefined): string | undefined {
+  if (topic === undefined) return undefined;
+  if (!(COMMANDS as readonly string[]).includes(topic)) throw new UsageError(`no help for "${topic}"`, `use \`slipway help\` or \`slipway help <${COMMANDS.join('|')}>\``);
+  return topic;
+}
+
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function parseSimple(command: string, args: readonly string[], options: ParseArgsConfig['options'], build: (v: Values) => CliCommand): CliCommand {
+  const { values, positionals } = strictParse(command, args, { ...options, help: { type: 'boolean', short: 'h' } }, false);
+  if (values.help) return { command: 'help', topic: command };
+  if (positionals.length) throw new UsageError(`\`slipway ${command}\` takes no arguments, got "${positionals[0]}"`, `run \`slipway ${command}\` alone (see \`slipway help ${command}\`)`);
+  return build(values);
+}
+
+function parsePull(args: readonly string[]): CliCommand {
+  const { values, positionals } = strictParse('pull', args, PULL_OPTIONS, true);
+  if (values.help) return { command: 'help', topic: 'pull' };
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length ? `\`slipway pull\` takes one image, got ${positionals.length}` : '`slipway pull` needs an image reference', 'e.g. `slipway pull redis:7`');
+  }
+  const policy = values.policy ?? 'always';
+  if (policy !== 'always' && policy !== 'missing') throw new UsageError(`invalid --policy "${policy}"`, 'use --policy always (default) or --policy missing');
+  return { command: 'pull', ref: checkRef(positionals[0]!), platform: checkPlatform(values.platform), policy };
+}
+
+function parseRun(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
+  // Options end at the image: everything after it is the container's command, dashes included.
+  const split = firstPositional(args, RUN_OPTIONS);
+  const { values, positionals } = strictParse('run', args.slice(0, split), RUN_OPTIONS, true);
+  if (values.help) return { command: 'help', topic: 'run' };
+  const rest = [...positionals, ...args.slice(split)];
+  if (rest[0] === '--') rest.shift();
+  const [ref, ...command] = rest;
+  if (ref === undefined) throw new UsageError('`slipway run` needs an image reference', 'e.g. `slipway run --rm busybox echo hi`');
+  const network = values.network;
+  if (network !== undefined && network !== 'none' && network !== 'host' && network !== 'isolated') {
+    throw new UsageError(`invalid --network "${network}"`, 'use --network isolated (default), none or host');
+  }
+  const pull = values.pull;
+  if (pull !== undefined && pull !== 'always' && pull !== 'missing' && pull !== 'never') {
+    throw new UsageError(`invalid --pull "${pull}"`, 'use --pull missing (default), always or never');
+  }
+  let stopTimeout = 10;
+  if (values['stop-timeout'] !== undefined) {
+    stopTimeout = Number(values['stop-timeout']);
+    if (!Number.isFinite(stopTimeout) || stopTimeout < 0) throw new UsageError(`invalid --stop-timeout "${values['stop-timeout']}"`, 'give seconds, e.g. --stop-timeout 5');
+  }
+  if (values.memory !== undefined && !/^\d+(\.\d+)?\s*[bkmgt]?i?b?$/i.test(values.memory)) {
+    throw new UsageError(`invalid --memory "${values.memory}"`, 'give a size such as --memory 128m or --memory 1g');
+  }
+  if (values.cpus !== undefined && !(Number(values.cpus) > 0)) throw new UsageError(`invalid --cpus "${values.cpus}"`, 'give a positive number of CPUs, e.g. --cpus 0.5');
+  if (values.entrypoint === '') throw new UsageError('empty --entrypoint', 'give a program, e.g. --entrypoint /bin/sh');
+  return {
+    command: 'run',
+    ref: checkRef(ref),
+    args: command,
+    rm: !!values.rm,
+    env: parseEnv(values.env ?? [], env),
+    publish: (values.publish ?? []).map(parsePublish),
+    memory: values.memory,
+    cpus: values.cpus,
+    user: values.user,
+    workdir: values.workdir,
+    network,
+    entrypoint: values.entrypoint,
+    name: values.name,
+    platform: checkPlatform(values.platform),
+    pull,
+    stopTimeout,
+  };
+}
+
+/** Index of the first argument that is not an option or an option's value (`args.length` if none). */
+export function firstPositional(args: readonly string[], options: ParseArgsConfig['options']): number {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options ?? {})) {
+    if (o.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--' || a === '-' || !a.startsWith('-')) return i;
+    if (takesValue.has(a)) i++; // `-e K=V`, `--memory 128m`; `--memory=128m` and `-eK=V` carry their value
+  }
+  return args.length;
+}
+
+function strictParse<O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: readonly string[], options: O, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals, strict: true });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const m = /'([^']+)'/.exec(err.message);
+    switch (err.code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        throw new UsageError(`unknown option ${m?.[1] ?? ''} for \`slipway ${command}\``.replace('  ', ' '), `see \`slipway help ${command}\` for the options`);
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+        const opt = /(--[a-z-]+)/.exec(err.message)?.[1] ?? 'an option';
+        throw new UsageError(`${opt} needs a value`, `e.g. \`${opt} <value>\`; see \`slipway help ${command}\``);
+      }
+      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+        throw new UsageError(`\`slipway ${command}\` takes no arguments, got ${m?.[1] ?? 'one'}`, `see \`slipway help ${command}\``);
+      default:
+        throw new UsageError(err.message, `see \`slipway help ${command}\``);
+    }
+  }
+}
+
+function checkRef(ref: string): string {
+  if (ref.trim() === '' || /\s/.test(ref)) throw new UsageError(`invalid image reference ${JSON.stringify(ref)}`, 'give a reference such as redis:7 or localhost:5000/app@sha256:…');
+  return ref;
+}
+
+function checkPlatform(platform: string | undefined): string | undefined {
+  if (platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(platform)) {
+    throw new UsageError(`invalid --platform "${platform}"`, 'use os/arch[/variant], e.g. --platform linux/arm64');
+  }
+  return platform;
+}
+
+/** `-e K=V` sets; `-e K` copies K from slipway's own environment (as `docker run -e K`). */
+export function parseEnv(items: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (key === '' || key.includes('\0')) throw new UsageError(`invalid -e ${JSON.stringify(item)}`, 'use -e NAME=value (or -e NAME to pass the variable through)');
+    if (eq >= 0) out[key] = item.slice(eq + 1);
+    else if (env[key] !== undefined) out[key] = env[key]!;
+  }
+  return out;
+}
+
+/** Parses `-p [hostIp:][hostPort:]containerPort[/udp]` (hostPort may be empty: `127.0.0.1::80`). */
+export function parsePublish(spec: string): PublishSpec {
+  const bad = (why: string): UsageError => new UsageError(`invalid -p ${JSON.stringify(spec)}: ${why}`, 'use -p [hostIp:][hostPort:]containerPort[/udp], e.g. -p 8080, -p 9000:80 or -p 0.0.0.0:53:53/udp');
+  const m = /^(?:(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d*):)?(\d+)(?:\/(tcp|udp))?$/.exec(spec);
+  if (!m) throw bad('not in the expected form');
+  const [, hostIp, hostPort, containerPort, protocol] = m;
+  const port = (v: string, allowZero: boolean, what: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < (allowZero ? 0 : 1) || n > 65535) throw bad(`${what} must be between ${allowZero ? 0 : 1} and 65535`);
+    return n;
+  };
+  if (hostIp && hostIp.split('.').some((o) => Number(o) > 255)) throw bad('host address is not an IPv4 address');
+  return {
+    container: port(containerPort!, false, 'container port'),
+    protocol: protocol === 'udp' ? 'udp' : 'tcp',
+    host: hostPort ? port(hostPort, true, 'host port') : 0,
+    hostIp: hostIp ?? '127.0.0.1',
+  };
+}

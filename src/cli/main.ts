@@ -1,0 +1,55 @@
+import { SlipwayError } from '../errors.js';
+import { parseCommandLine, UsageError, type CliCommand } from './args.js';
+import { processIO, type CliIO } from './io.js';
+import { usage } from './usage.js';
+import { version } from './version.js';
+
+/** Exit status for bad command-line input. */
+export const EXIT_USAGE = 2;
+/** Exit status of `run` when slipway itself failed (Docker's convention), so it is not mistaken for the container's. */
+export const EXIT_RUN_FAILED = 125;
+
+/**
+ * Runs the `slipway` command line and resolves with the exit status; never throws. Errors print as
+ * `slipway: CODE: message; fix: hint` (plus evidence such as the container's last log lines).
+ */
+export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  let cmd: CliCommand | undefined;
+  try {
+    cmd = parseCommandLine(argv, io.env);
+    switch (cmd.command) {
+      case 'help':
+        io.stdout.write(usage(cmd.topic));
+        return 0;
+      case 'version':
+        io.stdout.write(`slipway ${version()}\n`);
+        return 0;
+      case 'pull':
+        return await (await import('./pull-command.js')).pullCommand(cmd, io);
+      case 'run':
+        return await (await import('./run-command.js')).runCommand(cmd, io);
+      case 'images':
+        return await (await import('./store-commands.js')).imagesCommand(cmd, io);
+      case 'prune':
+        return await (await import('./store-commands.js')).pruneCommand(cmd, io);
+    }
+  } catch (e) {
+    return report(e, cmd, io);
+  }
+}
+
+function report(e: unknown, cmd: CliCommand | undefined, io: CliIO): number {
+  if (e instanceof UsageError) {
+    io.stderr.write(`slipway: ${e.message}; fix: ${e.fix}\n`);
+    return EXIT_USAGE;
+  }
+  if (SlipwayError.is(e)) {
+    io.stderr.write(`slipway: ${e.message}\n`);
+    if (e.code === 'ERR_INVALID_ARGUMENT' || e.code === 'ERR_INVALID_REFERENCE') return EXIT_USAGE;
+  } else {
+    const err = e as Error;
+    io.stderr.write(`slipway: ${err?.message ?? String(e)}\n`);
+    if (io.env.DEBUG && err?.stack) io.stderr.write(`${err.stack}\n`);
+  }
+  return cmd?.command === 'run' ? EXIT_RUN_FAILED : 1;
+}

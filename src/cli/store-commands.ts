@@ -1,0 +1,141 @@
+/**
+ * `slipway images` and `slipway prune`: read the store's reference index (`refs/*.json`, one record per
+ * reference and platform, written by `pull()`) and remove what no record needs.
+ */
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ImageStore, defaultStoreRoot, removeTree } from '../image/store.js';
+import { platformString, type Platform } from '../image/platform.js';
+import type { ImagesCommand, PruneCommand } from './args.js';
+import { write, type CliIO } from './io.js';
+import { formatBytes } from './progress.js';
+
+/** One reference record of the store index (the fields the CLI reads). */
+export interface StoredImage {
+  ref: string;
+  digest: string;
+  manifestDigest: string;
+  platform: Platform;
+  layers: { digest: string; chainId: string; size: number }[];
+  /** The index file. */
+  file: string;
+}
+
+/** Reads every reference record of the store; unreadable records are skipped. */
+export async function listStoredImages(root: string): Promise<StoredImage[]> {
+  const dir = path.join(root, 'refs');
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: StoredImage[] = [];
+  for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
+    try {
+      const rec = JSON.parse(await readFile(path.join(dir, n), 'utf8')) as Omit<StoredImage, 'file'>;
+      if (typeof rec.ref === 'string' && Array.isArray(rec.layers)) out.push({ ...rec, file: path.join(dir, n) });
+    } catch {
+      // a record being replaced or corrupt: pull rewrites it
+    }
+  }
+  return out.sort((a, b) => a.ref.localeCompare(b.ref));
+}
+
+/** `slipway images`. */
+export async function imagesCommand(cmd: ImagesCommand, io: CliIO): Promise<number> {
+  const images = await listStoredImages(defaultStoreRoot(io.env));
+  if (cmd.json) {
+    for (const i of images) {
+      await write(io.stdout, `${JSON.stringify({ ref: i.ref, platform: platformString(i.platform), digest: i.digest, size: size(i), layers: i.layers.length })}\n`);
+    }
+    return 0;
+  }
+  const rows = [['REFERENCE', 'PLATFORM', 'DIGEST', 'SIZE'], ...images.map((i) => [i.ref, platformString(i.platform), i.digest.slice(0, 19), formatBytes(size(i))])];
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
+  for (const r of rows) await write(io.stdout, `${r.map((c, col) => (col === r.length - 1 ? c : c.padEnd(widths[col]!))).join('  ')}\n`);
+  return 0;
+}
+
+function size(i: StoredImage): number {
+  return i.layers.reduce((n, l) => n + (l.size || 0), 0);
+}
+
+/** What prune removes (or would remove). */
+export interface PrunePlan {
+  refs: string[];
+  layers: string[];
+  blobs: string[];
+}
+
+/** Works out what `prune` removes: unreferenced layers and blobs, or everything with `all`. */
+export async function planPrune(store: ImageStore, all: boolean): Promise<PrunePlan> {
+  const images = await listStoredImages(store.root);
+  const chains = new Set<string>();
+  const blobs = new Set<string>();
+  if (!all) {
+    for (const i of images) {
+      for (const l of i.layers) {
+        chains.add(l.chainId.replace(/^sha256:/, ''));
+        blobs.add(l.digest.replace(/^sha256:/, ''));
+      }
+      for (const d of [i.digest, i.manifestDigest]) if (d) blobs.add(d.replace(/^sha256:/, ''));
+      // The config blob is named only in the manifest.
+      const manifest = await store.readBlob(i.manifestDigest).catch(() => undefined);
+      try {
+        const cfg = manifest && (JSON.parse(manifest.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
+        if (cfg) blobs.add(cfg.replace(/^sha256:/, ''));
+      } catch {
+        // not JSON: nothing more to keep
+      }
+    }
+  }
+  const layers: string[] = [];
+  const layersRoot = path.join(store.root, 'layers');
+  for (const mapping of await readdir(layersRoot).catch(() => [] as string[])) {
+    for (const hex of await readdir(path.join(layersRoot, mapping)).catch(() => [] as string[])) {
+      if (!chains.has(hex)) layers.push(path.join(layersRoot, mapping, hex));
+    }
+  }
+  const blobsRoot = path.join(store.root, 'blobs', 'sha256');
+  const blobFiles = (await readdir(blobsRoot).catch(() => [] as string[])).filter((hex) => !blobs.has(hex)).map((hex) => path.join(blobsRoot, hex));
+  return { refs: all ? images.map((i) => i.file) : [], layers, blobs: blobFiles };
+}
+
+/** `slipway prune [--all] [--dry-run]`. */
+export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number> {
+  const store = new ImageStore(defaultStoreRoot(io.env));
+  await store.init(); // also sweeps temp files of dead processes
+  const plan = await planPrune(store, cmd.all);
+  if (cmd.dryRun) {
+    for (const p of [...plan.refs, ...plan.layers, ...plan.blobs]) await write(io.stdout, `would remove ${path.relative(store.root, p)}\n`);
+    return 0;
+  }
+  // References go first, so no pull trusts a record whose layers are being removed.
+  for (const f of plan.refs) await rm(f, { force: true });
+  const removeLayer = plan.layers.length ? await layerRemover() : removeTree;
+  for (const dir of plan.layers) {
+    const [mapping, hex] = dir.split(path.sep).slice(-2);
+    const lock = await store.lock(`layer-${mapping}-${hex}`); // not while a pull is unpacking or checking it
+    try {
+      await removeLayer(dir);
+    } finally {
+      lock.release();
+    }
+  }
+  let bytes = 0;
+  for (const f of plan.blobs) {
+    const lock = await store.lock(`blob-${path.basename(f)}`);
+    try {
+      bytes += (await stat(f).catch(() => undefined))?.size ?? 0;
+      await rm(f, { force: true });
+    } finally {
+      lock.release();
+    }
+  }
+  await write(io.stdout, `removed ${plan.refs.length} references, ${plan.layers.length} layers, ${plan.blobs.length} blobs (${formatBytes(bytes)} of blobs)\n`);
+  return 0;
+}
+
+/** Root removes layer trees itself; rootless, their files belong to subordinate ids, so the keeper removes them. */
+async function layerRemover(): Promise<(dir: string) => Promise<void>> {
+  if (process.getuid?.() === 0) return removeTree;
+  const { Keeper } = await import('../runtime/keeper/keeper.js');
+  const keeper = await Keeper.get();
+  return (dir) => keeper.rmtree(dir);
+}

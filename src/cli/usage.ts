@@ -1,0 +1,74 @@
+/** Help texts for `slipway help [command]`. */
+
+const MAIN = `slipway: throwaway OCI containers without a Docker daemon
+
+Usage:
+  slipway run [options] <image> [command...]   run a container, stream its output, exit with its code
+  slipway pull [options] <image>               pull an image into the store, print its digest
+  slipway images [--json]                      list the images in the store
+  slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
+  slipway help [command]                       show help
+  slipway --version                            print the version
+
+Environment: SLIPWAY_CACHE_DIR (store), SLIPWAY_REGISTRY_MIRROR, SLIPWAY_HUB_IMAGE_NAME_PREFIX,
+SLIPWAY_INSECURE_REGISTRIES, DEBUG=slipway:* (debug log).
+`;
+
+const RUN = `Usage: slipway run [options] <image> [command...]
+
+Starts a container, streams its stdout/stderr, prints published ports to stderr and exits with the
+container's exit code (128+n when signal n ended it). Ctrl-C stops the container (its stop signal,
+then SIGKILL after --stop-timeout) and exits 130; a second Ctrl-C kills at once. The container never
+outlives slipway: it is always removed when slipway exits (--rm is accepted for habit).
+Options end at the image; everything after it is the command.
+
+Options:
+  -e, --env K=V            set an environment variable (-e K passes K from this environment); repeatable
+  -p, --publish SPEC       publish [hostIp:][hostPort:]containerPort[/udp]; host port 0 or empty picks a free one;
+                           default host address 127.0.0.1; repeatable
+  -m, --memory SIZE        memory limit, e.g. 128m, 1g
+      --cpus N             CPU quota, e.g. 0.5
+  -u, --user USER          name, uid, uid:gid or name:group
+  -w, --workdir DIR        working directory inside the container
+      --network MODE       isolated (default: own network with outbound access), none or host
+      --entrypoint PROG    replace the image's entrypoint (clears its command)
+      --name NAME          container name
+      --platform P         os/arch[/variant], default: this host's
+      --pull POLICY        missing (default), always or never
+      --stop-timeout SEC   grace period between the stop signal and SIGKILL (default 10)
+      --rm                 remove the container on exit (always the case)
+
+Exit status: the container's; 125 when slipway could not run it; 2 for bad arguments; 130 after Ctrl-C.
+Example: slipway run --rm -p 8080 busybox httpd -f -p 8080
+`;
+
+const PULL = `Usage: slipway pull [options] <image>
+
+Pulls an image (registry, oci-layout:<dir>[:tag] or docker-archive:<file>) into the store, with a
+progress bar on a terminal (plain lines otherwise, on stderr), and prints its digest on stdout.
+
+Options:
+      --platform P         os/arch[/variant], default: this host's
+      --policy POLICY      always (default: ask the registry again) or missing (use the store when present)
+Example: slipway pull --platform linux/arm64 redis:7
+`;
+
+const IMAGES = `Usage: slipway images [--json]
+
+Lists the image references in the store (${'$'}SLIPWAY_CACHE_DIR, else ~/.cache/slipway): reference,
+platform, digest and compressed size. --json prints one JSON object per line.
+`;
+
+const PRUNE = `Usage: slipway prune [--all] [--dry-run]
+
+Removes unpacked layers and blobs that no image reference in the store needs, and temp files of dead
+processes. --all removes every image, layer and blob. --dry-run only lists what would go.
+Do not prune --all while containers run: their layers would vanish under them.
+`;
+
+const TOPICS: Record<string, string> = { run: RUN, pull: PULL, images: IMAGES, prune: PRUNE, help: MAIN, version: MAIN };
+
+/** The help text for `topic` (a command), or the overview. */
+export function usage(topic?: string): string {
+  return (topic && TOPICS[topic]) || MAIN;
+}
