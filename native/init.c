@@ -2,12 +2,15 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -110,6 +113,25 @@ static void make_socket(int ctl, const struct init_msg *req) {
   close(fd);
 }
 
+/*
+ * A persistent tap device named `name` in the container's (new) network namespace, for
+ * slirp4netns/pasta to attach to (they open a tap by name and reuse an existing one). Persistent,
+ * so when the network helper exits, closing its fd only detaches: without it, that close
+ * unregisters the device synchronously (RCU waits, 15-45 ms here), and whoever stops the helper
+ * waits for that. A persistent device goes with the namespace, asynchronously, in the kernel's
+ * netns cleanup. Best effort: without /dev/net/tun the helper fails or makes its own as before.
+ */
+static void make_tap(const char *name) {
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+  if (ioctl(fd, TUNSETIFF, &ifr) == 0) (void)ioctl(fd, TUNSETPERSIST, 1);
+  close(fd);
+}
+
 static int exit_code_for(int err) { return err == ENOENT ? 127 : 126; }
 
 void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
@@ -132,6 +154,7 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
     send_error(ctl, IM_ERROR, &e);
     _exit(1);
   }
+  if (s->tap && s->net == NET_ISOLATED) make_tap(s->tap);
   /* Opened before pivot_root: this is the host's /dev/null, the process's stdin. */
   int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nullfd < 0 || rootfs_setup(s, &e) < 0) {

@@ -104,6 +104,7 @@ enum sw_tag {
   T_PREFIX = 58,  /* u8 prefix length */
   T_IFNAME = 59,  /* interface name inside the container (NET_ATTACH reply) */
   T_UNREACHABLE = 60, /* repeated IPv4 CIDR: NET_ATTACH adds an unreachable route for it */
+  T_TAP = 61,         /* CREATE (isolated net): name of a persistent tap init makes for slirp4netns/pasta */
 };
 
 typedef struct {

@@ -139,6 +139,7 @@ int spec_parse_container(const uint8_t *body, size_t len, struct container_spec 
     case T_ROOTFS: dst = &s->rootfs; break;
     case T_HOSTNAME: dst = &s->hostname; break;
     case T_LOG_PATH: dst = &s->log_path; break;
+    case T_TAP: dst = &s->tap; break;
     case T_LOWER: {
       char *l = tlv_strdup(&t);
       if (!l) return sw_fail(e, EINVAL, "parse lowerdir");
@@ -194,6 +195,7 @@ void spec_free_container(struct container_spec *s) {
   }
   free(s->mounts);
   free(s->log_path);
+  free(s->tap);
   spec_free_proc(&s->proc);
   memset(s, 0, sizeof *s);
 }

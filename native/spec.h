@@ -47,6 +47,7 @@ struct container_spec {
   uint64_t shm_size;
   int net;
   char *log_path;
+  char *tap; /* T_TAP or NULL */
   uint64_t log_max;
   bool identity_mapped; /* decided by the keeper, not by the frame */
   struct proc_spec proc;

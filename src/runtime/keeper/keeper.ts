@@ -58,6 +58,13 @@ export interface KeeperContainerSpec extends KeeperProcessSpec {
   hostname?: string;
   /** 'isolated' and 'none' get a new network namespace (lo up); 'host' shares the keeper's. */
   netMode?: 'isolated' | 'none' | 'host';
+  /**
+   * Isolated mode: name of a persistent tap device init creates in the container's network namespace
+   * (the outbound helper's interface, e.g. `'eth0'`). slirp4netns and pasta attach to it instead of
+   * making their own, and then stop in about 1 ms instead of 15-45 ms (closing the only fd of a
+   * non-persistent tap unregisters it synchronously); the device goes with the namespace. Best effort.
+   */
+  tap?: string;
   mounts?: KeeperMount[];
   /** Bytes. @defaultValue 64 MiB */
   shmSize?: number;
@@ -177,6 +184,7 @@ function containerFields(s: KeeperContainerSpec): Field[] {
   f.push(...processFields(s));
   if (s.hostname) f.push(tlv.str(Tag.HOSTNAME, s.hostname));
   f.push(tlv.u8(Tag.NET, s.netMode === 'host' ? 2 : s.netMode === 'none' ? 1 : 0));
+  if (s.tap && (s.netMode ?? 'isolated') === 'isolated') f.push(tlv.str(Tag.TAP, s.tap));
   f.push(tlv.u64(Tag.SHM_SIZE, s.shmSize ?? 64 * 1024 * 1024));
   if (s.logPath) f.push(tlv.str(Tag.LOG_PATH, s.logPath), tlv.u64(Tag.LOG_MAX, s.logMaxBytes ?? 16 * 1024 * 1024));
   const binds: KeeperMount[] = [];
