@@ -205,7 +205,11 @@ function strictParse<O extends NonNullable<ParseArgsConfig['options']>>(command:
       case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
         throw new UsageError(`unknown option ${m?.[1] ?? ''} for \`slipway ${command}\``.replace('  ', ' '), `see \`slipway help ${command}\` for the options`);
       case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
-        const opt = /(--[a-z-]+)/.exec(err.message)?.[1] ?? 'an option';
+        const opt = /(--[a-z-]+)/.exec(err.message)?.[1] ?? m?.[1] ?? 'an option';
+        if (err.message.includes('ambiguous')) {
+          const long = /use '(--[a-z-]+)=/.exec(err.message)?.[1] ?? opt;
+          throw new UsageError(`the value after ${m?.[1] ?? opt} starts with "-"`, `write ${long}=<value> if the dash is meant, or give the missing value`);
+        }
         throw new UsageError(`${opt} needs a value`, `e.g. \`${opt} <value>\`; see \`slipway help ${command}\``);
       }
       case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':

@@ -53,7 +53,7 @@ export class ProgressView {
   }
 
   /** The current bar line, without `\r`. Exposed for tests. */
-  line(width = this.#out.columns ?? 80): string {
+  line(width = this.#out.columns || 80): string {
     let current = 0;
     let total = 0;
     let done = 0;

@@ -1,0 +1,131 @@
+/**
+ * The `slipway` command end to end: the TypeScript entry run through vite-node (as a user runs the
+ * built bin), against the local test registry.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const require = createRequire(import.meta.url);
+const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
+const entry = join(import.meta.dirname, '..', '..', '..', 'src', 'cli.ts');
+
+interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: { stdout: string; stderr: string }; done: Promise<Finished> } {
+  const child = spawn(process.execPath, [viteNode, entry, '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => { out.stdout += s; });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { out.stderr += s; });
+  const done = new Promise<Finished>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, ...out })));
+  return { child, out, done };
+}
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const store = mkdtempSync(join(tmpdir(), 'slipway-cli-store-'));
+afterAll(() => rmSync(store, { recursive: true, force: true }));
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'slipway run needs the built helper (npm run build:native) and user namespaces')('slipway CLI', () => {
+  it('run --rm prints the output and exits with the container\'s code', async () => {
+    const r = await cli(['run', '--rm', fixtureRef('busybox'), 'sh', '-c', 'echo hi; echo oops >&2; exit 3']).done;
+    expect(r).toMatchObject({ code: 3, stdout: 'hi\n' });
+    expect(r.stderr).toContain('oops\n');
+  });
+
+  it('exits with 128+signal when a signal ended the process', async () => {
+    const r = await cli(['run', fixtureRef('busybox'), 'sh', '-c', 'kill -KILL $$']).done;
+    expect(r.code).toBe(137);
+  });
+
+  it('passes -e, --workdir and --user through', async () => {
+    const r = await cli(['run', '-e', 'GREETING=hello there', '-w', '/tmp/wd', '-u', '1234:5678', fixtureRef('busybox'), 'sh', '-c', 'echo "$GREETING|$(pwd)|$(id -u):$(id -g)"']).done;
+    expect(r).toMatchObject({ code: 0, stdout: 'hello there|/tmp/wd|1234:5678\n' });
+  });
+
+  it('run -p prints the published port, serves through it, and SIGINT stops the container with exit 130', async () => {
+    const run = cli(['run', '-p', '8080', fixtureRef('busybox'), 'httpd', '-f', '-p', '8080', '-h', '/etc']);
+    const port = await until('the published port line', () => {
+      const m = /^8080\/tcp -> 127\.0\.0\.1:(\d+)$/m.exec(run.out.stderr);
+      return m ? Number(m[1]) : undefined;
+    });
+    const body = await until('httpd to answer', () => fetch(`http://127.0.0.1:${port}/hostname`).then((r) => (r.ok ? r.text() : undefined), () => undefined));
+    expect(body.trim()).toMatch(/^[0-9a-f]{12}$/);
+    const t0 = Date.now();
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(5000); // httpd dies on SIGTERM: no wait for the SIGKILL
+    expect(r.stderr).toMatch(/stopping slipway-/);
+    await expect(fetch(`http://127.0.0.1:${port}/hostname`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  });
+
+  it('bad input is one line naming the problem and the fix, exit 2', async () => {
+    const r = await cli(['run', '--network', 'bridge', fixtureRef('busybox')]).done;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('slipway: invalid --network "bridge"; fix: use --network isolated (default), none or host\n');
+  });
+
+  it('a slipway error prints its code and hint; run exits 125', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'slipway-cli-empty-'));
+    try {
+      const r = await cli(['run', '--pull', 'never', fixtureRef('busybox'), 'true'], { SLIPWAY_CACHE_DIR: empty }).done;
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^slipway: ERR_IMAGE_NOT_PRESENT: .* is not in the store .*; fix: pull it first/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('slipway pull / images / prune (non-TTY)', () => {
+  it('pull prints plain progress lines on stderr and only the digest on stdout', async () => {
+    const env = { SLIPWAY_CACHE_DIR: store };
+    const r = await cli(['pull', fixtureRef('busybox')], env).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(r.stderr).not.toContain('\r');
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines[0]).toBe(`pulling ${fixtureRef('busybox')}`);
+    expect(lines.slice(1, -1).every((l) => /^[0-9a-f]{12}: [\d.]+ [kMG]?B done$/.test(l))).toBe(true);
+    expect(lines.length).toBeGreaterThan(2);
+    expect(lines.at(-1)).toMatch(/\(linux\/amd64\): \d+ layers?, from registry$/);
+
+    const again = await cli(['pull', '--policy', 'missing', fixtureRef('busybox')], env).done;
+    expect(again.stdout).toBe(r.stdout);
+    expect(again.stderr).toMatch(/already in the store/);
+  });
+
+  it('images lists the store\'s references; prune keeps what they need and --all removes everything', async () => {
+    const env = { SLIPWAY_CACHE_DIR: store };
+    const images = await cli(['images', '--json'], env).done;
+    const rows = images.stdout.trim().split('\n').map((l) => JSON.parse(l) as { ref: string; digest: string });
+    expect(rows.map((x) => x.ref)).toContain(fixtureRef('busybox'));
+
+    const kept = await cli(['prune', '--dry-run'], env).done;
+    expect(kept.stdout).toBe('');
+    const all = await cli(['prune', '--all'], env).done;
+    expect(all.code).toBe(0);
+    expect(all.stdout).toMatch(/^removed [1-9]\d* references, [1-9]\d* layers, [1-9]\d* blobs/);
+    expect((await cli(['images', '--json'], env).done).stdout).toBe('');
+  });
+
+  it('a pull of an absent image prints the code and the hint, exit 1', async () => {
+    const r = await cli(['pull', `${fixtureRef('busybox').replace(/:latest$/, '')}:no-such-tag`], { SLIPWAY_CACHE_DIR: store }).done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^slipway: ERR_IMAGE_NOT_FOUND: .*no-such-tag.*; fix: check the repository name and tag$/m);
+  });
+});

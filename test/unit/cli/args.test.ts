@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine, parsePublish, parseEnv, UsageError, type RunCommand } from '../../../src/cli/args.js';
+
+function usageError(argv: string[]): UsageError {
+  try {
+    parseCommandLine(argv, {});
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return e as UsageError;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be rejected`);
+}
+
+describe('slipway run arguments', () => {
+  it('stops options at the image: the command keeps its own dashes', () => {
+    const cmd = parseCommandLine(['run', '--rm', '-e', 'A=1', '-eB=x=y', '--memory=128m', 'busybox', 'sh', '-c', 'echo hi; exit 3', '-p', '1'], {}) as RunCommand;
+    expect(cmd).toMatchObject({ command: 'run', ref: 'busybox', rm: true, env: { A: '1', B: 'x=y' }, memory: '128m', args: ['sh', '-c', 'echo hi; exit 3', '-p', '1'], publish: [] });
+  });
+
+  it('collects repeated -p and the other options', () => {
+    const cmd = parseCommandLine(['run', '-p', '8080', '-p', '9000:80', '-p', '0.0.0.0:53:53/udp', '--cpus', '0.5', '--user', 'app', '--workdir', '/srv',
+      '--network', 'none', '--entrypoint', '/bin/sh', '--stop-timeout', '2', 'img:1'], {}) as RunCommand;
+    expect(cmd.publish).toEqual([
+      { container: 8080, protocol: 'tcp', host: 0, hostIp: '127.0.0.1' },
+      { container: 80, protocol: 'tcp', host: 9000, hostIp: '127.0.0.1' },
+      { container: 53, protocol: 'udp', host: 53, hostIp: '0.0.0.0' },
+    ]);
+    expect(cmd).toMatchObject({ cpus: '0.5', user: 'app', workdir: '/srv', network: 'none', entrypoint: '/bin/sh', stopTimeout: 2, ref: 'img:1', args: [] });
+  });
+
+  it('`--` ends the options even before an image that looks like one', () => {
+    const cmd = parseCommandLine(['run', '--', 'busybox', '--help'], {}) as RunCommand;
+    expect(cmd).toMatchObject({ ref: 'busybox', args: ['--help'] });
+  });
+
+  it('-e NAME passes the variable through from the environment, and skips it when unset', () => {
+    expect(parseEnv(['HOME', 'MISSING', 'X='], { HOME: '/root' })).toEqual({ HOME: '/root', X: '' });
+  });
+
+  it.each([
+    [['run'], /needs an image reference/, /slipway run --rm busybox/],
+    [['run', '--network', 'bridge', 'busybox'], /invalid --network "bridge"/, /isolated.*none.*host/],
+    [['run', '--frobnicate', 'busybox'], /unknown option --frobnicate/, /slipway help run/],
+    [['run', '-p', '70000', 'busybox'], /container port must be between 1 and 65535/, /-p \[hostIp:\]/],
+    [['run', '-p', 'abc', 'busybox'], /invalid -p "abc"/, /-p 8080/],
+    [['run', '--memory', 'lots', 'busybox'], /invalid --memory "lots"/, /128m/],
+    [['run', '--cpus=-1', 'busybox'], /invalid --cpus "-1"/, /0\.5/],
+    [['run', '--cpus', '-1', 'busybox'], /the value after --cpus starts with "-"/, /--cpus=<value>/],
+    [['run', '-e', '-x', 'busybox'], /the value after -e starts with "-"/, /--env=<value>/],
+    [['run', '--pull', 'sometimes', 'busybox'], /invalid --pull/, /missing/],
+    [['run', '-e', '=x', 'busybox'], /invalid -e "=x"/, /NAME=value/],
+    [['run', 'busy box'], /invalid image reference/, /redis:7/],
+    [['run', 'busybox', '--memory'], null, null],
+  ])('%j is rejected naming the problem and the fix', (argv, problem, fix) => {
+    if (problem === null) {
+      // after the image, `--memory` is the container's command, not an option
+      expect(parseCommandLine(argv, {})).toMatchObject({ ref: 'busybox', args: ['--memory'] });
+      return;
+    }
+    const e = usageError(argv);
+    expect(e.message).toMatch(problem);
+    expect(e.fix).toMatch(fix!);
+  });
+
+  it('--memory without a value says it needs one', () => {
+    const e = usageError(['run', '--memory']);
+    expect(e.message).toMatch(/--memory needs a value/);
+  });
+
+  it('run --help is help for run', () => {
+    expect(parseCommandLine(['run', '--help', 'busybox'], {})).toEqual({ command: 'help', topic: 'run' });
+  });
+});
+
+describe('-p parsing', () => {
+  it('accepts an empty host port (free port on that address)', () => {
+    expect(parsePublish('127.0.0.2::80')).toEqual({ container: 80, protocol: 'tcp', host: 0, hostIp: '127.0.0.2' });
+  });
+  it('rejects addresses that are not IPv4', () => {
+    expect(() => parsePublish('300.1.1.1:80:80')).toThrow(/not an IPv4 address/);
+  });
+});
+
+describe('other commands', () => {
+  it('pull takes one reference, --platform and --policy', () => {
+    expect(parseCommandLine(['pull', '--platform', 'linux/arm64', '--policy', 'missing', 'redis:7'], {}))
+      .toEqual({ command: 'pull', ref: 'redis:7', platform: 'linux/arm64', policy: 'missing' });
+    expect(parseCommandLine(['pull', 'redis:7'], {})).toMatchObject({ policy: 'always' });
+    expect(usageError(['pull', 'a', 'b']).message).toMatch(/takes one image, got 2/);
+    expect(usageError(['pull', '--policy', 'never', 'a']).fix).toMatch(/always.*missing/);
+    expect(usageError(['pull', '--platform', 'amd64', 'a']).fix).toMatch(/os\/arch/);
+  });
+
+  it('images, prune, help and version', () => {
+    expect(parseCommandLine(['images'], {})).toEqual({ command: 'images', json: false });
+    expect(parseCommandLine(['images', '--json'], {})).toEqual({ command: 'images', json: true });
+    expect(parseCommandLine(['prune', '--all', '--dry-run'], {})).toEqual({ command: 'prune', all: true, dryRun: true });
+    expect(parseCommandLine(['prune'], {})).toEqual({ command: 'prune', all: false, dryRun: false });
+    expect(parseCommandLine(['--version'], {})).toEqual({ command: 'version' });
+    expect(parseCommandLine([], {})).toEqual({ command: 'help' });
+    expect(parseCommandLine(['help', 'pull'], {})).toEqual({ command: 'help', topic: 'pull' });
+    expect(usageError(['prune', 'x']).message).toMatch(/takes no arguments/);
+    expect(usageError(['help', 'frob']).message).toMatch(/no help for "frob"/);
+  });
+
+  it('an unknown command suggests the nearest one', () => {
+    const e = usageError(['pul', 'x']);
+    expect(e.message).toBe('unknown command "pul"');
+    expect(e.fix).toMatch(/slipway pull/);
+    expect(usageError(['--rm']).message).toMatch(/unknown option --rm/);
+  });
+});
