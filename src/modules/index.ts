@@ -1,0 +1,14 @@
+/**
+ * Service modules: preconfigured containers with connection details, like testcontainers' modules.
+ * @example
+ * import { PostgreSqlContainer } from 'slipway';
+ * await using pg = await new PostgreSqlContainer().start();
+ * pg.getConnectionUri(); // postgres://test:test@127.0.0.1:41234/test
+ */
+export { ServiceContainer, StartedServiceContainer } from './service-container.js';
+export type { ModuleState } from './service-container.js';
+export { PostgreSqlContainer, StartedPostgreSqlContainer } from './postgresql.js';
+export type { PostgreSqlSettings } from './postgresql.js';
+export { RedisContainer, StartedRedisContainer } from './redis.js';
+export type { RedisSettings } from './redis.js';
+export { NginxContainer, StartedNginxContainer } from './nginx.js';
