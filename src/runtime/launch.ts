@@ -9,9 +9,16 @@ import { Keeper } from './keeper/keeper.js';
 import { buildProcessSpec } from './process-spec.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
+import { detectNetworkTools } from './network/index.js';
 import { ContainerHandle } from './container-handle.js';
 
 const log = logger('launch');
+let tools: Promise<boolean> | undefined;
+/** Whether slirp4netns or pasta is installed (looked up once per process). */
+function outboundTools(): Promise<boolean> {
+  tools ??= detectNetworkTools().then((t) => Boolean(t.slirp4netns || t.pasta));
+  return tools;
+}
 const usedNames = new Set<string>();
 
 /** Turns frozen builder options into a created, started container (not yet waited for). */
@@ -78,6 +85,9 @@ async function create(
       id, stateDir: dir, lowerDirs: lowers, upperDir: upper, workDir: work,
       argv: proc.argv, env: proc.env, cwd: proc.cwd, uid: user.uid, gid: user.gid, groups: user.groups,
       hostname, netMode: options.networkMode,
+      // A persistent tap for slirp4netns/pasta (only when one is installed): stopping the helper then
+      // takes ~1 ms instead of 15-45 ms (closing a non-persistent tap waits for RCU).
+      tap: options.networkMode === 'isolated' && (await outboundTools()) ? 'eth0' : undefined,
       mounts: await Promise.all(options.mounts.map(async (m) => m.kind === 'bind'
         ? { type: 'bind' as const, source: m.source, target: m.target, readonly: m.readonly }
         : m.kind === 'volume'
