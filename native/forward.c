@@ -541,11 +541,13 @@ static bool dir_pump(struct tcp_dir *d) {
   return true;
 }
 
-static void conn_pump(struct tcp_conn *c) {
-  if (!dir_pump(&c->d[0]) || !dir_pump(&c->d[1])) {
-    conn_close(c, true);
-    return;
-  }
+/* Pumps the directions in mask (bit i: d[i]). */
+static void conn_pump(struct tcp_conn *c, unsigned mask) {
+  for (int i = 0; i < 2; i++)
+    if ((mask & (1u << i)) && !dir_pump(&c->d[i])) {
+      conn_close(c, true);
+      return;
+    }
   if (c->d[0].done && c->d[1].done) conn_close(c, false);
 }
 
@@ -563,8 +565,16 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
       return;
     }
     c->connected = true;
+    conn_pump(c, 3);
+    return;
   }
-  conn_pump(c);
+  /* Only the directions this socket's readiness can unblock: readable feeds the direction it is
+   * the source of, writable the one it is the destination of (errors wake both). */
+  unsigned src = inner_side ? 2 : 1, dst = inner_side ? 1 : 2, mask = 0;
+  if (events & (EPOLLIN | EPOLLRDHUP)) mask |= src;
+  if (events & EPOLLOUT) mask |= dst;
+  if (events & (EPOLLHUP | EPOLLERR)) mask = 3;
+  conn_pump(c, mask);
 }
 
 /* Starts relaying between an accepted client and a connecting (or connected) container socket. */
