@@ -23,3 +23,4 @@ export {
 } from './api/wait/index.js';
 export { SlipwayError } from './errors.js';
 export type { SlipwayErrorCode, SlipwayErrorOptions } from './errors.js';
+export * from './modules/index.js';

@@ -63,7 +63,11 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       expect(info.initPids.every(alive)).toBe(true);
       expect(await portClosed(info.port)).toBe(false);
       child.kill(signal);
-      const took = await until(() => !info.initPids.some(alive) && !helpers.some(alive) && !alive(info.keeperPid) && !existsSync(info.keeperDir), 3000);
+      const left = () => ({
+        inits: info.initPids.filter(alive), helpers: helpers.filter(alive), keeper: alive(info.keeperPid), dir: existsSync(info.keeperDir),
+      });
+      const took = await until(() => { const l = left(); return !l.inits.length && !l.helpers.length && !l.keeper && !l.dir; }, 3000)
+        .catch((e: Error) => { throw new Error(`${e.message}: still there ${JSON.stringify(left())}`); });
       expect(took).toBeLessThan(3000);
       expect(await portClosed(info.port)).toBe(true);
     });
