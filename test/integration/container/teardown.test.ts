@@ -3,11 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, until, userNamespacesAllowed } from '../harness/index.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,14 +24,6 @@ function processesMentioning(needle: string): number[] {
     } catch { /* gone */ }
   }
   return out;
-}
-async function until(cond: () => boolean, ms: number): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`not torn down within ${ms} ms`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
 }
 function portClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -186,3 +186,16 @@ export function testUnless(condition: boolean, reason: string): typeof it {
   banner('test', reason);
   return it.skip as typeof it;
 }
+
+/**
+ * Polls `cond` every 20 ms until it holds; resolves with the time it took.
+ * @throws Error when it still does not hold after `ms`.
+ */
+export async function until(cond: () => boolean, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return Date.now() - t0;
+}

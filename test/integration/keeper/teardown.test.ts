@@ -3,22 +3,14 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { until } from '../harness/index.js';
 import { busyboxRootfs, hostId, processGone, skipReason, specFor } from './fixture.js';
 
 const skip = skipReason();
 const require = createRequire(import.meta.url);
 
-async function until(cond: () => boolean, ms: number): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
-}
 
 describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
   const keepers: Keeper[] = [];
