@@ -725,6 +725,11 @@ void forward_container_gone(const char *id) {
   }
 }
 
+void forward_child_release(void) {
+  free(F.buf);
+  F.buf = NULL;
+}
+
 void forward_shutdown(void) {
   while (conns) conn_close(conns, false);
 }

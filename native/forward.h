@@ -18,3 +18,5 @@ void forward_container_gone(const char *id);
 void forward_shutdown(void);
 /* Frees relays closed during the last epoll batch (called after each batch). */
 void forward_free_dead(void);
+/* In a forked child that is not the keeper (a container init): frees the forwarder's buffers. */
+void forward_child_release(void);

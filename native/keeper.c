@@ -1,6 +1,7 @@
 #include "keeper.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
@@ -392,6 +393,12 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
         dup3(o, 4, O_CLOEXEC) < 0 || dup3(er, 5, O_CLOEXEC) < 0)
       _exit(1);
     syscall(SYS_close_range, 6, ~0U, 0);
+    /* init is a copy of the keeper: drop the keeper's buffers (the spec was copied out of them)
+     * and give free heap pages back, so its RSS is what init itself uses. */
+    reader_free(&K.in);
+    for (struct worker *w = K.workers; w; w = w->next) reader_free(&w->rd);
+    forward_child_release();
+    malloc_trim(0);
     init_main(&s, 3, 4, 5);
   }
   close(sp[1]);

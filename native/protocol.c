@@ -82,6 +82,9 @@ char *tlv_strdup(const sw_tlv *t) {
 
 long reader_fill(sw_reader *r, int fd) {
   if (r->off > 0 && r->off == r->len) r->off = r->len = 0;
+  /* A big frame (PUT of a large file) grew the buffer: give the memory back once it is consumed, so
+   * the keeper and every container init forked from it later do not carry it. */
+  if (r->len == 0 && r->cap > 262144) reader_free(r);
   if (r->off > 0 && r->cap - r->len < 65536) {
     memmove(r->buf, r->buf + r->off, r->len - r->off);
     r->len -= r->off;
