@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { isIPv4, type Socket } from 'node:net';
 import { dirname, posix } from 'node:path';
@@ -506,6 +507,9 @@ export class Keeper {
   /** Removes a tree inside the user namespace (files owned by subordinate ids), never following symlinks. */
   async rmtree(path: string): Promise<void> {
     if (!posix.isAbsolute(path) || path === '/') throw new SlipwayError('ERR_INVALID_ARGUMENT', `refusing to remove ${path}`, { hint: 'pass an absolute path below the state or store directory' });
+    // Already gone (e.g. a container's state dir after REMOVE): no round trip and no worker fork.
+    // Any other lstat outcome (it exists, or Node may not look) is the keeper's job.
+    if (await lstat(path).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')) return;
     await this.#request(FrameType.RMTREE, [tlv.str(Tag.PATH, path)]);
   }
 
