@@ -3,6 +3,10 @@ import { Container, Wait } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 
 // Arguments come through the environment: vite-node treats extra argv entries as more files to run.
+// vite-node's server installs a SIGTERM handler that closes it first (seconds under load): drop it, so the
+// signals behave as in a plain Node process, which is what this test is about.
+process.removeAllListeners('SIGTERM');
+process.removeAllListeners('SIGINT');
 const ref = process.env.TEARDOWN_REF!;
 const withLimit = process.env.TEARDOWN_LIMIT === '1';
 const a = await new Container(ref).withCommand(['sh', '-c', 'httpd -p 8080 -h /; sleep 1000 & sleep 1000']).expose(8080).waitFor(Wait.forListeningPorts()).start();
