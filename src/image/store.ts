@@ -7,9 +7,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { openSync, closeSync, writeSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { syncFileWriter, type BlobWriter } from './sync-file-writer.js';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import { funlock, tryFlock } from './syscalls.js';
@@ -31,13 +32,7 @@ function hexOf(digest: string): string {
 
 const MAPPING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** A streaming writer for one blob; nothing is visible under `blobs/` until {@link BlobWriter.commit}. */
-export interface BlobWriter {
-  write(chunk: Buffer): Promise<void>;
-  /** Renames into place; the caller has verified `digest` while streaming. */
-  commit(): Promise<void>;
-  abort(): Promise<void>;
-}
+export type { BlobWriter } from './sync-file-writer.js';
 
 /** A held lock; release is idempotent. */
 export interface Lock {
@@ -173,29 +168,7 @@ export class ImageStore {
     await this.init();
     const dest = this.blobPath(digest);
     const tmp = this.tempPath(`blob_${hexOf(digest).slice(0, 12)}`);
-    const fd = openSync(tmp, 'wx', 0o644);
-    let closed = false;
-    const close = async (): Promise<void> => {
-      if (!closed) {
-        closed = true;
-        closeSync(fd);
-      }
-    };
-    return {
-      // Synchronous: cheaper than a threadpool hop per chunk, and the page cache absorbs it.
-      write: async (chunk) => {
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off);
-      },
-      commit: async () => {
-        await close();
-        await rename(tmp, dest);
-      },
-      abort: async () => {
-        await close().catch(() => {});
-        await rm(tmp, { force: true });
-      },
-    };
+    return syncFileWriter(tmp, () => rename(tmp, dest));
   }
 
   /** A fresh temp directory for unpacking a layer. */

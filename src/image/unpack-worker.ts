@@ -2,12 +2,10 @@
  * Worker-thread entry for {@link unpackLayer}: the main thread streams the layer bytes in, this thread
  * decompresses, hashes and writes the files, so two layers unpack on two cores. Not a public module.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlipwayError } from '../errors.js';
 import { unpackLayer, type UnpackOptions } from './unpack.js';
-import type { BlobWriter } from './store.js';
+import { syncFileWriter } from './sync-file-writer.js';
 
 /** What the main thread passes as `workerData`. */
 export interface UnpackWorkerData {
@@ -29,27 +27,6 @@ export type FromWorker =
   | { type: 'done'; result: Awaited<ReturnType<typeof unpackLayer>> }
   | { type: 'error'; code?: string; message: string; hint?: string; slipway: boolean };
 
-function fileWriter(path: string): BlobWriter {
-  const fd = openSync(path, 'wx', 0o644);
-  let closed = false;
-  const close = (): void => {
-    if (!closed) {
-      closed = true;
-      closeSync(fd);
-    }
-  };
-  return {
-    write: async (chunk) => {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off);
-    },
-    commit: async () => close(),
-    abort: async () => {
-      close();
-      await rm(path, { force: true });
-    },
-  };
-}
 
 async function main(): Promise<void> {
   const port = parentPort!;
@@ -70,7 +47,7 @@ async function main(): Promise<void> {
       yield Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
     }
   }
-  const writer = data.blobTempPath ? fileWriter(data.blobTempPath) : undefined;
+  const writer = data.blobTempPath ? syncFileWriter(data.blobTempPath) : undefined;
   let lastReport = 0;
   const opts: UnpackOptions = {
     source: source(), dir: data.dir, digest: data.digest, diffId: data.diffId, size: data.size,
