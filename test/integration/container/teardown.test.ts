@@ -1,14 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, isRoot, skipUnless, until, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
 
-const require = createRequire(import.meta.url);
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); } catch { return false; }
@@ -36,20 +33,8 @@ function portClosed(port: number): Promise<boolean> {
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('teardown through the public API', () => {
   for (const signal of ['SIGKILL', 'SIGTERM', 'SIGINT'] as const) {
     it(`a Node process ended by ${signal} leaves no container process, network helper, port or directory`, async () => {
-      const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
-      const child = spawn(process.execPath, [viteNode, join(import.meta.dirname, 'teardown-child.mts')], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, TEARDOWN_REF: fixtureRef('busybox'), TEARDOWN_LIMIT: isRoot() ? '1' : '0' },
-      });
-      const info = await new Promise<{ keeperPid: number; keeperDir: string; initPids: number[]; port: number }>((resolve, reject) => {
-        let buf = '';
-        child.stdout!.on('data', (d: Buffer) => {
-          buf += d.toString();
-          const line = buf.split('\n').find((l) => l.startsWith('{'));
-          if (line) resolve(JSON.parse(line));
-        });
-        child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
-      });
+      const { child, info } = await spawnTsChild<{ keeperPid: number; keeperDir: string; initPids: number[]; port: number }>(
+        join(import.meta.dirname, 'teardown-child.mts'), { TEARDOWN_REF: fixtureRef('busybox'), TEARDOWN_LIMIT: isRoot() ? '1' : '0' });
       const helpers = info.initPids.flatMap((p) => processesMentioning(String(p)));
       expect(info.initPids.every(alive)).toBe(true);
       expect(await portClosed(info.port)).toBe(false);

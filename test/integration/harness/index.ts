@@ -10,7 +10,9 @@
  * });
  * ```
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, inject, it } from 'vitest';
@@ -198,4 +200,24 @@ export async function until(cond: () => boolean, ms: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return Date.now() - t0;
+}
+
+/**
+ * Runs a TypeScript script in its own Node process (through vite-node) and resolves once it prints its
+ * first JSON line on stdout, with the child (to signal it) and that line parsed. Arguments go through
+ * `env`: vite-node treats extra argv entries as more files to run.
+ */
+export async function spawnTsChild<T>(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; info: T }> {
+  const viteNode = join(createRequire(import.meta.url).resolve('vite-node/package.json'), '..', 'vite-node.mjs');
+  const child = spawn(process.execPath, [viteNode, script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const info = await new Promise<T>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as T);
+    });
+    child.on('exit', (code) => reject(new Error(`child ${script} exited early (${code})`)));
+  });
+  return { child, info };
 }

@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { until } from '../harness/index.js';
+import { spawnTsChild, until } from '../harness/index.js';
 import { busyboxRootfs, hostId, processGone, skipReason, specFor } from './fixture.js';
 
 const skip = skipReason();
-const require = createRequire(import.meta.url);
 
 
 describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
@@ -20,17 +17,7 @@ describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
 
   it('a SIGKILLed Node process takes its keeper and containers with it', async () => {
     busyboxRootfs();
-    const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
-    const child = spawn(process.execPath, [viteNode, join(import.meta.dirname, 'teardown-child.mts')], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const info = await new Promise<{ keeperPid: number; initPid: number; stateDir: string; keeperDir: string }>((resolve, reject) => {
-      let buf = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const line = buf.split('\n').find((l) => l.startsWith('{'));
-        if (line) resolve(JSON.parse(line));
-      });
-      child.on('exit', (code) => reject(new Error(`child exited early (${code})`)));
-    });
+    const { child, info } = await spawnTsChild<{ keeperPid: number; initPid: number; stateDir: string; keeperDir: string }>(join(import.meta.dirname, 'teardown-child.mts'));
     expect(processGone(info.initPid)).toBe(false);
     expect(existsSync(info.stateDir)).toBe(true);
     const grandchildren = readFileSync(`/proc/${info.initPid}/task/${info.initPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
