@@ -7,7 +7,7 @@ import { dirname, posix } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { helperPath } from './helper-path.js';
-import { mapUserNamespace, mappingKey, type IdMapping } from './id-mapping.js';
+import { mapUserNamespace, mappingKey, type IdMapping, type MapOptions } from './id-mapping.js';
 import { FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
 import { stateRoot } from './state-root.js';
 
@@ -287,7 +287,7 @@ export class Keeper {
   }
 
   /** Starts a new keeper (prefer {@link Keeper.get}). @throws SlipwayError ERR_HELPER_MISSING, ERR_HELPER_STALE, ERR_RUNTIME_UNAVAILABLE */
-  static async start(opts: { stateRoot?: string } = {}): Promise<Keeper> {
+  static async start(opts: { stateRoot?: string; mapping?: Omit<MapOptions, 'onSingle'> } = {}): Promise<Keeper> {
     const bin = helperPath();
     const root = opts.stateRoot ?? stateRoot();
     const child = spawn(bin, ['keeper', root], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -327,6 +327,7 @@ export class Keeper {
           if (f.type === FrameType.NEED_MAP) {
             const pid = field.uint(f.fields, Tag.PID) ?? child.pid!;
             mapUserNamespace(pid, {
+              ...opts.mapping,
               onSingle: (why) => {
                 if (warnedSingle) return;
                 warnedSingle = true;
