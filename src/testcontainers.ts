@@ -16,6 +16,8 @@ export type { WaitStrategy } from './api/wait/index.js';
 export { Network } from './api/network.js';
 export { Network as StartedNetwork } from './api/network.js';
 export { SlipwayError } from './errors.js';
+/** The modules under the names of testcontainers' `@testcontainers/postgresql`, `/redis`… packages. */
+export { PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer } from './modules/index.js';
 
 /** A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host }` for a fixed host port. */
 export type PortSpec = number | string | { container: number; host: number };
