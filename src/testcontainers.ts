@@ -41,6 +41,12 @@ export class GenericContainer {
   withUser(user: string): this { return this.#set(this.container.withUser(user)); }
   withWorkingDir(dir: string): this { return this.#set(this.container.withWorkdir(dir)); }
   withHostname(hostname: string): this { return this.#set(this.container.withHostname(hostname)); }
+  withAddedCapabilities(...caps: string[]): this { return this.#set(this.container.withAddedCapabilities(...caps)); }
+  withDroppedCapabilities(...caps: string[]): this { return this.#set(this.container.withDroppedCapabilities(...caps)); }
+  withExtraHosts(hosts: { host: string; ipAddress: string }[]): this {
+    return this.#set(this.container.withExtraHosts(Object.fromEntries(hosts.map((h) => [h.host, h.ipAddress]))));
+  }
+  withSharedMemorySize(bytes: number): this { return this.#set(this.container.withShmSize(bytes)); }
   withWaitStrategy(strategy: WaitStrategy): this { return this.#set(this.container.waitFor(strategy)); }
   withStartupTimeout(ms: number): this { return this.#set(this.container.withStartupTimeout(ms)); }
   withNetworkMode(mode: 'isolated' | 'none' | 'host' | 'bridge'): this {

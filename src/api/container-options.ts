@@ -54,6 +54,11 @@ export interface ContainerOptions {
   shmSize?: number;
   /** Resource limits (setrlimit) by name without the RLIMIT_ prefix, lowercase (`nofile`, `nproc`…). */
   ulimits: Readonly<Record<string, { soft: number; hard: number }>>;
+  /** Capabilities added to / dropped from Docker's default set (names without CAP_; `ALL` allowed). */
+  capAdd: readonly string[];
+  capDrop: readonly string[];
+  /** Extra /etc/hosts entries, name → IP (Docker's --add-host). */
+  extraHosts: Readonly<Record<string, string>>;
   bestEffortLimits: boolean;
   pullPolicy: 'missing' | 'always' | 'never';
   platform?: string;
@@ -68,6 +73,9 @@ export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({
   env: {},
   labels: {},
   ulimits: {},
+  capAdd: [],
+  capDrop: [],
+  extraHosts: {},
   mounts: [],
   files: [],
   ports: [],

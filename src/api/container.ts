@@ -8,6 +8,7 @@ import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
 import { Network } from './network.js';
 import { Volume } from './volume.js';
+import { CAP_NUMBERS } from '../runtime/keeper/keeper.js';
 
 const ENV_KEY = /^[^=\0]+$/;
 const LABEL_KEY = /^[^\0]+$/;
@@ -169,6 +170,24 @@ export class Container {
     }
     return this.#with({ ulimits: out });
   }
+  /** Adds capabilities to Docker's default set, e.g. `'NET_ADMIN'` (testcontainers' name). */
+  withAddedCapabilities(...caps: string[]): Container {
+    return this.#with({ capAdd: [...this.#options.capAdd, ...caps.map((c) => checkCapability(c, false))] });
+  }
+  /** Drops capabilities from Docker's default set, e.g. `'CHOWN'`, or `'ALL'`. */
+  withDroppedCapabilities(...caps: string[]): Container {
+    return this.#with({ capDrop: [...this.#options.capDrop, ...caps.map((c) => checkCapability(c, true))] });
+  }
+  /** Adds /etc/hosts entries (Docker's `--add-host`). @example .withExtraHosts({ 'api.test': '10.0.2.2' }) */
+  withExtraHosts(hosts: Record<string, string>): Container {
+    const out = { ...this.#options.extraHosts };
+    for (const [name, ip] of Object.entries(hosts)) {
+      if (!HOSTNAME.test(name)) throw invalidArgument('extra host name', name, 'a DNS name such as "api.test"');
+      if (typeof ip !== 'string' || !/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(ip)) throw invalidArgument(`extra host ${name}`, ip, 'an IPv4 or IPv6 address');
+      out[name] = ip;
+    }
+    return this.#with({ extraHosts: out });
+  }
   /** Size of /dev/shm. @defaultValue 64m */
   withShmSize(size: string | number): Container { return this.#with({ shmSize: parseMemory(size, 'shmSize') }); }
   /** Apply resource limits where the host can enforce them and only log the others, instead of failing. */
@@ -214,6 +233,14 @@ export class Container {
       await c.remove();
     }
   }
+}
+
+function checkCapability(cap: string, allowAll: boolean): string {
+  const name = typeof cap === 'string' ? cap.toUpperCase().replace(/^CAP_/, '') : '';
+  if (!(name in CAP_NUMBERS) && !(allowAll && name === 'ALL')) {
+    throw invalidArgument('capability', cap, `a Linux capability name such as "NET_ADMIN"${allowAll ? ' or "ALL"' : ''}`);
+  }
+  return name;
 }
 
 function checkMode(mode: number | undefined): void {

@@ -132,10 +132,10 @@ export class ContainerHandle implements RuntimeContainer {
   #hostsContent(): string {
     const { options, hostname } = this.#i;
     // Its own aliases resolve to itself on each network (as Docker does), then every peer's names.
-    const entries = [...this.#networkIps].flatMap(([n, own]) => [
+    const entries = [...Object.entries(options.extraHosts), ...[...this.#networkIps].flatMap(([n, own]) => [
       ...own.names.filter((name) => name !== hostname).map((name): [string, string] => [name, own.ip]),
       ...n.peers(this.id),
-    ]);
+    ])];
     const ownIp = this.#networkIps.values().next().value?.ip ?? this.#net?.guestIp;
     return hostsFileFor({ hostname, ownIp, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined, extraHosts: entries });
   }
@@ -213,7 +213,7 @@ export class ContainerHandle implements RuntimeContainer {
     const err: Buffer[] = [];
     const r = await this.#i.keeper.exec(this.id, {
       argv: [...argv], env: [...env].map(([k, v]) => `${k}=${v}`), cwd: opts.workdir ?? this.#i.spec.cwd,
-      uid: user.uid, gid: user.gid, groups: user.groups,
+      uid: user.uid, gid: user.gid, groups: user.groups, capabilities: this.#i.spec.capabilities,
     }, {
       onStdout: (b) => { out.push(b); opts.onStdout?.(b); },
       onStderr: (b) => { err.push(b); opts.onStderr?.(b); },

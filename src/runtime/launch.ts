@@ -5,7 +5,7 @@ import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import type { ContainerOptions } from '../api/container-options.js';
 import { pull, type Image } from '../image/pull.js';
-import { Keeper } from './keeper/keeper.js';
+import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
 import { buildProcessSpec } from './process-spec.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
@@ -42,6 +42,13 @@ export async function launchContainer(options: ContainerOptions, signal?: AbortS
     for (const fn of cleanup.reverse()) await fn().catch((e) => log('cleanup after failed start: %O', e));
     throw err;
   }
+}
+
+/** Docker's default set plus `add`, minus `drop` (`ALL` drops everything not added back). */
+export function capabilitySet(add: readonly string[], drop: readonly string[]): string[] {
+  const set = new Set(drop.includes('ALL') ? [] : DOCKER_CAPS.filter((c) => !drop.includes(c)));
+  for (const c of add) set.add(c);
+  return [...set];
 }
 
 function claimName(name: string): string {
@@ -94,6 +101,7 @@ async function create(
           ? { type: 'bind' as const, source: await m.volume.hostPath(), target: m.target, readonly: m.readonly }
           : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode })),
       shmSize: options.shmSize ?? 64 * 1024 * 1024,
+      capabilities: capabilitySet(options.capAdd, options.capDrop),
       // -1 is "unlimited" (RLIM_INFINITY); the keeper clamps to its own hard limit.
       rlimits: Object.entries(options.ulimits).map(([name, l]) => ({
         resource: `RLIMIT_${name.toUpperCase()}`, soft: l.soft === -1 ? Number.MAX_SAFE_INTEGER : l.soft, hard: l.hard === -1 ? Number.MAX_SAFE_INTEGER : l.hard,

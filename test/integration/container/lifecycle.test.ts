@@ -126,6 +126,21 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(() => new Container(busybox()).withUlimits({ nofile: { soft: 2, hard: 1 } })).toThrow(/soft <= hard/);
   });
 
+  it("starts from Docker's capability set, with capabilities added and dropped on request", async () => {
+    const script = ['sh', '-c', 'ip link set lo mtu 1400 2>/dev/null && echo net-admin || echo no-net-admin; touch /tmp/f; chown nobody /tmp/f 2>/dev/null && echo chown || echo no-chown'];
+    const byDefault = await new Container(busybox()).withCommand(script).run();
+    expect(byDefault.stdout).toBe('no-net-admin\nchown\n');
+    const changed = await new Container(busybox()).withAddedCapabilities('NET_ADMIN').withDroppedCapabilities('CAP_CHOWN').withCommand(script).run();
+    expect(changed.stdout).toBe('net-admin\nno-chown\n');
+    const none = await new Container(busybox()).withDroppedCapabilities('ALL').withCommand(['sh', '-c', 'grep CapEff /proc/self/status']).run();
+    expect(none.stdout).toMatch(/CapEff:\s+0+\n/);
+  });
+
+  it('adds extra /etc/hosts entries', async () => {
+    const r = await new Container(busybox()).withExtraHosts({ 'api.test': '10.0.2.2' }).withCommand(['grep', 'api.test', '/etc/hosts']).run();
+    expect(r.stdout).toBe('10.0.2.2\tapi.test\n');
+  });
+
   it('init reaps orphaned zombies', async () => {
     await using c = await new Container(busybox()).withCommand(['sh', '-c', '(sleep 0.1 &) ; sleep 1000']).start();
     await new Promise((r) => setTimeout(r, 600));

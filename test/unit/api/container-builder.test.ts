@@ -41,6 +41,9 @@ describe('Container builder', () => {
     expect(code(() => c.withUser('a b'))).toBe('ERR_INVALID_ARGUMENT');
     expect(code(() => c.withHostname('-bad-'))).toBe('ERR_INVALID_ARGUMENT');
     expect(code(() => new Container(''))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withAddedCapabilities('NET_ADMN'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withAddedCapabilities('ALL'))).toBe('ERR_INVALID_ARGUMENT');
+    expect(code(() => c.withExtraHosts({ 'a.test': 'not-an-ip' }))).toBe('ERR_INVALID_ARGUMENT');
     expect(() => c.withMemory('12x')).toThrow(/invalid memory: "12x".*size such as "512k"/);
   });
   it('parses sizes and cpus', () => {
