@@ -3,7 +3,7 @@ import { logger } from '../internal/debug.js';
 import { launchContainer } from '../runtime/launch.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
-import { HostPortWaitStrategy, NoWaitStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
+import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
 import { readLogLines } from '../runtime/log-reader.js';
 import type { RuntimeContainer } from '../runtime/runtime-container.js';
 
@@ -18,8 +18,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   const t0 = performance.now();
   const rt = await launchContainer(options, signal);
   const started = new StartedContainer(rt, clientHost(), options.stopTimeout);
-  const strategy = (options.waitStrategy as WaitStrategy | undefined) ??
-    (options.ports.some((p) => p.protocol === 'tcp') ? new HostPortWaitStrategy() : new NoWaitStrategy());
+  const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
   const timeout = strategy.startupTimeout ?? options.startupTimeout;
   const deadline = AbortSignal.timeout(timeout);
   const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
@@ -39,6 +38,13 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   }
   log('%s ready in %d ms', rt.name, Math.round(performance.now() - t0));
   return started;
+}
+
+/** As testcontainers does: the image's HEALTHCHECK when it has one, else published TCP ports listening, else nothing. */
+function defaultStrategy(rt: RuntimeContainer, options: ContainerOptions): WaitStrategy {
+  const test = rt.imageHealthcheck?.Test;
+  if (test && test.length > 0 && test[0] !== 'NONE') return new HealthCheckWaitStrategy();
+  return options.ports.some((p) => p.protocol === 'tcp') ? new HostPortWaitStrategy() : new NoWaitStrategy();
 }
 
 function waitTarget(rt: RuntimeContainer, host: string, options: ContainerOptions): WaitTarget {
