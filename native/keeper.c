@@ -20,6 +20,7 @@
 
 #include "forward.h"
 #include "init.h"
+#include "rootfs.h"
 #include "logs.h"
 #include "network.h"
 #include "process.h"
@@ -690,6 +691,7 @@ int keeper_main(const char *state_root) {
   sigprocmask(SIG_BLOCK, &set, NULL);
   set_nonblock(1, false);
 
+  rootfs_init();
   K.map_kind = userns_enter(&K.in);
   setup_state_dir(state_root);
 

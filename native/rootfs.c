@@ -177,12 +177,28 @@ static char *overlay_data(const struct container_spec *s, bool short_lowers, boo
   return d;
 }
 
+/* How the root is assembled from the layers (SLIPWAY_ROOTFS). auto = kernel overlay, then
+ * fuse-overlayfs. */
+enum rootfs_strategy { RS_AUTO, RS_OVERLAY, RS_FUSE };
+static enum rootfs_strategy strategy = RS_AUTO;
+
+void rootfs_init(void) {
+  const char *v = getenv("SLIPWAY_ROOTFS");
+  if (!v || !*v || !strcmp(v, "auto")) strategy = RS_AUTO;
+  else if (!strcmp(v, "overlay")) strategy = RS_OVERLAY;
+  else if (!strcmp(v, "fuse-overlayfs")) strategy = RS_FUSE;
+  else die_with_error("SLIPWAY_ROOTFS=%s: expected auto, overlay or fuse-overlayfs", v);
+}
+
+/* fuse-overlayfs daemonizes once the mount is ready (its parent exits 0). The daemon stays a
+ * process of the container's pid namespace, so it dies with init like every other process in it. */
 static int mount_fuse_overlayfs(const char *data, const char *target) {
+  cleanup_free char *opts = xasprintf("%s,allow_other", data);
   pid_t pid = fork();
   if (pid < 0) return -errno;
   if (pid == 0) {
     process_reset_signals();
-    execlp("fuse-overlayfs", "fuse-overlayfs", "-o", data, target, (char *)NULL);
+    execlp("fuse-overlayfs", "fuse-overlayfs", "-o", opts, target, (char *)NULL);
     _exit(127);
   }
   int st;
@@ -216,19 +232,23 @@ static int mount_overlay(const struct container_spec *s, const char *target, sw_
     if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
     if (chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
   }
-  int r = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
-  if (r) {
-    int kerr = r;
-    cleanup_free char *fdata = overlay_data(s, short_lowers, false);
-    int fr = mount_fuse_overlayfs(fdata, target);
-    if (fr < 0) {
+  int kerr = 0;
+  if (strategy != RS_FUSE) {
+    kerr = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
+    if (!kerr || strategy == RS_OVERLAY) {
       if (dir) (void)!chdir("/");
-      return sw_fail(e, kerr, "mount overlay (fuse-overlayfs fallback: %s)",
-                     fr == -ENOENT ? "not installed" : "failed too");
+      return kerr ? sw_fail(e, kerr, "mount overlay") : 0;
     }
-    logmsg("kernel overlay failed (%s); using fuse-overlayfs", strerror(kerr));
   }
-  if (dir && chdir("/") < 0) return sw_fail(e, errno, "chdir /");
+  cleanup_free char *fdata = overlay_data(s, short_lowers, false);
+  int fr = mount_fuse_overlayfs(fdata, target);
+  if (dir) (void)!chdir("/");
+  if (fr < 0) {
+    const char *why = fr == -ENOENT ? "not installed" : "failed (it needs a readable and writable /dev/fuse)";
+    if (strategy == RS_FUSE) return sw_fail(e, fr == -ENOENT ? ENOENT : EIO, "mount fuse-overlayfs: %s", why);
+    return sw_fail(e, kerr, "mount overlay (fuse-overlayfs fallback: %s)", why);
+  }
+  if (kerr) logmsg("kernel overlay failed (%s); using fuse-overlayfs", strerror(kerr));
   return 0;
 }
 
