@@ -13,6 +13,10 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
+#include <dirent.h>
+#include <sys/sysmacros.h>
+#include <sys/time.h>
 
 #include "process.h"
 
@@ -178,8 +182,8 @@ static char *overlay_data(const struct container_spec *s, bool short_lowers, boo
 }
 
 /* How the root is assembled from the layers (SLIPWAY_ROOTFS). auto = kernel overlay, then
- * fuse-overlayfs. */
-enum rootfs_strategy { RS_AUTO, RS_OVERLAY, RS_FUSE };
+ * fuse-overlayfs, then a copy. */
+enum rootfs_strategy { RS_AUTO, RS_OVERLAY, RS_FUSE, RS_COPY };
 static enum rootfs_strategy strategy = RS_AUTO;
 
 void rootfs_init(void) {
@@ -187,7 +191,8 @@ void rootfs_init(void) {
   if (!v || !*v || !strcmp(v, "auto")) strategy = RS_AUTO;
   else if (!strcmp(v, "overlay")) strategy = RS_OVERLAY;
   else if (!strcmp(v, "fuse-overlayfs")) strategy = RS_FUSE;
-  else die_with_error("SLIPWAY_ROOTFS=%s: expected auto, overlay or fuse-overlayfs", v);
+  else if (!strcmp(v, "copy")) strategy = RS_COPY;
+  else die_with_error("SLIPWAY_ROOTFS=%s: expected auto, overlay, fuse-overlayfs or copy", v);
 }
 
 /* fuse-overlayfs daemonizes once the mount is ready (its parent exits 0). The daemon stays a
@@ -205,6 +210,157 @@ static int mount_fuse_overlayfs(const char *data, const char *target) {
   if (TEMP_FAILURE_RETRY(waitpid(pid, &st, 0)) < 0) return -errno;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
   return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -ENOENT : -EIO;
+}
+
+
+/* ---- copy strategy: the layers copied bottom-up into the upper dir, which becomes the root. ----
+ * Everything is done relative to directory fds with O_NOFOLLOW, so a symlink in a layer (or one
+ * already copied) is copied as a link and never followed. Hard links become separate files. */
+
+static bool is_overlay_xattr(const char *n) { return !strncmp(n, "user.overlay.", 13) || !strncmp(n, "trusted.overlay.", 16); }
+
+static bool dir_opaque(int dirfd, const char *name) {
+  char p[PATH_MAX], v[4];
+  snprintf(p, sizeof p, "/proc/self/fd/%d/%s", dirfd, name);
+  ssize_t n = lgetxattr(p, "user.overlay.opaque", v, sizeof v);
+  if (n < 0) n = lgetxattr(p, "trusted.overlay.opaque", v, sizeof v);
+  return n == 1 && v[0] == 'y';
+}
+
+/* Owner, mode, xattrs and times of src/name onto dst/name (best effort for owner and xattrs:
+ * an id or attribute the namespace cannot represent is skipped). */
+static void copy_meta(int sdir, int ddir, const char *name, const struct stat *st) {
+  (void)!fchownat(ddir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW);
+  if (!S_ISLNK(st->st_mode)) (void)!fchmodat(ddir, name, st->st_mode & 07777, 0);
+  char sp[PATH_MAX], dp[PATH_MAX];
+  snprintf(sp, sizeof sp, "/proc/self/fd/%d/%s", sdir, name);
+  snprintf(dp, sizeof dp, "/proc/self/fd/%d/%s", ddir, name);
+  char names[4096];
+  ssize_t n = llistxattr(sp, names, sizeof names);
+  for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
+    const char *k = names + off;
+    if (is_overlay_xattr(k)) continue;
+    char val[4096];
+    ssize_t vl = lgetxattr(sp, k, val, sizeof val);
+    if (vl >= 0) (void)!lsetxattr(dp, k, val, (size_t)vl, 0);
+  }
+  struct timespec ts[2] = {st->st_atim, st->st_mtim};
+  (void)!utimensat(ddir, name, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+static int copy_file(int sdir, int ddir, const char *name, const struct stat *st) {
+  cleanup_fd int in = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) return -errno;
+  cleanup_fd int out = openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (out < 0) return -errno;
+  off_t left = st->st_size;
+  while (left > 0) {
+    ssize_t c = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+    if (c < 0 && errno == EINTR) continue;
+    if (c < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      char buf[65536];
+      ssize_t r = TEMP_FAILURE_RETRY(read(in, buf, sizeof buf));
+      if (r < 0) return -errno;
+      if (r == 0) break;
+      if (write_all(out, buf, (size_t)r) < 0) return -EIO;
+      left -= r;
+      continue;
+    }
+    if (c < 0) return -errno;
+    if (c == 0) break;
+    left -= c;
+  }
+  return 0;
+}
+
+static int copy_layer_dir(int sdir, int ddir, const char *where, int depth, sw_error *e) {
+  if (depth > 512) return sw_fail(e, ELOOP, "copy layers: %s nested too deep", where);
+  int dupfd = dup(sdir);
+  if (dupfd < 0) return sw_fail(e, errno, "copy layers: dup");
+  DIR *d = fdopendir(dupfd);
+  if (!d) {
+    close(dupfd);
+    return sw_fail(e, errno, "copy layers: read %s", where);
+  }
+  int ret = 0;
+  struct dirent *de;
+  while (!ret && (de = readdir(d))) {
+    const char *name = de->d_name;
+    if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+    struct stat st, dst;
+    if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      ret = sw_fail(e, errno, "copy layers: stat %s/%s", where, name);
+      break;
+    }
+    bool have = fstatat(ddir, name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) { /* whiteout */
+      if (have) rmtree_at(ddir, name);
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (have && (!S_ISDIR(dst.st_mode) || dir_opaque(sdir, name))) {
+        rmtree_at(ddir, name);
+        have = false;
+      }
+      if (!have && mkdirat(ddir, name, 0700) < 0) {
+        ret = sw_fail(e, errno, "copy layers: mkdir %s/%s", where, name);
+        break;
+      }
+      int s2 = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int d2 = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (s2 < 0 || d2 < 0) {
+        ret = sw_fail(e, errno, "copy layers: open %s/%s", where, name);
+      } else {
+        cleanup_free char *sub = xasprintf("%s/%s", where, name);
+        ret = copy_layer_dir(s2, d2, sub, depth + 1, e);
+      }
+      if (s2 >= 0) close(s2);
+      if (d2 >= 0) close(d2);
+      if (!ret) copy_meta(sdir, ddir, name, &st);
+      continue;
+    }
+    if (have) rmtree_at(ddir, name);
+    int r = 0;
+    if (S_ISREG(st.st_mode)) {
+      r = copy_file(sdir, ddir, name, &st);
+    } else if (S_ISLNK(st.st_mode)) {
+      char target[PATH_MAX];
+      ssize_t n = readlinkat(sdir, name, target, sizeof target - 1);
+      if (n < 0) r = -errno;
+      else {
+        target[n] = 0;
+        r = symlinkat(target, ddir, name) < 0 ? -errno : 0;
+      }
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+      /* Device nodes cannot be made in a user namespace: skipped, as the image's /dev is replaced anyway. */
+      if (mknodat(ddir, name, st.st_mode & (S_IFMT | 07777), st.st_rdev) < 0) {
+        if (errno == EPERM) continue;
+        r = -errno;
+      }
+    } else {
+      continue; /* sockets */
+    }
+    if (r < 0) {
+      ret = sw_fail(e, -r, "copy layers: %s/%s", where, name);
+      break;
+    }
+    copy_meta(sdir, ddir, name, &st);
+  }
+  closedir(d);
+  return ret;
+}
+
+static int copy_layers(const struct container_spec *s, const char *target, sw_error *e) {
+  cleanup_fd int ufd = open(s->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (ufd < 0) return sw_fail(e, errno, "open %s", s->upper);
+  for (size_t i = s->nlowers; i-- > 0;) {
+    cleanup_fd int lfd = open(s->lowers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lfd < 0) return sw_fail(e, errno, "open %s", s->lowers[i]);
+    int r = copy_layer_dir(lfd, ufd, s->lowers[i], 0, e);
+    if (r < 0) return r;
+  }
+  if (mount(s->upper, target, NULL, MS_BIND | MS_REC, NULL) < 0) return sw_fail(e, errno, "bind %s", s->upper);
+  return 0;
 }
 
 static int mount_overlay(const struct container_spec *s, const char *target, sw_error *e) {
@@ -232,6 +388,7 @@ static int mount_overlay(const struct container_spec *s, const char *target, sw_
     if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
     if (chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
   }
+  if (strategy == RS_COPY) return copy_layers(s, target, e);
   int kerr = 0;
   if (strategy != RS_FUSE) {
     kerr = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
@@ -246,7 +403,8 @@ static int mount_overlay(const struct container_spec *s, const char *target, sw_
   if (fr < 0) {
     const char *why = fr == -ENOENT ? "not installed" : "failed (it needs a readable and writable /dev/fuse)";
     if (strategy == RS_FUSE) return sw_fail(e, fr == -ENOENT ? ENOENT : EIO, "mount fuse-overlayfs: %s", why);
-    return sw_fail(e, kerr, "mount overlay (fuse-overlayfs fallback: %s)", why);
+    logmsg("kernel overlay failed (%s), fuse-overlayfs %s; copying the layers", strerror(kerr), why);
+    return copy_layers(s, target, e);
   }
   if (kerr) logmsg("kernel overlay failed (%s); using fuse-overlayfs", strerror(kerr));
   return 0;

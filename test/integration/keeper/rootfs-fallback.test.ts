@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,9 @@ function twoLayers(): { lower: string; top: string } {
   mkdirSync(join(lower, 'opq'), { recursive: true, mode: 0o755 });
   writeFileSync(join(lower, 'data', 'gone.txt'), 'gone\n');
   writeFileSync(join(lower, 'data', 'kept.txt'), 'kept\n');
+  chmodSync(join(lower, 'data', 'kept.txt'), 0o640);
+  if (process.getuid!() === 0) chownSync(join(lower, 'data', 'kept.txt'), 1000, 1000);
+  symlinkSync('/etc/outside', join(lower, 'data', 'link'));
   writeFileSync(join(lower, 'opq', 'old.txt'), 'old\n');
   mkdirSync(join(top, 'data'), { recursive: true, mode: 0o755 });
   mkdirSync(join(top, 'opq'), { recursive: true, mode: 0o755 });
@@ -59,17 +62,21 @@ function processesNamed(name: string): number[] {
   return out;
 }
 
-const skip = fuseSkip();
-if (skip) console.warn(`rootfs fallback tests skipped: ${skip}`);
+const fuse = fuseSkip();
+if (fuse) console.warn(`fuse-overlayfs rootfs tests skipped: ${fuse}`);
 
-describe.skipIf(skip)('keeper: SLIPWAY_ROOTFS=fuse-overlayfs', () => {
+describe.each([
+  { strategy: 'fuse-overlayfs', skip: fuse },
+  { strategy: 'copy', skip: skipReason() },
+])('keeper: SLIPWAY_ROOTFS=$strategy', ({ strategy, skip }) => {
   let keeper: Keeper;
   let layers: { lower: string; top: string };
-  const saved = process.env.SLIPWAY_ROOTFS;
   beforeAll(async () => {
+    if (skip) return;
     layers = twoLayers();
     busyboxRootfs();
-    process.env.SLIPWAY_ROOTFS = 'fuse-overlayfs';
+    const saved = process.env.SLIPWAY_ROOTFS;
+    process.env.SLIPWAY_ROOTFS = strategy;
     try {
       keeper = await Keeper.start();
     } finally {
@@ -81,12 +88,14 @@ describe.skipIf(skip)('keeper: SLIPWAY_ROOTFS=fuse-overlayfs', () => {
     await keeper?.close();
   });
 
-  it('applies whiteouts and opaque dirs, writes land in the upper dir, nothing stays behind', async () => {
+  it.skipIf(skip)('applies whiteouts and opaque dirs, writes land in the upper dir, nothing stays behind', async () => {
     const before = processesNamed('fuse-overlayfs');
     const script = [
       'ls /data | tr "\\n" " "; echo',
       'ls /opq | tr "\\n" " "; echo',
       'cat /data/kept.txt',
+      'stat -c "%a %u" /data/kept.txt',
+      'readlink /data/link',
       'echo written > /data/new.txt',
       'rm /data/kept.txt',
       'grep -c " / fuse" /proc/self/mounts',
@@ -94,18 +103,26 @@ describe.skipIf(skip)('keeper: SLIPWAY_ROOTFS=fuse-overlayfs', () => {
     const spec = specFor(keeper, ['/bin/sh', '-c', script], { lowerDirs: [layers.top, layers.lower, busyboxRootfs()] });
     await keeper.createContainer(spec);
     const during = processesNamed('fuse-overlayfs').filter((p) => !before.includes(p));
-    expect(during.length).toBeGreaterThan(0);
+    expect(during.length > 0).toBe(strategy === 'fuse-overlayfs');
     await keeper.startContainer(spec.id);
     const exit = await keeper.waitContainer(spec.id);
     const log = readFileSync(spec.logPath!, 'utf8');
     const stdout = log.split('\n').filter((l) => / stdout [FP] /.test(l)).map((l) => l.replace(/^\S+ stdout [FP] /, ''));
-    expect(exit).toEqual({ exitCode: 0, signal: null });
-    expect(stdout).toEqual(['kept.txt ', 'new.txt ', 'kept', '1']);
+    const owner = process.getuid!() === 0 ? '1000' : '0';
+    expect(stdout).toEqual(['kept.txt link ', 'new.txt ', 'kept', `640 ${owner}`, '/etc/outside', strategy === 'fuse-overlayfs' ? '1' : '0']);
+    // grep -c exits 1 when it counts 0.
+    expect(exit).toEqual({ exitCode: strategy === 'fuse-overlayfs' ? 0 : 1, signal: null });
     // Writes and deletions land in the upper dir; the layers are untouched.
     expect(readFileSync(join(spec.upperDir!, 'data', 'new.txt'), 'utf8')).toBe('written\n');
     const kept = join(spec.upperDir!, 'data', 'kept.txt');
-    const wh = join(spec.upperDir!, 'data', '.wh.kept.txt');
-    expect(existsSync(wh) || statSync(kept).isCharacterDevice()).toBe(true);
+    if (strategy === 'fuse-overlayfs') {
+      const wh = join(spec.upperDir!, 'data', '.wh.kept.txt');
+      expect(existsSync(wh) || statSync(kept).isCharacterDevice()).toBe(true);
+    } else {
+      expect(existsSync(kept)).toBe(false);
+      expect(existsSync(join(spec.upperDir!, 'data', 'gone.txt'))).toBe(false);
+      expect(readdirSync(join(spec.upperDir!, 'opq'))).toEqual(['new.txt']);
+    }
     expect(readFileSync(join(layers.lower, 'data', 'kept.txt'), 'utf8')).toBe('kept\n');
     expect(existsSync(join(layers.top, 'data', 'new.txt'))).toBe(false);
     await keeper.removeContainer(spec.id);
@@ -120,7 +137,7 @@ describe.skipIf(skipReason())('keeper: SLIPWAY_ROOTFS validation', () => {
     const saved = process.env.SLIPWAY_ROOTFS;
     process.env.SLIPWAY_ROOTFS = 'bogus';
     try {
-      await expect(Keeper.start()).rejects.toThrow(/SLIPWAY_ROOTFS=bogus: expected auto, overlay or fuse-overlayfs/);
+      await expect(Keeper.start()).rejects.toThrow(/SLIPWAY_ROOTFS=bogus: expected auto, overlay, fuse-overlayfs or copy/);
     } finally {
       if (saved === undefined) delete process.env.SLIPWAY_ROOTFS;
       else process.env.SLIPWAY_ROOTFS = saved;
