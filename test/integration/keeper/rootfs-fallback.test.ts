@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { lsetxattr } from '../../../src/image/syscalls.js';
-import { busyboxRootfs, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, runToExit, skipReason, specFor } from './fixture.js';
 
 function fuseSkip(): string | undefined {
   const s = skipReason();
@@ -129,6 +129,44 @@ describe.each([
     expect(existsSync(spec.stateDir)).toBe(false);
     expect(mountsUnder(spec.stateDir)).toEqual([]);
     for (const p of during) expect(existsSync(`/proc/${p}`)).toBe(false);
+  });
+});
+
+describe.skipIf(fuse)('keeper: SLIPWAY_ROOTFS=auto', () => {
+  let keeper: Keeper;
+  beforeAll(async () => {
+    busyboxRootfs();
+    const saved = process.env.SLIPWAY_ROOTFS;
+    delete process.env.SLIPWAY_ROOTFS;
+    try {
+      keeper = await Keeper.start();
+    } finally {
+      if (saved !== undefined) process.env.SLIPWAY_ROOTFS = saved;
+    }
+  });
+  afterAll(async () => {
+    await keeper?.close();
+  });
+
+  it('falls back to fuse-overlayfs when the kernel refuses the overlay', async () => {
+    // Kernel overlayfs stacks at most 500 lower layers; fuse-overlayfs has no such limit.
+    const base = mkdtempSync(join(tmpdir(), 'slipway-fallback-layers-'));
+    chmodSync(base, 0o755);
+    try {
+      const empties: string[] = [];
+      for (let i = 0; i < 501; i++) {
+        empties.push(join(base, String(i)));
+        mkdirSync(empties[i]!, { mode: 0o755 });
+      }
+      const spec = specFor(keeper, ['/bin/sh', '-c', 'echo hi > /tmp/x; cat /tmp/x; grep -c " / fuse" /proc/self/mounts'],
+        { lowerDirs: [...empties, busyboxRootfs()] });
+      const { exit, stdout } = await runToExit(keeper, spec);
+      expect(stdout).toBe('hi\n1');
+      expect(exit).toEqual({ exitCode: 0, signal: null });
+      expect(existsSync(spec.stateDir)).toBe(false);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 
