@@ -28,6 +28,19 @@ describe('keeper protocol', () => {
     }
   });
 
+  it('reassembles a large frame fed in small chunks, with the next frame in the same chunk', () => {
+    const big = Buffer.alloc(300_000, 7);
+    big[0] = 1;
+    big[big.length - 1] = 2;
+    const all = Buffer.concat([encodeFrame(FrameType.GET_ENTRY, 1, [tlv.bytes(Tag.DATA, big)]), encodeFrame(FrameType.OK, 1), encodeFrame(FrameType.OK, 2)]);
+    const d = new FrameDecoder();
+    const frames = [];
+    for (let o = 0, step = 1; o < all.length; o += step, step = (step * 7) % 65_537 || 3) frames.push(...d.push(all.subarray(o, o + step)));
+    expect(frames.map((f) => [f.type, f.reqid])).toEqual([[FrameType.GET_ENTRY, 1], [FrameType.OK, 1], [FrameType.OK, 2]]);
+    expect(field.first(frames[0]!.fields, Tag.DATA)!.value.equals(big)).toBe(true);
+    expect(d.pending).toBe(0);
+  });
+
   it('nests records and repeats tags for lists', () => {
     const body = encodeFrame(FrameType.CREATE, 1, [
       tlv.str(Tag.ARG, 'sh'), tlv.str(Tag.ARG, '-c'),
