@@ -1,12 +1,13 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlipwayError } from '../../errors.js';
+import { ensurePrivateDir } from '../../internal/private-dir.js';
 
 /**
  * Where keepers keep per-container state: `$XDG_RUNTIME_DIR/slipway` if that dir is writable,
- * else `/run/slipway` as root, else `<tmpdir>/slipway-<uid>`. Created with mode 0700.
- * @throws SlipwayError `ERR_RUNTIME` when the directory cannot be created or is not ours.
+ * else `/run/slipway` as root, else `$TMPDIR/slipway-<uid>`. Created 0700 without following links;
+ * an existing one must be a real directory we own (its mode is tightened to 0700).
+ * @throws SlipwayError `ERR_RUNTIME` naming the path when it is a symlink, not ours, or cannot be created.
  */
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid!();
@@ -14,16 +15,8 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && writable(xdg)) dir = join(xdg, 'slipway');
   else if (uid === 0) dir = '/run/slipway';
-  else dir = join(tmpdir(), `slipway-${uid}`);
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = statSync(dir);
-    if (st.uid !== uid) throw new Error(`owned by uid ${st.uid}`);
-  } catch (cause) {
-    throw new SlipwayError('ERR_RUNTIME', `cannot use state directory ${dir}: ${(cause as Error).message}`, {
-      hint: 'set XDG_RUNTIME_DIR to a directory you own', cause,
-    });
-  }
+  else dir = join(env.TMPDIR || tmpdir(), `slipway-${uid}`);
+  ensurePrivateDir(dir, 'ERR_RUNTIME', `remove ${dir} if it is not yours (rm ${dir}), or set XDG_RUNTIME_DIR to a directory only you can write`);
   return dir;
 }
 
