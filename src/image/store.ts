@@ -13,6 +13,7 @@ import path from 'node:path';
 import { syncFileWriter, type BlobWriter } from './sync-file-writer.js';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
+import { ensurePrivateDir } from '../internal/private-dir.js';
 import { funlock, tryFlock } from './syscalls.js';
 
 const debug = logger('image:store');
@@ -60,8 +61,11 @@ export class ImageStore {
   /** Creates the directory skeleton and sweeps temp files left by dead processes (once per instance). */
   init(): Promise<void> {
     this.#ready ??= (async () => {
+      // Layers hold whatever modes and device nodes an image brings (a 0666 block device, 0777
+      // dirs): only a 0700 root keeps other users of the host from reaching them.
+      ensurePrivateDir(this.root, 'ERR_STORE', `remove ${this.root} if it is not yours, or set SLIPWAY_CACHE_DIR to a directory only you can write`);
       try {
-        for (const d of ['blobs/sha256', 'layers', 'refs', 'tmp', 'locks']) await mkdir(path.join(this.root, d), { recursive: true });
+        for (const d of ['blobs/sha256', 'layers', 'refs', 'tmp', 'locks']) await mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 });
         const oci = path.join(this.root, 'blobs', '..', 'oci-layout');
         await writeFile(oci, '{"imageLayoutVersion":"1.0.0"}', { flag: 'wx' }).catch(() => {});
       } catch (e) {
@@ -182,7 +186,7 @@ export class ImageStore {
   /** Moves a finished layer into place; if another process won the race, ours is discarded. */
   async commitLayer(tmpDir: string, mappingKey: string, chainId: string): Promise<string> {
     const dest = this.layerDir(mappingKey, chainId);
-    await mkdir(path.dirname(dest), { recursive: true });
+    await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
     try {
       await rename(tmpDir, dest);
     } catch (e) {
