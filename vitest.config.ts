@@ -20,6 +20,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'soak',
+          include: ['test/soak/**/*.test.ts'],
+          globalSetup: ['test/integration/global-setup.ts'],
+          testTimeout: 3_600_000,
+          hookTimeout: 300_000,
+          pool: 'forks',
+          poolOptions: { forks: { execArgv: ['--expose-gc'] } },
+        },
+      },
     ],
   },
 });
