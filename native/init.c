@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "netlink.h"
 #include "process.h"
 #include "rootfs.h"
 
@@ -132,6 +133,28 @@ static void make_tap(const char *name) {
   close(fd);
 }
 
+/*
+ * Unreachable routes for the spec's subnets (the user networks' 10.89.0.0/16): without them, a
+ * connect to such an address would take eth0's default route and slirp4netns/pasta would try it
+ * on the host's network. With them it fails at once (EHOSTUNREACH) and no packet leaves. Done by
+ * init, not by the attach of a network, so that containers on no network are covered too; an
+ * attach's connected route (a /24) is more specific and still wins for that network.
+ */
+static int add_unreachable_routes(const struct container_spec *s, sw_error *e) {
+  if (s->net != NET_ISOLATED || !s->nunreach) return 0;
+  cleanup_fd int nl = nl_open();
+  if (nl < 0) return sw_fail(e, -nl, "open rtnetlink socket");
+  for (unsigned i = 0; i < s->nunreach; i++) {
+    int r = nl_add_unreachable4(nl, s->unreach[i], s->unreach_len[i]);
+    if (r < 0 && r != -EEXIST) {
+      char b[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &s->unreach[i], b, sizeof b);
+      return sw_fail(e, -r, "add unreachable route %s/%u", b, s->unreach_len[i]);
+    }
+  }
+  return 0;
+}
+
 static int exit_code_for(int err) { return err == ENOENT ? 127 : 126; }
 
 void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
@@ -157,7 +180,7 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
   if (s->tap && s->net == NET_ISOLATED) make_tap(s->tap);
   /* Opened before pivot_root: this is the host's /dev/null, the process's stdin. */
   int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (nullfd < 0 || rootfs_setup(s, &e) < 0) {
+  if (nullfd < 0 || rootfs_setup(s, &e) < 0 || add_unreachable_routes(s, &e) < 0) {
     if (nullfd < 0) sw_fail(&e, errno, "open /dev/null");
     send_error(ctl, IM_ERROR, &e);
     _exit(1);

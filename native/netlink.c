@@ -5,7 +5,9 @@
  */
 #include "netlink.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -212,4 +214,20 @@ int nl_add_unreachable4(int nl, struct in_addr dst, unsigned prefix) {
   if (!req_append(&r, &rt, sizeof rt)) return -EMSGSIZE;
   if (!attr_put(&r, RTA_DST, &dst, sizeof dst)) return -EMSGSIZE;
   return req_send(nl, &r);
+}
+
+int nl_parse_cidr4(const char *p, size_t len, struct in_addr *a, unsigned *n) {
+  char s[32];
+  if (len == 0 || len >= sizeof s || memchr(p, 0, len)) return -EINVAL;
+  memcpy(s, p, len);
+  s[len] = 0;
+  char *slash = strchr(s, '/');
+  if (!slash) return -EINVAL;
+  *slash = 0;
+  char *end;
+  unsigned long bits = strtoul(slash + 1, &end, 10);
+  if (*end || end == slash + 1 || bits > 32 || inet_pton(AF_INET, s, a) != 1) return -EINVAL;
+  *n = (unsigned)bits;
+  if (bits < 32) a->s_addr &= htonl(bits ? ~0U << (32 - bits) : 0);
+  return 0;
 }

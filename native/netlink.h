@@ -3,6 +3,7 @@
 #pragma once
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* A NETLINK_ROUTE socket in the caller's current network namespace: fd or -errno. */
 int nl_open(void);
@@ -21,3 +22,5 @@ int nl_del_link(int nl, int ifindex);
 /* RTM_NEWROUTE type unreachable for dst/prefix in the main table: connects to it fail at once
  * (EHOSTUNREACH) instead of leaving through the default route. -EEXIST when already there. */
 int nl_add_unreachable4(int nl, struct in_addr dst, unsigned prefix);
+/* "a.b.c.d/n" (len bytes, no NUL needed) -> address with the host bits cleared, and n: 0 or -EINVAL. */
+int nl_parse_cidr4(const char *s, size_t len, struct in_addr *a, unsigned *n);

@@ -195,23 +195,6 @@ struct attach_job {
   unsigned block_len[MAX_BLOCKS], nblocks;
 };
 
-/* "a.b.c.d/n" -> address (host bits cleared) and n: 0 or -EINVAL. */
-static int parse_cidr(const uint8_t *p, uint32_t len, struct in_addr *a, unsigned *n) {
-  char s[32];
-  if (len == 0 || len >= sizeof s || memchr(p, 0, len)) return -EINVAL;
-  memcpy(s, p, len);
-  s[len] = 0;
-  char *slash = strchr(s, '/');
-  if (!slash) return -EINVAL;
-  *slash = 0;
-  char *end;
-  unsigned long bits = strtoul(slash + 1, &end, 10);
-  if (*end || end == slash + 1 || bits > 32 || inet_pton(AF_INET, s, a) != 1) return -EINVAL;
-  *n = (unsigned)bits;
-  if (bits < 32) a->s_addr &= htonl(bits ? ~0U << (32 - bits) : 0);
-  return 0;
-}
-
 /* Runs in a worker; fd 4 is the network's namespace. */
 static void attach_worker(int out, uint32_t reqid, void *arg) {
   const struct attach_job *j = arg;
@@ -309,7 +292,7 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
   tlv_iter_init(&it, body, len);
   while (tlv_next(&it, &t) > 0) {
     if (t.tag != T_UNREACHABLE) continue;
-    if (j.nblocks == MAX_BLOCKS || parse_cidr(t.val, t.len, &j.block[j.nblocks], &j.block_len[j.nblocks]) < 0) {
+    if (j.nblocks == MAX_BLOCKS || nl_parse_cidr4((const char *)t.val, t.len, &j.block[j.nblocks], &j.block_len[j.nblocks]) < 0) {
       reply_error(reqid, "network attach: bad unreachable route (at most 8 IPv4 CIDRs like 10.89.0.0/16)", EINVAL);
       return;
     }

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "netlink.h"
 #include "protocol.h"
 
 static void push_str(char ***arr, size_t *n, char *s) {
@@ -148,6 +149,12 @@ int spec_parse_container(const uint8_t *body, size_t len, struct container_spec 
     }
     case T_MOUNT:
       if ((r = parse_mount(&t, s, e)) < 0) return r;
+      continue;
+    case T_UNREACHABLE:
+      if (s->nunreach == SW_MAX_UNREACHABLE ||
+          nl_parse_cidr4((const char *)t.val, t.len, &s->unreach[s->nunreach], &s->unreach_len[s->nunreach]) < 0)
+        return sw_fail(e, EINVAL, "parse spec: bad unreachable route (at most %d IPv4 CIDRs like 10.89.0.0/16)", SW_MAX_UNREACHABLE);
+      s->nunreach++;
       continue;
     case T_SHM_SIZE: s->shm_size = tlv_uint(&t); continue;
     case T_NET: s->net = (int)tlv_uint(&t); continue;

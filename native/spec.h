@@ -1,6 +1,7 @@
 /* Typed container and process specs, parsed once from TLVs; mechanics never see raw frames. */
 #pragma once
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -8,6 +9,7 @@
 
 enum { MOUNT_BIND = 1, MOUNT_TMPFS = 2 };
 enum { NET_ISOLATED = 0, NET_NONE = 1, NET_HOST = 2 };
+#define SW_MAX_UNREACHABLE 8
 
 struct mount_spec {
   int type;
@@ -48,6 +50,9 @@ struct container_spec {
   int net;
   char *log_path;
   char *tap; /* T_TAP or NULL */
+  /* T_UNREACHABLE (isolated net): subnets given an unreachable route before the process starts. */
+  struct in_addr unreach[SW_MAX_UNREACHABLE];
+  unsigned unreach_len[SW_MAX_UNREACHABLE], nunreach;
   uint64_t log_max;
   bool identity_mapped; /* decided by the keeper, not by the frame */
   struct proc_spec proc;

@@ -6,6 +6,7 @@ import { logger } from '../internal/debug.js';
 import type { ContainerOptions } from '../api/container-options.js';
 import { pull, type Image } from '../image/pull.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
+import { USER_NETWORKS_CIDR } from './keeper/keeper-network.js';
 import { buildProcessSpec } from './process-spec.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
@@ -95,6 +96,8 @@ async function create(
       // A persistent tap for slirp4netns/pasta (only when one is installed): stopping the helper then
       // takes ~1 ms instead of 15-45 ms (closing a non-persistent tap waits for RCU).
       tap: options.networkMode === 'isolated' && (await outboundTools()) ? 'eth0' : undefined,
+      // Attached to a user network or not, traffic for 10.89.0.0/16 must never leave through slirp4netns/pasta.
+      unreachable: options.networkMode === 'isolated' ? [USER_NETWORKS_CIDR] : undefined,
       mounts: await Promise.all(options.mounts.map(async (m) => m.kind === 'bind'
         ? { type: 'bind' as const, source: m.source, target: m.target, readonly: m.readonly }
         : m.kind === 'volume'

@@ -16,8 +16,11 @@ export interface NetworkEndpoint {
 }
 
 const PREFIX = 24;
-/** Every network's subnet: unreachable in attached containers except their own /24s. */
-const ALL_NETWORKS = '10.89.0.0/16';
+/**
+ * Every network's subnet: unreachable in every isolated container (set at create) except through its
+ * own networks' /24s, so no packet for a user network leaves through slirp4netns/pasta.
+ */
+export const USER_NETWORKS_CIDR = '10.89.0.0/16';
 /** .0 is the network, .1 is kept free (no gateway today, maybe one later), .255 broadcast. */
 const FIRST_HOST = 2;
 const LAST_HOST = 254;
@@ -110,7 +113,7 @@ export class KeeperNetwork {
     const ip = `10.89.${this.subnetIndex}.${host}`;
     this.#pending.add(host);
     try {
-      const ifname = await this.#keeper.attachNetwork(containerId, this.id, ip, PREFIX, { unreachable: [ALL_NETWORKS] });
+      const ifname = await this.#keeper.attachNetwork(containerId, this.id, ip, PREFIX, { unreachable: [USER_NETWORKS_CIDR] });
       const ep = { containerId, ip, prefix: PREFIX, ifname };
       this.#endpoints.set(containerId, ep);
       return ep;

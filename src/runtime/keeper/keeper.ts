@@ -66,6 +66,12 @@ export interface KeeperContainerSpec extends KeeperProcessSpec {
    * non-persistent tap unregisters it synchronously); the device goes with the namespace. Best effort.
    */
   tap?: string;
+  /**
+   * Isolated mode: IPv4 CIDRs (at most 8) init gives an `unreachable` route before the process starts,
+   * e.g. `['10.89.0.0/16']`: a connect to them fails at once (EHOSTUNREACH) instead of leaving through
+   * the outbound helper's default route to the host's network.
+   */
+  unreachable?: string[];
   mounts?: KeeperMount[];
   /** Bytes. @defaultValue 64 MiB */
   shmSize?: number;
@@ -176,6 +182,16 @@ function ensureFile(path: string): void {
   closeSync(openSync(path, 'a', 0o644));
 }
 
+/** `unreachable` route fields (IPv4 CIDRs, at most 8). */
+function unreachableFields(cidrs: readonly string[], where: string): Field[] {
+  if (cidrs.length > 8) throw new SlipwayError('ERR_INVALID_ARGUMENT', `at most 8 unreachable routes ${where}`, { hint: 'cover the subnets with fewer, wider CIDRs' });
+  return cidrs.map((cidr) => {
+    const [addr, bits] = cidr.split('/');
+    if (!isIPv4(addr ?? '') || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unreachable route ${cidr} is not an IPv4 CIDR`, { hint: 'use a form like 10.89.0.0/16' });
+    return tlv.str(Tag.UNREACHABLE, cidr);
+  });
+}
+
 function containerFields(s: KeeperContainerSpec): Field[] {
   const f: Field[] = [tlv.str(Tag.ID, s.id), tlv.str(Tag.STATE_DIR, s.stateDir)];
   if (s.rootfs) f.push(tlv.str(Tag.ROOTFS, s.rootfs));
@@ -188,6 +204,7 @@ function containerFields(s: KeeperContainerSpec): Field[] {
   if (s.hostname) f.push(tlv.str(Tag.HOSTNAME, s.hostname));
   f.push(tlv.u8(Tag.NET, s.netMode === 'host' ? 2 : s.netMode === 'none' ? 1 : 0));
   if (s.tap && (s.netMode ?? 'isolated') === 'isolated') f.push(tlv.str(Tag.TAP, s.tap));
+  if ((s.netMode ?? 'isolated') === 'isolated') f.push(...unreachableFields(s.unreachable ?? [], 'per container'));
   f.push(tlv.u64(Tag.SHM_SIZE, s.shmSize ?? 64 * 1024 * 1024));
   if (s.logPath) f.push(tlv.str(Tag.LOG_PATH, s.logPath), tlv.u64(Tag.LOG_MAX, s.logMaxBytes ?? 16 * 1024 * 1024));
   const binds: KeeperMount[] = [];
@@ -618,12 +635,7 @@ export class Keeper {
     if (!isIPv4(ip)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `network address ${ip} is not an IPv4 address`, { hint: 'use a dotted IPv4 address inside the network subnet, e.g. 10.89.7.2' });
     if (!Number.isInteger(prefix) || prefix < 1 || prefix > 30) throw new SlipwayError('ERR_INVALID_ARGUMENT', `prefix length ${String(prefix)} is out of range`, { hint: 'use 1..30, e.g. 24' });
     const fields = [tlv.str(Tag.ID, containerId), tlv.str(Tag.NET_ID, netId), tlv.str(Tag.IP, ip), tlv.u8(Tag.PREFIX, prefix)];
-    for (const cidr of opts.unreachable ?? []) {
-      const [addr, bits] = cidr.split('/');
-      if (!isIPv4(addr ?? '') || !/^\d{1,2}$/.test(bits ?? '') || Number(bits) > 32) throw new SlipwayError('ERR_INVALID_ARGUMENT', `unreachable route ${cidr} is not an IPv4 CIDR`, { hint: 'use a form like 10.89.0.0/16' });
-      fields.push(tlv.str(Tag.UNREACHABLE, cidr));
-    }
-    if ((opts.unreachable?.length ?? 0) > 8) throw new SlipwayError('ERR_INVALID_ARGUMENT', 'at most 8 unreachable routes per attach', { hint: 'cover the subnets with fewer, wider CIDRs' });
+    fields.push(...unreachableFields(opts.unreachable ?? [], 'per attach'));
     const f = await this.#request(FrameType.NET_ATTACH, fields);
     return field.str(f.fields, Tag.IFNAME) ?? '';
   }
