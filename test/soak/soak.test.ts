@@ -52,12 +52,15 @@ function descendants(table: Map<number, { ppid: number }>, root: number): number
   return n;
 }
 
-/** Our cgroups under every v1 controller (as root) and the cgroup2 mount. */
+/** Containers this test started; other tests on the machine may own other cgroups under the same parents. */
+const ours = new Set<string>();
+
+/** cgroups of our containers under every v1 controller (as root) and the cgroup2 mount. */
 function cgroupCount(): number {
   let n = 0;
   for (const ctrl of ['memory', 'pids', 'cpu', 'cpu,cpuacct', 'unified', '']) {
     const dir = join('/sys/fs/cgroup', ctrl, 'slipway');
-    if (existsSync(dir)) n += readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).length;
+    if (existsSync(dir)) n += readdirSync(dir).filter((id) => ours.has(id)).length;
   }
   return n;
 }
@@ -107,6 +110,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     let n = 0;
     const cycle = async (): Promise<void> => {
       const c = await (n++ % 2 ? isolated : member).start();
+      ours.add(c.id);
       expect(c.getMappedPort(8080)).toBeGreaterThan(0);
       await c.stop({ timeout: 1000 });
       await c.remove();
@@ -121,6 +125,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
 
   it(`${RESTARTS} restarts of one container leave nothing behind`, async () => {
     const c = await limited(new Container(image())).expose(8080).withCommand(['httpd', '-f', '-p', '8080']).start();
+    ours.add(c.id);
     try {
       for (let i = 0; i < 5; i++) await c.restart({ timeout: 1000 });
       const before = sample(keeper);
