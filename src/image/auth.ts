@@ -6,6 +6,7 @@ import { request, type Dispatcher } from 'undici';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import type { RegistryCredentials } from './credentials.js';
+import { guardBody, registryTimeoutError, resolveTimeouts, timeoutPhase, type RegistryTimeouts } from './timeouts.js';
 
 const debug = logger('image:auth');
 
@@ -71,6 +72,8 @@ interface CachedToken { token: string; expiresAt: number }
 export interface AuthenticatorOptions {
   dispatcher?: Dispatcher | undefined;
   userAgent: string;
+  /** Per-phase limits for token requests. @defaultValue the registry defaults ({@link resolveTimeouts}) */
+  timeouts?: RegistryTimeouts;
   /** Clock, for tests. @defaultValue Date.now */
   now?: () => number;
 }
@@ -118,6 +121,8 @@ export class Authenticator {
     const service = ch.params.service;
     const scopes = scope ? [scope] : [];
     let res: Dispatcher.ResponseData;
+    const timeouts = this.#opts.timeouts ?? resolveTimeouts(undefined, {});
+    const limits = { headersTimeout: timeouts.headers, bodyTimeout: timeouts.body };
     const headers: Record<string, string> = { 'user-agent': this.#opts.userAgent };
     try {
       if (creds?.identityToken) {
@@ -128,7 +133,7 @@ export class Authenticator {
         res = await request(url, {
           method: 'POST', body: form.toString(), signal,
           headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
-          dispatcher: this.#opts.dispatcher,
+          dispatcher: this.#opts.dispatcher, ...limits,
         });
       } else {
         if (service) url.searchParams.set('service', service);
@@ -137,14 +142,25 @@ export class Authenticator {
           headers.authorization = basicHeader(creds);
           url.searchParams.set('account', creds.username);
         }
-        res = await request(url, { method: 'GET', headers, signal, dispatcher: this.#opts.dispatcher });
+        res = await request(url, { method: 'GET', headers, signal, dispatcher: this.#opts.dispatcher, ...limits });
       }
     } catch (e) {
+      const phase = timeoutPhase(e);
+      if (phase) throw registryTimeoutError(phase, url.host, `token endpoint ${url.origin}${url.pathname}`, timeouts, e);
       throw new SlipwayError('ERR_REGISTRY_UNREACHABLE', `token endpoint ${url.origin}${url.pathname} unreachable: ${(e as Error).message}`, {
         hint: 'check network access to the registry\'s auth server', cause: e,
       });
     }
-    const text = await readLimited(res.body, 1 << 20);
+    let text: string;
+    try {
+      text = await readLimited(guardBody(res.body, timeouts.body), 1 << 20);
+    } catch (e) {
+      const phase = timeoutPhase(e);
+      if (phase) throw registryTimeoutError(phase, url.host, `token endpoint ${url.origin}${url.pathname}`, timeouts, e);
+      throw new SlipwayError('ERR_REGISTRY_UNREACHABLE', `token endpoint ${url.origin}${url.pathname}: the answer was cut short: ${(e as Error).message}`, {
+        hint: 'retry; check the network to the registry\'s auth server', cause: e,
+      });
+    }
     if (res.statusCode !== 200) {
       throw new SlipwayError('ERR_REGISTRY_AUTH', `token endpoint ${url.origin}${url.pathname} answered ${res.statusCode} for scope "${scope}"${creds ? ' with credentials' : ' anonymously'}: ${text.slice(0, 200)}`, {
         hint: creds ? 'check the credentials in your Docker config / auth.json' : 'log in (docker login / podman login) if the repository is private',
@@ -178,7 +194,7 @@ export function basicHeader(creds: RegistryCredentials): string {
 }
 
 /** Reads a body as text, at most `limit` bytes (the rest is discarded). */
-export async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<string> {
+export async function readLimited(body: AsyncIterable<unknown>, limit: number): Promise<string> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of body) {

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import pRetry from 'p-retry';
-import { request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
-import { Authenticator, parseWwwAuthenticate, readLimited, type Challenge } from './auth.js';
+import { Authenticator, parseWwwAuthenticate, type Challenge } from './auth.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+import { guardBody, registryTimeoutError, resolveTimeouts, timeoutPhase, type RegistryTimeouts } from './timeouts.js';
 
 const debug = logger('image:registry');
 
@@ -41,7 +42,14 @@ export interface RegistryClientOptions {
   retry?: { retries?: number; minTimeout?: number; maxTimeout?: number; factor?: number };
   /** Longest `Retry-After` honoured, in ms. @defaultValue 60000 */
   maxRetryAfterMs?: number;
-  /** undici dispatcher. @defaultValue undici's global dispatcher */
+  /**
+   * Time limits per request phase, in ms (each retry gets them afresh). The connect limit applies only to
+   * the default dispatcher. @defaultValue connect 15000, headers 30000, body 30000, or
+   * `$SLIPWAY_REGISTRY_CONNECT_TIMEOUT`, `$SLIPWAY_REGISTRY_HEADERS_TIMEOUT`, `$SLIPWAY_REGISTRY_BODY_TIMEOUT`
+   * @example { headers: 120_000 }
+   */
+  timeouts?: Partial<RegistryTimeouts>;
+  /** undici dispatcher. @defaultValue an undici Agent with the connect timeout */
   dispatcher?: Dispatcher;
   /** @defaultValue `slipway/<version>` */
   userAgent?: string;
@@ -70,10 +78,45 @@ interface Resp {
 }
 
 class HttpStatusError extends Error {
-  constructor(readonly statusCode: number, message: string, readonly retryAfterMs?: number) {
+  constructor(readonly statusCode: number, message: string, readonly host: string, readonly retryAfterMs?: number) {
     super(message);
   }
 }
+
+/** A response body that ended early (connection closed, reset, or shorter than announced). */
+class TruncatedError extends Error {
+  constructor(message: string, readonly host: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** Which host an error came from (a redirect may lead to a CDN), for messages. */
+const errorHost = new WeakMap<object, string>();
+function tagHost<T>(e: T, host: string): T {
+  if (e && typeof e === 'object' && !errorHost.has(e)) errorHost.set(e, host);
+  return e;
+}
+
+function errnoCode(e: unknown): string | undefined {
+  for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/** TLS handshake or certificate failures: the only errors where plain HTTP (insecure registries) is the likely fix. */
+function isTlsError(e: unknown): boolean {
+  const code = errnoCode(e) ?? '';
+  if (/^(ERR_SSL|ERR_TLS|EPROTO$)|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)/.test(code)) return true;
+  const msg = String((e as Error)?.message ?? '') + String(((e as { cause?: Error })?.cause)?.message ?? '');
+  return /wrong version number|ssl3?_|tls|certificate/i.test(msg);
+}
+
+/** Errors that mean nothing is listening or the name does not resolve: retrying only delays them. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Connection errors that, after the response started, mean the body was cut short. */
+const CUT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_ABORTED']);
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
@@ -122,8 +165,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function abortError(signal: AbortSignal): SlipwayError {
-  return new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: signal.reason });
+function abortError(signal: AbortSignal, what?: string): SlipwayError {
+  return new SlipwayError('ERR_ABORTED', what ? `the pull was aborted while fetching ${what}` : 'the pull was aborted', { cause: signal.reason });
 }
 
 /** Talks to Docker Registry v2 / OCI distribution registries. */
@@ -135,7 +178,8 @@ export class RegistryClient {
   readonly #maxManifest: number;
   readonly #retry: Required<NonNullable<RegistryClientOptions['retry']>>;
   readonly #maxRetryAfter: number;
-  readonly #dispatcher: Dispatcher | undefined;
+  readonly #timeouts: RegistryTimeouts;
+  readonly #dispatcher: Dispatcher;
   readonly #ua: string;
 
   constructor(opts: RegistryClientOptions = {}) {
@@ -148,9 +192,18 @@ export class RegistryClient {
     this.#maxManifest = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.#retry = { retries: 4, minTimeout: 500, maxTimeout: 8000, factor: 2, ...opts.retry };
     this.#maxRetryAfter = opts.maxRetryAfterMs ?? 60_000;
-    this.#dispatcher = opts.dispatcher;
+    this.#timeouts = resolveTimeouts(opts.timeouts, env);
+    // undici's global dispatcher waits 300 s for headers and 300 s between body chunks.
+    this.#dispatcher = opts.dispatcher ?? new Agent({
+      connect: { timeout: this.#timeouts.connect }, headersTimeout: this.#timeouts.headers, bodyTimeout: this.#timeouts.body,
+    });
     this.#ua = opts.userAgent ?? 'slipway/0.1';
-    this.#auth = new Authenticator({ dispatcher: this.#dispatcher, userAgent: this.#ua });
+    this.#auth = new Authenticator({ dispatcher: this.#dispatcher, userAgent: this.#ua, timeouts: this.#timeouts });
+  }
+
+  /** The per-phase time limits this client applies. */
+  get timeouts(): Readonly<RegistryTimeouts> {
+    return this.#timeouts;
   }
 
   /** The API base URL for a registry domain (`docker.io` → `https://registry-1.docker.io`). */
@@ -162,14 +215,14 @@ export class RegistryClient {
 
   /**
    * `GET /v2/`: learns the registry's auth challenges (cached per domain).
-   * @throws {@link SlipwayError} `ERR_REGISTRY_UNREACHABLE` or `ERR_REGISTRY`.
+   * @throws {@link SlipwayError} `ERR_REGISTRY_UNREACHABLE`, `ERR_REGISTRY_TIMEOUT` or `ERR_REGISTRY`.
    */
   ping(domain: string, opts: CallOptions = {}): Promise<Challenge[]> {
     let p = this.#challenges.get(domain);
     if (!p) {
       p = this.#withRetry(domain, `registry ${domain} (GET /v2/)`, async () => {
         const res = await this.#raw(new URL('/v2/', this.baseUrl(domain)), { method: 'GET', headers: {}, signal: opts.signal });
-        await res.body.dump().catch(() => {});
+        if (res.statusCode === 200 || res.statusCode === 401 || res.statusCode === 404) await this.#drain(res);
         if (res.statusCode === 200) return [];
         if (res.statusCode === 401) return parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
         // Some registries answer 404 on /v2/ yet serve the API; carry on unauthenticated.
@@ -228,9 +281,9 @@ export class RegistryClient {
   }
 
   /**
-   * Streams a blob. Transient failures (network errors, truncation, 5xx, 429) are retried with backoff and
-   * the download resumes where it stopped: with `Range` when the server honours it, otherwise by skipping
-   * the bytes already delivered. The caller verifies the digest.
+   * Streams a blob. Transient failures (network errors, truncation, a stalled body, 5xx, 429) are retried with
+   * backoff and the download resumes where it stopped: with `Range` when the server honours it, otherwise by
+   * skipping the bytes already delivered. The caller verifies the digest.
    *
    * @param size - the expected size from the descriptor: a shorter stream counts as truncated.
    */
@@ -240,16 +293,18 @@ export class RegistryClient {
     let attempt = 0;
     for (;;) {
       attempt++;
+      let host = domain;
       try {
         const headers: Record<string, string> = {};
         if (delivered > 0) headers.range = `bytes=${delivered}-`;
         const res = await this.#send(domain, repo, `/v2/${repo}/blobs/${digest}`, headers, opts.signal);
+        host = res.url.host;
         let skip = 0;
         if (res.statusCode === 206 && delivered > 0) {
           const cr = header(res.headers, 'content-range') ?? '';
           const m = /bytes (\d+)-/.exec(cr);
           if (!m || Number(m[1]) !== delivered) {
-            await res.body.dump().catch(() => {});
+            discard(res);
             throw new Error(`server answered Range bytes=${delivered}- with Content-Range "${cr}"`);
           }
         } else if (res.statusCode === 200) {
@@ -261,32 +316,37 @@ export class RegistryClient {
           const len = Number(header(res.headers, 'content-length'));
           const expected = size - delivered + skip;
           if (Number.isFinite(len) && len > expected) {
-            await res.body.dump().catch(() => {});
+            discard(res);
             throw new SlipwayError('ERR_TOO_LARGE', `${what}: server sends ${len} bytes, descriptor says ${size}`, { hint: 'the registry serves content that does not match the manifest' });
           }
         }
-        for await (const chunk of res.body) {
-          let c = chunk as Buffer;
-          if (skip > 0) {
-            if (c.length <= skip) {
-              skip -= c.length;
-              continue;
+        try {
+          for await (const chunk of guardBody(res.body, this.#timeouts.body)) {
+            let c = chunk;
+            if (skip > 0) {
+              if (c.length <= skip) {
+                skip -= c.length;
+                continue;
+              }
+              c = c.subarray(skip);
+              skip = 0;
             }
-            c = c.subarray(skip);
-            skip = 0;
+            if (size !== undefined && delivered + c.length > size) {
+              throw new SlipwayError('ERR_TOO_LARGE', `${what}: more than the ${size} bytes the descriptor announced`, { hint: 'the registry serves content that does not match the manifest' });
+            }
+            delivered += c.length;
+            yield c;
           }
-          if (size !== undefined && delivered + c.length > size) {
-            throw new SlipwayError('ERR_TOO_LARGE', `${what}: more than the ${size} bytes the descriptor announced`, { hint: 'the registry serves content that does not match the manifest' });
-          }
-          delivered += c.length;
-          yield c;
+        } catch (e) {
+          throw this.#bodyError(e, host, `the connection closed after ${delivered}${size !== undefined ? ` of ${size}` : ''} bytes`);
         }
-        if (size !== undefined && delivered < size) throw new Error(`stream ended after ${delivered} of ${size} bytes`);
+        if (size !== undefined && delivered < size) throw new TruncatedError(`the body ended after ${delivered} of ${size} bytes`, host);
         return;
       } catch (e) {
-        if (opts.signal?.aborted) throw abortError(opts.signal);
+        if (opts.signal?.aborted) throw abortError(opts.signal, what);
+        tagHost(e, host);
         const retryAfter = this.#retryable(e);
-        if (retryAfter === false || attempt > this.#retry.retries) throw this.#finalError(e, what);
+        if (retryAfter === false || attempt > this.#retry.retries) throw this.#finalError(e, what, domain, attempt);
         const backoff = Math.min(this.#retry.maxTimeout, this.#retry.minTimeout * this.#retry.factor ** (attempt - 1));
         debug('%s: attempt %d failed at byte %d (%s); retrying in %dms', what, attempt, delivered, (e as Error).message, Math.max(backoff, retryAfter));
         await sleep(Math.max(backoff, retryAfter), opts.signal);
@@ -301,14 +361,19 @@ export class RegistryClient {
       return false;
     }
     if (SlipwayError.is(e)) return false;
+    // A registry that accepted no connection or sent no headers within the limit would only make every retry
+    // wait the limit again; a stalled body is retried (the next attempt resumes where it stopped).
+    const phase = timeoutPhase(e);
+    if (phase === 'connect' || phase === 'headers') return false;
     // Nobody listening / no such host: retrying only delays the error (a test suite waits ~8 s for nothing).
-    const code = (e as NodeJS.ErrnoException).code ?? ((e as { cause?: NodeJS.ErrnoException }).cause?.code);
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') return false;
+    if (UNREACHABLE_CODES.has(errnoCode(e) ?? '')) return false;
+    if (isTlsError(e)) return false;
     return 0; // network error, truncation
   }
 
-  #finalError(e: unknown, what: string): unknown {
+  #finalError(e: unknown, what: string, domain: string, attempts: number): unknown {
     if (SlipwayError.is(e)) return e;
+    const host = (e && typeof e === 'object' ? errorHost.get(e) : undefined) ?? domain;
     if (e instanceof HttpStatusError) {
       if (e.statusCode === 404) {
         return new SlipwayError('ERR_IMAGE_NOT_FOUND', `${what}: not found (404)`, { hint: 'check the repository name and tag', cause: e });
@@ -321,23 +386,56 @@ export class RegistryClient {
       if (e.statusCode === 429) {
         return new SlipwayError('ERR_REGISTRY', `${what}: rate limited (429) after retries`, { hint: 'log in to raise the limit, or set SLIPWAY_REGISTRY_MIRROR', cause: e });
       }
-      return new SlipwayError('ERR_REGISTRY', `${what}: ${e.message}`, { cause: e });
+      if (e.statusCode >= 500) {
+        return new SlipwayError('ERR_REGISTRY', `${what}: registry ${e.host} answered HTTP ${e.statusCode} (a server error) on ${attempts} attempt${attempts === 1 ? '' : 's'}`, {
+          hint: `the registry itself is failing: retry later, check ${e.host}'s status or logs, or pull through a mirror (SLIPWAY_REGISTRY_MIRROR for Docker Hub images, SLIPWAY_HUB_IMAGE_NAME_PREFIX for a pull-through cache)`,
+          cause: e,
+        });
+      }
+      return new SlipwayError('ERR_REGISTRY', `${what}: ${e.message}`, {
+        hint: 'the registry refused the request; check the image reference, and that this is an OCI / Docker v2 registry', cause: e,
+      });
     }
-    return new SlipwayError('ERR_REGISTRY_UNREACHABLE', `${what}: ${(e as Error).message}`, {
-      hint: 'check that the registry is reachable (for a plain-HTTP registry, list it in SLIPWAY_INSECURE_REGISTRIES)', cause: e,
+    const phase = timeoutPhase(e);
+    if (phase) return registryTimeoutError(phase, host, what, this.#timeouts, e);
+    if (e instanceof TruncatedError) {
+      return new SlipwayError('ERR_REGISTRY', `${what}: registry ${e.host} cut the transfer short: ${e.message} (${attempts} attempt${attempts === 1 ? '' : 's'})`, {
+        hint: 'the registry or a proxy between closed the connection mid-body; retry, and check the registry\'s logs or the proxy\'s size and time limits',
+        cause: e,
+      });
+    }
+    const msg = (e as Error).message;
+    if (isTlsError(e)) {
+      return new SlipwayError('ERR_REGISTRY_UNREACHABLE', `${what}: TLS with ${host} failed: ${msg}`, {
+        hint: `if ${domain} serves plain HTTP, list it in SLIPWAY_INSECURE_REGISTRIES; if its certificate comes from a private CA, set NODE_EXTRA_CA_CERTS`,
+        cause: e,
+      });
+    }
+    return new SlipwayError('ERR_REGISTRY_UNREACHABLE', `${what}: ${msg}`, {
+      hint: `check that a registry is running at ${host} and reachable from here (address, port, DNS, proxy)`, cause: e,
     });
   }
 
+  /** Classifies an error while reading a body: timeouts and our own errors pass, a closed connection is a truncation. */
+  #bodyError(e: unknown, host: string, truncated: string): unknown {
+    if (SlipwayError.is(e) || timeoutPhase(e)) return tagHost(e, host);
+    if (CUT_CODES.has(errnoCode(e) ?? '') || /closed|aborted|terminated|premature/i.test(String((e as Error)?.message))) {
+      return new TruncatedError(truncated, host, { cause: e });
+    }
+    return tagHost(e, host);
+  }
+
   async #withRetry<T>(domain: string, what: string, fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-    void domain;
+    let attempts = 0;
     return pRetry(async () => {
-      if (signal?.aborted) throw new pRetry.AbortError(abortError(signal) as unknown as Error);
+      attempts++;
+      if (signal?.aborted) throw new pRetry.AbortError(abortError(signal, what) as unknown as Error);
       try {
         return await fn();
       } catch (e) {
-        if (signal?.aborted) throw new pRetry.AbortError(abortError(signal) as unknown as Error);
+        if (signal?.aborted) throw new pRetry.AbortError(abortError(signal, what) as unknown as Error);
         const r = this.#retryable(e);
-        if (r === false) throw new pRetry.AbortError(this.#finalError(e, what) as Error);
+        if (r === false) throw new pRetry.AbortError(this.#finalError(e, what, domain, attempts) as Error);
         const err = e instanceof Error ? e : new Error(String(e));
         (err as Error & { retryAfterMs?: number }).retryAfterMs = r;
         throw err;
@@ -353,13 +451,26 @@ export class RegistryClient {
         if (ra > 0) await sleep(ra, signal);
       },
     }).catch((e: unknown) => {
-      throw this.#finalError(e, what);
+      throw this.#finalError(e, what, domain, attempts);
     });
   }
 
   #statusError(res: Resp, what: string): HttpStatusError {
-    res.body.dump().catch(() => {});
-    return new HttpStatusError(res.statusCode, `${what}: HTTP ${res.statusCode} from ${res.url.host}`, parseRetryAfter(header(res.headers, 'retry-after')));
+    discard(res);
+    return new HttpStatusError(res.statusCode, `${what}: HTTP ${res.statusCode} from ${res.url.host}`, res.url.host, parseRetryAfter(header(res.headers, 'retry-after')));
+  }
+
+  /** Reads and drops a body we do not need (keeps the connection reusable); at most 64 KiB, then the connection goes. */
+  async #drain(res: Resp): Promise<void> {
+    let n = 0;
+    try {
+      for await (const c of guardBody(res.body, this.#timeouts.body)) {
+        n += c.length;
+        if (n > 64 << 10) break;
+      }
+    } catch (e) {
+      if (timeoutPhase(e)) throw tagHost(e, res.url.host);
+    }
   }
 
   async #readAll(res: Resp, limit: number, what: string): Promise<Buffer> {
@@ -373,15 +484,19 @@ export class RegistryClient {
     }
     const chunks: Buffer[] = [];
     let n = 0;
-    for await (const c of res.body) {
-      n += (c as Buffer).length;
-      if (n > limit) {
-        discard(res);
-        throw tooLarge();
+    try {
+      for await (const c of guardBody(res.body, this.#timeouts.body)) {
+        n += c.length;
+        if (n > limit) {
+          discard(res);
+          throw tooLarge();
+        }
+        chunks.push(c);
       }
-      chunks.push(c as Buffer);
+    } catch (e) {
+      throw this.#bodyError(e, res.url.host, `the connection closed after ${n}${Number.isFinite(len) ? ` of ${len}` : ''} bytes`);
     }
-    if (Number.isFinite(len) && n !== len) throw new Error(`${what}: body ended after ${n} of ${len} bytes`);
+    if (Number.isFinite(len) && n !== len) throw new TruncatedError(`the body ended after ${n} of ${len} bytes`, res.url.host);
     return Buffer.concat(chunks);
   }
 
@@ -398,7 +513,7 @@ export class RegistryClient {
       const res = await this.#follow(url, headers, signal);
       if (res.statusCode === 401 && round === 0) {
         const fresh = parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
-        await res.body.dump().catch(() => {});
+        await this.#drain(res);
         for (const c of challenges) this.#auth.invalidate(c, scope);
         if (fresh.length) {
           challenges.splice(0, challenges.length, ...fresh);
@@ -430,7 +545,7 @@ export class RegistryClient {
       const res = await this.#raw(url, { method: 'GET', headers: h, signal });
       const loc = header(res.headers, 'location');
       if (REDIRECTS.has(res.statusCode) && loc) {
-        await res.body.dump().catch(() => {});
+        await this.#drain(res);
         const next = new URL(loc, url);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new SlipwayError('ERR_REGISTRY', `redirect to unsupported URL ${next.protocol}`);
         debug('redirect %s → %s', url.host, next.host);
@@ -443,12 +558,19 @@ export class RegistryClient {
   }
 
   async #raw(url: URL, o: { method: 'GET'; headers: Record<string, string>; signal: AbortSignal | undefined }): Promise<Resp> {
-    const res = await request(url, {
-      method: o.method,
-      headers: { 'user-agent': this.#ua, ...o.headers },
-      signal: o.signal,
-      dispatcher: this.#dispatcher,
-    });
-    return { statusCode: res.statusCode, headers: res.headers as Resp['headers'], body: res.body, url };
+    try {
+      const res = await request(url, {
+        method: o.method,
+        headers: { 'user-agent': this.#ua, ...o.headers },
+        signal: o.signal,
+        dispatcher: this.#dispatcher,
+        // Per request too, so the limits hold with a caller's own dispatcher.
+        headersTimeout: this.#timeouts.headers,
+        bodyTimeout: this.#timeouts.body,
+      });
+      return { statusCode: res.statusCode, headers: res.headers as Resp['headers'], body: res.body, url };
+    } catch (e) {
+      throw tagHost(e, url.host);
+    }
   }
 }

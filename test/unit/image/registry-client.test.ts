@@ -6,7 +6,8 @@ import { SlipwayError } from '../../../src/errors.js';
 import { parseWwwAuthenticate } from '../../../src/image/auth.js';
 import { createCredentialResolver } from '../../../src/image/credentials.js';
 import { RegistryClient, isLoopbackRegistry } from '../../../src/image/registry-client.js';
-import { FakeRegistry, sha256 } from './helpers/fake-registry.js';
+import { Agent } from 'undici';
+import { FakeRegistry, faults, sha256 } from './helpers/fake-registry.js';
 
 const fast = { retries: 3, minTimeout: 10, maxTimeout: 50 };
 const noCreds = async (): Promise<undefined> => undefined;
@@ -276,5 +277,118 @@ describe('RegistryClient', () => {
     expect(e.message).toContain(host);
     expect(Date.now() - t0).toBeLessThan(1500); // connection refused is not retried
 
+  });
+});
+
+describe('RegistryClient: time limits and failure hints', () => {
+  const limits = { connect: 2000, headers: 300, body: 300 };
+  const blobOf = (r: FakeRegistry) => (req: { url?: string }): Buffer | undefined => r.bodyOf(req as Parameters<FakeRegistry['bodyOf']>[0]);
+
+  it('gives up on a registry that accepts and never answers, naming the host and the headers phase', async () => {
+    const r = await reg();
+    r.hooks.push(faults.silent('/v2/'));
+    const c = new RegistryClient({ credentials: noCreds, retry: fast, timeouts: limits });
+    const e = await rejects(c.getManifest(r.host, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect(e.message).toContain(`registry ${r.host} sent no response headers within 300 ms`);
+    expect(e.hint).toContain('SLIPWAY_REGISTRY_HEADERS_TIMEOUT');
+    expect((e.cause as { code?: string }).code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    // Not retried: every retry would wait the whole limit again.
+    expect(r.log.filter((l) => l.path === '/v2/').length).toBe(1);
+  });
+
+  it('takes the limits from the environment', async () => {
+    const r = await reg();
+    r.putManifest('x', ['1'], { schemaVersion: 2 }, 'application/vnd.oci.image.manifest.v1+json');
+    r.hooks.push(faults.silent('/manifests/'));
+    const c = new RegistryClient({ credentials: noCreds, retry: fast, env: { SLIPWAY_REGISTRY_HEADERS_TIMEOUT: '250' } });
+    expect(c.timeouts).toEqual({ connect: 15_000, headers: 250, body: 30_000 });
+    const e = await rejects(c.getManifest(r.host, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect(e.message).toMatch(/manifest .*x:1: registry .* sent no response headers within 250 ms/);
+    expect(() => new RegistryClient({ env: { SLIPWAY_REGISTRY_BODY_TIMEOUT: 'soon' } })).toThrow(/ERR_INVALID_ARGUMENT: invalid SLIPWAY_REGISTRY_BODY_TIMEOUT/);
+  });
+
+  it('gives up on a blob that trickles, after retrying, naming the body phase', async () => {
+    const r = await reg();
+    const blob = Buffer.alloc(100_000, 3);
+    const d = r.putBlob(blob);
+    r.hooks.push(faults.trickle('/blobs/', blobOf(r), 20));
+    const c = new RegistryClient({ credentials: noCreds, retry: { retries: 1, minTimeout: 10, maxTimeout: 10 }, timeouts: limits });
+    const e = await rejects(collect(c.blobStream(r.host, 'x', d, blob.length)));
+    expect(e.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect(e.message).toContain(`registry ${r.host} stalled while sending the body (less than 1024 bytes in 300 ms)`);
+    expect(e.hint).toContain('SLIPWAY_REGISTRY_BODY_TIMEOUT');
+    expect((e.cause as { code?: string }).code).toBe('SLIPWAY_BODY_STALL');
+    // The second attempt resumed where the first stalled.
+    const fetches = r.log.filter((l) => l.path.includes('/blobs/'));
+    expect(fetches).toHaveLength(2);
+    expect(fetches[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+  });
+
+  it('gives up on a manifest body that goes silent or trickles', async () => {
+    const r = await reg();
+    r.putManifest('x', ['silent', 'slow'], { schemaVersion: 2, pad: 'x'.repeat(4000) }, 'application/vnd.oci.image.manifest.v1+json');
+    r.hooks.push(faults.trickle('/manifests/silent', blobOf(r), Infinity), faults.trickle('/manifests/slow', blobOf(r), 20));
+    const c = new RegistryClient({ credentials: noCreds, retry: { retries: 0 }, timeouts: limits });
+    const silent = await rejects(c.getManifest(r.host, 'x', 'silent'));
+    expect(silent.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect((silent.cause as { code?: string }).code).toBe('UND_ERR_BODY_TIMEOUT');
+    const slow = await rejects(c.getManifest(r.host, 'x', 'slow'));
+    expect(slow.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect(slow.message).toContain('stalled while sending the body');
+  });
+
+  it('explains a registry that keeps answering 500', async () => {
+    const r = await reg();
+    r.putManifest('x', ['1'], { schemaVersion: 2 }, 'application/vnd.oci.image.manifest.v1+json');
+    r.hooks.push(faults.status('/manifests/', 500));
+    const c = new RegistryClient({ credentials: noCreds, retry: fast });
+    const e = await rejects(c.getManifest(r.host, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY');
+    expect(e.message).toContain(`registry ${r.host} answered HTTP 500 (a server error) on 4 attempts`);
+    expect(e.hint).toMatch(/retry later.*SLIPWAY_REGISTRY_MIRROR/);
+    expect((e.cause as { statusCode?: number }).statusCode).toBe(500);
+    expect(r.log.filter((l) => l.path.includes('/manifests/')).length).toBe(4);
+  });
+
+  it('reports a truncated blob as cut short, without suggesting an insecure registry', async () => {
+    const r = await reg();
+    const blob = Buffer.alloc(200_000, 9);
+    const d = r.putBlob(blob);
+    r.hooks.push(faults.truncate('/blobs/', blobOf(r), 50_000));
+    const c = new RegistryClient({ credentials: noCreds, retry: { retries: 1, minTimeout: 10, maxTimeout: 10 } });
+    const e = await rejects(collect(c.blobStream(r.host, 'x', d, blob.length)));
+    expect(e.code).toBe('ERR_REGISTRY');
+    expect(e.message).toMatch(new RegExp(`registry ${r.host} cut the transfer short: .*of 200000 bytes \\(2 attempts\\)`));
+    expect(e.hint).not.toContain('INSECURE');
+    expect(e.hint).toContain('closed the connection mid-body');
+    expect(e.cause).toBeInstanceOf(Error);
+  });
+
+  it('reports a manifest shorter than its Content-Length as cut short', async () => {
+    const r = await reg();
+    r.putManifest('x', ['1'], { schemaVersion: 2, pad: 'y'.repeat(3000) }, 'application/vnd.oci.image.manifest.v1+json');
+    r.hooks.push(faults.truncate('/manifests/', blobOf(r), 100));
+    const c = new RegistryClient({ credentials: noCreds, retry: fast });
+    const e = await rejects(c.getManifest(r.host, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY');
+    expect(e.message).toContain('cut the transfer short');
+    expect(e.hint).not.toContain('INSECURE');
+  });
+
+  it('suggests SLIPWAY_INSECURE_REGISTRIES only when TLS fails against a plain-HTTP registry', async () => {
+    const r = await reg();
+    // A non-loopback name (spoken to over https) that resolves to the fake registry's plain-HTTP port.
+    const lookup = (_h: string, o: { all?: boolean }, cb: (...a: unknown[]) => void): void => {
+      if (o.all) cb(null, [{ address: '127.0.0.1', family: 4 }]);
+      else cb(null, '127.0.0.1', 4);
+    };
+    const c = new RegistryClient({ credentials: noCreds, retry: fast, dispatcher: new Agent({ connect: { lookup } as never }) });
+    const domain = `registry.invalid:${r.port}`;
+    const e = await rejects(c.getManifest(domain, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY_UNREACHABLE');
+    expect(e.message).toContain(`TLS with ${domain} failed`);
+    expect(e.hint).toContain(`if ${domain} serves plain HTTP, list it in SLIPWAY_INSECURE_REGISTRIES`);
   });
 });

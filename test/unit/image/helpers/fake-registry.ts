@@ -56,6 +56,13 @@ export class FakeRegistry {
     return this.log.filter((l) => l.method === 'GET' && l.path.endsWith(`/blobs/${digest}`)).length;
   }
 
+  /** The blob or manifest a request asks for (for fault hooks that need the real bytes). */
+  bodyOf(req: http.IncomingMessage): Buffer | undefined {
+    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/?]+)/.exec(req.url ?? '');
+    if (!m) return undefined;
+    return m[2] === 'blobs' ? this.blobs.get(m[3]!) : this.manifests.get(`${m[1]}:${m[3]}`)?.body;
+  }
+
   putBlob(b: Buffer): string {
     const d = sha256(b);
     this.blobs.set(d, b);
@@ -143,6 +150,64 @@ export class FakeRegistry {
     res.writeHead(404).end();
   }
 }
+
+/** Which requests a fault hook applies to: a path substring (e.g. `/blobs/`, `/manifests/`, `/v2/`) or a predicate. */
+export type RequestMatch = string | ((req: http.IncomingMessage) => boolean);
+
+function matches(m: RequestMatch, req: http.IncomingMessage): boolean {
+  if (typeof m === 'function') return m(req);
+  return m === '/v2/' ? req.url === '/v2/' : (req.url ?? '').includes(m);
+}
+
+/**
+ * Fault hooks for {@link FakeRegistry.hooks}: each answers matching requests badly and leaves the others to
+ * the registry. `times` limits how many requests it takes (default: all).
+ */
+export const faults = {
+  /** Accepts the request and never answers (the socket stays open until the server closes). */
+  silent(match: RequestMatch, times = Infinity): Hook {
+    let n = 0;
+    return (req) => matches(match, req) && n++ < times;
+  },
+  /** Sends the headers (the real Content-Length when `body` is given), then one byte per `everyMs` (`Infinity`: nothing). */
+  trickle(match: RequestMatch, body?: (req: http.IncomingMessage) => Buffer | undefined, everyMs = 1000, times = Infinity): Hook {
+    let n = 0;
+    return (req, res) => {
+      if (!matches(match, req) || n++ >= times) return false;
+      const b = body?.(req) ?? Buffer.alloc(1 << 20, 0x61);
+      res.writeHead(200, { 'content-length': b.length, 'content-type': 'application/octet-stream' });
+      res.flushHeaders();
+      if (!Number.isFinite(everyMs)) return true; // headers, then silence
+      let i = 0;
+      const t = setInterval(() => {
+        if (res.destroyed || i >= b.length) return clearInterval(t);
+        res.write(b.subarray(i, ++i));
+      }, everyMs);
+      res.on('close', () => clearInterval(t));
+      return true;
+    };
+  },
+  /** Answers with an HTTP status (default 500). */
+  status(match: RequestMatch, code = 500, times = Infinity): Hook {
+    let n = 0;
+    return (req, res) => {
+      if (!matches(match, req) || n++ >= times) return false;
+      res.writeHead(code, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNKNOWN","message":"internal error"}]}');
+      return true;
+    };
+  },
+  /** Announces the full Content-Length, sends `keep` bytes of the body, then closes the connection. */
+  truncate(match: RequestMatch, body: (req: http.IncomingMessage) => Buffer | undefined, keep: number, times = Infinity): Hook {
+    let n = 0;
+    return (req, res) => {
+      const b = matches(match, req) ? body(req) : undefined;
+      if (!b || n++ >= times) return false;
+      res.writeHead(200, { 'content-length': b.length, 'content-type': 'application/octet-stream' });
+      res.write(b.subarray(0, keep), () => res.destroy());
+      return true;
+    };
+  },
+};
 
 /** One tar entry for {@link makeTar}. */
 export interface TarEntry {
