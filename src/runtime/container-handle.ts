@@ -9,9 +9,9 @@ import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
-import { applyLimits, type LimitsHandle } from './limits.js';
+import { applyLimits } from './limits.js';
 import { startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
-import { releaseName } from './launch.js';
+import type { UndoStack } from './undo-stack.js';
 import type { NetworkAttachable } from './network-membership.js';
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -34,10 +34,17 @@ interface HandleInit {
   image: Image;
   spec: BootSpec;
   hostname: string;
-  cleanup: (() => Promise<unknown>)[];
+  /** The container's undo stack; launch has put the name and the state dir on it. */
+  undo: UndoStack;
 }
 
-/** One container: boots it through the keeper, and owns its cgroup, network helper and ports. */
+/**
+ * One container: boots it through the keeper, and owns its cgroup, network helper and ports.
+ *
+ * A boot is a transaction: every step that makes something registers its undo on the container's {@link UndoStack}
+ * before the next step runs; a failed step unwinds the boot's steps, `restart()` unwinds them and boots again, and
+ * `remove()` unwinds everything.
+ */
 export class ContainerHandle implements RuntimeContainer {
   readonly id: string;
   readonly name: string;
@@ -46,9 +53,11 @@ export class ContainerHandle implements RuntimeContainer {
   readonly imageHealthcheck: RuntimeContainer['imageHealthcheck'];
   hostPid = 0;
   readonly #i: HandleInit;
+  readonly #undo: UndoStack;
   #exit: Promise<ExitInfo> | undefined;
   #exited = false;
-  #limits: LimitsHandle | undefined;
+  /** Reads the current boot's cgroup OOM flag once (the exit and the cgroup's removal share the read). */
+  #oomKilled: (() => Promise<boolean>) | undefined;
   #net: OutboundNet | undefined;
   #removing: Promise<void> | undefined;
   #boots = 0;
@@ -57,55 +66,91 @@ export class ContainerHandle implements RuntimeContainer {
 
   constructor(init: HandleInit) {
     this.#i = init;
+    this.#undo = init.undo;
     this.id = init.id;
     this.name = init.name;
     this.logPath = init.logPath;
     this.imageHealthcheck = init.image.config.Healthcheck ?? undefined;
   }
 
-  /** Creates the namespaces and mounts, applies limits, networking, files and ports, then starts the process. */
+  /**
+   * Creates the namespaces and mounts, applies limits, networking, files and ports, then starts the process.
+   * On failure the steps this boot made are undone (the state dir stays: the caller removes or retries).
+   */
   async boot(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.#boot(this.#boots++ === 0, signal);
+    } catch (err) {
+      await this.#undo.unwind('restart');
+      throw err;
+    }
+  }
+
+  async #boot(firstBoot: boolean, signal: AbortSignal | undefined): Promise<void> {
     const { keeper, options, spec } = this.#i;
-    const firstBoot = this.#boots++ === 0;
+    const undo = this.#undo;
+    signal?.throwIfAborted();
+    // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
+    const limits = await applyLimits(this.id, options);
+    if (limits) {
+      let oom: Promise<boolean> | undefined;
+      const readOom = () => (oom ??= limits.oomKilled().catch(() => false));
+      this.#oomKilled = readOom;
+      undo.push('cgroup', 'boot', async () => {
+        await readOom();
+        this.#oomKilled = undefined;
+        await limits.remove();
+      });
+    } else this.#oomKilled = undefined;
+    // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
+    undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
     const { pid } = await keeper.createContainer(spec);
     this.hostPid = pid;
     this.#exited = false;
-    const exit = keeper.waitContainer(this.id).then(async (e): Promise<ExitInfo> => {
+    // Unreferenced until START succeeds: a boot that fails must not keep Node alive through this waiter.
+    const oomKilled = this.#oomKilled;
+    const exit = keeper.waitContainer(this.id, { ref: false }).then(async (e): Promise<ExitInfo> => {
       this.#exited = true;
-      const oomKilled = (await this.#limits?.oomKilled().catch(() => false)) ?? false;
-      return { exitCode: e.exitCode, signal: e.signal, oomKilled };
+      return { exitCode: e.exitCode, signal: e.signal, oomKilled: (await oomKilled?.()) ?? false };
     });
     exit.catch(() => {});
     this.#exit = exit;
     signal?.throwIfAborted();
-    if (firstBoot) this.#limits = await applyLimits(this.id, options);
-    await this.#limits?.addProcess(pid);
+    await limits?.addProcess(pid);
     if (options.networkMode === 'isolated') {
-      this.#net = await startOutbound(pid, { hostAccess: options.hostAccess, signal });
-      if (this.#net) this.#i.cleanup.push(() => this.#net!.close());
+      const net = await startOutbound(pid, { hostAccess: options.hostAccess, signal });
+      if (net) {
+        this.#net = net;
+        undo.push('outbound network', 'boot', async () => {
+          if (this.#net === net) this.#net = undefined;
+          await net.close();
+        });
+      }
     }
     if (options.hostAccess && options.networkMode !== 'host' && !this.#net?.hostLoopbackAlias) {
       throw new SlipwayError('ERR_NETWORK', `host access was asked for ${this.name}, but no outbound network helper could start`, {
         hint: options.networkMode === 'none' ? 'network mode "none" has only loopback; use the default mode' : 'install slirp4netns or passt (apt-get install slirp4netns)',
       });
     }
+    signal?.throwIfAborted();
     await this.#joinNetworks();
+    signal?.throwIfAborted();
     await this.#writeEtcFiles();
     if (firstBoot) await this.#copyInitialFiles();
     for (const p of options.ports) {
+      signal?.throwIfAborted();
       const key = `${p.container}/${p.protocol}`;
       const wanted = this.hostPorts.get(key) ?? p.host;
       const hostPort = await keeper.publish(this.id, { protocol: p.protocol, hostIp: p.hostIp, hostPort: wanted, containerPort: p.container }).catch((err: unknown) => {
-        if (SlipwayError.is(err) && /EADDRINUSE/.test(err.message)) {
-          throw new SlipwayError('ERR_PORT_IN_USE', `host port ${p.hostIp}:${wanted}/${p.protocol} (for container port ${p.container}) is already in use`, {
-            hint: `stop whatever listens there, or let slipway pick a free port with expose(${p.container})`, cause: err,
-          });
-        }
-        throw err;
+        throw publishError(err, p, wanted);
       });
+      undo.push(`port ${hostPort}/${p.protocol}`, 'boot', () => keeper.unpublish(hostPort, p.protocol));
       this.hostPorts.set(key, hostPort);
     }
+    signal?.throwIfAborted();
     await keeper.startContainer(this.id);
+    // The process runs: from now on a pending exit keeps Node alive, as a running child process does.
+    keeper.waitContainer(this.id).catch(() => {});
     log('%s started (pid %d)', this.name, pid);
   }
 
@@ -119,14 +164,14 @@ export class ContainerHandle implements RuntimeContainer {
     }
     for (const { network, aliases } of options.networks) {
       const names = [...new Set([this.name, hostname, ...aliases])].filter((n) => HOST_NAME.test(n));
+      // Registered first: detach is idempotent and also clears what a half-done attach left.
+      this.#undo.push(`network ${network.name}`, 'boot', async () => {
+        this.#networkIps.delete(network);
+        await network.detach(this.id);
+      });
       const { ip } = await network.attach({ containerId: this.id, names, refreshHosts: () => this.#writeHosts() });
       this.#networkIps.set(network, { ip, names });
     }
-  }
-
-  async #leaveNetworks(): Promise<void> {
-    for (const network of this.#networkIps.keys()) await network.detach(this.id).catch((e) => log('leave network: %O', e));
-    this.#networkIps.clear();
   }
 
   #hostsContent(): string {
@@ -174,11 +219,19 @@ export class ContainerHandle implements RuntimeContainer {
     const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
     for (const f of options.files) {
       const owner = f.owner ? resolveUser(f.owner, passwd, group) : { uid: 0, gid: 0 };
-      if (f.content) {
-        await this.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
-      } else if (f.source) {
-        const { hostEntries } = await import('./host-entries.js');
-        await this.copyIn(hostEntries(f.source, f.target, { uid: owner.uid, gid: owner.gid }, f.mode));
+      try {
+        if (f.content) {
+          await this.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
+        } else if (f.source) {
+          const { hostEntries } = await import('./host-entries.js');
+          await this.copyIn(hostEntries(f.source, f.target, { uid: owner.uid, gid: owner.gid }, f.mode));
+        }
+      } catch (err) {
+        // A bad source is the caller's (ERR_INVALID_ARGUMENT from hostEntries); what the keeper refuses is about the image.
+        if (!SlipwayError.is(err) || err.code === 'ERR_INVALID_ARGUMENT') throw err;
+        throw new SlipwayError('ERR_CONTAINER_START', `cannot place ${f.source ? `${f.source} at ` : ''}${f.target} in ${this.name}: ${err.shortMessage}`, {
+          hint: 'the target must not be below a regular file or a read-only mount of the image; pick another path with withFile()/withCopy()', cause: err,
+        });
       }
     }
   }
@@ -242,10 +295,10 @@ export class ContainerHandle implements RuntimeContainer {
     return this.#exit;
   }
 
+  /** Stops the process, undoes the boot (the state dir, upper layer and logs stay) and boots again on the same ports. */
   async restart(timeoutMs: number): Promise<void> {
     await this.stop(timeoutMs);
-    await this.#i.keeper.releaseContainer(this.id);
-    await this.#leaveNetworks();
+    await this.#undo.unwind('restart');
     await this.boot();
   }
 
@@ -255,16 +308,40 @@ export class ContainerHandle implements RuntimeContainer {
 
   copyOut(path: string): AsyncIterable<CopyEntry> { return this.#i.keeper.getFiles(this.id, path); }
 
+  /** Undoes everything the container made, newest first. Idempotent; undo errors are logged, never thrown. */
   remove(): Promise<void> {
-    this.#removing ??= (async () => {
-      await this.#i.keeper.removeContainer(this.id).catch((e) => log('remove: %O', e));
-      await this.#leaveNetworks();
-      await this.#limits?.remove().catch((e) => log('cgroup remove: %O', e));
-      for (const fn of this.#i.cleanup.reverse()) await fn().catch((e) => log('cleanup: %O', e));
-      releaseName(this.name);
-    })();
+    this.#removing ??= this.#undo.unwind('remove').then(() => undefined);
     return this.#removing;
   }
+}
+
+/** A failed PUBLISH, with what to do about it. */
+function publishError(err: unknown, p: ContainerOptions['ports'][number], wanted: number): unknown {
+  if (!SlipwayError.is(err)) return err;
+  const where = `${p.hostIp}:${wanted}/${p.protocol} (for container port ${p.container})`;
+  if (/EADDRINUSE/.test(err.message)) {
+    return new SlipwayError('ERR_PORT_IN_USE', `host port ${where} is already in use`, {
+      hint: `stop whatever listens there, or let slipway pick a free port with expose(${p.container})`, cause: err,
+    });
+  }
+  if (/EADDRNOTAVAIL/.test(err.message)) {
+    return new SlipwayError('ERR_NETWORK', `cannot publish on ${where}: the address is not one of this host's`, {
+      hint: 'use 127.0.0.1, 0.0.0.0 or an address of a local interface (ip -brief address) as hostIp', cause: err,
+    });
+  }
+  if (/EINVAL/.test(err.message) && /address/.test(err.message)) {
+    return new SlipwayError('ERR_INVALID_ARGUMENT', `invalid hostIp: ${JSON.stringify(p.hostIp)} (for container port ${p.container})`, {
+      hint: 'expected an IPv4 or IPv6 address such as 127.0.0.1, 0.0.0.0 or ::1', cause: err,
+    });
+  }
+  if (/EACCES|EPERM/.test(err.message)) {
+    return new SlipwayError('ERR_NETWORK', `cannot publish on ${where}: permission denied`, {
+      hint: `ports below 1024 need root (or sysctl net.ipv4.ip_unprivileged_port_start=0); pick a higher host port or let slipway pick one with expose(${p.container})`, cause: err,
+    });
+  }
+  return new SlipwayError(err.code, `cannot publish ${where}: ${err.shortMessage}`, {
+    hint: err.hint ?? 'run with DEBUG=slipway:* for the keeper log', cause: err,
+  });
 }
 
 function normaliseSignal(s: string): string {

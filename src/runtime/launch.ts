@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
-import { logger } from '../internal/debug.js';
 import type { ContainerOptions } from '../api/container-options.js';
 import { pull, type Image } from '../image/pull.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
@@ -12,8 +11,8 @@ import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import { detectNetworkTools } from './network/index.js';
 import { ContainerHandle } from './container-handle.js';
+import { UndoStack } from './undo-stack.js';
 
-const log = logger('launch');
 let tools: Promise<boolean> | undefined;
 /** Whether slirp4netns or pasta is installed (looked up once per process). */
 function outboundTools(): Promise<boolean> {
@@ -34,13 +33,15 @@ export async function launchContainer(options: ContainerOptions, signal?: AbortS
   });
   signal?.throwIfAborted();
   const id = randomBytes(32).toString('hex');
+  const undo = new UndoStack();
   const name = claimName(options.name ?? `slipway-${id.slice(0, 12)}`);
+  undo.push('name', 'container', () => usedNames.delete(name));
   const dir = join(keeper.stateDir, id.slice(0, 12));
-  const cleanup: (() => Promise<unknown>)[] = [() => keeper.rmtree(dir), async () => usedNames.delete(name)];
+  undo.push('state dir', 'container', () => keeper.rmtree(dir));
   try {
-    return await create(keeper, image, options, { id, name, dir }, cleanup, signal);
+    return await create(keeper, image, options, { id, name, dir }, undo, signal);
   } catch (err) {
-    for (const fn of cleanup.reverse()) await fn().catch((e) => log('cleanup after failed start: %O', e));
+    await undo.unwind('remove');
     throw err;
   }
 }
@@ -60,11 +61,9 @@ function claimName(name: string): string {
   return name;
 }
 
-export function releaseName(name: string): void { usedNames.delete(name); }
-
 async function create(
   keeper: Keeper, image: Image, options: ContainerOptions, ids: { id: string; name: string; dir: string },
-  cleanup: (() => Promise<unknown>)[], signal?: AbortSignal,
+  undo: UndoStack, signal?: AbortSignal,
 ): Promise<ContainerHandle> {
   const { id, name, dir } = ids;
   const upper = join(dir, 'upper');
@@ -113,7 +112,7 @@ async function create(
       logPath,
     },
     hostname,
-    cleanup,
+    undo,
   });
   await handle.boot(signal);
   return handle;

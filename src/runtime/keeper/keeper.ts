@@ -260,6 +260,8 @@ export function errorFromFrame(frame: Frame): SlipwayError {
 const UNAVAILABLE_HINT = 'enable unprivileged user namespaces: `sysctl -w kernel.unprivileged_userns_clone=1` (Debian/Ubuntu), `sysctl -w user.max_user_namespaces=15000`; on Ubuntu >= 24.04 `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or an AppArmor profile with `userns,` for the slipway helper';
 
 let singleton: Promise<Keeper> | undefined;
+/** The keeper `singleton` resolved to: only its own end may clear the singleton (a keeper made by start() must not). */
+let current: Keeper | undefined;
 let warnedSingle = false;
 
 /**
@@ -299,8 +301,14 @@ export class Keeper {
   /** The keeper of this process, started on first use. A keeper that died is replaced. */
   static get(): Promise<Keeper> {
     if (!singleton) {
-      singleton = Keeper.start();
-      singleton.catch(() => { singleton = undefined; });
+      const starting = Keeper.start();
+      singleton = starting;
+      starting.then((k) => {
+        if (singleton !== starting) return;
+        // It may have died between HELLO and here.
+        if (k.#dead || k.#closed) singleton = undefined;
+        else current = k;
+      }, () => { if (singleton === starting) singleton = undefined; });
     }
     return singleton;
   }
@@ -403,11 +411,18 @@ export class Keeper {
   #die(err: Error): void {
     if (this.#dead) return;
     this.#dead = err;
-    if (singleton) singleton = undefined;
+    this.#forget();
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
     for (const ws of this.#waiters.values()) for (const w of ws) w.reject(err);
     this.#waiters.clear();
+  }
+
+  /** Lets the next {@link Keeper.get} start a new keeper, if this one is the process's keeper. */
+  #forget(): void {
+    if (current !== this) return;
+    current = undefined;
+    singleton = undefined;
   }
 
   /** Keeps Node alive only while requests are in flight or someone waits (with `ref`), so scripts can exit. */
@@ -474,6 +489,8 @@ export class Keeper {
   async removeContainer(id: string): Promise<void> {
     if (this.#dead) return;
     await this.#request(FrameType.REMOVE, [tlv.str(Tag.ID, id)]);
+    // The EXIT frame came before REMOVE's OK and resolved every waiter; nobody asks again for a removed id.
+    this.#exits.delete(id);
   }
 
   /** Like removeContainer() but keeps the state dir (upper dir, logs) so the id can be created again. */
@@ -643,7 +660,7 @@ export class Keeper {
   /** Ends the keeper: every container is killed and its state removed. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
-      if (singleton) singleton = undefined;
+      this.#forget();
       if (this.#child.exitCode !== null || this.#child.signalCode !== null) return resolve();
       const t = setTimeout(() => this.#child.kill('SIGKILL'), 3000);
       this.#child.once('exit', () => {

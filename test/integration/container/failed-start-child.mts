@@ -1,0 +1,20 @@
+// Run by failed-start.test.ts in its own Node process: starts containers whose boot fails, prints the error codes, and
+// then has nothing left to do. The test expects this process to exit on its own.
+import { createServer } from 'node:net';
+import { Container, SlipwayError } from '../../../src/index.js';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+
+const ref = process.env.FAILED_START_REF!;
+const limit = (c: Container) => (process.env.FAILED_START_LIMIT === '1' ? c.withMemory('64m').withPids(64) : c);
+const codes: string[] = [];
+const codeOf = (e: unknown) => (SlipwayError.is(e) ? e.code : String(e));
+
+const busy = createServer();
+await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+const busyPort = (busy.address() as { port: number }).port;
+await limit(new Container(ref).withCommand(['sleep', '1000']).expose(80).expose(81, busyPort)).start().catch((e) => codes.push(codeOf(e)));
+busy.close();
+await limit(new Container(ref).withCommand(['/no/such/binary']).expose(80)).start().catch((e) => codes.push(codeOf(e)));
+await limit(new Container(ref).withCommand(['sleep', '1000']).withCopy('/nonexistent/slipway-source', '/x')).start().catch((e) => codes.push(codeOf(e)));
+const keeper = await Keeper.get();
+process.stdout.write(`${JSON.stringify({ codes, keeperPid: keeper.pid })}\n`);

@@ -1,0 +1,171 @@
+// Failure injection: each step of a container's boot fails in turn; the error must carry the right code, and nothing
+// the boot made may be left: no process under the keeper, no network helper, no published port, no state dir, no
+// cgroup, and a Node process whose start() failed exits on its own.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { Container, Network, SlipwayError } from '../../../src/index.js';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { fixtureRef, hasCommand, helperBuilt, isRoot, skipUnless, spawnTsChild, testUnless, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
+
+/** Direct children of `pid` (every thread's), as `pid comm`. */
+function children(pid: number): string[] {
+  const out: string[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    let list = '';
+    try { list = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8'); } catch { continue; }
+    for (const c of list.trim().split(/\s+/).filter(Boolean)) {
+      let comm = '?';
+      try { comm = readFileSync(`/proc/${c}/comm`, 'utf8').trim(); } catch { continue; }
+      out.push(`${c} ${comm}`);
+    }
+  }
+  return out.sort();
+}
+
+/** Cgroup dirs of container `id` under any controller (v1 as root: `<ctrl>/slipway/<id>`; v2: `slipway/<id>` or `slipway.slice/<id>`). */
+function cgroupsOf(id: string): string[] {
+  const out: string[] = [];
+  const look = (dir: string) => { if (existsSync(join(dir, id))) out.push(join(dir, id)); };
+  for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+    look(join('/sys/fs/cgroup', ctrl, 'slipway'));
+    look(join('/sys/fs/cgroup', ctrl, 'slipway.slice'));
+  }
+  look('/sys/fs/cgroup/slipway');
+  return out;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function listen(port = 0): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = createServer((c) => c.destroy());
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = await listen();
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const ref = () => fixtureRef('busybox');
+const limited = (c: Container) => (isRoot() ? c.withMemory('64m').withPids(64) : c);
+let keeper: Keeper;
+
+/**
+ * Starts `builder`, expects the start to fail with `code` after CREATE, then checks that nothing is left.
+ * @param ports - host ports the failing boot had published before it failed.
+ */
+async function expectCleanFailure(builder: Container, code: string, ports: number[] = []): Promise<SlipwayError> {
+  const spy = vi.spyOn(keeper, 'createContainer');
+  const before = { keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort() };
+  const err = await builder.start().then(() => undefined, (e: unknown) => e);
+  const created = spy.mock.calls.map(([spec]) => spec.id);
+  spy.mockRestore();
+  expect(SlipwayError.is(err), String(err)).toBe(true);
+  expect((err as SlipwayError).code, (err as Error).message).toBe(code);
+  expect(created, 'the failure came after CREATE').toHaveLength(1);
+  const left = () => ({ keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort() });
+  // The keeper's short-lived workers (PUT, rmtree) may still be exiting.
+  await until(() => JSON.stringify(left()) === JSON.stringify(before), 3000).catch(() => undefined);
+  expect(left()).toEqual(before);
+  expect(cgroupsOf(created[0]!)).toEqual([]);
+  for (const p of ports) expect(await portOpen(p), `host port ${p} still listens`).toBe(false);
+  return err as SlipwayError;
+}
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('a start() that fails leaves nothing behind', () => {
+  let busy: Server;
+  let busyPort: number;
+  beforeAll(async () => {
+    keeper = await Keeper.get();
+    await new Container(ref()).withCommand(['true']).withNetworkMode('none').run(); // image pulled and unpacked
+    busy = await listen();
+    busyPort = (busy.address() as { port: number }).port;
+  });
+  afterAll(async () => { await new Promise((r) => busy?.close(r)); });
+
+  it('port in use: the ports published before it are closed again', async () => {
+    const first = await freePort();
+    const err = await expectCleanFailure(
+      limited(new Container(ref()).withCommand(['sleep', '1000']).expose(80, first).expose(81, busyPort)), 'ERR_PORT_IN_USE', [first]);
+    expect(err.hint).toMatch(/expose\(81\)/);
+    expect(await portOpen(busyPort)).toBe(true); // the other listener is untouched
+  });
+
+  it('missing copy source', async () => {
+    await expectCleanFailure(limited(new Container(ref()).withCommand(['sleep', '1000']).withCopy('/nonexistent/slipway-source', '/x')), 'ERR_INVALID_ARGUMENT');
+  });
+
+  it('a file copy the keeper refuses (a path below a regular file)', async () => {
+    const err = await expectCleanFailure(limited(new Container(ref()).withCommand(['sleep', '1000']).withFile('/etc/passwd/below', 'x')), 'ERR_CONTAINER_START');
+    expect(err.message).toContain('/etc/passwd/below');
+  });
+
+  it('an invalid hostIp that reaches the runtime (builder validation bypassed)', async () => {
+    const base = new Container(ref()).withCommand(['sleep', '1000']);
+    const first = await freePort();
+    const options = { ...base.options, ports: [{ container: 80, protocol: 'tcp' as const, host: first, hostIp: '127.0.0.1' }, { container: 81, protocol: 'tcp' as const, host: 0, hostIp: '300.1.2.3' }] };
+    await expectCleanFailure(limited(new Container(ref(), options)), 'ERR_INVALID_ARGUMENT', [first]);
+  });
+
+  it('an invalid extra-host address that reaches the runtime (the /etc files step)', async () => {
+    const base = new Container(ref()).withCommand(['sleep', '1000']);
+    await expectCleanFailure(limited(new Container(ref(), { ...base.options, extraHosts: { 'api.test': 'not-an-address' } })), 'ERR_INVALID_ARGUMENT');
+  });
+
+  it('the process cannot be executed (START fails after the ports are published)', async () => {
+    const first = await freePort();
+    await expectCleanFailure(limited(new Container(ref()).withCommand(['/no/such/binary']).expose(80, first)), 'ERR_RUNTIME', [first]);
+  });
+
+  it('host access that cannot be given (the outbound step)', async () => {
+    await expectCleanFailure(limited(new Container(ref()).withCommand(['sleep', '1000']).withNetworkMode('none').withHostAccess()), 'ERR_NETWORK');
+  });
+
+  testUnless(tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta')), 'no slirp4netns/pasta or /dev/net/tun')(
+    'joining a removed network fails after the outbound helper started: the helper is stopped', async () => {
+      const net = await Network.create();
+      const builder = limited(new Container(ref()).withCommand(['sleep', '1000']).withNetwork(net));
+      await net.remove();
+      await expectCleanFailure(builder, 'ERR_NETWORK');
+    });
+
+  testUnless(tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta')), 'no slirp4netns/pasta or /dev/net/tun')(
+    'restart() ×3 keeps one outbound helper', async () => {
+      await using c = await new Container(ref()).withCommand(['sleep', '1000']).start();
+      const helpers = () => children(process.pid).filter((l) => /slirp4netns|pasta|setpriv/.test(l));
+      expect(helpers()).toHaveLength(1);
+      for (let i = 0; i < 3; i++) await c.restart({ timeout: 0 });
+      await until(() => helpers().length === 1, 3000).catch(() => undefined);
+      expect(helpers()).toHaveLength(1);
+      expect((await c.exec(['true'])).exitCode).toBe(0);
+    });
+
+  it('a Node process whose start() failed exits on its own', async () => {
+    const { child, info } = await spawnTsChild<{ codes: string[]; keeperPid: number }>(
+      join(import.meta.dirname, 'failed-start-child.mts'), { FAILED_START_REF: ref(), FAILED_START_LIMIT: isRoot() ? '1' : '0' });
+    expect(info.codes).toEqual(['ERR_PORT_IN_USE', 'ERR_RUNTIME', 'ERR_INVALID_ARGUMENT']);
+    const exited = new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
+    });
+    // A generous bound that only catches a hang (a referenced waiter keeps Node alive forever).
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000).unref())]);
+    if (typeof code === 'string') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    await until(() => !existsSync(`/proc/${info.keeperPid}`) || readFileSync(`/proc/${info.keeperPid}/stat`, 'utf8').includes(') Z'), 3000).catch(() => undefined);
+    expect(existsSync(`/proc/${info.keeperPid}`) && !readFileSync(`/proc/${info.keeperPid}/stat`, 'utf8').includes(') Z')).toBe(false);
+  });
+});
