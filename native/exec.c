@@ -8,9 +8,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "keeper.h"
+#include "exec.h"
 #include "process.h"
 #include "spec.h"
+#include "worker.h"
 
 int join_container(pid_t init_pid, bool all, sw_error *e) {
   static const struct {
@@ -121,9 +122,8 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   /* cgroups first: the paths are host paths, reachable only before joining the mount namespace. */
   join_cgroups(j->init_pid);
   if (join_container(j->init_pid, true, &e) < 0) worker_fail(out, reqid, &e);
-  int po[2], pe[2], pi[2] = {-1, -1}, ep[2];
-  if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
-      (j->has_stdin && pipe2(pi, O_CLOEXEC) < 0)) {
+  int po[2], pe[2], ep[2];
+  if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
     sw_fail(&e, errno, "exec: pipes");
     worker_fail(out, reqid, &e);
   }
@@ -136,8 +136,8 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   if (pid == 0) {
     close(ep[0]);
     setsid();
-    int in = j->has_stdin ? pi[0] : open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in < 0 || dup2(in, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) _exit(126);
+    /* stdin: our fd 0 is the keeper's input pipe (DATA frames) with has_stdin, else /dev/null. */
+    if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) _exit(126);
     process_exec(j->proc, &e);
     (void)!write(ep[1], &e, sizeof e);
     _exit(e.errnum == ENOENT ? 127 : 126);
@@ -145,7 +145,13 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   close(po[1]);
   close(pe[1]);
   close(ep[1]);
-  if (pi[0] >= 0) close(pi[0]);
+  /* Only the process reads the input pipe now: when it exits or closes stdin, the keeper's writes
+   * fail with EPIPE and it stops feeding (instead of filling a pipe nobody reads). */
+  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (nul >= 0) {
+    dup2(nul, 0);
+    close(nul);
+  }
   sw_error ce;
   ssize_t got = read_full(ep[0], &ce, sizeof ce);
   close(ep[0]);
@@ -156,39 +162,22 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   set_nonblock(po[0], true);
   set_nonblock(pe[0], true);
-  if (pi[1] >= 0) set_nonblock(pi[1], true);
-  size_t in_off = 0;
-  bool open_out = true, open_err = true, exited = false;
-  if (pi[1] >= 0 && j->stdin_len == 0) {
-    close(pi[1]);
-    pi[1] = -1;
-  }
+  bool open_out = true, open_err = true;
   while (open_out || open_err) {
-    struct pollfd p[4] = {
+    struct pollfd p[3] = {
         {.fd = open_out ? po[0] : -1, .events = POLLIN},
         {.fd = open_err ? pe[0] : -1, .events = POLLIN},
-        {.fd = pi[1], .events = POLLOUT},
-        {.fd = exited ? -1 : pidfd, .events = POLLIN},
+        {.fd = pidfd, .events = POLLIN},
     };
-    if (TEMP_FAILURE_RETRY(poll(p, 4, -1)) < 0) break;
+    if (TEMP_FAILURE_RETRY(poll(p, 3, -1)) < 0) break;
     if (p[0].revents) open_out = pump(out, reqid, po[0], 1);
     if (p[1].revents) open_err = pump(out, reqid, pe[0], 2);
     if (p[2].revents) {
-      ssize_t n = write(pi[1], j->stdin_data + in_off, j->stdin_len - in_off);
-      if (n > 0) in_off += (size_t)n;
-      if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_off >= j->stdin_len) {
-        close(pi[1]);
-        pi[1] = -1;
-      }
-    }
-    if (p[3].revents) {
       /* The process exited. Whatever is still buffered is read; a background child that keeps
        * the pipes open must not keep the exec waiting forever. */
-      exited = true;
       break;
     }
   }
-  if (pi[1] >= 0) close(pi[1]);
   int st = 0;
   TEMP_FAILURE_RETRY(waitpid(pid, &st, 0));
   /* Drain what the process wrote right before exiting. */

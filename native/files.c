@@ -6,8 +6,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "keeper.h"
+#include "exec.h"
+#include "files.h"
 #include "spec.h"
+#include "worker.h"
 
 /* Opens relpath below rootfd one component at a time with O_NOFOLLOW: a symlink anywhere in the
  * path (even in the middle) fails with ENOTDIR/ELOOP instead of leading outside the root. */
@@ -169,8 +171,29 @@ void put_worker(int out, uint32_t reqid, void *arg) {
     worker_ok(out, reqid);
   }
   cleanup_fd int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode & 0777);
-  if (fd < 0 || (dlen && write_all(fd, data, dlen) < 0) || fchown(fd, (uid_t)uid, (gid_t)gid) < 0 ||
-      fchmod(fd, (mode_t)mode & 07777) < 0) {
+  if (fd < 0 || (dlen && write_all(fd, data, dlen) < 0)) {
+    sw_fail(&e, errno, "put file %s", j->path);
+    worker_fail(out, reqid, &e);
+  }
+  if (j->chunked) {
+    /* The content streams in on fd 0 (DATA frames relayed by the keeper) until EOF. */
+    static uint8_t buf[1 << 16];
+    for (;;) {
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        sw_fail(&e, errno, "put file %s: read content", j->path);
+        worker_fail(out, reqid, &e);
+      }
+      if (n == 0) break;
+      int r = write_all(fd, buf, (size_t)n);
+      if (r < 0) {
+        sw_fail(&e, -r, "put file %s", j->path);
+        worker_fail(out, reqid, &e);
+      }
+    }
+  }
+  if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 || fchmod(fd, (mode_t)mode & 07777) < 0) {
     sw_fail(&e, errno, "put file %s", j->path);
     worker_fail(out, reqid, &e);
   }

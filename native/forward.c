@@ -27,7 +27,9 @@
 #include <sys/timerfd.h>
 #include <time.h>
 
+#include "loop.h"
 #include "process.h"
+#include "reply.h"
 #include "spec.h"
 
 /* Watch indexes (struct watch.idx) of the W_FORWARD kind. */
@@ -86,7 +88,6 @@ struct pending_conn {
 };
 
 static struct {
-  int epfd;
   uint32_t next_cookie, next_serial;
   struct listener *listeners;
   struct pending_conn *pending;
@@ -113,15 +114,15 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-void forward_init(int epfd) {
-  F.epfd = epfd;
+static void forward_event(struct watch *w, uint32_t events);
+
+int forward_init(void) {
   F.idle_ms = env_u64("SLIPWAY_UDP_FLOW_IDLE_MS", 60000, 10, 86400000);
   F.max_flows = (unsigned)env_u64("SLIPWAY_UDP_MAX_FLOWS", 256, 1, 65536);
   F.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (F.timerfd < 0) die_with_error("timerfd_create");
-  F.w_timer = (struct watch){W_FORWARD, NULL, FW_TIMER};
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &F.w_timer};
-  if (epoll_ctl(epfd, EPOLL_CTL_ADD, F.timerfd, &ev) < 0) die_with_error("epoll_ctl timerfd");
+  if (F.timerfd < 0) return -errno;
+  F.w_timer = (struct watch){forward_event, NULL, FW_TIMER};
+  return loop_add(F.timerfd, EPOLLIN, &F.w_timer);
 }
 
 /* The expiry sweep runs every idle/4 (at least 5 ms, at most 5 s) while any flow exists. */
@@ -139,17 +140,17 @@ static void timer_arm(bool on) {
   if (timerfd_settime(F.timerfd, 0, &its, NULL) == 0) F.timer_armed = on;
 }
 
+/* Closes a flow now; its memory goes after the current epoll batch (later events of the batch may
+ * still point at it: they are skipped). */
 static void flow_free(struct udp_flow *f) {
-  if (f->fd >= 0) {
-    epoll_ctl(F.epfd, EPOLL_CTL_DEL, f->fd, NULL);
-    close(f->fd);
-  }
+  loop_del_close(&f->fd);
   while (f->q) {
     struct dgram *d = f->q;
     f->q = d->next;
     free(d);
   }
-  free(f);
+  loop_forget(&f->w);
+  loop_defer(free, f);
 }
 
 /* Unlinks and frees one flow of its listener. */
@@ -164,17 +165,25 @@ static void flow_drop(struct udp_flow *f) {
   flow_free(f);
 }
 
+static void listener_free(void *p) {
+  struct listener *l = p;
+  free(l->id);
+  free(l);
+}
+
+/* Like flow_free: closed now, freed after the batch. */
 static void listener_close(struct listener *l) {
-  epoll_ctl(F.epfd, EPOLL_CTL_DEL, l->fd, NULL);
-  close(l->fd);
+  loop_del_close(&l->fd);
   for (unsigned i = 0; i < l->npool; i++) close(l->pool[i]);
+  l->npool = 0;
   while (l->flows) {
     struct udp_flow *f = l->flows;
     l->flows = f->next;
     flow_free(f);
   }
-  free(l->id);
-  free(l);
+  l->nflows = 0;
+  loop_forget(&l->w);
+  loop_defer(listener_free, l);
 }
 
 void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len) {
@@ -239,9 +248,16 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   l->port = bound;
   l->cport = (uint32_t)cport;
   l->proto = (int)proto;
-  l->w = (struct watch){W_FORWARD, l, udp ? FW_UDP_SOCKET : FW_TCP_LISTENER};
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->w};
-  epoll_ctl(F.epfd, EPOLL_CTL_ADD, fd, &ev);
+  l->w = (struct watch){forward_event, l, udp ? FW_UDP_SOCKET : FW_TCP_LISTENER};
+  int r = loop_add(fd, EPOLLIN, &l->w);
+  if (r < 0) {
+    /* Answering OK here would publish a port nobody serves. */
+    reply_error(reqid, "publish: watch the socket", -r);
+    close(fd);
+    free(l->id);
+    free(l);
+    return;
+  }
   l->next = F.listeners;
   F.listeners = l;
   if (!udp) {
@@ -297,7 +313,7 @@ static struct udp_flow *flow_new(struct listener *l, const struct sockaddr_stora
   f->cookie = ++F.next_cookie & ~POOL_TAG;
   f->qtail = &f->q;
   f->last_ms = now_ms();
-  f->w = (struct watch){W_FORWARD, f, FW_UDP_FLOW};
+  f->w = (struct watch){forward_event, f, FW_UDP_FLOW};
   struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 2, .tag = f->cookie};
   if (init_send(l->ctl, &m, -1) < 0) {
     free(f);
@@ -363,8 +379,7 @@ static bool udp_socket_reply(const struct init_msg *m, int fd) {
         return true;
       }
       f->fd = fd;
-      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &f->w};
-      if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      if (loop_add(fd, EPOLLIN, &f->w) < 0) {
         flow_drop(f);
         return true;
       }
@@ -464,7 +479,6 @@ static void pipe_put(struct tcp_dir *d) {
 }
 
 static struct tcp_conn *conns;
-static struct tcp_conn *dead_conns; /* freed after the epoll batch: later events of it may point at them */
 
 /* Closes with RST so the client sees "connection reset" at once, like a refused port. */
 static void reset_close(int fd) {
@@ -473,13 +487,10 @@ static void reset_close(int fd) {
   close(fd);
 }
 
-void forward_free_dead(void) {
-  while (dead_conns) {
-    struct tcp_conn *c = dead_conns;
-    dead_conns = c->next;
-    free(c->id);
-    free(c);
-  }
+static void conn_free(void *p) {
+  struct tcp_conn *c = p;
+  free(c->id);
+  free(c);
 }
 
 /* Ends a connection: both sockets closed (reset when bytes were lost), pipes closed. */
@@ -491,8 +502,8 @@ static void conn_close(struct tcp_conn *c, bool reset) {
       *pp = c->next;
       break;
     }
-  epoll_ctl(F.epfd, EPOLL_CTL_DEL, c->client, NULL);
-  epoll_ctl(F.epfd, EPOLL_CTL_DEL, c->inner, NULL);
+  loop_del(c->client);
+  loop_del(c->inner);
   if (reset) {
     reset_close(c->client);
     reset_close(c->inner);
@@ -501,8 +512,10 @@ static void conn_close(struct tcp_conn *c, bool reset) {
     close(c->inner);
   }
   for (int i = 0; i < 2; i++) pipe_put(&c->d[i]);
-  c->next = dead_conns;
-  dead_conns = c;
+  /* Freed after the epoll batch: later events of it may point at it. */
+  loop_forget(&c->wc);
+  loop_forget(&c->wi);
+  loop_defer(conn_free, c);
 }
 
 /* Moves what can move in one direction without blocking. Edge-triggered: it reads until EAGAIN
@@ -585,14 +598,13 @@ static void conn_start(const char *id, int client, int inner) {
   c->inner = inner;
   c->d[0] = (struct tcp_dir){.from = client, .to = inner, .p = {-1, -1}};
   c->d[1] = (struct tcp_dir){.from = inner, .to = client, .p = {-1, -1}};
-  c->wc = (struct watch){W_FORWARD, c, FW_TCP_CLIENT};
-  c->wi = (struct watch){W_FORWARD, c, FW_TCP_INNER};
+  c->wc = (struct watch){forward_event, c, FW_TCP_CLIENT};
+  c->wi = (struct watch){forward_event, c, FW_TCP_INNER};
   /* TCP_NODELAY: the client inherits it from the listener, the container side has it from init. */
-  struct epoll_event ec = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->wc};
-  struct epoll_event ei = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->wi};
+  const uint32_t ev = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   c->next = conns;
   conns = c;
-  if (epoll_ctl(F.epfd, EPOLL_CTL_ADD, client, &ec) < 0 || epoll_ctl(F.epfd, EPOLL_CTL_ADD, inner, &ei) < 0) {
+  if (loop_add(client, ev, &c->wc) < 0 || loop_add(inner, ev, &c->wi) < 0) {
     conn_close(c, true);
     return;
   }
@@ -648,7 +660,7 @@ static void tcp_accept(struct listener *l) {
   }
 }
 
-void forward_event(struct watch *w, uint32_t events) {
+static void forward_event(struct watch *w, uint32_t events) {
   switch (w->idx) {
   case FW_TCP_LISTENER: tcp_accept(w->obj); break;
   case FW_UDP_SOCKET: udp_socket_readable(w->obj); break;

@@ -6,17 +6,14 @@
 #include <sys/types.h>
 
 #include "init.h"
-#include "keeper.h"
 
-void forward_init(int epfd);
-void forward_event(struct watch *w, uint32_t events);
+/* Registers the UDP expiry timer with the loop: 0 or -errno. */
+int forward_init(void);
 void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len);
 void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len);
 /* init answered a socket request: fd is a connecting socket in the container, or -1 (m->err). */
 void forward_socket_reply(const char *id, const struct init_msg *m, int fd);
 void forward_container_gone(const char *id);
 void forward_shutdown(void);
-/* Frees relays closed during the last epoll batch (called after each batch). */
-void forward_free_dead(void);
 /* In a forked child that is not the keeper (a container init): frees the forwarder's buffers. */
 void forward_child_release(void);

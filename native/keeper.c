@@ -18,13 +18,19 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "exec.h"
+#include "files.h"
 #include "forward.h"
 #include "init.h"
-#include "rootfs.h"
 #include "logs.h"
+#include "loop.h"
 #include "network.h"
 #include "process.h"
+#include "reply.h"
+#include "rootfs.h"
 #include "spec.h"
+#include "userns.h"
+#include "worker.h"
 
 #ifndef SW_BUILD_ID
 #define SW_BUILD_ID "dev"
@@ -48,170 +54,15 @@ struct container {
   int status;
 };
 
-struct worker {
-  struct worker *next;
-  pid_t pid;
-  uint32_t reqid;
-  int fd;
-  sw_reader rd;
-  struct watch w;
-  bool finished; /* a final OK/ERROR was relayed */
-  bool eof, reaped;
-};
-
 static struct {
-  int epfd, sigfd;
+  int sigfd;
   sw_reader in;
   struct watch w_in, w_sig;
   struct container *containers;
-  struct worker *workers;
   char *dir;
   int lockfd;
-  /* Freed only after the current epoll batch: later events of the batch may point at them. */
-  struct container *dead_containers;
-  struct worker *dead_workers;
   int map_kind;
 } K;
-
-/* ---- frames to Node ------------------------------------------------------------------------ */
-
-void send_frame(sw_buf *b) {
-  buf_finish(b);
-  int r = write_all(1, b->data, b->len);
-  if (r < 0 && r != -EPIPE) logmsg("write to node: %s", strerror(-r));
-}
-
-void build_error(sw_buf *b, uint32_t reqid, const char *stage, int errnum) {
-  buf_begin(b, FR_ERROR, reqid);
-  buf_put_str(b, T_STAGE, stage);
-  buf_put_u32(b, T_ERRNO, (uint32_t)errnum);
-  buf_put_str(b, T_MESSAGE, strerror(errnum));
-}
-
-void reply_ok(uint32_t reqid) {
-  sw_buf b = {0};
-  buf_begin(&b, FR_OK, reqid);
-  send_frame(&b);
-  buf_free(&b);
-}
-
-void reply_error(uint32_t reqid, const char *stage, int errnum) {
-  sw_buf b = {0};
-  build_error(&b, reqid, stage, errnum);
-  send_frame(&b);
-  buf_free(&b);
-}
-
-static void ep_add(int fd, struct watch *w) {
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
-  if (epoll_ctl(K.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) die_with_error("epoll_ctl add");
-}
-
-static void ep_del_close(int *fd) {
-  if (*fd < 0) return;
-  epoll_ctl(K.epfd, EPOLL_CTL_DEL, *fd, NULL);
-  close(*fd);
-  *fd = -1;
-}
-
-/* ---- workers --------------------------------------------------------------------------------- */
-
-void worker_send(int out, sw_buf *b) {
-  buf_finish(b);
-  if (write_all(out, b->data, b->len) < 0) _exit(1);
-}
-
-void worker_fail(int out, uint32_t reqid, const sw_error *e) {
-  sw_buf b = {0};
-  build_error(&b, reqid, e->stage, e->errnum);
-  worker_send(out, &b);
-  _exit(1);
-}
-
-void worker_ok(int out, uint32_t reqid) {
-  sw_buf b = {0};
-  buf_begin(&b, FR_OK, reqid);
-  worker_send(out, &b);
-  _exit(0);
-}
-
-/* In a freshly forked child: keep only fd 2, `keep` (moved to 3) and `extra` if >= 0 (moved to
- * 4); 0 and 1 become /dev/null so a long-lived child never holds Node's pipes open. */
-static int child_fd_hygiene(int keep, int extra) {
-  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (nul < 0) return -1;
-  int hi = fcntl(keep, F_DUPFD_CLOEXEC, 1000);
-  int hx = extra >= 0 ? fcntl(extra, F_DUPFD_CLOEXEC, 1000) : -1;
-  if (hi < 0 || (extra >= 0 && hx < 0) || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) return -1;
-  if (dup3(hi, 3, O_CLOEXEC) < 0) return -1;
-  if (hx >= 0 && dup3(hx, 4, O_CLOEXEC) < 0) return -1;
-  syscall(SYS_close_range, hx >= 0 ? 5 : 4, ~0U, 0);
-  return 3;
-}
-
-int worker_spawn(uint32_t reqid, worker_fn fn, void *arg) { return worker_spawn_fd(reqid, fn, arg, -1); }
-
-int worker_spawn_fd(uint32_t reqid, worker_fn fn, void *arg, int pass_fd) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
-  pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    close(p[0]);
-    close(p[1]);
-    return -e;
-  }
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    process_reset_signals();
-    int out = child_fd_hygiene(p[1], pass_fd);
-    if (out < 0) _exit(1);
-    fn(out, reqid, arg);
-    _exit(0);
-  }
-  close(p[1]);
-  struct worker *w = xcalloc(1, sizeof *w);
-  w->pid = pid;
-  w->reqid = reqid;
-  w->fd = p[0];
-  w->w = (struct watch){W_WORKER, w, 0};
-  set_nonblock(w->fd, true);
-  ep_add(w->fd, &w->w);
-  w->next = K.workers;
-  K.workers = w;
-  return 0;
-}
-
-static void worker_maybe_free(struct worker *w) {
-  if (!w->eof || !w->reaped) return;
-  if (!w->finished) reply_error(w->reqid, "worker exited without an answer", EIO);
-  struct worker **pp = &K.workers;
-  while (*pp && *pp != w) pp = &(*pp)->next;
-  if (*pp) *pp = w->next;
-  w->next = K.dead_workers;
-  K.dead_workers = w;
-}
-
-static void worker_readable(struct worker *w) {
-  while (w->fd >= 0) {
-    long n = reader_fill(&w->rd, w->fd);
-    if (n == -EAGAIN || n == -EINTR) break;
-    sw_frame_view f;
-    int r;
-    while ((r = reader_next(&w->rd, &f)) > 0) {
-      /* Relay verbatim: the worker already used the request's id. */
-      const uint8_t *start = f.body - SW_HEADER;
-      if (write_all(1, start, SW_HEADER + f.body_len) < 0) logmsg("relay to node failed");
-      if (f.type == FR_OK || f.type == FR_ERROR) w->finished = true;
-    }
-    if (n <= 0 || r < 0) {
-      ep_del_close(&w->fd);
-      w->eof = true;
-      worker_maybe_free(w);
-      return;
-    }
-  }
-}
 
 /* ---- containers ------------------------------------------------------------------------------ */
 
@@ -229,51 +80,55 @@ static void drain_out(struct container *c, int i) {
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) {
       log_eof(&c->log, i);
-      ep_del_close(&c->out[i]);
+      loop_del_close(&c->out[i]);
       return;
     }
     log_feed(&c->log, i, buf, (size_t)n);
   }
 }
 
+static void out_readable(struct watch *w, uint32_t events) {
+  (void)events;
+  drain_out(w->obj, w->idx);
+}
+
+static void container_release(void *p) {
+  struct container *c = p;
+  free(c->id);
+  free(c->state_dir);
+  free(c);
+}
+
+/* Unlinks c and closes its fds now; the memory goes after the epoll batch (later events of the
+ * batch may point at it: they are skipped). */
 static void container_free(struct container *c) {
   struct container **pp = &K.containers;
   while (*pp && *pp != c) pp = &(*pp)->next;
   if (*pp) *pp = c->next;
-  ep_del_close(&c->ctl);
-  ep_del_close(&c->out[0]);
-  ep_del_close(&c->out[1]);
+  loop_del_close(&c->ctl);
+  loop_del_close(&c->out[0]);
+  loop_del_close(&c->out[1]);
   log_close(&c->log);
   forward_container_gone(c->id);
-  c->next = K.dead_containers;
-  K.dead_containers = c;
+  loop_forget(&c->w_ctl);
+  loop_forget(&c->w_out[0]);
+  loop_forget(&c->w_out[1]);
+  loop_defer(container_release, c);
 }
 
-static void free_dead(void) {
-  forward_free_dead();
-  while (K.dead_containers) {
-    struct container *c = K.dead_containers;
-    K.dead_containers = c->next;
-    free(c->id);
-    free(c->state_dir);
-    free(c);
-  }
-  while (K.dead_workers) {
-    struct worker *w = K.dead_workers;
-    K.dead_workers = w->next;
-    reader_free(&w->rd);
-    free(w);
-  }
-}
-
+/* The state dir (an upper dir can hold a whole image's worth of files) is removed by a worker, so
+ * the loop keeps relaying every other container's ports meanwhile; the worker answers REMOVE. */
 static void finish_remove(struct container *c) {
-  int r = c->keep_dir ? 0 : rmtree(c->state_dir);
   uint32_t req = c->remove_req;
-  container_free(c);
-  if (r < 0)
-    reply_error(req, "remove state dir", -r);
-  else
+  if (c->keep_dir) {
+    container_free(c);
     reply_ok(req);
+    return;
+  }
+  struct path_job job = {.path = c->state_dir};
+  int r = worker_spawn(req, rmtree_worker, &job, -1, false);
+  container_free(c);
+  if (r < 0) reply_error(req, "remove state dir: fork worker", -r);
 }
 
 static void container_reaped(struct container *c, int init_status) {
@@ -296,18 +151,20 @@ static void container_reaped(struct container *c, int init_status) {
   c->state = C_FAILED;
   /* Listeners hold init's ctl fd number: drop them before the fd is closed and reused. */
   forward_container_gone(c->id);
-  ep_del_close(&c->ctl);
+  loop_del_close(&c->ctl);
   if (c->remove_req) finish_remove(c);
 }
 
-static void ctl_readable(struct container *c) {
+static void ctl_readable(struct watch *w, uint32_t events) {
+  (void)events;
+  struct container *c = w->obj;
   if (c->ctl < 0) return;
   struct init_msg m;
   int fd = -1;
   long n = init_recv(c->ctl, &m, &fd);
   if (n == -EAGAIN || n == -EINTR) return;
   if (n <= 0) {
-    ep_del_close(&c->ctl);
+    loop_del_close(&c->ctl);
     return;
   }
   switch (m.kind) {
@@ -397,7 +254,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     /* init is a copy of the keeper: drop the keeper's buffers (the spec was copied out of them)
      * and give free heap pages back, so its RSS is what init itself uses. */
     reader_free(&K.in);
-    for (struct worker *w = K.workers; w; w = w->next) reader_free(&w->rd);
+    worker_child_release();
     forward_child_release();
     malloc_trim(0);
     init_main(&s, 3, 4, 5);
@@ -414,14 +271,27 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   c->out[1] = pe[0];
   c->state = C_CREATING;
   c->create_req = reqid;
-  c->w_ctl = (struct watch){W_CTL, c, 0};
-  c->w_out[0] = (struct watch){W_OUT, c, 0};
-  c->w_out[1] = (struct watch){W_OUT, c, 1};
+  c->w_ctl = (struct watch){ctl_readable, c, 0};
+  c->w_out[0] = (struct watch){out_readable, c, 0};
+  c->w_out[1] = (struct watch){out_readable, c, 1};
   set_nonblock(c->out[0], true);
   set_nonblock(c->out[1], true);
-  ep_add(c->ctl, &c->w_ctl);
-  ep_add(c->out[0], &c->w_out[0]);
-  ep_add(c->out[1], &c->w_out[1]);
+  if ((r = loop_add(c->ctl, EPOLLIN, &c->w_ctl)) < 0 || (r = loop_add(c->out[0], EPOLLIN, &c->w_out[0])) < 0 ||
+      (r = loop_add(c->out[1], EPOLLIN, &c->w_out[1])) < 0) {
+    /* Unwatched, the container could never be answered: it goes now, the request fails. */
+    kill(pid, SIGKILL);
+    TEMP_FAILURE_RETRY(waitpid(pid, NULL, 0));
+    loop_del_close(&c->ctl);
+    loop_del_close(&c->out[0]);
+    loop_del_close(&c->out[1]);
+    log_close(&c->log);
+    free(c->id);
+    free(c->state_dir);
+    free(c);
+    spec_free_container(&s);
+    reply_error(reqid, "create: watch the container's pipes", -r);
+    return;
+  }
   c->next = K.containers;
   K.containers = c;
   spec_free_container(&s);
@@ -514,17 +384,10 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
     spec_free_proc(&p);
     return;
   }
-  struct exec_job job = {.init_pid = c->pid, .proc = &p};
-  sw_tlv_iter it;
-  sw_tlv t;
-  tlv_iter_init(&it, f->body, f->body_len);
-  while (tlv_next(&it, &t) > 0)
-    if (t.tag == T_STDIN) {
-      job.stdin_data = (uint8_t *)t.val;
-      job.stdin_len = t.len;
-      job.has_stdin = true;
-    }
-  int r = worker_spawn(reqid, exec_worker, &job);
+  uint64_t chunked = 0;
+  spec_get_uint(f->body, f->body_len, T_CHUNKED, &chunked);
+  struct exec_job job = {.init_pid = c->pid, .proc = &p, .has_stdin = chunked != 0};
+  int r = worker_spawn(reqid, exec_worker, &job, -1, job.has_stdin);
   if (r < 0) reply_error(reqid, "exec: fork", -r);
   spec_free_proc(&p);
 }
@@ -536,6 +399,9 @@ static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bo
   job.list = spec_get_str(f->body, f->body_len, T_LIST_FILE);
   job.body = f->body;
   job.body_len = f->body_len;
+  uint64_t chunked = 0;
+  spec_get_uint(f->body, f->body_len, T_CHUNKED, &chunked);
+  job.chunked = fn == put_worker && chunked;
   if (needs_container) {
     struct container *c = need_container(reqid, f, "files");
     if (!c) goto out;
@@ -545,7 +411,7 @@ static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bo
     }
     job.init_pid = c->pid;
   }
-  int r = worker_spawn(reqid, fn, &job);
+  int r = worker_spawn(reqid, fn, &job, -1, job.chunked);
   if (r < 0) reply_error(reqid, "fork worker", -r);
 out:
   free(job.root);
@@ -572,6 +438,21 @@ static void dispatch(const sw_frame_view *f) {
       break;
     }
     forward_publish(f->reqid, c->id, c->ctl, f->body, f->body_len);
+    break;
+  }
+  case FR_DATA: {
+    /* Input for a running PUT/EXEC. Data for a request that already ended (it failed early, the
+     * process exited) is dropped: Node stops sending once the answer arrives. */
+    const uint8_t *data = NULL;
+    size_t dlen = 0;
+    sw_tlv_iter it;
+    sw_tlv t;
+    tlv_iter_init(&it, f->body, f->body_len);
+    while (tlv_next(&it, &t) > 0)
+      if (t.tag == T_DATA) data = t.val, dlen = t.len;
+    uint64_t eof = 0;
+    spec_get_uint(f->body, f->body_len, T_EOF, &eof);
+    worker_input(f->reqid, data, dlen, eof != 0);
     break;
   }
   case FR_UNPUBLISH: forward_unpublish(f->reqid, f->body, f->body_len); break;
@@ -602,13 +483,11 @@ NORETURN static void teardown(void) {
    * parallel, so this takes one scheduling round, not one per container. */
   for (struct container *c = K.containers; c; c = c->next)
     if (!c->reaped) kill(c->pid, SIGKILL);
-  for (struct worker *w = K.workers; w; w = w->next)
-    if (!w->reaped) kill(w->pid, SIGKILL);
+  worker_kill_all();
   forward_shutdown();
   for (struct container *c = K.containers; c; c = c->next)
     if (!c->reaped) TEMP_FAILURE_RETRY(waitpid(c->pid, NULL, 0));
-  for (struct worker *w = K.workers; w; w = w->next)
-    if (!w->reaped) TEMP_FAILURE_RETRY(waitpid(w->pid, NULL, 0));
+  worker_wait_all();
   for (struct container *c = K.containers; c; c = c->next) rmtree(c->state_dir);
   if (K.dir) rmtree(K.dir);
   _exit(0);
@@ -626,24 +505,29 @@ static void reap_children(void) {
         break;
       }
     if (found) continue;
-    for (struct worker *w = K.workers; w; w = w->next)
-      if (w->pid == pid) {
-        w->reaped = true;
-        worker_maybe_free(w);
-        break;
-      }
+    worker_reaped(pid, st); /* or a network-creating child: nothing to do */
   }
 }
 
-static void input_readable(void) {
+/* Frames from Node. A frame the keeper cannot take fails its own request, never the keeper: its
+ * declared length is skipped, so the stream stays in sync. */
+static void input_readable(struct watch *w, uint32_t events) {
+  (void)w;
+  (void)events;
   for (;;) {
+    sw_frame_view f;
+    int r;
+    while ((r = reader_next(&K.in, &f)) != 0) {
+      if (r > 0)
+        dispatch(&f);
+      else if (r == -EMSGSIZE)
+        reply_error(f.reqid, "frame larger than the 64 MiB limit", EMSGSIZE);
+      else
+        reply_error(0, "frame shorter than its header", EBADMSG);
+    }
     long n = reader_fill(&K.in, 0);
     if (n == -EAGAIN || n == -EINTR) return;
     if (n <= 0) teardown(); /* Node is gone (EOF) or the pipe broke */
-    sw_frame_view f;
-    int r;
-    while ((r = reader_next(&K.in, &f)) > 0) dispatch(&f);
-    if (r < 0) die("malformed frame from node");
   }
 }
 
@@ -679,6 +563,20 @@ static void setup_state_dir(const char *root) {
   sweep(root, self);
 }
 
+static void signal_readable(struct watch *w, uint32_t events) {
+  (void)w;
+  (void)events;
+  struct signalfd_siginfo si;
+  bool chld = false;
+  while (read(K.sigfd, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGCHLD)
+      chld = true;
+    else
+      teardown();
+  }
+  if (chld) reap_children();
+}
+
 int keeper_main(const char *state_root) {
   /* Writes to a dead Node must fail with EPIPE, not kill us before we clean up. */
   signal(SIGPIPE, SIG_IGN);
@@ -695,15 +593,14 @@ int keeper_main(const char *state_root) {
   K.map_kind = userns_enter(&K.in);
   setup_state_dir(state_root);
 
-  K.epfd = epoll_create1(EPOLL_CLOEXEC);
   K.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (K.epfd < 0 || K.sigfd < 0) die_with_error("epoll/signalfd");
+  if (loop_init() < 0 || K.sigfd < 0) die_with_error("epoll/signalfd");
   set_nonblock(0, true);
-  K.w_in = (struct watch){W_INPUT, NULL, 0};
-  K.w_sig = (struct watch){W_SIGNAL, NULL, 0};
-  ep_add(0, &K.w_in);
-  ep_add(K.sigfd, &K.w_sig);
-  forward_init(K.epfd);
+  K.w_in = (struct watch){input_readable, NULL, 0};
+  K.w_sig = (struct watch){signal_readable, NULL, 0};
+  if (loop_add(0, EPOLLIN, &K.w_in) < 0 || loop_add(K.sigfd, EPOLLIN, &K.w_sig) < 0) die_with_error("epoll_ctl");
+  if (forward_init() < 0) die_with_error("forward: timerfd");
+  if (out_init() < 0) die_with_error("output queue");
 
   sw_buf b = {0};
   buf_begin(&b, FR_HELLO, 0);
@@ -714,41 +611,7 @@ int keeper_main(const char *state_root) {
   send_frame(&b);
   buf_free(&b);
 
-  /* Frames that arrived together with MAPPED are already buffered. */
-  {
-    sw_frame_view f;
-    while (reader_next(&K.in, &f) > 0) dispatch(&f);
-  }
-
-  struct epoll_event evs[32];
-  for (;;) {
-    int n = epoll_wait(K.epfd, evs, 32, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      die_with_error("epoll_wait");
-    }
-    for (int i = 0; i < n; i++) {
-      struct watch *w = evs[i].data.ptr;
-      switch (w->kind) {
-      case W_INPUT: input_readable(); break;
-      case W_SIGNAL: {
-        struct signalfd_siginfo si;
-        bool chld = false;
-        while (read(K.sigfd, &si, sizeof si) == sizeof si) {
-          if (si.ssi_signo == SIGCHLD)
-            chld = true;
-          else
-            teardown();
-        }
-        if (chld) reap_children();
-        break;
-      }
-      case W_CTL: ctl_readable(w->obj); break;
-      case W_OUT: drain_out(w->obj, w->idx); break;
-      case W_WORKER: worker_readable(w->obj); break;
-      case W_FORWARD: forward_event(w, evs[i].events); break;
-      }
-    }
-    free_dead();
-  }
+  /* Frames that arrived together with MAPPED are already buffered: take them before waiting. */
+  input_readable(&K.w_in, 0);
+  loop_run(NULL);
 }

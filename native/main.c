@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "keeper.h"
+#include "protocol.h"
 
 #ifndef SW_BUILD_ID
 #define SW_BUILD_ID "dev"

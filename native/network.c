@@ -14,7 +14,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,19 +24,24 @@
 #include <sys/wait.h>
 
 #include "init.h"
-#include "keeper.h"
+#include "loop.h"
 #include "netlink.h"
 #include "process.h"
+#include "reply.h"
 #include "spec.h"
+#include "worker.h"
 
 #define BRIDGE "br0"
-#define CREATE_TIMEOUT_MS 10000
 
 struct network {
   struct network *next;
   char *id;
-  int nsfd;
+  int nsfd;         /* -1 while being created */
   uint32_t subnet;
+  uint32_t create_req; /* the NET_CREATE still to answer, or 0 */
+  pid_t pid;        /* the creating child */
+  int sock;         /* its answer, or -1 */
+  struct watch w;
 };
 
 static struct {
@@ -82,48 +87,79 @@ NORETURN static void create_child(int sock) {
   _exit(init_send(sock, &m, fd) < 0 ? 1 : 0);
 }
 
-/* Forks the child and waits (bounded) for the namespace fd: fd or -errno with the stage in *e. */
-static int make_netns(sw_error *e) {
+static void net_free(void *p) {
+  struct network *n = p;
+  free(n->id);
+  free(n);
+}
+
+static void net_unlink(struct network *n) {
+  for (struct network **pp = &N.nets; *pp; pp = &(*pp)->next)
+    if (*pp == n) {
+      *pp = n->next;
+      break;
+    }
+  if (n->nsfd >= 0) close(n->nsfd);
+  loop_del_close(&n->sock);
+  loop_forget(&n->w);
+  loop_defer(net_free, n);
+}
+
+/* The creating child answered (or died: EOF). The keeper's reaper collects the child. */
+static void create_answer(struct watch *w, uint32_t events) {
+  (void)events;
+  struct network *n = w->obj;
+  struct init_msg m;
+  int fd = -1;
+  long r = init_recv(n->sock, &m, &fd);
+  if (r == -EAGAIN || r == -EINTR) return;
+  uint32_t req = n->create_req;
+  n->create_req = 0;
+  if (fd >= 0) {
+    n->nsfd = fd;
+    loop_del_close(&n->sock);
+    loop_forget(&n->w);
+    reply_ok(req);
+    return;
+  }
+  char stage[600];
+  if (r <= 0)
+    snprintf(stage, sizeof stage, "network create: network namespace setup: child gave no answer");
+  else
+    snprintf(stage, sizeof stage, "network create: %.*s", (int)sizeof m.stage, m.stage);
+  net_unlink(n);
+  reply_error(req, stage, r > 0 && m.err ? m.err : r < 0 ? (int)-r : EIO);
+}
+
+/* Forks the child that makes the namespace; the answer comes through the loop (create_answer),
+ * so a slow kernel (bridge module loading, a busy rtnl lock) never stalls the other containers. */
+static int start_create(struct network *n) {
   int sp[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sw_fail(e, errno, "socketpair");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0) return -errno;
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
     close(sp[0]);
     close(sp[1]);
-    return sw_fail(e, err, "fork");
+    return -err;
   }
   if (pid == 0) {
     close(sp[0]);
     process_reset_signals();
+    set_nonblock(sp[1], false);
     create_child(sp[1]);
   }
   close(sp[1]);
-  cleanup_fd int sock = sp[0];
-  struct pollfd pf = {.fd = sock, .events = POLLIN};
-  int fd = -1, r = (int)TEMP_FAILURE_RETRY(poll(&pf, 1, CREATE_TIMEOUT_MS));
-  struct init_msg m;
-  if (r == 0) {
-    sw_fail(e, ETIMEDOUT, "network namespace setup timed out");
-  } else if (r < 0) {
-    sw_fail(e, errno, "poll");
-  } else {
-    long n = init_recv(sock, &m, &fd);
-    if (n <= 0)
-      sw_fail(e, n < 0 ? (int)-n : EIO, "network namespace setup: child gave no answer");
-    else if (fd < 0) {
-      e->errnum = m.err ? m.err : EIO;
-      snprintf(e->stage, sizeof e->stage, "%.*s", (int)sizeof m.stage, m.stage);
-    }
+  n->pid = pid;
+  n->sock = sp[0];
+  n->w = (struct watch){create_answer, n, 0};
+  int r = loop_add(n->sock, EPOLLIN, &n->w);
+  if (r < 0) {
+    kill(pid, SIGKILL);
+    close(n->sock);
+    n->sock = -1;
   }
-  /* The child exits right after answering; waiting here keeps the keeper's reaper out of it. */
-  if (r <= 0 || fd < 0) kill(pid, SIGKILL);
-  TEMP_FAILURE_RETRY(waitpid(pid, NULL, 0));
-  if (fd < 0) {
-    if (!e->errnum) sw_fail(e, EIO, "network namespace setup");
-    return -e->errnum;
-  }
-  return fd;
+  return r;
 }
 
 void network_create(uint32_t reqid, const uint8_t *body, size_t len) {
@@ -149,35 +185,33 @@ void network_create(uint32_t reqid, const uint8_t *body, size_t len) {
         return;
       }
   }
-  sw_error e = {0};
-  int fd = make_netns(&e);
-  if (fd < 0) {
-    char stage[600];
-    snprintf(stage, sizeof stage, "network create: %s", e.stage);
-    reply_error(reqid, stage, e.errnum);
+  struct network *n = xcalloc(1, sizeof *n);
+  n->nsfd = n->sock = -1;
+  n->subnet = has_subnet ? (uint32_t)subnet : UINT32_MAX;
+  n->create_req = reqid;
+  int r = start_create(n);
+  if (r < 0) {
+    free(n);
+    reply_error(reqid, "network create: fork", -r);
     return;
   }
-  struct network *n = xcalloc(1, sizeof *n);
+  /* Listed at once: the id and the subnet are taken while the namespace is being made. */
   n->id = steal_pointer(&id);
-  n->nsfd = fd;
-  n->subnet = has_subnet ? (uint32_t)subnet : UINT32_MAX;
   n->next = N.nets;
   N.nets = n;
-  reply_ok(reqid);
 }
 
 void network_remove(uint32_t reqid, const uint8_t *body, size_t len) {
   cleanup_free char *id = spec_get_str(body, len, T_NET_ID);
-  for (struct network **pp = &N.nets; id && *pp; pp = &(*pp)->next) {
-    if (strcmp((*pp)->id, id)) continue;
-    struct network *n = *pp;
-    *pp = n->next;
+  struct network *n = id ? find_net(id) : NULL;
+  if (n) {
+    if (n->create_req) {
+      kill(n->pid, SIGKILL);
+      reply_error(n->create_req, "network create: removed while being created", ECANCELED);
+    }
     /* The last reference: the kernel destroys the namespace, its bridge and every veth peer in
      * it, which also removes the containers' ends. Attach workers still running hold a dup. */
-    close(n->nsfd);
-    free(n->id);
-    free(n);
-    break;
+    net_unlink(n);
   }
   reply_ok(reqid);
 }
@@ -198,7 +232,7 @@ struct attach_job {
 /* Runs in a worker; fd 4 is the network's namespace. */
 static void attach_worker(int out, uint32_t reqid, void *arg) {
   const struct attach_job *j = arg;
-  const int netns = 4;
+  const int netns = WORKER_PASS_FD;
   sw_error e = {0};
   int r;
   char path[64];
@@ -281,6 +315,10 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
     reply_error(reqid, "network attach: no such network", ENOENT);
     return;
   }
+  if (n->nsfd < 0) {
+    reply_error(reqid, "network attach: the network is still being created", EAGAIN);
+    return;
+  }
   struct attach_job j = {.init_pid = init_pid, .prefix = (unsigned)prefix};
   if (!ip || inet_pton(AF_INET, ip, &j.addr) != 1 || prefix < 1 || prefix > 30) {
     reply_error(reqid, "network attach: need an IPv4 address and a prefix length of 1..30", EINVAL);
@@ -304,7 +342,7 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
   }
   snprintf(j.ifname, sizeof j.ifname, "eth%u", ifnum);
   snprintf(j.peer, sizeof j.peer, "sw%08x", ++N.next_peer);
-  int r = worker_spawn_fd(reqid, attach_worker, &j, n->nsfd);
+  int r = worker_spawn(reqid, attach_worker, &j, n->nsfd, false);
   if (r < 0) reply_error(reqid, "network attach: fork", -r);
   else *ifs = ifnum;
 }

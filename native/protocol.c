@@ -101,10 +101,31 @@ long reader_fill(sw_reader *r, int fd) {
 }
 
 int reader_next(sw_reader *r, sw_frame_view *f) {
+  if (r->skip) {
+    size_t n = r->len - r->off < r->skip ? r->len - r->off : (size_t)r->skip;
+    r->off += n;
+    r->skip -= n;
+    if (r->skip) return 0;
+  }
   size_t avail = r->len - r->off;
   if (avail < 4) return 0;
   uint32_t flen = get_le32(r->buf + r->off);
-  if (flen < 5 || flen > SW_MAX_FRAME) return -EBADMSG;
+  if (flen < 5) {
+    /* No room for a type and a reqid: nobody to answer, but the length still says where the next
+     * frame starts. */
+    *f = (sw_frame_view){0};
+    r->off += 4;
+    r->skip = flen;
+    return -EBADMSG;
+  }
+  if (flen > SW_MAX_FRAME) {
+    if (avail < SW_HEADER) return 0;
+    const uint8_t *p = r->buf + r->off;
+    *f = (sw_frame_view){.type = p[4], .reqid = get_le32(p + 5)};
+    r->off += SW_HEADER;
+    r->skip = flen - 5;
+    return -EMSGSIZE;
+  }
   if (avail < 4 + (size_t)flen) {
     if (r->cap < r->off + 4 + (size_t)flen) {
       /* make room for the whole frame */

@@ -13,8 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 2
+#define SW_PROTOCOL_VERSION 3
+/* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
+ * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
+ * for its reqid and skips its declared length, which keeps the stream in sync. */
 #define SW_MAX_FRAME (64u << 20)
+/* Payload bytes per DATA frame that Node sends (and the most it keeps unacknowledged: SW_WINDOW). */
+#define SW_CHUNK (1u << 20)
+#define SW_WINDOW 4
 #define SW_HEADER 9
 
 enum sw_frame {
@@ -34,6 +40,7 @@ enum sw_frame {
   FR_NET_CREATE = 0x1b, /* NET_ID [SUBNET] -> OK */
   FR_NET_REMOVE = 0x1c, /* NET_ID -> OK (unknown ids too) */
   FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX UNREACHABLE* -> OK IFNAME */
+  FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
   FR_HELLO = 0x81,
@@ -42,6 +49,7 @@ enum sw_frame {
   FR_EXIT = 0x84,        /* event: container's main process exited (ID, STATUS) */
   FR_EXEC_OUTPUT = 0x85, /* reqid of the EXEC; STREAM, DATA */
   FR_GET_ENTRY = 0x86,   /* reqid of the GET; one file-system entry */
+  FR_DATA_ACK = 0x87,    /* reqid of the PUT/EXEC: one DATA frame's bytes were handed on */
 };
 
 enum sw_tag {
@@ -105,6 +113,8 @@ enum sw_tag {
   T_IFNAME = 59,  /* interface name inside the container (NET_ATTACH reply) */
   T_UNREACHABLE = 60, /* repeated IPv4 CIDR: NET_ATTACH adds an unreachable route for it */
   T_TAP = 61,         /* CREATE (isolated net): name of a persistent tap init makes for slirp4netns/pasta */
+  T_CHUNKED = 62,     /* PUT (file content) / EXEC (stdin): the bytes follow as DATA frames */
+  T_EOF = 63,         /* DATA: the last one of its request */
 };
 
 typedef struct {
@@ -151,11 +161,15 @@ typedef struct {
 typedef struct {
   uint8_t *buf;
   size_t len, cap, off;
+  uint64_t skip; /* bytes of an oversized or malformed frame still to discard */
 } sw_reader;
 
 /* Reads what is available on fd (non-blocking or blocking): >0 bytes, 0 EOF, -errno. */
 long reader_fill(sw_reader *r, int fd);
-/* 1 = a complete frame in *f (valid until the next call), 0 = need more, -EBADMSG = bad length. */
+/* 1 = a complete frame in *f (valid until the next call), 0 = need more. Errors keep the reader in
+ * sync (the frame's declared length is skipped) and the caller may go on:
+ * -EMSGSIZE = a frame above SW_MAX_FRAME; f->type and f->reqid are set, f->body_len is 0.
+ * -EBADMSG = a length below the header's; f->reqid is 0. */
 int reader_next(sw_reader *r, sw_frame_view *f);
 void reader_free(sw_reader *r);
 

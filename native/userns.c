@@ -4,7 +4,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 
-#include "keeper.h"
+#include "userns.h"
+
+#include "reply.h"
 #include "spec.h"
 
 int userns_enter(sw_reader *in) {

@@ -8,7 +8,7 @@ import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { helperPath } from './helper-path.js';
 import { mapUserNamespace, mappingKey, type IdMapping, type MapOptions } from './id-mapping.js';
-import { FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
+import { CHUNK, FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, WINDOW, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
 import { stateRoot } from './state-root.js';
 
 const log = logger('keeper');
@@ -232,6 +232,8 @@ interface Pending {
   resolve(frame: Frame): void;
   reject(err: Error): void;
   onFrame?(frame: Frame): void;
+  /** A DATA frame of this request's input was handed on by the keeper (DATA_ACK). */
+  onAck?(): void;
 }
 
 function hintFor(stage: string, errno: number): string | undefined {
@@ -400,6 +402,10 @@ export class Keeper {
       log('frame %d for unknown request %d', f.type, f.reqid);
       return;
     }
+    if (f.type === FrameType.DATA_ACK) {
+      p.onAck?.();
+      return;
+    }
     if (f.type === FrameType.OK || f.type === FrameType.ERROR) {
       this.#pending.delete(f.reqid);
       this.#updateRef();
@@ -438,15 +444,56 @@ export class Keeper {
     else this.#child.unref();
   }
 
-  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void): Promise<Frame> {
+  /**
+   * Sends one request; with `input`, the request carries CHUNKED and the bytes follow as DATA frames
+   * of at most {@link CHUNK} bytes, at most {@link WINDOW} unacknowledged, so no frame is ever above
+   * the limit and the keeper never buffers more than a few MiB per request.
+   */
+  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array): Promise<Frame> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#closed) return Promise.reject(new SlipwayError('ERR_RUNTIME', 'keeper is closed'));
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(type, 0, input ? [...fields, tlv.u8(Tag.CHUNKED, 1)] : fields);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     const reqid = this.#nextId++;
+    frame.writeUInt32LE(reqid, 5);
     return new Promise<Frame>((resolve, reject) => {
-      this.#pending.set(reqid, { resolve, reject, onFrame });
+      const pending: Pending = { resolve, reject, onFrame };
+      this.#pending.set(reqid, pending);
       this.#updateRef();
-      this.#child.stdin!.write(encodeFrame(type, reqid, fields));
+      this.#child.stdin!.write(frame);
+      if (input) this.#sendInput(reqid, pending, input);
     });
+  }
+
+  /** Streams `data` as DATA frames of reqid; stops as soon as the request is answered. */
+  #sendInput(reqid: number, pending: Pending, data: Uint8Array): void {
+    let off = 0;
+    let inflight = 0;
+    const pump = (): void => {
+      while (inflight < WINDOW && this.#pending.get(reqid) === pending && !this.#dead) {
+        const end = Math.min(off + CHUNK, data.length);
+        const last = end === data.length;
+        const f: Field[] = [];
+        if (end > off) f.push(tlv.bytes(Tag.DATA, data.subarray(off, end)));
+        if (last) f.push(tlv.u8(Tag.EOF, 1));
+        this.#child.stdin!.write(encodeFrame(FrameType.DATA, reqid, f));
+        if (end > off) inflight++;
+        off = end;
+        if (last) {
+          pending.onAck = undefined;
+          return;
+        }
+      }
+    };
+    pending.onAck = () => {
+      inflight--;
+      pump();
+    };
+    pump();
   }
 
   /** Creates the container's namespaces and root; the process waits for {@link startContainer}. Returns init's host pid. */
@@ -507,13 +554,12 @@ export class Keeper {
   ): Promise<KeeperExit> {
     io.signal?.throwIfAborted();
     const fields = [tlv.str(Tag.ID, id), ...processFields(spec)];
-    if (io.stdin) fields.push(tlv.bytes(Tag.STDIN, io.stdin));
     const p = this.#request(FrameType.EXEC, fields, (f) => {
       if (f.type !== FrameType.EXEC_OUTPUT) return;
       const data = field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0);
       if (field.uint(f.fields, Tag.STREAM) === 2) io.onStderr?.(Buffer.from(data));
       else io.onStdout?.(Buffer.from(data));
-    });
+    }, io.stdin);
     let frame: Frame;
     if (io.signal) {
       // Abort stops waiting; the process itself runs on until it exits or the container stops.
@@ -557,8 +603,10 @@ export class Keeper {
         tlv.u32(Tag.MODE, e.mode), tlv.u32(Tag.UID, e.uid), tlv.u32(Tag.GID, e.gid)];
       if (e.mtime) fields.push(tlv.u64(Tag.MTIME, Math.floor(e.mtime.getTime() / 1000)));
       if (e.type === 'symlink') fields.push(tlv.str(Tag.LINK, e.linkTarget ?? ''));
-      if (e.type === 'file' && e.content) fields.push(tlv.bytes(Tag.DATA, e.content));
-      await this.#request(FrameType.PUT, fields);
+      // Small files travel inside the PUT (one frame, one round trip); larger ones are streamed.
+      const content = e.type === 'file' ? e.content : undefined;
+      if (content && content.length <= CHUNK) fields.push(tlv.bytes(Tag.DATA, content));
+      await this.#request(FrameType.PUT, fields, undefined, content && content.length > CHUNK ? content : undefined);
     }
   }
 

@@ -6,10 +6,19 @@
  * an rlimit) are a TLV whose value is itself a TLV sequence. Strings are UTF-8 without NUL.
  */
 
+import { SlipwayError } from '../../errors.js';
+
 /** Bumped whenever the wire format changes; the keeper reports its own in HELLO. */
-export const PROTOCOL_VERSION = 2;
-/** Frames larger than this are a protocol error. */
+export const PROTOCOL_VERSION = 3;
+/**
+ * Frames larger than this are a protocol error; {@link encodeFrame} refuses to build one (payloads
+ * above {@link CHUNK} go as DATA frames). The keeper fails such a frame's request only.
+ */
 export const MAX_FRAME = 64 * 1024 * 1024;
+/** Payload bytes per DATA frame (file content of a PUT, exec stdin). */
+export const CHUNK = 1024 * 1024;
+/** DATA frames sent but not yet acknowledged (DATA_ACK) per request: the keeper buffers at most this many. */
+export const WINDOW = 4;
 
 /** Frame types (see native/protocol.h `enum sw_frame`). */
 export const FrameType = {
@@ -28,6 +37,7 @@ export const FrameType = {
   NET_CREATE: 0x1b,
   NET_REMOVE: 0x1c,
   NET_ATTACH: 0x1d,
+  DATA: 0x1e,
   NEED_MAP: 0x80,
   HELLO: 0x81,
   OK: 0x82,
@@ -35,6 +45,7 @@ export const FrameType = {
   EXIT: 0x84,
   EXEC_OUTPUT: 0x85,
   GET_ENTRY: 0x86,
+  DATA_ACK: 0x87,
 } as const;
 
 /** TLV tags (see native/protocol.h `enum sw_tag`). */
@@ -46,6 +57,7 @@ export const Tag = {
   SIZE: 39, LINK: 40, HOST_IP: 41, PORT: 42, PROTO: 43, MOUNT_TYPE: 44, SRC: 45, DST: 46, READONLY: 47,
   OPTIONS: 48, RESOURCE: 49, SOFT: 50, HARD: 51, CONTAINER_PORT: 52, RELPATH: 53, KEEP: 54,
   NET_ID: 55, SUBNET: 56, IP: 57, PREFIX: 58, IFNAME: 59, UNREACHABLE: 60, TAP: 61,
+  CHUNKED: 62, EOF: 63,
 } as const;
 
 /** One decoded TLV. */
@@ -97,8 +109,18 @@ export function encodeFields(fields: readonly Field[]): Buffer {
   return out;
 }
 
-/** Encodes one frame. */
+/**
+ * Encodes one frame.
+ * @throws SlipwayError ERR_INVALID_ARGUMENT when it would exceed {@link MAX_FRAME} (the keeper would refuse it).
+ */
 export function encodeFrame(type: number, reqid: number, fields: readonly Field[] = []): Buffer {
+  let size = 5;
+  for (const f of fields) size += 6 + f.value.length;
+  if (size > MAX_FRAME) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `request of ${size} bytes is above the keeper's ${MAX_FRAME}-byte frame limit`, {
+      hint: 'pass fewer or smaller arguments, environment variables or mounts (file contents and stdin are streamed and have no such limit)',
+    });
+  }
   const body = encodeFields(fields);
   const head = Buffer.allocUnsafe(9);
   head.writeUInt32LE(5 + body.length, 0);
