@@ -30,7 +30,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
     if (signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'start was aborted', { cause: signal.reason, details: tail });
     if (deadline.aborted) {
       throw new SlipwayError('ERR_WAIT_TIMEOUT', `container ${rt.name} (${options.image}) was not ready after ${timeout} ms: waited for ${strategy.describe()}`, {
-        hint: 'check the log lines below, or raise the timeout with withStartupTimeout()', details: tail, cause: err,
+        hint: 'check the log lines below, or raise the timeout with withStartupTimeout()', details: tail, cause: plainCause(err, `no success within ${timeout} ms`),
       });
     }
     if (SlipwayError.is(err)) throw new SlipwayError(err.code, err.shortMessage, { hint: err.hint, cause: err, details: tail });
@@ -61,6 +61,17 @@ function waitTarget(rt: RuntimeContainer, host: string, options: ContainerOption
     hasExited: () => rt.hasExited(),
     healthcheck: rt.imageHealthcheck,
   };
+}
+
+/**
+ * The deadline's own reason is a DOMException (TimeoutError/AbortError), which some error printers (vitest's) cannot
+ * render as a cause: hand on a plain Error saying the same.
+ */
+function plainCause(err: unknown, what: string): Error {
+  if (err instanceof Error && !(err instanceof DOMException) && err.name !== 'AbortError' && err.name !== 'TimeoutError') return err;
+  const cause = new Error(`${what} (${(err as Error | undefined)?.name ?? 'aborted'})`);
+  cause.name = 'WaitTimeout';
+  return cause;
 }
 
 async function lastLogLines(path: string): Promise<string> {

@@ -19,12 +19,46 @@ abstract class BaseStrategy implements WaitStrategy {
   abstract describe(): string;
 }
 
+/** Most of a response body a predicate is given; the rest is not read (an endless body must not fill the heap). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Thrown by a probe whose failure no retry can fix (p-retry's `AbortError`): the wait ends at once with `cause`.
+ * Any other probe error counts as "not ready yet".
+ */
+export class ProbeFatalError extends Error {
+  constructor(readonly error: unknown) {
+    super((error as Error)?.message ?? String(error), { cause: error });
+    this.name = 'ProbeFatalError';
+  }
+}
+
 async function poll(signal: AbortSignal, target: WaitTarget | undefined, check: () => Promise<boolean>): Promise<void> {
   for (;;) {
     signal.throwIfAborted();
-    if (await check().catch(() => false)) return;
+    const ok = await check().catch((e: unknown) => {
+      if (e instanceof ProbeFatalError) throw e.error;
+      return false;
+    });
+    if (ok) return;
     if (target?.hasExited()) throw exitedError(target);
     await sleep(POLL_MS, undefined, { signal });
+  }
+}
+
+/**
+ * Runs a probe command. A non-zero exit is "not yet"; an exec that cannot run at all (the command is missing or not
+ * executable) will not run on the next try either, so it ends the wait — unless the container exited or the wait was
+ * aborted, which the caller reports.
+ */
+async function probeExec(target: WaitTarget, argv: readonly string[], signal: AbortSignal): Promise<number | null> {
+  try {
+    return (await target.exec(argv, signal)).exitCode;
+  } catch (err) {
+    if (signal.aborted || target.hasExited() || (SlipwayError.is(err) && (err.code === 'ERR_ABORTED' || err.code === 'ERR_CONTAINER_NOT_RUNNING'))) return null;
+    throw new ProbeFatalError(SlipwayError.is(err)
+      ? new SlipwayError(err.code, `the wait command ${JSON.stringify(argv)} could not run: ${err.shortMessage}`, { hint: err.hint, cause: err })
+      : err);
   }
 }
 
@@ -116,15 +150,38 @@ export class HttpWaitStrategy extends BaseStrategy {
   }
   private once(host: string, port: number, signal: AbortSignal): Promise<boolean> {
     const req = this.opts.tls ? httpsRequest : httpRequest;
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const r = req({ host, port, path: this.path, method: this.opts.method ?? 'GET', headers: this.opts.headers, signal, timeout: 2000, rejectUnauthorized: !this.opts.insecure }, (res) => {
+        const okStatus = this.statusPredicate(res.statusCode ?? 0);
+        const predicate = this.bodyPredicate;
+        if (!okStatus || !predicate) {
+          // The answer is in the status line: the body is never read.
+          res.destroy();
+          resolve(okStatus);
+          return;
+        }
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const okStatus = this.statusPredicate(res.statusCode ?? 0);
-          resolve(okStatus && (!this.bodyPredicate || this.bodyPredicate(Buffer.concat(chunks).toString('utf8'))));
+        let size = 0;
+        let settled = false;
+        const judge = () => {
+          if (settled) return;
+          settled = true;
+          res.destroy();
+          try {
+            resolve(predicate(Buffer.concat(chunks).toString('utf8')));
+          } catch (err) {
+            reject(new ProbeFatalError(err));
+          }
+        };
+        res.on('data', (c: Buffer) => {
+          if (settled) return;
+          const room = MAX_BODY_BYTES - size;
+          chunks.push(c.length > room ? c.subarray(0, room) : c);
+          size += Math.min(c.length, room);
+          if (size >= MAX_BODY_BYTES) judge();
         });
-        res.on('error', () => resolve(false));
+        res.on('end', judge);
+        res.on('error', () => { if (!settled) { settled = true; resolve(false); } });
       });
       r.on('error', () => resolve(false));
       r.on('timeout', () => { r.destroy(); resolve(false); });
@@ -138,7 +195,7 @@ export class ShellWaitStrategy extends BaseStrategy {
   constructor(private readonly argv: readonly string[]) { super(); }
   describe(): string { return `command ${JSON.stringify(this.argv)} succeeding`; }
   async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
-    await poll(signal, target, async () => (await target.exec(this.argv, signal)).exitCode === 0);
+    await poll(signal, target, async () => (await probeExec(target, this.argv, signal)) === 0);
   }
 }
 
@@ -154,7 +211,8 @@ export class HealthCheckWaitStrategy extends BaseStrategy {
     const intervalMs = Math.max(POLL_MS, Math.min((target.healthcheck?.Interval ?? 0) / 1e6 || 1000, 1000));
     for (;;) {
       signal.throwIfAborted();
-      if ((await target.exec(argv, signal).catch(() => ({ exitCode: 1 }))).exitCode === 0) return;
+      const code = await probeExec(target, argv, signal).catch((e: unknown) => { throw e instanceof ProbeFatalError ? e.error : e; });
+      if (code === 0) return;
       if (target.hasExited()) throw exitedError(target);
       await sleep(intervalMs, undefined, { signal });
     }
@@ -165,8 +223,19 @@ export class HealthCheckWaitStrategy extends BaseStrategy {
 export class OneShotStartupWaitStrategy extends BaseStrategy {
   describe(): string { return 'the process exiting with code 0'; }
   async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
-    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
-    const exit = await Promise.race([target.exited, aborted]);
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    let exit: Awaited<WaitTarget['exited']>;
+    try {
+      signal.throwIfAborted();
+      exit = await Promise.race([target.exited, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
     if (exit.exitCode !== 0) {
       throw new SlipwayError('ERR_CONTAINER_EXITED', `the one-shot container exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.exitCode}`}`);
     }

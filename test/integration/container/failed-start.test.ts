@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { Container, Network, SlipwayError } from '../../../src/index.js';
+import { Container, Network, SlipwayError, Wait } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { fixtureRef, hasCommand, helperBuilt, isRoot, skipUnless, spawnTsChild, testUnless, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
 
@@ -152,6 +152,23 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       expect(helpers()).toHaveLength(1);
       expect((await c.exec(['true'])).exitCode).toBe(0);
     });
+
+  it('a wait timeout carries a plain Error as its cause (not the deadline\'s DOMException)', async () => {
+    const err = await new Container(ref()).withCommand(['sleep', '1000']).withNetworkMode('none')
+      .waitFor(Wait.forLogMessage('never printed').withStartupTimeout(300)).start().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_WAIT_TIMEOUT'), String(err)).toBe(true);
+    const cause = (err as Error).cause;
+    expect(cause).toBeInstanceOf(Error);
+    expect(cause).not.toBeInstanceOf(DOMException);
+    expect((cause as Error).message).toMatch(/300 ms/);
+  });
+
+  it('a wait command that cannot run ends the wait with its own error, not a timeout', async () => {
+    const err = await new Container(ref()).withCommand(['sleep', '1000']).withNetworkMode('none')
+      .waitFor(Wait.forSuccessfulCommand(['/no/such/probe']).withStartupTimeout(5000)).start().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_RUNTIME'), String(err)).toBe(true);
+    expect((err as Error).message).toMatch(/\/no\/such\/probe.*ENOENT/);
+  });
 
   it('a Node process whose start() failed exits on its own', async () => {
     const { child, info } = await spawnTsChild<{ codes: string[]; keeperPid: number }>(
