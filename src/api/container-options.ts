@@ -63,6 +63,8 @@ export interface ContainerOptions {
   pullPolicy: 'missing' | 'always' | 'never';
   platform?: string;
   startupTimeout: number;
+  /** Bound of the image pull in ms; undefined: pull()'s default (`$SLIPWAY_PULL_TIMEOUT`, else 10 minutes). */
+  pullTimeout?: number;
   stopSignal?: string;
   stopTimeout: number;
   init: boolean;

@@ -204,10 +204,21 @@ export class Container {
   }
   /** Readiness condition. Default: published ports listening, else none. */
   waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
-  /** @defaultValue 60000 */
+  /** Bounds the wait for readiness (not the pull: see {@link withPullTimeout}). @defaultValue 60000 */
   withStartupTimeout(ms: number): Container {
     if (!Number.isFinite(ms) || ms <= 0) throw invalidArgument('startupTimeout', ms, 'a positive number of milliseconds');
     return this.#with({ startupTimeout: ms });
+  }
+  /**
+   * Bounds the image pull of `start()` (every registry request, retry and unpack), so a registry that stalls
+   * fails the start with `ERR_PULL_TIMEOUT` instead of holding it; the wait for readiness has its own
+   * {@link withStartupTimeout}. `Infinity` removes the bound.
+   * @defaultValue `$SLIPWAY_PULL_TIMEOUT`, else 600000 (10 minutes)
+   * @example new Container('redis:7').withPullTimeout(120_000)
+   */
+  withPullTimeout(ms: number): Container {
+    if (ms !== Infinity && (!Number.isFinite(ms) || ms <= 0)) throw invalidArgument('pullTimeout', ms, 'a positive number of milliseconds, or Infinity');
+    return this.#with({ pullTimeout: ms });
   }
   /** Signal sent by stop(); defaults to the image's StopSignal, else SIGTERM. */
   withStopSignal(signal: string): Container {

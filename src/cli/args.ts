@@ -18,6 +18,8 @@ export interface PullCommand {
   ref: string;
   platform?: string;
   policy: 'always' | 'missing';
+  /** Bound of the whole pull in ms (`--timeout` is in seconds); undefined: pull()'s default. */
+  timeout?: number;
 }
 
 export interface RunCommand {
@@ -79,6 +81,7 @@ const RUN_OPTIONS = {
 const PULL_OPTIONS = {
   platform: { type: 'string' },
   policy: { type: 'string' },
+  timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -129,7 +132,12 @@ function parsePull(args: readonly string[]): CliCommand {
   }
   const policy = values.policy ?? 'always';
   if (policy !== 'always' && policy !== 'missing') throw new UsageError(`invalid --policy "${policy}"`, 'use --policy always (default) or --policy missing');
-  return { command: 'pull', ref: checkRef(positionals[0]!), platform: checkPlatform(values.platform), policy };
+  let timeout: number | undefined;
+  if (values.timeout !== undefined) {
+    timeout = Number(values.timeout) * 1000;
+    if (values.timeout.trim() === '' || !Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`invalid --timeout "${values.timeout}"`, 'give seconds, e.g. --timeout 300');
+  }
+  return { command: 'pull', ref: checkRef(positionals[0]!), platform: checkPlatform(values.platform), policy, ...(timeout !== undefined ? { timeout } : {}) };
 }
 
 function parseRun(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {

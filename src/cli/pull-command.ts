@@ -21,7 +21,7 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
   try {
     if (!io.stderr.isTTY) io.stderr.write(`pulling ${cmd.ref}${cmd.platform ? ` (${cmd.platform})` : ''}\n`);
     const image = await pull(cmd.ref, {
-      policy: cmd.policy, platform: cmd.platform, signal: abort.signal, env: io.env,
+      policy: cmd.policy, platform: cmd.platform, signal: abort.signal, env: io.env, timeout: cmd.timeout,
       onProgress: (e) => view.update(e),
       ...(await ownership()),
     });

@@ -11,7 +11,8 @@ Usage:
   slipway --version                            print the version
 
 Environment: SLIPWAY_CACHE_DIR (store), SLIPWAY_REGISTRY_MIRROR, SLIPWAY_HUB_IMAGE_NAME_PREFIX,
-SLIPWAY_INSECURE_REGISTRIES, DEBUG=slipway:* (debug log).
+SLIPWAY_INSECURE_REGISTRIES, SLIPWAY_PULL_TIMEOUT (ms, whole pull), SLIPWAY_REGISTRY_CONNECT_TIMEOUT,
+SLIPWAY_REGISTRY_HEADERS_TIMEOUT, SLIPWAY_REGISTRY_BODY_TIMEOUT (ms, per request), DEBUG=slipway:* (debug log).
 `;
 
 const RUN = `Usage: slipway run [options] <image> [command...]
@@ -50,6 +51,7 @@ progress bar on a terminal (plain lines otherwise, on stderr), and prints its di
 Options:
       --platform P         os/arch[/variant], default: this host's
       --policy POLICY      always (default: ask the registry again) or missing (use the store when present)
+      --timeout SECONDS    give up when the whole pull takes longer (default 600, or SLIPWAY_PULL_TIMEOUT in ms)
 Example: slipway pull --platform linux/arm64 redis:7
 `;
 

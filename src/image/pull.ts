@@ -14,6 +14,7 @@ import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type D
 import { hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
 import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
+import { positiveMs } from './timeouts.js';
 import { ImageStore, defaultStoreRoot } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
@@ -39,6 +40,13 @@ export interface PullOptions {
   platform?: string | Platform;
   onProgress?: (e: PullProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Bounds the whole pull (every request, retry and unpack), in ms; `Infinity` for no bound. Each request also
+   * has its own per-phase limits (`registry.timeouts`).
+   * @defaultValue 600000 (10 minutes), or `$SLIPWAY_PULL_TIMEOUT`
+   * @example 120_000
+   */
+  timeout?: number;
   /**
    * Names the id mapping the unpacked layers are owned under (layers are stored per mapping, because
    * ownership differs). @defaultValue `'root'` as root, else `'uid<uid>'`
@@ -381,6 +389,7 @@ function applyHubPrefix(ref: ImageReference, prefix: string | undefined): ImageR
  *   Healthcheck/StopSignal/Labels) and layers with their unpacked directories.
  * @throws {@link SlipwayError} `ERR_INVALID_REFERENCE`, `ERR_IMAGE_NOT_PRESENT` (policy `never`),
  *   `ERR_IMAGE_NOT_FOUND`, `ERR_PLATFORM_NOT_FOUND`, `ERR_REGISTRY_AUTH`, `ERR_REGISTRY_UNREACHABLE`,
+ *   `ERR_REGISTRY_TIMEOUT` (a request stalled), `ERR_PULL_TIMEOUT` (the whole pull took longer than `timeout`),
  *   `ERR_DIGEST_MISMATCH`, `ERR_UNPACK_UNSAFE_PATH`, `ERR_TOO_LARGE`, `ERR_ABORTED`.
  * @example
  * const img = await pull('postgres:16', { onProgress: (p) => console.log(p.layer, p.current, p.total) });
@@ -392,6 +401,39 @@ export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> 
   if (!['missing', 'always', 'never'].includes(policy)) {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid policy ${JSON.stringify(policy)}`, { hint: "use 'missing', 'always' or 'never'" });
   }
+  const limit = pullTimeout(opts.timeout, opts.env ?? process.env);
+  if (limit === Infinity) return pullBounded(ref, opts);
+  const deadline = new AbortController();
+  // A plain Error as the reason: a DOMException in a cause chain trips some test runners' error printers.
+  const timer = setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
+  try {
+    return await pullBounded(ref, { ...opts, signal });
+  } catch (e) {
+    if (!deadline.signal.aborted || opts.signal?.aborted) throw e;
+    const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
+    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
+      hint: 'check that the registry is reachable and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or SLIPWAY_PULL_TIMEOUT=<ms>',
+      cause: e,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The default bound of a whole pull: generous for big images on slow links, yet a stalled pull ends. */
+export const DEFAULT_PULL_TIMEOUT_MS = 600_000;
+
+/** The pull bound from the option, `$SLIPWAY_PULL_TIMEOUT`, or the default; `Infinity` disables it. */
+export function pullTimeout(option: number | undefined, env: NodeJS.ProcessEnv): number {
+  if (option === Infinity) return Infinity;
+  if (option !== undefined) return positiveMs(option, 'pull timeout');
+  if (env.SLIPWAY_PULL_TIMEOUT) return env.SLIPWAY_PULL_TIMEOUT.trim() === 'Infinity' ? Infinity : positiveMs(env.SLIPWAY_PULL_TIMEOUT, 'SLIPWAY_PULL_TIMEOUT');
+  return DEFAULT_PULL_TIMEOUT_MS;
+}
+
+async function pullBounded(ref: string, opts: PullOptions): Promise<Image> {
+  const policy = opts.policy ?? 'missing';
   if (ref.startsWith('oci-layout:')) return pullOciLayout(ref.slice('oci-layout:'.length), opts);
   if (ref.startsWith('docker-archive:')) return pullDockerArchive(ref.slice('docker-archive:'.length), opts);
 

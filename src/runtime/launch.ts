@@ -27,6 +27,7 @@ export async function launchContainer(options: ContainerOptions, signal?: AbortS
   const image = await pull(options.image, {
     policy: options.pullPolicy,
     platform: options.platform,
+    timeout: options.pullTimeout,
     signal,
     mappingKey: keeper.mappingKey,
     applyOwnership: (dir, list) => keeper.chownList(dir, list),

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -127,5 +128,18 @@ describe('slipway pull / images / prune (non-TTY)', () => {
     const r = await cli(['pull', `${fixtureRef('busybox').replace(/:latest$/, '')}:no-such-tag`], { SLIPWAY_CACHE_DIR: store }).done;
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^slipway: ERR_IMAGE_NOT_FOUND: .*no-such-tag.*; fix: check the repository name and tag$/m);
+  });
+
+  it('pull --timeout gives up on a registry that accepts and never answers, exit 1', async () => {
+    const silent = createServer((s) => { s.on('error', () => {}); s.resume(); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const ref = `127.0.0.1:${(silent.address() as AddressInfo).port}/stall/app:1`;
+      const r = await cli(['pull', '--timeout', '1', ref], { SLIPWAY_CACHE_DIR: store }).done;
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^slipway: ERR_PULL_TIMEOUT: pulling ${ref} did not finish within 1000 ms .*; fix: .*--timeout`, 'm'));
+    } finally {
+      await new Promise((r) => silent.close(r));
+    }
   });
 });

@@ -54,3 +54,13 @@ describe('Container builder', () => {
     expect(c.options.mounts).toEqual([{ kind: 'tmpfs', target: '/tmp', size: 1572864, mode: undefined }]);
   });
 });
+
+describe('withPullTimeout', () => {
+  it('takes positive milliseconds or Infinity, separate from the startup timeout', () => {
+    const c = new Container('redis:7');
+    expect(c.options.pullTimeout).toBeUndefined();
+    expect(c.withPullTimeout(5000).options).toMatchObject({ pullTimeout: 5000, startupTimeout: 60_000 });
+    expect(c.withPullTimeout(Infinity).options.pullTimeout).toBe(Infinity);
+    for (const bad of [0, -1, Number.NaN]) expect(code(() => c.withPullTimeout(bad))).toBe('ERR_INVALID_ARGUMENT');
+  });
+});

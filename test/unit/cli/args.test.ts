@@ -91,6 +91,12 @@ describe('other commands', () => {
     expect(usageError(['pull', '--platform', 'amd64', 'a']).fix).toMatch(/os\/arch/);
   });
 
+  it('pull --timeout takes seconds', () => {
+    expect(parseCommandLine(['pull', '--timeout', '2.5', 'redis:7'], {})).toMatchObject({ ref: 'redis:7', timeout: 2500 });
+    expect(parseCommandLine(['pull', 'redis:7'], {})).not.toHaveProperty('timeout');
+    for (const bad of ['0', '--timeout=-1', 'soon', '']) expect(usageError(['pull', ...(bad.startsWith('--') ? [bad] : ['--timeout', bad]), 'a']).fix).toBe('give seconds, e.g. --timeout 300');
+  });
+
   it('images, prune, help and version', () => {
     expect(parseCommandLine(['images'], {})).toEqual({ command: 'images', json: false });
     expect(parseCommandLine(['images', '--json'], {})).toEqual({ command: 'images', json: true });

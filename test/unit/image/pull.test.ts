@@ -7,7 +7,7 @@ import { pack as tarPack } from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
 import { pull, type PullOptions, type PullProgress } from '../../../src/image/pull.js';
-import { FakeRegistry, hostArch, makeLayer, pushImage, sha256, type BuiltLayer } from './helpers/fake-registry.js';
+import { FakeRegistry, faults, hostArch, makeLayer, pushImage, sha256, type BuiltLayer } from './helpers/fake-registry.js';
 
 const regs: FakeRegistry[] = [];
 const tmps: string[] = [];
@@ -268,6 +268,56 @@ describe('pull from a registry', () => {
     for (const d of [configDigest, ...layers.map((l) => l.digest), third.digest]) expect(r.blobFetches(d)).toBe(1);
     expect(await readdir(path.join(store, 'tmp'))).toEqual([]);
   }, 60_000);
+});
+
+describe('pull time limits', () => {
+  async function storeLeftovers(storeDir: string): Promise<{ tmp: string[]; layers: string[] }> {
+    const list = async (d: string): Promise<string[]> => readdir(path.join(storeDir, d), { recursive: true }).catch(() => []);
+    return { tmp: await list('tmp'), layers: await list('layers') };
+  }
+
+  it('bounds a pull from a registry that accepts and never answers', async () => {
+    const r = await reg();
+    pushImage(r, { repo: 'x', layers: await twoLayers() });
+    r.hooks.push(faults.silent('/manifests/'));
+    const e = await rejection(pull(`${r.host}/x`, await opts({ timeout: 400 })));
+    expect(e.code).toBe('ERR_PULL_TIMEOUT');
+    expect(e.message).toContain(`pulling ${r.host}/x did not finish within 400 ms (the pull was aborted while fetching manifest ${r.host}/x:latest)`);
+    expect(e.hint).toMatch(/withPullTimeout\(ms\).*--timeout.*SLIPWAY_PULL_TIMEOUT/);
+    expect(SlipwayError.is(e.cause, 'ERR_ABORTED')).toBe(true);
+    expect(((e.cause as Error).cause as Error).message).toBe('the pull time limit of 400 ms was reached');
+  });
+
+  it('bounds a pull whose layer trickles in, and leaves no half layer in the store', async () => {
+    const r = await reg();
+    const layers = await twoLayers();
+    pushImage(r, { repo: 'x', layers });
+    r.hooks.push(faults.trickle(`/blobs/${layers[0].digest}`, (req) => r.bodyOf(req), 20));
+    const o = await opts({ env: { SLIPWAY_PULL_TIMEOUT: '600' } });
+    const e = await rejection(pull(`${r.host}/x`, o));
+    expect(e.code).toBe('ERR_PULL_TIMEOUT');
+    expect(e.message).toContain(`within 600 ms (the pull was aborted`);
+    expect(await storeLeftovers(o.storeDir!)).toEqual({ tmp: [], layers: expect.not.arrayContaining([expect.stringContaining(layers[0].diffId.slice(7))]) });
+    // Nothing half-done is trusted: with the registry healthy again the same store pulls the image.
+    r.hooks.length = 0;
+    const img = await pull(`${r.host}/x`, { ...o, env: {} });
+    expect(await readFile(path.join(img.layers[0]!.dir!, 'etc/os-release'), 'utf8')).toBe('ID=fake\n');
+  });
+
+  it('rejects an invalid pull timeout', async () => {
+    expect((await rejection(pull('busybox', await opts({ timeout: -1 })))).code).toBe('ERR_INVALID_ARGUMENT');
+    expect((await rejection(pull('busybox', await opts({ env: { SLIPWAY_PULL_TIMEOUT: '5m' } })))).message).toContain('invalid SLIPWAY_PULL_TIMEOUT');
+  });
+
+  it('keeps the registry error when a request stalls before the pull limit', async () => {
+    const r = await reg();
+    pushImage(r, { repo: 'x', layers: await twoLayers() });
+    r.hooks.push(faults.silent('/v2/'));
+    const o = await opts();
+    const e = await rejection(pull(`${r.host}/x`, { ...o, registry: { ...o.registry, timeouts: { headers: 200 } } }));
+    expect(e.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect(e.message).toContain(`registry ${r.host} sent no response headers within 200 ms`);
+  });
 });
 
 describe('pull from disk', () => {
