@@ -42,14 +42,14 @@ function processTable(): Map<number, { ppid: number; comm: string }> {
   return table;
 }
 
-function descendants(table: Map<number, { ppid: number }>, root: number): number {
-  let n = 0;
+function descendants<T extends { ppid: number }>(table: Map<number, T>, root: number): T[] {
+  const found: T[] = [];
   const queue = [root];
   while (queue.length) {
     const p = queue.pop()!;
-    for (const [pid, info] of table) if (info.ppid === p) { n++; queue.push(pid); }
+    for (const [pid, info] of table) if (info.ppid === p) { found.push(info); queue.push(pid); }
   }
-  return n;
+  return found;
 }
 
 /** Containers this test started; other tests on the machine may own other cgroups under the same parents. */
@@ -74,8 +74,8 @@ function sample(keeper: Keeper): Sample {
     heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
     keeperFds: count(`/proc/${keeper.pid}/fd`),
     keeperRssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
-    keeperDescendants: descendants(table, keeper.pid),
-    outboundHelpers: [...table.values()].filter((p) => p.comm === 'slirp4netns' || p.comm === 'pasta' || p.comm === 'passt').length,
+    keeperDescendants: descendants(table, keeper.pid).length,
+    outboundHelpers: descendants(table, process.pid).filter((p) => /^(slirp4netns|pasta|passt|setpriv)/.test(p.comm)).length,
     keeperMounts: readFileSync(`/proc/${keeper.pid}/mountinfo`, 'utf8').split('\n').length,
     stateEntries: count(keeper.stateDir),
     cgroups: cgroupCount(),
