@@ -80,11 +80,15 @@ char *tlv_strdup(const sw_tlv *t) {
   return s;
 }
 
-long reader_fill(sw_reader *r, int fd) {
+uint8_t *reader_space(sw_reader *r, size_t *room) {
   if (r->off > 0 && r->off == r->len) r->off = r->len = 0;
   /* A big frame (PUT of a large file) grew the buffer: give the memory back once it is consumed, so
    * the keeper and every container init forked from it later do not carry it. */
-  if (r->len == 0 && r->cap > 262144) reader_free(r);
+  if (r->len == 0 && r->cap > 262144) {
+    free(r->buf);
+    r->buf = NULL;
+    r->cap = 0;
+  }
   if (r->off > 0 && r->cap - r->len < 65536) {
     memmove(r->buf, r->buf + r->off, r->len - r->off);
     r->len -= r->off;
@@ -94,9 +98,18 @@ long reader_fill(sw_reader *r, int fd) {
     r->cap = r->cap ? r->cap * 2 : 131072;
     r->buf = xrealloc(r->buf, r->cap);
   }
-  ssize_t n = read(fd, r->buf + r->len, r->cap - r->len);
+  *room = r->cap - r->len;
+  return r->buf + r->len;
+}
+
+void reader_commit(sw_reader *r, size_t n) { r->len += n; }
+
+long reader_fill(sw_reader *r, int fd) {
+  size_t room;
+  uint8_t *p = reader_space(r, &room);
+  ssize_t n = read(fd, p, room);
   if (n < 0) return -errno;
-  r->len += (size_t)n;
+  reader_commit(r, (size_t)n);
   return n;
 }
 

@@ -166,6 +166,10 @@ typedef struct {
 
 /* Reads what is available on fd (non-blocking or blocking): >0 bytes, 0 EOF, -errno. */
 long reader_fill(sw_reader *r, int fd);
+/* reader_fill in two steps (the fuzzer feeds bytes without an fd): room for at least 64 KiB, then
+ * how many bytes were put there. */
+uint8_t *reader_space(sw_reader *r, size_t *room);
+void reader_commit(sw_reader *r, size_t n);
 /* 1 = a complete frame in *f (valid until the next call), 0 = need more. Errors keep the reader in
  * sync (the frame's declared length is skipped) and the caller may go on:
  * -EMSGSIZE = a frame above SW_MAX_FRAME; f->type and f->reqid are set, f->body_len is 0.
