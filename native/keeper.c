@@ -42,6 +42,7 @@ struct container {
   struct container *next;
   char *id, *state_dir;
   pid_t pid;
+  pid_t fuse_pid; /* fuse-overlayfs serving the root from outside the container, or 0 */
   int ctl;
   int out[2];
   struct watch w_ctl, w_out[2];
@@ -133,6 +134,8 @@ static void finish_remove(struct container *c) {
 
 static void container_reaped(struct container *c, int init_status) {
   c->reaped = true;
+  /* Nothing of the container can use its root any more. */
+  if (c->fuse_pid > 0) kill(c->fuse_pid, SIGKILL);
   /* Every process of the pid namespace is gone once its init is reaped, so the pipes hold
    * their last bytes followed by EOF: log them before announcing the exit. */
   drain_out(c, 0);
@@ -233,6 +236,11 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     reply_error(reqid, "create pipes", errno);
     goto fail;
   }
+  /* A fuse-overlayfs root is served from here, outside the container's pid namespace. */
+  if (rootfs_prepare(&s, &e) < 0) {
+    reply_error(reqid, e.stage, e.errnum);
+    goto fail;
+  }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
   if (s.net != NET_HOST) flags |= CLONE_NEWNET;
   /* Raw clone without a stack has fork semantics and lets the child be PID 1 of a new pid
@@ -247,10 +255,11 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     int a = fcntl(sp[1], F_DUPFD_CLOEXEC, 1000), o = fcntl(po[1], F_DUPFD_CLOEXEC, 1000),
         er = fcntl(pe[1], F_DUPFD_CLOEXEC, 1000);
-    if (nul < 0 || a < 0 || o < 0 || er < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup3(a, 3, O_CLOEXEC) < 0 ||
-        dup3(o, 4, O_CLOEXEC) < 0 || dup3(er, 5, O_CLOEXEC) < 0)
+    int keep = rootfs_child_fds(&s, 6); /* and the prepared fuse fds at 6.. */
+    if (nul < 0 || a < 0 || o < 0 || er < 0 || keep < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+        dup3(a, 3, O_CLOEXEC) < 0 || dup3(o, 4, O_CLOEXEC) < 0 || dup3(er, 5, O_CLOEXEC) < 0)
       _exit(1);
-    syscall(SYS_close_range, 6, ~0U, 0);
+    syscall(SYS_close_range, keep, ~0U, 0);
     /* init is a copy of the keeper: drop the keeper's buffers (the spec was copied out of them)
      * and give free heap pages back, so its RSS is what init itself uses. */
     reader_free(&K.in);
@@ -262,6 +271,8 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   close(sp[1]);
   close(po[1]);
   close(pe[1]);
+  rootfs_prepared_close(&s);
+  c->fuse_pid = s.fuse_pid;
   c->id = steal_pointer(&s.id);
   c->state_dir = steal_pointer(&s.state_dir);
   c->pid = pid;
@@ -280,6 +291,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
       (r = loop_add(c->out[1], EPOLLIN, &c->w_out[1])) < 0) {
     /* Unwatched, the container could never be answered: it goes now, the request fails. */
     kill(pid, SIGKILL);
+    if (c->fuse_pid > 0) kill(c->fuse_pid, SIGKILL);
     TEMP_FAILURE_RETRY(waitpid(pid, NULL, 0));
     loop_del_close(&c->ctl);
     loop_del_close(&c->out[0]);
@@ -302,6 +314,7 @@ fail:
     if (po[i] >= 0) close(po[i]);
     if (pe[i] >= 0) close(pe[i]);
   }
+  rootfs_prepared_close(&s);
   log_close(&c->log);
   free(c);
   spec_free_container(&s);
@@ -505,6 +518,9 @@ static void reap_children(void) {
         break;
       }
     if (found) continue;
+    /* A reaped pid may be reused: never signal it again. */
+    for (struct container *c = K.containers; c; c = c->next)
+      if (c->fuse_pid == pid) c->fuse_pid = 0;
     worker_reaped(pid, st); /* or a network-creating child: nothing to do */
   }
 }

@@ -6,7 +6,9 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -195,23 +197,170 @@ void rootfs_init(void) {
   else die_with_error("SLIPWAY_ROOTFS=%s: expected auto, overlay, fuse-overlayfs or copy", v);
 }
 
-/* fuse-overlayfs daemonizes once the mount is ready (its parent exits 0). The daemon stays a
- * process of the container's pid namespace, so it dies with init like every other process in it. */
-static int mount_fuse_overlayfs(const char *data, const char *target) {
-  cleanup_free char *opts = xasprintf("%s,allow_other", data);
+/* ---- fuse-overlayfs, served from outside the container -------------------------------------
+ * fuse-overlayfs holds fds of host directories (the layers, the upper dir) and every capability of
+ * our user namespace. Run by init, it was a process of the container's pid namespace: a container
+ * given SYS_PTRACE could ptrace it, or walk /proc/<pid>/fd/<n>/.. to any host file it can reach.
+ * So the keeper starts it *before* the container's clone, in the keeper's own pid namespace (which
+ * the container never sees), blocked on a pipe. init mounts the /dev/fuse fd the keeper opened
+ * (fuse's `fd=N` mount option, in the container's mount namespace) and writes the go byte; only
+ * then does fuse-overlayfs start serving that fd (libfuse's "/dev/fd/N" mount point form). If init
+ * does not need it (the kernel overlay worked) or dies first, the pipe's EOF ends it unexecuted.
+ * It exits by itself when the mount goes (ENODEV on /dev/fuse, once the container's mount
+ * namespace is gone) and dies with the keeper (PR_SET_PDEATHSIG). */
+
+#define OVL_MAX_STACK 500 /* the kernel overlay's limit on lower layers */
+
+/* auto: whether the kernel mounts a userxattr overlay here at all (probed once, -1 = not yet). */
+static int overlay_probe = -1;
+
+static bool kernel_overlay_works(const struct container_spec *s) {
+  if (overlay_probe >= 0) return overlay_probe;
+  if (s->nlowers == 0) return true;
+  cleanup_free char *target = xasprintf("%s/rootfs", s->state_dir);
+  cleanup_free char *data = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s,userxattr", s->lowers[0], s->upper, s->work);
+  if (mkdir(target, 0755) < 0 && errno != EEXIST) return true; /* init will report it */
+  /* In a throw-away mount namespace: the mount goes with the child. */
   pid_t pid = fork();
-  if (pid < 0) return -errno;
+  if (pid < 0) return true;
   if (pid == 0) {
-    process_reset_signals();
-    execlp("fuse-overlayfs", "fuse-overlayfs", "-o", opts, target, (char *)NULL);
-    _exit(127);
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) _exit(2);
+    _exit(mount("overlay", target, "overlay", 0, data) == 0 ? 0 : 1);
   }
   int st;
-  if (TEMP_FAILURE_RETRY(waitpid(pid, &st, 0)) < 0) return -errno;
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  return WIFEXITED(st) && WEXITSTATUS(st) == 127 ? -ENOENT : -EIO;
+  if (TEMP_FAILURE_RETRY(waitpid(pid, &st, 0)) < 0) return true;
+  overlay_probe = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+  if (!overlay_probe) logmsg("the kernel refuses a userxattr overlay here; roots are served by fuse-overlayfs when it is installed");
+  return overlay_probe;
 }
 
+/* The fuse-overlayfs binary from PATH, looked up once (NULL when missing). */
+static const char *fuse_binary(void) {
+  static char *found;
+  static bool looked;
+  if (looked) return found;
+  looked = true;
+  const char *path = getenv("PATH");
+  cleanup_free char *copy = xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+  char *save = NULL;
+  for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+    cleanup_free char *cand = xasprintf("%s/fuse-overlayfs", d);
+    if (access(cand, X_OK) == 0) {
+      found = steal_pointer(&cand);
+      break;
+    }
+  }
+  return found;
+}
+
+/* The mount data is limited to one page (and one argv string to 128 KiB): with many layers, name
+ * them through short symlinks "<state>/l/<n>"; relative lower paths resolve against the cwd of
+ * whoever mounts, and the symlinks are followed once, at mount time. Returns the dir or NULL. */
+static char *lower_links(const struct container_spec *s, sw_error *e, int *err) {
+  *err = 0;
+  cleanup_free char *data = overlay_data(s, false, true);
+  if (strlen(data) < 4000) return NULL;
+  char *dir = xasprintf("%s/l", s->state_dir);
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    *err = sw_fail(e, errno, "mkdir %s", dir);
+    free(dir);
+    return NULL;
+  }
+  for (size_t i = 0; i < s->nlowers; i++) {
+    cleanup_free char *link = xasprintf("%s/%zu", dir, i);
+    unlink(link);
+    if (symlink(s->lowers[i], link) < 0) {
+      *err = sw_fail(e, errno, "symlink %s", link);
+      free(dir);
+      return NULL;
+    }
+  }
+  return dir;
+}
+
+/* The daemon, forked by the keeper: waits for init's go, then serves the fd as fd 3. */
+NORETURN static void fuse_daemon(pid_t keeper, const char *bin, const char *opts, const char *dir, int fuse, int go) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  if (getppid() != keeper) _exit(1);
+  process_reset_signals();
+  /* Nothing of the keeper stays open here: not Node's pipes, not other containers' sockets. */
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+  int hf = fcntl(fuse, F_DUPFD_CLOEXEC, 1000), hg = fcntl(go, F_DUPFD_CLOEXEC, 1000);
+  if (nul < 0 || hf < 0 || hg < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(hf, 3) < 0 || dup3(hg, 4, O_CLOEXEC) < 0)
+    _exit(1);
+  syscall(SYS_close_range, 5, ~0U, 0);
+  char c;
+  if (TEMP_FAILURE_RETRY(read(4, &c, 1)) != 1) _exit(0); /* init did not mount it */
+  close(4);
+  if (dir && chdir(dir) < 0) _exit(1);
+  execl(bin, "fuse-overlayfs", "-f", "-o", opts, "/dev/fd/3", (char *)NULL);
+  _exit(127);
+}
+
+int rootfs_prepare(struct container_spec *s, sw_error *e) {
+  s->fuse_fd = s->fuse_go = -1;
+  s->fuse_pid = 0;
+  if (s->rootfs || strategy == RS_OVERLAY || strategy == RS_COPY) return 0;
+  if (strategy == RS_AUTO && s->nlowers <= OVL_MAX_STACK && kernel_overlay_works(s)) return 0;
+  const char *bin = fuse_binary();
+  if (!bin) return strategy == RS_FUSE ? sw_fail(e, ENOENT, "mount fuse-overlayfs: not installed") : 0;
+  cleanup_fd int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fuse < 0)
+    return strategy == RS_FUSE ? sw_fail(e, errno, "mount fuse-overlayfs: open /dev/fuse (it must be readable and writable)") : 0;
+  int r;
+  cleanup_free char *dir = lower_links(s, e, &r);
+  if (r < 0) return r;
+  cleanup_free char *opts = overlay_data(s, dir != NULL, false);
+  int go[2];
+  if (pipe2(go, O_CLOEXEC) < 0) return sw_fail(e, errno, "mount fuse-overlayfs: pipe");
+  pid_t keeper = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int err = errno;
+    close(go[0]);
+    close(go[1]);
+    return sw_fail(e, err, "mount fuse-overlayfs: fork");
+  }
+  if (pid == 0) fuse_daemon(keeper, bin, opts, dir, fuse, go[0]);
+  close(go[0]);
+  s->fuse_fd = steal_fd(&fuse);
+  s->fuse_go = go[1];
+  s->fuse_pid = pid;
+  return 0;
+}
+
+void rootfs_prepared_close(struct container_spec *s) {
+  if (s->fuse_fd >= 0) close(s->fuse_fd);
+  if (s->fuse_go >= 0) close(s->fuse_go);
+  s->fuse_fd = s->fuse_go = -1;
+}
+
+int rootfs_child_fds(struct container_spec *s, int first) {
+  int *fds[] = {&s->fuse_fd, &s->fuse_go};
+  int high[2] = {-1, -1};
+  for (int i = 0; i < 2; i++)
+    if (*fds[i] >= 0 && (high[i] = fcntl(*fds[i], F_DUPFD_CLOEXEC, 1000)) < 0) return -errno;
+  for (int i = 0; i < 2; i++) {
+    if (high[i] < 0) continue;
+    if (dup3(high[i], first, O_CLOEXEC) < 0) return -errno;
+    *fds[i] = first++;
+  }
+  return first;
+}
+
+/* In init: mounts the prepared /dev/fuse fd as the root and lets fuse-overlayfs serve it. */
+static int mount_prepared_fuse(const struct container_spec *s, const char *target) {
+  char data[128];
+  snprintf(data, sizeof data, "fd=%d,rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other", s->fuse_fd);
+  /* The flags fuse-overlayfs mounts with itself: nodev, noatime (setuid binaries keep working). */
+  if (mount("fuse-overlayfs", target, "fuse.fuse-overlayfs", MS_NODEV | MS_NOATIME, data) < 0) return -errno;
+  if (write_all(s->fuse_go, "g", 1) < 0) {
+    int err = errno;
+    umount2(target, MNT_DETACH);
+    return -err;
+  }
+  return 0;
+}
 
 /* ---- copy strategy: the layers copied bottom-up into the upper dir, which becomes the root. ----
  * Everything is done relative to directory fds with O_NOFOLLOW, so a symlink in a layer (or one
@@ -368,41 +517,23 @@ static int mount_overlay(const struct container_spec *s, const char *target, sw_
     return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in upper/work path");
   for (size_t i = 0; i < s->nlowers; i++)
     if (has_bad_chars(s->lowers[i])) return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in %s", s->lowers[i]);
-  bool short_lowers = false;
-  cleanup_free char *data = overlay_data(s, false, true);
-  cleanup_free char *dir = NULL;
-  /* The mount data is limited to one page. With many layers, name them through short symlinks
-   * "<state>/l/<n>" and mount from that directory: overlayfs resolves relative lower paths
-   * against the cwd and follows the symlinks once, at mount time. */
-  if (strlen(data) >= 4000) {
-    dir = xasprintf("%s/l", s->state_dir);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) return sw_fail(e, errno, "mkdir %s", dir);
-    for (size_t i = 0; i < s->nlowers; i++) {
-      cleanup_free char *link = xasprintf("%s/%zu", dir, i);
-      unlink(link);
-      if (symlink(s->lowers[i], link) < 0) return sw_fail(e, errno, "symlink %s", link);
-    }
-    short_lowers = true;
-    free(data);
-    data = overlay_data(s, true, true);
-    if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
-    if (chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
-  }
   if (strategy == RS_COPY) return copy_layers(s, target, e);
   int kerr = 0;
   if (strategy != RS_FUSE) {
+    int r;
+    cleanup_free char *dir = lower_links(s, e, &r);
+    if (r < 0) return r;
+    cleanup_free char *data = overlay_data(s, dir != NULL, true);
+    if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
+    if (dir && chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
     kerr = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
-    if (!kerr || strategy == RS_OVERLAY) {
-      if (dir) (void)!chdir("/");
-      return kerr ? sw_fail(e, kerr, "mount overlay") : 0;
-    }
+    if (dir) (void)!chdir("/");
+    if (!kerr || strategy == RS_OVERLAY) return kerr ? sw_fail(e, kerr, "mount overlay") : 0;
   }
-  cleanup_free char *fdata = overlay_data(s, short_lowers, false);
-  int fr = mount_fuse_overlayfs(fdata, target);
-  if (dir) (void)!chdir("/");
+  int fr = s->fuse_fd >= 0 ? mount_prepared_fuse(s, target) : -ENOENT;
   if (fr < 0) {
-    const char *why = fr == -ENOENT ? "not installed" : "failed (it needs a readable and writable /dev/fuse)";
-    if (strategy == RS_FUSE) return sw_fail(e, fr == -ENOENT ? ENOENT : EIO, "mount fuse-overlayfs: %s", why);
+    const char *why = s->fuse_fd < 0 ? "not installed or no usable /dev/fuse" : strerror(-fr);
+    if (strategy == RS_FUSE) return sw_fail(e, -fr, "mount fuse-overlayfs: %s", why);
     logmsg("kernel overlay failed (%s), fuse-overlayfs %s; copying the layers", strerror(kerr), why);
     return copy_layers(s, target, e);
   }
@@ -531,6 +662,9 @@ int rootfs_setup(const struct container_spec *s, sw_error *e) {
   } else if ((r = mount_overlay(s, target, e)) < 0) {
     return r;
   }
+  /* The prepared fuse fds are mounted or unused now; closing the go pipe ends an unused daemon. */
+  if (s->fuse_fd >= 0) close(s->fuse_fd);
+  if (s->fuse_go >= 0) close(s->fuse_go);
 
   /* 3. Everything below is opened relative to the new root with RESOLVE_IN_ROOT. Open the fd
    *    only now, so it refers to the mounted root and not to the directory under it. */

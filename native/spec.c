@@ -119,6 +119,7 @@ static int parse_mount(const sw_tlv *t, struct container_spec *s, sw_error *e) {
 
 int spec_parse_container(const uint8_t *body, size_t len, struct container_spec *s, sw_error *e) {
   memset(s, 0, sizeof *s);
+  s->fuse_fd = s->fuse_go = -1;
   proc_defaults(&s->proc);
   s->shm_size = 64ULL << 20;
   s->log_max = 16ULL << 20;

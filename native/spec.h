@@ -55,6 +55,8 @@ struct container_spec {
   unsigned unreach_len[SW_MAX_UNREACHABLE], nunreach;
   uint64_t log_max;
   bool identity_mapped; /* decided by the keeper, not by the frame */
+  int fuse_fd, fuse_go;  /* rootfs_prepare(): /dev/fuse and the go pipe of a waiting fuse-overlayfs, or -1 */
+  pid_t fuse_pid;        /* that fuse-overlayfs (a child of the keeper), or 0 */
   struct proc_spec proc;
 };
 

@@ -128,6 +128,9 @@ describe.each([
     await keeper.removeContainer(spec.id);
     expect(existsSync(spec.stateDir)).toBe(false);
     expect(mountsUnder(spec.stateDir)).toEqual([]);
+    // fuse-overlayfs runs outside the container (a child of the keeper), which kills and reaps it
+    // once init is gone: wait for that, boundedly.
+    for (let i = 0; i < 100 && during.some((p) => existsSync(`/proc/${p}`)); i++) await new Promise((r) => setTimeout(r, 50));
     for (const p of during) expect(existsSync(`/proc/${p}`)).toBe(false);
   });
 });
