@@ -12,6 +12,11 @@
  * datagrams itself (no fork: one datagram is one syscall each way). Flows expire after
  * SLIPWAY_UDP_FLOW_IDLE_MS (60 s) without traffic; at most SLIPWAY_UDP_MAX_FLOWS (256) per
  * port, the least recently used flow is dropped to make room.
+ *
+ * Host access (the other direction): for each host port a container may reach, init makes a
+ * listening socket on 169.254.1.2:<port> inside the container (host.slipway.internal); the keeper
+ * accepts on it and connects to the host's 127.0.0.1:<port> itself, then relays like a published
+ * port. Only the ports asked for are reachable: slirp4netns/pasta never map the host's loopback.
  */
 #include "forward.h"
 
@@ -76,6 +81,7 @@ struct listener {
   uint32_t serial;
   int pool[POOL_SIZE];
   unsigned npool, pool_pending;
+  bool reverse; /* host access: fd listens in the container, `port` is the host's 127.0.0.1 port */
 };
 
 static void pool_fill(struct listener *l);
@@ -87,10 +93,19 @@ struct pending_conn {
   int client;
 };
 
+/* A FR_HOST_FORWARD waiting for init's listening socket. */
+struct host_req {
+  struct host_req *next;
+  char *id;
+  uint32_t reqid, cookie, port;
+  int ctl;
+};
+
 static struct {
   uint32_t next_cookie, next_serial;
   struct listener *listeners;
   struct pending_conn *pending;
+  struct host_req *host_reqs;
   int timerfd;
   bool timer_armed;
   struct watch w_timer;
@@ -276,7 +291,7 @@ void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len) {
   spec_get_uint(body, len, T_PORT, &port);
   spec_get_uint(body, len, T_PROTO, &proto); /* absent: the first listener on the port */
   for (struct listener **pp = &F.listeners; *pp; pp = &(*pp)->next) {
-    if ((*pp)->port != port || (proto && (uint64_t)(*pp)->proto != proto)) continue;
+    if ((*pp)->reverse || (*pp)->port != port || (proto && (uint64_t)(*pp)->proto != proto)) continue;
     struct listener *l = *pp;
     *pp = l->next;
     listener_close(l);
@@ -611,7 +626,8 @@ static void conn_start(const char *id, int client, int inner) {
   /* The connect may have completed already (loopback): EPOLLOUT is reported at once anyway. */
 }
 
-/* A socket made by init in the container's netns (unconnected): connect it to the container port. */
+/* Connects fd to 127.0.0.1:port of the namespace fd was made in: a pooled socket of init's (the
+ * container's loopback), or the keeper's own for host access (the host's loopback). */
 static int connect_inner(int fd, uint32_t cport) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cport)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -632,6 +648,20 @@ static void tcp_accept(struct listener *l) {
   for (;;) {
     int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) return;
+    if (l->reverse) {
+      /* Host access: the keeper is in the host's network namespace, so its own socket reaches the
+       * host's loopback; nothing but l->port is ever connected. */
+      int h = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int one = 1;
+      if (h >= 0) setsockopt(h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (h < 0 || connect_inner(h, l->port) < 0) {
+        if (h >= 0) close(h);
+        reset_close(c);
+        continue;
+      }
+      conn_start(l->id, c, h);
+      continue;
+    }
     if (l->npool) {
       /* Fast path: a socket init made earlier; the keeper connects it itself (no round trip). */
       int fd = l->pool[--l->npool];
@@ -685,11 +715,83 @@ static void pool_reply(const char *id, const struct init_msg *m, int fd) {
   if (fd >= 0) close(fd);
 }
 
+/* ---- host access ------------------------------------------------------------------------------ */
+
+void forward_host_port(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len) {
+  uint64_t port = 0;
+  spec_get_uint(body, len, T_PORT, &port);
+  if (port == 0 || port > 65535) {
+    reply_error(reqid, "host access: port must be 1..65535", EINVAL);
+    return;
+  }
+  for (struct listener *l = F.listeners; l; l = l->next)
+    if (l->reverse && l->port == port && !strcmp(l->id, id)) {
+      reply_ok(reqid); /* already reachable */
+      return;
+    }
+  struct host_req *h = xcalloc(1, sizeof *h);
+  h->cookie = ++F.next_cookie & ~POOL_TAG;
+  struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)port, .aux = 4, .tag = h->cookie};
+  int r = init_send(ctl, &m, -1);
+  if (r < 0) {
+    free(h);
+    reply_error(reqid, "host access: ask init for a listening socket", -r);
+    return;
+  }
+  h->id = xstrdup(id);
+  h->reqid = reqid;
+  h->port = (uint32_t)port;
+  h->ctl = ctl;
+  h->next = F.host_reqs;
+  F.host_reqs = h;
+}
+
+/* init answered a host-access request; false if the cookie is not one. */
+static bool host_reply(const char *id, const struct init_msg *m, int fd) {
+  struct host_req *h = NULL;
+  for (struct host_req **pp = &F.host_reqs; *pp; pp = &(*pp)->next)
+    if ((*pp)->cookie == m->tag && !strcmp((*pp)->id, id)) {
+      h = *pp;
+      *pp = h->next;
+      break;
+    }
+  if (!h) return false;
+  if (fd < 0) {
+    char stage[sizeof m->stage + 1];
+    snprintf(stage, sizeof stage, "%.*s", (int)sizeof m->stage, m->stage[0] ? m->stage : "host access: listen in the container");
+    reply_error(h->reqid, stage, m->err ? m->err : EIO);
+  } else {
+    struct listener *l = xcalloc(1, sizeof *l);
+    l->id = xstrdup(id);
+    l->fd = fd;
+    l->ctl = h->ctl;
+    l->port = h->port;
+    l->proto = 1;
+    l->reverse = true;
+    l->w = (struct watch){forward_event, l, FW_TCP_LISTENER};
+    int r = loop_add(fd, EPOLLIN, &l->w);
+    if (r < 0) {
+      reply_error(h->reqid, "host access: watch the listening socket", -r);
+      close(fd);
+      free(l->id);
+      free(l);
+    } else {
+      l->next = F.listeners;
+      F.listeners = l;
+      reply_ok(h->reqid);
+    }
+  }
+  free(h->id);
+  free(h);
+  return true;
+}
+
 void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
   if (m->tag & POOL_TAG) {
     pool_reply(id, m, fd);
     return;
   }
+  if (host_reply(id, m, fd)) return;
   struct pending_conn *p = NULL;
   for (struct pending_conn **pp = &F.pending; *pp; pp = &(*pp)->next)
     if ((*pp)->cookie == m->tag) {
@@ -719,6 +821,17 @@ void forward_container_gone(const char *id) {
     struct listener *l = *pp;
     *pp = l->next;
     listener_close(l);
+  }
+  for (struct host_req **pp = &F.host_reqs; *pp;) {
+    if (strcmp((*pp)->id, id)) {
+      pp = &(*pp)->next;
+      continue;
+    }
+    struct host_req *h = *pp;
+    *pp = h->next;
+    reply_error(h->reqid, "host access: the container exited", ESRCH);
+    free(h->id);
+    free(h);
   }
   for (struct pending_conn **pp = &F.pending; *pp;) {
     if (strcmp((*pp)->id, id)) {

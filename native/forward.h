@@ -11,6 +11,8 @@
 int forward_init(void);
 void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len);
 void forward_unpublish(uint32_t reqid, const uint8_t *body, size_t len);
+/* Host access: the container's 169.254.1.2:PORT reaches the host's 127.0.0.1:PORT (reply once init answered). */
+void forward_host_port(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len);
 /* init answered a socket request: fd is a connecting socket in the container, or -1 (m->err). */
 void forward_socket_reply(const char *id, const struct init_msg *m, int fd);
 void forward_container_gone(const char *id);

@@ -71,10 +71,58 @@ static void send_error(int ctl, uint32_t kind, const sw_error *e) {
   init_send(ctl, &m, -1);
 }
 
+/*
+ * aux 4: a listening TCP socket on SW_HOST_ALIAS_IP:port for host access (the keeper accepts on
+ * it and connects to the host's 127.0.0.1:port). The address goes on lo the first time. The socket
+ * is bound to lo: only this namespace's own connections arrive on lo, so another container that
+ * routes 169.254.1.2 to us over a user network cannot use the forward. Returns fd or -errno.
+ */
+static int host_alias_listener(uint16_t port, sw_error *e) {
+  static bool have_addr;
+  if (!have_addr) {
+    cleanup_fd int nl = nl_open();
+    if (nl < 0) return sw_fail(e, -nl, "host access: open rtnetlink socket");
+    int lo = nl_ifindex("lo");
+    if (lo < 0) return sw_fail(e, -lo, "host access: find lo");
+    struct in_addr a = {htonl(SW_HOST_ALIAS_IP)};
+    int r = nl_add_addr4(nl, lo, a, 32);
+    if (r < 0 && r != -EEXIST) return sw_fail(e, -r, "host access: add 169.254.1.2/32 to lo");
+    have_addr = true;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sw_fail(e, errno, "host access: socket");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(SW_HOST_ALIAS_IP)}};
+  int r = 0;
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) < 0) r = sw_fail(e, errno, "host access: bind to lo");
+  else if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) r = sw_fail(e, errno, "host access: bind 169.254.1.2:%u in the container", port);
+  else if (listen(fd, 128) < 0) r = sw_fail(e, errno, "host access: listen");
+  if (r < 0) {
+    close(fd);
+    return r;
+  }
+  return fd;
+}
+
 /* A socket inside the container's network namespace, connecting to 127.0.0.1:port; aux 3: an
- * unconnected TCP sockets (value of them) the keeper connects itself later (its pool). */
+ * unconnected TCP sockets (value of them) the keeper connects itself later (its pool); aux 4: see
+ * host_alias_listener. */
 static void make_socket(int ctl, const struct init_msg *req) {
   struct init_msg m = {.kind = IM_SOCKET_REPLY, .tag = req->tag};
+  if (req->aux == 4) {
+    sw_error e = {0};
+    int fd = req->value > 0 && req->value <= 65535 ? host_alias_listener((uint16_t)req->value, &e)
+                                                   : sw_fail(&e, EINVAL, "host access: bad port");
+    if (fd < 0) {
+      m.err = e.errnum;
+      memcpy(m.stage, e.stage, sizeof m.stage - 1);
+    }
+    init_send(ctl, &m, fd);
+    if (fd >= 0) close(fd);
+    return;
+  }
   int type = req->aux == 2 ? SOCK_DGRAM : SOCK_STREAM;
   int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {

@@ -13,9 +13,14 @@ enum init_msg_kind {
   IM_STARTED = 4,      /* init -> keeper: exec succeeded */
   IM_START_FAILED = 5, /* init -> keeper: exec failed (err, stage); an EXIT follows */
   IM_EXIT = 6,         /* init -> keeper: value = raw wait status of the main process */
-  IM_SOCKET_REQ = 7,   /* keeper -> init: value = port, aux = proto (1 tcp, 2 udp, 3 tcp unconnected), tag = cookie */
+  IM_SOCKET_REQ = 7,   /* keeper -> init: value = port, aux = proto (1 tcp, 2 udp, 3 tcp unconnected,
+                        * 4 tcp listening on SW_HOST_ALIAS_IP), tag = cookie */
   IM_SOCKET_REPLY = 8, /* init -> keeper: fd in SCM_RIGHTS or err; tag echoes the cookie */
 };
+
+/* The address host.slipway.internal names inside a container (host byte order): 169.254.1.2 on the
+ * container's lo, where the keeper's host-access listeners are (as Podman's host.containers.internal). */
+#define SW_HOST_ALIAS_IP 0xa9fe0102u
 
 struct init_msg {
   uint32_t kind;

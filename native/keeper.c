@@ -469,6 +469,17 @@ static void dispatch(const sw_frame_view *f) {
     break;
   }
   case FR_UNPUBLISH: forward_unpublish(f->reqid, f->body, f->body_len); break;
+  case FR_HOST_FORWARD: {
+    struct container *c = need_container(f->reqid, f, "host access");
+    if (!c) break;
+    if (c->reaped || c->remove_req || c->net == NET_HOST) {
+      reply_error(f->reqid, c->net == NET_HOST ? "host access: the container shares the host network namespace" : "host access: container is not running",
+                  c->net == NET_HOST ? EINVAL : ESRCH);
+      break;
+    }
+    forward_host_port(f->reqid, c->id, c->ctl, f->body, f->body_len);
+    break;
+  }
   case FR_NET_CREATE: network_create(f->reqid, f->body, f->body_len); break;
   case FR_NET_REMOVE: network_remove(f->reqid, f->body, f->body_len); break;
   case FR_NET_ATTACH: {

@@ -41,6 +41,7 @@ enum sw_frame {
   FR_NET_REMOVE = 0x1c, /* NET_ID -> OK (unknown ids too) */
   FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX UNREACHABLE* -> OK IFNAME */
   FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK */
+  FR_HOST_FORWARD = 0x1f, /* ID PORT -> OK: the container's SW_HOST_ALIAS_IP:PORT reaches the host's 127.0.0.1:PORT */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
   FR_HELLO = 0x81,

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 export { Container } from './api/container.js';
-export type { ContainerOptions, PortBinding, Mount, BindMount, TmpfsMount, VolumeMount, FileCopy, NetworkMode } from './api/container-options.js';
+export type { ContainerOptions, PortBinding, Mount, BindMount, TmpfsMount, VolumeMount, FileCopy, NetworkMode, HostAccess, HostAccessOptions } from './api/container-options.js';
 export type { NetworkAttachable, NetworkMember } from './runtime/network-membership.js';
 export type { VolumeSource } from './runtime/volume-source.js';
 export { StartedContainer } from './api/started-container.js';

@@ -7,6 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { Container } from './api/container.js';
+import { checkPort } from './api/container-options.js';
 import type { StartedContainer } from './api/started-container.js';
 import type { Network } from './api/network.js';
 import type { WaitStrategy } from './api/wait/index.js';
@@ -21,6 +22,28 @@ export { PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, Starte
 
 /** A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host }` for a fixed host port. */
 export type PortSpec = number | string | { container: number; host: number };
+
+/** Host ports named by {@link TestContainers.exposeHostPorts}, for every container started after the call. */
+const exposedHostPorts = new Set<number>();
+const HOST_ALIAS = 'host.testcontainers.internal';
+
+/** testcontainers' `TestContainers` namespace. */
+export const TestContainers = Object.freeze({
+  /**
+   * testcontainers' `TestContainers.exposeHostPorts`: containers started afterwards (by {@link GenericContainer})
+   * reach these TCP ports of the host's 127.0.0.1 as `host.testcontainers.internal:<port>` (also
+   * `host.slipway.internal`), and no other port of the host's loopback. No sshd container: slipway's keeper relays.
+   * Containers already running are not changed.
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for a port outside 1..65535.
+   * @example
+   * await TestContainers.exposeHostPorts(server.address().port);
+   * const c = await new GenericContainer('curlimages/curl').withCommand(['curl', `http://host.testcontainers.internal:${port}`]).start();
+   */
+  async exposeHostPorts(...ports: number[]): Promise<void> {
+    const checked = ports.map((p) => checkPort('exposeHostPorts port', p));
+    for (const p of checked) exposedHostPorts.add(p);
+  },
+});
 
 /** testcontainers' `GenericContainer`: a mutable builder whose `with*` methods return `this`. */
 export class GenericContainer {
@@ -96,7 +119,15 @@ export class GenericContainer {
     const p = typeof policy === 'string' ? policy : policy.shouldPull() ? 'always' : 'missing';
     return this.#set(this.container.withPullPolicy(p));
   }
-  async start(): Promise<StartedTestContainer> { return new StartedTestContainer(await this.container.start()); }
+  async start(): Promise<StartedTestContainer> {
+    let c = this.container;
+    if (exposedHostPorts.size > 0) {
+      const { options } = c.withHostAccess(...exposedHostPorts);
+      const access = options.hostAccess!;
+      c = new Container(options.image, { ...options, hostAccess: { ...access, aliases: [...new Set([...access.aliases, HOST_ALIAS])] } });
+    }
+    return new StartedTestContainer(await c.start());
+  }
 }
 
 /** testcontainers' started container. */

@@ -30,6 +30,29 @@ export interface FileCopy {
 
 export type NetworkMode = 'isolated' | 'none' | 'host';
 
+/** Which host services a container may reach (see `Container.withHostAccess`). */
+export interface HostAccess {
+  /** TCP ports of the host's 127.0.0.1 reachable as `host.slipway.internal:<port>`, and no others. */
+  ports: readonly number[];
+  /** Every port of the host's loopback, through the outbound helper's gateway. Dangerous; see `withHostAccess`. */
+  allLoopbackPorts: boolean;
+  /** More names for the host in /etc/hosts (the testcontainers layer adds `host.testcontainers.internal`). */
+  aliases: readonly string[];
+}
+
+/** The argument of `Container.withHostAccess` in its object form. */
+export interface HostAccessOptions {
+  /** Host TCP ports (on 127.0.0.1) the container may reach as `host.slipway.internal:<port>`. */
+  ports?: readonly number[];
+  /**
+   * Reach EVERY port of the host's loopback (10.0.2.2 is mapped to the host's 127.0.0.1). Dangerous: a hostile image
+   * then reaches every loopback-only service of the machine (databases, registries, other containers' published
+   * ports, cloud-agent and debug endpoints). Prefer naming ports. Needs slirp4netns or pasta.
+   * @defaultValue false
+   */
+  unsafeAllLoopbackPorts?: boolean;
+}
+
 /** Everything a builder collected; frozen copies are passed down to the runtime. */
 export interface ContainerOptions {
   image: string;
@@ -45,7 +68,8 @@ export interface ContainerOptions {
   files: readonly FileCopy[];
   ports: readonly PortBinding[];
   networkMode: NetworkMode;
-  hostAccess: boolean;
+  /** Absent: the host's loopback is out of reach. */
+  hostAccess?: HostAccess;
   networks: readonly { network: NetworkAttachable; aliases: readonly string[] }[];
   memory?: number;
   memorySwap?: number;
@@ -82,7 +106,6 @@ export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({
   files: [],
   ports: [],
   networkMode: 'isolated',
-  hostAccess: false,
   networks: [],
   bestEffortLimits: false,
   pullPolicy: 'missing',

@@ -1,7 +1,7 @@
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {
   DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
-  type ContainerOptions, type NetworkMode, type PortBinding,
+  type ContainerOptions, type HostAccessOptions, type NetworkMode, type PortBinding,
 } from './container-options.js';
 import { parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
 import type { WaitStrategy } from './wait/index.js';
@@ -130,8 +130,54 @@ export class Container {
     if (!['isolated', 'none', 'host'].includes(mode)) throw invalidArgument('network mode', mode, '"isolated", "none" or "host"');
     return this.#with({ networkMode: mode });
   }
-  /** Makes the host's loopback services reachable as host.slipway.internal (and host.containers.internal, host.docker.internal). */
-  withHostAccess(enabled = true): Container { return this.#with({ hostAccess: enabled }); }
+  /**
+   * Lets the container reach TCP services the test runs on the host's loopback (127.0.0.1), port by port, as
+   * `host.slipway.internal:<port>` (also `host.containers.internal` and `host.docker.internal`), as testcontainers'
+   * `exposeHostPorts` does. Only the named ports are reachable: the host's other loopback services (databases,
+   * registries, other containers' published ports) stay out of reach. Calls add up; `withHostAccess(false)` removes
+   * all host access. Works without slirp4netns/pasta (the keeper relays each connection).
+   *
+   * The named ports are taken on host.slipway.internal's address (169.254.1.2, on the container's own lo), so a
+   * process in the container cannot also listen on one of them on all addresses (0.0.0.0).
+   *
+   * `{ unsafeAllLoopbackPorts: true }` maps the WHOLE host loopback, every port, to the gateway instead. Dangerous:
+   * a hostile image then reaches every loopback-only service of the machine. Needs slirp4netns or pasta.
+   *
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for no port, a port outside 1..65535, or any other argument.
+   * @example
+   * const server = http.createServer(handler).listen(0, '127.0.0.1');
+   * new Container('curlimages/curl').withHostAccess(server.address().port)
+   *   .withCommand(['curl', `http://host.slipway.internal:${server.address().port}/`]);
+   * @example new Container('app').withHostAccess({ ports: [5432, 6379] })
+   */
+  withHostAccess(...ports: number[]): Container;
+  withHostAccess(options: HostAccessOptions): Container;
+  withHostAccess(enabled: false): Container;
+  withHostAccess(...args: unknown[]): Container {
+    const expected = 'host ports such as withHostAccess(5432, 8080), { ports: [5432] }, { unsafeAllLoopbackPorts: true } (every loopback port: dangerous) or false';
+    if (args.length === 1 && args[0] === false) {
+      const { hostAccess: _off, ...rest } = this.#options;
+      return new Container(this.#options.image, rest);
+    }
+    let ports: readonly unknown[];
+    let all = false;
+    if (args.length === 1 && typeof args[0] === 'object' && args[0] !== null && !Array.isArray(args[0])) {
+      const o = args[0] as HostAccessOptions;
+      for (const k of Object.keys(o)) if (k !== 'ports' && k !== 'unsafeAllLoopbackPorts') throw invalidArgument('host access option', k, '"ports" or "unsafeAllLoopbackPorts"');
+      if (o.ports !== undefined && !Array.isArray(o.ports)) throw invalidArgument('host access ports', o.ports, 'an array of ports');
+      if (o.unsafeAllLoopbackPorts !== undefined && typeof o.unsafeAllLoopbackPorts !== 'boolean') throw invalidArgument('unsafeAllLoopbackPorts', o.unsafeAllLoopbackPorts, 'true or false');
+      ports = o.ports ?? [];
+      all = o.unsafeAllLoopbackPorts === true;
+    } else {
+      if (args.some((a) => typeof a !== 'number')) throw invalidArgument('host access', args.length === 1 ? args[0] : args, expected);
+      ports = args;
+    }
+    if (ports.length === 0 && !all) throw invalidArgument('host access', args.length ? args[0] : '(nothing)', expected);
+    const prev = this.#options.hostAccess;
+    const merged = new Set(prev?.ports ?? []);
+    for (const p of ports) merged.add(checkPort('host access port', p));
+    return this.#with({ hostAccess: { ports: [...merged], allLoopbackPorts: all || (prev?.allLoopbackPorts ?? false), aliases: prev?.aliases ?? [] } });
+  }
   /** Joins a user network; other containers on it reach this one by name and aliases. */
   withNetwork(network: Network, opts: { aliases?: string[] } = {}): Container {
     if (!(network instanceof Network)) throw invalidArgument('network', network, 'a Network from Network.create()');

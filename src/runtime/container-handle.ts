@@ -10,7 +10,7 @@ import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
 import { applyLimits } from './limits.js';
-import { startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
+import { GUEST_NET, startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
 import type { UndoStack } from './undo-stack.js';
 import type { NetworkAttachable } from './network-membership.js';
 
@@ -117,8 +117,15 @@ export class ContainerHandle implements RuntimeContainer {
     this.#exit = exit;
     signal?.throwIfAborted();
     await limits?.addProcess(pid);
+    const hostAccess = options.networkMode === 'host' ? undefined : options.hostAccess;
+    if (hostAccess && options.networkMode === 'none') {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `host access was asked for ${this.name}, but its network mode is "none"`, {
+        hint: 'network mode "none" has only loopback; use the default mode, or remove withHostAccess()',
+      });
+    }
     if (options.networkMode === 'isolated') {
-      const net = await startOutbound(pid, { hostAccess: options.hostAccess, signal });
+      // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
+      const net = await startOutbound(pid, { hostLoopback: hostAccess?.allLoopbackPorts ?? false, signal });
       if (net) {
         this.#net = net;
         undo.push('outbound network', 'boot', async () => {
@@ -127,10 +134,14 @@ export class ContainerHandle implements RuntimeContainer {
         });
       }
     }
-    if (options.hostAccess && options.networkMode !== 'host' && !this.#net?.hostLoopbackAlias) {
-      throw new SlipwayError('ERR_NETWORK', `host access was asked for ${this.name}, but no outbound network helper could start`, {
-        hint: options.networkMode === 'none' ? 'network mode "none" has only loopback; use the default mode' : 'install slirp4netns or passt (apt-get install slirp4netns)',
+    if (hostAccess?.allLoopbackPorts && !this.#net?.hostLoopbackAlias) {
+      throw new SlipwayError('ERR_NETWORK', `access to every host loopback port was asked for ${this.name}, but no outbound network helper could start`, {
+        hint: 'install slirp4netns or passt (apt-get install slirp4netns), or name the host ports: withHostAccess(port)',
       });
+    }
+    // The forwards go with the container (the keeper drops them when init is reaped): no undo of their own.
+    if (hostAccess && !hostAccess.allLoopbackPorts) {
+      for (const port of hostAccess.ports) await keeper.forwardHostPort(this.id, port);
     }
     signal?.throwIfAborted();
     await this.#joinNetworks();
@@ -182,7 +193,9 @@ export class ContainerHandle implements RuntimeContainer {
       ...n.peers(this.id),
     ])];
     const ownIp = this.#networkIps.values().next().value?.ip ?? this.#net?.guestIp;
-    return hostsFileFor({ hostname, ownIp, hostAccessIp: options.hostAccess ? this.#net?.hostLoopbackAlias : undefined, extraHosts: entries });
+    const access = options.hostAccess;
+    const hostAccessIp = !access ? undefined : access.allLoopbackPorts ? this.#net?.hostLoopbackAlias : GUEST_NET.hostAlias;
+    return hostsFileFor({ hostname, ownIp, hostAccessIp, hostAliases: access?.aliases, extraHosts: entries });
   }
 
   /** Rewritten in place (same inode): the file is bind-mounted into the running container. */

@@ -253,7 +253,7 @@ export function errorFromFrame(frame: Frame): SlipwayError {
   const stage = field.str(frame.fields, Tag.STAGE) ?? 'keeper';
   const errno = field.uint(frame.fields, Tag.ERRNO) ?? 0;
   const msg = field.str(frame.fields, Tag.MESSAGE) ?? '';
-  const code = stage.startsWith('network ') ? 'ERR_NETWORK' : 'ERR_RUNTIME';
+  const code = stage.startsWith('network ') || stage.startsWith('host access') ? 'ERR_NETWORK' : 'ERR_RUNTIME';
   const err = new SlipwayError(code, `${stage}: ${errnoName(errno)} (${msg})`, { hint: hintFor(stage, errno) });
   Object.assign(err, { stage, errno });
   return err;
@@ -703,6 +703,24 @@ export class Keeper {
     fields.push(...unreachableFields(opts.unreachable ?? [], 'per attach'));
     const f = await this.#request(FrameType.NET_ATTACH, fields);
     return field.str(f.fields, Tag.IFNAME) ?? '';
+  }
+
+  /**
+   * Host access for one port: inside the container, `169.254.1.2:port` (`GUEST_NET.hostAlias`, what
+   * host.slipway.internal names) reaches the host's `127.0.0.1:port`, and nothing else of the host's
+   * loopback. init listens there (on the container's lo only); the keeper accepts and connects to
+   * the host port itself, per connection (a host port with no listener: the container sees a reset).
+   * TCP only. Call it before {@link startContainer}: the container's own processes then cannot
+   * listen on `port` on all addresses (the address 169.254.1.2 is taken on that port).
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for a port outside 1..65535; ERR_NETWORK with errno
+   *   ESRCH (no such container), EINVAL (host network mode).
+   * @example await keeper.forwardHostPort(spec.id, 5432);
+   */
+  async forwardHostPort(containerId: string, port: number): Promise<void> {
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `host port ${String(port)} is out of range`, { hint: 'host access names TCP ports from 1 to 65535' });
+    }
+    await this.#request(FrameType.HOST_FORWARD, [tlv.str(Tag.ID, containerId), tlv.u32(Tag.PORT, port)]);
   }
 
   /** Ends the keeper: every container is killed and its state removed. Idempotent. */

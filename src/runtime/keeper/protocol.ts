@@ -38,6 +38,7 @@ export const FrameType = {
   NET_REMOVE: 0x1c,
   NET_ATTACH: 0x1d,
   DATA: 0x1e,
+  HOST_FORWARD: 0x1f,
   NEED_MAP: 0x80,
   HELLO: 0x81,
   OK: 0x82,

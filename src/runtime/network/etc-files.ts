@@ -1,7 +1,7 @@
 import { invalidArgument } from '../../errors.js';
 import type { OutboundNet } from './types.js';
 
-/** Names that resolve to the host's loopback services when host access is on. */
+/** Names that resolve to the host when host access is on (its named loopback ports, or all of them). */
 export const HOST_ALIASES = ['host.slipway.internal', 'host.containers.internal', 'host.docker.internal'] as const;
 
 const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -14,8 +14,10 @@ export interface HostsFileOptions {
   hostname: string;
   /** The container's own address (defaults to 127.0.1.1, as Debian does, so the hostname always resolves). */
   ownIp?: string;
-  /** Address of the host's loopback as seen from the container; adds the `host.*.internal` names. */
+  /** Address of the host as seen from the container; adds the `host.*.internal` names. */
   hostAccessIp?: string;
+  /** More names for that address (with `hostAccessIp` only), e.g. `host.testcontainers.internal`. */
+  hostAliases?: readonly string[];
   /** Extra entries, as `{ name: ip }` or `[name, ip]` pairs (Docker's `--add-host`). */
   extraHosts?: Readonly<Record<string, string>> | ReadonlyArray<readonly [string, string]>;
 }
@@ -35,7 +37,7 @@ function checkName(option: string, name: string): string {
  * @throws SlipwayError `ERR_INVALID_ARGUMENT` for a bad hostname or address.
  * @example hostsFileFor({ hostname: 'db', hostAccessIp: '10.0.2.2', extraHosts: { 'api.test': '10.0.2.2' } })
  */
-export function hostsFileFor({ hostname, ownIp, hostAccessIp, extraHosts }: HostsFileOptions): string {
+export function hostsFileFor({ hostname, ownIp, hostAccessIp, hostAliases = [], extraHosts }: HostsFileOptions): string {
   checkName('hostname', hostname);
   const lines = [
     '127.0.0.1\tlocalhost',
@@ -47,7 +49,10 @@ export function hostsFileFor({ hostname, ownIp, hostAccessIp, extraHosts }: Host
   ];
   const short = hostname.split('.')[0]!;
   lines.push(`${ownIp === undefined ? '127.0.1.1' : checkIp('ownIp', ownIp)}\t${short === hostname ? hostname : `${hostname} ${short}`}`);
-  if (hostAccessIp !== undefined) lines.push(`${checkIp('hostAccessIp', hostAccessIp)}\t${HOST_ALIASES.join(' ')}`);
+  if (hostAccessIp !== undefined) {
+    const names = [...new Set([...HOST_ALIASES, ...hostAliases.map((n) => checkName('hostAliases', n))])];
+    lines.push(`${checkIp('hostAccessIp', hostAccessIp)}\t${names.join(' ')}`);
+  }
   const extras = extraHosts === undefined ? [] : Array.isArray(extraHosts) ? extraHosts : Object.entries(extraHosts as Record<string, string>);
   for (const [name, ip] of extras as Array<readonly [string, string]>) {
     lines.push(`${checkIp(`extraHosts[${name}]`, ip)}\t${checkName('extraHosts', name)}`);

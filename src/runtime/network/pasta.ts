@@ -9,7 +9,7 @@ const log = logger('network');
 
 /** Options for {@link pastaArgs}/{@link startPasta}. */
 export interface PastaOptions {
-  hostAccess: boolean;
+  hostLoopback: boolean;
   mtu: number;
   ifname: string;
   /** Where pasta writes its pid once the namespace is configured (our readiness signal). */
@@ -24,7 +24,8 @@ export interface PastaOptions {
  *
  * - Same addressing as slirp4netns (10.0.2.100/24, gateway 10.0.2.2, DNS forwarder 10.0.2.3), IPv4 only.
  * - `-t none -u none -T none -U none`: no port forwarding either way (slipway publishes ports itself).
- * - Host access: pasta maps the gateway address to the host's loopback unless `--no-map-gw`.
+ * - `--no-map-gw` unless `hostLoopback`: without it, pasta maps the gateway address to every port of the host's
+ *   loopback. (`-T none -U none` above already keeps pasta from forwarding namespace ports to the host.)
  * - `-f`: stay in the foreground as our child, so it can be stopped and dies with us (parent-death signal).
  */
 export function pastaArgs(pid: number, o: PastaOptions): string[] {
@@ -34,7 +35,7 @@ export function pastaArgs(pid: number, o: PastaOptions): string[] {
     '-a', GUEST_NET.guestIp, '-n', String(GUEST_NET.prefix), '-g', GUEST_NET.gateway,
     '--dns-forward', GUEST_NET.dns,
     '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none',
-    ...(o.hostAccess ? [] : ['--no-map-gw']),
+    ...(o.hostLoopback ? [] : ['--no-map-gw']),
     ...(o.root ? ['--runas', '0'] : []),
     '-P', o.pidFile,
     String(pid),
@@ -79,7 +80,7 @@ export async function startPasta(
   return {
     tool: 'pasta', pid: proc.pid, ifname: o.ifname, mtu: o.mtu, startMs,
     guestIp: GUEST_NET.guestIp, gateway: GUEST_NET.gateway, dns: GUEST_NET.dns,
-    ...(o.hostAccess ? { hostLoopbackAlias: GUEST_NET.gateway } : {}),
+    ...(o.hostLoopback ? { hostLoopbackAlias: GUEST_NET.gateway } : {}),
     close: () => proc.close(),
   };
 }

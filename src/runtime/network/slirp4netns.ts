@@ -7,7 +7,7 @@ const log = logger('network');
 
 /** Options for {@link slirp4netnsArgs}/{@link startSlirp4netns}. */
 export interface Slirp4netnsOptions {
-  hostAccess: boolean;
+  hostLoopback: boolean;
   mtu: number;
   ifname: string;
   /** `--enable-sandbox` (own mount namespace, capabilities dropped). @defaultValue true */
@@ -18,11 +18,14 @@ export interface Slirp4netnsOptions {
 const READY_FD = 3;
 const EXIT_FD = 4;
 
-/** The command line for a container whose init has host pid `pid` (slirp4netns joins its user and net namespaces). */
+/**
+ * The command line for a container whose init has host pid `pid` (slirp4netns joins its user and net namespaces).
+ * `--disable-host-loopback` unless `hostLoopback`: without it, 10.0.2.2 reaches every port of the host's 127.0.0.1.
+ */
 export function slirp4netnsArgs(pid: number, o: Slirp4netnsOptions): string[] {
   return [
     '--configure', `--mtu=${o.mtu}`,
-    ...(o.hostAccess ? [] : ['--disable-host-loopback']),
+    ...(o.hostLoopback ? [] : ['--disable-host-loopback']),
     ...(o.sandbox === false ? [] : ['--enable-sandbox']),
     '-r', String(READY_FD), '-e', String(EXIT_FD),
     String(pid), o.ifname,
@@ -52,7 +55,7 @@ export async function startSlirp4netns(bin: string, pid: number, o: Slirp4netnsO
   return {
     tool: 'slirp4netns', pid: proc.pid, ifname: o.ifname, mtu: o.mtu, startMs,
     guestIp: GUEST_NET.guestIp, gateway: GUEST_NET.gateway, dns: GUEST_NET.dns,
-    ...(o.hostAccess ? { hostLoopbackAlias: GUEST_NET.gateway } : {}),
+    ...(o.hostLoopback ? { hostLoopbackAlias: GUEST_NET.gateway } : {}),
     close: () => proc.close(),
   };
 }

@@ -14,13 +14,15 @@ let saidNoTool = false;
  * `prefer` says otherwise; if the first one fails to start, the other is tried).
  *
  * Inside the container: `eth0` 10.0.2.100/24, default route via 10.0.2.2, DNS forwarder 10.0.2.3, MTU 65520.
- * With `hostAccess`, 10.0.2.2 reaches the host's 127.0.0.1 (put it in /etc/hosts as host.slipway.internal with
- * {@link hostsFileFor}); without, the host's loopback is not reachable.
+ * The host's loopback is not reachable (slirp4netns `--disable-host-loopback`, pasta `--no-map-gw`), unless
+ * `hostLoopback` maps 10.0.2.2 to all of it (dangerous; see {@link StartOutboundOptions.hostLoopback}). Named host
+ * ports are reached through the keeper instead (`Keeper.forwardHostPort`), with or without a helper.
+ * DNS: the helper's forwarder (10.0.2.3) relays queries to the host's resolvers, so names resolve outside.
  *
  * @returns the running helper, or `undefined` (with one debug note per process) when neither tool is installed.
  * @throws SlipwayError `ERR_NETWORK` with the helper's stderr when it fails or times out; `ERR_ABORTED`.
  * @example
- * const net = await startOutbound(containerPid, { hostAccess: true });
+ * const net = await startOutbound(containerPid, { hostLoopback: false });
  * await writeFile(resolvPath, resolvConfFor(net, await readFile('/etc/resolv.conf', 'utf8')));
  * // … on removal: await net?.close();
  */
@@ -48,7 +50,7 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
   const errors: unknown[] = [];
   for (const tool of candidates) {
     try {
-      const common = { hostAccess: opts.hostAccess, mtu, ifname, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
+      const common = { hostLoopback: opts.hostLoopback, mtu, ifname, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
       if (tool === 'pasta') return await startPasta(found.pasta!, pid, { ...common, ...(setpriv ? { setpriv } : {}) });
       try {
         return await startSlirp4netns(found.slirp4netns!, pid, common);

@@ -12,7 +12,7 @@ export interface OutboundNet {
   readonly gateway: string;
   /** The DNS forwarder to put in resolv.conf (10.0.2.3). */
   readonly dns: string;
-  /** The address that reaches the host's loopback, only when host access was asked (the gateway, 10.0.2.2). */
+  /** The address that reaches every port of the host's loopback, only with `hostLoopback` (the gateway, 10.0.2.2). */
   readonly hostLoopbackAlias?: string;
   /** The MTU of the interface. */
   readonly mtu: number;
@@ -24,8 +24,12 @@ export interface OutboundNet {
 
 /** Options for {@link startOutbound}. */
 export interface StartOutboundOptions {
-  /** Make the host's loopback reachable from the container at the gateway address (10.0.2.2). */
-  hostAccess: boolean;
+  /**
+   * Map the gateway address (10.0.2.2) to the host's 127.0.0.1, every port of it. Dangerous: the container then
+   * reaches every loopback service of the host (databases, registries, other containers' published ports). Only for
+   * `withHostAccess({ unsafeAllLoopbackPorts: true })`; named host ports go through the keeper's forwarder instead.
+   */
+  hostLoopback: boolean;
   /** MTU of the container's interface. @defaultValue 65520 */
   mtu?: number;
   /** Which helper to try first when both are installed. @defaultValue 'slirp4netns' */
@@ -43,4 +47,9 @@ export interface StartOutboundOptions {
 /** The fixed addressing slipway gives every container, whichever helper is used. */
 export const GUEST_NET = Object.freeze({
   cidr: '10.0.2.0/24', prefix: 24, guestIp: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.3', defaultMtu: 65520,
+  /**
+   * host.slipway.internal for named host ports: an address on the container's own lo (as Podman's
+   * host.containers.internal), where the keeper's host-access listeners are. Must match native `SW_HOST_ALIAS_IP`.
+   */
+  hostAlias: '169.254.1.2',
 });

@@ -101,9 +101,9 @@ skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unu
     const port = (server.address() as AddressInfo).port;
     const script = `exec 3<>/dev/tcp/host.slipway.internal/${port} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -n1 <&3`;
     try {
-      const withAccess = await new Container(fixtureRef('debian')).withHostAccess().withCommand(['bash', '-c', script]).run();
+      const withAccess = await new Container(fixtureRef('debian')).withHostAccess(port).withCommand(['bash', '-c', script]).run();
       expect(withAccess.stdout).toBe('hello host');
-      const other = await new Container(fixtureRef('debian')).withHostAccess().withCommand(['getent', 'hosts', 'host.docker.internal', 'host.containers.internal']).run();
+      const other = await new Container(fixtureRef('debian')).withHostAccess(port).withCommand(['getent', 'hosts', 'host.docker.internal', 'host.containers.internal']).run();
       expect(other.stdout.trim().split('\n')).toHaveLength(2);
       const without = await new Container(fixtureRef('debian'))
         .withCommand(['bash', '-c', `timeout 3 bash -c 'exec 3<>/dev/tcp/10.0.2.2/${port}' && echo connected || echo refused`]).run();

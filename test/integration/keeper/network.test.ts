@@ -106,7 +106,7 @@ describe.skipIf(skip)('keeper: user networks', () => {
     const { pid } = await keeper.createContainer(spec);
     await keeper.attachNetwork(spec.id, net, '10.89.203.3', 24, { unreachable: ['10.89.0.0/16'] });
     // Outbound as the runtime does it (slirp4netns or pasta); no traffic is sent through it here.
-    const out = await startOutbound(pid, { hostAccess: false });
+    const out = await startOutbound(pid, { hostLoopback: false });
     if (!out) {
       console.warn('neither slirp4netns nor pasta installed: coexistence not checked');
       await keeper.removeContainer(spec.id);

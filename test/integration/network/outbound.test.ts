@@ -34,10 +34,10 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const f of cleanup.splice(0).reverse()) await f().catch(() => undefined); });
 
-async function setup(tool: 'slirp4netns' | 'pasta', hostAccess: boolean): Promise<{ ns: TestNamespace; net: OutboundNet }> {
+async function setup(tool: 'slirp4netns' | 'pasta', hostLoopback: boolean): Promise<{ ns: TestNamespace; net: OutboundNet }> {
   const ns = await createNamespace();
   cleanup.push(() => ns.kill());
-  const net = (await startOutbound(ns.pid, { hostAccess, prefer: tool, tools: { [tool]: tools[tool] } }))!;
+  const net = (await startOutbound(ns.pid, { hostLoopback, prefer: tool, tools: { [tool]: tools[tool] } }))!;
   cleanup.push(() => net.close());
   return { ns, net };
 }
@@ -91,7 +91,7 @@ for (const tool of ['slirp4netns', 'pasta'] as const) {
       const out = await compiledModule();
       const child = spawn(process.execPath, ['--input-type=module', '-e', `
         const { startOutbound } = await import(${JSON.stringify(join(out, 'runtime/network/index.js'))});
-        const net = await startOutbound(${ns.pid}, { hostAccess: false, prefer: '${tool}', tools: ${JSON.stringify({ [tool]: tools[tool] })} });
+        const net = await startOutbound(${ns.pid}, { hostLoopback: false, prefer: '${tool}', tools: ${JSON.stringify({ [tool]: tools[tool] })} });
         console.log('PID ' + net.pid); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
       const helperPid = await new Promise<number>((resolve, reject) => {
         let buf = '';
@@ -110,7 +110,7 @@ for (const tool of ['slirp4netns', 'pasta'] as const) {
       const ns = await createNamespace();
       const pid = ns.pid;
       await ns.kill();
-      const err = await startOutbound(pid, { hostAccess: false, tools: { [tool]: tools[tool] }, timeoutMs: 5000 }).catch((e: unknown) => e);
+      const err = await startOutbound(pid, { hostLoopback: false, tools: { [tool]: tools[tool] }, timeoutMs: 5000 }).catch((e: unknown) => e);
       expect(SlipwayError.is(err, 'ERR_NETWORK')).toBe(true);
       expect((err as Error).message).toMatch(new RegExp(`${tool} exited .* before it could configure eth0 in the namespace of pid ${pid}`));
       expect((err as Error).message).toContain(`${tool} said:`);
@@ -121,8 +121,8 @@ for (const tool of ['slirp4netns', 'pasta'] as const) {
       cleanup.push(() => ns.kill());
       const ac = new AbortController();
       ac.abort(new Error('test'));
-      await expect(startOutbound(ns.pid, { hostAccess: false, tools: { [tool]: tools[tool] }, signal: ac.signal })).rejects.toThrow();
-      const p = startOutbound(ns.pid, { hostAccess: false, tools: { [tool]: tools[tool] }, signal: AbortSignal.timeout(1) });
+      await expect(startOutbound(ns.pid, { hostLoopback: false, tools: { [tool]: tools[tool] }, signal: ac.signal })).rejects.toThrow();
+      const p = startOutbound(ns.pid, { hostLoopback: false, tools: { [tool]: tools[tool] }, signal: AbortSignal.timeout(1) });
       const r = await p.then((n) => { cleanup.push(() => n!.close()); return 'started'; }, (e: unknown) => (SlipwayError.is(e, 'ERR_ABORTED') ? 'aborted' : String(e)));
       expect(['started', 'aborted']).toContain(r);
     });
@@ -132,7 +132,7 @@ for (const tool of ['slirp4netns', 'pasta'] as const) {
       for (let i = 0; i < 20; i++) {
         const ns = await createNamespace();
         const t0 = performance.now();
-        const net = (await startOutbound(ns.pid, { hostAccess: false, prefer: tool, tools: { [tool]: tools[tool] } }))!;
+        const net = (await startOutbound(ns.pid, { hostLoopback: false, prefer: tool, tools: { [tool]: tools[tool] } }))!;
         times.push(performance.now() - t0);
         await net.close();
         await ns.kill();
@@ -180,11 +180,11 @@ skipUnless(canRun && hasCommand('ip'), `needs user namespaces, /dev/net/tun and 
       const { stdout } = await exec('unshare', ['--user', '--map-root-user', '--net', '--mount', process.execPath, script,
         join(out, 'runtime/network/index.js'), tool, tools[tool]!], { timeout: 60_000 });
       const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, { connect: string; dns: string; tcpSeen: string[]; tool: string; error?: string }> & { dnsQueries: string[] };
-      expect(r.hostAccess!.error).toBeUndefined();
-      expect(r.hostAccess!.tool).toBe(tool);
-      expect(r.hostAccess!.connect).toBe('GOT hello');
-      expect(r.hostAccess!.tcpSeen).toEqual(['127.0.0.1']);
-      expect(r.hostAccess!.dns).toBe('192.0.2.77');
+      expect(r.hostLoopback!.error).toBeUndefined();
+      expect(r.hostLoopback!.tool).toBe(tool);
+      expect(r.hostLoopback!.connect).toBe('GOT hello');
+      expect(r.hostLoopback!.tcpSeen).toEqual(['127.0.0.1']);
+      expect(r.hostLoopback!.dns).toBe('192.0.2.77');
       expect(r.noHostAccess!.error).toBeUndefined();
       expect(r.noHostAccess!.connect).not.toBe('GOT hello');
       expect(r.noHostAccess!.tcpSeen).toEqual([]);

@@ -67,18 +67,18 @@ const resolve = `const { Resolver } = require('dns').promises; const r = new Res
   r.resolve4('probe.slipway.test').then((a) => console.log(a.join(',')), (e) => console.log('ERR ' + e.code));`;
 
 const results = {};
-for (const hostAccess of [true, false]) {
+for (const hostLoopback of [true, false]) {
   const inner = await innerNamespace();
   const before = tcpSeen.length;
   let out;
   try {
-    const n = await startOutbound(inner.pid, { hostAccess, prefer: tool, tools: { [tool]: toolPath } });
+    const n = await startOutbound(inner.pid, { hostLoopback, prefer: tool, tools: { [tool]: toolPath } });
     const connected = await inInner(inner.pid, connect);
     out = { tool: n.tool, connect: connected, tcpSeen: tcpSeen.slice(before), dns: await inInner(inner.pid, resolve) };
     await n.close();
   } catch (e) { out = { error: String(e.message) }; }
   inner.kill('SIGKILL');
-  results[hostAccess ? 'hostAccess' : 'noHostAccess'] = out;
+  results[hostLoopback ? 'hostLoopback' : 'noHostAccess'] = out;
 }
 results.dnsQueries = dnsQueries;
 console.log(JSON.stringify(results));

@@ -57,7 +57,7 @@ for (const tool of ['slirp4netns', 'pasta'] as const) {
     it(`keeps ${USER_NETWORKS_CIDR} unreachable after ${tool} set up eth0 and its default route`, async () => {
       const spec = specFor(keeper, ['/bin/sh', '-c', PROBE], { netMode: 'isolated', tap: 'eth0', unreachable: [USER_NETWORKS_CIDR] });
       const { pid } = await keeper.createContainer(spec);
-      const net = await startOutbound(pid, { hostAccess: false, prefer: tool, tools: { [tool]: tools[tool] } });
+      const net = await startOutbound(pid, { hostLoopback: false, prefer: tool, tools: { [tool]: tools[tool] } });
       try {
         expect(net?.tool).toBe(tool);
         await keeper.startContainer(spec.id);

@@ -19,6 +19,19 @@ describe('Container builder', () => {
     expect(b.options.memory).toBe(128 * 1024 * 1024);
     expect(Object.isFrozen(a.options)).toBe(true);
   });
+  it('host access: named ports add up; the whole loopback only by its unsafe name; false removes it', () => {
+    const c = new Container('x').withHostAccess(5432).withHostAccess({ ports: [6379, 5432] });
+    expect(c.options.hostAccess).toEqual({ ports: [5432, 6379], allLoopbackPorts: false, aliases: [] });
+    expect(c.withHostAccess({ unsafeAllLoopbackPorts: true }).options.hostAccess).toEqual({ ports: [5432, 6379], allLoopbackPorts: true, aliases: [] });
+    expect(c.withHostAccess(false).options.hostAccess).toBeUndefined();
+    expect('hostAccess' in c.withHostAccess(false).options).toBe(false);
+    expect(new Container('x').options.hostAccess).toBeUndefined();
+    const loose = new Container('x') as unknown as { withHostAccess(...a: unknown[]): Container };
+    for (const args of [[], [true], [0], [65536], [80.5], ['80'], [5432, '80'], [{}], [{ ports: [] }], [{ ports: 80 }], [{ allPorts: true }], [{ unsafeAllLoopbackPorts: 'yes' }], [null]]) {
+      expect(code(() => loose.withHostAccess(...args)), JSON.stringify(args)).toBe('ERR_INVALID_ARGUMENT');
+    }
+    expect(() => loose.withHostAccess(70000)).toThrow(/host access port: 70000/);
+  });
   it('parses every expose form', () => {
     const c = new Container('x').expose(80, 8080).expose('53/udp').expose({ container: 443, hostIp: '0.0.0.0' });
     expect(c.options.ports).toEqual([

@@ -11,10 +11,10 @@ const fakeNet: OutboundNet = {
 
 describe('slirp4netnsArgs', () => {
   it('configures, sets the MTU, blocks the host loopback unless asked, and passes ready/exit fds', () => {
-    expect(slirp4netnsArgs(42, { hostAccess: false, mtu: 65520, ifname: 'eth0' })).toEqual([
+    expect(slirp4netnsArgs(42, { hostLoopback: false, mtu: 65520, ifname: 'eth0' })).toEqual([
       '--configure', '--mtu=65520', '--disable-host-loopback', '--enable-sandbox', '-r', '3', '-e', '4', '42', 'eth0',
     ]);
-    const withHost = slirp4netnsArgs(42, { hostAccess: true, mtu: 1500, ifname: 'tap0', sandbox: false });
+    const withHost = slirp4netnsArgs(42, { hostLoopback: true, mtu: 1500, ifname: 'tap0', sandbox: false });
     expect(withHost).not.toContain('--disable-host-loopback');
     expect(withHost).not.toContain('--enable-sandbox');
     expect(withHost).toContain('--mtu=1500');
@@ -25,7 +25,7 @@ describe('slirp4netnsArgs', () => {
 describe('pastaArgs', () => {
   const base = { mtu: 65520, ifname: 'eth0', pidFile: '/tmp/x/pid' };
   it('uses slipway addressing, no port forwarding, foreground, and the PID form', () => {
-    const a = pastaArgs(42, { ...base, hostAccess: true, root: false });
+    const a = pastaArgs(42, { ...base, hostLoopback: true, root: false });
     expect(a).toEqual(expect.arrayContaining(['--config-net', '-f', '-4', '--dns-forward', GUEST_NET.dns]));
     const pairs = (flag: string) => a[a.indexOf(flag) + 1];
     expect([pairs('-a'), pairs('-n'), pairs('-g'), pairs('-m'), pairs('-I'), pairs('-P')]).toEqual(['10.0.2.100', '24', '10.0.2.2', '65520', 'eth0', '/tmp/x/pid']);
@@ -35,7 +35,7 @@ describe('pastaArgs', () => {
     expect(a.at(-1)).toBe('42');
   });
   it('without host access does not map the gateway to the host; as root keeps root', () => {
-    const a = pastaArgs(7, { ...base, hostAccess: false, root: true });
+    const a = pastaArgs(7, { ...base, hostLoopback: false, root: true });
     expect(a).toContain('--no-map-gw');
     expect(a[a.indexOf('--runas') + 1]).toBe('0');
   });
@@ -43,24 +43,24 @@ describe('pastaArgs', () => {
 
 describe('startOutbound', () => {
   it('returns undefined when neither tool is installed', async () => {
-    expect(await startOutbound(1, { hostAccess: true, tools: {} })).toBeUndefined();
+    expect(await startOutbound(1, { hostLoopback: true, tools: {} })).toBeUndefined();
   });
   it.each([
     [{ pid: 0 }, /invalid pid/], [{ pid: 1.5 }, /invalid pid/], [{ mtu: 100 }, /invalid mtu/], [{ mtu: 70000 }, /invalid mtu/],
     [{ ifname: 'a/b' }, /invalid ifname/], [{ ifname: 'x'.repeat(16) }, /invalid ifname/], [{ prefer: 'vpnkit' }, /invalid prefer/],
   ])('rejects %j', async (bad, re) => {
     const { pid = 1, ...rest } = bad as { pid?: number };
-    const err = await startOutbound(pid, { hostAccess: false, tools: {}, ...(rest as object) }).catch((e: unknown) => e);
+    const err = await startOutbound(pid, { hostLoopback: false, tools: {}, ...(rest as object) }).catch((e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     expect((err as Error).message).toMatch(re);
   });
   it('reports a helper that cannot be spawned as ERR_NETWORK', async () => {
-    const err = await startOutbound(1, { hostAccess: false, tools: { slirp4netns: '/nonexistent/slirp4netns' } }).catch((e: unknown) => e);
+    const err = await startOutbound(1, { hostLoopback: false, tools: { slirp4netns: '/nonexistent/slirp4netns' } }).catch((e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_NETWORK')).toBe(true);
     expect((err as Error).message).toContain('spawn failed');
   });
   it('an already aborted signal rejects before anything runs', async () => {
-    await expect(startOutbound(1, { hostAccess: false, tools: {}, signal: AbortSignal.abort() })).rejects.toThrow();
+    await expect(startOutbound(1, { hostLoopback: false, tools: {}, signal: AbortSignal.abort() })).rejects.toThrow();
   });
 });
 
@@ -97,6 +97,12 @@ describe('hostsFileFor', () => {
     expect(text).toContain('10.0.2.2\thost.slipway.internal host.containers.internal host.docker.internal\n');
     expect(text.endsWith('192.0.2.5\tapi.test\n')).toBe(true);
     expect(hostsFileFor({ hostname: 'a', extraHosts: [['b', '::1']] })).toContain('::1\tb\n');
+  });
+  it('adds extra host aliases (host.testcontainers.internal) on the host access line only', () => {
+    expect(hostsFileFor({ hostname: 'a', hostAccessIp: '169.254.1.2', hostAliases: ['host.testcontainers.internal', 'host.docker.internal'] }))
+      .toContain('169.254.1.2\thost.slipway.internal host.containers.internal host.docker.internal host.testcontainers.internal\n');
+    expect(hostsFileFor({ hostname: 'a', hostAliases: ['host.testcontainers.internal'] })).not.toContain('internal');
+    expect(() => hostsFileFor({ hostname: 'a', hostAccessIp: '169.254.1.2', hostAliases: ['bad name'] })).toThrow(/invalid hostAliases/);
   });
   it.each([
     [{ hostname: 'bad host' }, /invalid hostname/], [{ hostname: '-x' }, /invalid hostname/],
