@@ -15,7 +15,7 @@ import { hostPlatform, parsePlatform, platformString, selectPlatform, type Platf
 import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
 import { positiveMs } from './timeouts.js';
-import { ImageStore, defaultStoreRoot } from './store.js';
+import { ImageStore, defaultStoreRoot, isDiskFull, storeFullError } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
 
@@ -390,7 +390,7 @@ function applyHubPrefix(ref: ImageReference, prefix: string | undefined): ImageR
  * @throws {@link SlipwayError} `ERR_INVALID_REFERENCE`, `ERR_IMAGE_NOT_PRESENT` (policy `never`),
  *   `ERR_IMAGE_NOT_FOUND`, `ERR_PLATFORM_NOT_FOUND`, `ERR_REGISTRY_AUTH`, `ERR_REGISTRY_UNREACHABLE`,
  *   `ERR_REGISTRY_TIMEOUT` (a request stalled), `ERR_PULL_TIMEOUT` (the whole pull took longer than `timeout`),
- *   `ERR_DIGEST_MISMATCH`, `ERR_UNPACK_UNSAFE_PATH`, `ERR_TOO_LARGE`, `ERR_ABORTED`.
+ *   `ERR_STORE_FULL` (no space left in the store), `ERR_DIGEST_MISMATCH`, `ERR_UNPACK_UNSAFE_PATH`, `ERR_TOO_LARGE`, `ERR_ABORTED`.
  * @example
  * const img = await pull('postgres:16', { onProgress: (p) => console.log(p.layer, p.current, p.total) });
  * img.layers.map((l) => l.dir); // lower dirs, bottom first
@@ -402,7 +402,7 @@ export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> 
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid policy ${JSON.stringify(policy)}`, { hint: "use 'missing', 'always' or 'never'" });
   }
   const limit = pullTimeout(opts.timeout, opts.env ?? process.env);
-  if (limit === Infinity) return pullBounded(ref, opts);
+  if (limit === Infinity) return pullBounded(ref, opts).catch((e: unknown) => { throw whenFull(e, ref, opts); });
   const deadline = new AbortController();
   // A plain Error as the reason: a DOMException in a cause chain trips some test runners' error printers.
   const timer = setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
@@ -410,7 +410,7 @@ export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> 
   try {
     return await pullBounded(ref, { ...opts, signal });
   } catch (e) {
-    if (!deadline.signal.aborted || opts.signal?.aborted) throw e;
+    if (!deadline.signal.aborted || opts.signal?.aborted) throw whenFull(e, ref, opts);
     const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
     throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
       hint: 'check that the registry is reachable and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or SLIPWAY_PULL_TIMEOUT=<ms>',
@@ -419,6 +419,12 @@ export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A store write that failed for lack of space, anywhere in a pull, becomes one ERR_STORE_FULL naming the store. */
+function whenFull(e: unknown, ref: string, opts: PullOptions): unknown {
+  if (!isDiskFull(e)) return e;
+  return storeFullError(path.resolve(opts.storeDir ?? defaultStoreRoot(opts.env)), `pulling ${ref}`, e);
 }
 
 /** The default bound of a whole pull: generous for big images on slow links, yet a stalled pull ends. */

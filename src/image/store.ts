@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { syncFileWriter, type BlobWriter } from './sync-file-writer.js';
@@ -247,6 +247,35 @@ export class ImageStore {
       },
     };
   }
+}
+
+/** Whether an error, or one of its causes, is a filesystem out of space or quota. */
+export function isDiskFull(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 6; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'ERR_STORE_FULL') return true;
+  }
+  return false;
+}
+
+/**
+ * `ERR_STORE_FULL` for a write into `storeRoot` that ran out of space: names the store, what its
+ * filesystem has free now, and the ways out. `cause` is kept.
+ */
+export function storeFullError(storeRoot: string, what: string, cause: unknown): SlipwayError {
+  let free = '';
+  try {
+    const st = statfsSync(storeRoot);
+    const mib = (blocks: number): string => `${Math.floor((blocks * st.bsize) / (1 << 20))} MiB`;
+    free = `; its filesystem has ${mib(st.bavail)} free of ${mib(st.blocks)}`;
+  } catch {
+    /* the hint still names the directory */
+  }
+  const detail = SlipwayError.is(cause) ? cause.shortMessage : (cause as Error)?.message ?? String(cause);
+  return new SlipwayError('ERR_STORE_FULL', `${what}: the image store at ${storeRoot} is full (${detail})${free}`, {
+    hint: `make room: \`slipway prune\` removes what no image needs (\`slipway prune --all\` everything), or set SLIPWAY_CACHE_DIR to a filesystem with more space; nothing half-written is kept`,
+    cause,
+  });
 }
 
 /** rm -rf that also copes with read-only directories inside (layer trees have them). */

@@ -99,7 +99,8 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
         resolve(m.result);
       } else {
         settled = true;
-        reject(m.slipway ? new SlipwayError(m.code as SlipwayErrorCode, m.message, { hint: m.hint }) : new SlipwayError('ERR_UNPACK', m.message));
+        const cause = m.cause ? Object.assign(new Error(m.cause.message), m.cause) : undefined;
+        reject(m.slipway ? new SlipwayError(m.code as SlipwayErrorCode, m.message, { hint: m.hint, cause }) : new SlipwayError('ERR_UNPACK', m.message, { cause }));
       }
       if (settled) wakeSender?.();
     });

@@ -25,7 +25,21 @@ export type ToWorker = { type: 'chunk'; buf: Uint8Array } | { type: 'end' } | { 
 export type FromWorker =
   | { type: 'progress'; n: number }
   | { type: 'done'; result: Awaited<ReturnType<typeof unpackLayer>> }
-  | { type: 'error'; code?: string; message: string; hint?: string; slipway: boolean };
+  | { type: 'error'; code?: string; message: string; hint?: string; slipway: boolean; cause?: ErrorRecord };
+
+/** An error as data across the thread boundary (errno fields kept, so the cause still says ENOSPC and where). */
+export interface ErrorRecord { name?: string; message: string; code?: string; errno?: number; syscall?: string; path?: string }
+
+function record(e: unknown): ErrorRecord | undefined {
+  if (!e || typeof e !== 'object') return e === undefined ? undefined : { message: String(e) };
+  const x = e as NodeJS.ErrnoException;
+  const out: ErrorRecord = { name: x.name, message: String(x.message) };
+  if (typeof x.code === 'string') out.code = x.code;
+  if (typeof x.errno === 'number') out.errno = x.errno;
+  if (typeof x.syscall === 'string') out.syscall = x.syscall;
+  if (typeof x.path === 'string') out.path = x.path;
+  return out;
+}
 
 
 async function main(): Promise<void> {
@@ -67,7 +81,10 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'done', result } satisfies FromWorker);
   } catch (e) {
     const err = e as SlipwayError;
-    port.postMessage({ type: 'error', code: err.code, message: SlipwayError.is(e) ? err.shortMessage : String(err?.message ?? e), hint: err.hint, slipway: SlipwayError.is(e) } satisfies FromWorker);
+    port.postMessage({
+      type: 'error', code: err.code, message: SlipwayError.is(e) ? err.shortMessage : String(err?.message ?? e), hint: err.hint, slipway: SlipwayError.is(e),
+      cause: record(SlipwayError.is(e) ? e.cause : e),
+    } satisfies FromWorker);
   }
   port.close();
 }

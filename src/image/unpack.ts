@@ -21,7 +21,7 @@ import { extract as tarExtract, type Header as Headers } from 'tar-stream';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import type { BlobWriter } from './store.js';
-import { removeTree } from './store.js';
+import { isDiskFull, removeTree } from './store.js';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, SyscallError } from './syscalls.js';
 
 const debug = logger('image:unpack');
@@ -421,6 +421,15 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
   };
 
+  /**
+   * The first local write failure (ENOSPC, EIO…). Once the disk refuses a write the streams around it break
+   * too ("Premature close"); this is the error worth reporting.
+   */
+  let localError: unknown;
+  const noteLocal = (e: unknown): void => {
+    if (localError === undefined && (e instanceof SyscallError || typeof (e as NodeJS.ErrnoException)?.syscall === 'string')) localError = e;
+  };
+
   const source = opts.source;
   async function* tapped(): AsyncGenerator<Buffer> {
     for await (const c of source) {
@@ -430,7 +439,14 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       if (opts.size !== undefined && compBytes > opts.size) {
         throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: more than the ${opts.size} bytes the manifest announced`, { hint: 'the registry serves different content than the manifest describes' });
       }
-      if (opts.blobWriter) await opts.blobWriter.write(c);
+      if (opts.blobWriter) {
+        try {
+          await opts.blobWriter.write(c);
+        } catch (e) {
+          noteLocal(e);
+          throw e;
+        }
+      }
       opts.onBytes?.(compBytes);
       yield c;
     }
@@ -473,11 +489,13 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         await handleEntry(entry.header, entry as unknown as AsyncIterable<Buffer>);
       }
     } catch (e) {
+      noteLocal(e);
       extract.destroy();
-      // An entry failing because the input broke reports the input's error (truncation, bad gzip...).
+      // An entry failing because the input broke reports the input's error (truncation, bad gzip...);
+      // one failing because the disk refused a write reports that (the input then broke because we stopped).
       if (SlipwayError.is(e)) throw e;
       await settled;
-      throw feedError ?? e;
+      throw localError ?? feedError ?? e;
     }
     await feed;
 
@@ -509,17 +527,24 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       }
     }
     return { digest, diffId, size: compBytes, compression, entries };
-  } catch (e) {
+  } catch (thrown) {
     await opts.blobWriter?.abort().catch(() => {});
     await removeTree(root).catch(() => {});
     await rm(opts.ownershipListPath, { force: true }).catch(() => {});
+    noteLocal(thrown);
+    const e = localError ?? thrown;
+    if (isDiskFull(e)) {
+      const where = (e as NodeJS.ErrnoException).path;
+      throw new SlipwayError('ERR_STORE_FULL', `layer ${label}: no space left on the device${where ? ` writing ${where}` : ''}`, {
+        hint: 'free space (`slipway prune` removes what no image needs) or set SLIPWAY_CACHE_DIR to a larger filesystem', cause: e,
+      });
+    }
     if (SlipwayError.is(e)) throw e;
     if (e instanceof SyscallError) {
       throw new SlipwayError('ERR_UNPACK', `layer ${label}: ${e.message}`, { cause: e, hint: e.code === 'EPERM' ? 'this kernel or filesystem refused an overlay whiteout or xattr; Linux ≥ 5.8 and a filesystem with user xattrs are needed' : undefined });
     }
     const msg = (e as Error).message ?? String(e);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC') throw new SlipwayError('ERR_STORE', `layer ${label}: disk full`, { hint: 'free space or set SLIPWAY_CACHE_DIR elsewhere', cause: e });
     if (code?.startsWith('Z_') || /incorrect header|invalid|unexpected end|tar/i.test(msg)) {
       throw new SlipwayError('ERR_UNPACK', `layer ${label} is not a valid (compressed) tar: ${msg}`, { hint: 'the blob is corrupt or not a layer; pull again', cause: e });
     }

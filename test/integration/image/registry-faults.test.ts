@@ -1,12 +1,16 @@
 // A registry that stalls, and a store that fills up, end to end: the failure is named, bounded, and leaves
 // nothing behind (no process, no container dir, no half layer in the store).
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { helperBuilt, skipUnless, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
+import { SlipwayError } from '../../../src/errors.js';
+import { pull } from '../../../src/image/index.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, spawnTsChild, testUnless, until, userNamespacesAllowed } from '../harness/index.js';
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); } catch { return false; }
@@ -50,3 +54,47 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'start() needs the built he
     await until(() => sockets.size === 0, 5000); // its connections to the registry are closed
   });
 });
+
+/** Walks an error's causes. */
+function causes(e: unknown): { code?: string; message: string }[] {
+  const out: { code?: string; message: string }[] = [];
+  for (let c = e as { code?: string; message: string; cause?: unknown } | undefined; c; c = c.cause as typeof c) out.push(c);
+  return out;
+}
+
+testUnless(isRoot(), 'filling a store needs a small tmpfs, and mounting one needs root')(
+  'a store that fills up during a pull is ERR_STORE_FULL with the fix, keeps nothing half-written, and works once it has room', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'slipway-it-full-'));
+    // The pull as the built package runs it (unpacking on a worker thread) and as sources run it (in this thread).
+    const worker = path.resolve('node_modules/.cache', `slipway-full-worker-${process.pid}.mjs`);
+    await build({ entryPoints: [path.resolve('src/image/unpack-worker.ts')], bundle: true, platform: 'node', format: 'esm', outfile: worker, packages: 'external', logLevel: 'silent' });
+    const ref = fixtureRef('debian'); // a 49 MiB layer that unpacks to more
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=24m,mode=0700', 'slipway-test-full', dir]);
+    try {
+      for (const [size, unpackWorker] of [['24m', worker], ['60m', null], ['60m', worker]] as const) {
+        execFileSync('mount', ['-o', `remount,size=${size}`, dir]);
+        const e = await pull(ref, { storeDir: dir, env: {}, policy: 'always', unpackWorker }).then(() => undefined, (x: unknown) => x);
+        const what = `store ${size}, ${unpackWorker ? 'worker' : 'in-thread'}`;
+        expect(SlipwayError.is(e, 'ERR_STORE_FULL'), `${what}: ${String(e)}`).toBe(true);
+        const err = e as SlipwayError;
+        expect(err.shortMessage).toMatch(new RegExp(`^pulling ${ref}: the image store at ${dir} is full \\(.*no space left.*\\); its filesystem has \\d+ MiB free of \\d+ MiB$`));
+        expect(err.hint).toContain('`slipway prune`');
+        expect(err.hint).toContain('SLIPWAY_CACHE_DIR');
+        expect(causes(e).map((c) => c.code), what).toContain('ENOSPC');
+        // Nothing half-written: no temp files, no layer, and no blob but the small manifest and config.
+        expect(await readdir(path.join(dir, 'tmp')), what).toEqual([]);
+        expect(await readdir(path.join(dir, 'layers'), { recursive: true }), what).toEqual([]);
+        for (const b of await readdir(path.join(dir, 'blobs', 'sha256'))) expect((await stat(path.join(dir, 'blobs', 'sha256', b))).size).toBeLessThan(1 << 20);
+        const cached = await pull(ref, { storeDir: dir, env: {}, policy: 'never' }).then(() => undefined, (x: unknown) => x);
+        expect(SlipwayError.is(cached, 'ERR_IMAGE_NOT_PRESENT'), `${what}: ${String(cached)}`).toBe(true);
+      }
+      execFileSync('mount', ['-o', 'remount,size=600m', dir]);
+      const img = await pull(ref, { storeDir: dir, env: {}, unpackWorker: worker });
+      expect(readFileSync(path.join(img.layers[0]!.dir!, 'etc', 'debian_version'), 'utf8')).toMatch(/^12\./);
+      expect((await stat(path.join(img.layers[0]!.dir!, 'usr', 'bin', 'bash'))).size).toBeGreaterThan(100_000);
+    } finally {
+      execFileSync('umount', [dir]);
+      await rm(dir, { recursive: true, force: true });
+      await rm(worker, { force: true });
+    }
+  });
