@@ -1,9 +1,11 @@
+import { isIP } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {
   DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
   type ContainerOptions, type HostAccessOptions, type NetworkMode, type PortBinding,
 } from './container-options.js';
-import { parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
+import { MIN_MEMORY, parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
 import { Network } from './network.js';
@@ -186,17 +188,20 @@ export class Container {
     if (this.#options.networks.some((n) => n.network === network)) throw invalidArgument('network', network.name, 'a network this container has not joined yet');
     return this.#with({ networks: [...this.#options.networks, { network, aliases }] });
   }
-  /** Memory limit, e.g. `'128m'`, `'1g'` or bytes. */
-  withMemory(limit: string | number): Container { return this.#with({ memory: parseMemory(limit, 'memory') }); }
-  /** Memory + swap limit (Docker's --memory-swap); -1 for unlimited swap. */
+  /** Memory limit, e.g. `'128m'`, `'1g'` or bytes; at least 6m (Docker's minimum). @throws SlipwayError ERR_INVALID_ARGUMENT below 6m or malformed. */
+  withMemory(limit: string | number): Container { return this.#with({ memory: parseMemory(limit, 'memory', { min: MIN_MEMORY }) }); }
+  /** Memory + swap limit (Docker's --memory-swap), at least 6m; -1 for unlimited swap. */
   withMemorySwap(limit: string | number): Container {
-    return this.#with({ memorySwap: parseMemory(limit, 'memorySwap', { allowUnlimited: true }) });
+    return this.#with({ memorySwap: parseMemory(limit, 'memorySwap', { allowUnlimited: true, min: MIN_MEMORY }) });
   }
-  /** CPU quota in CPUs, e.g. `0.5`. */
+  /** CPU quota in CPUs, from 0.01 to the host's CPU count, e.g. `0.5`. */
   withCpus(cpus: number | string): Container { return this.#with({ cpus: parseCpus(cpus, 'cpus') }); }
-  /** Maximum number of processes. */
+  /**
+   * Maximum number of processes, slipway's init included: at least 2 (init and the container's process).
+   * @throws SlipwayError ERR_INVALID_ARGUMENT for anything else.
+   */
   withPids(max: number): Container {
-    if (!Number.isInteger(max) || max < 1) throw invalidArgument('pids', max, 'a positive integer');
+    if (!Number.isSafeInteger(max) || max < MIN_PIDS) throw invalidArgument('pids', max, `an integer of at least ${MIN_PIDS} (slipway's init counts as one process)`);
     return this.#with({ pids: max });
   }
   /**
@@ -229,7 +234,7 @@ export class Container {
     const out = { ...this.#options.extraHosts };
     for (const [name, ip] of Object.entries(hosts)) {
       if (!HOSTNAME.test(name)) throw invalidArgument('extra host name', name, 'a DNS name such as "api.test"');
-      if (typeof ip !== 'string' || !/^(\d{1,3}\.){3}\d{1,3}$|^[0-9a-fA-F:]+$/.test(ip)) throw invalidArgument(`extra host ${name}`, ip, 'an IPv4 or IPv6 address');
+      if (typeof ip !== 'string' || isIP(ip) === 0) throw invalidArgument(`extra host ${name}`, ip, 'an IPv4 or IPv6 address such as 10.0.2.2 or fd00::1');
       out[name] = ip;
     }
     return this.#with({ extraHosts: out });
@@ -267,10 +272,7 @@ export class Container {
     return this.#with({ pullTimeout: ms });
   }
   /** Signal sent by stop(); defaults to the image's StopSignal, else SIGTERM. */
-  withStopSignal(signal: string): Container {
-    if (!/^(SIG)?[A-Z0-9+-]+$/.test(signal)) throw invalidArgument('stop signal', signal, 'a signal name such as SIGINT');
-    return this.#with({ stopSignal: signal.startsWith('SIG') ? signal : `SIG${signal}` });
-  }
+  withStopSignal(signal: string | number): Container { return this.#with({ stopSignal: checkSignal('stop signal', signal) }); }
 
   /** Pulls the image if needed, starts the container and waits until it is ready. */
   async start(opts: { signal?: AbortSignal } = {}): Promise<StartedContainer> {
@@ -304,9 +306,27 @@ function checkMode(mode: number | undefined): void {
   if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) throw invalidArgument('file mode', mode, 'an octal mode such as 0o644');
 }
 
-function checkHostIp(ip: string): string {
-  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(ip) && ip !== '::' && ip !== '::1') throw invalidArgument('hostIp', ip, 'an IPv4 address such as 127.0.0.1 or 0.0.0.0');
+function checkHostIp(ip: unknown): string {
+  if (typeof ip !== 'string' || isIP(ip) === 0) throw invalidArgument('hostIp', ip, 'an IPv4 or IPv6 address of this host such as 127.0.0.1, 0.0.0.0 or ::1');
   return ip;
+}
+
+/** The smallest pids limit a container can run under: slipway's init and the process. */
+const MIN_PIDS = 2;
+
+/** `SIGTERM`, `TERM`, `term` or `15` → `SIGTERM`; anything Node does not know as a signal is refused. */
+function checkSignal(option: string, signal: unknown): string {
+  const known = osConstants.signals as Record<string, number>;
+  const text = typeof signal === 'number' ? String(signal) : typeof signal === 'string' ? signal.trim().toUpperCase() : '';
+  if (/^\d+$/.test(text)) {
+    const name = Object.keys(known).find((k) => known[k] === Number(text));
+    if (name) return name;
+  } else {
+    const name = text.startsWith('SIG') ? text : `SIG${text}`;
+    if (name in known) return name;
+  }
+  const numbers = Object.values(known);
+  throw invalidArgument(option, signal, `a signal name such as SIGTERM, SIGINT or SIGQUIT, or its number (1 to ${Math.max(...numbers)})`);
 }
 
 export { SlipwayError };

@@ -121,3 +121,19 @@ export function selectPlatform<T extends PlatformEntry>(entries: T[], want: Plat
     hint: available.length ? `pass { platform: '${available[0]}' } if that can run here (e.g. with qemu-user binfmt), or use an image built for ${platformString(w)}` : 'the index lists no runnable platforms',
   });
 }
+
+/**
+ * Checks a single-platform image (its config's `os`/`architecture`/`variant`) against a platform the caller asked for
+ * by name: without this an image of another architecture would silently be run. Images whose config names no
+ * platform pass.
+ * @throws {@link SlipwayError} `ERR_PLATFORM_NOT_FOUND` naming the platform the image has.
+ */
+export function checkImagePlatform(have: { os?: string | undefined; architecture?: string | undefined; variant?: string | undefined }, want: Platform, what = 'image'): void {
+  if (!have.os || !have.architecture) return;
+  const w = normalizePlatform(want);
+  const h = normalizePlatform({ os: have.os, architecture: have.architecture, variant: have.variant });
+  if (h.os === w.os && h.architecture === w.architecture && compatibleVariants(w).includes(h.variant)) return;
+  throw new SlipwayError('ERR_PLATFORM_NOT_FOUND', `${what} has no variant for ${platformString(w)}; available: ${platformString(h)}`, {
+    hint: `ask for '${platformString(h)}' (or drop withPlatform()) if that can run here, or use an image built for ${platformString(w)}`,
+  });
+}

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type Descriptor, type ImageConfigFile, type ImageManifest } from './manifest.js';
-import { hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
+import { checkImagePlatform, hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
 import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
 import { positiveMs } from './timeouts.js';
@@ -335,6 +335,7 @@ class Puller {
     const manifest = parsed;
     const cfgBytes = await this.smallBlob(manifest.config.digest, () => c.getBlob(domain, repo, manifest.config.digest, { signal }));
     const cfg = parseImageConfig(cfgBytes, manifest.layers.length, `config of ${ref.string}`);
+    if (this.opts.platform) checkImagePlatform(cfg, this.platform, ref.string);
     const layers = await this.layersFor(manifest, cfg, (d) => () => c.blobStream(domain, repo, d.digest, d.size, { signal }), true);
     const image: Image = {
       ref: asRef, digest: top.digest, manifestDigest, config: toImageConfig(cfg), layers,
@@ -543,6 +544,7 @@ async function pullOciLayout(spec: string, opts: PullOptions): Promise<Image> {
   }
   const manifest = parsed;
   const cfg = parseImageConfig(await readBlob(manifest.config.digest), manifest.layers.length, `config in ${dir}`);
+  if (puller.opts.platform) checkImagePlatform(cfg, puller.platform, `OCI layout ${dir}`);
   const layers = await puller.layersFor(manifest, cfg, (d) => () => createReadStream(blob(d.digest), { highWaterMark: 256 * 1024 }), false);
   return {
     ref: `oci-layout:${dir}${tag !== undefined ? `:${tag}` : ''}`, digest: topDigest, manifestDigest: chosen.digest, config: toImageConfig(cfg), layers,
@@ -608,6 +610,7 @@ async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image
   const cfgBytes = jsons.get(cfgName);
   if (!cfgBytes) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: config ${entry.Config} missing`);
   const cfg = parseImageConfig(cfgBytes, entry.Layers.length, `config in ${abs}`);
+  if (puller.opts.platform) checkImagePlatform(cfg, puller.platform, `docker archive ${abs}`);
   const chains = chainIds(cfg.rootfs.diff_ids);
   const layers: ImageLayer[] = entry.Layers.map((name, i) => ({
     digest: cfg.rootfs.diff_ids[i]!, diffId: cfg.rootfs.diff_ids[i]!, chainId: chains[i]!, size: 0,

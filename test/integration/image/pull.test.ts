@@ -10,7 +10,7 @@ import { extract as tarExtract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pull, type Image } from '../../../src/image/index.js';
 import { lgetxattr } from '../../../src/image/syscalls.js';
-import { authRegistry, fixtureRef, registry } from '../harness/index.js';
+import { authRegistry, fixtureArchive, fixtureLayout, fixtureRef, registry } from '../harness/index.js';
 
 let store = '';
 beforeAll(async () => {
@@ -88,6 +88,14 @@ describe('pull from the local registry', () => {
     expect(host.digest).toBe(arm.digest);
     expect(host.manifestDigest).not.toBe(arm.manifestDigest);
     await expect(pull(fixtureRef('busybox', 'multi'), { storeDir: store, platform: 'linux/s390x' })).rejects.toMatchObject({ code: 'ERR_PLATFORM_NOT_FOUND' });
+  });
+
+  it('refuses a single-platform image of another platform than the one asked for, naming the one it has', async () => {
+    const err = await pull(fixtureRef('busybox'), { storeDir: store, platform: 'linux/s390x' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_PLATFORM_NOT_FOUND' });
+    expect((err as Error).message).toMatch(/available: linux\/amd64|available: linux\/arm64/);
+    await expect(pull(`docker-archive:${fixtureArchive('busybox-docker')}`, { storeDir: store, platform: 'linux/s390x' })).rejects.toMatchObject({ code: 'ERR_PLATFORM_NOT_FOUND' });
+    await expect(pull(`oci-layout:${fixtureLayout('busybox')}:latest`, { storeDir: store, platform: 'linux/s390x' })).rejects.toMatchObject({ code: 'ERR_PLATFORM_NOT_FOUND' });
   });
 
   it('pulls postgres (2 layers) with whiteouts, ownership and modes applied', async () => {
