@@ -8,7 +8,7 @@ import type { Image } from '../image/pull.js';
 import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
-import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
+import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
 import { applyLimits } from './limits.js';
 import { GUEST_NET, startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
 import type { UndoStack } from './undo-stack.js';
@@ -319,7 +319,7 @@ export class ContainerHandle implements RuntimeContainer {
     await this.#i.keeper.putFiles(this.id, entries);
   }
 
-  copyOut(path: string): AsyncIterable<CopyEntry> { return this.#i.keeper.getFiles(this.id, path); }
+  copyOut(path: string): AsyncIterable<CopiedEntry> { return this.#i.keeper.getFiles(this.id, path); }
 
   /** Undoes everything the container made, newest first. Idempotent; undo errors are logged, never thrown. */
   remove(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { KeeperFileEntry as CopyEntry } from './keeper/keeper.js';
+import type { KeeperFileEntry as CopyEntry, KeeperGetEntry as CopiedEntry } from './keeper/keeper.js';
 
 /** How a container's process ended. */
 export interface ExitInfo {
@@ -45,9 +45,12 @@ export interface RuntimeContainer {
   stop(timeoutMs: number): Promise<ExitInfo>;
   restart(timeoutMs: number): Promise<void>;
   copyIn(entries: AsyncIterable<CopyEntry> | Iterable<CopyEntry>): Promise<void>;
-  copyOut(path: string): AsyncIterable<CopyEntry>;
+  /** Pre-order entries of `path` (not following a final symlink), read when iterated. @throws SlipwayError ERR_COPY_SOURCE_MISSING */
+  copyOut(path: string): AsyncIterable<CopiedEntry>;
   remove(): Promise<void>;
 }
 
 /** One filesystem entry moved in or out of a container (the keeper's PUT/GET record). */
 export type { KeeperFileEntry as CopyEntry } from './keeper/keeper.js';
+/** An entry copied out of a container, with its name as the container's bytes. */
+export type { KeeperGetEntry as CopiedEntry } from './keeper/keeper.js';

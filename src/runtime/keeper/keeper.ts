@@ -103,7 +103,18 @@ export interface KeeperFileEntry {
   mtime?: Date;
   content?: Buffer;
   linkTarget?: string;
+  /**
+   * getFiles() only: the path relative to the requested path's parent, as the container's bytes
+   * (names need not be UTF-8; `path` is a lossy decoding). Its first component is the requested
+   * name (`.` for `/`).
+   */
+  relPath?: Buffer;
+  /** getFiles() only: a symlink's target as the container's bytes (`linkTarget` is a lossy decoding). */
+  linkBytes?: Buffer;
 }
+
+/** An entry read by getFiles(): always has its name bytes. */
+export type KeeperGetEntry = KeeperFileEntry & { relPath: Buffer };
 
 /** Port publishing request. */
 export interface KeeperPublishSpec {
@@ -257,6 +268,26 @@ export function errorFromFrame(frame: Frame): SlipwayError {
   const err = new SlipwayError(code, `${stage}: ${errnoName(errno)} (${msg})`, { hint: hintFor(stage, errno) });
   Object.assign(err, { stage, errno });
   return err;
+}
+
+/**
+ * A GET whose path is not there becomes ERR_COPY_SOURCE_MISSING naming it; one that finds the
+ * container's process gone, ERR_CONTAINER_NOT_RUNNING; other errors pass.
+ */
+function getError(e: unknown, path: string): unknown {
+  const { stage = '', errno } = (e ?? {}) as { stage?: string; errno?: number };
+  if (!SlipwayError.is(e, 'ERR_RUNTIME')) return e;
+  // The keeper knows the process exited (ESRCH), or init died while the GET was joining it (ENOENT).
+  if ((stage === 'files: container is not running' || /^open \/proc\/\d+\/ns\//.test(stage)) && (errno === 2 || errno === 3)) {
+    return new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `cannot copy ${path}: the container's process is gone (removed or exited)`, {
+      cause: e, hint: 'copy files out before stop() or remove(), and await copyFrom() before removing the container',
+    });
+  }
+  if (stage !== `get ${path}` || (errno !== 2 && errno !== 20)) return e;
+  return new SlipwayError('ERR_COPY_SOURCE_MISSING', `${path} does not exist in the container`, {
+    cause: e,
+    hint: `check the path with exec(['ls', '-la', '${posix.dirname(path)}']); paths are absolute and resolve inside the container (a final symlink is copied as a link, not followed)`,
+  });
 }
 
 const UNAVAILABLE_HINT = 'enable unprivileged user namespaces: `sysctl -w kernel.unprivileged_userns_clone=1` (Debian/Ubuntu), `sysctl -w user.max_user_namespaces=15000`; on Ubuntu >= 24.04 `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or an AppArmor profile with `userns,` for the slipway helper';
@@ -610,26 +641,60 @@ export class Keeper {
     }
   }
 
-  /** Reads a file or a directory tree out of a container (the final symlink is not followed). */
-  async *getFiles(id: string, path: string): AsyncIterable<KeeperFileEntry> {
-    const entries: KeeperFileEntry[] = [];
+  /**
+   * Reads a file or a directory tree out of a container (the final symlink is not followed), in
+   * pre-order: a directory comes before its entries. The request starts at the first `next()`;
+   * entries are yielded as they arrive, and a failure is thrown from `next()` only (never as an
+   * unhandled rejection, even when nobody iterates to the end).
+   * @throws SlipwayError `ERR_COPY_SOURCE_MISSING` when `path` (or a directory on the way) does not
+   *   exist in the container; `ERR_RUNTIME` with the keeper's stage otherwise.
+   */
+  async *getFiles(id: string, path: string): AsyncGenerator<KeeperGetEntry> {
+    const queue: KeeperGetEntry[] = [];
+    let head = 0;
+    let done = false;
+    let failure: unknown;
+    let wake: (() => void) | undefined;
     const parent = posix.dirname(path);
-    await this.#request(FrameType.GET, [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)], (f) => {
+    this.#request(FrameType.GET, [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)], (f) => {
       if (f.type !== FrameType.GET_ENTRY) return;
       const t = field.uint(f.fields, Tag.TYPE);
       if (t !== 1 && t !== 2 && t !== 3) return;
-      const rel = field.str(f.fields, Tag.RELPATH) ?? '';
-      const entry: KeeperFileEntry = {
-        path: posix.join(parent, rel),
+      const relPath = Buffer.from(field.first(f.fields, Tag.RELPATH)?.value ?? Buffer.alloc(0));
+      const entry: KeeperGetEntry = {
+        path: posix.join(parent, relPath.toString('utf8')),
+        relPath,
         type: t === 1 ? 'file' : t === 2 ? 'directory' : 'symlink',
         mode: field.uint(f.fields, Tag.MODE) ?? 0, uid: field.uint(f.fields, Tag.UID) ?? 0, gid: field.uint(f.fields, Tag.GID) ?? 0,
         mtime: new Date((field.uint(f.fields, Tag.MTIME) ?? 0) * 1000),
       };
+      // Copies: the frame's buffer is a slice of the decoder's chunk list.
       if (t === 1) entry.content = Buffer.from(field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0));
-      if (t === 3) entry.linkTarget = field.str(f.fields, Tag.LINK);
-      entries.push(entry);
-    });
-    yield* entries;
+      if (t === 3) {
+        entry.linkBytes = Buffer.from(field.first(f.fields, Tag.LINK)?.value ?? Buffer.alloc(0));
+        entry.linkTarget = entry.linkBytes.toString('utf8');
+      }
+      queue.push(entry);
+      wake?.();
+    }).then(
+      () => { done = true; wake?.(); },
+      (e: unknown) => { failure = getError(e, path); done = true; wake?.(); },
+    );
+    for (;;) {
+      if (head < queue.length) {
+        const e = queue[head]!;
+        queue[head++] = undefined as unknown as KeeperGetEntry; // let yielded content be collected
+        yield e;
+        continue;
+      }
+      if (done) {
+        if (failure !== undefined) throw failure;
+        return;
+      }
+      queue.length = head = 0;
+      await new Promise<void>((resolve) => { wake = resolve; });
+      wake = undefined;
+    }
   }
 
   /**
