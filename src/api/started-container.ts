@@ -1,13 +1,11 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, symlink, utimes } from 'node:fs/promises';
-import { dirname, join, posix, relative } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { readLogLines } from '../runtime/log-reader.js';
+import { tarOfEntries } from '../runtime/copy-archive.js';
+import { extractToHost } from '../runtime/host-extract.js';
 import { hostEntries } from '../runtime/host-entries.js';
-import type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime/runtime-container.js';
+import type { ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime/runtime-container.js';
 import { parsePortSpec } from './container-options.js';
 
 export type { ExecOptions, ExecResult, ExitInfo };
@@ -142,14 +140,26 @@ export class StartedContainer implements AsyncDisposable {
   }
 
   /**
-   * Copies out of the container. Without `hostPath`, returns a tar stream of the path (like `docker cp`
-   * to stdout); with `hostPath`, writes the file or directory there.
+   * Copies out of the container (a final symlink is copied as a link). Without `hostPath`, returns a
+   * tar stream of the path (like `docker cp` to stdout), read from the container as you read it;
+   * with `hostPath`, writes the file or directory there (merging into an existing directory). Host
+   * writes never follow a symlink, whoever made it, and keep the container's names as bytes; modes
+   * lose setuid/setgid and group/other write.
+   * @throws SlipwayError `ERR_COPY_SOURCE_MISSING` when the path does not exist (before any stream
+   *   or host file is made); `ERR_COPY_UNSAFE_PATH` for a name the host cannot take safely (a
+   *   collision, a name tar cannot carry); `ERR_COPY_HOST` for a host directory in the way or a host
+   *   file system error; `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
+   * @example await container.copyFrom('/var/log/app', join(tmp, 'logs'));
    */
   async copyFrom(containerPath: string, hostPath?: string): Promise<Readable | void> {
     this.#checkNotRemoved();
-    const entries = this.#rt.copyOut(posix.normalize(containerPath));
-    if (hostPath === undefined) return tarOf(entries, posix.dirname(posix.normalize(containerPath)));
-    await writeHostEntries(entries, posix.normalize(containerPath), hostPath);
+    const source = posix.normalize(containerPath);
+    if (!source.startsWith('/')) throw invalidArgument('containerPath', containerPath, 'an absolute container path');
+    // The first entry is awaited here so a missing path rejects this call, not a later read.
+    const it = this.#rt.copyOut(source)[Symbol.asyncIterator]();
+    const entries = prepend(await it.next(), it);
+    if (hostPath === undefined) return tarOfEntries(entries, source);
+    await extractToHost(entries, hostPath, { source });
   }
 
   #checkNotRemoved(): void {
@@ -161,34 +171,12 @@ async function* mapLines(it: AsyncIterable<{ text: string }>): AsyncGenerator<st
   for await (const l of it) yield l.text;
 }
 
-function tarOf(entries: AsyncIterable<CopyEntry>, parent: string): Readable {
-  const pack = tar.pack();
-  (async () => {
-    for await (const e of entries) {
-      const name = posix.relative(parent, e.path) || posix.basename(e.path);
-      const header = { name, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime ?? new Date() };
-      if (e.type === 'directory') pack.entry({ ...header, type: 'directory' });
-      else if (e.type === 'symlink') pack.entry({ ...header, type: 'symlink', linkname: e.linkTarget ?? '' });
-      else await new Promise<void>((res, rej) => pack.entry({ ...header, type: 'file' }, e.content ?? Buffer.alloc(0), (err) => (err ? rej(err) : res())));
-    }
-    pack.finalize();
-  })().catch((err) => pack.destroy(err as Error));
-  return pack as unknown as Readable;
-}
-
-async function writeHostEntries(entries: AsyncIterable<CopyEntry>, root: string, hostPath: string): Promise<void> {
-  const dirTimes: [string, Date][] = [];
-  for await (const e of entries) {
-    const rel = relative(root, e.path);
-    if (rel.startsWith('..')) continue;
-    const dest = rel ? join(hostPath, rel) : hostPath;
-    await mkdir(dirname(dest), { recursive: true });
-    if (e.type === 'directory') { await mkdir(dest, { recursive: true, mode: e.mode }); if (e.mtime) dirTimes.push([dest, e.mtime]); }
-    else if (e.type === 'symlink') await symlink(e.linkTarget ?? '', dest);
-    else {
-      await pipeline(Readable.from([e.content ?? Buffer.alloc(0)]), createWriteStream(dest, { mode: e.mode & 0o777 }));
-      if (e.mtime) await utimes(dest, e.mtime, e.mtime);
-    }
+async function* prepend<T>(first: IteratorResult<T>, rest: AsyncIterator<T>): AsyncGenerator<T> {
+  try {
+    if (first.done) return;
+    yield first.value;
+    for (let n = await rest.next(); !n.done; n = await rest.next()) yield n.value;
+  } finally {
+    await rest.return?.();
   }
-  for (const [d, t] of dirTimes.reverse()) await utimes(d, t, t);
 }
