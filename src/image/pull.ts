@@ -472,7 +472,8 @@ async function pullBounded(ref: string, opts: PullOptions): Promise<Image> {
     try {
       image = await puller.fromRegistry(makeReference(mirror.host, effective.path, effective.tag, effective.digest), parsed.string, 'mirror');
     } catch (e) {
-      if (SlipwayError.is(e, 'ERR_ABORTED') || SlipwayError.is(e, 'ERR_UNPACK_UNSAFE_PATH') || SlipwayError.is(e, 'ERR_PLATFORM_NOT_FOUND')) throw e;
+      // Failures the registry cannot change: trying Hub after the mirror would only repeat them.
+      if (SlipwayError.is(e, 'ERR_ABORTED') || SlipwayError.is(e, 'ERR_UNPACK_UNSAFE_PATH') || SlipwayError.is(e, 'ERR_PLATFORM_NOT_FOUND') || isDiskFull(e)) throw e;
       debug('mirror %s failed for %s (%s); trying %s', mirror.host, effective.string, (e as Error).message, effective.domain);
       image = await puller.fromRegistry(effective, parsed.string, 'registry');
     }

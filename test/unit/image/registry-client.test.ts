@@ -297,6 +297,17 @@ describe('RegistryClient: time limits and failure hints', () => {
     expect(r.log.filter((l) => l.path === '/v2/').length).toBe(1);
   });
 
+  it('bounds the token request too, naming the token endpoint', async () => {
+    const r = await reg({ auth: 'bearer' });
+    r.putManifest('x', ['1'], { schemaVersion: 2 }, 'application/vnd.oci.image.manifest.v1+json');
+    r.hooks.push(faults.silent('/token'));
+    const c = new RegistryClient({ credentials: noCreds, retry: fast, timeouts: limits });
+    const e = await rejects(c.getManifest(r.host, 'x', '1'));
+    expect(e.code).toBe('ERR_REGISTRY_TIMEOUT');
+    expect(e.message).toContain(`token endpoint http://${r.host}/token: registry ${r.host} sent no response headers within 300 ms`);
+    expect(r.log.filter((l) => l.path.startsWith('/token')).length).toBe(1);
+  });
+
   it('takes the limits from the environment', async () => {
     const r = await reg();
     r.putManifest('x', ['1'], { schemaVersion: 2 }, 'application/vnd.oci.image.manifest.v1+json');
