@@ -451,6 +451,7 @@ struct tcp_conn {
   char *id;
   int client, inner;
   bool connected, closed;
+  uint32_t v6_port;    /* host access: if 127.0.0.1 refuses, try [::1] on this port (0: no retry) */
   struct tcp_dir d[2]; /* 0: client → container, 1: container → client */
   struct watch wc, wi;
 };
@@ -579,6 +580,41 @@ static void conn_pump(struct tcp_conn *c, unsigned mask) {
   if (c->d[0].done && c->d[1].done) conn_close(c, false);
 }
 
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+
+/* Host access: a socket of the keeper's own (the keeper stays in the host's network namespace)
+ * connecting to the host's 127.0.0.1:port, or [::1]:port. fd or -errno. */
+static int host_connect(uint32_t port, bool v6) {
+  int h = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (h < 0) return -errno;
+  int one = 1;
+  setsockopt(h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  int r = v6 ? connect(h, (struct sockaddr *)&sa6, sizeof sa6) : connect(h, (struct sockaddr *)&sa4, sizeof sa4);
+  if (r < 0 && errno != EINPROGRESS) {
+    r = -errno;
+    close(h);
+    return r;
+  }
+  return h;
+}
+
+/*
+ * Host access: the host's 127.0.0.1 refused, so try [::1] on the same port (a test server that
+ * listens on "localhost" often gets ::1 only). The new socket takes the old one's place and watch:
+ * epoll reports one event per fd per batch, so no stale event of the old fd can follow.
+ */
+static bool retry_v6(struct tcp_conn *c) {
+  int h = host_connect(c->v6_port, true);
+  c->v6_port = 0;
+  if (h < 0) return false;
+  loop_del(c->inner);
+  close(c->inner);
+  c->inner = c->d[0].to = c->d[1].from = h;
+  return loop_add(h, CONN_EVENTS, &c->wi) == 0; /* on failure conn_close closes h */
+}
+
 static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
   if (c->closed) return;
   if (!c->connected) {
@@ -588,6 +624,7 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
     socklen_t el = sizeof err;
     /* Writable without error or hang-up is a completed connect: no need to ask. */
     if ((events & (EPOLLHUP | EPOLLERR)) && getsockopt(c->inner, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+    if (err && c->v6_port && retry_v6(c)) return;
     if (err) {
       conn_close(c, true); /* refused inside: the client sees a reset at once */
       return;
@@ -605,10 +642,12 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
   conn_pump(c, mask);
 }
 
-/* Starts relaying between an accepted client and a connecting (or connected) container socket. */
-static void conn_start(const char *id, int client, int inner) {
+/* Starts relaying between an accepted client and a connecting (or connected) container socket
+ * (for host access: the host socket; v6_port as in struct tcp_conn). */
+static void conn_start(const char *id, int client, int inner, uint32_t v6_port) {
   struct tcp_conn *c = xcalloc(1, sizeof *c);
   c->id = xstrdup(id);
+  c->v6_port = v6_port;
   c->client = client;
   c->inner = inner;
   c->d[0] = (struct tcp_dir){.from = client, .to = inner, .p = {-1, -1}};
@@ -616,18 +655,16 @@ static void conn_start(const char *id, int client, int inner) {
   c->wc = (struct watch){forward_event, c, FW_TCP_CLIENT};
   c->wi = (struct watch){forward_event, c, FW_TCP_INNER};
   /* TCP_NODELAY: the client inherits it from the listener, the container side has it from init. */
-  const uint32_t ev = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   c->next = conns;
   conns = c;
-  if (loop_add(client, ev, &c->wc) < 0 || loop_add(inner, ev, &c->wi) < 0) {
+  if (loop_add(client, CONN_EVENTS, &c->wc) < 0 || loop_add(inner, CONN_EVENTS, &c->wi) < 0) {
     conn_close(c, true);
     return;
   }
   /* The connect may have completed already (loopback): EPOLLOUT is reported at once anyway. */
 }
 
-/* Connects fd to 127.0.0.1:port of the namespace fd was made in: a pooled socket of init's (the
- * container's loopback), or the keeper's own for host access (the host's loopback). */
+/* A socket made by init in the container's netns (unconnected): connect it to the container port. */
 static int connect_inner(int fd, uint32_t cport) {
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cport)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -649,17 +686,18 @@ static void tcp_accept(struct listener *l) {
     int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) return;
     if (l->reverse) {
-      /* Host access: the keeper is in the host's network namespace, so its own socket reaches the
-       * host's loopback; nothing but l->port is ever connected. */
-      int h = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      int one = 1;
-      if (h >= 0) setsockopt(h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      if (h < 0 || connect_inner(h, l->port) < 0) {
-        if (h >= 0) close(h);
+      /* Host access: nothing but l->port of the host's loopback is ever connected. */
+      uint32_t retry = l->port;
+      int h = host_connect(l->port, false);
+      if (h == -ECONNREFUSED) {
+        h = host_connect(l->port, true);
+        retry = 0;
+      }
+      if (h < 0) {
         reset_close(c);
         continue;
       }
-      conn_start(l->id, c, h);
+      conn_start(l->id, c, h, retry);
       continue;
     }
     if (l->npool) {
@@ -671,7 +709,7 @@ static void tcp_accept(struct listener *l) {
         reset_close(c);
         continue;
       }
-      conn_start(l->id, c, fd);
+      conn_start(l->id, c, fd, 0);
       continue;
     }
     struct pending_conn *p = xcalloc(1, sizeof *p);
@@ -807,7 +845,7 @@ void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
   if (fd < 0)
     reset_close(p->client);
   else
-    conn_start(id, p->client, fd);
+    conn_start(id, p->client, fd, 0);
   free(p->id);
   free(p);
 }

@@ -133,7 +133,7 @@ export class Container {
     return this.#with({ networkMode: mode });
   }
   /**
-   * Lets the container reach TCP services the test runs on the host's loopback (127.0.0.1), port by port, as
+   * Lets the container reach TCP services the test runs on the host's loopback (127.0.0.1, else [::1]), port by port, as
    * `host.slipway.internal:<port>` (also `host.containers.internal` and `host.docker.internal`), as testcontainers'
    * `exposeHostPorts` does. Only the named ports are reachable: the host's other loopback services (databases,
    * registries, other containers' published ports) stay out of reach. Calls add up; `withHostAccess(false)` removes

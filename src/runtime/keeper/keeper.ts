@@ -772,8 +772,8 @@ export class Keeper {
 
   /**
    * Host access for one port: inside the container, `169.254.1.2:port` (`GUEST_NET.hostAlias`, what
-   * host.slipway.internal names) reaches the host's `127.0.0.1:port`, and nothing else of the host's
-   * loopback. init listens there (on the container's lo only); the keeper accepts and connects to
+   * host.slipway.internal names) reaches the host's `127.0.0.1:port` (`[::1]:port` when that refuses),
+   * and nothing else of the host's loopback. init listens there (on the container's lo only); the keeper accepts and connects to
    * the host port itself, per connection (a host port with no listener: the container sees a reset).
    * TCP only. Call it before {@link startContainer}: the container's own processes then cannot
    * listen on `port` on all addresses (the address 169.254.1.2 is taken on that port).

@@ -95,6 +95,19 @@ skipUnless(canRun, `the native helper is not built or user namespaces are unavai
     }
   });
 
+  it('falls back to the host\'s [::1] when 127.0.0.1 refuses (a server on "localhost" often has ::1 only)', async (ctx) => {
+    const v6 = createServer((s) => s.end('from-v6\n'));
+    const ok = await new Promise<boolean>((r) => { v6.once('error', () => r(false)); v6.listen(0, '::1', () => r(true)); });
+    if (!ok) return ctx.skip(); // no IPv6 loopback on this host
+    const port = (v6.address() as AddressInfo).port;
+    try {
+      await using c = await new Container(fixtureRef('busybox')).withHostAccess(port).withCommand(['sleep', '1000']).start();
+      expect((await c.exec(['sh', '-c', dial('host.slipway.internal', port)])).stdout).toBe('from-v6\n');
+    } finally {
+      await new Promise((r) => v6.close(r));
+    }
+  });
+
   it('TestContainers.exposeHostPorts: host.testcontainers.internal reaches the exposed port only', async () => {
     await TestContainers.exposeHostPorts(a.port);
     const seenB = b.seen;
