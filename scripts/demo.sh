@@ -9,6 +9,7 @@ need=()
 for pair in busybox:busybox-static umoci:umoci newuidmap:uidmap slirp4netns:slirp4netns make:build-essential; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
+[[ -e /usr/include/seccomp.h ]] || need+=(libseccomp-dev)
 if ((${#need[@]})); then
   [[ $(id -u) == 0 ]] || { echo "demo: missing packages ${need[*]}; run as root (sudo bash scripts/demo.sh) or install them" >&2; exit 1; }
   echo "demo: installing ${need[*]}"
