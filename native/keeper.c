@@ -18,8 +18,11 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <linux/keyctl.h>
+
 #include "exec.h"
 #include "files.h"
+#include "filter.h"
 #include "forward.h"
 #include "init.h"
 #include "logs.h"
@@ -49,6 +52,7 @@ struct container {
   struct log_file log;
   enum cstate state;
   int net;           /* NET_ISOLATED / NET_NONE / NET_HOST */
+  int seccomp;       /* SW_SECCOMP_*: every exec gets the container's */
   unsigned net_ifs;  /* user networks attached so far: the next one is eth<net_ifs + 1> */
   uint32_t create_req, start_req, remove_req;
   bool have_status, reaped, create_ok, keep_dir;
@@ -221,6 +225,11 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     spec_free_container(&s);
     return;
   }
+  if (s.proc.seccomp == SW_SECCOMP_DEFAULT && !(s.proc.filter = filter_for_caps(s.proc.caps, &e))) {
+    reply_error(reqid, e.stage, e.errnum);
+    spec_free_container(&s);
+    return;
+  }
   s.identity_mapped = K.map_kind == MAP_IDENTITY;
   struct container *c = xcalloc(1, sizeof *c);
   c->ctl = c->out[0] = c->out[1] = -1;
@@ -277,6 +286,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   c->state_dir = steal_pointer(&s.state_dir);
   c->pid = pid;
   c->net = s.net;
+  c->seccomp = s.proc.seccomp;
   c->ctl = sp[0];
   c->out[0] = po[0];
   c->out[1] = pe[0];
@@ -393,6 +403,12 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
   struct proc_spec p;
   sw_error e = {0};
   if (spec_parse_proc(f->body, f->body_len, &p, &e) < 0) {
+    reply_error(reqid, e.stage, e.errnum);
+    spec_free_proc(&p);
+    return;
+  }
+  p.seccomp = c->seccomp;
+  if (p.seccomp == SW_SECCOMP_DEFAULT && !(p.filter = filter_for_caps(p.caps, &e))) {
     reply_error(reqid, e.stage, e.errnum);
     spec_free_proc(&p);
     return;
@@ -617,6 +633,10 @@ int keeper_main(const char *state_root) {
   set_nonblock(1, false);
 
   rootfs_init();
+  /* Containers join a new session keyring, unless keyctl is blocked around us (then it is for
+   * them too): say so once, for SLIPWAY debug logs. */
+  if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) < 0 && (errno == ENOSYS || errno == EPERM))
+    logmsg("session keyrings unavailable (%s): containers keep the keeper's, which they cannot use either", strerror(errno));
   K.map_kind = userns_enter(&K.in);
   setup_state_dir(state_root);
 

@@ -9,6 +9,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <linux/keyctl.h>
+
+#include "filter.h"
 
 extern char **environ;
 
@@ -59,7 +62,9 @@ static int apply_caps(const struct proc_spec *p, sw_error *e) {
   memset(data, 0, sizeof data);
   for (int i = 0; i < 2; i++) {
     uint32_t bits = (uint32_t)(p->caps >> (32 * i));
-    data[i].effective = data[i].permitted = data[i].inheritable = bits;
+    /* Inheritable stays empty (runc, CVE-2022-24769): with it set, a file with inheritable file
+     * capabilities would gain them at exec, past the bounding set the user asked for. */
+    data[i].effective = data[i].permitted = bits;
   }
   if (syscall(SYS_capset, &hdr, data) < 0) return sw_fail(e, errno, "capset");
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
@@ -68,14 +73,37 @@ static int apply_caps(const struct proc_spec *p, sw_error *e) {
   return 0;
 }
 
+/*
+ * A new, empty session keyring (as runc), so the process neither reads nor adds to the keyring of
+ * the test process that started the keeper (a session keyring survives fork, clone and unshare:
+ * the keeper and its containers had Node's). Anonymous, so it can never join a keyring someone
+ * else named ahead of time (a named one is joined when it exists). Done as root, before the ids
+ * change, so the keyring belongs to the container's root. EPERM/ENOSYS: keyctl is blocked around
+ * us (e.g. a Docker seccomp profile) or absent, which blocks it for the container too; the keeper
+ * logs that once at start.
+ */
+static int join_session_keyring(sw_error *e) {
+  if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0) < 0 && errno != ENOSYS && errno != EPERM)
+    return sw_fail(e, errno, "join a new session keyring");
+  return 0;
+}
+
 int process_exec(const struct proc_spec *p, sw_error *e) {
   int r;
+  if (p->seccomp == SW_SECCOMP_DEFAULT && !p->filter)
+    return sw_fail(e, EINVAL, "seccomp: no filter compiled for the default profile"); /* never run unfiltered by mistake */
   process_reset_signals();
   if ((r = apply_rlimits(p, e)) < 0) return r;
   if (chdir(p->cwd) < 0) return sw_fail(e, errno, "chdir %s", p->cwd);
+  if ((r = join_session_keyring(e)) < 0) return r;
+  /* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it while we still hold it
+   * (as runc); setgroups, setres[ug]id, capset and prctl that follow are in the profile. */
+  if (p->filter && !p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
   if ((r = apply_caps(p, e)) < 0) return r;
   /* Every fd we own is O_CLOEXEC; make sure nothing inherited by accident leaks in. */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+  /* Last, with no_new_privs already set: from here on only execve and the error path run. */
+  if (p->filter && p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
   /* execvp looks PATH up in environ, not in the envp it would be given: switch environ first. */
   environ = p->env;
   execvp(p->argv[0], p->argv);

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 3
+#define SW_PROTOCOL_VERSION 4
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -116,6 +116,7 @@ enum sw_tag {
   T_TAP = 61,         /* CREATE (isolated net): name of a persistent tap init makes for slirp4netns/pasta */
   T_CHUNKED = 62,     /* PUT (file content) / EXEC (stdin): the bytes follow as DATA frames */
   T_EOF = 63,         /* DATA: the last one of its request */
+  T_SECCOMP = 64,     /* CREATE: u8 0 unconfined, 1 Docker's default profile (also when absent); execs inherit it */
 };
 
 typedef struct {

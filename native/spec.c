@@ -69,6 +69,7 @@ static void proc_defaults(struct proc_spec *p) {
   memset(p, 0, sizeof *p);
   p->caps = SW_DEFAULT_CAPS;
   p->no_new_privs = true;
+  p->seccomp = SW_SECCOMP_DEFAULT;
   p->argv = xcalloc(1, sizeof(char *));
   p->env = xcalloc(1, sizeof(char *));
 }
@@ -160,6 +161,11 @@ int spec_parse_container(const uint8_t *body, size_t len, struct container_spec 
     case T_SHM_SIZE: s->shm_size = tlv_uint(&t); continue;
     case T_NET: s->net = (int)tlv_uint(&t); continue;
     case T_LOG_MAX: s->log_max = tlv_uint(&t); continue;
+    case T_SECCOMP:
+      /* Only CREATE carries it: an exec cannot ask to leave its container's filter. */
+      if (tlv_uint(&t) > SW_SECCOMP_DEFAULT) return sw_fail(e, EINVAL, "parse spec: unknown seccomp mode %llu", (unsigned long long)tlv_uint(&t));
+      s->proc.seccomp = (int)tlv_uint(&t);
+      continue;
     default: continue; /* unknown tags are ignored: newer Node, older helper fields */
     }
     free(*dst);

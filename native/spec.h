@@ -9,6 +9,9 @@
 
 enum { MOUNT_BIND = 1, MOUNT_TMPFS = 2 };
 enum { NET_ISOLATED = 0, NET_NONE = 1, NET_HOST = 2 };
+enum { SW_SECCOMP_UNCONFINED = 0, SW_SECCOMP_DEFAULT = 1 };
+
+struct sock_fprog;
 #define SW_MAX_UNREACHABLE 8
 
 struct mount_spec {
@@ -34,6 +37,9 @@ struct proc_spec {
   size_t ngroups;
   uint64_t caps;
   bool no_new_privs;
+  int seccomp; /* SW_SECCOMP_*: from CREATE; an exec always gets its container's */
+  /* Compiled by the keeper before it forks (filter.h), not owned; NULL when unconfined. */
+  const struct sock_fprog *filter;
   struct rlimit_spec *rlimits;
   size_t nrlimits;
 };

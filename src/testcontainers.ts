@@ -66,6 +66,8 @@ export class GenericContainer {
   withHostname(hostname: string): this { return this.#set(this.container.withHostname(hostname)); }
   withAddedCapabilities(...caps: string[]): this { return this.#set(this.container.withAddedCapabilities(...caps)); }
   withDroppedCapabilities(...caps: string[]): this { return this.#set(this.container.withDroppedCapabilities(...caps)); }
+  /** Only `seccomp=unconfined` and `no-new-privileges` are supported. */
+  withSecurityOpt(...securityOptions: string[]): this { return this.#set(this.container.withSecurityOpt(...securityOptions)); }
   withExtraHosts(hosts: { host: string; ipAddress: string }[]): this {
     return this.#set(this.container.withExtraHosts(Object.fromEntries(hosts.map((h) => [h.host, h.ipAddress]))));
   }

@@ -81,6 +81,8 @@ export interface ContainerOptions {
   /** Capabilities added to / dropped from Docker's default set (names without CAP_; `ALL` allowed). */
   capAdd: readonly string[];
   capDrop: readonly string[];
+  /** Docker's default seccomp profile, or none (`withSecurityOpt('seccomp=unconfined')`). */
+  seccomp: 'default' | 'unconfined';
   /** Extra /etc/hosts entries, name → IP (Docker's --add-host). */
   extraHosts: Readonly<Record<string, string>>;
   bestEffortLimits: boolean;
@@ -101,6 +103,7 @@ export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({
   ulimits: {},
   capAdd: [],
   capDrop: [],
+  seccomp: 'default',
   extraHosts: {},
   mounts: [],
   files: [],

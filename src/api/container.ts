@@ -229,6 +229,24 @@ export class Container {
   withDroppedCapabilities(...caps: string[]): Container {
     return this.#with({ capDrop: [...this.#options.capDrop, ...caps.map((c) => checkCapability(c, true))] });
   }
+  /**
+   * Docker's `--security-opt`. Containers run under Docker's default seccomp profile (syscalls such
+   * as `unshare(CLONE_NEWUSER)`, `keyctl`, `mount` without CAP_SYS_ADMIN, `bpf` fail with EPERM);
+   * `'seccomp=unconfined'` runs this container and its execs without it. `'no-new-privileges'`
+   * (`:true`) is accepted and already always on.
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for any other option (seccomp profile files, AppArmor, SELinux labels).
+   * @example new Container('ghcr.io/acme/sandbox').withSecurityOpt('seccomp=unconfined')
+   */
+  withSecurityOpt(...options: string[]): Container {
+    let seccomp = this.#options.seccomp;
+    for (const o of options) {
+      if (o === 'seccomp=unconfined' || o === 'seccomp:unconfined') seccomp = 'unconfined';
+      else if (!['no-new-privileges', 'no-new-privileges:true', 'no-new-privileges=true'].includes(o)) {
+        throw invalidArgument('security option', o, '"seccomp=unconfined" or "no-new-privileges" (other seccomp profiles, AppArmor and SELinux options are not supported)');
+      }
+    }
+    return this.#with({ seccomp });
+  }
   /** Adds /etc/hosts entries (Docker's `--add-host`). @example .withExtraHosts({ 'api.test': '10.0.2.2' }) */
   withExtraHosts(hosts: Record<string, string>): Container {
     const out = { ...this.#options.extraHosts };

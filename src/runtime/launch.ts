@@ -105,6 +105,7 @@ async function create(
           : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode })),
       shmSize: options.shmSize ?? 64 * 1024 * 1024,
       capabilities: capabilitySet(options.capAdd, options.capDrop),
+      seccomp: options.seccomp,
       // -1 is "unlimited" (RLIM_INFINITY); the keeper clamps to its own hard limit.
       rlimits: Object.entries(options.ulimits).map(([name, l]) => ({
         resource: `RLIMIT_${name.toUpperCase()}`, soft: l.soft === -1 ? Number.MAX_SAFE_INTEGER : l.soft, hard: l.hard === -1 ? Number.MAX_SAFE_INTEGER : l.hard,

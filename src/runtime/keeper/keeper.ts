@@ -72,6 +72,12 @@ export interface KeeperContainerSpec extends KeeperProcessSpec {
    * the outbound helper's default route to the host's network.
    */
   unreachable?: string[];
+  /**
+   * `'default'`: Docker's default seccomp profile, resolved against {@link capabilities}, for the
+   * main process and every exec; `'unconfined'`: no filter.
+   * @defaultValue 'default'
+   */
+  seccomp?: 'default' | 'unconfined';
   mounts?: KeeperMount[];
   /** Bytes. @defaultValue 64 MiB */
   shmSize?: number;
@@ -216,6 +222,7 @@ function containerFields(s: KeeperContainerSpec): Field[] {
   f.push(tlv.u8(Tag.NET, s.netMode === 'host' ? 2 : s.netMode === 'none' ? 1 : 0));
   if (s.tap && (s.netMode ?? 'isolated') === 'isolated') f.push(tlv.str(Tag.TAP, s.tap));
   if ((s.netMode ?? 'isolated') === 'isolated') f.push(...unreachableFields(s.unreachable ?? [], 'per container'));
+  f.push(tlv.u8(Tag.SECCOMP, s.seccomp === 'unconfined' ? 0 : 1));
   f.push(tlv.u64(Tag.SHM_SIZE, s.shmSize ?? 64 * 1024 * 1024));
   if (s.logPath) f.push(tlv.str(Tag.LOG_PATH, s.logPath), tlv.u64(Tag.LOG_MAX, s.logMaxBytes ?? 16 * 1024 * 1024));
   const binds: KeeperMount[] = [];
@@ -252,6 +259,8 @@ function hintFor(stage: string, errno: number): string | undefined {
   if (stage.startsWith('mount overlay')) return 'overlayfs inside a user namespace needs Linux >= 5.11 (or install fuse-overlayfs); check that the layer and state dirs are on a local file system';
   if (/^setres[ug]id/.test(stage) && name === 'EINVAL') return 'the process runs as a user id that is not mapped in the user namespace: add a range for your user to /etc/subuid and /etc/subgid (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`) and install uidmap';
   if (stage.startsWith('exec ')) return name === 'ENOENT' ? 'the command was not found in the image: check the entrypoint/cmd and PATH' : 'the command could not be executed in the container';
+  if (stage.startsWith('seccomp: load')) return 'the kernel refused the seccomp filter (is CONFIG_SECCOMP_FILTER enabled?); `withSecurityOpt("seccomp=unconfined")` runs the container without one';
+  if (stage.startsWith('join a new session keyring') && name === 'EDQUOT') return 'the key quota of the user the container runs as is full (every container and exec holds a session keyring while it runs): raise /proc/sys/kernel/keys/maxkeys and maxbytes (root_maxkeys for root), or run fewer containers at once';
   if (stage.startsWith('chdir ')) return 'the working directory does not exist or is not accessible for the container user';
   if (stage.startsWith('network ') && (name === 'EOPNOTSUPP' || name === 'ENOTSUP')) return 'the kernel lacks bridge or veth support: load the modules as root (`modprobe bridge veth`) or enable CONFIG_BRIDGE/CONFIG_VETH';
   if (stage.startsWith('network attach: add address') && name === 'EEXIST') return 'the container already has this address: give each network attachment its own address';

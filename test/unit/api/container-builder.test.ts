@@ -59,6 +59,16 @@ describe('Container builder', () => {
     expect(code(() => c.withExtraHosts({ 'a.test': 'not-an-ip' }))).toBe('ERR_INVALID_ARGUMENT');
     expect(() => c.withMemory('12x')).toThrow(/invalid memory: "12x".*size such as "512k"/);
   });
+  it('takes Docker security options: seccomp=unconfined, no-new-privileges; names the allowed forms otherwise', () => {
+    const c = new Container('x');
+    expect(c.options.seccomp).toBe('default');
+    expect(c.withSecurityOpt('seccomp=unconfined').options.seccomp).toBe('unconfined');
+    expect(c.withSecurityOpt('no-new-privileges', 'no-new-privileges:true').options.seccomp).toBe('default');
+    for (const bad of ['seccomp=/etc/profile.json', 'apparmor=unconfined', 'label=disable', 'no-new-privileges:false', 'seccomp=unconfined ']) {
+      expect(code(() => c.withSecurityOpt(bad))).toBe('ERR_INVALID_ARGUMENT');
+    }
+    expect(() => c.withSecurityOpt('apparmor=unconfined')).toThrow(expect.objectContaining({ hint: expect.stringContaining('"seccomp=unconfined" or "no-new-privileges"') }));
+  });
   it('parses sizes and cpus', () => {
     const c = new Container('x').withMemory('1g').withShmSize('64k').withCpus('0.5').withTmpfs('/tmp', { size: '1.5m' });
     expect(c.options.memory).toBe(1024 ** 3);

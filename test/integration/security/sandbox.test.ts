@@ -1,0 +1,131 @@
+/**
+ * Issue 9, holes 2, 3 and 8 played by the attacker, root and rootless: a busybox container (and a
+ * process exec'd into it) runs under Docker's default seccomp profile, with no inheritable
+ * capabilities, in its own session keyring. `sec-probe` (sec-probe.c, built static here) makes one
+ * syscall per call and prints the kernel's answer.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Container, type StartedContainer } from '../../../src/index.js';
+import { fixtureRef, hasCommand, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const canRun = helperBuilt() && userNamespacesAllowed() && hasCommand('cc') && process.arch === 'x64';
+const PROBE = '/usr/local/bin/sec-probe';
+/** Docker's 14 default capabilities, as /proc/<pid>/status prints them. */
+const DEFAULT_CAPS = '00000000a80425fb';
+
+let dir: string;
+let probe: string;
+let sessionKeyring = -1;
+
+/** A busybox container with the probe, idling so execs can run in it. */
+function box(): Container {
+  return new Container(fixtureRef('busybox')).withCopy(probe, PROBE, { mode: 0o755 }).withCommand(['sleep', '3600']);
+}
+
+/** Runs the probe in the container: `ok <value>` or `err <ERRNO>`. */
+async function ask(c: StartedContainer, ...args: string[]): Promise<string> {
+  const r = await c.exec([PROBE, ...args]);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** Runs the probe on the host, as (and in the session keyring of) this test process. */
+function host(...args: string[]): string {
+  return execFileSync(probe, args, { encoding: 'utf8' }).trim();
+}
+
+function statusField(status: string, name: string): string | undefined {
+  return new RegExp(`^${name}:\\s*(\\S+)`, 'm').exec(status)?.[1];
+}
+
+skipUnless(canRun, 'needs the native helper, user namespaces, a C compiler with static libc (build-essential) and x86_64')('sandbox: seccomp, capabilities, keyrings', () => {
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'slipway-sec-probe-'));
+    chmodSync(dir, 0o755);
+    probe = join(dir, 'sec-probe');
+    execFileSync('cc', ['-static', '-O2', '-o', probe, new URL('./sec-probe.c', import.meta.url).pathname], { stdio: 'inherit' });
+    // This process joins a session keyring of its own before the keeper starts (CI services and login
+    // shells have one; a bare shell may not), so the keeper inherits it as in the hole: keys are shared
+    // by session keyring, which neither fork nor a user namespace changes.
+    const ffi = createRequire(import.meta.url)('ffi-rs') as typeof import('ffi-rs');
+    ffi.open({ library: 'sandbox-libc', path: 'libc.so.6' });
+    sessionKeyring = Number(ffi.load({
+      library: 'sandbox-libc', funcName: 'syscall', retType: ffi.DataType.I64,
+      paramsType: [ffi.DataType.I64, ffi.DataType.I64, ffi.DataType.String],
+      paramsValue: [250 /* SYS_keyctl */, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, `slipway-test-${process.pid}`],
+    }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('main process and exec: Seccomp 2, no inheritable or ambient capabilities, bounding set = the configured caps (CVE-2022-24769)', async () => {
+    const run = await box().withCommand(['cat', '/proc/self/status']).run();
+    expect(run.exitCode).toBe(0);
+    await using c = await box().start();
+    const asRoot = (await c.exec(['cat', '/proc/self/status'])).stdout;
+    const asNobody = (await c.exec(['cat', '/proc/self/status'], { user: 'nobody' })).stdout;
+    for (const status of [run.stdout, asRoot, asNobody]) {
+      expect(statusField(status, 'Seccomp')).toBe('2');
+      expect(statusField(status, 'NoNewPrivs')).toBe('1');
+      expect(statusField(status, 'CapInh')).toBe('0000000000000000');
+      expect(statusField(status, 'CapAmb')).toBe('0000000000000000');
+      expect(statusField(status, 'CapBnd')).toBe(DEFAULT_CAPS);
+    }
+    expect(statusField(run.stdout, 'CapEff')).toBe(DEFAULT_CAPS);
+    expect(statusField(asNobody, 'CapEff')).toBe('0000000000000000');
+  });
+
+  it('denies what Docker denies with EPERM: user namespaces, keyctl/add_key, non-default personality, AF_VSOCK/AF_ALG sockets', async () => {
+    await using c = await box().start();
+    const unshare = await c.exec(['unshare', '-U', 'true']);
+    expect(unshare.exitCode).not.toBe(0);
+    expect(unshare.stderr).toMatch(/Operation not permitted/);
+    expect(await ask(c, 'unshare-user')).toBe('err EPERM');
+    expect(await ask(c, 'session')).toBe('err EPERM');
+    expect(await ask(c, 'key-add', 'planted', 'x')).toBe('err EPERM');
+    expect(await ask(c, 'personality', '0x0040000')).toBe('err EPERM'); // ADDR_NO_RANDOMIZE
+    expect(await ask(c, 'personality', '0xffffffff')).toMatch(/^ok /); // the query Docker allows
+    expect(await ask(c, 'socket', '40')).toBe('err EPERM'); // AF_VSOCK
+    expect(await ask(c, 'socket', '38')).toBe('err EPERM'); // AF_ALG
+    expect(await ask(c, 'socket', '2')).toMatch(/^ok /); // AF_INET
+  });
+
+  it('resolves capability-gated rules: CAP_SYS_ADMIN allows unshare(CLONE_NEWUSER), as in Docker', async () => {
+    await using c = await box().withAddedCapabilities('SYS_ADMIN').start();
+    expect(await ask(c, 'unshare-user')).toBe('ok 0');
+  });
+
+  it("seccomp=unconfined: no filter for the main process or execs; the kernel's own answers come back", async () => {
+    await using c = await box().withSecurityOpt('seccomp=unconfined').start();
+    expect(statusField((await c.exec(['cat', '/proc/self/status'])).stdout, 'Seccomp')).toBe('0');
+    expect(statusField((await c.exec(['cat', '/proc/self/status'])).stdout, 'CapInh')).toBe('0000000000000000');
+    expect(await ask(c, 'unshare-user')).toBe('ok 0');
+    expect(await ask(c, 'personality', '0x0040000')).not.toBe('err EPERM');
+  });
+
+  it("keyrings: the container neither reads the test process's session keyring nor adds to it (unconfined, so keyctl is not blocked)", async () => {
+    expect(sessionKeyring).toBeGreaterThan(0);
+    const desc = `slipway-secret-${process.pid}`;
+    const added = host('key-add', desc, 'the-host-secret');
+    expect(added).toMatch(/^ok \d+$/);
+    const serial = added.slice(3);
+    try {
+      expect(host('key-search', desc)).toBe(added); // visible to the test process (and, before the fix, to containers)
+      await using c = await box().withSecurityOpt('seccomp=unconfined').start();
+      expect(await ask(c, 'key-search', desc)).toBe('err ENOKEY');
+      expect(await ask(c, 'key-read', serial)).toBe('err EACCES');
+      const planted = await ask(c, 'key-add', `slipway-planted-${process.pid}`, 'from-the-container');
+      expect(planted).toMatch(/^ok \d+$/);
+      expect(host('key-search', `slipway-planted-${process.pid}`)).toBe('err ENOKEY');
+      // An exec gets its own keyring too: not the host's, not the main process's.
+      expect(await ask(c, 'key-search', desc)).toBe('err ENOKEY');
+      expect(await ask(c, 'session')).not.toBe(host('session'));
+    } finally {
+      host('key-revoke', serial);
+    }
+  });
+});
