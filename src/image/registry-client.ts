@@ -118,6 +118,12 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EH
 /** Connection errors that, after the response started, mean the body was cut short. */
 const CUT_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_ABORTED']);
 
+/**
+ * Attempts that may stall in the body before giving up: one stall can be a bad connection (the retry
+ * resumes), two in a row is a registry that is this slow, and more retries would only multiply the wait.
+ */
+const MAX_BODY_STALLS = 2;
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 
@@ -291,6 +297,7 @@ export class RegistryClient {
     const what = `blob ${domain}/${repo}@${digest}`;
     let delivered = 0;
     let attempt = 0;
+    let stalls = 0;
     for (;;) {
       attempt++;
       let host = domain;
@@ -346,7 +353,8 @@ export class RegistryClient {
         if (opts.signal?.aborted) throw abortError(opts.signal, what);
         tagHost(e, host);
         const retryAfter = this.#retryable(e);
-        if (retryAfter === false || attempt > this.#retry.retries) throw this.#finalError(e, what, domain, attempt);
+        if (timeoutPhase(e) === 'body') stalls++;
+        if (retryAfter === false || attempt > this.#retry.retries || stalls >= MAX_BODY_STALLS) throw this.#finalError(e, what, domain, attempt);
         const backoff = Math.min(this.#retry.maxTimeout, this.#retry.minTimeout * this.#retry.factor ** (attempt - 1));
         debug('%s: attempt %d failed at byte %d (%s); retrying in %dms', what, attempt, delivered, (e as Error).message, Math.max(backoff, retryAfter));
         await sleep(Math.max(backoff, retryAfter), opts.signal);
@@ -427,6 +435,7 @@ export class RegistryClient {
 
   async #withRetry<T>(domain: string, what: string, fn: () => Promise<T>, signal: AbortSignal | undefined): Promise<T> {
     let attempts = 0;
+    let stalls = 0;
     return pRetry(async () => {
       attempts++;
       if (signal?.aborted) throw new pRetry.AbortError(abortError(signal, what) as unknown as Error);
@@ -435,7 +444,8 @@ export class RegistryClient {
       } catch (e) {
         if (signal?.aborted) throw new pRetry.AbortError(abortError(signal, what) as unknown as Error);
         const r = this.#retryable(e);
-        if (r === false) throw new pRetry.AbortError(this.#finalError(e, what, domain, attempts) as Error);
+        if (timeoutPhase(e) === 'body') stalls++;
+        if (r === false || stalls >= MAX_BODY_STALLS) throw new pRetry.AbortError(this.#finalError(e, what, domain, attempts) as Error);
         const err = e instanceof Error ? e : new Error(String(e));
         (err as Error & { retryAfterMs?: number }).retryAfterMs = r;
         throw err;

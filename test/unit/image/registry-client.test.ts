@@ -325,13 +325,13 @@ describe('RegistryClient: time limits and failure hints', () => {
     const blob = Buffer.alloc(100_000, 3);
     const d = r.putBlob(blob);
     r.hooks.push(faults.trickle('/blobs/', blobOf(r), 20));
-    const c = new RegistryClient({ credentials: noCreds, retry: { retries: 1, minTimeout: 10, maxTimeout: 10 }, timeouts: limits });
+    const c = new RegistryClient({ credentials: noCreds, retry: fast, timeouts: limits });
     const e = await rejects(collect(c.blobStream(r.host, 'x', d, blob.length)));
     expect(e.code).toBe('ERR_REGISTRY_TIMEOUT');
     expect(e.message).toContain(`registry ${r.host} stalled while sending the body (less than 1024 bytes in 300 ms)`);
     expect(e.hint).toContain('SLIPWAY_REGISTRY_BODY_TIMEOUT');
     expect((e.cause as { code?: string }).code).toBe('SLIPWAY_BODY_STALL');
-    // The second attempt resumed where the first stalled.
+    // The second attempt resumed where the first stalled; a second stall in a row ends it (3 retries were allowed).
     const fetches = r.log.filter((l) => l.path.includes('/blobs/'));
     expect(fetches).toHaveLength(2);
     expect(fetches[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
@@ -345,9 +345,10 @@ describe('RegistryClient: time limits and failure hints', () => {
     const silent = await rejects(c.getManifest(r.host, 'x', 'silent'));
     expect(silent.code).toBe('ERR_REGISTRY_TIMEOUT');
     expect((silent.cause as { code?: string }).code).toBe('UND_ERR_BODY_TIMEOUT');
-    const slow = await rejects(c.getManifest(r.host, 'x', 'slow'));
+    const slow = await rejects(new RegistryClient({ credentials: noCreds, retry: fast, timeouts: limits }).getManifest(r.host, 'x', 'slow'));
     expect(slow.code).toBe('ERR_REGISTRY_TIMEOUT');
     expect(slow.message).toContain('stalled while sending the body');
+    expect(r.log.filter((l) => l.path.endsWith('/manifests/slow')).length).toBe(2);
   });
 
   it('explains a registry that keeps answering 500', async () => {
