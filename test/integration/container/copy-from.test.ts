@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -7,10 +7,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Container, SlipwayError, type StartedContainer } from '../../../src/index.js';
 import { fixtureRef, helperBuilt, skipUnless, spawnTsChild, userNamespacesAllowed } from '../harness/index.js';
 
+const roots: string[] = [];
+
 /** A host temp dir with `in/` (copies go there) and `outside/` (nothing may ever appear in it). */
 async function hostDirs(): Promise<{ into: string; outside: string }> {
   const root = await mkdtemp(join(tmpdir(), 'slipway-copyfrom-'));
-  const { mkdir } = await import('node:fs/promises');
+  roots.push(root);
   await mkdir(join(root, 'in'));
   await mkdir(join(root, 'outside'));
   return { into: join(root, 'in'), outside: join(root, 'outside') };
@@ -29,7 +31,10 @@ async function sh(c: StartedContainer, script: string, env: Record<string, strin
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native; see README requirements)')('copyFrom', () => {
   let c: StartedContainer;
   beforeAll(async () => { c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start(); });
-  afterAll(async () => { await c?.remove(); });
+  afterAll(async () => {
+    await c?.remove();
+    for (const r of roots) await rm(r, { recursive: true, force: true });
+  });
 
   it('attacker: twin names that are not UTF-8 (`q\\xff` symlink to the host, `q\\xfe/` dir) never lead outside the host dir', async () => {
     const { into, outside } = await hostDirs();
