@@ -270,7 +270,7 @@ describe('pull from a registry', () => {
   }, 60_000);
 });
 
-describe('pull time limits', () => {
+describe('pull: time limits and registry failures', () => {
   async function storeLeftovers(storeDir: string): Promise<{ tmp: string[]; layers: string[] }> {
     const list = async (d: string): Promise<string[]> => readdir(path.join(storeDir, d), { recursive: true }).catch(() => []);
     return { tmp: await list('tmp'), layers: await list('layers') };
@@ -302,6 +302,22 @@ describe('pull time limits', () => {
     r.hooks.length = 0;
     const img = await pull(`${r.host}/x`, { ...o, env: {} });
     expect(await readFile(path.join(img.layers[0]!.dir!, 'etc/os-release'), 'utf8')).toBe('ID=fake\n');
+  });
+
+  it('reports a layer the registry keeps cutting short, or answering 500 for, with its own hint', async () => {
+    const r = await reg();
+    const layers = await twoLayers();
+    pushImage(r, { repo: 'x', layers });
+    pushImage(r, { repo: 'y', layers: [layers[1]] });
+    r.hooks.push(faults.truncate(`/blobs/${layers[0].digest}`, (req) => r.bodyOf(req), 50), faults.status('/v2/y/blobs/sha256', 503));
+    const cut = await rejection(pull(`${r.host}/x`, await opts()));
+    expect(cut.code).toBe('ERR_REGISTRY');
+    expect(cut.message).toContain(`registry ${r.host} cut the transfer short`);
+    expect(cut.hint).not.toContain('SLIPWAY_INSECURE_REGISTRIES');
+    const failing = await rejection(pull(`${r.host}/y`, await opts()));
+    expect(failing.code).toBe('ERR_REGISTRY');
+    expect(failing.message).toContain(`registry ${r.host} answered HTTP 503 (a server error) on 3 attempts`);
+    expect(failing.hint).toContain('retry later');
   });
 
   it('rejects an invalid pull timeout', async () => {
