@@ -224,7 +224,15 @@ static void send_entry(int out, uint32_t reqid, const char *full, const char *re
       sw_fail(&e, EFBIG, "get %s: files above 48 MiB are not supported", rel);
       worker_fail(out, reqid, &e);
     }
-    cleanup_fd int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* The container may have swapped the file for a FIFO or device since the lstat: O_NONBLOCK
+     * keeps open() from waiting for a writer, and what was opened must still be a regular file. */
+    cleanup_fd int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat fst;
+    if (fd >= 0 && (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode))) {
+      sw_error e;
+      sw_fail(&e, EAGAIN, "get %s: no longer a regular file", rel);
+      worker_fail(out, reqid, &e);
+    }
     char *data = xmalloc((size_t)st->st_size + 1);
     ssize_t n = fd < 0 ? -errno : read_full(fd, data, (size_t)st->st_size);
     if (n < 0) {

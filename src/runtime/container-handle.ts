@@ -8,6 +8,7 @@ import type { Image } from '../image/pull.js';
 import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
+import { readContainerFile } from './container-files.js';
 import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
 import { applyLimits } from './limits.js';
 import { GUEST_NET, startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
@@ -227,6 +228,7 @@ export class ContainerHandle implements RuntimeContainer {
   async #copyInitialFiles(): Promise<void> {
     const { options } = this.#i;
     if (options.files.length === 0) return;
+    // First boot, before START: the upper dir is still empty and the layers are the store's.
     const lowers = [this.#i.spec.upperDir, ...this.#i.spec.lowerDirs];
     const passwd = (await readFromLayers(lowers, 'etc/passwd')) ?? '';
     const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
@@ -269,9 +271,10 @@ export class ContainerHandle implements RuntimeContainer {
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.#exited) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} is not running`, { hint: 'exec needs a running container' });
-    const lowers = [this.#i.spec.upperDir, ...this.#i.spec.lowerDirs];
+    // The running container owns its upper dir: its /etc files are read inside it, never by host path.
     const user = opts.user !== undefined
-      ? resolveUser(opts.user, (await readFromLayers(lowers, 'etc/passwd')) ?? '', (await readFromLayers(lowers, 'etc/group')) ?? '')
+      ? resolveUser(opts.user, (await readContainerFile(this.#i.keeper, this.id, '/etc/passwd')) ?? '',
+        (await readContainerFile(this.#i.keeper, this.id, '/etc/group')) ?? '')
       : { uid: this.#i.spec.uid, gid: this.#i.spec.gid, groups: this.#i.spec.groups };
     const env = new Map(this.#i.spec.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
     for (const [k, v] of Object.entries(opts.env ?? {})) env.set(k, v);
