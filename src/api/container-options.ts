@@ -1,44 +1,9 @@
 import { invalidArgument } from '../errors.js';
-import type { NetworkAttachable } from '../runtime/network-membership.js';
-import type { VolumeSource } from '../runtime/volume-source.js';
+import type { LaunchPlan } from '../runtime/index.js';
 
-/** A port published from the container to the host. */
-export interface PortBinding {
-  /** Port inside the container. */
-  container: number;
-  protocol: 'tcp' | 'udp';
-  /** Host port; 0 picks a free one (chosen by the kernel, race-free). */
-  host: number;
-  /** Host address to listen on. @defaultValue '127.0.0.1' */
-  hostIp: string;
-}
-
-export interface BindMount { kind: 'bind'; source: string; target: string; readonly: boolean }
-export interface TmpfsMount { kind: 'tmpfs'; target: string; size?: number; mode?: number }
-export interface VolumeMount { kind: 'volume'; volume: VolumeSource; target: string; readonly: boolean }
-export type Mount = BindMount | TmpfsMount | VolumeMount;
-
-/** A file placed into the container before its process starts. */
-export interface FileCopy {
-  target: string;
-  /** Inline content, or a host path to copy (file or directory). */
-  content?: Buffer;
-  source?: string;
-  mode?: number;
-  owner?: string;
-}
-
-export type NetworkMode = 'isolated' | 'none' | 'host';
-
-/** Which host services a container may reach (see `Container.withHostAccess`). */
-export interface HostAccess {
-  /** TCP ports of the host's 127.0.0.1 reachable as `host.slipway.internal:<port>`, and no others. */
-  ports: readonly number[];
-  /** Every port of the host's loopback, through the outbound helper's gateway. Dangerous; see `withHostAccess`. */
-  allLoopbackPorts: boolean;
-  /** More names for the host in /etc/hosts (the testcontainers layer adds `host.testcontainers.internal`). */
-  aliases: readonly string[];
-}
+export type {
+  BindMount, FileCopy, HostAccess, LaunchPlan, Mount, NetworkJoin, NetworkMode, PortBinding, TmpfsMount, VolumeMount,
+} from '../runtime/index.js';
 
 /** The argument of `Container.withHostAccess` in its object form. */
 export interface HostAccessOptions {
@@ -53,45 +18,10 @@ export interface HostAccessOptions {
   unsafeAllLoopbackPorts?: boolean;
 }
 
-/** Everything a builder collected; frozen copies are passed down to the runtime. */
-export interface ContainerOptions {
-  image: string;
-  command?: readonly string[];
-  entrypoint?: readonly string[];
-  env: Readonly<Record<string, string>>;
-  user?: string;
-  workdir?: string;
-  hostname?: string;
-  name?: string;
+/** Everything a builder collected; frozen copies are passed down to the runtime (which reads the {@link LaunchPlan} part). */
+export interface ContainerOptions extends LaunchPlan {
   labels: Readonly<Record<string, string>>;
-  mounts: readonly Mount[];
-  files: readonly FileCopy[];
-  ports: readonly PortBinding[];
-  networkMode: NetworkMode;
-  /** Absent: the host's loopback is out of reach. */
-  hostAccess?: HostAccess;
-  networks: readonly { network: NetworkAttachable; aliases: readonly string[] }[];
-  memory?: number;
-  memorySwap?: number;
-  cpus?: number;
-  pids?: number;
-  shmSize?: number;
-  /** Resource limits (setrlimit) by name without the RLIMIT_ prefix, lowercase (`nofile`, `nproc`…). */
-  ulimits: Readonly<Record<string, { soft: number; hard: number }>>;
-  /** Capabilities added to / dropped from Docker's default set (names without CAP_; `ALL` allowed). */
-  capAdd: readonly string[];
-  capDrop: readonly string[];
-  /** Docker's default seccomp profile, or none (`withSecurityOpt('seccomp=unconfined')`). */
-  seccomp: 'default' | 'unconfined';
-  /** Extra /etc/hosts entries, name → IP (Docker's --add-host). */
-  extraHosts: Readonly<Record<string, string>>;
-  bestEffortLimits: boolean;
-  pullPolicy: 'missing' | 'always' | 'never';
-  platform?: string;
   startupTimeout: number;
-  /** Bound of the image pull in ms; undefined: pull()'s default (`$SLIPWAY_PULL_TIMEOUT`, else 10 minutes). */
-  pullTimeout?: number;
-  stopSignal?: string;
   stopTimeout: number;
   init: boolean;
   waitStrategy?: unknown;

@@ -5,12 +5,11 @@ import {
   DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
   type ContainerOptions, type HostAccessOptions, type NetworkMode, type PortBinding,
 } from './container-options.js';
-import { MIN_MEMORY, parseCpus, parseMemory } from '../runtime/cgroups/parse-limits.js';
+import { CAP_NUMBERS, MIN_MEMORY, parseCpus, parseMemory } from '../runtime/index.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
 import { Network } from './network.js';
 import { Volume } from './volume.js';
-import { CAP_NUMBERS } from '../runtime/keeper/keeper.js';
 
 const ENV_KEY = /^[^=\0]+$/;
 const LABEL_KEY = /^[^\0]+$/;

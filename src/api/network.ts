@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
-import { Keeper } from '../runtime/keeper/keeper.js';
-import { KeeperNetwork } from '../runtime/keeper/keeper-network.js';
-import type { NetworkAttachable, NetworkMember } from '../runtime/network-membership.js';
+import { createUserNetwork, type NetworkAttachable, type NetworkMember, type UserNetwork } from '../runtime/index.js';
 
 const log = logger('network');
 
@@ -18,7 +16,7 @@ const log = logger('network');
 export class Network implements AsyncDisposable, NetworkAttachable {
   readonly id: string;
   readonly name: string;
-  #net: Promise<KeeperNetwork> | undefined;
+  #net: Promise<UserNetwork> | undefined;
   readonly #members = new Map<string, { member: NetworkMember; ip: string }>();
   #removed: Promise<void> | undefined;
 
@@ -39,9 +37,9 @@ export class Network implements AsyncDisposable, NetworkAttachable {
     return this;
   }
 
-  #ensure(): Promise<KeeperNetwork> {
+  #ensure(): Promise<UserNetwork> {
     if (this.#removed) return Promise.reject(new SlipwayError('ERR_NETWORK', `network ${this.name} was removed`, { hint: 'create a new Network' }));
-    this.#net ??= Keeper.get().then((k) => KeeperNetwork.create(k, { id: `n${this.id.slice(0, 24)}` }));
+    this.#net ??= createUserNetwork(`n${this.id.slice(0, 24)}`);
     return this.#net;
   }
 

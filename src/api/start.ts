@@ -1,11 +1,9 @@
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
-import { launchContainer } from '../runtime/launch.js';
+import { launchContainer, readLogLines, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
 import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
-import { readLogLines } from '../runtime/log-reader.js';
-import type { RuntimeContainer } from '../runtime/runtime-container.js';
 
 const log = logger('start');
 const LAST_LOG_LINES = 30;

@@ -1,11 +1,9 @@
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SlipwayError, invalidArgument } from '../errors.js';
-import { readLogLines } from '../runtime/log-reader.js';
-import { tarOfEntries } from '../runtime/copy-archive.js';
-import { extractToHost } from '../runtime/host-extract.js';
-import { hostEntries } from '../runtime/host-entries.js';
-import type { ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime/runtime-container.js';
+import {
+  extractToHost, hostEntries, readLogLines, tarOfEntries, type ExecOptions, type ExecResult, type ExitInfo, type RuntimeContainer,
+} from '../runtime/index.js';
 import { parsePortSpec } from './container-options.js';
 
 export type { ExecOptions, ExecResult, ExitInfo };

@@ -2,8 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { defaultStoreRoot } from '../image/store.js';
-import { Keeper } from '../runtime/keeper/keeper.js';
-import type { VolumeSource } from '../runtime/volume-source.js';
+import { processStateDir, removeTree, type VolumeSource } from '../runtime/index.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const registry = new Map<string, Volume>();
@@ -44,7 +43,7 @@ export class Volume implements VolumeSource, AsyncDisposable {
     this.#path ??= (async () => {
       const dir = this.keep
         ? join(process.env.SLIPWAY_VOLUMES_DIR || join(defaultStoreRoot(), 'volumes'), this.name)
-        : join((await Keeper.get()).stateDir, 'volumes', this.name);
+        : join(await processStateDir(), 'volumes', this.name);
       await mkdir(dir, { recursive: true, mode: 0o755 });
       return dir;
     })();
@@ -56,7 +55,7 @@ export class Volume implements VolumeSource, AsyncDisposable {
     registry.delete(this.name);
     const path = await this.#path?.catch(() => undefined);
     this.#path = undefined;
-    if (path) await (await Keeper.get()).rmtree(path);
+    if (path) await removeTree(path);
   }
 
   async [Symbol.asyncDispose](): Promise<void> { await this.remove(); }

@@ -44,7 +44,6 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
  */
 async function ownership(): Promise<{ mappingKey?: string; applyOwnership?: (dir: string, list: string) => Promise<void> }> {
   if (process.getuid?.() === 0) return {};
-  const { Keeper } = await import('../runtime/keeper/keeper.js');
-  const keeper = await Keeper.get();
-  return { mappingKey: keeper.mappingKey, applyOwnership: (dir, list) => keeper.chownList(dir, list) };
+  const { layerOwnership } = await import('../runtime/index.js');
+  return layerOwnership();
 }

@@ -135,7 +135,6 @@ export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number
 /** Root removes layer trees itself; rootless, their files belong to subordinate ids, so the keeper removes them. */
 async function layerRemover(): Promise<(dir: string) => Promise<void>> {
   if (process.getuid?.() === 0) return removeTree;
-  const { Keeper } = await import('../runtime/keeper/keeper.js');
-  const keeper = await Keeper.get();
-  return (dir) => keeper.rmtree(dir);
+  const runtime = await import('../runtime/index.js');
+  return runtime.removeTree;
 }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
-import type { ContainerOptions } from '../api/container-options.js';
+import type { LaunchPlan } from './launch-plan.js';
 import type { Image } from '../image/pull.js';
 import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
 import { resolveUser } from './user.js';
@@ -31,7 +31,7 @@ interface HandleInit {
   name: string;
   dir: string;
   logPath: string;
-  options: ContainerOptions;
+  plan: LaunchPlan;
   image: Image;
   spec: BootSpec;
   hostname: string;
@@ -88,11 +88,11 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   async #boot(firstBoot: boolean, signal: AbortSignal | undefined): Promise<void> {
-    const { keeper, options, spec } = this.#i;
+    const { keeper, plan, spec } = this.#i;
     const undo = this.#undo;
     signal?.throwIfAborted();
     // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
-    const limits = await applyLimits(this.id, options);
+    const limits = await applyLimits(this.id, plan);
     if (limits) {
       let oom: Promise<boolean> | undefined;
       const readOom = () => (oom ??= limits.oomKilled().catch(() => false));
@@ -118,13 +118,13 @@ export class ContainerHandle implements RuntimeContainer {
     this.#exit = exit;
     signal?.throwIfAborted();
     await limits?.addProcess(pid);
-    const hostAccess = options.networkMode === 'host' ? undefined : options.hostAccess;
-    if (hostAccess && options.networkMode === 'none') {
+    const hostAccess = plan.networkMode === 'host' ? undefined : plan.hostAccess;
+    if (hostAccess && plan.networkMode === 'none') {
       throw new SlipwayError('ERR_INVALID_ARGUMENT', `host access was asked for ${this.name}, but its network mode is "none"`, {
         hint: 'network mode "none" has only loopback; use the default mode, or remove withHostAccess()',
       });
     }
-    if (options.networkMode === 'isolated') {
+    if (plan.networkMode === 'isolated') {
       // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
       const net = await startOutbound(pid, { hostLoopback: hostAccess?.allLoopbackPorts ?? false, signal });
       if (net) {
@@ -149,7 +149,7 @@ export class ContainerHandle implements RuntimeContainer {
     signal?.throwIfAborted();
     await this.#writeEtcFiles();
     if (firstBoot) await this.#copyInitialFiles();
-    for (const p of options.ports) {
+    for (const p of plan.ports) {
       signal?.throwIfAborted();
       const key = `${p.container}/${p.protocol}`;
       const wanted = this.hostPorts.get(key) ?? p.host;
@@ -167,14 +167,14 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   async #joinNetworks(): Promise<void> {
-    const { options, hostname } = this.#i;
-    if (options.networks.length === 0) return;
-    if (options.networkMode !== 'isolated') {
-      throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${this.name} joins a network but its network mode is "${options.networkMode}"`, {
+    const { plan, hostname } = this.#i;
+    if (plan.networks.length === 0) return;
+    if (plan.networkMode !== 'isolated') {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${this.name} joins a network but its network mode is "${plan.networkMode}"`, {
         hint: 'user networks need the default network mode; remove withNetworkMode() or withNetwork()',
       });
     }
-    for (const { network, aliases } of options.networks) {
+    for (const { network, aliases } of plan.networks) {
       const names = [...new Set([this.name, hostname, ...aliases])].filter((n) => HOST_NAME.test(n));
       // Registered first: detach is idempotent and also clears what a half-done attach left.
       this.#undo.push(`network ${network.name}`, 'boot', async () => {
@@ -187,31 +187,31 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   #hostsContent(): string {
-    const { options, hostname } = this.#i;
+    const { plan, hostname } = this.#i;
     // Its own aliases resolve to itself on each network (as Docker does), then every peer's names.
-    const entries = [...Object.entries(options.extraHosts), ...[...this.#networkIps].flatMap(([n, own]) => [
+    const entries = [...Object.entries(plan.extraHosts), ...[...this.#networkIps].flatMap(([n, own]) => [
       ...own.names.filter((name) => name !== hostname).map((name): [string, string] => [name, own.ip]),
       ...n.peers(this.id),
     ])];
     const ownIp = this.#networkIps.values().next().value?.ip ?? this.#net?.guestIp;
-    const access = options.hostAccess;
+    const access = plan.hostAccess;
     const hostAccessIp = !access ? undefined : access.allLoopbackPorts ? this.#net?.hostLoopbackAlias : GUEST_NET.hostAlias;
     return hostsFileFor({ hostname, ownIp, hostAccessIp, hostAliases: access?.aliases, extraHosts: entries });
   }
 
   /** Rewritten in place (same inode): the file is bind-mounted into the running container. */
   async #writeHosts(): Promise<void> {
-    if (this.#i.options.networkMode === 'host') return;
+    if (this.#i.plan.networkMode === 'host') return;
     await writeFile(this.#i.spec.etcFiles.hosts, this.#hostsContent());
   }
 
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf, bound over the image's by the keeper. Host mode copies the host's, as Docker does. */
   async #writeEtcFiles(): Promise<void> {
-    const { spec, options, hostname } = this.#i;
+    const { spec, plan, hostname } = this.#i;
     const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
     let hosts: string;
     let resolv: string;
-    if (options.networkMode === 'host') {
+    if (plan.networkMode === 'host') {
       hosts = `${(await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost')).trimEnd()}\n127.0.1.1\t${hostname}\n`;
       resolv = hostResolv;
     } else {
@@ -226,13 +226,13 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   async #copyInitialFiles(): Promise<void> {
-    const { options } = this.#i;
-    if (options.files.length === 0) return;
+    const { plan } = this.#i;
+    if (plan.files.length === 0) return;
     // First boot, before START: the upper dir is still empty and the layers are the store's.
     const lowers = [this.#i.spec.upperDir, ...this.#i.spec.lowerDirs];
     const passwd = (await readFromLayers(lowers, 'etc/passwd')) ?? '';
     const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
-    for (const f of options.files) {
+    for (const f of plan.files) {
       const owner = f.owner ? resolveUser(f.owner, passwd, group) : { uid: 0, gid: 0 };
       try {
         if (f.content) {
@@ -297,7 +297,7 @@ export class ContainerHandle implements RuntimeContainer {
   async stop(timeoutMs: number): Promise<ExitInfo> {
     if (!this.#exit) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was never started`);
     if (!this.#exited) {
-      const stopSignal = this.#i.options.stopSignal ?? this.#i.image.config.StopSignal ?? 'SIGTERM';
+      const stopSignal = this.#i.plan.stopSignal ?? this.#i.image.config.StopSignal ?? 'SIGTERM';
       await this.kill(normaliseSignal(stopSignal)).catch((e) => log('stop signal: %O', e));
       // The grace timer must not outlive the race: a pending timer would keep Node alive for `timeoutMs`.
       const grace = new AbortController();
@@ -332,7 +332,7 @@ export class ContainerHandle implements RuntimeContainer {
 }
 
 /** A failed PUBLISH, with what to do about it. */
-function publishError(err: unknown, p: ContainerOptions['ports'][number], wanted: number): unknown {
+function publishError(err: unknown, p: LaunchPlan['ports'][number], wanted: number): unknown {
   if (!SlipwayError.is(err)) return err;
   const where = `${p.hostIp}:${wanted}/${p.protocol} (for container port ${p.container})`;
   if (/EADDRINUSE/.test(err.message)) {

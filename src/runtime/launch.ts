@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
-import type { ContainerOptions } from '../api/container-options.js';
+import type { LaunchPlan } from './launch-plan.js';
 import { pull, type Image } from '../image/pull.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
 import { USER_NETWORKS_CIDR } from './keeper/keeper-network.js';
@@ -21,13 +21,13 @@ function outboundTools(): Promise<boolean> {
 }
 const usedNames = new Set<string>();
 
-/** Turns frozen builder options into a created, started container (not yet waited for). */
-export async function launchContainer(options: ContainerOptions, signal?: AbortSignal): Promise<ContainerHandle> {
+/** Turns a launch plan (the builder's frozen options) into a created, started container (not yet waited for). */
+export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal): Promise<ContainerHandle> {
   const keeper = await Keeper.get();
-  const image = await pull(options.image, {
-    policy: options.pullPolicy,
-    platform: options.platform,
-    timeout: options.pullTimeout,
+  const image = await pull(plan.image, {
+    policy: plan.pullPolicy,
+    platform: plan.platform,
+    timeout: plan.pullTimeout,
     signal,
     mappingKey: keeper.mappingKey,
     applyOwnership: (dir, list) => keeper.chownList(dir, list),
@@ -35,12 +35,12 @@ export async function launchContainer(options: ContainerOptions, signal?: AbortS
   signal?.throwIfAborted();
   const id = randomBytes(32).toString('hex');
   const undo = new UndoStack();
-  const name = claimName(options.name ?? `slipway-${id.slice(0, 12)}`);
+  const name = claimName(plan.name ?? `slipway-${id.slice(0, 12)}`);
   undo.push('name', 'container', () => usedNames.delete(name));
   const dir = join(keeper.stateDir, id.slice(0, 12));
   undo.push('state dir', 'container', () => keeper.rmtree(dir));
   try {
-    return await create(keeper, image, options, { id, name, dir }, undo, signal);
+    return await create(keeper, image, plan, { id, name, dir }, undo, signal);
   } catch (err) {
     await undo.unwind('remove');
     throw err;
@@ -63,7 +63,7 @@ function claimName(name: string): string {
 }
 
 async function create(
-  keeper: Keeper, image: Image, options: ContainerOptions, ids: { id: string; name: string; dir: string },
+  keeper: Keeper, image: Image, plan: LaunchPlan, ids: { id: string; name: string; dir: string },
   undo: UndoStack, signal?: AbortSignal,
 ): Promise<ContainerHandle> {
   const { id, name, dir } = ids;
@@ -71,7 +71,7 @@ async function create(
   const work = join(dir, 'work');
   const etc = join(dir, 'etc');
   await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
-  for (const m of options.mounts) {
+  for (const m of plan.mounts) {
     if (m.kind !== 'bind') continue;
     await stat(m.source).catch((cause: NodeJS.ErrnoException) => {
       throw new SlipwayError('ERR_INVALID_ARGUMENT', `bind mount source ${m.source} (for ${m.target}): ${cause.code ?? cause.message}`, {
@@ -80,34 +80,34 @@ async function create(
     });
   }
   const lowers = image.layers.map((l) => l.dir!).reverse();
-  const hostname = options.hostname ?? id.slice(0, 12);
-  const proc = buildProcessSpec(image.config, options, { HOSTNAME: hostname });
+  const hostname = plan.hostname ?? id.slice(0, 12);
+  const proc = buildProcessSpec(image.config, plan, { HOSTNAME: hostname });
   const passwd = (await readFromLayers([upper, ...lowers], 'etc/passwd')) ?? '';
   const group = (await readFromLayers([upper, ...lowers], 'etc/group')) ?? '';
   const user = resolveUser(proc.user, passwd, group);
   if (!proc.env.some((e) => e.startsWith('HOME='))) proc.env.push(`HOME=${user.home}`);
   const logPath = join(dir, 'ctr.log');
   const handle = new ContainerHandle({
-    keeper, id, name, dir, logPath, options, image,
+    keeper, id, name, dir, logPath, plan, image,
     spec: {
       id, stateDir: dir, lowerDirs: lowers, upperDir: upper, workDir: work,
       argv: proc.argv, env: proc.env, cwd: proc.cwd, uid: user.uid, gid: user.gid, groups: user.groups,
-      hostname, netMode: options.networkMode,
+      hostname, netMode: plan.networkMode,
       // A persistent tap for slirp4netns/pasta (only when one is installed): stopping the helper then
       // takes ~1 ms instead of 15-45 ms (closing a non-persistent tap waits for RCU).
-      tap: options.networkMode === 'isolated' && (await outboundTools()) ? 'eth0' : undefined,
+      tap: plan.networkMode === 'isolated' && (await outboundTools()) ? 'eth0' : undefined,
       // Attached to a user network or not, traffic for 10.89.0.0/16 must never leave through slirp4netns/pasta.
-      unreachable: options.networkMode === 'isolated' ? [USER_NETWORKS_CIDR] : undefined,
-      mounts: await Promise.all(options.mounts.map(async (m) => m.kind === 'bind'
+      unreachable: plan.networkMode === 'isolated' ? [USER_NETWORKS_CIDR] : undefined,
+      mounts: await Promise.all(plan.mounts.map(async (m) => m.kind === 'bind'
         ? { type: 'bind' as const, source: m.source, target: m.target, readonly: m.readonly }
         : m.kind === 'volume'
           ? { type: 'bind' as const, source: await m.volume.hostPath(), target: m.target, readonly: m.readonly }
           : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode })),
-      shmSize: options.shmSize ?? 64 * 1024 * 1024,
-      capabilities: capabilitySet(options.capAdd, options.capDrop),
-      seccomp: options.seccomp,
+      shmSize: plan.shmSize ?? 64 * 1024 * 1024,
+      capabilities: capabilitySet(plan.capAdd, plan.capDrop),
+      seccomp: plan.seccomp,
       // -1 is "unlimited" (RLIM_INFINITY); the keeper clamps to its own hard limit.
-      rlimits: Object.entries(options.ulimits).map(([name, l]) => ({
+      rlimits: Object.entries(plan.ulimits).map(([name, l]) => ({
         resource: `RLIMIT_${name.toUpperCase()}`, soft: l.soft === -1 ? Number.MAX_SAFE_INTEGER : l.soft, hard: l.hard === -1 ? Number.MAX_SAFE_INTEGER : l.hard,
       })),
       etcFiles: { hosts: join(etc, 'hosts'), hostname: join(etc, 'hostname'), resolvConf: join(etc, 'resolv.conf') },

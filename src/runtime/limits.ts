@@ -1,4 +1,4 @@
-import type { ContainerOptions } from '../api/container-options.js';
+import type { LaunchPlan } from './launch-plan.js';
 import { logger } from '../internal/debug.js';
 import { addProcess, createCgroup, detectCgroups, sweepCgroups, type CgroupHandle, type ResourceLimits } from './cgroups/index.js';
 
@@ -14,7 +14,7 @@ export interface LimitsHandle {
 let environment: ReturnType<typeof detectCgroups> | undefined;
 
 /** Creates the container's cgroup when any limit was asked; undefined when none was (or best effort could not). */
-export async function applyLimits(id: string, options: ContainerOptions): Promise<LimitsHandle | undefined> {
+export async function applyLimits(id: string, options: LaunchPlan): Promise<LimitsHandle | undefined> {
   const limits: ResourceLimits = {};
   if (options.memory !== undefined) limits.memory = options.memory;
   if (options.memorySwap !== undefined) limits.memorySwap = options.memorySwap;

@@ -1,0 +1,31 @@
+// Dependencies point down only (ARCHITECTURE.md): the runtime never imports the API, and the API and CLI reach the
+// runtime only through its facade, src/runtime/index.ts.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = join(import.meta.dirname, '../../src');
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+}
+
+/** Every module specifier a file imports (static, type-only and dynamic), resolved to a path under src/. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
+  return specs.map((s) => relative(SRC, join(file, '..', s)).replace(/\.js$/, ''));
+}
+
+describe('layering', () => {
+  it('runtime/ imports nothing from api/, cli/ or modules/', () => {
+    const bad = files(join(SRC, 'runtime')).flatMap((f) => importsOf(f).filter((i) => /^(api|cli|modules)\//.test(i)).map((i) => `${relative(SRC, f)} → ${i}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('api/ and cli/ reach the runtime only through runtime/index.ts', () => {
+    const bad = [...files(join(SRC, 'api')), ...files(join(SRC, 'cli'))]
+      .flatMap((f) => importsOf(f).filter((i) => i.startsWith('runtime/') && i !== 'runtime/index').map((i) => `${relative(SRC, f)} → ${i}`));
+    expect(bad).toEqual([]);
+  });
+});
