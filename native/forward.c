@@ -208,11 +208,11 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   spec_get_uint(body, len, T_CONTAINER_PORT, &cport);
   cleanup_free char *ip = spec_get_str(body, len, T_HOST_IP);
   if (proto != 1 && proto != 2) {
-    reply_error(reqid, "publish: protocol must be tcp (1) or udp (2)", EPROTONOSUPPORT);
+    reply_error(reqid, EK_BAD_REQUEST, "publish: protocol must be tcp (1) or udp (2)", EPROTONOSUPPORT);
     return;
   }
   if (port > 65535 || cport == 0 || cport > 65535) {
-    reply_error(reqid, "publish: bad port", EINVAL);
+    reply_error(reqid, EK_BAD_REQUEST, "publish: bad port", EINVAL);
     return;
   }
   struct sockaddr_storage ss;
@@ -230,13 +230,13 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
     s6->sin6_port = htons((uint16_t)port);
     sl = sizeof *s6;
   } else {
-    reply_error(reqid, "publish: bad host address", EINVAL);
+    reply_error(reqid, EK_PUBLISH_ADDRESS, "publish: bad host address", EINVAL);
     return;
   }
   bool udp = proto == 2;
   int fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    reply_error(reqid, "publish: socket", errno);
+    reply_error(reqid, EK_PUBLISH_BIND, "publish: socket", errno);
     return;
   }
   int one = 1;
@@ -249,7 +249,7 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (!udp && listen(fd, 128) < 0)) {
     char stage[128];
     snprintf(stage, sizeof stage, "publish: bind %s %s:%u", udp ? "udp" : "tcp", host, (unsigned)port);
-    reply_error(reqid, stage, errno);
+    reply_error(reqid, EK_PUBLISH_BIND, stage, errno);
     close(fd);
     return;
   }
@@ -267,7 +267,7 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   int r = loop_add(fd, EPOLLIN, &l->w);
   if (r < 0) {
     /* Answering OK here would publish a port nobody serves. */
-    reply_error(reqid, "publish: watch the socket", -r);
+    reply_error(reqid, EK_RESOURCES, "publish: watch the socket", -r);
     close(fd);
     free(l->id);
     free(l);

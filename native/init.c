@@ -66,7 +66,7 @@ long init_recv(int fd, struct init_msg *m, int *fd_out) {
 }
 
 static void send_error(int ctl, uint32_t kind, const sw_error *e) {
-  struct init_msg m = {.kind = kind, .err = e->errnum};
+  struct init_msg m = {.kind = kind, .err = e->errnum, .aux = (uint32_t)e->kind};
   memcpy(m.stage, e->stage, sizeof m.stage - 1);
   init_send(ctl, &m, -1);
 }

@@ -131,9 +131,9 @@ static void finish_remove(struct container *c) {
     return;
   }
   struct path_job job = {.path = c->state_dir};
-  int r = worker_spawn(req, rmtree_worker, &job, -1, false);
+  int r = worker_spawn(req, EK_FILES, rmtree_worker, &job, -1, false);
   container_free(c);
-  if (r < 0) reply_error(req, "remove state dir: fork worker", -r);
+  if (r < 0) reply_error(req, EK_RESOURCES, "remove state dir: fork worker", -r);
 }
 
 static void container_reaped(struct container *c, int init_status) {
@@ -145,8 +145,8 @@ static void container_reaped(struct container *c, int init_status) {
   drain_out(c, 0);
   drain_out(c, 1);
   int status = c->have_status ? c->status : init_status;
-  if (c->state == C_CREATING) reply_error(c->create_req, "container init exited during setup", ECHILD);
-  if (c->state == C_STARTING) reply_error(c->start_req, "container init exited during start", ECHILD);
+  if (c->state == C_CREATING) reply_error(c->create_req, EK_SETUP, "container init exited during setup", ECHILD);
+  if (c->state == C_STARTING) reply_error(c->start_req, EK_SETUP, "container init exited during start", ECHILD);
   if (c->create_ok) {
     sw_buf b = {0};
     buf_begin(&b, FR_EXIT, 0);
@@ -187,7 +187,7 @@ static void ctl_readable(struct watch *w, uint32_t events) {
     }
     break;
   case IM_ERROR:
-    if (c->state == C_CREATING) reply_error(c->create_req, m.stage, m.err);
+    if (c->state == C_CREATING) reply_error(c->create_req, m.aux ? (int)m.aux : EK_SETUP, m.stage, m.err);
     c->state = C_FAILED;
     break;
   case IM_STARTED:
@@ -195,7 +195,7 @@ static void ctl_readable(struct watch *w, uint32_t events) {
     c->state = C_RUNNING;
     break;
   case IM_START_FAILED:
-    if (c->state == C_STARTING) reply_error(c->start_req, m.stage, m.err);
+    if (c->state == C_STARTING) reply_error(c->start_req, m.aux ? (int)m.aux : EK_EXEC, m.stage, m.err);
     c->state = C_RUNNING; /* the process exits 126/127; the EXIT event follows */
     break;
   case IM_EXIT:
@@ -216,12 +216,12 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   struct container_spec s;
   sw_error e = {0};
   if (spec_parse_container(f->body, f->body_len, &s, &e) < 0) {
-    reply_error(reqid, e.stage, e.errnum);
+    reply_error(reqid, EK_BAD_REQUEST, e.stage, e.errnum);
     spec_free_container(&s);
     return;
   }
   if (find(s.id)) {
-    reply_error(reqid, "create: container id in use", EEXIST);
+    reply_error(reqid, EK_ID_IN_USE, "create: container id in use", EEXIST);
     spec_free_container(&s);
     return;
   }
@@ -237,12 +237,12 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
   int r;
   if ((r = log_open(&c->log, s.log_path, s.log_max)) < 0) {
-    reply_error(reqid, "open log file", -r);
+    reply_error(reqid, EK_SETUP, "open log file", -r);
     goto fail;
   }
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0 || pipe2(po, O_CLOEXEC) < 0 ||
       pipe2(pe, O_CLOEXEC) < 0) {
-    reply_error(reqid, "create pipes", errno);
+    reply_error(reqid, EK_RESOURCES, "create pipes", errno);
     goto fail;
   }
   /* A fuse-overlayfs root is served from here, outside the container's pid namespace. */
@@ -256,7 +256,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
    * namespace while the keeper itself stays in the host's pid and network namespaces. */
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
-    reply_error(reqid, "clone container namespaces", errno);
+    reply_error(reqid, EK_SETUP, "clone container namespaces", errno);
     goto fail;
   }
   if (pid == 0) {
@@ -311,7 +311,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     free(c->state_dir);
     free(c);
     spec_free_container(&s);
-    reply_error(reqid, "create: watch the container's pipes", -r);
+    reply_error(reqid, EK_RESOURCES, "create: watch the container's pipes", -r);
     return;
   }
   c->next = K.containers;
@@ -336,7 +336,7 @@ static struct container *need_container(uint32_t reqid, const sw_frame_view *f, 
   if (!c) {
     char stage[64];
     snprintf(stage, sizeof stage, "%s: no such container", op);
-    reply_error(reqid, stage, ESRCH);
+    reply_error(reqid, EK_NO_CONTAINER, stage, ESRCH);
   }
   return c;
 }
@@ -345,13 +345,13 @@ static void op_start(uint32_t reqid, const sw_frame_view *f) {
   struct container *c = need_container(reqid, f, "start");
   if (!c) return;
   if (c->state != C_CREATED) {
-    reply_error(reqid, "start: container is not in the created state", EINVAL);
+    reply_error(reqid, EK_CONTAINER_STATE, "start: container is not in the created state", EINVAL);
     return;
   }
   struct init_msg m = {.kind = IM_START};
   int r = init_send(c->ctl, &m, -1);
   if (r < 0) {
-    reply_error(reqid, "start: signal init", -r);
+    reply_error(reqid, EK_CONTAINER_STATE, "start: signal init", -r);
     return;
   }
   c->state = C_STARTING;
@@ -365,7 +365,7 @@ static void op_kill(uint32_t reqid, const sw_frame_view *f) {
   spec_get_uint(f->body, f->body_len, T_SIGNAL, &sig);
   /* init forwards everything but SIGKILL, which ends the whole pid namespace at once. */
   if (!c->reaped && kill(c->pid, (int)sig) < 0 && errno != ESRCH) {
-    reply_error(reqid, "kill", errno);
+    reply_error(reqid, EK_CONTAINER_STATE, "kill", errno);
     return;
   }
   reply_ok(reqid);
@@ -379,7 +379,7 @@ static void op_remove(uint32_t reqid, const sw_frame_view *f) {
     return;
   }
   if (c->remove_req) {
-    reply_error(reqid, "remove: already being removed", EBUSY);
+    reply_error(reqid, EK_CONTAINER_STATE, "remove: already being removed", EBUSY);
     return;
   }
   c->remove_req = reqid;
@@ -397,13 +397,13 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
   struct container *c = need_container(reqid, f, "exec");
   if (!c) return;
   if (c->reaped || (c->state != C_RUNNING && c->state != C_CREATED)) {
-    reply_error(reqid, "exec: container is not running", ESRCH);
+    reply_error(reqid, EK_CONTAINER_STATE, "exec: container is not running", ESRCH);
     return;
   }
   struct proc_spec p;
   sw_error e = {0};
   if (spec_parse_proc(f->body, f->body_len, &p, &e) < 0) {
-    reply_error(reqid, e.stage, e.errnum);
+    reply_error(reqid, EK_BAD_REQUEST, e.stage, e.errnum);
     spec_free_proc(&p);
     return;
   }
@@ -416,8 +416,8 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
   uint64_t chunked = 0;
   spec_get_uint(f->body, f->body_len, T_CHUNKED, &chunked);
   struct exec_job job = {.init_pid = c->pid, .proc = &p, .has_stdin = chunked != 0};
-  int r = worker_spawn(reqid, exec_worker, &job, -1, job.has_stdin);
-  if (r < 0) reply_error(reqid, "exec: fork", -r);
+  int r = worker_spawn(reqid, EK_SETUP, exec_worker, &job, -1, job.has_stdin);
+  if (r < 0) reply_error(reqid, EK_RESOURCES, "exec: fork", -r);
   spec_free_proc(&p);
 }
 
@@ -435,13 +435,13 @@ static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bo
     struct container *c = need_container(reqid, f, "files");
     if (!c) goto out;
     if (c->reaped) {
-      reply_error(reqid, "files: container is not running", ESRCH);
+      reply_error(reqid, EK_CONTAINER_STATE, "files: container is not running", ESRCH);
       goto out;
     }
     job.init_pid = c->pid;
   }
-  int r = worker_spawn(reqid, fn, &job, -1, job.chunked);
-  if (r < 0) reply_error(reqid, "fork worker", -r);
+  int r = worker_spawn(reqid, EK_FILES, fn, &job, -1, job.chunked);
+  if (r < 0) reply_error(reqid, EK_RESOURCES, "fork worker", -r);
 out:
   free(job.root);
   free(job.path);
@@ -463,7 +463,7 @@ static void dispatch(const sw_frame_view *f) {
     cleanup_free char *id = spec_get_str(f->body, f->body_len, T_ID);
     struct container *c = id ? find(id) : NULL;
     if (!c || c->reaped) {
-      reply_error(f->reqid, "publish: no such container", ESRCH);
+      reply_error(f->reqid, EK_NO_CONTAINER, "publish: no such container", ESRCH);
       break;
     }
     forward_publish(f->reqid, c->id, c->ctl, f->body, f->body_len);
@@ -502,17 +502,17 @@ static void dispatch(const sw_frame_view *f) {
     struct container *c = need_container(f->reqid, f, "network attach");
     if (!c) break;
     if (c->reaped || c->remove_req) {
-      reply_error(f->reqid, "network attach: container is not running", ESRCH);
+      reply_error(f->reqid, EK_CONTAINER_STATE, "network attach: container is not running", ESRCH);
       break;
     }
     if (c->net == NET_HOST) {
-      reply_error(f->reqid, "network attach: the container shares the host network namespace", EINVAL);
+      reply_error(f->reqid, EK_CONTAINER_STATE, "network attach: the container shares the host network namespace", EINVAL);
       break;
     }
     network_attach(f->reqid, f->body, f->body_len, c->pid, &c->net_ifs);
     break;
   }
-  default: reply_error(f->reqid, "unknown request type", ENOSYS); break;
+  default: reply_error(f->reqid, EK_BAD_REQUEST, "unknown request type", ENOSYS); break;
   }
 }
 
@@ -564,9 +564,9 @@ static void input_readable(struct watch *w, uint32_t events) {
       if (r > 0)
         dispatch(&f);
       else if (r == -EMSGSIZE)
-        reply_error(f.reqid, "frame larger than the 64 MiB limit", EMSGSIZE);
+        reply_error(f.reqid, EK_FRAME, "frame larger than the 64 MiB limit", EMSGSIZE);
       else
-        reply_error(0, "frame shorter than its header", EBADMSG);
+        reply_error(0, EK_FRAME, "frame shorter than its header", EBADMSG);
     }
     long n = reader_fill(&K.in, 0);
     if (n == -EAGAIN || n == -EINTR) return;

@@ -128,7 +128,7 @@ static void create_answer(struct watch *w, uint32_t events) {
   else
     snprintf(stage, sizeof stage, "network create: %.*s", (int)sizeof m.stage, m.stage);
   net_unlink(n);
-  reply_error(req, stage, r > 0 && m.err ? m.err : r < 0 ? (int)-r : EIO);
+  reply_error(req, EK_NETWORK, stage, r > 0 && m.err ? m.err : r < 0 ? (int)-r : EIO);
 }
 
 /* Forks the child that makes the namespace; the answer comes through the loop (create_answer),
@@ -167,21 +167,21 @@ void network_create(uint32_t reqid, const uint8_t *body, size_t len) {
   uint64_t subnet = 0;
   bool has_subnet = spec_get_uint(body, len, T_SUBNET, &subnet);
   if (!id || !*id) {
-    reply_error(reqid, "network create: missing network id", EINVAL);
+    reply_error(reqid, EK_BAD_REQUEST, "network create: missing network id", EINVAL);
     return;
   }
   if (find_net(id)) {
-    reply_error(reqid, "network create: network id in use", EEXIST);
+    reply_error(reqid, EK_ID_IN_USE, "network create: network id in use", EEXIST);
     return;
   }
   if (has_subnet) {
     if (subnet > 255) {
-      reply_error(reqid, "network create: subnet index must be 0..255", EINVAL);
+      reply_error(reqid, EK_BAD_REQUEST, "network create: subnet index must be 0..255", EINVAL);
       return;
     }
     for (struct network *n = N.nets; n; n = n->next)
       if (n->subnet == subnet) {
-        reply_error(reqid, "network create: subnet index in use by another network", EEXIST);
+        reply_error(reqid, EK_SUBNET_IN_USE, "network create: subnet index in use by another network", EEXIST);
         return;
       }
   }
@@ -192,7 +192,7 @@ void network_create(uint32_t reqid, const uint8_t *body, size_t len) {
   int r = start_create(n);
   if (r < 0) {
     free(n);
-    reply_error(reqid, "network create: fork", -r);
+    reply_error(reqid, EK_RESOURCES, "network create: fork", -r);
     return;
   }
   /* Listed at once: the id and the subnet are taken while the namespace is being made. */
@@ -207,7 +207,7 @@ void network_remove(uint32_t reqid, const uint8_t *body, size_t len) {
   if (n) {
     if (n->create_req) {
       kill(n->pid, SIGKILL);
-      reply_error(n->create_req, "network create: removed while being created", ECANCELED);
+      reply_error(n->create_req, EK_NETWORK, "network create: removed while being created", ECANCELED);
     }
     /* The last reference: the kernel destroys the namespace, its bridge and every veth peer in
      * it, which also removes the containers' ends. Attach workers still running hold a dup. */
@@ -262,7 +262,7 @@ static void attach_worker(int out, uint32_t reqid, void *arg) {
   inet_ntop(AF_INET, &j->addr, ip, sizeof ip);
   if (idx < 0) r = sw_fail(&e, -idx, "network attach: find %s", j->ifname);
   else if ((r = nl_add_addr4(nl, idx, j->addr, j->prefix)) < 0)
-    sw_fail(&e, -r, "network attach: add address %s/%u to %s", ip, j->prefix, j->ifname);
+    sw_fail_k(&e, r == -EEXIST ? EK_ADDRESS_IN_USE : EK_NETWORK, -r, "network attach: add address %s/%u to %s", ip, j->prefix, j->ifname);
   else if ((r = nl_link_up(nl, idx, 0)) < 0)
     sw_fail(&e, -r, "network attach: bring %s up", j->ifname);
   /* Other networks' subnets: fail fast here rather than leave by eth0's default route (slirp4netns
@@ -312,16 +312,16 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
   spec_get_uint(body, len, T_PREFIX, &prefix);
   struct network *n = net_id ? find_net(net_id) : NULL;
   if (!n) {
-    reply_error(reqid, "network attach: no such network", ENOENT);
+    reply_error(reqid, EK_NETWORK, "network attach: no such network", ENOENT);
     return;
   }
   if (n->nsfd < 0) {
-    reply_error(reqid, "network attach: the network is still being created", EAGAIN);
+    reply_error(reqid, EK_NETWORK, "network attach: the network is still being created", EAGAIN);
     return;
   }
   struct attach_job j = {.init_pid = init_pid, .prefix = (unsigned)prefix};
   if (!ip || inet_pton(AF_INET, ip, &j.addr) != 1 || prefix < 1 || prefix > 30) {
-    reply_error(reqid, "network attach: need an IPv4 address and a prefix length of 1..30", EINVAL);
+    reply_error(reqid, EK_BAD_REQUEST, "network attach: need an IPv4 address and a prefix length of 1..30", EINVAL);
     return;
   }
   unsigned ifnum = *ifs + 1;
@@ -331,18 +331,18 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
   while (tlv_next(&it, &t) > 0) {
     if (t.tag != T_UNREACHABLE) continue;
     if (j.nblocks == MAX_BLOCKS || nl_parse_cidr4((const char *)t.val, t.len, &j.block[j.nblocks], &j.block_len[j.nblocks]) < 0) {
-      reply_error(reqid, "network attach: bad unreachable route (at most 8 IPv4 CIDRs like 10.89.0.0/16)", EINVAL);
+      reply_error(reqid, EK_BAD_REQUEST, "network attach: bad unreachable route (at most 8 IPv4 CIDRs like 10.89.0.0/16)", EINVAL);
       return;
     }
     j.nblocks++;
   }
   if (ifnum > 999) {
-    reply_error(reqid, "network attach: too many networks for one container", ENOSPC);
+    reply_error(reqid, EK_NETWORK, "network attach: too many networks for one container", ENOSPC);
     return;
   }
   snprintf(j.ifname, sizeof j.ifname, "eth%u", ifnum);
   snprintf(j.peer, sizeof j.peer, "sw%08x", ++N.next_peer);
-  int r = worker_spawn(reqid, attach_worker, &j, n->nsfd, false);
-  if (r < 0) reply_error(reqid, "network attach: fork", -r);
+  int r = worker_spawn(reqid, EK_NETWORK, attach_worker, &j, n->nsfd, false);
+  if (r < 0) reply_error(reqid, EK_RESOURCES, "network attach: fork", -r);
   else *ifs = ifnum;
 }

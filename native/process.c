@@ -1,4 +1,5 @@
 #include "process.h"
+#include "protocol.h"
 
 #include <grp.h>
 #include <linux/capability.h>
@@ -53,10 +54,10 @@ static int apply_caps(const struct proc_spec *p, sw_error *e) {
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "PR_SET_KEEPCAPS");
   if (setgroups(p->ngroups, p->groups) < 0) {
     /* With a single-id mapping setgroups is denied; that is only fatal when groups were asked. */
-    if (!(errno == EPERM && p->ngroups == 0)) return sw_fail(e, errno, "setgroups");
+    if (!(errno == EPERM && p->ngroups == 0)) return sw_fail_k(e, EK_IDS, errno, "setgroups");
   }
-  if (setresgid(p->gid, p->gid, p->gid) < 0) return sw_fail(e, errno, "setresgid %u", (unsigned)p->gid);
-  if (setresuid(p->uid, p->uid, p->uid) < 0) return sw_fail(e, errno, "setresuid %u", (unsigned)p->uid);
+  if (setresgid(p->gid, p->gid, p->gid) < 0) return sw_fail_k(e, EK_IDS, errno, "setresgid %u", (unsigned)p->gid);
+  if (setresuid(p->uid, p->uid, p->uid) < 0) return sw_fail_k(e, EK_IDS, errno, "setresuid %u", (unsigned)p->uid);
   struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[2];
   memset(data, 0, sizeof data);
@@ -94,7 +95,7 @@ int process_exec(const struct proc_spec *p, sw_error *e) {
     return sw_fail(e, EINVAL, "seccomp: no filter compiled for the default profile"); /* never run unfiltered by mistake */
   process_reset_signals();
   if ((r = apply_rlimits(p, e)) < 0) return r;
-  if (chdir(p->cwd) < 0) return sw_fail(e, errno, "chdir %s", p->cwd);
+  if (chdir(p->cwd) < 0) return sw_fail_k(e, EK_CWD, errno, "chdir %s", p->cwd);
   if ((r = join_session_keyring(e)) < 0) return r;
   /* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it while we still hold it
    * (as runc); setgroups, setres[ug]id, capset and prctl that follow are in the profile. */
@@ -107,5 +108,5 @@ int process_exec(const struct proc_spec *p, sw_error *e) {
   /* execvp looks PATH up in environ, not in the envp it would be given: switch environ first. */
   environ = p->env;
   execvp(p->argv[0], p->argv);
-  return sw_fail(e, errno, "exec %s", p->argv[0]);
+  return sw_fail_k(e, EK_EXEC, errno, "exec %s", p->argv[0]);
 }

@@ -117,6 +117,34 @@ enum sw_tag {
   T_CHUNKED = 62,     /* PUT (file content) / EXEC (stdin): the bytes follow as DATA frames */
   T_EOF = 63,         /* DATA: the last one of its request */
   T_SECCOMP = 64,     /* CREATE: u8 0 unconfined, 1 Docker's default profile (also when absent); execs inherit it */
+  T_KIND = 65,        /* ERROR: u32 enum sw_err_kind */
+};
+
+/*
+ * What failed, in an ERROR frame (T_KIND), for Node to branch on; STAGE is the detail for people and
+ * is never parsed. Numbers are stable (src/runtime/keeper/keeper-error.ts mirrors them).
+ */
+enum sw_err_kind {
+  EK_UNSPECIFIED = 0,
+  EK_BAD_REQUEST = 1,      /* malformed or invalid request fields, unknown request type */
+  EK_FRAME = 2,            /* a frame above the limit or shorter than its header */
+  EK_NO_CONTAINER = 3,
+  EK_CONTAINER_STATE = 4,  /* not created / not running / being removed */
+  EK_ID_IN_USE = 5,        /* container or network id */
+  EK_USERNS = 6,           /* the keeper's own user namespace */
+  EK_SETUP = 7,            /* container setup in init or a worker (namespaces, mounts, devices) */
+  EK_ROOTFS = 8,           /* mounting the root file system (overlay, fuse-overlayfs, copy) */
+  EK_IDS = 9,              /* setgroups / setresgid / setresuid for the process */
+  EK_CWD = 10,             /* the working directory */
+  EK_EXEC = 11,            /* execve of argv[0] */
+  EK_FILES = 12,           /* PUT / GET / CHOWN_LIST / RMTREE */
+  EK_PUBLISH_BIND = 13,    /* socket / bind / listen of a published host port */
+  EK_PUBLISH_ADDRESS = 14, /* the host address is not an IP address */
+  EK_NETWORK = 15,         /* user network create / attach */
+  EK_SUBNET_IN_USE = 16,
+  EK_ADDRESS_IN_USE = 17,  /* NET_ATTACH: the container already has this address */
+  EK_WORKER = 18,          /* a worker died without an answer or sent garbage */
+  EK_RESOURCES = 19,       /* fork, pipes, epoll: the keeper's own resources */
 };
 
 typedef struct {

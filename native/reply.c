@@ -129,8 +129,9 @@ void send_frame(sw_buf *b) {
   out_write(b->data, b->len);
 }
 
-void build_error(sw_buf *b, uint32_t reqid, const char *stage, int errnum) {
+void build_error(sw_buf *b, uint32_t reqid, int kind, const char *stage, int errnum) {
   buf_begin(b, FR_ERROR, reqid);
+  buf_put_u32(b, T_KIND, (uint32_t)kind);
   buf_put_str(b, T_STAGE, stage);
   buf_put_u32(b, T_ERRNO, (uint32_t)errnum);
   buf_put_str(b, T_MESSAGE, strerror(errnum));
@@ -143,9 +144,9 @@ void reply_ok(uint32_t reqid) {
   buf_free(&b);
 }
 
-void reply_error(uint32_t reqid, const char *stage, int errnum) {
+void reply_error(uint32_t reqid, int kind, const char *stage, int errnum) {
   sw_buf b = {0};
-  build_error(&b, reqid, stage, errnum);
+  build_error(&b, reqid, kind, stage, errnum);
   send_frame(&b);
   buf_free(&b);
 }

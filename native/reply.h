@@ -23,6 +23,7 @@ void out_set_drain_hook(void (*fn)(void));
 void out_flush_sync(void);
 
 void reply_ok(uint32_t reqid);
-void reply_error(uint32_t reqid, const char *stage, int errnum);
+/* ERROR for reqid: kind (enum sw_err_kind) is what Node branches on, the stage text is for people. */
+void reply_error(uint32_t reqid, int kind, const char *stage, int errnum);
 /* Builds an ERROR frame into b (workers write it to their own pipe). */
-void build_error(sw_buf *b, uint32_t reqid, const char *stage, int errnum);
+void build_error(sw_buf *b, uint32_t reqid, int kind, const char *stage, int errnum);

@@ -21,6 +21,7 @@
 #include <sys/time.h>
 
 #include "process.h"
+#include "protocol.h"
 
 enum { NO_CREATE = 0, CREATE_DIR = 1, CREATE_FILE = 2 };
 
@@ -303,23 +304,23 @@ int rootfs_prepare(struct container_spec *s, sw_error *e) {
   if (s->rootfs || strategy == RS_OVERLAY || strategy == RS_COPY) return 0;
   if (strategy == RS_AUTO && s->nlowers <= OVL_MAX_STACK && kernel_overlay_works(s)) return 0;
   const char *bin = fuse_binary();
-  if (!bin) return strategy == RS_FUSE ? sw_fail(e, ENOENT, "mount fuse-overlayfs: not installed") : 0;
+  if (!bin) return strategy == RS_FUSE ? sw_fail_k(e, EK_ROOTFS, ENOENT, "mount fuse-overlayfs: not installed") : 0;
   cleanup_fd int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fuse < 0)
-    return strategy == RS_FUSE ? sw_fail(e, errno, "mount fuse-overlayfs: open /dev/fuse (it must be readable and writable)") : 0;
+    return strategy == RS_FUSE ? sw_fail_k(e, EK_ROOTFS, errno, "mount fuse-overlayfs: open /dev/fuse (it must be readable and writable)") : 0;
   int r;
   cleanup_free char *dir = lower_links(s, e, &r);
   if (r < 0) return r;
   cleanup_free char *opts = overlay_data(s, dir != NULL, false);
   int go[2];
-  if (pipe2(go, O_CLOEXEC) < 0) return sw_fail(e, errno, "mount fuse-overlayfs: pipe");
+  if (pipe2(go, O_CLOEXEC) < 0) return sw_fail_k(e, EK_ROOTFS, errno, "mount fuse-overlayfs: pipe");
   pid_t keeper = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     int err = errno;
     close(go[0]);
     close(go[1]);
-    return sw_fail(e, err, "mount fuse-overlayfs: fork");
+    return sw_fail_k(e, EK_ROOTFS, err, "mount fuse-overlayfs: fork");
   }
   if (pid == 0) fuse_daemon(keeper, bin, opts, dir, fuse, go[0]);
   close(go[0]);
@@ -514,9 +515,9 @@ static int copy_layers(const struct container_spec *s, const char *target, sw_er
 
 static int mount_overlay(const struct container_spec *s, const char *target, sw_error *e) {
   if (has_bad_chars(s->upper) || has_bad_chars(s->work))
-    return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in upper/work path");
+    return sw_fail_k(e, EK_ROOTFS, EINVAL, "mount overlay: ':' or ',' in upper/work path");
   for (size_t i = 0; i < s->nlowers; i++)
-    if (has_bad_chars(s->lowers[i])) return sw_fail(e, EINVAL, "mount overlay: ':' or ',' in %s", s->lowers[i]);
+    if (has_bad_chars(s->lowers[i])) return sw_fail_k(e, EK_ROOTFS, EINVAL, "mount overlay: ':' or ',' in %s", s->lowers[i]);
   if (strategy == RS_COPY) return copy_layers(s, target, e);
   int kerr = 0;
   if (strategy != RS_FUSE) {
@@ -524,16 +525,16 @@ static int mount_overlay(const struct container_spec *s, const char *target, sw_
     cleanup_free char *dir = lower_links(s, e, &r);
     if (r < 0) return r;
     cleanup_free char *data = overlay_data(s, dir != NULL, true);
-    if (strlen(data) >= 4000) return sw_fail(e, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
+    if (strlen(data) >= 4000) return sw_fail_k(e, EK_ROOTFS, E2BIG, "mount overlay: %zu layers do not fit into one page", s->nlowers);
     if (dir && chdir(dir) < 0) return sw_fail(e, errno, "chdir %s", dir);
     kerr = mount("overlay", target, "overlay", 0, data) < 0 ? errno : 0;
     if (dir) (void)!chdir("/");
-    if (!kerr || strategy == RS_OVERLAY) return kerr ? sw_fail(e, kerr, "mount overlay") : 0;
+    if (!kerr || strategy == RS_OVERLAY) return kerr ? sw_fail_k(e, EK_ROOTFS, kerr, "mount overlay") : 0;
   }
   int fr = s->fuse_fd >= 0 ? mount_prepared_fuse(s, target) : -ENOENT;
   if (fr < 0) {
     const char *why = s->fuse_fd < 0 ? "not installed or no usable /dev/fuse" : strerror(-fr);
-    if (strategy == RS_FUSE) return sw_fail(e, -fr, "mount fuse-overlayfs: %s", why);
+    if (strategy == RS_FUSE) return sw_fail_k(e, EK_ROOTFS, -fr, "mount fuse-overlayfs: %s", why);
     logmsg("kernel overlay failed (%s), fuse-overlayfs %s; copying the layers", strerror(kerr), why);
     return copy_layers(s, target, e);
   }

@@ -14,7 +14,7 @@ int userns_enter(sw_reader *in) {
   /* The keeper is single-threaded, so unshare(CLONE_NEWUSER) is allowed (it is EINVAL in a
    * threaded process, which is why Node never does this itself). */
   if (unshare(CLONE_NEWUSER) < 0) {
-    reply_error(0, "unshare user namespace", errno);
+    reply_error(0, EK_USERNS, "unshare user namespace", errno);
     die_with_error("unshare user namespace");
   }
   sw_buf b = {0};

@@ -77,6 +77,19 @@ char *xasprintf(const char *fmt, ...) {
   return r;
 }
 
+int sw_fail_k(sw_error *e, int kind, int errnum, const char *fmt, ...) {
+  if (errnum <= 0) errnum = EIO;
+  if (e) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->stage, sizeof e->stage, fmt, ap);
+    va_end(ap);
+    e->errnum = errnum;
+    e->kind = kind;
+  }
+  return -errnum;
+}
+
 int sw_fail(sw_error *e, int errnum, const char *fmt, ...) {
   if (errnum <= 0) errnum = EIO;
   if (e) {

@@ -64,10 +64,13 @@ static inline int steal_fd(int *fd) {
  */
 typedef struct {
   int errnum;
+  int kind; /* enum sw_err_kind (protocol.h); 0: the request's default */
   char stage[512];
 } sw_error;
 
 int sw_fail(sw_error *e, int errnum, const char *fmt, ...) PRINTF(3, 4);
+/* sw_fail that also says what kind of failure it is (an enum sw_err_kind). */
+int sw_fail_k(sw_error *e, int kind, int errnum, const char *fmt, ...) PRINTF(4, 5);
 
 int write_all(int fd, const void *buf, size_t len);     /* 0 or -errno */
 ssize_t read_full(int fd, void *buf, size_t len);       /* bytes read (short only on EOF) or -errno */

@@ -37,6 +37,7 @@ struct worker {
 };
 
 static struct worker *workers;
+static int default_kind; /* in a worker: the kind of its failures that do not name one */
 
 void worker_send(int out, sw_buf *b) {
   buf_finish(b);
@@ -45,7 +46,7 @@ void worker_send(int out, sw_buf *b) {
 
 void worker_fail(int out, uint32_t reqid, const sw_error *e) {
   sw_buf b = {0};
-  build_error(&b, reqid, e->stage, e->errnum);
+  build_error(&b, reqid, e->kind ? e->kind : default_kind, e->stage, e->errnum);
   worker_send(out, &b);
   _exit(1);
 }
@@ -98,7 +99,7 @@ static void worker_maybe_free(struct worker *w) {
   if (w->final)
     out_write(w->final, w->final_len);
   else if (!w->finished)
-    reply_error(w->reqid, "worker exited without an answer", EIO);
+    reply_error(w->reqid, EK_WORKER, "worker exited without an answer", EIO);
   for (struct worker **pp = &workers; *pp; pp = &(*pp)->next)
     if (*pp == w) {
       *pp = w->next;
@@ -220,7 +221,7 @@ static void worker_readable(struct watch *wt, uint32_t events) {
       if (r < 0 && !w->finished) {
         /* Not a frame stream: the worker is broken. Its request fails, nothing else. */
         kill(w->pid, SIGKILL);
-        reply_error(w->reqid, "worker sent a malformed frame", EBADMSG);
+        reply_error(w->reqid, EK_WORKER, "worker sent a malformed frame", EBADMSG);
         w->finished = true;
       }
       loop_del_close(&w->fd);
@@ -231,7 +232,7 @@ static void worker_readable(struct watch *wt, uint32_t events) {
   }
 }
 
-int worker_spawn(uint32_t reqid, worker_fn fn, void *arg, int pass_fd, bool input) {
+int worker_spawn(uint32_t reqid, int kind, worker_fn fn, void *arg, int pass_fd, bool input) {
   int p[2], ip[2] = {-1, -1};
   if (pipe2(p, O_CLOEXEC) < 0) return -errno;
   if (input && pipe2(ip, O_CLOEXEC) < 0) {
@@ -251,6 +252,7 @@ int worker_spawn(uint32_t reqid, worker_fn fn, void *arg, int pass_fd, bool inpu
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     process_reset_signals();
+    default_kind = kind;
     int out = child_fd_hygiene(p[1], pass_fd, ip[0]);
     if (out < 0) _exit(1);
     fn(out, reqid, arg);

@@ -22,9 +22,10 @@ typedef void (*worker_fn)(int out, uint32_t reqid, void *arg);
 
 #define WORKER_PASS_FD 4 /* where pass_fd lands in the child */
 
-/* 0 or -errno (nothing was answered: the caller replies). pass_fd (if >= 0) is fd 4 in the child;
- * with `input`, fd 0 of the child reads what worker_input() feeds for reqid. */
-int worker_spawn(uint32_t reqid, worker_fn fn, void *arg, int pass_fd, bool input);
+/* 0 or -errno (nothing was answered: the caller replies). kind (enum sw_err_kind) is the error kind
+ * of the worker's failures that do not set their own; pass_fd (if >= 0) is fd 4 in the child; with
+ * `input`, fd 0 of the child reads what worker_input() feeds for reqid. */
+int worker_spawn(uint32_t reqid, int kind, worker_fn fn, void *arg, int pass_fd, bool input);
 /* A DATA frame for reqid's input: queued (acknowledged once written); eof closes the input after
  * it. Returns -ESRCH when no live worker of reqid takes input (the caller ignores the data). */
 int worker_input(uint32_t reqid, const uint8_t *data, size_t len, bool eof);

@@ -6,6 +6,7 @@ import { logger } from '../internal/debug.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { Image } from '../image/pull.js';
 import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
+import { KeeperError } from './keeper/keeper-error.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import { readContainerFile } from './container-files.js';
@@ -335,17 +336,17 @@ export class ContainerHandle implements RuntimeContainer {
 function publishError(err: unknown, p: LaunchPlan['ports'][number], wanted: number): unknown {
   if (!SlipwayError.is(err)) return err;
   const where = `${p.hostIp}:${wanted}/${p.protocol} (for container port ${p.container})`;
-  if (/EADDRINUSE/.test(err.message)) {
+  if (KeeperError.isKind(err, 'publish-bind', 'EADDRINUSE')) {
     return new SlipwayError('ERR_PORT_IN_USE', `host port ${where} is already in use`, {
       hint: `stop whatever listens there, or let slipway pick a free port with expose(${p.container})`, cause: err,
     });
   }
-  if (/EADDRNOTAVAIL/.test(err.message)) {
+  if (KeeperError.isKind(err, 'publish-bind', 'EADDRNOTAVAIL')) {
     return new SlipwayError('ERR_NETWORK', `cannot publish on ${where}: the address is not one of this host's`, {
       hint: 'use 127.0.0.1, 0.0.0.0 or an address of a local interface (ip -brief address) as hostIp', cause: err,
     });
   }
-  if (/EINVAL/.test(err.message) && /address/.test(err.message)) {
+  if (KeeperError.isKind(err, 'publish-address')) {
     return new SlipwayError('ERR_INVALID_ARGUMENT', `invalid hostIp: ${JSON.stringify(p.hostIp)} (for container port ${p.container})`, {
       hint: 'expected an IPv4 or IPv6 address such as 127.0.0.1, 0.0.0.0 or ::1', cause: err,
     });

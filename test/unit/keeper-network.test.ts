@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../src/errors.js';
+import { KeeperError } from '../../src/runtime/keeper/keeper-error.js';
 import { KeeperNetwork, type NetworkKeeper } from '../../src/runtime/keeper/keeper-network.js';
 
 /** Records calls like the keeper would receive them; attach fails for container ids starting with "bad". */
@@ -64,7 +65,7 @@ describe('KeeperNetwork', () => {
   it('skips subnet indexes the keeper reports in use', async () => {
     const { k, calls } = fakeKeeper();
     const busy: NetworkKeeper = { ...k, createNetwork: async (id, i) => {
-      if (i < 2) throw new SlipwayError('ERR_NETWORK', 'network create: subnet index in use by another network: EEXIST');
+      if (i < 2) throw new KeeperError('ERR_NETWORK', 'subnet-in-use', 'network create: reworded', 17, 'File exists', undefined);
       return k.createNetwork(id, i);
     } };
     expect((await KeeperNetwork.create(busy, { id: 's' })).subnetIndex).toBe(2);

@@ -65,11 +65,11 @@ describe('keeper protocol', () => {
   });
 
   it('turns ERROR frames into SlipwayErrors with stage and errno', () => {
-    const [frame] = new FrameDecoder().push(encodeFrame(FrameType.ERROR, 3, [tlv.str(Tag.STAGE, 'mount overlay'), tlv.u32(Tag.ERRNO, 22), tlv.str(Tag.MESSAGE, 'Invalid argument')]));
+    const [frame] = new FrameDecoder().push(encodeFrame(FrameType.ERROR, 3, [tlv.u32(Tag.KIND, 8), tlv.str(Tag.STAGE, 'mount overlay'), tlv.u32(Tag.ERRNO, 22), tlv.str(Tag.MESSAGE, 'Invalid argument')]));
     const e = errorFromFrame(frame!);
     expect(e.code).toBe('ERR_RUNTIME');
     expect(e.shortMessage).toBe('mount overlay: EINVAL (Invalid argument)');
     expect(e.hint).toMatch(/overlayfs/);
-    expect(e).toMatchObject({ stage: 'mount overlay', errno: 22 });
+    expect(e).toMatchObject({ kind: 'rootfs', stage: 'mount overlay', errno: 22, errnoName: 'EINVAL' });
   });
 });

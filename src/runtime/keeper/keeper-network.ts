@@ -1,5 +1,6 @@
 import { SlipwayError, invalidArgument } from '../../errors.js';
 import type { Keeper } from './keeper.js';
+import { KeeperError } from './keeper-error.js';
 
 /** The keeper calls this file needs (a fake in unit tests). */
 export type NetworkKeeper = Pick<Keeper, 'createNetwork' | 'removeNetwork' | 'attachNetwork'>;
@@ -85,7 +86,7 @@ export class KeeperNetwork {
         return new KeeperNetwork(keeper, id, index);
       } catch (e) {
         // Taken by a network made with the raw keeper call: keep it marked and try the next one.
-        if (e instanceof Error && /subnet index in use/.test(e.message)) continue;
+        if (KeeperError.isKind(e, 'subnet-in-use')) continue;
         used.delete(index);
         throw e;
       }

@@ -9,6 +9,9 @@ import { logger } from '../../internal/debug.js';
 import { helperPath } from './helper-path.js';
 import { mapUserNamespace, mappingKey, type IdMapping, type MapOptions } from './id-mapping.js';
 import { CHUNK, FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, WINDOW, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
+import { errorFromFrame } from './keeper-error.js';
+
+export { KeeperError, errorFromFrame, type KeeperErrorKind } from './keeper-error.js';
 import { stateRoot } from './state-root.js';
 
 const log = logger('keeper');
@@ -162,10 +165,6 @@ function signalName(n: number): NodeJS.Signals {
   return (e?.[0] ?? `SIG${n}`) as NodeJS.Signals;
 }
 
-function errnoName(n: number): string {
-  return Object.entries(osConstants.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
-}
-
 function capMask(caps: (string | number)[] | undefined): bigint {
   let mask = 0n;
   for (const c of caps ?? DOCKER_CAPS) {
@@ -247,36 +246,13 @@ function containerFields(s: KeeperContainerSpec): Field[] {
 }
 
 interface Pending {
+  /** A user-network request: its errors are ERR_NETWORK. */
+  network?: boolean;
   resolve(frame: Frame): void;
   reject(err: Error): void;
   onFrame?(frame: Frame): void;
   /** A DATA frame of this request's input was handed on by the keeper (DATA_ACK). */
   onAck?(): void;
-}
-
-function hintFor(stage: string, errno: number): string | undefined {
-  const name = errnoName(errno);
-  if (stage.startsWith('mount overlay')) return 'overlayfs inside a user namespace needs Linux >= 5.11 (or install fuse-overlayfs); check that the layer and state dirs are on a local file system';
-  if (/^setres[ug]id/.test(stage) && name === 'EINVAL') return 'the process runs as a user id that is not mapped in the user namespace: add a range for your user to /etc/subuid and /etc/subgid (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`) and install uidmap';
-  if (stage.startsWith('exec ')) return name === 'ENOENT' ? 'the command was not found in the image: check the entrypoint/cmd and PATH' : 'the command could not be executed in the container';
-  if (stage.startsWith('seccomp: load')) return 'the kernel refused the seccomp filter (is CONFIG_SECCOMP_FILTER enabled?); `withSecurityOpt("seccomp=unconfined")` runs the container without one';
-  if (stage.startsWith('join a new session keyring') && name === 'EDQUOT') return 'the key quota of the user the container runs as is full (every container and exec holds a session keyring while it runs): raise /proc/sys/kernel/keys/maxkeys and maxbytes (root_maxkeys for root), or run fewer containers at once';
-  if (stage.startsWith('chdir ')) return 'the working directory does not exist or is not accessible for the container user';
-  if (stage.startsWith('network ') && (name === 'EOPNOTSUPP' || name === 'ENOTSUP')) return 'the kernel lacks bridge or veth support: load the modules as root (`modprobe bridge veth`) or enable CONFIG_BRIDGE/CONFIG_VETH';
-  if (stage.startsWith('network attach: add address') && name === 'EEXIST') return 'the container already has this address: give each network attachment its own address';
-  if (stage.startsWith('network ') && name === 'EPERM') return 'the keeper may not configure this network namespace; make sure the container was created by this keeper and is not in host network mode';
-  return undefined;
-}
-
-/** Turns a keeper ERROR frame into a SlipwayError carrying stage and errno. */
-export function errorFromFrame(frame: Frame): SlipwayError {
-  const stage = field.str(frame.fields, Tag.STAGE) ?? 'keeper';
-  const errno = field.uint(frame.fields, Tag.ERRNO) ?? 0;
-  const msg = field.str(frame.fields, Tag.MESSAGE) ?? '';
-  const code = stage.startsWith('network ') || stage.startsWith('host access') ? 'ERR_NETWORK' : 'ERR_RUNTIME';
-  const err = new SlipwayError(code, `${stage}: ${errnoName(errno)} (${msg})`, { hint: hintFor(stage, errno) });
-  Object.assign(err, { stage, errno });
-  return err;
 }
 
 /**
@@ -408,7 +384,7 @@ export class Keeper {
             }, (e: Error) => fail(new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `cannot map the user namespace: ${e.message}`, { cause: e, hint: 'install uidmap (newuidmap/newgidmap) and give your user a range in /etc/subuid and /etc/subgid' })));
           } else if (f.type === FrameType.ERROR) {
             const e = errorFromFrame(f);
-            if (e.shortMessage.startsWith('unshare user namespace')) {
+            if (e.kind === 'userns') {
               fail(new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `cannot create a user namespace: ${e.shortMessage}`, { hint: UNAVAILABLE_HINT, cause: e }));
             } else fail(e);
           } else if (f.type === FrameType.HELLO) {
@@ -450,7 +426,7 @@ export class Keeper {
       this.#pending.delete(f.reqid);
       this.#updateRef();
       if (f.type === FrameType.OK) p.resolve(f);
-      else p.reject(errorFromFrame(f));
+      else p.reject(errorFromFrame(f, { network: p.network }));
     } else p.onFrame?.(f);
   }
 
@@ -501,7 +477,8 @@ export class Keeper {
     const reqid = this.#nextId++;
     frame.writeUInt32LE(reqid, 5);
     return new Promise<Frame>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, onFrame };
+      const network = type === FrameType.NET_CREATE || type === FrameType.NET_REMOVE || type === FrameType.NET_ATTACH;
+      const pending: Pending = { resolve, reject, onFrame, network };
       this.#pending.set(reqid, pending);
       this.#updateRef();
       this.#child.stdin!.write(frame);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { errorFromFrame } from '../../../src/runtime/keeper/keeper-error.js';
 import { FrameType, MAX_FRAME, Tag, encodeFrame, field, tlv } from '../../../src/runtime/keeper/protocol.js';
 import { until } from '../harness/index.js';
 import { busyboxRootfs, skipReason, specFor } from './fixture.js';
@@ -115,7 +116,7 @@ describe.skipIf(skip)('keeper: malformed frames sent straight to the helper', ()
     h.write(encodeFrame(FrameType.NET_REMOVE, 7, [tlv.str(Tag.NET_ID, 'raw-net')]));
 
     const e6 = await h.answer(6);
-    expect([e6.type, field.uint(e6.fields, Tag.ERRNO)]).toEqual([FrameType.ERROR, 90 /* EMSGSIZE */]);
+    expect([e6.type, field.uint(e6.fields, Tag.ERRNO), errorFromFrame(e6).kind]).toEqual([FrameType.ERROR, 90 /* EMSGSIZE */, 'frame']);
     expect((await h.answer(5)).type).toBe(FrameType.OK);
     expect((await h.answer(7)).type).toBe(FrameType.OK);
   }, 60_000);
@@ -133,9 +134,9 @@ describe.skipIf(skip)('keeper: malformed frames sent straight to the helper', ()
 
     const e0 = await h.next((f) => f.reqid === 0 && f.type === FrameType.ERROR);
     expect(field.uint(e0.fields, Tag.ERRNO)).toBe(74 /* EBADMSG */);
-    expect((await h.answer(8)).type).toBe(FrameType.ERROR);
+    expect(errorFromFrame(await h.answer(8)).kind).toBe('bad-request');
     const e9 = await h.answer(9);
-    expect(field.uint(e9.fields, Tag.ERRNO)).toBe(3 /* ESRCH */);
+    expect([errorFromFrame(e9).kind, errorFromFrame(e9).errnoName]).toEqual(['no-container', 'ESRCH']);
     expect(h.frames.filter((f) => f.reqid === 4242)).toEqual([]);
     expect(h.child.exitCode).toBeNull();
   });
