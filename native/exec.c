@@ -31,7 +31,8 @@ int join_container(pid_t init_pid, bool all, sw_error *e) {
     char p[64];
     snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)init_pid, nss[i].name);
     fds[i] = open(p, O_RDONLY | O_CLOEXEC);
-    if (fds[i] < 0) return sw_fail(e, errno, "open %s", p);
+    /* ENOENT/ESRCH here: the init is gone (the container exited or is being removed). */
+    if (fds[i] < 0) return sw_fail_k(e, EK_CONTAINER_STATE, errno, "open %s", p);
   }
   /* mnt last: joining it also moves our root and cwd to the container's root. */
   for (int i = 0; i < N; i++) {

@@ -276,7 +276,7 @@ void get_worker(int out, uint32_t reqid, void *arg) {
   struct stat st;
   /* The final component is not followed (like `docker cp`); parents resolve in the container. */
   if (lstat(j->path, &st) < 0) {
-    sw_fail(&e, errno, "get %s", j->path);
+    sw_fail_k(&e, EK_NOT_FOUND, errno, "get %s", j->path);
     worker_fail(out, reqid, &e);
   }
   cleanup_free char *copy = xstrdup(j->path);

@@ -759,7 +759,7 @@ void forward_host_port(uint32_t reqid, const char *id, int ctl, const uint8_t *b
   uint64_t port = 0;
   spec_get_uint(body, len, T_PORT, &port);
   if (port == 0 || port > 65535) {
-    reply_error(reqid, "host access: port must be 1..65535", EINVAL);
+    reply_error(reqid, EK_HOST_ACCESS, "host access: port must be 1..65535", EINVAL);
     return;
   }
   for (struct listener *l = F.listeners; l; l = l->next)
@@ -773,7 +773,7 @@ void forward_host_port(uint32_t reqid, const char *id, int ctl, const uint8_t *b
   int r = init_send(ctl, &m, -1);
   if (r < 0) {
     free(h);
-    reply_error(reqid, "host access: ask init for a listening socket", -r);
+    reply_error(reqid, EK_HOST_ACCESS, "host access: ask init for a listening socket", -r);
     return;
   }
   h->id = xstrdup(id);
@@ -797,7 +797,7 @@ static bool host_reply(const char *id, const struct init_msg *m, int fd) {
   if (fd < 0) {
     char stage[sizeof m->stage + 1];
     snprintf(stage, sizeof stage, "%.*s", (int)sizeof m->stage, m->stage[0] ? m->stage : "host access: listen in the container");
-    reply_error(h->reqid, stage, m->err ? m->err : EIO);
+    reply_error(h->reqid, EK_HOST_ACCESS, stage, m->err ? m->err : EIO);
   } else {
     struct listener *l = xcalloc(1, sizeof *l);
     l->id = xstrdup(id);
@@ -809,7 +809,7 @@ static bool host_reply(const char *id, const struct init_msg *m, int fd) {
     l->w = (struct watch){forward_event, l, FW_TCP_LISTENER};
     int r = loop_add(fd, EPOLLIN, &l->w);
     if (r < 0) {
-      reply_error(h->reqid, "host access: watch the listening socket", -r);
+      reply_error(h->reqid, EK_HOST_ACCESS, "host access: watch the listening socket", -r);
       close(fd);
       free(l->id);
       free(l);
@@ -867,7 +867,7 @@ void forward_container_gone(const char *id) {
     }
     struct host_req *h = *pp;
     *pp = h->next;
-    reply_error(h->reqid, "host access: the container exited", ESRCH);
+    reply_error(h->reqid, EK_HOST_ACCESS, "host access: the container exited", ESRCH);
     free(h->id);
     free(h);
   }

@@ -247,7 +247,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   }
   /* A fuse-overlayfs root is served from here, outside the container's pid namespace. */
   if (rootfs_prepare(&s, &e) < 0) {
-    reply_error(reqid, e.stage, e.errnum);
+    reply_error(reqid, e.kind ? e.kind : EK_ROOTFS, e.stage, e.errnum);
     goto fail;
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
@@ -489,7 +489,7 @@ static void dispatch(const sw_frame_view *f) {
     struct container *c = need_container(f->reqid, f, "host access");
     if (!c) break;
     if (c->reaped || c->remove_req || c->net == NET_HOST) {
-      reply_error(f->reqid, c->net == NET_HOST ? "host access: the container shares the host network namespace" : "host access: container is not running",
+      reply_error(f->reqid, EK_HOST_ACCESS, c->net == NET_HOST ? "host access: the container shares the host network namespace" : "host access: container is not running",
                   c->net == NET_HOST ? EINVAL : ESRCH);
       break;
     }

@@ -145,6 +145,8 @@ enum sw_err_kind {
   EK_ADDRESS_IN_USE = 17,  /* NET_ATTACH: the container already has this address */
   EK_WORKER = 18,          /* a worker died without an answer or sent garbage */
   EK_RESOURCES = 19,       /* fork, pipes, epoll: the keeper's own resources */
+  EK_HOST_ACCESS = 20,     /* HOST_FORWARD: a host port made reachable from the container */
+  EK_NOT_FOUND = 21,       /* GET: the path asked for is not there (ENOENT / ENOTDIR) */
 };
 
 typedef struct {

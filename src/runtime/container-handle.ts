@@ -351,7 +351,7 @@ function publishError(err: unknown, p: LaunchPlan['ports'][number], wanted: numb
       hint: 'expected an IPv4 or IPv6 address such as 127.0.0.1, 0.0.0.0 or ::1', cause: err,
     });
   }
-  if (/EACCES|EPERM/.test(err.message)) {
+  if (KeeperError.isKind(err, 'publish-bind', 'EACCES') || KeeperError.isKind(err, 'publish-bind', 'EPERM')) {
     return new SlipwayError('ERR_NETWORK', `cannot publish on ${where}: permission denied`, {
       hint: `ports below 1024 need root (or sysctl net.ipv4.ip_unprivileged_port_start=0); pick a higher host port or let slipway pick one with expose(${p.container})`, cause: err,
     });

@@ -11,7 +11,7 @@ import { Tag, field, type Frame } from './protocol.js';
 export const KEEPER_ERROR_KINDS = [
   'unspecified', 'bad-request', 'frame', 'no-container', 'container-state', 'id-in-use', 'userns', 'setup', 'rootfs',
   'ids', 'cwd', 'exec', 'files', 'publish-bind', 'publish-address', 'network', 'subnet-in-use', 'address-in-use',
-  'worker', 'resources',
+  'worker', 'resources', 'host-access', 'not-found',
 ] as const;
 /** One of {@link KEEPER_ERROR_KINDS}. */
 export type KeeperErrorKind = (typeof KEEPER_ERROR_KINDS)[number];
@@ -67,6 +67,6 @@ export function errorFromFrame(frame: Frame, opts: { network?: boolean } = {}): 
   const errno = field.uint(frame.fields, Tag.ERRNO) ?? 0;
   const msg = field.str(frame.fields, Tag.MESSAGE) ?? '';
   const kind = KEEPER_ERROR_KINDS[field.uint(frame.fields, Tag.KIND) ?? 0] ?? 'unspecified';
-  const network = opts.network || kind === 'network' || kind === 'subnet-in-use' || kind === 'address-in-use';
+  const network = opts.network || kind === 'network' || kind === 'subnet-in-use' || kind === 'address-in-use' || kind === 'host-access';
   return new KeeperError(network ? 'ERR_NETWORK' : 'ERR_RUNTIME', kind, stage, errno, msg, hintFor(kind, errnoName(errno)));
 }

@@ -9,7 +9,7 @@ import { logger } from '../../internal/debug.js';
 import { helperPath } from './helper-path.js';
 import { mapUserNamespace, mappingKey, type IdMapping, type MapOptions } from './id-mapping.js';
 import { CHUNK, FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, WINDOW, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
-import { errorFromFrame } from './keeper-error.js';
+import { KeeperError, errorFromFrame } from './keeper-error.js';
 
 export { KeeperError, errorFromFrame, type KeeperErrorKind } from './keeper-error.js';
 import { stateRoot } from './state-root.js';
@@ -260,15 +260,13 @@ interface Pending {
  * container's process gone, ERR_CONTAINER_NOT_RUNNING; other errors pass.
  */
 function getError(e: unknown, path: string): unknown {
-  const { stage = '', errno } = (e ?? {}) as { stage?: string; errno?: number };
-  if (!SlipwayError.is(e, 'ERR_RUNTIME')) return e;
   // The keeper knows the process exited (ESRCH), or init died while the GET was joining it (ENOENT).
-  if ((stage === 'files: container is not running' || /^open \/proc\/\d+\/ns\//.test(stage)) && (errno === 2 || errno === 3)) {
+  if (KeeperError.isKind(e, 'container-state', 'ESRCH') || KeeperError.isKind(e, 'container-state', 'ENOENT')) {
     return new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `cannot copy ${path}: the container's process is gone (removed or exited)`, {
       cause: e, hint: 'copy files out before stop() or remove(), and await copyFrom() before removing the container',
     });
   }
-  if (stage !== `get ${path}` || (errno !== 2 && errno !== 20)) return e;
+  if (!KeeperError.isKind(e, 'not-found', 'ENOENT') && !KeeperError.isKind(e, 'not-found', 'ENOTDIR')) return e;
   return new SlipwayError('ERR_COPY_SOURCE_MISSING', `${path} does not exist in the container`, {
     cause: e,
     hint: `check the path with exec(['ls', '-la', '${posix.dirname(path)}']); paths are absolute and resolve inside the container (a final symlink is copied as a link, not followed)`,
