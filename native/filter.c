@@ -6,6 +6,7 @@
  * x32 on x86_64), so a 32-bit syscall cannot go around the filter.
  */
 #include "filter.h"
+#include "protocol.h"
 
 #include <linux/capability.h>
 #include <linux/seccomp.h>
@@ -122,7 +123,7 @@ static int add_rule(scmp_filter_ctx ctx, bool native, const struct sw_seccomp_ru
     int rc = seccomp_rule_add_array(ctx, action, nr, r->nargs, cmp);
     /* A negative number is a syscall the native architecture lacks (_llseek, socketcall…):
      * libseccomp refuses it where it does not exist, which is no error. */
-    if (rc < 0 && nr >= 0) return sw_fail(e, -rc, "seccomp: add rule for %s", *n);
+    if (rc < 0 && nr >= 0) return sw_fail_k(e, EK_SECCOMP, -rc, "seccomp: add rule for %s", *n);
   }
   return 0;
 }
@@ -147,18 +148,18 @@ static const char *const *sub_arches(void) {
 
 static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *out, sw_error *e) {
   cleanup_fd int fd = memfd_create("slipway-seccomp", MFD_CLOEXEC);
-  if (fd < 0) return sw_fail(e, errno, "seccomp: memfd_create");
+  if (fd < 0) return sw_fail_k(e, EK_SECCOMP, errno, "seccomp: memfd_create");
   int rc = seccomp_export_bpf(ctx, fd);
-  if (rc < 0) return sw_fail(e, -rc, "seccomp: export the filter");
+  if (rc < 0) return sw_fail_k(e, EK_SECCOMP, -rc, "seccomp: export the filter");
   struct stat st;
-  if (fstat(fd, &st) < 0) return sw_fail(e, errno, "seccomp: fstat");
+  if (fstat(fd, &st) < 0) return sw_fail_k(e, EK_SECCOMP, errno, "seccomp: fstat");
   size_t n = (size_t)st.st_size / sizeof(struct sock_filter);
   /* The kernel takes at most BPF_MAXINSNS instructions per filter: say so here, not at load. */
-  if (n == 0 || n > BPF_MAXINSNS) return sw_fail(e, E2BIG, "seccomp: the filter has %zu instructions (at most %d)", n, BPF_MAXINSNS);
+  if (n == 0 || n > BPF_MAXINSNS) return sw_fail_k(e, EK_SECCOMP, E2BIG, "seccomp: the filter has %zu instructions (at most %d)", n, BPF_MAXINSNS);
   struct sock_filter *f = xmalloc(n * sizeof *f);
   if (pread(fd, f, n * sizeof *f, 0) != (ssize_t)(n * sizeof *f)) {
     free(f);
-    return sw_fail(e, EIO, "seccomp: read the exported filter");
+    return sw_fail_k(e, EK_SECCOMP, EIO, "seccomp: read the exported filter");
   }
   *out = (struct sock_fprog){.len = (unsigned short)n, .filter = f};
   return 0;
@@ -168,7 +169,7 @@ static int compile(uint64_t caps, struct sock_fprog *out, sw_error *e) {
   uint32_t deflt = SCMP_ACT_ERRNO(SW_SECCOMP_DEFAULT_ERRNO);
   scmp_filter_ctx ctx = seccomp_init(deflt), sub = NULL;
   int r = 0;
-  if (!ctx) return sw_fail(e, ENOMEM, "seccomp: init");
+  if (!ctx) return sw_fail_k(e, EK_SECCOMP, ENOMEM, "seccomp: init");
   if ((r = build(ctx, true, caps, e)) < 0) goto out;
   /*
    * Compat architectures get their own context (merged below): in a context that also holds them,
@@ -177,7 +178,7 @@ static int compile(uint64_t caps, struct sock_fprog *out, sw_error *e) {
   const char *const *subs = sub_arches();
   if (subs && subs[0]) {
     if (!(sub = seccomp_init(deflt))) {
-      r = sw_fail(e, ENOMEM, "seccomp: init");
+      r = sw_fail_k(e, EK_SECCOMP, ENOMEM, "seccomp: init");
       goto out;
     }
     int rc = seccomp_arch_remove(sub, SCMP_ARCH_NATIVE);
@@ -186,12 +187,12 @@ static int compile(uint64_t caps, struct sock_fprog *out, sw_error *e) {
       if (arch) rc = seccomp_arch_add(sub, arch); /* 0: unknown to this libseccomp, skipped */
     }
     if (rc < 0) {
-      r = sw_fail(e, -rc, "seccomp: add compat architectures");
+      r = sw_fail_k(e, EK_SECCOMP, -rc, "seccomp: add compat architectures");
       goto out;
     }
     if ((r = build(sub, false, caps, e)) < 0) goto out;
     if ((rc = seccomp_merge(ctx, sub)) < 0) {
-      r = sw_fail(e, -rc, "seccomp: merge architectures");
+      r = sw_fail_k(e, EK_SECCOMP, -rc, "seccomp: merge architectures");
       goto out;
     }
     sub = NULL; /* merged into ctx */
@@ -236,6 +237,6 @@ const struct sock_fprog *filter_for_caps(uint64_t caps, sw_error *e) {
 
 int filter_load(const struct sock_fprog *prog, sw_error *e) {
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
-    return sw_fail(e, errno, "seccomp: load the default profile");
+    return sw_fail_k(e, EK_SECCOMP, errno, "seccomp: load the default profile");
   return 0;
 }

@@ -226,7 +226,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     return;
   }
   if (s.proc.seccomp == SW_SECCOMP_DEFAULT && !(s.proc.filter = filter_for_caps(s.proc.caps, &e))) {
-    reply_error(reqid, e.stage, e.errnum);
+    reply_error(reqid, e.kind ? e.kind : EK_SECCOMP, e.stage, e.errnum);
     spec_free_container(&s);
     return;
   }
@@ -409,7 +409,7 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
   }
   p.seccomp = c->seccomp;
   if (p.seccomp == SW_SECCOMP_DEFAULT && !(p.filter = filter_for_caps(p.caps, &e))) {
-    reply_error(reqid, e.stage, e.errnum);
+    reply_error(reqid, e.kind ? e.kind : EK_SECCOMP, e.stage, e.errnum);
     spec_free_proc(&p);
     return;
   }

@@ -85,14 +85,14 @@ static int apply_caps(const struct proc_spec *p, sw_error *e) {
  */
 static int join_session_keyring(sw_error *e) {
   if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL, 0, 0, 0) < 0 && errno != ENOSYS && errno != EPERM)
-    return sw_fail(e, errno, "join a new session keyring");
+    return sw_fail_k(e, EK_KEYRING, errno, "join a new session keyring");
   return 0;
 }
 
 int process_exec(const struct proc_spec *p, sw_error *e) {
   int r;
   if (p->seccomp == SW_SECCOMP_DEFAULT && !p->filter)
-    return sw_fail(e, EINVAL, "seccomp: no filter compiled for the default profile"); /* never run unfiltered by mistake */
+    return sw_fail_k(e, EK_SECCOMP, EINVAL, "seccomp: no filter compiled for the default profile"); /* never run unfiltered by mistake */
   process_reset_signals();
   if ((r = apply_rlimits(p, e)) < 0) return r;
   if (chdir(p->cwd) < 0) return sw_fail_k(e, EK_CWD, errno, "chdir %s", p->cwd);

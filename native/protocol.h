@@ -147,6 +147,8 @@ enum sw_err_kind {
   EK_RESOURCES = 19,       /* fork, pipes, epoll: the keeper's own resources */
   EK_HOST_ACCESS = 20,     /* HOST_FORWARD: a host port made reachable from the container */
   EK_NOT_FOUND = 21,       /* GET: the path asked for is not there (ENOENT / ENOTDIR) */
+  EK_SECCOMP = 22,         /* building or loading the seccomp filter */
+  EK_KEYRING = 23,         /* the process's own session keyring */
 };
 
 typedef struct {

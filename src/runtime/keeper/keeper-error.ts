@@ -11,7 +11,7 @@ import { Tag, field, type Frame } from './protocol.js';
 export const KEEPER_ERROR_KINDS = [
   'unspecified', 'bad-request', 'frame', 'no-container', 'container-state', 'id-in-use', 'userns', 'setup', 'rootfs',
   'ids', 'cwd', 'exec', 'files', 'publish-bind', 'publish-address', 'network', 'subnet-in-use', 'address-in-use',
-  'worker', 'resources', 'host-access', 'not-found',
+  'worker', 'resources', 'host-access', 'not-found', 'seccomp', 'keyring',
 ] as const;
 /** One of {@link KEEPER_ERROR_KINDS}. */
 export type KeeperErrorKind = (typeof KEEPER_ERROR_KINDS)[number];
@@ -47,6 +47,8 @@ function hintFor(kind: KeeperErrorKind, errno: string): string | undefined {
     case 'rootfs': return 'overlayfs inside a user namespace needs Linux >= 5.11 (or install fuse-overlayfs); check that the layer and state dirs are on a local file system';
     case 'ids': return errno === 'EINVAL' ? 'the process runs as a user id that is not mapped in the user namespace: add a range for your user to /etc/subuid and /etc/subgid (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`) and install uidmap' : undefined;
     case 'exec': return errno === 'ENOENT' ? 'the command was not found in the image: check the entrypoint/cmd and PATH' : 'the command could not be executed in the container';
+    case 'seccomp': return 'the kernel refused the seccomp filter (is CONFIG_SECCOMP_FILTER enabled?); `withSecurityOpt("seccomp=unconfined")` runs the container without one';
+    case 'keyring': return errno === 'EDQUOT' ? 'the key quota of the user the container runs as is full (every container and exec holds a session keyring while it runs): raise /proc/sys/kernel/keys/maxkeys and maxbytes (root_maxkeys for root), or run fewer containers at once' : undefined;
     case 'cwd': return 'the working directory does not exist or is not accessible for the container user';
     case 'address-in-use': return 'the container already has this address: give each network attachment its own address';
     case 'network':
