@@ -25,7 +25,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   } catch (err) {
     const tail = await lastLogLines(rt.logPath);
     await started.remove().catch((e) => log('remove after failed wait: %O', e));
-    if (signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'start was aborted', { cause: signal.reason, details: tail });
+    if (signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'start was aborted', { cause: plainCause(signal.reason, 'aborted by the caller'), details: tail });
     if (deadline.aborted) {
       throw new SlipwayError('ERR_WAIT_TIMEOUT', `container ${rt.name} (${options.image}) was not ready after ${timeout} ms: waited for ${strategy.describe()}`, {
         hint: 'check the log lines below, or raise the timeout with withStartupTimeout()', details: tail, cause: plainCause(err, `no success within ${timeout} ms`),
@@ -67,9 +67,7 @@ function waitTarget(rt: RuntimeContainer, host: string, options: ContainerOption
  */
 function plainCause(err: unknown, what: string): Error {
   if (err instanceof Error && !(err instanceof DOMException) && err.name !== 'AbortError' && err.name !== 'TimeoutError') return err;
-  const cause = new Error(`${what} (${(err as Error | undefined)?.name ?? 'aborted'})`);
-  cause.name = 'WaitTimeout';
-  return cause;
+  return new Error(`${what} (${(err as Error | undefined)?.name ?? 'aborted'})`);
 }
 
 async function lastLogLines(path: string): Promise<string> {

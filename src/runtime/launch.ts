@@ -32,7 +32,7 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal): P
     mappingKey: keeper.mappingKey,
     applyOwnership: (dir, list) => keeper.chownList(dir, list),
   });
-  signal?.throwIfAborted();
+  if (signal?.aborted) throw abortError(undefined, signal, plan.name ?? plan.image);
   const id = randomBytes(32).toString('hex');
   const undo = new UndoStack();
   const name = claimName(plan.name ?? `slipway-${id.slice(0, 12)}`);
@@ -43,8 +43,19 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal): P
     return await create(keeper, image, plan, { id, name, dir }, undo, signal);
   } catch (err) {
     await undo.unwind('remove');
-    throw err;
+    throw abortError(err, signal, name);
   }
+}
+
+/**
+ * A boot step that saw the caller's signal throws the signal's reason (a DOMException): report it as ERR_ABORTED,
+ * with a plain Error as cause (some error printers cannot render a DOMException cause).
+ */
+function abortError(err: unknown, signal: AbortSignal | undefined, what: string): unknown {
+  if (!signal?.aborted || SlipwayError.is(err)) return err;
+  const reason: unknown = signal.reason;
+  const cause = reason instanceof Error && !(reason instanceof DOMException) ? reason : new Error(`aborted by the caller (${(reason as Error | undefined)?.name ?? String(reason)})`);
+  return new SlipwayError('ERR_ABORTED', `start of ${what} was aborted; nothing of it is left`, { cause });
 }
 
 /** Docker's default set plus `add`, minus `drop` (`ALL` drops everything not added back). */

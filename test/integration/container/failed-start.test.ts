@@ -67,10 +67,10 @@ let keeper: Keeper;
  * Starts `builder`, expects the start to fail with `code` after CREATE, then checks that nothing is left.
  * @param ports - host ports the failing boot had published before it failed.
  */
-async function expectCleanFailure(builder: Container, code: string, ports: number[] = []): Promise<SlipwayError> {
+async function expectCleanFailure(builder: Container, code: string, ports: number[] = [], signal?: AbortSignal): Promise<SlipwayError> {
   const spy = vi.spyOn(keeper, 'createContainer');
   const before = { keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort() };
-  const err = await builder.start().then(() => undefined, (e: unknown) => e);
+  const err = await builder.start({ signal }).then(() => undefined, (e: unknown) => e);
   const created = spy.mock.calls.map(([spec]) => spec.id);
   spy.mockRestore();
   expect(SlipwayError.is(err), String(err)).toBe(true);
@@ -168,6 +168,21 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       .waitFor(Wait.forSuccessfulCommand(['/no/such/probe']).withStartupTimeout(5000)).start().then(() => undefined, (e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_RUNTIME'), String(err)).toBe(true);
     expect((err as Error).message).toMatch(/\/no\/such\/probe.*ENOENT/);
+  });
+
+  it('an abort during the boot (right after CREATE) unwinds it and is ERR_ABORTED with a plain cause', async () => {
+    const ac = new AbortController();
+    const create = keeper.createContainer.bind(keeper);
+    // Aborts once CREATE answered: the next step sees the signal.
+    keeper.createContainer = async (spec) => { const r = await create(spec); ac.abort(); return r; };
+    try {
+      const first = await freePort();
+      const err = await expectCleanFailure(limited(new Container(ref()).withCommand(['sleep', '1000']).expose(80, first)), 'ERR_ABORTED', [first], ac.signal);
+      expect(err.cause).toBeInstanceOf(Error);
+      expect(err.cause).not.toBeInstanceOf(DOMException);
+    } finally {
+      delete (keeper as { createContainer?: unknown }).createContainer;
+    }
   });
 
   it('a Node process whose start() failed exits on its own', async () => {
