@@ -42,7 +42,7 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
  * Layers are stored per id mapping. As root the mapping is the identity and pull's own lchown applies it;
  * rootless, the keeper (in its user namespace) knows the mapping and chowns to subordinate ids.
  */
-async function ownership(): Promise<{ mappingKey?: string; applyOwnership?: (dir: string, list: string) => Promise<void> }> {
+async function ownership(): Promise<{ mappingKey?: string; applyOwnership?: (dir: string, list: string) => Promise<void>; removeTree?: (p: string) => Promise<void> }> {
   if (process.getuid?.() === 0) return {};
   const { layerOwnership } = await import('../runtime/index.js');
   return layerOwnership();

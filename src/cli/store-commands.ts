@@ -89,6 +89,7 @@ export async function planPrune(store: ImageStore, all: boolean): Promise<PruneP
   const layersRoot = path.join(store.root, 'layers');
   for (const mapping of await readdir(layersRoot).catch(() => [] as string[])) {
     for (const hex of await readdir(path.join(layersRoot, mapping)).catch(() => [] as string[])) {
+      if (hex.endsWith('.ok')) continue; // a layer's completeness marker goes with its layer
       if (!chains.has(hex)) layers.push(path.join(layersRoot, mapping, hex));
     }
   }
@@ -99,7 +100,9 @@ export async function planPrune(store: ImageStore, all: boolean): Promise<PruneP
 
 /** `slipway prune [--all] [--dry-run]`. */
 export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number> {
-  const store = new ImageStore(defaultStoreRoot(io.env));
+  // Rootless, what dead pulls left in tmp/ may belong to subordinate ids: the keeper removes that.
+  const rootless = process.getuid?.() !== 0;
+  const store = new ImageStore(defaultStoreRoot(io.env), rootless && !cmd.dryRun ? { removeTree: async (p) => (await layerRemover())(p) } : {});
   await store.init(); // also sweeps temp files of dead processes
   const plan = await planPrune(store, cmd.all);
   if (cmd.dryRun) {
@@ -113,6 +116,7 @@ export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number
     const [mapping, hex] = dir.split(path.sep).slice(-2);
     const lock = await store.lock(`layer-${mapping}-${hex}`); // not while a pull is unpacking or checking it
     try {
+      await rm(`${dir}.ok`, { force: true }); // first: a half-removed layer is never trusted
       await removeLayer(dir);
     } finally {
       lock.release();

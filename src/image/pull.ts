@@ -55,6 +55,11 @@ export interface PullOptions {
   /** Applies non-root ownership and setuid/setgid bits of each layer. @defaultValue lchown as root, skipped (with a debug note) otherwise */
   applyOwnership?: ApplyOwnership;
   /**
+   * Removes a tree `rm -rf` cannot (rootless: files a killed pull already gave to subordinate ids), e.g.
+   * the keeper's rmtree. Used when sweeping what dead pulls left in the store. @defaultValue none
+   */
+  removeTree?: (path: string) => Promise<void>;
+  /**
    * A registry Docker Hub pulls go to first (falling back to Hub), e.g. `mirror.gcr.io` or
    * `http://127.0.0.1:5000`. Paths keep `library/`. @defaultValue `$SLIPWAY_REGISTRY_MIRROR`
    */
@@ -193,7 +198,7 @@ class Puller {
   #client: RegistryClient | undefined;
 
   constructor(readonly opts: PullOptions) {
-    this.store = new ImageStore(opts.storeDir ?? defaultStoreRoot(opts.env));
+    this.store = new ImageStore(opts.storeDir ?? defaultStoreRoot(opts.env), { removeTree: opts.removeTree });
     this.mappingKey = opts.mappingKey ?? defaultMappingKey();
     this.platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     this.store.layerDir(this.mappingKey, `sha256:${'0'.repeat(64)}`); // validates mappingKey early
@@ -218,16 +223,18 @@ class Puller {
     const { desc, chainId } = job;
     const dest = this.store.layerDir(this.mappingKey, chainId);
     const progress = (current: number): void => this.opts.onProgress?.({ layer: desc.digest, current, total: desc.size });
-    if (await this.store.exists(dest)) {
+    if (await this.store.layerReady(this.mappingKey, chainId)) {
       progress(desc.size);
       return dest;
     }
     const layerLock = await this.store.lock(`layer-${this.mappingKey}-${chainId.slice(7)}`, this.opts.signal);
     try {
-      if (await this.store.exists(dest)) {
+      if (await this.store.layerReady(this.mappingKey, chainId)) {
         progress(desc.size);
         return dest;
       }
+      // Whatever is there (a killed pull's, a partly deleted store's) is not trusted.
+      await this.store.discardLayer(this.mappingKey, chainId);
       const blobLock = await this.store.lock(`blob-${desc.digest.slice(7)}`, this.opts.signal);
       try {
         if (await this.store.hasBlob(desc.digest)) {
@@ -295,8 +302,7 @@ class Puller {
     if (!rec) return undefined;
     const layers: ImageLayer[] = [];
     for (const l of rec.layers) {
-      const dir = this.store.layerDir(this.mappingKey, l.chainId);
-      if (!(await this.store.exists(dir)) && !(await this.store.hasBlob(l.digest))) return undefined;
+      if (!(await this.store.layerReady(this.mappingKey, l.chainId)) && !(await this.store.hasBlob(l.digest))) return undefined;
       layers.push({ ...l });
     }
     const missing = (l: ImageLayer): () => AsyncIterable<Buffer> => async function* () {
@@ -619,7 +625,7 @@ async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image
   }));
   const needed = new Map<string, number[]>();
   for (let i = 0; i < layers.length; i++) {
-    if (await puller.store.exists(layers[i]!.dir!)) continue;
+    if (await puller.store.layerReady(puller.mappingKey, layers[i]!.chainId)) continue;
     const n = entry.Layers[i]!.replace(/^\.?\/+/, '');
     needed.set(n, [...(needed.get(n) ?? []), i]);
   }
@@ -634,7 +640,8 @@ async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image
         l.size = size;
         const lock = await puller.store.lock(`layer-${puller.mappingKey}-${l.chainId.slice(7)}`, opts.signal);
         try {
-          if (await puller.store.exists(l.dir!)) continue;
+          if (await puller.store.layerReady(puller.mappingKey, l.chainId)) continue;
+          await puller.store.discardLayer(puller.mappingKey, l.chainId);
           const tmp = await puller.store.layerTempDir(l.chainId);
           const r = await unpackLayer({
             source: chunksOnce, dir: tmp, diffId: l.diffId, ownershipListPath: `${tmp}.owners`, applyOwnership: opts.applyOwnership,
@@ -650,7 +657,7 @@ async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image
       }
     });
     for (const l of layers) {
-      if (!(await puller.store.exists(l.dir!))) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: layer for ${l.diffId} missing from the archive`);
+      if (!(await puller.store.layerReady(puller.mappingKey, l.chainId))) throw new SlipwayError('ERR_MANIFEST_INVALID', `${abs}: layer for ${l.diffId} missing from the archive`);
     }
   }
   const configDigest = sha(cfgBytes);

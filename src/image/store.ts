@@ -6,7 +6,7 @@
  * work twice.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { openSync, closeSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,9 +53,16 @@ function pidAlive(pid: number): boolean {
 export class ImageStore {
   readonly root: string;
   #ready: Promise<void> | undefined;
+  readonly #removeTree: ((p: string) => Promise<void>) | undefined;
 
-  constructor(root: string = defaultStoreRoot()) {
+  /**
+   * @param opts.removeTree - Removes a tree this process may not be able to delete itself: rootless,
+   *   layer files belong to subordinate ids, which only the keeper (inside the user namespace) can remove.
+   *   Used for leftovers that `rm -rf` could not delete. @defaultValue none (such leftovers stay)
+   */
+  constructor(root: string = defaultStoreRoot(), opts: { removeTree?: (p: string) => Promise<void> } = {}) {
     this.root = path.resolve(root);
+    this.#removeTree = opts.removeTree;
   }
 
   /** Creates the directory skeleton and sweeps temp files left by dead processes (once per instance). */
@@ -90,9 +97,19 @@ export class ImageStore {
       const pid = Number(/^[^-]+-(\d+)-/.exec(n)?.[1]);
       if (Number.isInteger(pid) && pid > 0 && !pidAlive(pid)) {
         debug('sweeping %s left by dead pid %d', n, pid);
-        await rm(path.join(tmp, n), { recursive: true, force: true }).catch(() => {});
+        await this.#remove(path.join(tmp, n));
       }
     }
+  }
+
+  /**
+   * rm -rf, then (when that leaves something, e.g. files a killed rootless pull had already given to
+   * subordinate ids) the injected remover. Best effort: what stays is tried again by the next sweep.
+   */
+  async #remove(p: string): Promise<void> {
+    await rm(p, { recursive: true, force: true }).catch(() => {});
+    if (!this.#removeTree || !(await this.exists(p))) return;
+    await this.#removeTree(p).catch((e: unknown) => debug('cannot remove %s: %s', p, (e as Error).message));
   }
 
   /** `blobs/sha256/<hex>`. */
@@ -122,7 +139,51 @@ export class ImageStore {
   }
 
   hasLayer(mappingKey: string, chainId: string): Promise<boolean> {
-    return this.exists(this.layerDir(mappingKey, chainId));
+    return this.layerReady(mappingKey, chainId);
+  }
+
+  /** `layers/<mappingKey>/<chainIdHex>.ok`: the completeness marker, beside the layer (inside, a container would see it). */
+  layerMarker(mappingKey: string, chainId: string): string {
+    return `${this.layerDir(mappingKey, chainId)}.ok`;
+  }
+
+  /**
+   * Whether the unpacked layer may be used: its marker (written last, after unpack, ownership and the
+   * rename) names this chain id, and the sample files it lists are still there with their sizes. A
+   * layer a killed pull or a partial `rm -rf` left behind fails this and is unpacked again, instead of
+   * running with files missing ("command not found").
+   */
+  async layerReady(mappingKey: string, chainId: string): Promise<boolean> {
+    const dir = this.layerDir(mappingKey, chainId);
+    let m: LayerMarker;
+    try {
+      m = JSON.parse(await readFile(this.layerMarker(mappingKey, chainId), 'utf8')) as LayerMarker;
+    } catch {
+      return false;
+    }
+    if (m?.chainId !== chainId || !Array.isArray(m.samples)) return false;
+    const root = await lstat(dir).catch(() => undefined);
+    if (!root?.isDirectory()) return false;
+    for (const s of m.samples) {
+      if (typeof s?.path !== 'string' || s.path.split('/').includes('..')) return false;
+      const st = await lstat(path.join(dir, s.path)).catch(() => undefined);
+      if (!st?.isFile() || st.size !== s.size) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Moves an unusable layer (no valid marker) out of the way, under the layer lock, so it can be
+   * unpacked again; its tree is removed now or, failing that, by a later sweep of `tmp/`.
+   */
+  async discardLayer(mappingKey: string, chainId: string): Promise<void> {
+    const dir = this.layerDir(mappingKey, chainId);
+    await rm(this.layerMarker(mappingKey, chainId), { force: true });
+    if (!(await lstat(dir).then(() => true, () => false))) return;
+    const aside = this.tempPath(`stale_${hexOf(chainId).slice(0, 12)}`);
+    debug('layer %s is incomplete; unpacking it again', chainId);
+    await rename(dir, aside);
+    await this.#remove(aside);
   }
 
   /**
@@ -187,13 +248,18 @@ export class ImageStore {
   async commitLayer(tmpDir: string, mappingKey: string, chainId: string): Promise<string> {
     const dest = this.layerDir(mappingKey, chainId);
     await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+    const samples = await sampleFiles(tmpDir);
     try {
       await rename(tmpDir, dest);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
-      await removeTree(tmpDir);
+      await this.#remove(tmpDir);
+      return dest;
     }
+    // Last: only now is the layer complete (unpacked, ownership applied, in place).
+    const marker: LayerMarker = { chainId, samples };
+    await this.writeAtomic(this.layerMarker(mappingKey, chainId), JSON.stringify(marker));
     return dest;
   }
 
@@ -276,6 +342,33 @@ export function storeFullError(storeRoot: string, what: string, cause: unknown):
     hint: `make room: \`slipway prune\` removes what no image needs (\`slipway prune --all\` everything), or set SLIPWAY_CACHE_DIR to a filesystem with more space; nothing half-written is kept`,
     cause,
   });
+}
+
+interface LayerMarker {
+  chainId: string;
+  /** A few regular files of the layer (path relative to it, size): a tree partly deleted since is noticed. */
+  samples: { path: string; size: number }[];
+}
+
+/** Up to 8 non-empty regular files, breadth first, from directories this process can read. */
+async function sampleFiles(root: string): Promise<{ path: string; size: number }[]> {
+  const out: { path: string; size: number }[] = [];
+  const queue = [''];
+  for (let visited = 0; queue.length && out.length < 8 && visited < 64; visited++) {
+    const rel = queue.shift()!;
+    const entries = await readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      // Names that are not valid UTF-8 do not survive a round trip through a string: skip them.
+      if (e.name.includes('\uFFFD')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) queue.push(r);
+      else if (e.isFile() && out.length < 8) {
+        const st = await lstat(path.join(root, r)).catch(() => undefined);
+        if (st?.isFile() && st.size > 0) out.push({ path: r, size: st.size });
+      }
+    }
+  }
+  return out;
 }
 
 /** rm -rf that also copes with read-only directories inside (layer trees have them). */

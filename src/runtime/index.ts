@@ -31,9 +31,9 @@ export async function processStateDir(): Promise<string> {
 }
 
 /** How pulled layers get their owners: the keeper's id-mapping key and its ownership pass (inside its user namespace). */
-export async function layerOwnership(): Promise<{ mappingKey: string; applyOwnership: (dir: string, list: string) => Promise<void> }> {
+export async function layerOwnership(): Promise<{ mappingKey: string; applyOwnership: (dir: string, list: string) => Promise<void>; removeTree: (p: string) => Promise<void> }> {
   const keeper = await Keeper.get();
-  return { mappingKey: keeper.mappingKey, applyOwnership: (dir, list) => keeper.chownList(dir, list) };
+  return { mappingKey: keeper.mappingKey, applyOwnership: (dir, list) => keeper.chownList(dir, list), removeTree: (p) => keeper.rmtree(p) };
 }
 
 /** Removes a tree that may hold files of the containers' subordinate ids (inside the keeper's user namespace). */

@@ -31,6 +31,7 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal): P
     signal,
     mappingKey: keeper.mappingKey,
     applyOwnership: (dir, list) => keeper.chownList(dir, list),
+    removeTree: (p) => keeper.rmtree(p),
   });
   if (signal?.aborted) throw abortError(undefined, signal, plan.name ?? plan.image);
   const id = randomBytes(32).toString('hex');
