@@ -175,7 +175,8 @@ function capMask(caps: (string | number)[] | undefined): bigint {
   return mask;
 }
 
-function processFields(p: KeeperProcessSpec): Field[] {
+/** @internal The TLVs of a process spec (EXEC, and CREATE's process); exported for tests that drive the helper directly. */
+export function processFields(p: KeeperProcessSpec): Field[] {
   if (!Array.isArray(p.argv) || p.argv.length === 0) throw new SlipwayError('ERR_INVALID_ARGUMENT', 'empty argv', { hint: 'give the command to run as a non-empty array' });
   const f: Field[] = [];
   for (const a of p.argv) f.push(tlv.str(Tag.ARG, a));
@@ -208,7 +209,8 @@ function unreachableFields(cidrs: readonly string[], where: string): Field[] {
   });
 }
 
-function containerFields(s: KeeperContainerSpec): Field[] {
+/** @internal The TLVs of a CREATE; exported for tests that drive the helper directly. */
+export function containerFields(s: KeeperContainerSpec): Field[] {
   const f: Field[] = [tlv.str(Tag.ID, s.id), tlv.str(Tag.STATE_DIR, s.stateDir)];
   if (s.rootfs) f.push(tlv.str(Tag.ROOTFS, s.rootfs));
   else {

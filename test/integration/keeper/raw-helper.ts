@@ -13,6 +13,8 @@ import { FrameDecoder, FrameType, Tag, encodeFrame, field, tlv, type Frame } fro
 export class RawHelper {
   readonly child: ChildProcessWithoutNullStreams;
   readonly frames: Frame[] = [];
+  /** From HELLO. */
+  stateDir = '';
   stderr = '';
   #waiters: (() => void)[] = [];
 
@@ -34,7 +36,8 @@ export class RawHelper {
     const need = await h.next((f) => f.type === FrameType.NEED_MAP);
     const m = await mapUserNamespace(field.uint(need.fields, Tag.PID)!);
     h.write(encodeFrame(FrameType.MAPPED, 0, [tlv.u8(Tag.TYPE, m.kind === 'identity' ? 1 : m.kind === 'subid' ? 2 : 3)]));
-    await h.next((f) => f.type === FrameType.HELLO);
+    const hello = await h.next((f) => f.type === FrameType.HELLO);
+    h.stateDir = field.str(hello.fields, Tag.STATE_DIR) ?? '';
     return h;
   }
 
