@@ -1,5 +1,7 @@
-// Run by failed-start.test.ts in its own Node process: starts containers whose boot fails, prints the error codes, and
-// then has nothing left to do. The test expects this process to exit on its own.
+// Run by failed-start.test.ts in its own Node process: starts containers whose boot fails, prints the error codes and
+// what is left under the keeper, and then has nothing left to do. The test expects this process to exit on its own.
+// SLIPWAY_ROOTFS (inherited by the keeper) picks the root strategy, e.g. fuse-overlayfs with its own mount process.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Container, SlipwayError } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
@@ -7,7 +9,15 @@ import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 const ref = process.env.FAILED_START_REF!;
 const limit = (c: Container) => (process.env.FAILED_START_LIMIT === '1' ? c.withMemory('64m').withPids(64) : c);
 const codes: string[] = [];
-const codeOf = (e: unknown) => (SlipwayError.is(e) ? e.code : String(e));
+const codeOf = (e: unknown) => { if (process.env.FAILED_START_DEBUG) console.error(e); return SlipwayError.is(e) ? e.code : String(e); };
+
+const keeper = await Keeper.get();
+/** The keeper's children and the mounts of its mount namespace that lie below its state dir. */
+const leftovers = () => ({
+  children: readFileSync(`/proc/${keeper.pid}/task/${keeper.pid}/children`, 'utf8').trim(),
+  mounts: readFileSync(`/proc/${keeper.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(keeper.stateDir)),
+});
+const before = leftovers();
 
 const busy = createServer();
 await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
@@ -16,5 +26,7 @@ await limit(new Container(ref).withCommand(['sleep', '1000']).expose(80).expose(
 busy.close();
 await limit(new Container(ref).withCommand(['/no/such/binary']).expose(80)).start().catch((e) => codes.push(codeOf(e)));
 await limit(new Container(ref).withCommand(['sleep', '1000']).withCopy('/nonexistent/slipway-source', '/x')).start().catch((e) => codes.push(codeOf(e)));
-const keeper = await Keeper.get();
-process.stdout.write(`${JSON.stringify({ codes, keeperPid: keeper.pid })}\n`);
+
+// The keeper's short-lived workers may still be exiting.
+for (let i = 0; i < 150 && JSON.stringify(leftovers()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 20));
+process.stdout.write(`${JSON.stringify({ codes, keeperPid: keeper.pid, before, after: leftovers() })}\n`);

@@ -1,8 +1,8 @@
 // Failure injection: each step of a container's boot fails in turn; the error must carry the right code, and nothing
 // the boot made may be left: no process under the keeper, no network helper, no published port, no state dir, no
 // cgroup, and a Node process whose start() failed exits on its own.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { Container, Network, SlipwayError, Wait } from '../../../src/index.js';
@@ -36,11 +36,22 @@ function cgroupsOf(id: string): string[] {
   return out;
 }
 
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
+/** Whether fuse-overlayfs can run for this user (rootless needs a world read/writable /dev/fuse). */
+function fuseUsable(): boolean {
+  if (!hasCommand('fuse-overlayfs')) return false;
+  try {
+    return isRoot() || (statSync('/dev/fuse').mode & 0o006) === 0o006;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp: a connect could race a prompt reset). */
+function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
+    const cols = l.trim().split(/\s+/);
+    return cols[1] === `0100007F:${hex}` && cols[3] === '0A';
   });
 }
 
@@ -81,7 +92,7 @@ async function expectCleanFailure(builder: Container, code: string, ports: numbe
   await until(() => JSON.stringify(left()) === JSON.stringify(before), 3000).catch(() => undefined);
   expect(left()).toEqual(before);
   expect(cgroupsOf(created[0]!)).toEqual([]);
-  for (const p of ports) expect(await portOpen(p), `host port ${p} still listens`).toBe(false);
+  for (const p of ports) expect(listening(p), `host port ${p} still listens`).toBe(false);
   return err as SlipwayError;
 }
 
@@ -101,7 +112,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const err = await expectCleanFailure(
       limited(new Container(ref()).withCommand(['sleep', '1000']).expose(80, first).expose(81, busyPort)), 'ERR_PORT_IN_USE', [first]);
     expect(err.hint).toMatch(/expose\(81\)/);
-    expect(await portOpen(busyPort)).toBe(true); // the other listener is untouched
+    expect(listening(busyPort)).toBe(true); // the other listener is untouched
   });
 
   it('missing copy source', async () => {
@@ -185,19 +196,24 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     }
   });
 
-  it('a Node process whose start() failed exits on its own', async () => {
-    const { child, info } = await spawnTsChild<{ codes: string[]; keeperPid: number }>(
-      join(import.meta.dirname, 'failed-start-child.mts'), { FAILED_START_REF: ref(), FAILED_START_LIMIT: isRoot() ? '1' : '0' });
-    expect(info.codes).toEqual(['ERR_PORT_IN_USE', 'ERR_RUNTIME', 'ERR_INVALID_ARGUMENT']);
-    const exited = new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      child.once('exit', (code) => resolve(code));
-    });
-    // A generous bound that only catches a hang (a referenced waiter keeps Node alive forever).
-    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000).unref())]);
-    if (typeof code === 'string') child.kill('SIGKILL');
-    expect(code).toBe(0);
-    await until(() => !existsSync(`/proc/${info.keeperPid}`) || readFileSync(`/proc/${info.keeperPid}/stat`, 'utf8').includes(') Z'), 3000).catch(() => undefined);
-    expect(existsSync(`/proc/${info.keeperPid}`) && !readFileSync(`/proc/${info.keeperPid}/stat`, 'utf8').includes(') Z')).toBe(false);
-  });
+  for (const rootfs of ['auto', 'fuse-overlayfs'] as const) {
+    testUnless(rootfs !== 'fuse-overlayfs' || fuseUsable(), 'fuse-overlayfs is not installed, or /dev/fuse is missing or not usable by this user (chmod 666 /dev/fuse)')(
+      `a Node process whose start() failed exits on its own, nothing left under its keeper (SLIPWAY_ROOTFS=${rootfs})`, async () => {
+        const { child, info } = await spawnTsChild<{ codes: string[]; keeperPid: number; before: unknown; after: unknown }>(
+          join(import.meta.dirname, 'failed-start-child.mts'), { FAILED_START_REF: ref(), FAILED_START_LIMIT: isRoot() ? '1' : '0', SLIPWAY_ROOTFS: rootfs });
+        expect(info.codes).toEqual(['ERR_PORT_IN_USE', 'ERR_RUNTIME', 'ERR_INVALID_ARGUMENT']);
+        expect(info.after).toEqual(info.before);
+        const exited = new Promise<number | null>((resolve) => {
+          if (child.exitCode !== null) resolve(child.exitCode);
+          child.once('exit', (code) => resolve(code));
+        });
+        // A generous bound that only catches a hang (a referenced waiter keeps Node alive forever).
+        const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000).unref())]);
+        if (typeof code === 'string') child.kill('SIGKILL');
+        expect(code).toBe(0);
+        const keeperAlive = () => existsSync(`/proc/${info.keeperPid}`) && !readFileSync(`/proc/${info.keeperPid}/stat`, 'utf8').includes(') Z');
+        await until(() => !keeperAlive(), 3000).catch(() => undefined);
+        expect(keeperAlive()).toBe(false);
+      });
+  }
 });
