@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "worker.h"
 
 #define BRIDGE "br0"
+#define CREATE_TIMEOUT_S 10
 
 struct network {
   struct network *next;
@@ -41,7 +43,8 @@ struct network {
   uint32_t create_req; /* the NET_CREATE still to answer, or 0 */
   pid_t pid;        /* the creating child */
   int sock;         /* its answer, or -1 */
-  struct watch w;
+  int timer;        /* gives up on it after CREATE_TIMEOUT_S, or -1 */
+  struct watch w, wt;
 };
 
 static struct {
@@ -101,7 +104,9 @@ static void net_unlink(struct network *n) {
     }
   if (n->nsfd >= 0) close(n->nsfd);
   loop_del_close(&n->sock);
+  loop_del_close(&n->timer);
   loop_forget(&n->w);
+  loop_forget(&n->wt);
   loop_defer(net_free, n);
 }
 
@@ -118,7 +123,9 @@ static void create_answer(struct watch *w, uint32_t events) {
   if (fd >= 0) {
     n->nsfd = fd;
     loop_del_close(&n->sock);
+    loop_del_close(&n->timer);
     loop_forget(&n->w);
+    loop_forget(&n->wt);
     reply_ok(req);
     return;
   }
@@ -129,6 +136,17 @@ static void create_answer(struct watch *w, uint32_t events) {
     snprintf(stage, sizeof stage, "network create: %.*s", (int)sizeof m.stage, m.stage);
   net_unlink(n);
   reply_error(req, EK_NETWORK, stage, r > 0 && m.err ? m.err : r < 0 ? (int)-r : EIO);
+}
+
+/* The child did not answer in time (a wedged rtnl lock, say): it is killed, the request fails. */
+static void create_timeout(struct watch *w, uint32_t events) {
+  (void)events;
+  struct network *n = w->obj;
+  uint32_t req = n->create_req;
+  n->create_req = 0;
+  kill(n->pid, SIGKILL);
+  net_unlink(n);
+  reply_error(req, EK_NETWORK, "network create: network namespace setup timed out", ETIMEDOUT);
 }
 
 /* Forks the child that makes the namespace; the answer comes through the loop (create_answer),
@@ -153,11 +171,18 @@ static int start_create(struct network *n) {
   n->pid = pid;
   n->sock = sp[0];
   n->w = (struct watch){create_answer, n, 0};
+  n->wt = (struct watch){create_timeout, n, 0};
+  struct itimerspec its = {.it_value = {.tv_sec = CREATE_TIMEOUT_S}};
   int r = loop_add(n->sock, EPOLLIN, &n->w);
+  if (r == 0) {
+    n->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->timer < 0 || timerfd_settime(n->timer, 0, &its, NULL) < 0) r = -errno;
+    else r = loop_add(n->timer, EPOLLIN, &n->wt);
+  }
   if (r < 0) {
     kill(pid, SIGKILL);
-    close(n->sock);
-    n->sock = -1;
+    loop_del_close(&n->sock);
+    loop_del_close(&n->timer);
   }
   return r;
 }
@@ -186,7 +211,7 @@ void network_create(uint32_t reqid, const uint8_t *body, size_t len) {
       }
   }
   struct network *n = xcalloc(1, sizeof *n);
-  n->nsfd = n->sock = -1;
+  n->nsfd = n->sock = n->timer = -1;
   n->subnet = has_subnet ? (uint32_t)subnet : UINT32_MAX;
   n->create_req = reqid;
   int r = start_create(n);

@@ -29,7 +29,7 @@ int userns_enter(sw_reader *in) {
   for (;;) {
     sw_frame_view f;
     int r = reader_next(in, &f);
-    if (r < 0) die("bad frame while waiting for the id mapping");
+    if (r < 0) continue; /* skipped by its declared length, like any bad frame; wait for MAPPED */
     if (r == 0) {
       long n = reader_fill(in, 0);
       if (n == 0) _exit(0); /* Node went away before mapping us */
