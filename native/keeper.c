@@ -23,6 +23,7 @@
 #include "exec.h"
 #include "files.h"
 #include "filter.h"
+#include "cgroup.h"
 #include "forward.h"
 #include "init.h"
 #include "logs.h"
@@ -528,6 +529,8 @@ NORETURN static void teardown(void) {
   for (struct container *c = K.containers; c; c = c->next)
     if (!c->reaped) TEMP_FAILURE_RETRY(waitpid(c->pid, NULL, 0));
   worker_wait_all();
+  /* Node may be gone without removing its containers' cgroups: they are empty now. */
+  if (K.dir && K.lockfd > 0) cgroups_remove_below(K.lockfd);
   for (struct container *c = K.containers; c; c = c->next) rmtree(c->state_dir);
   if (K.dir) rmtree(K.dir);
   _exit(0);
@@ -588,6 +591,7 @@ static void sweep(const char *root, const char *self) {
     if (fd < 0) continue;
     /* A keeper creates its dir and locks it right after; the pid check covers that window. */
     if (flock(fd, LOCK_EX | LOCK_NB) == 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+      cgroups_remove_below(fd); /* the dead keeper's containers' cgroups, listed in their dirs */
       int r = rmtree_at(rfd, de->d_name);
       logmsg("swept %s/%s%s", root, de->d_name, r < 0 ? " (partly)" : "");
     }

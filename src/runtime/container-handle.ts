@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import type { LaunchPlan } from './launch-plan.js';
@@ -95,6 +96,9 @@ export class ContainerHandle implements RuntimeContainer {
     // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
     const limits = await applyLimits(this.id, plan);
     if (limits) {
+      // Listed in the state dir for the keeper: should this process die without removing the container,
+      // its keeper (on the way out) or the next one (sweeping a dead keeper's dir) removes the cgroups.
+      await writeFile(join(spec.stateDir, 'cgroups'), `${limits.paths.join('\n')}\n`);
       let oom: Promise<boolean> | undefined;
       const readOom = () => (oom ??= limits.oomKilled().catch(() => false));
       this.#oomKilled = readOom;

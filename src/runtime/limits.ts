@@ -6,6 +6,8 @@ const log = logger('limits');
 
 /** A container's resource limits as applied: add its process, read OOM, remove. */
 export interface LimitsHandle {
+  /** The cgroup directories (one on v2, one per controller on v1). */
+  readonly paths: readonly string[];
   addProcess(pid: number): Promise<void>;
   oomKilled(): Promise<boolean>;
   remove(): Promise<void>;
@@ -29,6 +31,7 @@ export async function applyLimits(id: string, options: LaunchPlan): Promise<Limi
   const handle: CgroupHandle | undefined = await createCgroup(await environment, id, limits, { bestEffort: options.bestEffortLimits });
   if (!handle) return undefined;
   return {
+    paths: [...new Set(Object.values(handle.paths))],
     addProcess: (pid) => addProcess(handle, pid),
     oomKilled: () => handle.oomKilled(),
     remove: () => handle.remove(),

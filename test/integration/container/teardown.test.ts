@@ -22,6 +22,19 @@ function processesMentioning(needle: string): number[] {
   }
   return out;
 }
+/** The slipway cgroup directories a process is in (every v1 hierarchy and the cgroup2 mount). */
+function slipwayCgroupsOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (!path || !/\/slipway(\.slice)?\//.test(path)) continue;
+    for (const mount of ctrls ? [ctrls.replace(/^name=/, '')] : ['unified', '']) {
+      const dir = join('/sys/fs/cgroup', mount, path);
+      if (existsSync(dir)) out.push(dir);
+    }
+  }
+  return out;
+}
 function portClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
@@ -36,13 +49,17 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       const { child, info } = await spawnTsChild<{ keeperPid: number; keeperDir: string; initPids: number[]; port: number }>(
         join(import.meta.dirname, 'teardown-child.mts'), { TEARDOWN_REF: fixtureRef('busybox'), TEARDOWN_LIMIT: isRoot() ? '1' : '0' });
       const helpers = info.initPids.flatMap((p) => processesMentioning(String(p)));
+      // As root the second container has limits: its cgroups must go too, even when Node cannot remove them.
+      const cgroups = info.initPids.flatMap(slipwayCgroupsOf);
+      if (isRoot()) expect(cgroups.length).toBeGreaterThan(0);
       expect(info.initPids.every(alive)).toBe(true);
       expect(await portClosed(info.port)).toBe(false);
       child.kill(signal);
       const left = () => ({
         inits: info.initPids.filter(alive), helpers: helpers.filter(alive), keeper: alive(info.keeperPid), dir: existsSync(info.keeperDir),
+        cgroups: cgroups.filter(existsSync),
       });
-      const took = await until(() => { const l = left(); return !l.inits.length && !l.helpers.length && !l.keeper && !l.dir; }, 3000)
+      const took = await until(() => { const l = left(); return !l.inits.length && !l.helpers.length && !l.keeper && !l.dir && !l.cgroups.length; }, 3000)
         .catch((e: Error) => { throw new Error(`${e.message}: still there ${JSON.stringify(left())}`); });
       expect(took).toBeLessThan(3000);
       expect(await portClosed(info.port)).toBe(true);

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -51,6 +51,30 @@ describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
     keepers.push(second);
     expect(existsSync(first.stateDir)).toBe(true);
     expect(readdirSync(root).sort()).toEqual([`keeper-${first.pid}`, `keeper-${second.pid}`].sort());
+  });
+
+  it.skipIf(process.getuid!() !== 0 || !existsSync('/sys/fs/cgroup/pids'))('removes the cgroups a dead keeper\'s containers listed, and only those', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'slipway-sweep-cg-'));
+    chmodSync(root, 0o700);
+    // A keeper killed outright (and its Node with it): the empty cgroup of its container is left.
+    const parent = '/sys/fs/cgroup/pids/slipway';
+    mkdirSync(parent, { recursive: true });
+    const leftover = join(parent, `sweep-test-${process.pid}-dead`);
+    const unlisted = join(parent, `sweep-test-${process.pid}-unlisted`);
+    mkdirSync(leftover);
+    mkdirSync(unlisted);
+    try {
+      const dead = join(root, 'keeper-999999998');
+      mkdirSync(join(dead, 'c1'), { recursive: true });
+      writeFileSync(join(dead, 'c1', 'cgroups'), `${leftover}\n/sys/fs/cgroup/pids/not-ours\n${parent}/../escape\n`);
+      const k = await Keeper.start({ stateRoot: root });
+      keepers.push(k);
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(leftover)).toBe(false);
+      expect(existsSync(unlisted)).toBe(true); // another process's, maybe about to get its container
+    } finally {
+      for (const d of [leftover, unlisted]) if (existsSync(d)) rmdirSync(d);
+    }
   });
 
   it('chownList applies ownership and setuid modes without following symlinks; rmtree removes it', async () => {
