@@ -198,6 +198,12 @@ void put_worker(int out, uint32_t reqid, void *arg) {
     worker_fail(out, reqid, &e);
   }
   if (has_mtime) futimens(fd, times);
+  /* Closed before the answer, not at exit: a START or exec of this file right after the OK would otherwise race
+   * this worker's exit and fail with ETXTBSY (a writer still holds the file open). */
+  if (close(steal_fd(&fd)) < 0) {
+    sw_fail(&e, errno, "put file %s: close", j->path);
+    worker_fail(out, reqid, &e);
+  }
   worker_ok(out, reqid);
 }
 
