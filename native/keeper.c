@@ -298,6 +298,9 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   c->w_out[1] = (struct watch){out_readable, c, 1};
   set_nonblock(c->out[0], true);
   set_nonblock(c->out[1], true);
+  /* Requests to init (sockets for the forwarder) must not block the loop when init lags behind:
+   * a full socket fails that one request (EAGAIN), as any failed send does. */
+  set_nonblock(c->ctl, true);
   if ((r = loop_add(c->ctl, EPOLLIN, &c->w_ctl)) < 0 || (r = loop_add(c->out[0], EPOLLIN, &c->w_out[0])) < 0 ||
       (r = loop_add(c->out[1], EPOLLIN, &c->w_out[1])) < 0) {
     /* Unwatched, the container could never be answered: it goes now, the request fails. */

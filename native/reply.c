@@ -60,7 +60,13 @@ static void flush(void) {
 
 static void writable(struct watch *w, uint32_t events) {
   (void)w;
-  (void)events;
+  if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLOUT)) {
+    /* Node closed its end: epoll would report it on every wait (it ignores the event mask for
+     * errors), so stop watching; stdin's EOF ends the keeper. */
+    loop_del(1);
+    out_fail(EPIPE);
+    return;
+  }
   flush();
 }
 
