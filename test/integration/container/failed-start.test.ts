@@ -24,6 +24,11 @@ function children(pid: number): string[] {
   return out.sort();
 }
 
+/** Mounts in the keeper's mount namespace below its state dir (a container's root lives in its own namespace). */
+function mountsBelow(k: Keeper): string[] {
+  return readFileSync(`/proc/${k.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(k.stateDir));
+}
+
 /** Cgroup dirs of container `id` under any controller (v1 as root: `<ctrl>/slipway/<id>`; v2: `slipway/<id>` or `slipway.slice/<id>`). */
 function cgroupsOf(id: string): string[] {
   const out: string[] = [];
@@ -80,17 +85,24 @@ let keeper: Keeper;
  */
 async function expectCleanFailure(builder: Container, code: string, ports: number[] = [], signal?: AbortSignal): Promise<SlipwayError> {
   const spy = vi.spyOn(keeper, 'createContainer');
-  const before = { keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort() };
+  // Processes that were there before may end meanwhile (a keeper worker of an earlier step): only new ones count.
+  const snapshot = () => ({ keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort(), mounts: mountsBelow(keeper) });
+  const before = snapshot();
+  const left = () => {
+    const now = snapshot();
+    return { ...now, keeperChildren: now.keeperChildren.filter((c) => !before.keeperChildren.includes(c)), nodeChildren: now.nodeChildren.filter((c) => !before.nodeChildren.includes(c)) };
+  };
+  const nothing = { ...before, keeperChildren: [], nodeChildren: [] };
   const err = await builder.start({ signal }).then(() => undefined, (e: unknown) => e);
   const created = spy.mock.calls.map(([spec]) => spec.id);
   spy.mockRestore();
   expect(SlipwayError.is(err), String(err)).toBe(true);
   expect((err as SlipwayError).code, (err as Error).message).toBe(code);
   expect(created, 'the failure came after CREATE').toHaveLength(1);
-  const left = () => ({ keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort() });
+
   // The keeper's short-lived workers (PUT, rmtree) may still be exiting.
-  await until(() => JSON.stringify(left()) === JSON.stringify(before), 3000).catch(() => undefined);
-  expect(left()).toEqual(before);
+  await until(() => JSON.stringify(left()) === JSON.stringify(nothing), 3000).catch(() => undefined);
+  expect(left()).toEqual(nothing);
   expect(cgroupsOf(created[0]!)).toEqual([]);
   for (const p of ports) expect(listening(p), `host port ${p} still listens`).toBe(false);
   return err as SlipwayError;
