@@ -287,6 +287,11 @@ void get_worker(int out, uint32_t reqid, void *arg) {
   }
   cleanup_free char *copy = xstrdup(j->path);
   const char *base = basename(copy);
-  get_tree(out, reqid, j->path, *base ? base : ".", 0);
+  uint64_t top_only = 0;
+  spec_get_uint(j->body, j->body_len, T_TOP_ONLY, &top_only);
+  /* Top only: a reader of one small file (exec's /etc/passwd) must not be sent a whole tree the
+   * container put in its place. */
+  if (top_only) send_entry(out, reqid, j->path, *base ? base : ".", &st);
+  else get_tree(out, reqid, j->path, *base ? base : ".", 0);
   worker_ok(out, reqid);
 }

@@ -118,6 +118,7 @@ enum sw_tag {
   T_EOF = 63,         /* DATA: the last one of its request */
   T_SECCOMP = 64,     /* CREATE: u8 0 unconfined, 1 Docker's default profile (also when absent); execs inherit it */
   T_KIND = 65,        /* ERROR: u32 enum sw_err_kind */
+  T_TOP_ONLY = 66,    /* GET: u8 1 = only the entry itself, never a directory's contents */
 };
 
 /*

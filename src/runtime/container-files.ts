@@ -4,7 +4,7 @@ import type { KeeperFileEntry } from './keeper/keeper.js';
 
 /** What {@link readContainerFile} needs of the keeper. */
 export interface ContainerFileSource {
-  getFiles(id: string, path: string): AsyncIterable<KeeperFileEntry>;
+  getFiles(id: string, path: string, opts?: { topOnly?: boolean }): AsyncIterable<KeeperFileEntry>;
 }
 
 const MAX_HOPS = 8;
@@ -32,7 +32,8 @@ export async function readContainerFile(keeper: ContainerFileSource, id: string,
 }
 
 async function firstEntry(keeper: ContainerFileSource, id: string, path: string): Promise<KeeperFileEntry | undefined> {
-  const it = keeper.getFiles(id, path)[Symbol.asyncIterator]();
+  // Top only: whatever the container put there, a directory's tree is never sent to us.
+  const it = keeper.getFiles(id, path, { topOnly: true })[Symbol.asyncIterator]();
   try {
     const first = await it.next();
     return first.done ? undefined : first.value;

@@ -634,15 +634,18 @@ export class Keeper {
    * unhandled rejection, even when nobody iterates to the end).
    * @throws SlipwayError `ERR_COPY_SOURCE_MISSING` when `path` (or a directory on the way) does not
    *   exist in the container; `ERR_RUNTIME` with the keeper's stage otherwise.
+   * @param opts.topOnly - Only the entry at `path` itself, never a directory's contents.
    */
-  async *getFiles(id: string, path: string): AsyncGenerator<KeeperGetEntry> {
+  async *getFiles(id: string, path: string, opts: { topOnly?: boolean } = {}): AsyncGenerator<KeeperGetEntry> {
     const queue: KeeperGetEntry[] = [];
     let head = 0;
     let done = false;
     let failure: unknown;
     let wake: (() => void) | undefined;
     const parent = posix.dirname(path);
-    this.#request(FrameType.GET, [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)], (f) => {
+    const fields = [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)];
+    if (opts.topOnly) fields.push(tlv.u8(Tag.TOP_ONLY, 1));
+    this.#request(FrameType.GET, fields, (f) => {
       if (f.type !== FrameType.GET_ENTRY) return;
       const t = field.uint(f.fields, Tag.TYPE);
       if (t !== 1 && t !== 2 && t !== 3) return;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Container, SlipwayError } from '../../../src/index.js';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const ATTEMPTS = 150;
@@ -53,6 +54,18 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await c.exec(['sh', '-c', 'mkdir -p /srv/etc && echo "inside:x:2001:2001::/home/inside:/bin/sh" > /srv/etc/passwd && rm /etc/passwd && ln -s ../srv/etc/passwd /etc/passwd']);
     const r = await c.exec(['sh', '-c', 'grep ^Uid: /proc/self/status'], { user: 'inside' });
     expect(r.stdout.split(/\s+/)[1]).toBe('2001');
+  });
+
+  it('is not sent a tree the container put at /etc/passwd', async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
+    await c.exec(['sh', '-c', 'rm /etc/passwd && mkdir -p /etc/passwd/d && for i in $(seq 1 300); do echo x > /etc/passwd/d/f$i; done']);
+    const err = await c.exec(['true'], { user: 'root' }).then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_CONTAINER_START')).toBe(true);
+    // What the lookup asks the keeper for: the entry itself, not its 301 descendants.
+    const keeper = await Keeper.get();
+    const all: string[] = [];
+    for await (const e of keeper.getFiles(c.id, '/etc/passwd', { topOnly: true })) all.push(e.path);
+    expect(all).toEqual(['/etc/passwd']);
   });
 
   it('neither hangs nor misreads when the container swaps /etc/passwd for a FIFO', async () => {

@@ -50,3 +50,28 @@ describe('readFromLayers', () => {
     expect(await readFromLayers([join(l.top, 'x')], '../host/passwd')).toBeUndefined();
   });
 });
+
+describe('readContainerFile', () => {
+  it('asks the keeper for the entry only (never a tree the container put there) and follows links inside the container', async () => {
+    const { readContainerFile } = await import('../../../src/runtime/container-files.js');
+    const calls: { path: string; topOnly?: boolean }[] = [];
+    const tree: Record<string, { type: 'file' | 'directory' | 'symlink'; content?: string; linkTarget?: string }> = {
+      '/etc/passwd': { type: 'symlink', linkTarget: '../srv/passwd' },
+      '/srv/passwd': { type: 'file', content: 'u:x:1:1::/:/bin/sh\n' },
+      '/etc/group': { type: 'directory' },
+    };
+    const keeper = {
+      async *getFiles(_id: string, path: string, opts?: { topOnly?: boolean }) {
+        calls.push({ path, topOnly: opts?.topOnly });
+        const e = tree[path];
+        if (!e) throw Object.assign(new Error('missing'), { code: 'ERR_COPY_SOURCE_MISSING' });
+        yield { path, mode: 0o644, uid: 0, gid: 0, type: e.type, linkTarget: e.linkTarget, content: e.content === undefined ? undefined : Buffer.from(e.content) };
+      },
+    };
+    expect(await readContainerFile(keeper, 'c', '/etc/passwd')).toBe('u:x:1:1::/:/bin/sh\n');
+    expect(await readContainerFile(keeper, 'c', '/etc/group')).toBeUndefined();
+    expect(await readContainerFile(keeper, 'c', '/etc/shadow')).toBeUndefined();
+    expect(calls.map((c) => c.path)).toEqual(['/etc/passwd', '/srv/passwd', '/etc/group', '/etc/shadow']);
+    expect(calls.every((c) => c.topOnly === true)).toBe(true);
+  });
+});
