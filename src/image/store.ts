@@ -182,8 +182,19 @@ export class ImageStore {
     if (!(await lstat(dir).then(() => true, () => false))) return;
     const aside = this.tempPath(`stale_${hexOf(chainId).slice(0, 12)}`);
     debug('layer %s is incomplete; unpacking it again', chainId);
-    await rename(dir, aside);
-    await this.#remove(aside);
+    try {
+      await rename(dir, aside);
+      await this.#remove(aside);
+      return;
+    } catch {
+      // A layer root owned by a subordinate id cannot be moved by us (its ".." would change): remove it in place.
+    }
+    await this.#remove(dir);
+    if (await lstat(dir).then(() => true, () => false)) {
+      throw new SlipwayError('ERR_STORE', `the incomplete layer ${dir} cannot be removed`, {
+        hint: 'run `slipway prune --all` (it removes layers through the keeper, whose user namespace owns their files) and pull again',
+      });
+    }
   }
 
   /**
