@@ -63,6 +63,8 @@ export class ContainerHandle implements RuntimeContainer {
   #oomKilled: (() => Promise<boolean>) | undefined;
   #net: OutboundNet | undefined;
   #removing: Promise<void> | undefined;
+  /** The boot in progress (first start or restart): remove() lets it stop at its next step, then unwinds. */
+  #booting: Promise<void> | undefined;
   #boots = 0;
   /** This container's address on each user network it joined, in join order. */
   readonly #networkIps = new Map<NetworkAttachable, { ip: string; names: string[] }>();
@@ -80,19 +82,29 @@ export class ContainerHandle implements RuntimeContainer {
    * Creates the namespaces and mounts, applies limits, networking, files and ports, then starts the process.
    * On failure the steps this boot made are undone (the state dir stays: the caller removes or retries).
    */
-  async boot(signal?: AbortSignal): Promise<void> {
-    try {
-      await this.#boot(this.#boots++ === 0, signal);
-    } catch (err) {
-      await this.#undo.unwind('restart');
-      throw err;
-    }
+  boot(signal?: AbortSignal): Promise<void> {
+    const run = (async () => {
+      try {
+        await this.#boot(this.#boots++ === 0, signal);
+      } catch (err) {
+        await this.#undo.unwind('restart');
+        throw err;
+      }
+    })();
+    this.#booting = run;
+    return run.finally(() => { if (this.#booting === run) this.#booting = undefined; });
+  }
+
+  /** Between boot steps: the caller's abort, or a remove() that came in meanwhile, ends the boot there. */
+  #check(signal: AbortSignal | undefined): void {
+    signal?.throwIfAborted();
+    if (this.#removing) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was removed while it booted`, { hint: 'do not remove a container before its start() or restart() settled' });
   }
 
   async #boot(firstBoot: boolean, signal: AbortSignal | undefined): Promise<void> {
     const { keeper, plan, spec } = this.#i;
     const undo = this.#undo;
-    signal?.throwIfAborted();
+    this.#check(signal);
     // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
     const limits = await applyLimits(this.id, plan);
     if (limits) {
@@ -121,7 +133,7 @@ export class ContainerHandle implements RuntimeContainer {
     });
     exit.catch(() => {});
     this.#exit = exit;
-    signal?.throwIfAborted();
+    this.#check(signal);
     await limits?.addProcess(pid);
     const hostAccess = plan.networkMode === 'host' ? undefined : plan.hostAccess;
     if (hostAccess && plan.networkMode === 'none') {
@@ -149,13 +161,13 @@ export class ContainerHandle implements RuntimeContainer {
     if (hostAccess && !hostAccess.allLoopbackPorts) {
       for (const port of hostAccess.ports) await keeper.forwardHostPort(this.id, port);
     }
-    signal?.throwIfAborted();
+    this.#check(signal);
     await this.#joinNetworks();
-    signal?.throwIfAborted();
+    this.#check(signal);
     await this.#writeEtcFiles();
     if (firstBoot) await this.#copyInitialFiles();
     for (const p of plan.ports) {
-      signal?.throwIfAborted();
+      this.#check(signal);
       const key = `${p.container}/${p.protocol}`;
       const wanted = this.hostPorts.get(key) ?? p.host;
       const hostPort = await keeper.publish(this.id, { protocol: p.protocol, hostIp: p.hostIp, hostPort: wanted, containerPort: p.container }).catch((err: unknown) => {
@@ -164,7 +176,7 @@ export class ContainerHandle implements RuntimeContainer {
       undo.push(`port ${hostPort}/${p.protocol}`, 'boot', () => keeper.unpublish(hostPort, p.protocol));
       this.hostPorts.set(key, hostPort);
     }
-    signal?.throwIfAborted();
+    this.#check(signal);
     await keeper.startContainer(this.id);
     // The process runs: from now on a pending exit keeps Node alive, as a running child process does.
     keeper.waitContainer(this.id).catch(() => {});
@@ -329,9 +341,16 @@ export class ContainerHandle implements RuntimeContainer {
 
   copyOut(path: string): AsyncIterable<CopiedEntry> { return this.#i.keeper.getFiles(this.id, path); }
 
-  /** Undoes everything the container made, newest first. Idempotent; undo errors are logged, never thrown. */
+  /**
+   * Undoes everything the container made, newest first (a boot in progress is stopped at its next step first).
+   * Idempotent; undo errors are logged, never thrown.
+   */
   remove(): Promise<void> {
-    this.#removing ??= this.#undo.unwind('remove').then(() => undefined);
+    this.#removing ??= (async () => {
+      // A boot in progress sees #removing at its next step and unwinds what it made; then the rest goes.
+      await this.#booting?.catch(() => undefined);
+      await this.#undo.unwind('remove');
+    })();
     return this.#removing;
   }
 }

@@ -208,6 +208,28 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     }
   });
 
+  it('remove() while restart() boots again: the boot stops at its next step and nothing is left', async () => {
+    const port = await freePort();
+    const c = await limited(new Container(ref()).withCommand(['sleep', '1000']).expose(80, port)).waitFor(Wait.none()).start();
+    const before = { keeperChildren: children(keeper.pid).filter((l) => !l.startsWith(`${c.pid} `)), dirs: readdirSync(keeper.stateDir).filter((d) => !c.id.startsWith(d)).sort() };
+    let removing: Promise<void> | undefined;
+    const create = keeper.createContainer.bind(keeper);
+    // The restart's CREATE is answered; the remove() comes in right then.
+    keeper.createContainer = async (spec) => { const r = await create(spec); removing = c.remove(); return r; };
+    try {
+      const err = await c.restart({ timeout: 0 }).then(() => undefined, (e: unknown) => e);
+      expect(SlipwayError.is(err, 'ERR_CONTAINER_NOT_RUNNING'), String(err)).toBe(true);
+      await removing;
+    } finally {
+      delete (keeper as { createContainer?: unknown }).createContainer;
+    }
+    const left = () => ({ keeperChildren: children(keeper.pid), dirs: readdirSync(keeper.stateDir).sort() });
+    await until(() => JSON.stringify(left()) === JSON.stringify(before), 3000).catch(() => undefined);
+    expect(left()).toEqual(before);
+    expect(listening(port)).toBe(false);
+    expect(cgroupsOf(c.id)).toEqual([]);
+  });
+
   for (const rootfs of ['auto', 'fuse-overlayfs'] as const) {
     testUnless(rootfs !== 'fuse-overlayfs' || fuseUsable(), 'fuse-overlayfs is not installed, or /dev/fuse is missing or not usable by this user (chmod 666 /dev/fuse)')(
       `a Node process whose start() failed exits on its own, nothing left under its keeper (SLIPWAY_ROOTFS=${rootfs})`, async () => {
