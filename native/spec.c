@@ -102,9 +102,10 @@ static int parse_mount(const sw_tlv *t, struct container_spec *s, sw_error *e) {
   tlv_iter_init(&it, t->val, t->len);
   while ((r = tlv_next(&it, &c)) > 0) {
     if (c.tag == T_MOUNT_TYPE) m.type = (int)tlv_uint(&c);
-    else if (c.tag == T_SRC) m.src = tlv_strdup(&c);
-    else if (c.tag == T_DST) m.dst = tlv_strdup(&c);
-    else if (c.tag == T_OPTIONS) m.opts = tlv_strdup(&c);
+    /* A repeated field replaces the earlier one (found by the fuzzer: it leaked). */
+    else if (c.tag == T_SRC) free(m.src), m.src = tlv_strdup(&c);
+    else if (c.tag == T_DST) free(m.dst), m.dst = tlv_strdup(&c);
+    else if (c.tag == T_OPTIONS) free(m.opts), m.opts = tlv_strdup(&c);
     else if (c.tag == T_READONLY) m.ro = tlv_uint(&c) != 0;
   }
   s->mounts = xrealloc(s->mounts, (s->nmounts + 1) * sizeof m);
