@@ -108,9 +108,6 @@ export class ContainerHandle implements RuntimeContainer {
     // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
     const limits = await applyLimits(this.id, plan);
     if (limits) {
-      // Listed in the state dir for the keeper: should this process die without removing the container,
-      // its keeper (on the way out) or the next one (sweeping a dead keeper's dir) removes the cgroups.
-      await writeFile(join(spec.stateDir, 'cgroups'), `${limits.paths.join('\n')}\n`);
       let oom: Promise<boolean> | undefined;
       const readOom = () => (oom ??= limits.oomKilled().catch(() => false));
       this.#oomKilled = readOom;
@@ -119,6 +116,9 @@ export class ContainerHandle implements RuntimeContainer {
         this.#oomKilled = undefined;
         await limits.remove();
       });
+      // Listed in the state dir for the keeper: should this process die without removing the container,
+      // its keeper (on the way out) or the next one (sweeping a dead keeper's dir) removes the cgroups.
+      await writeFile(join(spec.stateDir, 'cgroups'), `${limits.paths.join('\n')}\n`);
     } else this.#oomKilled = undefined;
     // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
