@@ -84,13 +84,14 @@ describe.skipIf(skip)('keeper: port publishing', () => {
     const full = results.filter((_, i) => i % 4 !== 3);
     expect(full).toEqual(full.map(() => 512 * 1024));
     expect(await fetch()).toBe(512 * 1024); // the aborted ones broke nothing
-    // Closed connections leave nothing: the listener and at most a pool of 8 idle container sockets.
+    // Closed connections leave nothing: the listener, init's control socket and at most a pool of 8
+    // idle container sockets (the pool refills to 8 once it is down to 4, so 8 is reached: seen under ASan).
     let now = sockets();
-    for (let i = 0; i < 40 && now > before + 9; i++) {
+    for (let i = 0; i < 40 && now > before + 10; i++) {
       await new Promise((r) => setTimeout(r, 50));
       now = sockets();
     }
-    expect(now).toBeLessThanOrEqual(before + 9);
+    expect(now).toBeLessThanOrEqual(before + 10);
     await keeper.removeContainer(spec.id);
     expect(sockets()).toBe(before);
   });
