@@ -152,8 +152,15 @@ static void input_pump(struct worker *w) {
 }
 
 static void input_writable(struct watch *wt, uint32_t events) {
-  (void)events;
-  input_pump(wt->obj);
+  struct worker *w = wt->obj;
+  if ((events & (EPOLLERR | EPOLLHUP)) && !w->q) {
+    /* The reader closed its end while nothing waits (the process closed stdin or exited): epoll
+     * reports that on every wait whatever the mask, so stop watching; later DATA is dropped and
+     * acknowledged (worker_input sees in < 0). */
+    input_drop(w);
+    return;
+  }
+  input_pump(w); /* with data queued, the write fails with EPIPE and drops it */
 }
 
 int worker_input(uint32_t reqid, const uint8_t *data, size_t len, bool eof) {
