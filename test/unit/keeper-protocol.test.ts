@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, FrameType, Tag, decodeFields, encodeFrame, field, tlv } from '../../src/runtime/keeper/protocol.js';
+import { SlipwayError } from '../../src/errors.js';
+import { FrameDecoder, FrameType, MAX_FRAME, Tag, decodeFields, encodeFrame, field, tlv } from '../../src/runtime/keeper/protocol.js';
 import { decodeWaitStatus, errorFromFrame } from '../../src/runtime/keeper/keeper.js';
 
 describe('keeper protocol', () => {
@@ -71,5 +72,17 @@ describe('keeper protocol', () => {
     expect(e.shortMessage).toBe('mount overlay: EINVAL (Invalid argument)');
     expect(e.hint).toMatch(/overlayfs/);
     expect(e).toMatchObject({ kind: 'rootfs', stage: 'mount overlay', errno: 22, errnoName: 'EINVAL' });
+  });
+
+  it('refuses to encode a frame above the 64 MiB limit (the keeper would fail it) and encodes one just below', () => {
+    const big = Buffer.alloc(MAX_FRAME - 5 - 6);
+    expect(encodeFrame(FrameType.PUT, 1, [tlv.bytes(Tag.DATA, big)]).length).toBe(4 + MAX_FRAME);
+    let err: unknown;
+    try {
+      encodeFrame(FrameType.PUT, 1, [tlv.bytes(Tag.DATA, Buffer.alloc(MAX_FRAME))]);
+    } catch (e) {
+      err = e;
+    }
+    expect(SlipwayError.is(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
   });
 });
