@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, inject, it } from 'vitest';
 
 /** The fixture images built by scripts/fixtures/build.sh. */
-export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx';
+export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached';
 
 /**
  * Tags pushed for each fixture (each under `library/<name>` and `<name>`). The first is the default.
@@ -31,6 +31,8 @@ export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Ob
   redis: ['7', 'latest'],
   postgres: ['15', 'latest'],
   nginx: ['1', 'latest'],
+  mariadb: ['10.11', 'latest'],
+  memcached: ['1.6', 'latest'],
 });
 
 function provided<K extends 'registry' | 'registryAuth' | 'fixturesDir'>(key: K, env: string): string {
