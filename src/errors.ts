@@ -38,7 +38,9 @@ export type SlipwayErrorCode =
   | 'ERR_PORT_IN_USE'
   | 'ERR_PORT_NOT_EXPOSED'
   | 'ERR_WAIT_TIMEOUT'
-  | 'ERR_ABORTED';
+  | 'ERR_ABORTED'
+  /** A module's command inside its container (a query, a CLI call) exited non-zero. */
+  | 'ERR_COMMAND_FAILED';
 
 const BRAND = Symbol.for('slipway.error');
 

@@ -12,3 +12,6 @@ export type { PostgreSqlSettings } from './postgresql.js';
 export { RedisContainer, StartedRedisContainer } from './redis.js';
 export type { RedisSettings } from './redis.js';
 export { NginxContainer, StartedNginxContainer } from './nginx.js';
+export { MariaDbContainer, MySqlContainer, StartedMariaDbContainer, StartedMySqlContainer } from './mariadb.js';
+export type { MariaDbSettings } from './mariadb.js';
+export { MemcachedContainer, StartedMemcachedContainer } from './memcached.js';

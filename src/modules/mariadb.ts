@@ -1,0 +1,158 @@
+import { Container } from '../api/container.js';
+import type { StartedContainer } from '../api/started-container.js';
+import { Wait } from '../api/wait/index.js';
+import { SlipwayError } from '../errors.js';
+import { ServiceContainer, StartedServiceContainer, checkText, exposeUnlessPublished, waitUnlessChosen, type ModuleState } from './service-container.js';
+
+const PORT = 3306;
+
+/** Settings of {@link MariaDbContainer} and {@link MySqlContainer}. */
+export interface MariaDbSettings {
+  /** Created at first start (`MARIADB_DATABASE` / `MYSQL_DATABASE`). @defaultValue 'test' */
+  database: string;
+  /** Created with all privileges on the database (`…_USER`); `root` creates no extra user. @defaultValue 'test' */
+  username: string;
+  /** The user's password (`…_PASSWORD`). @defaultValue 'test' */
+  userPassword: string;
+  /** `root`'s password, from any host (`…_ROOT_PASSWORD`). @defaultValue 'test' */
+  rootPassword: string;
+}
+
+/** What differs between the MariaDB and MySQL flavours of the same module. */
+interface Flavour {
+  /** Prefix of the image's environment variables. */
+  env: 'MARIADB' | 'MYSQL';
+  /** Scheme of {@link StartedMariaDbContainer.getConnectionUri}. */
+  scheme: 'mariadb' | 'mysql';
+  /** The command-line client inside the image. */
+  client: 'mariadb' | 'mysql';
+}
+
+const DEFAULTS: MariaDbSettings = { database: 'test', username: 'test', userPassword: 'test', rootPassword: 'test' };
+
+/** The shared builder of {@link MariaDbContainer} and {@link MySqlContainer}. */
+abstract class MariaDbFamilyContainer extends ServiceContainer<MariaDbSettings, StartedMariaDbContainer> {
+  protected abstract readonly flavour: Flavour;
+
+  /** The database created at first start. */
+  withDatabase(database: string): this { return this.withSettings({ database: checkText('database', database) }); }
+  /** The user created with all privileges on the database; `root` makes the root account the user. */
+  withUsername(username: string): this { return this.withSettings({ username: checkText('username', username) }); }
+  /** The user's password. */
+  withUserPassword(password: string): this { return this.withSettings({ userPassword: checkText('userPassword', password) }); }
+  /** `root`'s password (root may connect from any host, as in the official images). */
+  withRootPassword(password: string): this { return this.withSettings({ rootPassword: checkText('rootPassword', password) }); }
+
+  protected configure(c: Container): Container {
+    const s = this.settings;
+    const p = this.flavour.env;
+    // As testcontainers does: with username `root` there is no second account and root uses the user's password.
+    const env: Record<string, string> = s.username === 'root'
+      ? { [`${p}_DATABASE`]: s.database, [`${p}_ROOT_PASSWORD`]: s.userPassword }
+      : { [`${p}_DATABASE`]: s.database, [`${p}_ROOT_PASSWORD`]: s.rootPassword, [`${p}_USER`]: s.username, [`${p}_PASSWORD`]: s.userPassword };
+    // The entrypoint's initialisation server runs with --skip-networking: the port listens only once
+    // the real server is up, with the accounts and init scripts in place.
+    return waitUnlessChosen(exposeUnlessPublished(c.withEnv(env), PORT), Wait.forListeningPorts(PORT));
+  }
+
+  protected wrap(started: StartedContainer): StartedMariaDbContainer {
+    return new StartedMariaDbContainer(started, this.settings, this.flavour);
+  }
+}
+
+/**
+ * MariaDB (the official image's `MARIADB_*` variables and `/docker-entrypoint-initdb.d` scripts), published
+ * on a free host port and ready once the server (not the init-time one) listens.
+ *
+ * @example
+ * await using db = await new MariaDbContainer('mariadb:11').withDatabase('shop').start();
+ * const conn = await mysql.createConnection(db.getConnectionUri());
+ */
+export class MariaDbContainer extends MariaDbFamilyContainer {
+  protected readonly flavour: Flavour = { env: 'MARIADB', scheme: 'mariadb', client: 'mariadb' };
+
+  /** @param image - @defaultValue 'mariadb:11' */
+  constructor(image = 'mariadb:11', /** @internal */ state?: ModuleState<MariaDbSettings>) {
+    super(state ?? { container: new Container(image), settings: DEFAULTS });
+  }
+
+  protected copy(state: ModuleState<MariaDbSettings>): this {
+    return new MariaDbContainer(state.container.options.image, state) as this;
+  }
+}
+
+/**
+ * MySQL under testcontainers' `MySqlContainer` name: the official image's `MYSQL_*` variables, `mysql://` URIs
+ * and the `mysql` client. MariaDB images accept the same variables, so it runs over either.
+ *
+ * @example
+ * await using db = await new MySqlContainer('mysql:8').withRootPassword('pw').start();
+ * const conn = await mysql.createConnection(db.getConnectionUri(true));
+ */
+export class MySqlContainer extends MariaDbFamilyContainer {
+  protected readonly flavour: Flavour = { env: 'MYSQL', scheme: 'mysql', client: 'mysql' };
+
+  /** @param image - @defaultValue 'mysql:8' */
+  constructor(image = 'mysql:8', /** @internal */ state?: ModuleState<MariaDbSettings>) {
+    super(state ?? { container: new Container(image), settings: DEFAULTS });
+  }
+
+  protected copy(state: ModuleState<MariaDbSettings>): this {
+    return new MySqlContainer(state.container.options.image, state) as this;
+  }
+}
+
+/** A started {@link MariaDbContainer} or {@link MySqlContainer}. */
+export class StartedMariaDbContainer extends StartedServiceContainer {
+  readonly #settings: Readonly<MariaDbSettings>;
+  readonly #flavour: Flavour;
+
+  /** @internal */
+  constructor(container: StartedContainer, settings: Readonly<MariaDbSettings>, flavour: Flavour) {
+    super(container);
+    this.#settings = settings;
+    this.#flavour = flavour;
+  }
+
+  /** The host port that reaches 3306. */
+  getPort(): number { return this.getMappedPort(PORT); }
+  getDatabase(): string { return this.#settings.database; }
+  getUsername(): string { return this.#settings.username; }
+  getUserPassword(): string { return this.#settings.userPassword; }
+  getRootPassword(): string { return this.#settings.username === 'root' ? this.#settings.userPassword : this.#settings.rootPassword; }
+
+  /**
+   * `mariadb://user:password@host:port/database` (`mysql://` from {@link MySqlContainer}); pieces percent-encoded.
+   * `mysql2`'s `createConnection(uri)` and `createPool(uri)` take either scheme.
+   * @param isRoot - as `root` with the root password instead of the user @defaultValue false
+   */
+  getConnectionUri(isRoot = false): string {
+    const e = encodeURIComponent;
+    const [user, password] = isRoot ? ['root', this.getRootPassword()] : [this.getUsername(), this.getUserPassword()];
+    return `${this.#flavour.scheme}://${e(user)}:${e(password)}@${this.getHost()}:${this.getPort()}/${e(this.getDatabase())}`;
+  }
+
+  /**
+   * Runs SQL with the image's own client inside the container (over TCP to 127.0.0.1, in the database) and
+   * returns its output (tab-separated rows with a header line).
+   * @param additionalFlags - more client flags, e.g. `['--skip-column-names']`
+   * @param isRoot - as `root` instead of the user @defaultValue false
+   * @throws SlipwayError `ERR_COMMAND_FAILED` when the client exits non-zero (its stderr is in the message)
+   */
+  async executeQuery(query: string, additionalFlags: readonly string[] = [], isRoot = false): Promise<string> {
+    const [user, password] = isRoot ? ['root', this.getRootPassword()] : [this.getUsername(), this.getUserPassword()];
+    // The password travels in the environment, not on the command line (`ps` in the container shows argv).
+    const r = await this.exec([this.#flavour.client, '-h', '127.0.0.1', '-P', String(PORT), '-u', user, this.getDatabase(), ...additionalFlags, '-e', `${query};`],
+      { env: { MYSQL_PWD: password } });
+    if (r.exitCode !== 0) {
+      throw new SlipwayError('ERR_COMMAND_FAILED', `executeQuery failed with exit code ${r.exitCode ?? r.signal} for query: ${query}`, {
+        hint: 'check the SQL and the account; the client\'s error is below',
+        details: r.stderr.trim(),
+      });
+    }
+    return r.stdout;
+  }
+}
+
+/** A started {@link MySqlContainer} (testcontainers' name). */
+export { StartedMariaDbContainer as StartedMySqlContainer };

@@ -1,0 +1,40 @@
+import { Container } from '../api/container.js';
+import type { StartedContainer } from '../api/started-container.js';
+import { Wait } from '../api/wait/index.js';
+import { ServiceContainer, StartedServiceContainer, exposeUnlessPublished, waitUnlessChosen, type ModuleState } from './service-container.js';
+
+const PORT = 11211;
+
+/**
+ * Memcached, published on a free host port and ready once it listens.
+ *
+ * @example
+ * await using cache = await new MemcachedContainer('memcached:1.6').start();
+ * const client = memjs.Client.create(cache.getConnectionString());
+ */
+export class MemcachedContainer extends ServiceContainer<Record<string, never>, StartedMemcachedContainer> {
+  /** @param image - @defaultValue 'memcached:1.6' */
+  constructor(image = 'memcached:1.6', /** @internal */ state?: ModuleState<Record<string, never>>) {
+    super(state ?? { container: new Container(image), settings: {} });
+  }
+
+  protected copy(state: ModuleState<Record<string, never>>): this {
+    return new MemcachedContainer(state.container.options.image, state) as this;
+  }
+
+  protected configure(c: Container): Container {
+    return waitUnlessChosen(exposeUnlessPublished(c, PORT), Wait.forListeningPorts(PORT));
+  }
+
+  protected wrap(started: StartedContainer): StartedMemcachedContainer {
+    return new StartedMemcachedContainer(started);
+  }
+}
+
+/** A started {@link MemcachedContainer}. */
+export class StartedMemcachedContainer extends StartedServiceContainer {
+  /** The host port that reaches 11211. */
+  getPort(): number { return this.getMappedPort(PORT); }
+  /** `host:port`, the server string `memjs.Client.create()` and most clients take. */
+  getConnectionString(): string { return `${this.getHost()}:${this.getPort()}`; }
+}
