@@ -54,6 +54,7 @@ struct container {
   enum cstate state;
   int net;           /* NET_ISOLATED / NET_NONE / NET_HOST */
   int seccomp;       /* SW_SECCOMP_*: every exec gets the container's */
+  bool no_new_privs; /* likewise (Docker: an exec follows the container's no-new-privileges) */
   unsigned net_ifs;  /* user networks attached so far: the next one is eth<net_ifs + 1> */
   uint32_t create_req, start_req, remove_req;
   bool have_status, reaped, create_ok, keep_dir;
@@ -288,6 +289,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   c->pid = pid;
   c->net = s.net;
   c->seccomp = s.proc.seccomp;
+  c->no_new_privs = s.proc.no_new_privs;
   c->ctl = sp[0];
   c->out[0] = po[0];
   c->out[1] = pe[0];
@@ -412,6 +414,7 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
     return;
   }
   p.seccomp = c->seccomp;
+  p.no_new_privs = c->no_new_privs;
   if (p.seccomp == SW_SECCOMP_DEFAULT && !(p.filter = filter_for_caps(p.caps, &e))) {
     reply_error(reqid, e.kind ? e.kind : EK_SECCOMP, e.stage, e.errnum);
     spec_free_proc(&p);

@@ -232,19 +232,23 @@ export class Container {
    * Docker's `--security-opt`. Containers run under Docker's default seccomp profile (syscalls such
    * as `unshare(CLONE_NEWUSER)`, `keyctl`, `mount` without CAP_SYS_ADMIN, `bpf` fail with EPERM);
    * `'seccomp=unconfined'` runs this container and its execs without it. `'no-new-privileges'`
-   * (`:true`) is accepted and already always on.
+   * (also `:true`) sets `no_new_privs` for the process and its execs (setuid binaries and file
+   * capabilities then grant nothing); as in Docker it is off by default.
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` for any other option (seccomp profile files, AppArmor, SELinux labels).
    * @example new Container('ghcr.io/acme/sandbox').withSecurityOpt('seccomp=unconfined')
    */
   withSecurityOpt(...options: string[]): Container {
     let seccomp = this.#options.seccomp;
+    let noNewPrivileges = this.#options.noNewPrivileges;
     for (const o of options) {
       if (o === 'seccomp=unconfined' || o === 'seccomp:unconfined') seccomp = 'unconfined';
-      else if (!['no-new-privileges', 'no-new-privileges:true', 'no-new-privileges=true'].includes(o)) {
+      else if (['no-new-privileges', 'no-new-privileges:true', 'no-new-privileges=true'].includes(o)) noNewPrivileges = true;
+      else if (['no-new-privileges:false', 'no-new-privileges=false'].includes(o)) noNewPrivileges = false;
+      else {
         throw invalidArgument('security option', o, '"seccomp=unconfined" or "no-new-privileges" (other seccomp profiles, AppArmor and SELinux options are not supported)');
       }
     }
-    return this.#with({ seccomp });
+    return this.#with({ seccomp, noNewPrivileges });
   }
   /** Adds /etc/hosts entries (Docker's `--add-host`). @example .withExtraHosts({ 'api.test': '10.0.2.2' }) */
   withExtraHosts(hosts: Record<string, string>): Container {

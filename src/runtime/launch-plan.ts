@@ -76,6 +76,8 @@ export interface LaunchPlan {
   capDrop: readonly string[];
   /** Docker's default seccomp profile, or none (`withSecurityOpt('seccomp=unconfined')`). */
   seccomp: 'default' | 'unconfined';
+  /** `no_new_privs` for the process and its execs (`withSecurityOpt('no-new-privileges')`); off by default, as in Docker. */
+  noNewPrivileges?: boolean;
   /** Extra /etc/hosts entries, name → IP (Docker's --add-host). */
   extraHosts: Readonly<Record<string, string>>;
   bestEffortLimits: boolean;

@@ -118,6 +118,7 @@ async function create(
       shmSize: plan.shmSize ?? 64 * 1024 * 1024,
       capabilities: capabilitySet(plan.capAdd, plan.capDrop),
       seccomp: plan.seccomp,
+      noNewPrivileges: plan.noNewPrivileges === true,
       // -1 is "unlimited" (RLIM_INFINITY); the keeper clamps to its own hard limit.
       rlimits: Object.entries(plan.ulimits).map(([name, l]) => ({
         resource: `RLIMIT_${name.toUpperCase()}`, soft: l.soft === -1 ? Number.MAX_SAFE_INTEGER : l.soft, hard: l.hard === -1 ? Number.MAX_SAFE_INTEGER : l.hard,

@@ -70,13 +70,30 @@ skipUnless(canRun, 'needs the native helper, user namespaces, a C compiler with 
     const asNobody = (await c.exec(['cat', '/proc/self/status'], { user: 'nobody' })).stdout;
     for (const status of [run.stdout, asRoot, asNobody]) {
       expect(statusField(status, 'Seccomp')).toBe('2');
-      expect(statusField(status, 'NoNewPrivs')).toBe('1');
+      expect(statusField(status, 'NoNewPrivs')).toBe('0'); // Docker's default: off
       expect(statusField(status, 'CapInh')).toBe('0000000000000000');
       expect(statusField(status, 'CapAmb')).toBe('0000000000000000');
       expect(statusField(status, 'CapBnd')).toBe(DEFAULT_CAPS);
     }
     expect(statusField(run.stdout, 'CapEff')).toBe(DEFAULT_CAPS);
     expect(statusField(asNobody, 'CapEff')).toBe('0000000000000000');
+  });
+
+  it("no-new-privileges: off by default (a setuid-root binary of the image gains euid 0, as in Docker), on with withSecurityOpt('no-new-privileges'); Seccomp 2 either way", async () => {
+    for (const [opts, nnp, euid] of [[[], '0', 'ok 0'], [['no-new-privileges'], '1', 'ok 65534'], [['no-new-privileges:true'], '1', 'ok 65534']] as const) {
+      await using c = await box().withSecurityOpt(...opts).start();
+      // Planted as root in the container, as an image's setuid binary would be; run as nobody.
+      const plant = await c.exec(['sh', '-c', `cp ${PROBE} /usr/local/bin/suid-probe && chmod 4755 /usr/local/bin/suid-probe`]);
+      expect(plant.exitCode, plant.stderr).toBe(0);
+      expect((await c.exec(['/usr/local/bin/suid-probe', 'euid'], { user: 'nobody' })).stdout.trim(), opts.join()).toBe(euid);
+      expect((await c.exec([PROBE, 'euid'], { user: 'nobody' })).stdout.trim()).toBe('ok 65534');
+      const status = (await c.exec(['cat', '/proc/self/status'])).stdout;
+      expect(statusField(status, 'NoNewPrivs'), opts.join()).toBe(nnp);
+      expect(statusField(status, 'Seccomp'), opts.join()).toBe('2');
+      const main = await box().withSecurityOpt(...opts).withCommand(['cat', '/proc/self/status']).run();
+      expect(statusField(main.stdout, 'NoNewPrivs')).toBe(nnp);
+      expect(statusField(main.stdout, 'Seccomp')).toBe('2');
+    }
   });
 
   it('denies what Docker denies with EPERM: user namespaces, keyctl/add_key, non-default personality, AF_VSOCK/AF_ALG sockets', async () => {

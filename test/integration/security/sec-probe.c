@@ -3,7 +3,8 @@
  * Built static on the host and copied into busybox containers; also run on the host to plant and
  * look for keys in the test process's session keyring.
  *   sec-probe unshare-user | personality VALUE | socket FAMILY | session
- *   sec-probe key-add DESC DATA | key-read SERIAL | key-search DESC | key-revoke SERIAL */
+ *   sec-probe key-add DESC DATA | key-read SERIAL | key-search DESC | key-revoke SERIAL
+ *   sec-probe euid | open PATH | ptrace PID (PTRACE_SEIZE, detached again when it worked) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/keyctl.h>
@@ -11,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/personality.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,6 +28,13 @@ static int report(long r) {
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   const char *a = argc > 2 ? argv[2] : "";
+  if (!strcmp(cmd, "euid")) return report(geteuid());
+  if (!strcmp(cmd, "open")) return report(open(a, O_RDONLY | O_CLOEXEC));
+  if (!strcmp(cmd, "ptrace")) {
+    long pid = strtol(a, NULL, 0), r = ptrace(PTRACE_SEIZE, pid, 0, 0);
+    if (r == 0) ptrace(PTRACE_DETACH, pid, 0, 0);
+    return report(r);
+  }
   if (!strcmp(cmd, "unshare-user")) return report(unshare(CLONE_NEWUSER));
   if (!strcmp(cmd, "personality")) return report(syscall(SYS_personality, strtoul(a, NULL, 0)));
   if (!strcmp(cmd, "socket")) return report(socket((int)strtol(a, NULL, 0), SOCK_STREAM, 0));
