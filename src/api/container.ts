@@ -115,7 +115,7 @@ export class Container {
     if (typeof first === 'object' && first !== null) {
       binding = {
         container: checkPort('expose.container', first.container),
-        protocol: first.protocol === 'udp' ? 'udp' : 'tcp',
+        protocol: checkProtocol(first.protocol),
         host: checkPort('expose.host', first.host ?? 0, true),
         hostIp: checkHostIp(first.hostIp ?? '127.0.0.1'),
       };
@@ -325,6 +325,12 @@ function checkCapability(cap: string, allowAll: boolean): string {
 
 function checkMode(mode: number | undefined): void {
   if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) throw invalidArgument('file mode', mode, 'an octal mode such as 0o644');
+}
+
+function checkProtocol(protocol: unknown): 'tcp' | 'udp' {
+  if (protocol === undefined || protocol === 'tcp' || protocol === 'TCP') return 'tcp';
+  if (protocol === 'udp' || protocol === 'UDP') return 'udp';
+  throw invalidArgument('expose.protocol', protocol, '"tcp" or "udp"');
 }
 
 function checkHostIp(ip: unknown): string {

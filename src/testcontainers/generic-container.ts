@@ -13,7 +13,7 @@ export class GenericContainer {
   #set(next: Container): this { this.container = next; return this; }
   withExposedPorts(...ports: PortSpec[]): this {
     let c = this.container;
-    for (const p of ports) c = typeof p === 'object' ? c.expose(p.container, p.host) : c.expose(p);
+    for (const p of ports) c = typeof p === 'object' ? c.expose({ container: p.container, host: p.host, protocol: p.protocol }) : c.expose(p);
     return this.#set(c);
   }
   withEnvironment(env: Record<string, string>): this { return this.#set(this.container.withEnv(env)); }

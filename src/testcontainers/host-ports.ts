@@ -5,8 +5,8 @@ import { checkPort } from '../api/container-options.js';
 export const exposedHostPorts = new Set<number>();
 export const HOST_ALIAS = 'host.testcontainers.internal';
 
-/** A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host }` for a fixed host port. */
-export type PortSpec = number | string | { container: number; host: number };
+/** A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host, protocol? }` for a fixed host port. */
+export type PortSpec = number | string | { container: number; host: number; protocol?: 'tcp' | 'udp' };
 
 /** testcontainers' `TestContainers` namespace. */
 export const TestContainers = Object.freeze({
