@@ -64,7 +64,14 @@ describe('Container builder', () => {
     expect(c.options.seccomp).toBe('default');
     expect(c.withSecurityOpt('seccomp=unconfined').options.seccomp).toBe('unconfined');
     expect(c.withSecurityOpt('no-new-privileges', 'no-new-privileges:true').options.seccomp).toBe('default');
-    for (const bad of ['seccomp=/etc/profile.json', 'apparmor=unconfined', 'label=disable', 'no-new-privileges:false', 'seccomp=unconfined ']) {
+    // no_new_privs is off unless asked for, as in Docker; `:false` turns it off again.
+    expect(c.options.noNewPrivileges).toBeFalsy();
+    expect(c.withSecurityOpt('no-new-privileges').options.noNewPrivileges).toBe(true);
+    expect(c.withSecurityOpt('no-new-privileges:true').options.noNewPrivileges).toBe(true);
+    expect(c.withSecurityOpt('no-new-privileges').withSecurityOpt('no-new-privileges:false').options.noNewPrivileges).toBe(false);
+    expect(code(() => c.expose({ container: 53, protocol: 'sctp' as 'udp' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(c.expose({ container: 53, protocol: 'udp' }).options.ports[0]?.protocol).toBe('udp');
+    for (const bad of ['seccomp=/etc/profile.json', 'apparmor=unconfined', 'label=disable', 'no-new-privileges:maybe', 'seccomp=unconfined ']) {
       expect(code(() => c.withSecurityOpt(bad))).toBe('ERR_INVALID_ARGUMENT');
     }
     expect(() => c.withSecurityOpt('apparmor=unconfined')).toThrow(expect.objectContaining({ hint: expect.stringContaining('"seccomp=unconfined" or "no-new-privileges"') }));
