@@ -40,7 +40,9 @@ export type SlipwayErrorCode =
   | 'ERR_WAIT_TIMEOUT'
   | 'ERR_ABORTED'
   /** A module's command inside its container (a query, a CLI call) exited non-zero. */
-  | 'ERR_COMMAND_FAILED';
+  | 'ERR_COMMAND_FAILED'
+  /** A testcontainers method or option slipway does not provide; the hint names the alternative. */
+  | 'ERR_UNSUPPORTED';
 
 const BRAND = Symbol.for('slipway.error');
 
@@ -86,6 +88,11 @@ export class SlipwayError extends Error {
 /** Shorthand for an invalid option: names the option, the value and what is expected. */
 export function invalidArgument(option: string, value: unknown, expected: string): SlipwayError {
   return new SlipwayError('ERR_INVALID_ARGUMENT', `invalid ${option}: ${formatValue(value)}`, { hint: `expected ${expected}` });
+}
+
+/** Shorthand for a feature slipway does not provide: names the method and what to use instead. */
+export function unsupported(method: string, why: string, alternative: string): SlipwayError {
+  return new SlipwayError('ERR_UNSUPPORTED', `${method} is not supported: ${why}`, { hint: alternative });
 }
 
 function formatValue(value: unknown): string {

@@ -7,11 +7,12 @@
  */
 export { Wait } from './api/wait/index.js';
 export type { WaitStrategy } from './api/wait/index.js';
-export { Network } from './api/network.js';
-export { Network as StartedNetwork } from './api/network.js';
+export { Network, Network as StartedNetwork } from './testcontainers/network.js';
+export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
+export { RandomUuid, randomUuid, type Uuid } from './testcontainers/utils.js';
 export { SlipwayError } from './errors.js';
 /** The modules under the names of testcontainers' `@testcontainers/postgresql`, `/redis`… packages. */
 export { PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer } from './modules/index.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
-export { GenericContainer } from './testcontainers/generic-container.js';
+export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';
 export { StartedTestContainer } from './testcontainers/started-test-container.js';

@@ -25,6 +25,17 @@ export interface ContainerOptions extends LaunchPlan {
   stopTimeout: number;
   init: boolean;
   waitStrategy?: unknown;
+  /** A health check given by the builder; replaces the image's HEALTHCHECK (OCI `Healthcheck` form, durations in ns). */
+  healthcheck?: HealthcheckConfig;
+}
+
+/** A HEALTHCHECK as the OCI image config holds it: `Test` is `['CMD', ...argv]`, `['CMD-SHELL', script]` or `['NONE']`; durations in nanoseconds. */
+export interface HealthcheckConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({

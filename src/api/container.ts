@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {
   DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
-  type ContainerOptions, type HostAccessOptions, type NetworkMode, type PortBinding,
+  type ContainerOptions, type HealthcheckConfig, type HostAccessOptions, type NetworkMode, type PortBinding,
 } from './container-options.js';
 import { CAP_NUMBERS, MIN_MEMORY, parseCpus, parseMemory } from '../runtime/index.js';
 import type { WaitStrategy } from './wait/index.js';
@@ -106,6 +106,16 @@ export class Container {
     return this.#with({ files: [...this.#options.files, { target: checkContainerPath('copy target', containerPath), source: hostPath, mode: opts.mode, owner: opts.owner }] });
   }
   /**
+   * Extracts a tar archive into container directory `containerPath` before the process starts (as `docker cp - path`):
+   * files, directories and symlinks keep their modes and are owned by root, or by `owner`.
+   * @throws SlipwayError at start: `ERR_COPY_UNSAFE_PATH` for an entry with `..`, `ERR_UNSUPPORTED` for device nodes or FIFOs.
+   * @example .withArchive(readFileSync('site.tar'), '/usr/share/nginx/html')
+   */
+  withArchive(tar: Buffer, containerPath: string, opts: { owner?: string } = {}): Container {
+    if (!Buffer.isBuffer(tar)) throw invalidArgument('archive', tar, 'a Buffer holding a tar archive');
+    return this.#with({ files: [...this.#options.files, { target: checkContainerPath('archive target', containerPath), archive: tar, owner: opts.owner }] });
+  }
+  /**
    * Publishes a container port. `expose(6379)`: a free host port on 127.0.0.1; `expose(80, 8080)`: fixed;
    * `expose('53/udp')`; `expose({ container: 80, host: 0, hostIp: '0.0.0.0' })`.
    */
@@ -179,8 +189,17 @@ export class Container {
     for (const p of ports) merged.add(checkPort('host access port', p));
     return this.#with({ hostAccess: { ports: [...merged], allLoopbackPorts: all || (prev?.allLoopbackPorts ?? false), aliases: prev?.aliases ?? [] } });
   }
-  /** Joins a user network; other containers on it reach this one by name and aliases. */
-  withNetwork(network: Network, opts: { aliases?: string[] } = {}): Container {
+  /**
+   * Joins a user network (a {@link Network}, or the name of a started one, as `docker run --network <name>`); other
+   * containers on it reach this one by name and aliases.
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for a name no started network of this process has.
+   */
+  withNetwork(network: Network | string, opts: { aliases?: string[] } = {}): Container {
+    if (typeof network === 'string') {
+      const found = Network.byName(network);
+      if (!found) throw invalidArgument('network', network, 'a Network, or the name of a network started in this process (Network.create() or new Network().start())');
+      network = found;
+    }
     if (!(network instanceof Network)) throw invalidArgument('network', network, 'a Network from Network.create()');
     const aliases = opts.aliases ?? [];
     for (const a of aliases) if (typeof a !== 'string' || !HOSTNAME.test(a)) throw invalidArgument('network alias', a, 'a DNS name such as "db"');
@@ -220,9 +239,13 @@ export class Container {
     }
     return this.#with({ ulimits: out });
   }
-  /** Adds capabilities to Docker's default set, e.g. `'NET_ADMIN'` (testcontainers' name). */
+  /**
+   * Adds capabilities to Docker's default set, e.g. `'NET_ADMIN'` (testcontainers' name), or `'ALL'`. They hold within
+   * the container's user namespace only: `SYS_ADMIN` lets it mount a tmpfs, not act on the host.
+   */
   withAddedCapabilities(...caps: string[]): Container {
-    return this.#with({ capAdd: [...this.#options.capAdd, ...caps.map((c) => checkCapability(c, false))] });
+    const names = caps.map((c) => checkCapability(c, true)).flatMap((c) => (c === 'ALL' ? Object.keys(CAP_NUMBERS) : [c]));
+    return this.#with({ capAdd: [...new Set([...this.#options.capAdd, ...names])] });
   }
   /** Drops capabilities from Docker's default set, e.g. `'CHOWN'`, or `'ALL'`. */
   withDroppedCapabilities(...caps: string[]): Container {
@@ -274,11 +297,25 @@ export class Container {
     if (!/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(platform)) throw invalidArgument('platform', platform, 'os/arch[/variant] such as linux/amd64');
     return this.#with({ platform });
   }
-  /** Readiness condition. Default: published ports listening, else none. */
+  /**
+   * A health check, as `docker run --health-cmd` (and testcontainers' `withHealthCheck`): it replaces the image's
+   * HEALTHCHECK, and the default wait (no {@link waitFor}) and `Wait.forHealthCheck()` run it until it passes.
+   * `test` is `['CMD-SHELL', script]` (run by /bin/sh -c), `['CMD', ...argv]` or `['NONE']` (disables the image's).
+   * Durations are in milliseconds.
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for another `test` form or a negative or non-numeric duration.
+   * @example .withHealthCheck({ test: ['CMD-SHELL', 'pg_isready -U test'], interval: 250, retries: 50 })
+   */
+  withHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number }): Container {
+    return this.#with({ healthcheck: checkHealthCheck(check) });
+  }
+  /** Readiness condition. Default: the health check ({@link withHealthCheck}, else the image's HEALTHCHECK), else published TCP ports listening, else none. */
   waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
-  /** Bounds the wait for readiness (not the pull: see {@link withPullTimeout}). @defaultValue 60000 */
+  /**
+   * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}); `0` fails at once unless the wait
+   * strategy has nothing to wait for. @defaultValue 60000
+   */
   withStartupTimeout(ms: number): Container {
-    if (!Number.isFinite(ms) || ms <= 0) throw invalidArgument('startupTimeout', ms, 'a positive number of milliseconds');
+    if (!Number.isFinite(ms) || ms < 0) throw invalidArgument('startupTimeout', ms, 'a number of milliseconds, 0 or more');
     return this.#with({ startupTimeout: ms });
   }
   /**
@@ -321,6 +358,24 @@ function checkCapability(cap: string, allowAll: boolean): string {
     throw invalidArgument('capability', cap, `a Linux capability name such as "NET_ADMIN"${allowAll ? ' or "ALL"' : ''}`);
   }
   return name;
+}
+
+function checkHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number }): HealthcheckConfig {
+  const test = check?.test;
+  const form = Array.isArray(test) ? test[0] : undefined;
+  const ok = Array.isArray(test) && test.every((a) => typeof a === 'string' && !a.includes('\0')) &&
+    ((form === 'CMD' && test.length > 1) || (form === 'CMD-SHELL' && test.length === 2) || (form === 'NONE' && test.length === 1));
+  if (!ok) throw invalidArgument('health check test', test, `['CMD-SHELL', 'script'], ['CMD', 'argv0', ...] or ['NONE']`);
+  const ns = (name: string, ms: number | undefined): number | undefined => {
+    if (ms === undefined) return undefined;
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw invalidArgument(`health check ${name}`, ms, 'a number of milliseconds, 0 or more');
+    return Math.round(ms * 1e6);
+  };
+  if (check.retries !== undefined && (!Number.isSafeInteger(check.retries) || check.retries < 0)) throw invalidArgument('health check retries', check.retries, 'an integer, 0 or more');
+  return {
+    Test: [...test], Interval: ns('interval', check.interval), Timeout: ns('timeout', check.timeout),
+    Retries: check.retries, StartPeriod: ns('startPeriod', check.startPeriod),
+  };
 }
 
 function checkMode(mode: number | undefined): void {

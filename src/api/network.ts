@@ -14,6 +14,8 @@ const log = logger('network');
  * await using app = await new Container('my-app').withNetwork(net).withEnv({ DB_HOST: 'db' }).start();
  */
 export class Network implements AsyncDisposable, NetworkAttachable {
+  /** Started and not yet removed networks of this process, by name (Docker resolves `--network <name>` the same way). */
+  static readonly #live = new Map<string, Network>();
   readonly id: string;
   readonly name: string;
   #net: Promise<UserNetwork> | undefined;
@@ -39,9 +41,23 @@ export class Network implements AsyncDisposable, NetworkAttachable {
 
   #ensure(): Promise<UserNetwork> {
     if (this.#removed) return Promise.reject(new SlipwayError('ERR_NETWORK', `network ${this.name} was removed`, { hint: 'create a new Network' }));
-    this.#net ??= createUserNetwork(`n${this.id.slice(0, 24)}`);
+    if (!this.#net) {
+      const other = Network.#live.get(this.name);
+      if (other && other !== this) {
+        return Promise.reject(new SlipwayError('ERR_INVALID_ARGUMENT', `a network named ${this.name} already exists in this process`, { hint: 'choose another name, or remove the other network first' }));
+      }
+      Network.#live.set(this.name, this);
+      this.#net = createUserNetwork(`n${this.id.slice(0, 24)}`);
+      this.#net.catch(() => { if (Network.#live.get(this.name) === this) Network.#live.delete(this.name); });
+    }
     return this.#net;
   }
+
+  /**
+   * The started, not yet removed network of this process with this name (as `docker run --network <name>` finds it).
+   * @example new Container('redis:7').withNetwork(Network.byName('backend')!)
+   */
+  static byName(name: string): Network | undefined { return Network.#live.get(name); }
 
   /** @internal */
   async attach(member: NetworkMember): Promise<{ ip: string }> {
@@ -76,6 +92,7 @@ export class Network implements AsyncDisposable, NetworkAttachable {
   /** Removes the network; idempotent. Containers still on it lose their interface on it. */
   remove(): Promise<void> {
     this.#removed ??= (async () => {
+      if (Network.#live.get(this.name) === this) Network.#live.delete(this.name);
       const net = await this.#net?.catch(() => undefined);
       this.#members.clear();
       await net?.remove();

@@ -38,9 +38,17 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   return started;
 }
 
-/** As testcontainers does: the image's HEALTHCHECK when it has one, else published TCP ports listening, else nothing. */
+/** The builder's health check (`Container.withHealthCheck`), else the image's HEALTHCHECK. */
+function healthcheckOf(rt: RuntimeContainer, options: ContainerOptions): WaitTarget['healthcheck'] {
+  return options.healthcheck ?? rt.imageHealthcheck;
+}
+
+/**
+ * As testcontainers v12 does: the builder's health check, else the image's HEALTHCHECK (unless `NONE`), else published
+ * TCP ports listening, else nothing.
+ */
 function defaultStrategy(rt: RuntimeContainer, options: ContainerOptions): WaitStrategy {
-  const test = rt.imageHealthcheck?.Test;
+  const test = healthcheckOf(rt, options)?.Test;
   if (test && test.length > 0 && test[0] !== 'NONE') return new HealthCheckWaitStrategy();
   return options.ports.some((p) => p.protocol === 'tcp') ? new HostPortWaitStrategy() : new NoWaitStrategy();
 }
@@ -57,7 +65,7 @@ function waitTarget(rt: RuntimeContainer, host: string, options: ContainerOption
     exec: (argv, signal) => rt.exec(argv, { signal }),
     exited: rt.exited(),
     hasExited: () => rt.hasExited(),
-    healthcheck: rt.imageHealthcheck,
+    healthcheck: healthcheckOf(rt, options),
   };
 }
 

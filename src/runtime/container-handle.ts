@@ -257,10 +257,13 @@ export class ContainerHandle implements RuntimeContainer {
         } else if (f.source) {
           const { hostEntries } = await import('./host-entries.js');
           await this.copyIn(hostEntries(f.source, f.target, { uid: owner.uid, gid: owner.gid }, f.mode));
+        } else if (f.archive) {
+          const { entriesOfArchive } = await import('./copy-archive.js');
+          await this.copyIn(await entriesOfArchive(f.archive, f.target, owner));
         }
       } catch (err) {
         // A bad source is the caller's (ERR_INVALID_ARGUMENT from hostEntries); what the keeper refuses is about the image.
-        if (!SlipwayError.is(err) || err.code === 'ERR_INVALID_ARGUMENT') throw err;
+        if (!SlipwayError.is(err) || ['ERR_INVALID_ARGUMENT', 'ERR_COPY_UNSAFE_PATH', 'ERR_UNSUPPORTED', 'ERR_UNPACK'].includes(err.code)) throw err;
         throw new SlipwayError('ERR_CONTAINER_START', `cannot place ${f.source ? `${f.source} at ` : ''}${f.target} in ${this.name}: ${err.shortMessage}`, {
           hint: 'the target must not be below a regular file or a read-only mount of the image; pick another path with withFile()/withCopy()', cause: err,
         });

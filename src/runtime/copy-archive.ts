@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { SlipwayError } from '../errors.js';
-import type { CopiedEntry } from './runtime-container.js';
+import type { CopiedEntry, CopyEntry } from './runtime-container.js';
 
 /**
  * A tar stream of entries copied out of a container (like `docker cp` to stdout). Names are the
@@ -51,4 +52,57 @@ function text(bytes: Buffer | undefined, fallback: string, source: string): stri
   throw new SlipwayError('ERR_COPY_UNSAFE_PATH', `cannot put ${JSON.stringify(bytes.toString('latin1'))} (below ${source}) in a tar stream: the name is not UTF-8`, {
     hint: 'copy to a host directory instead (copyFrom(path, hostDir) keeps names as bytes), or rename it in the container',
   });
+}
+
+/**
+ * The entries of a tar archive extracted at container directory `target` (as `docker cp - <target>` and Docker's
+ * put-archive do): names are taken relative to `target` (a leading `./` or `/` is dropped), `..` segments are refused
+ * with `ERR_COPY_UNSAFE_PATH`, hard links become copies of the file they name (its content and mode), and every entry is owned by `owner`.
+ * Regular files, directories and symlinks only: device nodes and FIFOs are refused with `ERR_UNSUPPORTED`.
+ * @example await rt.copyIn(entriesOfArchive(tarBuffer, '/opt/app', { uid: 0, gid: 0 }))
+ */
+export async function entriesOfArchive(archive: Buffer, target: string, owner: { uid: number; gid: number }): Promise<CopyEntry[]> {
+  const out: CopyEntry[] = [];
+  const files = new Map<string, { content: Buffer; mode: number }>();
+  const extract = tar.extract();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const h = entry.header;
+      const chunks: Buffer[] = [];
+      for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
+      const rel = archivePath(h.name);
+      if (rel === '') continue; // "./": the target itself, which keeps its own mode
+      const path = posix.join(target, rel);
+      const base = { path, uid: owner.uid, gid: owner.gid, mtime: h.mtime };
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      if (h.type === 'file' || h.type === 'contiguous-file') {
+        const content = Buffer.concat(chunks);
+        files.set(rel, { content, mode });
+        out.push({ ...base, type: 'file', mode, content });
+      } else if (h.type === 'directory') {
+        out.push({ ...base, type: 'directory', mode: (h.mode ?? 0o755) & 0o7777 });
+      } else if (h.type === 'symlink') {
+        out.push({ ...base, type: 'symlink', mode: 0o777, linkTarget: h.linkname ?? '' });
+      } else if (h.type === 'link') {
+        const linked = files.get(archivePath(h.linkname ?? ''));
+        if (!linked) throw new SlipwayError('ERR_UNPACK', `archive entry ${h.name} is a hard link to ${h.linkname}, which is not a file earlier in the archive`);
+        out.push({ ...base, type: 'file', mode: linked.mode, content: linked.content });
+      } else {
+        throw new SlipwayError('ERR_UNSUPPORTED', `archive entry ${h.name} is a ${h.type}: only files, directories, symlinks and hard links can be copied into a container`, {
+          hint: 'create device nodes and FIFOs from the container process instead (mknod, mkfifo)',
+        });
+      }
+    }
+  })();
+  extract.end(archive);
+  await done;
+  return out;
+}
+
+function archivePath(name: string): string {
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..') || name.includes('\0')) {
+    throw new SlipwayError('ERR_COPY_UNSAFE_PATH', `archive entry ${JSON.stringify(name)} leaves the target directory`, { hint: 'build the archive with paths relative to the target, without ".."' });
+  }
+  return parts.join('/');
 }

@@ -14,7 +14,7 @@ export type { NetworkAttachable, NetworkMember } from './network-membership.js';
 export type { VolumeSource } from './volume-source.js';
 export { readLogLines } from './log-reader.js';
 export { hostEntries } from './host-entries.js';
-export { tarOfEntries } from './copy-archive.js';
+export { entriesOfArchive, tarOfEntries } from './copy-archive.js';
 export { extractToHost } from './host-extract.js';
 export { MIN_MEMORY, parseCpus, parseMemory } from './cgroups/parse-limits.js';
 export { CAP_NUMBERS } from './keeper/keeper.js';

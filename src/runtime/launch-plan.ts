@@ -24,9 +24,10 @@ export type Mount = BindMount | TmpfsMount | VolumeMount;
 /** A file placed into the container before its process starts. */
 export interface FileCopy {
   target: string;
-  /** Inline content, or a host path to copy (file or directory). */
+  /** Inline content, or a host path to copy (file or directory), or a tar archive extracted at `target`. */
   content?: Buffer;
   source?: string;
+  archive?: Buffer;
   mode?: number;
   owner?: string;
 }

@@ -1,13 +1,45 @@
 /** testcontainers' `GenericContainer`: a mutable builder over slipway's immutable {@link Container}. */
+import { Readable } from 'node:stream';
 import { Container } from '../api/container.js';
-import type { Network } from '../api/network.js';
+import { Network } from '../api/network.js';
+import type { StartedContainer } from '../api/started-container.js';
 import type { WaitStrategy } from '../api/wait/index.js';
+import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
+import type { ImagePullPolicy } from './pull-policy.js';
 import { StartedTestContainer } from './started-test-container.js';
 
-/** testcontainers' `GenericContainer`: a mutable builder whose `with*` methods return `this`. */
+/** testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms. */
+export interface HealthCheck {
+  test: ['CMD-SHELL', string] | ['CMD', ...string[]] | string[];
+  interval?: number;
+  timeout?: number;
+  retries?: number;
+  startPeriod?: number;
+}
+
+/** testcontainers' `withResourcesQuota` argument: memory in GB (1024³ bytes), cpu in CPUs. */
+export interface ResourcesQuota {
+  memory?: number;
+  cpu?: number;
+}
+
+/** IPC modes every slipway container already has: its own IPC namespace. */
+const OWN_IPC = new Set(['', 'private', 'shareable']);
+
+/**
+ * testcontainers' `GenericContainer`: a mutable builder whose `with*` methods change it and return `this`, so
+ * statement-style configuration (`c.withEnvironment(...); await c.start()`) works as in testcontainers.
+ * What slipway cannot do throws `SlipwayError` `ERR_UNSUPPORTED` naming the method and the alternative.
+ */
 export class GenericContainer {
   protected container: Container;
+  #aliases: string[] = [];
+  #logConsumers: ((stream: Readable) => unknown)[] = [];
+  #archives: { tar: Readable; target: string }[] = [];
+  #pullPolicy: ImagePullPolicy | undefined;
+  #autoRemove = true;
+
   constructor(image: string) { this.container = new Container(image); }
 
   #set(next: Container): this { this.container = next; return this; }
@@ -28,26 +60,89 @@ export class GenericContainer {
   withDroppedCapabilities(...caps: string[]): this { return this.#set(this.container.withDroppedCapabilities(...caps)); }
   /** Only `seccomp=unconfined` and `no-new-privileges` are supported. */
   withSecurityOpt(...securityOptions: string[]): this { return this.#set(this.container.withSecurityOpt(...securityOptions)); }
+  /**
+   * Docker's `--privileged`, as far as a user namespace allows: every capability (held within the container's user
+   * namespace, not over the host) and no seccomp filter. Devices of the host are not added, and the host's kernel
+   * settings stay out of reach; a test that needs those needs a real privileged container.
+   */
+  withPrivilegedMode(): this {
+    return this.#set(this.container.withAddedCapabilities('ALL').withSecurityOpt('seccomp=unconfined'));
+  }
+  /**
+   * `private` and `shareable` (and Docker's default) are what every slipway container has: its own IPC namespace.
+   * @throws SlipwayError `ERR_UNSUPPORTED` for `host`, `none` and `container:<id>`.
+   */
+  withIpcMode(ipcMode: string): this {
+    if (!OWN_IPC.has(ipcMode)) {
+      throw unsupported(`withIpcMode(${JSON.stringify(ipcMode)})`, 'every slipway container has its own IPC namespace (as "private")',
+        'drop withIpcMode(), or share data through a volume (withBindMounts) or a network instead of System V IPC / shared memory');
+    }
+    return this;
+  }
+  /** Accepted, changes nothing: slipway always keeps the container's logs in its own file (what `logs()` reads). */
+  withDefaultLogDriver(): this { return this; }
+  /**
+   * `withAutoRemove(false)`: `stop()` keeps the container (its files stay readable with copyArchiveFromContainer) unless
+   * called with `{ remove: true }`; slipway still removes it when the test process exits. @defaultValue true
+   */
+  withAutoRemove(autoRemove: boolean): this { this.#autoRemove = autoRemove; return this; }
+  /**
+   * Accepted for compatibility, changes nothing: slipway has no Ryuk; every container, network and volume belongs to
+   * the test process's keeper and is removed when the process exits, whatever is passed here.
+   */
+  withAutoCleanup(_autoCleanup: boolean): this { return this; }
+  /** @throws SlipwayError `ERR_UNSUPPORTED`: reuse comes with slipway's warm starts. */
+  withReuse(): this {
+    throw unsupported('withReuse()', 'reusing containers across test runs is not available yet in this slipway version',
+      'remove withReuse() (each start creates a fresh container), or start the container once in a globalSetup file and share its ports');
+  }
   withExtraHosts(hosts: { host: string; ipAddress: string }[]): this {
     return this.#set(this.container.withExtraHosts(Object.fromEntries(hosts.map((h) => [h.host, h.ipAddress]))));
   }
   withSharedMemorySize(bytes: number): this { return this.#set(this.container.withShmSize(bytes)); }
+  /** Process limits as `docker run --ulimit`, e.g. `{ nofile: { soft: 1024, hard: 4096 } }`. */
+  withUlimits(ulimits: Record<string, { hard: number | undefined; soft: number | undefined }>): this {
+    const out: Record<string, { soft: number; hard: number }> = {};
+    for (const [name, v] of Object.entries(ulimits)) {
+      const hard = v?.hard ?? v?.soft;
+      const soft = v?.soft ?? v?.hard;
+      if (hard === undefined || soft === undefined) throw invalidArgument(`ulimit ${name}`, JSON.stringify(v), '{ soft, hard }');
+      out[name] = { soft, hard };
+    }
+    return this.#set(this.container.withUlimits(out));
+  }
   withWaitStrategy(strategy: WaitStrategy): this { return this.#set(this.container.waitFor(strategy)); }
+  /**
+   * A health check replacing the image's HEALTHCHECK; without a wait strategy the start waits until it passes (also
+   * what `Wait.forHealthCheck()` runs). Durations in milliseconds.
+   * @example .withHealthCheck({ test: ['CMD-SHELL', 'redis-cli ping'], interval: 250, retries: 20 })
+   */
+  withHealthCheck(healthCheck: HealthCheck): this { return this.#set(this.container.withHealthCheck(healthCheck)); }
+  /** `0` fails the start at once unless there is nothing to wait for. */
   withStartupTimeout(ms: number): this { return this.#set(this.container.withStartupTimeout(ms)); }
-  withNetworkMode(mode: 'isolated' | 'none' | 'host' | 'bridge'): this {
-    return this.#set(this.container.withNetworkMode(mode === 'bridge' ? 'isolated' : mode));
+  /** e.g. `linux/arm64`; defaults to the host's. */
+  withPlatform(platform: string): this { return this.#set(this.container.withPlatform(platform)); }
+  /**
+   * `bridge` (slipway's `isolated`), `none`, `host`, or the name of a started {@link Network} (`network.getName()`,
+   * as Docker accepts).
+   * @throws SlipwayError `ERR_UNSUPPORTED` for `container:<id>`; `ERR_INVALID_ARGUMENT` for a name no started network has.
+   */
+  withNetworkMode(networkMode: string): this {
+    if (networkMode === 'bridge' || networkMode === 'default' || networkMode === 'isolated') return this.#set(this.container.withNetworkMode('isolated'));
+    if (networkMode === 'none' || networkMode === 'host') return this.#set(this.container.withNetworkMode(networkMode));
+    if (networkMode.startsWith('container:')) {
+      throw unsupported(`withNetworkMode(${JSON.stringify(networkMode)})`, "slipway containers cannot join another container's network namespace",
+        'put both containers on one Network (withNetwork(network)) and reach the other by its name or alias');
+    }
+    return this.#set(this.container.withNetwork(networkMode));
   }
   withNetwork(network: Network): this { return this.#set(this.container.withNetwork(network)); }
-  withNetworkAliases(...aliases: string[]): this {
-    const nets = this.container.options.networks;
-    const last = nets[nets.length - 1];
-    if (!last) return this;
-    return this.#set(new Container(this.container.options.image, { ...this.container.options, networks: [...nets.slice(0, -1), { network: last.network, aliases: [...last.aliases, ...aliases] }] }));
-  }
-  /** `memory` in GB and `cpu` in CPUs, as testcontainers. */
-  withResourcesQuota(q: { memory?: number; cpu?: number }): this {
+  /** Names other containers on this container's network reach it by; order with `withNetwork` does not matter. */
+  withNetworkAliases(...aliases: string[]): this { this.#aliases.push(...aliases); return this; }
+  /** `memory` in GB (1024³ bytes, rounded up to a byte as Docker does) and `cpu` in CPUs, as testcontainers. */
+  withResourcesQuota(q: ResourcesQuota): this {
     let c = this.container;
-    if (q.memory !== undefined) c = c.withMemory(Math.round(q.memory * 1024 ** 3));
+    if (q.memory !== undefined) c = c.withMemory(Math.ceil(q.memory * 1024 ** 3));
     if (q.cpu !== undefined) c = c.withCpus(q.cpu);
     return this.#set(c);
   }
@@ -77,18 +172,78 @@ export class GenericContainer {
   withCopyDirectoriesToContainer(items: { source: string; target: string; mode?: number }[]): this {
     return this.withCopyFilesToContainer(items);
   }
-  withPullPolicy(policy: { shouldPull(): boolean } | 'missing' | 'always' | 'never'): this {
-    const p = typeof policy === 'string' ? policy : policy.shouldPull() ? 'always' : 'missing';
-    return this.#set(this.container.withPullPolicy(p));
+  /** Tar archives extracted into the container's `target` directory before the process starts (read at `start()`). */
+  withCopyArchivesToContainer(archives: { tar: Readable; target: string }[]): this {
+    for (const a of archives) {
+      if (!(a?.tar instanceof Readable)) throw invalidArgument('withCopyArchivesToContainer tar', a?.tar, 'a Readable of a tar archive');
+      this.container.withArchive(Buffer.alloc(0), a.target); // checks the target now, as the other with* do
+      this.#archives.push({ tar: a.tar, target: a.target });
+    }
+    return this;
   }
-  async start(): Promise<StartedTestContainer> {
+  /**
+   * Called once the container is started, with a Readable of its output (stdout and stderr, line by line) that ends
+   * when the container exits. @example .withLogConsumer((s) => s.on('data', (l) => process.stdout.write(l)))
+   */
+  withLogConsumer(logConsumer: (stream: Readable) => unknown): this {
+    if (typeof logConsumer !== 'function') throw invalidArgument('withLogConsumer', logConsumer, 'a function receiving a Readable');
+    this.#logConsumers.push(logConsumer);
+    return this;
+  }
+  /** `PullPolicy.defaultPolicy()`, `PullPolicy.alwaysPull()` or any `{ shouldPull(): boolean }`, asked at `start()`. */
+  withPullPolicy(policy: ImagePullPolicy | 'missing' | 'always' | 'never'): this {
+    if (typeof policy === 'string') { this.#pullPolicy = undefined; return this.#set(this.container.withPullPolicy(policy)); }
+    if (typeof policy?.shouldPull !== 'function') throw invalidArgument('pull policy', policy, 'PullPolicy.defaultPolicy(), PullPolicy.alwaysPull() or { shouldPull(): boolean }');
+    this.#pullPolicy = policy;
+    return this;
+  }
+
+  /** The slipway {@link Container} this builder describes now (before the steps `start()` adds). */
+  protected async build(): Promise<Container> {
     let c = this.container;
+    if (this.#pullPolicy) c = c.withPullPolicy(this.#pullPolicy.shouldPull() ? 'always' : 'missing');
     if (exposedHostPorts.size > 0) {
       const { options } = c.withHostAccess(...exposedHostPorts);
       const access = options.hostAccess!;
       c = new Container(options.image, { ...options, hostAccess: { ...access, aliases: [...new Set([...access.aliases, HOST_ALIAS])] } });
     }
-    return new StartedTestContainer(await c.start());
+    if (this.#aliases.length > 0) {
+      const nets = c.options.networks;
+      const last = nets[nets.length - 1];
+      if (!last) {
+        throw invalidArgument('withNetworkAliases', this.#aliases.join(', '), 'a container on a user network: add withNetwork(network) or withNetworkMode(network.getName())');
+      }
+      // Through withNetwork again, so the aliases are checked as native ones are.
+      let rejoined = new Container(c.options.image, { ...c.options, networks: nets.slice(0, -1) });
+      rejoined = rejoined.withNetwork(last.network as Network, { aliases: [...new Set([...last.aliases, ...this.#aliases])] });
+      c = rejoined;
+    }
+    for (const a of this.#archives) c = c.withArchive(await readAll(a.tar), a.target);
+    return c;
+  }
+
+  async start(): Promise<StartedTestContainer> {
+    const inner = await (await this.build()).start();
+    for (const consume of this.#logConsumers) {
+      const lines = inner.logs({ follow: true });
+      const stream = Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })());
+      // Not awaited, as testcontainers: a consumer that reads to the end returns when the container exits.
+      try { void consume(stream); } catch (err) { await inner.remove(); throw err; }
+    }
+    return this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
   }
 }
 
+/** A started container of `withAutoRemove(false)`: `stop()` keeps it unless asked with `{ remove: true }`. */
+class KeptOnStop extends StartedTestContainer {
+  constructor(inner: StartedContainer) { super(inner); }
+  override async stop(opts: { timeout?: number; remove?: boolean } = {}) {
+    return super.stop({ ...opts, remove: opts.remove ?? false });
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  return Buffer.concat(chunks);
+}

@@ -199,13 +199,13 @@ export class ShellWaitStrategy extends BaseStrategy {
   }
 }
 
-/** Runs the image's HEALTHCHECK until it passes. */
+/** Runs the container's health check (the builder's `withHealthCheck`, else the image's HEALTHCHECK) until it passes. */
 export class HealthCheckWaitStrategy extends BaseStrategy {
-  describe(): string { return "the image's HEALTHCHECK passing"; }
+  describe(): string { return 'the health check passing (withHealthCheck, else the image\'s HEALTHCHECK)'; }
   async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
     const test = target.healthcheck?.Test;
     if (!test || test.length === 0 || test[0] === 'NONE') {
-      throw new SlipwayError('ERR_INVALID_ARGUMENT', 'the image has no HEALTHCHECK', { hint: 'use another wait strategy, e.g. Wait.forListeningPorts()' });
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', 'the container has no health check (none given with withHealthCheck(), and the image has no HEALTHCHECK)', { hint: 'give one with withHealthCheck({ test: [\'CMD-SHELL\', \'…\'] }) or use another wait strategy, e.g. Wait.forListeningPorts()' });
     }
     const argv = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : test;
     const intervalMs = Math.max(POLL_MS, Math.min((target.healthcheck?.Interval ?? 0) / 1e6 || 1000, 1000));

@@ -1,0 +1,131 @@
+// testcontainers-node's GenericContainer tests for the builder surface (health check, log consumer, privileged mode,
+// ulimits, archives, network by name, auto-remove, startup timeout), in our words, through slipway/testcontainers.
+import { connect } from 'node:net';
+import { Readable } from 'node:stream';
+import tar from 'tar-stream';
+import { expect, it } from 'vitest';
+import { GenericContainer, Network, PullPolicy, Wait } from '../../../src/testcontainers.js';
+import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const BUSYBOX = () => fixtureRef('busybox');
+const SLEEP = ['sleep', '1000'];
+
+async function tarOf(entries: { name: string; type?: 'file' | 'directory' | 'symlink'; mode?: number; content?: string; linkname?: string }[]): Promise<Readable> {
+  const pack = tar.pack();
+  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode, linkname: e.linkname }, e.content ?? '');
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
+  return Readable.from([Buffer.concat(chunks)]);
+}
+
+function ping(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port }, () => s.write('PING\r\n'));
+    s.once('data', (d) => { s.destroy(); resolve(d.toString()); });
+    s.once('error', reject);
+  });
+}
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('testcontainers builder', () => {
+  it('withHealthCheck: the default wait and Wait.forHealthCheck() run it until it passes', async () => {
+    const cmd = ['sh', '-c', 'sleep 0.3; touch /tmp/ready; sleep 1000'];
+    const check = { test: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 100 };
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(cmd).withHealthCheck(check).start();
+    expect((await c.exec(['ls', '/tmp/ready'])).exitCode).toBe(0);
+    await using d = await new GenericContainer(BUSYBOX()).withCommand(cmd).withExposedPorts(8080)
+      .withHealthCheck({ test: ['CMD', 'test', '-f', '/tmp/ready'], interval: 100 }).withWaitStrategy(Wait.forHealthCheck()).start();
+    expect((await d.exec(['ls', '/tmp/ready'])).exitCode).toBe(0);
+    const err = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withHealthCheck({ test: ['CMD-SHELL', 'exit 1'], interval: 100 })
+      .withStartupTimeout(500).start().then(() => undefined, (e: Error) => e);
+    expect(String(err)).toMatch(/ERR_WAIT_TIMEOUT.*health check/);
+  });
+
+  it('withLogConsumer gets a Readable of the container output', async () => {
+    const lines: string[] = [];
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => { done = resolve; });
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(['sh', '-c', 'echo hello; echo oops >&2; sleep 1000'])
+      .withLogConsumer((stream) => {
+        stream.on('data', (l: Buffer | string) => { lines.push(String(l)); if (lines.length === 2) done(); });
+      })
+      .start();
+    await ended;
+    expect(lines.sort()).toEqual(['hello\n', 'oops\n']);
+    expect(c.getId()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('withPrivilegedMode: every capability and no seccomp filter (mount works)', async () => {
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withPrivilegedMode().start();
+    const status = (await c.exec(['cat', '/proc/self/status'])).stdout;
+    const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(status)![1]}`);
+    const capBnd = BigInt(`0x${/CapBnd:\s*([0-9a-f]+)/.exec(status)![1]}`);
+    expect(capEff).toBe(capBnd);
+    expect(capEff & (1n << 21n)).not.toBe(0n); // CAP_SYS_ADMIN
+    expect(/Seccomp:\s*(\d)/.exec(status)![1]).toBe('0');
+    const m = await c.exec(['sh', '-c', 'mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo ok > /mnt/t/f && cat /mnt/t/f']);
+    expect(m).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
+    await using plain = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).start();
+    expect((await plain.exec(['sh', '-c', 'mkdir -p /mnt/t && mount -t tmpfs none /mnt/t'])).exitCode).not.toBe(0);
+  });
+
+  it('withUlimits sets soft and hard limits; withIpcMode("private") and withDefaultLogDriver() are accepted', async () => {
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP)
+      .withUlimits({ nofile: { soft: 512, hard: 1024 } }).withIpcMode('private').withDefaultLogDriver().start();
+    // The container's process (pid 1 is slipway's init).
+    const limits = (await c.exec(['sh', '-c', 'cat /proc/$(pidof sleep)/limits'])).stdout;
+    expect(limits).toMatch(/Max open files\s+512\s+1024\s/);
+  });
+
+  it('withCopyArchivesToContainer extracts a tar into the target before start', async () => {
+    const archive = await tarOf([
+      { name: 'app/', type: 'directory', mode: 0o750 },
+      { name: 'app/run.sh', mode: 0o755, content: 'echo from-archive\n' },
+      { name: 'app/current', type: 'symlink', linkname: 'run.sh' },
+    ]);
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withCopyArchivesToContainer([{ tar: archive, target: '/opt' }]).start();
+    const r = await c.exec(['sh', '-c', 'stat -c "%a %U %n" /opt/app /opt/app/run.sh; readlink /opt/app/current; sh /opt/app/current']);
+    expect(r).toMatchObject({ exitCode: 0, stdout: '750 root /opt/app\n755 root /opt/app/run.sh\nrun.sh\nfrom-archive\n' });
+    const bad = await tarOf([{ name: '../../etc/evil', content: 'x' }]);
+    await expect(new GenericContainer(BUSYBOX()).withCommand(SLEEP).withCopyArchivesToContainer([{ tar: bad, target: '/opt' }]).start())
+      .rejects.toMatchObject({ code: 'ERR_COPY_UNSAFE_PATH' });
+  });
+
+  it('withNetworkMode(network.getName()) joins the network, with aliases given before or after', async () => {
+    await using network = await new Network().start();
+    await using redis = await new GenericContainer(fixtureRef('redis')).withExposedPorts(6379)
+      .withNetworkAliases('cache').withNetworkMode(network.getName()).start();
+    expect(await ping(redis.getMappedPort(6379))).toBe('+PONG\r\n');
+    await using client = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withNetwork(network).withNetworkAliases('client').start();
+    const r = await client.exec(['sh', '-c', 'printf "PING\\r\\n" | nc -w 2 cache 6379']);
+    expect(r).toMatchObject({ exitCode: 0, stdout: '+PONG\r\n' });
+    expect((await redis.exec(['grep', '-cw', 'client', '/etc/hosts'])).stdout).toBe('1\n');
+    await network.stop();
+    expect(() => new GenericContainer(BUSYBOX()).withNetworkMode(network.getName())).toThrow(/ERR_INVALID_ARGUMENT/);
+  });
+
+  it('withAutoRemove(false): stop() keeps the container (it restarts with its files); the default removes it', async () => {
+    const kept = await new GenericContainer(BUSYBOX()).withCommand(['sh', '-c', 'echo run >> /tmp/f; sleep 1000']).withAutoRemove(false).start();
+    try {
+      await kept.stop({ timeout: 0 });
+      await kept.restart();
+      expect((await kept.exec(['cat', '/tmp/f'])).stdout).toBe('run\nrun\n');
+    } finally {
+      await kept.stop({ timeout: 0, remove: true });
+    }
+    await expect(kept.restart()).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING' });
+    const removed = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).start();
+    await removed.stop({ timeout: 0 });
+    await expect(removed.restart()).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING' });
+  });
+
+  it('withStartupTimeout(0) times out at once; a pull policy is asked once per start', async () => {
+    let asked = 0;
+    await expect(new GenericContainer(BUSYBOX()).withCommand(SLEEP).withWaitStrategy(Wait.forLogMessage('never'))
+      .withPullPolicy({ shouldPull: () => { asked++; return false; } }).withStartupTimeout(0).start())
+      .rejects.toMatchObject({ code: 'ERR_WAIT_TIMEOUT' });
+    expect(asked).toBe(1);
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withPullPolicy(PullPolicy.alwaysPull()).start();
+    expect((await c.exec(['true'])).exitCode).toBe(0);
+  });
+});
