@@ -105,11 +105,14 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   });
 
   it('withAutoRemove(false): stop() keeps the container (it restarts with its files); the default removes it', async () => {
-    const kept = await new GenericContainer(BUSYBOX()).withCommand(['sh', '-c', 'echo run >> /tmp/f; sleep 1000']).withAutoRemove(false).start();
+    const kept = await new GenericContainer(BUSYBOX()).withCommand(['sh', '-c', 'echo run >> /tmp/f; echo started; sleep 1000'])
+      .withWaitStrategy(Wait.forLogMessage('started')).withAutoRemove(false).start();
     try {
       await kept.stop({ timeout: 0 });
       await kept.restart();
-      expect((await kept.exec(['cat', '/tmp/f'])).stdout).toBe('run\nrun\n');
+      // The second run appends to the file the first one wrote (the restart's wait is not asserted here).
+      const r = await kept.exec(['sh', '-c', 'for i in $(seq 100); do [ $(wc -l < /tmp/f) -ge 2 ] && break; sleep 0.05; done; cat /tmp/f']);
+      expect(r.stdout).toBe('run\nrun\n');
     } finally {
       await kept.stop({ timeout: 0, remove: true });
     }
