@@ -1,11 +1,12 @@
 // testcontainers-node's GenericContainer tests for the builder surface (health check, log consumer, privileged mode,
 // ulimits, archives, network by name, auto-remove, startup timeout), in our words, through slipway/testcontainers.
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { expect, it } from 'vitest';
 import { GenericContainer, Network, PullPolicy, Wait } from '../../../src/testcontainers.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const BUSYBOX = () => fixtureRef('busybox');
 const SLEEP = ['sleep', '1000'];
@@ -130,5 +131,20 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(asked).toBe(1);
     await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withPullPolicy(PullPolicy.alwaysPull()).start();
     expect((await c.exec(['true'])).exitCode).toBe(0);
+  });
+});
+
+const V1_MEMORY = '/sys/fs/cgroup/memory';
+const hasV1Memory = (() => { try { return readdirSync(V1_MEMORY).includes('memory.limit_in_bytes'); } catch { return false; } })();
+
+// testcontainers declares resource quotas unsupported rootless (its CI skips these tests there); slipway refuses them
+// rootless without a delegated cgroup (test/integration/container/limits.test.ts).
+skipUnless(helperBuilt() && userNamespacesAllowed() && isRoot() && hasV1Memory, 'cgroup v1 limits need root and a v1 memory controller')('testcontainers withResourcesQuota', () => {
+  it('sets memory in GB and cpu in CPUs on the container cgroup', async () => {
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withResourcesQuota({ memory: 0.5, cpu: 1 }).start();
+    const cgroup = readFileSync(`/proc/${c.slipway.pid}/cgroup`, 'utf8').match(/memory:(\/slipway\/[^\n]+)/)![1]!;
+    expect(readFileSync(`${V1_MEMORY}${cgroup}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(512 * 1024 * 1024));
+    expect(readFileSync(`/sys/fs/cgroup/cpu${cgroup}/cpu.cfs_quota_us`, 'utf8').trim()).toBe('100000');
+    expect(readFileSync(`/sys/fs/cgroup/cpu${cgroup}/cpu.cfs_period_us`, 'utf8').trim()).toBe('100000');
   });
 });
