@@ -138,6 +138,8 @@ static void finish_remove(struct container *c) {
   if (r < 0) reply_error(req, EK_RESOURCES, "remove state dir: fork worker", -r);
 }
 
+static bool ctl_read(struct container *c);
+
 static void container_reaped(struct container *c, int init_status) {
   c->reaped = true;
   /* Nothing of the container can use its root any more. */
@@ -146,6 +148,9 @@ static void container_reaped(struct container *c, int init_status) {
    * their last bytes followed by EOF: log them before announcing the exit. */
   drain_out(c, 0);
   drain_out(c, 1);
+  /* init's last messages (IM_EXIT with the process's status, or the error that ended setup) may
+   * still wait in the socket when SIGCHLD is handled first: read them before deciding. */
+  while (ctl_read(c)) {}
   int status = c->have_status ? c->status : init_status;
   if (c->state == C_CREATING) reply_error(c->create_req, EK_SETUP, "container init exited during setup", ECHILD);
   if (c->state == C_STARTING) reply_error(c->start_req, EK_SETUP, "container init exited during start", ECHILD);
@@ -164,17 +169,16 @@ static void container_reaped(struct container *c, int init_status) {
   if (c->remove_req) finish_remove(c);
 }
 
-static void ctl_readable(struct watch *w, uint32_t events) {
-  (void)events;
-  struct container *c = w->obj;
-  if (c->ctl < 0) return;
+/* Handles one message from init: false when none was waiting (or the socket closed). */
+static bool ctl_read(struct container *c) {
+  if (c->ctl < 0) return false;
   struct init_msg m;
   int fd = -1;
   long n = init_recv(c->ctl, &m, &fd);
-  if (n == -EAGAIN || n == -EINTR) return;
+  if (n == -EAGAIN || n == -EINTR) return false;
   if (n <= 0) {
     loop_del_close(&c->ctl);
-    return;
+    return false;
   }
   switch (m.kind) {
   case IM_CREATED:
@@ -212,6 +216,12 @@ static void ctl_readable(struct watch *w, uint32_t events) {
     break;
   }
   if (fd >= 0) close(fd);
+  return true;
+}
+
+static void ctl_readable(struct watch *w, uint32_t events) {
+  (void)events;
+  ctl_read(w->obj);
 }
 
 static void op_create(uint32_t reqid, const sw_frame_view *f) {
