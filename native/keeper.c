@@ -219,9 +219,11 @@ static bool ctl_read(struct container *c) {
   return true;
 }
 
+/* Every message that waits (the socket is non-blocking): one per event would leave IM_EXIT behind
+ * a burst of socket replies until after the SIGCHLD of the same batch. */
 static void ctl_readable(struct watch *w, uint32_t events) {
   (void)events;
-  ctl_read(w->obj);
+  while (ctl_read(w->obj)) {}
 }
 
 static void op_create(uint32_t reqid, const sw_frame_view *f) {
