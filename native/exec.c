@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -13,32 +14,23 @@
 #include "spec.h"
 #include "worker.h"
 
-int join_container(pid_t init_pid, bool all, sw_error *e) {
+int join_container(bool all, sw_error *e) {
   static const struct {
     const char *name;
     int type;
-  } nss[] = {
-      {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-      {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+  } nss[SW_NS_COUNT] = {
+      [SW_NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP}, [SW_NS_IPC] = {"ipc", CLONE_NEWIPC}, [SW_NS_UTS] = {"uts", CLONE_NEWUTS},
+      [SW_NS_NET] = {"net", CLONE_NEWNET},          [SW_NS_PID] = {"pid", CLONE_NEWPID}, [SW_NS_MNT] = {"mnt", CLONE_NEWNS},
   };
-  enum { N = sizeof nss / sizeof *nss };
-  int fds[N];
-  /* Open every namespace before joining any: after setns(mnt) our /proc is the container's,
-   * where the init's host pid means nothing. */
-  for (int i = 0; i < N; i++) {
-    fds[i] = -1;
-    if (!all && nss[i].type != CLONE_NEWNS) continue;
-    char p[64];
-    snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)init_pid, nss[i].name);
-    fds[i] = open(p, O_RDONLY | O_CLOEXEC);
-    /* ENOENT/ESRCH here: the init is gone (the container exited or is being removed). */
-    if (fds[i] < 0) return sw_fail_k(e, EK_CONTAINER_STATE, errno, "open %s", p);
-  }
-  /* mnt last: joining it also moves our root and cwd to the container's root. */
-  for (int i = 0; i < N; i++) {
-    if (fds[i] < 0) continue;
-    if (setns(fds[i], nss[i].type) < 0) return sw_fail(e, errno, "setns %s", nss[i].name);
-    close(fds[i]);
+  /* The keeper's fds (worker_spawn_in), not /proc/<init>/ns: init is not dumpable. mnt last:
+   * joining it also moves our root and cwd to the container's root. */
+  for (int i = 0; i < SW_NS_COUNT; i++) {
+    if (!all && i != SW_NS_MNT) continue;
+    int fd = WORKER_NS_FD + i;
+    /* EBADF: the keeper holds no namespaces for it (init is gone, or not created yet). */
+    if (fcntl(fd, F_GETFD) < 0) return sw_fail_k(e, EK_CONTAINER_STATE, ESRCH, "join the container: its namespaces are gone");
+    if (setns(fd, nss[i].type) < 0) return sw_fail(e, errno, "setns %s", nss[i].name);
+    close(fd);
   }
   return 0;
 }
@@ -120,9 +112,12 @@ static bool pump(int out, uint32_t reqid, int fd, int stream) {
 void exec_worker(int out, uint32_t reqid, void *arg) {
   struct exec_job *j = arg;
   sw_error e = {0};
+  /* The process below lives in the container's pid namespace as a copy of the keeper (all
+   * capabilities) until its execve: not dumpable, so no container process can ptrace it meanwhile. */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   /* cgroups first: the paths are host paths, reachable only before joining the mount namespace. */
   join_cgroups(j->init_pid);
-  if (join_container(j->init_pid, true, &e) < 0) worker_fail(out, reqid, &e);
+  if (join_container(true, &e) < 0) worker_fail(out, reqid, &e);
   int po[2], pe[2], ep[2];
   if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
     sw_fail(&e, errno, "exec: pipes");

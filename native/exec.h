@@ -13,5 +13,5 @@ struct exec_job {
 };
 /* worker_fn for worker_spawn (with input when has_stdin). */
 void exec_worker(int out, uint32_t reqid, void *arg);
-/* setns() into the mount (and with `all`, every) namespace of a container init: 0 or -errno. */
-int join_container(pid_t init_pid, bool all, sw_error *e);
+/* In a worker of worker_spawn_in(): enters the container's mount namespace (all: every namespace). */
+int join_container(bool all, sw_error *e);

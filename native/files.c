@@ -135,7 +135,7 @@ void put_worker(int out, uint32_t reqid, void *arg) {
   }
   /* After joining the mount namespace our root is the container's: every path, symlinks
    * included, resolves inside the container. */
-  if (join_container(j->init_pid, false, &e) < 0) worker_fail(out, reqid, &e);
+  if (join_container(false, &e) < 0) worker_fail(out, reqid, &e);
   if (chdir("/") < 0) {
     sw_fail(&e, errno, "chdir /");
     worker_fail(out, reqid, &e);
@@ -278,7 +278,7 @@ void get_worker(int out, uint32_t reqid, void *arg) {
     sw_fail(&e, EINVAL, "get: path must be absolute");
     worker_fail(out, reqid, &e);
   }
-  if (join_container(j->init_pid, false, &e) < 0) worker_fail(out, reqid, &e);
+  if (join_container(false, &e) < 0) worker_fail(out, reqid, &e);
   struct stat st;
   /* The final component is not followed (like `docker cp`); parents resolve in the container. */
   if (lstat(j->path, &st) < 0) {

@@ -256,7 +256,7 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
             _exit(0);
           }
         } else if (started) {
-          kill(child, sig);
+          process_kill(child, sig, s->proc.caps);
         } else {
           /* Not started yet: a signal ends the container as if the process had received it. */
           m = (struct init_msg){.kind = IM_EXIT, .value = sig & 0x7f};
@@ -270,12 +270,21 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
       long n = init_recv(ctl, &req, NULL);
       if (n <= 0) {
         /* The keeper is gone: take the container with us. */
-        if (started) kill(child, SIGKILL);
+        if (started) process_kill(child, SIGKILL, s->proc.caps);
         _exit(1);
       }
       if (req.kind == IM_SOCKET_REQ) {
         make_socket(ctl, &req);
       } else if (req.kind == IM_START && !started) {
+        /* From here on container processes exist. Not dumpable: /proc/1/{mem,fd,environ,ns…} and
+         * ptrace need CAP_SYS_PTRACE in the user namespace our memory was made in (the host's, where
+         * the keeper was exec'd), which no container process has, SYS_PTRACE added or not. The
+         * keeper opened our namespaces at CREATED. The process inherits this until its execve. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+          sw_fail(&e, errno, "init: PR_SET_DUMPABLE");
+          send_error(ctl, IM_START_FAILED, &e);
+          _exit(1);
+        }
         int ep[2];
         if (pipe2(ep, O_CLOEXEC) < 0) {
           sw_fail(&e, errno, "pipe");
@@ -304,6 +313,13 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
         close(out_w);
         close(err_w);
         started = true;
+        /* Our privileged setup is over: what is left (sockets for the forwarder, reaping, forwarding
+         * signals) needs no more than the container's own capabilities and seccomp profile. */
+        if (process_confine_init(&s->proc, &e) < 0) {
+          kill(child, SIGKILL);
+          send_error(ctl, IM_START_FAILED, &e);
+          _exit(1);
+        }
         sw_error ce;
         ssize_t got = read_full(ep[0], &ce, sizeof ce);
         close(ep[0]);

@@ -55,6 +55,7 @@ struct container {
   int net;           /* NET_ISOLATED / NET_NONE / NET_HOST */
   int seccomp;       /* SW_SECCOMP_*: every exec gets the container's */
   bool no_new_privs; /* likewise (Docker: an exec follows the container's no-new-privileges) */
+  int ns[SW_NS_COUNT]; /* init's namespaces, opened at CREATED (init is not dumpable from START on) */
   unsigned net_ifs;  /* user networks attached so far: the next one is eth<net_ifs + 1> */
   uint32_t create_req, start_req, remove_req;
   bool have_status, reaped, create_ok, keep_dir;
@@ -99,6 +100,28 @@ static void out_readable(struct watch *w, uint32_t events) {
   drain_out(w->obj, w->idx);
 }
 
+static void close_ns(struct container *c) {
+  for (int i = 0; i < SW_NS_COUNT; i++)
+    if (c->ns[i] >= 0) close(c->ns[i]), c->ns[i] = -1;
+}
+
+/* Opens init's namespaces while it is still dumpable (until START): workers join the container
+ * through these fds. */
+static int open_ns(struct container *c) {
+  static const char *names[SW_NS_COUNT] = {
+      [SW_NS_CGROUP] = "cgroup", [SW_NS_IPC] = "ipc", [SW_NS_UTS] = "uts", [SW_NS_NET] = "net", [SW_NS_PID] = "pid", [SW_NS_MNT] = "mnt"};
+  for (int i = 0; i < SW_NS_COUNT; i++) {
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)c->pid, names[i]);
+    if ((c->ns[i] = open(p, O_RDONLY | O_CLOEXEC)) < 0) {
+      int err = errno;
+      close_ns(c);
+      return -err;
+    }
+  }
+  return 0;
+}
+
 static void container_release(void *p) {
   struct container *c = p;
   free(c->id);
@@ -115,6 +138,7 @@ static void container_free(struct container *c) {
   loop_del_close(&c->ctl);
   loop_del_close(&c->out[0]);
   loop_del_close(&c->out[1]);
+  close_ns(c);
   log_close(&c->log);
   forward_container_gone(c->id);
   loop_forget(&c->w_ctl);
@@ -138,19 +162,23 @@ static void finish_remove(struct container *c) {
   if (r < 0) reply_error(req, EK_RESOURCES, "remove state dir: fork worker", -r);
 }
 
-static bool ctl_read(struct container *c);
+static void ctl_readable(struct watch *w, uint32_t events);
 
 static void container_reaped(struct container *c, int init_status) {
   c->reaped = true;
+  /* init sends EXIT and exits at once: its SIGCHLD can come in the same epoll batch before ctl
+   * is read. Read what init left on ctl first, or the main process's status is lost (init's 0). */
+  for (int i = 0; i < 16 && c->ctl >= 0 && !c->have_status; i++) {
+    char b;
+    if (recv(c->ctl, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0) break;
+    ctl_readable(&c->w_ctl, 0);
+  }
   /* Nothing of the container can use its root any more. */
   if (c->fuse_pid > 0) kill(c->fuse_pid, SIGKILL);
   /* Every process of the pid namespace is gone once its init is reaped, so the pipes hold
    * their last bytes followed by EOF: log them before announcing the exit. */
   drain_out(c, 0);
   drain_out(c, 1);
-  /* init's last messages (IM_EXIT with the process's status, or the error that ended setup) may
-   * still wait in the socket when SIGCHLD is handled first: read them before deciding. */
-  while (ctl_read(c)) {}
   int status = c->have_status ? c->status : init_status;
   if (c->state == C_CREATING) reply_error(c->create_req, EK_SETUP, "container init exited during setup", ECHILD);
   if (c->state == C_STARTING) reply_error(c->start_req, EK_SETUP, "container init exited during start", ECHILD);
@@ -166,22 +194,32 @@ static void container_reaped(struct container *c, int init_status) {
   /* Listeners hold init's ctl fd number: drop them before the fd is closed and reused. */
   forward_container_gone(c->id);
   loop_del_close(&c->ctl);
+  close_ns(c);
   if (c->remove_req) finish_remove(c);
 }
 
-/* Handles one message from init: false when none was waiting (or the socket closed). */
-static bool ctl_read(struct container *c) {
-  if (c->ctl < 0) return false;
+static void ctl_readable(struct watch *w, uint32_t events) {
+  (void)events;
+  struct container *c = w->obj;
+  if (c->ctl < 0) return;
   struct init_msg m;
   int fd = -1;
   long n = init_recv(c->ctl, &m, &fd);
-  if (n == -EAGAIN || n == -EINTR) return false;
+  if (n == -EAGAIN || n == -EINTR) return;
   if (n <= 0) {
     loop_del_close(&c->ctl);
-    return false;
+    return;
   }
   switch (m.kind) {
-  case IM_CREATED:
+  case IM_CREATED: {
+    int r = open_ns(c);
+    if (r < 0) {
+      /* init is gone already (its EXIT follows) or /proc is not ours: fail CREATE like a setup error. */
+      reply_error(c->create_req, EK_SETUP, "open the container's namespaces", -r);
+      c->state = C_FAILED;
+      kill(c->pid, SIGKILL);
+      break;
+    }
     c->state = C_CREATED;
     c->create_ok = true;
     {
@@ -192,6 +230,7 @@ static bool ctl_read(struct container *c) {
       buf_free(&b);
     }
     break;
+  }
   case IM_ERROR:
     if (c->state == C_CREATING) reply_error(c->create_req, m.aux ? (int)m.aux : EK_SETUP, m.stage, m.err);
     c->state = C_FAILED;
@@ -216,14 +255,6 @@ static bool ctl_read(struct container *c) {
     break;
   }
   if (fd >= 0) close(fd);
-  return true;
-}
-
-/* Every message that waits (the socket is non-blocking): one per event would leave IM_EXIT behind
- * a burst of socket replies until after the SIGCHLD of the same batch. */
-static void ctl_readable(struct watch *w, uint32_t events) {
-  (void)events;
-  while (ctl_read(w->obj)) {}
 }
 
 static void op_create(uint32_t reqid, const sw_frame_view *f) {
@@ -247,6 +278,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   s.identity_mapped = K.map_kind == MAP_IDENTITY;
   struct container *c = xcalloc(1, sizeof *c);
   c->ctl = c->out[0] = c->out[1] = -1;
+  for (int i = 0; i < SW_NS_COUNT; i++) c->ns[i] = -1;
   c->log.fd = -1;
   int sp[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
   int r;
@@ -435,13 +467,14 @@ static void op_exec(uint32_t reqid, const sw_frame_view *f) {
   uint64_t chunked = 0;
   spec_get_uint(f->body, f->body_len, T_CHUNKED, &chunked);
   struct exec_job job = {.init_pid = c->pid, .proc = &p, .has_stdin = chunked != 0};
-  int r = worker_spawn(reqid, EK_SETUP, exec_worker, &job, -1, job.has_stdin);
+  int r = worker_spawn_in(c->ns, reqid, EK_SETUP, exec_worker, &job, -1, job.has_stdin);
   if (r < 0) reply_error(reqid, EK_RESOURCES, "exec: fork", -r);
   spec_free_proc(&p);
 }
 
 static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bool needs_container) {
   struct path_job job = {0};
+  const int *ns = NULL;
   job.root = spec_get_str(f->body, f->body_len, T_ROOTFS);
   job.path = spec_get_str(f->body, f->body_len, T_PATH);
   job.list = spec_get_str(f->body, f->body_len, T_LIST_FILE);
@@ -458,8 +491,9 @@ static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bo
       goto out;
     }
     job.init_pid = c->pid;
+    ns = c->ns;
   }
-  int r = worker_spawn(reqid, EK_FILES, fn, &job, -1, job.chunked);
+  int r = worker_spawn_in(ns, reqid, EK_FILES, fn, &job, -1, job.chunked);
   if (r < 0) reply_error(reqid, EK_RESOURCES, "fork worker", -r);
 out:
   free(job.root);
@@ -528,7 +562,7 @@ static void dispatch(const sw_frame_view *f) {
       reply_error(f->reqid, EK_CONTAINER_STATE, "network attach: the container shares the host network namespace", EINVAL);
       break;
     }
-    network_attach(f->reqid, f->body, f->body_len, c->pid, &c->net_ifs);
+    network_attach(f->reqid, f->body, f->body_len, c->ns, &c->net_ifs);
     break;
   }
   default: reply_error(f->reqid, EK_BAD_REQUEST, "unknown request type", ENOSYS); break;

@@ -246,7 +246,6 @@ void network_remove(uint32_t reqid, const uint8_t *body, size_t len) {
 #define MAX_BLOCKS 8
 
 struct attach_job {
-  pid_t init_pid;
   char ifname[16], peer[16];
   struct in_addr addr;
   unsigned prefix;
@@ -260,13 +259,8 @@ static void attach_worker(int out, uint32_t reqid, void *arg) {
   const int netns = WORKER_PASS_FD;
   sw_error e = {0};
   int r;
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/net", (int)j->init_pid);
-  int cfd = open(path, O_RDONLY | O_CLOEXEC);
-  if (cfd < 0) {
-    sw_fail(&e, errno, "network attach: open %s", path);
-    worker_fail(out, reqid, &e);
-  }
+  /* The keeper's fd (worker_spawn_in): /proc/<init>/ns cannot be opened once init is not dumpable. */
+  const int cfd = WORKER_NS_FD + SW_NS_NET;
   /* 1. In the container's namespace: the pair, with the peer born in the network's namespace. */
   if (setns(cfd, CLONE_NEWNET) < 0) {
     sw_fail(&e, errno, "network attach: enter the container's network namespace");
@@ -330,7 +324,7 @@ static void attach_worker(int out, uint32_t reqid, void *arg) {
   _exit(0);
 }
 
-void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_pid, unsigned *ifs) {
+void network_attach(uint32_t reqid, const uint8_t *body, size_t len, const int *ns, unsigned *ifs) {
   cleanup_free char *net_id = spec_get_str(body, len, T_NET_ID);
   cleanup_free char *ip = spec_get_str(body, len, T_IP);
   uint64_t prefix = 24;
@@ -344,7 +338,11 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
     reply_error(reqid, EK_NETWORK, "network attach: the network is still being created", EAGAIN);
     return;
   }
-  struct attach_job j = {.init_pid = init_pid, .prefix = (unsigned)prefix};
+  struct attach_job j = {.prefix = (unsigned)prefix};
+  if (ns[SW_NS_NET] < 0) {
+    reply_error(reqid, EK_CONTAINER_STATE, "network attach: the container's namespaces are gone", ESRCH);
+    return;
+  }
   if (!ip || inet_pton(AF_INET, ip, &j.addr) != 1 || prefix < 1 || prefix > 30) {
     reply_error(reqid, EK_BAD_REQUEST, "network attach: need an IPv4 address and a prefix length of 1..30", EINVAL);
     return;
@@ -367,7 +365,7 @@ void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_
   }
   snprintf(j.ifname, sizeof j.ifname, "eth%u", ifnum);
   snprintf(j.peer, sizeof j.peer, "sw%08x", ++N.next_peer);
-  int r = worker_spawn(reqid, EK_NETWORK, attach_worker, &j, n->nsfd, false);
+  int r = worker_spawn_in(ns, reqid, EK_NETWORK, attach_worker, &j, n->nsfd, false);
   if (r < 0) reply_error(reqid, EK_RESOURCES, "network attach: fork", -r);
   else *ifs = ifnum;
 }

@@ -8,8 +8,8 @@
 void network_create(uint32_t reqid, const uint8_t *body, size_t len);
 /* NET_REMOVE (NET_ID): idempotent. */
 void network_remove(uint32_t reqid, const uint8_t *body, size_t len);
-/* NET_ATTACH (ID, NET_ID, IP, PREFIX) for a container whose init is init_pid. *ifs counts the
+/* NET_ATTACH (ID, NET_ID, IP, PREFIX) for a container whose namespaces the keeper holds in ns (SW_NS_*). *ifs counts the
  * container's attachments: the interface is eth<*ifs + 1>, and *ifs grows once the request is
  * valid (a later failure inside the namespaces leaves a gap in the numbering). Answers (through a
  * worker) OK IFNAME or ERROR. */
-void network_attach(uint32_t reqid, const uint8_t *body, size_t len, pid_t init_pid, unsigned *ifs);
+void network_attach(uint32_t reqid, const uint8_t *body, size_t len, const int *ns, unsigned *ifs);

@@ -89,6 +89,47 @@ static int join_session_keyring(sw_error *e) {
   return 0;
 }
 
+static int set_caps(uint64_t effective, uint64_t permitted, sw_error *e) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  for (int i = 0; i < 2; i++) {
+    data[i].effective = (uint32_t)(effective >> (32 * i));
+    data[i].permitted = (uint32_t)(permitted >> (32 * i));
+  }
+  if (syscall(SYS_capset, &hdr, data) < 0) return sw_fail(e, errno, "capset");
+  return 0;
+}
+
+int process_confine_init(const struct proc_spec *p, sw_error *e) {
+  int r;
+  /* init never execs: no_new_privs costs it nothing, and then the filter loads without CAP_SYS_ADMIN. */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "init: PR_SET_NO_NEW_PRIVS");
+  if (p->filter && (r = filter_load(p->filter, e)) < 0) return r;
+  for (int cap = 0; cap < 64; cap++) {
+    if (p->caps & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL) break; /* past CAP_LAST_CAP */
+      return sw_fail(e, errno, "init: drop capability %d from the bounding set", cap);
+    }
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return sw_fail(e, errno, "init: clear ambient capabilities");
+  /* CAP_KILL stays permitted (never effective) so that a signal forwarded to a process of another
+   * uid still arrives when the container's set lacks it (process_kill_raised). */
+  return set_caps(p->caps, p->caps | (1ULL << CAP_KILL), e);
+}
+
+int process_kill(pid_t pid, int sig, uint64_t caps) {
+  if (kill(pid, sig) == 0) return 0;
+  if (errno != EPERM || (caps & (1ULL << CAP_KILL))) return -errno;
+  sw_error e = {0};
+  if (set_caps(caps | (1ULL << CAP_KILL), caps | (1ULL << CAP_KILL), &e) < 0) return -e.errnum;
+  int r = kill(pid, sig) == 0 ? 0 : -errno;
+  set_caps(caps, caps | (1ULL << CAP_KILL), &e);
+  return r;
+}
+
 int process_exec(const struct proc_spec *p, sw_error *e) {
   int r;
   if (p->seccomp == SW_SECCOMP_DEFAULT && !p->filter)

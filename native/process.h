@@ -5,5 +5,12 @@
 /* Applies rlimits, cwd, groups, ids, capabilities and no_new_privs, then execs argv with PATH
  * lookup in the spec's environment. Returns only on failure: -errno with the stage in *e. */
 int process_exec(const struct proc_spec *p, sw_error *e);
+/* init after START: no more than the container's capabilities (bounding, effective; inheritable and
+ * ambient empty; CAP_KILL kept permitted but not effective for process_kill), no_new_privs and the
+ * container's seccomp filter (p->filter, if any). 0 or -errno. */
+int process_confine_init(const struct proc_spec *p, sw_error *e);
+/* kill(), raising CAP_KILL into the effective set for that call only when the container's set
+ * (caps) lacks it and the target is another uid's. 0 or -errno. */
+int process_kill(pid_t pid, int sig, uint64_t caps);
 /* Restores default dispositions and an empty signal mask (the keeper blocks and ignores some). */
 void process_reset_signals(void);

@@ -37,6 +37,7 @@ struct worker {
 };
 
 static struct worker *workers;
+static const int *spawn_ns; /* worker_spawn_in(): the container's namespaces for the child */
 static int default_kind; /* in a worker: the kind of its failures that do not name one */
 
 void worker_send(int out, sw_buf *b) {
@@ -59,19 +60,30 @@ void worker_ok(int out, uint32_t reqid) {
 }
 
 /* In a freshly forked child: fd 0 is `in` (or /dev/null), 1 is /dev/null (a long-lived child must
- * never hold Node's pipes open), 2 stays, `keep` moves to 3 and `extra` (if >= 0) to 4. */
+ * never hold Node's pipes open), 2 stays, `keep` moves to 3, `extra` (if >= 0) to 4 and the
+ * namespaces of spawn_ns (if set) to WORKER_NS_FD.. (-1 stays -1: fd closed). */
 static int child_fd_hygiene(int keep, int extra, int in) {
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nul < 0) return -1;
   int hi = fcntl(keep, F_DUPFD_CLOEXEC, 1000);
   int hx = extra >= 0 ? fcntl(extra, F_DUPFD_CLOEXEC, 1000) : -1;
   int hin = in >= 0 ? fcntl(in, F_DUPFD_CLOEXEC, 1000) : -1;
+  int hns[SW_NS_COUNT];
+  for (int i = 0; i < SW_NS_COUNT; i++) {
+    hns[i] = spawn_ns && spawn_ns[i] >= 0 ? fcntl(spawn_ns[i], F_DUPFD_CLOEXEC, 1000) : -1;
+    if (spawn_ns && spawn_ns[i] >= 0 && hns[i] < 0) return -1;
+  }
   if (hi < 0 || (extra >= 0 && hx < 0) || (in >= 0 && hin < 0)) return -1;
   /* fd 0 without O_CLOEXEC: exec'd processes (exec's stdin) inherit it through dup2 anyway. */
   if (dup2(hin >= 0 ? hin : nul, 0) < 0 || dup2(nul, 1) < 0) return -1;
   if (dup3(hi, 3, O_CLOEXEC) < 0) return -1;
   if (hx >= 0 && dup3(hx, WORKER_PASS_FD, O_CLOEXEC) < 0) return -1;
-  syscall(SYS_close_range, hx >= 0 ? 5 : 4, ~0U, 0);
+  if (hx < 0) close(WORKER_PASS_FD);
+  for (int i = 0; i < SW_NS_COUNT; i++) {
+    if (hns[i] >= 0 && dup3(hns[i], WORKER_NS_FD + i, O_CLOEXEC) < 0) return -1;
+    if (hns[i] < 0) close(WORKER_NS_FD + i);
+  }
+  syscall(SYS_close_range, WORKER_NS_FD + SW_NS_COUNT, ~0U, 0);
   return 3;
 }
 
@@ -237,6 +249,13 @@ static void worker_readable(struct watch *wt, uint32_t events) {
       return;
     }
   }
+}
+
+int worker_spawn_in(const int *ns, uint32_t reqid, int kind, worker_fn fn, void *arg, int pass_fd, bool input) {
+  spawn_ns = ns;
+  int r = worker_spawn(reqid, kind, fn, arg, pass_fd, input);
+  spawn_ns = NULL;
+  return r;
 }
 
 int worker_spawn(uint32_t reqid, int kind, worker_fn fn, void *arg, int pass_fd, bool input) {

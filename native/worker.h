@@ -21,11 +21,19 @@
 typedef void (*worker_fn)(int out, uint32_t reqid, void *arg);
 
 #define WORKER_PASS_FD 4 /* where pass_fd lands in the child */
+/* A container's namespaces, in the order join_container() enters them; worker_spawn_in() puts
+ * them at WORKER_NS_FD.. in the child. */
+enum { SW_NS_CGROUP, SW_NS_IPC, SW_NS_UTS, SW_NS_NET, SW_NS_PID, SW_NS_MNT, SW_NS_COUNT };
+#define WORKER_NS_FD 5
 
 /* 0 or -errno (nothing was answered: the caller replies). kind (enum sw_err_kind) is the error kind
  * of the worker's failures that do not set their own; pass_fd (if >= 0) is fd 4 in the child; with
  * `input`, fd 0 of the child reads what worker_input() feeds for reqid. */
 int worker_spawn(uint32_t reqid, int kind, worker_fn fn, void *arg, int pass_fd, bool input);
+/* The same for a job inside a container: ns (SW_NS_COUNT fds the keeper holds) land at
+ * WORKER_NS_FD + SW_NS_*. The keeper opens them while init is still dumpable: init then makes
+ * itself non-dumpable, after which /proc/<init>/ns can no longer be opened, by us or the container. */
+int worker_spawn_in(const int *ns, uint32_t reqid, int kind, worker_fn fn, void *arg, int pass_fd, bool input);
 /* A DATA frame for reqid's input: queued (acknowledged once written); eof closes the input after
  * it. Returns -ESRCH when no live worker of reqid takes input (the caller ignores the data). */
 int worker_input(uint32_t reqid, const uint8_t *data, size_t len, bool eof);

@@ -96,6 +96,38 @@ skipUnless(canRun, 'needs the native helper, user namespaces, a C compiler with 
     }
   });
 
+  it("slipway's init (PID 1) holds no more than the container: with SYS_PTRACE added, a container process can neither ptrace it nor open its memory, fds or environment", async () => {
+    await using c = await box().withAddedCapabilities('SYS_PTRACE').start();
+    const own = (await c.exec(['cat', '/proc/self/status'])).stdout;
+    const capSet = BigInt(`0x${statusField(own, 'CapEff')}`);
+    expect(capSet & (1n << 19n)).not.toBe(0n); // CAP_SYS_PTRACE is the container's
+    const init = (await c.exec(['cat', '/proc/1/status'])).stdout;
+    expect(statusField(init, 'Name')).toBe('slipway-init');
+    for (const f of ['CapEff', 'CapBnd']) expect(BigInt(`0x${statusField(init, f)}`) & ~capSet, f).toBe(0n);
+    expect(statusField(init, 'CapInh')).toBe('0000000000000000');
+    expect(statusField(init, 'CapAmb')).toBe('0000000000000000');
+    expect(statusField(init, 'Seccomp')).toBe('2');
+    // The attacker: root in the container with CAP_SYS_PTRACE.
+    expect(await ask(c, 'ptrace', '1')).toMatch(/^err E(PERM|ACCES)$/);
+    for (const path of ['/proc/1/mem', '/proc/1/environ', '/proc/1/fd/0', '/proc/1/fd/3', '/proc/1/ns/mnt', '/proc/1/root/']) {
+      expect(await ask(c, 'open', path), path).toMatch(/^err E(PERM|ACCES)$/);
+    }
+    // Listing /proc/1/fd may work (as root the directory's owner is ours), following its links not.
+    const ls = await c.exec(['ls', '-l', '/proc/1/fd/']);
+    expect(ls.stdout).not.toMatch(/socket:|signalfd|null/);
+    // The keeper still reaches the container through the namespaces it holds: exec and copies work.
+    await c.copyTo(Buffer.from('still here\n'), '/tmp/after-start.txt');
+    expect((await c.exec(['cat', '/tmp/after-start.txt'])).stdout).toBe('still here\n');
+  });
+
+  it('init still forwards a stop signal to a process of another uid when the container has no CAP_KILL', async () => {
+    await using c = await box().withUser('nobody').withDroppedCapabilities('ALL')
+      .withCommand(['sh', '-c', "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]).start();
+    expect(statusField((await c.exec(['cat', '/proc/1/status'])).stdout, 'CapEff')).toBe('0000000000000000');
+    const exit = await c.stop({ timeout: 20_000 });
+    expect(exit.exitCode).toBe(7);
+  });
+
   it('denies what Docker denies with EPERM: user namespaces, keyctl/add_key, non-default personality, AF_VSOCK/AF_ALG sockets', async () => {
     await using c = await box().start();
     const unshare = await c.exec(['unshare', '-U', 'true']);
