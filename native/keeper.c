@@ -162,23 +162,19 @@ static void finish_remove(struct container *c) {
   if (r < 0) reply_error(req, EK_RESOURCES, "remove state dir: fork worker", -r);
 }
 
-static void ctl_readable(struct watch *w, uint32_t events);
+static bool ctl_read(struct container *c);
 
 static void container_reaped(struct container *c, int init_status) {
   c->reaped = true;
-  /* init sends EXIT and exits at once: its SIGCHLD can come in the same epoll batch before ctl
-   * is read. Read what init left on ctl first, or the main process's status is lost (init's 0). */
-  for (int i = 0; i < 16 && c->ctl >= 0 && !c->have_status; i++) {
-    char b;
-    if (recv(c->ctl, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0) break;
-    ctl_readable(&c->w_ctl, 0);
-  }
   /* Nothing of the container can use its root any more. */
   if (c->fuse_pid > 0) kill(c->fuse_pid, SIGKILL);
   /* Every process of the pid namespace is gone once its init is reaped, so the pipes hold
    * their last bytes followed by EOF: log them before announcing the exit. */
   drain_out(c, 0);
   drain_out(c, 1);
+  /* init's last messages (IM_EXIT with the process's status, or the error that ended setup) may
+   * still wait in the socket when SIGCHLD is handled first: read them before deciding. */
+  while (ctl_read(c)) {}
   int status = c->have_status ? c->status : init_status;
   if (c->state == C_CREATING) reply_error(c->create_req, EK_SETUP, "container init exited during setup", ECHILD);
   if (c->state == C_STARTING) reply_error(c->start_req, EK_SETUP, "container init exited during start", ECHILD);
@@ -198,17 +194,16 @@ static void container_reaped(struct container *c, int init_status) {
   if (c->remove_req) finish_remove(c);
 }
 
-static void ctl_readable(struct watch *w, uint32_t events) {
-  (void)events;
-  struct container *c = w->obj;
-  if (c->ctl < 0) return;
+/* Handles one message from init: false when none was waiting (or the socket closed). */
+static bool ctl_read(struct container *c) {
+  if (c->ctl < 0) return false;
   struct init_msg m;
   int fd = -1;
   long n = init_recv(c->ctl, &m, &fd);
-  if (n == -EAGAIN || n == -EINTR) return;
+  if (n == -EAGAIN || n == -EINTR) return false;
   if (n <= 0) {
     loop_del_close(&c->ctl);
-    return;
+    return false;
   }
   switch (m.kind) {
   case IM_CREATED: {
@@ -255,6 +250,14 @@ static void ctl_readable(struct watch *w, uint32_t events) {
     break;
   }
   if (fd >= 0) close(fd);
+  return true;
+}
+
+/* Every message that waits (the socket is non-blocking): one per event would leave IM_EXIT behind
+ * a burst of socket replies until after the SIGCHLD of the same batch. */
+static void ctl_readable(struct watch *w, uint32_t events) {
+  (void)events;
+  while (ctl_read(w->obj)) {}
 }
 
 static void op_create(uint32_t reqid, const sw_frame_view *f) {

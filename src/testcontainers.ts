@@ -11,8 +11,14 @@ export { Network, Network as StartedNetwork } from './testcontainers/network.js'
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
 export { RandomUuid, randomUuid, type Uuid } from './testcontainers/utils.js';
 export { SlipwayError } from './errors.js';
-/** The modules under the names of testcontainers' `@testcontainers/postgresql`, `/redis`… packages. */
-export { PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer } from './modules/index.js';
+/**
+ * The modules under the names of testcontainers' `@testcontainers/postgresql`, `/redis`… packages: mutable
+ * `GenericContainer` subclasses (slipway's own, immutable builders are exported by `slipway`).
+ */
+export {
+  ServiceGenericContainer, PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer, NginxContainer, StartedNginxContainer,
+} from './testcontainers/modules/index.js';
+export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';
 export { StartedTestContainer } from './testcontainers/started-test-container.js';

@@ -1,8 +1,11 @@
-import { Container } from '../api/container.js';
+import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { Wait } from '../api/wait/index.js';
 import { SlipwayError } from '../errors.js';
-import { ServiceContainer, StartedServiceContainer, checkText, exposeUnlessPublished, waitUnlessChosen, type ModuleState } from './service-container.js';
+import {
+  ServiceContainer, StartedServiceContainer, checkText, exposeUnlessPublished, moduleContainer, waitUnlessChosen,
+  type ModuleState, type ServiceDefinition,
+} from './service-container.js';
 
 const PORT = 3306;
 
@@ -19,7 +22,7 @@ export interface MariaDbSettings {
 }
 
 /** What differs between the MariaDB and MySQL flavours of the same module. */
-interface Flavour {
+export interface Flavour {
   /** Prefix of the image's environment variables. */
   env: 'MARIADB' | 'MYSQL';
   /** Scheme of {@link StartedMariaDbContainer.getConnectionUri}. */
@@ -30,9 +33,33 @@ interface Flavour {
 
 const DEFAULTS: MariaDbSettings = { database: 'test', username: 'test', userPassword: 'test', rootPassword: 'test' };
 
+/** The MariaDB/MySQL service module of one flavour (shared by `slipway`'s builders and `slipway/testcontainers`'). */
+function mariaDbFamilyService(flavour: Flavour): ServiceDefinition<MariaDbSettings> & { flavour: Flavour } {
+  return {
+    flavour,
+    port: PORT,
+    defaults: DEFAULTS,
+    configure(c: Container, s: Readonly<MariaDbSettings>): Container {
+      const p = flavour.env;
+      // As testcontainers does: with username `root` there is no second account and root uses the user's password.
+      const env: Record<string, string> = s.username === 'root'
+        ? { [`${p}_DATABASE`]: s.database, [`${p}_ROOT_PASSWORD`]: s.userPassword }
+        : { [`${p}_DATABASE`]: s.database, [`${p}_ROOT_PASSWORD`]: s.rootPassword, [`${p}_USER`]: s.username, [`${p}_PASSWORD`]: s.userPassword };
+      // The entrypoint's initialisation server runs with --skip-networking: the port listens only once
+      // the real server is up, with the accounts and init scripts in place.
+      return waitUnlessChosen(exposeUnlessPublished(c.withEnv(env), PORT), Wait.forListeningPorts(PORT));
+    },
+  };
+}
+
+/** MariaDB: `MARIADB_*` variables, `mariadb://` URIs, the `mariadb` client. */
+export const mariaDbService = mariaDbFamilyService({ env: 'MARIADB', scheme: 'mariadb', client: 'mariadb' });
+/** MySQL under testcontainers' name: `MYSQL_*` variables, `mysql://` URIs, the `mysql` client. */
+export const mySqlService = mariaDbFamilyService({ env: 'MYSQL', scheme: 'mysql', client: 'mysql' });
+
 /** The shared builder of {@link MariaDbContainer} and {@link MySqlContainer}. */
 abstract class MariaDbFamilyContainer extends ServiceContainer<MariaDbSettings, StartedMariaDbContainer> {
-  protected abstract readonly flavour: Flavour;
+  protected abstract override readonly definition: ServiceDefinition<MariaDbSettings> & { flavour: Flavour };
 
   /** The database created at first start. */
   withDatabase(database: string): this { return this.withSettings({ database: checkText('database', database) }); }
@@ -43,20 +70,8 @@ abstract class MariaDbFamilyContainer extends ServiceContainer<MariaDbSettings, 
   /** `root`'s password (root may connect from any host, as in the official images). */
   withRootPassword(password: string): this { return this.withSettings({ rootPassword: checkText('rootPassword', password) }); }
 
-  protected configure(c: Container): Container {
-    const s = this.settings;
-    const p = this.flavour.env;
-    // As testcontainers does: with username `root` there is no second account and root uses the user's password.
-    const env: Record<string, string> = s.username === 'root'
-      ? { [`${p}_DATABASE`]: s.database, [`${p}_ROOT_PASSWORD`]: s.userPassword }
-      : { [`${p}_DATABASE`]: s.database, [`${p}_ROOT_PASSWORD`]: s.rootPassword, [`${p}_USER`]: s.username, [`${p}_PASSWORD`]: s.userPassword };
-    // The entrypoint's initialisation server runs with --skip-networking: the port listens only once
-    // the real server is up, with the accounts and init scripts in place.
-    return waitUnlessChosen(exposeUnlessPublished(c.withEnv(env), PORT), Wait.forListeningPorts(PORT));
-  }
-
   protected wrap(started: StartedContainer): StartedMariaDbContainer {
-    return new StartedMariaDbContainer(started, this.settings, this.flavour);
+    return new StartedMariaDbContainer(started, this.settings, this.definition.flavour);
   }
 }
 
@@ -69,11 +84,11 @@ abstract class MariaDbFamilyContainer extends ServiceContainer<MariaDbSettings, 
  * const conn = await mysql.createConnection(db.getConnectionUri());
  */
 export class MariaDbContainer extends MariaDbFamilyContainer {
-  protected readonly flavour: Flavour = { env: 'MARIADB', scheme: 'mariadb', client: 'mariadb' };
+  protected readonly definition = mariaDbService;
 
   /** @param image - @defaultValue 'mariadb:11' */
   constructor(image = 'mariadb:11', /** @internal */ state?: ModuleState<MariaDbSettings>) {
-    super(state ?? { container: new Container(image), settings: DEFAULTS });
+    super(state ?? { container: moduleContainer(image), settings: DEFAULTS });
   }
 
   protected copy(state: ModuleState<MariaDbSettings>): this {
@@ -90,11 +105,11 @@ export class MariaDbContainer extends MariaDbFamilyContainer {
  * const conn = await mysql.createConnection(db.getConnectionUri(true));
  */
 export class MySqlContainer extends MariaDbFamilyContainer {
-  protected readonly flavour: Flavour = { env: 'MYSQL', scheme: 'mysql', client: 'mysql' };
+  protected readonly definition = mySqlService;
 
   /** @param image - @defaultValue 'mysql:8' */
   constructor(image = 'mysql:8', /** @internal */ state?: ModuleState<MariaDbSettings>) {
-    super(state ?? { container: new Container(image), settings: DEFAULTS });
+    super(state ?? { container: moduleContainer(image), settings: DEFAULTS });
   }
 
   protected copy(state: ModuleState<MariaDbSettings>): this {

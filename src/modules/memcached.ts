@@ -1,9 +1,22 @@
-import { Container } from '../api/container.js';
+import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { Wait } from '../api/wait/index.js';
-import { ServiceContainer, StartedServiceContainer, exposeUnlessPublished, waitUnlessChosen, type ModuleState } from './service-container.js';
+import {
+  ServiceContainer, StartedServiceContainer, exposeUnlessPublished, moduleContainer, waitUnlessChosen,
+  type ModuleState, type ServiceDefinition,
+} from './service-container.js';
 
 const PORT = 11211;
+
+/** Memcached as a service module (shared by `slipway`'s {@link MemcachedContainer} and `slipway/testcontainers`'). */
+export const memcachedService: ServiceDefinition<Record<string, never>> = {
+  port: PORT,
+  defaults: {},
+  configure(c: Container): Container { return waitUnlessChosen(exposeUnlessPublished(c, PORT), Wait.forListeningPorts(PORT)); },
+};
+
+/** `host:port`, the server string `memjs.Client.create()` and most clients take. */
+export function memcachedConnectionString(host: string, port: number): string { return `${host}:${port}`; }
 
 /**
  * Memcached, published on a free host port and ready once it listens.
@@ -13,17 +26,15 @@ const PORT = 11211;
  * const client = memjs.Client.create(cache.getConnectionString());
  */
 export class MemcachedContainer extends ServiceContainer<Record<string, never>, StartedMemcachedContainer> {
+  protected readonly definition = memcachedService;
+
   /** @param image - @defaultValue 'memcached:1.6' */
   constructor(image = 'memcached:1.6', /** @internal */ state?: ModuleState<Record<string, never>>) {
-    super(state ?? { container: new Container(image), settings: {} });
+    super(state ?? { container: moduleContainer(image), settings: memcachedService.defaults });
   }
 
   protected copy(state: ModuleState<Record<string, never>>): this {
     return new MemcachedContainer(state.container.options.image, state) as this;
-  }
-
-  protected configure(c: Container): Container {
-    return waitUnlessChosen(exposeUnlessPublished(c, PORT), Wait.forListeningPorts(PORT));
   }
 
   protected wrap(started: StartedContainer): StartedMemcachedContainer {
@@ -36,5 +47,5 @@ export class StartedMemcachedContainer extends StartedServiceContainer {
   /** The host port that reaches 11211. */
   getPort(): number { return this.getMappedPort(PORT); }
   /** `host:port`, the server string `memjs.Client.create()` and most clients take. */
-  getConnectionString(): string { return `${this.getHost()}:${this.getPort()}`; }
+  getConnectionString(): string { return memcachedConnectionString(this.getHost(), this.getPort()); }
 }

@@ -1,7 +1,12 @@
-import { Container } from '../api/container.js';
+import { readFile } from 'node:fs/promises';
+import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { Wait } from '../api/wait/index.js';
-import { ServiceContainer, StartedServiceContainer, checkText, exposeUnlessPublished, waitUnlessChosen, type ModuleState } from './service-container.js';
+import { SlipwayError, invalidArgument } from '../errors.js';
+import {
+  ServiceContainer, StartedServiceContainer, checkText, exposeUnlessPublished, moduleContainer, waitUnlessChosen,
+  type ModuleState, type ServiceDefinition,
+} from './service-container.js';
 
 const PORT = 6379;
 
@@ -9,32 +14,118 @@ const PORT = 6379;
 export interface RedisSettings {
   /** Set with `--requirepass`; none by default. */
   password?: string;
+  /** Host directory bound at `/data`, with RDB and AOF persistence on. */
+  persistence?: string;
+  /** Host file of redis-cli commands, run once after the first readiness. */
+  initialData?: string;
+}
+
+/** redis-cli's environment: the password through `REDISCLI_AUTH`, so it is neither in argv nor warned about. */
+function cliEnv(s: Readonly<RedisSettings>): Record<string, string> {
+  return s.password === undefined ? {} : { REDISCLI_AUTH: s.password };
+}
+
+/** A redis-cli answer that is an error (redis-cli exits 0 for error replies when its input is a pipe). */
+const ERROR_REPLY = /^(?:\(error\) )?(?:ERR|WRONGTYPE|NOAUTH|WRONGPASS|NOPERM|LOADING|READONLY|MISCONF)\b/m;
+
+/**
+ * Redis as a service module (shared by `slipway`'s {@link RedisContainer} and `slipway/testcontainers`').
+ * As testcontainers: the password and persistence flags are appended to your command (or to `redis-server`); a
+ * `redis-stack` image gets them through `REDIS_ARGS`. Ready when `redis-cli ping` inside the container answers PONG
+ * (not a log line: `--loglevel warning` hides it) and the published port answers.
+ */
+export const redisService: ServiceDefinition<RedisSettings> = {
+  port: PORT,
+  defaults: {},
+  configure(c: Container, s: Readonly<RedisSettings>): Container {
+    const args = [
+      ...(s.password !== undefined ? ['--requirepass', s.password] : []),
+      ...(s.persistence !== undefined ? ['--save', '1', '1', '--appendonly', 'yes'] : []),
+    ];
+    let next = c;
+    if (args.length > 0 && c.options.image.includes('redis-stack')) {
+      const existing = c.options.env.REDIS_ARGS;
+      next = next.withEnv({ REDIS_ARGS: [existing, ...args].filter(Boolean).join(' ') }).withEntrypoint(['/entrypoint.sh']);
+    } else if (args.length > 0) {
+      next = next.withCommand([...(c.options.command?.length ? c.options.command : ['redis-server']), ...args]);
+    }
+    if (s.persistence !== undefined) {
+      next = next.withBind(s.persistence, '/data');
+      // The files must be writable in, and removable from, your directory: the container's root is you (rootless) or
+      // root (as root), where the image's `redis` user would be an id that cannot write a 0700 directory.
+      if (next.options.user === undefined) next = next.withUser('0:0');
+    }
+    const ping = s.password === undefined
+      ? ['sh', '-c', `redis-cli -p ${PORT} ping | grep -qx PONG`]
+      : ['sh', '-c', `REDISCLI_AUTH="$1" redis-cli -p ${PORT} ping | grep -qx PONG`, 'sh', s.password];
+    return waitUnlessChosen(exposeUnlessPublished(next, PORT), Wait.forAll([Wait.forSuccessfulCommand(ping), Wait.forListeningPorts(PORT)]));
+  },
+  async afterStart(started: StartedContainer, s: Readonly<RedisSettings>): Promise<void> {
+    if (s.initialData === undefined) return;
+    let script: Buffer;
+    try {
+      script = await readFile(s.initialData);
+    } catch (cause) {
+      throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `cannot read the initial data file ${s.initialData}`, { cause, hint: 'pass withInitialData() a readable file of redis-cli commands' });
+    }
+    const r = await started.exec(['redis-cli', '-p', String(PORT)], { stdin: script, env: cliEnv(s) });
+    const output = r.stdout + r.stderr;
+    if (r.exitCode !== 0 || ERROR_REPLY.test(output)) {
+      throw new SlipwayError('ERR_COMMAND_FAILED', `Could not import initial data from ${s.initialData}: ${output.trim()}`, {
+        hint: 'each line must be a redis-cli command (testcontainers\' import format)',
+      });
+    }
+  },
+};
+
+/** Checks a host path argument. */
+function checkHostPath(option: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) throw invalidArgument(option, value, 'a host path');
+  return value;
+}
+
+/** testcontainers' `executeCliCmd`: `redis-cli <cmd> <flags…>` in the container, authenticated; its output. */
+export async function redisCliCommand(started: StartedContainer, s: Readonly<RedisSettings>, cmd: string, flags: readonly string[] = []): Promise<string> {
+  const r = await started.exec(['redis-cli', '-p', String(PORT), cmd, ...flags], { env: cliEnv(s) });
+  const output = r.stdout + r.stderr;
+  if (r.exitCode !== 0) {
+    throw new SlipwayError('ERR_COMMAND_FAILED', `executeQuery failed with exit code ${r.exitCode} for query: ${cmd}. ${output}`);
+  }
+  return output;
+}
+
+/** `redis://host:port`, or `redis://:password@host:port` with a password. */
+export function redisConnectionUrl(host: string, port: number, s: Readonly<RedisSettings>): string {
+  const auth = s.password === undefined || s.password === '' ? '' : `:${encodeURIComponent(s.password)}@`;
+  return `redis://${auth}${host}:${port}`;
 }
 
 /**
- * Redis, published on a free host port and ready once it logs "Ready to accept connections".
+ * Redis, published on a free host port and ready once `redis-cli ping` answers PONG.
+ *
+ * Immutable: every `with*` returns a new builder (a dropped result changes nothing).
  *
  * @example
  * await using redis = await new RedisContainer('redis:7').start();
  * const client = createClient({ url: redis.getConnectionUrl() });
  */
 export class RedisContainer extends ServiceContainer<RedisSettings, StartedRedisContainer> {
+  protected readonly definition = redisService;
+
   /** @param image - @defaultValue 'redis:7' */
   constructor(image = 'redis:7', /** @internal */ state?: ModuleState<RedisSettings>) {
-    super(state ?? { container: new Container(image), settings: {} });
+    super(state ?? { container: moduleContainer(image), settings: redisService.defaults });
   }
 
-  /** Requires this password (`redis-server --requirepass`); replaces the image's command. */
+  /** Requires this password (`--requirepass`, appended to the command). Returns a new builder. */
   withPassword(password: string): RedisContainer { return this.withSettings({ password: checkText('password', password) }); }
+  /** Binds host directory `dir` at `/data` with persistence on (`--save 1 1 --appendonly yes`). Returns a new builder. */
+  withPersistence(dir: string): RedisContainer { return this.withSettings({ persistence: checkHostPath('persistence directory', dir) }); }
+  /** Runs this host file of redis-cli commands once the server is ready (a failure removes the container). Returns a new builder. */
+  withInitialData(file: string): RedisContainer { return this.withSettings({ initialData: checkHostPath('initial data file', file) }); }
 
   protected copy(state: ModuleState<RedisSettings>): this {
     return new RedisContainer(state.container.options.image, state) as this;
-  }
-
-  protected configure(c: Container): Container {
-    const withPass = this.settings.password === undefined ? c : c.withCommand(['redis-server', '--requirepass', this.settings.password]);
-    return waitUnlessChosen(exposeUnlessPublished(withPass, PORT),
-      Wait.forAll([Wait.forLogMessage(/Ready to accept connections/), Wait.forListeningPorts(PORT)]));
   }
 
   protected wrap(started: StartedContainer): StartedRedisContainer {
@@ -56,8 +147,10 @@ export class StartedRedisContainer extends StartedServiceContainer {
   getPort(): number { return this.getMappedPort(PORT); }
   getPassword(): string | undefined { return this.#settings.password; }
   /** `redis://host:port`, or `redis://:password@host:port` with a password. */
-  getConnectionUrl(): string {
-    const auth = this.#settings.password === undefined ? '' : `:${encodeURIComponent(this.#settings.password)}@`;
-    return `redis://${auth}${this.getHost()}:${this.getPort()}`;
-  }
+  getConnectionUrl(): string { return redisConnectionUrl(this.getHost(), this.getPort(), this.#settings); }
+  /**
+   * `redis-cli <cmd> <flags…>` in the container (authenticated); resolves with its output.
+   * @throws SlipwayError `ERR_COMMAND_FAILED` when redis-cli exits non-zero.
+   */
+  executeCliCmd(cmd: string, flags: readonly string[] = []): Promise<string> { return redisCliCommand(this.container, this.#settings, cmd, flags); }
 }

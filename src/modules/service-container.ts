@@ -9,6 +9,45 @@ import type { ExecOptions, ExecResult, ExitInfo, LogStream, LogsOptions, Started
 import type { Network } from '../api/network.js';
 import type { WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument } from '../errors.js';
+import { logger } from '../internal/debug.js';
+
+const log = logger('modules');
+
+/** testcontainers' modules wait up to 120 s (a first start of a database may initialise a data directory). */
+export const MODULE_STARTUP_TIMEOUT = 120_000;
+
+/**
+ * What a service module is, in one place for both of its faces: the immutable builder exported by `slipway`
+ * ({@link ServiceContainer}) and the mutable testcontainers-style class exported by `slipway/testcontainers`.
+ * Both keep the user's customisations in a {@link Container} and hand it to {@link ServiceDefinition.configure} at start.
+ */
+export interface ServiceDefinition<S extends object> {
+  /** The service's main container port (published on a free host port unless the user published it). */
+  readonly port: number;
+  /** Settings before any `with*` call. */
+  readonly defaults: Readonly<S>;
+  /**
+   * The user's builder plus the module's defaults (environment, command, files, readiness wait). Never replaces a port
+   * the user published or a wait strategy the user chose.
+   */
+  configure(container: Container, settings: Readonly<S>): Container;
+  /** One-time work once the service is ready (e.g. importing initial data). Not run again on `restart()`. */
+  afterStart?(started: StartedContainer, settings: Readonly<S>): Promise<void>;
+}
+
+/**
+ * Runs the definition's {@link ServiceDefinition.afterStart}; if it fails, removes the container (as a failed wait
+ * does) and rethrows, so a module never leaves a half-initialised service behind.
+ */
+export async function finishServiceStart<S extends object>(def: ServiceDefinition<S>, started: StartedContainer, settings: Readonly<S>): Promise<void> {
+  if (!def.afterStart) return;
+  try {
+    await def.afterStart(started, settings);
+  } catch (err) {
+    await started.remove().catch((e: unknown) => log('remove after failed module init: %O', e));
+    throw err;
+  }
+}
 
 /** @internal What a module builder carries from copy to copy. */
 export interface ModuleState<S> {
@@ -20,11 +59,18 @@ export interface ModuleState<S> {
  * Base of the module builders. Every method returns a new builder; the module's defaults (environment,
  * published port, readiness wait) are applied at {@link ServiceContainer.start}, after your customisations,
  * and never replace a port you published or a wait strategy you chose.
+ *
+ * Immutable: a `with*` call whose result is dropped changes nothing. `pg.withDatabase('shop'); await pg.start()`
+ * starts database `test`; chain the calls, or reassign (`pg = pg.withDatabase('shop')`). The mutable,
+ * testcontainers-style classes of `slipway/testcontainers` accept statement-style configuration.
  */
 export abstract class ServiceContainer<S extends object, T extends StartedServiceContainer> {
   readonly #container: Container;
   /** The module's own settings (user, password, …). */
   protected readonly settings: Readonly<S>;
+
+  /** Where this module's defaults, waits and start-up work are defined (shared with `slipway/testcontainers`). */
+  protected abstract readonly definition: ServiceDefinition<S>;
 
   protected constructor(state: ModuleState<S>) {
     this.#container = state.container;
@@ -66,7 +112,7 @@ export abstract class ServiceContainer<S extends object, T extends StartedServic
   /** A new builder of the same class with this state. */
   protected abstract copy(state: ModuleState<S>): this;
   /** The builder to start: the user's container plus the module's defaults. */
-  protected abstract configure(container: Container): Container;
+  protected configure(container: Container): Container { return this.definition.configure(container, this.settings); }
   /** Wraps the started container in the module's handle. */
   protected abstract wrap(started: StartedContainer): T;
 
@@ -75,7 +121,9 @@ export abstract class ServiceContainer<S extends object, T extends StartedServic
 
   /** Pulls the image if needed, starts the service and waits until it accepts connections. */
   async start(opts: { signal?: AbortSignal } = {}): Promise<T> {
-    return this.wrap(await this.build().start(opts));
+    const started = await this.build().start(opts);
+    await finishServiceStart(this.definition, started, this.settings);
+    return this.wrap(started);
   }
 }
 
@@ -87,6 +135,11 @@ export function exposeUnlessPublished(c: Container, port: number): Container {
 /** The module's wait strategy unless the user chose one. */
 export function waitUnlessChosen(c: Container, strategy: WaitStrategy): Container {
   return c.options.waitStrategy === undefined ? c.waitFor(strategy) : c;
+}
+
+/** A new module builder's container: the image, and testcontainers' module start-up timeout. */
+export function moduleContainer(image: string): Container {
+  return new Container(image).withStartupTimeout(MODULE_STARTUP_TIMEOUT);
 }
 
 /** A non-empty string without NUL bytes. */

@@ -1,0 +1,57 @@
+/**
+ * The base of `slipway/testcontainers`' modules: a mutable {@link GenericContainer} over the same
+ * {@link ServiceDefinition} as `slipway`'s immutable module builders (defaults, waits and start-up work in one place).
+ */
+import type { Container } from '../../api/container.js';
+import { MODULE_STARTUP_TIMEOUT, finishServiceStart, type ServiceDefinition } from '../../modules/service-container.js';
+import { GenericContainer } from '../generic-container.js';
+import type { StartedTestContainer } from '../started-test-container.js';
+
+/**
+ * A testcontainers-style module: every `with*` changes this builder and returns it (statement-style configuration
+ * works: `const pg = new PostgreSqlContainer(img); pg.withDatabase('shop'); await pg.start()`). The module's defaults
+ * are applied at `start()` without changing the builder, so it can be started again; they never replace a port you
+ * published or a wait strategy you chose. Start-up timeout 120 s, as testcontainers' modules.
+ *
+ * To write a module: a {@link ServiceDefinition} in `src/modules/<name>.ts` (used by the immutable builder too), a
+ * subclass of this with the module's `with*` methods calling {@link ServiceGenericContainer.update}, and a started
+ * class extending `AbstractStartedContainer`.
+ */
+export abstract class ServiceGenericContainer<S extends object, T extends StartedTestContainer> extends GenericContainer {
+  #settings: Readonly<S>;
+
+  protected constructor(image: string, protected readonly definition: ServiceDefinition<S>) {
+    super(image);
+    this.#settings = Object.freeze({ ...definition.defaults });
+    this.withStartupTimeout(MODULE_STARTUP_TIMEOUT);
+  }
+
+  /** The module's current settings (what its `with*` methods set). */
+  protected get settings(): Readonly<S> { return this.#settings; }
+
+  /** Changes some settings; returns this builder (for the subclasses' `with*` methods). */
+  protected update(patch: Partial<S>): this {
+    this.#settings = Object.freeze({ ...this.#settings, ...patch });
+    return this;
+  }
+
+  /** The user's container (as `GenericContainer` builds it) plus the module's defaults. */
+  protected override async build(): Promise<Container> {
+    const settings = this.#settings;
+    return this.definition.configure(await super.build(), settings);
+  }
+
+  /** Wraps the started container in the module's started class. */
+  protected abstract wrap(started: StartedTestContainer, settings: Readonly<S>): T;
+
+  /**
+   * Starts the service and waits until it accepts connections; the module's one-time work (e.g. initial data) runs
+   * then, and a failure there removes the container, as a failed wait does.
+   */
+  override async start(): Promise<T> {
+    const settings = this.#settings;
+    const started = await super.start();
+    await finishServiceStart(this.definition, started.slipway, settings);
+    return this.wrap(started, settings);
+  }
+}
