@@ -199,21 +199,45 @@ export class ShellWaitStrategy extends BaseStrategy {
   }
 }
 
-/** Runs the container's health check (the builder's `withHealthCheck`, else the image's HEALTHCHECK) until it passes. */
+/**
+ * Runs the container's health check (the builder's `withHealthCheck`, else the image's HEALTHCHECK) until it passes,
+ * at most every second. Each run is bounded by its `Timeout` (default 30 s, as Docker). When `Retries` is given, the
+ * container is unhealthy (the wait fails with "Health check failed: unhealthy", as testcontainers') once that many runs
+ * in a row failed after `StartPeriod` over at least `(Retries - 1) × Interval`, as Docker counts; without `Retries`
+ * the wait lasts until the startup timeout.
+ */
 export class HealthCheckWaitStrategy extends BaseStrategy {
   describe(): string { return 'the health check passing (withHealthCheck, else the image\'s HEALTHCHECK)'; }
   async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
-    const test = target.healthcheck?.Test;
-    if (!test || test.length === 0 || test[0] === 'NONE') {
+    const hc = target.healthcheck;
+    const test = hc?.Test;
+    if (!hc || !test || test.length === 0 || test[0] === 'NONE') {
       throw new SlipwayError('ERR_INVALID_ARGUMENT', 'the container has no health check (none given with withHealthCheck(), and the image has no HEALTHCHECK)', { hint: 'give one with withHealthCheck({ test: [\'CMD-SHELL\', \'…\'] }) or use another wait strategy, e.g. Wait.forListeningPorts()' });
     }
     const argv = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : test;
-    const intervalMs = Math.max(POLL_MS, Math.min((target.healthcheck?.Interval ?? 0) / 1e6 || 1000, 1000));
+    const dockerIntervalMs = (hc.Interval ?? 0) / 1e6 || 30_000;
+    const intervalMs = Math.max(POLL_MS, Math.min(dockerIntervalMs, 1000));
+    const probeTimeoutMs = (hc.Timeout ?? 0) / 1e6 || 30_000;
+    const startPeriodMs = (hc.StartPeriod ?? 0) / 1e6;
+    const t0 = performance.now();
+    let failures = 0;
+    let failingSince = 0;
     for (;;) {
       signal.throwIfAborted();
-      const code = await probeExec(target, argv, signal).catch((e: unknown) => { throw e instanceof ProbeFatalError ? e.error : e; });
+      const probeSignal = AbortSignal.any([signal, AbortSignal.timeout(probeTimeoutMs)]);
+      const code = await probeExec(target, argv, probeSignal).catch((e: unknown) => { throw e instanceof ProbeFatalError ? e.error : e; });
       if (code === 0) return;
       if (target.hasExited()) throw exitedError(target);
+      signal.throwIfAborted();
+      const now = performance.now();
+      if (now - t0 >= startPeriodMs) {
+        if (failures++ === 0) failingSince = now;
+        if (hc.Retries && failures >= hc.Retries && now - failingSince >= (hc.Retries - 1) * dockerIntervalMs) {
+          throw new SlipwayError('ERR_CONTAINER_START', `Health check failed: unhealthy (${failures} runs in a row of ${JSON.stringify(test)} failed)`, {
+            hint: 'check the log lines below, or allow more failures with a larger retries (or startPeriod) in withHealthCheck()',
+          });
+        }
+      }
       await sleep(intervalMs, undefined, { signal });
     }
   }

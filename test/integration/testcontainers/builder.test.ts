@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { expect, it } from 'vitest';
-import { GenericContainer, Network, PullPolicy, Wait } from '../../../src/testcontainers.js';
+import { GenericContainer, Network, PullPolicy, SlipwayError, Wait } from '../../../src/testcontainers.js';
 import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const BUSYBOX = () => fixtureRef('busybox');
@@ -40,6 +40,20 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const err = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withHealthCheck({ test: ['CMD-SHELL', 'exit 1'], interval: 100 })
       .withStartupTimeout(500).start().then(() => undefined, (e: Error) => e);
     expect(String(err)).toMatch(/ERR_WAIT_TIMEOUT.*health check/);
+  });
+
+  it('withHealthCheck retries: unhealthy fails the start as testcontainers does; timeout bounds a run; startPeriod does not count', async () => {
+    const unhealthy = await new GenericContainer(BUSYBOX()).withCommand(SLEEP)
+      .withHealthCheck({ test: ['CMD-SHELL', 'exit 1'], interval: 100, retries: 3 }).start().then(() => undefined, (e: SlipwayError) => e);
+    expect(unhealthy).toMatchObject({ code: 'ERR_CONTAINER_START' });
+    expect(unhealthy?.message).toContain('Health check failed: unhealthy');
+    // A run longer than its timeout fails (the check would pass after 30 s).
+    const slow = await new GenericContainer(BUSYBOX()).withCommand(SLEEP)
+      .withHealthCheck({ test: ['CMD-SHELL', 'sleep 30'], interval: 100, timeout: 200, retries: 2 }).start().then(() => undefined, (e: SlipwayError) => e);
+    expect(slow?.message).toContain('Health check failed: unhealthy');
+    await using late = await new GenericContainer(BUSYBOX()).withCommand(['sh', '-c', 'sleep 0.5; touch /tmp/ready; sleep 1000'])
+      .withHealthCheck({ test: ['CMD-SHELL', 'test -f /tmp/ready'], interval: 100, retries: 1, startPeriod: 10_000 }).start();
+    expect((await late.exec(['ls', '/tmp/ready'])).exitCode).toBe(0);
   });
 
   it('withLogConsumer gets a Readable of the container output', async () => {
