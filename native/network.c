@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "init.h"
@@ -162,10 +163,15 @@ static int start_create(struct network *n) {
     return -err;
   }
   if (pid == 0) {
-    close(sp[0]);
+    /* Keep only the answer socket (as 3) and stderr: a copy of a worker's input pipe or of Node's
+     * pipes held here would delay someone's EOF for as long as this child lives. */
     process_reset_signals();
-    set_nonblock(sp[1], false);
-    create_child(sp[1]);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int hi = fcntl(sp[1], F_DUPFD_CLOEXEC, 1000);
+    if (nul < 0 || hi < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup3(hi, 3, O_CLOEXEC) < 0) _exit(1);
+    syscall(SYS_close_range, 4, ~0U, 0);
+    set_nonblock(3, false);
+    create_child(3);
   }
   close(sp[1]);
   n->pid = pid;
