@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, inject, it } from 'vitest';
 
 /** The fixture images built by scripts/fixtures/build.sh. */
-export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached';
+export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached' | 'nats' | 'mosquitto' | 'etcd' | 'rabbitmq';
 
 /**
  * Tags pushed for each fixture (each under `library/<name>` and `<name>`). The first is the default.
@@ -33,6 +33,10 @@ export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Ob
   nginx: ['1', 'latest'],
   mariadb: ['10.11', 'latest'],
   memcached: ['1.6', 'latest'],
+  nats: ['2.9', 'latest'],
+  mosquitto: ['2', 'latest'],
+  etcd: ['3.4', 'latest'],
+  rabbitmq: ['3-management', 'latest'],
 });
 
 function provided<K extends 'registry' | 'registryAuth' | 'fixturesDir'>(key: K, env: string): string {
