@@ -15,3 +15,8 @@ export { NginxContainer, StartedNginxContainer } from './nginx.js';
 export { MariaDbContainer, MySqlContainer, StartedMariaDbContainer, StartedMySqlContainer } from './mariadb.js';
 export type { MariaDbSettings } from './mariadb.js';
 export { MemcachedContainer, StartedMemcachedContainer } from './memcached.js';
+export { NatsContainer, StartedNatsContainer } from './nats.js';
+export type { NatsSettings, NatsConnectionOptions } from './nats.js';
+export { MosquittoContainer, StartedMosquittoContainer } from './mosquitto.js';
+export { EtcdContainer, StartedEtcdContainer } from './etcd.js';
+export type { EtcdSettings } from './etcd.js';
