@@ -117,6 +117,37 @@ export class MySqlContainer extends MariaDbFamilyContainer {
   }
 }
 
+/** The root password in effect (with username `root`, the user password). */
+export function mariaDbRootPassword(s: Readonly<MariaDbSettings>): string { return s.username === 'root' ? s.userPassword : s.rootPassword; }
+
+function account(s: Readonly<MariaDbSettings>, isRoot: boolean): [string, string] {
+  return isRoot ? ['root', mariaDbRootPassword(s)] : [s.username, s.userPassword];
+}
+
+/** `<scheme>://user:password@host:port/database`, pieces percent-encoded. */
+export function mariaDbConnectionUri(flavour: Flavour, host: string, port: number, s: Readonly<MariaDbSettings>, isRoot: boolean): string {
+  const e = encodeURIComponent;
+  const [user, password] = account(s, isRoot);
+  return `${flavour.scheme}://${e(user)}:${e(password)}@${host}:${port}/${e(s.database)}`;
+}
+
+/** testcontainers' `executeQuery`: the image's client in the container, over TCP to 127.0.0.1, in the database. */
+export async function mariaDbExecuteQuery(
+  started: StartedContainer, flavour: Flavour, s: Readonly<MariaDbSettings>, query: string, additionalFlags: readonly string[], isRoot: boolean,
+): Promise<string> {
+  const [user, password] = account(s, isRoot);
+  // The password travels in the environment, not on the command line (`ps` in the container shows argv).
+  const r = await started.exec([flavour.client, '-h', '127.0.0.1', '-P', String(PORT), '-u', user, s.database, ...additionalFlags, '-e', `${query};`],
+    { env: { MYSQL_PWD: password } });
+  if (r.exitCode !== 0) {
+    throw new SlipwayError('ERR_COMMAND_FAILED', `executeQuery failed with exit code ${r.exitCode ?? r.signal} for query: ${query}`, {
+      hint: 'check the SQL and the account; the client\'s error is below',
+      details: r.stderr.trim(),
+    });
+  }
+  return r.stdout;
+}
+
 /** A started {@link MariaDbContainer} or {@link MySqlContainer}. */
 export class StartedMariaDbContainer extends StartedServiceContainer {
   readonly #settings: Readonly<MariaDbSettings>;
@@ -134,18 +165,14 @@ export class StartedMariaDbContainer extends StartedServiceContainer {
   getDatabase(): string { return this.#settings.database; }
   getUsername(): string { return this.#settings.username; }
   getUserPassword(): string { return this.#settings.userPassword; }
-  getRootPassword(): string { return this.#settings.username === 'root' ? this.#settings.userPassword : this.#settings.rootPassword; }
+  getRootPassword(): string { return mariaDbRootPassword(this.#settings); }
 
   /**
    * `mariadb://user:password@host:port/database` (`mysql://` from {@link MySqlContainer}); pieces percent-encoded.
    * `mysql2`'s `createConnection(uri)` and `createPool(uri)` take either scheme.
    * @param isRoot - as `root` with the root password instead of the user @defaultValue false
    */
-  getConnectionUri(isRoot = false): string {
-    const e = encodeURIComponent;
-    const [user, password] = isRoot ? ['root', this.getRootPassword()] : [this.getUsername(), this.getUserPassword()];
-    return `${this.#flavour.scheme}://${e(user)}:${e(password)}@${this.getHost()}:${this.getPort()}/${e(this.getDatabase())}`;
-  }
+  getConnectionUri(isRoot = false): string { return mariaDbConnectionUri(this.#flavour, this.getHost(), this.getPort(), this.#settings, isRoot); }
 
   /**
    * Runs SQL with the image's own client inside the container (over TCP to 127.0.0.1, in the database) and
@@ -154,18 +181,8 @@ export class StartedMariaDbContainer extends StartedServiceContainer {
    * @param isRoot - as `root` instead of the user @defaultValue false
    * @throws SlipwayError `ERR_COMMAND_FAILED` when the client exits non-zero (its stderr is in the message)
    */
-  async executeQuery(query: string, additionalFlags: readonly string[] = [], isRoot = false): Promise<string> {
-    const [user, password] = isRoot ? ['root', this.getRootPassword()] : [this.getUsername(), this.getUserPassword()];
-    // The password travels in the environment, not on the command line (`ps` in the container shows argv).
-    const r = await this.exec([this.#flavour.client, '-h', '127.0.0.1', '-P', String(PORT), '-u', user, this.getDatabase(), ...additionalFlags, '-e', `${query};`],
-      { env: { MYSQL_PWD: password } });
-    if (r.exitCode !== 0) {
-      throw new SlipwayError('ERR_COMMAND_FAILED', `executeQuery failed with exit code ${r.exitCode ?? r.signal} for query: ${query}`, {
-        hint: 'check the SQL and the account; the client\'s error is below',
-        details: r.stderr.trim(),
-      });
-    }
-    return r.stdout;
+  executeQuery(query: string, additionalFlags: readonly string[] = [], isRoot = false): Promise<string> {
+    return mariaDbExecuteQuery(this.container, this.#flavour, this.#settings, query, additionalFlags, isRoot);
   }
 }
 
