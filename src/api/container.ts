@@ -223,7 +223,7 @@ export class Container {
     return this.#with({ pids: max });
   }
   /**
-   * Process resource limits, as `docker run --ulimit`. Only what is asked is set; a value above the
+   * Process resource limits, as `docker run --ulimit`, for the container's process and its execs. Only what is asked is set; a value above the
    * keeper's own hard limit is clamped to it (raising a hard limit needs privileges slipway does not use).
    * @example .withUlimits({ nofile: { soft: 1024, hard: 4096 } })
    */

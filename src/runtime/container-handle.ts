@@ -302,7 +302,7 @@ export class ContainerHandle implements RuntimeContainer {
     const err: Buffer[] = [];
     const r = await this.#i.keeper.exec(this.id, {
       argv: [...argv], env: [...env].map(([k, v]) => `${k}=${v}`), cwd: opts.workdir ?? this.#i.spec.cwd,
-      uid: user.uid, gid: user.gid, groups: user.groups, capabilities: this.#i.spec.capabilities,
+      uid: user.uid, gid: user.gid, groups: user.groups, capabilities: this.#i.spec.capabilities, rlimits: this.#i.spec.rlimits,
     }, {
       onStdout: (b) => { out.push(b); opts.onStdout?.(b); },
       onStderr: (b) => { err.push(b); opts.onStderr?.(b); },
