@@ -139,7 +139,11 @@ export class GenericContainer {
   withNetwork(network: Network): this { return this.#set(this.container.withNetwork(network)); }
   /** Names other containers on this container's network reach it by; order with `withNetwork` does not matter. */
   withNetworkAliases(...aliases: string[]): this { this.#aliases.push(...aliases); return this; }
-  /** `memory` in GB (1024³ bytes, rounded up to a byte as Docker does) and `cpu` in CPUs, as testcontainers. */
+  /**
+   * `memory` in GB (1024³ bytes, rounded up to a byte as Docker does: 0.123 → 132070245) and `cpu` in CPUs, as
+   * testcontainers. The kernel keeps a memory limit in pages, so the cgroup file shows it rounded down to 4 KiB
+   * (132067328), as under Docker. Rootless it needs a delegated cgroup (testcontainers declares it unsupported there).
+   */
   withResourcesQuota(q: ResourcesQuota): this {
     let c = this.container;
     if (q.memory !== undefined) c = c.withMemory(Math.ceil(q.memory * 1024 ** 3));

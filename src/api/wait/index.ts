@@ -24,7 +24,7 @@ export const Wait = {
   /** A command run inside the container exits with 0. */
   forSuccessfulCommand: (command: string | readonly string[]) =>
     new ShellWaitStrategy(typeof command === 'string' ? ['/bin/sh', '-c', command] : command),
-  /** The image's HEALTHCHECK passes. */
+  /** The container's health check passes: the builder's `withHealthCheck`, else the image's HEALTHCHECK. */
   forHealthCheck: () => new HealthCheckWaitStrategy(),
   /** The process exits with code 0. */
   forOneShotStartup: () => new OneShotStartupWaitStrategy(),
