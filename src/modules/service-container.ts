@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import type { ExecOptions, ExecResult, ExitInfo, LogStream, LogsOptions, StartedContainer } from '../api/started-container.js';
 import type { Network } from '../api/network.js';
-import type { WaitStrategy } from '../api/wait/index.js';
+import { Wait, type WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
 
@@ -132,9 +132,13 @@ export function exposeUnlessPublished(c: Container, port: number): Container {
   return c.options.ports.some((p) => p.container === port && p.protocol === 'tcp') ? c : c.expose(port);
 }
 
-/** The module's wait strategy unless the user chose one. */
+/**
+ * The module's wait strategy unless the user chose one. A health check the user gave (`withHealthCheck`) is waited
+ * for too, as testcontainers' modules do: an unhealthy container fails the start.
+ */
 export function waitUnlessChosen(c: Container, strategy: WaitStrategy): Container {
-  return c.options.waitStrategy === undefined ? c.waitFor(strategy) : c;
+  if (c.options.waitStrategy !== undefined) return c;
+  return c.waitFor(c.options.healthcheck === undefined ? strategy : Wait.forAll([Wait.forHealthCheck(), strategy]));
 }
 
 /** A new module builder's container: the image, and testcontainers' module start-up timeout. */

@@ -95,6 +95,12 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     expect(await second.exec(['psql', '-U', 'test', '-d', 'test', '-tAc', 'select v from kept'])).toMatchObject({ stdout: 'from the first run\n' });
   });
 
+  it('PostgreSQL with a failing health check of the user\'s does not start (as testcontainers\' "should allow custom healthcheck")', async () => {
+    // retries 1, not upstream's 0: slipway's health wait reads 0 as "until the startup timeout", Docker as its default 3.
+    const container = new PostgreSqlContainer(fixtureRef('postgres')).withHealthCheck({ test: ['CMD-SHELL', 'exit 1'], interval: 100, retries: 1 });
+    await expect(container.start()).rejects.toThrow(/unhealthy/);
+  });
+
   it('PostgreSQL snapshot() and restoreSnapshot() (template databases), with a custom name too', async () => {
     await using pg = await new PostgreSqlContainer(fixtureRef('postgres')).start();
     const sql = async (q: string) => {

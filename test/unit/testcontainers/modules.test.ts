@@ -60,6 +60,13 @@ describe('slipway/testcontainers modules are mutable GenericContainers', () => {
     expect(o.waitStrategy).toBe(custom);
   });
 
+  it('a health check the user gave is waited for as well as the module\'s readiness', async () => {
+    const pg = new PostgreSqlContainer('example/pg:15').withHealthCheck({ test: ['CMD-SHELL', 'exit 1'], interval: 100, retries: 0, timeout: 0 });
+    const wait = ((await built(pg)).waitStrategy as { describe(): string }).describe();
+    expect(wait).toMatch(/health/i);
+    expect(wait).toContain('pg_isready');
+  });
+
   it('withSSL checks its paths with testcontainers\' messages and passes the server its files', async () => {
     const pg = new PostgreSqlContainer('example/pg:15');
     expect(() => pg.withSSL('', 'server.key')).toThrow('SSL certificate file should not be empty.');
