@@ -15,10 +15,10 @@ export type { LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from '
 export { Network } from './api/network.js';
 export { Volume } from './api/volume.js';
 export { Wait } from './api/wait/index.js';
-export type { WaitStrategy, WaitTarget } from './api/wait/index.js';
+export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, WaitStrategy, WaitTarget } from './api/wait/index.js';
 export {
-  CompositeWaitStrategy, HealthCheckWaitStrategy, HostPortWaitStrategy, HttpWaitStrategy, LogWaitStrategy,
-  NoWaitStrategy, OneShotStartupWaitStrategy, ShellWaitStrategy,
+  AbstractWaitStrategy, CompositeWaitStrategy, HealthCheckWaitStrategy, HostPortWaitStrategy, HttpWaitStrategy, LogWaitStrategy,
+  NoWaitStrategy, OneShotStartupWaitStrategy, ShellWaitStrategy, StartupCheckStrategy,
 } from './api/wait/index.js';
 export { SlipwayError } from './errors.js';
 export type { SlipwayErrorCode, SlipwayErrorOptions } from './errors.js';

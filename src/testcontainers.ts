@@ -5,8 +5,8 @@
  * const redis = await new GenericContainer('redis:7').withExposedPorts(6379).start();
  * @packageDocumentation
  */
-export { Wait } from './api/wait/index.js';
-export type { WaitStrategy } from './api/wait/index.js';
+export { AbstractWaitStrategy, StartupCheckStrategy, Wait } from './api/wait/index.js';
+export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, WaitStrategy } from './api/wait/index.js';
 export { Network, Network as StartedNetwork } from './testcontainers/network.js';
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
 export { RandomUuid, randomUuid, type Uuid } from './testcontainers/utils.js';
@@ -21,4 +21,7 @@ export {
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';
-export { StartedTestContainer } from './testcontainers/started-test-container.js';
+export { StartedTestContainer, StoppedTestContainer } from './testcontainers/started-test-container.js';
+export type {
+  ContentToCopy, DirectoryToCopy, ExecOptions, ExecResult, FileToCopy, RestartOptions, StopOptions,
+} from './testcontainers/started-test-container.js';

@@ -311,11 +311,11 @@ export class Container {
   /** Readiness condition. Default: the health check ({@link withHealthCheck}, else the image's HEALTHCHECK), else published TCP ports listening, else none. */
   waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
   /**
-   * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}); `0` fails at once unless the wait
-   * strategy has nothing to wait for. @defaultValue 60000
+   * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}), for strategies without a timeout of
+   * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never. @defaultValue 60000
    */
   withStartupTimeout(ms: number): Container {
-    if (!Number.isFinite(ms) || ms < 0) throw invalidArgument('startupTimeout', ms, 'a number of milliseconds, 0 or more');
+    if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) throw invalidArgument('startupTimeout', ms, 'a number of milliseconds >= 0');
     return this.#with({ startupTimeout: ms });
   }
   /**

@@ -3,7 +3,7 @@ import { logger } from '../internal/debug.js';
 import { launchContainer, readLogLines, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
-import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
+import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, runStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
 
 const log = logger('start');
 const LAST_LOG_LINES = 30;
@@ -15,27 +15,39 @@ export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0
 export async function startContainer(options: ContainerOptions, signal?: AbortSignal): Promise<StartedContainer> {
   const t0 = performance.now();
   const rt = await launchContainer(options, signal);
-  const started = new StartedContainer(rt, clientHost(), options.stopTimeout);
   const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
-  const timeout = strategy.startupTimeout ?? options.startupTimeout;
-  const deadline = AbortSignal.timeout(timeout);
-  const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
+  const host = clientHost();
+  const ready = (since: Date | undefined, s?: AbortSignal) => waitReady(rt, options, strategy, host, since, s);
+  const started = new StartedContainer(rt, { host, options, ready: (since) => ready(since) });
   try {
-    await strategy.waitUntilReady(waitTarget(rt, clientHost(), options), combined);
+    await ready(undefined, signal);
+  } catch (err) {
+    await started.remove().catch((e) => log('remove after failed wait: %O', e));
+    throw err;
+  }
+  log('%s ready in %d ms', rt.name, Math.round(performance.now() - t0));
+  return started;
+}
+
+/**
+ * Runs the wait strategy (its own startup timeout, else the container's) on logs since `since`. Errors carry the
+ * container's last log lines; a timeout says which condition was not met in testcontainers' words.
+ */
+async function waitReady(rt: RuntimeContainer, options: ContainerOptions, strategy: WaitStrategy, host: string, since: Date | undefined, signal?: AbortSignal): Promise<void> {
+  const never = new AbortController();
+  try {
+    await runStrategy(strategy, waitTarget(rt, host, options, since), signal ?? never.signal, options.startupTimeout);
   } catch (err) {
     const tail = await lastLogLines(rt.logPath);
-    await started.remove().catch((e) => log('remove after failed wait: %O', e));
     if (signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'start was aborted', { cause: plainCause(signal.reason, 'aborted by the caller'), details: tail });
-    if (deadline.aborted) {
-      throw new SlipwayError('ERR_WAIT_TIMEOUT', `container ${rt.name} (${options.image}) was not ready after ${timeout} ms: waited for ${strategy.describe()}`, {
-        hint: 'check the log lines below, or raise the timeout with withStartupTimeout()', details: tail, cause: plainCause(err, `no success within ${timeout} ms`),
+    if (SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')) {
+      throw new SlipwayError('ERR_WAIT_TIMEOUT', `container ${rt.name} (${options.image}) was not ready: ${err.shortMessage}`, {
+        hint: err.hint, details: `waited for ${strategy.describe()}\n${tail}`, cause: err.cause,
       });
     }
     if (SlipwayError.is(err)) throw new SlipwayError(err.code, err.shortMessage, { hint: err.hint, cause: err, details: tail });
     throw err;
   }
-  log('%s ready in %d ms', rt.name, Math.round(performance.now() - t0));
-  return started;
 }
 
 /** The builder's health check (`Container.withHealthCheck`), else the image's HEALTHCHECK. */
@@ -53,14 +65,15 @@ function defaultStrategy(rt: RuntimeContainer, options: ContainerOptions): WaitS
   return options.ports.some((p) => p.protocol === 'tcp') ? new HostPortWaitStrategy() : new NoWaitStrategy();
 }
 
-function waitTarget(rt: RuntimeContainer, host: string, options: ContainerOptions): WaitTarget {
+function waitTarget(rt: RuntimeContainer, host: string, options: ContainerOptions, since: Date | undefined): WaitTarget {
   return {
+    id: rt.id,
     host,
     mappedPort: (port, protocol = 'tcp') => rt.hostPorts.get(`${port}/${protocol}`),
     waitPorts: options.ports.map((p) => ({ port: p.container, protocol: p.protocol })),
     listeningTcpPorts: () => rt.listeningTcpPorts(),
     async *followLogs(signal) {
-      for await (const l of readLogLines(rt.logPath, { follow: true, signal, done: () => rt.hasExited() })) yield l.text;
+      for await (const l of readLogLines(rt.logPath, { follow: true, since, signal, done: () => rt.hasExited() })) yield l.text;
     },
     exec: (argv, signal) => rt.exec(argv, { signal }),
     exited: rt.exited(),

@@ -2,9 +2,9 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {
-  extractToHost, hostEntries, readLogLines, tarOfEntries, type ExecOptions, type ExecResult, type ExitInfo, type RuntimeContainer,
+  entriesOfArchive, extractToHost, hostEntries, readLogLines, tarOfEntries, type ExecOptions, type ExecResult, type ExitInfo, type RuntimeContainer,
 } from '../runtime/index.js';
-import { parsePortSpec } from './container-options.js';
+import { parsePortSpec, type ContainerOptions } from './container-options.js';
 
 export type { ExecOptions, ExecResult, ExitInfo };
 
@@ -14,6 +14,8 @@ export interface LogsOptions {
   follow?: boolean;
   /** Only lines written at or after this time. */
   since?: Date;
+  /** Only the last `tail` lines written so far (then, with `follow`, every new one). */
+  tail?: number;
   /** @defaultValue true */
   stdout?: boolean;
   /** @defaultValue true */
@@ -33,12 +35,23 @@ export interface LogStream extends AsyncIterable<string> {
  */
 export class StartedContainer implements AsyncDisposable {
   readonly #rt: RuntimeContainer;
+  readonly #options: ContainerOptions;
+  readonly #ready: ((since: Date) => Promise<void>) | undefined;
+  readonly host: string;
+  private readonly stopTimeout: number;
   #removed = false;
   #stopped: Promise<ExitInfo> | undefined;
 
-  /** @internal */
-  constructor(rt: RuntimeContainer, readonly host: string, private readonly stopTimeout: number) {
+  /**
+   * @internal
+   * @param ready - runs the wait strategy again on lines logged since the given time (after a restart)
+   */
+  constructor(rt: RuntimeContainer, init: { host: string; options: ContainerOptions; ready?: (since: Date) => Promise<void> }) {
     this.#rt = rt;
+    this.#options = init.options;
+    this.#ready = init.ready;
+    this.host = init.host;
+    this.stopTimeout = init.options.stopTimeout;
   }
 
   /** Container id (64 hex characters). */
@@ -47,6 +60,48 @@ export class StartedContainer implements AsyncDisposable {
   get name(): string { return this.#rt.name; }
   /** The address that reaches published ports (testcontainers' `getHost()`). */
   getHost(): string { return this.host; }
+  /** The container's hostname (withHostname, else the first 12 characters of its id). */
+  get hostname(): string { return this.#rt.hostname; }
+  /** The labels given with `withLabels`. */
+  get labels(): Readonly<Record<string, string>> { return this.#options.labels; }
+  /** The image reference it was started from. */
+  get image(): string { return this.#options.image; }
+
+  /**
+   * The networks the container is on, by name: its user networks in join order, else (default network mode, no user
+   * network) `bridge` for its address behind slirp4netns/pasta, as Docker names its default network.
+   */
+  get networks(): ReadonlyMap<string, { id: string; ip: string }> {
+    const out = new Map<string, { id: string; ip: string }>();
+    const addresses = this.#rt.networkAddresses();
+    for (const { network } of this.#options.networks) {
+      const ip = addresses.get(network.name);
+      if (ip !== undefined) out.set(network.name, { id: (network as { id?: string }).id ?? network.name, ip });
+    }
+    if (out.size === 0 && this.#options.networkMode === 'isolated' && this.#rt.outboundIp) out.set('bridge', { id: 'bridge', ip: this.#rt.outboundIp });
+    return out;
+  }
+
+  /**
+   * The container's address on a network it is on ({@link networks}).
+   * @throws SlipwayError `ERR_NETWORK` naming the networks it is on.
+   */
+  getIpAddress(networkName: string): string { return this.#network(networkName).ip; }
+
+  #network(name: string): { id: string; ip: string } {
+    const nets = this.networks;
+    const n = nets.get(name);
+    if (!n) {
+      throw new SlipwayError('ERR_NETWORK', `container ${this.name} is not on network ${JSON.stringify(name)}`, {
+        hint: `it is on: ${[...nets.keys()].join(', ') || 'no network (network mode none or host)'}`,
+      });
+    }
+    return n;
+  }
+
+  /** The id of a network the container is on. @throws SlipwayError `ERR_NETWORK` */
+  getNetworkId(networkName: string): string { return this.#network(networkName).id; }
+
   /** Host pid of the container's init, for debugging. */
   get pid(): number { return this.#rt.hostPid; }
 
@@ -79,14 +134,27 @@ export class StartedContainer implements AsyncDisposable {
 
   /** The container's log lines (stdout and stderr). */
   logs(opts: LogsOptions = {}): LogStream {
+    if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw invalidArgument('logs tail', opts.tail, 'an integer >= 0');
     const rt = this.#rt;
-    const iterate = () => mapLines(readLogLines(rt.logPath, { ...opts, done: () => rt.hasExited() }));
+    async function* lines() {
+      let skip = 0;
+      if (opts.tail !== undefined) {
+        // Lines written so far, counted first: the stream starts at the last `tail` of them.
+        let n = 0;
+        for await (const l of readLogLines(rt.logPath, { ...opts, follow: false })) if (!l.unterminated) n++;
+        skip = Math.max(0, n - opts.tail);
+      }
+      for await (const l of readLogLines(rt.logPath, { ...opts, done: () => rt.hasExited() })) {
+        if (skip > 0 && !l.unterminated) { skip--; continue; }
+        yield l;
+      }
+    }
     return {
-      [Symbol.asyncIterator]: iterate,
+      [Symbol.asyncIterator]: () => mapLines(lines()),
       /** The output as written: lines end with `\n` unless the stream ended without one. */
       async text() {
         let out = '';
-        for await (const l of readLogLines(rt.logPath, { ...opts, done: () => rt.hasExited() })) out += l.unterminated ? l.text : `${l.text}\n`;
+        for await (const l of lines()) out += l.unterminated ? l.text : `${l.text}\n`;
         return out;
       },
     };
@@ -105,11 +173,18 @@ export class StartedContainer implements AsyncDisposable {
     return this.#stopped;
   }
 
-  /** Stops and starts the process again, keeping the container's writable layer and ports. */
+  /**
+   * Stops and starts the process again, keeping the container's writable layer and ports, then waits as `start()` did
+   * (the same strategy and timeout; a log message must appear again, after the restart). Returns when it is ready.
+   * @throws SlipwayError `ERR_WAIT_TIMEOUT` when it is not ready again in time (the container keeps running:
+   *   remove it, or retry); `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
+   */
   async restart(opts: { timeout?: number } = {}): Promise<void> {
     this.#checkNotRemoved();
     this.#stopped = undefined;
+    const since = new Date();
     await this.#rt.restart(opts.timeout ?? this.stopTimeout);
+    await this.#ready?.(since);
   }
 
   /** Stops the container (if running) and deletes everything it had. Idempotent. */
@@ -135,6 +210,28 @@ export class StartedContainer implements AsyncDisposable {
       return;
     }
     await this.#rt.copyIn(hostEntries(source, target, owner, opts.mode));
+  }
+
+  /**
+   * Unpacks a tar stream (or Buffer) into the running container below directory `containerPath` (testcontainers'
+   * `copyArchiveToContainer`, `docker cp -`): files, directories, symlinks and hard links, with the archive's modes,
+   * owned by root as {@link Container.withArchive} does.
+   * @throws SlipwayError `ERR_UNSUPPORTED` for a device or FIFO entry; `ERR_COPY_UNSAFE_PATH` for a name with `..`;
+   *   `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
+   * @example await container.copyArchiveTo(createReadStream('site.tar'), '/usr/share/nginx/html');
+   */
+  async copyArchiveTo(tar: Readable | Buffer, containerPath = '/'): Promise<void> {
+    this.#checkNotRemoved();
+    const target = posix.normalize(containerPath);
+    if (!target.startsWith('/')) throw invalidArgument('containerPath', containerPath, 'an absolute container path');
+    let archive: Buffer;
+    if (Buffer.isBuffer(tar)) archive = tar;
+    else {
+      const chunks: Buffer[] = [];
+      for await (const c of tar) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+      archive = Buffer.concat(chunks);
+    }
+    await this.#rt.copyIn(await entriesOfArchive(archive, target, { uid: 0, gid: 0 }));
   }
 
   /**

@@ -66,6 +66,8 @@ export class ContainerHandle implements RuntimeContainer {
   /** The boot in progress (first start or restart): remove() lets it stop at its next step, then unwinds. */
   #booting: Promise<void> | undefined;
   #boots = 0;
+  /** A copy out of the stopped container in progress (it mounts the root file system again). */
+  #mountedCopy: Promise<void> | undefined;
   /** This container's address on each user network it joined, in join order. */
   readonly #networkIps = new Map<NetworkAttachable, { ip: string; names: string[] }>();
 
@@ -276,6 +278,11 @@ export class ContainerHandle implements RuntimeContainer {
     return this.#exit;
   }
   hasExited(): boolean { return this.#exited; }
+  get hostname(): string { return this.#i.hostname; }
+  get outboundIp(): string | undefined { return this.#net?.guestIp; }
+  networkAddresses(): ReadonlyMap<string, string> {
+    return new Map([...this.#networkIps].map(([n, { ip }]) => [n.name, ip]));
+  }
 
   async listeningTcpPorts(): Promise<Set<number>> {
     const out = new Set<number>();
@@ -300,16 +307,17 @@ export class ContainerHandle implements RuntimeContainer {
     for (const [k, v] of Object.entries(opts.env ?? {})) env.set(k, v);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    const both: Buffer[] = [];
     const r = await this.#i.keeper.exec(this.id, {
       argv: [...argv], env: [...env].map(([k, v]) => `${k}=${v}`), cwd: opts.workdir ?? this.#i.spec.cwd,
       uid: user.uid, gid: user.gid, groups: user.groups, capabilities: this.#i.spec.capabilities, rlimits: this.#i.spec.rlimits,
     }, {
-      onStdout: (b) => { out.push(b); opts.onStdout?.(b); },
-      onStderr: (b) => { err.push(b); opts.onStderr?.(b); },
+      onStdout: (b) => { out.push(b); both.push(b); opts.onStdout?.(b); },
+      onStderr: (b) => { err.push(b); both.push(b); opts.onStderr?.(b); },
       stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin),
       signal: opts.signal,
     });
-    return { exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+    return { exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), output: Buffer.concat(both).toString('utf8') };
   }
 
   async kill(signal: string): Promise<void> { await this.#i.keeper.kill(this.id, signal as NodeJS.Signals); }
@@ -342,7 +350,36 @@ export class ContainerHandle implements RuntimeContainer {
     await this.#i.keeper.putFiles(this.id, entries);
   }
 
-  copyOut(path: string): AsyncIterable<CopiedEntry> { return this.#i.keeper.getFiles(this.id, path); }
+  copyOut(path: string): AsyncIterable<CopiedEntry> {
+    return this.#exited ? this.#copyOutStopped(path) : this.#i.keeper.getFiles(this.id, path);
+  }
+
+  /**
+   * A stopped container has no mount namespace to read from (it ended with its init): CREATE mounts the root
+   * file system again (upper dir, volumes, binds) with an init that is never started, the keeper reads there, and
+   * the mount goes again. One at a time; `restart()` and `remove()` work as before afterwards.
+   */
+  async *#copyOutStopped(path: string): AsyncGenerator<CopiedEntry> {
+    const { keeper, spec } = this.#i;
+    const previous = this.#mountedCopy;
+    let done!: () => void;
+    this.#mountedCopy = new Promise<void>((r) => { done = r; });
+    try {
+      await previous;
+      if (this.#removing) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was removed`, { hint: 'copy before remove()' });
+      // The dead process's boot steps (ports, networks, cgroup) go first, as restart() would do.
+      await this.#undo.unwind('restart');
+      this.#undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
+      try {
+        await keeper.createContainer(spec);
+        yield* keeper.getFiles(this.id, path);
+      } finally {
+        await this.#undo.unwind('restart');
+      }
+    } finally {
+      done();
+    }
+  }
 
   /**
    * Undoes everything the container made, newest first (a boot in progress is stopped at its next step first).

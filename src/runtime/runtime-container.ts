@@ -25,6 +25,8 @@ export interface ExecResult {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** stdout and stderr interleaved in the order the keeper read them. */
+  output: string;
 }
 
 /** A container as the runtime layer runs it; the API layer wraps it in `StartedContainer`. */
@@ -33,6 +35,8 @@ export interface RuntimeContainer {
   readonly name: string;
   readonly hostPid: number;
   readonly logPath: string;
+  /** The container's hostname (withHostname, else the first 12 characters of its id). */
+  readonly hostname: string;
   /** Published ports: key `${containerPort}/${protocol}` → host port. */
   readonly hostPorts: ReadonlyMap<string, number>;
   readonly imageHealthcheck: { Test?: string[]; Interval?: number } | undefined;
@@ -40,6 +44,10 @@ export interface RuntimeContainer {
   exited(): Promise<ExitInfo>;
   hasExited(): boolean;
   listeningTcpPorts(): Promise<Set<number>>;
+  /** This container's address on each user network it is attached to (network name → IPv4), in join order. */
+  networkAddresses(): ReadonlyMap<string, string>;
+  /** Its address behind the outbound helper (slirp4netns/pasta) in the default network mode, if one runs. */
+  readonly outboundIp: string | undefined;
   exec(argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
   kill(signal: string): Promise<void>;
   stop(timeoutMs: number): Promise<ExitInfo>;

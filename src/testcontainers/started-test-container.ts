@@ -1,40 +1,149 @@
-/** testcontainers' `StartedTestContainer` over slipway's {@link StartedContainer}. */
+/** testcontainers' `StartedTestContainer` and `StoppedTestContainer` over slipway's {@link StartedContainer}. */
+import { constants } from 'node:os';
 import { Readable } from 'node:stream';
+import { posix } from 'node:path';
 import type { StartedContainer } from '../api/started-container.js';
 
-/** testcontainers' started container. */
-export class StartedTestContainer implements AsyncDisposable {
+/** testcontainers' `ExecOptions`. */
+export interface ExecOptions { workingDir: string; user: string; env: Record<string, string> }
+/** testcontainers' `ExecResult`: `output` is stdout and stderr interleaved as they were read. */
+export interface ExecResult { output: string; stdout: string; stderr: string; exitCode: number }
+/** testcontainers' `StopOptions`: `timeout` in ms before SIGKILL (default 0), `remove` (default: the container's auto-remove, true). */
+export interface StopOptions { timeout: number; remove: boolean; removeVolumes: boolean }
+/** testcontainers' `RestartOptions`: `timeout` in ms before SIGKILL (default 0). */
+export interface RestartOptions { timeout: number }
+export interface FileToCopy { source: string; target: string; mode?: number }
+export interface DirectoryToCopy { source: string; target: string; mode?: number }
+export interface ContentToCopy { content: string | Buffer | Readable; target: string; mode?: number }
+
+/** testcontainers' stopped container: its id, and its files while it was stopped without `remove`. */
+export class StoppedTestContainer {
+  /** @internal */
   constructor(private readonly inner: StartedContainer) {}
-  getHost(): string { return this.inner.host; }
-  getMappedPort(port: number | string): number { return this.inner.getMappedPort(port); }
-  getFirstMappedPort(): number { return this.inner.getFirstMappedPort(); }
   getId(): string { return this.inner.id; }
-  getName(): string { return this.inner.name; }
+  /**
+   * A tar stream of `path` as the container left it. Needs `stop({ remove: false })` (or `withAutoRemove(false)`).
+   * @throws SlipwayError `ERR_CONTAINER_NOT_RUNNING` after the container was removed; `ERR_COPY_SOURCE_MISSING`.
+   */
+  async copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> {
+    return (await this.inner.copyFrom(path)) as Readable;
+  }
+}
+
+async function contentBuffer(content: string | Buffer | Readable): Promise<Buffer> {
+  if (typeof content === 'string' || Buffer.isBuffer(content)) return Buffer.from(content);
+  const chunks: Buffer[] = [];
+  for await (const c of content) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * testcontainers' started container. Answers from what slipway knows of the container (no inspect call):
+ * `getName()` is Docker's `/name` form, `getNetworkNames()` lists user networks (else `bridge`).
+ */
+export class StartedTestContainer implements AsyncDisposable {
+  #stopping: Promise<StoppedTestContainer> | undefined;
+  readonly #autoRemove: boolean;
+
+  /**
+   * @param inner - slipway's handle
+   * @param opts.autoRemove - whether `stop()` removes by default (testcontainers' `withAutoRemove`). @defaultValue true
+   */
+  constructor(private readonly inner: StartedContainer, opts: { autoRemove?: boolean } = {}) {
+    this.#autoRemove = opts.autoRemove ?? true;
+  }
+
   /** Also exposes slipway's own handle. */
   get slipway(): StartedContainer { return this.inner; }
-  async exec(command: string | string[], opts: { env?: Record<string, string>; user?: string; workingDir?: string } = {}) {
-    const argv = typeof command === 'string' ? ['/bin/sh', '-c', command] : command;
-    const r = await this.inner.exec(argv, { env: opts.env, user: opts.user, workdir: opts.workingDir });
-    return { output: r.stdout + r.stderr, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? 128 };
+
+  getHost(): string { return this.inner.host; }
+  getHostname(): string { return this.inner.hostname; }
+  getId(): string { return this.inner.id; }
+  /** Docker's form: `/` and the name. */
+  getName(): string { return `/${this.inner.name}`; }
+  getLabels(): Record<string, string> { return { ...this.inner.labels }; }
+  getNetworkNames(): string[] { return [...this.inner.networks.keys()]; }
+  /** @throws SlipwayError `ERR_NETWORK` when the container is not on that network. */
+  getNetworkId(networkName: string): string { return this.inner.getNetworkId(networkName); }
+  /** @throws SlipwayError `ERR_NETWORK` when the container is not on that network. */
+  getIpAddress(networkName: string): string { return this.inner.getIpAddress(networkName); }
+
+  /** The host port for `port` (`8080`, `'8080/tcp'`, `'5005/udp'`, or `(5005, 'udp')`). @throws SlipwayError `ERR_PORT_NOT_EXPOSED` */
+  getMappedPort(port: number | string, protocol?: string): number {
+    return this.inner.getMappedPort(typeof port === 'number' && protocol !== undefined ? `${port}/${protocol.toLowerCase()}` : port);
   }
-  /** Follows the logs as a Readable of lines, as testcontainers does. */
+  /** The host port of the first exposed port, TCP or UDP. */
+  getFirstMappedPort(): number { return this.inner.getFirstMappedPort(); }
+
+  /**
+   * Runs a command; a string is split on spaces, as testcontainers does (use an array, or `['sh', '-c', …]`, for
+   * quoting). Never rejects for a non-zero exit.
+   */
+  async exec(command: string | string[], opts: Partial<ExecOptions> = {}): Promise<ExecResult> {
+    const argv = typeof command === 'string' ? command.split(' ').filter((a) => a !== '') : command;
+    const r = await this.inner.exec(argv, { env: opts.env, user: opts.user, workdir: opts.workingDir });
+    return { output: r.output, stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? 128 + signalNumber(r.signal) };
+  }
+
+  /**
+   * The logs as a Readable of lines (each ending with `\n`), following new ones until the container stops.
+   * @param opts.since - unix time in seconds: only lines written since
+   * @param opts.tail - only the last `tail` lines written so far, then new ones
+   */
   async logs(opts: { since?: number; tail?: number } = {}): Promise<Readable> {
     const since = opts.since ? new Date(opts.since * 1000) : undefined;
-    const lines = this.inner.logs({ follow: true, since });
+    const lines = this.inner.logs({ follow: true, since, tail: opts.tail });
     return Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })());
   }
-  async copyContentToContainer(items: { content: string | Buffer; target: string; mode?: number }[]): Promise<void> {
-    for (const i of items) await this.inner.copyTo(Buffer.from(i.content), i.target, { mode: i.mode });
+
+  async copyContentToContainer(items: ContentToCopy[]): Promise<void> {
+    for (const i of items) await this.inner.copyTo(await contentBuffer(i.content), i.target, { mode: i.mode });
   }
-  async copyFilesToContainer(items: { source: string; target: string; mode?: number }[]): Promise<void> {
+  async copyFilesToContainer(items: FileToCopy[]): Promise<void> {
     for (const i of items) await this.inner.copyTo(i.source, i.target, { mode: i.mode });
   }
-  async copyArchiveFromContainer(path: string): Promise<Readable> { return (await this.inner.copyFrom(path)) as Readable; }
-  async restart(opts: { timeout?: number } = {}): Promise<void> { await this.inner.restart(opts); }
-  async stop(opts: { timeout?: number; remove?: boolean } = {}) {
-    await this.inner.stop(opts);
-    if (opts.remove !== false) await this.inner.remove();
-    return this;
+  /** Copies each host directory's contents to its target (created if missing); `mode` applies to the files copied. */
+  async copyDirectoriesToContainer(items: DirectoryToCopy[]): Promise<void> {
+    for (const i of items) await this.inner.copyTo(i.source, i.target, { mode: i.mode });
   }
-  async [Symbol.asyncDispose](): Promise<void> { await this.inner.remove(); }
+  /** Unpacks a tar stream below `target` (files, directories, symlinks and hard links, with the archive's modes, owned by root). */
+  async copyArchiveToContainer(tar: Readable, target = '/'): Promise<void> {
+    await this.inner.copyArchiveTo(tar, posix.normalize(target));
+  }
+  /** A tar stream of `path` (its last component first), read from the container as you read it. */
+  async copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> {
+    return (await this.inner.copyFrom(path)) as Readable;
+  }
+
+  /**
+   * Restarts the process (SIGKILL after `timeout` ms, default 0 as testcontainers) and runs the wait strategy again
+   * (log messages since the restart); resolves when the container is ready.
+   */
+  async restart(opts: Partial<RestartOptions> = {}): Promise<void> {
+    await this.inner.restart({ timeout: opts.timeout ?? 0 });
+  }
+
+  /**
+   * Stops the container (SIGKILL after `timeout` ms, default 0 as testcontainers) and removes it unless
+   * `remove: false` (or `withAutoRemove(false)`). Idempotent: concurrent and later calls share the first stop;
+   * a later `stop({ remove: true })` still removes.
+   */
+  async stop(opts: Partial<StopOptions> = {}): Promise<StoppedTestContainer> {
+    const remove = opts.remove ?? this.#autoRemove;
+    this.#stopping ??= (async () => {
+      await this.inner.stop({ timeout: opts.timeout ?? 0 });
+      return new StoppedTestContainer(this.inner);
+    })();
+    const stopped = await this.#stopping;
+    if (remove) await this.inner.remove();
+    return stopped;
+  }
+
+  /** `await using`: {@link stop}. */
+  async [Symbol.asyncDispose](): Promise<void> { await this.stop(); }
+}
+
+/** A process ended by a signal reports 128 + its number, as a shell (and Docker) do. */
+function signalNumber(signal: string | null): number {
+  return (signal ? (constants.signals as Record<string, number>)[signal] : undefined) ?? 0;
 }

@@ -7,16 +7,111 @@ import type { WaitStrategy, WaitTarget } from './wait-target.js';
 
 const POLL_MS = 50;
 
-abstract class BaseStrategy implements WaitStrategy {
+/**
+ * Why a wait's signal aborted when its time ran out; carries the limit for the message. Any other abort reason is the
+ * caller's.
+ */
+export class WaitTimeout extends Error {
+  constructor(readonly ms: number) {
+    super(`no success within ${ms} ms`);
+    this.name = 'WaitTimeout';
+  }
+}
+
+/** A signal that aborts with a {@link WaitTimeout} after `ms` (at once for 0; never for Infinity), or with `parent`. */
+export function waitDeadline(ms: number, parent?: AbortSignal): { signal: AbortSignal; reason: WaitTimeout; clear(): void } {
+  const ac = new AbortController();
+  const reason = new WaitTimeout(ms);
+  let timer: NodeJS.Timeout | undefined;
+  if (ms <= 0) ac.abort(reason);
+  // setTimeout cannot wait longer than 2^31-1 ms (a larger value fires at once): treat such a bound as none.
+  else if (ms < 2 ** 31) {
+    timer = setTimeout(() => ac.abort(reason), ms);
+    timer.unref();
+  }
+  return { signal: parent ? AbortSignal.any([parent, ac.signal]) : ac.signal, reason, clear: () => clearTimeout(timer) };
+}
+
+/** The limit that ended a wait, when its time ran out. */
+export function timedOutAfter(signal: AbortSignal): number | undefined {
+  return signal.aborted && signal.reason instanceof WaitTimeout ? signal.reason.ms : undefined;
+}
+
+/** A wait that ran out of time, in testcontainers' words (suites match them), e.g. `Port 8080 not bound after 1000ms`. */
+export function waitTimeoutError(message: string, ms: number): SlipwayError {
+  return new SlipwayError('ERR_WAIT_TIMEOUT', message, {
+    hint: 'check the log lines below, or raise the timeout with withStartupTimeout()', cause: new Error(`no success within ${ms} ms`),
+  });
+}
+
+function checkTimeout(ms: number): number {
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) throw invalidArgument('startupTimeout', ms, 'a number of milliseconds >= 0 (0 times out at once, Infinity never)');
+  return ms;
+}
+
+/**
+ * The base of slipway's strategies (testcontainers' `AbstractWaitStrategy`): a strategy bounds its own wait by its
+ * startup timeout (`withStartupTimeout`, else the container's) and reports running out of time in testcontainers' words.
+ * Subclasses implement {@link wait}.
+ */
+export abstract class AbstractWaitStrategy implements WaitStrategy {
   startupTimeout: number | undefined;
+  /** A copy bounded by `ms` (0 times out at once). @throws SlipwayError `ERR_INVALID_ARGUMENT` for a negative or NaN value. */
   withStartupTimeout(ms: number): this {
-    if (!Number.isFinite(ms) || ms <= 0) throw invalidArgument('startupTimeout', ms, 'a positive number of milliseconds');
     const copy = Object.create(Object.getPrototypeOf(this)) as this;
-    Object.assign(copy, this, { startupTimeout: ms });
+    Object.assign(copy, this, { startupTimeout: checkTimeout(ms) });
     return copy;
   }
-  abstract waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void>;
+  /** testcontainers' `isStartupTimeoutSet()`. */
+  isStartupTimeoutSet(): boolean { return this.startupTimeout !== undefined; }
+  /** testcontainers' `getStartupTimeout()`: the own timeout, else testcontainers' default of 60 s. */
+  getStartupTimeout(): number { return this.startupTimeout ?? 60_000; }
+
+  /** Waits, bounded only by the strategy's own startup timeout (if set) and `signal`. */
+  waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> { return this.waitWithin(target, signal, undefined); }
+
+  /**
+   * Waits, bounded by the own startup timeout, else `defaultTimeout` (the container's). Running out of time rejects
+   * with `ERR_WAIT_TIMEOUT` whose message is {@link timeoutMessage}.
+   * @internal
+   */
+  async waitWithin(target: WaitTarget, signal: AbortSignal, defaultTimeout: number | undefined): Promise<void> {
+    const ms = this.startupTimeout ?? defaultTimeout;
+    const bound = ms === undefined ? undefined : waitDeadline(ms, signal);
+    const s = bound?.signal ?? signal;
+    try {
+      await this.wait(target, s);
+    } catch (err) {
+      const after = timedOutAfter(s);
+      if (after !== undefined && !SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')) throw waitTimeoutError(this.timeoutMessage(after), after);
+      throw err;
+    } finally {
+      bound?.clear();
+    }
+  }
+
+  /** Resolves when ready; rejects when `signal` aborts or readiness became impossible. */
+  protected abstract wait(target: WaitTarget, signal: AbortSignal): Promise<void>;
   abstract describe(): string;
+  /** What running out of time after `ms` reads like (testcontainers' text where it has one). */
+  protected timeoutMessage(ms: number): string { return `${this.describe()} not ready after ${ms}ms`; }
+}
+
+/** Runs `strategy` bounded by `defaultTimeout` unless it has its own (a foreign strategy is bounded from outside). */
+export async function runStrategy(strategy: WaitStrategy, target: WaitTarget, signal: AbortSignal, defaultTimeout: number | undefined): Promise<void> {
+  if (strategy instanceof AbstractWaitStrategy) return strategy.waitWithin(target, signal, defaultTimeout);
+  const ms = strategy.startupTimeout ?? defaultTimeout;
+  const bound = ms === undefined ? undefined : waitDeadline(ms, signal);
+  const s = bound?.signal ?? signal;
+  try {
+    await strategy.waitUntilReady(target, s);
+  } catch (err) {
+    const after = timedOutAfter(s);
+    if (after !== undefined && !SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')) throw waitTimeoutError(`${strategy.describe()} not ready after ${after}ms`, after);
+    throw err;
+  } finally {
+    bound?.clear();
+  }
 }
 
 /** Most of a response body a predicate is given; the rest is not read (an endless body must not fill the heap). */
@@ -41,7 +136,7 @@ async function poll(signal: AbortSignal, target: WaitTarget | undefined, check: 
       return false;
     });
     if (ok) return;
-    if (target?.hasExited()) throw exitedError(target);
+    if (target?.hasExited()) throw exitedError();
     await sleep(POLL_MS, undefined, { signal });
   }
 }
@@ -62,8 +157,8 @@ async function probeExec(target: WaitTarget, argv: readonly string[], signal: Ab
   }
 }
 
-function exitedError(target: WaitTarget): SlipwayError {
-  return new SlipwayError('ERR_CONTAINER_EXITED', 'the container exited before it was ready', {
+function exitedError(message = 'the container exited before it was ready'): SlipwayError {
+  return new SlipwayError('ERR_CONTAINER_EXITED', message, {
     hint: 'check the container logs below; a one-shot command needs Wait.forOneShotStartup()',
   });
 }
@@ -77,33 +172,48 @@ function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<bo
 }
 
 /** Waits until every published TCP port listens inside the container and accepts a connection through its host port. */
-export class HostPortWaitStrategy extends BaseStrategy {
+export class HostPortWaitStrategy extends AbstractWaitStrategy {
   constructor(private readonly ports?: readonly number[]) { super(); }
   describe(): string { return `ports ${this.ports?.join(', ') ?? 'published'} listening`; }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     const ports = this.ports ?? target.waitPorts.filter((p) => p.protocol === 'tcp').map((p) => p.port);
-    await poll(signal, target, async () => {
-      const listening = await target.listeningTcpPorts();
-      if (!ports.every((p) => listening.has(p))) return false;
-      for (const p of ports) {
-        const hostPort = target.mappedPort(p, 'tcp');
-        if (hostPort !== undefined && !(await tcpConnect(target.host, hostPort, signal))) return false;
-      }
-      return true;
-    });
+    let pending = ports[0];
+    try {
+      await poll(signal, target, async () => {
+        const listening = await target.listeningTcpPorts();
+        pending = ports.find((p) => !listening.has(p));
+        if (pending !== undefined) return false;
+        for (const p of ports) {
+          const hostPort = target.mappedPort(p, 'tcp');
+          pending = p;
+          if (hostPort !== undefined && !(await tcpConnect(target.host, hostPort, signal))) return false;
+        }
+        return true;
+      });
+    } catch (err) {
+      const ms = timedOutAfter(signal);
+      if (ms !== undefined) throw waitTimeoutError(`Port ${pending} not bound after ${ms}ms`, ms);
+      throw err;
+    }
   }
 }
 
-/** Waits until a log line matches `pattern` `times` times. */
-export class LogWaitStrategy extends BaseStrategy {
+/** Waits until a log line matches `pattern` `times` times (lines written since the start, or since a restart). */
+export class LogWaitStrategy extends AbstractWaitStrategy {
   constructor(private readonly pattern: RegExp | string, private readonly times = 1) {
     super();
     if (!Number.isInteger(times) || times < 1) throw invalidArgument('times', times, 'a positive integer');
   }
   describe(): string { return `log message ${String(this.pattern)}${this.times > 1 ? ` ×${this.times}` : ''}`; }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+  protected override timeoutMessage(ms: number): string { return `Log message "${String(this.pattern)}" not received after ${ms}ms`; }
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     let seen = 0;
-    const matches = (line: string) => (typeof this.pattern === 'string' ? line.includes(this.pattern) : this.pattern.test(line));
+    const matches = (line: string) => {
+      if (typeof this.pattern === 'string') return line.includes(this.pattern);
+      // A global or sticky RegExp keeps lastIndex between test() calls: every line starts from 0.
+      this.pattern.lastIndex = 0;
+      return this.pattern.test(line);
+    };
     const inner = new AbortController();
     const onAbort = () => inner.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -113,7 +223,7 @@ export class LogWaitStrategy extends BaseStrategy {
         if (matches(line) && ++seen >= this.times) return;
       }
       signal.throwIfAborted();
-      throw exitedError(target);
+      throw exitedError(`Log stream ended and message "${String(this.pattern)}" was not received (the container exited)`);
     } finally {
       signal.removeEventListener('abort', onAbort);
       inner.abort();
@@ -121,38 +231,90 @@ export class LogWaitStrategy extends BaseStrategy {
   }
 }
 
-export interface HttpWaitOptions { tls?: boolean; method?: string; headers?: Record<string, string>; insecure?: boolean }
+export interface HttpWaitOptions {
+  tls?: boolean; method?: string; headers?: Record<string, string>; insecure?: boolean;
+  /** Most ms one request may take (testcontainers' `withReadTimeout`). @defaultValue 1000 */
+  readTimeout?: number;
+}
 
-/** Waits until an HTTP request through the published port answers as expected (default: status 200). */
-export class HttpWaitStrategy extends BaseStrategy {
-  private statusPredicate: (status: number) => boolean = (s) => s === 200;
+/** testcontainers' `HttpWaitStrategyOptions`. */
+export interface HttpWaitStrategyOptions {
+  /**
+   * Accepted for testcontainers: slipway ends every wait as soon as the container exits; with this set, the error says
+   * `Container exited during HTTP healthCheck` as testcontainers' does.
+   * @defaultValue false
+   */
+  abortOnContainerExit?: boolean;
+}
+
+/**
+ * Waits until an HTTP request through the published port answers as expected: by default a 2xx status (as
+ * testcontainers' `response.ok`); every `forStatusCode*`/`forResponsePredicate` given must hold.
+ */
+export class HttpWaitStrategy extends AbstractWaitStrategy {
+  private statusPredicate: ((status: number) => boolean) | undefined;
   private bodyPredicate: ((body: string) => boolean) | undefined;
   private opts: HttpWaitOptions = {};
-  constructor(private readonly path: string, private readonly port: number) { super(); }
-  forStatusCode(code: number): this { return this.with({ statusPredicate: (s: number) => s === code }); }
-  forStatusCodeMatching(p: (status: number) => boolean): this { return this.with({ statusPredicate: p }); }
-  forResponsePredicate(p: (body: string) => boolean): this { return this.with({ bodyPredicate: p }); }
+  constructor(private readonly path: string, private readonly port: number, private readonly options: HttpWaitStrategyOptions = {}) { super(); }
+  /** The status must be `code` (together with any earlier status predicate). */
+  forStatusCode(code: number): this { return this.andStatus((s) => s === code); }
+  /** The status must satisfy `p` (together with any earlier status predicate). */
+  forStatusCodeMatching(p: (status: number) => boolean): this { return this.andStatus(p); }
+  /** The body (at most 1 MiB, as UTF-8) must satisfy `p`; a predicate that throws ends the wait. */
+  forResponsePredicate(p: (body: string) => boolean): this {
+    const prev = this.bodyPredicate;
+    return this.with({ bodyPredicate: prev ? (b: string) => prev(b) && p(b) : p });
+  }
   usingTls(): this { return this.with({ opts: { ...this.opts, tls: true } }); }
+  /** Accept a self-signed or otherwise unverifiable certificate (with {@link usingTls}). */
   allowInsecure(): this { return this.with({ opts: { ...this.opts, insecure: true } }); }
   withMethod(method: string): this { return this.with({ opts: { ...this.opts, method } }); }
-  withHeaders(headers: Record<string, string>): this { return this.with({ opts: { ...this.opts, headers } }); }
+  /** Adds request headers (merged with earlier ones). */
+  withHeaders(headers: Record<string, string>): this { return this.with({ opts: { ...this.opts, headers: { ...this.opts.headers, ...headers } } }); }
+  /** Sends `Authorization: Basic …` for `username:password`. */
+  withBasicCredentials(username: string, password: string): this {
+    return this.withHeaders({ Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` });
+  }
+  /** Most ms one request may take before it counts as a failed try. @defaultValue 1000 */
+  withReadTimeout(ms: number): this {
+    if (typeof ms !== 'number' || !(ms > 0)) throw invalidArgument('readTimeout', ms, 'a positive number of milliseconds');
+    return this.with({ opts: { ...this.opts, readTimeout: ms } });
+  }
+  private andStatus(p: (status: number) => boolean): this {
+    const prev = this.statusPredicate;
+    return this.with({ statusPredicate: prev ? (s: number) => prev(s) && p(s) : p });
+  }
   private with(fields: Partial<Record<string, unknown>>): this {
     const copy = Object.create(Object.getPrototypeOf(this)) as this;
     return Object.assign(copy, this, fields);
   }
   describe(): string { return `HTTP ${this.opts.method ?? 'GET'} ${this.path} on port ${this.port}`; }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+  protected override timeoutMessage(ms: number): string { return `URL ${this.path} not accessible after ${ms}ms`; }
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     const hostPort = target.mappedPort(this.port, 'tcp');
     if (hostPort === undefined) {
       throw new SlipwayError('ERR_PORT_NOT_EXPOSED', `port ${this.port} is not published`, { hint: `add .expose(${this.port})` });
     }
-    await poll(signal, target, () => this.once(target.host, hostPort, signal));
+    try {
+      await poll(signal, target, () => this.once(target.host, hostPort, signal));
+    } catch (err) {
+      if (this.options.abortOnContainerExit && SlipwayError.is(err, 'ERR_CONTAINER_EXITED')) throw exitedError('Container exited during HTTP healthCheck');
+      throw err;
+    }
   }
   private once(host: string, port: number, signal: AbortSignal): Promise<boolean> {
     const req = this.opts.tls ? httpsRequest : httpRequest;
+    const statusOk = this.statusPredicate ?? ((s: number) => s >= 200 && s < 300);
     return new Promise((resolve, reject) => {
-      const r = req({ host, port, path: this.path, method: this.opts.method ?? 'GET', headers: this.opts.headers, signal, timeout: 2000, rejectUnauthorized: !this.opts.insecure }, (res) => {
-        const okStatus = this.statusPredicate(res.statusCode ?? 0);
+      const r = req({ host, port, path: this.path, method: this.opts.method ?? 'GET', headers: this.opts.headers, signal, timeout: this.opts.readTimeout ?? 1000, rejectUnauthorized: !this.opts.insecure }, (res) => {
+        let okStatus: boolean;
+        try {
+          okStatus = statusOk(res.statusCode ?? 0);
+        } catch (err) {
+          res.destroy();
+          reject(new ProbeFatalError(err));
+          return;
+        }
         const predicate = this.bodyPredicate;
         if (!okStatus || !predicate) {
           // The answer is in the status line: the body is never read.
@@ -191,10 +353,15 @@ export class HttpWaitStrategy extends BaseStrategy {
 }
 
 /** Waits until a command run inside the container exits with 0. */
-export class ShellWaitStrategy extends BaseStrategy {
+export class ShellWaitStrategy extends AbstractWaitStrategy {
+  /** `argv`; a string command (testcontainers' form) runs as `/bin/sh -c command`. */
   constructor(private readonly argv: readonly string[]) { super(); }
   describe(): string { return `command ${JSON.stringify(this.argv)} succeeding`; }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+  protected override timeoutMessage(ms: number): string {
+    const shown = this.argv.length === 3 && this.argv[0] === '/bin/sh' && this.argv[1] === '-c' ? this.argv[2] : this.argv.join(' ');
+    return `Shell command "${shown}" not successful after ${ms}ms`;
+  }
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     await poll(signal, target, async () => (await probeExec(target, this.argv, signal)) === 0);
   }
 }
@@ -206,9 +373,10 @@ export class ShellWaitStrategy extends BaseStrategy {
  * in a row failed after `StartPeriod` over at least `(Retries - 1) × Interval`, as Docker counts; without `Retries`
  * the wait lasts until the startup timeout.
  */
-export class HealthCheckWaitStrategy extends BaseStrategy {
+export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'the health check passing (withHealthCheck, else the image\'s HEALTHCHECK)'; }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+  protected override timeoutMessage(ms: number): string { return `Health check not healthy after ${ms}ms`; }
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     const hc = target.healthcheck;
     const test = hc?.Test;
     if (!hc || !test || test.length === 0 || test[0] === 'NONE') {
@@ -227,7 +395,7 @@ export class HealthCheckWaitStrategy extends BaseStrategy {
       const probeSignal = AbortSignal.any([signal, AbortSignal.timeout(probeTimeoutMs)]);
       const code = await probeExec(target, argv, probeSignal).catch((e: unknown) => { throw e instanceof ProbeFatalError ? e.error : e; });
       if (code === 0) return;
-      if (target.hasExited()) throw exitedError(target);
+      if (target.hasExited()) throw exitedError();
       signal.throwIfAborted();
       const now = performance.now();
       if (now - t0 >= startPeriodMs) {
@@ -244,9 +412,10 @@ export class HealthCheckWaitStrategy extends BaseStrategy {
 }
 
 /** Waits until the container's process exits with code 0 (for one-shot containers). */
-export class OneShotStartupWaitStrategy extends BaseStrategy {
+export class OneShotStartupWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'the process exiting with code 0'; }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
+  protected override timeoutMessage(ms: number): string { return `Container not accessible after ${ms}ms`; }
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => reject(signal.reason);
@@ -266,17 +435,95 @@ export class OneShotStartupWaitStrategy extends BaseStrategy {
   }
 }
 
-/** All strategies, concurrently. */
-export class CompositeWaitStrategy extends BaseStrategy {
+/**
+ * All strategies, concurrently. Each child keeps its own startup timeout; this one's (`withStartupTimeout`, else the
+ * container's) applies to children without one, as in testcontainers. `withDeadline(ms)` caps the whole wait.
+ */
+export class CompositeWaitStrategy extends AbstractWaitStrategy {
+  private deadline: number | undefined;
   constructor(private readonly strategies: readonly WaitStrategy[]) { super(); }
+  /** Fails the whole wait after `ms`: `Composite wait strategy not successful after <ms>ms`. */
+  withDeadline(ms: number): this {
+    const copy = Object.create(Object.getPrototypeOf(this)) as this;
+    return Object.assign(copy, this, { deadline: checkTimeout(ms) });
+  }
   describe(): string { return this.strategies.map((s) => s.describe()).join(' and '); }
-  async waitUntilReady(target: WaitTarget, signal: AbortSignal): Promise<void> {
-    await Promise.all(this.strategies.map((s) => s.waitUntilReady(target, signal)));
+  protected async wait(): Promise<void> { /* waitWithin is overridden */ }
+  /** @internal Children get this strategy's timeout (or the container's) when they have none of their own. */
+  override async waitWithin(target: WaitTarget, signal: AbortSignal, defaultTimeout: number | undefined): Promise<void> {
+    const childDefault = this.startupTimeout ?? defaultTimeout;
+    const cap = this.deadline === undefined ? undefined : waitDeadline(this.deadline, signal);
+    // The first child to fail ends the others' waits too.
+    const siblings = new AbortController();
+    const s = AbortSignal.any([cap?.signal ?? signal, siblings.signal]);
+    try {
+      await Promise.all(this.strategies.map((c) => runStrategy(c, target, s, childDefault).catch((err: unknown) => {
+        siblings.abort(err);
+        throw err;
+      })));
+    } catch (err) {
+      if (cap?.signal.aborted && cap.signal.reason === cap.reason) throw waitTimeoutError(`Composite wait strategy not successful after ${cap.reason.ms}ms`, cap.reason.ms);
+      throw err;
+    } finally {
+      cap?.clear();
+    }
   }
 }
 
 /** Ready as soon as the process started. */
-export class NoWaitStrategy extends BaseStrategy {
+export class NoWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'nothing'; }
-  async waitUntilReady(): Promise<void> {}
+  protected async wait(): Promise<void> {}
+}
+
+/** What {@link StartupCheckStrategy.checkStartupState} returns. */
+export type StartupStatus = 'PENDING' | 'SUCCESS' | 'FAIL';
+
+/**
+ * What a {@link StartupCheckStrategy} is given in place of testcontainers' dockerode client (slipway has no Docker):
+ * the container's id and an `inspect()` shaped like the few fields of Docker's inspect result a check reads.
+ */
+export interface StartupCheckContainer {
+  readonly id: string;
+  inspect(): Promise<{ Id: string; State: { Status: 'running' | 'exited'; Running: boolean; ExitCode: number | null } }>;
+}
+
+/**
+ * testcontainers' `StartupCheckStrategy`: subclass it and implement {@link checkStartupState}; it is asked every 500 ms
+ * until it answers `SUCCESS` (ready) or `FAIL` (`Container failed to start for <id>`).
+ * @example
+ * class ExitedCleanly extends StartupCheckStrategy {
+ *   async checkStartupState(container: StartupCheckContainer) {
+ *     const { State } = await container.inspect();
+ *     return State.Running ? 'PENDING' : State.ExitCode === 0 ? 'SUCCESS' : 'FAIL';
+ *   }
+ * }
+ */
+export abstract class StartupCheckStrategy extends AbstractWaitStrategy {
+  /**
+   * @param container - the container (testcontainers passes a dockerode client here; its `inspect()` answers the
+   *   fields above)
+   * @param containerId - the container's id, as testcontainers passes it
+   */
+  abstract checkStartupState(container: StartupCheckContainer, containerId: string): Promise<StartupStatus>;
+  describe(): string { return 'the startup check succeeding'; }
+  protected override timeoutMessage(ms: number): string { return `Container not accessible after ${ms}ms`; }
+  protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
+    const id = target.id ?? '';
+    const container: StartupCheckContainer = {
+      id,
+      inspect: async () => {
+        const running = !target.hasExited();
+        const exit = running ? undefined : await target.exited;
+        return { Id: id, State: { Status: running ? 'running' : 'exited', Running: running, ExitCode: exit ? exit.exitCode : null } };
+      },
+    };
+    for (;;) {
+      signal.throwIfAborted();
+      const status = await this.checkStartupState(container, id);
+      if (status === 'SUCCESS') return;
+      if (status === 'FAIL') throw new SlipwayError('ERR_CONTAINER_START', `Container failed to start for ${id}`, { hint: 'the startup check answered FAIL' });
+      await sleep(500, undefined, { signal });
+    }
+  }
 }

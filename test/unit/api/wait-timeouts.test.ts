@@ -1,0 +1,161 @@
+import { createServer, type Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SlipwayError } from '../../../src/errors.js';
+import { StartupCheckStrategy, Wait, runStrategy, type StartupStatus, type WaitTarget } from '../../../src/api/wait/index.js';
+
+function target(over: Partial<WaitTarget> = {}): WaitTarget {
+  return {
+    id: 'c0ffee',
+    host: '127.0.0.1',
+    mappedPort: () => undefined,
+    waitPorts: [],
+    listeningTcpPorts: async () => new Set(),
+    followLogs: async function* (signal) { await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))); },
+    exec: async () => ({ exitCode: 1, stdout: '', stderr: '' }),
+    exited: new Promise(() => {}),
+    hasExited: () => false,
+    healthcheck: undefined,
+    ...over,
+  };
+}
+
+const never = new AbortController().signal;
+const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e as SlipwayError);
+
+describe('wait timeouts in testcontainers words', () => {
+  let server: Server | undefined;
+  afterEach(async () => { await new Promise((r) => (server ? server.close(r) : r(undefined))); server = undefined; });
+
+  it.each([
+    ['forSuccessfulCommand', Wait.forSuccessfulCommand('exit 2'), 'Shell command "exit 2" not successful after 30ms'],
+    ['forLogMessage', Wait.forLogMessage('ready'), 'Log message "ready" not received after 30ms'],
+    ['forLogMessage(RegExp)', Wait.forLogMessage(/ready/), 'Log message "/ready/" not received after 30ms'],
+    ['forHealthCheck', Wait.forHealthCheck(), 'Health check not healthy after 30ms'],
+    ['forOneShotStartup', Wait.forOneShotStartup(), 'Container not accessible after 30ms'],
+  ])('%s', async (_name, strategy, message) => {
+    const t = target({ healthcheck: { Test: ['CMD-SHELL', 'exit 1'] } });
+    const err = await failure(runStrategy(strategy, t, never, 30));
+    expect(SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')).toBe(true);
+    expect(err.shortMessage).toBe(message);
+    expect(err.hint).toMatch(/withStartupTimeout/);
+  });
+
+  it('forListeningPorts names the port not bound yet', async () => {
+    const t = target({ waitPorts: [{ port: 80, protocol: 'tcp' }, { port: 8080, protocol: 'tcp' }], listeningTcpPorts: async () => new Set([80]) });
+    expect((await failure(runStrategy(Wait.forListeningPorts(), t, never, 30))).shortMessage).toBe('Port 8080 not bound after 30ms');
+  });
+
+  it('forHttp: URL not accessible, with the strategy own timeout winning over the container one', async () => {
+    server = createServer((_q, res) => { res.writeHead(404); res.end(); });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const err = await failure(runStrategy(Wait.forHttp('/hello-world', 80).withStartupTimeout(40), target({ mappedPort: () => port }), never, 60_000));
+    expect(err.shortMessage).toBe('URL /hello-world not accessible after 40ms');
+  });
+
+  it('withStartupTimeout(0) times out at once instead of being rejected', async () => {
+    let probes = 0;
+    const err = await failure(runStrategy(Wait.forSuccessfulCommand('true').withStartupTimeout(0), target({ exec: async () => { probes++; return { exitCode: 0, stdout: '', stderr: '' }; } }), never, 60_000));
+    expect(err.shortMessage).toBe('Shell command "true" not successful after 0ms');
+    expect(probes).toBe(0);
+    expect(() => Wait.forLogMessage('x').withStartupTimeout(-1)).toThrow(/startupTimeout/);
+  });
+
+  it('forAll: each child keeps its own timeout; the others get the outer one', async () => {
+    const inner = Wait.forAll([Wait.forSuccessfulCommand('exit 1').withStartupTimeout(60_000), Wait.forSuccessfulCommand('exit 2').withStartupTimeout(30)]);
+    expect((await failure(runStrategy(inner, target(), never, 60_000))).shortMessage).toBe('Shell command "exit 2" not successful after 30ms');
+    const outer = Wait.forAll([Wait.forSuccessfulCommand('exit 1'), Wait.forSuccessfulCommand('exit 2').withStartupTimeout(60_000)]).withStartupTimeout(30);
+    expect((await failure(runStrategy(outer, target(), never, 60_000))).shortMessage).toBe('Shell command "exit 1" not successful after 30ms');
+    const fromContainer = Wait.forAll([Wait.forSuccessfulCommand('exit 3')]);
+    expect((await failure(runStrategy(fromContainer, target(), never, 30))).shortMessage).toBe('Shell command "exit 3" not successful after 30ms');
+  });
+
+  it('forAll(...).withDeadline caps the whole wait', async () => {
+    const s = Wait.forAll([Wait.forSuccessfulCommand('exit 1'), Wait.forSuccessfulCommand('stat /never').withStartupTimeout(60_000)]).withDeadline(30);
+    const err = await failure(runStrategy(s, target(), never, 60_000));
+    expect(SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')).toBe(true);
+    expect(err.shortMessage).toBe('Composite wait strategy not successful after 30ms');
+  });
+
+  it('forAll: the first child to fail stops the others', async () => {
+    let probes = 0;
+    const t = target({ exec: async (argv) => { if (argv[2] === 'slow') probes++; return { exitCode: 1, stdout: '', stderr: '' }; } });
+    const s = Wait.forAll([Wait.forSuccessfulCommand('slow'), Wait.forSuccessfulCommand('fast').withStartupTimeout(20)]);
+    await failure(runStrategy(s, t, never, 60_000));
+    const after = probes;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(probes).toBe(after);
+  });
+
+  it('forHealthCheck: retries consecutive failures make it unhealthy', async () => {
+    const t = target({ healthcheck: { Test: ['CMD-SHELL', 'exit 1'], Interval: 1e6, Retries: 3 } });
+    const err = await failure(runStrategy(Wait.forHealthCheck(), t, never, 60_000));
+    expect(err.code).toBe('ERR_CONTAINER_START');
+    expect(err.shortMessage).toBe('Health check failed: unhealthy');
+  });
+});
+
+describe('forHttp options', () => {
+  let server: Server | undefined;
+  afterEach(async () => { await new Promise((r) => (server ? server.close(r) : r(undefined))); server = undefined; });
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<number> {
+    server = createServer(handler);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    return (server.address() as { port: number }).port;
+  }
+
+  it('withBasicCredentials sends Authorization; withHeaders merges', async () => {
+    const seen: (string | undefined)[] = [];
+    const port = await serve((q, res) => { seen.push(q.headers.authorization, q.headers['x-a'] as string, q.headers['x-b'] as string); res.writeHead(q.headers.authorization === `Basic ${Buffer.from('user:pass').toString('base64')}` ? 200 : 401); res.end(); });
+    await runStrategy(Wait.forHttp('/auth', 80).withHeaders({ 'x-a': '1' }).withHeaders({ 'x-b': '2' }).withBasicCredentials('user', 'pass'), target({ mappedPort: () => port }), never, 5_000);
+    expect(seen).toEqual([`Basic ${Buffer.from('user:pass').toString('base64')}`, '1', '2']);
+  });
+
+  it('succeeds on any 2xx by default, and status and body predicates must all hold', async () => {
+    const port = await serve((_q, res) => { res.writeHead(204); res.end(); });
+    await runStrategy(Wait.forHttp('/', 80), target({ mappedPort: () => port }), never, 5_000);
+    const both = Wait.forHttp('/', 80).forStatusCode(204).forStatusCodeMatching((s) => s !== 204);
+    expect((await failure(runStrategy(both, target({ mappedPort: () => port }), never, 100))).code).toBe('ERR_WAIT_TIMEOUT');
+  });
+
+  it('withReadTimeout: a slow answer counts only when it comes within the read timeout', async () => {
+    const port = await serve((_q, res) => { setTimeout(() => { res.writeHead(200); res.end(); }, 300); });
+    expect((await failure(runStrategy(Wait.forHttp('/', 80).withReadTimeout(50), target({ mappedPort: () => port }), never, 500))).code).toBe('ERR_WAIT_TIMEOUT');
+    await runStrategy(Wait.forHttp('/', 80).withReadTimeout(2_000), target({ mappedPort: () => port }), never, 5_000);
+    expect(() => Wait.forHttp('/', 80).withReadTimeout(0)).toThrow(/readTimeout/);
+  });
+
+  it('abortOnContainerExit: the error says so in testcontainers words', async () => {
+    const err = await failure(runStrategy(Wait.forHttp('/', 80, { abortOnContainerExit: true }), target({ mappedPort: () => 1, hasExited: () => true }), never, 5_000));
+    expect(err.code).toBe('ERR_CONTAINER_EXITED');
+    expect(err.shortMessage).toBe('Container exited during HTTP healthCheck');
+  });
+});
+
+describe('StartupCheckStrategy', () => {
+  it('is asked until SUCCESS, with the container id and an inspect()', async () => {
+    const seen: string[] = [];
+    const s = new (class extends StartupCheckStrategy {
+      count = 0;
+      async checkStartupState(c: Parameters<StartupCheckStrategy['checkStartupState']>[0], id: string): Promise<StartupStatus> {
+        seen.push(id, c.id, (await c.inspect()).State.Status);
+        return this.count++ < 1 ? 'PENDING' : 'SUCCESS';
+      }
+    })();
+    await runStrategy(s, target(), never, 10_000);
+    expect(s.count).toBe(2);
+    expect(seen.slice(0, 3)).toEqual(['c0ffee', 'c0ffee', 'running']);
+  });
+
+  it('FAIL ends the wait at once; PENDING times out', async () => {
+    const fail = new (class extends StartupCheckStrategy {
+      count = 0;
+      async checkStartupState(): Promise<StartupStatus> { this.count++; return 'FAIL'; }
+    })();
+    const err = await failure(runStrategy(fail, target(), never, 10_000));
+    expect(err.shortMessage).toBe('Container failed to start for c0ffee');
+    expect(fail.count).toBe(1);
+    const pending = new (class extends StartupCheckStrategy { async checkStartupState(): Promise<StartupStatus> { return 'PENDING'; } })();
+    expect((await failure(runStrategy(pending, target(), never, 30))).shortMessage).toBe('Container not accessible after 30ms');
+  });
+});
