@@ -13,7 +13,8 @@ const inFlight = Array.from({ length: 16 }, () => c.copyFrom('/tree').then(() =>
 await c.remove();
 const outcomes: Record<string, number> = {};
 for (const o of await Promise.all(inFlight)) outcomes[o] = (outcomes[o] ?? 0) + 1;
-// A container whose process has exited (not removed): nothing left to copy from.
+// A container whose process has exited (not removed): its files can still be copied (the root file system is
+// mounted again for the copy, as testcontainers' StoppedTestContainer needs).
 const exited = await new Container(process.env.COPY_REF!).withCommand(['true']).start();
 await exited.wait();
 outcomes[`exited: ${await exited.copyFrom('/etc').then(() => 'stream', (e: { code?: string }) => e.code ?? 'error')}`] = 1;

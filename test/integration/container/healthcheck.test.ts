@@ -39,6 +39,6 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect((await c.exec(['ls', '/tmp/ready'])).exitCode).toBe(0);
     const err = await new Container(ref).withCommand(['sleep', '1000']).waitFor(Wait.forHealthCheck().withStartupTimeout(700)).start()
       .then(() => undefined, (e: Error) => e);
-    expect(String(err)).toMatch(/ERR_WAIT_TIMEOUT.*HEALTHCHECK/);
+    expect(String(err)).toMatch(/ERR_WAIT_TIMEOUT.*Health check not healthy after 700ms/);
   });
 });
