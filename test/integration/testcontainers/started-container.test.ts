@@ -124,7 +124,8 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   });
 
   it('stop() is idempotent; stop({ remove: false }) leaves a StoppedTestContainer whose files can be copied', async () => {
-    const c = await new GenericContainer(busybox()).withCommand(['sh', '-c', 'echo kept > /kept.txt; exec sleep 1000']).start();
+    const c = await new GenericContainer(busybox()).withCommand(['sleep', '1000']).start();
+    await c.exec(['sh', '-c', 'echo kept > /kept.txt']);
     const stops = await Promise.all([c.stop({ remove: false }), c.stop({ remove: false }), c.stop({ remove: false })]);
     expect(stops[0]!.getId()).toBe(c.getId());
     const files = await untar(await stops[0]!.copyArchiveFromContainer('/kept.txt'));
