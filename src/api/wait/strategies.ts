@@ -80,6 +80,8 @@ export abstract class AbstractWaitStrategy implements WaitStrategy {
     const bound = ms === undefined ? undefined : waitDeadline(ms, signal);
     const s = bound?.signal ?? signal;
     try {
+      // A bound of 0 has already run out: no probe runs at all.
+      s.throwIfAborted();
       await this.wait(target, s);
     } catch (err) {
       const after = timedOutAfter(s);
@@ -217,6 +219,7 @@ export class LogWaitStrategy extends AbstractWaitStrategy {
     const inner = new AbortController();
     const onAbort = () => inner.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     // A stopped log stream (process exited) ends the loop; then we know it never matched.
     try {
       for await (const line of target.followLogs(inner.signal)) {

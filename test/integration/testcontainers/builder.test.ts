@@ -39,7 +39,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect((await d.exec(['ls', '/tmp/ready'])).exitCode).toBe(0);
     const err = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withHealthCheck({ test: ['CMD-SHELL', 'exit 1'], interval: 100 })
       .withStartupTimeout(500).start().then(() => undefined, (e: Error) => e);
-    expect(String(err)).toMatch(/ERR_WAIT_TIMEOUT.*health check/);
+    expect(String(err)).toMatch(/ERR_WAIT_TIMEOUT.*Health check not healthy after 500ms/);
   });
 
   it('withHealthCheck retries: unhealthy fails the start as testcontainers does; timeout bounds a run; startPeriod does not count', async () => {

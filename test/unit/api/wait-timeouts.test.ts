@@ -58,6 +58,10 @@ describe('wait timeouts in testcontainers words', () => {
     const err = await failure(runStrategy(Wait.forSuccessfulCommand('true').withStartupTimeout(0), target({ exec: async () => { probes++; return { exitCode: 0, stdout: '', stderr: '' }; } }), never, 60_000));
     expect(err.shortMessage).toBe('Shell command "true" not successful after 0ms');
     expect(probes).toBe(0);
+    // A log wait follows the logs forever unless the spent bound stops it before it starts.
+    expect((await failure(runStrategy(Wait.forLogMessage('never'), target(), never, 0))).shortMessage).toBe('Log message "never" not received after 0ms');
+    const composite = Wait.forAll([Wait.forLogMessage('never')]).withDeadline(0);
+    expect((await failure(runStrategy(composite, target(), never, 60_000))).shortMessage).toBe('Composite wait strategy not successful after 0ms');
     expect(() => Wait.forLogMessage('x').withStartupTimeout(-1)).toThrow(/startupTimeout/);
   });
 
