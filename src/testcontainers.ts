@@ -17,6 +17,8 @@ export { SlipwayError } from './errors.js';
  */
 export {
   ServiceGenericContainer, PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer, NginxContainer, StartedNginxContainer,
+  MariaDbContainer, StartedMariaDbContainer, MySqlContainer, StartedMySqlContainer, MemcachedContainer, StartedMemcachedContainer,
+  NatsContainer, StartedNatsContainer, MosquittoContainer, StartedMosquittoContainer, EtcdContainer, StartedEtcdContainer,
 } from './testcontainers/modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';

@@ -1,6 +1,7 @@
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { expect, it } from 'vitest';
 import { MariaDbContainer, MySqlContainer, SlipwayError } from '../../../src/index.js';
+import * as tc from '../../../src/testcontainers.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built helper and user namespaces')('MariaDB and MySQL modules', () => {
@@ -67,5 +68,25 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     } finally {
       await conn.end();
     }
+  });
+
+  it('slipway/testcontainers: statement-style MySqlContainer configuration is kept (database, user, passwords), and executeQuery runs as root', async () => {
+    const builder = new tc.MySqlContainer(fixtureRef('mariadb'));
+    builder.withDatabase('shop');
+    builder.withUsername('bob');
+    builder.withUserPassword('pw');
+    builder.withRootPassword('rootpw');
+    await using db = await builder.start();
+    expect(db).toBeInstanceOf(tc.StartedTestContainer);
+    expect(db.getConnectionUri()).toBe(`mysql://bob:pw@${db.getHost()}:${db.getPort()}/shop`);
+    expect(db.getConnectionUri(true)).toBe(`mysql://root:rootpw@${db.getHost()}:${db.getPort()}/shop`);
+    const conn = await createConnection(db.getConnectionUri());
+    try {
+      const [r] = await conn.query<RowDataPacket[]>('SELECT current_user() AS u, database() AS d');
+      expect(r[0]).toEqual({ u: 'bob@%', d: 'shop' });
+    } finally {
+      await conn.end();
+    }
+    expect(await db.executeQuery('SELECT current_user()', ['--skip-column-names'], true)).toBe('root@%\n');
   });
 });

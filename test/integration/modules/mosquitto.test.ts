@@ -1,6 +1,7 @@
 import mqtt from 'mqtt';
 import { expect, it } from 'vitest';
 import { MosquittoContainer } from '../../../src/index.js';
+import * as tc from '../../../src/testcontainers.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built helper and user namespaces')('Mosquitto module', () => {
@@ -23,5 +24,15 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     await using broker = await new MosquittoContainer(fixtureRef('mosquitto'))
       .with((c) => c.withFile('/mosquitto/config/mosquitto.conf', 'listener 1883\nallow_anonymous false\npassword_file /dev/null\nlog_dest stderr\n')).start();
     await expect(mqtt.connectAsync(broker.getConnectionUrl(), { reconnectPeriod: 0 })).rejects.toThrow(/Not authorized|Bad username or password/);
+  });
+
+  it('slipway/testcontainers: MosquittoContainer with a statement-style config of your own', async () => {
+    const builder = new tc.MosquittoContainer(fixtureRef('mosquitto'));
+    builder.withCopyContentToContainer([{ content: 'listener 1883\nallow_anonymous false\npassword_file /dev/null\nlog_dest stderr\n', target: '/mosquitto/config/mosquitto.conf' }]);
+    await using broker = await builder.start();
+    await expect(mqtt.connectAsync(broker.getConnectionUrl(), { reconnectPeriod: 0 })).rejects.toThrow(/Not authorized|Bad username or password/);
+    await using open = await new tc.MosquittoContainer(fixtureRef('mosquitto')).start();
+    const client = await mqtt.connectAsync(open.getConnectionUrl(), { reconnectPeriod: 0 });
+    await client.endAsync();
   });
 });

@@ -1,6 +1,7 @@
 import { connect, StringCodec } from 'nats';
 import { expect, it } from 'vitest';
 import { NatsContainer } from '../../../src/index.js';
+import * as tc from '../../../src/testcontainers.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built helper and user namespaces')('NATS module', () => {
@@ -35,5 +36,17 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     }
     const varz = await (await fetch(`http://${n.getHost()}:${n.getMappedPort(8222)}/varz`)).json() as { port: number };
     expect(varz.port).toBe(4222);
+  });
+
+  it('slipway/testcontainers: statement-style NatsContainer credentials reach the server', async () => {
+    const builder = new tc.NatsContainer(fixtureRef('nats'));
+    builder.withUsername('svc');
+    builder.withPass('pw');
+    await using n = await builder.start();
+    expect(n.getConnectionOptions()).toMatchObject({ user: 'svc', pass: 'pw' });
+    const nc = await connect(n.getConnectionOptions());
+    await nc.flush();
+    await nc.close();
+    await expect(connect({ ...n.getConnectionOptions(), user: 'test', pass: 'test', reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
   });
 });
