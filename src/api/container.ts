@@ -332,10 +332,15 @@ export class Container {
   /** Signal sent by stop(); defaults to the image's StopSignal, else SIGTERM. */
   withStopSignal(signal: string | number): Container { return this.#with({ stopSignal: checkSignal('stop signal', signal) }); }
 
-  /** Pulls the image if needed, starts the container and waits until it is ready. */
-  async start(opts: { signal?: AbortSignal } = {}): Promise<StartedContainer> {
+  /**
+   * Pulls the image if needed, starts the container and waits until it is ready. `onLaunched` is called once the
+   * process runs, before the wait (to follow its logs while it starts, as testcontainers' log consumers do); if it
+   * throws, the container is removed and `start()` rejects with that error.
+   * @example await new Container('redis:7').start({ onLaunched: (c) => void pipeLogs(c.logs({ follow: true })) })
+   */
+  async start(opts: { signal?: AbortSignal; onLaunched?: (container: StartedContainer) => void } = {}): Promise<StartedContainer> {
     const { startContainer } = await import('./start.js');
-    return startContainer(this.#options, opts.signal);
+    return startContainer(this.#options, opts.signal, opts.onLaunched);
   }
 
   /** Runs the container to completion and returns its exit code and output (`docker run --rm`). */

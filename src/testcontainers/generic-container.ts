@@ -186,8 +186,8 @@ export class GenericContainer {
     return this;
   }
   /**
-   * Called once the container is started, with a Readable of its output (stdout and stderr, line by line) that ends
-   * when the container exits. @example .withLogConsumer((s) => s.on('data', (l) => process.stdout.write(l)))
+   * Called once the container's process runs (before the wait strategy, so a start that fails is seen too), with a
+   * Readable of its output (stdout and stderr, line by line) that ends when the container exits. @example .withLogConsumer((s) => s.on('data', (l) => process.stdout.write(l)))
    */
   withLogConsumer(logConsumer: (stream: Readable) => unknown): this {
     if (typeof logConsumer !== 'function') throw invalidArgument('withLogConsumer', logConsumer, 'a function receiving a Readable');
@@ -227,13 +227,17 @@ export class GenericContainer {
   }
 
   async start(): Promise<StartedTestContainer> {
-    const inner = await (await this.build()).start();
-    for (const consume of this.#logConsumers) {
-      const lines = inner.logs({ follow: true });
-      const stream = Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })());
-      // Not awaited, as testcontainers: a consumer that reads to the end returns when the container exits.
-      try { void consume(stream); } catch (err) { await inner.remove(); throw err; }
-    }
+    const consumers = this.#logConsumers;
+    // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
+    const inner = await (await this.build()).start({
+      onLaunched: consumers.length === 0 ? undefined : (c) => {
+        for (const consume of consumers) {
+          const lines = c.logs({ follow: true });
+          // Not awaited, as testcontainers: a consumer that reads to the end returns when the container exits.
+          void consume(Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })()));
+        }
+      },
+    });
     return this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
   }
 }

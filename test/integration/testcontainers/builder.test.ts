@@ -68,6 +68,18 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await ended;
     expect(lines.sort()).toEqual(['hello\n', 'oops\n']);
     expect(c.getId()).toMatch(/^[0-9a-f]{64}$/);
+    // Attached before the wait, as testcontainers: the output of a start that times out reaches the consumer.
+    const seen: string[] = [];
+    let streamEnded!: Promise<void>;
+    const failed = new GenericContainer(BUSYBOX()).withCommand(['sh', '-c', 'echo booting; sleep 1000'])
+      .withWaitStrategy(Wait.forLogMessage('never')).withStartupTimeout(1000)
+      .withLogConsumer((stream) => {
+        streamEnded = new Promise((resolve) => stream.on('end', resolve));
+        stream.on('data', (l: Buffer | string) => seen.push(String(l)));
+      }).start();
+    await expect(failed).rejects.toMatchObject({ code: 'ERR_WAIT_TIMEOUT' });
+    await streamEnded;
+    expect(seen).toEqual(['booting\n']);
   });
 
   it('withPrivilegedMode: every capability and no seccomp filter (mount works)', async () => {
