@@ -19,6 +19,7 @@ export {
   ServiceGenericContainer, PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer, NginxContainer, StartedNginxContainer,
   MariaDbContainer, StartedMariaDbContainer, MySqlContainer, StartedMySqlContainer, MemcachedContainer, StartedMemcachedContainer,
   NatsContainer, StartedNatsContainer, MosquittoContainer, StartedMosquittoContainer, EtcdContainer, StartedEtcdContainer,
+  RabbitMQContainer, StartedRabbitMQContainer,
 } from './testcontainers/modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';

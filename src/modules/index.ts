@@ -20,3 +20,5 @@ export type { NatsSettings, NatsConnectionOptions } from './nats.js';
 export { MosquittoContainer, StartedMosquittoContainer } from './mosquitto.js';
 export { EtcdContainer, StartedEtcdContainer } from './etcd.js';
 export type { EtcdSettings } from './etcd.js';
+export { RabbitMQContainer, StartedRabbitMQContainer } from './rabbitmq.js';
+export type { RabbitMQSettings } from './rabbitmq.js';

@@ -8,3 +8,4 @@ export { MemcachedContainer, StartedMemcachedContainer } from './memcached.js';
 export { NatsContainer, StartedNatsContainer } from './nats.js';
 export { MosquittoContainer, StartedMosquittoContainer } from './mosquitto.js';
 export { EtcdContainer, StartedEtcdContainer } from './etcd.js';
+export { RabbitMQContainer, StartedRabbitMQContainer } from './rabbitmq.js';
