@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
 import { StartupCheckStrategy, Wait, runStrategy, type StartupStatus, type WaitTarget } from '../../../src/api/wait/index.js';
@@ -127,6 +128,35 @@ describe('forHttp options', () => {
     expect((await failure(runStrategy(Wait.forHttp('/', 80).withReadTimeout(50), target({ mappedPort: () => port }), never, 500))).code).toBe('ERR_WAIT_TIMEOUT');
     await runStrategy(Wait.forHttp('/', 80).withReadTimeout(2_000), target({ mappedPort: () => port }), never, 5_000);
     expect(() => Wait.forHttp('/', 80).withReadTimeout(0)).toThrow(/readTimeout/);
+  });
+
+  it('usingTls refuses a self-signed certificate unless allowInsecure()', async () => {
+    // A throwaway self-signed certificate for 127.0.0.1 (openssl req -x509 -newkey ec, valid until 2126), test-only.
+    const key = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg3tpRPapqDoBh9k3Q
+K6v789puXDxLGQLgirNhFagnyfShRANCAAQq2Xlekjwt2eCUmoCUceNN7BZi2YFJ
+FmnAPbz6nLN5x/xHtQPTr6d/tsoW/V6yOknTOv020MHRNF5ZSuWxUD8R
+-----END PRIVATE KEY-----`;
+    const cert = `-----BEGIN CERTIFICATE-----
+MIIBmjCCAUGgAwIBAgIUOBO/K2uajOtBpfUN1ofEC3ft9iwwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwNDExNTYxN1oYDzIxMjYxMTEw
+MTE1NjE3WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQq2Xlekjwt2eCUmoCUceNN7BZi2YFJFmnAPbz6nLN5x/xHtQPTr6d/
+tsoW/V6yOknTOv020MHRNF5ZSuWxUD8Ro28wbTAdBgNVHQ4EFgQUN3d+BHmP6Z/N
+PhKl4cZ19zwdJj0wHwYDVR0jBBgwFoAUN3d+BHmP6Z/NPhKl4cZ19zwdJj0wDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI
+zj0EAwIDRwAwRAIgJY59DnAGWeQHk7cdf6MrCW5TIFFOz9X2YMZZcEbah/ECIDH+
+NbWMuTOgHj99Uq+Llh9ocdMJzqfce0UWf4VOaG0A
+-----END CERTIFICATE-----`;
+    const tls = createTlsServer({ key, cert }, (_q, res) => { res.writeHead(200); res.end('hello-world'); });
+    server = tls as unknown as Server;
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const port = (tls.address() as { port: number }).port;
+    const t = target({ mappedPort: () => port });
+    expect((await failure(runStrategy(Wait.forHttp('/hello-world', 8443).usingTls(), t, never, 300))).shortMessage).toBe('URL /hello-world not accessible after 300ms');
+    await runStrategy(Wait.forHttp('/hello-world', 8443).usingTls().allowInsecure().forResponsePredicate((b) => b === 'hello-world'), t, never, 5_000);
+    // Plain HTTP to a TLS port is not an answer either.
+    expect((await failure(runStrategy(Wait.forHttp('/hello-world', 8443), t, never, 300))).code).toBe('ERR_WAIT_TIMEOUT');
   });
 
   it('abortOnContainerExit: the error says so in testcontainers words', async () => {
