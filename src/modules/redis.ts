@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { Wait } from '../api/wait/index.js';
@@ -78,10 +79,10 @@ export const redisService: ServiceDefinition<RedisSettings> = {
   },
 };
 
-/** Checks a host path argument. */
-function checkHostPath(option: string, value: unknown): string {
+/** Checks a host path argument; a relative one is taken from the current directory now (testcontainers' tests pass `mkdtempSync('redis-')`). */
+export function checkHostPath(option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '' || value.includes('\0')) throw invalidArgument(option, value, 'a host path');
-  return value;
+  return resolve(value);
 }
 
 /** testcontainers' `executeCliCmd`: `redis-cli <cmd> <flags…>` in the container, authenticated; its output. */

@@ -1,6 +1,6 @@
 /** testcontainers' `@testcontainers/redis` names over slipway's Redis module. */
 import { checkText } from '../../modules/service-container.js';
-import { redisCliCommand, redisConnectionUrl, redisService, type RedisSettings } from '../../modules/redis.js';
+import { checkHostPath, redisCliCommand, redisConnectionUrl, redisService, type RedisSettings } from '../../modules/redis.js';
 import { AbstractStartedContainer } from '../abstract-started-container.js';
 import type { StartedTestContainer } from '../started-test-container.js';
 import { ServiceGenericContainer } from './service-container.js';
@@ -21,11 +21,12 @@ export class RedisContainer extends ServiceGenericContainer<RedisSettings, Start
   withPassword(password: string): this { return this.update({ password: checkText('password', password) }); }
   /**
    * Binds host directory `dir` at `/data` with `--save 1 1 --appendonly yes`. The server then runs as the container's
-   * root (you, rootless) so that it can write your directory and you can remove what it wrote.
+   * root (you, rootless) so that it can write your directory and you can remove what it wrote. A relative path is
+   * taken from the current directory (Docker would make it a named volume).
    */
-  withPersistence(dir: string): this { return this.update({ persistence: checkText('persistence directory', dir) }); }
+  withPersistence(dir: string): this { return this.update({ persistence: checkHostPath('persistence directory', dir) }); }
   /** Runs this host file of redis-cli commands (one a line) once the server is ready; a failure removes the container. */
-  withInitialData(file: string): this { return this.update({ initialData: checkText('initial data file', file) }); }
+  withInitialData(file: string): this { return this.update({ initialData: checkHostPath('initial data file', file) }); }
 
   protected wrap(started: StartedTestContainer, settings: Readonly<RedisSettings>): StartedRedisContainer {
     return new StartedRedisContainer(started, settings);

@@ -50,6 +50,8 @@ describe('slipway/testcontainers modules are mutable GenericContainers', () => {
       user: '0:0',
       mounts: [{ kind: 'bind', source: '/tmp/redis-data', target: '/data' }],
     });
+    // testcontainers' own test passes mkdtempSync('redis-'): relative to the current directory.
+    expect((await built(new RedisContainer('example/redis:7').withPersistence('redis-x'))).mounts).toEqual([expect.objectContaining({ source: `${process.cwd()}/redis-x` })]);
   });
 
   it('a port the user published and a wait strategy the user chose are kept', async () => {
