@@ -106,8 +106,9 @@ export class Container {
     return this.#with({ files: [...this.#options.files, { target: checkContainerPath('copy target', containerPath), source: hostPath, mode: opts.mode, owner: opts.owner }] });
   }
   /**
-   * Extracts a tar archive into container directory `containerPath` before the process starts (as `docker cp - path`):
-   * files, directories and symlinks keep their modes and are owned by root, or by `owner`.
+   * Extracts a tar archive into container directory `containerPath` before the process starts (as Docker's put-archive):
+   * files, directories and symlinks keep their modes and the uid/gid their headers name, unless `owner` is given
+   * (a user of the image such as `'app'` or `'1000:1000'`).
    * @throws SlipwayError at start: `ERR_COPY_UNSAFE_PATH` for an entry with `..`, `ERR_UNSUPPORTED` for device nodes or FIFOs.
    * @example .withArchive(readFileSync('site.tar'), '/usr/share/nginx/html')
    */

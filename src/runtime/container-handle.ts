@@ -252,7 +252,8 @@ export class ContainerHandle implements RuntimeContainer {
     const passwd = (await readFromLayers(lowers, 'etc/passwd')) ?? '';
     const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
     for (const f of plan.files) {
-      const owner = f.owner ? resolveUser(f.owner, passwd, group) : { uid: 0, gid: 0 };
+      const given = f.owner ? resolveUser(f.owner, passwd, group) : f.ownerOfProcess ? { uid: this.#i.spec.uid, gid: this.#i.spec.gid } : undefined;
+      const owner = given ?? { uid: 0, gid: 0 };
       try {
         if (f.content) {
           await this.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
@@ -261,7 +262,8 @@ export class ContainerHandle implements RuntimeContainer {
           await this.copyIn(hostEntries(f.source, f.target, { uid: owner.uid, gid: owner.gid }, f.mode));
         } else if (f.archive) {
           const { entriesOfArchive } = await import('./copy-archive.js');
-          await this.copyIn(await entriesOfArchive(f.archive, f.target, owner));
+          // As Docker's put-archive: the entries' own uid/gid unless an owner is given.
+          await this.copyIn(await entriesOfArchive(f.archive, f.target, given && { uid: given.uid, gid: given.gid }));
         }
       } catch (err) {
         // A bad source is the caller's (ERR_INVALID_ARGUMENT from hostEntries); what the keeper refuses is about the image.

@@ -57,11 +57,12 @@ function text(bytes: Buffer | undefined, fallback: string, source: string): stri
 /**
  * The entries of a tar archive extracted at container directory `target` (as `docker cp - <target>` and Docker's
  * put-archive do): names are taken relative to `target` (a leading `./` or `/` is dropped), `..` segments are refused
- * with `ERR_COPY_UNSAFE_PATH`, hard links become copies of the file they name (its content and mode), and every entry is owned by `owner`.
+ * with `ERR_COPY_UNSAFE_PATH`, hard links become copies of the file they name (its content and mode), and every entry is owned by `owner`, else
+ * by the uid/gid its header names (as Docker keeps them).
  * Regular files, directories and symlinks only: device nodes and FIFOs are refused with `ERR_UNSUPPORTED`.
  * @example await rt.copyIn(entriesOfArchive(tarBuffer, '/opt/app', { uid: 0, gid: 0 }))
  */
-export async function entriesOfArchive(archive: Buffer, target: string, owner: { uid: number; gid: number }): Promise<CopyEntry[]> {
+export async function entriesOfArchive(archive: Buffer, target: string, owner?: { uid: number; gid: number }): Promise<CopyEntry[]> {
   const out: CopyEntry[] = [];
   const files = new Map<string, { content: Buffer; mode: number }>();
   const extract = tar.extract();
@@ -73,7 +74,7 @@ export async function entriesOfArchive(archive: Buffer, target: string, owner: {
       const rel = archivePath(h.name);
       if (rel === '') continue; // "./": the target itself, which keeps its own mode
       const path = posix.join(target, rel);
-      const base = { path, uid: owner.uid, gid: owner.gid, mtime: h.mtime };
+      const base = { path, uid: owner?.uid ?? h.uid ?? 0, gid: owner?.gid ?? h.gid ?? 0, mtime: h.mtime };
       const mode = (h.mode ?? 0o644) & 0o7777;
       if (h.type === 'file' || h.type === 'contiguous-file') {
         const content = Buffer.concat(chunks);

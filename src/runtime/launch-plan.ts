@@ -30,6 +30,8 @@ export interface FileCopy {
   archive?: Buffer;
   mode?: number;
   owner?: string;
+  /** Owned by the container process's user (testcontainers' `copyUIDGID`); `owner` wins. */
+  ownerOfProcess?: boolean;
 }
 
 export type NetworkMode = 'isolated' | 'none' | 'host';

@@ -39,6 +39,7 @@ export class GenericContainer {
   #archives: { tar: Readable; target: string }[] = [];
   #pullPolicy: ImagePullPolicy | undefined;
   #autoRemove = true;
+  #copyUIDGID = false;
 
   constructor(image: string) { this.container = new Container(image); }
 
@@ -186,6 +187,20 @@ export class GenericContainer {
     return this;
   }
   /**
+   * testcontainers' copy options. `copyUIDGID: true`: everything copied in before the start (files, directories,
+   * content, archives) is owned by the container process's user (`withUser`, else the image's), as Docker's
+   * `copyUIDGID`; otherwise copies are owned by root and archive entries keep their headers' uid/gid, as Docker does.
+   * @throws SlipwayError `ERR_UNSUPPORTED` for `noOverwriteDirNonDir: true`.
+   */
+  withCopyToContainerOptions(options: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean }): this {
+    if (options?.noOverwriteDirNonDir) {
+      throw unsupported('withCopyToContainerOptions({ noOverwriteDirNonDir: true })', 'slipway cannot refuse a copy that replaces a directory with a file or the reverse',
+        'leave noOverwriteDirNonDir unset and copy to paths that do not exist yet in the image');
+    }
+    this.#copyUIDGID = options?.copyUIDGID === true;
+    return this;
+  }
+  /**
    * Called once the container's process runs (before the wait strategy, so a start that fails is seen too), with a
    * Readable of its output (stdout and stderr, line by line) that ends when the container exits. @example .withLogConsumer((s) => s.on('data', (l) => process.stdout.write(l)))
    */
@@ -223,6 +238,9 @@ export class GenericContainer {
       c = rejoined;
     }
     for (const a of this.#archives) c = c.withArchive(await readAll(a.tar), a.target);
+    if (this.#copyUIDGID) {
+      c = new Container(c.options.image, { ...c.options, files: c.options.files.map((f) => (f.owner ? f : { ...f, ownerOfProcess: true })) });
+    }
     return c;
   }
 

@@ -11,9 +11,9 @@ import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } fr
 const BUSYBOX = () => fixtureRef('busybox');
 const SLEEP = ['sleep', '1000'];
 
-async function tarOf(entries: { name: string; type?: 'file' | 'directory' | 'symlink'; mode?: number; content?: string; linkname?: string }[]): Promise<Readable> {
+async function tarOf(entries: { name: string; type?: 'file' | 'directory' | 'symlink'; mode?: number; content?: string; linkname?: string; uid?: number; gid?: number }[]): Promise<Readable> {
   const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode, linkname: e.linkname }, e.content ?? '');
+  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode, linkname: e.linkname, uid: e.uid, gid: e.gid }, e.content ?? '');
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
@@ -115,6 +115,15 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withCopyArchivesToContainer([{ tar: archive, target: '/opt' }]).start();
     const r = await c.exec(['sh', '-c', 'stat -c "%a %U %n" /opt/app /opt/app/run.sh; readlink /opt/app/current; sh /opt/app/current']);
     expect(r).toMatchObject({ exitCode: 0, stdout: '750 root /opt/app\n755 root /opt/app/run.sh\nrun.sh\nfrom-archive\n' });
+    // Header uid/gid are kept (as Docker does); copyUIDGID gives everything to the container's user.
+    const owned = await tarOf([{ name: 'f', content: 'x', uid: 1234, gid: 2345 }]);
+    await using d = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withCopyArchivesToContainer([{ tar: owned, target: '/opt' }])
+      .withCopyContentToContainer([{ content: 'y', target: '/opt/g' }]).start();
+    expect((await d.exec(['stat', '-c', '%u:%g', '/opt/f', '/opt/g'])).stdout).toBe('1234:2345\n0:0\n');
+    const again = await tarOf([{ name: 'f', content: 'x', uid: 1234, gid: 2345 }]);
+    await using e = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withUser('100:101').withCopyToContainerOptions({ copyUIDGID: true })
+      .withCopyArchivesToContainer([{ tar: again, target: '/tmp/x' }]).withCopyContentToContainer([{ content: 'y', target: '/tmp/x/g' }]).start();
+    expect((await e.exec(['stat', '-c', '%u:%g', '/tmp/x/f', '/tmp/x/g'])).stdout).toBe('100:101\n100:101\n');
     const bad = await tarOf([{ name: '../../etc/evil', content: 'x' }]);
     await expect(new GenericContainer(BUSYBOX()).withCommand(SLEEP).withCopyArchivesToContainer([{ tar: bad, target: '/opt' }]).start())
       .rejects.toMatchObject({ code: 'ERR_COPY_UNSAFE_PATH' });

@@ -98,6 +98,13 @@ describe('testcontainers GenericContainer builder', () => {
     const built = await new Probe('redis:7').withCopyArchivesToContainer([{ tar: Readable.from([archive]), target: '/opt' }]).built();
     expect(built.options.files).toEqual([{ target: '/opt', archive, owner: undefined }]);
   });
+
+  it('copyUIDGID gives copies without an explicit owner to the process user; noOverwriteDirNonDir is refused', async () => {
+    const built = await new Probe('redis:7').withCopyContentToContainer([{ content: 'x', target: '/a' }])
+      .withCopyToContainerOptions({ copyUIDGID: true }).built();
+    expect(built.options.files).toEqual([{ target: '/a', content: Buffer.from('x'), mode: undefined, owner: undefined, ownerOfProcess: true }]);
+    expect(code(() => new Probe('redis:7').withCopyToContainerOptions({ noOverwriteDirNonDir: true }))).toBe('ERR_UNSUPPORTED');
+  });
 });
 
 describe('testcontainers utilities', () => {
@@ -127,6 +134,16 @@ describe('entriesOfArchive', () => {
       ['/opt/app/d/link', 'symlink', 0o777, 'run.sh'],
       ['/opt/app/d/hard', 'file', 0o755, 'echo hi\n'],
     ]);
+  });
+  it('keeps the headers\' uid/gid unless an owner is given', async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'f', uid: 1234, gid: 2345 }, 'x');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack as AsyncIterable<Buffer>) chunks.push(c);
+    const archive = Buffer.concat(chunks);
+    expect(await entriesOfArchive(archive, '/o')).toMatchObject([{ path: '/o/f', uid: 1234, gid: 2345 }]);
+    expect(await entriesOfArchive(archive, '/o', owner)).toMatchObject([{ path: '/o/f', uid: 0, gid: 0 }]);
   });
   it('refuses entries that leave the target, and device nodes', async () => {
     await expect(entriesOfArchive(await tarOf([{ name: '../../etc/passwd', content: 'x' }]), '/opt', owner)).rejects.toMatchObject({ code: 'ERR_COPY_UNSAFE_PATH' });
