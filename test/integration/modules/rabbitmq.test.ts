@@ -39,6 +39,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     url.password = 'topsecret';
     const conn = await amqp.connect(url.href);
     await conn.close();
+    expect(() => mq.getAmqpsUrl()).toThrow(expect.objectContaining({ code: 'ERR_UNSUPPORTED' }));
     url.username = 'guest';
     url.password = 'guest';
     await expect(amqp.connect(url.href)).rejects.toThrow(/ACCESS_REFUSED|403/);
