@@ -121,6 +121,8 @@ export class StartedTestContainer implements AsyncDisposable {
    */
   async restart(opts: Partial<RestartOptions> = {}): Promise<void> {
     await this.inner.restart({ timeout: opts.timeout ?? 0 });
+    // Running again: the next stop() stops this run (a stop before the restart is spent).
+    this.#stopping = undefined;
   }
 
   /**

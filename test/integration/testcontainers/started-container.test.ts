@@ -130,6 +130,11 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(stops[0]!.getId()).toBe(c.getId());
     const files = await untar(await stops[0]!.copyArchiveFromContainer('/kept.txt'));
     expect(files.get('kept.txt')).toBe('kept\n');
+    // A stopped container restarts with its files, and the next stop() stops that run.
+    await c.restart();
+    expect((await c.exec(['cat', '/kept.txt'])).output).toBe('kept\n');
+    await c.stop({ remove: false });
+    await expect(c.exec(['true'])).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING' });
     await c.stop({ remove: true });
     await expect(stops[0]!.copyArchiveFromContainer('/kept.txt')).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING' });
   });
