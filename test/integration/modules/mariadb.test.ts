@@ -88,5 +88,16 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
       await conn.end();
     }
     expect(await db.executeQuery('SELECT current_user()', ['--skip-column-names'], true)).toBe('root@%\n');
+
+    // testcontainers' "should work with restarted container": the server comes back (no second initialisation) with its data.
+    await db.executeQuery('CREATE TABLE kept (v INT); INSERT INTO kept VALUES (7)');
+    await db.restart();
+    const again = await createConnection(db.getConnectionUri());
+    try {
+      const [r] = await again.query<RowDataPacket[]>('SELECT v FROM kept');
+      expect(r).toEqual([{ v: 7 }]);
+    } finally {
+      await again.end();
+    }
   });
 });
