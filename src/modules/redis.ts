@@ -35,6 +35,9 @@ const ERROR_REPLY = /^(?:\(error\) )?(?:ERR|WRONGTYPE|NOAUTH|WRONGPASS|NOPERM|LO
  * `redis-stack` image gets them through `REDIS_ARGS`. Ready when `redis-cli ping` inside the container answers PONG
  * (not a log line: `--loglevel warning` hides it) and the published port answers.
  */
+/** Where the readiness probe finds the password. */
+const PASSWORD_FILE = '/run/slipway-redis-password';
+
 export const redisService: ServiceDefinition<RedisSettings> = {
   port: PORT,
   defaults: {},
@@ -56,9 +59,13 @@ export const redisService: ServiceDefinition<RedisSettings> = {
       // root (as root), where the image's `redis` user would be an id that cannot write a 0700 directory.
       if (next.options.user === undefined) next = next.withUser('0:0');
     }
+    // The readiness probe reads the password from a file, so it never appears in the probe's argv, which a wait-failure
+    // message quotes. Readable by the image's user (the probe runs as it); inside the container the password is in
+    // redis-server's argv anyway.
+    if (s.password !== undefined) next = next.withFile(PASSWORD_FILE, s.password, { mode: 0o644 });
     const ping = s.password === undefined
       ? ['sh', '-c', `redis-cli -p ${PORT} ping | grep -qx PONG`]
-      : ['sh', '-c', `REDISCLI_AUTH="$1" redis-cli -p ${PORT} ping | grep -qx PONG`, 'sh', s.password];
+      : ['sh', '-c', `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli -p ${PORT} ping | grep -qx PONG`];
     return waitUnlessChosen(exposeUnlessPublished(next, PORT), Wait.forAll([Wait.forSuccessfulCommand(ping), Wait.forListeningPorts(PORT)]));
   },
   async afterStart(started: StartedContainer, s: Readonly<RedisSettings>): Promise<void> {

@@ -76,6 +76,10 @@ describe('RedisContainer and NginxContainer', () => {
     expect(o.command).toBeUndefined();
     expect((o.waitStrategy as { describe(): string }).describe()).toContain('redis-cli -p 6379 ping | grep -qx PONG');
     expect(new RedisContainer().withPassword('s3cret').build().options.command).toEqual(['redis-server', '--requirepass', 's3cret']);
+    // The readiness probe reads the password from a file: wait-failure messages quote its command.
+    const locked = new RedisContainer().withPassword('s3cret').build().options;
+    expect((locked.waitStrategy as { describe(): string }).describe()).not.toContain('s3cret');
+    expect(locked.files.find((f) => f.target === '/run/slipway-redis-password')).toMatchObject({ mode: 0o644 });
     expect(new RedisContainer().with((c) => c.withCommand(['redis-server', '--loglevel', 'verbose'])).withPersistence('/tmp/d').build().options)
       .toMatchObject({ command: ['redis-server', '--loglevel', 'verbose', '--save', '1', '1', '--appendonly', 'yes'], user: '0:0' });
     const stack = new RedisContainer('redis/redis-stack-server:7').with((c) => c.withEnv({ REDIS_ARGS: '--loglevel verbose' })).withPassword('pw').build().options;
