@@ -21,6 +21,8 @@ export {
   NatsContainer, StartedNatsContainer, MosquittoContainer, StartedMosquittoContainer, EtcdContainer, StartedEtcdContainer,
   RabbitMQContainer, StartedRabbitMQContainer,
 } from './testcontainers/modules/index.js';
+export type { FamilyDefinition } from './testcontainers/modules/index.js';
+export type { ServiceDefinition, Flavour } from './modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';

@@ -6,14 +6,14 @@
  * pg.getConnectionUri(); // postgres://test:test@127.0.0.1:41234/test
  */
 export { ServiceContainer, StartedServiceContainer } from './service-container.js';
-export type { ModuleState } from './service-container.js';
+export type { ModuleState, ServiceDefinition } from './service-container.js';
 export { PostgreSqlContainer, StartedPostgreSqlContainer } from './postgresql.js';
 export type { PostgreSqlSettings } from './postgresql.js';
 export { RedisContainer, StartedRedisContainer } from './redis.js';
 export type { RedisSettings } from './redis.js';
 export { NginxContainer, StartedNginxContainer } from './nginx.js';
 export { MariaDbContainer, MySqlContainer, StartedMariaDbContainer, StartedMySqlContainer } from './mariadb.js';
-export type { MariaDbSettings } from './mariadb.js';
+export type { MariaDbSettings, Flavour } from './mariadb.js';
 export { MemcachedContainer, StartedMemcachedContainer } from './memcached.js';
 export { NatsContainer, StartedNatsContainer } from './nats.js';
 export type { NatsSettings, NatsConnectionOptions } from './nats.js';

@@ -4,6 +4,7 @@ export { PostgreSqlContainer, StartedPostgreSqlContainer } from './postgresql.js
 export { RedisContainer, StartedRedisContainer } from './redis.js';
 export { NginxContainer, StartedNginxContainer } from './nginx.js';
 export { MariaDbContainer, StartedMariaDbContainer, MySqlContainer, StartedMySqlContainer } from './mariadb.js';
+export type { FamilyDefinition } from './mariadb.js';
 export { MemcachedContainer, StartedMemcachedContainer } from './memcached.js';
 export { NatsContainer, StartedNatsContainer } from './nats.js';
 export { MosquittoContainer, StartedMosquittoContainer } from './mosquitto.js';

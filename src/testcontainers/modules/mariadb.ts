@@ -7,7 +7,8 @@ import { AbstractStartedContainer } from '../abstract-started-container.js';
 import type { StartedTestContainer } from '../started-test-container.js';
 import { ServiceGenericContainer } from './service-container.js';
 
-type FamilyDefinition = ServiceDefinition<MariaDbSettings> & { flavour: Flavour };
+/** The MariaDB family's service definition: MariaDB's or MySQL's variables, scheme and client. */
+export type FamilyDefinition = ServiceDefinition<MariaDbSettings> & { flavour: Flavour };
 
 /** The shared mutable builder of {@link MariaDbContainer} and {@link MySqlContainer}. */
 abstract class MariaDbFamilyGenericContainer<T extends StartedMariaDbContainer> extends ServiceGenericContainer<MariaDbSettings, T> {
