@@ -82,9 +82,33 @@ function sample(keeper: Keeper): Sample {
   };
 }
 
+const EXACT = ['nodeFds', 'keeperFds', 'keeperDescendants', 'outboundHelpers', 'keeperMounts', 'stateEntries', 'cgroups'] as const;
+
+/**
+ * Samples until the counts are back to `before`, for at most 3 s: teardown that finishes asynchronously (a keeper worker
+ * removing a dir, a helper exiting) may still hold an fd or a process at the first look; a leak stays.
+ */
+async function settledSample(keeper: Keeper, before: Sample): Promise<Sample> {
+  let after = sample(keeper);
+  for (let i = 0; i < 30 && EXACT.some((k) => after[k] > before[k]); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    after = sample(keeper);
+  }
+  return after;
+}
+
+/** A baseline without transients: the smaller of each count over two looks 300 ms apart. */
+async function baseline(keeper: Keeper): Promise<Sample> {
+  const first = sample(keeper);
+  await new Promise((r) => setTimeout(r, 300));
+  const second = sample(keeper);
+  for (const k of EXACT) second[k] = Math.min(first[k], second[k]);
+  return second;
+}
+
 /** Counts may not grow at all; memory may grow by noise only. */
 function expectNoGrowth(before: Sample, after: Sample, label: string): void {
-  const exact = ['nodeFds', 'keeperFds', 'keeperDescendants', 'outboundHelpers', 'keeperMounts', 'stateEntries', 'cgroups'] as const;
+  const exact = EXACT;
   for (const k of exact) expect(after[k], `${label}: ${k} (before ${before[k]}, after ${after[k]})`).toBeLessThanOrEqual(before[k]);
   expect(after.keeperRssKiB, `${label}: keeper RSS KiB`).toBeLessThan(before.keeperRssKiB * 1.25 + 1024);
   expect(after.heapMiB, `${label}: Node heap MiB`).toBeLessThan(before.heapMiB * 1.5 + 16);
@@ -116,9 +140,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       await c.remove();
     };
     for (let i = 0; i < WARMUP; i++) await cycle();
-    const before = sample(keeper);
+    const before = await baseline(keeper);
     for (let i = 0; i < CYCLES; i++) await cycle();
-    const after = sample(keeper);
+    const after = await settledSample(keeper, before);
     console.log('soak start/stop', JSON.stringify({ cycles: CYCLES, before, after }));
     expectNoGrowth(before, after, 'start/stop');
   }, 3_600_000);
@@ -128,9 +152,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     ours.add(c.id);
     try {
       for (let i = 0; i < 5; i++) await c.restart({ timeout: 1000 });
-      const before = sample(keeper);
+      const before = await baseline(keeper);
       for (let i = 0; i < RESTARTS; i++) await c.restart({ timeout: 1000 });
-      const after = sample(keeper);
+      const after = await settledSample(keeper, before);
       console.log('soak restart', JSON.stringify({ restarts: RESTARTS, before, after }));
       expectNoGrowth(before, after, 'restart');
     } finally {
