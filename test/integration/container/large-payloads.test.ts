@@ -5,25 +5,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container, Wait } from '../../../src/index.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, httpGet, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const BIG = 65 * 1024 * 1024;
-
-function httpGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('payloads above 64 MiB', () => {
   it('withFile, withCopy, copyTo and exec stdin of 65 MiB arrive intact while another container keeps serving', async () => {

@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -226,4 +227,16 @@ export async function spawnTsChild<T>(script: string, env: NodeJS.ProcessEnv = {
     child.on('exit', (code) => reject(new Error(`child ${script} exited early (${code})`)));
   });
   return { child, info };
+}
+
+/** GET http://127.0.0.1:<port><path>; resolves with the body as text. */
+export function httpGet(port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
 }

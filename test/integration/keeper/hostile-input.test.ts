@@ -5,7 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { get } from 'node:http';
 import { connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
@@ -15,23 +14,12 @@ import { SlipwayError } from '../../../src/errors.js';
 import { Keeper, containerFields, processFields } from '../../../src/runtime/keeper/keeper.js';
 import { errorFromFrame } from '../../../src/runtime/keeper/keeper-error.js';
 import { FrameType, MAX_FRAME, Tag, encodeFrame, field, tlv } from '../../../src/runtime/keeper/protocol.js';
-import { until } from '../harness/index.js';
+import { httpGet, until } from '../harness/index.js';
 import { busyboxRootfs, skipReason, specFor } from './fixture.js';
 import { RawHelper } from './raw-helper.js';
 
 const skip = skipReason();
 const BIG = 65 * 1024 * 1024;
-
-function httpGet(port: number, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
 
 async function execOut(keeper: Keeper, id: string, argv: string[], stdin?: Buffer): Promise<{ out: string; code: number | null }> {
   let out = '';
