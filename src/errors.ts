@@ -42,7 +42,15 @@ export type SlipwayErrorCode =
   /** A module's command inside its container (a query, a CLI call) exited non-zero. */
   | 'ERR_COMMAND_FAILED'
   /** A testcontainers method or option slipway does not provide; the hint names the alternative. */
-  | 'ERR_UNSUPPORTED';
+  | 'ERR_UNSUPPORTED'
+  /** A Dockerfile that does not parse (the message names the line and the instruction). */
+  | 'ERR_DOCKERFILE_PARSE'
+  /** A build that cannot go on: an unknown stage, a missing base, a variable required by `${VAR:?}`. */
+  | 'ERR_BUILD'
+  /** A build's context is missing, or a COPY/ADD source is absent or outside it (`../x`, a symlink out). */
+  | 'ERR_BUILD_CONTEXT'
+  /** A RUN step exited non-zero (the message has its exit code, the details its last output lines). */
+  | 'ERR_BUILD_STEP_FAILED';
 
 const BRAND = Symbol.for('slipway.error');
 
