@@ -41,6 +41,8 @@ export interface RunCommand {
   pull?: 'always' | 'missing' | 'never';
   /** Seconds between the stop signal and SIGKILL on Ctrl-C. */
   stopTimeout: number;
+  /** Signal Ctrl-C delivers first (default: the image's StopSignal, else SIGTERM). */
+  stopSignal?: string;
 }
 
 export interface ImagesCommand { command: 'images'; json: boolean }
@@ -75,6 +77,7 @@ const RUN_OPTIONS = {
   platform: { type: 'string' },
   pull: { type: 'string' },
   'stop-timeout': { type: 'string' },
+  'stop-signal': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -184,6 +187,7 @@ function parseRun(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
     platform: checkPlatform(values.platform),
     pull,
     stopTimeout,
+    stopSignal: values['stop-signal'],
   };
 }
 

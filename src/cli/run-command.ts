@@ -21,6 +21,7 @@ export function builderFor(cmd: RunCommand): Container {
   if (cmd.name !== undefined) c = c.withName(cmd.name);
   if (cmd.platform !== undefined) c = c.withPlatform(cmd.platform);
   if (cmd.pull !== undefined) c = c.withPullPolicy(cmd.pull);
+  if (cmd.stopSignal !== undefined) c = c.withStopSignal(/^\d+$/.test(cmd.stopSignal) ? Number(cmd.stopSignal) : cmd.stopSignal);
   return c;
 }
 

@@ -37,6 +37,7 @@ Options:
       --platform P         os/arch[/variant], default: this host's
       --pull POLICY        missing (default), always or never
       --stop-timeout SEC   grace period between the stop signal and SIGKILL (default 10)
+      --stop-signal SIG    signal Ctrl-C sends first (default: the image's STOPSIGNAL, else SIGTERM)
       --rm                 remove the container on exit (always the case)
 
 Exit status: the container's; 125 when slipway could not run it; 2 for bad arguments; 130 after Ctrl-C.

@@ -335,7 +335,9 @@ export class Keeper {
   static async start(opts: { stateRoot?: string; mapping?: Omit<MapOptions, 'onSingle'> } = {}): Promise<Keeper> {
     const bin = helperPath();
     const root = opts.stateRoot ?? stateRoot();
-    const child = spawn(bin, ['keeper', root], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // detached: a session of its own, so a terminal's Ctrl-C (SIGINT to the foreground process group) or hang-up
+    // reaches Node only, which stops the containers in order; the keeper still dies with Node (EOF, PDEATHSIG).
+    const child = spawn(bin, ['keeper', root], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const decoder = new FrameDecoder();
     let keeper: Keeper | undefined;
     let stderrTail = '';

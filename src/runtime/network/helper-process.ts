@@ -29,7 +29,8 @@ export class HelperProcess {
     const stdio: Array<'ignore' | 'pipe'> = ['ignore', 'pipe', 'pipe'];
     for (let i = 0; i < extraFds; i++) stdio.push('pipe');
     log('spawn %s %s', bin, args.join(' '));
-    this.child = spawn(bin, args, { stdio });
+    // detached (own session): a terminal's Ctrl-C must not cut a container's network while `slipway run` stops it.
+    this.child = spawn(bin, args, { stdio, detached: true });
     track(this.child);
     const collect = (d: Buffer) => {
       const s = d.toString('utf8');

@@ -2,40 +2,13 @@
  * The `slipway` command end to end: the TypeScript entry run through vite-node (as a user runs the
  * built bin), against the local test registry.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
-
-const require = createRequire(import.meta.url);
-const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
-const entry = join(import.meta.dirname, '..', '..', '..', 'src', 'cli.ts');
-
-interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: { stdout: string; stderr: string }; done: Promise<Finished> } {
-  const child = spawn(process.execPath, [viteNode, entry, '--', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => { out.stdout += s; });
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { out.stderr += s; });
-  const done = new Promise<Finished>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, ...out })));
-  return { child, out, done };
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+import { cli, until } from './harness.js';
 
 const store = mkdtempSync(join(tmpdir(), 'slipway-cli-store-'));
 afterAll(() => rmSync(store, { recursive: true, force: true }));
