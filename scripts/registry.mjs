@@ -2,7 +2,7 @@
 // A real local registry for slipway's tests: Debian's `docker-registry` (distribution 2.8) on free
 // loopback ports, serving the fixture images that scripts/fixtures/build.sh made.
 //
-//   node scripts/registry.mjs seed    (root, run by the fixture build) pushes every fixture with skopeo
+//   node scripts/registry.mjs seed [catalogue.json]  (root, run by the fixture build) pushes every fixture with skopeo
 //                                     into a registry storage dir kept in the fixtures dir, keyed by
 //                                     the images' recipes, so test runs copy it instead of pushing.
 //   node scripts/registry.mjs serve   starts the test registries on free ports, prints their
@@ -52,8 +52,9 @@ export function readCatalogue(dir = fixturesDir()) {
 }
 
 /**
- * Every push the registry gets: each tag of each image as `library/<name>:<tag>` and `<name>:<tag>`.
- * Tag `multi` is an image index and is copied with `--all`.
+ * Every push the registry gets: each tag of each image as `library/<name>:<tag>` and `<name>:<tag>`, and
+ * an image's `aliases` (`{repo, tag, from}`: tag `from` of the layout as `<repo>:<tag>`, for Docker Hub
+ * names such as `cristianrgreco/testcontainer`). Tag `multi` is an image index and is copied with `--all`.
  */
 export function pushList(catalogue, dir = fixturesDir()) {
   const pushes = [];
@@ -63,12 +64,14 @@ export function pushList(catalogue, dir = fixturesDir()) {
         pushes.push({ source: `oci:${join(dir, image.layout)}:${tag}`, repo, tag, all: tag === 'multi' });
       }
     }
+    for (const a of image.aliases ?? []) pushes.push({ source: `oci:${join(dir, image.layout)}:${a.from}`, repo: a.repo, tag: a.tag, all: false });
   }
   return pushes;
 }
 
 function seedKey(catalogue) {
-  const recipes = Object.entries(catalogue.images).map(([n, i]) => `${n}=${i.recipe}:${i.tags.join(',')}`);
+  const recipes = Object.entries(catalogue.images).map(([n, i]) =>
+    `${n}=${i.recipe}:${i.tags.join(',')}${(i.aliases ?? []).map((a) => ` ${a.repo}:${a.tag}<${a.from}`).join('')}`);
   return createHash('sha256').update(`seed-v1\n${recipes.sort().join('\n')}`).digest('hex').slice(0, 16);
 }
 
@@ -183,8 +186,8 @@ function skopeoCopy({ source, repo, tag, all }, address) {
 }
 
 /** Pushes every fixture to the registry at `address` with skopeo (a few at a time). */
-export async function pushFixtures(address, dir = fixturesDir()) {
-  const queue = pushList(readCatalogue(dir), dir);
+export async function pushFixtures(address, dir = fixturesDir(), catalogue = readCatalogue(dir)) {
+  const queue = pushList(catalogue, dir);
   // The first copy of each image uploads its blobs; later tags of it only check they exist.
   const workers = Array.from({ length: 3 }, async () => {
     for (let p = queue.shift(); p; p = queue.shift()) await skopeoCopy(p, address);
@@ -192,9 +195,13 @@ export async function pushFixtures(address, dir = fixturesDir()) {
   await Promise.all(workers);
 }
 
-/** Makes the seeded registry storage for the current fixtures if it is not there yet. */
-export async function seed(dir = fixturesDir()) {
-  const catalogue = readCatalogue(dir);
+/**
+ * Makes the seeded registry storage for a catalogue (default: the current fixtures.json) if it is not there
+ * yet. Keeps the current fixtures.json's seed besides it, so test runs that read that catalogue still find
+ * theirs while the build moves the new one into place; any other seed is removed.
+ */
+export async function seed(dir = fixturesDir(), catalogueFile = undefined) {
+  const catalogue = catalogueFile ? JSON.parse(readFileSync(catalogueFile, 'utf8')) : readCatalogue(dir);
   const root = join(dir, 'registry');
   const key = seedKey(catalogue);
   const target = join(root, key);
@@ -204,11 +211,17 @@ export async function seed(dir = fixturesDir()) {
   rmSync(tmp, { recursive: true, force: true });
   const registry = await startRegistry({ storageDir: tmp });
   try {
-    await pushFixtures(registry.address, dir);
+    await pushFixtures(registry.address, dir, catalogue);
   } finally {
     await registry.stop();
   }
-  for (const old of readdirSync(root)) if (old !== `${key}.tmp-${process.pid}`) rmSync(join(root, old), { recursive: true, force: true });
+  let current;
+  try {
+    current = seedKey(readCatalogue(dir));
+  } catch {
+    // no fixtures.json yet
+  }
+  for (const old of readdirSync(root)) if (old !== `${key}.tmp-${process.pid}` && old !== current) rmSync(join(root, old), { recursive: true, force: true });
   renameSync(tmp, target);
   spawnSync('chmod', ['-R', 'a+rX', target]);
   return { storage: target, pushed: true };
@@ -271,7 +284,7 @@ export async function startTestRegistries({ dir = fixturesDir() } = {}) {
 async function main(cmd) {
   if (cmd === 'seed') {
     const t = Date.now();
-    const { storage, pushed } = await seed();
+    const { storage, pushed } = await seed(fixturesDir(), process.argv[3]);
     console.error(`[fixtures] registry seed ${pushed ? `pushed in ${((Date.now() - t) / 1000).toFixed(1)}s` : 'cached'}: ${storage}`);
   } else if (cmd === 'serve') {
     const r = await startTestRegistries();

@@ -19,12 +19,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, inject, it } from 'vitest';
 
 /** The fixture images built by scripts/fixtures/build.sh. */
-export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached' | 'nats' | 'mosquitto' | 'etcd' | 'rabbitmq';
+export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached' | 'nats' | 'mosquitto' | 'etcd' | 'rabbitmq' | 'testcontainer';
 
 /**
  * Tags pushed for each fixture (each under `library/<name>` and `<name>`). The first is the default.
  * busybox `config` has Entrypoint/Env/User app/WorkingDir/ExposedPorts 8080/tcp+9090/udp set;
  * busybox `multi` is an image index (linux/amd64 real, linux/arm64/v8 fake with the same layers).
+ * testcontainer `1.1.14` stands in for `cristianrgreco/testcontainer:1.1.14` and `udp` for `mendhak/udp-listener`
+ * (both also pushed under those Docker Hub names; see scripts/fixtures/README.md).
  */
 export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Object.freeze({
   busybox: ['latest', '1', 'config', 'multi'],
@@ -38,6 +40,7 @@ export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Ob
   mosquitto: ['2', 'latest'],
   etcd: ['3.4', 'latest'],
   rabbitmq: ['3-management', 'latest'],
+  testcontainer: ['1.1.14', 'latest', 'udp'],
 });
 
 function provided<K extends 'registry' | 'registryAuth' | 'fixturesDir'>(key: K, env: string): string {
