@@ -21,7 +21,7 @@ export {
   NatsContainer, StartedNatsContainer, MosquittoContainer, StartedMosquittoContainer, EtcdContainer, StartedEtcdContainer,
   RabbitMQContainer, StartedRabbitMQContainer,
 } from './testcontainers/modules/index.js';
-export type { FamilyDefinition } from './testcontainers/modules/index.js';
+export type { FamilyDefinition, DockerCreateOptions } from './testcontainers/modules/index.js';
 export type { ServiceDefinition, Flavour } from './modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';

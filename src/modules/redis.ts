@@ -42,14 +42,17 @@ export const redisService: ServiceDefinition<RedisSettings> = {
   port: PORT,
   defaults: {},
   configure(c: Container, s: Readonly<RedisSettings>): Container {
-    const args = [
-      ...(s.password !== undefined ? ['--requirepass', s.password] : []),
-      ...(s.persistence !== undefined ? ['--save', '1', '1', '--appendonly', 'yes'] : []),
-    ];
+    // The persistence flags in testcontainers' own spelling (a name and its value in one element, which redis-server
+    // 7 reads as one config line), so a migrated test that compares the command or REDIS_ARGS sees the same text.
+    // The password stays two elements: one with a space in it would otherwise be split.
+    const persistence = s.persistence !== undefined ? ['--save 1 1 ', '--appendonly yes'] : [];
+    const args = [...(s.password !== undefined ? ['--requirepass', s.password] : []), ...persistence];
     let next = c;
     if (args.length > 0 && c.options.image.includes('redis-stack')) {
+      // redis-stack's entrypoint splits REDIS_ARGS on spaces (a password with one cannot be passed this way).
+      const stackArgs = [...(s.password !== undefined ? [`--requirepass ${s.password}`] : []), ...persistence];
       const existing = c.options.env.REDIS_ARGS;
-      next = next.withEnv({ REDIS_ARGS: [existing, ...args].filter(Boolean).join(' ') }).withEntrypoint(['/entrypoint.sh']);
+      next = next.withEnv({ REDIS_ARGS: [existing, ...stackArgs].filter(Boolean).join(' ') }).withEntrypoint(['/entrypoint.sh']);
     } else if (args.length > 0) {
       next = next.withCommand([...(c.options.command?.length ? c.options.command : ['redis-server']), ...args]);
     }
@@ -127,7 +130,7 @@ export class RedisContainer extends ServiceContainer<RedisSettings, StartedRedis
 
   /** Requires this password (`--requirepass`, appended to the command). Returns a new builder. */
   withPassword(password: string): RedisContainer { return this.withSettings({ password: checkText('password', password) }); }
-  /** Binds host directory `dir` at `/data` with persistence on (`--save 1 1 --appendonly yes`). Returns a new builder. */
+  /** Binds host directory `dir` at `/data` with persistence on (`'--save 1 1 ', '--appendonly yes'`, testcontainers' flags). Returns a new builder. */
   withPersistence(dir: string): RedisContainer { return this.withSettings({ persistence: checkHostPath('persistence directory', dir) }); }
   /** Runs this host file of redis-cli commands once the server is ready (a failure removes the container). Returns a new builder. */
   withInitialData(file: string): RedisContainer { return this.withSettings({ initialData: checkHostPath('initial data file', file) }); }

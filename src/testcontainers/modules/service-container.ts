@@ -7,6 +7,18 @@ import { MODULE_STARTUP_TIMEOUT, finishServiceStart, type ServiceDefinition } fr
 import { GenericContainer } from '../generic-container.js';
 import type { StartedTestContainer } from '../started-test-container.js';
 
+/** The part of Docker's container create options that `createOpts` shows. */
+export interface DockerCreateOptions {
+  Image: string;
+  Cmd?: string[];
+  Entrypoint?: string[];
+  /** `NAME=value` */
+  Env?: string[];
+  User?: string;
+  WorkingDir?: string;
+  Labels: Record<string, string>;
+}
+
 /**
  * A testcontainers-style module: every `with*` changes this builder and returns it (statement-style configuration
  * works: `const pg = new PostgreSqlContainer(img); pg.withDatabase('shop'); await pg.start()`). The module's defaults
@@ -19,6 +31,7 @@ import type { StartedTestContainer } from '../started-test-container.js';
  */
 export abstract class ServiceGenericContainer<S extends object, T extends StartedTestContainer> extends GenericContainer {
   #settings: Readonly<S>;
+  #built: Container | undefined;
 
   protected constructor(image: string, protected readonly definition: ServiceDefinition<S>) {
     super(image);
@@ -38,7 +51,27 @@ export abstract class ServiceGenericContainer<S extends object, T extends Starte
   /** The user's container (as `GenericContainer` builds it) plus the module's defaults. */
   protected override async build(): Promise<Container> {
     const settings = this.#settings;
-    return this.definition.configure(await super.build(), settings);
+    const built = this.definition.configure(await super.build(), settings);
+    this.#built = built;
+    return built;
+  }
+
+  /**
+   * What the last `start()` created, in the shape of Docker's create options (testcontainers' modules change their
+   * builder at start, and its own tests read `container.createOpts.Cmd` and `.Env` afterwards); before a start, the
+   * builder's own settings. `Env` holds what you and the module set, not the image's.
+   */
+  protected get createOpts(): DockerCreateOptions {
+    const o = (this.#built ?? this.container).options;
+    return {
+      Image: o.image,
+      ...(o.command ? { Cmd: [...o.command] } : {}),
+      ...(o.entrypoint ? { Entrypoint: [...o.entrypoint] } : {}),
+      ...(Object.keys(o.env).length > 0 ? { Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`) } : {}),
+      ...(o.user !== undefined ? { User: o.user } : {}),
+      ...(o.workdir !== undefined ? { WorkingDir: o.workdir } : {}),
+      Labels: { ...o.labels },
+    };
   }
 
   /** Wraps the started container in the module's started class. */

@@ -170,6 +170,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     container.withCommand(['redis-server', '--loglevel', 'verbose']);
     container.withPersistence(dir);
     await using redis = await container.start();
+    // testcontainers' flags ('--save 1 1 ', '--appendonly yes': name and value in one argument) reach the server.
+    expect((await redis.executeCliCmd('config', ['get', 'appendonly'])).split('\n')).toEqual(['appendonly', 'yes', '']);
+    expect((await redis.executeCliCmd('config', ['get', 'save'])).split('\n')).toEqual(['save', '1 1', '']);
     expect(await resp(redis.getHost(), redis.getPort(), [['SET', 'key', 'val']])).toEqual(['+OK']);
     await redis.restart();
     expect(await resp(redis.getHost(), redis.getPort(), [['GET', 'key']])).toEqual(['val']);

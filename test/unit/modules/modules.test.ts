@@ -81,7 +81,7 @@ describe('RedisContainer and NginxContainer', () => {
     expect((locked.waitStrategy as { describe(): string }).describe()).not.toContain('s3cret');
     expect(locked.files.find((f) => f.target === '/run/slipway-redis-password')).toMatchObject({ mode: 0o644 });
     expect(new RedisContainer().with((c) => c.withCommand(['redis-server', '--loglevel', 'verbose'])).withPersistence('/tmp/d').build().options)
-      .toMatchObject({ command: ['redis-server', '--loglevel', 'verbose', '--save', '1', '1', '--appendonly', 'yes'], user: '0:0' });
+      .toMatchObject({ command: ['redis-server', '--loglevel', 'verbose', '--save 1 1 ', '--appendonly yes'], user: '0:0' });
     const stack = new RedisContainer('redis/redis-stack-server:7').with((c) => c.withEnv({ REDIS_ARGS: '--loglevel verbose' })).withPassword('pw').build().options;
     expect([stack.env.REDIS_ARGS, stack.entrypoint, stack.command]).toEqual(['--loglevel verbose --requirepass pw', ['/entrypoint.sh'], undefined]);
     expect(new StartedRedisContainer(fakeStarted({ '6379/tcp': 40002 }), {}).getConnectionUrl()).toBe('redis://127.0.0.1:40002');

@@ -46,12 +46,28 @@ describe('slipway/testcontainers modules are mutable GenericContainers', () => {
     expect(first.command).toEqual(['redis-server', '--loglevel', 'verbose', '--requirepass', 'pw']);
     redis.withPersistence('/tmp/redis-data');
     expect(await built(redis)).toMatchObject({
-      command: ['redis-server', '--loglevel', 'verbose', '--requirepass', 'pw', '--save', '1', '1', '--appendonly', 'yes'],
+      command: ['redis-server', '--loglevel', 'verbose', '--requirepass', 'pw', '--save 1 1 ', '--appendonly yes'],
       user: '0:0',
       mounts: [{ kind: 'bind', source: '/tmp/redis-data', target: '/data' }],
     });
     // testcontainers' own test passes mkdtempSync('redis-'): relative to the current directory.
     expect((await built(new RedisContainer('example/redis:7').withPersistence('redis-x'))).mounts).toEqual([expect.objectContaining({ source: `${process.cwd()}/redis-x` })]);
+  });
+
+  it('createOpts shows what start() created, in testcontainers\' words (its redis tests compare Cmd and Env)', async () => {
+    const opts = (c: GenericContainer) => (c as unknown as { createOpts: { Cmd?: string[]; Env?: string[] } }).createOpts;
+    const plain = new RedisContainer('example/redis:7').withCommand(['redis-server', '--loglevel', 'verbose']);
+    await built(plain);
+    expect(opts(plain).Cmd).toEqual(['redis-server', '--loglevel', 'verbose']);
+    const persisted = new RedisContainer('example/redis:7').withCommand(['redis-server', '--loglevel', 'verbose']).withPersistence('/tmp/r');
+    expect(opts(persisted).Cmd).toEqual(['redis-server', '--loglevel', 'verbose']); // before start: the builder's own
+    await built(persisted);
+    expect(opts(persisted).Cmd).toEqual(['redis-server', '--loglevel', 'verbose', '--save 1 1 ', '--appendonly yes']);
+    const stack = new RedisContainer('redis/redis-stack-server:7.4.0-v4').withEnvironment({ REDIS_ARGS: '--loglevel verbose' });
+    await built(stack);
+    expect(opts(stack).Env).toEqual(['REDIS_ARGS=--loglevel verbose']);
+    await built(stack.withPersistence('/tmp/r'));
+    expect(opts(stack).Env).toEqual(['REDIS_ARGS=--loglevel verbose --save 1 1  --appendonly yes']);
   });
 
   it('a port the user published and a wait strategy the user chose are kept', async () => {
