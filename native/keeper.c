@@ -29,6 +29,7 @@
 #include "logs.h"
 #include "loop.h"
 #include "network.h"
+#include "owner.h"
 #include "process.h"
 #include "reply.h"
 #include "rootfs.h"
@@ -70,6 +71,9 @@ static struct {
   char *dir;
   int lockfd;
   int map_kind;
+  int owner_fd[SW_MAX_OWNERS]; /* pidfds of the run's root processes (owner.h), -1 when unused */
+  int owner_pid[SW_MAX_OWNERS];
+  struct watch w_owner[SW_MAX_OWNERS];
 } K;
 
 /* ---- containers ------------------------------------------------------------------------------ */
@@ -632,6 +636,32 @@ static void input_readable(struct watch *w, uint32_t events) {
   }
 }
 
+/* A watched root process of the test run died: its workers may live on (vitest's and jest's forked
+ * workers finish their current file first), but their containers go now, as with Node's EOF. */
+static void owner_exited(struct watch *w, uint32_t events) {
+  (void)events;
+  logmsg("the test run's main process %d exited: removing this keeper's containers", K.owner_pid[w->idx]);
+  teardown();
+}
+
+static void watch_owners(char **specs, int n) {
+  for (int i = 0; i < SW_MAX_OWNERS; i++) K.owner_fd[i] = -1;
+  for (int i = 0; i < n && i < SW_MAX_OWNERS; i++) {
+    int pid = 0, fd = owner_open(specs[i], &pid);
+    if (fd == -ESRCH) {
+      /* Started for a run that is already over: nothing may be created for it. */
+      logmsg("the test run's main process %s is gone: not starting", specs[i]);
+      _exit(0);
+    }
+    if (fd < 0) {
+      logmsg("cannot watch the test run's main process %s: %s", specs[i], strerror(-fd));
+      continue;
+    }
+    K.owner_fd[i] = fd;
+    K.owner_pid[i] = pid;
+  }
+}
+
 /* Removes keeper-<pid> siblings whose keeper died: the lock is free and the pid is gone. */
 static void sweep(const char *root, const char *self) {
   cleanup_fd int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -679,7 +709,7 @@ static void signal_readable(struct watch *w, uint32_t events) {
   if (chld) reap_children();
 }
 
-int keeper_main(const char *state_root) {
+int keeper_main(const char *state_root, char **owners, int n_owners) {
   /* Writes to a dead Node must fail with EPIPE, not kill us before we clean up. */
   signal(SIGPIPE, SIG_IGN);
   sigset_t set;
@@ -696,6 +726,9 @@ int keeper_main(const char *state_root) {
    * them too): say so once, for SLIPWAY debug logs. */
   if (syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0) < 0 && (errno == ENOSYS || errno == EPERM))
     logmsg("session keyrings unavailable (%s): containers keep the keeper's, which they cannot use either", strerror(errno));
+  /* Opened before the user namespace: pidfd_open needs no privilege, but the earlier the pid is
+   * pinned, the smaller the window in which it can be reused. */
+  watch_owners(owners, n_owners);
   K.map_kind = userns_enter(&K.in);
   setup_state_dir(state_root);
 
@@ -705,6 +738,11 @@ int keeper_main(const char *state_root) {
   K.w_in = (struct watch){input_readable, NULL, 0};
   K.w_sig = (struct watch){signal_readable, NULL, 0};
   if (loop_add(0, EPOLLIN, &K.w_in) < 0 || loop_add(K.sigfd, EPOLLIN, &K.w_sig) < 0) die_with_error("epoll_ctl");
+  for (int i = 0; i < SW_MAX_OWNERS; i++) {
+    if (K.owner_fd[i] < 0) continue;
+    K.w_owner[i] = (struct watch){owner_exited, NULL, i};
+    if (loop_add(K.owner_fd[i], EPOLLIN, &K.w_owner[i]) < 0) die_with_error("epoll_ctl pidfd");
+  }
   if (forward_init() < 0) die_with_error("forward: timerfd");
   if (out_init() < 0) die_with_error("output queue");
 

@@ -3,4 +3,8 @@
  * exec, files); nothing below includes this file. */
 #pragma once
 
-int keeper_main(const char *state_root) __attribute__((noreturn));
+/* At most this many `--watch=` processes (owner.h). */
+#define SW_MAX_OWNERS 4
+
+/* `owners`: specs of processes whose exit tears the keeper down like Node's EOF (owner.h). */
+int keeper_main(const char *state_root, char **owners, int n_owners) __attribute__((noreturn));

@@ -40,3 +40,4 @@ export async function layerOwnership(): Promise<{ mappingKey: string; applyOwner
 export async function removeTree(path: string): Promise<void> {
   await (await Keeper.get()).rmtree(path);
 }
+export { markRunRoot } from './keeper/run-owner.js';

@@ -13,6 +13,7 @@ import { KeeperError, errorFromFrame } from './keeper-error.js';
 
 export { KeeperError, errorFromFrame, type KeeperErrorKind } from './keeper-error.js';
 import { stateRoot } from './state-root.js';
+import { runOwners } from './run-owner.js';
 
 const log = logger('keeper');
 const helperLog = logger('keeper:helper');
@@ -335,9 +336,12 @@ export class Keeper {
   static async start(opts: { stateRoot?: string; mapping?: Omit<MapOptions, 'onSingle'> } = {}): Promise<Keeper> {
     const bin = helperPath();
     const root = opts.stateRoot ?? stateRoot();
+    // Besides this process (stdin EOF), the keeper watches the test run's root process, if any.
+    const owners = runOwners().map((o) => `--watch=${o}`);
+    if (owners.length) log('keeper watches %s', owners.join(' '));
     // detached: a session of its own, so a terminal's Ctrl-C (SIGINT to the foreground process group) or hang-up
     // reaches Node only, which stops the containers in order; the keeper still dies with Node (EOF, PDEATHSIG).
-    const child = spawn(bin, ['keeper', root], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(bin, ['keeper', root, ...owners], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const decoder = new FrameDecoder();
     let keeper: Keeper | undefined;
     let stderrTail = '';
