@@ -23,9 +23,25 @@ describe('layering', () => {
     expect(bad).toEqual([]);
   });
 
-  it('api/ and cli/ reach the runtime only through runtime/index.ts', () => {
-    const bad = [...files(join(SRC, 'api')), ...files(join(SRC, 'cli'))]
+  it('api/, cli/, runners/ and the runner entry points reach the runtime only through runtime/index.ts', () => {
+    const bad = [...files(join(SRC, 'api')), ...files(join(SRC, 'cli')), ...files(join(SRC, 'runners')), ...['vitest.ts', 'jest.ts', 'jest-environment.ts'].map((f) => join(SRC, f))]
       .flatMap((f) => importsOf(f).filter((i) => i.startsWith('runtime/') && i !== 'runtime/index').map((i) => `${relative(SRC, f)} → ${i}`));
     expect(bad).toEqual([]);
+  });
+
+  it('importing slipway (or slipway/testcontainers) loads neither vitest nor jest nor the runner helpers', () => {
+    const seen = new Set<string>();
+    const visit = (rel: string): void => {
+      if (seen.has(rel)) return;
+      seen.add(rel);
+      const file = join(SRC, `${rel}.ts`);
+      const text = readFileSync(file, 'utf8');
+      const bare = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*'([^.'][^']*)'/g)].map((m) => m[1]!);
+      expect(bare.filter((b) => /^(vitest|jest|@jest\/)|^jest-/.test(b)), rel).toEqual([]);
+      for (const i of importsOf(file)) visit(i);
+    };
+    visit('index');
+    visit('testcontainers');
+    expect([...seen].filter((f) => /^(vitest|jest|jest-environment)$|^runners\//.test(f))).toEqual([]);
   });
 });
