@@ -1,0 +1,126 @@
+// What testcontainers-node's own tests import from its internals, over slipway's compat entry point. Used only by
+// scripts/measure-testcontainers-suite.mjs: every relative import of an upstream test file is rewritten to a copy of
+// stub.ts, which re-exports this module.
+//  - the public API comes from src/testcontainers.ts as it is (a missing name fails the test file, as it would a user's);
+//  - test helpers that only talk to the container are re-implemented as upstream writes them;
+//  - helpers that inspect Docker itself (dockerode, events, the reaper, image info) throw `INSPECTS_DOCKER: <name>`;
+//  - Docker Hub images the suite uses are mapped to the fixture registry's stand-ins (see mapImage).
+import { readFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect } from 'vitest';
+import * as tc from '../../src/testcontainers.ts';
+
+export * from '../../src/testcontainers.ts';
+
+function fixtureImages(): Record<string, { tags: string[] }> {
+  try {
+    return JSON.parse(readFileSync(path.join(process.env.SLIPWAY_FIXTURES_DIR ?? '', 'fixtures.json'), 'utf8')).images;
+  } catch {
+    return {};
+  }
+}
+
+/** The fixture standing in for an upstream image, or undefined when the name is used as given. */
+function mapImage(image: string): { image: string; command?: string[] } | undefined {
+  const images = fixtureImages();
+  const stand = (tag: string) => images.testcontainer?.tags.includes(tag);
+  if (/^cristianrgreco\/testcontainer:/.test(image)) {
+    if (stand('1.1.14')) return { image: 'testcontainer:1.1.14' };
+    // No stand-in built: busybox httpd answers /hello-world on 8080 (the other routes 404).
+    return {
+      image: 'busybox:latest',
+      command: ['sh', '-c', 'mkdir -p /w && echo hello-world > /w/hello-world && echo Listening on port 8080 && exec httpd -f -v -p 8080 -h /w'],
+    };
+  }
+  if (/^mendhak\/udp-listener(:|$)/.test(image) && stand('udp')) return { image: 'testcontainer:udp' };
+  if (/^alpine(:|$)/.test(image)) return { image: 'busybox:latest' };
+  return undefined;
+}
+
+export class GenericContainer extends tc.GenericContainer {
+  constructor(image: string) {
+    const mapped = mapImage(image);
+    super(mapped?.image ?? image);
+    if (mapped?.command) super.withCommand(mapped.command);
+  }
+}
+
+/** Upstream reads `FROM` lines of the module's Dockerfile; the fixtures have one tag per service. */
+export const getImage = (dirname: string, index = 0): string => {
+  const from = readFileSync(path.resolve(dirname, '..', 'Dockerfile'), 'utf8').split(/\r?\n/)[index]?.split(' ')[1] ?? '';
+  if (/^redis:/.test(from)) return 'redis:7';
+  if (/^postgres:/.test(from)) return 'postgres:15';
+  return from;
+};
+
+export const checkContainerIsHealthy = async (container: tc.StartedTestContainer): Promise<void> => {
+  const response = await fetch(`http://${container.getHost()}:${container.getMappedPort(8080)}/hello-world`);
+  expect(response.status).toBe(200);
+};
+
+export const checkContainerIsHealthyTls = async (container: tc.StartedTestContainer): Promise<void> => {
+  const { Agent, request } = await import('undici');
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+  const response = await request(`https://${container.getHost()}:${container.getMappedPort(8443)}/hello-world`, { dispatcher });
+  expect(response.statusCode).toBe(200);
+};
+
+export const checkContainerIsHealthyUdp = async (container: tc.StartedTestContainer): Promise<void> => {
+  const testMessage = 'health_check';
+  const client = createSocket('udp4');
+  try {
+    client.send(Buffer.from(testMessage), container.getFirstMappedPort(), container.getHost());
+    const logs = await container.logs();
+    for await (const log of logs) if (String(log).includes(testMessage)) return;
+  } finally {
+    client.close();
+  }
+};
+
+export async function createTestServer(port: number) {
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => { res.writeHead(200); res.end('hello world'); });
+  await new Promise<void>((resolve) => server.listen(port, resolve));
+  return server;
+}
+
+export const createTempSymlinkedFile = async (content: string) => {
+  const directory = await fs.promises.mkdtemp(path.join(tmpdir(), 'testcontainers-'));
+  const source = path.join(directory, 'source.txt');
+  const symlink = path.join(directory, 'symlink.txt');
+  await fs.promises.writeFile(source, content);
+  await fs.promises.symlink(source, symlink);
+  return { source, symlink, [Symbol.asyncDispose]: () => fs.promises.rm(directory, { recursive: true, force: true }) };
+};
+
+// Docker's own view: no equivalent without a Docker daemon.
+const inspectsDocker = (name: string) => async (..._args: unknown[]): Promise<never> => {
+  throw new Error(`INSPECTS_DOCKER: ${name}`);
+};
+export const getContainerRuntimeClient = inspectsDocker('getContainerRuntimeClient');
+export const getHealthCheckStatus = inspectsDocker('getHealthCheckStatus');
+export const getDockerEventStream = inspectsDocker('getDockerEventStream');
+export const waitForDockerEvent = inspectsDocker('waitForDockerEvent');
+export const getRunningContainerNames = inspectsDocker('getRunningContainerNames');
+export const getStoppedContainerNames = inspectsDocker('getStoppedContainerNames');
+export const getContainerIds = inspectsDocker('getContainerIds');
+export const getImageInfo = inspectsDocker('getImageInfo');
+export const checkImageExists = inspectsDocker('checkImageExists');
+export const getRunningNetworkIds = inspectsDocker('getRunningNetworkIds');
+export const getVolumeNames = inspectsDocker('getVolumeNames');
+export const getVolumeIds = inspectsDocker('getVolumeIds');
+export const getImageLabelsByName = inspectsDocker('getImageLabelsByName');
+export const deleteImageByName = inspectsDocker('deleteImageByName');
+export const stopStartingContainer = inspectsDocker('stopStartingContainer');
+export const getReaper = inspectsDocker('getReaper');
+export const inspectContainerUntilPortsExposed = inspectsDocker('inspectContainerUntilPortsExposed');
+export const LABEL_TESTCONTAINERS_SESSION_ID = 'org.testcontainers.session-id';
+export const containerLog = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };
+export class ImageName {
+  static fromString(_s: string): never {
+    throw new Error('INSPECTS_DOCKER: ImageName');
+  }
+}
