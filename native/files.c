@@ -207,6 +207,50 @@ void put_worker(int out, uint32_t reqid, void *arg) {
   worker_ok(out, reqid);
 }
 
+/* GET sent with CHUNKED: Node grants one credit (a byte on fd 0) per GET_DATA frame it has taken,
+ * SW_WINDOW up front, so the keeper and Node hold at most SW_WINDOW chunks of a file at once. */
+static bool get_streaming;
+static unsigned get_credits = SW_WINDOW;
+
+/* Waits for one credit; false when Node cancelled (EOF on fd 0) or the pipe failed. */
+static bool take_credit(void) {
+  while (get_credits == 0) {
+    uint8_t tokens[64];
+    ssize_t n = read(0, tokens, sizeof tokens);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    get_credits += (unsigned)n;
+  }
+  get_credits--;
+  return true;
+}
+
+/* Sends exactly `size` bytes of fd as GET_DATA frames: Node announced that size already (a tar
+ * header needs it), so a file that shrinks meanwhile fails the GET; growth past it is not sent. */
+static void send_content(int out, uint32_t reqid, int fd, uint64_t size, const char *rel) {
+  uint8_t *chunk = xmalloc(SW_CHUNK);
+  for (uint64_t off = 0; off < size;) {
+    size_t want = size - off < SW_CHUNK ? (size_t)(size - off) : SW_CHUNK;
+    ssize_t n = read_full(fd, chunk, want);
+    sw_error e;
+    if (n < 0 || (size_t)n != want) {
+      sw_fail(&e, n < 0 ? (int)-n : EAGAIN, n < 0 ? "get %s: read" : "get %s: the file shrank while it was read", rel);
+      worker_fail(out, reqid, &e);
+    }
+    if (!take_credit()) {
+      sw_fail(&e, ECANCELED, "get %s: cancelled by the reader", rel);
+      worker_fail(out, reqid, &e);
+    }
+    sw_buf b = {0};
+    buf_begin(&b, FR_GET_DATA, reqid);
+    buf_put(&b, T_DATA, chunk, (uint32_t)n);
+    worker_send(out, &b);
+    buf_free(&b);
+    off += (uint64_t)n;
+  }
+  free(chunk);
+}
+
 static void send_entry(int out, uint32_t reqid, const char *full, const char *rel, const struct stat *st) {
   sw_buf b = {0};
   buf_begin(&b, FR_GET_ENTRY, reqid);
@@ -225,28 +269,42 @@ static void send_entry(int out, uint32_t reqid, const char *full, const char *re
       buf_put_str(&b, T_LINK, target);
     }
   } else if (type == 1) {
-    if (st->st_size > (48 << 20)) {
-      sw_error e;
-      sw_fail(&e, EFBIG, "get %s: files above 48 MiB are not supported", rel);
-      worker_fail(out, reqid, &e);
-    }
     /* The container may have swapped the file for a FIFO or device since the lstat: O_NONBLOCK
      * keeps open() from waiting for a writer, and what was opened must still be a regular file. */
     cleanup_fd int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     struct stat fst;
-    if (fd >= 0 && (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode))) {
+    if (fd < 0 || fstat(fd, &fst) < 0) {
+      sw_error e;
+      sw_fail(&e, errno, "get %s: open", rel);
+      worker_fail(out, reqid, &e);
+    }
+    if (!S_ISREG(fst.st_mode)) {
       sw_error e;
       sw_fail(&e, EAGAIN, "get %s: no longer a regular file", rel);
       worker_fail(out, reqid, &e);
     }
-    char *data = xmalloc((size_t)st->st_size + 1);
-    ssize_t n = fd < 0 ? -errno : read_full(fd, data, (size_t)st->st_size);
-    if (n < 0) {
+    uint64_t size = (uint64_t)fst.st_size;
+    buf_put_u64(&b, T_SIZE, size);
+    if (size > SW_CHUNK) {
+      /* Above one chunk the content follows as GET_DATA frames, paced by Node's credits. */
+      if (!get_streaming) {
+        sw_error e;
+        sw_fail(&e, EFBIG, "get %s: files above %u bytes need a CHUNKED request", rel, SW_CHUNK);
+        worker_fail(out, reqid, &e);
+      }
+      buf_put_u8(&b, T_CHUNKED, 1);
+      worker_send(out, &b);
+      buf_free(&b);
+      send_content(out, reqid, fd, size, rel);
+      return;
+    }
+    char *data = xmalloc(size + 1);
+    ssize_t n = read_full(fd, data, size);
+    if (n < 0 || (uint64_t)n != size) {
       sw_error e;
-      sw_fail(&e, (int)-n, "get %s: read", rel);
+      sw_fail(&e, n < 0 ? (int)-n : EAGAIN, n < 0 ? "get %s: read" : "get %s: the file shrank while it was read", rel);
       worker_fail(out, reqid, &e);
     }
-    buf_put_u64(&b, T_SIZE, (uint64_t)n);
     buf_put(&b, T_DATA, data, (uint32_t)n);
     free(data);
   }
@@ -278,6 +336,7 @@ void get_worker(int out, uint32_t reqid, void *arg) {
     sw_fail(&e, EINVAL, "get: path must be absolute");
     worker_fail(out, reqid, &e);
   }
+  get_streaming = j->chunked;
   if (join_container(false, &e) < 0) worker_fail(out, reqid, &e);
   struct stat st;
   /* The final component is not followed (like `docker cp`); parents resolve in the container. */

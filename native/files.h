@@ -10,7 +10,7 @@ struct path_job {
   pid_t init_pid;
   const uint8_t *body; /* the request's TLVs (valid in the forked worker) */
   size_t body_len;
-  bool chunked; /* PUT: the content arrives on the worker's fd 0 */
+  bool chunked; /* PUT: the content arrives on the worker's fd 0; GET: Node's credits for GET_DATA frames do */
 };
 void chown_list_worker(int out, uint32_t reqid, void *arg);
 void rmtree_worker(int out, uint32_t reqid, void *arg);

@@ -489,7 +489,7 @@ static void op_path_job(uint32_t reqid, const sw_frame_view *f, worker_fn fn, bo
   job.body_len = f->body_len;
   uint64_t chunked = 0;
   spec_get_uint(f->body, f->body_len, T_CHUNKED, &chunked);
-  job.chunked = fn == put_worker && chunked;
+  job.chunked = (fn == put_worker || fn == get_worker) && chunked;
   if (needs_container) {
     struct container *c = need_container(reqid, f, "files");
     if (!c) goto out;

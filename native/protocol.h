@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 4
+#define SW_PROTOCOL_VERSION 5
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -40,7 +40,8 @@ enum sw_frame {
   FR_NET_CREATE = 0x1b, /* NET_ID [SUBNET] -> OK */
   FR_NET_REMOVE = 0x1c, /* NET_ID -> OK (unknown ids too) */
   FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX UNREACHABLE* -> OK IFNAME */
-  FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK */
+  FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK.
+                         * For a GET sent with CHUNKED: credits, one byte per GET_DATA frame Node has taken; EOF cancels. */
   FR_HOST_FORWARD = 0x1f, /* ID PORT -> OK: the container's SW_HOST_ALIAS_IP:PORT reaches the host's 127.0.0.1:PORT */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
@@ -51,6 +52,7 @@ enum sw_frame {
   FR_EXEC_OUTPUT = 0x85, /* reqid of the EXEC; STREAM, DATA */
   FR_GET_ENTRY = 0x86,   /* reqid of the GET; one file-system entry */
   FR_DATA_ACK = 0x87,    /* reqid of the PUT/EXEC: one DATA frame's bytes were handed on */
+  FR_GET_DATA = 0x88,    /* reqid of the GET: the next <= SW_CHUNK bytes of the entry sent with CHUNKED (DATA) */
 };
 
 enum sw_tag {

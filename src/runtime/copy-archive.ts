@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { posix } from 'node:path';
+import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { SlipwayError } from '../errors.js';
@@ -33,7 +34,8 @@ async function* tarChunks(entries: AsyncIterable<CopiedEntry>, source: string): 
         const done = (err?: Error | null) => (err ? reject(err) : resolve());
         if (e.type === 'directory') pack.entry({ ...header, type: 'directory' }, done);
         else if (e.type === 'symlink') pack.entry({ ...header, type: 'symlink', linkname: text(e.linkBytes, e.linkTarget ?? '', source) }, done);
-        else pack.entry({ ...header, type: 'file' }, e.content ?? Buffer.alloc(0), done);
+        else if (!e.contentStream) pack.entry({ ...header, type: 'file' }, e.content ?? Buffer.alloc(0), done);
+        else void streamEntry(pack.entry({ ...header, type: 'file', size: e.size ?? 0 }, done), e.contentStream).catch(reject);
       });
     }
     pack.finalize();
@@ -44,6 +46,14 @@ async function* tarChunks(entries: AsyncIterable<CopiedEntry>, source: string): 
     stopped = true;
     pack.destroy();
   }
+}
+
+type TarEntrySink = ReturnType<tar.Pack['entry']>;
+
+/** Writes a large file's chunks into its tar entry as the archive's reader takes them. */
+async function streamEntry(entry: TarEntrySink, chunks: AsyncIterable<Buffer>): Promise<void> {
+  for await (const chunk of chunks) if (!entry.write(chunk)) await once(entry, 'drain');
+  entry.end(undefined);
 }
 
 function text(bytes: Buffer | undefined, fallback: string, source: string): string {

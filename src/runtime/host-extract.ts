@@ -15,6 +15,8 @@ export interface ExtractEntry {
   mode: number;
   mtime?: Date;
   content?: Buffer;
+  /** A large file's content in chunks (instead of `content`), written as it comes. */
+  contentStream?: AsyncIterable<Buffer>;
   /** A symlink's target as bytes (written as is, never followed). */
   linkBytes?: Buffer;
 }
@@ -156,6 +158,7 @@ async function makeFile(parent: FileHandle, name: Buffer, e: ExtractEntry, ctx: 
   try {
     ctx.made.add(await identity(h));
     if (e.content?.length) await h.writeFile(e.content);
+    if (e.contentStream) for await (const chunk of e.contentStream) await h.write(chunk);
     await h.chmod(e.mode & HOST_MODE_MASK);
     if (e.mtime) await h.utimes(e.mtime, e.mtime);
   } finally {

@@ -111,7 +111,16 @@ export interface KeeperFileEntry {
   uid: number;
   gid: number;
   mtime?: Date;
+  /** A file's content. getFiles(): set for files of at most one chunk (1 MiB); larger ones come as `contentStream`. */
   content?: Buffer;
+  /** getFiles() only: a file's size in bytes (the length of `content` or of everything `contentStream` yields). */
+  size?: number;
+  /**
+   * getFiles() only: the content of a file above one chunk, in chunks of at most 1 MiB, paced by the
+   * reader (the keeper holds at most a few chunks). Read it before asking for the next entry; what is
+   * left unread is skipped then. Throws the GET's failure (e.g. the file shrank while it was read).
+   */
+  contentStream?: AsyncIterable<Buffer>;
   linkTarget?: string;
   /**
    * getFiles() only: the path relative to the requested path's parent, as the container's bytes
@@ -135,6 +144,9 @@ export interface KeeperPublishSpec {
   hostPort?: number;
   containerPort: number;
 }
+
+/** A GET credit: the reader took one GET_DATA chunk, the keeper may send the next. */
+const CREDIT = Buffer.from([1]);
 
 const PROTOCOLS: Record<string, number> = { tcp: 1, udp: 2 };
 /** Docker's default capability set, by name without the CAP_ prefix. */
@@ -471,17 +483,18 @@ export class Keeper {
    * of at most {@link CHUNK} bytes, at most {@link WINDOW} unacknowledged, so no frame is ever above
    * the limit and the keeper never buffers more than a few MiB per request.
    */
-  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array): Promise<Frame> {
+  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array, stream?: { reqid?: number }): Promise<Frame> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#closed) return Promise.reject(new SlipwayError('ERR_RUNTIME', 'keeper is closed'));
     let frame: Buffer;
     try {
-      frame = encodeFrame(type, 0, input ? [...fields, tlv.u8(Tag.CHUNKED, 1)] : fields);
+      frame = encodeFrame(type, 0, input || stream ? [...fields, tlv.u8(Tag.CHUNKED, 1)] : fields);
     } catch (e) {
       return Promise.reject(e as Error);
     }
     const reqid = this.#nextId++;
     frame.writeUInt32LE(reqid, 5);
+    if (stream) stream.reqid = reqid;
     return new Promise<Frame>((resolve, reject) => {
       const network = type === FrameType.NET_CREATE || type === FrameType.NET_REMOVE || type === FrameType.NET_ATTACH;
       const pending: Pending = { resolve, reject, onFrame, network };
@@ -490,6 +503,15 @@ export class Keeper {
       this.#child.stdin!.write(frame);
       if (input) this.#sendInput(reqid, pending, input);
     });
+  }
+
+  /** One DATA frame for a request still in flight (GET credits, or EOF to cancel it); nothing once it is answered. */
+  #sendData(reqid: number, data?: Uint8Array, eof = false): void {
+    if (this.#dead || !this.#pending.has(reqid)) return;
+    const f: Field[] = [];
+    if (data) f.push(tlv.bytes(Tag.DATA, data));
+    if (eof) f.push(tlv.u8(Tag.EOF, 1));
+    this.#child.stdin!.write(encodeFrame(FrameType.DATA, reqid, f));
   }
 
   /** Streams `data` as DATA frames of reqid; stops as soon as the request is answered. */
@@ -643,7 +665,8 @@ export class Keeper {
    * @param opts.topOnly - Only the entry at `path` itself, never a directory's contents.
    */
   async *getFiles(id: string, path: string, opts: { topOnly?: boolean } = {}): AsyncGenerator<KeeperGetEntry> {
-    const queue: KeeperGetEntry[] = [];
+    // Entries and, after an entry sent with CHUNKED, its GET_DATA chunks, in the order they came.
+    const events: (KeeperGetEntry | Buffer)[] = [];
     let head = 0;
     let done = false;
     let failure: unknown;
@@ -651,7 +674,14 @@ export class Keeper {
     const parent = posix.dirname(path);
     const fields = [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)];
     if (opts.topOnly) fields.push(tlv.u8(Tag.TOP_ONLY, 1));
+    const stream: { reqid?: number } = {};
     this.#request(FrameType.GET, fields, (f) => {
+      // Copies: a frame's buffer is a slice of the decoder's chunk list.
+      if (f.type === FrameType.GET_DATA) {
+        events.push(Buffer.from(field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0)));
+        wake?.();
+        return;
+      }
       if (f.type !== FrameType.GET_ENTRY) return;
       const t = field.uint(f.fields, Tag.TYPE);
       if (t !== 1 && t !== 2 && t !== 3) return;
@@ -663,32 +693,70 @@ export class Keeper {
         mode: field.uint(f.fields, Tag.MODE) ?? 0, uid: field.uint(f.fields, Tag.UID) ?? 0, gid: field.uint(f.fields, Tag.GID) ?? 0,
         mtime: new Date((field.uint(f.fields, Tag.MTIME) ?? 0) * 1000),
       };
-      // Copies: the frame's buffer is a slice of the decoder's chunk list.
-      if (t === 1) entry.content = Buffer.from(field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0));
+      if (t === 1) {
+        entry.size = field.uint(f.fields, Tag.SIZE) ?? 0;
+        if (!field.uint(f.fields, Tag.CHUNKED)) entry.content = Buffer.from(field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0));
+      }
       if (t === 3) {
         entry.linkBytes = Buffer.from(field.first(f.fields, Tag.LINK)?.value ?? Buffer.alloc(0));
         entry.linkTarget = entry.linkBytes.toString('utf8');
       }
-      queue.push(entry);
+      events.push(entry);
       wake?.();
-    }).then(
+    }, undefined, stream).then(
       () => { done = true; wake?.(); },
       (e: unknown) => { failure = getError(e, path); done = true; wake?.(); },
     );
-    for (;;) {
-      if (head < queue.length) {
-        const e = queue[head]!;
-        queue[head++] = undefined as unknown as KeeperGetEntry; // let yielded content be collected
-        yield e;
-        continue;
+    const next = async (): Promise<KeeperGetEntry | Buffer | undefined> => {
+      for (;;) {
+        if (head < events.length) {
+          const ev = events[head]!;
+          events[head++] = undefined as unknown as Buffer; // let what was handed out be collected
+          return ev;
+        }
+        if (done) {
+          if (failure !== undefined) throw failure;
+          return undefined;
+        }
+        events.length = head = 0;
+        await new Promise<void>((resolve) => { wake = resolve; });
+        wake = undefined;
       }
-      if (done) {
-        if (failure !== undefined) throw failure;
-        return;
+    };
+    // One chunk of a streamed file, and a credit for the keeper's next one.
+    const takeChunk = async (): Promise<Buffer> => {
+      const c = await next();
+      if (!Buffer.isBuffer(c)) throw new SlipwayError('ERR_RUNTIME', `keeper: the content of a file in ${path} ended early`, { hint: 'this is a bug in slipway: please report it with DEBUG=slipway:*' });
+      this.#sendData(stream.reqid!, CREDIT);
+      return c;
+    };
+    let ended = false;
+    try {
+      for (;;) {
+        const ev = await next();
+        if (ev === undefined) {
+          ended = true;
+          return;
+        }
+        if (Buffer.isBuffer(ev)) throw new SlipwayError('ERR_RUNTIME', `keeper: file content without its entry in ${path}`, { hint: 'this is a bug in slipway: please report it with DEBUG=slipway:*' });
+        if (ev.type !== 'file' || ev.content) {
+          yield ev;
+          continue;
+        }
+        let left = ev.size ?? 0;
+        ev.contentStream = (async function* () {
+          while (left > 0) {
+            const c = await takeChunk();
+            left -= c.length;
+            yield c;
+          }
+        })();
+        yield ev;
+        while (left > 0) left -= (await takeChunk()).length; // what the reader left unread
       }
-      queue.length = head = 0;
-      await new Promise<void>((resolve) => { wake = resolve; });
-      wake = undefined;
+    } finally {
+      // Given up early (the reader stopped, or failed): the worker stops at its next chunk.
+      if (!ended && !done) this.#sendData(stream.reqid!, undefined, true);
     }
   }
 

@@ -9,7 +9,7 @@
 import { SlipwayError } from '../../errors.js';
 
 /** Bumped whenever the wire format changes; the keeper reports its own in HELLO. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /**
  * Frames larger than this are a protocol error; {@link encodeFrame} refuses to build one (payloads
  * above {@link CHUNK} go as DATA frames). The keeper fails such a frame's request only.
@@ -47,6 +47,7 @@ export const FrameType = {
   EXEC_OUTPUT: 0x85,
   GET_ENTRY: 0x86,
   DATA_ACK: 0x87,
+  GET_DATA: 0x88,
 } as const;
 
 /** TLV tags (see native/protocol.h `enum sw_tag`). */
