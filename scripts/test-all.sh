@@ -84,6 +84,23 @@ if [[ -z $ONLY || $ONLY == integration ]] && [[ ! " ${skipped[*]} " =~ " integra
   fi
 fi
 
+# --- examples (as a user's project resolves slipway: the built package) -------------------------
+if [[ -z $ONLY || $ONLY == integration ]] && [[ ! " ${skipped[*]} " =~ " integration " ]]; then
+  if [[ -f dist/cjs/index.js && -f dist/esm/index.js ]]; then
+    t=$SECONDS
+    echo "==> examples (vitest + Postgres, jest CJS + Redis, a Node script, a CI sandbox with the CLI)" >&2
+    if node scripts/with-registry.mjs bash scripts/run-examples.sh; then
+      echo "==> examples: passed in $((SECONDS - t))s" >&2
+    else
+      echo "==> examples: FAILED after $((SECONDS - t))s" >&2
+      failed+=(examples)
+    fi
+  else
+    banner "examples:" "dist is not built" "fix: npm run build"
+    skipped+=(examples)
+  fi
+fi
+
 # --- summary ------------------------------------------------------------------------------------
 if ((${#skipped[@]})); then
   echo "test-all.sh: SKIPPED suites: ${skipped[*]} (see the banners above)" >&2

@@ -1,0 +1,9 @@
+// A CommonJS jest project: one Redis for the whole run (global-setup.cjs), shared by test files in
+// jest's worker processes through slipway's inject().
+module.exports = {
+  testEnvironment: 'slipway/jest/environment',
+  globalSetup: './global-setup.cjs',
+  globalTeardown: './global-teardown.cjs',
+  testMatch: ['**/*.test.cjs'],
+  testTimeout: 60000,
+};
