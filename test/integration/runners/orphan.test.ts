@@ -1,5 +1,5 @@
-// A SIGKILLed vitest main process: its forked worker lives on until its file ends (vitest does not
-// watch its parent), but the worker's containers must go at once. The keeper watches the run's main
+// A SIGKILLed vitest or jest main process: its forked worker lives on until its file ends (neither
+// runner's workers watch their parent), but the worker's containers must go at once. The keeper watches the run's main
 // process: given by slipway/vitest's globalSetup (SLIPWAY_RUN_PID), or found as the parent of a
 // forked worker without any slipway helper.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,18 +11,32 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fixtureRef, until } from '../harness/index.js';
 import { processGone } from '../keeper/fixture.js';
 
-const FIXTURE = join(import.meta.dirname, '../../runner-fixtures/vitest-orphan');
-const VITEST = join(createRequire(import.meta.url).resolve('vitest/package.json'), '..', 'vitest.mjs');
+const FIXTURES = join(import.meta.dirname, '../../runner-fixtures');
+const require = createRequire(import.meta.url);
+const VITEST = join(require.resolve('vitest/package.json'), '..', 'vitest.mjs');
+const JEST = join(require.resolve('jest/package.json'), '..', 'bin', 'jest.js');
+const DIST = join(import.meta.dirname, '../../../dist/cjs/index.js');
+const noDist = existsSync(DIST) ? false : 'the jest fixture requires the CommonJS build: run npm run build';
+if (noDist) console.warn(`!! SKIPPED jest orphan tests: ${noDist}`);
+
+type Runner = 'vitest' | 'jest';
+function runnerArgs(runner: Runner): string[] {
+  if (runner === 'vitest') {
+    const dir = join(FIXTURES, 'vitest-orphan');
+    return [VITEST, 'run', '--root', dir, '--config', join(dir, 'vitest.config.mjs'), '--configLoader', 'runner'];
+  }
+  return [JEST, '--config', join(FIXTURES, 'jest-orphan', 'jest.config.cjs')];
+}
 
 interface Held { workerPid: number; mainPid: number; keeperPid: number; initPid: number; children: number[]; keeperDir: string; cgroups: string[] }
 
-describe('a SIGKILLed vitest run takes its workers\' containers with it', () => {
+describe('a SIGKILLed vitest or jest run takes its workers\' containers with it', () => {
   const cleanup: (() => void)[] = [];
   afterEach(() => {
     for (const c of cleanup.splice(0)) c();
   });
 
-  async function killedRun(env: Record<string, string>): Promise<Held> {
+  async function killedRun(runner: Runner, env: Record<string, string>): Promise<Held> {
     const dir = mkdtempSync(join(tmpdir(), 'slipway-orphan-'));
     const out = join(dir, 'held.json');
     let main: ChildProcess | undefined;
@@ -33,9 +47,9 @@ describe('a SIGKILLed vitest run takes its workers\' containers with it', () => 
       if (held && !processGone(held.workerPid)) process.kill(held.workerPid, 'SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     });
-    const { SLIPWAY_RUN_PID: _, VITEST_POOL_ID: __, VITEST_WORKER_ID: ___, TINYPOOL_WORKER_ID: ____, ...base } = process.env;
-    main = spawn(process.execPath, [VITEST, 'run', '--root', FIXTURE, '--config', join(FIXTURE, 'vitest.config.mjs'), '--configLoader', 'runner'], {
-      cwd: FIXTURE,
+    const { SLIPWAY_RUN_PID: _, VITEST_POOL_ID: __, VITEST_WORKER_ID: ___, TINYPOOL_WORKER_ID: ____, JEST_WORKER_ID: _____, ...base } = process.env;
+    main = spawn(process.execPath, runnerArgs(runner), {
+      cwd: FIXTURES,
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...base, ...env, FIXTURE_IMAGE: fixtureRef('busybox'), FIXTURE_OUT: out, FIXTURE_CACHE_DIR: join(dir, 'cache') },
     });
@@ -58,17 +72,20 @@ describe('a SIGKILLed vitest run takes its workers\' containers with it', () => 
     return [h.initPid, h.keeperPid, ...h.children].every(processGone) && !existsSync(h.keeperDir) && h.cgroups.every((cg) => !existsSync(cg));
   }
 
-  it('without any slipway helper (the forked worker\'s parent is watched)', async () => {
-    const held = await killedRun({});
-    // The bound only keeps a failure from hanging the suite: teardown is one scheduling round.
-    await until(() => gone(held), 10_000);
-    // The worker itself is orphaned but still alive: the containers did not wait for it.
-    expect(processGone(held.workerPid)).toBe(false);
-  });
+  for (const runner of ['vitest', 'jest'] as const) {
+    const skip = runner === 'jest' ? noDist : false;
+    it.skipIf(skip)(`${runner}: without any slipway helper (the forked worker's parent is watched)`, async () => {
+      const held = await killedRun(runner, {});
+      // The bound only keeps a failure from hanging the suite: teardown is one scheduling round.
+      await until(() => gone(held), 10_000);
+      // The worker itself is orphaned but still alive: the containers did not wait for it.
+      expect(processGone(held.workerPid)).toBe(false);
+    });
 
-  it('with slipway/vitest\'s globalSetup (SLIPWAY_RUN_PID)', async () => {
-    const held = await killedRun({ FIXTURE_GLOBAL_SETUP: '1' });
-    await until(() => gone(held), 10_000);
-    expect(processGone(held.workerPid)).toBe(false);
-  });
+    it.skipIf(skip)(`${runner}: with slipway/${runner}'s globalSetup (SLIPWAY_RUN_PID)`, async () => {
+      const held = await killedRun(runner, { FIXTURE_GLOBAL_SETUP: '1' });
+      await until(() => gone(held), 10_000);
+      expect(processGone(held.workerPid)).toBe(false);
+    });
+  }
 });

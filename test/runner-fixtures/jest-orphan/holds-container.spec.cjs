@@ -1,0 +1,20 @@
+// Starts a container in a forked jest worker, reports where it lives, then waits to be orphaned.
+const { readFileSync, writeFileSync } = require('node:fs');
+const { Container } = require('../../../dist/cjs/index.js');
+
+test('holds a container until the run is killed', async () => {
+  let builder = new Container(process.env.FIXTURE_IMAGE).withCommand(['/bin/sh', '-c', 'sleep 1000 & sleep 1000']);
+  if (process.getuid() === 0) builder = builder.withPids(64);
+  const c = await builder.start();
+  const ppidOf = (pid) => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  const keeperPid = ppidOf(c.pid);
+  const stateRoot = readFileSync(`/proc/${keeperPid}/cmdline`, 'utf8').split('\0')[2];
+  const keeperDir = `${stateRoot}/keeper-${keeperPid}`;
+  let cgroups = [];
+  try {
+    cgroups = readFileSync(`${keeperDir}/${c.id.slice(0, 12)}/cgroups`, 'utf8').split('\n').filter(Boolean);
+  } catch { /* no limits: no cgroups */ }
+  const children = readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+  writeFileSync(process.env.FIXTURE_OUT, JSON.stringify({ workerPid: process.pid, mainPid: process.ppid, keeperPid, initPid: c.pid, children, keeperDir, cgroups }));
+  await new Promise((r) => setTimeout(r, 600000));
+});
