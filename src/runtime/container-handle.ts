@@ -71,6 +71,11 @@ export class ContainerHandle implements RuntimeContainer {
   /** This container's address on each user network it joined, in join order. */
   readonly #networkIps = new Map<NetworkAttachable, { ip: string; names: string[] }>();
 
+  /** The container's state dir (`upper/`, `work/`, `etc/`, its log). */
+  get stateDir(): string {
+    return this.#i.dir;
+  }
+
   constructor(init: HandleInit) {
     this.#i = init;
     this.#undo = init.undo;

@@ -6,6 +6,11 @@ import { Keeper } from './keeper/keeper.js';
 import { KeeperNetwork } from './keeper/keeper-network.js';
 
 export { launchContainer } from './launch.js';
+export { runBuildStep } from './build-step.js';
+export type { BuildStepResult, BuildStepSpec } from './build-step.js';
+export { readFromLayers } from './layered-files.js';
+export { resolveUser } from './user.js';
+export type { ResolvedUser } from './user.js';
 export type {
   BindMount, FileCopy, HostAccess, LaunchPlan, Mount, NetworkJoin, NetworkMode, PortBinding, TmpfsMount, VolumeMount,
 } from './launch-plan.js';

@@ -24,7 +24,7 @@ const usedNames = new Set<string>();
 /** Turns a launch plan (the builder's frozen options) into a created, started container (not yet waited for). */
 export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal): Promise<ContainerHandle> {
   const keeper = await Keeper.get();
-  const image = await pull(plan.image, {
+  const image = plan.resolvedImage ?? await pull(plan.image, {
     policy: plan.pullPolicy,
     platform: plan.platform,
     timeout: plan.pullTimeout,
