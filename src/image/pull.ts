@@ -667,3 +667,27 @@ async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image
   };
 }
 
+
+/**
+ * Records an image made on this machine (a build) under a reference, as a pull would have: `pull()` with any policy
+ * but `always` then finds it in the store (its layers must be unpacked there for the mapping).
+ * @returns the normalized reference
+ */
+export async function tagLocalImage(ref: string, image: Omit<Image, 'ref' | 'source'>, opts: { storeDir?: string; env?: NodeJS.ProcessEnv; hubPrefix?: string } = {}): Promise<string> {
+  const env = opts.env ?? process.env;
+  const parsed = parseReference(ref);
+  const effective = applyHubPrefix(parsed, opts.hubPrefix ?? (env.SLIPWAY_HUB_IMAGE_NAME_PREFIX || undefined));
+  const store = new ImageStore(opts.storeDir ?? defaultStoreRoot(env));
+  await store.init();
+  const rec: RefRecord = {
+    ref: parsed.string, digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
+    layers: image.layers.map(({ dir: _dir, ...l }) => l),
+  };
+  await store.writeRef(`${effective.string}|${platformString(image.platform)}`, rec);
+  return parsed.string;
+}
+
+/** Converts a full image config's `config` section to the runtime's view (Docker's defaults filled in). */
+export function imageConfigOf(cfg: ImageConfigFile): ImageConfig {
+  return toImageConfig(cfg);
+}

@@ -51,6 +51,13 @@ function mapBack(lines: readonly IdMapLine[]): (host: number) => number {
   };
 }
 
+/** Maps the owners of files in layers and upper dirs (host ids) back to the container's ids, through the keeper's mapping. */
+export async function containerIdMapper(): Promise<{ uid: (host: number) => number; gid: (host: number) => number }> {
+  const { mapping } = await Keeper.get();
+  if (mapping.kind === 'identity') return { uid: (n) => n, gid: (n) => n };
+  return { uid: mapBack(mapping.uidMap), gid: mapBack(mapping.gidMap) };
+}
+
 async function existsInLayers(dirsTopFirst: readonly string[], rel: string): Promise<boolean> {
   for (const d of dirsTopFirst) if (await lstat(join(d, rel)).then(() => true, () => false)) return true;
   return false;

@@ -6,7 +6,7 @@ import { Keeper } from './keeper/keeper.js';
 import { KeeperNetwork } from './keeper/keeper-network.js';
 
 export { launchContainer } from './launch.js';
-export { runBuildStep } from './build-step.js';
+export { containerIdMapper, runBuildStep } from './build-step.js';
 export type { BuildStepResult, BuildStepSpec } from './build-step.js';
 export { readFromLayers } from './layered-files.js';
 export { resolveUser } from './user.js';

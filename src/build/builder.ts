@@ -1,0 +1,801 @@
+/**
+ * The image builder: runs a Dockerfile on our own runtime. Each RUN is a hardened slipway container over the stage's
+ * layers (`runtime.runBuildStep`); each RUN, COPY/ADD and WORKDIR that changes files becomes a layer in the store
+ * (an uncompressed tar blob plus its unpacked tree); the other instructions change the config only. A step is
+ * reused from the cache when its parent, instruction and inputs are unchanged (records in the store's `refs/`,
+ * under a per-step lock, so concurrent builds of one context do each step once). The result is tagged in the store,
+ * so `new Container(tag)` finds it without a registry.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import path, { posix } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { logger } from '../internal/debug.js';
+import { chainIds, type ContainerConfig, type ImageConfigFile } from '../image/manifest.js';
+import { hostPlatform, type Platform } from '../image/platform.js';
+import { imageConfigOf, pull, tagLocalImage, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
+import { ImageStore, defaultStoreRoot } from '../image/store.js';
+import { unpackLayer } from '../image/unpack.js';
+import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
+import { containerIdMapper, layerOwnership, readFromLayers, resolveUser, runBuildStep } from '../runtime/index.js';
+import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
+import { parseDockerignore } from './dockerignore.js';
+import { expandWord, expandWords } from './substitute.js';
+import { contextTree, layerTree, planCopy, type CopyItem, type SourceTree } from './copy.js';
+import { LayerView } from './layer-view.js';
+
+const debug = logger('build');
+
+/** A build event for progress displays. */
+export type BuildProgress =
+  | { type: 'step'; stage: string; step: number; total: number; instruction: string; cached: boolean }
+  | { type: 'output'; stage: string; step: number; line: string; stream: 'stdout' | 'stderr' };
+
+/** Options of a build (see `Container.fromDockerfile`). */
+export interface BuildOptions {
+  /** The Dockerfile, relative to the context (or absolute). @defaultValue `'Dockerfile'` */
+  dockerfile?: string;
+  /** Values for the Dockerfile's ARGs (`--build-arg`). */
+  buildArgs?: Readonly<Record<string, string>>;
+  /** The stage to build (`--target`); stages it does not need are skipped. @defaultValue the last stage */
+  target?: string;
+  /** Reuse and record cached steps. @defaultValue true */
+  cache?: boolean;
+  /** Tag for the result (`name[:tag]`). @defaultValue `localhost/slipway-build:<config digest prefix>` */
+  tag?: string;
+  /** Pull policy for FROM images. @defaultValue `'missing'` */
+  pullPolicy?: PullPolicy;
+  onProgress?: (e: BuildProgress) => void;
+  signal?: AbortSignal;
+  /** Store root. @defaultValue `$SLIPWAY_CACHE_DIR`, `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway` */
+  storeDir?: string;
+}
+
+/** The outcome of a build. */
+export interface BuildResult {
+  /** The normalized reference the image is tagged as. */
+  ref: string;
+  /** The image's manifest digest. */
+  digest: string;
+  configDigest: string;
+  /** Steps reused from the cache, and steps run. */
+  cached: number;
+  executed: number;
+}
+
+interface HistoryEntry { created: string; created_by: string; comment?: string; empty_layer?: boolean }
+
+interface FullConfig extends ContainerConfig {
+  Shell?: string[];
+  OnBuild?: string[] | null;
+}
+
+/** The state of a stage between steps. */
+interface StageState {
+  name: string;
+  layers: ImageLayer[];
+  config: FullConfig;
+  history: HistoryEntry[];
+  platform: Platform;
+  /** Identifies this exact state (parent + every step), for cache keys. */
+  key: string;
+  /** Stage ARGs in scope (declared, with their values; undefined when declared without value). */
+  args: Map<string, string | undefined>;
+}
+
+interface Stage {
+  index: number;
+  name: string | undefined;
+  from: Instruction;
+  steps: Instruction[];
+}
+
+const EPOCH = '1970-01-01T00:00:00Z';
+const DEFAULT_SHELL = ['/bin/sh', '-c'];
+const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
+/** Proxy args Docker accepts as build args without an ARG line. */
+const PREDEFINED_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+
+function sha256(s: string | Buffer): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function buildError(ins: Instruction, message: string, hint?: string, cause?: unknown): SlipwayError {
+  return new SlipwayError('ERR_BUILD', `Dockerfile line ${ins.line} (${ins.keyword}): ${message}`, { hint, cause });
+}
+
+function envMap(env: readonly string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const kv of env ?? []) {
+    const i = kv.indexOf('=');
+    if (i > 0) m.set(kv.slice(0, i), kv.slice(i + 1));
+  }
+  return m;
+}
+
+/** Parses Docker's duration strings (`30s`, `1m30s`, `500ms`) to nanoseconds. */
+function durationNs(s: string, ins: Instruction): number {
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  const unit: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * unit[m[2]!]!;
+    matched += m[0].length;
+  }
+  if (!s || matched !== s.length) throw buildError(ins, `invalid duration ${JSON.stringify(s)}`, 'use a Go duration such as 30s, 1m30s or 500ms');
+  return Math.round(total);
+}
+
+/** Splits the Dockerfile into global ARGs and stages. */
+function splitStages(instructions: Instruction[]): { globals: Instruction[]; stages: Stage[] } {
+  const globals: Instruction[] = [];
+  const stages: Stage[] = [];
+  for (const ins of instructions) {
+    if (ins.keyword === 'FROM') {
+      const words = ins.args.split(/\s+/);
+      let name: string | undefined;
+      if (words.length === 3 && words[1]!.toUpperCase() === 'AS') name = words[2]!.toLowerCase();
+      else if (words.length !== 1) throw new SlipwayError('ERR_DOCKERFILE_PARSE', `Dockerfile line ${ins.line} (FROM): expected "FROM image [AS name]", got ${JSON.stringify(ins.args)}`);
+      stages.push({ index: stages.length, name, from: ins, steps: [] });
+    } else if (stages.length === 0) {
+      if (ins.keyword !== 'ARG') throw new SlipwayError('ERR_DOCKERFILE_PARSE', `Dockerfile line ${ins.line} (${ins.keyword}): only ARG may come before the first FROM`);
+      globals.push(ins);
+    } else {
+      stages[stages.length - 1]!.steps.push(ins);
+    }
+  }
+  if (!stages.length) throw new SlipwayError('ERR_DOCKERFILE_PARSE', 'the Dockerfile has no FROM instruction', { hint: 'start the Dockerfile with FROM <image>' });
+  return { globals, stages };
+}
+
+/**
+ * Builds an image from a Dockerfile and tags it in the store.
+ * @throws SlipwayError `ERR_BUILD_CONTEXT` (missing context, COPY source absent or outside it),
+ *   `ERR_DOCKERFILE_PARSE`, `ERR_BUILD` (unknown stage or target, bad instruction), `ERR_BUILD_STEP_FAILED` (a RUN
+ *   exited non-zero: its code in the message, its last output lines in the details), pull errors for FROM images.
+ */
+export async function buildImage(contextDir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const context = path.resolve(contextDir);
+  const ctxStat = await stat(context).catch(() => undefined);
+  if (!ctxStat?.isDirectory()) {
+    throw new SlipwayError('ERR_BUILD_CONTEXT', `the build context ${context} is not a directory`, { hint: 'pass the directory that holds the Dockerfile and the files it copies' });
+  }
+  const dockerfilePath = path.resolve(context, opts.dockerfile ?? 'Dockerfile');
+  const text = await readFile(dockerfilePath, 'utf8').catch((e: unknown) => {
+    throw new SlipwayError('ERR_BUILD_CONTEXT', `cannot read the Dockerfile ${dockerfilePath}: ${(e as Error).message}`, { hint: 'pass `dockerfile` relative to the context', cause: e });
+  });
+  const ignoreText = await readFile(path.join(context, '.dockerignore'), 'utf8').catch(() => '');
+  const builder = new Builder(context, parseDockerfile(text), parseDockerignore(ignoreText), opts);
+  return builder.run();
+}
+
+class Builder {
+  readonly store: ImageStore;
+  readonly useCache: boolean;
+  readonly escape: string;
+  cached = 0;
+  executed = 0;
+  #ownership: Awaited<ReturnType<typeof layerOwnership>> | undefined;
+  #context: SourceTree | undefined;
+  readonly #built = new Map<number, StageState>();
+
+  constructor(
+    readonly contextDir: string,
+    readonly df: ReturnType<typeof parseDockerfile>,
+    readonly ignore: ReturnType<typeof parseDockerignore>,
+    readonly opts: BuildOptions,
+  ) {
+    this.store = new ImageStore(opts.storeDir ?? defaultStoreRoot());
+    this.useCache = opts.cache !== false;
+    this.escape = df.escape;
+  }
+
+  async ownership(): Promise<Awaited<ReturnType<typeof layerOwnership>>> {
+    this.#ownership ??= await layerOwnership();
+    return this.#ownership;
+  }
+
+  async context(): Promise<SourceTree> {
+    this.#context ??= await contextTree(this.contextDir, this.ignore);
+    return this.#context;
+  }
+
+  async run(): Promise<BuildResult> {
+    const { globals, stages } = splitStages(this.df.instructions);
+    const buildArgs = this.opts.buildArgs ?? {};
+    // Global ARGs: visible to FROM lines, and to stages that declare them again.
+    const globalArgs = new Map<string, string>();
+    for (const ins of globals) {
+      for (const w of splitWords(ins.args, this.escape)) {
+        const [name, def] = this.#argDecl(w, ins, globalArgs);
+        const v = buildArgs[name] ?? def;
+        if (v !== undefined) globalArgs.set(name, v);
+      }
+    }
+    let target = stages[stages.length - 1]!;
+    if (this.opts.target !== undefined) {
+      const t = stages.find((s) => s.name === this.opts.target!.toLowerCase());
+      if (!t) throw new SlipwayError('ERR_BUILD', `target stage ${JSON.stringify(this.opts.target)} is not in the Dockerfile`, { hint: `stages: ${stages.map((s) => s.name ?? String(s.index)).join(', ')}` });
+      target = t;
+    }
+    const state = await this.#buildStage(target, stages, globalArgs, new Set());
+    await this.store.init();
+    return this.#finish(state);
+  }
+
+  #argDecl(word: string, ins: Instruction, vars: ReadonlyMap<string, string>): [string, string | undefined] {
+    const i = word.indexOf('=');
+    const name = i < 0 ? word : word.slice(0, i);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw buildError(ins, `invalid ARG name ${JSON.stringify(name)}`);
+    return [name, i < 0 ? undefined : expandWord(word.slice(i + 1), vars, this.escape)];
+  }
+
+  /** The stage a name or index refers to (an earlier one), or undefined for an image name. */
+  #stageRef(ref: string, stages: Stage[], before: number): Stage | undefined {
+    const lower = ref.toLowerCase();
+    const byName = stages.find((s) => s.name === lower && s.index < before);
+    if (byName) return byName;
+    if (/^\d+$/.test(ref)) {
+      const i = Number(ref);
+      if (i >= before) throw new SlipwayError('ERR_BUILD', `stage index ${i} does not refer to an earlier stage`, { hint: 'COPY --from=<n> and FROM <n> name an earlier stage' });
+      return stages[i];
+    }
+    return undefined;
+  }
+
+  async #buildStage(stage: Stage, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>): Promise<StageState> {
+    const done = this.#built.get(stage.index);
+    if (done) return done;
+    if (visiting.has(stage.index)) throw new SlipwayError('ERR_BUILD', `stage ${stage.name ?? stage.index} depends on itself`);
+    visiting.add(stage.index);
+    const label = stage.name ?? String(stage.index);
+    const total = stage.steps.length + 1;
+    const fromWord = expandWord(stage.from.args.split(/\s+/)[0]!, globalArgs, this.escape);
+    let state: StageState;
+    const parentStage = this.#stageRef(fromWord, stages, stage.index);
+    this.opts.onProgress?.({ type: 'step', stage: label, step: 1, total, instruction: stage.from.original, cached: true });
+    if (parentStage) {
+      const p = await this.#buildStage(parentStage, stages, globalArgs, visiting);
+      state = { ...p, name: label, config: structuredClone(p.config), history: [...p.history], layers: [...p.layers], args: new Map() };
+    } else if (fromWord.toLowerCase() === 'scratch') {
+      state = { name: label, layers: [], config: { Env: [] }, history: [], platform: hostPlatform(), key: 'scratch', args: new Map() };
+    } else {
+      state = await this.#fromImage(fromWord, stage.from, label);
+    }
+    const buildArgs = this.opts.buildArgs ?? {};
+    for (let i = 0; i < stage.steps.length; i++) {
+      const ins = stage.steps[i]!;
+      if (this.opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the build was aborted', { cause: this.opts.signal.reason });
+      const vars = this.#vars(state);
+      let cachedStep = true;
+      const progress = (cached: boolean): void => this.opts.onProgress?.({ type: 'step', stage: label, step: i + 2, total, instruction: ins.original, cached });
+      switch (ins.keyword) {
+        case 'ARG':
+          for (const w of splitWords(ins.args, this.escape)) {
+            const [name, def] = this.#argDecl(w, ins, vars);
+            const v = buildArgs[name] ?? def ?? globalArgs.get(name);
+            state.args.set(name, v);
+            state.key = sha256(`${state.key}\nARG ${name}=${v ?? '\0'}`);
+          }
+          progress(true);
+          continue;
+        case 'RUN':
+          cachedStep = await this.#run(state, ins, label, i + 2, progress);
+          break;
+        case 'COPY':
+        case 'ADD':
+          cachedStep = await this.#copy(state, ins, stages, globalArgs, visiting, stage.index, progress);
+          break;
+        case 'WORKDIR':
+          cachedStep = await this.#workdir(state, ins, vars, progress);
+          break;
+        default:
+          this.#metadata(state, ins, vars);
+          progress(true);
+          continue;
+      }
+      if (cachedStep) this.cached++;
+      else this.executed++;
+    }
+    visiting.delete(stage.index);
+    this.#built.set(stage.index, state);
+    return state;
+  }
+
+  /** Variables for substitution: the stage's ARGs, then its ENV over them. */
+  #vars(state: StageState): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const [k, v] of state.args) if (v !== undefined) m.set(k, v);
+    for (const [k, v] of envMap(state.config.Env)) m.set(k, v);
+    return m;
+  }
+
+  async #fromImage(ref: string, ins: Instruction, label: string): Promise<StageState> {
+    const own = await this.ownership();
+    let image: Image;
+    try {
+      image = await pull(ref, {
+        policy: this.opts.pullPolicy ?? 'missing', platform: ins.flags.platform?.[0], signal: this.opts.signal, storeDir: this.opts.storeDir,
+        mappingKey: own.mappingKey, applyOwnership: own.applyOwnership, removeTree: own.removeTree,
+      });
+    } catch (e) {
+      if (SlipwayError.is(e)) throw new SlipwayError(e.code, `Dockerfile line ${ins.line} (FROM ${ref}): ${e.shortMessage}`, { hint: e.hint, cause: e });
+      throw e;
+    }
+    const full = await this.#configFile(image);
+    return {
+      name: label,
+      layers: image.layers,
+      config: { ...(full?.config ?? {}), Env: image.config.Env, Cmd: image.config.Cmd, Entrypoint: image.config.Entrypoint },
+      history: (full as { history?: HistoryEntry[] } | undefined)?.history ?? [],
+      platform: image.platform,
+      key: sha256(`FROM ${image.manifestDigest}`),
+      args: new Map(),
+    };
+  }
+
+  /** The base image's full config (for its history and fields the runtime view drops), when the store has it. */
+  async #configFile(image: Image): Promise<ImageConfigFile | undefined> {
+    const m = await this.store.readBlob(image.manifestDigest);
+    if (!m) return undefined;
+    try {
+      const cfg = await this.store.readBlob((JSON.parse(m.toString()) as { config: { digest: string } }).config.digest);
+      return cfg ? JSON.parse(cfg.toString()) as ImageConfigFile : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #history(state: StageState, createdBy: string, empty: boolean): void {
+    state.history.push({ created: EPOCH, created_by: createdBy, comment: 'buildkit.dockerfile.v0', ...(empty ? { empty_layer: true } : {}) });
+  }
+
+  /** Instructions that change only the config. */
+  #metadata(state: StageState, ins: Instruction, vars: Map<string, string>): void {
+    const c = state.config;
+    const shell = c.Shell ?? DEFAULT_SHELL;
+    const cmdOf = (): string[] => (ins.json ? ins.json : [...shell, ins.args]);
+    let createdBy = `${ins.keyword} ${ins.args}`;
+    switch (ins.keyword) {
+      case 'ENV':
+      case 'LABEL': {
+        const pairs = this.#keyValues(ins, vars);
+        if (ins.keyword === 'ENV') {
+          const env = envMap(c.Env);
+          for (const [k, v] of pairs) {
+            env.set(k, v);
+            vars.set(k, v);
+          }
+          c.Env = [...env].map(([k, v]) => `${k}=${v}`);
+        } else {
+          c.Labels = { ...(c.Labels ?? {}), ...Object.fromEntries(pairs) };
+        }
+        createdBy = `${ins.keyword} ${pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+        break;
+      }
+      case 'CMD':
+        c.Cmd = cmdOf();
+        state.args.set('\0cmd-set', '1');
+        createdBy = `CMD ${JSON.stringify(c.Cmd)}`;
+        break;
+      case 'ENTRYPOINT':
+        c.Entrypoint = cmdOf();
+        // Docker: an ENTRYPOINT resets a CMD inherited from the base (not one set earlier in this stage).
+        if (!state.args.has('\0cmd-set')) c.Cmd = null;
+        createdBy = `ENTRYPOINT ${JSON.stringify(c.Entrypoint)}`;
+        break;
+      case 'SHELL':
+        if (!ins.json?.length) throw buildError(ins, 'SHELL requires the JSON form, e.g. SHELL ["/bin/bash", "-c"]');
+        c.Shell = ins.json;
+        createdBy = `SHELL ${JSON.stringify(ins.json)}`;
+        break;
+      case 'USER':
+        c.User = expandWord(ins.args, vars, this.escape);
+        createdBy = `USER ${c.User}`;
+        break;
+      case 'EXPOSE': {
+        const ports = { ...(c.ExposedPorts ?? {}) };
+        for (const w of expandWords(ins.args, vars, this.escape)) {
+          const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(w);
+          if (!m) throw buildError(ins, `invalid port ${JSON.stringify(w)}`, 'use <port>[/tcp|udp] or <from>-<to>[/proto]');
+          const proto = (m[3] ?? 'tcp').toLowerCase();
+          for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) ports[`${p}/${proto}`] = {};
+        }
+        c.ExposedPorts = ports;
+        createdBy = `EXPOSE ${Object.keys(ports).join(' ')}`;
+        break;
+      }
+      case 'VOLUME': {
+        const vols = ins.json ?? expandWords(ins.args, vars, this.escape);
+        c.Volumes = { ...(c.Volumes ?? {}) };
+        for (const v of vols) {
+          if (!v) throw buildError(ins, 'VOLUME needs a path');
+          c.Volumes[ins.json ? expandWord(v, vars, this.escape) : v] = {};
+        }
+        break;
+      }
+      case 'STOPSIGNAL':
+        c.StopSignal = expandWord(ins.args, vars, this.escape);
+        break;
+      case 'HEALTHCHECK': {
+        const words = ins.args.split(/\s+/);
+        if (words[0]?.toUpperCase() === 'NONE') {
+          c.Healthcheck = { Test: ['NONE'] };
+          break;
+        }
+        if (words[0]?.toUpperCase() !== 'CMD') throw buildError(ins, 'expected HEALTHCHECK [options] CMD command, or HEALTHCHECK NONE');
+        const rest = ins.args.replace(/^\S+\s*/, '');
+        let test: string[];
+        try {
+          const j: unknown = rest.startsWith('[') ? JSON.parse(rest) : undefined;
+          test = Array.isArray(j) ? ['CMD', ...(j as string[])] : ['CMD-SHELL', rest];
+        } catch {
+          test = ['CMD-SHELL', rest];
+        }
+        const hc: NonNullable<ContainerConfig['Healthcheck']> = { Test: test };
+        const f = ins.flags;
+        if (f.interval) hc.Interval = durationNs(f.interval[0]!, ins);
+        if (f.timeout) hc.Timeout = durationNs(f.timeout[0]!, ins);
+        if (f['start-period']) hc.StartPeriod = durationNs(f['start-period'][0]!, ins);
+        if (f['start-interval']) hc.StartInterval = durationNs(f['start-interval'][0]!, ins);
+        if (f.retries) {
+          const r = Number(f.retries[0]);
+          if (!Number.isInteger(r) || r < 0) throw buildError(ins, `invalid --retries ${f.retries[0]}`);
+          hc.Retries = r;
+        }
+        c.Healthcheck = hc;
+        break;
+      }
+      case 'ONBUILD':
+        c.OnBuild = [...(c.OnBuild ?? []), ins.args];
+        break;
+      case 'MAINTAINER':
+        break;
+      default:
+        throw buildError(ins, `${ins.keyword} is not supported here`);
+    }
+    state.key = sha256(`${state.key}\n${createdBy}\n${JSON.stringify(c)}`);
+    this.#history(state, createdBy, true);
+  }
+
+  /** ENV/LABEL `k=v …` (or the legacy `ENV k v`), values substituted and unquoted. */
+  #keyValues(ins: Instruction, vars: Map<string, string>): [string, string][] {
+    const words = splitWords(ins.args, this.escape);
+    if (ins.keyword === 'ENV' && words.length && !words[0]!.includes('=')) {
+      const rest = ins.args.replace(/^\S+\s*/, '');
+      return [[words[0]!, expandWord(rest, vars, this.escape)]];
+    }
+    const out: [string, string][] = [];
+    const scope = new Map(vars);
+    for (const w of words) {
+      const i = w.indexOf('=');
+      if (i <= 0) throw buildError(ins, `expected key=value, got ${JSON.stringify(w)}`);
+      const k = expandWord(w.slice(0, i), scope, this.escape);
+      const v = expandWord(w.slice(i + 1), vars, this.escape);
+      out.push([k, v]);
+    }
+    return out;
+  }
+
+  /** RUN: a container over the stage, its change committed. Returns whether the cache served it. */
+  async #run(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean) => void): Promise<boolean> {
+    const shell = state.config.Shell ?? DEFAULT_SHELL;
+    let argv: string[];
+    if (ins.json) argv = ins.json;
+    else if (ins.heredocs.length === 1 && /^<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?$/.test(ins.args.trim())) argv = [...shell, ins.heredocs[0]!.content];
+    else argv = [...shell, [ins.args, ...ins.heredocs.map((h) => `${h.content}${h.name}`)].join('\n')];
+    const network = ins.flags.network?.[0] ?? 'default';
+    if (!['default', 'none'].includes(network)) throw buildError(ins, `RUN --network=${network} is not supported`, 'use --network=none or the default');
+    if (ins.flags.mount || ins.flags.security) throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --mount and --security are not supported yet`, { hint: 'remove the flag' });
+    // The environment of the step: declared ARGs (build args given) under the stage's ENV.
+    const env: Record<string, string> = {};
+    for (const [k, v] of state.args) if (v !== undefined && !k.startsWith('\0')) env[k] = v;
+    for (const [k, v] of Object.entries(this.opts.buildArgs ?? {})) if (PREDEFINED_ARGS.has(k)) env[k] = v;
+    for (const [k, v] of envMap(state.config.Env)) env[k] = v;
+    const user = state.config.User ?? '';
+    const workdir = state.config.WorkingDir ?? '';
+    const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network]));
+    const createdBy = `RUN ${argv.join(' ')} # buildkit`;
+    return this.#layerStep(state, key, createdBy, progress, async (dest) => {
+      const image: Image = this.#asImage(state);
+      const r = await runBuildStep({
+        image, argv, env, user, workdir, networkMode: network === 'none' ? 'none' : 'isolated', signal: this.opts.signal,
+        onOutput: (line, stream) => this.opts.onProgress?.({ type: 'output', stage: label, step, line, stream }),
+      });
+      try {
+        if (r.exit.exitCode !== 0) {
+          const how = r.exit.exitCode === null ? `was killed by ${r.exit.signal}` : `exited with code ${r.exit.exitCode}`;
+          throw new SlipwayError('ERR_BUILD_STEP_FAILED', `Dockerfile line ${ins.line}: ${ins.original} ${how}`, {
+            hint: 'fix the command; the output above shows why it failed',
+            details: r.lastLines.length ? `last output lines:\n${r.lastLines.slice(-20).join('\n')}` : '(no output)',
+          });
+        }
+        return await r.commit(dest);
+      } finally {
+        await r.remove().catch((e: unknown) => debug('removing the RUN container: %s', (e as Error).message));
+      }
+    });
+  }
+
+  #asImage(state: StageState): Image {
+    const cfg = imageConfigOf({ config: state.config, rootfs: { type: 'layers', diff_ids: [] }, architecture: state.platform.architecture, os: state.platform.os });
+    return {
+      ref: `slipway-build/${state.name}`, digest: `sha256:${state.key}`, manifestDigest: `sha256:${state.key}`, config: cfg,
+      layers: state.layers, platform: state.platform, source: 'cache',
+    };
+  }
+
+  /**
+   * A step that makes a layer: reused when the cache has `key` (and its layer is still in the store), else `make`
+   * writes the layer tar, which is stored and unpacked. Under a lock per key: a concurrent build of the same step
+   * waits, then reuses it.
+   */
+  async #layerStep(state: StageState, key: string, createdBy: string, progress: (cached: boolean) => void, make: (dest: string) => Promise<LayerDiff>): Promise<boolean> {
+    const own = await this.ownership();
+    const cacheKey = `build-cache|${own.mappingKey}|${key}`;
+    const parentChain = state.layers.map((l) => l.diffId);
+    const reuse = async (): Promise<boolean> => {
+      if (!this.useCache) return false;
+      const rec = await this.store.readRef<{ diffId: string | null; size: number }>(cacheKey);
+      if (!rec) return false;
+      if (rec.diffId === null) {
+        this.#history(state, createdBy, true);
+      } else {
+        const chainId = chainIds([...parentChain, rec.diffId]).pop()!;
+        if (!(await this.store.layerReady(own.mappingKey, chainId))) return false;
+        state.layers = [...state.layers, this.#layer(rec.diffId, rec.size, chainId)];
+        this.#history(state, createdBy, false);
+      }
+      state.key = key;
+      return true;
+    };
+    await this.store.init();
+    if (await reuse()) {
+      progress(true);
+      return true;
+    }
+    const lock = await this.store.lock(`build-${key.slice(0, 32)}`, this.opts.signal);
+    try {
+      if (await reuse()) {
+        progress(true);
+        return true;
+      }
+      progress(false);
+      const tar = this.store.tempPath('build_layer');
+      try {
+        const diff = await make(tar);
+        if (diff.entries === 0) {
+          await this.store.writeRef(cacheKey, { diffId: null, size: 0 });
+          this.#history(state, createdBy, true);
+        } else {
+          const chainId = chainIds([...parentChain, diff.diffId]).pop()!;
+          await this.#storeLayer(tar, diff, chainId);
+          await this.store.writeRef(cacheKey, { diffId: diff.diffId, size: diff.size });
+          state.layers = [...state.layers, this.#layer(diff.diffId, diff.size, chainId)];
+          this.#history(state, createdBy, false);
+        }
+        state.key = key;
+        return false;
+      } finally {
+        await rm(tar, { force: true });
+      }
+    } finally {
+      lock.release();
+    }
+  }
+
+  #layer(diffId: string, size: number, chainId: string): ImageLayer {
+    return { digest: diffId, diffId, chainId, size, mediaType: LAYER_MEDIA_TYPE, dir: this.store.layerDir(this.#ownership!.mappingKey, chainId) };
+  }
+
+  /** Keeps the tar as a blob (uncompressed: its digest is its diff id) and unpacks it into the layer store. */
+  async #storeLayer(tar: string, diff: LayerDiff, chainId: string): Promise<void> {
+    const own = await this.ownership();
+    const blob = this.store.blobPath(diff.diffId);
+    if (!(await this.store.hasBlob(diff.diffId))) {
+      const { copyFile } = await import('node:fs/promises');
+      const tmp = this.store.tempPath('build_blob');
+      await copyFile(tar, tmp);
+      await rename(tmp, blob);
+    }
+    if (await this.store.layerReady(own.mappingKey, chainId)) return;
+    const lock = await this.store.lock(`layer-${own.mappingKey}-${chainId.slice(7)}`, this.opts.signal);
+    try {
+      if (await this.store.layerReady(own.mappingKey, chainId)) return;
+      await this.store.discardLayer(own.mappingKey, chainId);
+      const dir = await this.store.layerTempDir(chainId);
+      await unpackLayer({
+        source: createReadStream(blob), dir, diffId: diff.diffId, ownershipListPath: `${dir}.owners`,
+        applyOwnership: own.applyOwnership, label: `build layer ${diff.diffId}`, signal: this.opts.signal,
+      });
+      await this.store.commitLayer(dir, own.mappingKey, chainId);
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** The numeric owner for `--chown`, resolved in the stage's /etc/passwd and /etc/group. */
+  async #chown(state: StageState, spec: string, ins: Instruction): Promise<{ uid: number; gid: number }> {
+    const [u, g] = spec.split(':');
+    const lowers = state.layers.map((l) => l.dir!).reverse();
+    const passwd = (await readFromLayers(lowers, 'etc/passwd')) ?? '';
+    const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
+    try {
+      const user = resolveUser(u!, passwd, group);
+      // Docker: a user without a group gets the same numeric id as its group.
+      const gid = g === undefined ? user.uid : resolveUser(`${u}:${g}`, passwd, group).gid;
+      return { uid: user.uid, gid };
+    } catch (e) {
+      throw buildError(ins, `--chown=${spec}: ${SlipwayError.is(e) ? e.shortMessage : (e as Error).message}`, 'use numeric ids or names the image defines', e);
+    }
+  }
+
+  async #copy(state: StageState, ins: Instruction, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number, progress: (cached: boolean) => void): Promise<boolean> {
+    const vars = this.#vars(state);
+    const words = ins.json ? ins.json.map((w) => expandWord(w, vars, this.escape)) : expandWords(ins.args, vars, this.escape);
+    const inline = ins.heredocs.map((h) => ({ name: h.name, content: Buffer.from(h.expand ? expandWord(h.content.replace(/(["'\\`])/g, '\\$1'), vars, this.escape) : h.content) }));
+    const heredocWords = new Set(ins.heredocs.map((h) => h.name));
+    const args = words.filter((w) => !/^<<-?/.test(w) || !heredocWords.has(w.replace(/^<<-?["']?|["']?$/g, '')));
+    if (args.length < 1 || args.length + inline.length < 2) throw buildError(ins, `${ins.keyword} needs at least one source and a destination`);
+    if (ins.keyword === 'ADD' && args.slice(0, -1).some((s) => /^[a-z]+:\/\//i.test(s))) {
+      throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (ADD): ADD of a URL is not supported yet`, { hint: 'download the file into the build context and COPY it' });
+    }
+    const rawDest = args[args.length - 1]!;
+    const workdir = state.config.WorkingDir || '/';
+    const dest = (rawDest.startsWith('/') ? rawDest : posix.join(workdir, rawDest)) + (rawDest.endsWith('/') && rawDest !== '/' ? '/' : '');
+    const from = ins.flags.from?.[0];
+    let tree: SourceTree;
+    let fromKey = 'context';
+    if (from !== undefined) {
+      const fromName = expandWord(from, vars, this.escape);
+      const st = this.#stageRef(fromName, stages, before);
+      if (st) {
+        const s = await this.#buildStage(st, stages, globalArgs, visiting);
+        tree = layerTree(new LayerView(s.layers.map((l) => l.dir!).reverse()), `stage ${fromName}`);
+        fromKey = s.key;
+      } else {
+        const img = await this.#fromImage(fromName, ins, fromName);
+        tree = layerTree(new LayerView(img.layers.map((l) => l.dir!).reverse()), `image ${fromName}`);
+        fromKey = img.key;
+      }
+    } else {
+      tree = await this.context();
+    }
+    const owner = ins.flags.chown ? await this.#chown(state, expandWord(ins.flags.chown[0]!, vars, this.escape), ins) : undefined;
+    let chmod: number | undefined;
+    if (ins.flags.chmod) {
+      const m = ins.flags.chmod[0]!;
+      if (!/^[0-7]{3,4}$/.test(m)) throw buildError(ins, `--chmod=${m}: expected an octal mode such as 0755`);
+      chmod = parseInt(m, 8);
+    }
+    const view = new LayerView(state.layers.map((l) => l.dir!).reverse());
+    const plan = await planCopy(tree, { sources: args.slice(0, -1), dest, owner, chmod, inline }, async (abs) => {
+      const e = await view.lookup(await view.resolve(abs, true));
+      return Boolean(e?.st.isDirectory());
+    });
+    const key = sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, plan.hash]));
+    const createdBy = `${ins.keyword} ${ins.args} # buildkit`;
+    return this.#layerStep(state, key, createdBy, progress, (tar) => this.#writeCopyLayer(tar, view, plan.items, owner));
+  }
+
+  /**
+   * The layer of a COPY: every parent directory (as the image has it, or created 0755 owned by `--chown`'s owner),
+   * then the items; symlinks in the destination path resolved in the image.
+   */
+  async #writeCopyLayer(tar: string, view: LayerView, items: CopyItem[], owner: { uid: number; gid: number } | undefined): Promise<LayerDiff> {
+    const map = await containerIdMapper();
+    const out = new Map<string, { h: Parameters<LayerWriter['add']>[0]; content?: Buffer }>();
+    const resolvedParent = new Map<string, string>();
+    const parentOf = async (rel: string): Promise<string> => {
+      const d = posix.dirname(rel);
+      if (d === '.') return '';
+      let r = resolvedParent.get(d);
+      if (r === undefined) {
+        r = await view.resolve(`/${d}`, true);
+        resolvedParent.set(d, r);
+      }
+      return r;
+    };
+    const ensureDirs = async (dir: string): Promise<void> => {
+      const parts = dir ? dir.split('/') : [];
+      for (let i = 1; i <= parts.length; i++) {
+        const p = parts.slice(0, i).join('/');
+        if (out.has(p)) continue;
+        const e = await view.lookup(p);
+        if (e?.st.isDirectory()) {
+          out.set(p, { h: { name: `${p}/`, type: 'directory', mode: e.st.mode & 0o7777, uid: map.uid(e.st.uid), gid: map.gid(e.st.gid) } });
+        } else {
+          out.set(p, { h: { name: `${p}/`, type: 'directory', mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 } });
+        }
+      }
+    };
+    for (const it of items) {
+      const parent = await parentOf(it.rel);
+      await ensureDirs(parent);
+      const rel = parent ? `${parent}/${posix.basename(it.rel)}` : posix.basename(it.rel);
+      const h = { name: it.type === 'directory' ? `${rel}/` : rel, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}) };
+      out.set(rel, { h, content: it.content });
+    }
+    const w = new LayerWriter(tar);
+    try {
+      for (const k of [...out.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
+        const e = out.get(k)!;
+        await w.add(e.h, e.content);
+      }
+    } catch (e) {
+      await w.abort(e);
+      throw e;
+    }
+    return w.finish();
+  }
+
+  /** WORKDIR: sets the config and creates the directory (owned by the stage's USER, as BuildKit does) when missing. */
+  async #workdir(state: StageState, ins: Instruction, vars: Map<string, string>, progress: (cached: boolean) => void): Promise<boolean> {
+    const raw = expandWord(ins.args, vars, this.escape);
+    const dir = posix.normalize(raw.startsWith('/') ? raw : posix.join(state.config.WorkingDir || '/', raw));
+    state.config.WorkingDir = dir;
+    const view = new LayerView(state.layers.map((l) => l.dir!).reverse());
+    const resolved = await view.resolve(dir, true);
+    const exists = resolved === '' || (await view.lookup(resolved))?.st.isDirectory();
+    const createdBy = `WORKDIR ${dir}`;
+    if (exists) {
+      state.key = sha256(`${state.key}\n${createdBy}`);
+      this.#history(state, createdBy, true);
+      progress(true);
+      return true;
+    }
+    const owner = state.config.User ? await this.#chown(state, state.config.User, ins) : undefined;
+    const key = sha256(JSON.stringify(['WORKDIR', state.key, dir, owner]));
+    return this.#layerStep(state, key, `${createdBy} # buildkit`, progress, (tar) => this.#writeCopyLayer(tar, view, [{ rel: resolved, type: 'directory', mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0 }], owner));
+  }
+
+  /** Writes the image config and manifest, and tags the image. */
+  async #finish(state: StageState): Promise<BuildResult> {
+    const cfg: ImageConfigFile & { history: HistoryEntry[] } = {
+      architecture: state.platform.architecture,
+      os: state.platform.os,
+      ...(state.platform.variant ? { variant: state.platform.variant } : {}),
+      created: EPOCH,
+      config: cleanConfig(state.config),
+      rootfs: { type: 'layers', diff_ids: state.layers.map((l) => l.diffId) },
+      history: state.history,
+    };
+    const cfgBytes = Buffer.from(JSON.stringify(cfg));
+    const configDigest = `sha256:${sha256(cfgBytes)}`;
+    await this.store.writeBlob(configDigest, cfgBytes);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: cfgBytes.length },
+      layers: state.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    };
+    const mBytes = Buffer.from(JSON.stringify(manifest));
+    const digest = `sha256:${sha256(mBytes)}`;
+    await this.store.writeBlob(digest, mBytes);
+    const tag = this.opts.tag ?? `localhost/slipway-build:${configDigest.slice(7, 19)}`;
+    let ref: string;
+    try {
+      ref = await tagLocalImage(tag, {
+        digest, manifestDigest: digest, config: imageConfigOf(cfg), platform: state.platform, layers: state.layers,
+      }, { storeDir: this.opts.storeDir });
+    } catch (e) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `cannot tag the image as ${JSON.stringify(tag)}: ${(e as Error).message}`, { hint: 'use name[:tag], e.g. myapp:test', cause: e });
+    }
+    debug('built %s (%s): %d cached, %d executed', ref, digest, this.cached, this.executed);
+    return { ref, digest, configDigest, cached: this.cached, executed: this.executed };
+  }
+}
+
+/** The config as Docker writes it: no empty fields. */
+function cleanConfig(c: FullConfig): FullConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) continue;
+    out[k] = v;
+  }
+  return out as FullConfig;
+}
+

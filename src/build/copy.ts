@@ -1,0 +1,221 @@
+/**
+ * COPY/ADD planning: which files a COPY reads (from the build context after `.dockerignore`, or from another stage's
+ * layers) and where each lands, with Docker's rules — a directory source copies its contents, several sources or a
+ * wildcard need a directory destination, a file copied onto an existing directory goes inside it, `--chown` and
+ * `--chmod` apply to what is copied. Sources outside the context (`../x`, a symlink that leads out) are refused.
+ */
+import { realpath, lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import path, { posix } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { compilePattern, isIgnored, mayReinclude, type IgnorePattern } from './dockerignore.js';
+import type { LayerView } from './layer-view.js';
+
+/** One entry of the layer a COPY makes (path relative to the image root). */
+export interface CopyItem {
+  rel: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  content?: Buffer;
+  linkname?: string;
+}
+
+/** Where COPY reads from. */
+export interface SourceTree {
+  /** Resolves a source path given in the Dockerfile to a path in the tree (a final symlink followed). */
+  resolveSource(src: string): Promise<string>;
+  stat(rel: string): Promise<{ type: 'file' | 'directory' | 'symlink' | 'other'; mode: number } | undefined>;
+  list(rel: string): Promise<string[]>;
+  read(rel: string): Promise<Buffer>;
+  readlink(rel: string): Promise<string>;
+  /** Every path of the tree (for wildcards), relative, in sorted order. */
+  all(): Promise<string[]>;
+  /** Whether a path is left out (the context's `.dockerignore`). */
+  ignored(rel: string): boolean;
+}
+
+const GLOB = /[*?[]/;
+
+function kind(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): 'file' | 'directory' | 'symlink' | 'other' {
+  return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+}
+
+function outside(src: string, why: string): SlipwayError {
+  return new SlipwayError('ERR_BUILD_CONTEXT', `COPY source ${JSON.stringify(src)} ${why}`, {
+    hint: 'only files inside the build context can be copied; move the file into the context directory',
+  });
+}
+
+/** The build context directory as a source tree (`.dockerignore` applied). */
+export async function contextTree(dir: string, ignore: readonly IgnorePattern[]): Promise<SourceTree> {
+  const root = await realpath(dir);
+  let cached: string[] | undefined;
+  const inside = (p: string): boolean => p === root || p.startsWith(`${root}/`);
+  const tree: SourceTree = {
+    async resolveSource(src) {
+      const clean = posix.normalize(`/${src}`).slice(1);
+      if (posix.normalize(src).split('/')[0] === '..') throw outside(src, 'is outside the build context');
+      const abs = path.join(root, clean);
+      let real: string;
+      try {
+        real = await realpath(abs);
+      } catch {
+        // Absent: the caller reports it (a dangling symlink included, after this check on its parent).
+        const parent = await realpath(path.dirname(abs)).catch(() => undefined);
+        if (parent && !inside(parent)) throw outside(src, 'is reached through a symbolic link that leads outside the build context');
+        return clean;
+      }
+      if (!inside(real)) throw outside(src, 'is a symbolic link (or below one) that leads outside the build context');
+      return path.relative(root, real);
+    },
+    async stat(rel) {
+      const st = await lstat(path.join(root, rel)).catch(() => undefined);
+      return st && { type: kind(st), mode: st.mode & 0o7777 };
+    },
+    async list(rel) {
+      return (await readdir(path.join(root, rel))).sort();
+    },
+    read: (rel) => readFile(path.join(root, rel)),
+    readlink: (rel) => readlink(path.join(root, rel)),
+    async all() {
+      if (cached) return cached;
+      const out: string[] = [];
+      const walk = async (rel: string): Promise<void> => {
+        for (const n of (await readdir(path.join(root, rel))).sort()) {
+          const r = rel ? `${rel}/${n}` : n;
+          const st = await lstat(path.join(root, r));
+          const ign = isIgnored(ignore, r);
+          if (!ign) out.push(r);
+          if (st.isDirectory() && (!ign || mayReinclude(ignore, r))) await walk(r);
+        }
+      };
+      await walk('');
+      cached = out;
+      return out;
+    },
+    ignored: (rel) => rel !== '' && isIgnored(ignore, rel),
+  };
+  return tree;
+}
+
+/** Another stage's (or image's) layers as a source tree. */
+export function layerTree(view: LayerView, name: string): SourceTree {
+  const need = async (rel: string) => {
+    const e = await view.lookup(rel);
+    if (!e) throw new SlipwayError('ERR_BUILD_CONTEXT', `${rel} is not in ${name}`, { hint: 'check the path in COPY --from' });
+    return e;
+  };
+  return {
+    resolveSource: (src) => view.resolve(posix.normalize(`/${src}`), true),
+    async stat(rel) {
+      const e = await view.lookup(rel);
+      return e && { type: kind(e.st), mode: e.st.mode & 0o7777 };
+    },
+    list: (rel) => view.list(rel),
+    read: async (rel) => readFile((await need(rel)).path),
+    readlink: async (rel) => readlink((await need(rel)).path),
+    async all() {
+      const out: string[] = [];
+      const walk = async (rel: string): Promise<void> => {
+        for (const n of await view.list(rel)) {
+          const r = rel ? `${rel}/${n}` : n;
+          out.push(r);
+          if ((await view.lookup(r))?.st.isDirectory()) await walk(r);
+        }
+      };
+      await walk('');
+      return out;
+    },
+    ignored: () => false,
+  };
+}
+
+/** What a COPY instruction asks for, after substitution. */
+export interface CopyRequest {
+  sources: string[];
+  /** Absolute destination in the image (WORKDIR applied); a trailing `/` kept. */
+  dest: string;
+  owner?: { uid: number; gid: number };
+  chmod?: number;
+  /** Inline files (heredocs): name → content. */
+  inline?: { name: string; content: Buffer }[];
+}
+
+/** Plans the files of a COPY: the entries of its layer below `dest` (parents excluded), sorted, and the inputs' hash. */
+export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistingDir: (abs: string) => Promise<boolean>): Promise<{ items: CopyItem[]; hash: string }> {
+  const owner = req.owner ?? { uid: 0, gid: 0 };
+  const items = new Map<string, CopyItem>();
+  const wildcard = req.sources.some((s) => GLOB.test(s));
+  const count = req.sources.length + (req.inline?.length ?? 0);
+  const destDirForced = req.dest.endsWith('/') || count > 1 || wildcard;
+  const dest = posix.normalize(req.dest);
+  const put = (rel: string, it: Omit<CopyItem, 'rel' | 'uid' | 'gid' | 'mode'> & { mode: number }): void => {
+    const mode = req.chmod !== undefined && it.type !== 'symlink' ? req.chmod : it.mode;
+    items.set(rel, { rel, ...it, mode, ...owner });
+  };
+  const copyEntry = async (src: string, to: string): Promise<void> => {
+    const st = await tree.stat(src);
+    if (!st) return;
+    if (st.type === 'file') put(to, { type: 'file', mode: st.mode, content: await tree.read(src) });
+    else if (st.type === 'symlink') put(to, { type: 'symlink', mode: 0o777, linkname: await tree.readlink(src) });
+    else if (st.type === 'directory') {
+      put(to, { type: 'directory', mode: st.mode });
+      await copyContents(src, to);
+    }
+  };
+  const copyContents = async (src: string, to: string): Promise<void> => {
+    for (const n of await tree.list(src)) {
+      const s = src ? `${src}/${n}` : n;
+      if (tree.ignored(s)) {
+        const st = await tree.stat(s);
+        if (st?.type !== 'directory') continue;
+        // An excluded directory may still hold re-included files: walk it, emit only what survives.
+        const before = items.size;
+        await copyContents(s, `${to}/${n}`);
+        if (items.size > before) put(`${to}/${n}`, { type: 'directory', mode: st.mode });
+        continue;
+      }
+      await copyEntry(s, `${to}/${n}`);
+    }
+  };
+  const destRel = dest.replace(/^\/+/, '');
+  const join = (a: string, b: string): string => (a ? `${a}/${b}` : b);
+  for (const raw of req.sources) {
+    let matches: string[];
+    if (GLOB.test(raw)) {
+      const re = compilePattern(posix.normalize(raw).replace(/^\/+/, '').replace(/^\.\//, ''));
+      matches = (await tree.all()).filter((p) => re.test(p));
+      if (!matches.length) throw new SlipwayError('ERR_BUILD_CONTEXT', `COPY ${raw}: no source files were specified (nothing matches)`, { hint: 'check the pattern and .dockerignore' });
+    } else {
+      matches = [await tree.resolveSource(raw)];
+    }
+    for (const m of matches) {
+      const st = await tree.stat(m);
+      if (!st || (tree.ignored(m) && !GLOB.test(raw))) {
+        throw new SlipwayError('ERR_BUILD_CONTEXT', `COPY ${raw}: ${JSON.stringify(raw)} not found${st ? ' (excluded by .dockerignore)' : ''}`, {
+          hint: 'check the path (relative to the build context) and .dockerignore',
+        });
+      }
+      if (st.type === 'directory') {
+        await copyContents(m, destRel);
+        continue;
+      }
+      const base = posix.basename(m);
+      const intoDir = destDirForced || (await destIsExistingDir(dest));
+      await copyEntry(m, intoDir ? join(destRel, base) : destRel);
+    }
+  }
+  for (const f of req.inline ?? []) {
+    const intoDir = destDirForced || (await destIsExistingDir(dest));
+    put(intoDir ? join(destRel, f.name) : destRel, { type: 'file', mode: 0o644, content: f.content });
+  }
+  const sorted = [...items.values()].filter((i) => i.rel !== '').sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
+  const h = createHash('sha256');
+  for (const i of sorted) {
+    h.update(`${i.rel}\0${i.type}\0${i.mode}\0${i.uid}\0${i.gid}\0${i.linkname ?? ''}\0`);
+    if (i.content) h.update(createHash('sha256').update(i.content).digest());
+  }
+  return { items: sorted, hash: h.digest('hex') };
+}

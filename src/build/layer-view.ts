@@ -1,0 +1,101 @@
+/**
+ * A read-only merged view of unpacked layers (overlay format: whiteouts are 0/0 character devices, opaque
+ * directories carry `user.overlay.opaque`), read on the host before any container runs: where COPY's destination
+ * lands (symlinks in the path resolved inside the image, as Docker does) and what `COPY --from` reads.
+ */
+import type { Stats } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { lgetxattr } from '../image/syscalls.js';
+import { SlipwayError } from '../errors.js';
+
+/** An entry found in the view. */
+export interface ViewEntry {
+  /** Host path of the entry in the topmost layer that has it. */
+  path: string;
+  st: Stats;
+}
+
+function isWhiteout(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+function isOpaque(p: string): boolean {
+  try {
+    return lgetxattr(p, 'user.overlay.opaque')?.toString() === 'y';
+  } catch {
+    return false;
+  }
+}
+
+export class LayerView {
+  /** @param dirsTopFirst - unpacked layer directories, topmost first */
+  constructor(readonly dirsTopFirst: readonly string[]) {}
+
+  /** The entry at `rel` (no link followed), or undefined. */
+  async lookup(rel: string): Promise<ViewEntry | undefined> {
+    const parts = rel.split('/').filter((c) => c && c !== '.');
+    if (parts.length === 0) return this.dirsTopFirst.length ? { path: this.dirsTopFirst[0]!, st: await lstat(this.dirsTopFirst[0]!) } : undefined;
+    for (const dir of this.dirsTopFirst) {
+      const p = join(dir, ...parts);
+      const st = await lstat(p).catch(() => undefined);
+      if (st) return isWhiteout(st) ? undefined : { path: p, st };
+      // Absent here: an ancestor that this layer has as a non-directory, a whiteout or opaque hides lower layers.
+      for (let i = parts.length - 1; i >= 1; i--) {
+        const a = join(dir, ...parts.slice(0, i));
+        const sa = await lstat(a).catch(() => undefined);
+        if (!sa) continue;
+        if (!sa.isDirectory() || isOpaque(a)) return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Names in directory `rel`, merged over the layers. */
+  async list(rel: string): Promise<string[]> {
+    const names = new Set<string>();
+    const hidden = new Set<string>();
+    for (const dir of this.dirsTopFirst) {
+      const p = join(dir, rel);
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) continue;
+      if (!st.isDirectory()) break;
+      for (const n of await readdir(p)) {
+        if (names.has(n) || hidden.has(n)) continue;
+        const s = await lstat(join(p, n));
+        if (isWhiteout(s)) hidden.add(n);
+        else names.add(n);
+      }
+      if (isOpaque(p)) break;
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * Resolves symlinks in `abs` (an absolute path in the image) the way a container would see them, staying inside
+   * the image's root; the last component is followed only when `followLast`. Returns a relative path (no leading `/`).
+   */
+  async resolve(abs: string, followLast = false): Promise<string> {
+    let todo = abs.split('/').filter((c) => c && c !== '.');
+    const done: string[] = [];
+    let hops = 0;
+    while (todo.length) {
+      const c = todo.shift()!;
+      if (c === '..') {
+        done.pop();
+        continue;
+      }
+      const rel = [...done, c].join('/');
+      const e = todo.length || followLast ? await this.lookup(rel) : undefined;
+      if (e?.st.isSymbolicLink()) {
+        if (++hops > 40) throw new SlipwayError('ERR_BUILD', `too many symbolic links resolving ${abs} in the image`, { hint: 'fix the symlink loop in the image' });
+        const target = await readlink(e.path);
+        if (target.startsWith('/')) done.length = 0;
+        todo = [...target.split('/').filter((x) => x && x !== '.'), ...todo];
+        continue;
+      }
+      done.push(c);
+    }
+    return posix.normalize(done.join('/') || '.').replace(/^\.$/, '');
+  }
+}
