@@ -10,6 +10,8 @@
 export { Container } from './api/container.js';
 export type { ContainerOptions, PortBinding, Mount, BindMount, TmpfsMount, VolumeMount, FileCopy, NetworkMode, HostAccess, HostAccessOptions, HealthcheckConfig } from './api/container-options.js';
 export type { NetworkAttachable, NetworkMember, VolumeSource, LaunchPlan, NetworkJoin } from './runtime/index.js';
+export type { BuildOptions, BuildProgress } from './build/builder.js';
+export type { PullPolicy } from './image/pull.js';
 export { StartedContainer } from './api/started-container.js';
 export type { LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from './api/started-container.js';
 export { Network } from './api/network.js';

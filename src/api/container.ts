@@ -9,6 +9,7 @@ import { CAP_NUMBERS, MIN_MEMORY, parseCpus, parseMemory } from '../runtime/inde
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
 import { Network } from './network.js';
+import { buildImage, type BuildOptions } from '../build/builder.js';
 import { Volume } from './volume.js';
 
 const ENV_KEY = /^[^=\0]+$/;
@@ -32,6 +33,28 @@ export class Container {
   constructor(image: string, options?: ContainerOptions) {
     if (typeof image !== 'string' || image.trim() === '') throw invalidArgument('image', image, 'an image reference such as "redis:7"');
     this.#options = Object.freeze({ ...(options ?? { ...DEFAULT_OPTIONS, image }), image });
+  }
+
+  /**
+   * Builds an image from a Dockerfile on slipway's own runtime (no Docker): each RUN runs in a hardened slipway
+   * container over the stage's layers, each file change becomes a layer in the store, and steps whose parent,
+   * instruction and inputs are unchanged come from the cache. The result is tagged in the store, so
+   * `new Container(ref)` starts it without a registry.
+   *
+   * @param contextDir - The build context: the directory COPY reads from (`.dockerignore` applied).
+   * @returns The image reference (`options.tag`, else `localhost/slipway-build:<id>`).
+   * @throws {@link SlipwayError} `ERR_BUILD_CONTEXT` (no context, a COPY source missing or outside it),
+   *   `ERR_DOCKERFILE_PARSE` (names the line), `ERR_BUILD` (unknown target or stage, bad instruction),
+   *   `ERR_BUILD_STEP_FAILED` (a RUN exited non-zero: its exit code, and its last output lines in the message),
+   *   `ERR_UNSUPPORTED` (RUN --mount, ADD of a URL), pull errors for FROM images, `ERR_ABORTED`.
+   * @example
+   * const image = await Container.fromDockerfile('./app', { buildArgs: { NODE_ENV: 'test' }, target: 'runtime' });
+   * await using app = await new Container(image).expose(8080).start();
+   */
+  static async fromDockerfile(contextDir: string, options: BuildOptions = {}): Promise<string> {
+    if (typeof contextDir !== 'string' || contextDir === '') throw invalidArgument('contextDir', contextDir, 'the path of the build context directory');
+    if (options.buildArgs !== undefined) checkStringRecord('buildArgs', options.buildArgs, /^[A-Za-z_][A-Za-z0-9_]*$/);
+    return (await buildImage(contextDir, options)).ref;
   }
 
   /** The collected options (frozen). */

@@ -23,8 +23,14 @@ describe('layering', () => {
     expect(bad).toEqual([]);
   });
 
-  it('api/, cli/, runners/ and the runner entry points reach the runtime only through runtime/index.ts', () => {
-    const bad = [...files(join(SRC, 'api')), ...files(join(SRC, 'cli')), ...files(join(SRC, 'runners')), ...['vitest.ts', 'jest.ts', 'jest-environment.ts'].map((f) => join(SRC, f))]
+  it('build/ sits below api/: it imports nothing from api/, cli/, modules/ or testcontainers/, and runtime/ nothing from build/', () => {
+    const up = files(join(SRC, 'build')).flatMap((f) => importsOf(f).filter((i) => /^(api|cli|modules|testcontainers)\//.test(i) || i === 'testcontainers').map((i) => `${relative(SRC, f)} → ${i}`));
+    const down = files(join(SRC, 'runtime')).flatMap((f) => importsOf(f).filter((i) => i.startsWith('build/')).map((i) => `${relative(SRC, f)} → ${i}`));
+    expect([...up, ...down]).toEqual([]);
+  });
+
+  it('api/, cli/, build/, runners/ and the runner entry points reach the runtime only through runtime/index.ts', () => {
+    const bad = [...files(join(SRC, 'api')), ...files(join(SRC, 'cli')), ...files(join(SRC, 'build')), ...files(join(SRC, 'runners')), ...['vitest.ts', 'jest.ts', 'jest-environment.ts'].map((f) => join(SRC, f))]
       .flatMap((f) => importsOf(f).filter((i) => i.startsWith('runtime/') && i !== 'runtime/index').map((i) => `${relative(SRC, f)} → ${i}`));
     expect(bad).toEqual([]);
   });

@@ -1,0 +1,200 @@
+/**
+ * Dockerfile builds on slipway's own runtime, checked from inside the built image (what a container sees: modes,
+ * owners, contents) and from its config (Docker's rules for each field), root and rootless.
+ */
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Container, SlipwayError, Wait } from '../../../src/index.js';
+import { pull } from '../../../src/image/index.js';
+import { defaultStoreRoot } from '../../../src/image/store.js';
+import { buildImage } from '../../../src/build/builder.js';
+import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const roots: string[] = [];
+afterAll(async () => {
+  for (const r of roots) await rm(r, { recursive: true, force: true });
+});
+
+/** A context dir with the given files (a string is content; `{ mode }` sets it; `{ link }` makes a symlink). */
+async function context(files: Record<string, string | { content?: string; mode?: number; link?: string }>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-build-'));
+  roots.push(dir);
+  for (const [name, spec] of Object.entries(files)) {
+    const p = join(dir, name);
+    await mkdir(join(p, '..'), { recursive: true });
+    const s = typeof spec === 'string' ? { content: spec } : spec;
+    if (s.link !== undefined) {
+      await symlink(s.link, p);
+      continue;
+    }
+    await writeFile(p, s.content ?? '');
+    if (s.mode !== undefined) await chmod(p, s.mode);
+  }
+  return dir;
+}
+
+/** `mode uid:gid type` of paths inside the image and the content of small files, read by a container of it. */
+async function inspect(ref: string, paths: string[]): Promise<Record<string, string>> {
+  const c = await new Container(ref).withEntrypoint(['sleep']).withCommand(['1000']).withUser('0').waitFor(Wait.none()).start();
+  try {
+    const out: Record<string, string> = {};
+    for (const p of paths) {
+      const r = await c.exec(['sh', '-c', `stat -c '%a %u:%g %F' "$1" && if [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %s "$1")" -lt 1000 ]; then cat "$1"; fi`, 'sh', p]);
+      out[p] = r.exitCode === 0 ? r.stdout.trim() : 'absent';
+    }
+    return out;
+  } finally {
+    await c.remove();
+  }
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  return p.then(() => 'resolved', (e: unknown) => (SlipwayError.is(e) ? e.code : `not a SlipwayError: ${String(e)}`));
+}
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('Container.fromDockerfile', () => {
+  it('every instruction: files with modes, owners and contents as Docker makes them, and the config fields', async () => {
+    const ctx = await context({
+      'Dockerfile': [
+        'ARG BASE',
+        'FROM ${BASE} AS base',
+        'ARG GREETING=hello',
+        'ENV APP_HOME=/srv/app SPACED="a b"',
+        'WORKDIR ${APP_HOME}',
+        'COPY --chmod=0640 conf/ ./conf/',
+        'COPY --chown=1000:1000 app.sh bin/',
+        'COPY *.txt ./',
+        'RUN echo "$GREETING from $(id -u) in $(pwd)" > greeting && chmod 0600 greeting',
+        'RUN <<EOF',
+        'mkdir -p /data/sub',
+        'echo heredoc > /data/sub/h',
+        'EOF',
+        'USER 1000',
+        'RUN echo mine > /tmp/by-user',
+        'EXPOSE 8080 9090/udp',
+        'LABEL org.test.a="x y" b=c',
+        'HEALTHCHECK --interval=5s --retries=2 CMD wget -q localhost:8080 || exit 1',
+        'STOPSIGNAL SIGQUIT',
+        'VOLUME /data',
+        'ENTRYPOINT ["/bin/sh", "-c"]',
+        'CMD ["cat /srv/app/greeting"]',
+      ].join('\n'),
+      '.dockerignore': '*.txt\n!keep.txt\nconf/secret\n',
+      'keep.txt': 'kept\n',
+      'drop.txt': 'dropped\n',
+      'conf/a.conf': 'a=1\n',
+      'conf/secret': 'no\n',
+      'app.sh': { content: '#!/bin/sh\necho app\n', mode: 0o755 },
+    });
+    const ref = await Container.fromDockerfile(ctx, { buildArgs: { BASE: fixtureRef('busybox'), GREETING: 'hi' }, tag: 'slipway-test/every:1' });
+    expect(ref).toBe('docker.io/slipway-test/every:1');
+    const seen = await inspect(ref, ['/srv/app', '/srv/app/conf/a.conf', '/srv/app/conf/secret', '/srv/app/bin', '/srv/app/bin/app.sh',
+      '/srv/app/keep.txt', '/srv/app/drop.txt', '/srv/app/greeting', '/data/sub/h', '/tmp/by-user', '/tmp']);
+    expect(seen).toEqual({
+      '/srv/app': '755 0:0 directory',
+      '/srv/app/conf/a.conf': '640 0:0 regular file\na=1',
+      '/srv/app/conf/secret': 'absent',
+      // BuildKit creates missing destination directories with the --chown owner.
+      '/srv/app/bin': '755 1000:1000 directory',
+      '/srv/app/bin/app.sh': '755 1000:1000 regular file\n#!/bin/sh\necho app',
+      '/srv/app/keep.txt': '644 0:0 regular file\nkept',
+      '/srv/app/drop.txt': 'absent',
+      '/srv/app/greeting': '600 0:0 regular file\nhi from 0 in /srv/app',
+      '/data/sub/h': '644 0:0 regular file\nheredoc',
+      '/tmp/by-user': '644 1000:1000 regular file\nmine',
+      // A RUN that writes into /tmp keeps the base image's /tmp as it was.
+      '/tmp': (await inspect(fixtureRef('busybox'), ['/tmp']))['/tmp'],
+    });
+    const { config } = await pull(ref, { policy: 'never' });
+    expect(config.Env).toEqual(expect.arrayContaining(['APP_HOME=/srv/app', 'SPACED=a b']));
+    expect(config.Env.some((e) => e.startsWith('GREETING='))).toBe(false); // ARGs are not persisted
+    expect(config).toMatchObject({
+      WorkingDir: '/srv/app', User: '1000', ExposedPorts: { '8080/tcp': {}, '9090/udp': {} },
+      Labels: { 'org.test.a': 'x y', b: 'c' }, StopSignal: 'SIGQUIT', Volumes: { '/data': {} },
+      Entrypoint: ['/bin/sh', '-c'], Cmd: ['cat /srv/app/greeting'],
+      Healthcheck: { Test: ['CMD-SHELL', 'wget -q localhost:8080 || exit 1'], Interval: 5e9, Retries: 2 },
+    });
+    // The image runs as built: its CMD under its ENTRYPOINT, as user 1000 (who may not read the 0600 file).
+    const c = await new Container(ref).withUser('0').waitFor(Wait.forOneShotStartup()).start();
+    await c.wait();
+    const lines: string[] = [];
+    for await (const l of c.logs()) lines.push(l);
+    await c.remove();
+    expect(lines.join('\n')).toContain('hi from 0 in /srv/app');
+  });
+
+  it('multi-stage: --target skips stages it does not need; COPY --from; deletions are whiteouts, a recreated dir is opaque', async () => {
+    const ctx = await context({
+      'Dockerfile': [
+        `FROM ${fixtureRef('busybox')} AS broken`,
+        'RUN echo never-needed && exit 7',
+        `FROM ${fixtureRef('busybox')} AS build`,
+        'RUN mkdir -p /out/d /o/keep && echo one > /out/d/f && echo two > /out/g && ln -s d/f /out/link && touch /o/keep/a /o/keep/b',
+        'RUN rm /out/g /bin/true && rm -rf /o/keep && mkdir /o/keep && touch /o/keep/c',
+        `FROM ${fixtureRef('busybox')} AS final`,
+        'COPY --from=build /out /copied',
+        'COPY --from=1 /out/d/f /single',
+      ].join('\n'),
+    });
+    const build = await Container.fromDockerfile(ctx, { target: 'build', tag: 'slipway-test/stages:build' });
+    expect(await inspect(build, ['/out/g', '/bin/true', '/o/keep/a', '/o/keep/c', '/out/d/f'])).toEqual({
+      '/out/g': 'absent', '/bin/true': 'absent', '/o/keep/a': 'absent', '/o/keep/c': '644 0:0 regular empty file', '/out/d/f': '644 0:0 regular file\none',
+    });
+    const final = await Container.fromDockerfile(ctx, { tag: 'slipway-test/stages:final' });
+    expect(await inspect(final, ['/copied/d/f', '/copied/g', '/copied/link', '/single', '/bin/true', '/out'])).toEqual({
+      '/copied/d/f': '644 0:0 regular file\none', '/copied/g': 'absent', '/copied/link': '777 0:0 symbolic link',
+      '/single': '644 0:0 regular file\none', '/bin/true': '755 0:0 regular file', '/out': 'absent',
+    });
+  });
+
+  it('cache: a second build reuses every step (same digest); one changed file re-runs from its step on; no cache runs all again, same digest', async () => {
+    const ctx = await context({
+      'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY a.txt /a\nRUN cat /a > /a2\nCOPY b.txt /b\nRUN cat /b /a > /b2\n`,
+      'a.txt': `a ${Math.random()}\n`, 'b.txt': 'b1\n',
+    });
+    const first = await buildImage(ctx, { tag: 'slipway-test/cache:1' });
+    expect([first.executed, first.cached]).toEqual([4, 0]);
+    const again = await buildImage(ctx, { tag: 'slipway-test/cache:1' });
+    expect([again.executed, again.cached, again.digest]).toEqual([0, 4, first.digest]);
+    await writeFile(join(ctx, 'b.txt'), 'b2\n');
+    const changed = await buildImage(ctx, { tag: 'slipway-test/cache:2' });
+    expect([changed.executed, changed.cached]).toEqual([2, 2]);
+    expect((await inspect(changed.ref, ['/b2']))['/b2']).toMatch(/\nb2\na /);
+    const fresh = await buildImage(ctx, { tag: 'slipway-test/cache:3', cache: false });
+    expect([fresh.executed, fresh.digest]).toEqual([4, changed.digest]);
+  });
+
+  it('a failing RUN: its exit code and last output lines; nothing tagged, nothing left in the store\'s tmp', async () => {
+    const ctx = await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nRUN echo first-line && echo boom-output >&2 && exit 3\n` });
+    const err = await Container.fromDockerfile(ctx, { tag: 'slipway-test/fails:1' }).catch((e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_BUILD_STEP_FAILED')).toBe(true);
+    expect((err as Error).message).toMatch(/line 2: RUN echo first-line .* exited with code 3/);
+    expect((err as Error).message).toMatch(/first-line\nboom-output/);
+    expect(await codeOf(pull('slipway-test/fails:1', { policy: 'never' }))).toBe('ERR_IMAGE_NOT_PRESENT');
+    const leftovers = (await readdir(join(defaultStoreRoot(), 'tmp'))).filter((n) => n.includes(`-${process.pid}-`));
+    expect(leftovers).toEqual([]);
+  });
+
+  it('attacker: COPY of ../x or through a symlink out of the context is refused; bad input is a clear error', async () => {
+    const outside = await context({ 'secret': 'host secret\n' });
+    const base = `FROM ${fixtureRef('busybox')}\n`;
+    const dotdot = await context({ 'Dockerfile': `${base}COPY ../${outside.split('/').pop()}/secret /x\n` });
+    expect(await codeOf(Container.fromDockerfile(dotdot))).toBe('ERR_BUILD_CONTEXT');
+    const linkOut = await context({ 'Dockerfile': `${base}COPY link /x\n`, 'link': { link: join(outside, 'secret') } });
+    expect(await codeOf(Container.fromDockerfile(linkOut))).toBe('ERR_BUILD_CONTEXT');
+    const dirOut = await context({ 'Dockerfile': `${base}COPY d/secret /x\n`, 'd': { link: outside } });
+    expect(await codeOf(Container.fromDockerfile(dirOut))).toBe('ERR_BUILD_CONTEXT');
+    // A symlink inside a copied directory is copied as a symlink (never followed on the host).
+    const inner = await context({ 'Dockerfile': `${base}COPY d /d\n`, 'd/l': { link: join(outside, 'secret') } });
+    const ref = await Container.fromDockerfile(inner);
+    expect((await inspect(ref, ['/d/l']))['/d/l']).toBe('777 0:0 symbolic link');
+    expect(await codeOf(Container.fromDockerfile(inner, { target: 'nope' }))).toBe('ERR_BUILD');
+    expect(await codeOf(Container.fromDockerfile(join(inner, 'missing')))).toBe('ERR_BUILD_CONTEXT');
+    const missing = await context({ 'Dockerfile': `${base}COPY nothere /x\n` });
+    expect(await codeOf(Container.fromDockerfile(missing))).toBe('ERR_BUILD_CONTEXT');
+    const bad = await context({ 'Dockerfile': `${base}FOO bar\n` });
+    expect(await codeOf(Container.fromDockerfile(bad))).toBe('ERR_DOCKERFILE_PARSE');
+  });
+});
