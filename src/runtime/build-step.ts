@@ -68,7 +68,6 @@ export async function runBuildStep(spec: BuildStepSpec): Promise<BuildStepResult
   const keeper = await Keeper.get();
   const plan: LaunchPlan = {
     image: spec.image.ref,
-    resolvedImage: spec.image,
     command: [...spec.argv],
     entrypoint: [],
     env: {},
@@ -80,7 +79,7 @@ export async function runBuildStep(spec: BuildStepSpec): Promise<BuildStepResult
     bestEffortLimits: false, pullPolicy: 'never',
   };
   const image: Image = { ...spec.image, config: { ...spec.image.config, Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } };
-  const handle = await launchContainer({ ...plan, resolvedImage: image }, spec.signal);
+  const handle = await launchContainer(plan, spec.signal, image);
   let exit: ExitInfo;
   try {
     const onAbort = (): void => void handle.kill('SIGKILL').catch(() => {});

@@ -2,7 +2,6 @@
  * The runtime's input types. The API's builder fills them in (validated at each `with*` call); the runtime reads them
  * once, in `launch.ts`, and hands the container handle what it needs.
  */
-import type { Image } from '../image/pull.js';
 import type { NetworkAttachable } from './network-membership.js';
 import type { VolumeSource } from './volume-source.js';
 
@@ -54,8 +53,6 @@ export interface HostAccess {
  */
 export interface LaunchPlan {
   image: string;
-  /** An image already resolved (a build's intermediate state): used as is, `image` only names it. */
-  resolvedImage?: Image;
   command?: readonly string[];
   entrypoint?: readonly string[];
   env: Readonly<Record<string, string>>;

@@ -21,10 +21,13 @@ function outboundTools(): Promise<boolean> {
 }
 const usedNames = new Set<string>();
 
-/** Turns a launch plan (the builder's frozen options) into a created, started container (not yet waited for). */
-export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal): Promise<ContainerHandle> {
+/**
+ * Turns a launch plan (the builder's frozen options) into a created, started container (not yet waited for).
+ * @param resolved - An image already resolved (a build's intermediate state), used instead of pulling `plan.image`.
+ */
+export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, resolved?: Image): Promise<ContainerHandle> {
   const keeper = await Keeper.get();
-  const image = plan.resolvedImage ?? await pull(plan.image, {
+  const image = resolved ?? await pull(plan.image, {
     policy: plan.pullPolicy,
     platform: plan.platform,
     timeout: plan.pullTimeout,
