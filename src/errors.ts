@@ -27,6 +27,14 @@ export type SlipwayErrorCode =
    */
   | 'ERR_INVALID_REFERENCE'
   /**
+   * A config file (`slipway.config.json`, `~/.config/slipway/config.json`, `~/.testcontainers.properties`) or a
+   * `SLIPWAY_*` variable holds a value slipway cannot use (not JSON, an unknown setting, a value of the wrong form, a
+   * runtime other than `native`). Thrown by whatever reads the configuration first (a pull, a start, `slipway info`).
+   * Fix: The message names the file (or variable), the key path and the allowed values: correct or remove that key;
+   * `slipway info` prints the effective configuration and where each value comes from.
+   */
+  | 'ERR_CONFIG'
+  /**
    * The registry has no such repository or tag (404), or an `oci-layout:`/`docker-archive:` path or tag does not
    * exist.
    * Fix: Check the name and tag (Docker Hub's official images are `library/<name>`, added for you); for a private

@@ -21,7 +21,8 @@ export interface HostAccessOptions {
 /** Everything a builder collected; frozen copies are passed down to the runtime (which reads the {@link LaunchPlan} part). */
 export interface ContainerOptions extends LaunchPlan {
   labels: Readonly<Record<string, string>>;
-  startupTimeout: number;
+  /** undefined: the `startupTimeout` setting (`$SLIPWAY_STARTUP_TIMEOUT`, a config file), else 60000. */
+  startupTimeout?: number;
   stopTimeout: number;
   init: boolean;
   waitStrategy?: unknown;
@@ -52,8 +53,6 @@ export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({
   networkMode: 'isolated',
   networks: [],
   bestEffortLimits: false,
-  pullPolicy: 'missing',
-  startupTimeout: 60_000,
   stopTimeout: 10_000,
   init: true,
 });

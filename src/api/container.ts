@@ -311,7 +311,7 @@ export class Container {
   withShmSize(size: string | number): Container { return this.#with({ shmSize: parseMemory(size, 'shmSize') }); }
   /** Apply resource limits where the host can enforce them and only log the others, instead of failing. */
   withBestEffortLimits(enabled = true): Container { return this.#with({ bestEffortLimits: enabled }); }
-  /** @defaultValue 'missing' */
+  /** @defaultValue the `pullPolicy` setting (`$SLIPWAY_PULL_POLICY`, `slipway.config.json`), else 'missing' */
   withPullPolicy(policy: 'missing' | 'always' | 'never'): Container {
     if (!['missing', 'always', 'never'].includes(policy)) throw invalidArgument('pull policy', policy, '"missing", "always" or "never"');
     return this.#with({ pullPolicy: policy });
@@ -336,7 +336,8 @@ export class Container {
   waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
   /**
    * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}), for strategies without a timeout of
-   * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never. @defaultValue 60000
+   * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never.
+   * @defaultValue the `startupTimeout` setting (`$SLIPWAY_STARTUP_TIMEOUT`, `slipway.config.json`), else 60000
    */
   withStartupTimeout(ms: number): Container {
     if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) throw invalidArgument('startupTimeout', ms, 'a number of milliseconds >= 0');
@@ -346,7 +347,7 @@ export class Container {
    * Bounds the image pull of `start()` (every registry request, retry and unpack), so a registry that stalls
    * fails the start with `ERR_PULL_TIMEOUT` instead of holding it; the wait for readiness has its own
    * {@link withStartupTimeout}. `Infinity` removes the bound.
-   * @defaultValue `$SLIPWAY_PULL_TIMEOUT`, else 600000 (10 minutes)
+   * @defaultValue the `pullTimeout` setting (`$SLIPWAY_PULL_TIMEOUT`, `slipway.config.json`), else 600000 (10 minutes)
    * @example new Container('redis:7').withPullTimeout(120_000)
    */
   withPullTimeout(ms: number): Container {

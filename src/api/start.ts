@@ -1,5 +1,6 @@
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
+import { configValue } from '../config/index.js';
 import { launchContainer, readLogLines, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
@@ -37,7 +38,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
 async function waitReady(rt: RuntimeContainer, options: ContainerOptions, strategy: WaitStrategy, host: string, since: Date | undefined, signal?: AbortSignal): Promise<void> {
   const never = new AbortController();
   try {
-    await runStrategy(strategy, waitTarget(rt, host, options, since), signal ?? never.signal, options.startupTimeout);
+    await runStrategy(strategy, waitTarget(rt, host, options, since), signal ?? never.signal, options.startupTimeout ?? configValue('startupTimeout'));
   } catch (err) {
     const tail = await lastLogLines(rt.logPath);
     if (signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'start was aborted', { cause: plainCause(signal.reason, 'aborted by the caller'), details: tail });

@@ -46,11 +46,12 @@ export interface RunCommand {
 }
 
 export interface ImagesCommand { command: 'images'; json: boolean }
+export interface InfoCommand { command: 'info'; json: boolean }
 export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean }
 export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
-export type CliCommand = PullCommand | RunCommand | ImagesCommand | PruneCommand | HelpCommand | VersionCommand;
+export type CliCommand = PullCommand | RunCommand | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
 
 /** Bad command-line input: `message` names the problem, `fix` says what to type instead. Exit status 2. */
 export class UsageError extends Error {
@@ -61,7 +62,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'pull', 'images', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'pull', 'images', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -102,6 +103,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     case 'pull': return parsePull(rest);
     case 'run': return parseRun(rest, env);
     case 'images': return parseSimple('images', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'images', json: !!v.json }));
+    case 'info': return parseSimple('info', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'info', json: !!v.json }));
     case 'prune': return parseSimple('prune', rest, { all: { type: 'boolean', short: 'a' }, 'dry-run': { type: 'boolean' } },
       (v) => ({ command: 'prune', all: !!v.all, dryRun: !!v['dry-run'] }));
     default: {

@@ -30,6 +30,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./run-command.js')).runCommand(cmd, io);
       case 'images':
         return await (await import('./store-commands.js')).imagesCommand(cmd, io);
+      case 'info':
+        return await (await import('./info-command.js')).infoCommand(cmd, io);
       case 'prune':
         return await (await import('./store-commands.js')).pruneCommand(cmd, io);
     }

@@ -26,7 +26,7 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
       ...(await ownership()),
     });
     view.finish();
-    io.stderr.write(`${image.ref} (${platformString(image.platform)}): ${image.layers.length} layers, ${image.source === 'cache' ? 'already in the store' : `from ${image.source}`}\n`);
+    io.stderr.write(`${image.ref} (${platformString(image.platform)}): ${image.layers.length} layers, ${image.source === 'cache' ? 'already in the store' : `from ${image.source}`}${image.source === 'mirror' ? ` (${image.pulledFrom})` : ''}\n`);
     io.stdout.write(`${image.digest}\n`);
     return 0;
   } catch (e) {

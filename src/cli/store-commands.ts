@@ -12,7 +12,13 @@ import { formatBytes } from './progress.js';
 
 /** One reference record of the store index (the fields the CLI reads). */
 export interface StoredImage {
+  /**
+   * The reference the store is keyed by: after the Hub prefix, never a mirror's (`--pull never <ref>` finds it).
+   * Records written before the key was kept fall back to the reference that was asked for.
+   */
   ref: string;
+  /** The reference actually pulled (after the Hub prefix and mirrors), when known. */
+  pulledFrom?: string;
   digest: string;
   manifestDigest: string;
   platform: Platform;
@@ -28,8 +34,12 @@ export async function listStoredImages(root: string): Promise<StoredImage[]> {
   const out: StoredImage[] = [];
   for (const n of names.filter((x) => x.endsWith('.json')).sort()) {
     try {
-      const rec = JSON.parse(await readFile(path.join(dir, n), 'utf8')) as Omit<StoredImage, 'file'>;
-      if (typeof rec.ref === 'string' && Array.isArray(rec.layers)) out.push({ ...rec, file: path.join(dir, n) });
+      const rec = JSON.parse(await readFile(path.join(dir, n), 'utf8')) as Omit<StoredImage, 'file'> & { key?: string };
+      if (typeof rec.ref !== 'string' || !Array.isArray(rec.layers)) continue;
+      // pull() keys a record `<reference after the Hub prefix>|<platform>`.
+      const keyed = typeof rec.key === 'string' && rec.key.includes('|') ? rec.key.slice(0, rec.key.lastIndexOf('|')) : rec.ref;
+      const { key: _key, ...fields } = rec;
+      out.push({ ...fields, ref: keyed, ...(typeof rec.pulledFrom === 'string' ? { pulledFrom: rec.pulledFrom } : {}), file: path.join(dir, n) });
     } catch {
       // a record being replaced or corrupt: pull rewrites it
     }
@@ -42,11 +52,13 @@ export async function imagesCommand(cmd: ImagesCommand, io: CliIO): Promise<numb
   const images = await listStoredImages(defaultStoreRoot(io.env));
   if (cmd.json) {
     for (const i of images) {
-      await write(io.stdout, `${JSON.stringify({ ref: i.ref, platform: platformString(i.platform), digest: i.digest, size: size(i), layers: i.layers.length })}\n`);
+      await write(io.stdout, `${JSON.stringify({ ref: i.ref, pulledFrom: i.pulledFrom ?? null, platform: platformString(i.platform), digest: i.digest, size: size(i), layers: i.layers.length })}\n`);
     }
     return 0;
   }
-  const rows = [['REFERENCE', 'PLATFORM', 'DIGEST', 'SIZE'], ...images.map((i) => [i.ref, platformString(i.platform), i.digest.slice(0, 19), formatBytes(size(i))])];
+  const rows = [['REFERENCE', 'PLATFORM', 'DIGEST', 'SIZE', 'PULLED FROM'], ...images.map((i) => [
+    i.ref, platformString(i.platform), i.digest.slice(0, 19), formatBytes(size(i)), i.pulledFrom && i.pulledFrom !== i.ref ? i.pulledFrom : '-',
+  ])];
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => r[col]!.length)));
   for (const r of rows) await write(io.stdout, `${r.map((c, col) => (col === r.length - 1 ? c : c.padEnd(widths[col]!))).join('  ')}\n`);
   return 0;

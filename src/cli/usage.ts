@@ -6,12 +6,17 @@ Usage:
   slipway run [options] <image> [command...]   run a container, stream its output, exit with its code
   slipway pull [options] <image>               pull an image into the store, print its digest
   slipway images [--json]                      list the images in the store
+  slipway info [--json]                        print the effective configuration and where each value comes from
   slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
   slipway help [command]                       show help
   slipway --version                            print the version
 
-Environment: SLIPWAY_CACHE_DIR (store), SLIPWAY_REGISTRY_MIRROR, SLIPWAY_HUB_IMAGE_NAME_PREFIX,
-SLIPWAY_INSECURE_REGISTRIES, SLIPWAY_PULL_TIMEOUT (ms, whole pull), SLIPWAY_REGISTRY_CONNECT_TIMEOUT,
+Configuration: slipway.config.json (the nearest from the working directory upward), then
+~/.config/slipway/config.json; environment variables override both: SLIPWAY_CACHE_DIR (store),
+SLIPWAY_STATE_DIR, SLIPWAY_REGISTRY_MIRROR, SLIPWAY_HUB_IMAGE_NAME_PREFIX (or testcontainers'
+TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX / hub.image.name.prefix), SLIPWAY_INSECURE_REGISTRIES,
+SLIPWAY_CREDENTIAL_HELPERS, SLIPWAY_PULL_POLICY, SLIPWAY_PULL_TIMEOUT (ms, whole pull), SLIPWAY_STARTUP_TIMEOUT,
+SLIPWAY_RUNTIME; \`slipway info\` shows what is in effect. Also SLIPWAY_REGISTRY_CONNECT_TIMEOUT,
 SLIPWAY_REGISTRY_HEADERS_TIMEOUT, SLIPWAY_REGISTRY_BODY_TIMEOUT (ms, per request), DEBUG=slipway:* (debug log).
 `;
 
@@ -58,8 +63,20 @@ Example: slipway pull --platform linux/arm64 redis:7
 
 const IMAGES = `Usage: slipway images [--json]
 
-Lists the image references in the store (${'$'}SLIPWAY_CACHE_DIR, else ~/.cache/slipway): reference,
-platform, digest and compressed size. --json prints one JSON object per line.
+Lists the image references in the store (the storeDir setting, ${'$'}SLIPWAY_CACHE_DIR, else ~/.cache/slipway):
+the reference the store keeps it under (after the Hub prefix: \`run --pull never <reference>\` finds it), platform,
+digest, compressed size, and the reference actually pulled when a mirror served it. --json prints one JSON
+object per line.
+`;
+
+const INFO = `Usage: slipway info [--json]
+
+Prints the effective configuration: every setting, its value and where it came from (default, a config
+file, or an environment variable), and the config files looked at. Files, lowest precedence first:
+~/.testcontainers.properties (hub.image.name.prefix), ~/.config/slipway/config.json (XDG_CONFIG_HOME honoured),
+slipway.config.json (the nearest from the working directory upward, or the file SLIPWAY_CONFIG names);
+environment variables override them. --json prints one JSON object.
+Example slipway.config.json: {"registryMirrors": ["mirror.gcr.io"], "pullPolicy": "missing", "startupTimeout": 120000}
 `;
 
 const PRUNE = `Usage: slipway prune [--all] [--dry-run]
@@ -69,7 +86,7 @@ processes. --all removes every image, layer and blob. --dry-run only lists what 
 Do not prune --all while containers run: their layers would vanish under them.
 `;
 
-const TOPICS: Record<string, string> = { run: RUN, pull: PULL, images: IMAGES, prune: PRUNE, help: MAIN, version: MAIN };
+const TOPICS: Record<string, string> = { run: RUN, pull: PULL, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

@@ -125,6 +125,8 @@ export interface CredentialSources {
   dockerConfigDir?: string;
   /** containers auth.json files, in lookup order. @defaultValue `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json` */
   authFiles?: string[];
+  /** Registry host → credential helper name (`docker-credential-<name>`), checked before the Docker config (the `credentialHelpers` setting). */
+  helpers?: Readonly<Record<string, string>>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -145,6 +147,11 @@ export function createCredentialResolver(sources: CredentialSources = {}): Crede
   const serverUrl = (domain: string): string => (domain === 'docker.io' ? 'https://index.docker.io/v1/' : domain);
 
   async function resolve(domain: string): Promise<RegistryCredentials | undefined> {
+    const configured = findKey(sources.helpers, domain);
+    if (configured) {
+      debug('%s: credential helper %s (slipway config)', domain, configured[1]);
+      return runCredentialHelper(configured[1], serverUrl(domain));
+    }
     const docker = await readJson(path.join(dockerDir, 'config.json'));
     if (docker) {
       const helper = findKey(docker.credHelpers, domain);

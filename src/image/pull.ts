@@ -18,6 +18,7 @@ import { positiveMs } from './timeouts.js';
 import { ImageStore, defaultStoreRoot, isDiskFull, storeFullError } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
+import { loadConfig, type LoadedConfig } from '../config/index.js';
 
 const debug = logger('image:pull');
 
@@ -34,7 +35,7 @@ export interface PullProgress {
 
 /** Options for {@link pull}. */
 export interface PullOptions {
-  /** @defaultValue `'missing'` */
+  /** @defaultValue the `pullPolicy` setting (`$SLIPWAY_PULL_POLICY`, a config file), else `'missing'` */
   policy?: PullPolicy;
   /** `os/arch[/variant]` or an object. @defaultValue the host's platform */
   platform?: string | Platform;
@@ -43,7 +44,7 @@ export interface PullOptions {
   /**
    * Bounds the whole pull (every request, retry and unpack), in ms; `Infinity` for no bound. Each request also
    * has its own per-phase limits (`registry.timeouts`).
-   * @defaultValue 600000 (10 minutes), or `$SLIPWAY_PULL_TIMEOUT`
+   * @defaultValue the `pullTimeout` setting (`$SLIPWAY_PULL_TIMEOUT`, a config file), else 600000 (10 minutes)
    * @example 120_000
    */
   timeout?: number;
@@ -60,19 +61,20 @@ export interface PullOptions {
    */
   removeTree?: (path: string) => Promise<void>;
   /**
-   * A registry Docker Hub pulls go to first (falling back to Hub), e.g. `mirror.gcr.io` or
-   * `http://127.0.0.1:5000`. Paths keep `library/`. @defaultValue `$SLIPWAY_REGISTRY_MIRROR`
+   * Registries Docker Hub pulls go to first, in order (falling back to Hub), e.g. `mirror.gcr.io` or
+   * `http://127.0.0.1:5000`. Paths keep `library/`. @defaultValue the `registryMirrors` setting (`$SLIPWAY_REGISTRY_MIRROR`, comma-separated, or a config file)
    */
-  registryMirror?: string;
+  registryMirror?: string | string[];
   /**
    * A prefix that replaces Docker Hub for images named without a registry, like testcontainers'
    * `TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`: with `registry.corp/hub`, `redis:7` is pulled as
-   * `registry.corp/hub/redis:7`. @defaultValue `$SLIPWAY_HUB_IMAGE_NAME_PREFIX`
+   * `registry.corp/hub/redis:7`. @defaultValue the `hubImageNamePrefix` setting (`$SLIPWAY_HUB_IMAGE_NAME_PREFIX`,
+   * `$TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`, a config file, `hub.image.name.prefix` in `~/.testcontainers.properties`)
    */
   hubPrefix?: string;
-  /** Registries spoken to over plain HTTP (loopback always is). Also `$SLIPWAY_INSECURE_REGISTRIES`. */
+  /** Registries spoken to over plain HTTP (loopback always is), besides the `insecureRegistries` setting (`$SLIPWAY_INSECURE_REGISTRIES`, a config file). */
   insecureRegistries?: string[];
-  /** Store root. @defaultValue `$SLIPWAY_CACHE_DIR`, `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway` */
+  /** Store root. @defaultValue the `storeDir` setting (`$SLIPWAY_CACHE_DIR`, a config file), else `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway` */
   storeDir?: string;
   /** Layers downloaded at once. @defaultValue 3 */
   concurrency?: number;
@@ -126,10 +128,16 @@ export interface Image {
   platform: Platform;
   /** Where the manifest came from this time. */
   source: 'cache' | 'registry' | 'mirror' | 'oci-layout' | 'docker-archive';
+  /**
+   * The reference actually pulled, after the Hub prefix and mirrors (`mirror.gcr.io/library/redis:7`), for
+   * registry images; a cached image reports the one its layers were pulled from.
+   */
+  pulledFrom?: string;
 }
 
 interface RefRecord {
   ref: string;
+  pulledFrom?: string;
   digest: string;
   manifestDigest: string;
   config: ImageConfig;
@@ -197,8 +205,8 @@ class Puller {
   readonly platform: Platform;
   #client: RegistryClient | undefined;
 
-  constructor(readonly opts: PullOptions) {
-    this.store = new ImageStore(opts.storeDir ?? defaultStoreRoot(opts.env), { removeTree: opts.removeTree });
+  constructor(readonly opts: PullOptions, readonly config: LoadedConfig = loadConfig({ env: opts.env })) {
+    this.store = new ImageStore(opts.storeDir ?? config.values.storeDir, { removeTree: opts.removeTree });
     this.mappingKey = opts.mappingKey ?? defaultMappingKey();
     this.platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
     this.store.layerDir(this.mappingKey, `sha256:${'0'.repeat(64)}`); // validates mappingKey early
@@ -208,7 +216,9 @@ class Puller {
     if (!this.#client) {
       // Without custom registry options, pulls in one process share a client: pings and tokens are reused.
       const shareable = this.opts.registry === undefined && this.opts.env === undefined;
-      const key = (this.opts.insecureRegistries ?? []).join(',');
+      // The client reads the insecureRegistries and credentialHelpers settings itself: they are part of the key.
+      const { insecureRegistries, credentialHelpers } = this.config.values;
+      const key = JSON.stringify([this.opts.insecureRegistries ?? [], insecureRegistries, credentialHelpers]);
       this.#client = shareable ? sharedClients.get(key) : undefined;
       if (!this.#client) {
         this.#client = new RegistryClient({ ...this.opts.registry, insecureRegistries: this.opts.insecureRegistries, env: this.opts.env });
@@ -346,14 +356,14 @@ class Puller {
     const image: Image = {
       ref: asRef, digest: top.digest, manifestDigest, config: toImageConfig(cfg), layers,
       platform: { os: cfg.os ?? this.platform.os, architecture: cfg.architecture ?? this.platform.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) },
-      source,
+      source, pulledFrom: ref.string,
     };
     return image;
   }
 
   async remember(key: string, image: Image): Promise<void> {
     const rec: RefRecord = {
-      ref: image.ref, digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
+      ref: image.ref, ...(image.pulledFrom ? { pulledFrom: image.pulledFrom } : {}), digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
       layers: image.layers.map(({ dir: _dir, ...l }) => l),
     };
     await this.store.writeRef(key, rec);
@@ -361,6 +371,7 @@ class Puller {
 }
 
 function parseMirror(m: string): { host: string; insecure: boolean } {
+  if (typeof m !== 'string') throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid registry mirror ${JSON.stringify(m)}`, { hint: 'use host[:port] or http(s)://host[:port], e.g. "mirror.gcr.io"' });
   const t = m.trim().replace(/\/+$/, '');
   const insecure = t.startsWith('http://');
   const host = t.replace(/^[a-z]+:\/\//, '');
@@ -371,7 +382,7 @@ function parseMirror(m: string): { host: string; insecure: boolean } {
 }
 
 /** Applies the Hub prefix (testcontainers semantics: official images keep their short name). */
-function applyHubPrefix(ref: ImageReference, prefix: string | undefined): ImageReference {
+function applyHubPrefix(ref: ImageReference, prefix: string | undefined, origin: string): ImageReference {
   if (!prefix || ref.domain !== DOCKER_HUB_DOMAIN) return ref;
   const short = ref.path.startsWith('library/') && ref.path.split('/').length === 2 ? ref.path.slice(8) : ref.path;
   let s = `${prefix.trim().replace(/\/+$/, '')}/${short}`;
@@ -381,7 +392,7 @@ function applyHubPrefix(ref: ImageReference, prefix: string | undefined): ImageR
     return parseReference(s);
   } catch (e) {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `hub image name prefix ${JSON.stringify(prefix)} gives the invalid reference ${JSON.stringify(s)}`, {
-      hint: 'use a prefix like "registry.example.com/dockerhub" (SLIPWAY_HUB_IMAGE_NAME_PREFIX)', cause: e,
+      hint: `set a prefix like "registry.example.com/dockerhub" in ${origin}`, cause: e,
     });
   }
 }
@@ -404,23 +415,25 @@ function applyHubPrefix(ref: ImageReference, prefix: string | undefined): ImageR
  */
 export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> {
   if (typeof ref !== 'string') throw new SlipwayError('ERR_INVALID_REFERENCE', `image reference must be a string, got ${typeof ref}`);
-  const policy = opts.policy ?? 'missing';
+  const config = loadConfig({ env: opts.env });
+  const policy = opts.policy ?? config.values.pullPolicy;
   if (!['missing', 'always', 'never'].includes(policy)) {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid policy ${JSON.stringify(policy)}`, { hint: "use 'missing', 'always' or 'never'" });
   }
-  const limit = pullTimeout(opts.timeout, opts.env ?? process.env);
-  if (limit === Infinity) return pullBounded(ref, opts).catch((e: unknown) => { throw whenFull(e, ref, opts); });
+  opts = { ...opts, policy, storeDir: opts.storeDir ?? config.values.storeDir };
+  const limit = opts.timeout === undefined ? config.values.pullTimeout : pullTimeout(opts.timeout);
+  if (limit === Infinity) return pullBounded(ref, opts, config).catch((e: unknown) => { throw whenFull(e, ref, opts); });
   const deadline = new AbortController();
   // A plain Error as the reason: a DOMException in a cause chain trips some test runners' error printers.
   const timer = setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
   try {
-    return await pullBounded(ref, { ...opts, signal });
+    return await pullBounded(ref, { ...opts, signal }, config);
   } catch (e) {
     if (!deadline.signal.aborted || opts.signal?.aborted) throw whenFull(e, ref, opts);
     const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
     throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
-      hint: 'check that the registry is reachable and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or SLIPWAY_PULL_TIMEOUT=<ms>',
+      hint: 'check that the registry is reachable and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)',
       cause: e,
     });
   } finally {
@@ -437,26 +450,26 @@ function whenFull(e: unknown, ref: string, opts: PullOptions): unknown {
 /** The default bound of a whole pull: generous for big images on slow links, yet a stalled pull ends. */
 export const DEFAULT_PULL_TIMEOUT_MS = 600_000;
 
-/** The pull bound from the option, `$SLIPWAY_PULL_TIMEOUT`, or the default; `Infinity` disables it. */
-export function pullTimeout(option: number | undefined, env: NodeJS.ProcessEnv): number {
+/** A pull bound given as an option; `Infinity` disables it. (Without one, the `pullTimeout` setting applies.) */
+export function pullTimeout(option: number): number {
   if (option === Infinity) return Infinity;
-  if (option !== undefined) return positiveMs(option, 'pull timeout');
-  if (env.SLIPWAY_PULL_TIMEOUT) return env.SLIPWAY_PULL_TIMEOUT.trim() === 'Infinity' ? Infinity : positiveMs(env.SLIPWAY_PULL_TIMEOUT, 'SLIPWAY_PULL_TIMEOUT');
-  return DEFAULT_PULL_TIMEOUT_MS;
+  return positiveMs(option, 'pull timeout');
 }
 
-async function pullBounded(ref: string, opts: PullOptions): Promise<Image> {
-  const policy = opts.policy ?? 'missing';
-  if (ref.startsWith('oci-layout:')) return pullOciLayout(ref.slice('oci-layout:'.length), opts);
-  if (ref.startsWith('docker-archive:')) return pullDockerArchive(ref.slice('docker-archive:'.length), opts);
+async function pullBounded(ref: string, opts: PullOptions, config: LoadedConfig): Promise<Image> {
+  const policy = opts.policy ?? config.values.pullPolicy;
+  if (ref.startsWith('oci-layout:')) return pullOciLayout(ref.slice('oci-layout:'.length), opts, config);
+  if (ref.startsWith('docker-archive:')) return pullDockerArchive(ref.slice('docker-archive:'.length), opts, config);
 
-  const env = opts.env ?? process.env;
   const parsed = parseReference(ref);
-  const effective = applyHubPrefix(parsed, opts.hubPrefix ?? (env.SLIPWAY_HUB_IMAGE_NAME_PREFIX || undefined));
-  const mirrorSetting = opts.registryMirror ?? (env.SLIPWAY_REGISTRY_MIRROR || undefined);
-  const mirror = mirrorSetting && effective.domain === DOCKER_HUB_DOMAIN ? parseMirror(mirrorSetting) : undefined;
-  const insecure = [...(opts.insecureRegistries ?? []), ...(mirror?.insecure ? [mirror.host] : [])];
-  const puller = new Puller({ ...opts, insecureRegistries: insecure });
+  const prefix = opts.hubPrefix ?? config.values.hubImageNamePrefix;
+  const effective = applyHubPrefix(parsed, prefix, opts.hubPrefix !== undefined ? 'the hubPrefix option' : config.origins.hubImageNamePrefix);
+  const mirrorSettings = opts.registryMirror !== undefined ? [opts.registryMirror].flat() : config.values.registryMirrors;
+  const mirrors = effective.domain === DOCKER_HUB_DOMAIN ? mirrorSettings.map(parseMirror) : [];
+  const insecure = [...(opts.insecureRegistries ?? []), ...mirrors.filter((m) => m.insecure).map((m) => m.host)];
+  const puller = new Puller({ ...opts, insecureRegistries: insecure }, config);
+  // The store is keyed by the reference after the Hub prefix (what `slipway images` lists), never by a mirror:
+  // a mirror serves Hub's content, and `--pull never <listed reference>` must find it.
   const key = `${effective.string}|${platformString(puller.platform)}`;
   await puller.store.init();
 
@@ -467,27 +480,61 @@ async function pullBounded(ref: string, opts: PullOptions): Promise<Image> {
       return { ...cached, ref: parsed.string };
     }
     if (policy === 'never') {
-      throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `image ${parsed.string} (${platformString(puller.platform)}) is not in the store at ${puller.store.root} and the pull policy is "never"`, {
-        hint: "pull it first (policy 'missing'), or check SLIPWAY_CACHE_DIR",
+      const via = effective.string !== parsed.string ? ` (stored as ${effective.string}, after the Hub prefix)` : '';
+      throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `image ${parsed.string}${via} (${platformString(puller.platform)}) is not in the store at ${puller.store.root} and the pull policy is "never"`, {
+        hint: "pull it first (`slipway pull`, or policy 'missing'); `slipway images` lists what the store holds",
       });
     }
   }
 
-  let image: Image;
-  if (mirror) {
+  let image: Image | undefined;
+  const failures: string[] = [];
+  for (const mirror of mirrors) {
+    const asMirror = makeReference(mirror.host, effective.path, effective.tag, effective.digest);
     try {
-      image = await puller.fromRegistry(makeReference(mirror.host, effective.path, effective.tag, effective.digest), parsed.string, 'mirror');
+      image = await puller.fromRegistry(asMirror, parsed.string, 'mirror');
+      break;
     } catch (e) {
       // Failures the registry cannot change: trying Hub after the mirror would only repeat them.
       if (SlipwayError.is(e, 'ERR_ABORTED') || SlipwayError.is(e, 'ERR_UNPACK_UNSAFE_PATH') || SlipwayError.is(e, 'ERR_PLATFORM_NOT_FOUND') || isDiskFull(e)) throw e;
-      debug('mirror %s failed for %s (%s); trying %s', mirror.host, effective.string, (e as Error).message, effective.domain);
-      image = await puller.fromRegistry(effective, parsed.string, 'registry');
+      debug('mirror %s failed for %s (%s); trying the next', mirror.host, effective.string, (e as Error).message);
+      failures.push(`mirror ${mirror.host}: ${SlipwayError.is(e) ? e.shortMessage : (e as Error).message}`);
     }
-  } else {
-    image = await puller.fromRegistry(effective, parsed.string, 'registry');
+  }
+  try {
+    image ??= await puller.fromRegistry(effective, parsed.string, 'registry');
+  } catch (e) {
+    throw unreachableHint(e, parsed, effective, failures, config);
   }
   await puller.remember(key, image);
   return image;
+}
+
+const UNREACHABLE = new Set(['ERR_REGISTRY_UNREACHABLE', 'ERR_REGISTRY_TIMEOUT', 'ERR_REGISTRY']);
+
+/**
+ * A registry that cannot be reached (or keeps failing): say which mirror and prefix settings were in effect and
+ * how to set them, with an example; Docker Hub is the registry users most often cannot reach from CI.
+ */
+function unreachableHint(e: unknown, asked: ImageReference, effective: ImageReference, failures: string[], config: LoadedConfig): unknown {
+  if (!SlipwayError.is(e) || !UNREACHABLE.has(e.code)) return e;
+  const { hubImageNamePrefix, registryMirrors } = config.values;
+  const tried = failures.length ? `; mirrors tried first: ${failures.join('; ')}` : '';
+  let hint: string;
+  if (effective.domain === DOCKER_HUB_DOMAIN) {
+    const mirrorsNow = registryMirrors.length ? `registryMirrors is ${JSON.stringify(registryMirrors)} (from ${config.origins.registryMirrors})` : 'no registry mirror is set';
+    hint = `Docker Hub could not be reached and ${mirrorsNow}: pull Hub images through a mirror with SLIPWAY_REGISTRY_MIRROR=mirror.gcr.io ` +
+      `or {"registryMirrors": ["mirror.gcr.io"]} in slipway.config.json, or through a pull-through cache with ` +
+      `SLIPWAY_HUB_IMAGE_NAME_PREFIX=registry.example.com/dockerhub or {"hubImageNamePrefix": "registry.example.com/dockerhub"} ` +
+      `(testcontainers' TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX works too); \`slipway info\` shows the settings in effect`;
+  } else if (asked.domain === DOCKER_HUB_DOMAIN && hubImageNamePrefix) {
+    hint = `${effective.domain} is the hubImageNamePrefix ${JSON.stringify(hubImageNamePrefix)} (from ${config.origins.hubImageNamePrefix}): ` +
+      `check that this registry is up and reachable, or change or unset the prefix (\`slipway info\` shows where it is set)`;
+  } else {
+    hint = `${e.hint ? `${e.hint}; ` : ''}mirrors and the Hub prefix apply to Docker Hub images only: to reach ${effective.domain} through another registry, ` +
+      `name that registry in the reference (e.g. registry.example.com/${effective.path}:${effective.tag ?? 'latest'})`;
+  }
+  return new SlipwayError(e.code, `${e.shortMessage}${tried}`, { hint, cause: e });
 }
 
 async function readLimitedFile(file: string, limit: number, what: string): Promise<Buffer> {
@@ -505,7 +552,7 @@ function sha(b: Buffer): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
 
-async function pullOciLayout(spec: string, opts: PullOptions): Promise<Image> {
+async function pullOciLayout(spec: string, opts: PullOptions, config: LoadedConfig): Promise<Image> {
   let dir = spec;
   let tag: string | undefined;
   const isDir = async (p: string): Promise<boolean> => stat(p).then((s) => s.isDirectory(), () => false);
@@ -518,7 +565,7 @@ async function pullOciLayout(spec: string, opts: PullOptions): Promise<Image> {
   }
   dir = path.resolve(dir);
   if (!(await isDir(dir))) throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `OCI layout directory ${dir} does not exist`, { hint: 'use oci-layout:<dir>[:tag]' });
-  const puller = new Puller(opts);
+  const puller = new Puller(opts, config);
   const limit = opts.registry?.maxManifestBytes ?? 4 << 20;
   const blob = (d: string): string => {
     if (!/^sha256:[a-f0-9]{64}$/.test(d)) throw new SlipwayError('ERR_MANIFEST_INVALID', `unsupported digest ${d} in ${dir}`);
@@ -585,12 +632,12 @@ async function scanTar(file: string, fn: (name: string, size: number, stream: As
   if (feedError) throw new SlipwayError('ERR_UNPACK', `docker archive ${file} is not a valid tar: ${(feedError as Error).message}`, { cause: feedError });
 }
 
-async function pullDockerArchive(file: string, opts: PullOptions): Promise<Image> {
+async function pullDockerArchive(file: string, opts: PullOptions, config: LoadedConfig): Promise<Image> {
   const abs = path.resolve(file);
   await stat(abs).catch((e: unknown) => {
     throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `docker archive ${abs} does not exist`, { cause: e, hint: 'use docker-archive:<file.tar> (as written by docker save)' });
   });
-  const puller = new Puller(opts);
+  const puller = new Puller(opts, config);
   const limit = opts.registry?.maxManifestBytes ?? 4 << 20;
   // Pass 1: the small JSON files.
   const jsons = new Map<string, Buffer>();

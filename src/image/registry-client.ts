@@ -11,6 +11,7 @@ import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import { Authenticator, parseWwwAuthenticate, type Challenge } from './auth.js';
 import { createCredentialResolver, type CredentialResolver } from './credentials.js';
+import { loadConfig } from '../config/index.js';
 import { guardBody, registryTimeoutError, resolveTimeouts, timeoutPhase, type RegistryTimeouts } from './timeouts.js';
 
 const debug = logger('image:registry');
@@ -190,11 +191,9 @@ export class RegistryClient {
 
   constructor(opts: RegistryClientOptions = {}) {
     const env = opts.env ?? process.env;
-    this.#insecure = new Set([
-      ...(opts.insecureRegistries ?? []),
-      ...(env.SLIPWAY_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-    ].map((s) => s.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')));
-    this.#creds = opts.credentials ?? createCredentialResolver({ env });
+    const config = loadConfig({ env }).values;
+    this.#insecure = new Set([...(opts.insecureRegistries ?? []), ...config.insecureRegistries].map((s) => s.replace(/^[a-z]+:\/\//, '').replace(/\/+$/, '')));
+    this.#creds = opts.credentials ?? createCredentialResolver({ env, helpers: config.credentialHelpers });
     this.#maxManifest = opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES;
     this.#retry = { retries: 4, minTimeout: 500, maxTimeout: 8000, factor: 2, ...opts.retry };
     this.#maxRetryAfter = opts.maxRetryAfterMs ?? 60_000;
@@ -392,11 +391,11 @@ export class RegistryClient {
         });
       }
       if (e.statusCode === 429) {
-        return new SlipwayError('ERR_REGISTRY', `${what}: rate limited (429) after retries`, { hint: 'log in to raise the limit, or set SLIPWAY_REGISTRY_MIRROR', cause: e });
+        return new SlipwayError('ERR_REGISTRY', `${what}: rate limited (429) after retries`, { hint: 'log in to raise the limit, or pull through a mirror (the registryMirrors setting, SLIPWAY_REGISTRY_MIRROR=mirror.gcr.io)', cause: e });
       }
       if (e.statusCode >= 500) {
         return new SlipwayError('ERR_REGISTRY', `${what}: registry ${e.host} answered HTTP ${e.statusCode} (a server error) on ${attempts} attempt${attempts === 1 ? '' : 's'}`, {
-          hint: `the registry itself is failing: retry later, check ${e.host}'s status or logs, or pull through a mirror (SLIPWAY_REGISTRY_MIRROR for Docker Hub images, SLIPWAY_HUB_IMAGE_NAME_PREFIX for a pull-through cache)`,
+          hint: `the registry itself is failing: retry later, check ${e.host}'s status or logs, or pull through a mirror (registryMirrors / SLIPWAY_REGISTRY_MIRROR for Docker Hub images, hubImageNamePrefix / SLIPWAY_HUB_IMAGE_NAME_PREFIX for a pull-through cache)`,
           cause: e,
         });
       }
@@ -415,7 +414,7 @@ export class RegistryClient {
     const msg = (e as Error).message;
     if (isTlsError(e)) {
       return new SlipwayError('ERR_REGISTRY_UNREACHABLE', `${what}: TLS with ${host} failed: ${msg}`, {
-        hint: `if ${domain} serves plain HTTP, list it in SLIPWAY_INSECURE_REGISTRIES; if its certificate comes from a private CA, set NODE_EXTRA_CA_CERTS`,
+        hint: `if ${domain} serves plain HTTP, list it in SLIPWAY_INSECURE_REGISTRIES (or insecureRegistries in slipway.config.json); if its certificate comes from a private CA, set NODE_EXTRA_CA_CERTS`,
         cause: e,
       });
     }

@@ -8,21 +8,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { openSync, closeSync, statfsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { syncFileWriter, type BlobWriter } from './sync-file-writer.js';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import { ensurePrivateDir } from '../internal/private-dir.js';
+import { configValue } from '../config/index.js';
 import { funlock, tryFlock } from './syscalls.js';
 
 const debug = logger('image:store');
 
-/** The default store root: `$SLIPWAY_CACHE_DIR`, else `$XDG_CACHE_HOME/slipway`, else `~/.cache/slipway`. */
+/**
+ * The store root: the `storeDir` setting (`$SLIPWAY_CACHE_DIR`, a config file), else `$XDG_CACHE_HOME/slipway`, else
+ * `~/.cache/slipway`.
+ */
 export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.SLIPWAY_CACHE_DIR) return path.resolve(env.SLIPWAY_CACHE_DIR);
-  if (env.XDG_CACHE_HOME) return path.join(path.resolve(env.XDG_CACHE_HOME), 'slipway');
-  return path.join(env.HOME ?? os.homedir(), '.cache', 'slipway');
+  return configValue('storeDir', env);
 }
 
 function hexOf(digest: string): string {

@@ -84,9 +84,10 @@ export interface LaunchPlan {
   /** Extra /etc/hosts entries, name → IP (Docker's --add-host). */
   extraHosts: Readonly<Record<string, string>>;
   bestEffortLimits: boolean;
-  pullPolicy: 'missing' | 'always' | 'never';
+  /** undefined: the `pullPolicy` setting (`$SLIPWAY_PULL_POLICY`, a config file), else `missing`. */
+  pullPolicy?: 'missing' | 'always' | 'never';
   platform?: string;
-  /** Bound of the image pull in ms; undefined: pull()'s default (`$SLIPWAY_PULL_TIMEOUT`, else 10 minutes). */
+  /** Bound of the image pull in ms; undefined: the `pullTimeout` setting (`$SLIPWAY_PULL_TIMEOUT`, a config file), else 10 minutes. */
   pullTimeout?: number;
   /** Signal for stop(); undefined: the image's StopSignal, else SIGTERM. */
   stopSignal?: string;

@@ -2,9 +2,10 @@ import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensurePrivateDir } from '../../internal/private-dir.js';
+import { configValue } from '../../config/index.js';
 
 /**
- * Where keepers keep per-container state: `$XDG_RUNTIME_DIR/slipway` if that dir is writable,
+ * Where keepers keep per-container state: the `stateDir` setting (`$SLIPWAY_STATE_DIR`, a config file), else `$XDG_RUNTIME_DIR/slipway` if that dir is writable,
  * else `/run/slipway` as root, else `$TMPDIR/slipway-<uid>`. Created 0700 without following links;
  * an existing one must be a real directory we own (its mode is tightened to 0700).
  * @throws SlipwayError `ERR_RUNTIME` naming the path when it is a symlink, not ours, or cannot be created.
@@ -13,10 +14,12 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid!();
   let dir: string;
   const xdg = env.XDG_RUNTIME_DIR;
-  if (xdg && writable(xdg)) dir = join(xdg, 'slipway');
+  const configured = configValue('stateDir', env);
+  if (configured) dir = configured;
+  else if (xdg && writable(xdg)) dir = join(xdg, 'slipway');
   else if (uid === 0) dir = '/run/slipway';
   else dir = join(env.TMPDIR || tmpdir(), `slipway-${uid}`);
-  ensurePrivateDir(dir, 'ERR_RUNTIME', `remove ${dir} if it is not yours (rm ${dir}), or set XDG_RUNTIME_DIR to a directory only you can write`);
+  ensurePrivateDir(dir, 'ERR_RUNTIME', `remove ${dir} if it is not yours (rm ${dir}), or set stateDir (SLIPWAY_STATE_DIR) to a directory only you can write`);
   return dir;
 }
 

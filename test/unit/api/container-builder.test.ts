@@ -90,7 +90,9 @@ describe('withPullTimeout', () => {
   it('takes positive milliseconds or Infinity, separate from the startup timeout', () => {
     const c = new Container('redis:7');
     expect(c.options.pullTimeout).toBeUndefined();
-    expect(c.withPullTimeout(5000).options).toMatchObject({ pullTimeout: 5000, startupTimeout: 60_000 });
+    expect(c.withPullTimeout(5000).options).toMatchObject({ pullTimeout: 5000 });
+    // The startup timeout stays unset: start() takes the startupTimeout setting (default 60000).
+    expect(c.withPullTimeout(5000).options.startupTimeout).toBeUndefined();
     expect(c.withPullTimeout(Infinity).options.pullTimeout).toBe(Infinity);
     for (const bad of [0, -1, Number.NaN]) expect(code(() => c.withPullTimeout(bad))).toBe('ERR_INVALID_ARGUMENT');
   });

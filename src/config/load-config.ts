@@ -1,0 +1,159 @@
+/**
+ * Finds and merges slipway's configuration, lowest precedence first:
+ * defaults < `~/.testcontainers.properties` (`hub.image.name.prefix`) < `$XDG_CONFIG_HOME/slipway/config.json`
+ * (`~/.config/slipway/config.json`) < `slipway.config.json` (the nearest from the working directory upward, or the
+ * file `$SLIPWAY_CONFIG` names) < environment variables (`TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`, then `SLIPWAY_*`).
+ * Read on each use (a few small files), so a test that changes the environment sees the change.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { SETTINGS, SETTING_KEYS, homeOf, type SettingKey, type SlipwayConfig, type ValueSource } from './settings.js';
+
+/** The name of a project config file, looked for from the working directory upward. */
+export const PROJECT_CONFIG_NAME = 'slipway.config.json';
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Where {@link loadConfig} looks. */
+export interface ConfigSources {
+  /** @defaultValue `process.cwd()` */
+  cwd?: string;
+  /** @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The effective configuration and where each value came from. */
+export interface LoadedConfig {
+  values: SlipwayConfig;
+  /** Per setting: `default`, a file path, or `env NAME`. */
+  origins: Record<SettingKey, string>;
+  /** The files that were found and read, lowest precedence first. */
+  files: string[];
+}
+
+/** The config files that apply for a working directory and environment (existing or not), lowest precedence first. */
+export function configFiles(sources: ConfigSources = {}): { testcontainers: string; user: string; project: string | undefined } {
+  const env = sources.env ?? process.env;
+  const home = homeOf(env);
+  const configHome = env.XDG_CONFIG_HOME ? path.resolve(env.XDG_CONFIG_HOME) : path.join(home, '.config');
+  return {
+    testcontainers: path.join(home, '.testcontainers.properties'),
+    user: path.join(configHome, 'slipway', 'config.json'),
+    project: env.SLIPWAY_CONFIG ? path.resolve(env.SLIPWAY_CONFIG) : findUpward(sources.cwd ?? process.cwd()),
+  };
+}
+
+function findUpward(start: string): string | undefined {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, PROJECT_CONFIG_NAME);
+    if (readText(candidate, false) !== undefined) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** A file's text; `undefined` when it does not exist. Other failures are ERR_CONFIG naming the file when `strict`. */
+function readText(file: string, strict = true): string | undefined {
+  try {
+    const buf = readFileSync(file);
+    if (buf.length > MAX_CONFIG_BYTES) throw new SlipwayError('ERR_CONFIG', `${file}: larger than ${MAX_CONFIG_BYTES} bytes; is it a config file?`, { hint: `remove or fix ${file}` });
+    return buf.toString('utf8');
+  } catch (e) {
+    if (SlipwayError.is(e)) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (!strict) return code === 'EISDIR' ? undefined : '';
+    throw new SlipwayError('ERR_CONFIG', `cannot read the config file ${file}: ${(e as Error).message}`, {
+      hint: `make ${file} readable, or remove it`, cause: e,
+    });
+  }
+}
+
+/** Loads the effective configuration. @throws SlipwayError `ERR_CONFIG` naming the file, the key path and the allowed values. */
+export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
+  const env = sources.env ?? process.env;
+  const home = homeOf(env);
+  const values = Object.fromEntries(SETTING_KEYS.map((k) => [k, SETTINGS[k].byDefault(env, home)])) as unknown as Record<SettingKey, unknown>;
+  const origins = Object.fromEntries(SETTING_KEYS.map((k) => [k, 'default'])) as Record<SettingKey, string>;
+  const files: string[] = [];
+  const where = configFiles(sources);
+
+  const tcText = readText(where.testcontainers);
+  if (tcText !== undefined) {
+    files.push(where.testcontainers);
+    const prefix = propertiesValue(tcText, 'hub.image.name.prefix');
+    if (prefix) {
+      const src: ValueSource = { origin: where.testcontainers, keyPath: 'hub.image.name.prefix', baseDir: path.dirname(where.testcontainers), home };
+      values.hubImageNamePrefix = SETTINGS.hubImageNamePrefix.fromText(prefix, src);
+      origins.hubImageNamePrefix = where.testcontainers;
+    }
+  }
+  for (const file of [where.user, where.project]) {
+    if (file === undefined) continue;
+    const text = readText(file);
+    if (text === undefined) {
+      if (file === where.project && env.SLIPWAY_CONFIG) {
+        throw new SlipwayError('ERR_CONFIG', `SLIPWAY_CONFIG names ${file}, which does not exist`, { hint: 'point SLIPWAY_CONFIG at a slipway config file, or unset it' });
+      }
+      continue;
+    }
+    files.push(file);
+    for (const [key, raw] of Object.entries(parseJsonObject(text, file))) {
+      const src: ValueSource = { origin: file, keyPath: key, baseDir: path.dirname(file), home };
+      values[key as SettingKey] = SETTINGS[key as SettingKey].fromJson(raw, src);
+      origins[key as SettingKey] = file;
+    }
+  }
+  for (const key of SETTING_KEYS) {
+    // The first variable listed wins: SLIPWAY_* before testcontainers' names.
+    const name = [...SETTINGS[key].env].find((n) => env[n] !== undefined && env[n] !== '');
+    if (!name) continue;
+    const src: ValueSource = { origin: `env ${name}`, keyPath: name, baseDir: sources.cwd ?? process.cwd(), home };
+    values[key] = SETTINGS[key].fromText(env[name]!, src);
+    origins[key] = `env ${name}`;
+  }
+  return { values: values as unknown as SlipwayConfig, origins, files };
+}
+
+/** One effective setting (see {@link loadConfig}). */
+export function configValue<K extends SettingKey>(key: K, env?: NodeJS.ProcessEnv): SlipwayConfig[K] {
+  return loadConfig({ env }).values[key];
+}
+
+function parseJsonObject(text: string, file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new SlipwayError('ERR_CONFIG', `${file} is not valid JSON: ${(e as Error).message}`, {
+      hint: `fix the JSON in ${file} (an object such as {"registryMirrors": ["mirror.gcr.io"]})`, cause: e,
+    });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SlipwayError('ERR_CONFIG', `${file}: the top level is ${Array.isArray(parsed) ? 'an array' : JSON.stringify(parsed)}; allowed: an object of settings`, {
+      hint: `write an object such as {"registryMirrors": ["mirror.gcr.io"]} in ${file}`,
+    });
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key === '$schema') continue;
+    if (!(SETTING_KEYS as string[]).includes(key)) {
+      throw new SlipwayError('ERR_CONFIG', `${file}: unknown setting ${JSON.stringify(key)}; allowed: ${SETTING_KEYS.join(', ')}`, {
+        hint: `remove or rename ${key} in ${file}`,
+      });
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** The value of `key` in a Java properties file (`key=value`, `key: value` or `key value`; `#`/`!` comments). */
+export function propertiesValue(text: string, key: string): string | undefined {
+  let found: string | undefined;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
+    const m = /^((?:\\.|[^=:\s])+)\s*[=:\s]\s*(.*)$/.exec(line);
+    if (m && m[1]!.replace(/\\(.)/g, '$1') === key) found = m[2]!.trim();
+  }
+  return found;
+}
