@@ -391,7 +391,7 @@ export class RegistryClient {
         });
       }
       if (e.statusCode === 429) {
-        return new SlipwayError('ERR_REGISTRY', `${what}: rate limited (429) after retries`, { hint: 'log in to raise the limit, or pull through a mirror (the registryMirrors setting, SLIPWAY_REGISTRY_MIRROR=mirror.gcr.io)', cause: e });
+        return new SlipwayError('ERR_REGISTRY', `${what}: rate limited (429) after retries`, { hint: 'log in to raise the limit, or set SLIPWAY_REGISTRY_MIRROR=mirror.gcr.io (or registryMirrors in slipway.config.json)', cause: e });
       }
       if (e.statusCode >= 500) {
         return new SlipwayError('ERR_REGISTRY', `${what}: registry ${e.host} answered HTTP ${e.statusCode} (a server error) on ${attempts} attempt${attempts === 1 ? '' : 's'}`, {
