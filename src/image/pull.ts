@@ -392,7 +392,7 @@ function applyHubPrefix(ref: ImageReference, prefix: string | undefined, origin:
     return parseReference(s);
   } catch (e) {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `hub image name prefix ${JSON.stringify(prefix)} gives the invalid reference ${JSON.stringify(s)}`, {
-      hint: `set a prefix like "registry.example.com/dockerhub" in ${origin}`, cause: e,
+      hint: `use a prefix like "registry.example.com/dockerhub" (SLIPWAY_HUB_IMAGE_NAME_PREFIX); this one comes from ${origin}`, cause: e,
     });
   }
 }
