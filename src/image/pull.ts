@@ -721,10 +721,10 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
  * @returns the normalized reference
  */
 export async function tagLocalImage(ref: string, image: Omit<Image, 'ref' | 'source'>, opts: { storeDir?: string; env?: NodeJS.ProcessEnv; hubPrefix?: string } = {}): Promise<string> {
-  const env = opts.env ?? process.env;
+  const config = loadConfig({ env: opts.env });
   const parsed = parseReference(ref);
-  const effective = applyHubPrefix(parsed, opts.hubPrefix ?? (env.SLIPWAY_HUB_IMAGE_NAME_PREFIX || undefined));
-  const store = new ImageStore(opts.storeDir ?? defaultStoreRoot(env));
+  const effective = applyHubPrefix(parsed, opts.hubPrefix ?? config.values.hubImageNamePrefix, opts.hubPrefix !== undefined ? 'the hubPrefix option' : config.origins.hubImageNamePrefix);
+  const store = new ImageStore(opts.storeDir ?? config.values.storeDir);
   await store.init();
   const rec: RefRecord = {
     ref: parsed.string, digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
