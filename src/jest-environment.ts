@@ -28,7 +28,16 @@ import { TeardownStack } from './runners/scope.js';
 export default class SlipwayEnvironment extends TestEnvironment {
   readonly #scope = new TeardownStack();
 
-  /** Sets up jest's node environment, then slipway's globals for `inject` and `useContainer`. */
+  /**
+   * Sets up jest's node environment, then slipway's globals for `inject` and `useContainer`.
+   * @example
+   * ```js
+   * const SlipwayEnvironment = require('slipway/jest/environment').default;
+   * module.exports = class extends SlipwayEnvironment {
+   *   async setup() { await super.setup(); this.global.startedAt = Date.now(); }
+   * };
+   * ```
+   */
   override async setup(): Promise<void> {
     await super.setup();
     const g = this.global as unknown as Record<string, unknown>;
@@ -36,7 +45,16 @@ export default class SlipwayEnvironment extends TestEnvironment {
     g.__SLIPWAY_FILE_SCOPE__ = { onTeardown: (fn: () => unknown) => this.#scope.onTeardown(fn) };
   }
 
-  /** Removes what the file's `useContainer` calls left, then tears jest's environment down. */
+  /**
+   * Removes what the file's `useContainer` calls left, then tears jest's environment down.
+   * @example
+   * ```js
+   * const SlipwayEnvironment = require('slipway/jest/environment').default;
+   * module.exports = class extends SlipwayEnvironment {
+   *   async teardown() { console.log('file done'); await super.teardown(); }
+   * };
+   * ```
+   */
   override async teardown(): Promise<void> {
     try {
       for (const e of await this.#scope.close()) console.warn(`slipway: removing a test file's container failed: ${(e as Error)?.message ?? e}`);

@@ -45,22 +45,61 @@ export type { SetupScope, Teardownable } from './runners/scope.js';
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ProvidedContext {}
 
-/** The key type {@link inject} and `provide` accept: the keys of {@link ProvidedContext}, or any string while it is empty. */
+/**
+ * The key type {@link inject} and `provide` accept: the keys of {@link ProvidedContext}, or any string while it is empty.
+ * @example
+ * ```ts
+ * import type { ProvidedKey } from 'slipway/jest';
+ * const key: ProvidedKey = 'redisUrl';
+ * ```
+ */
 export type ProvidedKey = keyof ProvidedContext extends never ? string : keyof ProvidedContext & string;
-/** The value type for a key of {@link ProvidedContext} (`unknown` for keys it does not declare). */
+/**
+ * The value type for a key of {@link ProvidedContext} (`unknown` for keys it does not declare).
+ * @example
+ * ```ts
+ * import { inject, type ProvidedValue } from 'slipway/jest';
+ * const url: ProvidedValue<'redisUrl'> = inject('redisUrl');
+ * ```
+ */
 export type ProvidedValue<K extends string> = K extends keyof ProvidedContext ? ProvidedContext[K] : unknown;
 
-/** What the callback of {@link defineGlobalSetup} gets. */
+/**
+ * What the callback of {@link defineGlobalSetup} gets.
+ * @example
+ * ```ts
+ * import { defineGlobalSetup, type JestSetupContext } from 'slipway/jest';
+ * async function setup({ provide }: JestSetupContext): Promise<void> {
+ *   provide('startedAt', Date.now());
+ * }
+ * module.exports = defineGlobalSetup(setup);
+ * ```
+ */
 export interface JestSetupContext extends SetupScope {
   /**
    * Hands a JSON-serialisable value to the tests (read there with {@link inject}).
    * @example
-   * provide('redisUrl', `redis://${redis.host}:${redis.getMappedPort(6379)}`);
+   * ```ts
+   * import { RedisContainer } from 'slipway';
+   * import { defineGlobalSetup } from 'slipway/jest';
+   * module.exports = defineGlobalSetup(async ({ use, provide }) => {
+   *   const redis = await use(new RedisContainer().start());
+   *   provide('redisUrl', redis.getConnectionUrl());
+   * });
+   * ```
    */
   provide<K extends ProvidedKey>(key: K, value: ProvidedValue<K>): void;
 }
 
-/** A jest `globalSetup` function (jest passes its global and project configs, unused here). */
+/**
+ * A jest `globalSetup` function (jest passes its global and project configs, unused here).
+ * @example
+ * ```ts
+ * import { defineGlobalSetup, type JestGlobalSetup } from 'slipway/jest';
+ * const setup: JestGlobalSetup = defineGlobalSetup(() => {});
+ * module.exports = setup;
+ * ```
+ */
 export type JestGlobalSetup = (globalConfig?: unknown, projectConfig?: unknown) => Promise<void>;
 
 interface SetupState { stack: TeardownStack; contextFile?: string }

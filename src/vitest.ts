@@ -34,20 +34,48 @@ import { TeardownStack, type SetupScope, type Teardownable } from './runners/sco
 
 export type { SetupScope, Teardownable } from './runners/scope.js';
 
-/** What the callback of {@link defineGlobalSetup} gets. */
+/**
+ * What the callback of {@link defineGlobalSetup} gets.
+ * @example
+ * ```ts
+ * import { defineGlobalSetup, type VitestSetupContext } from 'slipway/vitest';
+ * async function setup({ provide }: VitestSetupContext): Promise<void> {
+ *   provide('startedAt' as never, Date.now() as never);
+ * }
+ * export default defineGlobalSetup(setup);
+ * ```
+ */
 export interface VitestSetupContext extends SetupScope {
   /**
    * Hands a value to the tests (read there with `inject(key)` from vitest); typed by vitest's
    * `ProvidedContext`, which you extend with `declare module 'vitest'`.
    * @example
-   * provide('redisUrl', `redis://${redis.host}:${redis.getMappedPort(6379)}`);
+   * ```ts
+   * import { RedisContainer } from 'slipway';
+   * import { defineGlobalSetup } from 'slipway/vitest';
+   * declare module 'vitest' {
+   *   export interface ProvidedContext { redisUrl: string }
+   * }
+   * export default defineGlobalSetup(async ({ use, provide }) => {
+   *   const redis = await use(new RedisContainer().start());
+   *   provide('redisUrl', redis.getConnectionUrl());
+   * });
+   * ```
    */
   provide<K extends keyof ProvidedContext & string>(key: K, value: ProvidedContext[K]): void;
   /** vitest's project, for anything else (its config, `onTestsRerun`). */
   project: TestProject;
 }
 
-/** A vitest `globalSetup` function: its return value is the teardown. */
+/**
+ * A vitest `globalSetup` function: its return value is the teardown.
+ * @example
+ * ```ts
+ * import { defineGlobalSetup, type VitestGlobalSetup } from 'slipway/vitest';
+ * const setup: VitestGlobalSetup = defineGlobalSetup(() => {});
+ * export default setup;
+ * ```
+ */
 export type VitestGlobalSetup = (project: TestProject) => Promise<() => Promise<void>>;
 
 /**
@@ -117,7 +145,15 @@ export function markTestRun(): void {
   markRunRoot();
 }
 
-/** A vitest fixture tuple for `test.extend`, as {@link containerFixture} makes it. */
+/**
+ * A vitest fixture tuple for `test.extend`, as {@link containerFixture} makes it.
+ * @example
+ * ```ts
+ * import { Container, type StartedContainer } from 'slipway';
+ * import { containerFixture, type ContainerFixture } from 'slipway/vitest';
+ * const box: ContainerFixture<StartedContainer> = containerFixture(() => new Container('busybox').start());
+ * ```
+ */
 export type ContainerFixture<T> = [(context: object, use: (value: T) => Promise<void>) => Promise<void>, { scope: 'file' | 'worker' | 'test' }];
 
 /**

@@ -7,22 +7,53 @@ const log = logger('runners');
  * Anything a test-runner helper can tear down: slipway's `StartedContainer`, `Network` and `Volume`
  * and testcontainers-style handles (`[Symbol.asyncDispose]()` is preferred, else `stop()`), or a
  * plain function.
+ * @example
+ * ```ts
+ * import { Network } from 'slipway';
+ * import type { Teardownable } from 'slipway/vitest';
+ * const network: Teardownable = await Network.create();
+ * ```
  */
 export type Teardownable = { [Symbol.asyncDispose](): PromiseLike<unknown> } | { stop(): PromiseLike<unknown> } | (() => unknown);
 
-/** What a global setup's callback gets. */
+/**
+ * What a global setup's callback gets (with `provide`), in `slipway/vitest` and `slipway/jest`.
+ * @example
+ * ```ts
+ * import { RedisContainer } from 'slipway';
+ * import { defineGlobalSetup } from 'slipway/vitest';
+ * export default defineGlobalSetup(async ({ use, onTeardown }) => {
+ *   const redis = await use(new RedisContainer().start());
+ *   onTeardown(() => console.log(`removing ${redis.getConnectionUrl()}`));
+ * });
+ * ```
+ */
 export interface SetupScope {
   /**
    * Waits for a started resource and registers it for teardown (in reverse order of registration),
    * which also runs when a later setup step fails.
    * @example
-   * const pg = await scope.use(new PostgreSqlContainer().start());
+   * ```ts
+   * import { PostgreSqlContainer } from 'slipway';
+   * import { defineGlobalSetup } from 'slipway/vitest';
+   * export default defineGlobalSetup(async ({ use }) => {
+   *   const pg = await use(new PostgreSqlContainer().start());
+   *   console.log(pg.getConnectionUri());
+   * });
+   * ```
    */
   use<T extends Teardownable>(resource: T | PromiseLike<T>): Promise<T>;
   /**
    * Registers a function to run at teardown (in reverse order, with the resources of {@link SetupScope.use}).
    * @example
-   * scope.onTeardown(() => server.close());
+   * ```ts
+   * import { createServer } from 'node:http';
+   * import { defineGlobalSetup } from 'slipway/vitest';
+   * export default defineGlobalSetup(({ onTeardown }) => {
+   *   const server = createServer((_, res) => res.end('ok')).listen(0);
+   *   onTeardown(() => server.close());
+   * });
+   * ```
    */
   onTeardown(fn: () => unknown): void;
 }
