@@ -43,7 +43,7 @@ VITEST=$ROOT/node_modules/vitest/vitest.mjs
 JEST=$ROOT/node_modules/jest/bin/jest.js
 # --configLoader runner: no bundled config written next to node_modules (read-only for a rootless copy).
 example vitest-postgres node "$VITEST" run --root examples/vitest-postgres --configLoader runner
-example jest-redis node "$JEST" --config examples/jest-redis/jest.config.cjs
+example jest-redis node --experimental-vm-modules "$JEST" --config examples/jest-redis/jest.config.cjs
 example node-script node examples/node-script/main.mjs
 example ci-sandbox env SLIPWAY="node $ROOT/dist/esm/cli.js" bash examples/ci-sandbox/run.sh
 

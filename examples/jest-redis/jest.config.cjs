@@ -4,6 +4,7 @@ module.exports = {
   testEnvironment: 'slipway/jest/environment',
   globalSetup: './global-setup.cjs',
   globalTeardown: './global-teardown.cjs',
-  testMatch: ['**/*.test.cjs'],
+  // .mjs test files are ES modules: run jest with node --experimental-vm-modules for those.
+  testMatch: ['**/*.test.cjs', '**/*.test.mjs'],
   testTimeout: 60000,
 };
