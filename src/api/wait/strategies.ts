@@ -85,7 +85,7 @@ export abstract class AbstractWaitStrategy implements WaitStrategy {
       await this.wait(target, s);
     } catch (err) {
       const after = timedOutAfter(s);
-      if (after !== undefined && !SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')) throw waitTimeoutError(this.timeoutMessage(after), after);
+      if (after !== undefined && !SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')) throw waitTimeoutError(this.timeoutMessage(after, target), after);
       throw err;
     } finally {
       bound?.clear();
@@ -96,7 +96,7 @@ export abstract class AbstractWaitStrategy implements WaitStrategy {
   protected abstract wait(target: WaitTarget, signal: AbortSignal): Promise<void>;
   abstract describe(): string;
   /** What running out of time after `ms` reads like (testcontainers' text where it has one). */
-  protected timeoutMessage(ms: number): string { return `${this.describe()} not ready after ${ms}ms`; }
+  protected timeoutMessage(ms: number, _target?: WaitTarget): string { return `${this.describe()} not ready after ${ms}ms`; }
 }
 
 /** Runs `strategy` bounded by `defaultTimeout` unless it has its own (a foreign strategy is bounded from outside). */
@@ -177,8 +177,14 @@ function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<bo
 export class HostPortWaitStrategy extends AbstractWaitStrategy {
   constructor(private readonly ports?: readonly number[]) { super(); }
   describe(): string { return `ports ${this.ports?.join(', ') ?? 'published'} listening`; }
+  #ports(target: WaitTarget): number[] { return [...(this.ports ?? target.waitPorts.filter((p) => p.protocol === 'tcp').map((p) => p.port))]; }
+  /** Also when the bound was spent before any probe (`withStartupTimeout(0)`): `Port 8080 not bound after 0ms`. */
+  protected override timeoutMessage(ms: number, target?: WaitTarget): string {
+    const first = target ? this.#ports(target)[0] : this.ports?.[0];
+    return first === undefined ? super.timeoutMessage(ms) : `Port ${first} not bound after ${ms}ms`;
+  }
   protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
-    const ports = this.ports ?? target.waitPorts.filter((p) => p.protocol === 'tcp').map((p) => p.port);
+    const ports = this.#ports(target);
     let pending = ports[0];
     try {
       await poll(signal, target, async () => {
@@ -433,7 +439,10 @@ export class OneShotStartupWaitStrategy extends AbstractWaitStrategy {
       signal.removeEventListener('abort', onAbort!);
     }
     if (exit.exitCode !== 0) {
-      throw new SlipwayError('ERR_CONTAINER_EXITED', `the one-shot container exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.exitCode}`}`);
+      // testcontainers' words (suites match them), then what slipway knows.
+      throw new SlipwayError('ERR_CONTAINER_EXITED', `Container failed to start for ${target.id ?? ''}: the one-shot process exited with ${exit.signal ? `signal ${exit.signal}` : `code ${exit.exitCode}`}`, {
+        hint: 'check the container logs below',
+      });
     }
   }
 }

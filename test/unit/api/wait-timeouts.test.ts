@@ -46,6 +46,19 @@ describe('wait timeouts in testcontainers words', () => {
     expect((await failure(runStrategy(Wait.forListeningPorts(), t, never, 30))).shortMessage).toBe('Port 8080 not bound after 30ms');
   });
 
+  it('a spent bound (withStartupTimeout(0)) still names the port: Port 8081 not bound after 0ms', async () => {
+    let probes = 0;
+    const t = target({ waitPorts: [{ port: 8081, protocol: 'tcp' }], listeningTcpPorts: async () => { probes++; return new Set(); } });
+    expect((await failure(runStrategy(Wait.forListeningPorts(), t, never, 0))).shortMessage).toBe('Port 8081 not bound after 0ms');
+    expect(probes).toBe(0);
+  });
+
+  it('forOneShotStartup: a failed one-shot reads "Container failed to start for <id>" and keeps the exit code', async () => {
+    const err = await failure(runStrategy(Wait.forOneShotStartup(), target({ exited: Promise.resolve({ exitCode: 127, signal: null }), hasExited: () => true }), never, 5_000));
+    expect(err.code).toBe('ERR_CONTAINER_EXITED');
+    expect(err.shortMessage).toBe('Container failed to start for c0ffee: the one-shot process exited with code 127');
+  });
+
   it('forHttp: URL not accessible, with the strategy own timeout winning over the container one', async () => {
     server = createServer((_q, res) => { res.writeHead(404); res.end(); });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
