@@ -5,7 +5,10 @@
  * const redis = await new GenericContainer('redis:7').withExposedPorts(6379).start();
  * @packageDocumentation
  */
-export { AbstractWaitStrategy, StartupCheckStrategy, Wait } from './api/wait/index.js';
+export {
+  AbstractWaitStrategy, CompositeWaitStrategy, HealthCheckWaitStrategy, HostPortWaitStrategy, HttpWaitStrategy, LogWaitStrategy,
+  OneShotStartupWaitStrategy, ShellWaitStrategy, StartupCheckStrategy, Wait,
+} from './api/wait/index.js';
 export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, WaitStrategy } from './api/wait/index.js';
 export { Network, Network as StartedNetwork } from './testcontainers/network.js';
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';

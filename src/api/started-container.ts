@@ -215,12 +215,13 @@ export class StartedContainer implements AsyncDisposable {
   /**
    * Unpacks a tar stream (or Buffer) into the running container below directory `containerPath` (testcontainers'
    * `copyArchiveToContainer`, `docker cp -`): files, directories, symlinks and hard links, with the archive's modes,
-   * owned by root as {@link Container.withArchive} does.
+   * owned by root unless `opts.owner` says otherwise: `'archive'` keeps the uid/gid each entry's header names (as
+   * Docker's put-archive and {@link Container.withArchive} do), `{ uid, gid }` gives everything to those ids.
    * @throws SlipwayError `ERR_UNSUPPORTED` for a device or FIFO entry; `ERR_COPY_UNSAFE_PATH` for a name with `..`;
    *   `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
    * @example await container.copyArchiveTo(createReadStream('site.tar'), '/usr/share/nginx/html');
    */
-  async copyArchiveTo(tar: Readable | Buffer, containerPath = '/'): Promise<void> {
+  async copyArchiveTo(tar: Readable | Buffer, containerPath = '/', opts: { owner?: 'archive' | { uid: number; gid: number } } = {}): Promise<void> {
     this.#checkNotRemoved();
     const target = posix.normalize(containerPath);
     if (!target.startsWith('/')) throw invalidArgument('containerPath', containerPath, 'an absolute container path');
@@ -231,7 +232,8 @@ export class StartedContainer implements AsyncDisposable {
       for await (const c of tar) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
       archive = Buffer.concat(chunks);
     }
-    await this.#rt.copyIn(await entriesOfArchive(archive, target, { uid: 0, gid: 0 }));
+    const owner = opts.owner === 'archive' ? undefined : opts.owner ?? { uid: 0, gid: 0 };
+    await this.#rt.copyIn(await entriesOfArchive(archive, target, owner));
   }
 
   /**

@@ -257,7 +257,10 @@ export class ContainerHandle implements RuntimeContainer {
     const passwd = (await readFromLayers(lowers, 'etc/passwd')) ?? '';
     const group = (await readFromLayers(lowers, 'etc/group')) ?? '';
     for (const f of plan.files) {
-      const given = f.owner ? resolveUser(f.owner, passwd, group) : f.ownerOfProcess ? { uid: this.#i.spec.uid, gid: this.#i.spec.gid } : undefined;
+      // ownerOfProcess (testcontainers' copyUIDGID): Docker gives an archive's entries to the container's user only when
+      // one is configured; a process running as root leaves them the ids their headers name.
+      const toProcess = f.ownerOfProcess && !(f.archive && this.#i.spec.uid === 0);
+      const given = f.owner ? resolveUser(f.owner, passwd, group) : toProcess ? { uid: this.#i.spec.uid, gid: this.#i.spec.gid } : undefined;
       const owner = given ?? { uid: 0, gid: 0 };
       try {
         if (f.content) {

@@ -46,7 +46,9 @@ export class AbstractStartedContainer extends StartedTestContainer {
   override copyContentToContainer(items: ContentToCopy[]): Promise<void> { return this.startedTestContainer.copyContentToContainer(items); }
   override copyFilesToContainer(items: FileToCopy[]): Promise<void> { return this.startedTestContainer.copyFilesToContainer(items); }
   override copyDirectoriesToContainer(items: DirectoryToCopy[]): Promise<void> { return this.startedTestContainer.copyDirectoriesToContainer(items); }
-  override copyArchiveToContainer(tar: Readable, target = '/'): Promise<void> { return this.startedTestContainer.copyArchiveToContainer(tar, target); }
+  override copyArchiveToContainer(tar: Readable, target = '/', options?: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean }): Promise<void> {
+    return this.startedTestContainer.copyArchiveToContainer(tar, target, options);
+  }
   override copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> { return this.startedTestContainer.copyArchiveFromContainer(path); }
   override restart(opts?: Partial<RestartOptions>): Promise<void> { return this.startedTestContainer.restart(opts); }
   override async stop(opts?: Partial<StopOptions>): Promise<StoppedTestContainer> {

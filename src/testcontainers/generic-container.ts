@@ -1,5 +1,5 @@
 /** testcontainers' `GenericContainer`: a mutable builder over slipway's immutable {@link Container}. */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
@@ -7,7 +7,7 @@ import type { WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
 import type { ImagePullPolicy } from './pull-policy.js';
-import { StartedTestContainer } from './started-test-container.js';
+import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
 /** testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms. */
 export interface HealthCheck {
@@ -177,10 +177,13 @@ export class GenericContainer {
   withCopyDirectoriesToContainer(items: { source: string; target: string; mode?: number }[]): this {
     return this.withCopyFilesToContainer(items);
   }
-  /** Tar archives extracted into the container's `target` directory before the process starts (read at `start()`). */
+  /**
+   * Tar archives extracted into the container's `target` directory before the process starts (read at `start()`).
+   * `tar` is any readable stream (Node's, or `readable-stream`'s as `archiver` and `tar-stream` make).
+   */
   withCopyArchivesToContainer(archives: { tar: Readable; target: string }[]): this {
     for (const a of archives) {
-      if (!(a?.tar instanceof Readable)) throw invalidArgument('withCopyArchivesToContainer tar', a?.tar, 'a Readable of a tar archive');
+      if (!isStreamLike(a?.tar)) throw invalidArgument('withCopyArchivesToContainer tar', a?.tar, 'a Readable of a tar archive');
       this.container.withArchive(Buffer.alloc(0), a.target); // checks the target now, as the other with* do
       this.#archives.push({ tar: a.tar, target: a.target });
     }
@@ -189,14 +192,12 @@ export class GenericContainer {
   /**
    * testcontainers' copy options. `copyUIDGID: true`: everything copied in before the start (files, directories,
    * content, archives) is owned by the container process's user (`withUser`, else the image's), as Docker's
-   * `copyUIDGID`; otherwise copies are owned by root and archive entries keep their headers' uid/gid, as Docker does.
+   * `copyUIDGID` (archive entries keep their headers' uid/gid when that user is root, as Docker does for a container
+   * without a user); otherwise copies are owned by root and archive entries keep their headers' uid/gid, as Docker does.
    * @throws SlipwayError `ERR_UNSUPPORTED` for `noOverwriteDirNonDir: true`.
    */
   withCopyToContainerOptions(options: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean }): this {
-    if (options?.noOverwriteDirNonDir) {
-      throw unsupported('withCopyToContainerOptions({ noOverwriteDirNonDir: true })', 'slipway cannot refuse a copy that replaces a directory with a file or the reverse',
-        'leave noOverwriteDirNonDir unset and copy to paths that do not exist yet in the image');
-    }
+    if (options?.noOverwriteDirNonDir) throw noOverwriteUnsupported('withCopyToContainerOptions');
     this.#copyUIDGID = options?.copyUIDGID === true;
     return this;
   }
@@ -268,7 +269,15 @@ class KeptOnStop extends StartedTestContainer {
   }
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+/** A readable stream, whichever implementation made it: async-iterable, or at least pipe-able. */
+function isStreamLike(x: unknown): x is Readable {
+  if (x instanceof Readable) return true;
+  const o = x as { [Symbol.asyncIterator]?: unknown; pipe?: unknown; on?: unknown } | null;
+  return typeof o === 'object' && o !== null && (typeof o[Symbol.asyncIterator] === 'function' || (typeof o.pipe === 'function' && typeof o.on === 'function'));
+}
+
+async function readAll(source: Readable): Promise<Buffer> {
+  const stream = typeof (source as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function' ? source : source.pipe(new PassThrough());
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
   return Buffer.concat(chunks);

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { posix } from 'node:path';
 import type { StartedContainer } from '../api/started-container.js';
+import { unsupported } from '../errors.js';
 
 /** testcontainers' `ExecOptions`. */
 export interface ExecOptions { workingDir: string; user: string; env: Record<string, string> }
@@ -106,9 +107,26 @@ export class StartedTestContainer implements AsyncDisposable {
   async copyDirectoriesToContainer(items: DirectoryToCopy[]): Promise<void> {
     for (const i of items) await this.inner.copyTo(i.source, i.target, { mode: i.mode });
   }
-  /** Unpacks a tar stream below `target` (files, directories, symlinks and hard links, with the archive's modes, owned by root). */
-  async copyArchiveToContainer(tar: Readable, target = '/'): Promise<void> {
-    await this.inner.copyArchiveTo(tar, posix.normalize(target));
+  /**
+   * Unpacks a tar stream below `target` (files, directories, symlinks and hard links, with the archive's modes and
+   * the uid/gid its headers name, as Docker's put-archive). `copyUIDGID: true` gives everything to the container
+   * process's user instead when that user is not root (as Docker does when the container has a user).
+   * @throws SlipwayError `ERR_UNSUPPORTED` for `noOverwriteDirNonDir: true`, or for `copyUIDGID` when the image has no
+   *   `id` to ask the user's ids with.
+   */
+  async copyArchiveToContainer(tar: Readable, target = '/', options: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean } = {}): Promise<void> {
+    if (options.noOverwriteDirNonDir) throw noOverwriteUnsupported('copyArchiveToContainer');
+    const owner = options.copyUIDGID ? await this.#processOwner() : undefined;
+    await this.inner.copyArchiveTo(tar, posix.normalize(target), { owner: owner && owner.uid !== 0 ? owner : 'archive' });
+  }
+
+  /** The uid/gid the container's process runs as (what an exec without a user runs as). */
+  async #processOwner(): Promise<{ uid: number; gid: number }> {
+    const r = await this.inner.exec(['id', '-u']).then((u) => this.inner.exec(['id', '-g']).then((g) => [u, g] as const)).catch(() => undefined);
+    const [uid, gid] = (r ?? []).map((x) => (x.exitCode === 0 ? Number(x.stdout.trim()) : NaN));
+    if (Number.isInteger(uid) && Number.isInteger(gid)) return { uid: uid!, gid: gid! };
+    throw unsupported('copyArchiveToContainer(…, { copyUIDGID: true })', "the image has no working 'id' to learn the process user's uid/gid from",
+      'drop copyUIDGID and set the owners in the archive headers (uid/gid), or copy before the start with withCopyArchivesToContainer');
   }
   /** A tar stream of `path` (its last component first), read from the container as you read it. */
   async copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> {
@@ -143,6 +161,12 @@ export class StartedTestContainer implements AsyncDisposable {
 
   /** `await using`: {@link stop}. */
   async [Symbol.asyncDispose](): Promise<void> { await this.stop(); }
+}
+
+/** testcontainers' `noOverwriteDirNonDir`, which slipway's copies cannot honour. */
+export function noOverwriteUnsupported(method: string) {
+  return unsupported(`${method}({ noOverwriteDirNonDir: true })`, 'slipway cannot refuse a copy that replaces a directory with a file or the reverse',
+    'leave noOverwriteDirNonDir unset and copy to paths that do not exist yet in the image');
 }
 
 /** A process ended by a signal reports 128 + its number, as a shell (and Docker) do. */

@@ -1,0 +1,16 @@
+// Names testcontainers-node's suite and users import from 'testcontainers' that slipway/testcontainers must have.
+import { describe, expect, it } from 'vitest';
+import * as tc from '../../../src/testcontainers.js';
+
+describe('slipway/testcontainers surface', () => {
+  it('exports the wait strategy classes, the same ones Wait makes', () => {
+    expect(tc.Wait.forHttp('/', 80)).toBeInstanceOf(tc.HttpWaitStrategy);
+    expect(new tc.HttpWaitStrategy('/hello-world', 8080, {}).withStartupTimeout(5)).toBeInstanceOf(tc.AbstractWaitStrategy);
+    expect(tc.Wait.forListeningPorts()).toBeInstanceOf(tc.HostPortWaitStrategy);
+    expect(tc.Wait.forLogMessage('x')).toBeInstanceOf(tc.LogWaitStrategy);
+    expect(tc.Wait.forSuccessfulCommand('true')).toBeInstanceOf(tc.ShellWaitStrategy);
+    expect(tc.Wait.forHealthCheck()).toBeInstanceOf(tc.HealthCheckWaitStrategy);
+    expect(tc.Wait.forOneShotStartup()).toBeInstanceOf(tc.OneShotStartupWaitStrategy);
+    expect(tc.Wait.forAll([])).toBeInstanceOf(tc.CompositeWaitStrategy);
+  });
+});
