@@ -65,7 +65,7 @@ const rewrite = (source) => source.replace(
 
 // Fixture files first (copy sources, Dockerfiles, the modules' certificates and data files; getImage reads the
 // modules' Dockerfiles), then the rewritten tests over them.
-const archive = git('archive', 'HEAD', 'packages/testcontainers/fixtures', 'packages/modules/postgresql', 'packages/modules/redis');
+const archive = git('archive', 'HEAD', 'tsconfig.base.json', 'packages/testcontainers/fixtures', 'packages/modules/postgresql', 'packages/modules/redis');
 execFileSync('tar', ['-x', '-C', dir], { input: archive, maxBuffer: 64 << 20 });
 for (const f of files) {
   const out = path.join(dir, f);
@@ -74,9 +74,14 @@ for (const f of files) {
 }
 symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
 
-writeFileSync(path.join(shimDir, 'setup.ts'), `import { inject } from 'vitest';
+// A test that called a Docker-inspecting helper and failed is counted as such (the shim notes the call).
+writeFileSync(path.join(shimDir, 'setup.ts'), `import { beforeEach, inject } from 'vitest';
 process.env.SLIPWAY_HUB_IMAGE_NAME_PREFIX = \`\${inject('registry')}/\`;
 process.env.SLIPWAY_FIXTURES_DIR = inject('fixturesDir');
+beforeEach((ctx) => {
+  globalThis.__inspectsDocker = undefined;
+  ctx.onTestFailed(() => { if (globalThis.__inspectsDocker) ctx.task.meta.inspectsDocker = globalThis.__inspectsDocker; });
+});
 `);
 writeFileSync(path.join(dir, 'vitest.config.mjs'), `import { defineConfig } from 'vitest/config';
 export default defineConfig({
@@ -97,8 +102,10 @@ export default defineConfig({
 `);
 
 const resultFile = path.join(dir, 'result.json');
+// Upstream's own switch for what Docker cannot do rootless (ulimits above the host's).
+const env = { ...process.env, ...(process.getuid?.() !== 0 ? { CI_ROOTLESS: '1' } : {}) };
 const run = spawnSync(process.execPath, [path.join(root, 'node_modules/vitest/vitest.mjs'), 'run', '--config', path.join(dir, 'vitest.config.mjs'),
-  '--reporter=dot', '--reporter=json', `--outputFile.json=${resultFile}`, ...vitestArgs], { cwd: dir, stdio: 'inherit' });
+  '--reporter=dot', '--reporter=json', `--outputFile.json=${resultFile}`, ...vitestArgs], { cwd: dir, stdio: 'inherit', env });
 if (!existsSync(resultFile)) {
   console.error(`vitest wrote no result (exit ${run.status}); tree kept in ${dir}`);
   process.exit(2);
@@ -124,7 +131,8 @@ for (const file of result.testResults) {
     else if (t.status === 'failed') {
       counts.failed++;
       const msg = t.failureMessages?.[0] ?? '';
-      note(msg.includes('INSPECTS_DOCKER') ? `[inspects Docker] ${/INSPECTS_DOCKER: (\w+)/.exec(msg)[1]}` : firstLine(msg), `${rel.replace(/^packages\/(testcontainers\/src\/|modules\/)/, '')} › ${t.fullName}`);
+      const inspects = t.meta?.inspectsDocker ?? /INSPECTS_DOCKER: (\w+)/.exec(msg)?.[1];
+      note(inspects ? `[inspects Docker] ${inspects}` : firstLine(msg), `${rel.replace(/^packages\/(testcontainers\/src\/|modules\/)/, '')} › ${t.fullName}`);
     } else counts.skipped++;
   }
 }

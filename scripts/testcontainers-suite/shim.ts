@@ -98,6 +98,7 @@ export const createTempSymlinkedFile = async (content: string) => {
 
 // Docker's own view: no equivalent without a Docker daemon.
 const inspectsDocker = (name: string) => async (..._args: unknown[]): Promise<never> => {
+  (globalThis as { __inspectsDocker?: string }).__inspectsDocker = name;
   throw new Error(`INSPECTS_DOCKER: ${name}`);
 };
 export const getContainerRuntimeClient = inspectsDocker('getContainerRuntimeClient');
@@ -121,6 +122,7 @@ export const LABEL_TESTCONTAINERS_SESSION_ID = 'org.testcontainers.session-id';
 export const containerLog = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };
 export class ImageName {
   static fromString(_s: string): never {
+    (globalThis as { __inspectsDocker?: string }).__inspectsDocker = 'ImageName';
     throw new Error('INSPECTS_DOCKER: ImageName');
   }
 }

@@ -359,11 +359,12 @@ export class Container {
 
   /**
    * Pulls the image if needed, starts the container and waits until it is ready. `onLaunched` is called once the
-   * process runs, before the wait (to follow its logs while it starts, as testcontainers' log consumers do); if it
-   * throws, the container is removed and `start()` rejects with that error.
+   * process runs, before the wait (to follow its logs while it starts, as testcontainers' log consumers do), and the
+   * wait begins once it returns (or its promise resolves); if it throws, the container is removed and `start()` rejects
+   * with that error.
    * @example await new Container('redis:7').start({ onLaunched: (c) => void pipeLogs(c.logs({ follow: true })) })
    */
-  async start(opts: { signal?: AbortSignal; onLaunched?: (container: StartedContainer) => void } = {}): Promise<StartedContainer> {
+  async start(opts: { signal?: AbortSignal; onLaunched?: (container: StartedContainer) => void | Promise<void> } = {}): Promise<StartedContainer> {
     const { startContainer } = await import('./start.js');
     return startContainer(this.#options, opts.signal, opts.onLaunched);
   }

@@ -13,7 +13,7 @@ const LAST_LOG_LINES = 30;
 export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0.0.1'; }
 
 /** Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. */
-export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void): Promise<StartedContainer> {
+export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
   const t0 = performance.now();
   const rt = await launchContainer(options, signal);
   const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
@@ -21,7 +21,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   const ready = (since: Date | undefined, s?: AbortSignal) => waitReady(rt, options, strategy, host, since, s);
   const started = new StartedContainer(rt, { host, options, ready: (since) => ready(since) });
   try {
-    onLaunched?.(started);
+    await onLaunched?.(started);
     await ready(undefined, signal);
   } catch (err) {
     await started.remove().catch((e) => log('remove after failed wait: %O', e));

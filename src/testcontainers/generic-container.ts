@@ -3,10 +3,11 @@ import { PassThrough, Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
-import type { WaitStrategy } from '../api/wait/index.js';
+import { HealthCheckWaitStrategy, type WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
 import type { ImagePullPolicy } from './pull-policy.js';
+import { inspectResultOf, type InspectResult } from './inspect-result.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
 /** testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms. */
@@ -245,19 +246,49 @@ export class GenericContainer {
     return c;
   }
 
+  /** Lifecycle hook (testcontainers'): called before the container is created. */
+  protected beforeContainerCreated?(): Promise<void>;
+  /**
+   * Lifecycle hook: called with the new container's id before the wait. slipway creates and starts in one step, so
+   * the process already runs here (testcontainers calls it between create and start).
+   */
+  protected containerCreated?(containerId: string): Promise<void>;
+  /** Lifecycle hook: called before the wait strategy runs; `reused` is always false (slipway does not reuse yet). */
+  protected containerStarting?(inspectResult: InspectResult, reused: boolean): Promise<void>;
+  /** Lifecycle hook: called once the wait strategy passed, before `start()` resolves. */
+  protected containerStarted?(container: StartedTestContainer, inspectResult: InspectResult, reused: boolean): Promise<void>;
+
   async start(): Promise<StartedTestContainer> {
     const consumers = this.#logConsumers;
-    // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
+    const hasHealthCheck = this.container.options.healthcheck !== undefined;
+    // Passing the wait means healthy only when the wait was the health check (the default when there is one).
+    const waitedForHealth = hasHealthCheck && (this.container.options.waitStrategy === undefined || this.container.options.waitStrategy instanceof HealthCheckWaitStrategy);
+    await this.beforeContainerCreated?.();
+    let startedAt = new Date();
     const inner = await (await this.build()).start({
-      onLaunched: consumers.length === 0 ? undefined : (c) => {
+      onLaunched: async (c) => {
+        startedAt = new Date();
+        // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
         for (const consume of consumers) {
           const lines = c.logs({ follow: true });
           // Not awaited, as testcontainers: a consumer that reads to the end returns when the container exits.
           void consume(Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })()));
         }
+        await this.containerCreated?.(c.id);
+        await this.containerStarting?.(inspectResultOf(c, startedAt, hasHealthCheck ? 'starting' : 'none'), false);
       },
     });
-    return this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
+    const started = this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
+    if (this.containerStarted) {
+      try {
+        await this.containerStarted(started, inspectResultOf(inner, startedAt, waitedForHealth ? 'healthy' : hasHealthCheck ? 'starting' : 'none'), false);
+      } catch (err) {
+        // A start that fails leaves nothing behind, as when the wait fails.
+        await inner.remove().catch(() => {});
+        throw err;
+      }
+    }
+    return started;
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import tar from 'tar-stream';
 import { expect, it } from 'vitest';
-import { GenericContainer } from '../../../src/testcontainers.js';
+import { AbstractStartedContainer, GenericContainer, type InspectResult, type StartedTestContainer } from '../../../src/testcontainers.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const BUSYBOX = () => fixtureRef('busybox');
@@ -35,5 +35,39 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withUser('100:101').start();
     await c.copyArchiveToContainer(pack('tmp/owned.txt', 4242, 4343), '/', { copyUIDGID: true });
     expect((await c.exec(['stat', '-c', '%u:%g', '/tmp/owned.txt'])).output).toBe('100:101\n');
+  });
+
+  it('calls the lifecycle hooks of a GenericContainer subclass in testcontainers\' order, with an InspectResult', async () => {
+    const calls: string[] = [];
+    let starting: InspectResult | undefined;
+    class Hooked extends GenericContainer {
+      protected override async beforeContainerCreated() { calls.push('beforeContainerCreated'); }
+      protected override async containerCreated(id: string) { calls.push(`containerCreated ${id.length}`); }
+      protected override async containerStarting(inspect: InspectResult, reused: boolean) { starting = inspect; calls.push(`containerStarting ${reused}`); }
+      protected override async containerStarted(c: StartedTestContainer, inspect: InspectResult, reused: boolean) {
+        calls.push(`containerStarted ${reused} ${inspect.name === c.getName()}`);
+      }
+    }
+    class Started extends AbstractStartedContainer {
+      protected override async containerStopping() { calls.push('containerStopping'); }
+      protected override async containerStopped() { calls.push('containerStopped'); }
+    }
+    const c = new Started(await new Hooked(BUSYBOX()).withCommand(['httpd', '-f', '-p', '8080', '-h', '/'])
+      .withExposedPorts(8080).withLabels({ team: 'a' }).start());
+    expect(starting).toMatchObject({
+      name: c.getName(), hostname: c.getHostname(), labels: { team: 'a' }, healthCheckStatus: 'none',
+      ports: { 8080: [{ hostIp: c.getHost(), hostPort: c.getMappedPort(8080) }] }, state: { status: 'running', running: true },
+    });
+    await c.stop();
+    expect(calls).toEqual(['beforeContainerCreated', 'containerCreated 64', 'containerStarting false', 'containerStarted false true', 'containerStopping', 'containerStopped']);
+  });
+
+  it('a containerStarted hook that throws fails the start and removes the container', async () => {
+    let seen: StartedTestContainer | undefined;
+    class Failing extends GenericContainer {
+      protected override async containerStarted(c: StartedTestContainer) { seen = c; throw new Error('hook failed'); }
+    }
+    await expect(new Failing(BUSYBOX()).withCommand(SLEEP).start()).rejects.toThrow('hook failed');
+    await expect(seen!.exec(['true'])).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING' });
   });
 });
