@@ -30,6 +30,40 @@ export function defaultWorkerPath(): string | null {
   return defaultWorker;
 }
 
+/** Flags about the main script or the debugger, each with whether it takes its value as the next argument. */
+const NOT_FOR_WORKERS = new Map<string, boolean>([
+  ['--input-type', true], ['--eval', true], ['-e', true], ['--print', true], ['-p', true], ['--check', false], ['-c', false],
+  ['--interactive', false], ['-i', false], ['--import', true], ['--require', true], ['-r', true], ['--loader', true],
+  ['--experimental-loader', true], ['--experimental-default-type', true], ['--watch', false], ['--watch-path', true],
+  ['--watch-preserve-output', false], ['--test', false], ['--test-only', false], ['--test-reporter', true],
+  ['--test-reporter-destination', true], ['--test-name-pattern', true], ['--test-concurrency', true], ['--env-file', true],
+  ['--env-file-if-exists', true], ['--inspect', false], ['--inspect-brk', false], ['--inspect-wait', false], ['--inspect-port', true],
+  ['--debug-port', true],
+]);
+
+/**
+ * The node flags an unpack worker may inherit. A worker gets `process.execArgv` by default, and some flags only make
+ * sense for the main script: under `node --input-type=module` every worker died with "--input-type can only be used
+ * with string input" (so every pull failed); `--import`/`--require`/loaders would run the user's hooks (a test
+ * runner's, a TypeScript loader's) in our worker; `--inspect` would fight over the debugger port. Those go;
+ * everything else (`--max-old-space-size`, `--no-warnings`, `--expose-gc`…) stays.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
+    const takesValue = NOT_FOR_WORKERS.get(name) ?? (name.startsWith('--inspect') ? false : undefined);
+    if (takesValue === undefined) {
+      out.push(arg);
+      continue;
+    }
+    if (takesValue && name === arg) i++; // the value is the next argument
+  }
+  return out;
+}
+
 /** Options for {@link unpackLayerThreaded}. */
 export interface ThreadedUnpackOptions extends Omit<UnpackOptions, 'blobWriter' | 'applyOwnership'> {
   applyOwnership?: ApplyOwnership | undefined;
@@ -83,7 +117,7 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
     blobTempPath: opts.blob?.tempPath, label: opts.label, overlayXattrPrefix: opts.overlayXattrPrefix,
   };
   preloadSyscalls();
-  const worker = new Worker(workerPath, { workerData: data });
+  const worker = new Worker(workerPath, { workerData: data, execArgv: workerExecArgv(process.execArgv) });
   let consumed = 0;
   let sent = 0;
   let wakeSender: (() => void) | undefined;

@@ -74,3 +74,43 @@ describe('unpackLayerThreaded (worker)', () => {
     await expect(stat(mismatch.blob)).rejects.toThrow();
   });
 });
+
+describe('the unpack worker under node flags meant for the main script', () => {
+  it('workerExecArgv drops --input-type, eval/print, preloads, loaders, watch/test and the inspector, keeping the rest', async () => {
+    const { workerExecArgv } = await import('../../../src/image/unpack-thread.js');
+    expect(workerExecArgv(['--input-type=module', '-e', 'code', '--max-old-space-size=512'])).toEqual(['--max-old-space-size=512']);
+    expect(workerExecArgv(['--input-type', 'module', '--no-warnings', '--print', 'x'])).toEqual(['--no-warnings']);
+    expect(workerExecArgv(['--import', 'tsx', '-r', './hook.cjs', '--loader=ts-node/esm', '--experimental-loader', 'x.mjs', '--expose-gc'])).toEqual(['--expose-gc']);
+    expect(workerExecArgv(['--inspect-brk=9229', '--inspect-port', '9230', '--watch', '--test-reporter', 'spec', '--enable-source-maps'])).toEqual(['--enable-source-maps']);
+  });
+
+  it('a pull run by `node --input-type=module -e` unpacks on the worker (it inherited the flag and died before)', async () => {
+    const layer = await makeLayer([{ name: 'etc/os-release', content: 'ID=fake\n' }]);
+    const base = await mkdtemp(path.join(dir, 'eval-'));
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(base, 'layer.tgz'), layer.blob);
+    await mkdir(path.join(base, 'layer'));
+    const entry = path.resolve('node_modules/.cache', `slipway-unpack-thread-${process.pid}.mjs`);
+    await build({ entryPoints: [path.resolve('src/image/unpack-thread.ts')], bundle: true, platform: 'node', format: 'esm', outfile: entry, packages: 'external', logLevel: 'silent' });
+    try {
+      const script = `
+        import { readFile } from 'node:fs/promises';
+        import { unpackLayerThreaded } from ${JSON.stringify(entry)};
+        const blob = await readFile(${JSON.stringify(path.join(base, 'layer.tgz'))});
+        const r = await unpackLayerThreaded({ source: (async function* () { yield blob; })(), dir: ${JSON.stringify(path.join(base, 'layer'))},
+          digest: ${JSON.stringify(layer.digest)}, diffId: ${JSON.stringify(layer.diffId)}, size: blob.length,
+          ownershipListPath: ${JSON.stringify(path.join(base, 'owners'))}, applyOwnership: async () => {}, workerPath: ${JSON.stringify(worker)} });
+        console.log(JSON.stringify({ entries: r.entries }));`;
+      const { execFile } = await import('node:child_process');
+      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve('.') }, (err, stdout, stderr) => resolve({ code: err ? (err as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+      });
+      expect(out.stderr).toBe('');
+      expect(out.code).toBe(0);
+      expect(JSON.parse(out.stdout)).toEqual({ entries: expect.any(Number) });
+      expect(await readFile(path.join(base, 'layer', 'etc/os-release'), 'utf8')).toBe('ID=fake\n');
+    } finally {
+      await rm(entry, { force: true });
+    }
+  });
+});
