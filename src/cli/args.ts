@@ -3,6 +3,7 @@
  * that names the problem and the fix. Nothing here touches the system.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseBuild, type BuildCommand } from './build-command.js';
 
 /** A `-p` value: `[hostIp:][hostPort:]containerPort[/udp]`. */
 export interface PublishSpec {
@@ -51,7 +52,7 @@ export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean 
 export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
-export type CliCommand = PullCommand | RunCommand | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
+export type CliCommand = PullCommand | RunCommand | BuildCommand | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
 
 /** Bad command-line input: `message` names the problem, `fix` says what to type instead. Exit status 2. */
 export class UsageError extends Error {
@@ -62,7 +63,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'pull', 'images', 'info', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'pull', 'build', 'images', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -102,6 +103,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   switch (first) {
     case 'pull': return parsePull(rest);
     case 'run': return parseRun(rest, env);
+    case 'build': return parseBuild(rest, env);
     case 'images': return parseSimple('images', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'images', json: !!v.json }));
     case 'info': return parseSimple('info', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'info', json: !!v.json }));
     case 'prune': return parseSimple('prune', rest, { all: { type: 'boolean', short: 'a' }, 'dry-run': { type: 'boolean' } },

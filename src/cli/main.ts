@@ -28,6 +28,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./pull-command.js')).pullCommand(cmd, io);
       case 'run':
         return await (await import('./run-command.js')).runCommand(cmd, io);
+      case 'build':
+        return await (await import('./build-command.js')).buildCommand(cmd, io);
       case 'images':
         return await (await import('./store-commands.js')).imagesCommand(cmd, io);
       case 'info':

@@ -5,6 +5,7 @@ const MAIN = `slipway: throwaway OCI containers without a Docker daemon
 Usage:
   slipway run [options] <image> [command...]   run a container, stream its output, exit with its code
   slipway pull [options] <image>               pull an image into the store, print its digest
+  slipway build [options] <context>            build an image from a Dockerfile, tag it in the store
   slipway images [--json]                      list the images in the store
   slipway info [--json]                        print the effective configuration and where each value comes from
   slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
@@ -61,6 +62,23 @@ Options:
 Example: slipway pull --platform linux/arm64 redis:7
 `;
 
+const BUILD = `Usage: slipway build [options] <context>
+
+Builds an image from a Dockerfile without Docker: each RUN runs in a slipway container (Docker's default
+capabilities and seccomp profile, its own network), each file change becomes a layer in the store, and
+unchanged steps come from the cache. Prints one line per step on stderr and the image reference on stdout;
+\`slipway run <ref>\` and \`new Container(ref)\` then start it from the store.
+
+Options:
+  -t, --tag NAME[:TAG]     tag the image (default: localhost/slipway-build:<id>)
+  -f, --file PATH          the Dockerfile, relative to the context (default: Dockerfile)
+      --build-arg K=V      set a build argument (--build-arg K passes K from this environment); repeatable
+      --target STAGE       build this stage (stages it does not need are skipped)
+      --no-cache           run every step again (the results still refresh the cache)
+  -q, --quiet              print only the image reference
+Example: slipway build -t app:test --build-arg NODE_ENV=test .
+`;
+
 const IMAGES = `Usage: slipway images [--json]
 
 Lists the image references in the store (the storeDir setting, ${'$'}SLIPWAY_CACHE_DIR, else ~/.cache/slipway):
@@ -86,7 +104,7 @@ processes. --all removes every image, layer and blob. --dry-run only lists what 
 Do not prune --all while containers run: their layers would vanish under them.
 `;
 
-const TOPICS: Record<string, string> = { run: RUN, pull: PULL, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
+const TOPICS: Record<string, string> = { run: RUN, pull: PULL, build: BUILD, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

@@ -1,0 +1,92 @@
+/**
+ * `slipway build -t name[:tag] [-f Dockerfile] [--build-arg K=V] [--target T] [--no-cache] CONTEXT`: builds an image
+ * from a Dockerfile on slipway's own runtime and tags it in the store; one line per step on stderr (the step's
+ * output indented under it), the image reference on stdout.
+ */
+import { parseArgs } from 'node:util';
+import type { BuildProgress } from '../build/builder.js';
+import { SlipwayError } from '../errors.js';
+import { UsageError } from './args.js';
+import { write, type CliIO } from './io.js';
+
+export interface BuildCommand {
+  command: 'build';
+  context: string;
+  tag?: string;
+  dockerfile?: string;
+  buildArgs: Record<string, string>;
+  target?: string;
+  cache: boolean;
+  quiet: boolean;
+}
+
+/** Parses the arguments after `build`. @throws {@link UsageError} */
+export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = process.env): BuildCommand | { command: 'help'; topic: 'build' } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args], allowPositionals: true, strict: true,
+      options: {
+        tag: { type: 'string', short: 't' }, file: { type: 'string', short: 'f' }, 'build-arg': { type: 'string', multiple: true },
+        target: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\.$/, ''), 'see `slipway help build` for the options');
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help', topic: 'build' };
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length ? `\`slipway build\` takes one context directory, got ${positionals.length}` : '`slipway build` needs a context directory', 'e.g. `slipway build -t app:test .`');
+  }
+  const buildArgs: Record<string, string> = {};
+  for (const a of values['build-arg'] ?? []) {
+    const i = a.indexOf('=');
+    const k = i < 0 ? a : a.slice(0, i);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new UsageError(`invalid --build-arg "${a}"`, 'use --build-arg NAME=value (or NAME to pass it from this environment)');
+    // Docker: `--build-arg NAME` takes the value from the environment, and is left out when unset there.
+    const v = i < 0 ? env[k] : a.slice(i + 1);
+    if (v !== undefined) buildArgs[k] = v;
+  }
+  if (values.tag !== undefined && !/^[^\s]+$/.test(values.tag)) throw new UsageError(`invalid --tag "${values.tag}"`, 'use name[:tag], e.g. -t app:test');
+  return {
+    command: 'build', context: positionals[0]!, tag: values.tag, dockerfile: values.file, buildArgs, target: values.target,
+    cache: !values['no-cache'], quiet: !!values.quiet,
+  };
+}
+
+/** Runs the build. @returns the exit status (0; 130/143 when interrupted) */
+export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number> {
+  const abort = new AbortController();
+  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  const off = io.onSignal((s) => {
+    interrupted ??= s;
+    abort.abort(new SlipwayError('ERR_ABORTED', `interrupted by ${s}`));
+  });
+  const t0 = Date.now();
+  let pending = Promise.resolve();
+  const show = (e: BuildProgress): void => {
+    if (cmd.quiet) return;
+    const text = e.type === 'step'
+      ? `[${e.stage} ${e.step}/${e.total}] ${e.instruction}${e.cached ? ' (cached)' : ''}\n`
+      : `  ${e.line}\n`;
+    pending = pending.then(() => write(io.stderr, text));
+  };
+  try {
+    const { Container } = await import('../api/container.js');
+    const ref = await Container.fromDockerfile(cmd.context, {
+      dockerfile: cmd.dockerfile, buildArgs: cmd.buildArgs, target: cmd.target, cache: cmd.cache, tag: cmd.tag,
+      signal: abort.signal, onProgress: show,
+    });
+    await pending;
+    if (!cmd.quiet) await write(io.stderr, `built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    await write(io.stdout, `${ref}\n`);
+    return 0;
+  } catch (e) {
+    await pending;
+    if (interrupted) return interrupted === 'SIGINT' ? 130 : 143;
+    throw e;
+  } finally {
+    off();
+  }
+}
