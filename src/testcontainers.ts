@@ -29,6 +29,7 @@ export type { ServiceDefinition, Flavour } from './modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';
+export type { GenericContainerBuilder } from './testcontainers/generic-container-builder.js';
 export { StartedTestContainer, StoppedTestContainer } from './testcontainers/started-test-container.js';
 export type { HealthCheckStatus, InspectResult } from './testcontainers/inspect-result.js';
 export type {

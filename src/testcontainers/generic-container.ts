@@ -8,6 +8,7 @@ import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
 import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
+import { GenericContainerBuilder } from './generic-container-builder.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
 /** testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms. */
@@ -43,6 +44,15 @@ export class GenericContainer {
   #copyUIDGID = false;
 
   constructor(image: string) { this.container = new Container(image); }
+
+  /**
+   * testcontainers' `fromDockerfile`: a builder whose `build()` builds the image on slipway's runtime (no Docker)
+   * and resolves with a `GenericContainer` of it.
+   * @example const c = await GenericContainer.fromDockerfile('./app').withBuildArgs({ A: '1' }).build();
+   */
+  static fromDockerfile(context: string, dockerfileName = 'Dockerfile'): GenericContainerBuilder<GenericContainer> {
+    return new GenericContainerBuilder(context, dockerfileName, (image) => new GenericContainer(image));
+  }
 
   #set(next: Container): this { this.container = next; return this; }
   withExposedPorts(...ports: PortSpec[]): this {

@@ -14,7 +14,7 @@ type AnyModule = GenericContainer & Record<string, (...args: unknown[]) => unkno
 /** The module classes of `slipway/testcontainers`: every exported GenericContainer subclass. */
 const modules = Object.entries(tc)
   .filter(([, v]) => typeof v === 'function' && v.prototype instanceof GenericContainer && !/^(Service|Abstract)/.test(v.name))
-  .map(([name, ctor]) => ({ name, make: () => new (ctor as new (image: string) => AnyModule)(`example/${name.toLowerCase()}:1`) }));
+  .map(([name, ctor]) => ({ name, make: () => new (ctor as unknown as new (image: string) => AnyModule)(`example/${name.toLowerCase()}:1`) }));
 
 /** What start() would start, plus the module's settings (some only act after start, e.g. withInitialData). */
 async function state(c: GenericContainer): Promise<string> {

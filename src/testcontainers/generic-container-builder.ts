@@ -1,0 +1,72 @@
+/** testcontainers' `GenericContainerBuilder` (from `GenericContainer.fromDockerfile`) over slipway's own builder. */
+import { Container } from '../api/container.js';
+import { invalidArgument, unsupported } from '../errors.js';
+import type { ImagePullPolicy } from './pull-policy.js';
+import { randomUuid } from './utils.js';
+
+/**
+ * Builds an image from a Dockerfile on slipway's runtime (no Docker) and gives a container of it:
+ * `GenericContainer.fromDockerfile(context, 'Dockerfile').withBuildArgs({...}).withTarget('x').build()`.
+ * @typeParam C - the container type `build()` resolves with (`GenericContainer`)
+ */
+export class GenericContainerBuilder<C> {
+  #buildArgs: Record<string, string> = {};
+  #target: string | undefined;
+  #cache = true;
+  #pullPolicy: ImagePullPolicy | undefined;
+
+  /** @internal Use `GenericContainer.fromDockerfile`. */
+  constructor(
+    private readonly context: string,
+    private readonly dockerfileName: string,
+    private readonly make: (image: string) => C,
+  ) {}
+
+  /** Values for the Dockerfile's ARGs (merged). */
+  withBuildArgs(args: Record<string, string>): this {
+    if (args === null || typeof args !== 'object') throw invalidArgument('buildArgs', args, 'an object of strings');
+    this.#buildArgs = { ...this.#buildArgs, ...args };
+    return this;
+  }
+
+  /** The stage to build; stages it does not need are skipped. */
+  withTarget(target: string): this {
+    this.#target = target;
+    return this;
+  }
+
+  /** `false` runs every step again (the results still refresh the cache). @defaultValue true */
+  withCache(cache: boolean): this {
+    this.#cache = cache;
+    return this;
+  }
+
+  /** `alwaysPull()` asks the registry again for every FROM image; the default uses the store when it has them. */
+  withPullPolicy(policy: ImagePullPolicy): this {
+    this.#pullPolicy = policy;
+    return this;
+  }
+
+  /** Accepted for compatibility: slipway's builder is always BuildKit-like (a no-op). */
+  withBuildkit(): this {
+    return this;
+  }
+
+  /** @throws SlipwayError `ERR_UNSUPPORTED`: builds are for this host's platform. */
+  withPlatform(_platform: string): this {
+    throw unsupported('GenericContainerBuilder.withPlatform()', 'slipway builds images for this host\'s platform only', 'remove withPlatform(), or use FROM --platform=… for a base image');
+  }
+
+  /**
+   * Builds and resolves with a container of the image (tagged `image`, else `localhost/testcontainers/<uuid>`).
+   * `deleteOnExit` is accepted; built images stay in slipway's store as build cache (`slipway prune` removes them).
+   */
+  async build(image?: string, _options: { deleteOnExit?: boolean } = {}): Promise<C> {
+    const ref = await Container.fromDockerfile(this.context, {
+      dockerfile: this.dockerfileName, buildArgs: this.#buildArgs, target: this.#target, cache: this.#cache,
+      pullPolicy: this.#pullPolicy?.shouldPull() ? 'always' : 'missing',
+      tag: image ?? `localhost/testcontainers/${randomUuid().slice(0, 12)}`,
+    });
+    return this.make(ref);
+  }
+}

@@ -1,0 +1,34 @@
+/** testcontainers' `GenericContainer.fromDockerfile(...).build()` on slipway's builder. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { GenericContainer, PullPolicy, SlipwayError } from '../../../src/testcontainers.js';
+import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const ctx = mkdtempSync(join(tmpdir(), 'slipway-tc-build-'));
+afterAll(() => rmSync(ctx, { recursive: true, force: true }));
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built helper (make -C native) and user namespaces')('GenericContainer.fromDockerfile', () => {
+  it('builds with build args and a target, and starts a container of the image', async () => {
+    writeFileSync(join(ctx, 'app.Dockerfile'), [
+      `FROM ${fixtureRef('busybox')} AS app`,
+      'ARG MSG=default',
+      'RUN echo "$MSG" > /msg',
+      'CMD ["sleep", "1000"]',
+      `FROM ${fixtureRef('busybox')} AS other`,
+      'RUN exit 1',
+    ].join('\n'));
+    const built = await GenericContainer.fromDockerfile(ctx, 'app.Dockerfile')
+      .withBuildArgs({ MSG: 'from build args' }).withTarget('app').withCache(false).withPullPolicy(PullPolicy.defaultPolicy())
+      .build('slipway-test/tc-build:1');
+    const started = await built.start();
+    try {
+      const r = await started.exec(['cat', '/msg']);
+      expect(r.output.trim()).toBe('from build args');
+    } finally {
+      await started.stop();
+    }
+    expect(() => GenericContainer.fromDockerfile(ctx).withPlatform('linux/arm64')).toThrow(SlipwayError);
+  });
+});
