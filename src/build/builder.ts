@@ -15,7 +15,8 @@ import { logger } from '../internal/debug.js';
 import { chainIds, type ContainerConfig, type ImageConfigFile } from '../image/manifest.js';
 import { hostPlatform, type Platform } from '../image/platform.js';
 import { imageConfigOf, pull, tagLocalImage, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
-import { ImageStore, defaultStoreRoot } from '../image/store.js';
+import { ImageStore } from '../image/store.js';
+import { loadConfig } from '../config/index.js';
 import { unpackLayer } from '../image/unpack.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
 import { containerIdMapper, layerOwnership, readFromLayers, resolveUser, runBuildStep } from '../runtime/index.js';
@@ -44,11 +45,11 @@ export interface BuildOptions {
   cache?: boolean;
   /** Tag for the result (`name[:tag]`). @defaultValue `localhost/slipway-build:<config digest prefix>` */
   tag?: string;
-  /** Pull policy for FROM images. @defaultValue `'missing'` */
+  /** Pull policy for FROM images. @defaultValue the `pullPolicy` setting, else `'missing'` */
   pullPolicy?: PullPolicy;
   onProgress?: (e: BuildProgress) => void;
   signal?: AbortSignal;
-  /** Store root. @defaultValue `$SLIPWAY_CACHE_DIR`, `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway` */
+  /** Store root. @defaultValue the `storeDir` setting (`$SLIPWAY_CACHE_DIR`, a config file), else `~/.cache/slipway` */
   storeDir?: string;
 }
 
@@ -187,7 +188,7 @@ class Builder {
     readonly ignore: ReturnType<typeof parseDockerignore>,
     readonly opts: BuildOptions,
   ) {
-    this.store = new ImageStore(opts.storeDir ?? defaultStoreRoot());
+    this.store = new ImageStore(opts.storeDir ?? loadConfig().values.storeDir);
     this.useCache = opts.cache !== false;
     this.escape = df.escape;
   }
@@ -317,7 +318,7 @@ class Builder {
     let image: Image;
     try {
       image = await pull(ref, {
-        policy: this.opts.pullPolicy ?? 'missing', platform: ins.flags.platform?.[0], signal: this.opts.signal, storeDir: this.opts.storeDir,
+        policy: this.opts.pullPolicy, platform: ins.flags.platform?.[0], signal: this.opts.signal, storeDir: this.opts.storeDir,
         mappingKey: own.mappingKey, applyOwnership: own.applyOwnership, removeTree: own.removeTree,
       });
     } catch (e) {
