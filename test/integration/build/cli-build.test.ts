@@ -28,8 +28,9 @@ function executed(stderr: string): string[] {
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built helper (make -C native) and user namespaces')('slipway build', () => {
   it('builds, shows each step, prints the reference; `slipway run` starts it; a rebuild is all cached', async () => {
     const ctx = tempDir('slipway-cli-build-');
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${fixtureRef('busybox')}\nARG WHO\nCOPY msg.txt /msg.txt\nRUN echo "built for $WHO" >> /msg.txt && echo step-output\nCMD ["cat", "/msg.txt"]\n`);
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${fixtureRef('busybox')}\nARG WHO\nCOPY msg.txt nonce /\nRUN echo "built for $WHO" >> /msg.txt && echo step-output\nCMD ["cat", "/msg.txt"]\n`);
     writeFileSync(join(ctx, 'msg.txt'), 'hello\n');
+    writeFileSync(join(ctx, 'nonce'), `${Date.now()} ${Math.random()}\n`); // no cache from an earlier run of this test: RUN's output shows
     const r = await cli(['build', '-t', 'slipway-test/cli-build:1', '--build-arg', 'WHO=cli', ctx]).done;
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('docker.io/slipway-test/cli-build:1\n');
