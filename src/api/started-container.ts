@@ -102,6 +102,9 @@ export class StartedContainer implements AsyncDisposable {
   /** The id of a network the container is on. @throws SlipwayError `ERR_NETWORK` */
   getNetworkId(networkName: string): string { return this.#network(networkName).id; }
 
+  /** True once {@link remove} was called. */
+  get removed(): boolean { return this.#removed; }
+
   /** Published ports: `'<container port>/<tcp|udp>'` → host port, in the order they were exposed. */
   get ports(): ReadonlyMap<string, number> { return new Map(this.#rt.hostPorts); }
 

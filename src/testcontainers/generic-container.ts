@@ -9,6 +9,7 @@ import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
 import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
 import { GenericContainerBuilder } from './generic-container-builder.js';
+import { reuseEnabled, reuseKey, startReusable } from './reuse.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
 /** testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms. */
@@ -42,6 +43,7 @@ export class GenericContainer {
   #pullPolicy: ImagePullPolicy | undefined;
   #autoRemove = true;
   #copyUIDGID = false;
+  #reuse = false;
 
   constructor(image: string) { this.container = new Container(image); }
 
@@ -103,11 +105,13 @@ export class GenericContainer {
    * the test process's keeper and is removed when the process exits, whatever is passed here.
    */
   withAutoCleanup(_autoCleanup: boolean): this { return this; }
-  /** @throws SlipwayError `ERR_UNSUPPORTED`: reuse comes with slipway's warm starts. */
-  withReuse(): this {
-    throw unsupported('withReuse()', 'reusing containers across test runs is not available yet in this slipway version',
-      'remove withReuse() (each start creates a fresh container), or start the container once in a globalSetup file and share its ports');
-  }
+  /**
+   * testcontainers' reuse, within this test process: a later `start()` with the same configuration (wait and pull
+   * settings aside) returns the container this process started with `withReuse()`, restarted if it was stopped
+   * without removal, and calls no lifecycle hook but `beforeContainerCreated`. `TESTCONTAINERS_REUSE_ENABLE=false`
+   * turns it off. Nothing outlives the process: reuse across test runs is not available in this slipway version.
+   */
+  withReuse(): this { this.#reuse = true; return this; }
   withExtraHosts(hosts: { host: string; ipAddress: string }[]): this {
     return this.#set(this.container.withExtraHosts(Object.fromEntries(hosts.map((h) => [h.host, h.ipAddress]))));
   }
@@ -275,7 +279,8 @@ export class GenericContainer {
     const waitedForHealth = hasHealthCheck && (this.container.options.waitStrategy === undefined || this.container.options.waitStrategy instanceof HealthCheckWaitStrategy);
     await this.beforeContainerCreated?.();
     let startedAt = new Date();
-    const inner = await (await this.build()).start({
+    const built = await this.build();
+    const launch = () => built.start({
       onLaunched: async (c) => {
         startedAt = new Date();
         // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
@@ -288,8 +293,11 @@ export class GenericContainer {
         await this.containerStarting?.(inspectResultOf(c, startedAt, hasHealthCheck ? 'starting' : 'none'), false);
       },
     });
+    const { container: inner, reused } = this.#reuse && reuseEnabled()
+      ? await startReusable(reuseKey(built), launch)
+      : { container: await launch(), reused: false };
     const started = this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
-    if (this.containerStarted) {
+    if (this.containerStarted && !reused) {
       try {
         await this.containerStarted(started, inspectResultOf(inner, startedAt, waitedForHealth ? 'healthy' : hasHealthCheck ? 'starting' : 'none'), false);
       } catch (err) {

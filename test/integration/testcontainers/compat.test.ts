@@ -70,4 +70,36 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await expect(new Failing(BUSYBOX()).withCommand(SLEEP).start()).rejects.toThrow('hook failed');
     await expect(seen!.exec(['true'])).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING' });
   });
+
+  it('withReuse: the same configuration gets this process\'s container back, restarted after a stop without removal', async () => {
+    const reusable = () => new GenericContainer(BUSYBOX()).withCommand(['httpd', '-f', '-p', '8080', '-h', '/']).withExposedPorts(8080)
+      .withLabels({ reuse: 'compat-test' }).withReuse();
+    const [a, b] = await Promise.all([reusable().start(), reusable().start()]);
+    expect(b.getId()).toBe(a.getId());
+    await a.stop({ remove: false });
+    const c = await reusable().start();
+    expect(c.getId()).toBe(a.getId());
+    expect((await c.exec(['true'])).exitCode).toBe(0);
+    await c.stop();
+    const d = await reusable().start();
+    expect(d.getId()).not.toBe(a.getId());
+    await d.stop();
+  });
+
+  it('withReuse is off with TESTCONTAINERS_REUSE_ENABLE=false, and a container started without it is never reused', async () => {
+    const build = (reuse: boolean) => {
+      const g = new GenericContainer(BUSYBOX()).withCommand(SLEEP).withLabels({ reuse: 'off-test' });
+      return reuse ? g.withReuse() : g;
+    };
+    await using plain = await build(false).start();
+    await using reused = await build(true).start();
+    expect(reused.getId()).not.toBe(plain.getId());
+    process.env.TESTCONTAINERS_REUSE_ENABLE = 'false';
+    try {
+      await using off = await build(true).start();
+      expect(off.getId()).not.toBe(reused.getId());
+    } finally {
+      delete process.env.TESTCONTAINERS_REUSE_ENABLE;
+    }
+  });
 });

@@ -64,7 +64,6 @@ describe('testcontainers GenericContainer builder', () => {
       expect(err?.hint).toMatch(/volume/);
     }
     expect(new Probe('redis:7').withIpcMode('private').withIpcMode('shareable')).toBeInstanceOf(Probe);
-    expect(code(() => new Probe('redis:7').withReuse())).toBe('ERR_UNSUPPORTED');
     expect(code(() => new Probe('redis:7').withNetworkMode('container:abc'))).toBe('ERR_UNSUPPORTED');
     expect(code(() => new Probe('redis:7').withNetworkMode('no-such-network'))).toBe('ERR_INVALID_ARGUMENT');
   });
