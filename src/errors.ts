@@ -205,6 +205,16 @@ export type SlipwayErrorCode =
    */
   | 'ERR_CONTAINER_NOT_RUNNING'
   /**
+   * No container of yours has that name or id (`slipway exec`, `logs`, `rm`, `inspect`), or a prefix matches several.
+   * Fix: Run `slipway ps` for the names and ids of your running containers; give more of the id.
+   */
+  | 'ERR_CONTAINER_NOT_FOUND'
+  /**
+   * `slipway rm` without `-f` was asked to remove a running container.
+   * Fix: Stop it first, or remove it anyway with `slipway rm -f`.
+   */
+  | 'ERR_CONTAINER_RUNNING'
+  /**
    * `withMemory`/`withCpus`/`withPids` (or another limit) cannot be enforced: rootless on cgroup v1, controllers not
    * delegated to your user, or the cgroup is in use.
    * Fix: Delegate the controllers (`systemd-run --user --scope -p Delegate=yes <command>`, or `Delegate=cpu cpuset io

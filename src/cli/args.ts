@@ -46,13 +46,37 @@ export interface RunCommand {
   stopSignal?: string;
 }
 
+export interface PsCommand { command: 'ps'; all: boolean; json: boolean; quiet: boolean }
+export interface LogsCommand {
+  command: 'logs';
+  container: string;
+  follow: boolean;
+  /** Last N lines only. */
+  tail?: number;
+  /** Only lines at or after this time. */
+  since?: Date;
+  timestamps: boolean;
+}
+export interface ExecCommand {
+  command: 'exec';
+  container: string;
+  args: string[];
+  interactive: boolean;
+  tty: boolean;
+  env: Record<string, string>;
+  user?: string;
+  workdir?: string;
+}
+export interface RmCommand { command: 'rm'; containers: string[]; force: boolean }
+export interface InspectCommand { command: 'inspect'; containers: string[] }
 export interface ImagesCommand { command: 'images'; json: boolean }
 export interface InfoCommand { command: 'info'; json: boolean }
 export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean }
 export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
-export type CliCommand = PullCommand | RunCommand | BuildCommand | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
+export type CliCommand = PullCommand | RunCommand | BuildCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
+  | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
 
 /** Bad command-line input: `message` names the problem, `fix` says what to type instead. Exit status 2. */
 export class UsageError extends Error {
@@ -63,7 +87,7 @@ export class UsageError extends Error {
 }
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'pull', 'build', 'images', 'info', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'images', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -80,6 +104,23 @@ const RUN_OPTIONS = {
   pull: { type: 'string' },
   'stop-timeout': { type: 'string' },
   'stop-signal': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const EXEC_OPTIONS = {
+  interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
+  env: { type: 'string', short: 'e', multiple: true },
+  user: { type: 'string', short: 'u' },
+  workdir: { type: 'string', short: 'w' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+const LOGS_OPTIONS = {
+  follow: { type: 'boolean', short: 'f' },
+  tail: { type: 'string', short: 'n' },
+  since: { type: 'string' },
+  timestamps: { type: 'boolean', short: 't' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -104,6 +145,22 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     case 'pull': return parsePull(rest);
     case 'run': return parseRun(rest, env);
     case 'build': return parseBuild(rest, env);
+    case 'ps': return parseSimple('ps', rest, { all: { type: 'boolean', short: 'a' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
+      (v) => ({ command: 'ps', all: !!v.all, json: !!v.json, quiet: !!v.quiet }));
+    case 'logs': return parseLogs(rest);
+    case 'exec': return parseExec(rest, env);
+    case 'rm': {
+      const { values, positionals } = strictParse('rm', rest, { force: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' } }, true);
+      if (values.help) return { command: 'help', topic: 'rm' };
+      if (!positionals.length) throw new UsageError('`slipway rm` needs at least one container', 'e.g. `slipway rm -f my-db` (names and ids: `slipway ps`)');
+      return { command: 'rm', containers: positionals, force: !!values.force };
+    }
+    case 'inspect': {
+      const { values, positionals } = strictParse('inspect', rest, { help: { type: 'boolean', short: 'h' } }, true);
+      if (values.help) return { command: 'help', topic: 'inspect' };
+      if (!positionals.length) throw new UsageError('`slipway inspect` needs at least one container', 'e.g. `slipway inspect my-db` (names and ids: `slipway ps`)');
+      return { command: 'inspect', containers: positionals };
+    }
     case 'images': return parseSimple('images', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'images', json: !!v.json }));
     case 'info': return parseSimple('info', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'info', json: !!v.json }));
     case 'prune': return parseSimple('prune', rest, { all: { type: 'boolean', short: 'a' }, 'dry-run': { type: 'boolean' } },
@@ -192,6 +249,54 @@ function parseRun(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
     pull,
     stopTimeout,
     stopSignal: values['stop-signal'],
+  };
+}
+
+function parseLogs(args: readonly string[]): CliCommand {
+  const { values, positionals } = strictParse('logs', args, LOGS_OPTIONS, true);
+  if (values.help) return { command: 'help', topic: 'logs' };
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length ? `\`slipway logs\` takes one container, got ${positionals.length}` : '`slipway logs` needs a container', 'e.g. `slipway logs -f my-db` (names and ids: `slipway ps`)');
+  }
+  let tail: number | undefined;
+  if (values.tail !== undefined && values.tail !== 'all') {
+    tail = Number(values.tail);
+    if (!/^\d+$/.test(values.tail)) throw new UsageError(`invalid --tail "${values.tail}"`, 'give a number of lines, e.g. --tail 20 (or --tail all)');
+  }
+  return {
+    command: 'logs', container: positionals[0]!, follow: !!values.follow, timestamps: !!values.timestamps,
+    ...(tail !== undefined ? { tail } : {}),
+    ...(values.since !== undefined ? { since: parseSince(values.since) } : {}),
+  };
+}
+
+/** `--since`: an RFC 3339 time (`2026-12-04T13:00:00Z`), a Unix time in seconds, or a duration back from now (`10m`, `1h30m`, `45s`). */
+export function parseSince(value: string, now: Date = new Date()): Date {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  if (/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(value)) {
+    let ms = 0;
+    for (const [, n, , unit] of value.matchAll(/(\d+(\.\d+)?)(ms|s|m|h|d)/g)) ms += Number(n) * units[unit!]!;
+    return new Date(now.getTime() - ms);
+  }
+  if (/^\d+(\.\d+)?$/.test(value)) return new Date(Number(value) * 1000);
+  const t = /^\d{4}-\d{2}-\d{2}/.test(value) ? new Date(value) : new Date(NaN);
+  if (Number.isNaN(t.getTime())) throw new UsageError(`invalid --since "${value}"`, 'give a time (2026-12-04T13:00:00Z), Unix seconds, or a duration back from now (10m, 1h30m)');
+  return t;
+}
+
+function parseExec(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
+  // Options end at the container: everything after it is the command, dashes included.
+  const split = firstPositional(args, EXEC_OPTIONS);
+  const { values, positionals } = strictParse('exec', args.slice(0, split), EXEC_OPTIONS, true);
+  if (values.help) return { command: 'help', topic: 'exec' };
+  const rest = [...positionals, ...args.slice(split)];
+  if (rest[0] === '--') rest.shift();
+  const [container, ...command] = rest;
+  if (container === undefined) throw new UsageError('`slipway exec` needs a container and a command', 'e.g. `slipway exec my-db psql -U postgres` (names and ids: `slipway ps`)');
+  if (!command.length) throw new UsageError(`\`slipway exec ${container}\` needs a command`, `e.g. \`slipway exec ${container} sh -c 'echo hi'\``);
+  return {
+    command: 'exec', container, args: command, interactive: !!values.interactive, tty: !!values.tty,
+    env: parseEnv(values.env ?? [], env), user: values.user, workdir: values.workdir,
   };
 }
 

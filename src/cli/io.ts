@@ -3,6 +3,8 @@ export interface CliIO {
   stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   env: NodeJS.ProcessEnv;
+  /** What `exec -i` streams into the command. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   /** Subscribes to SIGINT/SIGTERM; returns the unsubscribe function. */
   onSignal(handler: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
 }
@@ -12,6 +14,7 @@ export function processIO(): CliIO {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     env: process.env,
     onSignal(handler) {
       const onInt = (): void => handler('SIGINT');

@@ -6,17 +6,19 @@ import { version } from './version.js';
 
 /** Exit status for bad command-line input. */
 export const EXIT_USAGE = 2;
-/** Exit status of `run` when slipway itself failed (Docker's convention), so it is not mistaken for the container's. */
-export const EXIT_RUN_FAILED = 125;
+/**
+ * Exit status of every command when slipway itself failed (Docker's convention), so it is never mistaken for a
+ * container's or an exec'd command's status.
+ */
+export const EXIT_FAILED = 125;
 
 /**
  * Runs the `slipway` command line and resolves with the exit status; never throws. Errors print as
  * `slipway: CODE: message; fix: hint` (plus evidence such as the container's last log lines).
  */
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
-  let cmd: CliCommand | undefined;
   try {
-    cmd = parseCommandLine(argv, io.env);
+    const cmd: CliCommand = parseCommandLine(argv, io.env);
     switch (cmd.command) {
       case 'help':
         io.stdout.write(usage(cmd.topic));
@@ -30,6 +32,16 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./run-command.js')).runCommand(cmd, io);
       case 'build':
         return await (await import('./build-command.js')).buildCommand(cmd, io);
+      case 'ps':
+        return await (await import('./container-commands.js')).psCommand(cmd, io);
+      case 'logs':
+        return await (await import('./container-commands.js')).logsCommand(cmd, io);
+      case 'exec':
+        return await (await import('./container-commands.js')).execCommand(cmd, io);
+      case 'rm':
+        return await (await import('./container-commands.js')).rmCommand(cmd, io);
+      case 'inspect':
+        return await (await import('./container-commands.js')).inspectCommand(cmd, io);
       case 'images':
         return await (await import('./store-commands.js')).imagesCommand(cmd, io);
       case 'info':
@@ -38,11 +50,11 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./store-commands.js')).pruneCommand(cmd, io);
     }
   } catch (e) {
-    return report(e, cmd, io);
+    return report(e, io);
   }
 }
 
-function report(e: unknown, cmd: CliCommand | undefined, io: CliIO): number {
+function report(e: unknown, io: CliIO): number {
   if (e instanceof UsageError) {
     io.stderr.write(`slipway: ${e.message}; fix: ${e.fix}\n`);
     return EXIT_USAGE;
@@ -55,5 +67,5 @@ function report(e: unknown, cmd: CliCommand | undefined, io: CliIO): number {
     io.stderr.write(`slipway: ${err?.message ?? String(e)}\n`);
     if (io.env.DEBUG && err?.stack) io.stderr.write(`${err.stack}\n`);
   }
-  return cmd?.command === 'run' ? EXIT_RUN_FAILED : 1;
+  return EXIT_FAILED;
 }

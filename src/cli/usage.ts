@@ -4,6 +4,12 @@ const MAIN = `slipway: throwaway OCI containers without a Docker daemon
 
 Usage:
   slipway run [options] <image> [command...]   run a container, stream its output, exit with its code
+  slipway ps [-a] [-q] [--json]                list the containers of your running slipway processes
+  slipway logs [-f] [--tail N] [--since T] <container>
+                                               print a container's output (-f: follow it)
+  slipway exec [-i] [-t] <container> <cmd...>  run a command in a running container
+  slipway rm [-f] <container...>               remove containers (-f: running ones too)
+  slipway inspect <container...>               print containers' details as JSON
   slipway pull [options] <image>               pull an image into the store, print its digest
   slipway build [options] <context>            build an image from a Dockerfile, tag it in the store
   slipway images [--json]                      list the images in the store
@@ -11,6 +17,9 @@ Usage:
   slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
   slipway help [command]                       show help
   slipway --version                            print the version
+
+Containers are named by name or by (a prefix of) their id. Every command exits 125 when slipway itself
+fails, 2 for bad arguments; run and exec otherwise exit with the container's or command's status.
 
 Configuration: slipway.config.json (the nearest from the working directory upward), then
 ~/.config/slipway/config.json; environment variables override both: SLIPWAY_CACHE_DIR (store),
@@ -46,8 +55,69 @@ Options:
       --stop-signal SIG    signal Ctrl-C sends first (default: the image's STOPSIGNAL, else SIGTERM)
       --rm                 remove the container on exit (always the case)
 
-Exit status: the container's; 125 when slipway could not run it; 2 for bad arguments; 130 after Ctrl-C.
+Exit status: the container's; 125 when slipway could not run it; 2 for bad arguments; 130 after Ctrl-C
+(143 after SIGTERM).
 Example: slipway run --rm -p 8080 busybox httpd -f -p 8080
+`;
+
+const PS = `Usage: slipway ps [-a] [-q] [--json]
+
+Lists the containers of your slipway processes that are running now (\`slipway run\`, test runs, scripts),
+asked from each process: a container lives as long as the process that started it. Another user's
+containers are never listed. Environment values are not shown (they may be secrets).
+
+Options:
+  -a, --all                also containers that have exited but are not removed yet
+  -q, --quiet              only the ids
+      --json               one JSON object per line (id, name, image, command, created, state, ports, owner)
+`;
+
+const LOGS = `Usage: slipway logs [options] <container>
+
+Prints a container's output: its stdout on stdout, its stderr on stderr.
+
+Options:
+  -f, --follow             keep printing new output until the container exits
+  -n, --tail N             only the last N lines (then new ones with -f); --tail all is the default
+      --since T            only output since T: a time (2026-12-04T13:00:00Z), Unix seconds, or a duration
+                           back from now (10m, 1h30m)
+  -t, --timestamps         prefix each line with its time
+Exit status: 0; 125 when the container is not found.
+`;
+
+const EXEC = `Usage: slipway exec [options] <container> <command...>
+
+Runs a command in a running container (started by any of your slipway processes), with the container's
+environment, user and working directory unless given. Options end at the container.
+
+Options:
+  -i, --interactive        stream this stdin into the command (otherwise it reads nothing)
+  -t, --tty                asks for a terminal: slipway cannot give an exec one yet, so it says so and runs
+                           the command with pipes (no prompt editing, job control or full-screen programs)
+  -e, --env K=V            set an environment variable (-e K passes K from this environment); repeatable
+  -u, --user USER          name, uid, uid:gid or name:group
+  -w, --workdir DIR        working directory
+Exit status: the command's (128+n when signal n ended it); 127 when it is not found, 126 when it cannot
+be executed; 125 when slipway failed (no such container, not running).
+Example: echo 'select 1' | slipway exec -i my-db psql -U postgres
+`;
+
+const RM = `Usage: slipway rm [-f] <container...>
+
+Removes containers: stops them for good and deletes their state (upper layer, logs). A running container
+is removed only with -f (killed first). The process that started it sees it exit (137 for \`slipway run\`).
+
+Options:
+  -f, --force              remove running containers too (SIGKILL)
+Exit status: 0; 125 when any container could not be removed (each is reported).
+`;
+
+const INSPECT = `Usage: slipway inspect <container...>
+
+Prints a JSON array with one object per container: id, name, image and digest, command, state and exit,
+pid, hostname, user, working directory, environment variable names (not values), ports, networks, log
+file, state dir and owning process.
+Exit status: 0; 125 when any container is not found (the others are still printed).
 `;
 
 const PULL = `Usage: slipway pull [options] <image>
@@ -104,7 +174,7 @@ processes. --all removes every image, layer and blob. --dry-run only lists what 
 Do not prune --all while containers run: their layers would vanish under them.
 `;
 
-const TOPICS: Record<string, string> = { run: RUN, pull: PULL, build: BUILD, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
+const TOPICS: Record<string, string> = { run: RUN, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

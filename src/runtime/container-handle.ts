@@ -16,6 +16,7 @@ import { applyLimits } from './limits.js';
 import { GUEST_NET, startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
 import type { UndoStack } from './undo-stack.js';
 import type { NetworkAttachable } from './network-membership.js';
+import type { ContainerDescription } from './control/description.js';
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
@@ -59,6 +60,9 @@ export class ContainerHandle implements RuntimeContainer {
   readonly #undo: UndoStack;
   #exit: Promise<ExitInfo> | undefined;
   #exited = false;
+  #lastExit: ExitInfo | undefined;
+  #started: Date | undefined;
+  readonly #created = new Date();
   /** Reads the current boot's cgroup OOM flag once (the exit and the cgroup's removal share the read). */
   #oomKilled: (() => Promise<boolean>) | undefined;
   #net: OutboundNet | undefined;
@@ -136,7 +140,8 @@ export class ContainerHandle implements RuntimeContainer {
     const oomKilled = this.#oomKilled;
     const exit = keeper.waitContainer(this.id, { ref: false }).then(async (e): Promise<ExitInfo> => {
       this.#exited = true;
-      return { exitCode: e.exitCode, signal: e.signal, oomKilled: (await oomKilled?.()) ?? false };
+      this.#lastExit = { exitCode: e.exitCode, signal: e.signal, oomKilled: (await oomKilled?.()) ?? false };
+      return this.#lastExit;
     });
     exit.catch(() => {});
     this.#exit = exit;
@@ -185,6 +190,7 @@ export class ContainerHandle implements RuntimeContainer {
     }
     this.#check(signal);
     await keeper.startContainer(this.id);
+    this.#started = new Date();
     // The process runs: from now on a pending exit keeps Node alive, as a running child process does.
     keeper.waitContainer(this.id).catch(() => {});
     log('%s started (pid %d)', this.name, pid);
@@ -289,6 +295,35 @@ export class ContainerHandle implements RuntimeContainer {
   }
   hasExited(): boolean { return this.#exited; }
   get hostname(): string { return this.#i.hostname; }
+
+  /** What `slipway ps` and `inspect` show, from any process (env values left out: they may be secrets). */
+  describe(): ContainerDescription {
+    const { plan, image, spec, keeper } = this.#i;
+    const state = this.#removing ? 'removing' : !this.#exit ? 'created' : this.#exited ? 'exited' : 'running';
+    return {
+      id: this.id,
+      name: this.name,
+      image: plan.image,
+      imageDigest: image.digest,
+      command: [...spec.argv],
+      created: this.#created.toISOString(),
+      started: this.#started?.toISOString(),
+      state,
+      exit: state === 'exited' && this.#lastExit ? { ...this.#lastExit } : undefined,
+      pid: state === 'running' ? this.hostPid : 0,
+      hostname: this.hostname,
+      user: `${spec.uid}:${spec.gid}`,
+      workdir: spec.cwd,
+      envNames: spec.env.map((kv) => kv.slice(0, kv.indexOf('='))),
+      networkMode: plan.networkMode,
+      ports: plan.ports.map((p) => ({ container: p.container, protocol: p.protocol, hostIp: p.hostIp, hostPort: this.hostPorts.get(`${p.container}/${p.protocol}`) ?? 0 })),
+      networks: Object.fromEntries(this.networkAddresses()),
+      logPath: this.logPath,
+      stateDir: this.#i.dir,
+      keeperPid: keeper.pid,
+      lifetime: 'process',
+    };
+  }
   get outboundIp(): string | undefined { return this.#net?.guestIp; }
   networkAddresses(): ReadonlyMap<string, string> {
     return new Map([...this.#networkIps].map(([n, { ip }]) => [n.name, ip]));
@@ -307,6 +342,23 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const both: Buffer[] = [];
+    const r = await this.execStream(argv, {
+      ...opts,
+      stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin),
+      onStdout: (b) => { out.push(b); both.push(b); opts.onStdout?.(b); },
+      onStderr: (b) => { err.push(b); both.push(b); opts.onStderr?.(b); },
+    });
+    return { exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), output: Buffer.concat(both).toString('utf8') };
+  }
+
+  /**
+   * exec() without collecting the output (it only goes to the callbacks) and with a stdin that may arrive over
+   * time: what an interactive `slipway exec` from another process needs.
+   */
+  async execStream(argv: readonly string[], opts: Omit<ExecOptions, 'stdin'> & { stdin?: Buffer | AsyncIterable<Uint8Array> } = {}): Promise<{ exitCode: number | null; signal: string | null }> {
     if (this.#exited) throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} is not running`, { hint: 'exec needs a running container' });
     // The running container owns its upper dir: its /etc files are read inside it, never by host path.
     const user = opts.user !== undefined
@@ -315,19 +367,11 @@ export class ContainerHandle implements RuntimeContainer {
       : { uid: this.#i.spec.uid, gid: this.#i.spec.gid, groups: this.#i.spec.groups };
     const env = new Map(this.#i.spec.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as const));
     for (const [k, v] of Object.entries(opts.env ?? {})) env.set(k, v);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const both: Buffer[] = [];
     const r = await this.#i.keeper.exec(this.id, {
       argv: [...argv], env: [...env].map(([k, v]) => `${k}=${v}`), cwd: opts.workdir ?? this.#i.spec.cwd,
       uid: user.uid, gid: user.gid, groups: user.groups, capabilities: this.#i.spec.capabilities, rlimits: this.#i.spec.rlimits,
-    }, {
-      onStdout: (b) => { out.push(b); both.push(b); opts.onStdout?.(b); },
-      onStderr: (b) => { err.push(b); both.push(b); opts.onStderr?.(b); },
-      stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin),
-      signal: opts.signal,
-    });
-    return { exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), output: Buffer.concat(both).toString('utf8') };
+    }, { onStdout: opts.onStdout, onStderr: opts.onStderr, stdin: opts.stdin, signal: opts.signal });
+    return { exitCode: r.exitCode, signal: r.signal };
   }
 
   async kill(signal: string): Promise<void> { await this.#i.keeper.kill(this.id, signal as NodeJS.Signals); }

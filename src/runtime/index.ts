@@ -23,6 +23,11 @@ export { entriesOfArchive, tarOfEntries } from './copy-archive.js';
 export { extractToHost } from './host-extract.js';
 export { MIN_MEMORY, parseCpus, parseMemory } from './cgroups/parse-limits.js';
 export { CAP_NUMBERS } from './keeper/keeper.js';
+export type { ContainerDescription } from './control/description.js';
+export {
+  execInContainer, findContainer, listContainers, removeContainer, stopContainer, waitForExit,
+  type ContainerListing, type LocatedContainer,
+} from './control/client.js';
 export type { KeeperNetwork as UserNetwork } from './keeper/keeper-network.js';
 
 /** Creates a user network (namespace + bridge) in this process's keeper. */

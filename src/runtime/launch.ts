@@ -12,6 +12,7 @@ import { readFromLayers } from './layered-files.js';
 import { detectNetworkTools } from './network/index.js';
 import { ContainerHandle } from './container-handle.js';
 import { UndoStack } from './undo-stack.js';
+import { registerContainer } from './control/server.js';
 
 let tools: Promise<boolean> | undefined;
 /** Whether slirp4netns or pasta is installed (looked up once per process). */
@@ -133,6 +134,8 @@ async function create(
     undo,
   });
   await handle.boot(signal);
+  // Listed for other slipway processes (`slipway ps`, exec, rm) until removed; unlisted first on remove.
+  undo.push('listing', 'container', registerContainer(keeper, handle));
   return handle;
 }
 

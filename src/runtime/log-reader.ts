@@ -20,6 +20,8 @@ export interface ReadLogOptions {
   signal?: AbortSignal;
   /** For follow: true once the writer has stopped for good (the container exited and was collected). */
   done?: () => boolean;
+  /** Only the last `tail` lines of what is there when reading starts (then, with follow, every new line). */
+  tail?: number;
 }
 
 const POLL_MS = 25;
@@ -43,13 +45,23 @@ export function parseCriLine(record: string): { time: Date; stream: 'stdout' | '
 export async function* readLogLines(path: string, opts: ReadLogOptions = {}): AsyncGenerator<LogLine> {
   const want = { stdout: opts.stdout !== false, stderr: opts.stderr !== false };
   const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  // With tail: the lines found before the first catch-up wait here (the last `tail` of them), then go out at once.
+  let backlog: LogLine[] | undefined = opts.tail !== undefined ? [] : undefined;
+  const flush = function* (): Generator<LogLine> {
+    if (!backlog) return;
+    const lines = opts.tail! > 0 ? backlog.slice(-opts.tail!) : [];
+    backlog = undefined;
+    yield* lines;
+  };
   const emit = function* (rec: ReturnType<typeof parseCriLine>): Generator<LogLine> {
     if (!rec || !want[rec.stream]) return;
     if (rec.partial) { pending[rec.stream] += rec.text; return; }
     const text = pending[rec.stream] + rec.text;
     pending[rec.stream] = '';
     if (opts.since && rec.time < opts.since) return;
-    yield { time: rec.time, stream: rec.stream, text };
+    const line = { time: rec.time, stream: rec.stream, text };
+    if (!backlog) yield line;
+    else if (backlog.push(line) > 2 * opts.tail! + 64) backlog.splice(0, backlog.length - opts.tail!);
   };
   let offset = 0;
   let ino: number | undefined;
@@ -80,10 +92,16 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
     if (!opts.follow || finished) {
       // A stream that ended without a newline leaves a partial record: it is still a line.
       for (const stream of ['stdout', 'stderr'] as const) {
-        if (pending[stream] && want[stream]) yield { time: new Date(), stream, text: pending[stream], unterminated: true };
+        if (pending[stream] && want[stream]) {
+          const line = { time: new Date(), stream, text: pending[stream], unterminated: true };
+          if (backlog) backlog.push(line);
+          else yield line;
+        }
       }
+      yield* flush();
       return;
     }
+    yield* flush();
     await sleep(POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined);
   }
 }

@@ -483,7 +483,7 @@ export class Keeper {
    * of at most {@link CHUNK} bytes, at most {@link WINDOW} unacknowledged, so no frame is ever above
    * the limit and the keeper never buffers more than a few MiB per request.
    */
-  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array, stream?: { reqid?: number }): Promise<Frame> {
+  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array | AsyncIterable<Uint8Array>, stream?: { reqid?: number }): Promise<Frame> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#closed) return Promise.reject(new SlipwayError('ERR_RUNTIME', 'keeper is closed'));
     let frame: Buffer;
@@ -501,7 +501,8 @@ export class Keeper {
       this.#pending.set(reqid, pending);
       this.#updateRef();
       this.#child.stdin!.write(frame);
-      if (input) this.#sendInput(reqid, pending, input);
+      if (input instanceof Uint8Array) this.#sendInput(reqid, pending, input);
+      else if (input) this.#sendStream(reqid, pending, input);
     });
   }
 
@@ -539,6 +540,42 @@ export class Keeper {
       pump();
     };
     pump();
+  }
+
+  /**
+   * Streams an input that arrives over time (an interactive exec's stdin) as DATA frames of reqid, with the same
+   * window as {@link #sendInput}; EOF when the source ends or fails. Stops reading it once the request is answered.
+   */
+  #sendStream(reqid: number, pending: Pending, source: AsyncIterable<Uint8Array>): void {
+    let inflight = 0;
+    let wake: (() => void) | undefined;
+    const live = (): boolean => this.#pending.get(reqid) === pending && !this.#dead;
+    pending.onAck = () => {
+      inflight--;
+      wake?.();
+    };
+    const send = (f: Field[]): void => { this.#child.stdin!.write(encodeFrame(FrameType.DATA, reqid, f)); };
+    // An answer while we wait for an ACK ends the wait (the loop then sees the request gone).
+    const { resolve, reject } = pending;
+    pending.resolve = (f) => { resolve(f); wake?.(); };
+    pending.reject = (e) => { reject(e); wake?.(); };
+    void (async () => {
+      try {
+        for await (const chunk of source) {
+          for (let off = 0; off < chunk.length; off += CHUNK) {
+            while (inflight >= WINDOW && live()) await new Promise<void>((resolve) => { wake = resolve; });
+            if (!live()) return;
+            send([tlv.bytes(Tag.DATA, chunk.subarray(off, Math.min(off + CHUNK, chunk.length)))]);
+            inflight++;
+          }
+          if (!live()) return;
+        }
+      } catch (e) {
+        log('exec input: %s', (e as Error).message);
+      }
+      pending.onAck = undefined;
+      if (live()) send([tlv.u8(Tag.EOF, 1)]);
+    })();
   }
 
   /** Creates the container's namespaces and root; the process waits for {@link startContainer}. Returns init's host pid. */
@@ -595,7 +632,7 @@ export class Keeper {
   async exec(
     id: string,
     spec: KeeperExecSpec,
-    io: { onStdout?(b: Buffer): void; onStderr?(b: Buffer): void; stdin?: Buffer; signal?: AbortSignal } = {},
+    io: { onStdout?(b: Buffer): void; onStderr?(b: Buffer): void; stdin?: Buffer | AsyncIterable<Uint8Array>; signal?: AbortSignal } = {},
   ): Promise<KeeperExit> {
     io.signal?.throwIfAborted();
     const fields = [tlv.str(Tag.ID, id), ...processFields(spec)];

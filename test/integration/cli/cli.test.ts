@@ -97,19 +97,19 @@ describe('slipway pull / images / prune (non-TTY)', () => {
     expect((await cli(['images', '--json'], env).done).stdout).toBe('');
   });
 
-  it('a pull of an absent image prints the code and the hint, exit 1', async () => {
+  it('a pull of an absent image prints the code and the hint, exit 125 (slipway\'s own failure)', async () => {
     const r = await cli(['pull', `${fixtureRef('busybox').replace(/:latest$/, '')}:no-such-tag`], { SLIPWAY_CACHE_DIR: store }).done;
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(125);
     expect(r.stderr).toMatch(/^slipway: ERR_IMAGE_NOT_FOUND: .*no-such-tag.*; fix: check the repository name and tag$/m);
   });
 
-  it('pull --timeout gives up on a registry that accepts and never answers, exit 1', async () => {
+  it('pull --timeout gives up on a registry that accepts and never answers, exit 125', async () => {
     const silent = createServer((s) => { s.on('error', () => {}); s.resume(); });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const ref = `127.0.0.1:${(silent.address() as AddressInfo).port}/stall/app:1`;
       const r = await cli(['pull', '--timeout', '1', ref], { SLIPWAY_CACHE_DIR: store }).done;
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(125);
       expect(r.stderr).toMatch(new RegExp(`^slipway: ERR_PULL_TIMEOUT: pulling ${ref} did not finish within 1000 ms .*; fix: .*--timeout`, 'm'));
     } finally {
       await new Promise((r) => silent.close(r));

@@ -8,6 +8,11 @@ const require = createRequire(import.meta.url);
 const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
 const entry = join(import.meta.dirname, '..', '..', '..', 'src', 'cli.ts');
 
+/** `[node, vite-node, entry, '--']`: the argv prefix that runs the CLI (for running it as another user). */
+export function viteNodeArgs(): string[] {
+  return [process.execPath, viteNode, entry, '--'];
+}
+
 export interface Finished { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /** `slipway <args>` with stdout/stderr piped (stdin closed unless `stdin` is 'pipe'). */

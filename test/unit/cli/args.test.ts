@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine, parsePublish, parseEnv, UsageError, type RunCommand } from '../../../src/cli/args.js';
+import { COMMANDS, parseCommandLine, parsePublish, parseEnv, parseSince, UsageError, type RunCommand } from '../../../src/cli/args.js';
+import { usage } from '../../../src/cli/usage.js';
 
 function usageError(argv: string[]): UsageError {
   try {
@@ -107,6 +108,40 @@ describe('other commands', () => {
     expect(parseCommandLine(['help', 'pull'], {})).toEqual({ command: 'help', topic: 'pull' });
     expect(usageError(['prune', 'x']).message).toMatch(/takes no arguments/);
     expect(usageError(['help', 'frob']).message).toMatch(/no help for "frob"/);
+  });
+
+  it('ps, logs, exec, rm and inspect', () => {
+    expect(parseCommandLine(['ps', '-a', '--json'], {})).toEqual({ command: 'ps', all: true, json: true, quiet: false });
+    expect(parseCommandLine(['logs', '-f', '--tail', '5', 'db'], {})).toEqual({ command: 'logs', container: 'db', follow: true, tail: 5, timestamps: false });
+    expect(parseCommandLine(['logs', '--tail', 'all', 'db'], {})).not.toHaveProperty('tail');
+    expect(usageError(['logs', '--tail', '-1', 'db']).message).toMatch(/--tail/);
+    expect(usageError(['logs']).message).toMatch(/needs a container/);
+    // Options end at the container: the command keeps its own dashes.
+    expect(parseCommandLine(['exec', '-it', '-e', 'A=1', 'db', 'ls', '-la', '--color'], {})).toEqual({
+      command: 'exec', container: 'db', args: ['ls', '-la', '--color'], interactive: true, tty: true, env: { A: '1' }, user: undefined, workdir: undefined,
+    });
+    expect(usageError(['exec', 'db']).message).toMatch(/needs a command/);
+    expect(parseCommandLine(['rm', '-f', 'a', 'b'], {})).toEqual({ command: 'rm', containers: ['a', 'b'], force: true });
+    expect(usageError(['rm']).message).toMatch(/at least one container/);
+    expect(parseCommandLine(['inspect', 'a'], {})).toEqual({ command: 'inspect', containers: ['a'] });
+    for (const verb of ['ps', 'logs', 'exec', 'rm', 'inspect']) expect(parseCommandLine([verb, '--help'], {})).toEqual({ command: 'help', topic: verb });
+  });
+
+  it('--since takes a time, Unix seconds or a duration back from now', () => {
+    const now = new Date('2026-12-04T12:00:00Z');
+    expect(parseSince('10m', now).toISOString()).toBe('2026-12-04T11:50:00.000Z');
+    expect(parseSince('1h30m', now).toISOString()).toBe('2026-12-04T10:30:00.000Z');
+    expect(parseSince('2026-12-04T11:00:00Z', now).toISOString()).toBe('2026-12-04T11:00:00.000Z');
+    expect(parseSince('1700000000', now).getTime()).toBe(1_700_000_000_000);
+    expect(() => parseSince('yesterday', now)).toThrow(/invalid --since/);
+  });
+
+  it('every command has its own help, and the overview names it', () => {
+    for (const c of COMMANDS) {
+      if (c === 'help' || c === 'version') continue;
+      expect(usage(c)).toMatch(new RegExp(`^Usage: slipway ${c}\\b`));
+      expect(usage()).toMatch(new RegExp(`^  slipway ${c}\\b`, 'm'));
+    }
   });
 
   it('an unknown command suggests the nearest one', () => {

@@ -29,6 +29,24 @@ describe('log reader', () => {
     await writeFile(p, rec('1', 'stdout', 'F', 'a') + rec('2', 'stdout', 'P', 'no newline'));
     expect((await collect(readLogLines(p))).map((l) => l.text)).toEqual(['a', 'no newline']);
   });
+  it('tail: the last n lines there are (rotated file included), then new ones when following', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(`${p}.1`, rec('0', 'stdout', 'F', 'old'));
+    await writeFile(p, ['a', 'b', 'c', 'd'].map((t, i) => rec(String(i + 1), 'stdout', 'F', t)).join(''));
+    expect((await collect(readLogLines(p, { tail: 2 }))).map((l) => l.text)).toEqual(['c', 'd']);
+    expect((await collect(readLogLines(p, { tail: 9 }))).map((l) => l.text)).toEqual(['old', 'a', 'b', 'c', 'd']);
+    expect(await collect(readLogLines(p, { tail: 0 }))).toEqual([]);
+    let done = false;
+    const lines: string[] = [];
+    const reader = (async () => { for await (const l of readLogLines(p, { tail: 1, follow: true, done: () => done })) lines.push(l.text); })();
+    while (lines.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await appendFile(p, rec('5', 'stdout', 'F', 'e'));
+    while (lines.length < 2) await new Promise((r) => setTimeout(r, 10));
+    done = true;
+    await reader;
+    expect(lines).toEqual(['d', 'e']);
+  });
   it('follows until done, across a rotation', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logs-'));
     const p = join(dir, 'ctr.log');
