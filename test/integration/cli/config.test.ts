@@ -57,17 +57,17 @@ describe('slipway info', () => {
     rmSync(join(home, '.testcontainers.properties'));
   });
 
-  it('a bad config file is ERR_CONFIG naming the file, the key path and the allowed values (exit 1)', async () => {
+  it('a bad config file is ERR_CONFIG naming the file, the key path and the allowed values (exit 125, as every slipway failure)', async () => {
     const file = join(project, 'slipway.config.json');
     writeFileSync(file, JSON.stringify({ runtime: 'docker' }));
     try {
       const r = await cli(['info']);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(125);
       expect(r.stderr).toContain(`slipway: ERR_CONFIG: invalid config file ${file}: runtime is "docker"; allowed: "native"`);
       expect(r.stderr).toContain('issue 14');
       writeFileSync(file, JSON.stringify({ insecureRegistries: ['ok.example', 42] }));
       const bad = await cli(['pull', 'busybox']);
-      expect(bad.code).toBe(1);
+      expect(bad.code).toBe(125);
       expect(bad.stderr).toContain(`invalid config file ${file}: insecureRegistries[1] is 42; allowed: a registry host[:port]`);
     } finally {
       rmSync(file, { force: true });
