@@ -41,7 +41,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     const again = await cli(['build', '-t', 'slipway-test/cli-build:1', '--build-arg', 'WHO=cli', ctx]).done;
     expect(executed(again.stderr)).toEqual([]);
     const failed = await cli(['build', join(ctx, 'nope')]).done;
-    expect(failed.code).toBe(1);
+    expect(failed.code).toBe(125);
     expect(failed.stderr).toMatch(/^slipway: ERR_BUILD_CONTEXT: the build context .* is not a directory/);
   });
 
