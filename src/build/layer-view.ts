@@ -32,34 +32,56 @@ export class LayerView {
   /** @param dirsTopFirst - unpacked layer directories, topmost first */
   constructor(readonly dirsTopFirst: readonly string[]) {}
 
+  /**
+   * Where `parts` stand in one layer: `found` (the entry), `absent` (lower layers decide), or `hidden` (an
+   * ancestor this layer has as anything but a plain directory — a file, a symlink, a whiteout — or an opaque
+   * directory, hides the path in every lower layer). Ancestors are checked with lstat one by one, so a
+   * symlink inside a layer is never followed on the host.
+   */
+  async #inLayer(dir: string, parts: readonly string[]): Promise<{ kind: 'found'; entry: ViewEntry } | { kind: 'absent' | 'hidden' }> {
+    let cur = dir;
+    let opaque = false;
+    for (let i = 0; i < parts.length; i++) {
+      cur = join(cur, parts[i]!);
+      const st = await lstat(cur).catch(() => undefined);
+      if (!st) return { kind: opaque ? 'hidden' : 'absent' };
+      if (i === parts.length - 1) return isWhiteout(st) ? { kind: 'hidden' } : { kind: 'found', entry: { path: cur, st } };
+      if (!st.isDirectory()) return { kind: 'hidden' };
+      opaque ||= isOpaque(cur);
+    }
+    return { kind: 'absent' };
+  }
+
   /** The entry at `rel` (no link followed), or undefined. */
   async lookup(rel: string): Promise<ViewEntry | undefined> {
     const parts = rel.split('/').filter((c) => c && c !== '.');
+    if (parts.includes('..')) return undefined;
     if (parts.length === 0) return this.dirsTopFirst.length ? { path: this.dirsTopFirst[0]!, st: await lstat(this.dirsTopFirst[0]!) } : undefined;
     for (const dir of this.dirsTopFirst) {
-      const p = join(dir, ...parts);
-      const st = await lstat(p).catch(() => undefined);
-      if (st) return isWhiteout(st) ? undefined : { path: p, st };
-      // Absent here: an ancestor that this layer has as a non-directory, a whiteout or opaque hides lower layers.
-      for (let i = parts.length - 1; i >= 1; i--) {
-        const a = join(dir, ...parts.slice(0, i));
-        const sa = await lstat(a).catch(() => undefined);
-        if (!sa) continue;
-        if (!sa.isDirectory() || isOpaque(a)) return undefined;
-      }
+      const r = await this.#inLayer(dir, parts);
+      if (r.kind === 'found') return r.entry;
+      if (r.kind === 'hidden') return undefined;
     }
     return undefined;
   }
 
   /** Names in directory `rel`, merged over the layers. */
   async list(rel: string): Promise<string[]> {
+    const parts = rel.split('/').filter((c) => c && c !== '.');
+    if (parts.includes('..')) return [];
     const names = new Set<string>();
     const hidden = new Set<string>();
     for (const dir of this.dirsTopFirst) {
-      const p = join(dir, rel);
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) continue;
-      if (!st.isDirectory()) break;
+      let p = dir;
+      if (parts.length) {
+        const r = await this.#inLayer(dir, parts);
+        if (r.kind !== 'found') {
+          if (r.kind === 'hidden') break;
+          continue;
+        }
+        if (!r.entry.st.isDirectory()) break;
+        p = r.entry.path;
+      }
       for (const n of await readdir(p)) {
         if (names.has(n) || hidden.has(n)) continue;
         const s = await lstat(join(p, n));
