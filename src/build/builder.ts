@@ -322,7 +322,7 @@ class Builder {
         mappingKey: own.mappingKey, applyOwnership: own.applyOwnership, removeTree: own.removeTree,
       });
     } catch (e) {
-      if (SlipwayError.is(e)) throw new SlipwayError(e.code, `Dockerfile line ${ins.line} (FROM ${ref}): ${e.shortMessage}`, { hint: e.hint, cause: e });
+      if (SlipwayError.is(e)) throw new SlipwayError(e.code, `Dockerfile line ${ins.line} (${ins.keyword === 'FROM' ? 'FROM' : `${ins.keyword} --from=`}${ref}): ${e.shortMessage}`, { hint: e.hint, cause: e });
       throw e;
     }
     const full = await this.#configFile(image);

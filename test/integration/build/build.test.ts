@@ -149,6 +149,36 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     });
   });
 
+  it('heredoc COPY (expanded or not), SHELL, a global ARG declared again in a stage, legacy ENV, COPY --from an image', async () => {
+    const ctx = await context({
+      'Dockerfile': [
+        'ARG BASE',
+        'ARG VERSION=1.2',
+        'FROM ${BASE}',
+        'ARG VERSION',
+        'ARG BASE',
+        'ENV LEGACY value with spaces',
+        'COPY <<EOF /etc/app.conf',
+        'version=${VERSION}',
+        'EOF',
+        'COPY <<"RAW" /raw.txt',
+        'keep ${VERSION} literal',
+        'RAW',
+        'SHELL ["/bin/sh", "-ec"]',
+        'RUN echo "shell=$0 legacy=$LEGACY" > /shell.txt',
+        `COPY --from=${'${BASE}'} /etc/passwd /from-image-passwd`,
+      ].join('\n'),
+    });
+    const ref = await Container.fromDockerfile(ctx, { buildArgs: { BASE: fixtureRef('busybox') } });
+    const seen = await inspect(ref, ['/etc/app.conf', '/raw.txt', '/shell.txt']);
+    expect(seen).toEqual({
+      '/etc/app.conf': '644 0:0 regular file\nversion=1.2',
+      '/raw.txt': '644 0:0 regular file\nkeep ${VERSION} literal',
+      '/shell.txt': '644 0:0 regular file\nshell=/bin/sh legacy=value with spaces',
+    });
+    expect((await inspect(ref, ['/from-image-passwd']))['/from-image-passwd']).toMatch(/^644 0:0 regular file\nroot:x:0:0:/);
+  });
+
   it('cache: a second build reuses every step (same digest); one changed file re-runs from its step on; no cache runs all again, same digest', async () => {
     const ctx = await context({
       'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY a.txt /a\nRUN cat /a > /a2\nCOPY b.txt /b\nRUN cat /b /a > /b2\n`,
