@@ -252,7 +252,7 @@ class Builder {
     if (visiting.has(stage.index)) throw new SlipwayError('ERR_BUILD', `stage ${stage.name ?? stage.index} depends on itself`);
     visiting.add(stage.index);
     const label = stage.name ?? String(stage.index);
-    const total = stage.steps.length + 1;
+    let total = stage.steps.length + 1;
     const fromWord = expandWord(stage.from.args.split(/\s+/)[0]!, globalArgs, this.escape);
     let state: StageState;
     const parentStage = this.#stageRef(fromWord, stages, stage.index);
@@ -265,9 +265,12 @@ class Builder {
     } else {
       state = await this.#fromImage(fromWord, stage.from, label);
     }
+    // ONBUILD triggers of the base run first, as if written after FROM; the result does not inherit them.
+    const steps = [...this.#triggers(state, stage.from), ...stage.steps];
+    total = steps.length + 1;
     const buildArgs = this.opts.buildArgs ?? {};
-    for (let i = 0; i < stage.steps.length; i++) {
-      const ins = stage.steps[i]!;
+    for (let i = 0; i < steps.length; i++) {
+      const ins = steps[i]!;
       if (this.opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the build was aborted', { cause: this.opts.signal.reason });
       const vars = this.#vars(state);
       let cachedStep = true;
@@ -303,6 +306,23 @@ class Builder {
     visiting.delete(stage.index);
     this.#built.set(stage.index, state);
     return state;
+  }
+
+  /** The base's ONBUILD triggers as instructions (reported at the FROM line); clears them from the config. */
+  #triggers(state: StageState, from: Instruction): Instruction[] {
+    const triggers = state.config.OnBuild ?? [];
+    state.config.OnBuild = null;
+    if (!triggers.length) return [];
+    let parsed: Instruction[];
+    try {
+      parsed = parseDockerfile(`# escape=${this.escape}\n${triggers.join('\n')}`).instructions;
+    } catch (e) {
+      throw buildError(from, `an ONBUILD trigger of the base image does not parse: ${(e as Error).message}`, 'fix the base image', e);
+    }
+    for (const t of parsed) {
+      if (['ONBUILD', 'FROM', 'MAINTAINER'].includes(t.keyword)) throw buildError(from, `${t.keyword} is not allowed as an ONBUILD trigger`, 'fix the base image');
+    }
+    return parsed.map((t) => ({ ...t, line: from.line, original: `ONBUILD ${t.original}` }));
   }
 
   /** Variables for substitution: the stage's ARGs, then its ENV over them. */

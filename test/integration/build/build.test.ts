@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
 import { pull } from '../../../src/image/index.js';
-import { defaultStoreRoot } from '../../../src/image/store.js';
+import { defaultStoreRoot, ImageStore } from '../../../src/image/store.js';
 import { buildImage } from '../../../src/build/builder.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
@@ -177,6 +177,27 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       '/shell.txt': '644 0:0 regular file\nshell=/bin/sh legacy=value with spaces',
     });
     expect((await inspect(ref, ['/from-image-passwd']))['/from-image-passwd']).toMatch(/^644 0:0 regular file\nroot:x:0:0:/);
+  });
+
+  it('ONBUILD: triggers are recorded, run when the image is a base (FROM image or stage), and not inherited', async () => {
+    const ctx = await context({
+      'Dockerfile': `FROM ${fixtureRef('busybox')}\nONBUILD COPY trigger.txt /from-trigger.txt\nONBUILD RUN echo ran > /trigger-ran\n`,
+      'child.Dockerfile': 'ARG PARENT\nFROM ${PARENT} AS child\nRUN cat /trigger-ran > /seen\nFROM child\n',
+      'trigger.txt': 'copied by the trigger\n',
+    });
+    const parent = await Container.fromDockerfile(ctx, { tag: 'slipway-test/onbuild:parent' });
+    expect((await inspect(parent, ['/trigger-ran']))['/trigger-ran']).toBe('absent');
+    const child = await Container.fromDockerfile(ctx, { dockerfile: 'child.Dockerfile', buildArgs: { PARENT: parent }, tag: 'slipway-test/onbuild:child' });
+    expect(await inspect(child, ['/from-trigger.txt', '/seen'])).toEqual({
+      '/from-trigger.txt': '644 0:0 regular file\ncopied by the trigger', '/seen': '644 0:0 regular file\nran',
+    });
+    const onBuild = async (ref: string): Promise<unknown> => {
+      const store = new ImageStore(defaultStoreRoot());
+      const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never' })).manifestDigest))!.toString()) as { config: { digest: string } };
+      return (JSON.parse((await store.readBlob(manifest.config.digest))!.toString()) as { config: { OnBuild?: string[] } }).config.OnBuild;
+    };
+    expect(await onBuild(parent)).toEqual(['COPY trigger.txt /from-trigger.txt', 'RUN echo ran > /trigger-ran']);
+    expect(await onBuild(child)).toBeUndefined();
   });
 
   it('cache: a second build reuses every step (same digest); one changed file re-runs from its step on; no cache runs all again, same digest', async () => {
