@@ -47,9 +47,21 @@ async function waitReady(rt: RuntimeContainer, options: ContainerOptions, strate
         hint: err.hint, details: `waited for ${strategy.describe()}\n${tail}`, cause: err.cause,
       });
     }
+    if (SlipwayError.is(err, 'ERR_CONTAINER_EXITED') && rt.hasExited()) {
+      // Users look for the exit code first (a crash, a missing config, `exit 1` of an entrypoint script).
+      const how = describeExit(await rt.exited());
+      const message = err.shortMessage.includes(how) ? err.shortMessage : `${err.shortMessage} (${how})`;
+      throw new SlipwayError(err.code, message, { hint: err.hint, cause: err, details: tail });
+    }
     if (SlipwayError.is(err)) throw new SlipwayError(err.code, err.shortMessage, { hint: err.hint, cause: err, details: tail });
     throw err;
   }
+}
+
+/** `exit code 3`, `killed by SIGKILL`, `killed by SIGKILL: out of memory`. */
+function describeExit(exit: { exitCode: number | null; signal: string | null; oomKilled: boolean }): string {
+  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+  return exit.oomKilled ? `${how}: out of memory` : how;
 }
 
 /** The builder's health check (`Container.withHealthCheck`), else the image's HEALTHCHECK. */

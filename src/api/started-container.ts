@@ -252,8 +252,13 @@ export class StartedContainer implements AsyncDisposable {
    *   or host file is made); `ERR_COPY_UNSAFE_PATH` for a name the host cannot take safely (a
    *   collision, a name tar cannot carry); `ERR_COPY_HOST` for a host directory in the way or a host
    *   file system error; `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
+   * @returns without `hostPath`, a Node `Readable` of the tar archive; with it, nothing once the files are written
    * @example await container.copyFrom('/var/log/app', join(tmp, 'logs'));
+   * @example await pipeline(await container.copyFrom('/var/log/app'), createWriteStream('logs.tar'));
    */
+  copyFrom(containerPath: string): Promise<Readable>;
+  copyFrom(containerPath: string, hostPath: string): Promise<void>;
+  copyFrom(containerPath: string, hostPath?: string): Promise<Readable | void>;
   async copyFrom(containerPath: string, hostPath?: string): Promise<Readable | void> {
     this.#checkNotRemoved();
     const source = posix.normalize(containerPath);

@@ -174,6 +174,10 @@ export class StartedServiceContainer implements AsyncDisposable {
   copyTo(source: string | Buffer, containerPath: string, opts?: { mode?: number; uid?: number; gid?: number }): Promise<void> {
     return this.container.copyTo(source, containerPath, opts);
   }
+  /** See {@link StartedContainer.copyFrom}: a Node `Readable` tar stream without `hostPath`, else the files written there. */
+  copyFrom(containerPath: string): Promise<Readable>;
+  copyFrom(containerPath: string, hostPath: string): Promise<void>;
+  copyFrom(containerPath: string, hostPath?: string): Promise<Readable | void>;
   copyFrom(containerPath: string, hostPath?: string): Promise<Readable | void> { return this.container.copyFrom(containerPath, hostPath); }
   async [Symbol.asyncDispose](): Promise<void> { await this.container.remove(); }
 }

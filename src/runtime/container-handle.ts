@@ -189,7 +189,11 @@ export class ContainerHandle implements RuntimeContainer {
       this.hostPorts.set(key, hostPort);
     }
     this.#check(signal);
-    await keeper.startContainer(this.id);
+    try {
+      await keeper.startContainer(this.id);
+    } catch (e) {
+      throw commandError(e, this.name, this.#i.spec);
+    }
     this.#started = new Date();
     // The process runs: from now on a pending exit keeps Node alive, as a running child process does.
     keeper.waitContainer(this.id).catch(() => {});
@@ -485,4 +489,26 @@ function normaliseSignal(s: string): string {
     if (name) return name;
   }
   return s.startsWith('SIG') ? s : `SIG${s}`;
+}
+
+/**
+ * The container's command could not be executed (missing, not executable, a bad interpreter line): a start error
+ * naming the path (and the PATH searched for a bare name), as `docker run` users expect, with the keeper's error as cause.
+ */
+function commandError(e: unknown, name: string, spec: { argv: readonly string[]; env: readonly string[] }): unknown {
+  if (!KeeperError.isKind(e, 'exec')) return e;
+  const cmd = spec.argv[0] ?? '';
+  const path = spec.env.find((kv) => kv.startsWith('PATH='))?.slice(5);
+  const q = JSON.stringify(cmd);
+  const why = e.errnoName === 'ENOENT'
+    ? (cmd.includes('/') ? `${q} does not exist in the image (or its #! interpreter does not)` : `${q} was not found in PATH=${path ?? '(unset)'}`)
+    : e.errnoName === 'EACCES' ? `${q} is not executable (or is a directory)`
+    : e.errnoName === 'ENOEXEC' ? `${q} is not a program this kernel can run (another architecture, or no #! line)`
+    : `${q} could not be executed (${e.errnoName})`;
+  return new SlipwayError('ERR_CONTAINER_START', `cannot start ${name}: the command ${why}`, {
+    hint: e.errnoName === 'ENOENT'
+      ? "check withCommand()/withEntrypoint() and the image's Entrypoint/Cmd; a script's #! interpreter must exist in the image too"
+      : "check the file's mode and format in the image (`chmod +x`, the #! line, the image's platform)",
+    cause: e,
+  });
 }

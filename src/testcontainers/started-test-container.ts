@@ -27,7 +27,7 @@ export class StoppedTestContainer {
    * @throws SlipwayError `ERR_CONTAINER_NOT_RUNNING` after the container was removed; `ERR_COPY_SOURCE_MISSING`.
    */
   async copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> {
-    return (await this.inner.copyFrom(path)) as Readable;
+    return this.inner.copyFrom(path);
   }
 }
 
@@ -130,7 +130,7 @@ export class StartedTestContainer implements AsyncDisposable {
   }
   /** A tar stream of `path` (its last component first), read from the container as you read it. */
   async copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> {
-    return (await this.inner.copyFrom(path)) as Readable;
+    return this.inner.copyFrom(path);
   }
 
   /**

@@ -150,7 +150,29 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
 
   it('the process cannot be executed (START fails after the ports are published)', async () => {
     const first = await freePort();
-    await expectCleanFailure(limited(new Container(ref()).withCommand(['/no/such/binary']).expose(80, first)), 'ERR_RUNTIME', [first]);
+    await expectCleanFailure(limited(new Container(ref()).withCommand(['/no/such/binary']).expose(80, first)), 'ERR_CONTAINER_START', [first]);
+  });
+
+  it('a missing command is ERR_CONTAINER_START naming the path, or the PATH searched for a bare name', async () => {
+    const abs = await new Container(ref()).withCommand(['/no/such/binary']).start().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(abs, 'ERR_CONTAINER_START'), String(abs)).toBe(true);
+    expect((abs as SlipwayError).shortMessage).toMatch(/^cannot start slipway-[0-9a-f]{12}: the command "\/no\/such\/binary" does not exist in the image/);
+    expect((abs as SlipwayError).hint).toContain('withCommand()/withEntrypoint()');
+    const bare = await new Container(ref()).withEntrypoint(['no-such-tool']).start().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(bare, 'ERR_CONTAINER_START'), String(bare)).toBe(true);
+    expect((bare as SlipwayError).shortMessage).toMatch(/the command "no-such-tool" was not found in PATH=\/usr\/local\/sbin:/);
+    const notExec = await new Container(ref()).withCommand(['/etc/passwd']).start().then(() => undefined, (e: unknown) => e);
+    expect((notExec as SlipwayError).shortMessage).toContain('the command "/etc/passwd" is not executable');
+  });
+
+  it('a container that exits before it is ready is ERR_CONTAINER_EXITED with its exit code or signal', async () => {
+    const coded = await new Container(ref()).withCommand(['sh', '-c', 'echo bye; exit 3']).expose(80).start().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(coded, 'ERR_CONTAINER_EXITED'), String(coded)).toBe(true);
+    expect((coded as SlipwayError).shortMessage).toBe('the container exited before it was ready (exit code 3)');
+    expect((coded as Error).message).toContain('| bye');
+    const killed = await new Container(ref()).withCommand(['sh', '-c', 'kill -KILL $$']).waitFor(Wait.forLogMessage('never')).start().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(killed, 'ERR_CONTAINER_EXITED'), String(killed)).toBe(true);
+    expect((killed as SlipwayError).shortMessage).toContain('(killed by SIGKILL)');
   });
 
   it('host access that cannot be given (network mode none)', async () => {
@@ -235,7 +257,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       `a Node process whose start() failed exits on its own, nothing left under its keeper (SLIPWAY_ROOTFS=${rootfs})`, async () => {
         const { child, info } = await spawnTsChild<{ codes: string[]; keeperPid: number; before: unknown; after: unknown }>(
           join(import.meta.dirname, 'failed-start-child.mts'), { FAILED_START_REF: ref(), FAILED_START_LIMIT: isRoot() ? '1' : '0', SLIPWAY_ROOTFS: rootfs });
-        expect(info.codes).toEqual(['ERR_PORT_IN_USE', 'ERR_RUNTIME', 'ERR_INVALID_ARGUMENT']);
+        expect(info.codes).toEqual(['ERR_PORT_IN_USE', 'ERR_CONTAINER_START', 'ERR_INVALID_ARGUMENT']);
         expect(info.after).toEqual(info.before);
         const exited = new Promise<number | null>((resolve) => {
           if (child.exitCode !== null) resolve(child.exitCode);
