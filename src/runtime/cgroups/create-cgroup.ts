@@ -73,7 +73,7 @@ function plan(env: CgroupEnvironment, l: ResourceLimits, usable: Set<CgroupContr
 
 function unavailableError(env: CgroupEnvironment, what: string[], reasons: string[]): SlipwayError {
   return new SlipwayError('ERR_CGROUP_UNAVAILABLE', `cannot enforce ${what.join(', ')}: ${reasons.join('; ')}`, {
-    hint: env.hint ?? 'pass bestEffort to run without these limits',
+    hint: env.hint ?? 'use withBestEffortLimits() to start without these limits',
   });
 }
 
@@ -86,7 +86,7 @@ async function writeControl(dir: string, file: string, value: string): Promise<v
       (internal ? ' (the cgroup holds processes: cgroup v2 no-internal-process rule)' : ''), {
       cause,
       hint: internal
-        ? `move the processes of ${dir} into a child cgroup first (as Docker-in-Docker entrypoints do with /sys/fs/cgroup/init), or pass bestEffort`
+        ? `move the processes of ${dir} into a child cgroup first (as Docker-in-Docker entrypoints do with /sys/fs/cgroup/init), or use withBestEffortLimits() to start without the limits`
         : 'check that the cgroup controller is enabled and delegated to this user',
     });
   }

@@ -20,9 +20,9 @@ const CONTROLLERS: readonly CgroupController[] = ['memory', 'cpu', 'pids'];
 const DELEGATE_HINT =
   'run the tests inside a delegated cgroup: `systemd-run --user --scope -p Delegate=yes <command>`, or add ' +
   '/etc/systemd/system/user@.service.d/delegate.conf with "[Service]\\nDelegate=cpu cpuset io memory pids" and re-login; ' +
-  'or pass bestEffort to run without limits';
+  'or use withBestEffortLimits() to start without the limits';
 const V1_ROOTLESS_HINT =
-  'run as root, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and a delegated user slice; or pass bestEffort to run without limits';
+  'run as root, or boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1) and a delegated user slice; or use withBestEffortLimits() to start without the limits';
 
 interface Mount { root: string; point: string; fstype: string; readOnly: boolean; superOptions: string[] }
 
@@ -116,7 +116,7 @@ export async function detectCgroups(opts: DetectCgroupsOptions = {}): Promise<Cg
   return {
     version: 'none', rootless, parents: {}, swap: false, unavailable: allUnavailable('no cgroup filesystem is mounted'),
     reason: 'no cgroup filesystem is mounted (looked in /proc/self/mountinfo)',
-    hint: 'mount cgroup2 at /sys/fs/cgroup, or pass bestEffort to run without limits', notes,
+    hint: 'mount cgroup2 at /sys/fs/cgroup, or use withBestEffortLimits() to start without the limits', notes,
   };
 }
 
@@ -144,7 +144,7 @@ async function detectV2(
       ' (memory, cpu and pids are not attached to it; on hybrid hosts they are on cgroup v1 hierarchies)');
   }
   if (readOnly) {
-    return none(2, rootless, `cgroup2 at ${point} is mounted read-only`, 'mount /sys/fs/cgroup read-write (e.g. docker run --cgroupns=private with a writable cgroup mount), or pass bestEffort', notes);
+    return none(2, rootless, `cgroup2 at ${point} is mounted read-only`, 'mount /sys/fs/cgroup read-write (e.g. docker run --cgroupns=private with a writable cgroup mount), or use withBestEffortLimits() to start without the limits', notes);
   }
 
   let delegationRoot: string;
@@ -195,7 +195,7 @@ async function detectV2(
     version: 2, rootless, parents, delegationRoot, swap, unavailable, notes,
     ...(missing.length ? {
       reason: Object.values(unavailable).join('; '),
-      hint: rootless ? DELEGATE_HINT : 'enable the controllers in the root cgroup.subtree_control, or pass bestEffort',
+      hint: rootless ? DELEGATE_HINT : 'enable the controllers in the root cgroup.subtree_control, or use withBestEffortLimits() to start without the limits',
     } : {}),
   };
 }
@@ -241,7 +241,7 @@ async function detectV1(
   const missing = Object.keys(unavailable);
   return {
     version: 1, rootless, parents, swap, unavailable, notes,
-    ...(missing.length ? { reason: Object.values(unavailable).join('; '), hint: 'mount the missing cgroup v1 controllers, or pass bestEffort' } : {}),
+    ...(missing.length ? { reason: Object.values(unavailable).join('; '), hint: 'mount the missing cgroup v1 controllers, or use withBestEffortLimits() to start without the limits' } : {}),
   };
 }
 
