@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** One log line as the keeper recorded it (CRI format: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`). */
@@ -66,43 +66,60 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
   let offset = 0;
   let ino: number | undefined;
   let carry = '';
+  // The file stays open while we read: a reader in another process still gets the last lines when the owner removes
+  // the container (and its log) right after it exited; after a rotation the old file is drained before the new one.
+  let fh: FileHandle | undefined;
   const rotated = await readWhole(`${path}.1`);
   if (rotated) for (const rec of rotated.split('\n')) if (rec) yield* emit(parseCriLine(rec));
-  for (;;) {
-    opts.signal?.throwIfAborted();
-    const finished = opts.done?.() ?? true;
-    const st = await stat(path).catch(() => undefined);
-    if (st && ino !== undefined && st.ino !== ino) { offset = 0; carry = ''; } // rotated while we read
-    if (st) ino = st.ino;
-    if (st && st.size > offset) {
-      const fh = await open(path, 'r');
-      try {
-        const buf = Buffer.alloc(st.size - offset);
+  try {
+    for (;;) {
+      opts.signal?.throwIfAborted();
+      const finished = opts.done?.() ?? true;
+      if (!fh) {
+        fh = await open(path, 'r').catch(() => undefined);
+        if (fh) {
+          const first = ino === undefined;
+          ino = (await fh.stat()).ino;
+          if (!first) { offset = 0; carry = ''; } // the file that replaced a rotated one
+        }
+      }
+      const size = fh ? (await fh.stat()).size : 0;
+      if (fh && size > offset) {
+        const buf = Buffer.alloc(size - offset);
         const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
         offset += bytesRead;
         const chunk = carry + buf.subarray(0, bytesRead).toString('utf8');
         const lines = chunk.split('\n');
         carry = lines.pop() ?? '';
         for (const rec of lines) if (rec) yield* emit(parseCriLine(rec));
-      } finally {
-        await fh.close();
+        continue;
       }
-      continue;
-    }
-    if (!opts.follow || finished) {
-      // A stream that ended without a newline leaves a partial record: it is still a line.
-      for (const stream of ['stdout', 'stderr'] as const) {
-        if (pending[stream] && want[stream]) {
-          const line = { time: new Date(), stream, text: pending[stream], unterminated: true };
-          if (backlog) backlog.push(line);
-          else yield line;
+      if (fh) {
+        // Drained: if the name now stands for another file (rotated), go on with that one.
+        const st = await stat(path).catch(() => undefined);
+        if (st && st.ino !== ino) {
+          await fh.close();
+          fh = undefined;
+          continue;
         }
       }
+      if (!opts.follow || finished) {
+        // A stream that ended without a newline leaves a partial record: it is still a line.
+        for (const stream of ['stdout', 'stderr'] as const) {
+          if (pending[stream] && want[stream]) {
+            const line = { time: new Date(), stream, text: pending[stream], unterminated: true };
+            if (backlog) backlog.push(line);
+            else yield line;
+          }
+        }
+        yield* flush();
+        return;
+      }
       yield* flush();
-      return;
+      await sleep(POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined);
     }
-    yield* flush();
-    await sleep(POLL_MS, undefined, opts.signal ? { signal: opts.signal } : undefined);
+  } finally {
+    await fh?.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile, appendFile, rename } from 'node:fs/promises';
+import { mkdtemp, writeFile, appendFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,5 +63,24 @@ describe('log reader', () => {
     done = true;
     await reader;
     expect(lines).toEqual(['a', 'b', 'c']);
+  });
+  it('a follower keeps the lines written just before a rotation or before the log was removed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(p, rec('1', 'stdout', 'F', 'a'));
+    let done = false;
+    const lines: string[] = [];
+    const reader = (async () => { for await (const l of readLogLines(p, { follow: true, done: () => done })) lines.push(l.text); })();
+    while (lines.length < 1) await new Promise((r) => setTimeout(r, 10));
+    await appendFile(p, rec('2', 'stdout', 'F', 'last of the old file'));
+    await rename(p, `${p}.1`);
+    await writeFile(p, rec('3', 'stdout', 'F', 'c'));
+    while (lines.length < 3) await new Promise((r) => setTimeout(r, 10));
+    // The owner removes the container (and its log) right after the last line: the open file still has it.
+    await appendFile(p, rec('4', 'stdout', 'F', 'bye'));
+    await rm(dir, { recursive: true });
+    done = true;
+    await reader;
+    expect(lines).toEqual(['a', 'last of the old file', 'c', 'bye']);
   });
 });
