@@ -189,10 +189,15 @@ function skopeoCopy({ source, repo, tag, all }, address) {
 export async function pushFixtures(address, dir = fixturesDir(), catalogue = readCatalogue(dir)) {
   const queue = pushList(catalogue, dir);
   // The first copy of each image uploads its blobs; later tags of it only check they exist.
+  // Two copies of images that share a layer (busybox:latest and :1, every image's debian layer) can race: one's
+  // manifest is refused ("manifest blob unknown") while the other is still uploading the blob. Such a push is
+  // tried again once all are done, one at a time, when every blob is in place.
+  const failed = [];
   const workers = Array.from({ length: 3 }, async () => {
-    for (let p = queue.shift(); p; p = queue.shift()) await skopeoCopy(p, address);
+    for (let p = queue.shift(); p; p = queue.shift()) await skopeoCopy(p, address).catch(() => failed.push(p));
   });
   await Promise.all(workers);
+  for (const p of failed) await skopeoCopy(p, address);
 }
 
 /**
