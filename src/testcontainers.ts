@@ -22,7 +22,8 @@ export {
   ServiceGenericContainer, PostgreSqlContainer, StartedPostgreSqlContainer, RedisContainer, StartedRedisContainer, NginxContainer, StartedNginxContainer,
   MariaDbContainer, StartedMariaDbContainer, MySqlContainer, StartedMySqlContainer, MemcachedContainer, StartedMemcachedContainer,
   NatsContainer, StartedNatsContainer, MosquittoContainer, StartedMosquittoContainer, EtcdContainer, StartedEtcdContainer,
-  RabbitMQContainer, StartedRabbitMQContainer,
+  RabbitMQContainer, StartedRabbitMQContainer, ZooKeeperContainer, StartedZooKeeperContainer,
+  OpenLdapContainer, StartedOpenLdapContainer,
 } from './testcontainers/modules/index.js';
 export type { FamilyDefinition, DockerCreateOptions } from './testcontainers/modules/index.js';
 export type { ServiceDefinition, Flavour } from './modules/index.js';

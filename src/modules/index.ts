@@ -22,3 +22,6 @@ export { EtcdContainer, StartedEtcdContainer } from './etcd.js';
 export type { EtcdSettings } from './etcd.js';
 export { RabbitMQContainer, StartedRabbitMQContainer } from './rabbitmq.js';
 export type { RabbitMQSettings } from './rabbitmq.js';
+export { ZooKeeperContainer, StartedZooKeeperContainer } from './zookeeper.js';
+export { OpenLdapContainer, StartedOpenLdapContainer } from './openldap.js';
+export type { OpenLdapSettings } from './openldap.js';

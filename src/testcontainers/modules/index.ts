@@ -11,3 +11,5 @@ export { NatsContainer, StartedNatsContainer } from './nats.js';
 export { MosquittoContainer, StartedMosquittoContainer } from './mosquitto.js';
 export { EtcdContainer, StartedEtcdContainer } from './etcd.js';
 export { RabbitMQContainer, StartedRabbitMQContainer } from './rabbitmq.js';
+export { ZooKeeperContainer, StartedZooKeeperContainer } from './zookeeper.js';
+export { OpenLdapContainer, StartedOpenLdapContainer } from './openldap.js';

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, inject, it } from 'vitest';
 
 /** The fixture images built by scripts/fixtures/build.sh. */
-export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached' | 'nats' | 'mosquitto' | 'etcd' | 'rabbitmq' | 'testcontainer';
+export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached' | 'nats' | 'mosquitto' | 'etcd' | 'rabbitmq' | 'testcontainer' | 'zookeeper' | 'openldap';
 
 /**
  * Tags pushed for each fixture (each under `library/<name>` and `<name>`). The first is the default.
@@ -41,6 +41,8 @@ export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Ob
   etcd: ['3.4', 'latest'],
   rabbitmq: ['3-management', 'latest'],
   testcontainer: ['1.1.14', 'latest', 'udp'],
+  zookeeper: ['3.8', 'latest'],
+  openldap: ['2.5', 'latest'],
 });
 
 function provided<K extends 'registry' | 'registryAuth' | 'fixturesDir'>(key: K, env: string): string {

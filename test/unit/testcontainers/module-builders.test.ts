@@ -62,6 +62,9 @@ const CASES: Record<string, Case> = {
   withInitialData: { args: () => ['/tmp/slipway-unit-import.redis'] },
   withSSL: { args: () => ['/h/server.crt', '/h/server.key'] },
   withSSLCert: { args: () => ['/h/ca.crt', '/h/server.crt', '/h/server.key'] },
+  withBaseDn: { args: () => ['dc=shop,dc=test'] },
+  withOrganisation: { args: () => ['Shop Ltd'] },
+  withAdminPassword: { args: () => ['pw-5'] },
   // GenericContainer's
   withExposedPorts: { args: () => [18080] },
   withEnvironment: { args: () => [{ TZ: 'UTC' }] },
@@ -117,7 +120,8 @@ function withMethods(c: object): string[] {
 describe('every with* of every slipway/testcontainers module mutates the builder and returns it', () => {
   it('finds the modules', () => {
     expect(modules.map((m) => m.name)).toEqual(expect.arrayContaining(['PostgreSqlContainer', 'RedisContainer', 'MariaDbContainer', 'MySqlContainer',
-      'NginxContainer', 'MemcachedContainer', 'NatsContainer', 'MosquittoContainer', 'EtcdContainer', 'RabbitMQContainer']));
+      'NginxContainer', 'MemcachedContainer', 'NatsContainer', 'MosquittoContainer', 'EtcdContainer', 'RabbitMQContainer', 'ZooKeeperContainer',
+      'OpenLdapContainer']));
   });
 
   it('every with* method is in the table', () => {
