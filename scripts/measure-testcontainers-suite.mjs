@@ -16,10 +16,11 @@
 // grouped by their first error line. Left out: wait-strategies/utils/*.test.ts (mock-only unit tests of upstream
 // internals) and the pgvector/postgis/timescale images (no fixtures).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fixturesDir } from './registry.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -68,6 +69,25 @@ const rewrite = (source) => source.replace(
 // Upstream's tsconfig files are left out (they extend files outside these directories; vitest needs none).
 const archive = git('archive', 'HEAD', 'packages/testcontainers/fixtures', 'packages/modules/postgresql', 'packages/modules/redis');
 execFileSync('tar', ['-x', '-C', dir, '--exclude=tsconfig*.json'], { input: archive, maxBuffer: 64 << 20 });
+// Upstream's Dockerfiles build on node:10-alpine and alpine, installing Express, curl and dumb-init from the internet:
+// build them on the stand-ins instead (testcontainer:1.1.14 already has those and serves /index.js; busybox for
+// alpine), without the RUN lines that download (apk, npm, openssl's certificate: the stand-in has one) and with the
+// server's absolute path (a Dockerfile's own `COPY . .` would otherwise shadow it).
+const standIn = JSON.parse(readFileSync(path.join(fixturesDir(), 'fixtures.json'), 'utf8')).images?.testcontainer;
+function standInDockerfile(text) {
+  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/);
+  return lines.filter((l) => !/^\s*RUN\b(?!.*--mount).*\b(apk|npm|openssl)\b/i.test(l) && !/^\s*COPY\s+index\.js\s/i.test(l))
+    .map((l) => l.replace(/^(\s*FROM\s+)node:\S+/i, '$1testcontainer:1.1.14').replace(/^(\s*FROM\s+)alpine:\S+/i, '$1busybox:latest')
+      .replace(/^(\s*CMD\s+\["node",\s*)"index\.js"\]/, '$1"/index.js"]'))
+    .join('\n');
+}
+if (standIn) {
+  const fixtureDir = path.join(dir, 'packages/testcontainers/fixtures/docker');
+  for (const entry of readdirSync(fixtureDir, { recursive: true })) {
+    const file = path.join(fixtureDir, String(entry));
+    if (/(^|\/)Dockerfile[^/]*$/.test(String(entry)) && statSync(file).isFile()) writeFileSync(file, standInDockerfile(readFileSync(file, 'utf8')));
+  }
+}
 for (const f of files) {
   const out = path.join(dir, f);
   mkdirSync(path.dirname(out), { recursive: true });

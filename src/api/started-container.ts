@@ -64,6 +64,8 @@ export class StartedContainer implements AsyncDisposable {
   get hostname(): string { return this.#rt.hostname; }
   /** The labels given with `withLabels`. */
   get labels(): Readonly<Record<string, string>> { return this.#options.labels; }
+  /** The labels of the image it was started from (its config's `Labels`, e.g. a Dockerfile's `LABEL`). */
+  get imageLabels(): Readonly<Record<string, string>> { return this.#rt.imageLabels; }
   /** The image reference it was started from. */
   get image(): string { return this.#options.image; }
 

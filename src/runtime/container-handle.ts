@@ -55,6 +55,7 @@ export class ContainerHandle implements RuntimeContainer {
   readonly logPath: string;
   readonly hostPorts = new Map<string, number>();
   readonly imageHealthcheck: RuntimeContainer['imageHealthcheck'];
+  readonly imageLabels: RuntimeContainer['imageLabels'];
   hostPid = 0;
   readonly #i: HandleInit;
   readonly #undo: UndoStack;
@@ -87,6 +88,7 @@ export class ContainerHandle implements RuntimeContainer {
     this.name = init.name;
     this.logPath = init.logPath;
     this.imageHealthcheck = init.image.config.Healthcheck ?? undefined;
+    this.imageLabels = { ...(init.image.config.Labels ?? {}) };
   }
 
   /**

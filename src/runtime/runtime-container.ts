@@ -40,6 +40,8 @@ export interface RuntimeContainer {
   /** Published ports: key `${containerPort}/${protocol}` → host port. */
   readonly hostPorts: ReadonlyMap<string, number>;
   readonly imageHealthcheck: { Test?: string[]; Interval?: number } | undefined;
+  /** The image config's labels (Docker shows them under the container's, which win). */
+  readonly imageLabels: Readonly<Record<string, string>>;
   /** Resolves once the current process has exited (replaced on restart). */
   exited(): Promise<ExitInfo>;
   hasExited(): boolean;

@@ -31,6 +31,6 @@ export function inspectResultOf(c: StartedContainer, startedAt: Date, healthChec
   for (const [name, n] of c.networks) networkSettings[name] = { networkId: n.id, ipAddress: n.ip };
   return {
     name: `/${c.name}`, hostname: c.hostname, ports, healthCheckStatus, networkSettings,
-    state: { status: 'running', running: true, startedAt, finishedAt: undefined }, labels: { ...c.labels },
+    state: { status: 'running', running: true, startedAt, finishedAt: undefined }, labels: { ...c.imageLabels, ...c.labels },
   };
 }

@@ -62,7 +62,8 @@ export class StartedTestContainer implements AsyncDisposable {
   getId(): string { return this.inner.id; }
   /** Docker's form: `/` and the name. */
   getName(): string { return `/${this.inner.name}`; }
-  getLabels(): Record<string, string> { return { ...this.inner.labels }; }
+  /** As Docker shows them: the image's labels, then the container's (`withLabels`), which win. */
+  getLabels(): Record<string, string> { return { ...this.inner.imageLabels, ...this.inner.labels }; }
   getNetworkNames(): string[] { return [...this.inner.networks.keys()]; }
   /** @throws SlipwayError `ERR_NETWORK` when the container is not on that network. */
   getNetworkId(networkName: string): string { return this.inner.getNetworkId(networkName); }

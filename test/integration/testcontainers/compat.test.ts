@@ -102,4 +102,13 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       delete process.env.TESTCONTAINERS_REUSE_ENABLE;
     }
   });
+
+  it('getLabels() shows the image\'s labels under the container\'s, as Docker does', async () => {
+    await using c = await new GenericContainer(fixtureRef('busybox', 'config')).withCommand(SLEEP)
+      .withLabels({ team: 'a' }).start();
+    expect(c.getLabels()).toEqual({ 'org.slipway.fixture': 'busybox-config', team: 'a' });
+    await using d = await new GenericContainer(fixtureRef('busybox', 'config')).withCommand(SLEEP)
+      .withLabels({ 'org.slipway.fixture': 'mine' }).start();
+    expect(d.getLabels()).toEqual({ 'org.slipway.fixture': 'mine' });
+  });
 });
