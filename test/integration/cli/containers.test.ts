@@ -121,6 +121,26 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'needs the built helper and
     expect(again.code).toBe(125);
   });
 
+  it('ps lists containers a library user started too, and reports a process that does not answer instead of hanging', async () => {
+    const n = name();
+    const [node, viteNode] = viteNodeArgs();
+    const lib = execFile(node!, [viteNode!, join(import.meta.dirname, 'library-user.ts'), '--', fixtureRef('busybox'), n]);
+    let out = '';
+    lib.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    try {
+      await until('the script to start its container', () => (out.includes('started') ? true : undefined), 60_000);
+      expect((await cli(['ps']).done).stdout).toMatch(new RegExp(` ${n} +${lib.pid} \\(`));
+      lib.kill('SIGSTOP');
+      const stuck = await cli(['ps', '-a']).done;
+      expect(stuck.code).toBe(0);
+      expect(stuck.stdout).not.toContain(n);
+      expect(stuck.stderr).toMatch(/a slipway process did not answer \(no answer within \d+ ms\)/);
+    } finally {
+      lib.kill('SIGCONT');
+      lib.kill('SIGKILL');
+    }
+  });
+
   testUnless(isRoot() && hasCommand('setpriv') && hasCommand('/usr/bin/python3') && uidOf('slipway-test') !== undefined, 'needs root, setpriv, /usr/bin/python3 and the user slipway-test')(
     'another user neither sees nor controls root\'s containers (ps, exec, rm, and the control socket itself)', async () => {
       const n = name();
