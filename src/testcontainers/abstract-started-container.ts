@@ -50,6 +50,7 @@ export class AbstractStartedContainer extends StartedTestContainer {
     return this.startedTestContainer.copyArchiveToContainer(tar, target, options);
   }
   override copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> { return this.startedTestContainer.copyArchiveFromContainer(path); }
+  override commit(options: Parameters<StartedTestContainer['commit']>[0]): Promise<string> { return this.startedTestContainer.commit(options); }
   override restart(opts?: Partial<RestartOptions>): Promise<void> { return this.startedTestContainer.restart(opts); }
   override async stop(opts?: Partial<StopOptions>): Promise<StoppedTestContainer> {
     await this.containerStopping();

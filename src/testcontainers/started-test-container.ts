@@ -135,6 +135,15 @@ export class StartedTestContainer implements AsyncDisposable {
   }
 
   /**
+   * testcontainers' `commit()`, which saves the container as a Docker image.
+   * @throws SlipwayError `ERR_UNSUPPORTED`: slipway cannot save a container as an image in this version.
+   */
+  async commit(_options: { repo: string; tag: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; deleteOnExit?: boolean }): Promise<string> {
+    throw unsupported('commit()', 'slipway cannot save a container as an image in this version',
+      'build the image with GenericContainer.fromDockerfile(context) (RUN the changes there), or apply the changes to each new container (withCopyContentToContainer, exec)');
+  }
+
+  /**
    * Restarts the process (SIGKILL after `timeout` ms, default 0 as testcontainers) and runs the wait strategy again
    * (log messages since the restart); resolves when the container is ready.
    */
