@@ -52,6 +52,9 @@ type TarEntrySink = ReturnType<tar.Pack['entry']>;
 
 /** Writes a large file's chunks into its tar entry as the archive's reader takes them. */
 async function streamEntry(entry: TarEntrySink, chunks: AsyncIterable<Buffer>): Promise<void> {
+  // A failure reaches the archive's reader through the pack (destroyed with it); the entry's own
+  // 'error' event, emitted when the pack goes down mid-entry, must not be an unhandled one.
+  entry.on('error', () => {});
   for await (const chunk of chunks) if (!entry.write(chunk)) await once(entry, 'drain');
   entry.end(undefined);
 }

@@ -60,11 +60,14 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
     await c.exec(['dd', 'if=/dev/zero', 'of=/big.bin', 'bs=1M', 'count=64']);
     const stream = (await c.copyFrom('/big.bin')) as Readable;
+    // Listening from the start: the stream may fail while the truncating exec runs.
+    const ended = new Promise<unknown>((resolve) => { stream.on('error', resolve); stream.on('end', () => resolve(undefined)); });
     // Take one piece, let the container cut the file to nothing, then read on.
     await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
     expect(stream.read()).not.toBeNull();
     expect((await c.exec(['sh', '-c', ': > /big.bin'])).exitCode).toBe(0);
-    const err = await new Promise<unknown>((resolve) => { stream.on('error', resolve); stream.on('end', () => resolve(undefined)); stream.resume(); });
+    stream.resume();
+    const err = await ended;
     expect(String((err as Error | undefined)?.message)).toMatch(/shrank while it was read/);
     expect((await c.exec(['echo', 'alive'])).stdout).toBe('alive\n');
   }, 120_000);
