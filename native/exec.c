@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "exec.h"
@@ -29,6 +30,15 @@ int join_container(bool all, sw_error *e) {
     int fd = WORKER_NS_FD + i;
     /* EBADF: the keeper holds no namespaces for it (init is gone, or not created yet). */
     if (fcntl(fd, F_GETFD) < 0) return sw_fail_k(e, EK_CONTAINER_STATE, ESRCH, "join the container: its namespaces are gone");
+    /* A namespace the container shares with the keeper (the host network with withNetworkMode("host")) is
+     * already ours; setns into it would need privileges over the host's namespace that we do not have. */
+    char self[32];
+    struct stat want, have;
+    snprintf(self, sizeof self, "/proc/self/ns/%s", nss[i].name);
+    if (fstat(fd, &want) == 0 && stat(self, &have) == 0 && want.st_dev == have.st_dev && want.st_ino == have.st_ino) {
+      close(fd);
+      continue;
+    }
     if (setns(fd, nss[i].type) < 0) return sw_fail(e, errno, "setns %s", nss[i].name);
     close(fd);
   }
