@@ -6,6 +6,7 @@ import { configFiles, loadConfig, SETTINGS, SETTING_KEYS, type SettingKey, type 
 import type { InfoCommand } from './args.js';
 import { write, type CliIO } from './io.js';
 import { version } from './version.js';
+import { subordinateIdStatus } from '../runtime/index.js';
 
 const AUTO_STATE_DIR = '$XDG_RUNTIME_DIR/slipway, /run/slipway as root, else $TMPDIR/slipway-<uid>';
 
@@ -25,17 +26,25 @@ export async function infoCommand(cmd: InfoCommand, io: CliIO): Promise<number> 
   const config = loadConfig({ env: io.env });
   const where = configFiles({ env: io.env });
   const uid = process.getuid?.() ?? 0;
+  const ids = subordinateIdStatus();
   if (cmd.json) {
     const settings = Object.fromEntries(SETTING_KEYS.map((k) => [k, {
       value: config.values[k] === Infinity ? 'Infinity' : config.values[k] ?? null, origin: config.origins[k], env: SETTINGS[k].env,
     }]));
-    await write(io.stdout, `${JSON.stringify({ version: version(), uid, rootless: uid !== 0, files: config.files, searched: where, settings })}\n`);
+    await write(io.stdout, `${JSON.stringify({ version: version(), uid, rootless: uid !== 0, subordinateIds: ids, files: config.files, searched: where, settings })}\n`);
     return 0;
   }
   const rows = SETTING_KEYS.map((k) => [k, show(k, config.values[k]), config.origins[k]] as const);
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.min(60, Math.max(...rows.map((r) => r[1].length)));
-  let out = `slipway ${version()} (uid ${uid}, ${uid === 0 ? 'root' : 'rootless'})\n\n`;
+  let out = `slipway ${version()} (uid ${uid}, ${uid === 0 ? 'root' : 'rootless'})\n`;
+  if (uid !== 0) {
+    const range = (r: { start: number; count: number } | undefined): string => (r ? `${r.start}-${r.start + r.count - 1}` : 'none');
+    out += ids.ok
+      ? `subordinate ids of ${ids.user}: uids ${range(ids.uidRange)}, gids ${range(ids.gidRange)}\n`
+      : `subordinate ids: MISSING (${ids.problems.join('; ')}): images with files of other owners will not start; fix: ${ids.fix}\n`;
+  }
+  out += '\n';
   out += 'Configuration (lowest precedence first: defaults, ~/.testcontainers.properties, the user file, the project file, environment):\n';
   out += `  project file: ${where.project ?? '(none: no slipway.config.json from here upward)'}\n`;
   out += `  user file:    ${where.user}${config.files.includes(where.user) ? '' : ' (absent)'}\n`;

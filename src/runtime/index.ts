@@ -23,6 +23,8 @@ export { entriesOfArchive, tarOfEntries } from './copy-archive.js';
 export { extractToHost } from './host-extract.js';
 export { MIN_MEMORY, parseCpus, parseMemory } from './cgroups/parse-limits.js';
 export { CAP_NUMBERS } from './keeper/keeper.js';
+export { subordinateIdStatus, SUBID_FIX } from './keeper/subordinate-ids.js';
+export type { SubordinateIdStatus } from './keeper/subordinate-ids.js';
 export type { ContainerDescription } from './control/description.js';
 export {
   execInContainer, findContainer, listContainers, removeContainer, stopContainer, waitForExit,

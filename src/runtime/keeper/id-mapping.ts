@@ -26,6 +26,8 @@ export interface IdMapping {
   kind: 'identity' | 'subid' | 'single';
   uidMap: IdMapLine[];
   gidMap: IdMapLine[];
+  /** For `single`: why no subordinate ids could be mapped. */
+  reason?: string;
 }
 
 /**
@@ -143,6 +145,7 @@ export async function mapUserNamespace(pid: number, opts: MapOptions = {}): Prom
     const why = reasons.join('; ');
     log('single-id mapping: %s', why);
     opts.onSingle?.(why);
+    return { kind, uidMap, gidMap, reason: why };
   }
   return { kind, uidMap, gidMap };
 }

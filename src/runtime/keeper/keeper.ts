@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { isIPv4, type Socket } from 'node:net';
 import { dirname, posix } from 'node:path';
@@ -8,6 +8,8 @@ import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { helperPath } from './helper-path.js';
 import { mapUserNamespace, mappingKey, type IdMapping, type MapOptions } from './id-mapping.js';
+import { SUBID_FIX, singleMappingError, subordinateIdStatus } from './subordinate-ids.js';
+import { parseOwnershipList } from '../../image/unpack.js';
 import { CHUNK, FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, WINDOW, encodeFrame, field, tlv, type Field, type Frame } from './protocol.js';
 import { KeeperError, errorFromFrame } from './keeper-error.js';
 
@@ -394,7 +396,8 @@ export class Keeper {
               onSingle: (why) => {
                 if (warnedSingle) return;
                 warnedSingle = true;
-                console.warn(`slipway: only a single-id user namespace mapping is available (${why}); images that switch to a non-root user will fail. Fix: add your user to /etc/subuid and /etc/subgid and install uidmap.`);
+                const fix = subordinateIdStatus().fix ?? `\`${SUBID_FIX}\``;
+                console.warn(`slipway: only a single-id user namespace mapping is available (${why}); images with files of other owners, or that switch to a non-root user, will fail. Fix: ${fix}`);
               },
             }).then((m) => {
               mapping = m;
@@ -666,6 +669,11 @@ export class Keeper {
    * `relpath\0uid\0gid\0mode(octal)\0`, inside the user namespace, never following symlinks.
    */
   async chownList(root: string, listFile: string): Promise<void> {
+    if (this.mapping.kind === 'single') {
+      // Only our own id exists in the namespace: a chown to any other fails with EINVAL deep in the keeper. Say why.
+      const other = parseOwnershipList(await readFile(listFile)).find((r) => r.uid !== 0 || r.gid !== 0);
+      if (other) throw singleMappingError(this.mapping.reason, other);
+    }
     await this.#request(FrameType.CHOWN_LIST, [tlv.str(Tag.ROOTFS, root), tlv.str(Tag.LIST_FILE, listFile)]);
   }
 

@@ -49,6 +49,7 @@ describe('slipway info', () => {
     expect(r.stdout).toMatch(/pullPolicy +never +env SLIPWAY_PULL_POLICY\n/);
     expect(r.stdout).toMatch(new RegExp(`hubImageNamePrefix +props\\.example/hub +${join(home, '.testcontainers.properties').replace(/[.]/g, '\\.')}\\n`));
     expect(r.stdout).toMatch(/runtime +native +default\n/);
+    if (process.getuid!() !== 0) expect(r.stdout).toMatch(/^subordinate ids of \S+: uids \d+-\d+, gids \d+-\d+$/m);
 
     const json = JSON.parse((await cli(['info', '--json'], { TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: 'tc.example/hub' })).stdout) as { settings: Record<string, { value: unknown; origin: string }> };
     expect(json.settings.hubImageNamePrefix).toMatchObject({ value: 'tc.example/hub', origin: 'env TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX' });
