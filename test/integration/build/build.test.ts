@@ -50,6 +50,19 @@ async function inspect(ref: string, paths: string[]): Promise<Record<string, str
   }
 }
 
+interface ConfigFile {
+  config: { OnBuild?: string[] };
+  rootfs: { diff_ids: string[] };
+  history: { created_by: string; empty_layer?: boolean }[];
+}
+
+/** The full image config a build stored (through its manifest). */
+async function configFile(ref: string): Promise<ConfigFile> {
+  const store = new ImageStore(defaultStoreRoot());
+  const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never' })).manifestDigest))!.toString()) as { config: { digest: string } };
+  return JSON.parse((await store.readBlob(manifest.config.digest))!.toString()) as ConfigFile;
+}
+
 async function codeOf(p: Promise<unknown>): Promise<string> {
   return p.then(() => 'resolved', (e: unknown) => (SlipwayError.is(e) ? e.code : `not a SlipwayError: ${String(e)}`));
 }
@@ -116,6 +129,13 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       Entrypoint: ['/bin/sh', '-c'], Cmd: ['cat /srv/app/greeting'],
       Healthcheck: { Test: ['CMD-SHELL', 'wget -q localhost:8080 || exit 1'], Interval: 5e9, Retries: 2 },
     });
+    // A history entry per step, as Docker writes them: one per layer, the others marked empty_layer.
+    const full = await configFile(ref);
+    expect(full.history.slice(-16).map((h) => `${h.created_by.split(' ')[0]}${h.empty_layer ? '' : ' +layer'}`)).toEqual([
+      'ENV', 'WORKDIR +layer', 'COPY +layer', 'COPY +layer', 'COPY +layer', 'RUN +layer', 'RUN +layer', 'USER', 'RUN +layer',
+      'EXPOSE', 'LABEL', 'HEALTHCHECK', 'STOPSIGNAL', 'VOLUME', 'ENTRYPOINT', 'CMD',
+    ]);
+    expect(full.history.filter((h) => !h.empty_layer)).toHaveLength(full.rootfs.diff_ids.length);
     // The image runs as built: its CMD under its ENTRYPOINT, as user 1000 (who may not read the 0600 file).
     const c = await new Container(ref).withUser('0').waitFor(Wait.forOneShotStartup()).start();
     await c.wait();
@@ -191,11 +211,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(await inspect(child, ['/from-trigger.txt', '/seen'])).toEqual({
       '/from-trigger.txt': '644 0:0 regular file\ncopied by the trigger', '/seen': '644 0:0 regular file\nran',
     });
-    const onBuild = async (ref: string): Promise<unknown> => {
-      const store = new ImageStore(defaultStoreRoot());
-      const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never' })).manifestDigest))!.toString()) as { config: { digest: string } };
-      return (JSON.parse((await store.readBlob(manifest.config.digest))!.toString()) as { config: { OnBuild?: string[] } }).config.OnBuild;
-    };
+    const onBuild = async (ref: string): Promise<unknown> => (await configFile(ref)).config.OnBuild;
     expect(await onBuild(parent)).toEqual(['COPY trigger.txt /from-trigger.txt', 'RUN echo ran > /trigger-ran']);
     expect(await onBuild(child)).toBeUndefined();
   });
