@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
@@ -19,7 +19,7 @@ import { ImageStore } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
 import { unpackLayer } from '../image/unpack.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
-import { containerIdMapper, layerOwnership, readFromLayers, resolveUser, runBuildStep } from '../runtime/index.js';
+import { containerIdMapper, layerOwnership, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
 import { parseDockerignore } from './dockerignore.js';
 import { expandWord, expandWords } from './substitute.js';
@@ -509,7 +509,8 @@ class Builder {
     else argv = [...shell, [ins.args, ...ins.heredocs.map((h) => `${h.content}${h.name}`)].join('\n')];
     const network = ins.flags.network?.[0] ?? 'default';
     if (!['default', 'none'].includes(network)) throw buildError(ins, `RUN --network=${network} is not supported`, 'use --network=none or the default');
-    if (ins.flags.mount || ins.flags.security) throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --mount and --security are not supported yet`, { hint: 'remove the flag' });
+    if (ins.flags.security) throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --security is not supported`, { hint: 'remove the flag' });
+    const mounts = await this.#runMounts(ins, state.config.WorkingDir || '/');
     // The environment of the step: declared ARGs (build args given) under the stage's ENV.
     const env: Record<string, string> = {};
     for (const [k, v] of state.args) if (v !== undefined && !k.startsWith('\0')) env[k] = v;
@@ -517,12 +518,12 @@ class Builder {
     for (const [k, v] of envMap(state.config.Env)) env[k] = v;
     const user = state.config.User ?? '';
     const workdir = state.config.WorkingDir ?? '';
-    const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network]));
+    const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network, mounts.map((m) => [m.kind, m.target])]));
     const createdBy = `RUN ${argv.join(' ')} # buildkit`;
     return this.#layerStep(state, key, createdBy, progress, async (dest) => {
       const image: Image = this.#asImage(state);
       const r = await runBuildStep({
-        image, argv, env, user, workdir, networkMode: network === 'none' ? 'none' : 'isolated', signal: this.opts.signal,
+        image, argv, env, user, workdir, mounts, networkMode: network === 'none' ? 'none' : 'isolated', signal: this.opts.signal,
         onOutput: (line, stream) => this.opts.onProgress?.({ type: 'output', stage: label, step, line, stream }),
       });
       try {
@@ -538,6 +539,36 @@ class Builder {
         await r.remove().catch((e: unknown) => debug('removing the RUN container: %s', (e as Error).message));
       }
     });
+  }
+
+  /**
+   * `RUN --mount`: `type=cache` (a directory kept in the store per id, default the target, shared by every build
+   * with this store) and `type=tmpfs`. Other types are not supported yet.
+   */
+  async #runMounts(ins: Instruction, workdir: string): Promise<Mount[]> {
+    const out: Mount[] = [];
+    for (const spec of ins.flags.mount ?? []) {
+      const kv = new Map<string, string>();
+      for (const part of spec.split(',')) {
+        const i = part.indexOf('=');
+        kv.set(i < 0 ? part : part.slice(0, i), i < 0 ? 'true' : part.slice(i + 1));
+      }
+      const type = kv.get('type') ?? 'bind';
+      const rawTarget = kv.get('target') ?? kv.get('dst') ?? kv.get('destination');
+      if (!rawTarget) throw buildError(ins, `--mount=${spec}: needs target=<path>`);
+      const target = posix.normalize(rawTarget.startsWith('/') ? rawTarget : posix.join(workdir, rawTarget));
+      if (type === 'tmpfs') {
+        out.push({ kind: 'tmpfs', target });
+      } else if (type === 'cache') {
+        const own = await this.ownership();
+        const dir = path.join(this.store.root, 'build-mounts', sha256(`${own.mappingKey}\0${kv.get('id') ?? target}`).slice(0, 32));
+        await mkdir(dir, { recursive: true, mode: 0o755 });
+        out.push({ kind: 'bind', source: dir, target, readonly: false });
+      } else {
+        throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --mount=type=${type} is not supported yet`, { hint: 'use type=cache or type=tmpfs, or COPY the files in' });
+      }
+    }
+    return out;
   }
 
   #asImage(state: StageState): Image {

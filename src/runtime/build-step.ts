@@ -3,14 +3,15 @@
  * isolated network) over the stage's layers, run to completion; its overlay upper directory, turned into a layer
  * tar, is the step's change. The builder (src/build/) calls this through the runtime's door.
  */
+import { readdirSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { Image } from '../image/pull.js';
 import { diffUpperDir, type LayerDiff } from '../image/layer-diff.js';
 import type { IdMapLine } from './keeper/id-mapping.js';
 import { Keeper } from './keeper/keeper.js';
 import { launchContainer } from './launch.js';
-import type { LaunchPlan, NetworkMode } from './launch-plan.js';
+import type { LaunchPlan, Mount, NetworkMode } from './launch-plan.js';
 import { readLogLines } from './log-reader.js';
 import type { ExitInfo } from './runtime-container.js';
 
@@ -23,6 +24,8 @@ export interface BuildStepSpec {
   env: Readonly<Record<string, string>>;
   user?: string;
   workdir?: string;
+  /** Bind (cache) and tmpfs mounts of the step (`RUN --mount`); their contents never reach the layer. */
+  mounts?: readonly Mount[];
   /** @defaultValue 'isolated' (outbound through slirp4netns/pasta when installed) */
   networkMode?: NetworkMode;
   /** Each output line as the step ends. */
@@ -73,7 +76,7 @@ export async function runBuildStep(spec: BuildStepSpec): Promise<BuildStepResult
     env: {},
     user: spec.user || undefined,
     workdir: spec.workdir || undefined,
-    mounts: [], files: [], ports: [], networks: [],
+    mounts: [...(spec.mounts ?? [])], files: [], ports: [], networks: [],
     networkMode: spec.networkMode ?? 'isolated',
     ulimits: {}, capAdd: [], capDrop: [], seccomp: 'default', extraHosts: {},
     bestEffortLimits: false, pullPolicy: 'never',
@@ -106,12 +109,24 @@ export async function runBuildStep(spec: BuildStepSpec): Promise<BuildStepResult
     lastLines,
     commit: async (dest) => {
       const stubs = new Set<string>();
-      for (const s of MOUNT_STUBS) if (!(await existsInLayers(lowersTopFirst, s))) stubs.add(s);
+      const candidates = new Set(MOUNT_STUBS);
+      // A mount's target (and parents the runtime made for it) is a stub too, while it holds only stubs.
+      for (const m of spec.mounts ?? []) {
+        for (let t = m.target.replace(/^\/+/, ''); t && t !== '.'; t = posix.dirname(t)) candidates.add(t);
+      }
+      for (const s of candidates) if (!(await existsInLayers(lowersTopFirst, s))) stubs.add(s);
+      const onlyStubs = (rel: string): boolean => {
+        try {
+          return readdirSync(join(upper, rel)).every((n) => stubs.has(`${rel}/${n}`) && onlyStubs(`${rel}/${n}`));
+        } catch {
+          return false;
+        }
+      };
       return diffUpperDir(upper, dest, {
         mapUid: keeper.mapping.kind === 'identity' ? undefined : mapBack(keeper.mapping.uidMap),
         mapGid: keeper.mapping.kind === 'identity' ? undefined : mapBack(keeper.mapping.gidMap),
         // A stub is left out only while it is still what the runtime made (an empty file or directory).
-        exclude: (rel, st) => stubs.has(rel) && ((st.isFile() && st.size === 0) || (st.isDirectory() && st.nlink <= 2)),
+        exclude: (rel, st) => stubs.has(rel) && ((st.isFile() && st.size === 0) || (st.isDirectory() && onlyStubs(rel))),
       });
     },
     remove: () => handle.remove(),

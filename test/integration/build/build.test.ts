@@ -216,6 +216,19 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(await onBuild(child)).toBeUndefined();
   });
 
+  it('RUN --mount=type=cache keeps its directory across builds and out of the image; type=tmpfs too', async () => {
+    const id = `t${Date.now()}${Math.random().toString(36).slice(2, 8)}`;
+    const ctx = await context({
+      'Dockerfile': `FROM ${fixtureRef('busybox')}\nRUN --mount=type=cache,id=${id},target=/var/cache/deep/c --mount=type=tmpfs,target=/scratch ` +
+        'n=$(cat /var/cache/deep/c/n 2>/dev/null || echo 0); echo $((n+1)) > /var/cache/deep/c/n; echo tmp > /scratch/x; cp /var/cache/deep/c/n /seen\n',
+    });
+    const first = await buildImage(ctx, { tag: 'slipway-test/mounts:1' });
+    const second = await buildImage(ctx, { tag: 'slipway-test/mounts:2', cache: false });
+    expect([first.executed, second.executed]).toEqual([1, 1]);
+    expect(await inspect(first.ref, ['/seen', '/var/cache/deep', '/scratch'])).toEqual({ '/seen': '644 0:0 regular file\n1', '/var/cache/deep': 'absent', '/scratch': 'absent' });
+    expect((await inspect(second.ref, ['/seen']))['/seen']).toBe('644 0:0 regular file\n2');
+  });
+
   it('cache: a second build reuses every step (same digest); one changed file re-runs from its step on; no cache runs all again, same digest', async () => {
     const ctx = await context({
       'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY a.txt /a\nRUN cat /a > /a2\nCOPY b.txt /b\nRUN cat /b /a > /b2\n`,
