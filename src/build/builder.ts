@@ -518,7 +518,7 @@ class Builder {
     for (const [k, v] of envMap(state.config.Env)) env[k] = v;
     const user = state.config.User ?? '';
     const workdir = state.config.WorkingDir ?? '';
-    const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network, mounts.map((m) => [m.kind, m.target])]));
+    const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network, ins.flags.mount ?? []]));
     const createdBy = `RUN ${argv.join(' ')} # buildkit`;
     return this.#layerStep(state, key, createdBy, progress, async (dest) => {
       const image: Image = this.#asImage(state);
