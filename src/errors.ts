@@ -286,6 +286,12 @@ export type SlipwayErrorCode =
 
 const BRAND = Symbol.for('slipway.error');
 
+/**
+ * The options of a {@link SlipwayError}: the hint, the cause, and details appended to the message.
+ * @example
+ * import { SlipwayError } from 'slipway';
+ * throw new SlipwayError('ERR_INVALID_ARGUMENT', 'invalid port: 0', { hint: 'expected 1..65535', details: 'from my fixture' });
+ */
 export interface SlipwayErrorOptions {
   /** What to do about it, in one sentence. */
   hint?: string;
@@ -295,7 +301,17 @@ export interface SlipwayErrorOptions {
   details?: string;
 }
 
-/** The root of every error slipway throws on purpose. */
+/**
+ * The root of every error slipway throws on purpose.
+ * @example
+ * import { Container, SlipwayError } from 'slipway';
+ * try {
+ *   await using c = await new Container('redis:7').withMemory('64m').start();
+ * } catch (e) {
+ *   if (SlipwayError.is(e, 'ERR_CGROUP_UNAVAILABLE')) console.warn(`limits unavailable: ${e.hint}`);
+ *   else throw e;
+ * }
+ */
 export class SlipwayError extends Error {
   /** Stable machine-readable code. */
   readonly code: SlipwayErrorCode;

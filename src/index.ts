@@ -9,7 +9,6 @@
  */
 export { Container } from './api/container.js';
 export type { ContainerOptions, PortBinding, Mount, BindMount, TmpfsMount, VolumeMount, FileCopy, NetworkMode, HostAccess, HostAccessOptions, HealthcheckConfig } from './api/container-options.js';
-export type { NetworkAttachable, NetworkMember, VolumeSource, LaunchPlan, NetworkJoin } from './runtime/index.js';
 export type { BuildOptions, BuildProgress } from './build/builder.js';
 export type { PullPolicy, PullProgress } from './image/pull.js';
 export type { Platform } from './image/platform.js';

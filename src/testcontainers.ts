@@ -25,8 +25,7 @@ export {
   RabbitMQContainer, StartedRabbitMQContainer, ZooKeeperContainer, StartedZooKeeperContainer,
   OpenLdapContainer, StartedOpenLdapContainer,
 } from './testcontainers/modules/index.js';
-export type { FamilyDefinition, DockerCreateOptions } from './testcontainers/modules/index.js';
-export type { ServiceDefinition, Flavour } from './modules/index.js';
+export type { DockerCreateOptions } from './testcontainers/modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';

@@ -5,7 +5,12 @@ export type {
   BindMount, FileCopy, HostAccess, LaunchPlan, Mount, NetworkJoin, NetworkMode, PortBinding, TmpfsMount, VolumeMount,
 } from '../runtime/index.js';
 
-/** The argument of `Container.withHostAccess` in its object form. */
+/**
+ * The argument of `Container.withHostAccess` in its object form.
+ * @example
+ * import { Container } from 'slipway';
+ * const c = new Container('curlimages/curl').withHostAccess({ ports: [5432, 6379] });
+ */
 export interface HostAccessOptions {
   /** Host TCP ports (on 127.0.0.1) the container may reach as `host.slipway.internal:<port>`. */
   ports?: readonly number[];
@@ -18,7 +23,14 @@ export interface HostAccessOptions {
   unsafeAllLoopbackPorts?: boolean;
 }
 
-/** Everything a builder collected; frozen copies are passed down to the runtime (which reads the {@link LaunchPlan} part). */
+/**
+ * Everything a builder collected; frozen copies are passed down to the runtime (which reads the `LaunchPlan` part).
+ * @example
+ * import { Container } from 'slipway';
+ * const base = new Container('redis:7').withEnv({ TZ: 'UTC' }).withStartupTimeout(30_000);
+ * base.options.env; // { TZ: 'UTC' }
+ * base.options.startupTimeout; // 30000
+ */
 export interface ContainerOptions extends LaunchPlan {
   labels: Readonly<Record<string, string>>;
   /** undefined: the `startupTimeout` setting (`$SLIPWAY_STARTUP_TIMEOUT`, a config file), else 60000. */
@@ -30,7 +42,13 @@ export interface ContainerOptions extends LaunchPlan {
   healthcheck?: HealthcheckConfig;
 }
 
-/** A HEALTHCHECK as the OCI image config holds it: `Test` is `['CMD', ...argv]`, `['CMD-SHELL', script]` or `['NONE']`; durations in nanoseconds. */
+/**
+ * A HEALTHCHECK as the OCI image config holds it: `Test` is `['CMD', ...argv]`, `['CMD-SHELL', script]` or `['NONE']`; durations in nanoseconds.
+ * @example
+ * import { Container } from 'slipway';
+ * const c = new Container('redis:7').withHealthCheck({ test: ['CMD', 'redis-cli', 'ping'], interval: 1000, retries: 5 });
+ * c.options.healthcheck?.Test; // ['CMD', 'redis-cli', 'ping'] (durations in ns, as in the OCI config)
+ */
 export interface HealthcheckConfig {
   Test?: string[];
   Interval?: number;

@@ -23,6 +23,7 @@ const ULIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofil
  * builder can be reused to start many containers.
  *
  * @example
+ * import { Container } from 'slipway';
  * await using redis = await new Container('redis:7').withMemory('128m').expose(6379).start();
  * const port = redis.getMappedPort(6379);
  */
@@ -100,7 +101,9 @@ export class Container {
   /**
    * Mounts a named volume (a {@link Volume} or its name): its content outlives this container and is
    * shared with other containers of this process that mount it.
-   * @example .withVolume('pgdata', '/var/lib/postgresql/data')
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('postgres:16').withVolume('pgdata', '/var/lib/postgresql/data');
    */
   withVolume(volume: Volume | string, containerPath: string, opts: { readonly?: boolean } = {}): Container {
     const v = typeof volume === 'string' ? Volume.named(volume) : volume;
@@ -108,7 +111,12 @@ export class Container {
     const target = checkContainerPath('volume target', containerPath);
     return this.#with({ mounts: [...this.#options.mounts, { kind: 'volume', volume: v, target, readonly: !!opts.readonly }] });
   }
-  /** Mounts a tmpfs. @example .withTmpfs('/tmp', { size: '64m' }) */
+  /**
+   * Mounts a tmpfs.
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('busybox').withTmpfs('/tmp', { size: '64m' });
+   */
   withTmpfs(containerPath: string, opts: { size?: string | number; mode?: number } = {}): Container {
     const target = checkContainerPath('tmpfs target', containerPath);
     const size = opts.size === undefined ? undefined : parseMemory(opts.size, 'tmpfs size');
@@ -133,7 +141,10 @@ export class Container {
    * files, directories and symlinks keep their modes and the uid/gid their headers name, unless `owner` is given
    * (a user of the image such as `'app'` or `'1000:1000'`).
    * @throws SlipwayError at start: `ERR_COPY_UNSAFE_PATH` for an entry with `..`, `ERR_UNSUPPORTED` for device nodes or FIFOs.
-   * @example .withArchive(readFileSync('site.tar'), '/usr/share/nginx/html')
+   * @example
+   * import { readFileSync } from 'node:fs';
+   * import { Container } from 'slipway';
+   * new Container('nginx:1').withArchive(readFileSync('site.tar'), '/usr/share/nginx/html');
    */
   withArchive(tar: Buffer, containerPath: string, opts: { owner?: string } = {}): Container {
     if (!Buffer.isBuffer(tar)) throw invalidArgument('archive', tar, 'a Buffer holding a tar archive');
@@ -180,10 +191,15 @@ export class Container {
    *
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` for no port, a port outside 1..65535, or any other argument.
    * @example
-   * const server = http.createServer(handler).listen(0, '127.0.0.1');
-   * new Container('curlimages/curl').withHostAccess(server.address().port)
-   *   .withCommand(['curl', `http://host.slipway.internal:${server.address().port}/`]);
-   * @example new Container('app').withHostAccess({ ports: [5432, 6379] })
+   * import { createServer } from 'node:http';
+   * import type { AddressInfo } from 'node:net';
+   * import { Container } from 'slipway';
+   * const server = createServer((_req, res) => res.end('ok')).listen(0, '127.0.0.1');
+   * const { port } = server.address() as AddressInfo;
+   * new Container('curlimages/curl').withHostAccess(port).withCommand(['curl', `http://host.slipway.internal:${port}/`]);
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('my-app:1').withHostAccess({ ports: [5432, 6379] });
    */
   withHostAccess(...ports: number[]): Container;
   withHostAccess(options: HostAccessOptions): Container;
@@ -249,7 +265,9 @@ export class Container {
   /**
    * Process resource limits, as `docker run --ulimit`, for the container's process and its execs. Only what is asked is set; a value above the
    * keeper's own hard limit is clamped to it (raising a hard limit needs privileges slipway does not use).
-   * @example .withUlimits({ nofile: { soft: 1024, hard: 4096 } })
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('busybox').withUlimits({ nofile: { soft: 1024, hard: 4096 } });
    */
   withUlimits(limits: Record<string, { soft: number; hard: number }>): Container {
     const out: Record<string, { soft: number; hard: number }> = { ...this.#options.ulimits };
@@ -282,7 +300,9 @@ export class Container {
    * (also `:true`) sets `no_new_privs` for the process and its execs (setuid binaries and file
    * capabilities then grant nothing); as in Docker it is off by default.
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` for any other option (seccomp profile files, AppArmor, SELinux labels).
-   * @example new Container('ghcr.io/acme/sandbox').withSecurityOpt('seccomp=unconfined')
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('ghcr.io/acme/sandbox').withSecurityOpt('seccomp=unconfined');
    */
   withSecurityOpt(...options: string[]): Container {
     let seccomp = this.#options.seccomp;
@@ -297,7 +317,12 @@ export class Container {
     }
     return this.#with({ seccomp, noNewPrivileges });
   }
-  /** Adds /etc/hosts entries (Docker's `--add-host`). @example .withExtraHosts({ 'api.test': '10.0.2.2' }) */
+  /**
+   * Adds /etc/hosts entries (Docker's `--add-host`).
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('my-app:1').withExtraHosts({ 'api.test': '10.0.2.2' });
+   */
   withExtraHosts(hosts: Record<string, string>): Container {
     const out = { ...this.#options.extraHosts };
     for (const [name, ip] of Object.entries(hosts)) {
@@ -327,7 +352,9 @@ export class Container {
    * `test` is `['CMD-SHELL', script]` (run by /bin/sh -c), `['CMD', ...argv]` or `['NONE']` (disables the image's).
    * Durations are in milliseconds.
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` for another `test` form or a negative or non-numeric duration.
-   * @example .withHealthCheck({ test: ['CMD-SHELL', 'pg_isready -U test'], interval: 250, retries: 50 })
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('postgres:16').withHealthCheck({ test: ['CMD-SHELL', 'pg_isready -U test'], interval: 250, retries: 50 });
    */
   withHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number }): Container {
     return this.#with({ healthcheck: checkHealthCheck(check) });
@@ -348,7 +375,9 @@ export class Container {
    * fails the start with `ERR_PULL_TIMEOUT` instead of holding it; the wait for readiness has its own
    * {@link withStartupTimeout}. `Infinity` removes the bound.
    * @defaultValue the `pullTimeout` setting (`$SLIPWAY_PULL_TIMEOUT`, `slipway.config.json`), else 600000 (10 minutes)
-   * @example new Container('redis:7').withPullTimeout(120_000)
+   * @example
+   * import { Container } from 'slipway';
+   * new Container('redis:7').withPullTimeout(120_000);
    */
   withPullTimeout(ms: number): Container {
     if (ms !== Infinity && (!Number.isFinite(ms) || ms <= 0)) throw invalidArgument('pullTimeout', ms, 'a positive number of milliseconds, or Infinity');
@@ -362,7 +391,11 @@ export class Container {
    * process runs, before the wait (to follow its logs while it starts, as testcontainers' log consumers do), and the
    * wait begins once it returns (or its promise resolves); if it throws, the container is removed and `start()` rejects
    * with that error.
-   * @example await new Container('redis:7').start({ onLaunched: (c) => void pipeLogs(c.logs({ follow: true })) })
+   * @example
+   * import { Container } from 'slipway';
+   * await new Container('redis:7').start({
+   *   onLaunched: (c) => void (async () => { for await (const line of c.logs({ follow: true })) console.log(line); })(),
+   * });
    */
   async start(opts: { signal?: AbortSignal; onLaunched?: (container: StartedContainer) => void | Promise<void> } = {}): Promise<StartedContainer> {
     const { startContainer } = await import('./start.js');

@@ -9,6 +9,7 @@ const log = logger('network');
  * A user network: containers joined with `withNetwork(net, { aliases })` reach each other by name,
  * hostname and alias on their own ports; containers on other networks cannot reach them.
  * @example
+ * import { Container, Network } from 'slipway';
  * await using net = await Network.create();
  * await using db = await new Container('postgres:16').withNetwork(net, { aliases: ['db'] }).start();
  * await using app = await new Container('my-app').withNetwork(net).withEnv({ DB_HOST: 'db' }).start();
@@ -55,7 +56,9 @@ export class Network implements AsyncDisposable, NetworkAttachable {
 
   /**
    * The started, not yet removed network of this process with this name (as `docker run --network <name>` finds it).
-   * @example new Container('redis:7').withNetwork(Network.byName('backend')!)
+   * @example
+   * import { Container, Network } from 'slipway';
+   * new Container('redis:7').withNetwork(Network.byName('backend')!);
    */
   static byName(name: string): Network | undefined { return Network.#live.get(name); }
 

@@ -8,7 +8,13 @@ import { parsePortSpec, type ContainerOptions } from './container-options.js';
 
 export type { ExecOptions, ExecResult, ExitInfo };
 
-/** Options for {@link StartedContainer.logs}. */
+/**
+ * Options for {@link StartedContainer.logs}.
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('redis:7').start();
+ * for await (const line of c.logs({ follow: true, tail: 10, stderr: false })) if (line.includes('Ready to accept')) break;
+ */
 export interface LogsOptions {
   /** Keep yielding new lines until the container exits. @defaultValue false */
   follow?: boolean;
@@ -23,7 +29,13 @@ export interface LogsOptions {
   signal?: AbortSignal;
 }
 
-/** Log lines as an async iterable, plus `text()` for everything at once. */
+/**
+ * Log lines as an async iterable, plus `text()` for everything at once.
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('redis:7').start();
+ * const all = await c.logs().text();
+ */
 export interface LogStream extends AsyncIterable<string> {
   /** The output as written (lines end with `\n` unless the stream ended without one). */
   text(): Promise<string>;
@@ -32,6 +44,11 @@ export interface LogStream extends AsyncIterable<string> {
 /**
  * A running (or exited but not yet removed) container. Stop it with `stop()`, or let `await using`
  * do it; `stop()` and `remove()` are idempotent.
+ * @example
+ * import { Container } from 'slipway';
+ * await using redis = await new Container('redis:7').expose(6379).start();
+ * const url = `redis://${redis.host}:${redis.getMappedPort(6379)}`;
+ * const { stdout } = await redis.exec(['redis-cli', 'ping']); // 'PONG\n'
  */
 export class StartedContainer implements AsyncDisposable {
   readonly #rt: RuntimeContainer;
@@ -227,7 +244,11 @@ export class StartedContainer implements AsyncDisposable {
    * Docker's put-archive and {@link Container.withArchive} do), `{ uid, gid }` gives everything to those ids.
    * @throws SlipwayError `ERR_UNSUPPORTED` for a device or FIFO entry; `ERR_COPY_UNSAFE_PATH` for a name with `..`;
    *   `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
-   * @example await container.copyArchiveTo(createReadStream('site.tar'), '/usr/share/nginx/html');
+   * @example
+   * import { createReadStream } from 'node:fs';
+   * import { Container } from 'slipway';
+   * await using web = await new Container('nginx:1').start();
+   * await web.copyArchiveTo(createReadStream('site.tar'), '/usr/share/nginx/html');
    */
   async copyArchiveTo(tar: Readable | Buffer, containerPath = '/', opts: { owner?: 'archive' | { uid: number; gid: number } } = {}): Promise<void> {
     this.#checkNotRemoved();
@@ -255,8 +276,13 @@ export class StartedContainer implements AsyncDisposable {
    *   collision, a name tar cannot carry); `ERR_COPY_HOST` for a host directory in the way or a host
    *   file system error; `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
    * @returns without `hostPath`, a Node `Readable` of the tar archive; with it, nothing once the files are written
-   * @example await container.copyFrom('/var/log/app', join(tmp, 'logs'));
-   * @example await pipeline(await container.copyFrom('/var/log/app'), createWriteStream('logs.tar'));
+   * @example
+   * import { createWriteStream } from 'node:fs';
+   * import { pipeline } from 'node:stream/promises';
+   * import { Container } from 'slipway';
+   * await using app = await new Container('my-app:1').start();
+   * await app.copyFrom('/var/log/app', './logs'); // into a host directory
+   * await pipeline(await app.copyFrom('/var/log/app'), createWriteStream('logs.tar')); // or a tar stream
    */
   copyFrom(containerPath: string): Promise<Readable>;
   copyFrom(containerPath: string, hostPath: string): Promise<void>;

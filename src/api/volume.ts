@@ -12,6 +12,7 @@ const registry = new Map<string, Volume>();
  * that mounts it. It is removed when the process ends, unless created with `{ keep: true }` (then it
  * lives under the store, `~/.cache/slipway/volumes/<name>`, until `remove()`).
  * @example
+ * import { Container, Volume } from 'slipway';
  * const data = Volume.named('pgdata');
  * await new Container('postgres:16').withVolume(data, '/var/lib/postgresql/data').start();
  */

@@ -11,7 +11,13 @@ const CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
 const PEER_PORT = ETCD_PEER_PORT;
 
-/** Settings of {@link EtcdContainer}. */
+/**
+ * Settings of {@link EtcdContainer}.
+ * @example
+ * import { EtcdContainer, type EtcdSettings } from 'slipway';
+ * const settings: EtcdSettings = { nodeName: 'etcd-test' };
+ * new EtcdContainer('quay.io/coreos/etcd:v3.5.17').withNodeName('node-a');
+ */
 export interface EtcdSettings {
   /** `--name`, also the host name in the advertised peer URL. @defaultValue 'etcd-test' */
   nodeName: string;
@@ -42,6 +48,8 @@ export function etcdEndpoint(host: string, port: number): string { return `http:
  * on every address, ready once it logs "ready to serve client requests" and listens.
  *
  * @example
+ * import { Etcd3 } from 'etcd3';
+ * import { EtcdContainer } from 'slipway';
  * await using etcd = await new EtcdContainer('quay.io/coreos/etcd:v3.5.17').start();
  * const client = new Etcd3({ hosts: etcd.getClientEndpoint() });
  */
@@ -65,7 +73,13 @@ export class EtcdContainer extends ServiceContainer<EtcdSettings, StartedEtcdCon
   }
 }
 
-/** A started {@link EtcdContainer}. */
+/**
+ * A started {@link EtcdContainer}.
+ * @example
+ * import { EtcdContainer } from 'slipway';
+ * await using etcd = await new EtcdContainer('quay.io/coreos/etcd:v3.5.17').start();
+ * etcd.getClientEndpoint(); // http://127.0.0.1:PORT
+ */
 export class StartedEtcdContainer extends StartedServiceContainer {
   /** The host port that reaches 2379. */
   getPort(): number { return this.getMappedPort(CLIENT_PORT); }

@@ -6,7 +6,6 @@
  * pg.getConnectionUri(); // postgres://test:test@127.0.0.1:41234/test
  */
 export { ServiceContainer, StartedServiceContainer } from './service-container.js';
-export type { ModuleState, ServiceDefinition } from './service-container.js';
 export { PostgreSqlContainer, StartedPostgreSqlContainer } from './postgresql.js';
 export type { PostgreSqlSettings } from './postgresql.js';
 export { RedisContainer, StartedRedisContainer } from './redis.js';

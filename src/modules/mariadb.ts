@@ -9,7 +9,13 @@ import {
 
 const PORT = 3306;
 
-/** Settings of {@link MariaDbContainer} and {@link MySqlContainer}. */
+/**
+ * Settings of {@link MariaDbContainer} and {@link MySqlContainer}.
+ * @example
+ * import { MariaDbContainer, type MariaDbSettings } from 'slipway';
+ * const defaults: MariaDbSettings = { database: 'test', username: 'test', userPassword: 'test', rootPassword: 'test' };
+ * new MariaDbContainer('mariadb:11').withDatabase('shop').withUsername('shop').withUserPassword('pw').withRootPassword('root');
+ */
 export interface MariaDbSettings {
   /** Created at first start (`MARIADB_DATABASE` / `MYSQL_DATABASE`). @defaultValue 'test' */
   database: string;
@@ -21,7 +27,12 @@ export interface MariaDbSettings {
   rootPassword: string;
 }
 
-/** What differs between the MariaDB and MySQL flavours of the same module. */
+/**
+ * What differs between the MariaDB and MySQL flavours of the same module.
+ * @example
+ * import type { Flavour } from 'slipway';
+ * const mysql: Flavour = { env: 'MYSQL', scheme: 'mysql', client: 'mysql' }; // what MySqlContainer uses
+ */
 export interface Flavour {
   /** Prefix of the image's environment variables. */
   env: 'MARIADB' | 'MYSQL';
@@ -80,6 +91,8 @@ abstract class MariaDbFamilyContainer extends ServiceContainer<MariaDbSettings, 
  * on a free host port and ready once the server (not the init-time one) listens.
  *
  * @example
+ * import mysql from 'mysql2/promise';
+ * import { MariaDbContainer } from 'slipway';
  * await using db = await new MariaDbContainer('mariadb:11').withDatabase('shop').start();
  * const conn = await mysql.createConnection(db.getConnectionUri());
  */
@@ -101,6 +114,8 @@ export class MariaDbContainer extends MariaDbFamilyContainer {
  * and the `mysql` client. MariaDB images accept the same variables, so it runs over either.
  *
  * @example
+ * import mysql from 'mysql2/promise';
+ * import { MySqlContainer } from 'slipway';
  * await using db = await new MySqlContainer('mysql:8').withRootPassword('pw').start();
  * const conn = await mysql.createConnection(db.getConnectionUri(true));
  */
@@ -148,7 +163,14 @@ export async function mariaDbExecuteQuery(
   return r.stdout;
 }
 
-/** A started {@link MariaDbContainer} or {@link MySqlContainer}. */
+/**
+ * A started {@link MariaDbContainer} or {@link MySqlContainer}.
+ * @example
+ * import { MariaDbContainer } from 'slipway';
+ * await using db = await new MariaDbContainer('mariadb:11').start();
+ * db.getConnectionUri(); // mariadb://test:test@127.0.0.1:PORT/test
+ * await db.executeQuery('CREATE TABLE t (id INT)');
+ */
 export class StartedMariaDbContainer extends StartedServiceContainer {
   readonly #settings: Readonly<MariaDbSettings>;
   readonly #flavour: Flavour;

@@ -22,6 +22,8 @@ export function memcachedConnectionString(host: string, port: number): string { 
  * Memcached, published on a free host port and ready once it listens.
  *
  * @example
+ * import memjs from 'memjs';
+ * import { MemcachedContainer } from 'slipway';
  * await using cache = await new MemcachedContainer('memcached:1.6').start();
  * const client = memjs.Client.create(cache.getConnectionString());
  */
@@ -42,7 +44,13 @@ export class MemcachedContainer extends ServiceContainer<Record<string, never>, 
   }
 }
 
-/** A started {@link MemcachedContainer}. */
+/**
+ * A started {@link MemcachedContainer}.
+ * @example
+ * import { MemcachedContainer } from 'slipway';
+ * await using cache = await new MemcachedContainer('memcached:1.6').start();
+ * cache.getConnectionString(); // '127.0.0.1:PORT'
+ */
 export class StartedMemcachedContainer extends StartedServiceContainer {
   /** The host port that reaches 11211. */
   getPort(): number { return this.getMappedPort(PORT); }

@@ -35,8 +35,10 @@ export function mosquittoConnectionUrl(host: string, port: number): string { ret
  * `/mosquitto/config/mosquitto.conf` (`with((c) => c.withFile(...))`) replaces the module's.
  *
  * @example
+ * import { connectAsync } from 'mqtt';
+ * import { MosquittoContainer } from 'slipway';
  * await using broker = await new MosquittoContainer('eclipse-mosquitto:2').start();
- * const client = await mqtt.connectAsync(broker.getConnectionUrl());
+ * const client = await connectAsync(broker.getConnectionUrl());
  */
 export class MosquittoContainer extends ServiceContainer<Record<string, never>, StartedMosquittoContainer> {
   protected readonly definition = mosquittoService;
@@ -55,7 +57,13 @@ export class MosquittoContainer extends ServiceContainer<Record<string, never>, 
   }
 }
 
-/** A started {@link MosquittoContainer}. */
+/**
+ * A started {@link MosquittoContainer}.
+ * @example
+ * import { MosquittoContainer } from 'slipway';
+ * await using broker = await new MosquittoContainer('eclipse-mosquitto:2').start();
+ * broker.getConnectionUrl(); // mqtt://127.0.0.1:PORT
+ */
 export class StartedMosquittoContainer extends StartedServiceContainer {
   /** The host port that reaches 1883. */
   getPort(): number { return this.getMappedPort(PORT); }

@@ -10,7 +10,13 @@ const CLIENT_PORT = 4222;
 const ROUTING_PORT = 6222;
 const MONITORING_PORT = 8222;
 
-/** Settings of {@link NatsContainer}. */
+/**
+ * Settings of {@link NatsContainer}.
+ * @example
+ * import { NatsContainer, type NatsSettings } from 'slipway';
+ * const settings: NatsSettings = { username: 'app', password: 'pw', args: [['--name', 'test']] };
+ * new NatsContainer('nats:2.10').withUsername('app').withPass('pw').withArg('--name', 'test');
+ */
 export interface NatsSettings {
   /** `--user`. @defaultValue 'test' */
   username: string;
@@ -20,7 +26,15 @@ export interface NatsSettings {
   args: readonly (readonly string[])[];
 }
 
-/** What `connect()` of the `nats` package takes: `servers`, `user`, `pass`. */
+/**
+ * What `connect()` of the `nats` package takes: `servers`, `user`, `pass`.
+ * @example
+ * import { connect } from 'nats';
+ * import { NatsContainer, type NatsConnectionOptions } from 'slipway';
+ * await using n = await new NatsContainer('nats:2.10').start();
+ * const options: NatsConnectionOptions = n.getConnectionOptions();
+ * const nc = await connect(options);
+ */
 export interface NatsConnectionOptions {
   servers: string;
   user: string;
@@ -56,6 +70,8 @@ export function natsConnectionOptions(host: string, port: number, s: Readonly<Na
  * monitoring on 8222), client port 4222 published, ready once it logs "Server is ready" and listens.
  *
  * @example
+ * import { connect } from 'nats';
+ * import { NatsContainer } from 'slipway';
  * await using n = await new NatsContainer('nats:2.10').withJetStream().start();
  * const nc = await connect(n.getConnectionOptions());
  */
@@ -85,7 +101,13 @@ export class NatsContainer extends ServiceContainer<NatsSettings, StartedNatsCon
   }
 }
 
-/** A started {@link NatsContainer}. */
+/**
+ * A started {@link NatsContainer}.
+ * @example
+ * import { NatsContainer } from 'slipway';
+ * await using n = await new NatsContainer('nats:2.10').start();
+ * const { servers, user, pass } = n.getConnectionOptions();
+ */
 export class StartedNatsContainer extends StartedServiceContainer {
   readonly #settings: Readonly<NatsSettings>;
 

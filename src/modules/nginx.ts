@@ -27,6 +27,7 @@ export function nginxBaseUrl(host: string, port: number): string { return `http:
  * nginx, published on a free host port and ready once `GET /` gets an HTTP answer.
  *
  * @example
+ * import { NginxContainer } from 'slipway';
  * await using web = await new NginxContainer('nginx:1')
  *   .with((c) => c.withFile('/usr/share/nginx/html/index.html', '<h1>hi</h1>')).start();
  * await fetch(web.getBaseUrl());
@@ -48,7 +49,13 @@ export class NginxContainer extends ServiceContainer<Record<string, never>, Star
   }
 }
 
-/** A started {@link NginxContainer}. */
+/**
+ * A started {@link NginxContainer}.
+ * @example
+ * import { NginxContainer } from 'slipway';
+ * await using web = await new NginxContainer('nginx:1').start();
+ * const res = await fetch(`${web.getBaseUrl()}/`);
+ */
 export class StartedNginxContainer extends StartedServiceContainer {
   /** The host port that reaches 80. */
   getPort(): number { return this.getMappedPort(PORT); }

@@ -12,7 +12,14 @@ const SSL_DIR = '/tmp/slipway/postgres';
 /** testcontainers' default snapshot (template database) name. */
 export const DEFAULT_SNAPSHOT_NAME = 'migrated_template';
 
-/** Settings of {@link PostgreSqlContainer}. */
+/**
+ * Settings of {@link PostgreSqlContainer}.
+ * @example
+ * import { PostgreSqlContainer, type PostgreSqlSettings } from 'slipway';
+ * const defaults: PostgreSqlSettings = { database: 'test', username: 'test', password: 'test' };
+ * // withDatabase/withUsername/withPassword/withSSL change them:
+ * new PostgreSqlContainer('postgres:16').withDatabase('app').withUsername('app').withPassword('secret');
+ */
 export interface PostgreSqlSettings {
   /** @defaultValue 'test' */
   database: string;
@@ -135,8 +142,10 @@ export async function postgresRestoreSnapshot(started: StartedContainer, s: Read
  * Immutable: every `with*` returns a new builder (a dropped result changes nothing).
  *
  * @example
- * await using pg = await new PostgreSqlContainer('postgres:16').withDatabase('app').start();
- * const client = new pg.Client({ connectionString: pg.getConnectionUri() });
+ * import pg from 'pg';
+ * import { PostgreSqlContainer } from 'slipway';
+ * await using db = await new PostgreSqlContainer('postgres:16').withDatabase('app').start();
+ * const client = new pg.Client({ connectionString: db.getConnectionUri() });
  */
 export class PostgreSqlContainer extends ServiceContainer<PostgreSqlSettings, StartedPostgreSqlContainer> {
   protected readonly definition = postgresService;
@@ -173,7 +182,15 @@ export class PostgreSqlContainer extends ServiceContainer<PostgreSqlSettings, St
   }
 }
 
-/** A started {@link PostgreSqlContainer}. */
+/**
+ * A started {@link PostgreSqlContainer}.
+ * @example
+ * import { PostgreSqlContainer } from 'slipway';
+ * await using db = await new PostgreSqlContainer('postgres:16').start();
+ * db.getConnectionUri(); // postgres://test:test@127.0.0.1:PORT/test
+ * await db.snapshot(); // after migrations; restoreSnapshot() between tests
+ * await db.restoreSnapshot();
+ */
 export class StartedPostgreSqlContainer extends StartedServiceContainer {
   readonly #settings: Readonly<PostgreSqlSettings>;
 

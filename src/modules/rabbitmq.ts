@@ -10,7 +10,13 @@ import {
 const AMQP_PORT = 5672;
 const MANAGEMENT_PORT = 15672;
 
-/** Settings of {@link RabbitMQContainer}. */
+/**
+ * Settings of {@link RabbitMQContainer}.
+ * @example
+ * import { RabbitMQContainer, type RabbitMQSettings } from 'slipway';
+ * const defaults: RabbitMQSettings = { username: 'guest', password: 'guest' };
+ * new RabbitMQContainer('rabbitmq:3.13-management').withUsername('app').withPassword('pw');
+ */
 export interface RabbitMQSettings {
   /** `RABBITMQ_DEFAULT_USER`. @defaultValue 'guest' */
   username: string;
@@ -53,6 +59,8 @@ export function checkRabbitMQValue(option: string, value: unknown): string { ret
  * the management UI/API on 15672, both published, ready once it logs "Server startup complete" and listens.
  *
  * @example
+ * import amqp from 'amqplib';
+ * import { RabbitMQContainer } from 'slipway';
  * await using mq = await new RabbitMQContainer('rabbitmq:3.13-management').start();
  * const conn = await amqp.connect(mq.getAmqpUrl());
  */
@@ -78,7 +86,14 @@ export class RabbitMQContainer extends ServiceContainer<RabbitMQSettings, Starte
   }
 }
 
-/** A started {@link RabbitMQContainer}. */
+/**
+ * A started {@link RabbitMQContainer}.
+ * @example
+ * import { RabbitMQContainer } from 'slipway';
+ * await using mq = await new RabbitMQContainer('rabbitmq:3.13-management').start();
+ * mq.getAmqpUrl(); // amqp://guest:guest@127.0.0.1:PORT
+ * mq.getManagementUrl(); // http://127.0.0.1:PORT
+ */
 export class StartedRabbitMQContainer extends StartedServiceContainer {
   readonly #settings: Readonly<RabbitMQSettings>;
 

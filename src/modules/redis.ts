@@ -11,7 +11,13 @@ import {
 
 const PORT = 6379;
 
-/** Settings of {@link RedisContainer}. */
+/**
+ * Settings of {@link RedisContainer}.
+ * @example
+ * import { RedisContainer, type RedisSettings } from 'slipway';
+ * const settings: RedisSettings = { password: 'pw', persistence: '/tmp/redis-data' };
+ * new RedisContainer('redis:7').withPassword('pw').withPersistence('/tmp/redis-data');
+ */
 export interface RedisSettings {
   /** Set with `--requirepass`; none by default. */
   password?: string;
@@ -117,8 +123,10 @@ export function redisConnectionUrl(host: string, port: number, s: Readonly<Redis
  * Immutable: every `with*` returns a new builder (a dropped result changes nothing).
  *
  * @example
+ * import { Redis } from 'ioredis';
+ * import { RedisContainer } from 'slipway';
  * await using redis = await new RedisContainer('redis:7').start();
- * const client = createClient({ url: redis.getConnectionUrl() });
+ * const client = new Redis(redis.getConnectionUrl());
  */
 export class RedisContainer extends ServiceContainer<RedisSettings, StartedRedisContainer> {
   protected readonly definition = redisService;
@@ -144,7 +152,14 @@ export class RedisContainer extends ServiceContainer<RedisSettings, StartedRedis
   }
 }
 
-/** A started {@link RedisContainer}. */
+/**
+ * A started {@link RedisContainer}.
+ * @example
+ * import { RedisContainer } from 'slipway';
+ * await using redis = await new RedisContainer('redis:7').withPassword('pw').start();
+ * redis.getConnectionUrl(); // redis://:pw@127.0.0.1:PORT
+ * await redis.executeCliCmd('set', ['greeting', 'hi']);
+ */
 export class StartedRedisContainer extends StartedServiceContainer {
   readonly #settings: Readonly<RedisSettings>;
 

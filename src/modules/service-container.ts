@@ -63,6 +63,12 @@ export interface ModuleState<S> {
  * Immutable: a `with*` call whose result is dropped changes nothing. `pg.withDatabase('shop'); await pg.start()`
  * starts database `test`; chain the calls, or reassign (`pg = pg.withDatabase('shop')`). The mutable,
  * testcontainers-style classes of `slipway/testcontainers` accept statement-style configuration.
+ * @example
+ * import { RedisContainer, type ServiceContainer, type StartedRedisContainer, type RedisSettings } from 'slipway';
+ * // Every module builder is a ServiceContainer: immutable with* methods, with() to reach the underlying Container.
+ * const redis: ServiceContainer<RedisSettings, StartedRedisContainer> = new RedisContainer('redis:7')
+ *   .with((c) => c.withMemory('256m'));
+ * await using started = await redis.start();
  */
 export abstract class ServiceContainer<S extends object, T extends StartedServiceContainer> {
   readonly #container: Container;
@@ -82,7 +88,9 @@ export abstract class ServiceContainer<S extends object, T extends StartedServic
 
   /**
    * Applies any {@link Container} builder method.
-   * @example new PostgreSqlContainer().with((c) => c.withTmpfs('/var/lib/postgresql/data').withShmSize('256m'))
+   * @example
+   * import { PostgreSqlContainer } from 'slipway';
+   * new PostgreSqlContainer().with((c) => c.withTmpfs('/var/lib/postgresql/data').withShmSize('256m'));
    */
   with(customize: (container: Container) => Container): this {
     const next = customize(this.#container);
@@ -152,7 +160,15 @@ export function checkText(option: string, value: unknown): string {
   return value;
 }
 
-/** Base of the started module handles: the generic {@link StartedContainer} API, forwarded. */
+/**
+ * Base of the started module handles: the generic {@link StartedContainer} API, forwarded.
+ * @example
+ * import { RedisContainer } from 'slipway';
+ * await using redis = await new RedisContainer('redis:7').start();
+ * redis.getHost(); // '127.0.0.1'
+ * redis.getPort(); // the host port of the module's main port (6379 inside)
+ * await redis.exec(['redis-cli', 'dbsize']);
+ */
 export class StartedServiceContainer implements AsyncDisposable {
   /** @param container - the underlying started container */
   constructor(readonly container: StartedContainer) {}

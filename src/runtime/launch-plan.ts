@@ -5,7 +5,13 @@
 import type { NetworkAttachable } from './network-membership.js';
 import type { VolumeSource } from './volume-source.js';
 
-/** A port published from the container to the host. */
+/**
+ * A port published from the container to the host.
+ * @example
+ * import { Container } from 'slipway';
+ * const web = new Container('nginx:1').expose({ container: 80, host: 8080, hostIp: '127.0.0.1' });
+ * const [binding] = web.options.ports; // { container: 80, protocol: 'tcp', host: 8080, hostIp: '127.0.0.1' }
+ */
 export interface PortBinding {
   /** Port inside the container. */
   container: number;
@@ -16,12 +22,47 @@ export interface PortBinding {
   hostIp: string;
 }
 
+/**
+ * A host directory or file bound into the container (`Container.withBind`).
+ * @example
+ * import { Container } from 'slipway';
+ * const c = new Container('busybox').withBind('/srv/fixtures', '/fixtures', { readonly: true });
+ * c.options.mounts; // [{ kind: 'bind', source: '/srv/fixtures', target: '/fixtures', readonly: true }]
+ */
 export interface BindMount { kind: 'bind'; source: string; target: string; readonly: boolean }
+/**
+ * A tmpfs mounted in the container (`Container.withTmpfs`); `size` in bytes.
+ * @example
+ * import { Container } from 'slipway';
+ * const c = new Container('postgres:16').withTmpfs('/var/lib/postgresql/data', { size: '512m' });
+ */
 export interface TmpfsMount { kind: 'tmpfs'; target: string; size?: number; mode?: number }
+/**
+ * A `Volume` mounted in the container (`Container.withVolume`).
+ * @example
+ * import { Container, Volume } from 'slipway';
+ * await using data = Volume.named('pgdata');
+ * const c = new Container('postgres:16').withVolume(data, '/var/lib/postgresql/data');
+ */
 export interface VolumeMount { kind: 'volume'; volume: VolumeSource; target: string; readonly: boolean }
+/**
+ * Any mount of `ContainerOptions.mounts`: a bind, a tmpfs or a volume.
+ * @example
+ * import { Container, type Mount } from 'slipway';
+ * const describe = (m: Mount) => (m.kind === 'bind' ? `${m.source} → ${m.target}` : `${m.kind} at ${m.target}`);
+ * new Container('busybox').withTmpfs('/tmp').options.mounts.map(describe); // ['tmpfs at /tmp']
+ */
 export type Mount = BindMount | TmpfsMount | VolumeMount;
 
-/** A file placed into the container before its process starts. */
+/**
+ * A file placed into the container before its process starts.
+ * @example
+ * import { Container } from 'slipway';
+ * const c = new Container('nginx:1')
+ *   .withFile('/usr/share/nginx/html/index.html', '<h1>hi</h1>', { mode: 0o644 })
+ *   .withCopy('./fixtures/nginx.conf', '/etc/nginx/nginx.conf');
+ * c.options.files.length; // 2
+ */
 export interface FileCopy {
   target: string;
   /** Inline content, or a host path to copy (file or directory), or a tar archive extracted at `target`. */
@@ -34,9 +75,21 @@ export interface FileCopy {
   ownerOfProcess?: boolean;
 }
 
+/**
+ * How a container is networked: `isolated` (its own network namespace, the default), `none` (loopback only) or `host` (the host's).
+ * @example
+ * import { Container } from 'slipway';
+ * const offline = new Container('busybox').withNetworkMode('none');
+ */
 export type NetworkMode = 'isolated' | 'none' | 'host';
 
-/** Which host services a container may reach (see `Container.withHostAccess`). */
+/**
+ * Which host services a container may reach (see `Container.withHostAccess`).
+ * @example
+ * import { Container } from 'slipway';
+ * const c = new Container('curlimages/curl').withHostAccess(8080);
+ * c.options.hostAccess?.ports; // [8080]: http://host.slipway.internal:8080 inside reaches the host's 127.0.0.1:8080
+ */
 export interface HostAccess {
   /** TCP ports of the host's 127.0.0.1 reachable as `host.slipway.internal:<port>`, and no others. */
   ports: readonly number[];

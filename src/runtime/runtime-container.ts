@@ -1,6 +1,13 @@
 import type { KeeperFileEntry as CopyEntry, KeeperGetEntry as CopiedEntry } from './keeper/keeper.js';
 
-/** How a container's process ended. */
+/**
+ * How a container's process ended.
+ * @example
+ * import { Container } from 'slipway';
+ * const c = await new Container('busybox').withCommand(['sleep', '60']).start();
+ * const exit = await c.stop(); // { exitCode: null, signal: 'SIGTERM', oomKilled: false } or exitCode 143
+ * if (exit.oomKilled) console.warn('raise withMemory()');
+ */
 export interface ExitInfo {
   /** Exit code, or null when a signal ended the process. */
   exitCode: number | null;
@@ -10,6 +17,13 @@ export interface ExitInfo {
   oomKilled: boolean;
 }
 
+/**
+ * Options of `StartedContainer.exec`: environment, user, working directory, stdin, an `AbortSignal`, and callbacks that receive output as it comes.
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('busybox').withCommand(['sleep', 'infinity']).start();
+ * const r = await c.exec(['sh', '-c', 'cat > /tmp/in; id -u'], { user: '1000', workdir: '/tmp', stdin: 'data', env: { A: '1' } });
+ */
 export interface ExecOptions {
   env?: Record<string, string>;
   user?: string;
@@ -20,6 +34,14 @@ export interface ExecOptions {
   onStderr?: (chunk: Buffer) => void;
 }
 
+/**
+ * What `StartedContainer.exec` returns once the command ended: exit code (null when a signal ended it), the signal, and its output.
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('busybox').withCommand(['sleep', 'infinity']).start();
+ * const { exitCode, stdout, stderr } = await c.exec(['ls', '/nope']);
+ * if (exitCode !== 0) console.error(stderr);
+ */
 export interface ExecResult {
   exitCode: number | null;
   signal: string | null;

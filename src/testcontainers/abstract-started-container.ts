@@ -15,10 +15,11 @@ import {
  * handle keeps the state (stopped, auto-remove, wait strategy for restarts…), this object only delegates.
  *
  * @example
+ * import { AbstractStartedContainer, GenericContainer } from 'slipway/testcontainers';
  * class StartedMyService extends AbstractStartedContainer {
  *   getUrl() { return `http://${this.getHost()}:${this.getMappedPort(8080)}`; }
  * }
- * const svc = new StartedMyService(await new GenericContainer(image).withExposedPorts(8080).start());
+ * const svc = new StartedMyService(await new GenericContainer('my-service:1').withExposedPorts(8080).start());
  */
 export class AbstractStartedContainer extends StartedTestContainer {
   constructor(protected readonly startedTestContainer: StartedTestContainer) {

@@ -12,7 +12,13 @@ import { GenericContainerBuilder } from './generic-container-builder.js';
 import { reuseEnabled, reuseKey, startReusable } from './reuse.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
-/** testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms. */
+/**
+ * testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms.
+ * @example
+ * import { GenericContainer, type HealthCheck } from 'slipway/testcontainers';
+ * const check: HealthCheck = { test: ['CMD-SHELL', 'pg_isready -U postgres'], interval: 250, retries: 40 };
+ * new GenericContainer('postgres:16').withHealthCheck(check);
+ */
 export interface HealthCheck {
   test: ['CMD-SHELL', string] | ['CMD', ...string[]] | string[];
   interval?: number;
@@ -21,7 +27,12 @@ export interface HealthCheck {
   startPeriod?: number;
 }
 
-/** testcontainers' `withResourcesQuota` argument: memory in GB (1024³ bytes), cpu in CPUs. */
+/**
+ * testcontainers' `withResourcesQuota` argument: memory in GB (1024³ bytes), cpu in CPUs.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * new GenericContainer('postgres:16').withResourcesQuota({ memory: 0.5, cpu: 1 }); // 512 MiB, one CPU
+ */
 export interface ResourcesQuota {
   memory?: number;
   cpu?: number;
@@ -34,6 +45,12 @@ const OWN_IPC = new Set(['', 'private', 'shareable']);
  * testcontainers' `GenericContainer`: a mutable builder whose `with*` methods change it and return `this`, so
  * statement-style configuration (`c.withEnvironment(...); await c.start()`) works as in testcontainers.
  * What slipway cannot do throws `SlipwayError` `ERR_UNSUPPORTED` naming the method and the alternative.
+ * @example
+ * import { GenericContainer, Wait } from 'slipway/testcontainers';
+ * const container = new GenericContainer('redis:7');
+ * container.withExposedPorts(6379).withWaitStrategy(Wait.forLogMessage('Ready to accept connections'));
+ * await using redis = await container.start();
+ * const url = `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`;
  */
 export class GenericContainer {
   protected container: Container;
@@ -131,7 +148,9 @@ export class GenericContainer {
   /**
    * A health check replacing the image's HEALTHCHECK; without a wait strategy the start waits until it passes (also
    * what `Wait.forHealthCheck()` runs). Durations in milliseconds.
-   * @example .withHealthCheck({ test: ['CMD-SHELL', 'redis-cli ping'], interval: 250, retries: 20 })
+   * @example
+   * import { GenericContainer } from 'slipway/testcontainers';
+   * new GenericContainer('redis:7').withHealthCheck({ test: ['CMD-SHELL', 'redis-cli ping'], interval: 250, retries: 20 });
    */
   withHealthCheck(healthCheck: HealthCheck): this { return this.#set(this.container.withHealthCheck(healthCheck)); }
   /** `0` fails the start at once unless there is nothing to wait for. */
@@ -218,7 +237,10 @@ export class GenericContainer {
   }
   /**
    * Called once the container's process runs (before the wait strategy, so a start that fails is seen too), with a
-   * Readable of its output (stdout and stderr, line by line) that ends when the container exits. @example .withLogConsumer((s) => s.on('data', (l) => process.stdout.write(l)))
+   * Readable of its output (stdout and stderr, line by line) that ends when the container exits.
+   * @example
+   * import { GenericContainer } from 'slipway/testcontainers';
+   * new GenericContainer('redis:7').withLogConsumer((stream) => stream.on('data', (line) => process.stdout.write(line)));
    */
   withLogConsumer(logConsumer: (stream: Readable) => unknown): this {
     if (typeof logConsumer !== 'function') throw invalidArgument('withLogConsumer', logConsumer, 'a function receiving a Readable');

@@ -5,10 +5,21 @@ import { checkPort } from '../api/container-options.js';
 export const exposedHostPorts = new Set<number>();
 export const HOST_ALIAS = 'host.testcontainers.internal';
 
-/** A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host, protocol? }` for a fixed host port. */
+/**
+ * A port for `withExposedPorts`: `6379`, `'53/udp'` or `{ container, host, protocol? }` for a fixed host port.
+ * @example
+ * import { GenericContainer, type PortSpec } from 'slipway/testcontainers';
+ * const ports: PortSpec[] = [6379, '5353/udp', { container: 8080, host: 18080 }];
+ * new GenericContainer('my-service:1').withExposedPorts(...ports);
+ */
 export type PortSpec = number | string | { container: number; host: number; protocol?: 'tcp' | 'udp' };
 
-/** testcontainers' `TestContainers` namespace. */
+/**
+ * testcontainers' `TestContainers` namespace.
+ * @example
+ * import { TestContainers } from 'slipway/testcontainers';
+ * await TestContainers.exposeHostPorts(5432); // containers started from now on reach host.testcontainers.internal:5432
+ */
 export const TestContainers = Object.freeze({
   /**
    * testcontainers' `TestContainers.exposeHostPorts`: containers started afterwards (by {@link GenericContainer})
@@ -17,7 +28,12 @@ export const TestContainers = Object.freeze({
    * Containers already running are not changed.
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` for a port outside 1..65535.
    * @example
-   * await TestContainers.exposeHostPorts(server.address().port);
+   * import { createServer } from 'node:http';
+   * import type { AddressInfo } from 'node:net';
+   * import { GenericContainer, TestContainers } from 'slipway/testcontainers';
+   * const server = createServer((_req, res) => res.end('ok')).listen(0, '127.0.0.1');
+   * const { port } = server.address() as AddressInfo;
+   * await TestContainers.exposeHostPorts(port);
    * const c = await new GenericContainer('curlimages/curl').withCommand(['curl', `http://host.testcontainers.internal:${port}`]).start();
    */
   async exposeHostPorts(...ports: number[]): Promise<void> {

@@ -1,6 +1,12 @@
 /** testcontainers' `PullPolicy` and `ImagePullPolicy`. */
 
-/** testcontainers' `ImagePullPolicy`: `shouldPull()` is asked once per `start()`; true pulls even a cached image. */
+/**
+ * testcontainers' `ImagePullPolicy`: `shouldPull()` is asked once per `start()`; true pulls even a cached image.
+ * @example
+ * import { GenericContainer, type ImagePullPolicy } from 'slipway/testcontainers';
+ * const pullInCi: ImagePullPolicy = { shouldPull: () => process.env.CI === 'true' };
+ * new GenericContainer('redis:7').withPullPolicy(pullInCi);
+ */
 export interface ImagePullPolicy {
   shouldPull(): boolean;
 }
@@ -16,7 +22,9 @@ class AlwaysPullPolicy implements ImagePullPolicy {
 /**
  * testcontainers' `PullPolicy`: `defaultPolicy()` pulls only a missing image, `alwaysPull()` pulls on every start;
  * a custom policy is any `{ shouldPull(): boolean }`.
- * @example new GenericContainer('redis:7').withPullPolicy(PullPolicy.alwaysPull())
+ * @example
+ * import { GenericContainer, PullPolicy } from 'slipway/testcontainers';
+ * new GenericContainer('redis:7').withPullPolicy(PullPolicy.alwaysPull());
  */
 export class PullPolicy {
   static defaultPolicy(): ImagePullPolicy { return new DefaultPullPolicy(); }

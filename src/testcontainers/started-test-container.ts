@@ -5,19 +5,68 @@ import { posix } from 'node:path';
 import type { StartedContainer } from '../api/started-container.js';
 import { unsupported } from '../errors.js';
 
-/** testcontainers' `ExecOptions`. */
+/**
+ * testcontainers' `ExecOptions`.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * await using c = await new GenericContainer('busybox').withCommand(['sleep', 'infinity']).start();
+ * await c.exec(['sh', '-c', 'pwd; id -u; echo $A'], { workingDir: '/tmp', user: '1000', env: { A: '1' } });
+ */
 export interface ExecOptions { workingDir: string; user: string; env: Record<string, string> }
-/** testcontainers' `ExecResult`: `output` is stdout and stderr interleaved as they were read. */
+/**
+ * testcontainers' `ExecResult`: `output` is stdout and stderr interleaved as they were read.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * await using c = await new GenericContainer('busybox').withCommand(['sleep', 'infinity']).start();
+ * const { exitCode, stdout, stderr, output } = await c.exec('ls /nope');
+ */
 export interface ExecResult { output: string; stdout: string; stderr: string; exitCode: number }
-/** testcontainers' `StopOptions`: `timeout` in ms before SIGKILL (default 0), `remove` (default: the container's auto-remove, true). */
+/**
+ * testcontainers' `StopOptions`: `timeout` in ms before SIGKILL (default 0), `remove` (default: the container's auto-remove, true).
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * const c = await new GenericContainer('redis:7').start();
+ * await c.stop({ timeout: 5000, remove: true });
+ */
 export interface StopOptions { timeout: number; remove: boolean; removeVolumes: boolean }
-/** testcontainers' `RestartOptions`: `timeout` in ms before SIGKILL (default 0). */
+/**
+ * testcontainers' `RestartOptions`: `timeout` in ms before SIGKILL (default 0).
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * await using c = await new GenericContainer('redis:7').start();
+ * await c.restart({ timeout: 1000 }); // SIGTERM, SIGKILL after 1 s, then the wait strategy again
+ */
 export interface RestartOptions { timeout: number }
+/**
+ * A host file for `withCopyFilesToContainer`/`copyFilesToContainer`.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * new GenericContainer('nginx:1').withCopyFilesToContainer([{ source: './nginx.conf', target: '/etc/nginx/nginx.conf' }]);
+ */
 export interface FileToCopy { source: string; target: string; mode?: number }
+/**
+ * A host directory for `withCopyDirectoriesToContainer`/`copyDirectoriesToContainer`.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * new GenericContainer('nginx:1').withCopyDirectoriesToContainer([{ source: './site', target: '/usr/share/nginx/html' }]);
+ */
 export interface DirectoryToCopy { source: string; target: string; mode?: number }
+/**
+ * A file made from a string, Buffer or Readable for `withCopyContentToContainer`/`copyContentToContainer`.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * new GenericContainer('nginx:1').withCopyContentToContainer([{ content: '<h1>hi</h1>', target: '/usr/share/nginx/html/index.html', mode: 0o644 }]);
+ */
 export interface ContentToCopy { content: string | Buffer | Readable; target: string; mode?: number }
 
-/** testcontainers' stopped container: its id, and its files while it was stopped without `remove`. */
+/**
+ * testcontainers' stopped container: its id, and its files while it was stopped without `remove`.
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * const c = await new GenericContainer('busybox').withCommand(['sh', '-c', 'echo hi > /out; sleep 60']).start();
+ * const stopped = await c.stop({ remove: false });
+ * const tar = await stopped.copyArchiveFromContainer('/out');
+ */
 export class StoppedTestContainer {
   /** @internal */
   constructor(private readonly inner: StartedContainer) {}
@@ -41,6 +90,11 @@ async function contentBuffer(content: string | Buffer | Readable): Promise<Buffe
 /**
  * testcontainers' started container. Answers from what slipway knows of the container (no inspect call):
  * `getName()` is Docker's `/name` form, `getNetworkNames()` lists user networks (else `bridge`).
+ * @example
+ * import { GenericContainer } from 'slipway/testcontainers';
+ * await using c = await new GenericContainer('redis:7').withExposedPorts(6379).start();
+ * c.getMappedPort(6379);
+ * const { output, exitCode } = await c.exec(['redis-cli', 'ping']);
  */
 export class StartedTestContainer implements AsyncDisposable {
   #stopping: Promise<StoppedTestContainer> | undefined;

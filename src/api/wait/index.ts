@@ -14,7 +14,9 @@ export { runStrategy } from './strategies.js';
 
 /**
  * Readiness conditions for {@link Container.waitFor}, named as in testcontainers.
- * @example new Container('postgres:16').waitFor(Wait.forLogMessage(/ready to accept connections/, 2))
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('postgres:16').waitFor(Wait.forLogMessage(/ready to accept connections/, 2));
  */
 export const Wait = {
   /** Published TCP ports listen inside the container and accept connections (the default when ports are published). */

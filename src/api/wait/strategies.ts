@@ -53,6 +53,15 @@ function checkTimeout(ms: number): number {
  * The base of slipway's strategies (testcontainers' `AbstractWaitStrategy`): a strategy bounds its own wait by its
  * startup timeout (`withStartupTimeout`, else the container's) and reports running out of time in testcontainers' words.
  * Subclasses implement {@link wait}.
+ * @example
+ * import { AbstractWaitStrategy, Container, type WaitTarget } from 'slipway';
+ * class PortFileWritten extends AbstractWaitStrategy {
+ *   describe() { return '/run/port written'; }
+ *   protected async wait(target: WaitTarget, signal: AbortSignal) {
+ *     while ((await target.exec(['test', '-s', '/run/port'], signal)).exitCode !== 0) await new Promise((r) => setTimeout(r, 100));
+ *   }
+ * }
+ * new Container('my-service:1').waitFor(new PortFileWritten().withStartupTimeout(10_000));
  */
 export abstract class AbstractWaitStrategy implements WaitStrategy {
   startupTimeout: number | undefined;
@@ -173,7 +182,12 @@ function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<bo
   });
 }
 
-/** Waits until every published TCP port listens inside the container and accepts a connection through its host port. */
+/**
+ * Waits until every published TCP port listens inside the container and accepts a connection through its host port.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('redis:7').expose(6379).waitFor(Wait.forListeningPorts(6379));
+ */
 export class HostPortWaitStrategy extends AbstractWaitStrategy {
   constructor(private readonly ports?: readonly number[]) { super(); }
   describe(): string { return `ports ${this.ports?.join(', ') ?? 'published'} listening`; }
@@ -206,7 +220,12 @@ export class HostPortWaitStrategy extends AbstractWaitStrategy {
   }
 }
 
-/** Waits until a log line matches `pattern` `times` times (lines written since the start, or since a restart). */
+/**
+ * Waits until a log line matches `pattern` `times` times (lines written since the start, or since a restart).
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('postgres:16').waitFor(Wait.forLogMessage(/ready to accept connections/, 2));
+ */
 export class LogWaitStrategy extends AbstractWaitStrategy {
   constructor(private readonly pattern: RegExp | string, private readonly times = 1) {
     super();
@@ -246,7 +265,13 @@ export interface HttpWaitOptions {
   readTimeout?: number;
 }
 
-/** testcontainers' `HttpWaitStrategyOptions`. */
+/**
+ * testcontainers' `HttpWaitStrategyOptions`.
+ * @example
+ * import { GenericContainer, Wait } from 'slipway/testcontainers';
+ * new GenericContainer('my-service:1').withExposedPorts(8080)
+ *   .withWaitStrategy(Wait.forHttp('/health', 8080, { abortOnContainerExit: true }));
+ */
 export interface HttpWaitStrategyOptions {
   /**
    * Accepted for testcontainers: slipway ends every wait as soon as the container exits; with this set, the error says
@@ -259,6 +284,10 @@ export interface HttpWaitStrategyOptions {
 /**
  * Waits until an HTTP request through the published port answers as expected: by default a 2xx status (as
  * testcontainers' `response.ok`); every `forStatusCode*`/`forResponsePredicate` given must hold.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('my-service:1').expose(8443)
+ *   .waitFor(Wait.forHttp('/health', 8443).usingTls().allowInsecure().forStatusCode(200).forResponsePredicate((b) => b.includes('"up"')));
  */
 export class HttpWaitStrategy extends AbstractWaitStrategy {
   private statusPredicate: ((status: number) => boolean) | undefined;
@@ -361,7 +390,12 @@ export class HttpWaitStrategy extends AbstractWaitStrategy {
   }
 }
 
-/** Waits until a command run inside the container exits with 0. */
+/**
+ * Waits until a command run inside the container exits with 0.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('postgres:16').waitFor(Wait.forSuccessfulCommand('pg_isready -h 127.0.0.1'));
+ */
 export class ShellWaitStrategy extends AbstractWaitStrategy {
   /** `argv`; a string command (testcontainers' form) runs as `/bin/sh -c command`. */
   constructor(private readonly argv: readonly string[]) { super(); }
@@ -381,6 +415,11 @@ export class ShellWaitStrategy extends AbstractWaitStrategy {
  * container is unhealthy (the wait fails with "Health check failed: unhealthy", as testcontainers') once that many runs
  * in a row failed after `StartPeriod` over at least `(Retries - 1) × Interval`, as Docker counts; without `Retries`
  * the wait lasts until the startup timeout.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('redis:7')
+ *   .withHealthCheck({ test: ['CMD', 'redis-cli', 'ping'], interval: 500 })
+ *   .waitFor(Wait.forHealthCheck());
  */
 export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'the health check passing (withHealthCheck, else the image\'s HEALTHCHECK)'; }
@@ -420,7 +459,12 @@ export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
   }
 }
 
-/** Waits until the container's process exits with code 0 (for one-shot containers). */
+/**
+ * Waits until the container's process exits with code 0 (for one-shot containers).
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * await using migrate = await new Container('my-app:1').withCommand(['./migrate']).waitFor(Wait.forOneShotStartup()).start();
+ */
 export class OneShotStartupWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'the process exiting with code 0'; }
   protected override timeoutMessage(ms: number): string { return `Container not accessible after ${ms}ms`; }
@@ -450,6 +494,10 @@ export class OneShotStartupWaitStrategy extends AbstractWaitStrategy {
 /**
  * All strategies, concurrently. Each child keeps its own startup timeout; this one's (`withStartupTimeout`, else the
  * container's) applies to children without one, as in testcontainers. `withDeadline(ms)` caps the whole wait.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * new Container('my-service:1').expose(8080)
+ *   .waitFor(Wait.forAll([Wait.forLogMessage('started'), Wait.forHttp('/health', 8080)]).withDeadline(60_000));
  */
 export class CompositeWaitStrategy extends AbstractWaitStrategy {
   private deadline: number | undefined;
@@ -482,18 +530,40 @@ export class CompositeWaitStrategy extends AbstractWaitStrategy {
   }
 }
 
-/** Ready as soon as the process started. */
+/**
+ * Ready as soon as the process started.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * await using c = await new Container('busybox').withCommand(['sleep', 'infinity']).waitFor(Wait.none()).start();
+ */
 export class NoWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'nothing'; }
   protected async wait(): Promise<void> {}
 }
 
-/** What {@link StartupCheckStrategy.checkStartupState} returns. */
+/**
+ * What {@link StartupCheckStrategy.checkStartupState} returns.
+ * @example
+ * import { StartupCheckStrategy, type StartupCheckContainer, type StartupStatus } from 'slipway';
+ * class Exited extends StartupCheckStrategy {
+ *   async checkStartupState(c: StartupCheckContainer): Promise<StartupStatus> {
+ *     return (await c.inspect()).State.Running ? 'PENDING' : 'SUCCESS';
+ *   }
+ * }
+ */
 export type StartupStatus = 'PENDING' | 'SUCCESS' | 'FAIL';
 
 /**
  * What a {@link StartupCheckStrategy} is given in place of testcontainers' dockerode client (slipway has no Docker):
  * the container's id and an `inspect()` shaped like the few fields of Docker's inspect result a check reads.
+ * @example
+ * import { StartupCheckStrategy, type StartupCheckContainer } from 'slipway';
+ * class ExitedCleanly extends StartupCheckStrategy {
+ *   async checkStartupState(container: StartupCheckContainer) {
+ *     const { State } = await container.inspect();
+ *     return State.Running ? 'PENDING' : State.ExitCode === 0 ? 'SUCCESS' : 'FAIL';
+ *   }
+ * }
  */
 export interface StartupCheckContainer {
   readonly id: string;
@@ -504,12 +574,14 @@ export interface StartupCheckContainer {
  * testcontainers' `StartupCheckStrategy`: subclass it and implement {@link checkStartupState}; it is asked every 500 ms
  * until it answers `SUCCESS` (ready) or `FAIL` (`Container failed to start for <id>`).
  * @example
+ * import { GenericContainer, StartupCheckStrategy, type StartupCheckContainer } from 'slipway/testcontainers';
  * class ExitedCleanly extends StartupCheckStrategy {
  *   async checkStartupState(container: StartupCheckContainer) {
  *     const { State } = await container.inspect();
  *     return State.Running ? 'PENDING' : State.ExitCode === 0 ? 'SUCCESS' : 'FAIL';
  *   }
  * }
+ * await new GenericContainer('busybox').withCommand(['true']).withWaitStrategy(new ExitedCleanly()).start();
  */
 export abstract class StartupCheckStrategy extends AbstractWaitStrategy {
   /**

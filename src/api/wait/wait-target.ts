@@ -1,4 +1,16 @@
-/** What a wait strategy may look at; implemented by the started container. */
+/**
+ * What a wait strategy may look at; implemented by the started container.
+ * @example
+ * import { AbstractWaitStrategy, Container, type WaitTarget } from 'slipway';
+ * class FileExists extends AbstractWaitStrategy {
+ *   constructor(private readonly path: string) { super(); }
+ *   describe() { return `${this.path} existing`; }
+ *   protected async wait(target: WaitTarget, signal: AbortSignal) {
+ *     while ((await target.exec(['test', '-e', this.path], signal)).exitCode !== 0) await new Promise((r) => setTimeout(r, 100));
+ *   }
+ * }
+ * new Container('busybox').waitFor(new FileExists('/tmp/ready'));
+ */
 export interface WaitTarget {
   /** The container's id. */
   readonly id?: string;
@@ -24,6 +36,10 @@ export interface WaitTarget {
 /**
  * A readiness condition. Strategies are immutable; `withStartupTimeout` returns a copy. A strategy that does not
  * extend `AbstractWaitStrategy` is bounded from outside by its `startupTimeout` (else the container's).
+ * @example
+ * import { Container, Wait, type WaitStrategy } from 'slipway';
+ * const ready: WaitStrategy = Wait.forHttp('/health', 8080).withStartupTimeout(30_000);
+ * new Container('my-service:1').expose(8080).waitFor(ready);
  */
 export interface WaitStrategy {
   readonly startupTimeout: number | undefined;

@@ -9,6 +9,8 @@ import { ServiceGenericContainer } from './service-container.js';
  * testcontainers' `EtcdContainer`: one member named `etcd-test` (or `nodeName`), clients on 2379 and peers on 2380,
  * ready once it logs "ready to serve client requests" and listens. Every `with*` mutates and returns this builder.
  * @example
+ * import { Etcd3 } from 'etcd3';
+ * import { EtcdContainer } from 'slipway/testcontainers';
  * await using etcd = await new EtcdContainer('quay.io/coreos/etcd:v3.5.17').start();
  * const client = new Etcd3({ hosts: etcd.getClientEndpoint() });
  */
@@ -24,7 +26,13 @@ export class EtcdContainer extends ServiceGenericContainer<EtcdSettings, Started
   protected wrap(started: StartedTestContainer): StartedEtcdContainer { return new StartedEtcdContainer(started); }
 }
 
-/** testcontainers' `StartedEtcdContainer`. */
+/**
+ * testcontainers' `StartedEtcdContainer`.
+ * @example
+ * import { EtcdContainer } from 'slipway/testcontainers';
+ * await using etcd = await new EtcdContainer('quay.io/coreos/etcd:v3.5.17').start();
+ * etcd.getClientEndpoint(); // http://127.0.0.1:PORT
+ */
 export class StartedEtcdContainer extends AbstractStartedContainer {
   /** `http://host:port` of the client API. */
   getClientEndpoint(): string { return etcdEndpoint(this.getHost(), this.getMappedPort(etcdService.port)); }

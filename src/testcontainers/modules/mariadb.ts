@@ -29,6 +29,8 @@ abstract class MariaDbFamilyGenericContainer<T extends StartedMariaDbContainer> 
  * server (not the init-time one) listens. Every `with*` mutates and returns this builder.
  *
  * @example
+ * import mysql from 'mysql2/promise';
+ * import { MariaDbContainer } from 'slipway/testcontainers';
  * const db = new MariaDbContainer('mariadb:11');
  * db.withDatabase('shop');
  * await using started = await db.start();
@@ -42,7 +44,14 @@ export class MariaDbContainer extends MariaDbFamilyGenericContainer<StartedMaria
   }
 }
 
-/** testcontainers' `MySqlContainer`: {@link MariaDbContainer} with `MYSQL_*` variables, `mysql://` and the `mysql` client. */
+/**
+ * testcontainers' `MySqlContainer`: {@link MariaDbContainer} with `MYSQL_*` variables, `mysql://` and the `mysql` client.
+ * @example
+ * import mysql from 'mysql2/promise';
+ * import { MySqlContainer } from 'slipway/testcontainers';
+ * await using db = await new MySqlContainer('mysql:8').withDatabase('shop').start();
+ * const conn = await mysql.createConnection(db.getConnectionUri());
+ */
 export class MySqlContainer extends MariaDbFamilyGenericContainer<StartedMySqlContainer> {
   constructor(image: string) { super(image, mySqlService); }
 
@@ -51,7 +60,14 @@ export class MySqlContainer extends MariaDbFamilyGenericContainer<StartedMySqlCo
   }
 }
 
-/** testcontainers' `StartedMariaDbContainer`. */
+/**
+ * testcontainers' `StartedMariaDbContainer`.
+ * @example
+ * import { MariaDbContainer } from 'slipway/testcontainers';
+ * await using db = await new MariaDbContainer('mariadb:11').start();
+ * await db.executeQuery('SELECT 1');
+ * db.getConnectionUri(true); // as root
+ */
 export class StartedMariaDbContainer extends AbstractStartedContainer {
   constructor(started: StartedTestContainer, private readonly settings: Readonly<MariaDbSettings>, private readonly flavour: Flavour) { super(started); }
 
@@ -72,5 +88,11 @@ export class StartedMariaDbContainer extends AbstractStartedContainer {
   }
 }
 
-/** testcontainers' `StartedMySqlContainer`. */
+/**
+ * testcontainers' `StartedMySqlContainer`.
+ * @example
+ * import { MySqlContainer } from 'slipway/testcontainers';
+ * await using db = await new MySqlContainer('mysql:8').start();
+ * db.getConnectionUri(); // mysql://test:test@127.0.0.1:PORT/test
+ */
 export class StartedMySqlContainer extends StartedMariaDbContainer {}

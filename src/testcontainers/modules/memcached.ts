@@ -7,6 +7,8 @@ import { ServiceGenericContainer } from './service-container.js';
 /**
  * Memcached on 11211, ready once it listens. Every `with*` mutates and returns this builder.
  * @example
+ * import memjs from 'memjs';
+ * import { MemcachedContainer } from 'slipway/testcontainers';
  * await using cache = await new MemcachedContainer('memcached:1.6').start();
  * const client = memjs.Client.create(cache.getConnectionString());
  */
@@ -16,7 +18,13 @@ export class MemcachedContainer extends ServiceGenericContainer<Record<string, n
   protected wrap(started: StartedTestContainer): StartedMemcachedContainer { return new StartedMemcachedContainer(started); }
 }
 
-/** A started {@link MemcachedContainer}. */
+/**
+ * A started {@link MemcachedContainer}.
+ * @example
+ * import { MemcachedContainer } from 'slipway/testcontainers';
+ * await using cache = await new MemcachedContainer('memcached:1.6').start();
+ * cache.getConnectionString(); // '127.0.0.1:PORT'
+ */
 export class StartedMemcachedContainer extends AbstractStartedContainer {
   /** The host port that reaches 11211. */
   getPort(): number { return this.getMappedPort(memcachedService.port); }

@@ -9,6 +9,8 @@ import { ServiceGenericContainer } from './service-container.js';
  * testcontainers' `NatsContainer`: `nats-server --user test --pass test` unless set, monitoring on 8222, ready once it
  * logs "Server is ready" and listens. Every `with*` mutates and returns this builder.
  * @example
+ * import { connect } from 'nats';
+ * import { NatsContainer } from 'slipway/testcontainers';
  * await using n = await new NatsContainer('nats:2.10').withJetStream().start();
  * const nc = await connect(n.getConnectionOptions());
  */
@@ -29,7 +31,13 @@ export class NatsContainer extends ServiceGenericContainer<NatsSettings, Started
   }
 }
 
-/** testcontainers' `StartedNatsContainer`. */
+/**
+ * testcontainers' `StartedNatsContainer`.
+ * @example
+ * import { NatsContainer } from 'slipway/testcontainers';
+ * await using n = await new NatsContainer('nats:2.10').start();
+ * const { servers, user, pass } = n.getConnectionOptions();
+ */
 export class StartedNatsContainer extends AbstractStartedContainer {
   constructor(started: StartedTestContainer, private readonly settings: Readonly<NatsSettings>) { super(started); }
 

@@ -7,7 +7,10 @@ import { ServiceGenericContainer } from './service-container.js';
 /**
  * nginx on port 80, ready once `GET /` gets any HTTP answer. Every `with*` mutates and returns this builder.
  * @example
- * await using web = await new NginxContainer('nginx:1').withCopyContentToContainer([{ content: '<h1>hi</h1>', target: '/usr/share/nginx/html/index.html' }]).start();
+ * import { NginxContainer } from 'slipway/testcontainers';
+ * await using web = await new NginxContainer('nginx:1')
+ *   .withCopyContentToContainer([{ content: '<h1>hi</h1>', target: '/usr/share/nginx/html/index.html' }]).start();
+ * await fetch(web.getBaseUrl());
  */
 export class NginxContainer extends ServiceGenericContainer<Record<string, never>, StartedNginxContainer> {
   constructor(image: string) { super(image, nginxService); }
@@ -15,7 +18,13 @@ export class NginxContainer extends ServiceGenericContainer<Record<string, never
   protected wrap(started: StartedTestContainer): StartedNginxContainer { return new StartedNginxContainer(started); }
 }
 
-/** A started {@link NginxContainer}. */
+/**
+ * A started {@link NginxContainer}.
+ * @example
+ * import { NginxContainer } from 'slipway/testcontainers';
+ * await using web = await new NginxContainer('nginx:1').start();
+ * await fetch(web.getBaseUrl());
+ */
 export class StartedNginxContainer extends AbstractStartedContainer {
   /** The host port that reaches 80. */
   getPort(): number { return this.getMappedPort(nginxService.port); }

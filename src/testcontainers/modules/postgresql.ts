@@ -14,8 +14,10 @@ import { ServiceGenericContainer } from './service-container.js';
  * returns this builder.
  *
  * @example
- * await using pg = await new PostgreSqlContainer('postgres:16').withDatabase('shop').start();
- * const client = new Client({ connectionString: pg.getConnectionUri() });
+ * import pg from 'pg';
+ * import { PostgreSqlContainer } from 'slipway/testcontainers';
+ * await using db = await new PostgreSqlContainer('postgres:16').withDatabase('shop').start();
+ * const client = new pg.Client({ connectionString: db.getConnectionUri() });
  */
 export class PostgreSqlContainer extends ServiceGenericContainer<PostgreSqlSettings, StartedPostgreSqlContainer> {
   constructor(image: string) { super(image, postgresService); }
@@ -40,7 +42,14 @@ export class PostgreSqlContainer extends ServiceGenericContainer<PostgreSqlSetti
   }
 }
 
-/** testcontainers' `StartedPostgreSqlContainer`. */
+/**
+ * testcontainers' `StartedPostgreSqlContainer`.
+ * @example
+ * import { PostgreSqlContainer } from 'slipway/testcontainers';
+ * await using db = await new PostgreSqlContainer('postgres:16').start();
+ * db.getConnectionUri(); // postgres://test:test@127.0.0.1:PORT/test
+ * db.getDatabase(); // 'test'
+ */
 export class StartedPostgreSqlContainer extends AbstractStartedContainer {
   #snapshotName = DEFAULT_SNAPSHOT_NAME;
 

@@ -12,6 +12,8 @@ import { ServiceGenericContainer } from './service-container.js';
  * returns this builder. TLS ports (5671, 15671) are not set up: `getAmqpsUrl()` throws `ERR_UNSUPPORTED`.
  *
  * @example
+ * import amqp from 'amqplib';
+ * import { RabbitMQContainer } from 'slipway/testcontainers';
  * await using mq = await new RabbitMQContainer('rabbitmq:3.13-management').start();
  * const conn = await amqp.connect(mq.getAmqpUrl());
  */
@@ -36,7 +38,13 @@ export class RabbitMQContainer extends ServiceGenericContainer<RabbitMQSettings,
   }
 }
 
-/** testcontainers' `StartedRabbitMQContainer`. */
+/**
+ * testcontainers' `StartedRabbitMQContainer`.
+ * @example
+ * import { RabbitMQContainer } from 'slipway/testcontainers';
+ * await using mq = await new RabbitMQContainer('rabbitmq:3.13-management').start();
+ * mq.getAmqpUrl(); // amqp://guest:guest@127.0.0.1:PORT
+ */
 export class StartedRabbitMQContainer extends AbstractStartedContainer {
   constructor(started: StartedTestContainer, private readonly settings: Readonly<RabbitMQSettings>) { super(started); }
 

@@ -11,6 +11,8 @@ import { ServiceGenericContainer } from './service-container.js';
  * to `REDIS_ARGS` for a `redis-stack` image. Every `with*` mutates and returns this builder.
  *
  * @example
+ * import { Redis } from 'ioredis';
+ * import { RedisContainer } from 'slipway/testcontainers';
  * await using redis = await new RedisContainer('redis:7').withPassword('pw').start();
  * const client = new Redis(redis.getConnectionUrl());
  */
@@ -33,7 +35,14 @@ export class RedisContainer extends ServiceGenericContainer<RedisSettings, Start
   }
 }
 
-/** testcontainers' `StartedRedisContainer`. */
+/**
+ * testcontainers' `StartedRedisContainer`.
+ * @example
+ * import { RedisContainer } from 'slipway/testcontainers';
+ * await using redis = await new RedisContainer('redis:7').start();
+ * redis.getConnectionUrl(); // redis://127.0.0.1:PORT
+ * await redis.executeCliCmd('ping');
+ */
 export class StartedRedisContainer extends AbstractStartedContainer {
   constructor(started: StartedTestContainer, private readonly settings: Readonly<RedisSettings>) { super(started); }
 

@@ -1,13 +1,22 @@
 /**
  * The base of `slipway/testcontainers`' modules: a mutable {@link GenericContainer} over the same
- * {@link ServiceDefinition} as `slipway`'s immutable module builders (defaults, waits and start-up work in one place).
+ * `ServiceDefinition` as `slipway`'s immutable module builders (defaults, waits and start-up work in one place).
  */
 import type { Container } from '../../api/container.js';
 import { MODULE_STARTUP_TIMEOUT, finishServiceStart, type ServiceDefinition } from '../../modules/service-container.js';
 import { GenericContainer } from '../generic-container.js';
 import type { StartedTestContainer } from '../started-test-container.js';
 
-/** The part of Docker's container create options that `createOpts` shows. */
+/**
+ * The part of Docker's container create options that `createOpts` shows.
+ * @example
+ * import { PostgreSqlContainer, type DockerCreateOptions } from 'slipway/testcontainers';
+ * class InspectablePostgres extends PostgreSqlContainer {
+ *   get options(): DockerCreateOptions { return this.createOpts; } // protected in modules, as in testcontainers
+ * }
+ * const pg = new InspectablePostgres('postgres:16').withDatabase('shop');
+ * pg.options.Env; // includes 'POSTGRES_DB=shop' once started
+ */
 export interface DockerCreateOptions {
   Image: string;
   Cmd?: string[];
@@ -25,9 +34,14 @@ export interface DockerCreateOptions {
  * are applied at `start()` without changing the builder, so it can be started again; they never replace a port you
  * published or a wait strategy you chose. Start-up timeout 120 s, as testcontainers' modules.
  *
- * To write a module: a {@link ServiceDefinition} in `src/modules/<name>.ts` (used by the immutable builder too), a
+ * To write a module: a `ServiceDefinition` in `src/modules/<name>.ts` (used by the immutable builder too), a
  * subclass of this with the module's `with*` methods calling {@link ServiceGenericContainer.update}, and a started
  * class extending `AbstractStartedContainer`.
+ * @example
+ * import { GenericContainer, RedisContainer, type ServiceGenericContainer } from 'slipway/testcontainers';
+ * const redis = new RedisContainer('redis:7');
+ * redis instanceof GenericContainer; // true: every module is a GenericContainer (with* returns this)
+ * redis.withPassword('pw').withExposedPorts(6379);
  */
 export abstract class ServiceGenericContainer<S extends object, T extends StartedTestContainer> extends GenericContainer {
   #settings: Readonly<S>;
