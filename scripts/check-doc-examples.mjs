@@ -27,14 +27,24 @@ function entryPoints() {
   return out;
 }
 
-/** The code of an @example tag: its raw text without the tag, the comment's leading ` * ` and any code fence. */
+/**
+ * The code of an @example tag: its raw text without the tag, the comment's leading ` * ` and any code fence, and the
+ * fence's language (`ts` when there is none).
+ */
 function exampleCode(sf, tag) {
   const raw = sf.text.slice(tag.getStart(sf), tag.end).replace(/\*\/\s*$/, '');
   const lines = raw.split('\n').map((l, i) => (i === 0 ? l.replace(/^@example\s?/, '') : l.replace(/^\s*\*( |$)/, '')));
   let code = lines.join('\n');
-  const fenced = code.match(/```[a-z]*\n([\s\S]*?)```/);
-  if (fenced) code = fenced[1];
-  return code.replace(/^\s*\n/, '').trimEnd();
+  let lang = 'ts';
+  const fenced = code.match(/```([a-z]*)\n([\s\S]*?)```/);
+  if (fenced) [lang, code] = [fenced[1] || 'ts', fenced[2]];
+  return { code: code.replace(/^\s*\n/, '').trimEnd(), lang };
+}
+
+/** The file name extension an example compiles as: TypeScript, or JavaScript (CommonJS when it uses require). */
+function extensionOf({ code, lang }) {
+  if (!['js', 'javascript', 'cjs', 'mjs'].includes(lang)) return '.ts';
+  return lang === 'cjs' || (lang !== 'mjs' && /\brequire\(|module\.exports/.test(code)) ? '.cjs' : '.mjs';
 }
 
 function main() {
@@ -58,7 +68,7 @@ function main() {
         const key = `${sf.fileName}:${tag.pos}`;
         if (examples.has(key)) continue;
         const line = sf.getLineAndCharacterOfPosition(tag.getStart(sf)).line + 1;
-        examples.set(key, { file: relative(ROOT, sf.fileName), line, code: exampleCode(sf, tag), owner });
+        examples.set(key, { file: relative(ROOT, sf.fileName), line, ...exampleCode(sf, tag), owner });
       }
     }
   };
@@ -93,26 +103,38 @@ function main() {
     }
   }
 
-  // One file per example; `export {}` makes a file without imports a module (top-level await).
+  // One file per example; `export {}` makes a file without imports a module (top-level await). Examples that augment
+  // a module (`declare module 'vitest' { … }`) compile in a program of their own, so that one example's augmentation
+  // does not change what another sees.
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const generated = new Map();
   let n = 0;
   for (const ex of examples.values()) {
-    const base = `${String(++n).padStart(3, '0')}-${ex.file.replace(/^src\//, '').replace(/[/.]/g, '_')}-${ex.line}.ts`;
+    const ext = extensionOf(ex);
+    const base = `${String(++n).padStart(3, '0')}-${ex.file.replace(/^src\//, '').replace(/[/.]/g, '_')}-${ex.line}${ext}`;
     const header = `// ${ex.file}:${ex.line} (${ex.owner})\n`;
-    const body = /^\s*(import|export)\s/m.test(ex.code) ? ex.code : `${ex.code}\nexport {};`;
+    const isModule = ext === '.cjs' || /^\s*(import|export)\s/m.test(ex.code);
+    const body = isModule ? ex.code : `${ex.code}\nexport {};`;
     writeFileSync(join(OUT, base), `${header}${body}\n`);
-    generated.set(join(OUT, base), { ...ex, offset: 1 });
+    generated.set(join(OUT, base), { ...ex, offset: 1, augments: /^\s*declare module\s/m.test(ex.code) });
   }
   const paths = Object.fromEntries([...entries].map(([name, file]) => [name, [file]]));
-  const exProgram = ts.createProgram([...generated.keys()], { ...options, baseUrl: ROOT, paths, noUnusedLocals: false, noUnusedParameters: false });
-  for (const d of ts.getPreEmitDiagnostics(exProgram)) {
-    const g = d.file && generated.get(d.file.fileName);
-    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
-    if (!g) { problems.push(`${d.file ? relative(ROOT, d.file.fileName) : ''}: ${text}`); continue; }
-    const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
-    problems.push(`@example at ${g.file}:${g.line} (${g.owner}), line ${line - g.offset + 1}: ${text}`);
+  const exOptions = { ...options, baseUrl: ROOT, paths, allowJs: true, checkJs: true, noUnusedLocals: false, noUnusedParameters: false };
+  const files = [...generated.keys()];
+  const groups = [files.filter((f) => !generated.get(f).augments), ...files.filter((f) => generated.get(f).augments).map((f) => [f])];
+  let previous;
+  for (const group of groups) {
+    if (!group.length) continue;
+    const exProgram = ts.createProgram(group, exOptions, undefined, previous);
+    previous = exProgram;
+    for (const d of ts.getPreEmitDiagnostics(exProgram)) {
+      const g = d.file && generated.get(d.file.fileName);
+      const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+      if (!g) { problems.push(`${d.file ? relative(ROOT, d.file.fileName) : ''}: ${text}`); continue; }
+      const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
+      problems.push(`@example at ${g.file}:${g.line} (${g.owner}), line ${line - g.offset + 1}: ${text}`);
+    }
   }
 
   if (!process.argv.includes('--keep')) rmSync(OUT, { recursive: true, force: true });
