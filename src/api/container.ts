@@ -49,6 +49,7 @@ export class Container {
    *   `ERR_BUILD_STEP_FAILED` (a RUN exited non-zero: its exit code, and its last output lines in the message),
    *   `ERR_UNSUPPORTED` (RUN --mount, ADD of a URL), pull errors for FROM images, `ERR_ABORTED`.
    * @example
+   * import { Container } from 'slipway';
    * const image = await Container.fromDockerfile('./app', { buildArgs: { NODE_ENV: 'test' }, target: 'runtime' });
    * await using app = await new Container(image).expose(8080).start();
    */

@@ -28,12 +28,27 @@ import { LayerView } from './layer-view.js';
 
 const debug = logger('build');
 
-/** A build event for progress displays. */
+/**
+ * A build event for progress displays.
+ * @example
+ * import { Container, type BuildProgress } from 'slipway';
+ * const show = (e: BuildProgress) => {
+ *   if (e.type === 'step') console.log(`[${e.stage}] ${e.step}/${e.total} ${e.instruction}${e.cached ? ' (cached)' : ''}`);
+ *   else process.stdout.write(`${e.line}\n`);
+ * };
+ * const image = await Container.fromDockerfile('./app', { onProgress: show });
+ */
 export type BuildProgress =
   | { type: 'step'; stage: string; step: number; total: number; instruction: string; cached: boolean }
   | { type: 'output'; stage: string; step: number; line: string; stream: 'stdout' | 'stderr' };
 
-/** Options of a build (see `Container.fromDockerfile`). */
+/**
+ * Options of a build (see `Container.fromDockerfile`).
+ * @example
+ * import { Container, type BuildOptions } from 'slipway';
+ * const options: BuildOptions = { dockerfile: 'docker/Dockerfile.test', target: 'test', tag: 'localhost/app:test', pullPolicy: 'missing' };
+ * const image = await Container.fromDockerfile('.', options);
+ */
 export interface BuildOptions {
   /** The Dockerfile, relative to the context (or absolute). @defaultValue `'Dockerfile'` */
   dockerfile?: string;

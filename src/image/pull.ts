@@ -22,7 +22,13 @@ import { loadConfig, type LoadedConfig } from '../config/index.js';
 
 const debug = logger('image:pull');
 
-/** Pull policy: `missing` uses the cache when the image is there (works offline); `always` re-resolves the reference; `never` only uses the cache. */
+/**
+ * Pull policy: `missing` uses the cache when the image is there (works offline); `always` re-resolves the reference; `never` only uses the cache.
+ * @example
+ * import { Container, type PullPolicy } from 'slipway';
+ * const policy: PullPolicy = process.env.CI ? 'always' : 'missing';
+ * new Container('redis:7').withPullPolicy(policy);
+ */
 export type PullPolicy = 'missing' | 'always' | 'never';
 
 /** Progress of one layer, in compressed bytes. */
