@@ -120,7 +120,7 @@ function main() {
     generated.set(join(OUT, base), { ...ex, offset: 1, augments: /^\s*declare module\s/m.test(ex.code) });
   }
   const paths = Object.fromEntries([...entries].map(([name, file]) => [name, [file]]));
-  const exOptions = { ...options, baseUrl: ROOT, paths, allowJs: true, checkJs: true, noUnusedLocals: false, noUnusedParameters: false };
+  const exOptions = { ...options, baseUrl: ROOT, paths, allowJs: true, checkJs: true, noImplicitOverride: false, noUnusedLocals: false, noUnusedParameters: false };
   const files = [...generated.keys()];
   const groups = [files.filter((f) => !generated.get(f).augments), ...files.filter((f) => generated.get(f).augments).map((f) => [f])];
   let previous;

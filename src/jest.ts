@@ -21,6 +21,7 @@
  * // global-teardown.cjs
  * module.exports = require('slipway/jest').globalTeardown;
  * // redis.test.cjs
+ * const { expect, test } = require('@jest/globals'); // or jest's injected globals
  * const { inject } = require('slipway/jest');
  * test('port', () => expect(inject('redisPort')).toBeGreaterThan(0));
  * ```
@@ -37,6 +38,7 @@ export type { SetupScope, Teardownable } from './runners/scope.js';
  * The values a global setup provides, by key. Extend it to type {@link inject} and `provide`:
  * @example
  * ```ts
+ * import type {} from 'slipway/jest';
  * declare module 'slipway/jest' {
  *   interface ProvidedContext { redisPort: number }
  * }
@@ -198,6 +200,7 @@ type Hook = (fn: () => unknown, timeout?: number) => void;
  * @returns a function that gives the started resource (throws before `beforeAll` ran).
  * @example
  * ```js
+ * const { expect, test } = require('@jest/globals'); // or jest's injected globals
  * const { RedisContainer } = require('slipway');
  * const { useContainer } = require('slipway/jest');
  * const redis = useContainer(() => new RedisContainer().start());

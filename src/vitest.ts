@@ -123,6 +123,7 @@ export function defineGlobalSetup(setup: (ctx: VitestSetupContext) => unknown): 
  * @example
  * ```ts
  * // vitest.config.ts
+ * import { defineConfig } from 'vitest/config';
  * export default defineConfig({ test: { globalSetup: ['slipway/vitest'] } });
  * ```
  */
@@ -164,10 +165,10 @@ export type ContainerFixture<T> = [(context: object, use: (value: T) => Promise<
  * @example
  * ```ts
  * import { test as base, expect } from 'vitest';
- * import { RedisContainer, type StartedContainer } from 'slipway';
+ * import { RedisContainer, type StartedRedisContainer } from 'slipway';
  * import { containerFixture } from 'slipway/vitest';
  *
- * const test = base.extend<{ redis: StartedContainer }>({
+ * const test = base.extend<{ redis: StartedRedisContainer }>({
  *   redis: containerFixture(() => new RedisContainer().start()),
  * });
  * test('pings', async ({ redis }) => {
