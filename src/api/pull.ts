@@ -2,7 +2,13 @@ import { pull as pullToStore, type Image, type PullPolicy, type PullProgress } f
 import type { Platform } from '../image/platform.js';
 import { layerOwnership } from '../runtime/index.js';
 
-/** Options for {@link pull}. */
+/**
+ * Options for {@link pull}.
+ * @example
+ * import { pull, type PullImageOptions } from 'slipway';
+ * const options: PullImageOptions = { policy: 'missing', timeout: 300_000, signal: AbortSignal.timeout(600_000) };
+ * await pull('postgres:16', options);
+ */
 export interface PullImageOptions {
   /**
    * `missing` uses the store when the image is there (no registry asked); `always` asks the registry again;
@@ -23,7 +29,13 @@ export interface PullImageOptions {
   timeout?: number;
 }
 
-/** What {@link pull} put in the store. */
+/**
+ * What {@link pull} put in the store.
+ * @example
+ * import { pull } from 'slipway';
+ * const image = await pull('redis:7');
+ * console.log(image.ref, image.digest, image.pulledFrom ?? image.source, image.layers.length);
+ */
 export interface PulledImage {
   /** The normalized reference asked for (`docker.io/library/redis:7`). */
   ref: string;

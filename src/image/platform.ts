@@ -4,7 +4,13 @@
  */
 import { SlipwayError } from '../errors.js';
 
-/** An OCI platform. */
+/**
+ * An OCI platform.
+ * @example
+ * import { pull, type Platform } from 'slipway';
+ * const { platform } = await pull('redis:7', { platform: 'linux/arm64' });
+ * const p: Platform = platform; // { os: 'linux', architecture: 'arm64', variant: 'v8' }
+ */
 export interface Platform {
   os: string;
   architecture: string;

@@ -31,7 +31,14 @@ const debug = logger('image:pull');
  */
 export type PullPolicy = 'missing' | 'always' | 'never';
 
-/** Progress of one layer, in compressed bytes. */
+/**
+ * Progress of one layer, in compressed bytes.
+ * @example
+ * import { pull, type PullProgress } from 'slipway';
+ * const seen = new Map<string, PullProgress>();
+ * await pull('postgres:16', { onProgress: (p) => seen.set(p.layer, p) });
+ * const total = [...seen.values()].reduce((n, p) => n + p.total, 0); // compressed bytes
+ */
 export interface PullProgress {
   /** The layer digest. */
   layer: string;

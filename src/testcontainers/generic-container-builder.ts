@@ -7,6 +7,11 @@ import { randomUuid } from './utils.js';
 /**
  * Builds an image from a Dockerfile on slipway's runtime (no Docker) and gives a container of it:
  * `GenericContainer.fromDockerfile(context, 'Dockerfile').withBuildArgs({...}).withTarget('x').build()`.
+ * @example
+ * import { GenericContainer, PullPolicy } from 'slipway/testcontainers';
+ * const container = await GenericContainer.fromDockerfile('./app', 'Dockerfile.test')
+ *   .withBuildArgs({ NODE_VERSION: '20' }).withTarget('test').withPullPolicy(PullPolicy.alwaysPull()).build();
+ * await using app = await container.withExposedPorts(8080).start();
  * @typeParam C - the container type `build()` resolves with (`GenericContainer`)
  */
 export class GenericContainerBuilder<C> {

@@ -67,7 +67,9 @@ export class GenericContainer {
   /**
    * testcontainers' `fromDockerfile`: a builder whose `build()` builds the image on slipway's runtime (no Docker)
    * and resolves with a `GenericContainer` of it.
-   * @example const c = await GenericContainer.fromDockerfile('./app').withBuildArgs({ A: '1' }).build();
+   * @example
+   * import { GenericContainer } from 'slipway/testcontainers';
+   * const c = await GenericContainer.fromDockerfile('./app').withBuildArgs({ A: '1' }).build();
    */
   static fromDockerfile(context: string, dockerfileName = 'Dockerfile'): GenericContainerBuilder<GenericContainer> {
     return new GenericContainerBuilder(context, dockerfileName, (image) => new GenericContainer(image));

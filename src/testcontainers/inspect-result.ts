@@ -1,7 +1,17 @@
 /** testcontainers' `InspectResult`, answered from what slipway knows of a container (there is no Docker to inspect). */
 import type { StartedContainer } from '../api/started-container.js';
 
-/** testcontainers' `HealthCheckStatus`. */
+/**
+ * testcontainers' `HealthCheckStatus`.
+ * @example
+ * import { GenericContainer, type HealthCheckStatus, type InspectResult } from 'slipway/testcontainers';
+ * class Logged extends GenericContainer {
+ *   protected override async containerStarting(inspect: InspectResult) {
+ *     const status: HealthCheckStatus = inspect.healthCheckStatus; // 'none' without withHealthCheck
+ *     console.log(`${inspect.name}: ${status}`);
+ *   }
+ * }
+ */
 export type HealthCheckStatus = 'none' | 'starting' | 'unhealthy' | 'healthy';
 
 /**
@@ -9,6 +19,14 @@ export type HealthCheckStatus = 'none' | 'starting' | 'unhealthy' | 'healthy';
  * `ports` maps a TCP container port (`8080`) or `'5005/udp'` to its binding; `healthCheckStatus` is `'none'` without a
  * `withHealthCheck` (an image's HEALTHCHECK is not reported), else `'starting'`, and `'healthy'` after a wait that was the
  * health check (the default when there is one).
+ * @example
+ * import { GenericContainer, type InspectResult, type StartedTestContainer } from 'slipway/testcontainers';
+ * class WithHooks extends GenericContainer {
+ *   protected override async containerStarted(container: StartedTestContainer, inspect: InspectResult) {
+ *     console.log(inspect.name, inspect.ports['8080']?.[0]?.hostPort, inspect.labels);
+ *   }
+ * }
+ * await using c = await new WithHooks('my-service:1').withExposedPorts(8080).start();
  */
 export interface InspectResult {
   name: string;
