@@ -9,7 +9,13 @@ import {
 
 const PORT = 389;
 
-/** Settings of {@link OpenLdapContainer}. */
+/**
+ * Settings of {@link OpenLdapContainer}.
+ * @example
+ * import { OpenLdapContainer, type OpenLdapSettings } from 'slipway';
+ * const defaults: OpenLdapSettings = { baseDn: 'dc=example,dc=org', organisation: 'Example Inc.', adminPassword: 'admin' };
+ * new OpenLdapContainer('openldap:2.5').withBaseDn('dc=acme,dc=test').withOrganisation('Acme').withAdminPassword('pw');
+ */
 export interface OpenLdapSettings {
   /** The directory's root (`LDAP_BASE_DN`), `dc=…` or `o=…` first. @defaultValue 'dc=example,dc=org' */
   baseDn: string;
@@ -61,6 +67,8 @@ export function ldapUrl(host: string, port: number): string { return `ldap://${h
  * Immutable: every `with*` returns a new builder (a dropped result changes nothing).
  *
  * @example
+ * import { Client } from 'ldapts';
+ * import { OpenLdapContainer } from 'slipway';
  * await using ldap = await new OpenLdapContainer('openldap:2.5').withAdminPassword('secret').start();
  * const client = new Client({ url: ldap.getLdapUrl() });
  * await client.bind(ldap.getAdminDn(), ldap.getAdminPassword());
@@ -89,7 +97,14 @@ export class OpenLdapContainer extends ServiceContainer<OpenLdapSettings, Starte
   }
 }
 
-/** A started {@link OpenLdapContainer}. */
+/**
+ * A started {@link OpenLdapContainer}.
+ * @example
+ * import { OpenLdapContainer } from 'slipway';
+ * await using ldap = await new OpenLdapContainer('openldap:2.5').withBaseDn('dc=acme,dc=test').start();
+ * ldap.getLdapUrl(); // ldap://127.0.0.1:PORT
+ * ldap.getAdminDn(); // 'cn=admin,dc=acme,dc=test'
+ */
 export class StartedOpenLdapContainer extends StartedServiceContainer {
   readonly #settings: Readonly<OpenLdapSettings>;
 

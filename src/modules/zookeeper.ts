@@ -39,6 +39,8 @@ export function zookeeperConnectionString(host: string, port: number): string { 
  * Immutable: every `with*` returns a new builder (a dropped result changes nothing).
  *
  * @example
+ * import zookeeper from 'node-zookeeper-client';
+ * import { ZooKeeperContainer } from 'slipway';
  * await using zk = await new ZooKeeperContainer('zookeeper:3.8').start();
  * const client = zookeeper.createClient(zk.getConnectionString());
  */
@@ -59,7 +61,13 @@ export class ZooKeeperContainer extends ServiceContainer<Record<string, never>, 
   }
 }
 
-/** A started {@link ZooKeeperContainer}. */
+/**
+ * A started {@link ZooKeeperContainer}.
+ * @example
+ * import { ZooKeeperContainer } from 'slipway';
+ * await using zk = await new ZooKeeperContainer('zookeeper:3.8').start();
+ * zk.getConnectionString(); // '127.0.0.1:PORT'
+ */
 export class StartedZooKeeperContainer extends StartedServiceContainer {
   /** The host port that reaches the client port 2181. */
   getPort(): number { return this.getMappedPort(PORT); }

@@ -9,8 +9,12 @@ import { ServiceGenericContainer } from './service-container.js';
  * OpenLDAP on 389, ready once the directory answers; the admin binds as `cn=admin,<base DN>`. LDIF files copied to
  * `/docker-entrypoint-initdb.d/` are added on the first start. Every `with*` mutates and returns this builder.
  * @example
- * await using ldap = await new OpenLdapContainer('openldap:2.5').withBaseDn('dc=shop,dc=test').start();
- * await new Client({ url: ldap.getLdapUrl() }).bind(ldap.getAdminDn(), ldap.getAdminPassword());
+ * import { Client } from 'ldapts';
+ * import { OpenLdapContainer } from 'slipway/testcontainers';
+ * const ldap = new OpenLdapContainer('openldap:2.5');
+ * ldap.withAdminPassword('secret');
+ * await using started = await ldap.start();
+ * await new Client({ url: started.getLdapUrl() }).bind(started.getAdminDn(), started.getAdminPassword());
  */
 export class OpenLdapContainer extends ServiceGenericContainer<OpenLdapSettings, StartedOpenLdapContainer> {
   constructor(image: string) { super(image, openLdapService); }
@@ -27,7 +31,14 @@ export class OpenLdapContainer extends ServiceGenericContainer<OpenLdapSettings,
   }
 }
 
-/** A started {@link OpenLdapContainer}. */
+/**
+ * A started {@link OpenLdapContainer}.
+ * @example
+ * import { OpenLdapContainer } from 'slipway/testcontainers';
+ * await using ldap = await new OpenLdapContainer('openldap:2.5').start();
+ * ldap.getLdapUrl(); // ldap://127.0.0.1:PORT
+ * ldap.getBaseDn(); // 'dc=example,dc=org'
+ */
 export class StartedOpenLdapContainer extends AbstractStartedContainer {
   constructor(started: StartedTestContainer, private readonly settings: Readonly<OpenLdapSettings>) { super(started); }
 

@@ -9,6 +9,8 @@ import { ServiceGenericContainer } from './service-container.js';
  * the official image: `withEnvironment({ ZOO_TICK_TIME: '500', ZOO_MY_ID: '1', ... })`. Every `with*` mutates and
  * returns this builder.
  * @example
+ * import zookeeper from 'node-zookeeper-client';
+ * import { ZooKeeperContainer } from 'slipway/testcontainers';
  * await using zk = await new ZooKeeperContainer('zookeeper:3.8').start();
  * const client = zookeeper.createClient(zk.getConnectionString());
  */
@@ -18,7 +20,13 @@ export class ZooKeeperContainer extends ServiceGenericContainer<Record<string, n
   protected wrap(started: StartedTestContainer): StartedZooKeeperContainer { return new StartedZooKeeperContainer(started); }
 }
 
-/** A started {@link ZooKeeperContainer}. */
+/**
+ * A started {@link ZooKeeperContainer}.
+ * @example
+ * import { ZooKeeperContainer } from 'slipway/testcontainers';
+ * await using zk = await new ZooKeeperContainer('zookeeper:3.8').start();
+ * zk.getConnectionString(); // '127.0.0.1:PORT'
+ */
 export class StartedZooKeeperContainer extends AbstractStartedContainer {
   /** The host port that reaches the client port 2181. */
   getPort(): number { return this.getMappedPort(zookeeperService.port); }
