@@ -39,11 +39,21 @@ export function configFiles(sources: ConfigSources = {}): { testcontainers: stri
   return {
     testcontainers: path.join(home, '.testcontainers.properties'),
     user: path.join(configHome, 'slipway', 'config.json'),
-    project: env.SLIPWAY_CONFIG ? path.resolve(env.SLIPWAY_CONFIG) : findUpward(sources.cwd ?? process.cwd()),
+    project: env.SLIPWAY_CONFIG ? path.resolve(env.SLIPWAY_CONFIG) : findUpward(sources.cwd ?? currentDir()),
   };
 }
 
-function findUpward(start: string): string | undefined {
+/** The working directory; undefined when it was removed under us (`process.cwd()` throws ENOENT then). */
+function currentDir(): string | undefined {
+  try {
+    return process.cwd();
+  } catch {
+    return undefined;
+  }
+}
+
+function findUpward(start: string | undefined): string | undefined {
+  if (start === undefined) return undefined;
   for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, PROJECT_CONFIG_NAME);
     if (readText(candidate, false) !== undefined) return candidate;
@@ -107,7 +117,7 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
     // The first variable listed wins: SLIPWAY_* before testcontainers' names.
     const name = [...SETTINGS[key].env].find((n) => env[n] !== undefined && env[n] !== '');
     if (!name) continue;
-    const src: ValueSource = { origin: `env ${name}`, keyPath: name, baseDir: sources.cwd ?? process.cwd(), home };
+    const src: ValueSource = { origin: `env ${name}`, keyPath: name, baseDir: sources.cwd ?? currentDir() ?? home, home };
     values[key] = SETTINGS[key].fromText(env[name]!, src);
     origins[key] = `env ${name}`;
   }

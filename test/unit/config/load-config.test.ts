@@ -194,3 +194,18 @@ describe('propertiesValue', () => {
     expect(propertiesValue('hub.image.name.prefixx=a', 'hub.image.name.prefix')).toBeUndefined();
   });
 });
+
+describe('config in odd places', () => {
+  it('a working directory removed under the process skips the project file instead of failing', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const gone = join(root, 'gone');
+    mkdirSync(gone);
+    const mod = join(import.meta.dirname, '../../../src/config/index.ts');
+    // A child process, since vitest's workers may not chdir; vite-node runs the TypeScript source.
+    const viteNode = join(import.meta.dirname, '../../../node_modules/vite-node/vite-node.mjs');
+    const script = join(root, 'probe.mts');
+    writeFileSync(script, `import { rmSync } from 'node:fs';\nimport { loadConfig } from ${JSON.stringify(mod)};\nprocess.chdir(${JSON.stringify(gone)});\nrmSync(${JSON.stringify(gone)}, { recursive: true });\nconsole.log(JSON.stringify(loadConfig({ env: { HOME: ${JSON.stringify(home)} } }).files));\n`);
+    const out = execFileSync(process.execPath, [viteNode, script], { encoding: 'utf8', cwd: join(import.meta.dirname, '../../..') });
+    expect(out.trim().split('\n').at(-1)).toBe('[]');
+  });
+});
