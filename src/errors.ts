@@ -282,7 +282,21 @@ export type SlipwayErrorCode =
    * A RUN step exited non-zero; the message has its exit code and the details its last output lines.
    * Fix: Read the output in the error and fix the command, or run it by hand in a container of the previous stage.
    */
-  | 'ERR_BUILD_STEP_FAILED';
+  | 'ERR_BUILD_STEP_FAILED'
+  /**
+   * A Compose file cannot be used: YAML that does not parse, a key or value the Compose Specification's schema refuses
+   * (the message names the file, the path and the allowed keys), a bad `${VAR}` expression or a `${VAR:?}` whose
+   * variable is missing, an unknown service in `up()`, `extends` or `depends_on`, a dependency cycle.
+   * Fix: Correct the file at the path named, or set the missing variable (environment, `.env`, `withEnvironment()`).
+   */
+  | 'ERR_COMPOSE_INVALID'
+  /**
+   * A Compose service failed while `up()` started the project: it could not start, never became ready or healthy,
+   * or a `service_completed_successfully` dependency exited non-zero. The message names the service and what was
+   * waited for; the details hold its last log lines. Everything `up()` had started is removed.
+   * Fix: Read the service's log lines in the error; check its healthcheck, command and dependencies.
+   */
+  | 'ERR_COMPOSE_SERVICE';
 
 const BRAND = Symbol.for('slipway.error');
 

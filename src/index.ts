@@ -24,6 +24,10 @@ export {
   AbstractWaitStrategy, CompositeWaitStrategy, HealthCheckWaitStrategy, HostPortWaitStrategy, HttpWaitStrategy, LogWaitStrategy,
   NoWaitStrategy, OneShotStartupWaitStrategy, ShellWaitStrategy, StartupCheckStrategy,
 } from './api/wait/index.js';
+export { ComposeEnvironment } from './compose/compose-environment.js';
+export { StartedComposeEnvironment } from './compose/started-compose-environment.js';
+export type { ComposeDocument, RawService } from './compose/load.js';
+export type { Variables as ComposeVariables } from './compose/interpolate.js';
 export { SlipwayError } from './errors.js';
 export type { SlipwayErrorCode, SlipwayErrorOptions } from './errors.js';
 export * from './modules/index.js';

@@ -32,6 +32,9 @@ export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testc
 export type { GenericContainerBuilder } from './testcontainers/generic-container-builder.js';
 export { StartedTestContainer, StoppedTestContainer } from './testcontainers/started-test-container.js';
 export type { HealthCheckStatus, InspectResult } from './testcontainers/inspect-result.js';
+export {
+  DockerComposeEnvironment, StartedDockerComposeEnvironment, StoppedDockerComposeEnvironment, DownedDockerComposeEnvironment,
+} from './testcontainers/docker-compose-environment.js';
 export type {
   ContentToCopy, DirectoryToCopy, ExecOptions, ExecResult, FileToCopy, RestartOptions, StopOptions,
 } from './testcontainers/started-test-container.js';

@@ -1,0 +1,243 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { SlipwayError } from '../errors.js';
+import { logger } from '../internal/debug.js';
+import { interpolateTree, type Variables } from './interpolate.js';
+import { validateCompose } from './validate.js';
+
+const log = logger('compose');
+
+/** A service after normalisation: list forms turned into maps, relative paths made absolute. */
+export type RawService = Record<string, unknown>;
+
+/** Compose files merged into one document (the model `docker compose config` prints), before profiles and mapping. */
+export interface ComposeDocument {
+  name?: string;
+  services: Record<string, RawService>;
+  networks: Record<string, Record<string, unknown>>;
+  volumes: Record<string, Record<string, unknown>>;
+  [key: string]: unknown;
+}
+
+/** Reads one file: YAML → interpolated → validated → normalised, relative paths against `baseDir`. */
+function loadFile(path: string, vars: Variables, baseDir: string): ComposeDocument {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SlipwayError('ERR_COMPOSE_INVALID', `cannot read compose file ${path}: ${(e as Error).message}`, { hint: 'check the directory and file names given to ComposeEnvironment', cause: e });
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { merge: true, uniqueKeys: true });
+  } catch (e) {
+    throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the YAML at the line named', cause: e });
+  }
+  if (doc === null || doc === undefined) doc = {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: the top level must be a mapping (services:, networks:, …)`);
+  const unset = new Set<string>();
+  doc = interpolateTree(doc, vars, path, (name, at) => {
+    if (!unset.has(name)) log('%s: %s: variable %s is not set; using the empty string', path, at, name);
+    unset.add(name);
+  });
+  validateCompose(doc, path);
+  const d = doc as Record<string, unknown>;
+  if ('version' in d) log('%s: the top-level "version" is obsolete and ignored', path);
+  const services: Record<string, RawService> = {};
+  for (const [name, svc] of Object.entries((d.services ?? {}) as Record<string, unknown>)) {
+    services[name] = normalizeService((svc ?? {}) as RawService, baseDir, `${path}: services.${name}`);
+  }
+  return {
+    ...d,
+    services,
+    networks: mapOfMaps(d.networks),
+    volumes: mapOfMaps(d.volumes),
+  } as ComposeDocument;
+}
+
+function mapOfMaps(v: unknown): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [k, x] of Object.entries((v ?? {}) as Record<string, unknown>)) out[k] = (x ?? {}) as Record<string, unknown>;
+  return out;
+}
+
+/**
+ * Loads and merges Compose files as `docker compose -f a -f b` does: each file interpolated, validated and its
+ * `extends` resolved, then merged in order (mappings merged, most sequences appended without duplicates,
+ * `command`/`entrypoint`/`healthcheck.test` replaced, `volumes` merged by target). Relative paths are resolved against
+ * `projectDir` (for a file reached through `extends.file`, against that file's directory).
+ * @throws SlipwayError `ERR_COMPOSE_INVALID`.
+ */
+export function loadCompose(projectDir: string, files: readonly string[], vars: Variables): ComposeDocument {
+  const cache = new Map<string, ComposeDocument>();
+  const read = (path: string, baseDir: string): ComposeDocument => {
+    const key = `${path}\0${baseDir}`;
+    let doc = cache.get(key);
+    if (!doc) {
+      doc = loadFile(path, vars, baseDir);
+      cache.set(key, doc);
+      resolveExtends(doc, path, baseDir, read);
+    }
+    return doc;
+  };
+  let merged: ComposeDocument = { services: {}, networks: {}, volumes: {} };
+  for (const f of files) {
+    const doc = read(resolve(projectDir, f), projectDir);
+    merged = mergeDocuments(merged, doc);
+  }
+  return merged;
+}
+
+function resolveExtends(doc: ComposeDocument, path: string, baseDir: string, read: (p: string, base: string) => ComposeDocument): void {
+  const done = new Set<string>();
+  const visit = (name: string, stack: string[]): RawService => {
+    const svc = doc.services[name];
+    if (!svc) throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: services.${stack.at(-1) ?? name}.extends names service "${name}", which ${path} does not define`);
+    if (done.has(name) || svc.extends === undefined) return svc;
+    if (stack.includes(name)) throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: extends cycle: ${[...stack, name].join(' → ')}`);
+    const ext = typeof svc.extends === 'string' ? { service: svc.extends } : (svc.extends as { service: string; file?: string });
+    let base: RawService;
+    if (ext.file !== undefined) {
+      const other = resolve(dirname(path), ext.file);
+      const otherDoc = read(other, dirname(other));
+      base = otherDoc.services[ext.service] as RawService;
+      if (!base) throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: services.${name}.extends names service "${ext.service}", which ${other} does not define`);
+    } else {
+      base = visit(ext.service, [...stack, name]);
+    }
+    const { extends: _e, ...own } = svc;
+    // What a service inherits: everything but its base's dependencies on services that are not in this file (compose keeps them; so do we).
+    const { extends: _b, ...inherited } = base;
+    const result = mergeService(inherited, own);
+    doc.services[name] = result;
+    done.add(name);
+    return result;
+  };
+  for (const name of Object.keys(doc.services)) visit(name, []);
+}
+
+function mergeDocuments(a: ComposeDocument, b: ComposeDocument): ComposeDocument {
+  const services = { ...a.services };
+  for (const [name, svc] of Object.entries(b.services)) services[name] = services[name] ? mergeService(services[name]!, svc) : svc;
+  return {
+    ...a,
+    ...b,
+    services,
+    networks: deepMerge(a.networks, b.networks, '') as ComposeDocument['networks'],
+    volumes: deepMerge(a.volumes, b.volumes, '') as ComposeDocument['volumes'],
+  };
+}
+
+/** Keys whose value an override replaces whole (compose-spec merge.md). */
+const REPLACED = new Set(['command', 'entrypoint', 'healthcheck.test']);
+
+/** One service merged over another with the Compose Specification's merge rules. */
+export function mergeService(base: RawService, over: RawService): RawService {
+  const out = deepMerge(base, over, '') as RawService;
+  if (Array.isArray(base.volumes) || Array.isArray(over.volumes)) {
+    const byTarget = new Map<string, unknown>();
+    for (const v of [...((base.volumes as unknown[]) ?? []), ...((over.volumes as unknown[]) ?? [])]) byTarget.set(String((v as { target?: unknown }).target), v);
+    out.volumes = [...byTarget.values()];
+  }
+  return out;
+}
+
+function deepMerge(a: unknown, b: unknown, path: string): unknown {
+  if (REPLACED.has(path)) return b;
+  if (isMap(a) && isMap(b)) {
+    const out: Record<string, unknown> = { ...a };
+    for (const [k, v] of Object.entries(b)) out[k] = k in a ? deepMerge(a[k], v, path ? `${path}.${k}` : k) : v;
+    return out;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const seen = new Set(a.map((x) => JSON.stringify(x)));
+    return [...a, ...b.filter((x) => !seen.has(JSON.stringify(x)))];
+  }
+  return b;
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `KEY=VAL` / `KEY` list or a map → a map (null for a bare KEY: taken from the environment later). */
+function listToMap(v: unknown, sep: RegExp = /=/): Record<string, string | null> {
+  const out: Record<string, string | null> = {};
+  if (Array.isArray(v)) {
+    for (const item of v) {
+      const s = String(item);
+      const m = sep.exec(s);
+      if (m) out[s.slice(0, m.index)] = s.slice(m.index + m[0].length);
+      else out[s] = null;
+    }
+  } else if (isMap(v)) {
+    for (const [k, x] of Object.entries(v)) out[k] = x === null || x === undefined ? null : Array.isArray(x) ? x.map(String).join(',') : String(x);
+  }
+  return out;
+}
+
+/** Absolute host path: `~` is the home directory, relative paths are against `baseDir`. */
+export function hostPath(p: string, baseDir: string): string {
+  if (p === '~' || p.startsWith('~/')) return join(homedir(), p.slice(1));
+  return isAbsolute(p) ? p : resolve(baseDir, p);
+}
+
+/** Turns each service's list forms into maps and its relative paths into absolute ones, so files merge key by key. */
+function normalizeService(svc: RawService, baseDir: string, where: string): RawService {
+  const out: RawService = { ...svc };
+  if ('environment' in svc) out.environment = listToMap(svc.environment);
+  if ('labels' in svc) out.labels = listToMap(svc.labels);
+  if ('extra_hosts' in svc) out.extra_hosts = listToMap(svc.extra_hosts, Array.isArray(svc.extra_hosts) ? /[=:]/ : /=/);
+  if ('depends_on' in svc) {
+    const deps: Record<string, Record<string, unknown>> = {};
+    if (Array.isArray(svc.depends_on)) for (const d of svc.depends_on) deps[String(d)] = { condition: 'service_started', required: true };
+    else for (const [k, v] of Object.entries(svc.depends_on as Record<string, Record<string, unknown> | null>)) deps[k] = { condition: 'service_started', required: true, ...(v ?? {}) };
+    out.depends_on = deps;
+  }
+  if ('networks' in svc) {
+    const nets: Record<string, Record<string, unknown>> = {};
+    if (Array.isArray(svc.networks)) for (const n of svc.networks) nets[String(n)] = {};
+    else for (const [k, v] of Object.entries(svc.networks as Record<string, Record<string, unknown> | null>)) nets[k] = v ?? {};
+    out.networks = nets;
+  }
+  if ('env_file' in svc) {
+    const list = Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file];
+    out.env_file = list.map((e) => (typeof e === 'string' ? { path: hostPath(e, baseDir), required: true } : { required: true, ...(e as object), path: hostPath(String((e as { path: string }).path), baseDir) }));
+  }
+  if ('build' in svc) {
+    const b: Record<string, unknown> = typeof svc.build === 'string' ? { context: svc.build } : { ...(svc.build as Record<string, unknown>) };
+    b.context = hostPath(String(b.context ?? '.'), baseDir);
+    if (b.args !== undefined) b.args = listToMap(b.args);
+    out.build = b;
+  }
+  if (typeof svc.tmpfs === 'string') out.tmpfs = [svc.tmpfs];
+  if (Array.isArray(svc.expose)) out.expose = svc.expose.map(String);
+  if (isMap(svc.ulimits)) {
+    const u: Record<string, { soft: number; hard: number }> = {};
+    for (const [k, v] of Object.entries(svc.ulimits)) u[k] = typeof v === 'number' || typeof v === 'string' ? { soft: Number(v), hard: Number(v) } : { soft: Number((v as { soft: unknown }).soft), hard: Number((v as { hard: unknown }).hard) };
+    out.ulimits = u;
+  }
+  if (Array.isArray(svc.volumes)) out.volumes = svc.volumes.map((v) => normalizeVolume(v, baseDir, where));
+  return out;
+}
+
+/** A service volume in long syntax: `{ type, source, target, read_only }`; bind sources absolute. */
+function normalizeVolume(v: unknown, baseDir: string, where: string): Record<string, unknown> {
+  if (isMap(v)) {
+    const out = { ...v };
+    if (out.type === 'bind' && typeof out.source === 'string') out.source = hostPath(out.source, baseDir);
+    return out;
+  }
+  const s = String(v);
+  // SOURCE:TARGET[:MODE] | TARGET; Windows drive letters are not a concern here.
+  const parts = s.split(':');
+  if (parts.length === 1) return { type: 'volume', target: parts[0] };
+  if (parts.length > 3) throw new SlipwayError('ERR_COMPOSE_INVALID', `${where}.volumes: cannot parse ${JSON.stringify(s)}`, { hint: 'write SOURCE:TARGET[:ro], TARGET, or the long syntax' });
+  const [source, target, mode = ''] = parts as [string, string, string?];
+  const modes = mode.split(',').filter(Boolean);
+  for (const m of modes) if (!['ro', 'rw', 'z', 'Z', 'nocopy', 'cached', 'delegated', 'consistent'].includes(m)) throw new SlipwayError('ERR_COMPOSE_INVALID', `${where}.volumes: unknown mode "${m}" in ${JSON.stringify(s)}`, { hint: 'use ro or rw' });
+  const bind = source.startsWith('.') || source.startsWith('/') || source.startsWith('~');
+  return { type: bind ? 'bind' : 'volume', source: bind ? hostPath(source, baseDir) : source, target, read_only: modes.includes('ro') };
+}

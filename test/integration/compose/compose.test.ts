@@ -1,0 +1,112 @@
+/**
+ * Compose projects on slipway's runtime, root and rootless: a postgres + redis + built app stack ordered by
+ * healthchecks and a one-shot migration, replicas, profiles, override files with extends, and a failing healthcheck
+ * that names the service and tears everything down. Images come from the test registry (REGISTRY in the files).
+ */
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ComposeEnvironment, Network, SlipwayError, Wait, type StartedComposeEnvironment } from '../../../src/index.js';
+import { DockerComposeEnvironment } from '../../../src/testcontainers.js';
+import { helperBuilt, httpGet, registry, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+const FIXTURES = join(import.meta.dirname, '../../fixtures/compose');
+const run = helperBuilt() && userNamespacesAllowed();
+const started: StartedComposeEnvironment[] = [];
+afterAll(async () => {
+  for (const e of started) await e.down({ removeVolumes: true }).catch(() => undefined);
+});
+
+function compose(dir: string, files?: string | string[]): ComposeEnvironment {
+  return new ComposeEnvironment(join(FIXTURES, dir), files).withEnvironment({ REGISTRY: registry() });
+}
+
+async function sh(env: StartedComposeEnvironment, container: string, script: string): Promise<string> {
+  const r = await env.getContainer(container).exec(['sh', '-c', script]);
+  expect(r.exitCode, `${script}: ${r.stderr}`).toBe(0);
+  return r.stdout.trim();
+}
+
+skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () => {
+  it('starts postgres, redis, a migration and a built app in depends_on order; names and aliases resolve', async () => {
+    const env = await compose('stack').withEnvironment({ PROJECT: 'shop-stack' }).withStartupTimeout(120_000).up();
+    started.push(env);
+    expect(env.projectName).toBe('shop-stack');
+    expect([...env.containers.keys()].sort()).toEqual(['app-1', 'cache-1', 'db-1', 'migrate-1']);
+    // The migration ran to completion before the app started, against the db by its service name.
+    expect((await env.getContainer('migrate-1').wait()).exitCode).toBe(0);
+    expect(await sh(env, 'db-1', 'PGPASSWORD=secret psql -h 127.0.0.1 -U shop -d shop -tAc "select name from items"')).toBe('widget');
+    // The app image was built from its Dockerfile and serves on its published port.
+    expect(await httpGet(env.getContainer('app-1').getMappedPort(8080), '/index.html')).toContain('built by slipway');
+    // environment wins over env_file; $$ stayed a literal $.
+    expect(await sh(env, 'app-1', 'echo "$APP_MODE|$GREETING|$PWD"')).toBe('test|hello from ${GREETING_SOURCE:-compose}|/srv');
+    // Service names and aliases resolve on the project network.
+    expect(await sh(env, 'app-1', 'for t in db:5432 cache:6379 redis:6379; do nc -w 2 ${t%:*} ${t#*:} </dev/null || echo "$t unreachable"; done; echo done')).toBe('done');
+    expect(await sh(env, 'app-1', 'grep -c " /scratch " /proc/mounts')).toBe('1');
+    expect(env.getContainer('app-1').labels).toMatchObject({ team: 'shop', 'com.docker.compose.project': 'shop-stack', 'com.docker.compose.service': 'app' });
+    await env.down({ removeVolumes: true });
+    expect(Network.byName('shop-stack_default')).toBeUndefined();
+  }, 300_000);
+
+  it('replicas: each one a container, reachable by the service name', async () => {
+    await using env = await compose('replicas').up();
+    expect([...env.containers.keys()].sort()).toEqual(['client-1', 'worker-1', 'worker-2', 'worker-3']);
+    const hosts = await sh(env, 'client-1', 'awk \'{ for (i = 2; i <= NF; i++) if ($i == "worker") print $1 }\' /etc/hosts | sort -u | wc -l');
+    expect(Number(hosts)).toBe(3);
+    expect(() => env.getContainer('worker')).toThrow(/one of/);
+    expect(env.getContainer('worker_2').name).toBe(`${env.projectName}-worker-2`);
+  }, 120_000);
+
+  it('profiles: only enabled services start; a named one starts with its dependencies', async () => {
+    {
+      await using env = await compose('profiles').up();
+      expect([...env.containers.keys()]).toEqual(['always-1']);
+    }
+    await using env = await compose('profiles').withProfiles('debug').up(['tools']);
+    expect([...env.containers.keys()].sort()).toEqual(['always-1', 'tools-1']);
+  }, 120_000);
+
+  it('override files and extends are merged as docker compose does', async () => {
+    await using env = await compose('overrides', ['compose.yml', 'compose.test.yml']).up(['web']);
+    expect([...env.containers.keys()]).toEqual(['web-1']);
+    // environment merged key by key (base file < compose.yml < compose.test.yml), working_dir from the extended base.
+    expect(await sh(env, 'web-1', 'echo "$SHARED $LEVEL $FROM_FILE $PWD"')).toBe('yes test compose.yml /tmp');
+    // The command of compose.test.yml replaced the other; both files' ports are published; each file's bind mount is there.
+    const web = env.getContainer('web-1');
+    expect(await httpGet(web.getMappedPort(80), '/asset.txt')).toBe('asset\n');
+    expect(await httpGet(web.getMappedPort(81), '/file.txt')).toBe('data\n');
+    expect(await sh(env, 'web-1', 'touch /data/x 2>/dev/null || echo read-only')).toBe('read-only');
+  }, 120_000);
+
+  it('a service that never becomes healthy fails up() naming it, its logs and the wait; everything is removed', async () => {
+    let error: unknown;
+    try {
+      await compose('failing').withProjectName('failing-proj').withStartupTimeout(5_000).up();
+    } catch (e) {
+      error = e;
+    }
+    expect(SlipwayError.is(error, 'ERR_COMPOSE_SERVICE'), String(error)).toBe(true);
+    const msg = (error as SlipwayError).message;
+    expect(msg).toMatch(/service db \(db-1\) failed/);
+    expect(msg).toMatch(/waited for .*health/i);
+    expect(msg).toContain('FATAL: disk on fire');
+    expect(msg).not.toMatch(/service app/);
+    // Nothing is left: the network is gone and the names are free for the same project again.
+    expect(Network.byName('failing-proj_default')).toBeUndefined();
+    await using env = await compose('failing').withProjectName('failing-proj').up(['early']);
+    expect([...env.containers.keys()]).toEqual(['early-1']);
+  }, 120_000);
+
+  it('a custom wait strategy per container, through testcontainers\' DockerComposeEnvironment', async () => {
+    const env = await new DockerComposeEnvironment(join(FIXTURES, 'replicas'), 'compose.yml')
+      .withEnvironment({ REGISTRY: registry() })
+      .withWaitStrategy('client_1', Wait.forSuccessfulCommand('test -d /proc/1'))
+      .up(['client']);
+    try {
+      const c = env.getContainer('client-1');
+      expect((await c.exec(['echo', 'hi'])).output.trim()).toBe('hi');
+      expect(c.getName()).toMatch(/-client-1$/);
+    } finally {
+      await env.down();
+    }
+  }, 120_000);
+});
