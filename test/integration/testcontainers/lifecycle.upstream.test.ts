@@ -8,8 +8,6 @@
  *   restart() cannot kill node between its listen() and its log line.
  * - logs({ since }): upstream sleeps 5 s between two lines; here the second line is written on cue after the `since`
  *   second has begun, so the test does not depend on timing.
- * Left out: "no lifecycle callbacks for a reused container" needs withReuse(), which the warm-starts issue brings
- * (ERR_UNSUPPORTED until then).
  */
 import { Readable } from 'node:stream';
 import { expect, it, vi } from 'vitest';
@@ -62,6 +60,23 @@ skipUnless(canRun, cannotRunReason)('GenericContainer lifecycle, logs and restar
     await c.stop();
     expect(calls.containerStopping).toHaveBeenCalledOnce();
     expect(calls.containerStopped).toHaveBeenCalledOnce();
+  });
+
+  it('a start that reuses a container calls beforeContainerCreated only, and returns the same container', async () => {
+    const calls = { beforeContainerCreated: vi.fn(), containerCreated: vi.fn(), containerStarting: vi.fn(), containerStarted: vi.fn() };
+    class Custom extends GenericContainer {
+      protected override async beforeContainerCreated(): Promise<void> { calls.beforeContainerCreated(); }
+      protected override async containerCreated(id: string): Promise<void> { calls.containerCreated(id); }
+      protected override async containerStarting(_inspect: InspectResult, reused: boolean): Promise<void> { calls.containerStarting(reused); }
+      protected override async containerStarted(_c: StartedTestContainer, _inspect: InspectResult, reused: boolean): Promise<void> { calls.containerStarted(reused); }
+    }
+    await using first = await new GenericContainer(IMAGE).withExposedPorts(8080).withReuse().start();
+    const second = await new Custom(IMAGE).withExposedPorts(8080).withReuse().start();
+    expect(second.getId()).toBe(first.getId());
+    expect(calls.beforeContainerCreated).toHaveBeenCalled();
+    expect(calls.containerCreated).not.toHaveBeenCalled();
+    expect(calls.containerStarting).not.toHaveBeenCalled();
+    expect(calls.containerStarted).not.toHaveBeenCalled();
   });
 
   it('await using an AbstractStartedContainer calls its containerStopping and containerStopped', async () => {

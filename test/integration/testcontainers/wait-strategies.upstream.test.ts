@@ -93,8 +93,7 @@ skipUnless(canRun, cannotRunReason)('wait strategies (testcontainers-node suite,
     await expectHealthy(c);
   });
 
-  // Pending (issue 10, helper tcapi): the default wait's timeout reads "ports published listening not ready after 0ms".
-  it.skip('listening ports: a port never bound fails at once with timeout 0 ("Port 8081 not bound after 0ms") and the container is removed', async () => {
+  it('listening ports: a port never bound fails at once with timeout 0 ("Port 8081 not bound after 0ms") and the container is removed', async () => {
     const name = uniqueName();
     const err = await startError(new GenericContainer(IMAGE).withName(name).withExposedPorts(8081).withStartupTimeout(0));
     expect(err.message).toMatch(/Port \d+(\/(tcp|udp))? not bound after 0ms/);
@@ -148,8 +147,7 @@ skipUnless(canRun, cannotRunReason)('wait strategies (testcontainers-node suite,
       .withWaitStrategy(Wait.forOneShotStartup()).start();
   });
 
-  // Pending (issue 10, helper tcapi): the error reads "the one-shot container exited with code 127".
-  it.skip('forOneShotStartup: a failing command fails the start ("Container failed to start for <id>")', async () => {
+  it('forOneShotStartup: a failing command fails the start ("Container failed to start for <id>")', async () => {
     await expect(new GenericContainer(IMAGE).withCommand(['/bin/sh', '-c', 'not-existing']).withWaitStrategy(Wait.forOneShotStartup()).start())
       .rejects.toThrow('Container failed to start for');
   });
