@@ -738,7 +738,7 @@ class Builder {
       chmod = parseInt(m, 8);
     }
     const view = new LayerView(state.layers.map((l) => l.dir!).reverse());
-    const plan = await planCopy(tree, { sources: args.slice(0, -1), dest, owner, chmod, inline }, async (abs) => {
+    const plan = await planCopy(tree, { sources: args.slice(0, -1), dest, owner, chmod, inline, extractArchives: ins.keyword === 'ADD' && from === undefined }, async (abs) => {
       const e = await view.lookup(await view.resolve(abs, true));
       return Boolean(e?.st.isDirectory());
     });

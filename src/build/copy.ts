@@ -6,6 +6,8 @@
  */
 import { realpath, lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { extract as tarExtract } from 'tar-stream';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { compilePattern, isIgnored, mayReinclude, type IgnorePattern } from './dockerignore.js';
@@ -139,6 +141,8 @@ export interface CopyRequest {
   dest: string;
   owner?: { uid: number; gid: number };
   chmod?: number;
+  /** ADD: a local tar archive (plain or gzip) is extracted into the destination instead of copied. */
+  extractArchives?: boolean;
   /** Inline files (heredocs): name → content. */
   inline?: { name: string; content: Buffer }[];
 }
@@ -151,9 +155,51 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
   const count = req.sources.length + (req.inline?.length ?? 0);
   const destDirForced = req.dest.endsWith('/') || count > 1 || wildcard;
   const dest = posix.normalize(req.dest);
-  const put = (rel: string, it: Omit<CopyItem, 'rel' | 'uid' | 'gid' | 'mode'> & { mode: number }): void => {
+  const put = (rel: string, it: Omit<CopyItem, 'rel' | 'uid' | 'gid' | 'mode'> & { mode: number }, ids: { uid: number; gid: number } = owner): void => {
     const mode = req.chmod !== undefined && it.type !== 'symlink' ? req.chmod : it.mode;
-    items.set(rel, { rel, ...it, mode, ...owner });
+    items.set(rel, { rel, ...it, mode, ...ids });
+  };
+  const join = (a: string, b: string): string => (a ? `${a}/${b}` : b);
+  /** ADD's extraction: the archive's entries below `to` with their modes and (without --chown) owners. */
+  const extract = async (tar: Buffer, to: string, src: string): Promise<void> => {
+    const ex = tarExtract();
+    const seen = new Map<string, CopyItem>();
+    const done = (async () => {
+      for await (const e of ex) {
+        const h = e.header;
+        const chunks: Buffer[] = [];
+        for await (const c of e) chunks.push(c as Buffer);
+        const parts = h.name.split('/').filter((x) => x && x !== '.');
+        if (parts.includes('..')) throw new SlipwayError('ERR_BUILD_CONTEXT', `ADD ${src}: archive entry ${JSON.stringify(h.name)} leads outside the destination`, { hint: 'fix the archive' });
+        if (!parts.length) continue;
+        const rel = join(to, parts.join('/'));
+        const ids = req.owner ?? { uid: h.uid ?? 0, gid: h.gid ?? 0 };
+        const mode = (h.mode ?? 0o644) & 0o7777;
+        if (h.type === 'directory') put(rel, { type: 'directory', mode }, ids);
+        else if (h.type === 'symlink') put(rel, { type: 'symlink', mode: 0o777, linkname: h.linkname ?? '' }, ids);
+        else if (h.type === 'link') {
+          const target = seen.get(join(to, (h.linkname ?? '').split('/').filter((x) => x && x !== '.').join('/')));
+          if (target?.content) put(rel, { type: 'file', mode, content: target.content }, ids);
+        } else if (h.type === 'file' || h.type === 'contiguous-file') {
+          put(rel, { type: 'file', mode, content: Buffer.concat(chunks) }, ids);
+          seen.set(rel, items.get(rel)!);
+        }
+        // Devices and fifos in an ADDed archive are skipped.
+      }
+    })();
+    ex.end(tar);
+    await done;
+  };
+  const archive = (b: Buffer): Buffer | undefined => {
+    let t = b;
+    if (b.length > 2 && b[0] === 0x1f && b[1] === 0x8b) {
+      try {
+        t = gunzipSync(b);
+      } catch {
+        return undefined;
+      }
+    }
+    return t.length >= 512 && t.subarray(257, 262).toString('latin1') === 'ustar' ? t : undefined;
   };
   const copyEntry = async (src: string, to: string): Promise<void> => {
     const st = await tree.stat(src);
@@ -181,7 +227,6 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
     }
   };
   const destRel = dest.replace(/^\/+/, '');
-  const join = (a: string, b: string): string => (a ? `${a}/${b}` : b);
   for (const raw of req.sources) {
     let matches: string[];
     if (GLOB.test(raw)) {
@@ -201,6 +246,13 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
       if (st.type === 'directory') {
         await copyContents(m, destRel);
         continue;
+      }
+      if (req.extractArchives && st.type === 'file') {
+        const tar = archive(await tree.read(m));
+        if (tar) {
+          await extract(tar, destRel, raw);
+          continue;
+        }
       }
       const base = posix.basename(m);
       const intoDir = destDirForced || (await destIsExistingDir(dest));

@@ -4,6 +4,8 @@
  */
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
+import { pack as tarPack } from 'tar-stream';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
@@ -227,6 +229,35 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect([first.executed, second.executed]).toEqual([1, 1]);
     expect(await inspect(first.ref, ['/seen', '/var/cache/deep', '/scratch'])).toEqual({ '/seen': '644 0:0 regular file\n1', '/var/cache/deep': 'absent', '/scratch': 'absent' });
     expect((await inspect(second.ref, ['/seen']))['/seen']).toBe('644 0:0 regular file\n2');
+  });
+
+  it('ADD extracts a local tar (plain or gzip) with its modes and owners (--chown wins); other files are copied; ../ entries are refused', async () => {
+    const tarOf = async (entries: { name: string; type?: 'file' | 'directory' | 'symlink'; mode?: number; uid?: number; content?: string; linkname?: string }[]): Promise<Buffer> => {
+      const p = tarPack();
+      for (const e of entries) p.entry({ name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o644, uid: e.uid ?? 0, gid: e.uid ?? 0, linkname: e.linkname }, e.content ?? '');
+      p.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of p) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const pkg = await tarOf([
+      { name: 'pkg/', type: 'directory', mode: 0o750, uid: 1000 }, { name: 'pkg/bin/run', mode: 0o755, uid: 1000, content: 'run' },
+      { name: 'pkg/link', type: 'symlink', linkname: 'bin/run' },
+    ]);
+    const ctx = await context({
+      'Dockerfile': `FROM ${fixtureRef('busybox')}\nADD app.tar.gz /opt/\nADD --chown=5:6 plain.tar /o2\nADD notes.txt /notes.txt\n`,
+      'notes.txt': 'not an archive\n',
+    });
+    await writeFile(join(ctx, 'app.tar.gz'), gzipSync(pkg));
+    await writeFile(join(ctx, 'plain.tar'), pkg);
+    const ref = await Container.fromDockerfile(ctx);
+    expect(await inspect(ref, ['/opt/pkg', '/opt/pkg/bin/run', '/opt/pkg/link', '/o2/pkg/bin/run', '/notes.txt', '/opt/app.tar.gz'])).toEqual({
+      '/opt/pkg': '750 1000:1000 directory', '/opt/pkg/bin/run': '755 1000:1000 regular file\nrun', '/opt/pkg/link': '777 0:0 symbolic link',
+      '/o2/pkg/bin/run': '755 5:6 regular file\nrun', '/notes.txt': '644 0:0 regular file\nnot an archive', '/opt/app.tar.gz': 'absent',
+    });
+    const evil = await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nADD evil.tar /x/\n` });
+    await writeFile(join(evil, 'evil.tar'), await tarOf([{ name: '../../escape', content: 'x' }]));
+    expect(await codeOf(Container.fromDockerfile(evil))).toBe('ERR_BUILD_CONTEXT');
   });
 
   it('cache: a second build reuses every step (same digest); one changed file re-runs from its step on; no cache runs all again, same digest', async () => {
