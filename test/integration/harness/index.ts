@@ -31,7 +31,7 @@ export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' 
 export const FIXTURE_TAGS: Readonly<Record<FixtureName, readonly string[]>> = Object.freeze({
   busybox: ['latest', '1', 'config', 'multi'],
   debian: ['bookworm', 'latest', '12'],
-  redis: ['7', 'latest'],
+  redis: ['7', 'latest', 'stack'],
   postgres: ['15', 'latest'],
   nginx: ['1', 'latest'],
   mariadb: ['10.11', 'latest'],

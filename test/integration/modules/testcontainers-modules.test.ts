@@ -14,7 +14,7 @@ import { PostgreSqlContainer as NativePostgreSqlContainer, Volume } from '../../
 import {
   GenericContainer, NginxContainer, PostgreSqlContainer, RedisContainer, SlipwayError, StartedTestContainer,
 } from '../../../src/testcontainers.js';
-import { fixtureRef, hasCommand, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, hasCommand, helperBuilt, registry, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -178,6 +178,26 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     expect(await resp(redis.getHost(), redis.getPort(), [['GET', 'key']])).toEqual(['val']);
     expect(readdirSync(dir).length).toBeGreaterThan(0);
     await redis.stop();
+    rmSync(dir, { recursive: true });
+  });
+
+  it('RedisContainer on a redis-stack image: password and persistence flags go to REDIS_ARGS after yours (as testcontainers)', async () => {
+    const dir = tempDir();
+    // The fixture's stand-in for redis/redis-stack-server (its /entrypoint.sh and REDIS_ARGS, without the modules).
+    const container = new RedisContainer(`${registry()}/redis/redis-stack-server:7.4.0-v4`);
+    container.withEnvironment({ REDIS_ARGS: '--loglevel verbose' });
+    container.withPassword('stack-pw');
+    container.withPersistence(dir);
+    await using redis = await container.start();
+    expect((container as unknown as { createOpts: { Env?: string[] } }).createOpts.Env)
+      .toEqual(['REDIS_ARGS=--loglevel verbose --requirepass stack-pw --save 1 1  --appendonly yes']);
+    expect(await resp(redis.getHost(), redis.getPort(), [['GET', 'k']])).toEqual([expect.stringMatching(/^-NOAUTH/)]);
+    const config = await redis.executeCliCmd('config', ['get', '*']);
+    const get = (name: string) => { const l = config.split('\n'); return l[l.indexOf(name) + 1]; };
+    expect([get('loglevel'), get('appendonly'), get('save'), get('dir')]).toEqual(['verbose', 'yes', '1 1', '/data']);
+    expect(await resp(redis.getHost(), redis.getPort(), [['AUTH', 'stack-pw'], ['SET', 'k', 'v']])).toEqual(['+OK', '+OK']);
+    await redis.stop();
+    expect(readdirSync(dir).length).toBeGreaterThan(0);
     rmSync(dir, { recursive: true });
   });
 
