@@ -45,6 +45,13 @@ function loadFile(path: string, vars: Variables, baseDir: string): ComposeDocume
   validateCompose(doc, path);
   const d = doc as Record<string, unknown>;
   if ('version' in d) log('%s: the top-level "version" is obsolete and ignored', path);
+  for (const key of ['include', 'models']) {
+    if (d[key] !== undefined) {
+      throw new SlipwayError('ERR_UNSUPPORTED', `${path}: the top-level "${key}" is not supported`, {
+        hint: key === 'include' ? 'pass the included files to ComposeEnvironment as further files instead' : `remove "${key}"`,
+      });
+    }
+  }
   const services: Record<string, RawService> = {};
   for (const [name, svc] of Object.entries((d.services ?? {}) as Record<string, unknown>)) {
     services[name] = normalizeService((svc ?? {}) as RawService, baseDir, `${path}: services.${name}`);

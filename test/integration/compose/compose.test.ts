@@ -96,6 +96,20 @@ skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () =>
     expect([...env.containers.keys()]).toEqual(['early-1']);
   }, 120_000);
 
+  it('a migration that exits non-zero fails up() naming it with its output; nothing is left', async () => {
+    let error: unknown;
+    try {
+      await compose('failing-migration').withProjectName('failing-migration').up();
+    } catch (e) {
+      error = e;
+    }
+    expect(SlipwayError.is(error, 'ERR_COMPOSE_SERVICE'), String(error)).toBe(true);
+    const msg = (error as SlipwayError).message;
+    expect(msg).toMatch(/service migrate failed: failing-migration-migrate-1 exited with code 3; waited for it to complete successfully \(needed by app\)/);
+    expect(msg).toContain('ERROR: relation already exists');
+    expect(Network.byName('failing-migration_default')).toBeUndefined();
+  }, 120_000);
+
   it('a custom wait strategy per container, through testcontainers\' DockerComposeEnvironment', async () => {
     const env = await new DockerComposeEnvironment(join(FIXTURES, 'replicas'), 'compose.yml')
       .withEnvironment({ REGISTRY: registry() })

@@ -82,6 +82,13 @@ describe('validation against the Compose Specification schema', () => {
     expect(thrown(() => new ComposeEnvironment(d, 'b.yml').config()).message).toMatch(/b\.yml: not valid YAML: .*line/);
   });
 
+  it('top-level include is refused rather than silently skipped', () => {
+    const d = project({ 'compose.yml': 'include: [other.yml]\nservices:\n  web: { image: x }\n' });
+    const e = thrown(() => new ComposeEnvironment(d).config());
+    expect(e.code).toBe('ERR_UNSUPPORTED');
+    expect(e.message).toMatch(/top-level "include" is not supported/);
+  });
+
   it('a missing required variable fails with its message', () => {
     const d = project({ 'compose.yml': 'services:\n  web:\n    image: ${IMG:?pass IMG}\n' });
     expect(thrown(() => new ComposeEnvironment(d).config()).message).toMatch(/services\.web\.image: required variable IMG is missing: pass IMG/);
