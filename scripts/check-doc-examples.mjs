@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Checks the API docs the way a user reads them: every export of the package's entry points (package.json "exports")
 // has a description and an `@example`, and every `@example` on the public API (the exports, their members, the entry
-// points' @packageDocumentation) compiles when written to a file of its own that imports `slipway`,
+// points' @packageDocumentation) and every ```ts/```js block of README.md and docs/*.md compiles when written to a
+// file of its own that imports `slipway`,
 // `slipway/testcontainers`… as a user would (mapped to src/ by `paths`, so no build is needed). Examples must be
 // self-contained: their own imports, no names from outside.
 //
 //   node scripts/check-doc-examples.mjs [--keep]   # --keep leaves the generated files in .doc-examples/
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -103,6 +104,15 @@ function main() {
     }
   }
 
+  // The TypeScript and JavaScript blocks of the pages users read first (README, docs/*.md) compile too.
+  for (const page of ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]) {
+    const text = readFileSync(join(ROOT, page), 'utf8');
+    for (const m of text.matchAll(/^```(ts|js)\n([\s\S]*?)^```/gm)) {
+      const line = text.slice(0, m.index).split('\n').length;
+      examples.set(`${page}:${line}`, { file: page, line, code: m[2].trimEnd(), lang: m[1], owner: 'page' });
+    }
+  }
+
   // One file per example; `export {}` makes a file without imports a module (top-level await). Examples that augment
   // a module (`declare module 'vitest' { … }`) compile in a program of their own, so that one example's augmentation
   // does not change what another sees.
@@ -133,7 +143,7 @@ function main() {
       const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
       if (!g) { problems.push(`${d.file ? relative(ROOT, d.file.fileName) : ''}: ${text}`); continue; }
       const { line } = d.file.getLineAndCharacterOfPosition(d.start ?? 0);
-      problems.push(`@example at ${g.file}:${g.line} (${g.owner}), line ${line - g.offset + 1}: ${text}`);
+      problems.push(`${g.owner === 'page' ? 'code block' : '@example'} at ${g.file}:${g.line} (${g.owner}), line ${line - g.offset + 1}: ${text}`);
     }
   }
 
@@ -143,7 +153,7 @@ function main() {
     console.error(`check-doc-examples: ${problems.length} problem(s) in ${entries.size} entry points, ${examples.size} examples`);
     process.exit(1);
   }
-  console.log(`check-doc-examples: ${seen.size} exports documented, ${examples.size} examples compile (${[...entries.keys()].join(', ')})`);
+  console.log(`check-doc-examples: ${seen.size} exports documented, ${examples.size} examples and page code blocks compile (${[...entries.keys()].join(', ')})`);
 }
 
 main();
