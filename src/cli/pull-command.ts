@@ -26,7 +26,7 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
       ...(await ownership()),
     });
     view.finish();
-    io.stderr.write(`${image.ref} (${platformString(image.platform)}): ${image.layers.length} layers, ${image.source === 'cache' ? 'already in the store' : `from ${image.source}`}${image.source === 'mirror' ? ` (${image.pulledFrom})` : ''}\n`);
+    io.stderr.write(`${image.ref} (${platformString(image.platform)}): ${image.layers.length} layer${image.layers.length === 1 ? '' : 's'}, ${image.source === 'cache' ? 'already in the store' : `from ${image.source}`}${image.pulledFrom && image.pulledFrom !== image.ref ? ` (${image.pulledFrom})` : ''}\n`);
     io.stdout.write(`${image.digest}\n`);
     return 0;
   } catch (e) {

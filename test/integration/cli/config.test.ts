@@ -82,6 +82,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'runs containers: needs the
     const prefix = { SLIPWAY_CACHE_DIR: store, TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: `${registry()}/library` };
     const pulled = await cli(['pull', 'busybox'], prefix);
     expect(pulled.code, pulled.stderr).toBe(0);
+    expect(pulled.stderr).toContain(`docker.io/library/busybox:latest (linux/amd64): 1 layer, from registry (${fixtureRef('busybox')})`);
     const rows = (await cli(['images', '--json'], { SLIPWAY_CACHE_DIR: store })).stdout.trim().split('\n').map((l) => JSON.parse(l) as { ref: string; pulledFrom: string });
     expect(rows).toEqual([expect.objectContaining({ ref: fixtureRef('busybox'), pulledFrom: fixtureRef('busybox') })]);
     const never = await cli(['run', '--pull', 'never', rows[0]!.ref, 'echo', 'from the store'], { SLIPWAY_CACHE_DIR: store });
