@@ -282,10 +282,9 @@ export class ComposeEnvironment {
       const conditions = needs.get(n) ?? new Set<string>();
       const ctx = {
         project, vars, networks, volumes, image: images.get(n) ?? String(svc.image),
-        anonymousVolume: (s: string, i: number, target: string) => {
+        anonymousVolume: (s: string, i: number) => {
           const v = Volume.named(`${project}-${s}-${i}-anon-${randomBytes(4).toString('hex')}`);
           res.volumes.push(v);
-          void target;
           return v;
         },
       };

@@ -69,7 +69,7 @@ export interface ServiceContext {
   networks: ReadonlyMap<string, Network>;
   /** Compose volume key → Volume. */
   volumes: ReadonlyMap<string, Volume>;
-  /** Creates an anonymous volume for replica `index`'s mount at `target`. */
+  /** Creates an anonymous volume for a mount of replica `index` (removed with the project's volumes). */
   anonymousVolume: (service: string, index: number, target: string) => Volume;
   /** The image to run (the built one when the service has `build`). */
   image: string;
