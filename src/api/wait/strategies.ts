@@ -168,6 +168,22 @@ async function probeExec(target: WaitTarget, argv: readonly string[], signal: Ab
   }
 }
 
+const EXIT_LOG_TAIL = 50;
+
+/** The last `n` lines the exited container logged since its start (what is there within a second). */
+async function lastLogLines(target: WaitTarget, n: number): Promise<string[]> {
+  const lines: string[] = [];
+  try {
+    for await (const l of target.followLogs(AbortSignal.timeout(1000))) {
+      lines.push(l);
+      if (lines.length > n) lines.shift();
+    }
+  } catch {
+    // out of time: what was read
+  }
+  return lines;
+}
+
 function exitedError(message = 'the container exited before it was ready'): SlipwayError {
   return new SlipwayError('ERR_CONTAINER_EXITED', message, {
     hint: 'check the container logs below; a one-shot command needs Wait.forOneShotStartup()',
@@ -275,7 +291,7 @@ export interface HttpWaitOptions {
 export interface HttpWaitStrategyOptions {
   /**
    * Accepted for testcontainers: slipway ends every wait as soon as the container exits; with this set, the error says
-   * `Container exited during HTTP healthCheck` as testcontainers' does.
+   * `Container exited during HTTP healthCheck, last 50 logs: …` (its last 50 log lines) as testcontainers' does.
    * @defaultValue false
    */
   abortOnContainerExit?: boolean;
@@ -336,7 +352,10 @@ export class HttpWaitStrategy extends AbstractWaitStrategy {
     try {
       await poll(signal, target, () => this.once(target.host, hostPort, signal));
     } catch (err) {
-      if (this.options.abortOnContainerExit && SlipwayError.is(err, 'ERR_CONTAINER_EXITED')) throw exitedError('Container exited during HTTP healthCheck');
+      if (this.options.abortOnContainerExit && SlipwayError.is(err, 'ERR_CONTAINER_EXITED')) {
+        // testcontainers' words, which suites match: `…, last 50 logs: <line>\n<line>…`.
+        throw exitedError(`Container exited during HTTP healthCheck, last ${EXIT_LOG_TAIL} logs: ${(await lastLogLines(target, EXIT_LOG_TAIL)).join('\n')}`);
+      }
       throw err;
     }
   }

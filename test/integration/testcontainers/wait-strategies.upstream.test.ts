@@ -56,8 +56,7 @@ skipUnless(canRun, cannotRunReason)('wait strategies (testcontainers-node suite,
     }
   });
 
-  // Pending (issue 10, helper tcapi): the text is slipway's ("…; fix: … last log lines: | 5 …"), not testcontainers'.
-  it.skip('forHttp with abortOnContainerExit fails when the process exits, with its last 50 log lines', async () => {
+  it('forHttp with abortOnContainerExit fails when the process exits, with its last 50 log lines', async () => {
     const lines = [...Array(55).keys()];
     const err = await startError(new GenericContainer(IMAGE).withExposedPorts(8080).withStartupTimeout(20_000)
       .withEntrypoint(['/bin/sh', '-c', `${lines.map((i) => `echo ${i}`).join(' && ')} && sleep 0.5`])

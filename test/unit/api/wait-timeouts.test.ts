@@ -172,10 +172,12 @@ NbWMuTOgHj99Uq+Llh9ocdMJzqfce0UWf4VOaG0A
     expect((await failure(runStrategy(Wait.forHttp('/hello-world', 8443), t, never, 300))).code).toBe('ERR_WAIT_TIMEOUT');
   });
 
-  it('abortOnContainerExit: the error says so in testcontainers words', async () => {
-    const err = await failure(runStrategy(Wait.forHttp('/', 80, { abortOnContainerExit: true }), target({ mappedPort: () => 1, hasExited: () => true }), never, 5_000));
+  it('abortOnContainerExit: the error says so in testcontainers words, with the last 50 log lines', async () => {
+    const lines = Array.from({ length: 55 }, (_, i) => String(i));
+    const exited = target({ mappedPort: () => 1, hasExited: () => true, followLogs: async function* () { yield* lines; } });
+    const err = await failure(runStrategy(Wait.forHttp('/', 80, { abortOnContainerExit: true }), exited, never, 5_000));
     expect(err.code).toBe('ERR_CONTAINER_EXITED');
-    expect(err.shortMessage).toBe('Container exited during HTTP healthCheck');
+    expect(err.shortMessage).toBe(`Container exited during HTTP healthCheck, last 50 logs: ${lines.slice(5).join('\n')}`);
   });
 });
 
