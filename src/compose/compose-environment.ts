@@ -45,6 +45,7 @@ interface Settings {
  * debug-log line (`DEBUG=slipway:compose`).
  *
  * @example
+ * import { ComposeEnvironment, Wait } from 'slipway';
  * await using env = await new ComposeEnvironment('./deploy', ['compose.yml', 'compose.test.yml'])
  *   .withEnvironment({ TAG: 'test' }).withProfiles('db')
  *   .withWaitStrategy('api-1', Wait.forHttp('/health', 8080))

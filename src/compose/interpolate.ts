@@ -3,7 +3,13 @@ import { SlipwayError } from '../errors.js';
 /** Where a value came from, for error messages: `compose.yml: services.db.image`. */
 export type Where = string;
 
-/** Variables for interpolation: `undefined` is unset, `''` is set and empty. */
+/**
+ * Variables for interpolation: `undefined` is unset, `''` is set and empty.
+ * @example
+ * import { ComposeEnvironment, type ComposeVariables } from 'slipway';
+ * const vars: ComposeVariables = new ComposeEnvironment('./deploy').withEnvironmentFile('test.env').variables();
+ * vars.TAG; // undefined when unset, '' when set and empty
+ */
 export type Variables = Readonly<Record<string, string | undefined>>;
 
 const NAME = /^[_a-zA-Z][_a-zA-Z0-9]*/;

@@ -9,10 +9,22 @@ import { validateCompose } from './validate.js';
 
 const log = logger('compose');
 
-/** A service after normalisation: list forms turned into maps, relative paths made absolute. */
+/**
+ * A service after normalisation: list forms turned into maps, relative paths made absolute.
+ * @example
+ * import { ComposeEnvironment, type RawService } from 'slipway';
+ * const services: Record<string, RawService> = new ComposeEnvironment('./deploy').config().services;
+ * services.api?.image; // after interpolation and normalisation
+ */
 export type RawService = Record<string, unknown>;
 
-/** Compose files merged into one document (the model `docker compose config` prints), before profiles and mapping. */
+/**
+ * Compose files merged into one document (the model `docker compose config` prints), before profiles and mapping.
+ * @example
+ * import { ComposeEnvironment, type ComposeDocument } from 'slipway';
+ * const doc: ComposeDocument = new ComposeEnvironment('./deploy', 'compose.yml').withEnvironment({ TAG: 'test' }).config();
+ * Object.keys(doc.services); // like `docker compose config --services`
+ */
 export interface ComposeDocument {
   name?: string;
   services: Record<string, RawService>;

@@ -19,6 +19,7 @@ export interface ComposeResources {
 /**
  * A running Compose project: its containers by `<service>-<n>`, and `down()`.
  * @example
+ * import { ComposeEnvironment } from 'slipway';
  * await using env = await new ComposeEnvironment('./deploy').up();
  * const redis = env.getContainer('redis-1');
  */

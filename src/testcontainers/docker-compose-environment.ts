@@ -10,6 +10,7 @@ import { StartedTestContainer } from './started-test-container.js';
  * (`with*` return `this`), `up(services?)`, `getContainer(name)`, `down()`/`stop()`. No Docker and no `docker
  * compose` binary: the files are read and run by slipway.
  * @example
+ * import { DockerComposeEnvironment, Wait } from 'slipway/testcontainers';
  * const env = await new DockerComposeEnvironment('./deploy', 'compose.yml')
  *   .withWaitStrategy('redis-1', Wait.forLogMessage('Ready to accept connections')).up();
  * const redis = env.getContainer('redis-1');
@@ -59,7 +60,13 @@ export class DockerComposeEnvironment {
   }
 }
 
-/** testcontainers' started environment: `getContainer`, `stop()`, `down()`, `await using`. */
+/**
+ * testcontainers' started environment: `getContainer`, `stop()`, `down()`, `await using`.
+ * @example
+ * import { DockerComposeEnvironment } from 'slipway/testcontainers';
+ * await using env = await new DockerComposeEnvironment('./deploy', 'compose.yml').up(['redis']);
+ * env.getContainer('redis-1').getMappedPort(6379);
+ */
 export class StartedDockerComposeEnvironment implements AsyncDisposable {
   readonly #env: StartedComposeEnvironment;
   readonly #wrapped = new Map<string, StartedTestContainer>();
@@ -96,7 +103,14 @@ export class StartedDockerComposeEnvironment implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> { await this.down(); }
 }
 
-/** testcontainers' stopped environment: `down()` removes what is left. */
+/**
+ * testcontainers' stopped environment: `down()` removes what is left.
+ * @example
+ * import { DockerComposeEnvironment } from 'slipway/testcontainers';
+ * const env = await new DockerComposeEnvironment('./deploy', 'compose.yml').up();
+ * const stopped = await env.stop(); // containers and networks gone, volumes kept
+ * await stopped.down({ removeVolumes: true });
+ */
 export class StoppedDockerComposeEnvironment {
   readonly #env: StartedComposeEnvironment;
   /** @internal */
@@ -107,5 +121,11 @@ export class StoppedDockerComposeEnvironment {
   }
 }
 
-/** testcontainers' result of `down()`. */
+/**
+ * testcontainers' result of `down()`.
+ * @example
+ * import { DockerComposeEnvironment, type DownedDockerComposeEnvironment } from 'slipway/testcontainers';
+ * const env = await new DockerComposeEnvironment('./deploy', 'compose.yml').up();
+ * const downed: DownedDockerComposeEnvironment = await env.down();
+ */
 export class DownedDockerComposeEnvironment {}
