@@ -15,7 +15,7 @@ export type { Platform } from './image/platform.js';
 export { pull } from './api/pull.js';
 export type { PullImageOptions, PulledImage } from './api/pull.js';
 export { StartedContainer } from './api/started-container.js';
-export type { LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from './api/started-container.js';
+export type { CommitOptions, LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from './api/started-container.js';
 export { Network } from './api/network.js';
 export { Volume } from './api/volume.js';
 export { Wait } from './api/wait/index.js';

@@ -5,6 +5,7 @@ import {
   entriesOfArchive, extractToHost, hostEntries, readLogLines, tarOfEntries, type ExecOptions, type ExecResult, type ExitInfo, type RuntimeContainer,
 } from '../runtime/index.js';
 import { parsePortSpec, type ContainerOptions } from './container-options.js';
+import { commitContainer } from '../build/commit.js';
 
 export type { ExecOptions, ExecResult, ExitInfo };
 
@@ -27,6 +28,22 @@ export interface LogsOptions {
   /** @defaultValue true */
   stderr?: boolean;
   signal?: AbortSignal;
+}
+
+/**
+ * Options for {@link StartedContainer.commit}. The container keeps running during a commit (Docker pauses it; a
+ * cgroup freeze is not available rootless everywhere): a file it writes meanwhile may be caught half-written, so stop
+ * it (or quiesce the service) first when that matters.
+ */
+export interface CommitOptions {
+  /** `name[:tag]` for the image. @defaultValue `localhost/slipway-commit:<first 12 hex digits of its config digest>` */
+  tag?: string;
+  /** Dockerfile config instructions applied to the committed config (`docker commit --change`): CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR, STOPSIGNAL, HEALTHCHECK. */
+  changes?: readonly string[];
+  /** The image's `author`. */
+  author?: string;
+  /** The comment of the commit's history entry. */
+  comment?: string;
 }
 
 /**
@@ -187,6 +204,30 @@ export class StartedContainer implements AsyncDisposable {
 
   /** Resolves when the container's process exits. */
   wait(): Promise<ExitInfo> { return this.#rt.exited(); }
+
+  /**
+   * Commits the container's changes as an image in the local store (Docker's `commit`): its writable layer (files
+   * written and deleted since it was created) as one more layer over its image's, and its config as it runs
+   * (Env, Cmd, Entrypoint, User, WorkingDir, exposed ports, labels) with `changes` applied; history entry `commit`.
+   * `new Container(ref)` starts the image without a registry. A running container is not paused (see
+   * {@link CommitOptions}); the commit never follows a link the container planted.
+   * @returns the normalized reference (`localhost/slipway-commit:<id>` without `tag`)
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` (bad tag or change), `ERR_STORE` (a file the container made
+   *   unreadable, rootless), `ERR_CONTAINER_NOT_FOUND` (already removed)
+   */
+  async commit(opts: CommitOptions = {}): Promise<string> {
+    if (this.#removed) throw new SlipwayError('ERR_CONTAINER_NOT_FOUND', `container ${this.name} was removed: there is nothing to commit`, { hint: 'commit before remove()' });
+    const o = this.#options;
+    const { ref } = await commitContainer({
+      container: this.#rt,
+      run: {
+        command: o.command, entrypoint: o.entrypoint, env: o.env, user: o.user, workdir: o.workdir, labels: o.labels,
+        exposedPorts: o.ports.map((p) => `${p.container}/${p.protocol}`),
+      },
+      tag: opts.tag, changes: opts.changes, author: opts.author, comment: opts.comment,
+    });
+    return ref;
+  }
 
   /**
    * Sends the stop signal (withStopSignal, else the image's StopSignal, else SIGTERM), then SIGKILL after

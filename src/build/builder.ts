@@ -7,18 +7,17 @@
  * so `new Container(tag)` finds it without a registry.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { chainIds, type ContainerConfig, type ImageConfigFile } from '../image/manifest.js';
 import { hostPlatform, type Platform } from '../image/platform.js';
-import { imageConfigOf, pull, tagLocalImage, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
+import { imageConfigOf, pull, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
 import { ImageStore } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
-import { unpackLayer } from '../image/unpack.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
+import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
 import { containerIdMapper, layerOwnership, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
 import { parseDockerignore } from './dockerignore.js';
@@ -80,12 +79,6 @@ export interface BuildResult {
   executed: number;
 }
 
-interface HistoryEntry { created: string; created_by: string; comment?: string; empty_layer?: boolean }
-
-interface FullConfig extends ContainerConfig {
-  Shell?: string[];
-  OnBuild?: string[] | null;
-}
 
 /** The state of a stage between steps. */
 interface StageState {
@@ -107,9 +100,7 @@ interface Stage {
   steps: Instruction[];
 }
 
-const EPOCH = '1970-01-01T00:00:00Z';
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
-const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
 /** Proxy args Docker accepts as build args without an ARG line. */
 const PREDEFINED_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
 
@@ -341,6 +332,15 @@ class Builder {
   }
 
   /** Variables for substitution: the stage's ARGs, then its ENV over them. */
+  /** A config-only instruction applied to `state` (commit's changes). */
+  metadata(state: StageState, ins: Instruction): void {
+    this.#metadata(state, ins, this.#vars(state));
+  }
+
+  vars(state: StageState): Map<string, string> {
+    return this.#vars(state);
+  }
+
   #vars(state: StageState): Map<string, string> {
     const m = new Map<string, string>();
     for (const [k, v] of state.args) if (v !== undefined) m.set(k, v);
@@ -374,14 +374,7 @@ class Builder {
 
   /** The base image's full config (for its history and fields the runtime view drops), when the store has it. */
   async #configFile(image: Image): Promise<ImageConfigFile | undefined> {
-    const m = await this.store.readBlob(image.manifestDigest);
-    if (!m) return undefined;
-    try {
-      const cfg = await this.store.readBlob((JSON.parse(m.toString()) as { config: { digest: string } }).config.digest);
-      return cfg ? JSON.parse(cfg.toString()) as ImageConfigFile : undefined;
-    } catch {
-      return undefined;
-    }
+    return storedConfigFile(this.store, image);
   }
 
   #history(state: StageState, createdBy: string, empty: boolean): void {
@@ -654,33 +647,11 @@ class Builder {
   }
 
   #layer(diffId: string, size: number, chainId: string): ImageLayer {
-    return { digest: diffId, diffId, chainId, size, mediaType: LAYER_MEDIA_TYPE, dir: this.store.layerDir(this.#ownership!.mappingKey, chainId) };
+    return storedLayer(this.store, this.#ownership!.mappingKey, diffId, size, chainId);
   }
 
-  /** Keeps the tar as a blob (uncompressed: its digest is its diff id) and unpacks it into the layer store. */
   async #storeLayer(tar: string, diff: LayerDiff, chainId: string): Promise<void> {
-    const own = await this.ownership();
-    const blob = this.store.blobPath(diff.diffId);
-    if (!(await this.store.hasBlob(diff.diffId))) {
-      const { copyFile } = await import('node:fs/promises');
-      const tmp = this.store.tempPath('build_blob');
-      await copyFile(tar, tmp);
-      await rename(tmp, blob);
-    }
-    if (await this.store.layerReady(own.mappingKey, chainId)) return;
-    const lock = await this.store.lock(`layer-${own.mappingKey}-${chainId.slice(7)}`, this.opts.signal);
-    try {
-      if (await this.store.layerReady(own.mappingKey, chainId)) return;
-      await this.store.discardLayer(own.mappingKey, chainId);
-      const dir = await this.store.layerTempDir(chainId);
-      await unpackLayer({
-        source: createReadStream(blob), dir, diffId: diff.diffId, ownershipListPath: `${dir}.owners`,
-        applyOwnership: own.applyOwnership, label: `build layer ${diff.diffId}`, signal: this.opts.signal,
-      });
-      await this.store.commitLayer(dir, own.mappingKey, chainId);
-    } finally {
-      lock.release();
-    }
+    await storeLayerTar(this.store, tar, diff, chainId, await this.ownership(), this.opts.signal);
   }
 
   /** The numeric owner for `--chown`, resolved in the stage's /etc/passwd and /etc/group. */
@@ -820,49 +791,49 @@ class Builder {
 
   /** Writes the image config and manifest, and tags the image. */
   async #finish(state: StageState): Promise<BuildResult> {
-    const cfg: ImageConfigFile & { history: HistoryEntry[] } = {
-      architecture: state.platform.architecture,
-      os: state.platform.os,
-      ...(state.platform.variant ? { variant: state.platform.variant } : {}),
-      created: EPOCH,
-      config: cleanConfig(state.config),
-      rootfs: { type: 'layers', diff_ids: state.layers.map((l) => l.diffId) },
-      history: state.history,
-    };
-    const cfgBytes = Buffer.from(JSON.stringify(cfg));
-    const configDigest = `sha256:${sha256(cfgBytes)}`;
-    await this.store.writeBlob(configDigest, cfgBytes);
-    const manifest = {
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: cfgBytes.length },
-      layers: state.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-    };
-    const mBytes = Buffer.from(JSON.stringify(manifest));
-    const digest = `sha256:${sha256(mBytes)}`;
-    await this.store.writeBlob(digest, mBytes);
-    const tag = this.opts.tag ?? `localhost/slipway-build:${configDigest.slice(7, 19)}`;
-    let ref: string;
-    try {
-      ref = await tagLocalImage(tag, {
-        digest, manifestDigest: digest, config: imageConfigOf(cfg), platform: state.platform, layers: state.layers,
-      }, { storeDir: this.opts.storeDir });
-    } catch (e) {
-      throw new SlipwayError('ERR_INVALID_ARGUMENT', `cannot tag the image as ${JSON.stringify(tag)}: ${(e as Error).message}`, { hint: 'use name[:tag], e.g. myapp:test', cause: e });
-    }
+    const { ref, digest, configDigest } = await writeLocalImage(this.store, {
+      platform: state.platform, config: state.config, layers: state.layers, history: state.history,
+      tag: this.opts.tag, defaultName: 'localhost/slipway-build', storeDir: this.opts.storeDir,
+    });
     debug('built %s (%s): %d cached, %d executed', ref, digest, this.cached, this.executed);
     return { ref, digest, configDigest, cached: this.cached, executed: this.executed };
   }
 }
 
-/** The config as Docker writes it: no empty fields. */
-function cleanConfig(c: FullConfig): FullConfig {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(c)) {
-    if (v === undefined || v === null || v === '') continue;
-    if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) continue;
-    out[k] = v;
-  }
-  return out as FullConfig;
-}
+/** The instructions `docker commit --change` accepts. */
+const CHANGE_KEYWORDS = new Set(['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR', 'STOPSIGNAL', 'HEALTHCHECK']);
 
+/**
+ * Docker's `commit --change`: applies Dockerfile config instructions (`ENV A=b`, `CMD ["x"]`, …) to a copy of
+ * `config`, with the builder's own rules. ENTRYPOINT keeps the CMD (as `docker commit` does).
+ * @throws SlipwayError `ERR_INVALID_ARGUMENT` for an instruction commit cannot apply or a bad line
+ */
+export function applyConfigChanges(config: FullConfig, changes: readonly string[]): FullConfig {
+  const state: StageState = {
+    name: 'commit', layers: [], config: structuredClone(config), history: [], platform: hostPlatform(), key: '', args: new Map([['\0cmd-set', '1']]),
+  };
+  if (!changes.length) return state.config;
+  let df: ReturnType<typeof parseDockerfile>;
+  try {
+    df = parseDockerfile(changes.join('\n'));
+  } catch (e) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `commit changes: ${(e as Error).message}`, { hint: 'give Dockerfile instructions such as "ENV A=b" or "CMD [\\"sh\\"]"', cause: e });
+  }
+  const b = new Builder('/', df, parseDockerignore(''), {});
+  for (const ins of df.instructions) {
+    if (!CHANGE_KEYWORDS.has(ins.keyword)) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `commit changes: ${ins.keyword} cannot be applied by a commit`, { hint: `use one of ${[...CHANGE_KEYWORDS].join(', ')}` });
+    }
+    try {
+      if (ins.keyword === 'WORKDIR') {
+        const dir = expandWord(ins.args, b.vars(state), df.escape);
+        state.config.WorkingDir = posix.normalize(dir.startsWith('/') ? dir : posix.join(state.config.WorkingDir || '/', dir));
+      } else {
+        b.metadata(state, ins);
+      }
+    } catch (e) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `commit changes: ${SlipwayError.is(e) ? e.shortMessage : (e as Error).message}`, { hint: 'give Dockerfile instructions such as "ENV A=b"', cause: e });
+    }
+  }
+  return state.config;
+}

@@ -7,9 +7,8 @@
  * their bytes: the same tree always gives the same bytes.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream, type Stats } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
-import path from 'node:path';
+import { constants, createWriteStream, type Stats } from 'node:fs';
+import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Header } from 'tar-stream';
 
@@ -68,12 +67,16 @@ export async function diffUpperDir(upper: string, dest: string, opts: LayerDiffO
   const w = new LayerWriter(dest, opts.mtime);
   const add = (h: Headers, content?: Buffer): Promise<void> => w.add(h, content);
   const links = new Map<string, string>();
-  const unreadable = (rel: string, e: unknown): SlipwayError => new SlipwayError('ERR_STORE', `cannot read ${rel} of the step's changes: ${(e as Error).message}`, {
+  const unreadable = (rel: string, e: unknown): SlipwayError => new SlipwayError('ERR_STORE', `cannot read ${rel} of the container's changes: ${(e as Error).message}`, {
     hint: 'a file the step made unreadable (mode 0000 or another user\'s 0600) cannot be committed rootless; chmod it in the same RUN', cause: e,
   });
 
-  const walk = async (rel: string): Promise<void> => {
-    const dir = rel ? path.join(upper, rel) : upper;
+  // The upper dir may belong to a container that is still running (commit): it can swap any entry for a symlink
+  // at any time. Directories are held open (O_DIRECTORY|O_NOFOLLOW) and every child is reached through
+  // `/proc/self/fd/<dir>/<name>` (the Node form of openat), files are opened O_NOFOLLOW|O_NONBLOCK and must still be
+  // the regular file lstat saw: no symlink is ever followed, whoever planted it, and a FIFO swapped in cannot block.
+  const walk = async (dirFd: FileHandle, rel: string): Promise<void> => {
+    const dir = `/proc/self/fd/${dirFd.fd}`;
     let names: string[];
     try {
       names = (await readdir(dir)).sort(byBytes);
@@ -82,16 +85,32 @@ export async function diffUpperDir(upper: string, dest: string, opts: LayerDiffO
     }
     for (const name of names) {
       const r = rel ? `${rel}/${name}` : name;
-      const p = path.join(upper, r);
-      const st = await lstat(p);
+      const p = `${dir}/${name}`;
+      let st: Stats;
+      try {
+        st = await lstat(p);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed meanwhile (a running container)
+        throw unreadable(r, e);
+      }
       if (opts.exclude?.(r, st)) continue;
       const owner = { uid: mapUid(st.uid), gid: mapGid(st.gid), mode: st.mode & 0o7777 };
       if (st.isCharacterDevice() && st.rdev === 0) {
         await add({ name: rel ? `${rel}/.wh.${name}` : `.wh.${name}`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
       } else if (st.isDirectory()) {
-        await add({ name: `${r}/`, type: 'directory', ...owner });
-        if (isOpaque(p)) await add({ name: `${r}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
-        await walk(r);
+        let child: FileHandle;
+        try {
+          child = await open(p, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+        } catch (e) {
+          throw unreadable(r, e);
+        }
+        try {
+          await add({ name: `${r}/`, type: 'directory', ...owner });
+          if (isOpaque(p)) await add({ name: `${r}/.wh..wh..opq`, type: 'file', size: 0, mode: 0o644, uid: 0, gid: 0 });
+          await walk(child, r);
+        } finally {
+          await child.close();
+        }
       } else if (st.isSymbolicLink()) {
         await add({ name: r, type: 'symlink', linkname: await readlink(p), ...owner });
       } else if (st.isFile()) {
@@ -104,7 +123,14 @@ export async function diffUpperDir(upper: string, dest: string, opts: LayerDiffO
         if (st.nlink > 1) links.set(key, r);
         let content: Buffer;
         try {
-          content = await readFile(p);
+          const fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+          try {
+            const now = await fh.stat();
+            if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw new Error('replaced while it was read');
+            content = await fh.readFile();
+          } finally {
+            await fh.close();
+          }
         } catch (e) {
           throw unreadable(r, e);
         }
@@ -119,11 +145,15 @@ export async function diffUpperDir(upper: string, dest: string, opts: LayerDiffO
       // Sockets are not stored in layers.
     }
   };
+  let root: FileHandle | undefined;
   try {
-    await walk('');
+    root = await open(upper, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((e: unknown) => { throw unreadable('/', e); });
+    await walk(root, '');
   } catch (e) {
     await w.abort(e);
     throw e;
+  } finally {
+    await root?.close();
   }
   return w.finish();
 }

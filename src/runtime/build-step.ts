@@ -3,12 +3,10 @@
  * isolated network) over the stage's layers, run to completion; its overlay upper directory, turned into a layer
  * tar, is the step's change. The builder (src/build/) calls this through the runtime's door.
  */
-import { readdirSync } from 'node:fs';
-import { lstat } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import type { Image } from '../image/pull.js';
-import { diffUpperDir, type LayerDiff } from '../image/layer-diff.js';
-import type { IdMapLine } from './keeper/id-mapping.js';
+import type { LayerDiff } from '../image/layer-diff.js';
+import { diffContainerUpper, mapBack } from './upper-diff.js';
 import { Keeper } from './keeper/keeper.js';
 import { launchContainer } from './launch.js';
 import type { LaunchPlan, Mount, NetworkMode } from './launch-plan.js';
@@ -43,27 +41,11 @@ export interface BuildStepResult {
   remove(): Promise<void>;
 }
 
-/** Paths the runtime creates as mount points when the image lacks them: not part of the step's change. */
-const MOUNT_STUBS = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'dev', 'proc', 'sys']);
-
-function mapBack(lines: readonly IdMapLine[]): (host: number) => number {
-  if (lines.length === 0) return (n) => n;
-  return (host) => {
-    for (const l of lines) if (host >= l.outside && host < l.outside + l.count) return l.inside + (host - l.outside);
-    return 65534; // an id outside the mapping reads as the overflow id, as inside the namespace
-  };
-}
-
 /** Maps the owners of files in layers and upper dirs (host ids) back to the container's ids, through the keeper's mapping. */
 export async function containerIdMapper(): Promise<{ uid: (host: number) => number; gid: (host: number) => number }> {
   const { mapping } = await Keeper.get();
   if (mapping.kind === 'identity') return { uid: (n) => n, gid: (n) => n };
   return { uid: mapBack(mapping.uidMap), gid: mapBack(mapping.gidMap) };
-}
-
-async function existsInLayers(dirsTopFirst: readonly string[], rel: string): Promise<boolean> {
-  for (const d of dirsTopFirst) if (await lstat(join(d, rel)).then(() => true, () => false)) return true;
-  return false;
 }
 
 /** Runs one RUN step to completion. */
@@ -107,28 +89,7 @@ export async function runBuildStep(spec: BuildStepSpec): Promise<BuildStepResult
   return {
     exit,
     lastLines,
-    commit: async (dest) => {
-      const stubs = new Set<string>();
-      const candidates = new Set(MOUNT_STUBS);
-      // A mount's target (and parents the runtime made for it) is a stub too, while it holds only stubs.
-      for (const m of spec.mounts ?? []) {
-        for (let t = m.target.replace(/^\/+/, ''); t && t !== '.'; t = posix.dirname(t)) candidates.add(t);
-      }
-      for (const s of candidates) if (!(await existsInLayers(lowersTopFirst, s))) stubs.add(s);
-      const onlyStubs = (rel: string): boolean => {
-        try {
-          return readdirSync(join(upper, rel)).every((n) => stubs.has(`${rel}/${n}`) && onlyStubs(`${rel}/${n}`));
-        } catch {
-          return false;
-        }
-      };
-      return diffUpperDir(upper, dest, {
-        mapUid: keeper.mapping.kind === 'identity' ? undefined : mapBack(keeper.mapping.uidMap),
-        mapGid: keeper.mapping.kind === 'identity' ? undefined : mapBack(keeper.mapping.gidMap),
-        // A stub is left out only while it is still what the runtime made (an empty file or directory).
-        exclude: (rel, st) => stubs.has(rel) && ((st.isFile() && st.size === 0) || (st.isDirectory() && onlyStubs(rel))),
-      });
-    },
+    commit: (dest) => diffContainerUpper(keeper, upper, lowersTopFirst, dest, (spec.mounts ?? []).map((m) => m.target)),
     remove: () => handle.remove(),
   };
 }

@@ -6,6 +6,8 @@ import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { Image } from '../image/pull.js';
+import type { LayerDiff } from '../image/layer-diff.js';
+import { diffContainerUpper } from './upper-diff.js';
 import type { Keeper, KeeperContainerSpec } from './keeper/keeper.js';
 import { KeeperError } from './keeper/keeper-error.js';
 import { resolveUser } from './user.js';
@@ -75,6 +77,15 @@ export class ContainerHandle implements RuntimeContainer {
   #mountedCopy: Promise<void> | undefined;
   /** This container's address on each user network it joined, in join order. */
   readonly #networkIps = new Map<NetworkAttachable, { ip: string; names: string[] }>();
+
+  get resolvedImage(): Image {
+    return this.#i.image;
+  }
+
+  diffUpper(dest: string): Promise<LayerDiff> {
+    if (this.#removing) return Promise.reject(new SlipwayError('ERR_CONTAINER_NOT_FOUND', `container ${this.name} was removed: there is nothing to commit`, { hint: 'commit before stop()/remove()' }));
+    return diffContainerUpper(this.#i.keeper, this.#i.spec.upperDir, this.#i.image.layers.map((l) => l.dir!).reverse(), dest);
+  }
 
   /** The container's state dir (`upper/`, `work/`, `etc/`, its log). */
   get stateDir(): string {

@@ -1,3 +1,5 @@
+import type { LayerDiff } from '../image/layer-diff.js';
+import type { Image } from '../image/pull.js';
 import type { KeeperFileEntry as CopyEntry, KeeperGetEntry as CopiedEntry } from './keeper/keeper.js';
 
 /**
@@ -80,6 +82,14 @@ export interface RuntimeContainer {
   /** Pre-order entries of `path` (not following a final symlink), read when iterated. @throws SlipwayError ERR_COPY_SOURCE_MISSING */
   copyOut(path: string): AsyncIterable<CopiedEntry>;
   remove(): Promise<void>;
+  /** The image it was started from, as resolved (layers, config, platform). */
+  readonly resolvedImage: Image;
+  /**
+   * Writes the container's changes since it was created (its overlay upper dir) as a layer tar to `dest`, read
+   * without following any link. The container may keep running: a file it writes meanwhile may be caught half-written.
+   * @throws SlipwayError `ERR_STORE` when an entry cannot be read
+   */
+  diffUpper(dest: string): Promise<LayerDiff>;
 }
 
 /** One filesystem entry moved in or out of a container (the keeper's PUT/GET record). */

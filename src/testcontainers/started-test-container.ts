@@ -189,12 +189,13 @@ export class StartedTestContainer implements AsyncDisposable {
   }
 
   /**
-   * testcontainers' `commit()`, which saves the container as a Docker image.
-   * @throws SlipwayError `ERR_UNSUPPORTED`: slipway cannot save a container as an image in this version.
+   * testcontainers' `commit()`: saves the container's changes and config as an image `repo:tag` in slipway's store
+   * (see `StartedContainer.commit`) and returns that name, which `new GenericContainer(name)` starts.
+   * `deleteOnExit` is accepted: the image stays in the store like a built one (`slipway prune` removes it). `pause`
+   * is accepted and ignored: the container keeps running while its changes are read (stop it first for a consistent image).
    */
-  async commit(_options: { repo: string; tag: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; deleteOnExit?: boolean }): Promise<string> {
-    throw unsupported('commit()', 'slipway cannot save a container as an image in this version',
-      'build the image with GenericContainer.fromDockerfile(context) (RUN the changes there), or apply the changes to each new container (withCopyContentToContainer, exec)');
+  async commit(options: { repo: string; tag: string; comment?: string; author?: string; pause?: boolean; changes?: string[]; deleteOnExit?: boolean }): Promise<string> {
+    return this.inner.commit({ tag: `${options.repo}:${options.tag}`, changes: options.changes, author: options.author, comment: options.comment });
   }
 
   /**

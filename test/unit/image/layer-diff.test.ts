@@ -1,5 +1,5 @@
 import { chmod, link, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { createReadStream, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { extract } from 'tar-stream';
@@ -84,5 +84,53 @@ describe('diffUpperDir', () => {
     const { upper, out } = await upperTree();
     await diffUpperDir(upper, out, { exclude: (rel) => rel === 'var' });
     expect((await entries(out)).some((e) => e.includes(' var/'))).toBe(false);
+  });
+});
+
+describe('diffUpperDir: an upper dir a running container changes under it', () => {
+  // `exclude` runs right after the entry's lstat: swapping the entry there is the race a running container can win.
+  async function raced(swap: (upper: string, host: string) => void, at: string): Promise<{ result: Promise<unknown>; tar: string }> {
+    const root = await mkdtemp(join(tmpdir(), 'slipway-diff-race-'));
+    dirs.push(root);
+    const upper = join(root, 'upper');
+    const host = join(root, 'host');
+    await mkdir(join(upper, 'd'), { recursive: true });
+    await writeFile(join(upper, 'd/f'), 'container\n');
+    await writeFile(join(upper, 'g'), 'container\n');
+    await mkdir(host);
+    await writeFile(join(host, 'f'), 'HOST-SECRET\n');
+    await writeFile(join(host, 'g'), 'HOST-SECRET\n');
+    const tar = join(root, 'layer.tar');
+    let swapped = false;
+    const result = diffUpperDir(upper, tar, {
+      exclude: (rel) => {
+        if (rel === at && !swapped) {
+          swapped = true;
+          swap(upper, host);
+        }
+        return false;
+      },
+    });
+    return { result, tar };
+  }
+
+  it('a file swapped for a symlink to a host file after its lstat is never read through the link', async () => {
+    const { result, tar } = await raced((upper, host) => {
+      rmSync(join(upper, 'g'));
+      symlinkSync(join(host, 'g'), join(upper, 'g'));
+    }, 'g');
+    await result.catch(() => undefined);
+    const text = await readFile(tar, 'latin1').catch(() => '');
+    expect(text).not.toContain('HOST-SECRET');
+  });
+
+  it('a directory swapped for a symlink to a host directory after its lstat is never entered', async () => {
+    const { result, tar } = await raced((upper, host) => {
+      rmSync(join(upper, 'd'), { recursive: true });
+      symlinkSync(host, join(upper, 'd'));
+    }, 'd');
+    await result.catch(() => undefined);
+    const text = await readFile(tar, 'latin1').catch(() => '');
+    expect(text).not.toContain('HOST-SECRET');
   });
 });

@@ -27,10 +27,3 @@ describe('withReuse (within the test process)', () => {
     expect(reuseKey(key(a))).not.toBe(reuseKey(key(c)));
   });
 });
-
-describe('what slipway cannot do says so', () => {
-  it('commit() rejects with ERR_UNSUPPORTED naming the alternative (it was missing: "commit is not a function")', async () => {
-    const started = Object.create(tc.StartedTestContainer.prototype) as tc.StartedTestContainer;
-    await expect(started.commit({ repo: 'r', tag: 't' })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', hint: expect.stringContaining('fromDockerfile') });
-  });
-});
