@@ -34,6 +34,12 @@ export interface LogsOptions {
  * Options for {@link StartedContainer.commit}. The container keeps running during a commit (Docker pauses it; a
  * cgroup freeze is not available rootless everywhere): a file it writes meanwhile may be caught half-written, so stop
  * it (or quiesce the service) first when that matters.
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('busybox').withCommand(['sleep', '1000']).start();
+ * await c.exec(['sh', '-c', 'echo hi > /greeting']);
+ * const ref = await c.commit({ tag: 'myapp:seeded', changes: ['ENV SEEDED=1'] });
+ * await using again = await new Container(ref).withCommand(['sleep', '1000']).start();
  */
 export interface CommitOptions {
   /** `name[:tag]` for the image. @defaultValue `localhost/slipway-commit:<first 12 hex digits of its config digest>` */
