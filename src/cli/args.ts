@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseBuild, type BuildCommand } from './build-command.js';
+import { UsageError } from './usage-error.js';
 
 /** A `-p` value: `[hostIp:][hostPort:]containerPort[/udp]`. */
 export interface PublishSpec {
@@ -78,13 +79,7 @@ export interface VersionCommand { command: 'version' }
 export type CliCommand = PullCommand | RunCommand | BuildCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
   | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
 
-/** Bad command-line input: `message` names the problem, `fix` says what to type instead. Exit status 2. */
-export class UsageError extends Error {
-  constructor(message: string, readonly fix: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError };
 
 /** The subcommands, for help and suggestions. */
 export const COMMANDS = ['run', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'images', 'info', 'prune', 'help', 'version'] as const;

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { BuildProgress } from '../build/builder.js';
 import { SlipwayError } from '../errors.js';
-import { UsageError } from './args.js';
+import { UsageError } from './usage-error.js';
 import { write, type CliIO } from './io.js';
 
 export interface BuildCommand {
