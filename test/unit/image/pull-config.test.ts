@@ -13,6 +13,7 @@ import { SlipwayError } from '../../../src/errors.js';
 import { createCredentialResolver } from '../../../src/image/credentials.js';
 import { pull, type PullOptions } from '../../../src/image/pull.js';
 import { FakeRegistry, makeLayer, pushImage } from './helpers/fake-registry.js';
+import { rejection } from './helpers/rejection.js';
 
 const regs: FakeRegistry[] = [];
 const tmps: string[] = [];
@@ -51,15 +52,6 @@ async function opts(env: NodeJS.ProcessEnv, extra: PullOptions = {}): Promise<Pu
     registry: { credentials: async () => undefined, retry: { retries: 0, minTimeout: 1, maxTimeout: 1 }, dispatcher: new Agent({ connect: { lookup: noName } as never }) },
     ...extra,
   };
-}
-async function rejection(p: Promise<unknown>): Promise<SlipwayError> {
-  try {
-    await p;
-  } catch (e) {
-    if (SlipwayError.is(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('pull and the configuration', () => {

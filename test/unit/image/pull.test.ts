@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
 import { pull, type PullOptions, type PullProgress } from '../../../src/image/pull.js';
 import { FakeRegistry, faults, hostArch, makeLayer, pushImage, sha256, type BuiltLayer } from './helpers/fake-registry.js';
+import { rejection } from './helpers/rejection.js';
 
 const regs: FakeRegistry[] = [];
 const tmps: string[] = [];
@@ -28,15 +29,6 @@ async function reg(o?: ConstructorParameters<typeof FakeRegistry>[0]): Promise<F
 const noCreds = async (): Promise<undefined> => undefined;
 async function opts(extra: PullOptions = {}): Promise<PullOptions> {
   return { storeDir: await tmp(), registry: { credentials: noCreds, retry: { retries: 2, minTimeout: 5, maxTimeout: 10 } }, env: {}, ...extra };
-}
-async function rejection(p: Promise<unknown>): Promise<SlipwayError> {
-  try {
-    await p;
-  } catch (e) {
-    if (SlipwayError.is(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function twoLayers(): Promise<[BuiltLayer, BuiltLayer]> {

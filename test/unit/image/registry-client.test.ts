@@ -8,6 +8,7 @@ import { createCredentialResolver } from '../../../src/image/credentials.js';
 import { RegistryClient, isLoopbackRegistry } from '../../../src/image/registry-client.js';
 import { Agent } from 'undici';
 import { FakeRegistry, faults, sha256 } from './helpers/fake-registry.js';
+import { rejection as rejects } from './helpers/rejection.js';
 
 const fast = { retries: 3, minTimeout: 10, maxTimeout: 50 };
 const noCreds = async (): Promise<undefined> => undefined;
@@ -31,15 +32,6 @@ async function collect(it: AsyncIterable<Buffer>): Promise<Buffer> {
   const out: Buffer[] = [];
   for await (const c of it) out.push(c);
   return Buffer.concat(out);
-}
-async function rejects(p: Promise<unknown>): Promise<SlipwayError> {
-  try {
-    await p;
-  } catch (e) {
-    if (SlipwayError.is(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('parseWwwAuthenticate', () => {
