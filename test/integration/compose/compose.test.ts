@@ -4,6 +4,8 @@
  * that names the service and tears everything down. Images come from the test registry (REGISTRY in the files).
  */
 import { join } from 'node:path';
+import pg from 'pg';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ComposeEnvironment, Network, SlipwayError, Wait, type StartedComposeEnvironment } from '../../../src/index.js';
 import { DockerComposeEnvironment } from '../../../src/testcontainers.js';
@@ -35,6 +37,22 @@ skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () =>
     // The migration ran to completion before the app started, against the db by its service name.
     expect((await env.getContainer('migrate-1').wait()).exitCode).toBe(0);
     expect(await sh(env, 'db-1', 'PGPASSWORD=secret psql -h 127.0.0.1 -U shop -d shop -tAc "select name from items"')).toBe('widget');
+    // The clients tests use, through the published ports (db: long syntax with host_ip; cache: short syntax).
+    const client = new pg.Client({ host: '127.0.0.1', port: env.getContainer('db-1').getMappedPort(5432), user: 'shop', password: 'secret', database: 'shop' });
+    await client.connect();
+    try {
+      expect((await client.query('select name from items where id = 1')).rows).toEqual([{ name: 'widget' }]);
+    } finally {
+      await client.end();
+    }
+    const redis = new Redis({ host: '127.0.0.1', port: env.getContainer('cache-1').getMappedPort(6379), lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      await redis.set('k', 'from ioredis');
+      expect(await sh(env, 'cache-1', 'redis-cli get k')).toBe('from ioredis');
+    } finally {
+      redis.disconnect();
+    }
     // The app image was built from its Dockerfile and serves on its published port.
     expect(await httpGet(env.getContainer('app-1').getMappedPort(8080), '/index.html')).toContain('built by slipway');
     // environment wins over env_file; $$ stayed a literal $.
@@ -46,6 +64,43 @@ skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () =>
     await env.down({ removeVolumes: true });
     expect(Network.byName('shop-stack_default')).toBeUndefined();
   }, 300_000);
+
+  it('service options reach the container: port range and long syntax, extra_hosts, ulimits, shm_size, tmpfs, caps, env precedence, stop_signal', async () => {
+    const env = await compose('options').withEnvironment({ FROM_SHELL: 'shell' }).up();
+    started.push(env);
+    const box = env.getContainer('box-1');
+    for (const port of [7000, 7001, 7002]) expect(await httpGet(box.getMappedPort(port), '/index.html')).toBe('served\n');
+    expect(new Set([7000, 7001, 7002].map((p) => box.getMappedPort(p))).size).toBe(3);
+    expect(await sh(env, 'box-1', 'hostname')).toBe('box-host');
+    expect(await sh(env, 'box-1', "grep -E '[[:space:]](api|other)\\.test$' /etc/hosts | tr -s ' \\t' ' '")).toBe('10.0.2.9 api.test\n10.0.2.10 other.test');
+    expect(await sh(env, 'box-1', 'echo $(ulimit -Sn) $(ulimit -Hn) $(ulimit -u)')).toBe('1000 2000 500');
+    expect(await sh(env, 'box-1', "df -k /dev/shm | awk 'NR == 2 { print $2 }'")).toBe('16384');
+    expect(await sh(env, 'box-1', "awk '$2 == \"/cache\" || $2 == \"/run/scratch\" { print $2, $3 }' /proc/mounts | sort")).toBe('/cache tmpfs\n/run/scratch tmpfs');
+    expect(await sh(env, 'box-1', "df -k /cache /run/scratch | awk 'NR > 1 { print $2 }'")).toBe('4096\n2048');
+    expect(await sh(env, 'box-1', "stat -c %a /run/scratch")).toBe('1770');
+    expect(await sh(env, 'box-1', 'touch /tmp/f && chown 1 /tmp/f 2>/dev/null && echo chowned || echo refused')).toBe('refused');
+    // environment > env_file > the image's ENV; a bare name in environment comes from the interpolation variables.
+    expect(await sh(env, 'box-1', 'echo "$FROM_SHELL $EXPLICIT $ONLY_IN_FILE ${PATH%%:*}"')).toBe('shell environment env_file /custom');
+    await env.down();
+    // down() sent the service's stop_signal (USR1: the script exits 7), not SIGTERM.
+    expect(await box.wait()).toMatchObject({ exitCode: 7 });
+  }, 120_000);
+
+  it('named volumes outlive down() and go with down({ removeVolumes: true })', async () => {
+    const project = `vols-${process.pid}`;
+    const up = () => compose('volumes').withProjectName(project).up();
+    let env = await up();
+    await sh(env, 'store-1', 'echo kept > /data/file && echo anon > /anon/file');
+    await env.down();
+    env = await up();
+    started.push(env);
+    expect(await sh(env, 'store-1', 'cat /data/file; ls /anon')).toBe('kept');
+    await env.down({ removeVolumes: true });
+    env = await up();
+    started.push(env);
+    expect(await sh(env, 'store-1', 'ls -A /data /anon | tr -d "\\n"')).toBe('/anon:/data:');
+    await env.down({ removeVolumes: true });
+  }, 120_000);
 
   it('replicas: each one a container, reachable by the service name', async () => {
     await using env = await compose('replicas').up();
