@@ -112,6 +112,41 @@ void rmtree_worker(int out, uint32_t reqid, void *arg) {
   worker_ok(out, reqid);
 }
 
+/* The file a PUT writes, as a regular file: whatever else the container left at the path (a FIFO,
+ * which would block open() until a reader came and hang the copy for good, a socket, a device) is
+ * replaced, as Docker's copy replaces it. O_NONBLOCK so no open() ever waits; the second attempt is
+ * O_EXCL, so a running container that plants the path again between unlink and open makes the PUT
+ * fail instead of writing into whatever it planted. Returns an fd or -errno. */
+static int open_put_target(const char *path, mode_t mode) {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    struct stat st;
+    int fd = -1;
+    if (attempt == 0 && lstat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)) {
+      errno = ENXIO; /* not regular: replace it without opening it (a device's open can act) */
+    } else {
+      fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | (attempt ? O_EXCL : 0), mode);
+    }
+    if (fd >= 0) {
+      if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        int flags = fcntl(fd, F_GETFL);
+        if (ftruncate(fd, 0) < 0 || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+          int e = errno;
+          close(fd);
+          return -e;
+        }
+        return fd;
+      }
+      close(fd);
+      errno = ENXIO;
+    }
+    /* ENXIO: a FIFO without a reader, or what was refused above: replaced. Anything else (ELOOP for
+     * a symlink, as before; EISDIR, EACCES, ENOSPC…) is the answer. */
+    if (errno != ENXIO) return -errno;
+    if (attempt == 0 && unlink(path) < 0 && errno != ENOENT) return -errno;
+  }
+  return -EEXIST;
+}
+
 void put_worker(int out, uint32_t reqid, void *arg) {
   struct path_job *j = arg;
   sw_error e = {0};
@@ -170,7 +205,8 @@ void put_worker(int out, uint32_t reqid, void *arg) {
     if (has_mtime) utimensat(AT_FDCWD, j->path, times, 0);
     worker_ok(out, reqid);
   }
-  cleanup_fd int fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode & 0777);
+  cleanup_fd int fd = open_put_target(j->path, (mode_t)mode & 0777);
+  if (fd < 0) errno = -fd;
   if (fd < 0 || (dlen && write_all(fd, data, dlen) < 0)) {
     sw_fail(&e, errno, "put file %s", j->path);
     worker_fail(out, reqid, &e);
