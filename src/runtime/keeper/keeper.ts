@@ -150,6 +150,17 @@ export interface KeeperPublishSpec {
 /** A GET credit: the reader took one GET_DATA chunk, the keeper may send the next. */
 const CREDIT = Buffer.from([1]);
 
+/**
+ * Requests the keeper serves in a forked worker each, and that a caller (or a container, through probes that hang)
+ * can multiply: at most {@link MAX_WORKERS} are in flight per keeper, the rest wait their turn in Node, so a careless
+ * `Promise.all` of thousands of execs or copies cannot fork thousands of processes. RMTREE and CHOWN_LIST are not
+ * capped: their number is bounded by containers and layers, and a removal must never wait behind another
+ * container's long-running execs.
+ */
+const WORKER_REQUESTS: ReadonlySet<number> = new Set([FrameType.EXEC, FrameType.PUT, FrameType.GET, FrameType.NET_ATTACH]);
+/** Concurrent worker requests per keeper (see {@link WORKER_REQUESTS}). */
+export const MAX_WORKERS = 64;
+
 const PROTOCOLS: Record<string, number> = { tcp: 1, udp: 2 };
 /** Docker's default capability set, by name without the CAP_ prefix. */
 export const DOCKER_CAPS = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
@@ -262,6 +273,12 @@ export function containerFields(s: KeeperContainerSpec): Field[] {
   return f;
 }
 
+/** A streamed request's id once sent; `cancelled` gives it up while it still waits for a worker slot. */
+interface RequestStream {
+  reqid?: number;
+  cancelled?: boolean;
+}
+
 interface Pending {
   /** A user-network request: its errors are ERR_NETWORK. */
   network?: boolean;
@@ -319,6 +336,9 @@ export class Keeper {
   readonly #exits = new Map<string, KeeperExit>();
   readonly #waiters = new Map<string, { resolve(e: KeeperExit): void; reject(e: Error): void; ref: boolean }[]>();
   #nextId = 1;
+  /** Worker requests in flight, and those waiting for one of the {@link MAX_WORKERS} slots. */
+  #workers = 0;
+  readonly #workerQueue: (() => void)[] = [];
   #dead: Error | undefined;
   #closed: Promise<void> | undefined;
 
@@ -482,11 +502,40 @@ export class Keeper {
   }
 
   /**
-   * Sends one request; with `input`, the request carries CHUNKED and the bytes follow as DATA frames
+   * Sends one request (a worker request once one of the {@link MAX_WORKERS} slots is free); with `input`, the
+   * request carries CHUNKED and the bytes follow as DATA frames
    * of at most {@link CHUNK} bytes, at most {@link WINDOW} unacknowledged, so no frame is ever above
    * the limit and the keeper never buffers more than a few MiB per request.
    */
-  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array | AsyncIterable<Uint8Array>, stream?: { reqid?: number }): Promise<Frame> {
+  #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array | AsyncIterable<Uint8Array>, stream?: RequestStream): Promise<Frame> {
+    if (!WORKER_REQUESTS.has(type)) return this.#send(type, fields, onFrame, input, stream);
+    return new Promise<Frame>((resolve, reject) => {
+      const go = (): void => {
+        if (stream?.cancelled) {
+          this.#releaseWorker();
+          reject(new SlipwayError('ERR_ABORTED', 'request given up before it was sent to the keeper'));
+          return;
+        }
+        this.#send(type, fields, onFrame, input, stream).then(resolve, reject).finally(() => this.#releaseWorker());
+      };
+      if (this.#workers < MAX_WORKERS) {
+        this.#workers++;
+        go();
+      } else {
+        log('%d worker requests in flight: request %d waits', this.#workers, type);
+        this.#workerQueue.push(go);
+      }
+    });
+  }
+
+  /** A worker request ended: its slot goes to the next waiting one. */
+  #releaseWorker(): void {
+    const next = this.#workerQueue.shift();
+    if (next) next();
+    else this.#workers--;
+  }
+
+  #send(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array | AsyncIterable<Uint8Array>, stream?: RequestStream): Promise<Frame> {
     if (this.#dead) return Promise.reject(this.#dead);
     if (this.#closed) return Promise.reject(new SlipwayError('ERR_RUNTIME', 'keeper is closed'));
     let frame: Buffer;
@@ -719,7 +768,7 @@ export class Keeper {
     const parent = posix.dirname(path);
     const fields = [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)];
     if (opts.topOnly) fields.push(tlv.u8(Tag.TOP_ONLY, 1));
-    const stream: { reqid?: number } = {};
+    const stream: RequestStream = {};
     this.#request(FrameType.GET, fields, (f) => {
       // Copies: a frame's buffer is a slice of the decoder's chunk list.
       if (f.type === FrameType.GET_DATA) {
@@ -801,7 +850,10 @@ export class Keeper {
       }
     } finally {
       // Given up early (the reader stopped, or failed): the worker stops at its next chunk.
-      if (!ended && !done) this.#sendData(stream.reqid!, undefined, true);
+      if (!ended && !done) {
+        if (stream.reqid === undefined) stream.cancelled = true; // still waiting for a worker slot
+        else this.#sendData(stream.reqid, undefined, true);
+      }
     }
   }
 
