@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import * as tc from '../../src/testcontainers.ts';
+import { findContainer, listContainers, stopContainer } from '../../src/runtime/control/client.ts';
 
 export * from '../../src/testcontainers.ts';
 
@@ -96,6 +97,28 @@ export const createTempSymlinkedFile = async (content: string) => {
   return { source, symlink, [Symbol.asyncDispose]: () => fs.promises.rm(directory, { recursive: true, force: true }) };
 };
 
+// What `docker ps` / `docker stop` answer, asked of slipway's own equivalent: the containers of this user's slipway
+// processes through their control sockets (`slipway ps` and `slipway stop` use the same client). Names come without
+// Docker's leading `/`, as upstream's helpers strip it.
+const containersIn = async (state: 'running' | 'exited'): Promise<string[]> =>
+  (await listContainers()).containers.filter((c) => c.description.state === state).map((c) => c.description.name);
+export const getRunningContainerNames = (): Promise<string[]> => containersIn('running');
+export const getStoppedContainerNames = (): Promise<string[]> => containersIn('exited');
+
+/** Upstream's helper: starts `container`, stops it from outside (as `docker stop` would) once it runs, awaits the start. */
+export async function stopStartingContainer(container: tc.GenericContainer, name: string): Promise<void> {
+  const starting = container.start();
+  starting.catch(() => undefined);
+  let found: Awaited<ReturnType<typeof findContainer>> | undefined;
+  for (let i = 0; i < 20 && !found; i++) {
+    found = await findContainer(name).then((c) => (c.description.state === 'running' ? c : undefined), () => undefined);
+    if (!found) await new Promise((r) => setTimeout(r, 500));
+  }
+  if (!found) throw Error('failed start container');
+  await stopContainer(found, 10_000);
+  await starting;
+}
+
 // Docker's own view: no equivalent without a Docker daemon.
 const inspectsDocker = (name: string) => async (..._args: unknown[]): Promise<never> => {
   (globalThis as { __inspectsDocker?: string }).__inspectsDocker = name;
@@ -105,8 +128,6 @@ export const getContainerRuntimeClient = inspectsDocker('getContainerRuntimeClie
 export const getHealthCheckStatus = inspectsDocker('getHealthCheckStatus');
 export const getDockerEventStream = inspectsDocker('getDockerEventStream');
 export const waitForDockerEvent = inspectsDocker('waitForDockerEvent');
-export const getRunningContainerNames = inspectsDocker('getRunningContainerNames');
-export const getStoppedContainerNames = inspectsDocker('getStoppedContainerNames');
 export const getContainerIds = inspectsDocker('getContainerIds');
 export const getImageInfo = inspectsDocker('getImageInfo');
 export const checkImageExists = inspectsDocker('checkImageExists');
@@ -115,7 +136,6 @@ export const getVolumeNames = inspectsDocker('getVolumeNames');
 export const getVolumeIds = inspectsDocker('getVolumeIds');
 export const getImageLabelsByName = inspectsDocker('getImageLabelsByName');
 export const deleteImageByName = inspectsDocker('deleteImageByName');
-export const stopStartingContainer = inspectsDocker('stopStartingContainer');
 export const getReaper = inspectsDocker('getReaper');
 export const inspectContainerUntilPortsExposed = inspectsDocker('inspectContainerUntilPortsExposed');
 export const LABEL_TESTCONTAINERS_SESSION_ID = 'org.testcontainers.session-id';

@@ -160,7 +160,7 @@ skipUnless(canRun, cannotRunReason)('GenericContainer (testcontainers-node suite
 
   it('withTmpFs mounts an empty writable tmpfs', async () => {
     await using c = await new GenericContainer(IMAGE).withTmpFs({ '/testtmpfs': 'rw' }).withExposedPorts(8080).start();
-    expect((await c.exec(['ls', '/testtmpfs/test.file'])).exitCode).not.toBe(0);
+    expect((await c.exec(['ls', '/testtmpfs/test.file'])).exitCode).toBe(1); // busybox's ls, as node:alpine's
     await c.exec(['touch', '/testtmpfs/test.file']);
     expect((await c.exec(['ls', '/testtmpfs/test.file'])).exitCode).toBe(0);
     expect((await c.exec(['sh', '-c', 'grep " /testtmpfs " /proc/mounts'])).stdout).toMatch(/^tmpfs \/testtmpfs tmpfs rw/);
