@@ -10,6 +10,7 @@
 export { Container } from './api/container.js';
 export type { ContainerOptions, PortBinding, Mount, BindMount, TmpfsMount, VolumeMount, FileCopy, NetworkMode, HostAccess, HostAccessOptions, HealthcheckConfig } from './api/container-options.js';
 export type { BuildOptions, BuildProgress } from './build/builder.js';
+export type { BuildSecret } from './build/run-mounts.js';
 export type { PullPolicy, PullProgress } from './image/pull.js';
 export type { Platform } from './image/platform.js';
 export { pull } from './api/pull.js';

@@ -30,6 +30,7 @@ export { AbstractStartedContainer } from './testcontainers/abstract-started-cont
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';
 export type { GenericContainerBuilder } from './testcontainers/generic-container-builder.js';
+export type { BuildSecret } from './build/run-mounts.js';
 export { StartedTestContainer, StoppedTestContainer } from './testcontainers/started-test-container.js';
 export type { HealthCheckStatus, InspectResult } from './testcontainers/inspect-result.js';
 export {

@@ -18,12 +18,13 @@ import { ImageStore } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
 import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
-import { containerIdMapper, layerOwnership, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
+import { containerIdMapper, layerOwnership, processStateDir, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
 import { parseDockerignore } from './dockerignore.js';
 import { expandWord, expandWords } from './substitute.js';
 import { contextTree, layerTree, planCopy, type CopyItem, type SourceTree } from './copy.js';
 import { LayerView } from './layer-view.js';
+import { prepareRunMounts, type BuildSecret } from './run-mounts.js';
 
 const debug = logger('build');
 
@@ -61,6 +62,13 @@ export interface BuildOptions {
   tag?: string;
   /** Pull policy for FROM images. @defaultValue the `pullPolicy` setting, else `'missing'` */
   pullPolicy?: PullPolicy;
+  /**
+   * Secrets for `RUN --mount=type=secret,id=<id>` (`docker build --secret`): each from a file or an environment
+   * variable of this process. A secret is visible only while the RUN that mounts it runs (a read-only file, by default
+   * `/run/secrets/<id>`, or a variable with `env=`); it never reaches a layer, the image or the cache record, and
+   * changing its value does not invalidate cached steps (as in BuildKit).
+   */
+  secrets?: Readonly<Record<string, BuildSecret>>;
   onProgress?: (e: BuildProgress) => void;
   signal?: AbortSignal;
   /** Store root. @defaultValue the `storeDir` setting (`$SLIPWAY_CACHE_DIR`, a config file), else `~/.cache/slipway` */
@@ -292,7 +300,7 @@ class Builder {
           progress(true);
           continue;
         case 'RUN':
-          cachedStep = await this.#run(state, ins, label, i + 2, progress);
+          cachedStep = await this.#run(state, ins, label, i + 2, progress, stages, globalArgs, visiting, stage.index);
           break;
         case 'COPY':
         case 'ADD':
@@ -509,7 +517,7 @@ class Builder {
   }
 
   /** RUN: a container over the stage, its change committed. Returns whether the cache served it. */
-  async #run(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean) => void): Promise<boolean> {
+  async #run(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean) => void, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number): Promise<boolean> {
     const shell = state.config.Shell ?? DEFAULT_SHELL;
     let argv: string[];
     if (ins.json) argv = ins.json;
@@ -518,7 +526,6 @@ class Builder {
     const network = ins.flags.network?.[0] ?? 'default';
     if (!['default', 'none'].includes(network)) throw buildError(ins, `RUN --network=${network} is not supported`, 'use --network=none or the default');
     if (ins.flags.security) throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --security is not supported`, { hint: 'remove the flag' });
-    const mounts = await this.#runMounts(ins, state.config.WorkingDir || '/');
     // The environment of the step: declared ARGs (build args given) under the stage's ENV.
     const env: Record<string, string> = {};
     for (const [k, v] of state.args) if (v !== undefined && !k.startsWith('\0')) env[k] = v;
@@ -526,7 +533,40 @@ class Builder {
     for (const [k, v] of envMap(state.config.Env)) env[k] = v;
     const user = state.config.User ?? '';
     const workdir = state.config.WorkingDir ?? '';
-    const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network, ins.flags.mount ?? []]));
+    const own = await this.ownership();
+    const run = await prepareRunMounts({
+      ins, workdir: workdir || '/', storeRoot: this.store.root, mappingKey: own.mappingKey, secrets: this.opts.secrets ?? {},
+      privateDir: async () => {
+        const d = path.join(await processStateDir(), 'build-mounts');
+        await mkdir(d, { recursive: true, mode: 0o700 });
+        return d;
+      },
+      applyOwnership: own.applyOwnership, removeTree: own.removeTree, sourceTree: (from) => this.#mountSource(from, stages, globalArgs, visiting, before),
+    });
+    try {
+      // Secrets (files and env=) stay out of the key, as in BuildKit; a bind mount's content is in it.
+      const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network, ins.flags.mount ?? [], run.inputs]));
+      return await this.#runStep(state, ins, label, step, progress, key, argv, { ...env, ...run.env }, run.mounts, network);
+    } finally {
+      await run.cleanup();
+    }
+  }
+
+  /** The source tree of `RUN --mount=type=bind,from=…`: the context, an earlier stage or an image. */
+  async #mountSource(from: string | undefined, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number): Promise<{ tree: SourceTree; key: string }> {
+    if (from === undefined) return { tree: await this.context(), key: 'context' };
+    const st = this.#stageRef(from, stages, before);
+    if (st) {
+      const s = await this.#buildStage(st, stages, globalArgs, visiting);
+      return { tree: layerTree(new LayerView(s.layers.map((l) => l.dir!).reverse()), `stage ${from}`), key: s.key };
+    }
+    const img = await this.#fromImage(from, { keyword: 'RUN', flags: {}, args: '', heredocs: [], line: 0, original: '' }, from);
+    return { tree: layerTree(new LayerView(img.layers.map((l) => l.dir!).reverse()), `image ${from}`), key: img.key };
+  }
+
+  async #runStep(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean) => void, key: string, argv: string[], env: Record<string, string>, mounts: Mount[], network: string): Promise<boolean> {
+    const user = state.config.User ?? '';
+    const workdir = state.config.WorkingDir ?? '';
     const createdBy = `RUN ${argv.join(' ')} # buildkit`;
     return this.#layerStep(state, key, createdBy, progress, async (dest) => {
       const image: Image = this.#asImage(state);
@@ -547,36 +587,6 @@ class Builder {
         await r.remove().catch((e: unknown) => debug('removing the RUN container: %s', (e as Error).message));
       }
     });
-  }
-
-  /**
-   * `RUN --mount`: `type=cache` (a directory kept in the store per id, default the target, shared by every build
-   * with this store) and `type=tmpfs`. Other types are not supported yet.
-   */
-  async #runMounts(ins: Instruction, workdir: string): Promise<Mount[]> {
-    const out: Mount[] = [];
-    for (const spec of ins.flags.mount ?? []) {
-      const kv = new Map<string, string>();
-      for (const part of spec.split(',')) {
-        const i = part.indexOf('=');
-        kv.set(i < 0 ? part : part.slice(0, i), i < 0 ? 'true' : part.slice(i + 1));
-      }
-      const type = kv.get('type') ?? 'bind';
-      const rawTarget = kv.get('target') ?? kv.get('dst') ?? kv.get('destination');
-      if (!rawTarget) throw buildError(ins, `--mount=${spec}: needs target=<path>`);
-      const target = posix.normalize(rawTarget.startsWith('/') ? rawTarget : posix.join(workdir, rawTarget));
-      if (type === 'tmpfs') {
-        out.push({ kind: 'tmpfs', target });
-      } else if (type === 'cache') {
-        const own = await this.ownership();
-        const dir = path.join(this.store.root, 'build-mounts', sha256(`${own.mappingKey}\0${kv.get('id') ?? target}`).slice(0, 32));
-        await mkdir(dir, { recursive: true, mode: 0o755 });
-        out.push({ kind: 'bind', source: dir, target, readonly: false });
-      } else {
-        throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --mount=type=${type} is not supported yet`, { hint: 'use type=cache or type=tmpfs, or COPY the files in' });
-      }
-    }
-    return out;
   }
 
   #asImage(state: StageState): Image {

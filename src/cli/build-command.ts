@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { BuildProgress } from '../build/builder.js';
+import type { BuildSecret } from '../build/run-mounts.js';
 import { SlipwayError } from '../errors.js';
 import { UsageError } from './usage-error.js';
 import { write, type CliIO } from './io.js';
@@ -18,6 +19,8 @@ export interface BuildCommand {
   target?: string;
   cache: boolean;
   quiet: boolean;
+  /** `--secret id=…,src=…|env=…` (Docker's): secrets for `RUN --mount=type=secret`. */
+  secrets?: Record<string, BuildSecret>;
 }
 
 /** Parses the arguments after `build`. @throws {@link UsageError} */
@@ -28,6 +31,7 @@ export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = pro
       args: [...args], allowPositionals: true, strict: true,
       options: {
         tag: { type: 'string', short: 't' }, file: { type: 'string', short: 'f' }, 'build-arg': { type: 'string', multiple: true },
+        secret: { type: 'string', multiple: true },
         target: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -48,11 +52,40 @@ export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = pro
     const v = i < 0 ? env[k] : a.slice(i + 1);
     if (v !== undefined) buildArgs[k] = v;
   }
+  const secrets: Record<string, BuildSecret> = {};
+  for (const a of values.secret ?? []) {
+    const [id, secret] = parseSecret(a, env);
+    secrets[id] = secret;
+  }
   if (values.tag !== undefined && !/^[^\s]+$/.test(values.tag)) throw new UsageError(`invalid --tag "${values.tag}"`, 'use name[:tag], e.g. -t app:test');
   return {
     command: 'build', context: positionals[0]!, tag: values.tag, dockerfile: values.file, buildArgs, target: values.target,
     cache: !values['no-cache'], quiet: !!values.quiet,
+    ...(Object.keys(secrets).length ? { secrets } : {}),
   };
+}
+
+/**
+ * Docker's `--secret id=x[,src=path|,env=VAR][,type=file|env]`: without src or env, the variable named by the id
+ * when this environment has it, else the file named by the id.
+ */
+function parseSecret(arg: string, env: NodeJS.ProcessEnv): [string, BuildSecret] {
+  const kv = new Map<string, string>();
+  for (const part of arg.split(',')) {
+    const i = part.indexOf('=');
+    if (i <= 0) throw new UsageError(`invalid --secret "${arg}": "${part}" is not key=value`, 'use --secret id=NAME,src=FILE or --secret id=NAME,env=VAR');
+    kv.set(part.slice(0, i).trim().toLowerCase(), part.slice(i + 1));
+  }
+  const id = kv.get('id');
+  if (!id) throw new UsageError(`invalid --secret "${arg}": id= is missing`, 'use --secret id=NAME,src=FILE or --secret id=NAME,env=VAR');
+  for (const k of kv.keys()) {
+    if (!['id', 'src', 'source', 'env', 'type'].includes(k)) throw new UsageError(`invalid --secret "${arg}": unknown key ${k}`, 'the keys are id, src (or source), env and type');
+  }
+  const type = kv.get('type');
+  if (type !== undefined && type !== 'file' && type !== 'env') throw new UsageError(`invalid --secret "${arg}": type=${type}`, 'use type=file or type=env');
+  const src = kv.get('src') ?? kv.get('source');
+  if (type === 'env' || (type === undefined && src === undefined && (kv.has('env') || env[id] !== undefined))) return [id, { env: kv.get('env') ?? src ?? id }];
+  return [id, { file: src ?? id }];
 }
 
 /** Runs the build. @returns the exit status (0; 130/143 when interrupted) */
@@ -76,7 +109,7 @@ export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number
     const { Container } = await import('../api/container.js');
     const ref = await Container.fromDockerfile(cmd.context, {
       dockerfile: cmd.dockerfile, buildArgs: cmd.buildArgs, target: cmd.target, cache: cmd.cache, tag: cmd.tag,
-      signal: abort.signal, onProgress: show,
+      secrets: cmd.secrets, signal: abort.signal, onProgress: show,
     });
     await pending;
     if (!cmd.quiet) await write(io.stderr, `built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -143,6 +143,8 @@ Options:
   -t, --tag NAME[:TAG]     tag the image (default: localhost/slipway-build:<id>)
   -f, --file PATH          the Dockerfile, relative to the context (default: Dockerfile)
       --build-arg K=V      set a build argument (--build-arg K passes K from this environment); repeatable
+      --secret SPEC        id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret,id=ID
+                           (never stored in the image or the cache); repeatable
       --target STAGE       build this stage (stages it does not need are skipped)
       --no-cache           run every step again (the results still refresh the cache)
   -q, --quiet              print only the image reference

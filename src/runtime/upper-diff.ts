@@ -3,7 +3,7 @@
  * so a running, hostile container cannot make it read a host file), owners mapped back through the keeper's id map,
  * and the mount points the runtime itself made left out. Used by the builder's RUN steps and by `commit()`.
  */
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { diffUpperDir, type LayerDiff } from '../image/layer-diff.js';
@@ -40,9 +40,15 @@ export async function diffContainerUpper(keeper: Keeper, upper: string, lowersTo
     for (let t = m.replace(/^\/+/, ''); t && t !== '.'; t = posix.dirname(t)) candidates.add(t);
   }
   for (const s of candidates) if (!(await existsInLayers(lowersTopFirst, s))) stubs.add(s);
+  // A directory holds only stubs when each entry is a stub: an empty file (a file mount's point) or such a directory.
   const onlyStubs = (rel: string): boolean => {
     try {
-      return readdirSync(join(upper, rel)).every((n) => stubs.has(`${rel}/${n}`) && onlyStubs(`${rel}/${n}`));
+      return readdirSync(join(upper, rel), { withFileTypes: true }).every((d) => {
+        const child = `${rel}/${d.name}`;
+        if (!stubs.has(child)) return false;
+        if (d.isDirectory()) return onlyStubs(child);
+        return d.isFile() && lstatSync(join(upper, child)).size === 0;
+      });
     } catch {
       return false;
     }

@@ -1,6 +1,7 @@
 /** testcontainers' `GenericContainerBuilder` (from `GenericContainer.fromDockerfile`) over slipway's own builder. */
 import { Container } from '../api/container.js';
 import { invalidArgument, unsupported } from '../errors.js';
+import type { BuildSecret } from '../build/run-mounts.js';
 import type { ImagePullPolicy } from './pull-policy.js';
 import { randomUuid } from './utils.js';
 
@@ -19,6 +20,7 @@ export class GenericContainerBuilder<C> {
   #target: string | undefined;
   #cache = true;
   #pullPolicy: ImagePullPolicy | undefined;
+  #secrets: Record<string, BuildSecret> = {};
 
   /** @internal Use `GenericContainer.fromDockerfile`. */
   constructor(
@@ -52,6 +54,19 @@ export class GenericContainerBuilder<C> {
     return this;
   }
 
+  /**
+   * Secrets for `RUN --mount=type=secret,id=<id>` (merged), each from a file or an environment variable (a slipway
+   * addition; `docker build --secret`). They are never stored in the image or the build cache.
+   * @example
+   * import { GenericContainer } from 'slipway/testcontainers';
+   * const c = await GenericContainer.fromDockerfile('./app').withSecrets({ npmrc: { file: '/home/me/.npmrc' } }).build();
+   */
+  withSecrets(secrets: Record<string, BuildSecret>): this {
+    if (secrets === null || typeof secrets !== 'object') throw invalidArgument('secrets', secrets, 'an object of { file } or { env }');
+    this.#secrets = { ...this.#secrets, ...secrets };
+    return this;
+  }
+
   /** Accepted for compatibility: slipway's builder is always BuildKit-like (a no-op). */
   withBuildkit(): this {
     return this;
@@ -68,7 +83,7 @@ export class GenericContainerBuilder<C> {
    */
   async build(image?: string, _options: { deleteOnExit?: boolean } = {}): Promise<C> {
     const ref = await Container.fromDockerfile(this.context, {
-      dockerfile: this.dockerfileName, buildArgs: this.#buildArgs, target: this.#target, cache: this.#cache,
+      dockerfile: this.dockerfileName, buildArgs: this.#buildArgs, target: this.#target, cache: this.#cache, secrets: this.#secrets,
       pullPolicy: this.#pullPolicy?.shouldPull() ? 'always' : 'missing',
       tag: image ?? `localhost/testcontainers/${randomUuid().slice(0, 12)}`,
     });

@@ -9,6 +9,14 @@ describe('slipway build arguments', () => {
     expect(parseCommandLine(['build', '-h'])).toEqual({ command: 'help', topic: 'build' });
   });
 
+  it('--secret as docker build reads it: src= a file, env= a variable, bare id= the variable when set, else the file', () => {
+    expect(parseCommandLine(['build', '--secret', 'id=npmrc,src=/home/me/.npmrc', '--secret', 'id=tok,env=API_TOKEN', '--secret', 'id=SET', '--secret', 'id=unset', '--secret', 'id=t2,type=env', '.'], { SET: 'x' }))
+      .toMatchObject({ secrets: { npmrc: { file: '/home/me/.npmrc' }, tok: { env: 'API_TOKEN' }, SET: { env: 'SET' }, unset: { file: 'unset' }, t2: { env: 't2' } } });
+    expect(() => parseCommandLine(['build', '--secret', 'src=/x', '.'])).toThrow(/id= is missing/);
+    expect(() => parseCommandLine(['build', '--secret', 'id=a,path=/x', '.'])).toThrow(/unknown key path/);
+    expect(() => parseCommandLine(['build', '--secret', 'id=a,type=ssh', '.'])).toThrow(/type=ssh/);
+  });
+
   it('bad input is a UsageError naming the fix', () => {
     expect(() => parseCommandLine(['build'])).toThrow(UsageError);
     expect(() => parseCommandLine(['build', 'a', 'b'])).toThrow(/takes one context directory/);
