@@ -48,7 +48,7 @@ export class Network implements AsyncDisposable, NetworkAttachable {
         return Promise.reject(new SlipwayError('ERR_INVALID_ARGUMENT', `a network named ${this.name} already exists in this process`, { hint: 'choose another name, or remove the other network first' }));
       }
       Network.#live.set(this.name, this);
-      this.#net = createUserNetwork(`n${this.id.slice(0, 24)}`);
+      this.#net = createUserNetwork(`n${this.id.slice(0, 24)}`, this.name);
       this.#net.catch(() => { if (Network.#live.get(this.name) === this) Network.#live.delete(this.name); });
     }
     return this.#net;
@@ -65,7 +65,7 @@ export class Network implements AsyncDisposable, NetworkAttachable {
   /** @internal */
   async attach(member: NetworkMember): Promise<{ ip: string }> {
     const net = await this.#ensure();
-    const { ip } = await net.attach(member.containerId);
+    const { ip } = await net.attach(member.containerId, member.names);
     this.#members.set(member.containerId, { member, ip });
     await this.#refreshAll();
     return { ip };

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { invalidArgument } from '../errors.js';
 import { defaultStoreRoot } from '../image/store.js';
-import { processStateDir, removeTree, type VolumeSource } from '../runtime/index.js';
+import { processStateDir, removeRuntimeVolume, removeTree, type VolumeSource } from '../runtime/index.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const registry = new Map<string, Volume>();
@@ -57,6 +57,7 @@ export class Volume implements VolumeSource, AsyncDisposable {
     const path = await this.#path?.catch(() => undefined);
     this.#path = undefined;
     if (path) await removeTree(path);
+    else await removeRuntimeVolume(this.name, this.keep);
   }
 
   async [Symbol.asyncDispose](): Promise<void> { await this.remove(); }

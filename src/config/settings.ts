@@ -29,8 +29,12 @@ export interface SlipwayConfig {
   storeDir: string;
   /** Where keepers keep per-container state; `undefined`: `$XDG_RUNTIME_DIR/slipway`, `/run/slipway` (root) or `$TMPDIR/slipway-<uid>`. */
   stateDir: string | undefined;
-  /** The container runtime. Only `native` exists today (a Docker/Podman engine backend is issue 14). */
-  runtime: 'native';
+  /**
+   * The container runtime: `native` (slipway's own, user namespaces), `engine` (a Docker or Podman Engine API:
+   * `DOCKER_HOST`, the Docker context, the usual sockets) or `auto` (native when a user namespace can be made, else
+   * the first engine that answers).
+   */
+  runtime: RuntimeChoice;
 }
 
 /** A setting's name. */
@@ -198,20 +202,26 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     fromText: (t, s) => dir(t, s, 'a directory path'),
   },
   runtime: {
-    key: 'runtime', env: ['SLIPWAY_RUNTIME'], allowed: '"native" (a Docker or Podman engine backend is issue 14, not available yet)', example: '"native"',
+    key: 'runtime', env: ['SLIPWAY_RUNTIME'], allowed: '"native", "engine" or "auto"', example: '"auto"',
     byDefault: () => 'native',
     fromJson: (v, s) => runtime(v, s),
     fromText: (t, s) => runtime(t, s),
   },
 };
 
-function runtime(v: unknown, s: ValueSource): 'native' {
-  if (typeof v === 'string' && v.trim() === 'native') return 'native';
+/** Which runtime runs containers: `native`, `engine` (Docker Engine API) or `auto`. */
+export type RuntimeChoice = 'native' | 'engine' | 'auto';
+const RUNTIMES: readonly RuntimeChoice[] = ['native', 'engine', 'auto'];
+
+function runtime(v: unknown, s: ValueSource): RuntimeChoice {
+  if (typeof v === 'string' && (RUNTIMES as readonly string[]).includes(v.trim())) return v.trim() as RuntimeChoice;
   let shown: string;
   try { shown = JSON.stringify(v) ?? String(v); } catch { shown = typeof v; }
   const where = s.origin.startsWith('env ') ? `invalid ${s.keyPath}: ${shown.slice(0, 120)}` : `invalid config file ${s.origin}: ${s.keyPath} is ${shown.slice(0, 120)}`;
-  throw new SlipwayError('ERR_CONFIG', `${where}; allowed: "native" (the only runtime today: running over a Docker or Podman engine is issue 14, not implemented yet)`, {
-    hint: s.origin.startsWith('env ') ? `unset ${s.keyPath} or set it to native` : `set ${s.keyPath} to "native" or remove it from ${s.origin}`,
+  throw new SlipwayError('ERR_CONFIG', `${where}; allowed: "native", "engine" or "auto"`, {
+    hint: s.origin.startsWith('env ')
+      ? `set ${s.keyPath} to native (user namespaces), engine (a Docker or Podman engine: DOCKER_HOST or its socket) or auto`
+      : `set ${s.keyPath} to "native", "engine" or "auto", or remove it from ${s.origin}`,
   });
 }
 

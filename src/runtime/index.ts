@@ -4,8 +4,86 @@
  */
 import { Keeper } from './keeper/keeper.js';
 import { KeeperNetwork } from './keeper/keeper-network.js';
+import type { Image } from '../image/pull.js';
+import { unsupported } from '../errors.js';
+import { launchContainer as launchNative } from './launch.js';
+import type { LaunchPlan } from './launch-plan.js';
+import type { RuntimeContainer } from './runtime-container.js';
+import { nativeBySetting, selectRuntime } from './backend.js';
+import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.js';
+import { EngineNetwork } from './engine/engine-network.js';
+import { engineSession, existingEngineSession } from './engine/session.js';
 
-export { launchContainer } from './launch.js';
+export { selectRuntime, userNamespacesUsable, findEngine } from './backend.js';
+export type { RuntimeSelection } from './backend.js';
+
+/**
+ * The seam between the API and a runtime. Two implement it: native (the keeper) and engine (a Docker or Podman
+ * Engine API); `selectRuntime()` picks one per process. With the `runtime` setting at `native` (the default) the
+ * native functions are called directly, exactly as before the seam.
+ */
+export interface RuntimeBackend {
+  readonly kind: 'native' | 'engine';
+  /** Creates and starts a container from a plan (not yet waited for). */
+  launch(plan: LaunchPlan, signal?: AbortSignal): Promise<RuntimeContainer>;
+  /** Creates a user network; `name` is the API's (the engine's network is called so). */
+  createNetwork(id: string, name: string): Promise<UserNetwork>;
+  /** Removes a named volume's storage the runtime holds (the native one lives in a host directory the API removes). */
+  removeVolume(name: string, keep: boolean): Promise<void>;
+}
+
+/** A user network as the API's `Network` drives it (the keeper's namespace and bridge, or an engine network). */
+export interface UserNetwork {
+  attach(containerId: string, names?: readonly string[]): Promise<{ ip: string }>;
+  detach(containerId: string): void;
+  remove(): Promise<void>;
+}
+
+const native: RuntimeBackend = {
+  kind: 'native',
+  launch: (plan, signal) => launchNative(plan, signal),
+  createNetwork: async (id) => KeeperNetwork.create(await Keeper.get(), { id }),
+  removeVolume: async () => {},
+};
+
+/** The backend of this process (the `runtime` setting; `auto` decides once). */
+export async function runtimeBackend(): Promise<RuntimeBackend> {
+  if (nativeBySetting()) return native;
+  const sel = await selectRuntime();
+  if (sel.kind === 'native') return native;
+  const endpoint = sel.endpoint!;
+  return {
+    kind: 'engine',
+    launch: (plan, signal) => launchEngineContainer(plan, endpoint, signal),
+    createNetwork: async (_id, name) => {
+      const s = await engineSession(endpoint);
+      return EngineNetwork.create(s.client, name, s.labels);
+    },
+    removeVolume: async (name, keep) => {
+      const s = await existingEngineSession();
+      if (!s) return;
+      await s.client.call('DELETE', `/volumes/${encodeURIComponent(engineVolumeName(name, keep, s.id))}`, { query: { force: 1 } }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Turns a launch plan into a created, started container on this process's runtime.
+ * @param resolved - An image already resolved (a build's intermediate state): native only.
+ */
+export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, resolved?: Image): Promise<RuntimeContainer> {
+  if (nativeBySetting()) return launchNative(plan, signal, resolved);
+  const backend = await runtimeBackend();
+  if (backend.kind === 'native') return launchNative(plan, signal, resolved);
+  if (resolved) throw unsupported('a build step', 'the engine backend does not run slipway\'s builder', 'SLIPWAY_RUNTIME=native');
+  return backend.launch(plan, signal);
+}
+
+/** Removes what a runtime holds for a named volume (an engine volume); nothing for native. */
+export async function removeRuntimeVolume(name: string, keep: boolean): Promise<void> {
+  if (nativeBySetting() || !existingEngineSession()) return;
+  await (await runtimeBackend()).removeVolume(name, keep);
+}
 export { containerIdMapper, runBuildStep } from './build-step.js';
 export type { BuildStepResult, BuildStepSpec } from './build-step.js';
 export { readFromLayers } from './layered-files.js';
@@ -30,11 +108,11 @@ export {
   execInContainer, findContainer, listContainers, removeContainer, stopContainer, waitForExit,
   type ContainerListing, type LocatedContainer,
 } from './control/client.js';
-export type { KeeperNetwork as UserNetwork } from './keeper/keeper-network.js';
 
-/** Creates a user network (namespace + bridge) in this process's keeper. */
-export async function createUserNetwork(id: string): Promise<KeeperNetwork> {
-  return KeeperNetwork.create(await Keeper.get(), { id });
+/** Creates a user network: a namespace + bridge in this process's keeper, or an engine network named `name`. */
+export async function createUserNetwork(id: string, name = id): Promise<UserNetwork> {
+  if (nativeBySetting()) return KeeperNetwork.create(await Keeper.get(), { id });
+  return (await runtimeBackend()).createNetwork(id, name);
 }
 
 /** This process's state dir (removed with the keeper): where process-lifetime volumes live. */

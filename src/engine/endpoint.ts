@@ -1,0 +1,112 @@
+/**
+ * Where a Docker or Podman Engine API answers: `DOCKER_HOST`, the current Docker context, then the sockets Docker,
+ * Podman, Docker Desktop, Colima and Rancher Desktop make, in that order. Pure (the file system is passed in), so the
+ * order is unit-tested.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SlipwayError } from '../errors.js';
+
+/** TLS material for a TCP engine (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`). */
+export interface EngineTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** Check the engine's certificate against `ca` (`DOCKER_TLS_VERIFY`). */
+  verify: boolean;
+}
+
+/** An engine address and where it was found (for `slipway info` and the debug log). */
+export type EngineEndpoint =
+  | { kind: 'unix'; socketPath: string; source: string }
+  | { kind: 'tcp'; host: string; port: number; tls?: EngineTls; source: string };
+
+/** What discovery reads: the environment, the home directory and files. */
+export interface DiscoveryHost {
+  env: NodeJS.ProcessEnv;
+  home: string;
+  readFile(path: string): Buffer | undefined;
+  /** True for a path that exists and is a socket. */
+  isSocket(path: string): boolean;
+}
+
+/** The real machine. */
+export function realHost(env: NodeJS.ProcessEnv = process.env): DiscoveryHost {
+  return {
+    env,
+    home: env.HOME || homedir(),
+    readFile: (p) => { try { return readFileSync(p); } catch { return undefined; } },
+    isSocket: (p) => { try { return existsSync(p) && statSync(p).isSocket(); } catch { return false; } },
+  };
+}
+
+/** An endpoint as printed: `unix:///var/run/docker.sock`, `tcp://127.0.0.1:2375 (tls)`. */
+export function describeEndpoint(e: EngineEndpoint): string {
+  return e.kind === 'unix' ? `unix://${e.socketPath}` : `tcp://${e.host}:${e.port}${e.tls ? ' (tls)' : ''}`;
+}
+
+/**
+ * Parses a `DOCKER_HOST`-style address. TLS follows `DOCKER_TLS_VERIFY` / `DOCKER_CERT_PATH` (default `~/.docker`).
+ * @throws SlipwayError `ERR_CONFIG` for a form slipway does not speak (ssh://, npipe://) or a malformed one
+ */
+export function parseEngineAddress(address: string, source: string, host: DiscoveryHost): EngineEndpoint {
+  const a = address.trim();
+  if (a.startsWith('unix://')) return { kind: 'unix', socketPath: a.slice('unix://'.length), source };
+  if (a.startsWith('/')) return { kind: 'unix', socketPath: a, source };
+  const m = /^(?:tcp|https?):\/\/(\[[0-9a-fA-F:]+\]|[^:/]+)(?::(\d{1,5}))?\/?$/.exec(a);
+  if (!m) {
+    throw new SlipwayError('ERR_CONFIG', `${source}: cannot use engine address ${JSON.stringify(address)}`, {
+      hint: 'use unix:///path/to/docker.sock or tcp://host:port (ssh:// and npipe:// are not supported; forward the socket instead)',
+    });
+  }
+  const verify = Boolean(host.env.DOCKER_TLS_VERIFY);
+  const certDir = host.env.DOCKER_CERT_PATH || join(host.home, '.docker');
+  const useTls = verify || Boolean(host.env.DOCKER_CERT_PATH) || a.startsWith('https://');
+  const tls: EngineTls | undefined = useTls
+    ? { ca: host.readFile(join(certDir, 'ca.pem')), cert: host.readFile(join(certDir, 'cert.pem')), key: host.readFile(join(certDir, 'key.pem')), verify }
+    : undefined;
+  const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
+  return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port, ...(tls ? { tls } : {}), source };
+}
+
+/** The current Docker context's engine address (`DOCKER_CONTEXT`, else config.json's `currentContext`), if not `default`. */
+function contextAddress(host: DiscoveryHost): { name: string; address: string } | undefined {
+  const configDir = host.env.DOCKER_CONFIG || join(host.home, '.docker');
+  let name = host.env.DOCKER_CONTEXT;
+  if (!name) {
+    try { name = (JSON.parse(host.readFile(join(configDir, 'config.json'))?.toString() ?? '{}') as { currentContext?: string }).currentContext; } catch { name = undefined; }
+  }
+  if (!name || name === 'default') return undefined;
+  const meta = host.readFile(join(configDir, 'contexts', 'meta', createHash('sha256').update(name).digest('hex'), 'meta.json'));
+  try {
+    const address = (JSON.parse(meta?.toString() ?? '{}') as { Endpoints?: { docker?: { Host?: string } } }).Endpoints?.docker?.Host;
+    return address ? { name, address } : undefined;
+  } catch { return undefined; }
+}
+
+/**
+ * Every engine worth trying, in order: `DOCKER_HOST` (then only it: it is explicit), the Docker context, and the
+ * well-known sockets that exist: `/var/run/docker.sock`, `$XDG_RUNTIME_DIR/podman/podman.sock`,
+ * `~/.docker/run/docker.sock` (Docker Desktop), Colima's, Rancher Desktop's.
+ */
+export function engineCandidates(host: DiscoveryHost): EngineEndpoint[] {
+  if (host.env.DOCKER_HOST) return [parseEngineAddress(host.env.DOCKER_HOST, 'DOCKER_HOST', host)];
+  const out: EngineEndpoint[] = [];
+  const ctx = contextAddress(host);
+  if (ctx) out.push(parseEngineAddress(ctx.address, `docker context ${ctx.name}`, host));
+  const sockets: [string, string][] = [
+    ['/var/run/docker.sock', 'Docker'],
+    ...(host.env.XDG_RUNTIME_DIR ? [[join(host.env.XDG_RUNTIME_DIR, 'podman', 'podman.sock'), 'Podman (rootless)'] as [string, string]] : []),
+    ['/run/podman/podman.sock', 'Podman'],
+    [join(host.home, '.docker', 'run', 'docker.sock'), 'Docker Desktop'],
+    [join(host.home, '.colima', 'default', 'docker.sock'), 'Colima'],
+    [join(host.home, '.colima', 'docker.sock'), 'Colima'],
+    [join(host.home, '.rd', 'docker.sock'), 'Rancher Desktop'],
+  ];
+  for (const [path, what] of sockets) {
+    if (host.isSocket(path) && !out.some((e) => e.kind === 'unix' && e.socketPath === path)) out.push({ kind: 'unix', socketPath: path, source: what });
+  }
+  return out;
+}

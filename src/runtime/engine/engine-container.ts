@@ -1,0 +1,306 @@
+/**
+ * A container run by a Docker or Podman engine, behind the same `RuntimeContainer` interface as the keeper's. Its
+ * output is followed from the engine (timestamps on, demultiplexed) into a local CRI-format file, so the API's log
+ * reader, wait strategies and `logs()` work unchanged on either backend.
+ */
+import { constants as osConstants } from 'node:os';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import tar from 'tar-stream';
+import { SlipwayError, unsupported } from '../../errors.js';
+import { logger } from '../../internal/debug.js';
+import { demultiplex, Demuxer } from '../../engine/demux.js';
+import { hasStatus, type EngineClient } from '../../engine/client.js';
+import { tarOfEntries } from '../copy-archive.js';
+import type { Image } from '../../image/pull.js';
+import type { LayerDiff } from '../../image/layer-diff.js';
+import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime-container.js';
+import type { NetworkJoin } from '../launch-plan.js';
+
+const log = logger('engine:container');
+
+/** What the engine reports of a container (`GET /containers/{id}/json`), the fields read here. */
+export interface EngineInspect {
+  Id: string;
+  State: { Pid: number; Running: boolean; OOMKilled: boolean; ExitCode: number };
+  Config: { Hostname: string };
+  NetworkSettings: {
+    IPAddress?: string;
+    Ports?: Record<string, { HostIp: string; HostPort: string }[] | null>;
+    Networks?: Record<string, { IPAddress: string }>;
+  };
+}
+
+/** The exit as the keeper reports it: a code above 128 from the container's init is death by that signal. */
+export function exitInfoOf(code: number, oomKilled: boolean): ExitInfo {
+  const byNumber = Object.entries(osConstants.signals as Record<string, number>).find(([, n]) => n === code - 128);
+  if (code > 128 && byNumber) return { exitCode: null, signal: byNumber[0], oomKilled };
+  return { exitCode: code, signal: null, oomKilled };
+}
+
+export interface EngineContainerInit {
+  client: EngineClient;
+  id: string;
+  name: string;
+  hostname: string;
+  logPath: string;
+  imageConfig: { Healthcheck?: { Test?: string[]; Interval?: number }; Labels?: Record<string, string> | null };
+  networks: readonly NetworkJoin[];
+  /** The engine is on this machine (unix socket): its pids and /proc are ours to read. */
+  local: boolean;
+}
+
+export class EngineContainer implements RuntimeContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly hostname: string;
+  readonly logPath: string;
+  readonly imageHealthcheck: { Test?: string[]; Interval?: number } | undefined;
+  readonly imageLabels: Readonly<Record<string, string>>;
+  readonly #client: EngineClient;
+  readonly #init: EngineContainerInit;
+  #inspect: EngineInspect | undefined;
+  #hostPorts = new Map<string, number>();
+  #exit: Promise<ExitInfo> | undefined;
+  #exitInfo: ExitInfo | undefined;
+  #logsDone: Promise<void> = Promise.resolve();
+  #logsDrained = true;
+  #lastLogTime = '';
+  #logAbort = new AbortController();
+  #log: FileHandle | undefined;
+  #removed: Promise<void> | undefined;
+
+  constructor(init: EngineContainerInit) {
+    this.#init = init;
+    this.#client = init.client;
+    this.id = init.id;
+    this.name = init.name;
+    this.hostname = init.hostname;
+    this.logPath = init.logPath;
+    this.imageHealthcheck = init.imageConfig.Healthcheck;
+    this.imageLabels = { ...init.imageConfig.Labels };
+  }
+
+  /** Starts the created container (again after a stop) and follows its exit and output. */
+  async start(): Promise<void> {
+    this.#log ??= await open(this.logPath, 'a', 0o600);
+    await this.#client.call('POST', `/containers/${this.id}/start`);
+    this.#exitInfo = undefined;
+    this.#logsDrained = false;
+    this.#logsDone = this.#followLogs().catch((e) => log('%s logs: %O', this.name, e)).finally(() => { this.#logsDrained = true; });
+    const logsDone = this.#logsDone;
+    this.#exit = (async () => {
+      const r = await this.#client.call<{ StatusCode: number }>('POST', `/containers/${this.id}/wait`, { query: { condition: 'not-running' }, long: true });
+      const ins = await this.#client.call<EngineInspect>('GET', `/containers/${this.id}/json`).catch(() => undefined);
+      await logsDone;
+      this.#exitInfo = exitInfoOf(r.StatusCode, ins?.State.OOMKilled ?? false);
+      return this.#exitInfo;
+    })();
+    this.#exit.catch(() => {});
+    await this.refresh();
+  }
+
+  /** Reads ports, pid and addresses again (after a start). */
+  async refresh(): Promise<void> {
+    this.#inspect = await this.#client.call<EngineInspect>('GET', `/containers/${this.id}/json`);
+    const ports = new Map<string, number>();
+    for (const [key, bindings] of Object.entries(this.#inspect.NetworkSettings.Ports ?? {})) {
+      const b = bindings?.find((x) => !x.HostIp.includes(':')) ?? bindings?.[0];
+      if (b) ports.set(key, Number(b.HostPort));
+    }
+    this.#hostPorts = ports;
+  }
+
+  get hostPid(): number { return this.#inspect?.State.Pid ?? 0; }
+  get hostPorts(): ReadonlyMap<string, number> { return this.#hostPorts; }
+  get outboundIp(): string | undefined { return this.#inspect?.NetworkSettings.IPAddress || undefined; }
+  get resolvedImage(): Image {
+    throw unsupported('commit()', 'the engine backend keeps images in the engine, not in slipway\'s store', 'use the engine\'s own commit (docker commit), or SLIPWAY_RUNTIME=native');
+  }
+
+  networkAddresses(): ReadonlyMap<string, string> {
+    const out = new Map<string, string>();
+    const nets = this.#inspect?.NetworkSettings.Networks ?? {};
+    for (const { network } of this.#init.networks) {
+      const ip = nets[network.name]?.IPAddress;
+      if (ip) out.set(network.name, ip);
+    }
+    return out;
+  }
+
+  exited(): Promise<ExitInfo> {
+    return this.#exit ?? Promise.reject(new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was never started`));
+  }
+
+  /** True once the process ended and its output is all in the log file. */
+  hasExited(): boolean { return this.#exitInfo !== undefined && this.#logsDrained; }
+
+  async listeningTcpPorts(): Promise<Set<number>> {
+    let text = '';
+    if (this.#init.local && this.hostPid > 0) {
+      for (const f of ['tcp', 'tcp6']) text += await readFile(`/proc/${this.hostPid}/net/${f}`, 'utf8').catch(() => '');
+    }
+    if (!text) text = (await this.exec(['cat', '/proc/net/tcp', '/proc/net/tcp6']).catch(() => undefined))?.stdout ?? '';
+    const out = new Set<number>();
+    for (const line of text.split('\n')) {
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === '0A' && cols[1]?.includes(':')) out.add(parseInt(cols[1].split(':')[1]!, 16));
+    }
+    return out;
+  }
+
+  async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const stdin = opts.stdin === undefined ? undefined : Buffer.isBuffer(opts.stdin) ? opts.stdin : Buffer.from(opts.stdin);
+    const created = await this.#client.call<{ Id: string }>('POST', `/containers/${this.id}/exec`, {
+      body: {
+        Cmd: argv, AttachStdout: true, AttachStderr: true, AttachStdin: stdin !== undefined, Tty: false,
+        Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), User: opts.user ?? '', WorkingDir: opts.workdir ?? '',
+      },
+    }).catch((err: unknown) => { throw this.#notRunning(err); });
+    const { socket, head } = await this.#client.hijack(`/exec/${created.Id}/start`, { Detach: false, Tty: false });
+    const onAbort = () => socket.destroy(new SlipwayError('ERR_ABORTED', `exec in ${this.name} was aborted`));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const both: Buffer[] = [];
+    try {
+      if (stdin !== undefined) socket.end(stdin);
+      const d = new Demuxer();
+      const take = (chunk: Buffer) => {
+        for (const f of d.push(chunk)) {
+          if (f.stream === 'stdout') { out.push(f.data); opts.onStdout?.(f.data); } else if (f.stream === 'stderr') { err.push(f.data); opts.onStderr?.(f.data); } else continue;
+          both.push(f.data);
+        }
+      };
+      if (head.length) take(head);
+      socket.resume();
+      for await (const chunk of socket) take(chunk as Buffer);
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+    }
+    const info = await this.#client.call<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${created.Id}/json`);
+    const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8');
+    const exit = exitInfoOf(info.ExitCode ?? -1, false);
+    return { exitCode: exit.exitCode, signal: exit.signal, stdout: text(out), stderr: text(err), output: text(both) };
+  }
+
+  async kill(signal: string): Promise<void> {
+    await this.#client.call('POST', `/containers/${this.id}/kill`, { query: { signal } }).catch((err: unknown) => {
+      if (!hasStatus(err, 409)) throw this.#notRunning(err);
+    });
+  }
+
+  async stop(timeoutMs: number): Promise<ExitInfo> {
+    if (this.#exitInfo) return this.#exitInfo;
+    await this.#client.call('POST', `/containers/${this.id}/stop`, { query: { t: Math.ceil(timeoutMs / 1000) }, long: true }).catch((err: unknown) => {
+      if (!hasStatus(err, 304)) throw this.#notRunning(err);
+    });
+    return this.exited();
+  }
+
+  async restart(timeoutMs: number): Promise<void> {
+    await this.stop(timeoutMs);
+    await this.exited();
+    await this.start();
+  }
+
+  async copyIn(entries: AsyncIterable<CopyEntry> | Iterable<CopyEntry>): Promise<void> {
+    async function* rooted(): AsyncGenerator<CopiedEntry> {
+      for await (const e of entries) yield { ...e, relPath: Buffer.from(posix.normalize(e.path).replace(/^\/+/, '') || '.') };
+    }
+    const body = tarOfEntries(rooted(), '/');
+    await this.#client.stream('PUT', `/containers/${this.id}/archive`, { query: { path: '/' }, rawBody: body, headers: { 'content-type': 'application/x-tar' } })
+      .then(({ body: b }) => b.resume())
+      .catch((err: unknown) => { throw this.#notRunning(err); });
+  }
+
+  async *copyOut(path: string): AsyncIterable<CopiedEntry> {
+    let body;
+    try {
+      ({ body } = await this.#client.stream('GET', `/containers/${this.id}/archive`, { query: { path }, long: true }));
+    } catch (err) {
+      if (hasStatus(err, 404)) throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `${path} does not exist in container ${this.name}`, { cause: err, hint: 'check the path (exec ls in the container)' });
+      throw this.#notRunning(err);
+    }
+    const extract = tar.extract();
+    body.pipe(extract);
+    const parent = posix.dirname(path);
+    for await (const entry of extract) {
+      const h = entry.header;
+      const name = h.name.replace(/\/+$/, '');
+      const base = { path: posix.join(parent, name), relPath: Buffer.from(name), mode: (h.mode ?? 0o644) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime };
+      if (h.type === 'directory') { entry.resume(); yield { ...base, type: 'directory' }; } else if (h.type === 'symlink') { entry.resume(); yield { ...base, type: 'symlink', linkTarget: h.linkname ?? '', linkBytes: Buffer.from(h.linkname ?? '') }; } else if (h.type === 'file' || h.type === 'contiguous-file') {
+        const size = h.size ?? 0;
+        if (size <= 1 << 20) {
+          const content = Buffer.concat(await collect(entry as unknown as AsyncIterable<Buffer>));
+          yield { ...base, type: 'file', content, size: content.length };
+        } else {
+          yield { ...base, type: 'file', size, contentStream: entry as unknown as AsyncIterable<Buffer> };
+          entry.resume();
+        }
+      } else entry.resume();
+    }
+  }
+
+  async diffUpper(_dest: string): Promise<LayerDiff> {
+    throw unsupported('commit()', 'the engine backend keeps the container\'s files in the engine', 'use docker commit, or SLIPWAY_RUNTIME=native');
+  }
+
+  /** Force-removes the container (and its anonymous volumes); idempotent. */
+  remove(): Promise<void> {
+    this.#removed ??= (async () => {
+      await this.#client.call('DELETE', `/containers/${this.id}`, { query: { force: 1, v: 1 } }).catch((err: unknown) => {
+        if (!hasStatus(err, 404)) throw err;
+      });
+      for (const { network } of this.#init.networks) await network.detach(this.id).catch(() => {});
+      this.#logAbort.abort();
+      await this.#logsDone;
+      if (!this.#exitInfo) this.#exitInfo = { exitCode: null, signal: 'SIGKILL', oomKilled: false };
+      await this.#log?.close().catch(() => {});
+      await rm(this.logPath, { force: true });
+    })();
+    return this.#removed;
+  }
+
+  /** Follows the engine's log stream from the last line seen, appending CRI lines to the log file. */
+  async #followLogs(): Promise<void> {
+    const since = this.#lastLogTime ? String(Date.parse(this.#lastLogTime) / 1000) : undefined;
+    const { body } = await this.#client.stream('GET', `/containers/${this.id}/logs`, {
+      query: { follow: 1, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, signal: this.#logAbort.signal,
+    });
+    const partial: Record<string, string> = { stdout: '', stderr: '' };
+    const write = async (stream: string, line: string, done: boolean) => {
+      const sp = line.indexOf(' ');
+      const ts = sp > 0 ? line.slice(0, sp) : new Date().toISOString();
+      if (this.#lastLogTime && ts <= this.#lastLogTime && since) return;
+      this.#lastLogTime = ts;
+      await this.#log!.write(`${ts} ${stream} ${done ? 'F' : 'P'} ${sp > 0 ? line.slice(sp + 1) : line}\n`);
+    };
+    try {
+      for await (const f of demultiplex(body)) {
+        if (f.stream !== 'stdout' && f.stream !== 'stderr') continue;
+        const text = partial[f.stream] + f.data.toString('utf8');
+        const lines = text.split('\n');
+        partial[f.stream] = lines.pop() ?? '';
+        for (const l of lines) await write(f.stream, l, true);
+      }
+    } catch (err) {
+      if (!this.#logAbort.signal.aborted) throw err;
+    }
+    for (const s of ['stdout', 'stderr']) if (partial[s]) await write(s, partial[s]!, false);
+  }
+
+  #notRunning(err: unknown): unknown {
+    if (hasStatus(err, 404)) return new SlipwayError('ERR_CONTAINER_NOT_FOUND', `container ${this.name} is gone from the engine`, { cause: err });
+    if (hasStatus(err, 409)) return new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} is not running`, { cause: err, hint: 'start it again, or start a new container' });
+    return err;
+  }
+}
+
+async function collect(it: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of it) out.push(c);
+  return out;
+}

@@ -1,0 +1,140 @@
+/**
+ * The engine backend's `launchContainer`: the same `LaunchPlan` as the keeper's, turned into one engine create
+ * (`engineCreateBody`, pure and unit-tested), networks connected with their aliases, files copied in, start.
+ * A failure removes what was made.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { SlipwayError } from '../../errors.js';
+import { hasStatus } from '../../engine/client.js';
+import type { EngineEndpoint } from '../../engine/endpoint.js';
+import type { LaunchPlan } from '../launch-plan.js';
+import { hostEntries } from '../host-entries.js';
+import { entriesOfArchive } from '../copy-archive.js';
+import { resolveUser } from '../user.js';
+import { EngineContainer } from './engine-container.js';
+import { ensureImage } from './engine-image.js';
+import { engineSession, type EngineSession } from './session.js';
+
+/** The engine's name for a slipway volume: kept volumes by their own name, others per session. */
+export function engineVolumeName(name: string, keep: boolean | undefined, session: string): string {
+  return keep ? name : `slipway-${session}-${name}`;
+}
+
+/** The `POST /containers/create` body for a plan (network joins other than the first are connected after). */
+export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record<string, string>, session: string): Record<string, unknown> {
+  const key = (p: { container: number; protocol: string }) => `${p.container}/${p.protocol}`;
+  const extraHosts = Object.entries(plan.extraHosts).map(([n, ip]) => `${n}:${ip}`);
+  if (plan.hostAccess) for (const n of ['host.slipway.internal', ...plan.hostAccess.aliases]) extraHosts.push(`${n}:host-gateway`);
+  const security: string[] = [];
+  if (plan.seccomp === 'unconfined') security.push('seccomp=unconfined');
+  if (plan.noNewPrivileges) security.push('no-new-privileges');
+  const apiLabels = (plan as { labels?: Readonly<Record<string, string>> }).labels ?? {};
+  return {
+    Image: image,
+    ...(plan.command ? { Cmd: [...plan.command] } : {}),
+    ...(plan.entrypoint ? { Entrypoint: [...plan.entrypoint] } : {}),
+    Env: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
+    ...(plan.user !== undefined ? { User: plan.user } : {}),
+    ...(plan.workdir !== undefined ? { WorkingDir: plan.workdir } : {}),
+    ...(plan.hostname !== undefined ? { Hostname: plan.hostname } : {}),
+    ...(plan.stopSignal ? { StopSignal: plan.stopSignal } : {}),
+    Labels: { ...apiLabels, ...labels },
+    ExposedPorts: Object.fromEntries(plan.ports.map((p) => [key(p), {}])),
+    HostConfig: {
+      // slipway's init is PID 1 natively (signals forwarded, zombies reaped); the engine's own init does the same.
+      Init: true,
+      NetworkMode: plan.networkMode === 'isolated' ? 'bridge' : plan.networkMode,
+      PortBindings: Object.fromEntries(plan.ports.map((p) => [key(p), [{ HostIp: p.hostIp, HostPort: p.host ? String(p.host) : '' }]])),
+      Binds: plan.mounts.flatMap((m) => (m.kind === 'bind' ? [`${m.source}:${m.target}${m.readonly ? ':ro' : ''}`] : [])),
+      Mounts: plan.mounts.flatMap((m) => (m.kind === 'volume'
+        ? [{ Type: 'volume', Source: engineVolumeName(m.volume.name, m.volume.keep, session), Target: m.target, ReadOnly: m.readonly, VolumeOptions: { Labels: m.volume.keep ? { 'org.slipway.volume': m.volume.name } : { ...labels, 'org.slipway.volume': m.volume.name } } }]
+        : [])),
+      Tmpfs: Object.fromEntries(plan.mounts.flatMap((m) => (m.kind === 'tmpfs'
+        ? [[m.target, [m.size !== undefined ? `size=${m.size}` : '', m.mode !== undefined ? `mode=${m.mode.toString(8)}` : ''].filter(Boolean).join(',')]]
+        : []))),
+      ...(plan.memory !== undefined ? { Memory: plan.memory } : {}),
+      ...(plan.memorySwap !== undefined ? { MemorySwap: plan.memorySwap } : {}),
+      ...(plan.cpus !== undefined ? { NanoCpus: Math.round(plan.cpus * 1e9) } : {}),
+      ...(plan.pids !== undefined ? { PidsLimit: plan.pids } : {}),
+      ...(plan.shmSize !== undefined ? { ShmSize: plan.shmSize } : {}),
+      Ulimits: Object.entries(plan.ulimits).map(([Name, l]) => ({ Name, Soft: l.soft, Hard: l.hard })),
+      CapAdd: [...plan.capAdd],
+      CapDrop: [...plan.capDrop],
+      SecurityOpt: security,
+      ExtraHosts: extraHosts,
+    },
+  };
+}
+
+/** Creates and starts a container in the engine (not yet waited for). */
+export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal): Promise<EngineContainer> {
+  const s = await engineSession(endpoint);
+  const image = await ensureImage(s.client, plan.image, { policy: plan.pullPolicy, platform: plan.platform, signal });
+  if (plan.networks.length > 0 && plan.networkMode !== 'isolated') {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${plan.name ?? plan.image} joins a network but its network mode is "${plan.networkMode}"`, {
+      hint: 'user networks need the default network mode; remove withNetworkMode() or withNetwork()',
+    });
+  }
+  const name = plan.name ?? `slipway-${randomBytes(6).toString('hex')}`;
+  const created = await s.client.call<{ Id: string }>('POST', '/containers/create', {
+    query: { name, platform: plan.platform }, body: engineCreateBody(plan, image.name, s.labels, s.id), signal,
+  }).catch((err: unknown) => {
+    if (hasStatus(err, 409)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} already exists in the engine`, { cause: err, hint: 'choose another withName() or remove the other container first' });
+    if (hasStatus(err, 400) || hasStatus(err, 500)) throw new SlipwayError('ERR_CONTAINER_START', `the engine refused to create ${name}: ${(err as Error).message}`, { cause: err });
+    throw err;
+  });
+  const c = new EngineContainer({
+    client: s.client, id: created.Id, name, hostname: plan.hostname ?? created.Id.slice(0, 12),
+    logPath: join(s.dir, `${created.Id.slice(0, 12)}.log`), imageConfig: image.config, networks: plan.networks, local: endpoint.kind === 'unix',
+  });
+  try {
+    await joinNetworks(c, plan, s);
+    await copyFiles(c, plan, image.config.User);
+    if (signal?.aborted) throw signal.reason;
+    await c.start().catch((err: unknown) => {
+      throw SlipwayError.is(err) && hasStatus(err, 400) || hasStatus(err, 500)
+        ? new SlipwayError('ERR_CONTAINER_START', `the engine could not start ${name}: ${(err as Error).message.replace(/^engine POST \S+: \d+ /, '')}`, { cause: err, hint: 'check the command (withCommand, withEntrypoint) and the image' })
+        : err;
+    });
+    return c;
+  } catch (err) {
+    await c.remove().catch(() => {});
+    if (signal?.aborted && !SlipwayError.is(err)) throw new SlipwayError('ERR_ABORTED', `start of ${name} was aborted; nothing of it is left`, { cause: new Error('aborted by the caller') });
+    throw err;
+  }
+}
+
+async function joinNetworks(c: EngineContainer, plan: LaunchPlan, s: EngineSession): Promise<void> {
+  if (plan.networks.length === 0) return;
+  const hostname = plan.hostname ?? c.hostname;
+  for (const { network, aliases } of plan.networks) {
+    const names = [...new Set([c.name, hostname, ...aliases])];
+    await network.attach({ containerId: c.id, names, refreshHosts: async () => {} });
+  }
+  // As natively, a container on user networks is on those only.
+  await s.client.call('POST', '/networks/bridge/disconnect', { body: { Container: c.id, Force: true } });
+}
+
+async function copyFiles(c: EngineContainer, plan: LaunchPlan, imageUser: string | undefined): Promise<void> {
+  if (plan.files.length === 0) return;
+  let ids: { uid: number; gid: number } | undefined;
+  const userIds = async (spec: string): Promise<{ uid: number; gid: number }> => {
+    const read = async (p: string) => {
+      try {
+        for await (const e of c.copyOut(p)) return e.content?.toString('utf8') ?? '';
+      } catch { /* absent */ }
+      return '';
+    };
+    return resolveUser(spec, await read('/etc/passwd'), await read('/etc/group'));
+  };
+  for (const f of plan.files) {
+    ids ??= f.ownerOfProcess ? await userIds(plan.user || imageUser || '0') : undefined;
+    const toProcess = f.ownerOfProcess && !(f.archive && ids?.uid === 0);
+    const given = f.owner ? await userIds(f.owner) : toProcess ? ids : undefined;
+    const owner = given ?? { uid: 0, gid: 0 };
+    if (f.content) await c.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
+    else if (f.source) await c.copyIn(hostEntries(f.source, f.target, owner, f.mode));
+    else if (f.archive) await c.copyIn(await entriesOfArchive(f.archive, f.target, given && { uid: given.uid, gid: given.gid }));
+  }
+}
