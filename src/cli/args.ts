@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseBuild, type BuildCommand } from './build-command.js';
+import { parsePush, parseSave, type PushCommand, type SaveCommand } from './image-commands.js';
 import { UsageError } from './usage-error.js';
 
 /** A `-p` value: `[hostIp:][hostPort:]containerPort[/udp]`. */
@@ -76,13 +77,13 @@ export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean 
 export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
-export type CliCommand = PullCommand | RunCommand | BuildCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
+export type CliCommand = PullCommand | RunCommand | BuildCommand | SaveCommand | PushCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
   | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
 
 export { UsageError };
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'images', 'info', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -140,6 +141,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     case 'pull': return parsePull(rest);
     case 'run': return parseRun(rest, env);
     case 'build': return parseBuild(rest, env);
+    case 'save': return parseSave(rest);
+    case 'push': return parsePush(rest);
     case 'ps': return parseSimple('ps', rest, { all: { type: 'boolean', short: 'a' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
       (v) => ({ command: 'ps', all: !!v.all, json: !!v.json, quiet: !!v.quiet }));
     case 'logs': return parseLogs(rest);

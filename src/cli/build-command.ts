@@ -9,6 +9,7 @@ import type { BuildSecret } from '../build/run-mounts.js';
 import { SlipwayError } from '../errors.js';
 import { UsageError } from './usage-error.js';
 import { write, type CliIO } from './io.js';
+import { outputSpec } from './image-commands.js';
 
 export interface BuildCommand {
   command: 'build';
@@ -21,6 +22,8 @@ export interface BuildCommand {
   quiet: boolean;
   /** `--secret id=…,src=…|env=…` (Docker's): secrets for `RUN --mount=type=secret`. */
   secrets?: Record<string, BuildSecret>;
+  /** Also export the result: `oci-layout:<dir>[:tag]` or `docker-archive:<file>` (`-o`, `--output`). */
+  output?: string;
 }
 
 /** Parses the arguments after `build`. @throws {@link UsageError} */
@@ -32,7 +35,7 @@ export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = pro
       options: {
         tag: { type: 'string', short: 't' }, file: { type: 'string', short: 'f' }, 'build-arg': { type: 'string', multiple: true },
         secret: { type: 'string', multiple: true },
-        target: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+        target: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -62,6 +65,7 @@ export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = pro
     command: 'build', context: positionals[0]!, tag: values.tag, dockerfile: values.file, buildArgs, target: values.target,
     cache: !values['no-cache'], quiet: !!values.quiet,
     ...(Object.keys(secrets).length ? { secrets } : {}),
+    ...(values.output !== undefined ? { output: outputSpec(values.output) } : {}),
   };
 }
 
@@ -113,6 +117,11 @@ export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number
     });
     await pending;
     if (!cmd.quiet) await write(io.stderr, `built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    if (cmd.output) {
+      const { exportImage } = await import('../image/export.js');
+      const r = await exportImage(ref, cmd.output, { signal: abort.signal, env: io.env });
+      if (!cmd.quiet) await write(io.stderr, `exported to ${r.dest}\n`);
+    }
     await write(io.stdout, `${ref}\n`);
     return 0;
   } catch (e) {

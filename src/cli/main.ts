@@ -32,6 +32,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./run-command.js')).runCommand(cmd, io);
       case 'build':
         return await (await import('./build-command.js')).buildCommand(cmd, io);
+      case 'save':
+        return await (await import('./image-commands.js')).saveCommand(cmd, io);
+      case 'push':
+        return await (await import('./image-commands.js')).pushCommand(cmd, io);
       case 'ps':
         return await (await import('./container-commands.js')).psCommand(cmd, io);
       case 'logs':

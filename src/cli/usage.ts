@@ -12,6 +12,8 @@ Usage:
   slipway inspect <container...>               print containers' details as JSON
   slipway pull [options] <image>               pull an image into the store, print its digest
   slipway build [options] <context>            build an image from a Dockerfile, tag it in the store
+  slipway save -o <dest> <image>               export a stored image (oci-layout:<dir>, docker-archive:<file>)
+  slipway push [--insecure] <image> [<dest>]   push a stored image to a registry
   slipway images [--json]                      list the images in the store
   slipway info [--json]                        print the effective configuration and where each value comes from
   slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
@@ -147,8 +149,29 @@ Options:
                            (never stored in the image or the cache); repeatable
       --target STAGE       build this stage (stages it does not need are skipped)
       --no-cache           run every step again (the results still refresh the cache)
+  -o, --output DEST        also export the image: oci-layout:<dir>[:tag], docker-archive:<file.tar> or a file path
   -q, --quiet              print only the image reference
 Example: slipway build -t app:test --build-arg NODE_ENV=test .
+`;
+
+const SAVE = `Usage: slipway save -o DEST [--platform P] <image>
+
+Exports an image from the store (built, committed or pulled) with its layers gzip-compressed. DEST is
+oci-layout:<dir>[:tag] (an OCI image layout; other images in it stay, one with the same tag is replaced),
+docker-archive:<file.tar>, or a bare file path (a docker archive, as \`docker save -o\` writes: \`docker load -i\`
+reads it). Both read back with \`slipway pull\` / \`slipway run\` and the same prefix.
+Example: slipway save -o app.tar app:test
+`;
+
+const PUSH = `Usage: slipway push [--insecure] [--platform P] <image> [<dest>]
+
+Pushes an image from the store to a registry, as <dest> when given (registry/repository:tag), else under its
+own name. Layers and the config the repository already has are skipped, ones from another repository of the
+same registry are mounted, the rest uploaded; then the manifest. Credentials come from the Docker config,
+containers' auth.json and credential helpers, as for pulls. Plain HTTP is used only for loopback registries,
+SLIPWAY_INSECURE_REGISTRIES (insecureRegistries in slipway.config.json), or with --insecure.
+Prints <dest>@<digest> on stdout.
+Example: slipway build -t localhost:5000/team/app:1 . && slipway push localhost:5000/team/app:1
 `;
 
 const IMAGES = `Usage: slipway images [--json]
@@ -176,7 +199,7 @@ processes. --all removes every image, layer and blob. --dry-run only lists what 
 Do not prune --all while containers run: their layers would vanish under them.
 `;
 
-const TOPICS: Record<string, string> = { run: RUN, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
+const TOPICS: Record<string, string> = { run: RUN, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

@@ -751,3 +751,24 @@ export async function tagLocalImage(ref: string, image: Omit<Image, 'ref' | 'sou
 export function imageConfigOf(cfg: ImageConfigFile): ImageConfig {
   return toImageConfig(cfg);
 }
+
+/**
+ * The record of an image the store holds under `ref` (as `pull()` with policy `never` would find it), without
+ * unpacking anything: for reading its blobs (export, push).
+ * @throws {@link SlipwayError} `ERR_INVALID_REFERENCE`, `ERR_IMAGE_NOT_PRESENT` when the store has no such image
+ */
+export async function storedImage(ref: string, opts: { storeDir?: string; platform?: string | Platform; hubPrefix?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Omit<Image, 'source'>> {
+  const config = loadConfig({ env: opts.env });
+  const parsed = parseReference(ref);
+  const effective = applyHubPrefix(parsed, opts.hubPrefix ?? config.values.hubImageNamePrefix, opts.hubPrefix !== undefined ? 'the hubPrefix option' : config.origins.hubImageNamePrefix);
+  const platform = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
+  const store = new ImageStore(opts.storeDir ?? config.values.storeDir);
+  await store.init();
+  const rec = await store.readRef<RefRecord>(`${effective.string}|${platformString(platform)}`);
+  if (!rec) {
+    throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `image ${parsed.string} (${platformString(platform)}) is not in the store at ${store.root}`, {
+      hint: '`slipway images` lists what the store holds; build or pull the image first',
+    });
+  }
+  return { ...rec, ref: parsed.string };
+}

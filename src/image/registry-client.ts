@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
 import pRetry from 'p-retry';
 import { Agent, request, type Dispatcher } from 'undici';
 import { logger } from '../internal/debug.js';
@@ -69,6 +70,34 @@ export interface FetchedManifest {
   contentType: string;
   /** sha256 of the body. */
   digest: string;
+}
+
+/** A request body: bytes, or a stream opened afresh for each attempt. */
+type WriteBody = Buffer | Readable;
+
+/** A push request: method, extra headers, and how to make its body. */
+interface WriteRequest {
+  method: 'HEAD' | 'POST' | 'PUT' | 'PATCH';
+  headers?: Record<string, string>;
+  body?: () => WriteBody;
+}
+
+/** A blob to push: its digest and size, and how to read it (any byte range). */
+export interface PushBlob {
+  digest: string;
+  size: number;
+  /** Opens the blob's bytes from `start` to `end` (inclusive). */
+  open: (start: number, end: number) => WriteBody;
+}
+
+/** Per-call options of an upload. */
+export interface UploadOptions extends CallOptions {
+  /** Upload in PATCH chunks of this many bytes when the blob is larger; else one PUT. @defaultValue 64 MiB */
+  chunkSize?: number;
+  /** A repository of the same registry that has the blob: asked first to mount it (no bytes sent). */
+  mountFrom?: string;
+  /** Called with the bytes sent so far. */
+  onBytes?: (sent: number) => void;
 }
 
 interface Resp {
@@ -361,6 +390,101 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * Whether the repository has the blob (`HEAD /v2/<repo>/blobs/<digest>`), asked with push rights.
+   * @throws {@link SlipwayError} `ERR_REGISTRY_AUTH`, `ERR_REGISTRY*`
+   */
+  async hasBlob(domain: string, repo: string, digest: string, opts: CallOptions = {}): Promise<boolean> {
+    const what = `blob ${domain}/${repo}@${digest}`;
+    return this.#withRetry(domain, what, async () => {
+      const res = await this.#send(domain, repo, `/v2/${repo}/blobs/${digest}`, {}, opts.signal, { method: 'HEAD' });
+      discard(res);
+      if (res.statusCode === 200) return true;
+      if (res.statusCode === 404) return false;
+      throw this.#statusError(res, `HEAD ${what}`);
+    }, opts.signal);
+  }
+
+  /**
+   * Uploads a blob: a cross-repository mount when `mountFrom` is given and the registry agrees, else a POST for an
+   * upload session and then one PUT (monolithic) or PATCH chunks and a closing PUT. The registry checks the digest.
+   * @returns how the blob got there
+   * @throws {@link SlipwayError} `ERR_REGISTRY_AUTH` (no push rights), `ERR_DIGEST_MISMATCH`, `ERR_REGISTRY*`
+   */
+  async uploadBlob(domain: string, repo: string, blob: PushBlob, opts: UploadOptions = {}): Promise<'mounted' | 'uploaded'> {
+    const what = `upload of blob ${blob.digest} to ${domain}/${repo}`;
+    return this.#withRetry(domain, what, async () => {
+      const mount = opts.mountFrom && opts.mountFrom !== repo ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(opts.mountFrom)}` : '';
+      const start = await this.#send(domain, repo, `/v2/${repo}/blobs/uploads/${mount}`, { 'content-length': '0' }, opts.signal, { method: 'POST' });
+      discard(start);
+      if (start.statusCode === 201 && mount) return 'mounted';
+      if (start.statusCode !== 202) throw this.#statusError(start, `${what} (POST)`);
+      let location = this.#location(start, what);
+      const chunk = Math.max(1, opts.chunkSize ?? 64 << 20);
+      let sent = 0;
+      if (blob.size > chunk) {
+        while (sent < blob.size) {
+          const end = Math.min(blob.size, sent + chunk) - 1;
+          const from = sent;
+          const res = await this.#send(domain, repo, location.pathname + location.search, {
+            'content-type': 'application/octet-stream', 'content-length': String(end - from + 1), 'content-range': `${from}-${end}`,
+          }, opts.signal, { method: 'PATCH', body: () => blob.open(from, end) }, location);
+          discard(res);
+          if (res.statusCode !== 202) throw this.#statusError(res, `${what} (PATCH ${from}-${end})`);
+          location = this.#location(res, what);
+          sent = end + 1;
+          opts.onBytes?.(sent);
+        }
+      }
+      const put = new URL(location);
+      put.searchParams.set('digest', blob.digest);
+      const last = sent < blob.size;
+      const res = await this.#send(domain, repo, put.pathname + put.search, {
+        'content-type': 'application/octet-stream', 'content-length': String(last ? blob.size : 0),
+      }, opts.signal, { method: 'PUT', ...(last ? { body: () => blob.open(0, blob.size - 1) } : {}) }, put);
+      discard(res);
+      if (res.statusCode === 400) {
+        throw new SlipwayError('ERR_DIGEST_MISMATCH', `${what}: the registry refused the blob (HTTP 400): its content does not match ${blob.digest}`, { hint: 'the blob in the store is corrupt: pull or build the image again' });
+      }
+      if (res.statusCode !== 201) throw this.#statusError(res, `${what} (PUT)`);
+      opts.onBytes?.(blob.size);
+      return 'uploaded';
+    }, opts.signal);
+  }
+
+  /**
+   * Puts a manifest under a tag or digest.
+   * @returns the digest the registry reports (checked against the body's)
+   * @throws {@link SlipwayError} `ERR_REGISTRY_AUTH`, `ERR_MANIFEST_INVALID` (the registry refused it, e.g. a blob it lacks), `ERR_REGISTRY*`
+   */
+  async putManifest(domain: string, repo: string, reference: string, body: Buffer, mediaType: string, opts: CallOptions = {}): Promise<string> {
+    const what = `manifest ${domain}/${repo}${reference.includes(':') ? '@' : ':'}${reference}`;
+    const digest = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    return this.#withRetry(domain, what, async () => {
+      const res = await this.#send(domain, repo, `/v2/${repo}/manifests/${reference}`, { 'content-type': mediaType, 'content-length': String(body.length) }, opts.signal, { method: 'PUT', body: () => body });
+      if (res.statusCode === 400) {
+        const text = (await this.#readAll(res, 64 << 10, what).catch(() => Buffer.alloc(0))).toString('utf8');
+        throw new SlipwayError('ERR_MANIFEST_INVALID', `${what}: the registry refused the manifest (HTTP 400): ${text.slice(0, 300)}`, { hint: 'a layer or the config may be missing in the repository; push again' });
+      }
+      discard(res);
+      if (res.statusCode !== 201) throw this.#statusError(res, `PUT ${what}`);
+      const dcd = header(res.headers, 'docker-content-digest');
+      if (dcd && dcd !== digest) throw new SlipwayError('ERR_DIGEST_MISMATCH', `${what}: the registry stored digest ${dcd}, the manifest sent has ${digest}`, { hint: 'a proxy or the registry altered the manifest' });
+      return digest;
+    }, opts.signal);
+  }
+
+  /** The upload URL a registry answered with (`Location`, relative or absolute; must stay on the registry's origin). */
+  #location(res: Resp, what: string): URL {
+    const loc = header(res.headers, 'location');
+    if (!loc) throw new SlipwayError('ERR_REGISTRY', `${what}: the registry gave no upload location`, { hint: 'this is not an OCI / Docker v2 registry that accepts pushes' });
+    const url = new URL(loc, res.url);
+    if (url.origin !== res.url.origin) {
+      throw new SlipwayError('ERR_REGISTRY', `${what}: the registry sent the upload to another origin (${url.origin})`, { hint: 'slipway sends credentials and layers only to the registry named in the reference' });
+    }
+    return url;
+  }
+
   /** Returns false if not retryable, else the minimum delay (Retry-After) in ms. */
   #retryable(e: unknown): number | false {
     if (e instanceof HttpStatusError) {
@@ -510,16 +634,16 @@ export class RegistryClient {
   }
 
   /** An authenticated request to the registry, following redirects; retries a 401 once with fresh auth. */
-  async #send(domain: string, repo: string, pathAndQuery: string, extra: Record<string, string>, signal: AbortSignal | undefined): Promise<Resp> {
-    const scope = `repository:${repo}:pull`;
+  async #send(domain: string, repo: string, pathAndQuery: string, extra: Record<string, string>, signal: AbortSignal | undefined, write?: WriteRequest, at?: URL): Promise<Resp> {
+    const scope = `repository:${repo}:${write ? 'pull,push' : 'pull'}`;
     const challenges = await this.ping(domain, { signal });
     const creds = challenges.length ? await this.#creds(domain) : undefined;
-    const url = new URL(pathAndQuery, this.baseUrl(domain));
+    const url = at ?? new URL(pathAndQuery, this.baseUrl(domain));
     for (let round = 0; ; round++) {
       const headers: Record<string, string> = { ...extra };
       const auth = challenges.length ? await this.#auth.authorize(challenges, scope, creds, signal) : undefined;
       if (auth) headers.authorization = auth;
-      const res = await this.#follow(url, headers, signal);
+      const res = write ? await this.#write(url, headers, write, signal) : await this.#follow(url, headers, signal);
       if (res.statusCode === 401 && round === 0) {
         const fresh = parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
         await this.#drain(res);
@@ -528,7 +652,7 @@ export class RegistryClient {
           challenges.splice(0, challenges.length, ...fresh);
           if (!creds) {
             const c = await this.#creds(domain);
-            if (c) return this.#sendWith(url, extra, fresh, scope, c, signal);
+            if (c) return this.#sendWith(url, extra, fresh, scope, c, signal, write);
           }
         }
         continue;
@@ -537,11 +661,19 @@ export class RegistryClient {
     }
   }
 
-  async #sendWith(url: URL, extra: Record<string, string>, ch: Challenge[], scope: string, creds: Awaited<ReturnType<CredentialResolver>>, signal: AbortSignal | undefined): Promise<Resp> {
+  async #sendWith(url: URL, extra: Record<string, string>, ch: Challenge[], scope: string, creds: Awaited<ReturnType<CredentialResolver>>, signal: AbortSignal | undefined, write?: WriteRequest): Promise<Resp> {
     const headers: Record<string, string> = { ...extra };
     const auth = await this.#auth.authorize(ch, scope, creds, signal);
     if (auth) headers.authorization = auth;
-    return this.#follow(url, headers, signal);
+    return write ? this.#write(url, headers, write, signal) : this.#follow(url, headers, signal);
+  }
+
+  /**
+   * One request that changes the registry (push): never redirected (a redirect could carry the upload elsewhere),
+   * the body made afresh for each attempt.
+   */
+  async #write(url: URL, headers: Record<string, string>, w: WriteRequest, signal: AbortSignal | undefined): Promise<Resp> {
+    return this.#raw(url, { method: w.method, headers: { ...headers, ...w.headers }, signal, body: w.body?.() });
   }
 
   /** Follows redirects by hand; Authorization is only sent to the original host. */
@@ -566,10 +698,11 @@ export class RegistryClient {
     throw new SlipwayError('ERR_REGISTRY', `more than ${MAX_REDIRECTS} redirects from ${start.href}`, { hint: 'the registry or its CDN is misconfigured' });
   }
 
-  async #raw(url: URL, o: { method: 'GET'; headers: Record<string, string>; signal: AbortSignal | undefined }): Promise<Resp> {
+  async #raw(url: URL, o: { method: WriteRequest['method'] | 'GET'; headers: Record<string, string>; signal: AbortSignal | undefined; body?: WriteBody | undefined }): Promise<Resp> {
     try {
       const res = await request(url, {
         method: o.method,
+        ...(o.body !== undefined ? { body: o.body } : {}),
         headers: { 'user-agent': this.#ua, ...o.headers },
         signal: o.signal,
         dispatcher: this.#dispatcher,
