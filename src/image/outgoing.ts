@@ -39,7 +39,13 @@ export interface OutgoingImage {
   layers: OutgoingLayer[];
 }
 
-/** Options shared by export and push for finding the image in the store. */
+/**
+ * Options shared by export and push for finding the image in the store.
+ * @example
+ * import { exportImage, type StoredImageOptions } from 'slipway';
+ * const where: StoredImageOptions = { platform: 'linux/arm64', storeDir: '/tmp/slipway-store' };
+ * await exportImage('app:test', 'oci-layout:/tmp/app-arm64', where);
+ */
 export interface StoredImageOptions {
   /** `os/arch[/variant]` of the stored image. @defaultValue this host's platform */
   platform?: string;
