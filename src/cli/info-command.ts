@@ -6,7 +6,7 @@ import { configFiles, loadConfig, SETTINGS, SETTING_KEYS, type SettingKey, type 
 import type { InfoCommand } from './args.js';
 import { write, type CliIO } from './io.js';
 import { version } from './version.js';
-import { subordinateIdStatus } from '../runtime/index.js';
+import { describeRuntime, subordinateIdStatus } from '../runtime/index.js';
 
 const AUTO_STATE_DIR = '$XDG_RUNTIME_DIR/slipway, /run/slipway as root, else $TMPDIR/slipway-<uid>';
 
@@ -27,11 +27,12 @@ export async function infoCommand(cmd: InfoCommand, io: CliIO): Promise<number> 
   const where = configFiles({ env: io.env });
   const uid = process.getuid?.() ?? 0;
   const ids = subordinateIdStatus();
+  const runtime = await describeRuntime(config.values.runtime, io.env);
   if (cmd.json) {
     const settings = Object.fromEntries(SETTING_KEYS.map((k) => [k, {
       value: config.values[k] === Infinity ? 'Infinity' : config.values[k] ?? null, origin: config.origins[k], env: SETTINGS[k].env,
     }]));
-    await write(io.stdout, `${JSON.stringify({ version: version(), uid, rootless: uid !== 0, subordinateIds: ids, files: config.files, searched: where, settings })}\n`);
+    await write(io.stdout, `${JSON.stringify({ version: version(), uid, rootless: uid !== 0, subordinateIds: ids, runtime, files: config.files, searched: where, settings })}\n`);
     return 0;
   }
   const rows = SETTING_KEYS.map((k) => [k, show(k, config.values[k]), config.origins[k]] as const);
@@ -44,6 +45,7 @@ export async function infoCommand(cmd: InfoCommand, io: CliIO): Promise<number> 
       ? `subordinate ids of ${ids.user}: uids ${range(ids.uidRange)}, gids ${range(ids.gidRange)}\n`
       : `subordinate ids: MISSING (${ids.problems.join('; ')}): images with files of other owners will not start; fix: ${ids.fix}\n`;
   }
+  out += `runtime: ${runtime.kind}${runtime.engine ? ` at ${runtime.engine}` : ''} (${runtime.reason})\n`;
   out += '\n';
   out += 'Configuration (lowest precedence first: defaults, ~/.testcontainers.properties, the user file, the project file, environment):\n';
   out += `  project file: ${where.project ?? '(none: no slipway.config.json from here upward)'}\n`;

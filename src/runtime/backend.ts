@@ -82,3 +82,26 @@ export function selectRuntime(): Promise<RuntimeSelection> {
 export function nativeBySetting(): boolean {
   return configValue('runtime') === 'native';
 }
+
+/**
+ * What `slipway info` shows: the runtime a process with this setting and environment would use, and why (probes
+ * engines for `engine` and `auto`; an unavailable runtime is reported, not thrown).
+ */
+export async function describeRuntime(setting: 'native' | 'engine' | 'auto', env: NodeJS.ProcessEnv = process.env): Promise<{ kind: 'native' | 'engine' | 'none'; reason: string; engine?: string }> {
+  if (setting === 'native') return { kind: 'native', reason: 'runtime setting is native' };
+  if (setting === 'auto') {
+    const userns = userNamespacesUsable();
+    if (userns.ok) return { kind: 'native', reason: `auto: ${userns.why}` };
+  }
+  const { endpoint, tried } = await findEngine(env);
+  if (!endpoint) return { kind: 'none', reason: `no engine answered${tried.length ? `: ${tried.join('; ')}` : ' (no DOCKER_HOST, docker context or known socket)'}` };
+  const client = new EngineClient(endpoint);
+  try {
+    const info = await client.info();
+    return { kind: 'engine', engine: describeEndpoint(endpoint), reason: `${setting}: ${info.name} ${info.version}, API ${info.api} (${endpoint.source})` };
+  } catch (e) {
+    return { kind: 'none', reason: `${describeEndpoint(endpoint)}: ${(e as Error).message}` };
+  } finally {
+    await client.close();
+  }
+}

@@ -14,7 +14,7 @@ import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.
 import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 
-export { selectRuntime, userNamespacesUsable, findEngine } from './backend.js';
+export { describeRuntime, selectRuntime, userNamespacesUsable, findEngine } from './backend.js';
 export type { RuntimeSelection } from './backend.js';
 
 /**

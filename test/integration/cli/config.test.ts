@@ -49,6 +49,10 @@ describe('slipway info', () => {
     expect(r.stdout).toMatch(/pullPolicy +never +env SLIPWAY_PULL_POLICY\n/);
     expect(r.stdout).toMatch(new RegExp(`hubImageNamePrefix +props\\.example/hub +${join(home, '.testcontainers.properties').replace(/[.]/g, '\\.')}\\n`));
     expect(r.stdout).toMatch(/runtime +native +default\n/);
+    expect(r.stdout).toContain('runtime: native (runtime setting is native)\n');
+    // Engine: an address nothing answers on is reported, not thrown.
+    const none = await cli(['info', '--json'], { SLIPWAY_RUNTIME: 'engine', DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+    expect(JSON.parse(none.stdout).runtime).toMatchObject({ kind: 'none', reason: expect.stringContaining('unix:///nonexistent/docker.sock (DOCKER_HOST): no answer') });
     if (process.getuid!() !== 0) expect(r.stdout).toMatch(/^subordinate ids of \S+: uids \d+-\d+, gids \d+-\d+$/m);
 
     const json = JSON.parse((await cli(['info', '--json'], { TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX: 'tc.example/hub' })).stdout) as { settings: Record<string, { value: unknown; origin: string }> };

@@ -1,6 +1,6 @@
 // The engine backend (SLIPWAY_RUNTIME=engine) against a real Docker engine: the public API, one switch.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
@@ -48,6 +48,7 @@ skipUnless(engineAvailable(), 'no Docker engine answers (start dockerd, or set D
     await c.copyFrom('/data', join(dir, 'out'));
     expect(await readFile(join(dir, 'out', 'b.txt'), 'utf8')).toBe('buf');
     await expect(c.copyFrom('/nope')).rejects.toMatchObject({ code: 'ERR_COPY_SOURCE_MISSING' });
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('stop sends the stop signal through the engine\'s init; the exit is reported as natively', async () => {
