@@ -113,6 +113,9 @@ export default defineConfig({
     globalSetup: [${JSON.stringify(path.join(root, 'test/integration/global-setup.ts'))}],
     setupFiles: [${JSON.stringify(path.join(shimDir, 'setup.ts'))}],
     alias: { testcontainers: ${JSON.stringify(shim)} },
+    // As upstream's vitest config (its logger tests spy on what DEBUG enables).
+    env: { DEBUG: 'testcontainers*' },
+    silent: 'passed-only',
     passWithNoTests: true, mockReset: true, restoreMocks: true, unstubEnvs: true,
     sequence: { concurrent: ${concurrent} },
     fileParallelism: false,

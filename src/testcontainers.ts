@@ -13,6 +13,7 @@ export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, Wai
 export { Network, Network as StartedNetwork } from './testcontainers/network.js';
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
 export { RandomUuid, randomUuid, type Uuid } from './testcontainers/utils.js';
+export { Logger, log, type LoggerOptions } from './testcontainers/logger.js';
 export { SlipwayError } from './errors.js';
 /**
  * The modules under the names of testcontainers' `@testcontainers/postgresql`, `/redis`… packages: mutable

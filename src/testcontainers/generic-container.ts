@@ -8,6 +8,7 @@ import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
 import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
+import { traceContainerOutput } from './logger.js';
 import { GenericContainerBuilder } from './generic-container-builder.js';
 import { reuseEnabled, reuseKey, startReusable } from './reuse.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
@@ -307,6 +308,7 @@ export class GenericContainer {
     const launch = () => built.start({
       onLaunched: async (c) => {
         startedAt = new Date();
+        traceContainerOutput(c);
         // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
         for (const consume of consumers) {
           const lines = c.logs({ follow: true });

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { posix } from 'node:path';
 import type { StartedContainer } from '../api/started-container.js';
 import { unsupported } from '../errors.js';
+import { traceContainerOutput } from './logger.js';
 
 /**
  * testcontainers' `ExecOptions`.
@@ -204,6 +205,8 @@ export class StartedTestContainer implements AsyncDisposable {
    */
   async restart(opts: Partial<RestartOptions> = {}): Promise<void> {
     await this.inner.restart({ timeout: opts.timeout ?? 0 });
+    // The first run's trace (DEBUG=testcontainers:containers) may have ended with it.
+    traceContainerOutput(this.inner);
     // Running again: the next stop() stops this run (a stop before the restart is spent).
     this.#stopping = undefined;
   }

@@ -2,16 +2,18 @@
  * testcontainers-node v12.1.0 `generic-container-lifecycle`, `abstract-started-container`, `generic-container-logs` and
  * `generic-container-restart` tests, ported in our words to `slipway/testcontainers` with its own image
  * (cristianrgreco/testcontainer:1.1.14) from the test registry.
- * - "logs after restart" spies on testcontainers' debug logger; here the same thing is asked of logs(): the restarted
- *   run's start-up line is there (once per run).
+ * - "logs after restart" spies on testcontainers' debug logger (`DEBUG=testcontainers:containers`): ported as such, and
+ *   the same thing is asked of logs(): the restarted run's start-up line is there (once per run).
  * - withLogConsumer and logs after restart: wait for the start-up line, not the port, so the immediate stop() or
  *   restart() cannot kill node between its listen() and its log line.
  * - logs({ since }): upstream sleeps 5 s between two lines; here the second line is written on cue after the `since`
  *   second has begun, so the test does not depend on timing.
  */
 import { Readable } from 'node:stream';
+import createDebug from 'debug';
 import { expect, it, vi } from 'vitest';
 import { AbstractStartedContainer, GenericContainer, RandomUuid, Wait, type InspectResult, type StartedTestContainer } from '../../../src/testcontainers.js';
+import { containerLog } from '../../../src/testcontainers/logger.js';
 import { skipUnless } from '../harness/index.js';
 import { canRun, cannotRunReason, expectHealthy, IMAGE, useHubPrefix } from './upstream.js';
 
@@ -127,6 +129,34 @@ skipUnless(canRun, cannotRunReason)('GenericContainer lifecycle, logs and restar
     await c.restart();
     const logs = await readUntil(await c.logs(), (s) => s.split('Listening on port 8080').length > 2);
     expect(logs.split('Listening on port 8080').length - 1).toBe(2);
+  });
+
+  it('DEBUG=testcontainers:containers traces each run\'s output, the restarted run\'s too (upstream spies on the logger)', async () => {
+    const trace = vi.spyOn(containerLog, 'trace').mockImplementation(() => {});
+    const enabled = createDebug.disable();
+    createDebug.enable('testcontainers:containers');
+    try {
+      await using c = await new GenericContainer(IMAGE).withExposedPorts(8080).withWaitStrategy(Wait.forLogMessage('Listening on port 8080')).start();
+      await c.restart();
+      const listening = () => trace.mock.calls.filter(([line, o]) => line.includes('Listening on port 8080') && o?.containerId === c.getId()).length;
+      await vi.waitFor(() => expect(listening()).toBe(2));
+    } finally {
+      createDebug.enable(enabled);
+      trace.mockRestore();
+    }
+  });
+
+  it('without DEBUG, nothing is traced', async () => {
+    const trace = vi.spyOn(containerLog, 'trace');
+    const enabled = createDebug.disable();
+    try {
+      await using c = await new GenericContainer(IMAGE).withExposedPorts(8080).withWaitStrategy(Wait.forLogMessage('Listening on port 8080')).start();
+      await c.restart();
+      expect(trace).not.toHaveBeenCalled();
+    } finally {
+      createDebug.enable(enabled);
+      trace.mockRestore();
+    }
   });
 
   it('restart() keeps id and name and returns with the service up', async () => {
