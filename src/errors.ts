@@ -246,6 +246,14 @@ export type SlipwayErrorCode =
    */
   | 'ERR_WAIT_TIMEOUT'
   /**
+   * A container's boot (the keeper starting, namespaces and root, network helper, networks, copies, ports, the
+   * process) did not finish within the startup timeout (`withStartupTimeout`, 60 s by default; the pull has its own);
+   * everything it made is removed. The message names the step it was stuck in.
+   * Fix: Usually the host is overloaded or a copy is very large; raise `withStartupTimeout(ms)`, or run with
+   * `DEBUG=slipway:*` to see the step and report it if it hangs.
+   */
+  | 'ERR_START_TIMEOUT'
+  /**
    * An `AbortSignal` you passed (to `start`, `exec`, `pull`) fired; what was started is removed.
    * Fix: Nothing to fix if you meant it; otherwise give the operation more time before aborting.
    */

@@ -364,7 +364,9 @@ export class Container {
   waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
   /**
    * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}), for strategies without a timeout of
-   * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never.
+   * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never. The boot before
+   * the wait (namespaces, network helper, copies, ports) is bounded by the same value on its own (`0`: the setting's),
+   * failing with `ERR_START_TIMEOUT` and removing the container, so a stuck step never hangs a test run.
    * @defaultValue the `startupTimeout` setting (`$SLIPWAY_STARTUP_TIMEOUT`, `slipway.config.json`), else 60000
    */
   withStartupTimeout(ms: number): Container {

@@ -15,7 +15,8 @@ export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0
 /** Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. */
 export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
   const t0 = performance.now();
-  const rt = await launchContainer(options, signal);
+  // The boot is bounded by the startup timeout too (the wait below gets its own): a stuck step never hangs a test run.
+  const rt = await launchContainer({ ...options, bootTimeout: options.bootTimeout ?? options.startupTimeout }, signal);
   const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
   const host = clientHost();
   const ready = (since: Date | undefined, s?: AbortSignal) => waitReady(rt, options, strategy, host, since, s);

@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
+import { configValue } from '../config/index.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { Image } from '../image/pull.js';
 import type { LayerDiff } from '../image/layer-diff.js';
@@ -72,6 +73,8 @@ export class ContainerHandle implements RuntimeContainer {
   #removing: Promise<void> | undefined;
   /** The boot in progress (first start or restart): remove() lets it stop at its next step, then unwinds. */
   #booting: Promise<void> | undefined;
+  /** The boot step under way, for a boot timeout's message. */
+  #step = 'preparing';
   #boots = 0;
   /** A copy out of the stopped container in progress (it mounts the root file system again). */
   #mountedCopy: Promise<void> | undefined;
@@ -107,16 +110,43 @@ export class ContainerHandle implements RuntimeContainer {
    * On failure the steps this boot made are undone (the state dir stays: the caller removes or retries).
    */
   boot(signal?: AbortSignal): Promise<void> {
+    // The whole boot is bounded (plan.bootTimeout, else the startupTimeout setting): a step that never answers (a
+    // keeper request, a network helper, a copy) must not hang start() or restart() for good. At the deadline the boot's
+    // steps are undone at once (the keeper's REMOVE then fails a CREATE/PUT still pending), and a step that finishes
+    // later meets the aborted signal at its next check and is undone by the catch below.
+    const ms = bootTimeoutOf(this.#i.plan);
+    const deadline = ms <= MAX_TIMER_MS ? AbortSignal.timeout(ms) : undefined;
+    const bounded = deadline && signal ? AbortSignal.any([signal, deadline]) : deadline ?? signal;
     const run = (async () => {
       try {
-        await this.#boot(this.#boots++ === 0, signal);
+        await this.#boot(this.#boots++ === 0, bounded);
       } catch (err) {
         await this.#undo.unwind('restart');
-        throw err;
+        throw deadline?.aborted && !signal?.aborted ? this.#bootTimeout(ms) : err;
       }
     })();
-    this.#booting = run;
-    return run.finally(() => { if (this.#booting === run) this.#booting = undefined; });
+    let settled: Promise<void> = run;
+    if (deadline) {
+      let onDeadline: (() => void) | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        onDeadline = () => {
+          const err = this.#bootTimeout(ms);
+          log('%s: %s', this.name, err.shortMessage);
+          void this.#undo.unwind('restart').finally(() => reject(err));
+        };
+        deadline.addEventListener('abort', onDeadline, { once: true });
+      });
+      run.catch(() => {}); // a boot that lost the race still settles (after the undo): not unhandled
+      settled = Promise.race([run, timedOut]).finally(() => deadline.removeEventListener('abort', onDeadline!));
+    }
+    this.#booting = settled;
+    return settled.finally(() => { if (this.#booting === settled) this.#booting = undefined; });
+  }
+
+  #bootTimeout(ms: number): SlipwayError {
+    return new SlipwayError('ERR_START_TIMEOUT', `container ${this.name} did not boot within ${ms} ms (stuck at: ${this.#step}); nothing of it is left`, {
+      hint: 'the host may be overloaded or a copy very large: raise withStartupTimeout(ms); with DEBUG=slipway:* the log shows the boot steps',
+    });
   }
 
   /** Between boot steps: the caller's abort, or a remove() that came in meanwhile, ends the boot there. */
@@ -130,6 +160,7 @@ export class ContainerHandle implements RuntimeContainer {
     const undo = this.#undo;
     this.#check(signal);
     // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
+    this.#step = 'cgroup limits';
     const limits = await applyLimits(this.id, plan);
     if (limits) {
       let oom: Promise<boolean> | undefined;
@@ -146,6 +177,7 @@ export class ContainerHandle implements RuntimeContainer {
     } else this.#oomKilled = undefined;
     // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
+    this.#step = 'creating namespaces and root (keeper CREATE)';
     const { pid } = await keeper.createContainer(spec);
     this.hostPid = pid;
     this.#exited = false;
@@ -168,6 +200,7 @@ export class ContainerHandle implements RuntimeContainer {
     }
     if (plan.networkMode === 'isolated') {
       // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
+      this.#step = 'starting the outbound network helper';
       const net = await startOutbound(pid, { hostLoopback: hostAccess?.allLoopbackPorts ?? false, signal });
       if (net) {
         this.#net = net;
@@ -184,13 +217,18 @@ export class ContainerHandle implements RuntimeContainer {
     }
     // The forwards go with the container (the keeper drops them when init is reaped): no undo of their own.
     if (hostAccess && !hostAccess.allLoopbackPorts) {
+      this.#step = 'host access';
       for (const port of hostAccess.ports) await keeper.forwardHostPort(this.id, port);
     }
     this.#check(signal);
+    this.#step = 'joining networks';
     await this.#joinNetworks();
     this.#check(signal);
+    this.#step = 'writing /etc files';
     await this.#writeEtcFiles();
+    this.#step = 'copying files in';
     if (firstBoot) await this.#copyInitialFiles();
+    this.#step = 'publishing ports';
     for (const p of plan.ports) {
       this.#check(signal);
       const key = `${p.container}/${p.protocol}`;
@@ -202,6 +240,7 @@ export class ContainerHandle implements RuntimeContainer {
       this.hostPorts.set(key, hostPort);
     }
     this.#check(signal);
+    this.#step = 'starting the process (keeper START)';
     try {
       await keeper.startContainer(this.id);
     } catch (e) {
@@ -524,4 +563,12 @@ function commandError(e: unknown, name: string, spec: { argv: readonly string[];
       : "check the file's mode and format in the image (`chmod +x`, the #! line, the image's platform)",
     cause: e,
   });
+}
+
+/** Longest timer Node arms (2^31-1 ms, about 24.8 days); a bound above it is no bound. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A boot's bound in ms: the plan's, else the `startupTimeout` setting (60 s); Infinity is unbounded. */
+export function bootTimeoutOf(plan: Pick<LaunchPlan, 'bootTimeout'>): number {
+  return plan.bootTimeout && plan.bootTimeout > 0 ? plan.bootTimeout : configValue('startupTimeout');
 }

@@ -142,6 +142,11 @@ export interface LaunchPlan {
   platform?: string;
   /** Bound of the image pull in ms; undefined: the `pullTimeout` setting (`$SLIPWAY_PULL_TIMEOUT`, a config file), else 10 minutes. */
   pullTimeout?: number;
+  /**
+   * Bound of one boot in ms (the keeper starting, CREATE, network helper, networks, copies, ports, START; not the pull,
+   * not the wait); undefined or 0: the `startupTimeout` setting, else 60 s. `Infinity`: unbounded.
+   */
+  bootTimeout?: number;
   /** Signal for stop(); undefined: the image's StopSignal, else SIGTERM. */
   stopSignal?: string;
 }

@@ -10,7 +10,7 @@ import { buildProcessSpec } from './process-spec.js';
 import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import { detectNetworkTools } from './network/index.js';
-import { ContainerHandle } from './container-handle.js';
+import { bootTimeoutOf, ContainerHandle, MAX_TIMER_MS } from './container-handle.js';
 import { UndoStack } from './undo-stack.js';
 import { registerContainer } from './control/server.js';
 
@@ -27,7 +27,7 @@ const usedNames = new Set<string>();
  * @param resolved - An image already resolved (a build's intermediate state), used instead of pulling `plan.image`.
  */
 export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, resolved?: Image): Promise<ContainerHandle> {
-  const keeper = await Keeper.get();
+  const keeper = await keeperWithin(bootTimeoutOf(plan));
   const image = resolved ?? await pull(plan.image, {
     policy: plan.pullPolicy,
     platform: plan.platform,
@@ -49,6 +49,23 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, re
   } catch (err) {
     await undo.unwind('remove');
     throw abortError(err, signal, name);
+  }
+}
+
+/** The process's keeper, started within `ms` (a helper that never answers its HELLO must not hang every start). */
+async function keeperWithin(ms: number): Promise<Keeper> {
+  const keeper = Keeper.get();
+  if (ms > MAX_TIMER_MS) return keeper;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SlipwayError('ERR_START_TIMEOUT', `the keeper (slipway's native helper) did not start within ${ms} ms`, {
+      hint: 'run `slipway info` to check the helper and user namespaces; with DEBUG=slipway:* the log shows where it stopped',
+    })), ms);
+  });
+  try {
+    return await Promise.race([keeper, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
