@@ -4,7 +4,8 @@
  * wildcard need a directory destination, a file copied onto an existing directory goes inside it, `--chown` and
  * `--chmod` apply to what is copied. Sources outside the context (`../x`, a symlink that leads out) are refused.
  */
-import { realpath, lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, realpath, lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
@@ -39,6 +40,9 @@ export interface SourceTree {
 }
 
 const GLOB = /[*?[]/;
+
+/** Largest tar an ADD extracts after decompression (the archive is extracted in memory). */
+export const MAX_ADD_ARCHIVE = 1 << 30;
 
 function kind(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean }): 'file' | 'directory' | 'symlink' | 'other' {
   return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
@@ -79,7 +83,7 @@ export async function contextTree(dir: string, ignore: readonly IgnorePattern[])
     async list(rel) {
       return (await readdir(path.join(root, rel))).sort();
     },
-    read: (rel) => readFile(path.join(root, rel)),
+    read: (rel) => readInside(root, rel),
     readlink: (rel) => readlink(path.join(root, rel)),
     async all() {
       if (cached) return cached;
@@ -100,6 +104,26 @@ export async function contextTree(dir: string, ignore: readonly IgnorePattern[])
     ignored: (rel) => rel !== '' && isIgnored(ignore, rel),
   };
   return tree;
+}
+
+/**
+ * A context file's content, read only if it is still a regular file inside the context when opened: the context may
+ * change during the build (another process, a shared directory), and a file swapped for a symlink (or a directory on
+ * its path swapped for one) must not make the build read `~/.ssh/id_rsa` into an image, nor a FIFO swapped in hang it.
+ */
+async function readInside(root: string, rel: string): Promise<Buffer> {
+  const fh = await open(path.join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ELOOP') throw outside(rel, 'was replaced by a symbolic link during the build');
+    throw e;
+  });
+  try {
+    const real = await readlink(`/proc/self/fd/${fh.fd}`);
+    if (real !== root && !real.startsWith(`${root}/`)) throw outside(rel, 'was moved outside the build context during the build (a directory on its path became a symbolic link)');
+    if (!(await fh.stat()).isFile()) throw outside(rel, 'is no longer a regular file');
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Another stage's (or image's) layers as a source tree. */
@@ -145,6 +169,8 @@ export interface CopyRequest {
   extractArchives?: boolean;
   /** Inline files (heredocs): name → content. */
   inline?: { name: string; content: Buffer }[];
+  /** Largest tar ADD extracts after decompression. @defaultValue {@link MAX_ADD_ARCHIVE} */
+  maxArchiveBytes?: number;
 }
 
 /** Plans the files of a COPY: the entries of its layer below `dest` (parents excluded), sorted, and the inputs' hash. */
@@ -190,12 +216,19 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
     ex.end(tar);
     await done;
   };
+  const maxArchive = req.maxArchiveBytes ?? MAX_ADD_ARCHIVE;
   const archive = (b: Buffer): Buffer | undefined => {
     let t = b;
     if (b.length > 2 && b[0] === 0x1f && b[1] === 0x8b) {
       try {
-        t = gunzipSync(b);
-      } catch {
+        // Bounded: a few MiB of gzip can expand to many GiB and take the build's process down with it.
+        t = gunzipSync(b, { maxOutputLength: maxArchive });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new SlipwayError('ERR_BUILD_CONTEXT', `ADD: a gzip archive expands to more than ${maxArchive} bytes`, {
+            hint: 'COPY the archive and extract it in a RUN step, or split it', cause: e,
+          });
+        }
         return undefined;
       }
     }
