@@ -12,7 +12,7 @@ export {
 export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, WaitStrategy } from './api/wait/index.js';
 export { Network, Network as StartedNetwork } from './testcontainers/network.js';
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
-export { RandomUuid, randomUuid, type Uuid } from './testcontainers/utils.js';
+export { IntervalRetry, RandomUuid, randomUuid, type Retry, type Uuid } from './testcontainers/utils.js';
 export { Logger, log, type LoggerOptions } from './testcontainers/logger.js';
 export { SlipwayError } from './errors.js';
 /**
@@ -28,6 +28,7 @@ export {
 } from './testcontainers/modules/index.js';
 export type { DockerCreateOptions } from './testcontainers/modules/index.js';
 export { AbstractStartedContainer } from './testcontainers/abstract-started-container.js';
+export { AbstractStoppedContainer } from './testcontainers/abstract-stopped-container.js';
 export { TestContainers, type PortSpec } from './testcontainers/host-ports.js';
 export { GenericContainer, type HealthCheck, type ResourcesQuota } from './testcontainers/generic-container.js';
 export type { GenericContainerBuilder } from './testcontainers/generic-container-builder.js';

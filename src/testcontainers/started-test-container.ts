@@ -69,15 +69,16 @@ export interface ContentToCopy { content: string | Buffer | Readable; target: st
  * const tar = await stopped.copyArchiveFromContainer('/out');
  */
 export class StoppedTestContainer {
-  /** @internal */
-  constructor(private readonly inner: StartedContainer) {}
-  getId(): string { return this.inner.id; }
+  readonly #inner: StartedContainer | StoppedTestContainer;
+  /** @internal (slipway's handle, or the stopped container an `AbstractStoppedContainer` wraps) */
+  constructor(inner: StartedContainer | StoppedTestContainer) { this.#inner = inner; }
+  getId(): string { return this.#inner instanceof StoppedTestContainer ? this.#inner.getId() : this.#inner.id; }
   /**
    * A tar stream of `path` as the container left it. Needs `stop({ remove: false })` (or `withAutoRemove(false)`).
    * @throws SlipwayError `ERR_CONTAINER_NOT_RUNNING` after the container was removed; `ERR_COPY_SOURCE_MISSING`.
    */
   async copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> {
-    return this.inner.copyFrom(path);
+    return this.#inner instanceof StoppedTestContainer ? this.#inner.copyArchiveFromContainer(path) : this.#inner.copyFrom(path);
   }
 }
 

@@ -31,3 +31,39 @@ export class RandomUuid implements Uuid {
  * const name = `test-${randomUuid()}`; // e.g. test-3f9c1a2b7d4e
  */
 export const randomUuid = (): string => new RandomUuid().nextUuid();
+
+/**
+ * testcontainers' `Retry`: calls `fn` until `predicate` accepts its result, or returns `onTimeout()` once
+ * `timeoutMs` has passed.
+ * @example
+ * import { IntervalRetry, type Retry } from 'slipway/testcontainers';
+ * const retry: Retry<number, never> = new IntervalRetry<number, never>(100);
+ */
+export interface Retry<T, U> {
+  retryUntil(fn: (attempt: number) => Promise<T>, predicate: (result: T) => boolean | Promise<boolean>, onTimeout: () => U, timeoutMs: number): Promise<T | U>;
+}
+
+/**
+ * testcontainers' `IntervalRetry`: a {@link Retry} that waits `intervalMs` between attempts (for module authors'
+ * own start-up checks). `fn` runs at least once; its rejection ends the retry with that error.
+ * @example
+ * import { IntervalRetry } from 'slipway/testcontainers';
+ * const ready = await new IntervalRetry<boolean, boolean>(250).retryUntil(
+ *   async () => (await fetch('http://127.0.0.1:8080/health')).ok, (ok) => ok, () => false, 10_000);
+ */
+export class IntervalRetry<T, U> implements Retry<T, U> {
+  /** @param intervalMs - pause between attempts */
+  constructor(private readonly intervalMs: number) {}
+
+  async retryUntil(fn: (attempt: number) => Promise<T>, predicate: (result: T) => boolean | Promise<boolean>, onTimeout: () => U, timeoutMs: number): Promise<T | U> {
+    const start = performance.now();
+    let attempt = 0;
+    let result = await fn(attempt++);
+    while (!(await predicate(result))) {
+      if (performance.now() - start > timeoutMs) return onTimeout();
+      await new Promise((resolve) => setTimeout(resolve, this.intervalMs));
+      result = await fn(attempt++);
+    }
+    return result;
+  }
+}
