@@ -29,17 +29,20 @@ import { prepareRunMounts, type BuildSecret } from './run-mounts.js';
 const debug = logger('build');
 
 /**
- * A build event for progress displays.
+ * A build event for progress displays: `step` when a step starts (`cached`: it was reused and is already done), `done`
+ * when a step that ran finishes, `output` for each line a RUN prints.
  * @example
  * import { Container, type BuildProgress } from 'slipway';
  * const show = (e: BuildProgress) => {
  *   if (e.type === 'step') console.log(`[${e.stage}] ${e.step}/${e.total} ${e.instruction}${e.cached ? ' (cached)' : ''}`);
+ *   else if (e.type === 'done') console.log(`[${e.stage}] ${e.step}/${e.total} done in ${e.durationMs} ms`);
  *   else process.stdout.write(`${e.line}\n`);
  * };
  * const image = await Container.fromDockerfile('./app', { onProgress: show });
  */
 export type BuildProgress =
   | { type: 'step'; stage: string; step: number; total: number; instruction: string; cached: boolean }
+  | { type: 'done'; stage: string; step: number; total: number; instruction: string; durationMs: number }
   | { type: 'output'; stage: string; step: number; line: string; stream: 'stdout' | 'stderr' };
 
 /**
@@ -288,7 +291,10 @@ class Builder {
       if (this.opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the build was aborted', { cause: this.opts.signal.reason });
       const vars = this.#vars(state);
       let cachedStep = true;
-      const progress = (cached: boolean): void => this.opts.onProgress?.({ type: 'step', stage: label, step: i + 2, total, instruction: ins.original, cached });
+      // `progress(false, ms)` reports a step that ran as done.
+      const progress = (cached: boolean, durationMs?: number): void => this.opts.onProgress?.(durationMs === undefined
+        ? { type: 'step', stage: label, step: i + 2, total, instruction: ins.original, cached }
+        : { type: 'done', stage: label, step: i + 2, total, instruction: ins.original, durationMs });
       switch (ins.keyword) {
         case 'ARG':
           for (const w of splitWords(ins.args, this.escape)) {
@@ -517,7 +523,7 @@ class Builder {
   }
 
   /** RUN: a container over the stage, its change committed. Returns whether the cache served it. */
-  async #run(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean) => void, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number): Promise<boolean> {
+  async #run(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean, durationMs?: number) => void, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number): Promise<boolean> {
     const shell = state.config.Shell ?? DEFAULT_SHELL;
     let argv: string[];
     if (ins.json) argv = ins.json;
@@ -564,7 +570,7 @@ class Builder {
     return { tree: layerTree(new LayerView(img.layers.map((l) => l.dir!).reverse()), `image ${from}`), key: img.key };
   }
 
-  async #runStep(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean) => void, key: string, argv: string[], env: Record<string, string>, mounts: Mount[], network: string): Promise<boolean> {
+  async #runStep(state: StageState, ins: Instruction, label: string, step: number, progress: (cached: boolean, durationMs?: number) => void, key: string, argv: string[], env: Record<string, string>, mounts: Mount[], network: string): Promise<boolean> {
     const user = state.config.User ?? '';
     const workdir = state.config.WorkingDir ?? '';
     const createdBy = `RUN ${argv.join(' ')} # buildkit`;
@@ -602,7 +608,7 @@ class Builder {
    * writes the layer tar, which is stored and unpacked. Under a lock per key: a concurrent build of the same step
    * waits, then reuses it.
    */
-  async #layerStep(state: StageState, key: string, createdBy: string, progress: (cached: boolean) => void, make: (dest: string) => Promise<LayerDiff>): Promise<boolean> {
+  async #layerStep(state: StageState, key: string, createdBy: string, progress: (cached: boolean, durationMs?: number) => void, make: (dest: string) => Promise<LayerDiff>): Promise<boolean> {
     const own = await this.ownership();
     const cacheKey = `build-cache|${own.mappingKey}|${key}`;
     const parentChain = state.layers.map((l) => l.diffId);
@@ -633,6 +639,7 @@ class Builder {
         return true;
       }
       progress(false);
+      const started = Date.now();
       const tar = this.store.tempPath('build_layer');
       try {
         const diff = await make(tar);
@@ -647,6 +654,7 @@ class Builder {
           this.#history(state, createdBy, false);
         }
         state.key = key;
+        progress(false, Date.now() - started);
         return false;
       } finally {
         await rm(tar, { force: true });
@@ -680,7 +688,7 @@ class Builder {
     }
   }
 
-  async #copy(state: StageState, ins: Instruction, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number, progress: (cached: boolean) => void): Promise<boolean> {
+  async #copy(state: StageState, ins: Instruction, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number, progress: (cached: boolean, durationMs?: number) => void): Promise<boolean> {
     const vars = this.#vars(state);
     const words = ins.json ? ins.json.map((w) => expandWord(w, vars, this.escape)) : expandWords(ins.args, vars, this.escape);
     const inline = ins.heredocs.map((h) => ({ name: h.name, content: Buffer.from(h.expand ? expandWord(h.content.replace(/(["'\\`])/g, '\\$1'), vars, this.escape) : h.content) }));
@@ -780,7 +788,7 @@ class Builder {
   }
 
   /** WORKDIR: sets the config and creates the directory (owned by the stage's USER, as BuildKit does) when missing. */
-  async #workdir(state: StageState, ins: Instruction, vars: Map<string, string>, progress: (cached: boolean) => void): Promise<boolean> {
+  async #workdir(state: StageState, ins: Instruction, vars: Map<string, string>, progress: (cached: boolean, durationMs?: number) => void): Promise<boolean> {
     const raw = expandWord(ins.args, vars, this.escape);
     const dir = posix.normalize(raw.startsWith('/') ? raw : posix.join(state.config.WorkingDir || '/', raw));
     state.config.WorkingDir = dir;

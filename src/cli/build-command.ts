@@ -1,7 +1,7 @@
 /**
  * `slipway build -t name[:tag] [-f Dockerfile] [--build-arg K=V] [--target T] [--no-cache] CONTEXT`: builds an image
- * from a Dockerfile on slipway's own runtime and tags it in the store; one line per step on stderr (the step's
- * output indented under it), the image reference on stdout.
+ * from a Dockerfile on slipway's own runtime and tags it in the store; progress on stderr (a live view on a terminal,
+ * plain lines otherwise: `build-progress.ts`), the image reference on stdout.
  */
 import { parseArgs } from 'node:util';
 import type { BuildProgress } from '../build/builder.js';
@@ -9,6 +9,7 @@ import type { BuildSecret } from '../build/run-mounts.js';
 import { SlipwayError } from '../errors.js';
 import { UsageError } from './usage-error.js';
 import { write, type CliIO } from './io.js';
+import { BuildProgressView } from './build-progress.js';
 import { outputSpec } from './image-commands.js';
 
 export interface BuildCommand {
@@ -101,21 +102,15 @@ export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number
     abort.abort(new SlipwayError('ERR_ABORTED', `interrupted by ${s}`));
   });
   const t0 = Date.now();
-  let pending = Promise.resolve();
-  const show = (e: BuildProgress): void => {
-    if (cmd.quiet) return;
-    const text = e.type === 'step'
-      ? `[${e.stage} ${e.step}/${e.total}] ${e.instruction}${e.cached ? ' (cached)' : ''}\n`
-      : `  ${e.line}\n`;
-    pending = pending.then(() => write(io.stderr, text));
-  };
+  const view = cmd.quiet ? undefined : new BuildProgressView(io.stderr);
+  const show = (e: BuildProgress): void => view?.update(e);
   try {
     const { Container } = await import('../api/container.js');
     const ref = await Container.fromDockerfile(cmd.context, {
       dockerfile: cmd.dockerfile, buildArgs: cmd.buildArgs, target: cmd.target, cache: cmd.cache, tag: cmd.tag,
       secrets: cmd.secrets, signal: abort.signal, onProgress: show,
     });
-    await pending;
+    view?.finish(true);
     if (!cmd.quiet) await write(io.stderr, `built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     if (cmd.output) {
       const { exportImage } = await import('../image/export.js');
@@ -125,7 +120,7 @@ export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number
     await write(io.stdout, `${ref}\n`);
     return 0;
   } catch (e) {
-    await pending;
+    view?.finish(false);
     if (interrupted) return interrupted === 'SIGINT' ? 130 : 143;
     throw e;
   } finally {

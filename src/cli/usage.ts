@@ -138,7 +138,9 @@ const BUILD = `Usage: slipway build [options] <context>
 
 Builds an image from a Dockerfile without Docker: each RUN runs in a slipway container (Docker's default
 capabilities and seccomp profile, its own network), each file change becomes a layer in the store, and
-unchanged steps come from the cache. Prints one line per step on stderr and the image reference on stdout;
+unchanged steps come from the cache. Shows progress on stderr (on a terminal a live view: finished steps with
+their times, the running step with its last output line; elsewhere one line per step, its output indented, and
+\`done in\` for the steps that ran) and prints the image reference on stdout;
 \`slipway run <ref>\` and \`new Container(ref)\` then start it from the store.
 
 Options:

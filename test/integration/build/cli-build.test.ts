@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
-import { cli } from '../cli/harness.js';
+import { fixtureRef, hasCommand, helperBuilt, skipUnless, testUnless, userNamespacesAllowed } from '../harness/index.js';
+import { cli, inTerminal } from '../cli/harness.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -36,6 +36,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     expect(r.stdout).toBe('docker.io/slipway-test/cli-build:1\n');
     expect(r.stderr).toMatch(/^\[0 4\/5\] RUN echo "built for \$WHO"/m);
     expect(r.stderr).toMatch(/^ {2}step-output$/m);
+    expect(r.stderr).toMatch(/^\[0 4\/5\] done in \d+\.\ds$/m);
     const run = await cli(['run', '--rm', 'slipway-test/cli-build:1']).done;
     expect(run).toMatchObject({ code: 0, stdout: 'hello\nbuilt for cli\n' });
     const again = await cli(['build', '-t', 'slipway-test/cli-build:1', '--build-arg', 'WHO=cli', ctx]).done;
@@ -59,5 +60,22 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     expect([...executed(one.stderr), ...executed(two.stderr)].sort()).toEqual(['[0 2/4] COPY a /a', '[0 3/4] RUN cat /a /a > /b', '[0 4/4] RUN wc -c /b > /c']);
     const run = await cli(['run', '--rm', 'slipway-test/concurrent:1', 'cat', '/c'], env).done;
     expect(run).toMatchObject({ code: 0, stdout: '2002 /b\n' });
+  });
+
+  testUnless(hasCommand('python3'), 'python3 drives the terminal (its pty module)')('on a terminal: a live view redrawn in place (step n/m, the running step\'s time and last line), finished steps kept, FINISHED', async () => {
+    const ctx = tempDir('slipway-cli-build-');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${fixtureRef('busybox')}\nCOPY nonce /\nRUN echo first-line && sleep 1 && echo last-line-of-run\nCMD ["true"]\n`);
+    writeFileSync(join(ctx, 'nonce'), `${Date.now()} ${Math.random()}\n`);
+    const r = await inTerminal(['build', '-t', 'slipway-test/cli-build-tty:1', ctx], []);
+    expect(r.code, r.output).toBe(0);
+    // Redrawn in place: cursor up and erase, never one plain line per event.
+    expect(r.output).toMatch(/\x1b\[\d+A\r\x1b\[J/);
+    expect(r.output).toMatch(/\[\+\] Building \d+\.\ds \(\d+\/4\)/);
+    expect(r.output).toMatch(/=> => last-line-of-run/);
+    expect(r.output).not.toMatch(/^ {2}first-line/m);
+    expect(r.output).toMatch(/=> \[0 3\/4\] RUN echo first-line[^\n]* +\d+\.\ds\r?\n/);
+    expect(r.output).toMatch(/\[\+\] Building \d+\.\ds \(4\/4\) FINISHED/);
+    const again = await inTerminal(['build', '-t', 'slipway-test/cli-build-tty:1', ctx], []);
+    expect(again.output).toMatch(/=> CACHED \[0 3\/4\] RUN echo first-line/);
   });
 });

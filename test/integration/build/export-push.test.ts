@@ -14,7 +14,7 @@ import { extract } from 'tar-stream';
 import { createReadStream } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SlipwayError } from '../../../src/index.js';
-import { buildImage } from '../../../src/build/builder.js';
+import { buildImage, type BuildProgress } from '../../../src/build/builder.js';
 import { exportImage } from '../../../src/image/export.js';
 import { pushImage } from '../../../src/image/push.js';
 import { pull } from '../../../src/image/pull.js';
@@ -69,13 +69,23 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
   const nonce = randomBytes(4).toString('hex');
   const tag = `slipway-test/export-${nonce}:1`;
   let built: Awaited<ReturnType<typeof buildImage>>;
+  const events: BuildProgress[] = [];
 
   beforeAll(async () => {
     const ctx = tempDir('slipway-export-ctx-');
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${fixtureRef('busybox')}\nCOPY msg /msg\nRUN echo "run $(cat /msg)" > /run.txt\nCMD ["cat", "/msg", "/run.txt"]\n`);
     writeFileSync(join(ctx, 'msg'), `hello ${nonce}\n`);
-    built = await buildImage(ctx, { tag });
+    built = await buildImage(ctx, { tag, onProgress: (e) => events.push(e) });
   }, 300_000);
+
+  it('reports each step on onProgress: started (or cached), and done with its time for the steps that ran', () => {
+    expect(built.executed).toBe(2);
+    const seq = events.map((e) => (e.type === 'output' ? `output ${e.line}` : `${e.type} ${e.step}/${e.total}${e.type === 'step' && e.cached ? ' cached' : ''}`));
+    expect(seq).toEqual(['step 1/4 cached', 'step 2/4', 'done 2/4', 'step 3/4', 'done 3/4', 'step 4/4 cached']);
+    const done = events.filter((e) => e.type === 'done');
+    expect(done.map((e) => e.type === 'done' && e.instruction)).toEqual(['COPY msg /msg', 'RUN echo "run $(cat /msg)" > /run.txt']);
+    for (const e of done) expect(e.type === 'done' && Number.isInteger(e.durationMs) && e.durationMs >= 0).toBe(true);
+  });
 
   it('exports to an OCI layout (tagged, gzip layers with matching digests) that our importer runs from a clean store', async () => {
     const dir = join(tempDir('slipway-export-oci-'), 'layout');
