@@ -304,7 +304,15 @@ export type SlipwayErrorCode =
    * waited for; the details hold its last log lines. Everything `up()` had started is removed.
    * Fix: Read the service's log lines in the error; check its healthcheck, command and dependencies.
    */
-  | 'ERR_COMPOSE_SERVICE';
+  | 'ERR_COMPOSE_SERVICE'
+  /**
+   * A snapshot (`withSnapshot()`) could not be made: the service did not shut down cleanly when it was quiesced (a
+   * non-zero exit or a signal: its files may be inconsistent), or it was not running when its snapshot was due.
+   * Nothing is stored; the container is removed. `reset()` on a container started without a snapshot is this too.
+   * Fix: Give the stop signal the service shuts down cleanly on (`withStopSignal`), a `quiesce` hook, a longer stop
+   * timeout, or start it without `withSnapshot()`.
+   */
+  | 'ERR_SNAPSHOT';
 
 const BRAND = Symbol.for('slipway.error');
 

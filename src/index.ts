@@ -21,6 +21,7 @@ export { pushImage } from './image/push.js';
 export type { PushImageOptions, PushedImage, PushProgress } from './image/push.js';
 export type { PullImageOptions, PulledImage } from './api/pull.js';
 export { StartedContainer } from './api/started-container.js';
+export type { SnapshotInfo, SnapshotOptions } from './api/snapshot.js';
 export type { CommitOptions, LogsOptions, LogStream, ExecOptions, ExecResult, ExitInfo } from './api/started-container.js';
 export { Network } from './api/network.js';
 export { Volume } from './api/volume.js';

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../errors.js';
 import type { LaunchPlan } from '../runtime/index.js';
+import type { SnapshotOptions } from './snapshot.js';
 
 export type {
   BindMount, FileCopy, HostAccess, LaunchPlan, Mount, NetworkJoin, NetworkMode, PortBinding, TmpfsMount, VolumeMount,
@@ -40,6 +41,8 @@ export interface ContainerOptions extends LaunchPlan {
   waitStrategy?: unknown;
   /** A health check given by the builder; replaces the image's HEALTHCHECK (OCI `Healthcheck` form, durations in ns). */
   healthcheck?: HealthcheckConfig;
+  /** Start from (and first make) a snapshot of the initialised service (`withSnapshot`). */
+  snapshot?: SnapshotOptions;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
 import { CAP_NUMBERS, MIN_MEMORY, parseCpus, parseMemory } from '../runtime/index.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
+import type { SnapshotOptions } from './snapshot.js';
 import { Network } from './network.js';
 import { buildImage, type BuildOptions } from '../build/builder.js';
 import { Volume } from './volume.js';
@@ -362,6 +363,34 @@ export class Container {
   }
   /** Readiness condition. Default: the health check ({@link withHealthCheck}, else the image's HEALTHCHECK), else published TCP ports listening, else none. */
   waitFor(strategy: WaitStrategy): Container { return this.#with({ waitStrategy: strategy }); }
+
+  /**
+   * Starts from a snapshot of the initialised service. The first start with this configuration runs normally; once
+   * ready (and after `opts.prepare`), the service is quiesced (`opts.quiesce`, then its stop signal: it must exit
+   * with code 0), its writable layer is stored as a snapshot layer, and it starts again from it on the same host
+   * ports. Later starts with the same key (image digest and layers, env, command, entrypoint, user, workdir, files
+   * copied in, mount targets, `opts.salt`) mount that layer read-only under a fresh writable layer, so the image's
+   * init work (initdb, seed scripts) is skipped. Concurrent first starts in several processes build it once.
+   * `StartedContainer.reset()` goes back to it. `slipway snapshots ls|rm|prune` manage them.
+   * Data below a bind mount or volume is not in the snapshot.
+   * @throws SlipwayError (at start) `ERR_SNAPSHOT` when the service did not shut down cleanly for the snapshot.
+   * @example
+   * import { Container, Wait } from 'slipway';
+   * const ready = Wait.forLogMessage(/Ready to accept connections/);
+   * await using redis = await new Container('redis:7').expose(6379).waitFor(ready).withSnapshot().start();
+   * await redis.reset(); // back to the snapshot, same port
+   */
+  withSnapshot(opts: SnapshotOptions = {}): Container {
+    if (typeof opts !== 'object' || opts === null) throw invalidArgument('withSnapshot options', opts, 'an object such as { salt: "v2" }');
+    if (opts.salt !== undefined && typeof opts.salt !== 'string') throw invalidArgument('snapshot salt', opts.salt, 'a string');
+    for (const k of ['prepare', 'quiesce'] as const) {
+      if (opts[k] !== undefined && typeof opts[k] !== 'function') throw invalidArgument(`snapshot ${k}`, opts[k], 'an async function of the started container');
+    }
+    return this.#with({ snapshot: { ...opts } });
+  }
+
+  /** Turns snapshots off again (e.g. a module's default). */
+  withoutSnapshot(): Container { return this.#with({ snapshot: undefined }); }
   /**
    * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}), for strategies without a timeout of
    * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never. The boot before

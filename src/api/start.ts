@@ -4,6 +4,7 @@ import { configValue } from '../config/index.js';
 import { launchContainer, readLogLines, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
+import { makeSnapshot, planSnapshot } from './snapshot.js';
 import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, runStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
 
 const log = logger('start');
@@ -15,21 +16,44 @@ export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0
 /** Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. */
 export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
   const t0 = performance.now();
-  // The boot is bounded by the startup timeout too (the wait below gets its own): a stuck step never hangs a test run.
-  const rt = await launchContainer({ ...options, bootTimeout: options.bootTimeout ?? options.startupTimeout }, signal);
-  const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
-  const host = clientHost();
-  const ready = (since: Date | undefined, s?: AbortSignal) => waitReady(rt, options, strategy, host, since, s);
-  const started = new StartedContainer(rt, { host, options, ready: (since) => ready(since) });
+  const snap = options.snapshot ? await planSnapshot(options, signal) : undefined;
   try {
-    await onLaunched?.(started);
-    await ready(undefined, signal);
-  } catch (err) {
-    await started.remove().catch((e) => log('remove after failed wait: %O', e));
-    throw err;
+    const fromSnapshot = snap?.record && snap.snapshots.layerDir(snap.record);
+    const tPlan = performance.now();
+    // The boot is bounded by the startup timeout too (the wait below gets its own): a stuck step never hangs a test run.
+    const bounded = { ...options, bootTimeout: options.bootTimeout ?? options.startupTimeout };
+    const plan = fromSnapshot ? { ...bounded, snapshotLayer: fromSnapshot } : snap ? { ...bounded, upperParent: snap.upperParent } : bounded;
+    const rt = await launchContainer(plan, signal, snap?.image);
+    if (snap) log('%s snapshot plan %d ms, launch %d ms', rt.name, Math.round(tPlan - t0), Math.round(performance.now() - tPlan));
+    const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
+    const snapshotStrategy = options.snapshot?.waitStrategy ?? strategy;
+    const host = clientHost();
+    const ready = (s: WaitStrategy, since: Date | undefined, sig?: AbortSignal) => waitReady(rt, options, s, host, since, sig);
+    const current = fromSnapshot ? { current: { key: snap.key, created: false, layerDir: fromSnapshot } } : snap ? {} : undefined;
+    const started = new StartedContainer(rt, { host, options, ready: (since) => ready(snap ? snapshotStrategy : strategy, since), snapshot: current });
+    try {
+      await onLaunched?.(started);
+      await ready(fromSnapshot ? snapshotStrategy : strategy, undefined, signal);
+      if (snap && !fromSnapshot) {
+        // First start of this key: quiesce, store the snapshot, and start again from it (same ports).
+        const t1 = performance.now();
+        const record = await makeSnapshot(started, rt, options, snap, signal);
+        const layerDir = snap.snapshots.layerDir(record);
+        const since = new Date();
+        await rt.rebootFrom(layerDir, options.stopTimeout);
+        current!.current = { key: snap.key, created: true, layerDir };
+        await ready(snapshotStrategy, since, signal);
+        log('%s snapshot %s made and started from in %d ms', rt.name, snap.key.slice(7, 19), Math.round(performance.now() - t1));
+      }
+    } catch (err) {
+      await started.remove().catch((e) => log('remove after failed wait: %O', e));
+      throw err;
+    }
+    log('%s ready in %d ms', rt.name, Math.round(performance.now() - t0));
+    return started;
+  } finally {
+    snap?.lock?.release();
   }
-  log('%s ready in %d ms', rt.name, Math.round(performance.now() - t0));
-  return started;
 }
 
 /**

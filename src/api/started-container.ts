@@ -6,6 +6,7 @@ import {
 } from '../runtime/index.js';
 import { parsePortSpec, type ContainerOptions } from './container-options.js';
 import { commitContainer } from '../build/commit.js';
+import type { SnapshotInfo } from './snapshot.js';
 
 export type { ExecOptions, ExecResult, ExitInfo };
 
@@ -81,12 +82,14 @@ export class StartedContainer implements AsyncDisposable {
   private readonly stopTimeout: number;
   #removed = false;
   #stopped: Promise<ExitInfo> | undefined;
+  readonly #snapshot: { current?: SnapshotInfo } | undefined;
 
   /**
    * @internal
    * @param ready - runs the wait strategy again on lines logged since the given time (after a restart)
    */
-  constructor(rt: RuntimeContainer, init: { host: string; options: ContainerOptions; ready?: (since: Date) => Promise<void> }) {
+  constructor(rt: RuntimeContainer, init: { host: string; options: ContainerOptions; ready?: (since: Date) => Promise<void>; snapshot?: { current?: SnapshotInfo } }) {
+    this.#snapshot = init.snapshot;
     this.#rt = rt;
     this.#options = init.options;
     this.#ready = init.ready;
@@ -256,6 +259,38 @@ export class StartedContainer implements AsyncDisposable {
     this.#stopped = undefined;
     const since = new Date();
     await this.#rt.restart(opts.timeout ?? this.stopTimeout);
+    await this.#ready?.(since);
+  }
+
+  /** The snapshot it runs from (`Container.withSnapshot`), once there is one; else undefined. */
+  get snapshot(): SnapshotInfo | undefined {
+    const c = this.#snapshot?.current;
+    return c && { ...c };
+  }
+
+  /**
+   * Back to the snapshot: kills the process (its changes are dropped, so no clean shutdown is waited for), drops the
+   * writable layer, starts again from the snapshot on the same host ports and waits as a start from the snapshot
+   * does. Everything written since the start (or the last reset) is gone.
+   * @throws SlipwayError `ERR_SNAPSHOT` when the container was not started with `withSnapshot()`; `ERR_WAIT_TIMEOUT`;
+   *   `ERR_CONTAINER_NOT_RUNNING` after `remove()`.
+   * @example
+   * import { Container } from 'slipway';
+   * await using redis = await new Container('redis:7').expose(6379).withSnapshot().start();
+   * await redis.exec(['redis-cli', 'set', 'k', 'v']);
+   * await redis.reset(); // k is gone
+   */
+  async reset(): Promise<void> {
+    this.#checkNotRemoved();
+    const snap = this.#snapshot?.current;
+    if (!snap) {
+      throw new SlipwayError('ERR_SNAPSHOT', `container ${this.name} has no snapshot to reset to`, {
+        hint: 'start it with withSnapshot() (the PostgreSQL and Redis modules do by default)',
+      });
+    }
+    this.#stopped = undefined;
+    const since = new Date();
+    await this.#rt.rebootFrom(snap.layerDir, 0);
     await this.#ready?.(since);
   }
 

@@ -36,10 +36,14 @@ export function storedLayer(store: ImageStore, mappingKey: string, diffId: strin
   return { digest: diffId, diffId, chainId, size, mediaType: LAYER_MEDIA_TYPE, dir: store.layerDir(mappingKey, chainId) };
 }
 
-/** Keeps the tar as a blob (uncompressed: its digest is its diff id) and unpacks it into the layer store. */
-export async function storeLayerTar(store: ImageStore, tar: string, diff: LayerDiff, chainId: string, own: LayerOwnership, signal?: AbortSignal): Promise<void> {
-  const blob = store.blobPath(diff.diffId);
-  if (!(await store.hasBlob(diff.diffId))) {
+/**
+ * Keeps the tar as a blob (uncompressed: its digest is its diff id) and unpacks it into the layer store. A snapshot
+ * layer (`keepBlob: false`) is only ever mounted: it is unpacked from `tar` and no blob is kept.
+ */
+export async function storeLayerTar(store: ImageStore, tar: string, diff: LayerDiff, chainId: string, own: LayerOwnership, signal?: AbortSignal, opts: { keepBlob?: boolean } = {}): Promise<void> {
+  const keepBlob = opts.keepBlob ?? true;
+  const blob = keepBlob ? store.blobPath(diff.diffId) : tar;
+  if (keepBlob && !(await store.hasBlob(diff.diffId))) {
     const tmp = store.tempPath('layer_blob');
     await copyFile(tar, tmp);
     await rename(tmp, blob);

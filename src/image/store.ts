@@ -32,7 +32,7 @@ function hexOf(digest: string): string {
   return m[1]!;
 }
 
-const MAPPING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const MAPPING_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type { BlobWriter } from './sync-file-writer.js';
 

@@ -6,7 +6,7 @@ import { Keeper } from './keeper/keeper.js';
 import { KeeperNetwork } from './keeper/keeper-network.js';
 import type { Image } from '../image/pull.js';
 import { unsupported } from '../errors.js';
-import { launchContainer as launchNative } from './launch.js';
+import { launchContainer as launchNative, resolveImage as resolveNativeImage } from './launch.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { RuntimeContainer } from './runtime-container.js';
 import { nativeBySetting, selectRuntime } from './backend.js';
@@ -77,6 +77,17 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, re
   if (backend.kind === 'native') return launchNative(plan, signal, resolved);
   if (resolved) throw unsupported('a build step', 'the engine backend does not run slipway\'s builder', 'SLIPWAY_RUNTIME=native');
   return backend.launch(plan, signal);
+}
+
+/**
+ * Resolves a plan's image as a native launch would (for snapshots, which are layers in slipway's store over it).
+ * @throws SlipwayError `ERR_UNSUPPORTED` on the engine backend
+ */
+export async function resolveImage(plan: Pick<LaunchPlan, 'image' | 'pullPolicy' | 'platform' | 'pullTimeout'>, signal?: AbortSignal): Promise<{ image: Image; mappingKey: string }> {
+  if (!nativeBySetting() && (await runtimeBackend()).kind !== 'native') {
+    throw unsupported('withSnapshot()', 'snapshots are layers in slipway\'s store, which an engine runtime does not mount', 'use SLIPWAY_RUNTIME=native, or start without withSnapshot()');
+  }
+  return resolveNativeImage(plan, signal);
 }
 
 /** Removes what a runtime holds for a named volume (an engine volume); nothing for native. */

@@ -149,6 +149,17 @@ export interface LaunchPlan {
   bootTimeout?: number;
   /** Signal for stop(); undefined: the image's StopSignal, else SIGTERM. */
   stopSignal?: string;
+  /**
+   * A snapshot layer (a store layer dir made from this plan's first start, see `Container.withSnapshot`) mounted
+   * read-only above the image's layers. Its files are the ones copied in already: `files` are not copied again.
+   */
+  snapshotLayer?: string;
+  /**
+   * A directory (made by the caller, removed with the container) where the writable layer's `upper/` and `work/` are
+   * made instead of the state dir: a first start that becomes a snapshot puts them in the store, so the stopped
+   * container's upper dir becomes the snapshot layer by a rename, whatever owners and modes its files have.
+   */
+  upperParent?: string;
 }
 
 /** A user network the container joins, with its aliases there. */

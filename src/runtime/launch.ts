@@ -28,15 +28,7 @@ const usedNames = new Set<string>();
  */
 export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, resolved?: Image): Promise<ContainerHandle> {
   const keeper = await keeperWithin(bootTimeoutOf(plan));
-  const image = resolved ?? await pull(plan.image, {
-    policy: plan.pullPolicy,
-    platform: plan.platform,
-    timeout: plan.pullTimeout,
-    signal,
-    mappingKey: keeper.mappingKey,
-    applyOwnership: (dir, list) => keeper.chownList(dir, list),
-    removeTree: (p) => keeper.rmtree(p),
-  });
+  const image = resolved ?? await pullFor(keeper, plan, signal);
   if (signal?.aborted) throw abortError(undefined, signal, plan.name ?? plan.image);
   const id = randomBytes(32).toString('hex');
   const undo = new UndoStack();
@@ -70,6 +62,27 @@ async function keeperWithin(ms: number): Promise<Keeper> {
 }
 
 /**
+ * Pulls (or finds in the store) the plan's image with this process's keeper's id mapping: the image a launch of the
+ * plan would use, and the mapping key its layers (and snapshot layers over them) are stored under.
+ */
+export async function resolveImage(plan: Pick<LaunchPlan, 'image' | 'pullPolicy' | 'platform' | 'pullTimeout'>, signal?: AbortSignal): Promise<{ image: Image; mappingKey: string }> {
+  const keeper = await Keeper.get();
+  return { image: await pullFor(keeper, plan, signal), mappingKey: keeper.mappingKey };
+}
+
+function pullFor(keeper: Keeper, plan: Pick<LaunchPlan, 'image' | 'pullPolicy' | 'platform' | 'pullTimeout'>, signal?: AbortSignal): Promise<Image> {
+  return pull(plan.image, {
+    policy: plan.pullPolicy,
+    platform: plan.platform,
+    timeout: plan.pullTimeout,
+    signal,
+    mappingKey: keeper.mappingKey,
+    applyOwnership: (dir, list) => keeper.chownList(dir, list),
+    removeTree: (p) => keeper.rmtree(p),
+  });
+}
+
+/**
  * A boot step that saw the caller's signal throws the signal's reason (a DOMException): report it as ERR_ABORTED,
  * with a plain Error as cause (some error printers cannot render a DOMException cause).
  */
@@ -100,8 +113,12 @@ async function create(
   undo: UndoStack, signal?: AbortSignal,
 ): Promise<ContainerHandle> {
   const { id, name, dir } = ids;
-  const upper = join(dir, 'upper');
-  const work = join(dir, 'work');
+  if (plan.upperParent) {
+    const parent = plan.upperParent;
+    undo.push('writable layer', 'container', () => keeper.rmtree(parent));
+  }
+  const upper = join(plan.upperParent ?? dir, 'upper');
+  const work = join(plan.upperParent ?? dir, 'work');
   const etc = join(dir, 'etc');
   await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
   for (const m of plan.mounts) {
@@ -112,7 +129,7 @@ async function create(
       });
     });
   }
-  const lowers = image.layers.map((l) => l.dir!).reverse();
+  const lowers = [...(plan.snapshotLayer ? [plan.snapshotLayer] : []), ...image.layers.map((l) => l.dir!).reverse()];
   const hostname = plan.hostname ?? id.slice(0, 12);
   const proc = buildProcessSpec(image.config, plan, { HOSTNAME: hostname });
   const passwd = (await readFromLayers([upper, ...lowers], 'etc/passwd')) ?? '';

@@ -78,6 +78,11 @@ export interface RuntimeContainer {
   kill(signal: string): Promise<void>;
   stop(timeoutMs: number): Promise<ExitInfo>;
   restart(timeoutMs: number): Promise<void>;
+  /**
+   * Stops the process, drops its writable layer and boots again over `layerDir` (a snapshot layer, above the image's
+   * layers) on the same host ports. The state dir and logs stay.
+   */
+  rebootFrom(layerDir: string, timeoutMs: number): Promise<void>;
   copyIn(entries: AsyncIterable<CopyEntry> | Iterable<CopyEntry>): Promise<void>;
   /** Pre-order entries of `path` (not following a final symlink), read when iterated. @throws SlipwayError ERR_COPY_SOURCE_MISSING */
   copyOut(path: string): AsyncIterable<CopiedEntry>;

@@ -244,6 +244,10 @@ export class EngineContainer implements RuntimeContainer {
     }
   }
 
+  async rebootFrom(_layerDir: string, _timeoutMs: number): Promise<void> {
+    throw unsupported('reset()', 'snapshots are layers in slipway\'s store, which an engine runtime does not mount', 'use SLIPWAY_RUNTIME=native');
+  }
+
   async diffUpper(_dest: string): Promise<LayerDiff> {
     throw unsupported('commit()', 'the engine backend keeps the container\'s files in the engine', 'use docker commit, or SLIPWAY_RUNTIME=native');
   }

@@ -1,0 +1,197 @@
+/**
+ * Snapshots of initialised services (`Container.withSnapshot`): the key of a configuration, finding or building its
+ * snapshot under the store lock, and the quiesce + commit of a first start. The start flow itself is in `start.ts`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { chainIds } from '../image/manifest.js';
+import { ImageStore, defaultStoreRoot, type Lock } from '../image/store.js';
+import { SnapshotStore, snapshotKey, type SnapshotRecord } from '../image/snapshot-store.js';
+import type { Image } from '../image/pull.js';
+import { layerOwnership, resolveImage, type FileCopy, type RuntimeContainer } from '../runtime/index.js';
+import type { ContainerOptions } from './container-options.js';
+import type { StartedContainer } from './started-container.js';
+import type { WaitStrategy } from './wait/index.js';
+
+/**
+ * Options of {@link Container.withSnapshot}.
+ * @example
+ * import { Container, Wait } from 'slipway';
+ * const pg = new Container('postgres:16').withEnv({ POSTGRES_PASSWORD: 'pw' }).expose(5432)
+ *   .waitFor(Wait.forLogMessage(/ready to accept connections/, 2))
+ *   .withSnapshot({ salt: 'schema-v3', waitStrategy: Wait.forLogMessage(/ready to accept connections/) });
+ */
+export interface SnapshotOptions {
+  /** Mixed into the key: change it to make a new snapshot (e.g. when `prepare` or your seed data change). */
+  salt?: string;
+  /**
+   * Runs once, on the start that makes the snapshot, after the wait strategy and before the quiesce (seed data,
+   * migrations): what it writes is in the snapshot. Not part of the key: change `salt` when it changes.
+   */
+  prepare?: (container: StartedContainer) => Promise<void>;
+  /**
+   * Runs before the stop signal when the snapshot is made, to bring the service's files to a consistent state
+   * (e.g. `redis-cli SAVE`). The stop signal (withStopSignal, else the image's StopSignal, else SIGTERM) follows;
+   * the process must then exit with code 0 within the stop timeout, or no snapshot is made.
+   */
+  quiesce?: (container: StartedContainer) => Promise<void>;
+  /**
+   * The wait strategy of starts from the snapshot (the restart right after it is made, later starts, `reset()`,
+   * `restart()`): a service whose first start logs a line twice (init, then the real server) logs it once from a
+   * snapshot. @defaultValue the container's wait strategy
+   */
+  waitStrategy?: WaitStrategy;
+}
+
+/**
+ * The snapshot a started container runs from ({@link StartedContainer.snapshot}).
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('redis:7').expose(6379).withSnapshot().start();
+ * c.snapshot?.created; // true on the start that made it, false on starts from it
+ */
+export interface SnapshotInfo {
+  /** The snapshot's key (`sha256:…`): image, env, command, entrypoint, user, workdir, files, mount targets, salt. */
+  key: string;
+  /** Whether this start made the snapshot (else it started from one made earlier). */
+  created: boolean;
+  /** The read-only layer dir in the store that the container runs over. */
+  layerDir: string;
+}
+
+/** What `start()` needs to know before launching a container with a snapshot. */
+export interface SnapshotPlan {
+  image: Image;
+  key: string;
+  store: ImageStore;
+  snapshots: SnapshotStore;
+  /** The complete snapshot, when one exists (start from it). */
+  record?: SnapshotRecord;
+  /** Held when no snapshot exists: this start builds it (others wait on it). Release after. */
+  lock?: Lock;
+  /** When building: the store dir where the first start's writable layer is made (see `LaunchPlan.upperParent`). */
+  upperParent?: string;
+  mappingKey: string;
+}
+
+/**
+ * Resolves the image, computes the key and finds the snapshot; without one, takes the key's store lock (waiting for
+ * another process that builds it) and looks again.
+ */
+export async function planSnapshot(options: ContainerOptions, signal?: AbortSignal): Promise<SnapshotPlan> {
+  const { image, mappingKey } = await resolveImage(options, signal);
+  // Rootless, leftovers of a killed first start belong to the container's ids: the sweep removes them through the keeper.
+  const store = new ImageStore(defaultStoreRoot(), { removeTree: (await layerOwnership()).removeTree });
+  await store.init();
+  const snapshots = new SnapshotStore(store);
+  const key = snapshotKey({
+    imageDigest: image.manifestDigest,
+    chainId: image.layers.at(-1)?.chainId ?? '',
+    mappingKey,
+    env: options.env,
+    command: options.command,
+    entrypoint: options.entrypoint,
+    user: options.user,
+    workdir: options.workdir,
+    files: await Promise.all(options.files.map(fileDigest)),
+    mounts: options.mounts.map((m) => `${m.kind}:${m.target}`),
+    salt: options.snapshot?.salt,
+  });
+  const found = await snapshots.find(mappingKey, key);
+  if (found) return { image, key, store, snapshots, record: found, mappingKey };
+  const lock = await snapshots.lock(key, signal);
+  try {
+    const record = await snapshots.find(mappingKey, key);
+    if (record) {
+      lock.release();
+      return { image, key, store, snapshots, record, mappingKey };
+    }
+    // The first start's upper dir is made in the store, beside the layers: it becomes the snapshot layer by a rename
+    // (no copy, and no read of files the service made private: rootless, Node could not read a 0700 data dir).
+    const upperParent = store.tempPath('snapshot_upper');
+    await mkdir(upperParent, { mode: 0o700 });
+    return { image, key, store, snapshots, lock, upperParent, mappingKey };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/**
+ * Makes the snapshot of a ready first start: the `prepare` and `quiesce` hooks, the stop signal, a check that the
+ * service exited cleanly, then its upper dir as a snapshot layer and the record (last). Does not start it again.
+ * @throws SlipwayError `ERR_SNAPSHOT` when the service did not exit with code 0 (nothing is stored)
+ */
+export async function makeSnapshot(started: StartedContainer, rt: RuntimeContainer, options: ContainerOptions, plan: SnapshotPlan, signal?: AbortSignal): Promise<SnapshotRecord> {
+  await options.snapshot?.prepare?.(started);
+  await options.snapshot?.quiesce?.(started);
+  if (rt.hasExited()) {
+    const e = await rt.exited();
+    throw new SlipwayError('ERR_SNAPSHOT', `container ${rt.name} (${options.image}) exited before its snapshot was made (${how(e)})`, {
+      hint: 'a service that exits on its own cannot be snapshotted; start it without withSnapshot()',
+    });
+  }
+  const exit = await rt.stop(options.stopTimeout);
+  if (exit.exitCode !== 0 || exit.signal) {
+    throw new SlipwayError('ERR_SNAPSHOT', `container ${rt.name} (${options.image}) did not shut down cleanly for its snapshot (${how(exit)}): its files may be inconsistent, so no snapshot was made`, {
+      hint: 'give the signal it shuts down cleanly on (withStopSignal), a quiesce hook, a longer stop timeout, or start it without withSnapshot()',
+    });
+  }
+  signal?.throwIfAborted();
+  // The stopped container's upper dir is already a layer in the store's format (overlay whiteouts and opaque
+  // markers, owners mapped as the keeper maps them): it is renamed into place, its marker and then the record last.
+  // Its id is not a tar digest (a snapshot layer is only ever mounted, never exported), and unique per build, so a
+  // rebuilt snapshot never meets a half-written one.
+  const upper = join(plan.upperParent!, 'upper');
+  const diffId = `sha256:${createHash('sha256').update(`${plan.key}\0${randomBytes(16).toString('hex')}`).digest('hex')}`;
+  const chainId = chainIds([...plan.image.layers.map((l) => l.diffId), diffId]).pop()!;
+  const size = await treeSize(upper);
+  await plan.store.commitLayer(upper, plan.mappingKey, chainId);
+  const record: SnapshotRecord = {
+    key: plan.key, mappingKey: plan.mappingKey, chainId, diffId, size,
+    image: options.image, imageDigest: plan.image.manifestDigest, created: new Date().toISOString(),
+  };
+  await plan.snapshots.write(record);
+  return record;
+}
+
+/** Bytes of the regular files of a tree, as far as this process may read it (rootless, a service's private dirs are not). */
+async function treeSize(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) n += await treeSize(p);
+    else if (e.isFile()) n += (await lstat(p).catch(() => undefined))?.size ?? 0;
+  }
+  return n;
+}
+
+function how(e: { exitCode: number | null; signal: string | null }): string {
+  return e.signal ? `killed by ${e.signal}` : `exit code ${e.exitCode}`;
+}
+
+/** A file copied in before start, as a digest: target, mode, owner and content (a host tree: names, modes, bytes, links). */
+export async function fileDigest(f: FileCopy): Promise<string> {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([f.target, f.mode ?? null, f.owner ?? null, f.ownerOfProcess ?? false]));
+  if (f.content) h.update('content\0').update(f.content);
+  if (f.archive) h.update('archive\0').update(f.archive);
+  if (f.source) await hashTree(h, f.source, '');
+  return h.digest('hex');
+}
+
+async function hashTree(h: ReturnType<typeof createHash>, path: string, rel: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) {
+    h.update(`missing\0${rel}\0`);
+    return;
+  }
+  h.update(`${rel}\0${st.mode}\0`);
+  if (st.isSymbolicLink()) h.update(`${await readlink(path)}\0`);
+  else if (st.isFile()) h.update(await readFile(path));
+  else if (st.isDirectory()) {
+    for (const n of (await readdir(path)).sort()) await hashTree(h, join(path, n), `${rel}/${n}`);
+  }
+}
