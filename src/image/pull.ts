@@ -395,7 +395,7 @@ function parseMirror(m: string): { host: string; insecure: boolean } {
 }
 
 /** Applies the Hub prefix (testcontainers semantics: official images keep their short name). */
-function applyHubPrefix(ref: ImageReference, prefix: string | undefined, origin: string): ImageReference {
+export function applyHubPrefix(ref: ImageReference, prefix: string | undefined, origin: string): ImageReference {
   if (!prefix || ref.domain !== DOCKER_HUB_DOMAIN) return ref;
   const short = ref.path.startsWith('library/') && ref.path.split('/').length === 2 ? ref.path.slice(8) : ref.path;
   let s = `${prefix.trim().replace(/\/+$/, '')}/${short}`;

@@ -1,13 +1,14 @@
 /**
  * Images for the engine backend: the engine pulls (our credential lookup passed as `X-Registry-Auth`), honouring
- * the pull policy; `docker-archive:` files are loaded. The engine keeps its own image store: slipway's store,
- * mirrors and the Hub prefix are not used (a difference documented in ARCHITECTURE.md).
+ * the pull policy and the Hub prefix setting; `docker-archive:` files are loaded. The engine keeps its own image
+ * store: slipway's store and registry mirrors are not used (a difference documented in ARCHITECTURE.md).
  */
 import { createReadStream } from 'node:fs';
 import { SlipwayError } from '../../errors.js';
 import { configValue } from '../../config/index.js';
 import { createCredentialResolver } from '../../image/credentials.js';
 import { parseReference } from '../../image/reference.js';
+import { applyHubPrefix } from '../../image/pull.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { logger } from '../../internal/debug.js';
 
@@ -28,7 +29,8 @@ export async function ensureImage(client: EngineClient, ref: string, opts: { pol
     });
   }
   if (ref.startsWith('docker-archive:')) return loadArchive(client, ref.slice('docker-archive:'.length), opts.signal);
-  const parsed = parseReference(ref);
+  // The Hub prefix applies as natively; registry mirrors are the engine's own (its daemon.json `registry-mirrors`).
+  const parsed = applyHubPrefix(parseReference(ref), configValue('hubImageNamePrefix'), 'the hubImageNamePrefix setting');
   const name = parsed.digest ? `${parsed.domain}/${parsed.path}@${parsed.digest}` : `${parsed.domain}/${parsed.path}:${parsed.tag ?? 'latest'}`;
   const policy = opts.policy ?? configValue('pullPolicy');
   if (policy !== 'always') {

@@ -4,6 +4,7 @@
  * A failure removes what was made.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { hasStatus } from '../../engine/client.js';
@@ -67,6 +68,49 @@ export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record
   };
 }
 
+const LIMIT_NAMES: Record<string, string> = {
+  nofile: 'Max open files', nproc: 'Max processes', core: 'Max core file size', memlock: 'Max locked memory', stack: 'Max stack size',
+  fsize: 'Max file size', cpu: 'Max cpu time', data: 'Max data size', as: 'Max address space', locks: 'Max file locks',
+  sigpending: 'Max pending signals', msgqueue: 'Max msgqueue size', nice: 'Max nice priority', rtprio: 'Max realtime priority', rss: 'Max resident set',
+};
+
+/**
+ * `-1` (unlimited) becomes this process's hard limit, as the keeper clamps to its own: an engine passes -1 on to the
+ * kernel, which refuses it for `nofile`. Read from /proc/self/limits (Linux; elsewhere the values go as given).
+ */
+export function clampUlimits(ulimits: LaunchPlan['ulimits'], limitsText: string | undefined): LaunchPlan['ulimits'] {
+  const hard = (name: string): number | undefined => {
+    const line = limitsText?.split('\n').find((l) => l.startsWith(LIMIT_NAMES[name] ?? '\0'));
+    const v = line?.slice(26).trim().split(/\s+/)[1];
+    return v && /^\d+$/.test(v) ? Number(v) : undefined;
+  };
+  return Object.fromEntries(Object.entries(ulimits).map(([n, l]) => {
+    const h = hard(n);
+    return [n, h === undefined ? l : { soft: l.soft === -1 ? h : l.soft, hard: l.hard === -1 ? h : l.hard }];
+  }));
+}
+
+/**
+ * Natively a missing command fails START naming the path; an engine with its init would start and exit 127. So the
+ * command is looked up first, in the created container's files (its PATH for a bare name).
+ */
+async function checkCommand(s: EngineSession, id: string, name: string): Promise<void> {
+  const ins = await s.client.call<{ Config: { Entrypoint: string[] | null; Cmd: string[] | null; Env: string[] | null; WorkingDir: string } }>('GET', `/containers/${id}/json`);
+  const argv0 = ins.Config.Entrypoint?.[0] ?? ins.Config.Cmd?.[0];
+  if (!argv0) {
+    throw new SlipwayError('ERR_CONTAINER_START', `container ${name} has no command: the image sets neither Entrypoint nor Cmd`, { hint: 'set one with withCommand()' });
+  }
+  const exists = (p: string) => s.client.stream('HEAD', `/containers/${id}/archive`, { query: { path: p } }).then(({ body }) => { body.resume(); return true; }, () => false);
+  if (argv0.includes('/')) {
+    const p = argv0.startsWith('/') ? argv0 : `${ins.Config.WorkingDir || '/'}/${argv0}`;
+    if (!(await exists(p))) throw new SlipwayError('ERR_CONTAINER_START', `container ${name}: the command ${argv0} does not exist in the image`, { hint: 'check withCommand()/withEntrypoint() and the image' });
+    return;
+  }
+  const path = (ins.Config.Env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  for (const dir of path.split(':').filter(Boolean)) if (await exists(`${dir}/${argv0}`)) return;
+  throw new SlipwayError('ERR_CONTAINER_START', `container ${name}: the command ${argv0} is not in the image's PATH (${path})`, { hint: 'check withCommand()/withEntrypoint() and the image' });
+}
+
 /** Creates and starts a container in the engine (not yet waited for). */
 export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal): Promise<EngineContainer> {
   const s = await engineSession(endpoint);
@@ -78,7 +122,8 @@ export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEn
   }
   const name = plan.name ?? `slipway-${randomBytes(6).toString('hex')}`;
   const created = await s.client.call<{ Id: string }>('POST', '/containers/create', {
-    query: { name, platform: plan.platform }, body: engineCreateBody(plan, image.name, s.labels, s.id), signal,
+    query: { name, platform: plan.platform }, signal,
+    body: engineCreateBody({ ...plan, ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) }, image.name, s.labels, s.id),
   }).catch((err: unknown) => {
     if (hasStatus(err, 409)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} already exists in the engine`, { cause: err, hint: 'choose another withName() or remove the other container first' });
     if (hasStatus(err, 400) || hasStatus(err, 500)) throw new SlipwayError('ERR_CONTAINER_START', `the engine refused to create ${name}: ${(err as Error).message}`, { cause: err });
@@ -91,9 +136,17 @@ export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEn
   try {
     await joinNetworks(c, plan, s);
     await copyFiles(c, plan, image.config.User);
+    await checkCommand(s, created.Id, name);
     if (signal?.aborted) throw signal.reason;
     await c.start().catch((err: unknown) => {
-      throw SlipwayError.is(err) && hasStatus(err, 400) || hasStatus(err, 500)
+      const text = (err as Error).message;
+      if (/port is already allocated|address already in use/.test(text)) {
+        const taken = plan.ports.find((p) => p.host && text.includes(`:${p.host}`));
+        throw new SlipwayError('ERR_PORT_IN_USE', `host port ${taken ? `${taken.hostIp}:${taken.host}` : ''} for container ${name} is in use`, {
+          cause: err, hint: 'pick another host port, or expose(port) without one to get a free port',
+        });
+      }
+      throw hasStatus(err, 400) || hasStatus(err, 500)
         ? new SlipwayError('ERR_CONTAINER_START', `the engine could not start ${name}: ${(err as Error).message.replace(/^engine POST \S+: \d+ /, '')}`, { cause: err, hint: 'check the command (withCommand, withEntrypoint) and the image' })
         : err;
     });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container, Wait } from '../../../src/index.js';
-import { fixtureLayout, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureLayout, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 /** A copy of the busybox OCI layout whose image config carries a HEALTHCHECK (written as Docker does). */
 function layoutWithHealthcheck(test: string[]): string {
@@ -30,7 +30,7 @@ function layoutWithHealthcheck(test: string[]): string {
 }
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('image HEALTHCHECK', () => {
-  it('is the default wait strategy (as in testcontainers) and Wait.forHealthCheck() runs it', async () => {
+  nativeOnly('its image is an OCI layout, which an engine cannot load')('is the default wait strategy (as in testcontainers) and Wait.forHealthCheck() runs it', async () => {
     const ref = `oci-layout:${layoutWithHealthcheck(['CMD-SHELL', 'test -f /tmp/ready'])}:hc`;
     const cmd = ['sh', '-c', 'sleep 0.4; touch /tmp/ready; sleep 1000'];
     const t0 = Date.now();

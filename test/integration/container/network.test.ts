@@ -2,7 +2,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
-import { fixtureRef, hasCommand, helperBuilt, skipUnless, userNamespacesAllowed, tunUsable } from '../harness/index.js';
+import { fixtureRef, hasCommand, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed, tunUsable } from '../harness/index.js';
 
 const canRun = helperBuilt() && userNamespacesAllowed();
 const hasOutbound = (hasCommand('slirp4netns') || hasCommand('pasta')) && tunUsable();
@@ -95,7 +95,7 @@ skipUnless(canRun, 'the native helper is not built or user namespaces are unavai
 });
 
 skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unusable (run: sudo bash scripts/setup-host.sh)')('outbound and host access', () => {
-  it('reaches a loopback HTTP server on the host as host.slipway.internal only with host access', async () => {
+  nativeOnly('an engine reaches the host through host-gateway, not its 127.0.0.1')('reaches a loopback HTTP server on the host as host.slipway.internal only with host access', async () => {
     const server = createHttpServer((_, res) => res.end('hello host')).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const port = (server.address() as AddressInfo).port;
@@ -113,7 +113,7 @@ skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unu
     }
   });
 
-  it('has eth0 with the slirp/pasta address, a default route and a nameserver', async () => {
+  nativeOnly('an engine container is on the engine\'s bridge, not behind slirp4netns/pasta')('has eth0 with the slirp/pasta address, a default route and a nameserver', async () => {
     const r = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'ip -4 addr show eth0 | grep -o "inet [0-9.]*"; ip route | grep default; cat /etc/resolv.conf | grep nameserver']).run();
     expect(r.stdout).toMatch(/inet 10\.0\.2\.100\n/);
     expect(r.stdout).toMatch(/default via 10\.0\.2\.2/);

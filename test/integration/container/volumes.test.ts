@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container, Volume } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('named volumes', () => {
   it('outlive a container and are shared by name within the process, owned as the container wrote them', async () => {
@@ -19,7 +19,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(existsSync(path)).toBe(false);
   });
 
-  it('a kept volume lives under the store until removed', async () => {
+  nativeOnly('an engine keeps volumes in the engine, not under slipway\'s store')('a kept volume lives under the store until removed', async () => {
     process.env.SLIPWAY_VOLUMES_DIR = mkdtempSync(join(tmpdir(), 'slipway-volumes-'));
     try {
       const v = Volume.named('kept-one', { keep: true });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Container, Network, Volume, Wait } from '../../../src/index.js';
-import { fixtureRef, skipUnless } from '../harness/index.js';
+import { fixtureArchive, fixtureLayout, fixtureRef, skipUnless } from '../harness/index.js';
 import { engineAvailable } from './engine-harness.js';
 
 process.env.SLIPWAY_RUNTIME = 'engine';
@@ -69,6 +69,14 @@ skipUnless(engineAvailable(), 'no Docker engine answers (start dockerd, or set D
     expect(server.networks.get(net.name)?.ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     const reader = await new Container(busybox()).withVolume(vol, '/data').withCommand(['cat', '/data/f']).run();
     expect(reader.stdout).toBe('kept\n');
+  });
+
+  it('what needs slipway\'s own store is refused on the engine, naming the way out', async () => {
+    await using c = await new Container(busybox()).withCommand(['sleep', '1000']).start();
+    await expect(c.commit()).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED', hint: expect.stringContaining('SLIPWAY_RUNTIME=native') });
+    await expect(new Container(`oci-layout:${fixtureLayout('busybox')}:latest`).withCommand(['true']).run()).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+    const fromArchive = await new Container(`docker-archive:${fixtureArchive('busybox-docker')}`).withCommand(['echo', 'archive']).run();
+    expect(fromArchive.stdout).toBe('archive\n');
   });
 
   it('labels every container with the session', async () => {

@@ -194,6 +194,19 @@ export function skipUnless(condition: boolean, reason: string): typeof describe 
   return describe.skip as typeof describe;
 }
 
+/** True when the run uses the engine backend (`SLIPWAY_RUNTIME=engine`, the engine pass of `.ci/run`). */
+export function engineRuntime(): boolean {
+  return process.env.SLIPWAY_RUNTIME === 'engine';
+}
+
+/**
+ * `it`, except on the engine backend, where the test checks what only the native runtime does (its addresses, its
+ * store, its keeper): skipped there with the difference named (ARCHITECTURE.md lists them).
+ */
+export function nativeOnly(difference: string): typeof it {
+  return testUnless(!engineRuntime(), `native runtime only: ${difference}`);
+}
+
 /** `it` when `condition` holds, otherwise `it.skip` after printing a LOUD banner with the reason. */
 export function testUnless(condition: boolean, reason: string): typeof it {
   if (condition) return it;

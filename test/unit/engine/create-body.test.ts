@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
-import { engineCreateBody } from '../../../src/runtime/engine/engine-launch.js';
+import { clampUlimits, engineCreateBody } from '../../../src/runtime/engine/engine-launch.js';
 import { exitInfoOf } from '../../../src/runtime/engine/engine-container.js';
 
 describe('engine create body', () => {
@@ -19,6 +19,12 @@ describe('engine create body', () => {
     });
     // Published ports listen on the address asked, 127.0.0.1 by default, never on every interface.
     expect((b.HostConfig.PortBindings as Record<string, unknown>)['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '' }]);
+  });
+
+  it('unlimited (-1) ulimits become this process\'s hard limit, as the keeper clamps them', () => {
+    const limits = 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 20000                files     \nMax core file size        0                    unlimited            bytes     \n';
+    expect(clampUlimits({ nofile: { soft: -1, hard: -1 }, core: { soft: -1, hard: -1 }, nproc: { soft: 5, hard: 6 } }, limits))
+      .toEqual({ nofile: { soft: 20000, hard: 20000 }, core: { soft: -1, hard: -1 }, nproc: { soft: 5, hard: 6 } });
   });
 
   it('an exit code above 128 from the engine\'s init is death by that signal, as the keeper reports it', () => {
