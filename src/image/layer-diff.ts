@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { constants, createWriteStream, type Stats } from 'node:fs';
 import { lstat, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Header } from 'tar-stream';
 
@@ -121,20 +122,21 @@ export async function diffUpperDir(upper: string, dest: string, opts: LayerDiffO
           continue;
         }
         if (st.nlink > 1) links.set(key, r);
-        let content: Buffer;
+        // Streamed in chunks, never read whole: a step or a container can leave a file of many GiB (a sparse one
+        // costs it nothing), which must not take this process's memory. Exactly the size lstat saw is written.
+        let fh: FileHandle;
         try {
-          const fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-          try {
-            const now = await fh.stat();
-            if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw new Error('replaced while it was read');
-            content = await fh.readFile();
-          } finally {
-            await fh.close();
-          }
+          fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
         } catch (e) {
           throw unreadable(r, e);
         }
-        await add({ name: r, type: 'file', size: content.length, ...owner }, content);
+        try {
+          const now = await fh.stat().catch((e: unknown) => { throw unreadable(r, e); });
+          if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw unreadable(r, new Error('replaced while it was read'));
+          await w.addFile({ name: r, type: 'file', ...owner }, st.size, chunksOf(fh, st.size, (e) => unreadable(r, e)));
+        } finally {
+          await fh.close();
+        }
       } else if (st.isFIFO()) {
         await add({ name: r, type: 'fifo', ...owner });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -156,6 +158,24 @@ export async function diffUpperDir(upper: string, dest: string, opts: LayerDiffO
     await root?.close();
   }
   return w.finish();
+}
+
+/** `size` bytes of `fh` from its start, in chunks of at most 1 MiB; fewer (the file shrank meanwhile) is an error. */
+async function* chunksOf(fh: FileHandle, size: number, fail: (e: unknown) => Error): AsyncGenerator<Buffer> {
+  const CHUNK = 1 << 20;
+  for (let off = 0; off < size;) {
+    const want = Math.min(CHUNK, size - off);
+    let n: number;
+    const buf = Buffer.allocUnsafe(want);
+    try {
+      ({ bytesRead: n } = await fh.read(buf, 0, want, off));
+    } catch (e) {
+      throw fail(e);
+    }
+    if (n === 0) throw fail(new Error('it shrank while it was read'));
+    off += n;
+    yield n === want ? buf : buf.subarray(0, n);
+  }
 }
 
 /**
@@ -192,6 +212,29 @@ export class LayerWriter {
     return new Promise((resolve, reject) => {
       this.#pack.entry({ mtime: this.#mtime, uname: '', gname: '', ...h, ...(h.type === 'file' || h.type === undefined ? { size: content?.length ?? 0 } : {}) }, content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
     });
+  }
+
+  /**
+   * Adds a regular file of `size` bytes whose content arrives as `chunks` (never held whole); chunks that do not add
+   * up to `size` fail the layer.
+   */
+  async addFile(h: Headers, size: number, chunks: AsyncIterable<Buffer>): Promise<void> {
+    this.#entries++;
+    let done!: Promise<void>;
+    const entry = this.#pack.entry({ mtime: this.#mtime, uname: '', gname: '', ...h, type: 'file', size }, (err) => { settle(err); });
+    let settle!: (err?: Error | null) => void;
+    done = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()); });
+    done.catch(() => {});
+    try {
+      for await (const c of chunks) {
+        if (!entry.write(c)) await Promise.race([once(entry, 'drain'), done]);
+      }
+    } catch (e) {
+      entry.destroy(e as Error);
+      throw e;
+    }
+    (entry as unknown as NodeJS.WritableStream).end();
+    await done;
   }
 
   async abort(e: unknown): Promise<void> {

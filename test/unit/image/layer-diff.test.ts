@@ -134,3 +134,28 @@ describe('diffUpperDir: an upper dir a running container changes under it', () =
     expect(text).not.toContain('HOST-SECRET');
   });
 });
+
+describe('diffUpperDir of a huge file', () => {
+  it('streams a big file (a sparse one costs a container nothing) instead of reading it whole', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'slipway-diff-big-'));
+    dirs.push(root);
+    const upper = join(root, 'upper');
+    await mkdir(upper);
+    // The old code read it whole (and failed past 2 GiB); 384 MiB keeps the test short.
+    const size = 384 << 20;
+    const { truncate } = await import('node:fs/promises');
+    await writeFile(join(upper, 'big'), 'head');
+    await truncate(join(upper, 'big'), size);
+    const rss0 = process.memoryUsage.rss();
+    let peak = 0;
+    const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss() - rss0); }, 5);
+    try {
+      const diff = await diffUpperDir(upper, '/dev/null');
+      expect(diff.entries).toBe(1);
+      expect(diff.size).toBeGreaterThan(size);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(peak).toBeLessThan(128 << 20);
+  }, 60_000);
+});
