@@ -5,6 +5,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseBuild, type BuildCommand } from './build-command.js';
 import { parsePush, parseSave, type PushCommand, type SaveCommand } from './image-commands.js';
+import { firstPositional, parseEnv } from './arg-tools.js';
+import { parseCompose, type ComposeCommand } from './compose-args.js';
 import { UsageError } from './usage-error.js';
 
 /** A `-p` value: `[hostIp:][hostPort:]containerPort[/udp]`. */
@@ -77,13 +79,13 @@ export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean 
 export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
-export type CliCommand = PullCommand | RunCommand | BuildCommand | SaveCommand | PushCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
+export type CliCommand = PullCommand | RunCommand | BuildCommand | ComposeCommand | SaveCommand | PushCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
   | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
 
-export { UsageError };
+export { UsageError, firstPositional, parseEnv };
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'info', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'compose', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -143,6 +145,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     case 'build': return parseBuild(rest, env);
     case 'save': return parseSave(rest);
     case 'push': return parsePush(rest);
+    case 'compose': return parseCompose(rest, env);
     case 'ps': return parseSimple('ps', rest, { all: { type: 'boolean', short: 'a' }, json: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' } },
       (v) => ({ command: 'ps', all: !!v.all, json: !!v.json, quiet: !!v.quiet }));
     case 'logs': return parseLogs(rest);
@@ -298,22 +301,6 @@ function parseExec(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand 
   };
 }
 
-/** Index of the first argument that is not an option or an option's value (`args.length` if none). */
-export function firstPositional(args: readonly string[], options: ParseArgsConfig['options']): number {
-  const takesValue = new Set<string>();
-  for (const [name, o] of Object.entries(options ?? {})) {
-    if (o.type !== 'string') continue;
-    takesValue.add(`--${name}`);
-    if (o.short) takesValue.add(`-${o.short}`);
-  }
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--' || a === '-' || !a.startsWith('-')) return i;
-    if (takesValue.has(a)) i++; // `-e K=V`, `--memory 128m`; `--memory=128m` and `-eK=V` carry their value
-  }
-  return args.length;
-}
-
 function strictParse<O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: readonly string[], options: O, allowPositionals: boolean) {
   try {
     return parseArgs({ args: [...args], options, allowPositionals, strict: true });
@@ -349,19 +336,6 @@ function checkPlatform(platform: string | undefined): string | undefined {
     throw new UsageError(`invalid --platform "${platform}"`, 'use os/arch[/variant], e.g. --platform linux/arm64');
   }
   return platform;
-}
-
-/** `-e K=V` sets; `-e K` copies K from slipway's own environment (as `docker run -e K`). */
-export function parseEnv(items: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    const eq = item.indexOf('=');
-    const key = eq < 0 ? item : item.slice(0, eq);
-    if (key === '' || key.includes('\0')) throw new UsageError(`invalid -e ${JSON.stringify(item)}`, 'use -e NAME=value (or -e NAME to pass the variable through)');
-    if (eq >= 0) out[key] = item.slice(eq + 1);
-    else if (env[key] !== undefined) out[key] = env[key]!;
-  }
-  return out;
 }
 
 /** Parses `-p [hostIp:][hostPort:]containerPort[/udp]` (hostPort may be empty: `127.0.0.1::80`). */

@@ -36,6 +36,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./image-commands.js')).saveCommand(cmd, io);
       case 'push':
         return await (await import('./image-commands.js')).pushCommand(cmd, io);
+      case 'compose':
+        return await (await import('./compose-command.js')).composeCommand(cmd, io);
       case 'ps':
         return await (await import('./container-commands.js')).psCommand(cmd, io);
       case 'logs':

@@ -4,6 +4,8 @@ const MAIN = `slipway: throwaway OCI containers without a Docker daemon
 
 Usage:
   slipway run [options] <image> [command...]   run a container, stream its output, exit with its code
+  slipway compose [-f file...] [-p name] up [-d] | down [-v] | ps | logs [-f] | exec <service> <cmd...>
+                                               run a Compose project (see \`slipway help compose\`)
   slipway ps [-a] [-q] [--json]                list the containers of your running slipway processes
   slipway logs [-f] [--tail N] [--since T] <container>
                                                print a container's output (-f: follow it)
@@ -60,6 +62,35 @@ Options:
 Exit status: the container's; 125 when slipway could not run it; 2 for bad arguments; 130 after Ctrl-C
 (143 after SIGTERM).
 Example: slipway run --rm -p 8080 busybox httpd -f -p 8080
+`;
+
+const COMPOSE = `Usage: slipway compose [options] <command>
+
+Runs a Compose project (compose.yaml and overrides, the Compose Specification) on slipway's runtime. One
+\`slipway compose up\` process owns the project's containers, networks and volumes: in the foreground it prints
+their output prefixed with <service>-<n> and Ctrl-C stops and removes everything; with -d a detached slipway
+process (its own session, no output) owns it until \`compose down\`. The other commands find the project by name.
+
+Options (before the command):
+  -f, --file FILE          a compose file, repeatable, merged in order (default: compose.yaml, compose.yml,
+                           docker-compose.yaml or docker-compose.yml in the project directory)
+  -p, --project-name NAME  the project (default: COMPOSE_PROJECT_NAME, the file's name:, else the directory's name)
+      --project-directory DIR   default: the first file's directory, else the working directory
+      --profile P          activate a profile, repeatable (also COMPOSE_PROFILES)
+      --env-file FILE      interpolation variables from FILE instead of .env
+
+Commands:
+  up [-d] [-t SEC] [service...]   start the services (and what they depend on), each waited for (healthchecks,
+                           depends_on conditions); -d: return once up; -t: stop timeout on Ctrl-C
+  down [-v] [-t SEC]       stop and remove the project's containers and networks (-v: and its named volumes,
+                           which otherwise stay in the store for the next up)
+  ps [-a] [-q] [--json] [service...]   the project's containers (-a: exited ones too)
+  logs [-f] [-n N] [service...]        their output, prefixed with <service>-<n>
+  exec [-e K=V] [-u USER] [-w DIR] [--index N] <service> <command...>
+                           run a command in a service's container (--index: which replica, default 1);
+                           stdin is passed through when it is not a terminal
+Exit status: up 0 (130 after Ctrl-C); exec the command's; 125 when slipway failed; 2 for bad arguments.
+Example: slipway compose -f compose.yml -f compose.test.yml up -d && slipway compose exec db psql -U postgres
 `;
 
 const PS = `Usage: slipway ps [-a] [-q] [--json]
@@ -201,7 +232,7 @@ processes. --all removes every image, layer and blob. --dry-run only lists what 
 Do not prune --all while containers run: their layers would vanish under them.
 `;
 
-const TOPICS: Record<string, string> = { run: RUN, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
+const TOPICS: Record<string, string> = { run: RUN, compose: COMPOSE, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

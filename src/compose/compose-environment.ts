@@ -32,6 +32,7 @@ interface Settings {
   build: boolean;
   projectName?: string;
   pullPolicy?: 'missing' | 'always' | 'never';
+  keepVolumes?: boolean;
 }
 
 /**
@@ -112,6 +113,13 @@ export class ComposeEnvironment {
     if (!['missing', 'always', 'never'].includes(policy)) throw invalidArgument('pull policy', policy, '"missing", "always" or "never"');
     return this.#with({ pullPolicy: policy });
   }
+
+  /**
+   * Named volumes live in the store (`Volume.named(name, { keep: true })`) and outlive this process, as Docker's do,
+   * until `down({ removeVolumes: true })`; `slipway compose` uses this. Anonymous volumes still go with the process.
+   * @defaultValue off: named volumes outlive `down()` but not the process (nothing is left behind by a test run)
+   */
+  withPersistentVolumes(): ComposeEnvironment { return this.#with({ keepVolumes: true }); }
 
   /** The interpolation variables: `.env` (or the file given) < the process environment < {@link withEnvironment}. */
   variables(): Variables {
@@ -222,7 +230,7 @@ export class ComposeEnvironment {
       if (def.driver_opts !== undefined) throw new SlipwayError('ERR_UNSUPPORTED', `volume ${key}: driver_opts are not supported`, { hint: 'use a bind mount in the service instead' });
       const external = def.external === true;
       const name = (def.name as string | undefined) ?? (external ? key : `${project}_${key}`);
-      const v = Volume.named(name);
+      const v = Volume.named(name, this.#s.keepVolumes && !external ? { keep: true } : {});
       if (!external) res.volumes.push(v);
       out.set(key, v);
     }

@@ -374,6 +374,7 @@ export class ContainerHandle implements RuntimeContainer {
       exit: state === 'exited' && this.#lastExit ? { ...this.#lastExit } : undefined,
       pid: state === 'running' ? this.hostPid : 0,
       hostname: this.hostname,
+      labels: { ...plan.labels },
       user: `${spec.uid}:${spec.gid}`,
       workdir: spec.cwd,
       envNames: spec.env.map((kv) => kv.slice(0, kv.indexOf('='))),

@@ -116,9 +116,10 @@ export { subordinateIdStatus, SUBID_FIX } from './keeper/subordinate-ids.js';
 export type { SubordinateIdStatus } from './keeper/subordinate-ids.js';
 export type { ContainerDescription } from './control/description.js';
 export {
-  execInContainer, findContainer, listContainers, removeContainer, stopContainer, waitForExit,
+  execInContainer, findContainer, listContainers, removeContainer, socketsNamed, stopContainer, waitForExit,
   type ContainerListing, type LocatedContainer,
 } from './control/client.js';
+export { onJsonLines, sendJson } from './control/lines.js';
 
 /** Creates a user network: a namespace + bridge in this process's keeper, or an engine network named `name`. */
 export async function createUserNetwork(id: string, name = id): Promise<UserNetwork> {

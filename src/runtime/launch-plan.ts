@@ -101,7 +101,7 @@ export interface HostAccess {
 
 /**
  * What the runtime needs to launch one container: the builder's options as the runtime reads them. The API layer's
- * `ContainerOptions` extends it with what only the API uses (wait strategy, timeouts, labels); the runtime never sees
+ * `ContainerOptions` extends it with what only the API uses (wait strategy, timeouts); the runtime never sees
  * those and never imports the API.
  */
 export interface LaunchPlan {
@@ -113,6 +113,8 @@ export interface LaunchPlan {
   workdir?: string;
   hostname?: string;
   name?: string;
+  /** Carried for `slipway ps`/`inspect` and other processes (a Compose project's containers are found by theirs). */
+  labels?: Readonly<Record<string, string>>;
   mounts: readonly Mount[];
   files: readonly FileCopy[];
   ports: readonly PortBinding[];

@@ -28,12 +28,26 @@ export interface ContainerListing {
 
 /** Sockets of this user's processes that run containers (keeper dirs that hold one, owned by us). */
 function controlSockets(env: NodeJS.ProcessEnv): string[] {
+  return socketsNamed(CONTROL_SOCKET, env);
+}
+
+/**
+ * The sockets called `file` in the keeper dirs of this user's live processes (owned by us; a dead process's dir
+ * goes with its keeper). Other layers put their own per-process sockets there (the `slipway compose` owner's).
+ */
+export function socketsNamed(file: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const root = stateRoot(env);
   const uid = process.getuid!();
   const out: string[] = [];
-  for (const name of readdirSync(root)) {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return out; // no state root yet: no process has run a container
+  }
+  for (const name of names) {
     if (!/^keeper-\d+$/.test(name)) continue;
-    const path = join(root, name, CONTROL_SOCKET);
+    const path = join(root, name, file);
     try {
       const st = lstatSync(path);
       if (st.isSocket() && st.uid === uid) out.push(path);

@@ -18,6 +18,8 @@ export interface ContainerDescription {
   /** Host pid of the container's init while it runs, else 0. */
   pid: number;
   hostname: string;
+  /** The labels it was started with (`withLabels`; a Compose service's `com.docker.compose.*`). */
+  labels: Record<string, string>;
   /** `uid:gid` the process runs as. */
   user: string;
   workdir: string;
