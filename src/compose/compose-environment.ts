@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { Container } from '../api/container.js';
@@ -8,6 +8,7 @@ import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { Volume } from '../api/volume.js';
 import { Wait, type WaitStrategy } from '../api/wait/index.js';
+import { processStateDir } from '../runtime/index.js';
 import { readEnvFile } from './env-file.js';
 import type { Variables } from './interpolate.js';
 import { loadCompose, type ComposeDocument } from './load.js';
@@ -164,7 +165,7 @@ export class ComposeEnvironment {
       const svc = doc.services[n]!;
       if (svc.image === undefined && svc.build === undefined) throw new SlipwayError('ERR_COMPOSE_INVALID', `service ${n} has neither image nor build`, { hint: 'give it an image: or a build:' });
     }
-    const res: ComposeResources = { project, containers: new Map(), networks: [], volumes: [] };
+    const res: ComposeResources = { project, containers: new Map(), networks: [], volumes: [], files: [] };
     const abort = new AbortController();
     const onAbort = () => abort.abort(opts.signal?.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
@@ -269,6 +270,19 @@ export class ComposeEnvironment {
         throw serviceError(n, 'its image to build', e, undefined);
       }
     }
+    // Secrets and configs given as a value (environment:, content:) are files in this process's state dir (0700,
+    // removed with the process), one dir per project, removed by down().
+    let valuesDir: string | undefined;
+    if (names.some((n) => Array.isArray(doc.services[n]!.secrets) || Array.isArray(doc.services[n]!.configs))) {
+      valuesDir = join(await processStateDir(), `compose-${project}-values`);
+      mkdirSync(valuesDir, { recursive: true, mode: 0o700 });
+      res.files.push(valuesDir);
+    }
+    const materialize = (kind: 'secrets' | 'configs', name: string, content: string): string => {
+      const file = join(valuesDir!, `${kind}-${name}`);
+      writeFileSync(file, content, { mode: 0o444 });
+      return file;
+    };
     const started = new Map<string, Promise<StartedContainer[]>>();
     const startService = async (n: string): Promise<StartedContainer[]> => {
       const svc = doc.services[n]!;
@@ -290,7 +304,7 @@ export class ComposeEnvironment {
       const replicas = replicasOf(svc);
       const conditions = needs.get(n) ?? new Set<string>();
       const ctx = {
-        project, vars, networks, volumes, image: images.get(n) ?? String(svc.image),
+        project, vars, networks, volumes, image: images.get(n) ?? String(svc.image), secrets: doc.secrets, configs: doc.configs, materialize,
         anonymousVolume: (s: string, i: number) => {
           const v = Volume.named(`${project}-${s}-${i}-anon-${randomBytes(4).toString('hex')}`);
           res.volumes.push(v);

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap as isYamlMap, parseDocument, type Node as YamlNode } from 'yaml';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
+import { readEnvFile } from './env-file.js';
 import { interpolateTree, type Variables } from './interpolate.js';
 import { validateCompose } from './validate.js';
 
@@ -30,7 +31,72 @@ export interface ComposeDocument {
   services: Record<string, RawService>;
   networks: Record<string, Record<string, unknown>>;
   volumes: Record<string, Record<string, unknown>>;
+  /** Top-level secrets: `file` (absolute) or `environment` (a variable's value). */
+  secrets: Record<string, Record<string, unknown>>;
+  /** Top-level configs: `file` (absolute), `environment` or `content`. */
+  configs: Record<string, Record<string, unknown>>;
   [key: string]: unknown;
+}
+
+/** `!reset` / `!override` found in one file: key paths from the document's root. */
+interface MergeTags { reset: string[][]; override: string[][] }
+const tagsOf = new WeakMap<ComposeDocument, MergeTags>();
+/** The named resources `include` may not define twice. */
+const RESOURCES = ['services', 'networks', 'volumes', 'secrets', 'configs'] as const;
+
+/**
+ * Parses YAML and notes where the Compose merge tags are: `!reset` (the key is dropped here and from what this file
+ * is merged over) and `!override` (its value replaces the base's instead of merging with it).
+ */
+function parseWithTags(text: string, path: string): { doc: unknown; tags: MergeTags } {
+  const parsed = parseDocument(text, { merge: true, uniqueKeys: true });
+  if (parsed.errors.length) {
+    const e = parsed.errors[0]!;
+    throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: not valid YAML: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML at the line named', cause: e });
+  }
+  for (const w of parsed.warnings) if (!/Unresolved tag: !(reset|override)\b/.test(w.message)) log('%s: %s', path, w.message.split('\n')[0]);
+  const tags: MergeTags = { reset: [], override: [] };
+  const walk = (node: unknown, at: string[]): void => {
+    if (!isYamlMap(node)) return;
+    for (const pair of node.items) {
+      const key = (pair.key as { value?: unknown } | null)?.value;
+      if (typeof key !== 'string') continue;
+      const value = pair.value as YamlNode | null;
+      const tag = value?.tag;
+      if (tag === '!reset') tags.reset.push([...at, key]);
+      else if (tag === '!override') tags.override.push([...at, key]);
+      walk(value, [...at, key]);
+    }
+  };
+  walk(parsed.contents, []);
+  const doc = parsed.toJS({ maxAliasCount: 1000 }) as unknown;
+  // A reset key is absent from this file (and, when merged, from the result).
+  for (const p of tags.reset) deleteAt(doc, p);
+  return { doc, tags };
+}
+
+function getAt(v: unknown, path: readonly string[]): unknown {
+  for (const k of path) v = isMap(v) ? v[k] : undefined;
+  return v;
+}
+function deleteAt(v: unknown, path: readonly string[]): void {
+  const parent = getAt(v, path.slice(0, -1));
+  if (isMap(parent)) delete parent[path.at(-1)!];
+}
+function setAt(v: unknown, path: readonly string[], value: unknown): void {
+  const parent = getAt(v, path.slice(0, -1));
+  if (isMap(parent)) parent[path.at(-1)!] = value;
+}
+
+/** After merging `over` (whose tags are `tags`, paths under `prefix`) onto a base: `!reset` keys go, `!override` ones replace. */
+function applyTags(merged: unknown, over: unknown, tags: MergeTags | undefined, prefix: readonly string[] = []): void {
+  if (!tags) return;
+  const under = (p: string[]) => p.length > prefix.length && prefix.every((k, i) => p[i] === k);
+  for (const p of tags.reset.filter(under)) deleteAt(merged, p.slice(prefix.length));
+  for (const p of tags.override.filter(under)) {
+    const rel = p.slice(prefix.length);
+    setAt(merged, rel, structuredClone(getAt(over, rel)));
+  }
 }
 
 /** Reads one file: YAML → interpolated → validated → normalised, relative paths against `baseDir`. */
@@ -41,12 +107,7 @@ function loadFile(path: string, vars: Variables, baseDir: string): ComposeDocume
   } catch (e) {
     throw new SlipwayError('ERR_COMPOSE_INVALID', `cannot read compose file ${path}: ${(e as Error).message}`, { hint: 'check the directory and file names given to ComposeEnvironment', cause: e });
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { merge: true, uniqueKeys: true });
-  } catch (e) {
-    throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`, { hint: 'fix the YAML at the line named', cause: e });
-  }
+  let { doc, tags } = parseWithTags(text, path);
   if (doc === null || doc === undefined) doc = {};
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: the top level must be a mapping (services:, networks:, …)`);
   const unset = new Set<string>();
@@ -57,23 +118,26 @@ function loadFile(path: string, vars: Variables, baseDir: string): ComposeDocume
   validateCompose(doc, path);
   const d = doc as Record<string, unknown>;
   if ('version' in d) log('%s: the top-level "version" is obsolete and ignored', path);
-  for (const key of ['include', 'models']) {
-    if (d[key] !== undefined) {
-      throw new SlipwayError('ERR_UNSUPPORTED', `${path}: the top-level "${key}" is not supported`, {
-        hint: key === 'include' ? 'pass the included files to ComposeEnvironment as further files instead' : `remove "${key}"`,
-      });
-    }
-  }
+  if (d.models !== undefined) throw new SlipwayError('ERR_UNSUPPORTED', `${path}: the top-level "models" is not supported`, { hint: 'remove "models"' });
   const services: Record<string, RawService> = {};
   for (const [name, svc] of Object.entries((d.services ?? {}) as Record<string, unknown>)) {
     services[name] = normalizeService((svc ?? {}) as RawService, baseDir, `${path}: services.${name}`);
   }
-  return {
+  const fileBacked = (kind: string) => {
+    const out = mapOfMaps(d[kind]);
+    for (const def of Object.values(out)) if (typeof def.file === 'string') def.file = hostPath(def.file, baseDir);
+    return out;
+  };
+  const out = {
     ...d,
     services,
     networks: mapOfMaps(d.networks),
     volumes: mapOfMaps(d.volumes),
+    secrets: fileBacked('secrets'),
+    configs: fileBacked('configs'),
   } as ComposeDocument;
+  tagsOf.set(out, tags);
+  return out;
 }
 
 function mapOfMaps(v: unknown): Record<string, Record<string, unknown>> {
@@ -91,25 +155,69 @@ function mapOfMaps(v: unknown): Record<string, Record<string, unknown>> {
  */
 export function loadCompose(projectDir: string, files: readonly string[], vars: Variables): ComposeDocument {
   const cache = new Map<string, ComposeDocument>();
-  const read = (path: string, baseDir: string): ComposeDocument => {
+  const read = (path: string, baseDir: string, v: Variables = vars, including: readonly string[] = []): ComposeDocument => {
     const key = `${path}\0${baseDir}`;
-    let doc = cache.get(key);
+    let doc = v === vars ? cache.get(key) : undefined;
     if (!doc) {
-      doc = loadFile(path, vars, baseDir);
-      cache.set(key, doc);
+      doc = loadFile(path, v, baseDir);
+      if (v === vars) cache.set(key, doc);
+      doc = resolveIncludes(doc, path, baseDir, v, [...including, path], read);
       resolveExtends(doc, path, baseDir, read);
     }
     return doc;
   };
-  let merged: ComposeDocument = { services: {}, networks: {}, volumes: {} };
+  let merged: ComposeDocument = { services: {}, networks: {}, volumes: {}, secrets: {}, configs: {} };
   for (const f of files) {
     const doc = read(resolve(projectDir, f), projectDir);
     merged = mergeDocuments(merged, doc);
   }
+  delete merged.include;
   return merged;
 }
 
-function resolveExtends(doc: ComposeDocument, path: string, baseDir: string, read: (p: string, base: string) => ComposeDocument): void {
+type Reader = (path: string, baseDir: string, vars?: Variables, including?: readonly string[]) => ComposeDocument;
+
+/**
+ * The top-level `include`: each entry's files (merged as overrides of one another) loaded as a project of their own
+ * (relative paths against `project_directory`, else the first file's directory; its `env_file` gives defaults for
+ * interpolation), and their resources added to this file's. A resource defined on both sides is an error, as in
+ * the Compose Specification.
+ */
+function resolveIncludes(doc: ComposeDocument, path: string, baseDir: string, vars: Variables, including: readonly string[], read: Reader): ComposeDocument {
+  const entries = (doc.include as unknown[] | undefined) ?? [];
+  if (!entries.length) return doc;
+  const out: ComposeDocument = { ...doc };
+  delete out.include;
+  for (const kind of RESOURCES) out[kind] = { ...doc[kind] };
+  const from = new Map<string, string>();
+  for (const entry of entries) {
+    const e = typeof entry === 'string' ? { path: entry } : (entry as { path: string | string[]; env_file?: string | string[]; project_directory?: string });
+    const paths = (Array.isArray(e.path) ? e.path : [e.path]).map((p) => hostPath(p, dirname(path)));
+    const dir = e.project_directory !== undefined ? hostPath(e.project_directory, dirname(path)) : dirname(paths[0]!);
+    let v = vars;
+    for (const f of e.env_file === undefined ? [] : Array.isArray(e.env_file) ? e.env_file : [e.env_file]) v = { ...readEnvFile(hostPath(f, dirname(path)), vars), ...v };
+    let sub: ComposeDocument = { services: {}, networks: {}, volumes: {}, secrets: {}, configs: {} };
+    for (const p of paths) {
+      if (including.includes(p)) throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: include cycle: ${[...including, p].join(' → ')}`, { hint: 'remove one of the include entries' });
+      sub = mergeDocuments(sub, read(p, dir, v, including));
+    }
+    for (const kind of RESOURCES) {
+      for (const [name, def] of Object.entries(sub[kind])) {
+        if (name in out[kind]) {
+          throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: ${kind}.${name} is defined both here (or by another include) and by the included ${from.get(`${kind}.${name}`) ?? paths.join(', ')}`, {
+            hint: `rename one of them, or extend the included one (extends: { file: ..., service: ${name} }) instead of including it`,
+          });
+        }
+        (out[kind] as Record<string, unknown>)[name] = def;
+        from.set(`${kind}.${name}`, paths.join(', '));
+      }
+    }
+  }
+  tagsOf.set(out, tagsOf.get(doc)!);
+  return out;
+}
+
+function resolveExtends(doc: ComposeDocument, path: string, baseDir: string, read: Reader): void {
   const done = new Set<string>();
   const visit = (name: string, stack: string[]): RawService => {
     const svc = doc.services[name];
@@ -130,6 +238,7 @@ function resolveExtends(doc: ComposeDocument, path: string, baseDir: string, rea
     // What a service inherits: everything but its base's dependencies on services that are not in this file (compose keeps them; so do we).
     const { extends: _b, ...inherited } = base;
     const result = mergeService(inherited, own);
+    applyTags(result, own, tagsOf.get(doc), ['services', name]);
     doc.services[name] = result;
     done.add(name);
     return result;
@@ -140,13 +249,17 @@ function resolveExtends(doc: ComposeDocument, path: string, baseDir: string, rea
 function mergeDocuments(a: ComposeDocument, b: ComposeDocument): ComposeDocument {
   const services = { ...a.services };
   for (const [name, svc] of Object.entries(b.services)) services[name] = services[name] ? mergeService(services[name]!, svc) : svc;
-  return {
+  const merged: ComposeDocument = {
     ...a,
     ...b,
     services,
     networks: deepMerge(a.networks, b.networks, '') as ComposeDocument['networks'],
     volumes: deepMerge(a.volumes, b.volumes, '') as ComposeDocument['volumes'],
+    secrets: deepMerge(a.secrets, b.secrets, '') as ComposeDocument['secrets'],
+    configs: deepMerge(a.configs, b.configs, '') as ComposeDocument['configs'],
   };
+  applyTags(merged, b, tagsOf.get(b));
+  return merged;
 }
 
 /** Keys whose value an override replaces whole (compose-spec merge.md). */
@@ -239,6 +352,9 @@ function normalizeService(svc: RawService, baseDir: string, where: string): RawS
     out.ulimits = u;
   }
   if (Array.isArray(svc.volumes)) out.volumes = svc.volumes.map((v) => normalizeVolume(v, baseDir, where));
+  for (const kind of ['secrets', 'configs'] as const) {
+    if (Array.isArray(svc[kind])) out[kind] = (svc[kind] as unknown[]).map((x) => (typeof x === 'string' ? { source: x } : { ...(x as object) }));
+  }
   return out;
 }
 

@@ -19,7 +19,7 @@ const HONOURED = new Set([
   'networks', 'volumes', 'tmpfs', 'user', 'working_dir', 'hostname', 'labels', 'stop_signal', 'stop_grace_period',
   'deploy', 'mem_limit', 'memswap_limit', 'cpus', 'pids_limit', 'scale', 'profiles', 'init', 'extra_hosts', 'cap_add',
   'cap_drop', 'ulimits', 'shm_size', 'security_opt', 'platform', 'pull_policy', 'network_mode', 'privileged', 'read_only',
-  'links', 'external_links',
+  'links', 'external_links', 'secrets', 'configs',
 ]);
 
 /** Keys that change nothing a test can observe on this runtime: ignored with a debug-log warning (`DEBUG=slipway:compose`). */
@@ -31,7 +31,7 @@ const IGNORED = new Set([
 
 /**
  * Refuses, before anything starts, a service key this runtime cannot honour (`privileged`, `devices`,
- * `network_mode: service:x`, `secrets`…), and logs the ones it ignores.
+ * `network_mode: service:x`…), and logs the ones it ignores.
  * @throws SlipwayError `ERR_UNSUPPORTED` naming the service and the key.
  */
 export function checkServiceKeys(name: string, svc: RawService): void {
@@ -73,6 +73,11 @@ export interface ServiceContext {
   anonymousVolume: (service: string, index: number, target: string) => Volume;
   /** The image to run (the built one when the service has `build`). */
   image: string;
+  /** Top-level secrets and configs. */
+  secrets: Readonly<Record<string, Record<string, unknown>>>;
+  configs: Readonly<Record<string, Record<string, unknown>>>;
+  /** A host file holding `content` for a secret or config that is not a file (`environment:`, `content:`), mounted read-only. */
+  materialize: (kind: 'secrets' | 'configs', name: string, content: string) => string;
 }
 
 /**
@@ -138,6 +143,7 @@ export function serviceContainer(ctx: ServiceContext, name: string, svc: RawServ
   c = healthcheck(c, svc, step);
   c = ports(c, svc, step);
   c = mounts(c, ctx, name, svc, index, step);
+  c = secretsAndConfigs(c, ctx, name, svc, step);
   const mode = svc.network_mode as string | undefined;
   if (mode === 'none' || mode === 'host') {
     c = c.withNetworkMode(mode);
@@ -288,6 +294,43 @@ function mounts(c: Container, ctx: ServiceContext, name: string, svc: RawService
       else if (k === 'mode') mode = parseInt(val, 8);
     }
     c = step('tmpfs', () => c.withTmpfs(path, { size, mode }));
+  }
+  return c;
+}
+
+/**
+ * `secrets` at `/run/secrets/<target or source>` and `configs` at their `target` (default `/<source>`), each a
+ * read-only bind of the file (or of a file written with the `environment`/`content` value), as Compose does without
+ * Swarm. `uid`/`gid`/`mode` cannot change a bind-mounted file and are ignored with a log line, as Compose does.
+ */
+function secretsAndConfigs(c: Container, ctx: ServiceContext, name: string, svc: RawService, step: Step): Container {
+  for (const kind of ['secrets', 'configs'] as const) {
+    for (const ref of (svc[kind] as { source: string; target?: string; uid?: unknown; gid?: unknown; mode?: unknown }[] | undefined) ?? []) {
+      const def = ctx[kind][ref.source];
+      const at = `service ${name}: ${kind}.${ref.source}`;
+      if (!def) throw new SlipwayError('ERR_COMPOSE_INVALID', `${at}: "${ref.source}" is not declared in the top-level ${kind}`, { hint: `add it under ${kind}: at the top level with file: (or environment:${kind === 'configs' ? ' or content:' : ''})` });
+      if (def.external !== undefined && def.external !== false) {
+        throw new SlipwayError('ERR_UNSUPPORTED', `${at}: external ${kind} need Swarm`, { hint: `declare it with file: instead` });
+      }
+      if (ref.uid !== undefined || ref.gid !== undefined || ref.mode !== undefined) log('%s: uid, gid and mode are ignored for a file-backed %s (as in docker compose)', at, kind.slice(0, -1));
+      let source: string;
+      if (typeof def.file === 'string') {
+        source = def.file;
+        if (!existsSync(source)) throw new SlipwayError('ERR_COMPOSE_INVALID', `${at}: file ${source} does not exist`, { hint: 'create it, or fix the path (relative to the compose file)' });
+      } else if (typeof def.environment === 'string') {
+        const value = ctx.vars[def.environment];
+        if (value === undefined) throw new SlipwayError('ERR_COMPOSE_INVALID', `${at}: variable ${def.environment} is not set`, { hint: `set ${def.environment} (environment, .env or withEnvironment)` });
+        source = ctx.materialize(kind, ref.source, value);
+      } else if (kind === 'configs' && typeof def.content === 'string') {
+        source = ctx.materialize(kind, ref.source, def.content);
+      } else {
+        throw new SlipwayError('ERR_COMPOSE_INVALID', `${at}: the top-level definition has no file:${kind === 'configs' ? ', content:' : ''} or environment:`, { hint: 'give it a source' });
+      }
+      const target = kind === 'secrets'
+        ? (ref.target?.startsWith('/') ? ref.target : `/run/secrets/${ref.target ?? ref.source}`)
+        : (ref.target ?? `/${ref.source}`);
+      c = step(`${kind}.${ref.source}`, () => c.withBind(source, target, { readonly: true }));
+    }
   }
   return c;
 }

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import type { Network } from '../api/network.js';
@@ -14,6 +15,8 @@ export interface ComposeResources {
   networks: Network[];
   /** Volumes the project owns (not external ones). */
   volumes: Volume[];
+  /** Host files and dirs of its own (secret and config values), removed after the containers. */
+  files: string[];
 }
 
 /**
@@ -86,6 +89,7 @@ export class StartedComposeEnvironment implements AsyncDisposable {
     await Promise.all(started.map(([, c]) => c.stop({ timeout: opts.timeout }).catch((e) => errors.push(e))));
     await Promise.all(started.map(([, c]) => c.remove().catch((e) => errors.push(e))));
     await Promise.all(this.#r.networks.map((n) => n.remove().catch((e) => errors.push(e))));
+    await Promise.all(this.#r.files.map((f) => rm(f, { recursive: true, force: true }).catch((e) => errors.push(e))));
     this.#fail(errors);
   }
 

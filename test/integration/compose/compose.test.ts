@@ -65,7 +65,7 @@ skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () =>
     expect(Network.byName('shop-stack_default')).toBeUndefined();
   }, 300_000);
 
-  it('service options reach the container: port range and long syntax, extra_hosts, ulimits, shm_size, tmpfs, caps, env precedence, stop_signal', async () => {
+  it('service options reach the container: port range and long syntax, extra_hosts, ulimits, shm_size, tmpfs, caps, env precedence, secrets and configs, stop_signal', async () => {
     const env = await compose('options').withEnvironment({ FROM_SHELL: 'shell' }).up();
     started.push(env);
     const box = env.getContainer('box-1');
@@ -81,6 +81,9 @@ skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () =>
     expect(await sh(env, 'box-1', 'touch /tmp/f && chown 1 /tmp/f 2>/dev/null && echo chowned || echo refused')).toBe('refused');
     // environment > env_file > the image's ENV; a bare name in environment comes from the interpolation variables.
     expect(await sh(env, 'box-1', 'echo "$FROM_SHELL $EXPLICIT $ONLY_IN_FILE ${PATH%%:*}"')).toBe('shell environment env_file /custom');
+    // Secrets at /run/secrets/<name or target>, configs at their target (default /<name>), read-only.
+    expect(await sh(env, 'box-1', 'cat /run/secrets/db_password /run/secrets/key.txt /etc/app.conf /banner; echo')).toBe('s3cret\nshellsetting=1\nhello from shell');
+    expect(await sh(env, 'box-1', 'for f in /run/secrets/db_password /etc/app.conf /banner; do echo x >> $f 2>/dev/null && echo "$f written"; done; echo done')).toBe('done');
     await env.down();
     // down() sent the service's stop_signal (USR1: the script exits 7), not SIGTERM.
     expect(await box.wait()).toMatchObject({ exitCode: 7 });
