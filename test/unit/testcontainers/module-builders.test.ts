@@ -149,3 +149,22 @@ describe('every with* of every slipway/testcontainers module mutates the builder
     }
   }
 });
+
+describe('every slipway/testcontainers module has a default wait (issue 10: the same care for every module)', () => {
+  it('a readiness check beyond "the process runs", with testcontainers\' 120 s, unless you chose a strategy', async () => {
+    for (const { name, make } of modules) {
+      const o = (await (make() as unknown as { build(): Promise<Container> }).build()).options;
+      const wait = (o.waitStrategy as { describe?(): string } | undefined)?.describe?.();
+      expect(wait, `${name}: a default wait strategy`).toBeTruthy();
+      // testcontainers' modules wait for the service (a log line, a health check, the ports or HTTP), never nothing.
+      expect(wait, name).toMatch(/port|command|log|HTTP|health/i);
+      expect(o.startupTimeout, name).toBe(120_000);
+      const chosen = Wait.forLogMessage('mine');
+      const c = make();
+      c.withWaitStrategy(chosen);
+      expect((await (c as unknown as { build(): Promise<Container> }).build()).options.waitStrategy, `${name}: the user's strategy`).toBe(chosen);
+    }
+    expect(modules.map((m) => m.name).sort()).toEqual(expect.arrayContaining(['EtcdContainer', 'MariaDbContainer', 'MemcachedContainer', 'MosquittoContainer',
+      'MySqlContainer', 'NatsContainer', 'NginxContainer', 'OpenLdapContainer', 'PostgreSqlContainer', 'RabbitMQContainer', 'RedisContainer', 'ZooKeeperContainer']));
+  });
+});
