@@ -12,7 +12,7 @@ import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { chainIds, type ContainerConfig, type ImageConfigFile } from '../image/manifest.js';
-import { hostPlatform, type Platform } from '../image/platform.js';
+import { hostPlatform, parsePlatform, platformString, type Platform } from '../image/platform.js';
 import { imageConfigOf, pull, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
 import { ImageStore } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
@@ -63,6 +63,13 @@ export interface BuildOptions {
   cache?: boolean;
   /** Tag for the result (`name[:tag]`). @defaultValue `localhost/slipway-build:<config digest prefix>` */
   tag?: string;
+  /**
+   * The platform to build for (`--platform`, `os/arch[/variant]`): FROM images without `--platform` are pulled for it,
+   * the image records it, and `TARGETPLATFORM`/`TARGETOS`/`TARGETARCH`/`TARGETVARIANT` name it. slipway does not
+   * emulate other CPUs: a RUN in a stage whose platform this machine cannot execute fails (COPY-only stages work;
+   * use `FROM --platform=$BUILDPLATFORM` for stages that run tools). @defaultValue this machine's platform
+   */
+  platform?: string;
   /** Pull policy for FROM images. @defaultValue the `pullPolicy` setting, else `'missing'` */
   pullPolicy?: PullPolicy;
   /**
@@ -114,6 +121,22 @@ interface Stage {
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Proxy args Docker accepts as build args without an ARG line. */
 const PREDEFINED_ARGS = new Set(['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy']);
+
+/** Docker's predefined platform ARGs for a platform (`linux/arm64`: arm64's default variant is not shown, as BuildKit). */
+function platformArgs(prefix: 'BUILD' | 'TARGET', p: Platform): [string, string][] {
+  const variant = p.architecture === 'arm64' && p.variant === 'v8' ? '' : (p.variant ?? '');
+  return [
+    [`${prefix}PLATFORM`, platformString({ os: p.os, architecture: p.architecture, variant: variant || undefined })],
+    [`${prefix}OS`, p.os], [`${prefix}ARCH`, p.architecture], [`${prefix}VARIANT`, variant],
+  ];
+}
+
+/** Whether this machine executes binaries of `p` natively (no emulation: same architecture, or 386 on amd64). */
+function runnable(p: Platform, host: Platform): boolean {
+  if (p.os !== host.os) return false;
+  if (p.architecture === host.architecture) return p.architecture !== 'arm' || (Number(p.variant?.slice(1) ?? 7) <= Number(host.variant?.slice(1) ?? 7));
+  return p.architecture === '386' && host.architecture === 'amd64';
+}
 
 function sha256(s: string | Buffer): string {
   return createHash('sha256').update(s).digest('hex');
@@ -193,6 +216,9 @@ class Builder {
   readonly store: ImageStore;
   readonly useCache: boolean;
   readonly escape: string;
+  /** This machine's platform (`BUILDPLATFORM`) and the one the build is for (`TARGETPLATFORM`). */
+  readonly buildPlatform: Platform = hostPlatform();
+  readonly targetPlatform: Platform;
   cached = 0;
   executed = 0;
   #ownership: Awaited<ReturnType<typeof layerOwnership>> | undefined;
@@ -208,6 +234,11 @@ class Builder {
     this.store = new ImageStore(opts.storeDir ?? loadConfig().values.storeDir);
     this.useCache = opts.cache !== false;
     this.escape = df.escape;
+    try {
+      this.targetPlatform = opts.platform ? parsePlatform(opts.platform) : this.buildPlatform;
+    } catch (e) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `build option platform: ${(e as Error).message}`, { hint: 'use os/arch[/variant], e.g. linux/amd64 or linux/arm64', cause: e });
+    }
   }
 
   async ownership(): Promise<Awaited<ReturnType<typeof layerOwnership>>> {
@@ -224,7 +255,8 @@ class Builder {
     const { globals, stages } = splitStages(this.df.instructions);
     const buildArgs = this.opts.buildArgs ?? {};
     // Global ARGs: visible to FROM lines, and to stages that declare them again.
-    const globalArgs = new Map<string, string>();
+    // Docker's predefined platform ARGs are in the global scope (FROM lines see them; a stage declares them to use them).
+    const globalArgs = new Map<string, string>([...platformArgs('BUILD', this.buildPlatform), ...platformArgs('TARGET', this.targetPlatform)]);
     for (const ins of globals) {
       for (const w of splitWords(ins.args, this.escape)) {
         const [name, def] = this.#argDecl(w, ins, globalArgs);
@@ -273,14 +305,24 @@ class Builder {
     const fromWord = expandWord(stage.from.args.split(/\s+/)[0]!, globalArgs, this.escape);
     let state: StageState;
     const parentStage = this.#stageRef(fromWord, stages, stage.index);
+    const platformFlag = stage.from.flags.platform?.[0];
+    let platform = this.targetPlatform;
+    if (platformFlag !== undefined) {
+      const expanded = expandWord(platformFlag, globalArgs, this.escape);
+      try {
+        platform = parsePlatform(expanded);
+      } catch (e) {
+        throw buildError(stage.from, `--platform=${expanded}: ${(e as Error).message}`, 'use os/arch[/variant], e.g. linux/amd64 or $BUILDPLATFORM', e);
+      }
+    }
     this.opts.onProgress?.({ type: 'step', stage: label, step: 1, total, instruction: stage.from.original, cached: true });
     if (parentStage) {
       const p = await this.#buildStage(parentStage, stages, globalArgs, visiting);
       state = { ...p, name: label, config: structuredClone(p.config), history: [...p.history], layers: [...p.layers], args: new Map() };
     } else if (fromWord.toLowerCase() === 'scratch') {
-      state = { name: label, layers: [], config: { Env: [] }, history: [], platform: hostPlatform(), key: 'scratch', args: new Map() };
+      state = { name: label, layers: [], config: { Env: [] }, history: [], platform, key: sha256(`scratch ${platformString(platform)}`), args: new Map() };
     } else {
-      state = await this.#fromImage(fromWord, stage.from, label);
+      state = await this.#fromImage(fromWord, stage.from, label, platformFlag !== undefined || this.opts.platform !== undefined ? platform : undefined);
     }
     // ONBUILD triggers of the base run first, as if written after FROM; the result does not inherit them.
     const steps = [...this.#triggers(state, stage.from), ...stage.steps];
@@ -362,12 +404,12 @@ class Builder {
     return m;
   }
 
-  async #fromImage(ref: string, ins: Instruction, label: string): Promise<StageState> {
+  async #fromImage(ref: string, ins: Instruction, label: string, platform: Platform | undefined): Promise<StageState> {
     const own = await this.ownership();
     let image: Image;
     try {
       image = await pull(ref, {
-        policy: this.opts.pullPolicy, platform: ins.flags.platform?.[0], signal: this.opts.signal, storeDir: this.opts.storeDir,
+        policy: this.opts.pullPolicy, platform, signal: this.opts.signal, storeDir: this.opts.storeDir,
         mappingKey: own.mappingKey, applyOwnership: own.applyOwnership, removeTree: own.removeTree,
       });
     } catch (e) {
@@ -531,6 +573,11 @@ class Builder {
     else argv = [...shell, [ins.args, ...ins.heredocs.map((h) => `${h.content}${h.name}`)].join('\n')];
     const network = ins.flags.network?.[0] ?? 'default';
     if (!['default', 'none'].includes(network)) throw buildError(ins, `RUN --network=${network} is not supported`, 'use --network=none or the default');
+    if (!runnable(state.platform, this.buildPlatform)) {
+      throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): the stage is for ${platformString(state.platform)} and this machine runs ${platformString(this.buildPlatform)}; slipway does not emulate other CPUs (no qemu)`, {
+        hint: 'run build tools in a stage FROM --platform=$BUILDPLATFORM and cross-compile for $TARGETARCH, or build on a matching machine; COPY-only stages work for any platform',
+      });
+    }
     if (ins.flags.security) throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (RUN): --security is not supported`, { hint: 'remove the flag' });
     // The environment of the step: declared ARGs (build args given) under the stage's ENV.
     const env: Record<string, string> = {};
@@ -566,7 +613,7 @@ class Builder {
       const s = await this.#buildStage(st, stages, globalArgs, visiting);
       return { tree: layerTree(new LayerView(s.layers.map((l) => l.dir!).reverse()), `stage ${from}`), key: s.key };
     }
-    const img = await this.#fromImage(from, { keyword: 'RUN', flags: {}, args: '', heredocs: [], line: 0, original: '' }, from);
+    const img = await this.#fromImage(from, { keyword: 'RUN', flags: {}, args: '', heredocs: [], line: 0, original: '' }, from, this.opts.platform !== undefined ? this.targetPlatform : undefined);
     return { tree: layerTree(new LayerView(img.layers.map((l) => l.dir!).reverse()), `image ${from}`), key: img.key };
   }
 
@@ -712,7 +759,7 @@ class Builder {
         tree = layerTree(new LayerView(s.layers.map((l) => l.dir!).reverse()), `stage ${fromName}`);
         fromKey = s.key;
       } else {
-        const img = await this.#fromImage(fromName, ins, fromName);
+        const img = await this.#fromImage(fromName, ins, fromName, this.opts.platform !== undefined ? state.platform : undefined);
         tree = layerTree(new LayerView(img.layers.map((l) => l.dir!).reverse()), `image ${fromName}`);
         fromKey = img.key;
       }

@@ -25,6 +25,8 @@ export interface BuildCommand {
   secrets?: Record<string, BuildSecret>;
   /** Also export the result: `oci-layout:<dir>[:tag]` or `docker-archive:<file>` (`-o`, `--output`). */
   output?: string;
+  /** `--platform os/arch[/variant]`: the platform to build for. */
+  platform?: string;
 }
 
 /** Parses the arguments after `build`. @throws {@link UsageError} */
@@ -35,7 +37,7 @@ export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = pro
       args: [...args], allowPositionals: true, strict: true,
       options: {
         tag: { type: 'string', short: 't' }, file: { type: 'string', short: 'f' }, 'build-arg': { type: 'string', multiple: true },
-        secret: { type: 'string', multiple: true },
+        secret: { type: 'string', multiple: true }, platform: { type: 'string' },
         target: { type: 'string' }, 'no-cache': { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -67,6 +69,7 @@ export function parseBuild(args: readonly string[], env: NodeJS.ProcessEnv = pro
     cache: !values['no-cache'], quiet: !!values.quiet,
     ...(Object.keys(secrets).length ? { secrets } : {}),
     ...(values.output !== undefined ? { output: outputSpec(values.output) } : {}),
+    ...(values.platform !== undefined ? { platform: values.platform } : {}),
   };
 }
 
@@ -108,7 +111,7 @@ export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number
     const { Container } = await import('../api/container.js');
     const ref = await Container.fromDockerfile(cmd.context, {
       dockerfile: cmd.dockerfile, buildArgs: cmd.buildArgs, target: cmd.target, cache: cmd.cache, tag: cmd.tag,
-      secrets: cmd.secrets, signal: abort.signal, onProgress: show,
+      secrets: cmd.secrets, platform: cmd.platform, signal: abort.signal, onProgress: show,
     });
     view?.finish(true);
     if (!cmd.quiet) await write(io.stderr, `built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);

@@ -180,6 +180,7 @@ Options:
       --build-arg K=V      set a build argument (--build-arg K passes K from this environment); repeatable
       --secret SPEC        id=ID,src=FILE or id=ID,env=VAR: a secret for RUN --mount=type=secret,id=ID
                            (never stored in the image or the cache); repeatable
+      --platform OS/ARCH   build for this platform (FROM images are pulled for it; RUN needs this machine's CPU)
       --target STAGE       build this stage (stages it does not need are skipped)
       --no-cache           run every step again (the results still refresh the cache)
   -o, --output DEST        also export the image: oci-layout:<dir>[:tag], docker-archive:<file.tar> or a file path

@@ -1,6 +1,6 @@
 /** testcontainers' `GenericContainerBuilder` (from `GenericContainer.fromDockerfile`) over slipway's own builder. */
 import { Container } from '../api/container.js';
-import { invalidArgument, unsupported } from '../errors.js';
+import { invalidArgument } from '../errors.js';
 import type { BuildSecret } from '../build/run-mounts.js';
 import type { ImagePullPolicy } from './pull-policy.js';
 import { randomUuid } from './utils.js';
@@ -21,6 +21,7 @@ export class GenericContainerBuilder<C> {
   #cache = true;
   #pullPolicy: ImagePullPolicy | undefined;
   #secrets: Record<string, BuildSecret> = {};
+  #platform: string | undefined;
 
   /** @internal Use `GenericContainer.fromDockerfile`. */
   constructor(
@@ -72,9 +73,14 @@ export class GenericContainerBuilder<C> {
     return this;
   }
 
-  /** @throws SlipwayError `ERR_UNSUPPORTED`: builds are for this host's platform. */
-  withPlatform(_platform: string): this {
-    throw unsupported('GenericContainerBuilder.withPlatform()', 'slipway builds images for this host\'s platform only', 'remove withPlatform(), or use FROM --platform=… for a base image');
+  /**
+   * The platform to build for (`docker build --platform`). slipway does not emulate other CPUs: a RUN in a stage for
+   * another architecture fails; COPY-only stages and `FROM --platform=$BUILDPLATFORM` stages work.
+   */
+  withPlatform(platform: string): this {
+    if (typeof platform !== 'string' || !platform) throw invalidArgument('platform', platform, 'a platform such as "linux/amd64"');
+    this.#platform = platform;
+    return this;
   }
 
   /**
@@ -83,7 +89,7 @@ export class GenericContainerBuilder<C> {
    */
   async build(image?: string, _options: { deleteOnExit?: boolean } = {}): Promise<C> {
     const ref = await Container.fromDockerfile(this.context, {
-      dockerfile: this.dockerfileName, buildArgs: this.#buildArgs, target: this.#target, cache: this.#cache, secrets: this.#secrets,
+      dockerfile: this.dockerfileName, buildArgs: this.#buildArgs, target: this.#target, cache: this.#cache, secrets: this.#secrets, platform: this.#platform,
       pullPolicy: this.#pullPolicy?.shouldPull() ? 'always' : 'missing',
       tag: image ?? `localhost/testcontainers/${randomUuid().slice(0, 12)}`,
     });

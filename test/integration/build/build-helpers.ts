@@ -56,9 +56,9 @@ export interface ConfigFile {
 }
 
 /** The full image config a build stored (through its manifest). */
-export async function configFile(ref: string): Promise<ConfigFile> {
+export async function configFile(ref: string, platform?: string): Promise<ConfigFile> {
   const store = new ImageStore(defaultStoreRoot());
-  const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never' })).manifestDigest))!.toString()) as { config: { digest: string } };
+  const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never', platform })).manifestDigest))!.toString()) as { config: { digest: string } };
   return JSON.parse((await store.readBlob(manifest.config.digest))!.toString()) as ConfigFile;
 }
 

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { GenericContainer, PullPolicy, SlipwayError } from '../../../src/testcontainers.js';
+import { pull } from '../../../src/image/index.js';
+import { hostPlatform } from '../../../src/image/platform.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const ctx = mkdtempSync(join(tmpdir(), 'slipway-tc-build-'));
@@ -29,6 +31,11 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     } finally {
       await started.stop();
     }
-    expect(() => GenericContainer.fromDockerfile(ctx).withPlatform('linux/arm64')).toThrow(SlipwayError);
+    // withPlatform reaches the builder: a COPY-only image for another platform is stored for that platform.
+    const foreign = hostPlatform().architecture === 'arm64' ? 'amd64' : 'arm64';
+    writeFileSync(join(ctx, 'scratch.Dockerfile'), 'FROM scratch\nCOPY app.Dockerfile /x\n');
+    await GenericContainer.fromDockerfile(ctx, 'scratch.Dockerfile').withPlatform(`linux/${foreign}`).build('slipway-test/tc-build:foreign');
+    expect((await pull('slipway-test/tc-build:foreign', { policy: 'never', platform: `linux/${foreign}` })).platform.architecture).toBe(foreign);
+    expect(() => GenericContainer.fromDockerfile(ctx).withPlatform('')).toThrow(SlipwayError);
   });
 });

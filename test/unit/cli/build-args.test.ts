@@ -17,6 +17,11 @@ describe('slipway build arguments', () => {
     expect(() => parseCommandLine(['build', '--secret', 'id=a,type=ssh', '.'])).toThrow(/type=ssh/);
   });
 
+  it('--platform is passed on as given (the builder parses it)', () => {
+    expect(parseCommandLine(['build', '--platform', 'linux/arm64', '.'])).toMatchObject({ command: 'build', platform: 'linux/arm64' });
+    expect(parseCommandLine(['build', '.'])).not.toHaveProperty('platform');
+  });
+
   it('bad input is a UsageError naming the fix', () => {
     expect(() => parseCommandLine(['build'])).toThrow(UsageError);
     expect(() => parseCommandLine(['build', 'a', 'b'])).toThrow(/takes one context directory/);
