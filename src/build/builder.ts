@@ -25,6 +25,7 @@ import { expandWord, expandWords } from './substitute.js';
 import { contextTree, layerTree, planCopy, type CopyItem, type SourceTree } from './copy.js';
 import { LayerView } from './layer-view.js';
 import { prepareRunMounts, type BuildSecret } from './run-mounts.js';
+import { fetchRemote, isUrl } from './remote.js';
 
 const debug = logger('build');
 
@@ -738,13 +739,22 @@ class Builder {
   async #copy(state: StageState, ins: Instruction, stages: Stage[], globalArgs: Map<string, string>, visiting: Set<number>, before: number, progress: (cached: boolean, durationMs?: number) => void): Promise<boolean> {
     const vars = this.#vars(state);
     const words = ins.json ? ins.json.map((w) => expandWord(w, vars, this.escape)) : expandWords(ins.args, vars, this.escape);
-    const inline = ins.heredocs.map((h) => ({ name: h.name, content: Buffer.from(h.expand ? expandWord(h.content.replace(/(["'\\`])/g, '\\$1'), vars, this.escape) : h.content) }));
+    const inline: { name: string; content: Buffer; mode?: number; mtime?: Date }[] = ins.heredocs.map((h) => ({ name: h.name, content: Buffer.from(h.expand ? expandWord(h.content.replace(/(["'\\`])/g, '\\$1'), vars, this.escape) : h.content) }));
     const heredocWords = new Set(ins.heredocs.map((h) => h.name));
     const args = words.filter((w) => !/^<<-?/.test(w) || !heredocWords.has(w.replace(/^<<-?["']?|["']?$/g, '')));
     if (args.length < 1 || args.length + inline.length < 2) throw buildError(ins, `${ins.keyword} needs at least one source and a destination`);
-    if (ins.keyword === 'ADD' && args.slice(0, -1).some((s) => /^[a-z]+:\/\//i.test(s))) {
-      throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (ADD): ADD of a URL is not supported yet`, { hint: 'download the file into the build context and COPY it' });
+    if (ins.keyword === 'COPY' && args.slice(0, -1).some((s) => isUrl(s))) throw buildError(ins, 'COPY cannot take a URL as its source', 'use ADD <url> <dest>');
+    // ADD <url>: downloaded each build (as BuildKit does); the content, name and mtime are the step's input.
+    const urls = ins.keyword === 'ADD' ? args.slice(0, -1).filter((s) => isUrl(s)) : [];
+    const checksum = ins.flags.checksum?.[0];
+    if (checksum !== undefined && (ins.keyword !== 'ADD' || urls.length !== args.length - 1)) {
+      throw buildError(ins, '--checksum is only supported for ADD of http(s) URLs', 'remove --checksum, or use it on an ADD <url>');
     }
+    for (const u of urls) {
+      const f = await fetchRemote(u, { line: ins.line, checksum, signal: this.opts.signal });
+      inline.push({ name: f.name, content: f.content, mode: 0o600, ...(f.mtime ? { mtime: f.mtime } : {}) });
+    }
+    const localSources = args.slice(0, -1).filter((s) => !urls.includes(s));
     const rawDest = args[args.length - 1]!;
     const workdir = state.config.WorkingDir || '/';
     const dest = (rawDest.startsWith('/') ? rawDest : posix.join(workdir, rawDest)) + (rawDest.endsWith('/') && rawDest !== '/' ? '/' : '');
@@ -774,7 +784,7 @@ class Builder {
       chmod = parseInt(m, 8);
     }
     const view = new LayerView(state.layers.map((l) => l.dir!).reverse());
-    const plan = await planCopy(tree, { sources: args.slice(0, -1), dest, owner, chmod, inline, extractArchives: ins.keyword === 'ADD' && from === undefined }, async (abs) => {
+    const plan = await planCopy(tree, { sources: localSources, dest, owner, chmod, inline, extractArchives: ins.keyword === 'ADD' && from === undefined }, async (abs) => {
       const e = await view.lookup(await view.resolve(abs, true));
       return Boolean(e?.st.isDirectory());
     });
@@ -818,7 +828,10 @@ class Builder {
       const parent = await parentOf(it.rel);
       await ensureDirs(parent);
       const rel = parent ? `${parent}/${posix.basename(it.rel)}` : posix.basename(it.rel);
-      const h = { name: it.type === 'directory' ? `${rel}/` : rel, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid, ...(it.linkname !== undefined ? { linkname: it.linkname } : {}) };
+      const h = {
+        name: it.type === 'directory' ? `${rel}/` : rel, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid,
+        ...(it.linkname !== undefined ? { linkname: it.linkname } : {}), ...(it.mtime ? { mtime: it.mtime } : {}),
+      };
       out.set(rel, { h, content: it.content });
     }
     const w = new LayerWriter(tar);

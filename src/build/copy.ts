@@ -23,6 +23,8 @@ export interface CopyItem {
   gid: number;
   content?: Buffer;
   linkname?: string;
+  /** The entry's mtime in the layer (ADD <url>'s Last-Modified); else the layer's normalised epoch. */
+  mtime?: Date;
 }
 
 /** Where COPY reads from. */
@@ -167,8 +169,8 @@ export interface CopyRequest {
   chmod?: number;
   /** ADD: a local tar archive (plain or gzip) is extracted into the destination instead of copied. */
   extractArchives?: boolean;
-  /** Inline files (heredocs): name → content. */
-  inline?: { name: string; content: Buffer }[];
+  /** Inline files (heredocs, and ADD's downloads: mode 0600 and the server's mtime). */
+  inline?: { name: string; content: Buffer; mode?: number; mtime?: Date }[];
   /** Largest tar ADD extracts after decompression. @defaultValue {@link MAX_ADD_ARCHIVE} */
   maxArchiveBytes?: number;
 }
@@ -294,12 +296,12 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
   }
   for (const f of req.inline ?? []) {
     const intoDir = destDirForced || (await destIsExistingDir(dest));
-    put(intoDir ? join(destRel, f.name) : destRel, { type: 'file', mode: 0o644, content: f.content });
+    put(intoDir ? join(destRel, f.name) : destRel, { type: 'file', mode: f.mode ?? 0o644, content: f.content, ...(f.mtime ? { mtime: f.mtime } : {}) });
   }
   const sorted = [...items.values()].filter((i) => i.rel !== '').sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
   const h = createHash('sha256');
   for (const i of sorted) {
-    h.update(`${i.rel}\0${i.type}\0${i.mode}\0${i.uid}\0${i.gid}\0${i.linkname ?? ''}\0`);
+    h.update(`${i.rel}\0${i.type}\0${i.mode}\0${i.uid}\0${i.gid}\0${i.linkname ?? ''}\0${i.mtime ? i.mtime.getTime() : ''}\0`);
     if (i.content) h.update(createHash('sha256').update(i.content).digest());
   }
   return { items: sorted, hash: h.digest('hex') };
