@@ -1,8 +1,8 @@
 /**
  * Finds and merges slipway's configuration, lowest precedence first:
- * defaults < `~/.testcontainers.properties` (`hub.image.name.prefix`) < `$XDG_CONFIG_HOME/slipway/config.json`
+ * defaults < `~/.testcontainers.properties` (`hub.image.name.prefix`, `testcontainers.reuse.enable`) < `$XDG_CONFIG_HOME/slipway/config.json`
  * (`~/.config/slipway/config.json`) < `slipway.config.json` (the nearest from the working directory upward, or the
- * file `$SLIPWAY_CONFIG` names) < environment variables (`TESTCONTAINERS_HUB_IMAGE_NAME_PREFIX`, then `SLIPWAY_*`).
+ * file `$SLIPWAY_CONFIG` names) < environment variables (`SLIPWAY_*` before testcontainers' `TESTCONTAINERS_*`).
  * Read on each use (a few small files), so a test that changes the environment sees the change.
  */
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,11 @@ import { SETTINGS, SETTING_KEYS, homeOf, type SettingKey, type SlipwayConfig, ty
 /** The name of a project config file, looked for from the working directory upward. */
 export const PROJECT_CONFIG_NAME = 'slipway.config.json';
 const MAX_CONFIG_BYTES = 1 << 20;
+/** The `~/.testcontainers.properties` keys slipway reads, and the settings they set. */
+const TESTCONTAINERS_PROPERTIES: readonly (readonly [string, SettingKey])[] = [
+  ['hub.image.name.prefix', 'hubImageNamePrefix'],
+  ['testcontainers.reuse.enable', 'reuse'],
+];
 
 /** Where {@link loadConfig} looks. */
 export interface ConfigSources {
@@ -90,11 +95,12 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   const tcText = readText(where.testcontainers);
   if (tcText !== undefined) {
     files.push(where.testcontainers);
-    const prefix = propertiesValue(tcText, 'hub.image.name.prefix');
-    if (prefix) {
-      const src: ValueSource = { origin: where.testcontainers, keyPath: 'hub.image.name.prefix', baseDir: path.dirname(where.testcontainers), home };
-      values.hubImageNamePrefix = SETTINGS.hubImageNamePrefix.fromText(prefix, src);
-      origins.hubImageNamePrefix = where.testcontainers;
+    for (const [property, key] of TESTCONTAINERS_PROPERTIES) {
+      const text = propertiesValue(tcText, property);
+      if (!text) continue;
+      const src: ValueSource = { origin: where.testcontainers, keyPath: property, baseDir: path.dirname(where.testcontainers), home };
+      values[key] = SETTINGS[key].fromText(text, src);
+      origins[key] = where.testcontainers;
     }
   }
   for (const file of [where.user, where.project]) {

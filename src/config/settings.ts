@@ -35,6 +35,13 @@ export interface SlipwayConfig {
    * the first engine that answers).
    */
   runtime: RuntimeChoice;
+  /**
+   * Whether `withReuse()` is honoured (testcontainers' `TESTCONTAINERS_REUSE_ENABLE` / `testcontainers.reuse.enable`):
+   * on unless set to false, as in testcontainers-node; `withReuse()` on the builder is the opt-in.
+   */
+  reuse: boolean;
+  /** How long a container kept for reuse across runs lives once no process uses it, in ms (the reuse keeper then removes it). */
+  reuseIdleTimeout: number;
 }
 
 /** A setting's name. */
@@ -120,6 +127,7 @@ const POLICIES = ['missing', 'always', 'never'] as const;
 const POLICY_ALLOWED = '"missing", "always" or "never"';
 const HELPERS_ALLOWED = 'an object of registry host → helper name (docker-credential-<name>), e.g. {"registry.corp": "ecr-login"}';
 const PREFIX_ALLOWED = 'a registry host with an optional path, e.g. "registry.corp/dockerhub"';
+const BOOL_ALLOWED = 'true or false';
 const PREFIX_RE = /^[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[a-z0-9._-]+)*\/?$/;
 
 function helpers(value: unknown, src: ValueSource): Record<string, string> {
@@ -207,11 +215,31 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     fromJson: (v, s) => runtime(v, s),
     fromText: (t, s) => runtime(t, s),
   },
+  reuse: {
+    key: 'reuse', env: ['SLIPWAY_REUSE', 'TESTCONTAINERS_REUSE_ENABLE'], allowed: BOOL_ALLOWED, example: 'false',
+    byDefault: () => true,
+    fromJson: (v, s) => bool(v, s),
+    fromText: (t, s) => bool(t, s),
+  },
+  reuseIdleTimeout: {
+    key: 'reuseIdleTimeout', env: ['SLIPWAY_REUSE_IDLE_TIMEOUT'], allowed: 'a positive number of milliseconds', example: '600000',
+    byDefault: () => 600_000,
+    fromJson: (v, s) => ms(v, s, 'a positive number of milliseconds', false),
+    fromText: (t, s) => ms(t, s, 'a positive number of milliseconds', false),
+  },
 };
 
 /** Which runtime runs containers: `native`, `engine` (Docker Engine API) or `auto`. */
 export type RuntimeChoice = 'native' | 'engine' | 'auto';
 const RUNTIMES: readonly RuntimeChoice[] = ['native', 'engine', 'auto'];
+
+function bool(v: unknown, s: ValueSource): boolean {
+  if (typeof v === 'boolean') return v;
+  const t = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
+  if (t === 'true' || t === '1' || t === 'yes') return true;
+  if (t === 'false' || t === '0' || t === 'no') return false;
+  throw invalid(s, v, BOOL_ALLOWED);
+}
 
 function runtime(v: unknown, s: ValueSource): RuntimeChoice {
   if (typeof v === 'string' && (RUNTIMES as readonly string[]).includes(v.trim())) return v.trim() as RuntimeChoice;

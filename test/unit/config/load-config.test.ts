@@ -118,13 +118,26 @@ describe('config precedence', () => {
       SLIPWAY_REGISTRY_MIRROR: 'mirror.gcr.io, http://127.0.0.1:5000', SLIPWAY_INSECURE_REGISTRIES: 'registry.lan:5000',
       SLIPWAY_CREDENTIAL_HELPERS: 'registry.corp=ecr-login,ghcr.io=gh', SLIPWAY_PULL_POLICY: 'never', SLIPWAY_PULL_TIMEOUT: 'Infinity',
       SLIPWAY_STARTUP_TIMEOUT: '1500', SLIPWAY_CACHE_DIR: 'rel/store', SLIPWAY_STATE_DIR: '/run/x', SLIPWAY_RUNTIME: 'native',
+      TESTCONTAINERS_REUSE_ENABLE: 'false', SLIPWAY_REUSE_IDLE_TIMEOUT: '2500',
     });
     expect(c.values).toEqual({
       registryMirrors: ['mirror.gcr.io', 'http://127.0.0.1:5000'], hubImageNamePrefix: undefined, insecureRegistries: ['registry.lan:5000'],
       credentialHelpers: { 'registry.corp': 'ecr-login', 'ghcr.io': 'gh' }, pullPolicy: 'never', pullTimeout: Infinity, startupTimeout: 1500,
       storeDir: join(cwd, 'rel', 'store'), stateDir: '/run/x', runtime: 'native',
+      reuse: false, reuseIdleTimeout: 2500,
     });
     expect(c.origins.storeDir).toBe('env SLIPWAY_CACHE_DIR');
+  });
+
+  it('reuse: on by default; testcontainers.reuse.enable and TESTCONTAINERS_REUSE_ENABLE turn it off; a bad value is ERR_CONFIG', () => {
+    expect(load().values.reuse).toBe(true);
+    const props = write(join(home, '.testcontainers.properties'), 'testcontainers.reuse.enable=false\n');
+    expect(load().values.reuse).toBe(false);
+    expect(load().origins.reuse).toBe(props);
+    expect(load({ TESTCONTAINERS_REUSE_ENABLE: 'true' }).values.reuse).toBe(true);
+    expect(load({ TESTCONTAINERS_REUSE_ENABLE: 'true', SLIPWAY_REUSE: 'no' }).values.reuse).toBe(false);
+    expect(() => load({ TESTCONTAINERS_REUSE_ENABLE: 'maybe' })).toThrow(/TESTCONTAINERS_REUSE_ENABLE: "maybe"; allowed: true or false/);
+    expect(() => load({ SLIPWAY_REUSE_IDLE_TIMEOUT: '0' })).toThrow(/SLIPWAY_REUSE_IDLE_TIMEOUT/);
   });
 
   it('the store defaults under $XDG_CACHE_HOME', () => {
@@ -143,7 +156,7 @@ describe('config validation', () => {
   it('an unknown key names the file, the key and the allowed keys', () => {
     const file = write(join(project, 'slipway.config.json'), { registryMirror: 'mirror.gcr.io' });
     const e = failure();
-    expect(e.shortMessage).toBe(`${file}: unknown setting "registryMirror"; allowed: registryMirrors, hubImageNamePrefix, insecureRegistries, credentialHelpers, pullPolicy, pullTimeout, startupTimeout, storeDir, stateDir, runtime`);
+    expect(e.shortMessage).toBe(`${file}: unknown setting "registryMirror"; allowed: registryMirrors, hubImageNamePrefix, insecureRegistries, credentialHelpers, pullPolicy, pullTimeout, startupTimeout, storeDir, stateDir, runtime, reuse, reuseIdleTimeout`);
   });
 
   it('a bad value names the file, the key path and the allowed values', () => {
