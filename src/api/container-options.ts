@@ -43,6 +43,8 @@ export interface ContainerOptions extends LaunchPlan {
   healthcheck?: HealthcheckConfig;
   /** Start from (and first make) a snapshot of the initialised service (`withSnapshot`). */
   snapshot?: SnapshotOptions;
+  /** Kept for reuse across runs by the user's reuse keeper (`Container.withReuse`). */
+  reuse?: boolean;
 }
 
 /**

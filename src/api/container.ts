@@ -415,6 +415,25 @@ export class Container {
     if (ms !== Infinity && (!Number.isFinite(ms) || ms <= 0)) throw invalidArgument('pullTimeout', ms, 'a positive number of milliseconds, or Infinity');
     return this.#with({ pullTimeout: ms });
   }
+  /**
+   * Keeps the container for reuse across runs (testcontainers' `withReuse()`): `start()` hands back the running
+   * container whose configuration matches (same id, same host ports: image digest, command, env, user, files, mounts,
+   * ports, limits, labels… all count; how to pull or wait does not), from this process or an earlier one, and starts
+   * one only when there is none. Such containers belong to the user's reuse keeper, a detached slipway process, not to
+   * the test process: they outlive it and are removed once no process used them for the `reuseIdleTimeout` setting
+   * (`$SLIPWAY_REUSE_IDLE_TIMEOUT`, default 10 minutes). `await using` and {@link StartedContainer.release} let go of
+   * one; `remove()` removes it at once, for every process; `slipway ps` lists them, `slipway rm` removes them. The
+   * wait strategy runs on every start, reused or not. The `reuse` setting (`TESTCONTAINERS_REUSE_ENABLE=false`,
+   * `testcontainers.reuse.enable=false`) turns reuse off everywhere.
+   *
+   * Not with user networks or volumes (they belong to this process); `copyTo`, `copyFrom`, `commit()` and `reset()`
+   * are not available on a reused container, and `withSnapshot()` does not apply to it (it is warm already).
+   * @example
+   * import { Container } from 'slipway';
+   * // The first run starts redis; the next runs (other processes) get the same container, ready at once.
+   * await using redis = await new Container('redis:7').expose(6379).withReuse().start();
+   */
+  withReuse(enabled = true): Container { return this.#with({ reuse: enabled === true }); }
   /** Signal sent by stop(); defaults to the image's StopSignal, else SIGTERM. */
   withStopSignal(signal: string | number): Container { return this.#with({ stopSignal: checkSignal('stop signal', signal) }); }
 

@@ -1,7 +1,7 @@
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { configValue } from '../config/index.js';
-import { launchContainer, readLogLines, type RuntimeContainer } from '../runtime/index.js';
+import { launchContainer, readLogLines, reuseContainer, runtimeBackend, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
 import { makeSnapshot, planSnapshot } from './snapshot.js';
@@ -16,14 +16,18 @@ export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0
 /** Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. */
 export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
   const t0 = performance.now();
-  const snap = options.snapshot ? await planSnapshot(options, signal) : undefined;
+  // A container kept for reuse across runs is already warm: withSnapshot() does not apply to it.
+  const reuse = await reuses(options);
+  const snap = options.snapshot && !reuse ? await planSnapshot(options, signal) : undefined;
   try {
     const fromSnapshot = snap?.record && snap.snapshots.layerDir(snap.record);
     const tPlan = performance.now();
     // The boot is bounded by the startup timeout too (the wait below gets its own): a stuck step never hangs a test run.
     const bounded = { ...options, bootTimeout: options.bootTimeout ?? options.startupTimeout };
     const plan = fromSnapshot ? { ...bounded, snapshotLayer: fromSnapshot } : snap ? { ...bounded, upperParent: snap.upperParent } : bounded;
-    const rt = await launchContainer(plan, signal, snap?.image);
+    const rt = reuse
+      ? await reuseContainer(plan, { idleTimeoutMs: configValue('reuseIdleTimeout'), signal })
+      : await launchContainer(plan, signal, snap?.image);
     if (snap) log('%s snapshot plan %d ms, launch %d ms', rt.name, Math.round(tPlan - t0), Math.round(performance.now() - tPlan));
     const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
     const snapshotStrategy = options.snapshot?.waitStrategy ?? strategy;
@@ -54,6 +58,17 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   } finally {
     snap?.lock?.release();
   }
+}
+
+/**
+ * Whether this start goes through the reuse keeper: `withReuse()`, the `reuse` setting on, and the native runtime (the
+ * reuse keeper runs containers with slipway's own keeper; on an engine backend the container is started as usual).
+ */
+async function reuses(options: ContainerOptions): Promise<boolean> {
+  if (!options.reuse || !configValue('reuse')) return false;
+  if ((await runtimeBackend()).kind === 'native') return true;
+  log('withReuse(): not with the engine runtime; starting %s without reuse', options.image);
+  return false;
 }
 
 /**

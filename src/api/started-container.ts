@@ -301,7 +301,23 @@ export class StartedContainer implements AsyncDisposable {
     await this.#rt.remove();
   }
 
-  async [Symbol.asyncDispose](): Promise<void> { await this.remove(); }
+  /**
+   * Whether `start()` handed back a container kept for reuse across runs that was already there (`withReuse()`);
+   * false for the start that made it, and for containers without reuse.
+   */
+  get reused(): boolean { return this.#rt.reuse?.reused ?? false; }
+
+  /**
+   * A container kept for reuse across runs (`withReuse()`): lets go of it without removing it (its idle timeout starts
+   * once no process holds it). Also what `await using` does to such a container. Other containers: nothing.
+   */
+  release(): void { this.#rt.reuse?.release(); }
+
+  /** Removes the container; one kept for reuse across runs is only let go of ({@link release}). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#rt.reuse) this.release();
+    else await this.remove();
+  }
 
   /**
    * Copies into the container: a Buffer becomes the file `containerPath`; a host path (file or

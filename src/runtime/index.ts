@@ -95,6 +95,7 @@ export async function removeRuntimeVolume(name: string, keep: boolean): Promise<
   if (nativeBySetting() || !existingEngineSession()) return;
   await (await runtimeBackend()).removeVolume(name, keep);
 }
+export { reuseContainer } from './reuse/reuse-client.js';
 export { containerIdMapper, runBuildStep } from './build-step.js';
 export type { BuildStepResult, BuildStepSpec } from './build-step.js';
 export { readFromLayers } from './layered-files.js';

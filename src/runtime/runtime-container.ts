@@ -95,6 +95,11 @@ export interface RuntimeContainer {
    * @throws SlipwayError `ERR_STORE` when an entry cannot be read
    */
   diffUpper(dest: string): Promise<LayerDiff>;
+  /**
+   * Set for a container the reuse keeper runs (`withReuse()`): whether it was already running (false for the start
+   * that made it), and `release()`, which lets go of it without removing it (its idle timeout starts).
+   */
+  readonly reuse?: { readonly reused: boolean; release(): void };
 }
 
 /** One filesystem entry moved in or out of a container (the keeper's PUT/GET record). */

@@ -10,7 +10,6 @@ import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
 import { traceContainerOutput } from './logger.js';
 import { GenericContainerBuilder } from './generic-container-builder.js';
-import { reuseEnabled, reuseKey, startReusable } from './reuse.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
 /**
@@ -126,10 +125,13 @@ export class GenericContainer {
    */
   withAutoCleanup(_autoCleanup: boolean): this { return this; }
   /**
-   * testcontainers' reuse, within this test process: a later `start()` with the same configuration (wait and pull
-   * settings aside) returns the container this process started with `withReuse()`, restarted if it was stopped
-   * without removal, and calls no lifecycle hook but `beforeContainerCreated`. `TESTCONTAINERS_REUSE_ENABLE=false`
-   * turns it off. Nothing outlives the process: reuse across test runs is not available in this slipway version.
+   * testcontainers' reuse, across test runs ({@link Container.withReuse}): a `start()` with the same configuration
+   * (wait and pull settings aside), in this process or a later one, returns the running container started with
+   * `withReuse()` (same id and ports), restarted if it was stopped without removal, and calls no lifecycle hook but
+   * `beforeContainerCreated` and no log consumer. The container belongs to the user's reuse keeper, which removes it
+   * once no process used it for the `reuseIdleTimeout` setting. As in testcontainers, `stop()` (and `await using`)
+   * stops and removes it unless `withAutoRemove(false)`. `TESTCONTAINERS_REUSE_ENABLE=false` (or
+   * `testcontainers.reuse.enable=false` in ~/.testcontainers.properties) turns it off.
    */
   withReuse(): this { this.#reuse = true; return this; }
   withExtraHosts(hosts: { host: string; ipAddress: string }[]): this {
@@ -292,7 +294,7 @@ export class GenericContainer {
    * the process already runs here (testcontainers calls it between create and start).
    */
   protected containerCreated?(containerId: string): Promise<void>;
-  /** Lifecycle hook: called before the wait strategy runs; `reused` is always false (slipway does not reuse yet). */
+  /** Lifecycle hook: called before the wait strategy runs (not for a container handed back by `withReuse()`); `reused` is false. */
   protected containerStarting?(inspectResult: InspectResult, reused: boolean): Promise<void>;
   /** Lifecycle hook: called once the wait strategy passed, before `start()` resolves. */
   protected containerStarted?(container: StartedTestContainer, inspectResult: InspectResult, reused: boolean): Promise<void>;
@@ -305,9 +307,11 @@ export class GenericContainer {
     await this.beforeContainerCreated?.();
     let startedAt = new Date();
     const built = await this.build();
-    const launch = () => built.start({
+    const inner = await (this.#reuse ? built.withReuse() : built).start({
       onLaunched: async (c) => {
         startedAt = new Date();
+        // A container handed back for reuse was created by an earlier start: as testcontainers, no hooks, no consumers.
+        if (c.reused) return;
         traceContainerOutput(c);
         // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
         for (const consume of consumers) {
@@ -319,9 +323,7 @@ export class GenericContainer {
         await this.containerStarting?.(inspectResultOf(c, startedAt, hasHealthCheck ? 'starting' : 'none'), false);
       },
     });
-    const { container: inner, reused } = this.#reuse && reuseEnabled()
-      ? await startReusable(reuseKey(built), launch)
-      : { container: await launch(), reused: false };
+    const reused = inner.reused;
     const started = this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
     if (this.containerStarted && !reused) {
       try {

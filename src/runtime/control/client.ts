@@ -133,6 +133,33 @@ export async function removeContainer(target: LocatedContainer, force: boolean):
   if (!ok) throw lostOwner(target);
 }
 
+/** Stops the container's process and boots it again on the same ports (its writable layer and logs kept). */
+export async function restartContainer(target: LocatedContainer, timeoutMs: number): Promise<void> {
+  let ok = false;
+  await request(target.socket, { op: 'restart', id: target.description.id, timeoutMs }, (r) => { ok ||= r.type === 'ok'; });
+  if (!ok) throw lostOwner(target);
+}
+
+/** The TCP ports the container's processes listen on (read from its own network namespace by its owner). */
+export async function listeningPorts(target: LocatedContainer): Promise<Set<number>> {
+  let ports: number[] | undefined;
+  await request(target.socket, { op: 'ports', id: target.description.id }, (r) => { if (r.type === 'ports') ports = r.tcp; });
+  if (!ports) throw lostOwner(target);
+  return new Set(ports);
+}
+
+/**
+ * How the container's current process ended, once it has; undefined when the container was removed or its owner went
+ * away first. The connection never keeps this process alive.
+ */
+export async function exitOf(target: LocatedContainer): Promise<{ exitCode: number | null; signal: string | null; oomKilled: boolean } | undefined> {
+  let exit: { exitCode: number | null; signal: string | null; oomKilled: boolean } | undefined;
+  await request(target.socket, { op: 'wait', id: target.description.id }, (r) => {
+    if (r.type === 'exit') exit = { exitCode: r.exitCode, signal: r.signal, oomKilled: r.oomKilled ?? false };
+  }, undefined, (s) => { s.unref(); return Promise.resolve(); }).catch(() => undefined);
+  return exit;
+}
+
 /** Resolves once the container's process has exited, it was removed, or its owner is gone. */
 export async function waitForExit(target: LocatedContainer): Promise<void> {
   await request(target.socket, { op: 'wait', id: target.description.id }, () => {}).catch(() => undefined);

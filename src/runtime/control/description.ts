@@ -33,10 +33,10 @@ export interface ContainerDescription {
   stateDir: string;
   keeperPid: number;
   /**
-   * `process`: lives and dies with the process that started it (the only kind today). Containers kept for reuse
-   * across runs (warm starts) will be listed with their own lifetime by another source beside the keepers' sockets.
+   * `process`: lives and dies with the process that started it. `reuse`: kept for reuse across runs by the user's
+   * reuse keeper (`withReuse()`), which removes it once no process used it for the `reuseIdleTimeout` setting.
    */
-  lifetime: 'process';
+  lifetime: 'process' | 'reuse';
   /** The process that owns it (filled in by that process's control server). */
   owner?: { pid: number; program: string };
 }
@@ -49,6 +49,8 @@ export type ControlRequest =
   | { op: 'eof' }
   | { op: 'wait'; id: string }
   | { op: 'stop'; id: string; timeoutMs: number }
+  | { op: 'restart'; id: string; timeoutMs: number }
+  | { op: 'ports'; id: string }
   | { op: 'remove'; id: string; force: boolean };
 
 /** An error sent over the socket, rebuilt as a SlipwayError on the other side. */
@@ -67,4 +69,5 @@ export type ControlReply =
   | { type: 'exit'; exitCode: number | null; signal: string | null; oomKilled?: boolean }
   | { type: 'gone' }
   | { type: 'ok' }
+  | { type: 'ports'; tcp: number[] }
   | { type: 'error'; error: WireError };

@@ -95,6 +95,16 @@ class ControlServer {
             h.stop(req.timeoutMs).then((e) => reply({ type: 'exit', ...e }).then(() => socket.end()), fail);
             return;
           }
+          case 'restart': {
+            const h = this.#get(req.id);
+            h.restart(req.timeoutMs).then(() => reply({ type: 'ok' }).then(() => socket.end()), fail);
+            return;
+          }
+          case 'ports': {
+            const h = this.#get(req.id);
+            h.listeningTcpPorts().then((p) => reply({ type: 'ports', tcp: [...p] }).then(() => socket.end()), fail);
+            return;
+          }
           case 'remove': {
             const h = this.#get(req.id);
             if (!req.force && !h.hasExited()) {
@@ -119,8 +129,15 @@ class ControlServer {
   }
 }
 
+let lifetime: ContainerDescription['lifetime'] = 'process';
+
+/** Marks this process as the user's reuse keeper: its containers are listed as kept for reuse across runs. */
+export function markReuseKeeper(): void {
+  lifetime = 'reuse';
+}
+
 function describe(h: ContainerHandle): ContainerDescription {
-  return { ...h.describe(), owner: { pid: process.pid, program: basename(process.argv[1] ?? process.argv0) } };
+  return { ...h.describe(), lifetime, owner: { pid: process.pid, program: lifetime === 'reuse' ? 'slipway reuse keeper' : basename(process.argv[1] ?? process.argv0) } };
 }
 
 function wireError(e: unknown): WireError {

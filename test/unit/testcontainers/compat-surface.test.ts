@@ -44,16 +44,3 @@ describe('module authors\' utilities', () => {
     await expect(retry.retryUntil(async () => { throw new Error('boom'); }, () => true, () => 'timeout', 60_000)).rejects.toThrow('boom');
   });
 });
-
-describe('withReuse (within the test process)', () => {
-  const key = (c: tc.GenericContainer) => (c as unknown as { container: import('../../../src/api/container.js').Container }).container;
-  it('keys on the configuration, not on how to wait or pull', async () => {
-    const { reuseKey } = await import('../../../src/testcontainers/reuse.js');
-    const a = new tc.GenericContainer('redis:7').withExposedPorts(6379).withName('x').withReuse();
-    const b = new tc.GenericContainer('redis:7').withExposedPorts(6379).withName('x').withReuse()
-      .withWaitStrategy(tc.Wait.forLogMessage('ready')).withStartupTimeout(5).withPullPolicy('always');
-    const c = new tc.GenericContainer('redis:7').withExposedPorts(6379).withName('x').withEnvironment({ A: '1' });
-    expect(reuseKey(key(a))).toBe(reuseKey(key(b)));
-    expect(reuseKey(key(a))).not.toBe(reuseKey(key(c)));
-  });
-});
