@@ -41,7 +41,7 @@ export function toWirePlan(plan: LaunchPlan & { labels?: Readonly<Record<string,
     });
   }
   // What only the API reads (how to wait, whether to reuse) is the caller's business, not the container's.
-  const { networks: _n, mounts, files, labels, stopTimeout, waitStrategy: _w, startupTimeout: _t, reuse: _r, ...rest } = plan as typeof plan & Record<string, unknown>;
+  const { networks: _n, mounts, files, labels, stopTimeout, waitStrategy: _w, startupTimeout: _t, reuse: _r, snapshot: _sn, ...rest } = plan as typeof plan & Record<string, unknown>;
   return {
     ...rest,
     mounts: mounts.map((m) => (m.kind === 'bind' ? { ...m, source: resolve(cwd, m.source) } : { ...m })) as (BindMount | TmpfsMount)[],
