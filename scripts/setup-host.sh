@@ -13,7 +13,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST_USER=${SLIPWAY_TEST_USER:-slipway-test}
 PACKAGES=(slirp4netns passt uidmap fuse-overlayfs docker-registry busybox-static debootstrap skopeo umoci
-  jq zstd iproute2 build-essential libseccomp-dev util-linux ca-certificates clang libclang-rt-dev)
+  jq zstd xz-utils bzip2 iproute2 build-essential libseccomp-dev util-linux ca-certificates clang libclang-rt-dev)
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
 die() { printf '[setup-host] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -7,10 +7,10 @@
 import { constants } from 'node:fs';
 import { open, realpath, lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
+import { decompress } from './decompress.js';
 import { compilePattern, isIgnored, mayReinclude, type IgnorePattern } from './dockerignore.js';
 import type { LayerView } from './layer-view.js';
 
@@ -219,22 +219,9 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
     await done;
   };
   const maxArchive = req.maxArchiveBytes ?? MAX_ADD_ARCHIVE;
-  const archive = (b: Buffer): Buffer | undefined => {
-    let t = b;
-    if (b.length > 2 && b[0] === 0x1f && b[1] === 0x8b) {
-      try {
-        // Bounded: a few MiB of gzip can expand to many GiB and take the build's process down with it.
-        t = gunzipSync(b, { maxOutputLength: maxArchive });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-          throw new SlipwayError('ERR_BUILD_CONTEXT', `ADD: a gzip archive expands to more than ${maxArchive} bytes`, {
-            hint: 'COPY the archive and extract it in a RUN step, or split it', cause: e,
-          });
-        }
-        return undefined;
-      }
-    }
-    return t.length >= 512 && t.subarray(257, 262).toString('latin1') === 'ustar' ? t : undefined;
+  const archive = async (b: Buffer, src: string): Promise<Buffer | undefined> => {
+    const t = await decompress(b, src, maxArchive);
+    return t && t.length >= 512 && t.subarray(257, 262).toString('latin1') === 'ustar' ? t : undefined;
   };
   const copyEntry = async (src: string, to: string): Promise<void> => {
     const st = await tree.stat(src);
@@ -283,7 +270,7 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
         continue;
       }
       if (req.extractArchives && st.type === 'file') {
-        const tar = archive(await tree.read(m));
+        const tar = await archive(await tree.read(m), raw);
         if (tar) {
           await extract(tar, destRel, raw);
           continue;
