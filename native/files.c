@@ -243,8 +243,10 @@ void put_worker(int out, uint32_t reqid, void *arg) {
   worker_ok(out, reqid);
 }
 
-/* GET sent with CHUNKED: Node grants one credit (a byte on fd 0) per GET_DATA frame it has taken,
- * SW_WINDOW up front, so the keeper and Node hold at most SW_WINDOW chunks of a file at once. */
+/* GET sent with CHUNKED: every GET_ENTRY and GET_DATA frame costs one credit (a byte on fd 0); Node
+ * grants SW_WINDOW up front (and a few more once the first frame arrives) and one per frame it has
+ * taken, so Node holds a bounded number of frames of a GET whatever the container put there: files of
+ * up to one chunk travel inside their GET_ENTRY, and a tree of many of them must not flood Node. */
 static bool get_streaming;
 static unsigned get_credits = SW_WINDOW;
 
@@ -288,6 +290,11 @@ static void send_content(int out, uint32_t reqid, int fd, uint64_t size, const c
 }
 
 static void send_entry(int out, uint32_t reqid, const char *full, const char *rel, const struct stat *st) {
+  if (get_streaming && !take_credit()) {
+    sw_error e;
+    sw_fail(&e, ECANCELED, "get %s: cancelled by the reader", rel);
+    worker_fail(out, reqid, &e);
+  }
   sw_buf b = {0};
   buf_begin(&b, FR_GET_ENTRY, reqid);
   uint8_t type = S_ISDIR(st->st_mode) ? 2 : S_ISLNK(st->st_mode) ? 3 : S_ISREG(st->st_mode) ? 1 : 0;

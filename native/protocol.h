@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 5
+#define SW_PROTOCOL_VERSION 6
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -41,7 +41,7 @@ enum sw_frame {
   FR_NET_REMOVE = 0x1c, /* NET_ID -> OK (unknown ids too) */
   FR_NET_ATTACH = 0x1d, /* ID NET_ID IP PREFIX UNREACHABLE* -> OK IFNAME */
   FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK.
-                         * For a GET sent with CHUNKED: credits, one byte per GET_DATA frame Node has taken; EOF cancels. */
+                         * For a GET sent with CHUNKED: credits, one byte per GET_ENTRY/GET_DATA frame Node has taken; EOF cancels. */
   FR_HOST_FORWARD = 0x1f, /* ID PORT -> OK: the container's SW_HOST_ALIAS_IP:PORT reaches the host's 127.0.0.1:PORT */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,

@@ -149,6 +149,8 @@ export interface KeeperPublishSpec {
 
 /** A GET credit: the reader took one GET_DATA chunk, the keeper may send the next. */
 const CREDIT = Buffer.from([1]);
+/** Credits granted on a GET's first frame on top of the keeper's WINDOW: 16 frames (at most 16 MiB) in flight per GET. */
+const EXTRA_CREDITS = Buffer.alloc(12, 1);
 
 /**
  * Requests the keeper serves in a forked worker each, and that a caller (or a container, through probes that hang)
@@ -339,6 +341,8 @@ export class Keeper {
   /** Worker requests in flight, and those waiting for one of the {@link MAX_WORKERS} slots. */
   #workers = 0;
   readonly #workerQueue: (() => void)[] = [];
+  /** Per container id: how to cancel each of its GETs still in flight. */
+  readonly #getCancels = new Map<string, Set<() => void>>();
   #dead: Error | undefined;
   #closed: Promise<void> | undefined;
 
@@ -669,6 +673,8 @@ export class Keeper {
   /** Kills the container if needed and deletes its state dir. Idempotent. */
   async removeContainer(id: string): Promise<void> {
     if (this.#dead) return;
+    // A GET of this container whose reader stopped reading waits for credits that never come: end it.
+    for (const cancel of this.#getCancels.get(id) ?? []) cancel();
     await this.#request(FrameType.REMOVE, [tlv.str(Tag.ID, id)]);
     // The EXIT frame came before REMOVE's OK and resolved every waiter; nobody asks again for a removed id.
     this.#exits.delete(id);
@@ -769,7 +775,27 @@ export class Keeper {
     const fields = [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, path)];
     if (opts.topOnly) fields.push(tlv.u8(Tag.TOP_ONLY, 1));
     const stream: RequestStream = {};
+    let granted = false;
+    // Cancellable by removeContainer(): a reader that stopped reading (never to return) must not keep the worker,
+    // this request and so the Node process alive once the container is gone.
+    const cancel = (): void => {
+      if (stream.reqid === undefined) stream.cancelled = true; // still waiting for a worker slot
+      else this.#sendData(stream.reqid, undefined, true);
+    };
+    let cancels = this.#getCancels.get(id);
+    if (!cancels) this.#getCancels.set(id, (cancels = new Set()));
+    cancels.add(cancel);
+    const forget = (): void => {
+      cancels.delete(cancel);
+      if (cancels.size === 0 && this.#getCancels.get(id) === cancels) this.#getCancels.delete(id);
+    };
     this.#request(FrameType.GET, fields, (f) => {
+      // Every GET_ENTRY/GET_DATA costs the keeper a credit (protocol 6): WINDOW up front, a few more once it answers,
+      // then one per frame taken below, so what waits here is bounded however many files the container made.
+      if (!granted) {
+        granted = true;
+        this.#sendData(f.reqid, EXTRA_CREDITS);
+      }
       // Copies: a frame's buffer is a slice of the decoder's chunk list.
       if (f.type === FrameType.GET_DATA) {
         events.push(Buffer.from(field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0)));
@@ -798,8 +824,8 @@ export class Keeper {
       events.push(entry);
       wake?.();
     }, undefined, stream).then(
-      () => { done = true; wake?.(); },
-      (e: unknown) => { failure = getError(e, path); done = true; wake?.(); },
+      () => { done = true; forget(); wake?.(); },
+      (e: unknown) => { failure = getError(e, path); done = true; forget(); wake?.(); },
     );
     const next = async (): Promise<KeeperGetEntry | Buffer | undefined> => {
       for (;;) {
@@ -833,6 +859,7 @@ export class Keeper {
           return;
         }
         if (Buffer.isBuffer(ev)) throw new SlipwayError('ERR_RUNTIME', `keeper: file content without its entry in ${path}`, { hint: 'this is a bug in slipway: please report it with DEBUG=slipway:*' });
+        this.#sendData(stream.reqid!, CREDIT);
         if (ev.type !== 'file' || ev.content) {
           yield ev;
           continue;
@@ -850,10 +877,7 @@ export class Keeper {
       }
     } finally {
       // Given up early (the reader stopped, or failed): the worker stops at its next chunk.
-      if (!ended && !done) {
-        if (stream.reqid === undefined) stream.cancelled = true; // still waiting for a worker slot
-        else this.#sendData(stream.reqid, undefined, true);
-      }
+      if (!ended && !done) cancel();
     }
   }
 
