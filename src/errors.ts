@@ -29,7 +29,7 @@ export type SlipwayErrorCode =
   /**
    * A config file (`slipway.config.json`, `~/.config/slipway/config.json`, `~/.testcontainers.properties`) or a
    * `SLIPWAY_*` variable holds a value slipway cannot use (not JSON, an unknown setting, a value of the wrong form, a
-   * runtime other than `native`). Thrown by whatever reads the configuration first (a pull, a start, `slipway info`).
+   * runtime other than `native`, `engine` or `auto`, a `DOCKER_HOST` form slipway does not speak). Thrown by whatever reads the configuration first (a pull, a start, `slipway info`).
    * Fix: The message names the file (or variable), the key path and the allowed values: correct or remove that key;
    * `slipway info` prints the effective configuration and where each value comes from.
    */

@@ -90,27 +90,6 @@ export function clampUlimits(ulimits: LaunchPlan['ulimits'], limitsText: string 
   }));
 }
 
-/**
- * Natively a missing command fails START naming the path; an engine with its init would start and exit 127. So the
- * command is looked up first, in the created container's files (its PATH for a bare name).
- */
-async function checkCommand(s: EngineSession, id: string, name: string): Promise<void> {
-  const ins = await s.client.call<{ Config: { Entrypoint: string[] | null; Cmd: string[] | null; Env: string[] | null; WorkingDir: string } }>('GET', `/containers/${id}/json`);
-  const argv0 = ins.Config.Entrypoint?.[0] ?? ins.Config.Cmd?.[0];
-  if (!argv0) {
-    throw new SlipwayError('ERR_CONTAINER_START', `container ${name} has no command: the image sets neither Entrypoint nor Cmd`, { hint: 'set one with withCommand()' });
-  }
-  const exists = (p: string) => s.client.stream('HEAD', `/containers/${id}/archive`, { query: { path: p } }).then(({ body }) => { body.resume(); return true; }, () => false);
-  if (argv0.includes('/')) {
-    const p = argv0.startsWith('/') ? argv0 : `${ins.Config.WorkingDir || '/'}/${argv0}`;
-    if (!(await exists(p))) throw new SlipwayError('ERR_CONTAINER_START', `container ${name}: the command ${argv0} does not exist in the image`, { hint: 'check withCommand()/withEntrypoint() and the image' });
-    return;
-  }
-  const path = (ins.Config.Env ?? []).find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-  for (const dir of path.split(':').filter(Boolean)) if (await exists(`${dir}/${argv0}`)) return;
-  throw new SlipwayError('ERR_CONTAINER_START', `container ${name}: the command ${argv0} is not in the image's PATH (${path})`, { hint: 'check withCommand()/withEntrypoint() and the image' });
-}
-
 /** Creates and starts a container in the engine (not yet waited for). */
 export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal): Promise<EngineContainer> {
   const s = await engineSession(endpoint);
@@ -136,7 +115,6 @@ export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEn
   try {
     await joinNetworks(c, plan, s);
     await copyFiles(c, plan, image.config.User);
-    await checkCommand(s, created.Id, name);
     if (signal?.aborted) throw signal.reason;
     await c.start().catch((err: unknown) => {
       const text = (err as Error).message;

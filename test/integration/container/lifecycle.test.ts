@@ -148,7 +148,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(r.stdout.trim()).toBe('0');
   });
 
-  it('fails clearly for a missing command, with the log lines', async () => {
+  nativeOnly('on an engine a missing command starts and exits 127, its init\'s message in the log lines')('fails clearly for a missing command, with the log lines', async () => {
     const err = await new Container(busybox()).withCommand(['/no/such/binary']).start().then(() => undefined, (e: unknown) => e);
     expect(SlipwayError.is(err)).toBe(true);
     expect(String(err)).toMatch(/no\/such\/binary/);
