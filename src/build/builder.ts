@@ -791,7 +791,7 @@ class Builder {
     // bench scenario 9, whose runtime stage copies a deps stage's node_modules).
     let plan: Awaited<ReturnType<typeof planCopy>> | undefined;
     const key = from !== undefined
-      ? sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, request.sources, owner ?? null, chmod ?? null, inline.map((f) => [f.name, sha256(f.content)])]))
+      ? sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, request.sources, owner ?? null, chmod ?? null, inline.map(({ content, ...meta }) => [meta, sha256(content)])]))
       : sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, (plan = await planCopy(tree, request, isDir)).hash]));
     const createdBy = `${ins.keyword} ${ins.args} # buildkit`;
     return this.#layerStep(state, key, createdBy, progress, async (tar) => {
