@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts the peers that `npm run bench` compares slipway against. Never needed by tests.
 #
-#   - Debian's docker.io (dockerd + containerd + runc), podman, skopeo, umoci, slirp4netns, passt (pasta)
+#   - Debian's docker.io (dockerd + containerd + runc), docker-compose (1.29, scenario 9), podman, skopeo, umoci, slirp4netns, passt (pasta)
 #   - a Docker engine started by hand when none answers (this VM has no systemd), logging to
 #     /var/log/slipway-bench-dockerd.log
 #   - the fixture images (redis, postgres, debian, busybox) loaded into Docker from their OCI layouts
@@ -31,13 +31,13 @@ die() { printf '[setup-peers] ERROR: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$STATE"
 
 if ((INSTALL)); then
-  log "installing docker.io podman skopeo umoci runc slirp4netns passt (Debian packages)"
+  log "installing docker.io docker-compose podman skopeo umoci runc slirp4netns passt (Debian packages)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # policy-rc.d stops the package scripts from trying to start services (there is no init system here).
   had_policy=0; [[ -e /usr/sbin/policy-rc.d ]] && had_policy=1
   ((had_policy)) || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d; }
-  apt-get install -y -qq --no-install-recommends docker.io podman skopeo umoci runc slirp4netns passt \
+  apt-get install -y -qq --no-install-recommends docker.io docker-compose podman skopeo umoci runc slirp4netns passt \
     uidmap fuse-overlayfs iptables >/dev/null || { ((had_policy)) || rm -f /usr/sbin/policy-rc.d; die "apt-get install failed"; }
   ((had_policy)) || rm -f /usr/sbin/policy-rc.d
 fi

@@ -294,7 +294,9 @@ export type SlipwayErrorCode =
   /**
    * A Compose file cannot be used: YAML that does not parse, a key or value the Compose Specification's schema refuses
    * (the message names the file, the path and the allowed keys), a bad `${VAR}` expression or a `${VAR:?}` whose
-   * variable is missing, an unknown service in `up()`, `extends` or `depends_on`, a dependency cycle.
+   * variable is missing, an unknown service in `up()`, `extends` or `depends_on`, a dependency, `include` or `extends`
+   * cycle, a resource an `include` defines twice, an undeclared secret or config; `slipway compose up` of a project that
+   * is already up.
    * Fix: Correct the file at the path named, or set the missing variable (environment, `.env`, `withEnvironment()`).
    */
   | 'ERR_COMPOSE_INVALID'

@@ -13,7 +13,10 @@ import { parseDuration } from './duration.js';
 
 const log = logger('compose');
 
-/** Service keys that become container options. */
+/**
+ * Service keys that become container options. `init: true` is what slipway always does (its init is PID 1 and reaps);
+ * `expose` only documents ports, which every container on a project network reaches anyway.
+ */
 const HONOURED = new Set([
   'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'depends_on', 'healthcheck',
   'networks', 'volumes', 'tmpfs', 'user', 'working_dir', 'hostname', 'labels', 'stop_signal', 'stop_grace_period',
