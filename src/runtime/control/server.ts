@@ -16,6 +16,9 @@ import { onJsonLines, sendJson } from './lines.js';
 
 const log = logger('control');
 
+/** Exec output queued for a control client that does not read, before it is disconnected. */
+export const MAX_QUEUED = 16 << 20;
+
 /** The socket's name in a keeper's dir. */
 export const CONTROL_SOCKET = 'control.sock';
 
@@ -68,6 +71,18 @@ class ControlServer {
       if (exec) return; // one request per connection
       const reply = (msg: unknown): Promise<void> => sendJson(socket, msg);
       const fail = (e: unknown): void => { void reply({ type: 'error', error: wireError(e) }).then(() => socket.end()); };
+      // An exec's output cannot be paused (the keeper relays it as the process writes): a client that stops reading
+      // (a paused terminal, a hung pipe) must not make this process, the test run, buffer the container's output
+      // without bound. Past MAX_QUEUED it is disconnected; the exec goes on as if its client had gone.
+      const output = (stream: 'stdout' | 'stderr', b: Buffer): void => {
+        if (socket.destroyed) return;
+        if (socket.writableLength > MAX_QUEUED) {
+          log('control client reads too slowly (%d bytes queued): disconnected', socket.writableLength);
+          socket.destroy();
+          return;
+        }
+        void reply({ type: 'output', stream, data: b.toString('base64') });
+      };
       try {
         switch (req.op) {
           case 'list':
@@ -79,8 +94,8 @@ class ControlServer {
             socket.on('close', () => exec!.push(undefined));
             h.execStream(req.argv, {
               env: req.env, user: req.user, workdir: req.workdir, stdin: req.stdin ? exec : undefined,
-              onStdout: (b) => { void reply({ type: 'output', stream: 'stdout', data: b.toString('base64') }); },
-              onStderr: (b) => { void reply({ type: 'output', stream: 'stderr', data: b.toString('base64') }); },
+              onStdout: (b) => { output('stdout', b); },
+              onStderr: (b) => { output('stderr', b); },
             }).then((r) => reply({ type: 'exit', exitCode: r.exitCode, signal: r.signal }).then(() => socket.end()), fail);
             return;
           }
