@@ -8,7 +8,7 @@ import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
 import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
-import { traceContainerOutput } from './logger.js';
+import { traceContainerOutput, traceLoggedSoFar } from './logger.js';
 import { GenericContainerBuilder } from './generic-container-builder.js';
 import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
@@ -324,6 +324,7 @@ export class GenericContainer {
       },
     });
     const reused = inner.reused;
+    if (!reused) await traceLoggedSoFar(inner);
     const started = this.#autoRemove ? new StartedTestContainer(inner) : new KeptOnStop(inner);
     if (this.containerStarted && !reused) {
       try {

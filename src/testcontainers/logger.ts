@@ -33,6 +33,9 @@ export class Logger {
    */
   constructor(namespace: string, private readonly showLevel = true) {
     this.#debug = createDebug(namespace);
+    // As testcontainers: under a test runner (NODE_ENV=test) through console.log, so the runner shows the lines
+    // with the test that made them (and can silence passing tests' output).
+    if (process.env.NODE_ENV === 'test') this.#debug.log = console.log.bind(console);
   }
 
   /** Whether `DEBUG` enables this logger's namespace. */
@@ -61,25 +64,36 @@ export const log = new Logger('testcontainers');
 /** Each container's output as `trace` lines (namespace `testcontainers:containers`, no level), as testcontainers does. */
 export const containerLog = new Logger('testcontainers:containers', false);
 
-/** Per container: how many of its log lines were traced (a restart's tracer skips those, whichever tracer got them). */
+/** Per container: how many of its log lines were traced (each reader skips those, whichever reader traced them). */
 const traced = new WeakMap<StartedContainer, { lines: number }>();
+
+/** Traces the lines of `lines` (the container's log from its first line) that no reader traced yet. */
+async function traceNew(c: StartedContainer, lines: AsyncIterable<string>): Promise<void> {
+  let seen = traced.get(c);
+  if (!seen) traced.set(c, (seen = { lines: 0 }));
+  let i = 0;
+  for await (const line of lines) {
+    if (i++ < seen.lines) continue;
+    seen.lines = i;
+    containerLog.trace(line, { containerId: c.id });
+  }
+}
 
 /**
  * While `containerLog` is enabled, traces `c`'s output lines until the container exits. Called again after a
- * restart: the log file holds every run, and a line is traced once, by whichever tracer reaches it first (the first
- * run's tracer may still be following when the restarted run writes). Never rejects: the logs are for people.
+ * restart: the log file holds every run, and a line is traced once, by whichever reader reaches it first (the first
+ * run's follower may still be reading when the restarted run writes). Never rejects: the logs are for people.
  */
 export function traceContainerOutput(c: StartedContainer): void {
   if (!containerLog.enabled()) return;
-  let state = traced.get(c);
-  if (!state) traced.set(c, (state = { lines: 0 }));
-  const seen = state;
-  void (async () => {
-    let i = 0;
-    for await (const line of c.logs({ follow: true })) {
-      if (i++ < seen.lines) continue;
-      seen.lines = i;
-      containerLog.trace(line, { containerId: c.id });
-    }
-  })().catch(() => undefined);
+  traceNew(c, c.logs({ follow: true })).catch(() => undefined);
+}
+
+/**
+ * Traces what `c` logged so far and the follower has not reached yet, so a `start()` or `restart()` that returns
+ * has traced the output of its wait (a follower polls).
+ */
+export async function traceLoggedSoFar(c: StartedContainer): Promise<void> {
+  if (!containerLog.enabled()) return;
+  await traceNew(c, c.logs()).catch(() => undefined);
 }

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { posix } from 'node:path';
 import type { StartedContainer } from '../api/started-container.js';
 import { unsupported } from '../errors.js';
-import { traceContainerOutput } from './logger.js';
+import { traceContainerOutput, traceLoggedSoFar } from './logger.js';
 
 /**
  * testcontainers' `ExecOptions`.
@@ -208,6 +208,7 @@ export class StartedTestContainer implements AsyncDisposable {
     await this.inner.restart({ timeout: opts.timeout ?? 0 });
     // The first run's trace (DEBUG=testcontainers:containers) may have ended with it.
     traceContainerOutput(this.inner);
+    await traceLoggedSoFar(this.inner);
     // Running again: the next stop() stops this run (a stop before the restart is spent).
     this.#stopping = undefined;
   }
