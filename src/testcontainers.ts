@@ -10,6 +10,7 @@ export {
   OneShotStartupWaitStrategy, ShellWaitStrategy, StartupCheckStrategy, Wait,
 } from './api/wait/index.js';
 export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, WaitStrategy } from './api/wait/index.js';
+export type { SnapshotInfo, SnapshotOptions } from './api/snapshot.js';
 export { Network, Network as StartedNetwork } from './testcontainers/network.js';
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
 export { IntervalRetry, RandomUuid, randomUuid, type Retry, type Uuid } from './testcontainers/utils.js';

@@ -41,8 +41,8 @@ export interface ContainerOptions extends LaunchPlan {
   waitStrategy?: unknown;
   /** A health check given by the builder; replaces the image's HEALTHCHECK (OCI `Healthcheck` form, durations in ns). */
   healthcheck?: HealthcheckConfig;
-  /** Start from (and first make) a snapshot of the initialised service (`withSnapshot`). */
-  snapshot?: SnapshotOptions;
+  /** Start from (and first make) a snapshot of the initialised service (`withSnapshot`); `false`: turned off (`withoutSnapshot`), also a module's default. */
+  snapshot?: SnapshotOptions | false;
   /** Kept for reuse across runs by the user's reuse keeper (`Container.withReuse`). */
   reuse?: boolean;
 }

@@ -389,8 +389,8 @@ export class Container {
     return this.#with({ snapshot: { ...opts } });
   }
 
-  /** Turns snapshots off again (e.g. a module's default). */
-  withoutSnapshot(): Container { return this.#with({ snapshot: undefined }); }
+  /** No snapshot: turns `withSnapshot()` off, and a module's default snapshot (PostgreSQL's, Redis' with initial data) too. */
+  withoutSnapshot(): Container { return this.#with({ snapshot: false }); }
   /**
    * Bounds the wait for readiness (not the pull: see {@link withPullTimeout}), for strategies without a timeout of
    * their own; also after `restart()`. `0` times out at once (as in testcontainers), `Infinity` never. The boot before

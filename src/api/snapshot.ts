@@ -97,7 +97,7 @@ export async function planSnapshot(options: ContainerOptions, signal?: AbortSign
     workdir: options.workdir,
     files: await Promise.all(options.files.map(fileDigest)),
     mounts: options.mounts.map((m) => `${m.kind}:${m.target}`),
-    salt: options.snapshot?.salt,
+    salt: options.snapshot ? options.snapshot.salt : undefined,
   });
   const found = await snapshots.find(mappingKey, key);
   if (found) return { image, key, store, snapshots, record: found, mappingKey };
@@ -125,8 +125,9 @@ export async function planSnapshot(options: ContainerOptions, signal?: AbortSign
  * @throws SlipwayError `ERR_SNAPSHOT` when the service did not exit with code 0 (nothing is stored)
  */
 export async function makeSnapshot(started: StartedContainer, rt: RuntimeContainer, options: ContainerOptions, plan: SnapshotPlan, signal?: AbortSignal): Promise<SnapshotRecord> {
-  await options.snapshot?.prepare?.(started);
-  await options.snapshot?.quiesce?.(started);
+  const hooks = options.snapshot || {};
+  await hooks.prepare?.(started);
+  await hooks.quiesce?.(started);
   if (rt.hasExited()) {
     const e = await rt.exited();
     throw new SlipwayError('ERR_SNAPSHOT', `container ${rt.name} (${options.image}) exited before its snapshot was made (${how(e)})`, {

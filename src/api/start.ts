@@ -30,7 +30,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
       : await launchContainer(plan, signal, snap?.image);
     if (snap) log('%s snapshot plan %d ms, launch %d ms', rt.name, Math.round(tPlan - t0), Math.round(performance.now() - tPlan));
     const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
-    const snapshotStrategy = options.snapshot?.waitStrategy ?? strategy;
+    const snapshotStrategy = (options.snapshot && options.snapshot.waitStrategy) || strategy;
     const host = clientHost();
     const ready = (s: WaitStrategy, since: Date | undefined, sig?: AbortSignal) => waitReady(rt, options, s, host, since, sig);
     const current = fromSnapshot ? { current: { key: snap.key, created: false, layerDir: fromSnapshot } } : snap ? {} : undefined;

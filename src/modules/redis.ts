@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
@@ -75,25 +76,66 @@ export const redisService: ServiceDefinition<RedisSettings> = {
     const ping = s.password === undefined
       ? ['sh', '-c', `redis-cli -p ${PORT} ping | grep -qx PONG`]
       : ['sh', '-c', `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli -p ${PORT} ping | grep -qx PONG`];
+    next = snapshotWithInitialData(next, s);
     return waitUnlessChosen(exposeUnlessPublished(next, PORT), Wait.forAll([Wait.forSuccessfulCommand(ping), Wait.forListeningPorts(PORT)]));
   },
   async afterStart(started: StartedContainer, s: Readonly<RedisSettings>): Promise<void> {
-    if (s.initialData === undefined) return;
-    let script: Buffer;
-    try {
-      script = await readFile(s.initialData);
-    } catch (cause) {
-      throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `cannot read the initial data file ${s.initialData}`, { cause, hint: 'pass withInitialData() a readable file of redis-cli commands' });
-    }
-    const r = await started.exec(['redis-cli', '-p', String(PORT)], { stdin: script, env: cliEnv(s) });
-    const output = r.stdout + r.stderr;
-    if (r.exitCode !== 0 || ERROR_REPLY.test(output)) {
-      throw new SlipwayError('ERR_COMMAND_FAILED', `Could not import initial data from ${s.initialData}: ${output.trim()}`, {
-        hint: 'each line must be a redis-cli command (testcontainers\' import format)',
-      });
-    }
+    // With a snapshot (this module always puts the data in it), the data was imported before the snapshot was made.
+    if (started.snapshot) return;
+    await importInitialData(started, s);
   },
 };
+
+/**
+ * Redis with initial data starts from a snapshot by default: the data is imported once (the snapshot's `prepare`),
+ * written to /data/dump.rdb by `SAVE`, then redis-server exits 0 on its stop signal; later starts load the dump.
+ * The key's salt has the data file's digest, so an edited file makes a new snapshot. Not by default with persistence
+ * (a host directory at /data) or redis-stack images; a snapshot the user asked for gets the data the same way.
+ */
+function snapshotWithInitialData(c: Container, s: Readonly<RedisSettings>): Container {
+  const chosen = c.options.snapshot;
+  if (s.initialData === undefined || chosen === false) return c;
+  if (chosen === undefined && (s.persistence !== undefined || c.options.image.includes('redis-stack'))) return c;
+  const user = chosen ?? {};
+  const digest = createHash('sha256').update(readInitialData(s.initialData)).digest('hex');
+  return c.withSnapshot({
+    ...user,
+    salt: [user.salt, `redis-initial-data:${digest}`].filter(Boolean).join('|'),
+    prepare: async (started) => {
+      await importInitialData(started, s);
+      await user.prepare?.(started);
+    },
+    quiesce: user.quiesce ?? (async (started) => {
+      const r = await started.exec(['redis-cli', '-p', String(PORT), 'SAVE'], { env: cliEnv(s) });
+      if (r.exitCode !== 0 || !/^OK/m.test(r.stdout)) {
+        throw new SlipwayError('ERR_SNAPSHOT', `redis SAVE failed before the snapshot: ${(r.stdout + r.stderr).trim()}`, {
+          hint: 'check that /data is writable for the redis user, or start without a snapshot (withoutSnapshot())',
+        });
+      }
+    }),
+  });
+}
+
+function readInitialData(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `cannot read the initial data file ${file}`, { cause, hint: 'pass withInitialData() a readable file of redis-cli commands' });
+  }
+}
+
+/** Runs the initial data file through redis-cli. */
+async function importInitialData(started: StartedContainer, s: Readonly<RedisSettings>): Promise<void> {
+  if (s.initialData === undefined) return;
+  const script = readInitialData(s.initialData);
+  const r = await started.exec(['redis-cli', '-p', String(PORT)], { stdin: script, env: cliEnv(s) });
+  const output = r.stdout + r.stderr;
+  if (r.exitCode !== 0 || ERROR_REPLY.test(output)) {
+    throw new SlipwayError('ERR_COMMAND_FAILED', `Could not import initial data from ${s.initialData}: ${output.trim()}`, {
+      hint: 'each line must be a redis-cli command (testcontainers\' import format)',
+    });
+  }
+}
 
 /** Checks a host path argument; a relative one is taken from the current directory now (testcontainers' tests pass `mkdtempSync('redis-')`). */
 export function checkHostPath(option: string, value: unknown): string {

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import type { ExecOptions, ExecResult, ExitInfo, LogStream, LogsOptions, StartedContainer } from '../api/started-container.js';
 import type { Network } from '../api/network.js';
+import type { SnapshotOptions } from '../api/snapshot.js';
 import { Wait, type WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
@@ -107,6 +108,10 @@ export abstract class ServiceContainer<S extends object, T extends StartedServic
   /** Joins a user network; other containers reach this one by its name and aliases. */
   withNetwork(network: Network, opts: { aliases?: string[] } = {}): this { return this.with((c) => c.withNetwork(network, opts)); }
   withName(name: string): this { return this.with((c) => c.withName(name)); }
+  /** Starts from a snapshot of the initialised service (see `Container.withSnapshot`); replaces the module's default. */
+  withSnapshot(opts: SnapshotOptions = {}): this { return this.with((c) => c.withSnapshot(opts)); }
+  /** No snapshot, not even the module's default (PostgreSQL's; Redis' with initial data). */
+  withoutSnapshot(): this { return this.with((c) => c.withoutSnapshot()); }
   /** Replaces the module's readiness wait. */
   waitFor(strategy: WaitStrategy): this { return this.with((c) => c.waitFor(strategy)); }
   withStartupTimeout(ms: number): this { return this.with((c) => c.withStartupTimeout(ms)); }
@@ -186,6 +191,11 @@ export class StartedServiceContainer implements AsyncDisposable {
   wait(): Promise<ExitInfo> { return this.container.wait(); }
   stop(opts?: { timeout?: number }): Promise<ExitInfo> { return this.container.stop(opts); }
   restart(opts?: { timeout?: number }): Promise<void> { return this.container.restart(opts); }
+  /**
+   * Back to the snapshot it started from (the module's default for PostgreSQL, and Redis with initial data; see
+   * `StartedContainer.reset`): everything written since is gone, same host ports, ready when it resolves.
+   */
+  reset(): Promise<void> { return this.container.reset(); }
   remove(): Promise<void> { return this.container.remove(); }
   copyTo(source: string | Buffer, containerPath: string, opts?: { mode?: number; uid?: number; gid?: number }): Promise<void> {
     return this.container.copyTo(source, containerPath, opts);

@@ -3,6 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
+import type { SnapshotOptions } from '../api/snapshot.js';
 import { HealthCheckWaitStrategy, type WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';
@@ -134,6 +135,19 @@ export class GenericContainer {
    * `testcontainers.reuse.enable=false` in ~/.testcontainers.properties) turns it off.
    */
   withReuse(): this { this.#reuse = true; return this; }
+  /**
+   * slipway's snapshots (not in testcontainers): the first start with this configuration is quiesced once ready and
+   * its files are kept as a snapshot; later starts (in any process) run from it, skipping the image's init, and
+   * `reset()` on the started container goes back to it. See `Container.withSnapshot` for the key and the options.
+   * @example
+   * import { GenericContainer, Wait } from 'slipway/testcontainers';
+   * const redis = await new GenericContainer('redis:7').withExposedPorts(6379)
+   *   .withWaitStrategy(Wait.forLogMessage('Ready to accept connections')).withSnapshot().start();
+   * await redis.reset();
+   */
+  withSnapshot(opts: SnapshotOptions = {}): this { return this.#set(this.container.withSnapshot(opts)); }
+  /** No snapshot (slipway's; turns off a module's default snapshot: PostgreSQL's, Redis' with initial data). */
+  withoutSnapshot(): this { return this.#set(this.container.withoutSnapshot()); }
   withExtraHosts(hosts: { host: string; ipAddress: string }[]): this {
     return this.#set(this.container.withExtraHosts(Object.fromEntries(hosts.map((h) => [h.host, h.ipAddress]))));
   }

@@ -201,6 +201,17 @@ export class StartedTestContainer implements AsyncDisposable {
   }
 
   /**
+   * slipway's `reset()` (not in testcontainers): back to the snapshot of a container started with `withSnapshot()`,
+   * on the same host ports, ready again when it resolves (see `StartedContainer.reset`).
+   * @throws SlipwayError `ERR_SNAPSHOT` when it was started without `withSnapshot()`.
+   */
+  async reset(): Promise<void> {
+    await this.inner.reset();
+    traceContainerOutput(this.inner);
+    this.#stopping = undefined;
+  }
+
+  /**
    * Restarts the process (SIGKILL after `timeout` ms, default 0 as testcontainers) and runs the wait strategy again
    * (log messages since the restart); resolves when the container is ready.
    */
