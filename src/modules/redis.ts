@@ -80,9 +80,11 @@ export const redisService: ServiceDefinition<RedisSettings> = {
     return waitUnlessChosen(exposeUnlessPublished(next, PORT), Wait.forAll([Wait.forSuccessfulCommand(ping), Wait.forListeningPorts(PORT)]));
   },
   async afterStart(started: StartedContainer, s: Readonly<RedisSettings>): Promise<void> {
-    // With a snapshot (this module always puts the data in it), the data was imported before the snapshot was made.
+    if (s.initialData === undefined) return;
+    const script = readInitialData(s.initialData);
+    // With a snapshot (configure() put the readable data in it), the data was imported before the snapshot was made.
     if (started.snapshot) return;
-    await importInitialData(started, s);
+    await importInitialData(started, s, script);
   },
 };
 
@@ -96,13 +98,19 @@ function snapshotWithInitialData(c: Container, s: Readonly<RedisSettings>): Cont
   const chosen = c.options.snapshot;
   if (s.initialData === undefined || chosen === false) return c;
   if (chosen === undefined && (s.persistence !== undefined || c.options.image.includes('redis-stack'))) return c;
+  let script: Buffer;
+  try {
+    script = readFileSync(s.initialData);
+  } catch {
+    return c; // afterStart reports the unreadable file (and the container is removed)
+  }
   const user = chosen ?? {};
-  const digest = createHash('sha256').update(readInitialData(s.initialData)).digest('hex');
+  const digest = createHash('sha256').update(script).digest('hex');
   return c.withSnapshot({
     ...user,
     salt: [user.salt, `redis-initial-data:${digest}`].filter(Boolean).join('|'),
     prepare: async (started) => {
-      await importInitialData(started, s);
+      await importInitialData(started, s, script);
       await user.prepare?.(started);
     },
     quiesce: user.quiesce ?? (async (started) => {
@@ -125,13 +133,11 @@ function readInitialData(file: string): Buffer {
 }
 
 /** Runs the initial data file through redis-cli. */
-async function importInitialData(started: StartedContainer, s: Readonly<RedisSettings>): Promise<void> {
-  if (s.initialData === undefined) return;
-  const script = readInitialData(s.initialData);
+async function importInitialData(started: StartedContainer, s: Readonly<RedisSettings>, script: Buffer): Promise<void> {
   const r = await started.exec(['redis-cli', '-p', String(PORT)], { stdin: script, env: cliEnv(s) });
   const output = r.stdout + r.stderr;
   if (r.exitCode !== 0 || ERROR_REPLY.test(output)) {
-    throw new SlipwayError('ERR_COMMAND_FAILED', `Could not import initial data from ${s.initialData}: ${output.trim()}`, {
+    throw new SlipwayError('ERR_COMMAND_FAILED', `Could not import initial data from ${s.initialData ?? ''}: ${output.trim()}`, {
       hint: 'each line must be a redis-cli command (testcontainers\' import format)',
     });
   }

@@ -53,6 +53,7 @@ export class AbstractStartedContainer extends StartedTestContainer {
   override copyArchiveFromContainer(path: string): Promise<NodeJS.ReadableStream> { return this.startedTestContainer.copyArchiveFromContainer(path); }
   override commit(options: Parameters<StartedTestContainer['commit']>[0]): Promise<string> { return this.startedTestContainer.commit(options); }
   override restart(opts?: Partial<RestartOptions>): Promise<void> { return this.startedTestContainer.restart(opts); }
+  override reset(): Promise<void> { return this.startedTestContainer.reset(); }
   override async stop(opts?: Partial<StopOptions>): Promise<StoppedTestContainer> {
     await this.containerStopping();
     const stopped = await this.startedTestContainer.stop(opts);

@@ -84,6 +84,7 @@ const CASES: Record<string, Case> = {
   withAutoRemove: { args: () => [false], noVisibleChange: 'read by start() (which handle it returns)' },
   withAutoCleanup: { args: () => [false], noVisibleChange: 'documented no-op (no Ryuk; the keeper cleans up)' },
   withReuse: { args: () => [], noVisibleChange: 'read by start() (reuse within the test process)' },
+  withSnapshot: { args: () => [{ salt: 'unit' }] },
   withExtraHosts: { args: () => [[{ host: 'db', ipAddress: '10.1.2.3' }]] },
   withSharedMemorySize: { args: () => [1 << 20] },
   withUlimits: { args: () => [{ nofile: { soft: 100, hard: 200 } }] },
