@@ -501,6 +501,12 @@ static int copy_layer_dir(int sdir, int ddir, const char *where, int depth, sw_e
 }
 
 static int copy_layers(const struct container_spec *s, const char *target, sw_error *e) {
+  /* The upper dir now holds the whole image, not the container's changes: Node must not commit it
+   * as a layer. The marker in the state dir says so (see ROOTFS_COPY_MARKER); it is written before
+   * the first byte is copied, so a root that is a copy never goes unmarked. */
+  cleanup_free char *marker = xasprintf("%s/" ROOTFS_COPY_MARKER, s->state_dir);
+  cleanup_fd int mfd = open(marker, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (mfd < 0) return sw_fail(e, errno, "create %s", marker);
   cleanup_fd int ufd = open(s->upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (ufd < 0) return sw_fail(e, errno, "open %s", s->upper);
   for (size_t i = s->nlowers; i-- > 0;) {

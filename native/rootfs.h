@@ -2,6 +2,10 @@
 #pragma once
 #include "spec.h"
 
+/* Created in the container's state dir when its root is a copy of the layers (no overlay): its
+ * upper dir then holds the whole image, which commit() must refuse (runtime/container-handle.ts). */
+#define ROOTFS_COPY_MARKER "rootfs-copy"
+
 /* Runs in the container init (new mount/pid/uts/net namespaces). On success the process is
  * pivoted into the new root, hostname is set, lo is up and the cwd exists. */
 int rootfs_setup(const struct container_spec *s, sw_error *e);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
@@ -22,6 +23,9 @@ import type { NetworkAttachable } from './network-membership.js';
 import type { ContainerDescription } from './control/description.js';
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/** The keeper's mark in a state dir whose root is a copy of the layers (`native/rootfs.h` ROOTFS_COPY_MARKER). */
+const ROOTFS_COPY_MARKER = 'rootfs-copy';
 
 const log = logger('container');
 
@@ -90,8 +94,21 @@ export class ContainerHandle implements RuntimeContainer {
 
   diffUpper(dest: string): Promise<LayerDiff> {
     if (this.#removing) return Promise.reject(new SlipwayError('ERR_CONTAINER_NOT_FOUND', `container ${this.name} was removed: there is nothing to commit`, { hint: 'commit before stop()/remove()' }));
+    if (this.rootIsCopy) {
+      return Promise.reject(new SlipwayError('ERR_UNSUPPORTED', `cannot commit ${this.name}: its root file system is a copy of the image's layers (neither the kernel's overlay nor fuse-overlayfs could be mounted), so its changes cannot be told from the image`, {
+        hint: 'install fuse-overlayfs (with a usable /dev/fuse) or allow unprivileged overlay mounts, and start it again; SLIPWAY_ROOTFS=copy forces the copy',
+      }));
+    }
     const { keeper, spec, plan } = this.#i;
     return diffContainerUpper(keeper, spec.upperDir, spec.lowerDirs, dest, plan.mounts.map((m) => m.target));
+  }
+
+  /**
+   * Whether its root is a copy of the layers (the keeper's last fallback, or `SLIPWAY_ROOTFS=copy`): the upper dir then
+   * holds the whole image, not the container's changes. The keeper marks it in the state dir before copying.
+   */
+  get rootIsCopy(): boolean {
+    return existsSync(join(this.#i.dir, ROOTFS_COPY_MARKER));
   }
 
   /** The container's state dir (`upper/`, `work/`, `etc/`, its log). */

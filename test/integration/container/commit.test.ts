@@ -11,7 +11,7 @@ import { Container, Wait } from '../../../src/index.js';
 import { pull } from '../../../src/image/index.js';
 import { defaultStoreRoot, ImageStore } from '../../../src/image/store.js';
 import { GenericContainer } from '../../../src/testcontainers.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, skipUnless, spawnTsChild, userNamespacesAllowed } from '../harness/index.js';
 
 const roots: string[] = [];
 afterAll(async () => {
@@ -28,6 +28,16 @@ async function configOf(ref: string): Promise<{ config: Record<string, unknown>;
 const sleeper = (): Container => new Container(fixtureRef('busybox')).withEntrypoint(['sleep']).withCommand(['1000']).waitFor(Wait.none());
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('StartedContainer.commit', () => {
+  it('refuses a container whose root is a copy of the layers (no overlay): its upper dir is the whole image', async () => {
+    const { info } = await spawnTsChild<{ code?: string; message?: string; hint?: string; committed?: string; wrote: number }>(
+      join(import.meta.dirname, 'commit-copy-child.mts'), { SLIPWAY_ROOTFS: 'copy', COMMIT_REF: fixtureRef('busybox') });
+    expect(info.wrote).toBe(0);
+    expect(info.committed).toBeUndefined();
+    expect(info.code).toBe('ERR_UNSUPPORTED');
+    expect(info.message).toMatch(/root file system is a copy of the image's layers/);
+    expect(info.hint).toMatch(/fuse-overlayfs/);
+  });
+
   it('keeps written and deleted files and records the running config and changes', async () => {
     const tag = `slipway-test/commit:${process.pid}-files`;
     {
