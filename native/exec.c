@@ -119,6 +119,19 @@ static bool pump(int out, uint32_t reqid, int fd, int stream) {
   return true;
 }
 
+/* SIGUSR1 (worker_cancel): Node gave the exec up. The process (and what it started: it leads its own
+ * process group after setsid) is killed; the worker then reports its status as for any exit. Without
+ * this a probe that hangs (a health check past its timeout) would run, and hold its worker, until the
+ * container is removed. */
+static volatile sig_atomic_t exec_cancelled;
+static volatile pid_t exec_child;
+
+static void on_cancel(int sig) {
+  (void)sig;
+  exec_cancelled = 1;
+  if (exec_child > 0) kill(-exec_child, SIGKILL);
+}
+
 void exec_worker(int out, uint32_t reqid, void *arg) {
   struct exec_job *j = arg;
   sw_error e = {0};
@@ -133,6 +146,9 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
     sw_fail(&e, errno, "exec: pipes");
     worker_fail(out, reqid, &e);
   }
+  struct sigaction sa = {.sa_handler = on_cancel};
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGUSR1, &sa, NULL);
   /* setns(pid) only applies to children: fork once more so the process is inside. */
   pid_t pid = fork();
   if (pid < 0) {
@@ -148,6 +164,9 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
     (void)!write(ep[1], &e, sizeof e);
     _exit(e.errnum == ENOENT ? 127 : 126);
   }
+  exec_child = pid;
+  /* Cancelled before the child could be named: kill it now (it may not have called setsid yet). */
+  if (exec_cancelled) kill(pid, SIGKILL);
   close(po[1]);
   close(pe[1]);
   close(ep[1]);

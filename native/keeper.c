@@ -539,8 +539,12 @@ static void dispatch(const sw_frame_view *f) {
     tlv_iter_init(&it, f->body, f->body_len);
     while (tlv_next(&it, &t) > 0)
       if (t.tag == T_DATA) data = t.val, dlen = t.len;
-    uint64_t eof = 0;
+    uint64_t eof = 0, cancel = 0;
     spec_get_uint(f->body, f->body_len, T_EOF, &eof);
+    if (spec_get_uint(f->body, f->body_len, T_CANCEL, &cancel) && cancel) {
+      worker_cancel(f->reqid);
+      break;
+    }
     worker_input(f->reqid, data, dlen, eof != 0);
     break;
   }

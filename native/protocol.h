@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 6
+#define SW_PROTOCOL_VERSION 7
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -121,6 +121,7 @@ enum sw_tag {
   T_SECCOMP = 64,     /* CREATE: u8 0 unconfined, 1 Docker's default profile (also when absent); execs inherit it */
   T_KIND = 65,        /* ERROR: u32 enum sw_err_kind */
   T_TOP_ONLY = 66,    /* GET: u8 1 = only the entry itself, never a directory's contents */
+  T_CANCEL = 67,      /* DATA: u8 1 = Node gave the request up: its worker gets SIGUSR1 (an exec kills its process group) */
 };
 
 /*

@@ -197,6 +197,11 @@ int worker_input(uint32_t reqid, const uint8_t *data, size_t len, bool eof) {
   return 0;
 }
 
+void worker_cancel(uint32_t reqid) {
+  for (struct worker *w = workers; w; w = w->next)
+    if (w->reqid == reqid && !w->reaped) kill(w->pid, SIGUSR1);
+}
+
 static void worker_readable(struct watch *wt, uint32_t events);
 
 static void resume_all(void) {

@@ -37,6 +37,10 @@ int worker_spawn_in(const int *ns, uint32_t reqid, int kind, worker_fn fn, void 
 /* A DATA frame for reqid's input: queued (acknowledged once written); eof closes the input after
  * it. Returns -ESRCH when no live worker of reqid takes input (the caller ignores the data). */
 int worker_input(uint32_t reqid, const uint8_t *data, size_t len, bool eof);
+/* Node gave reqid up (an exec whose caller stopped waiting: a probe past its timeout): its worker
+ * gets SIGUSR1, which an exec worker turns into SIGKILL for its process group and others die of.
+ * The request is still answered (its worker's frames or "exited without an answer"). */
+void worker_cancel(uint32_t reqid);
 /* SIGCHLD: true if pid was a worker (now reaped). */
 bool worker_reaped(pid_t pid, int status);
 /* Teardown: SIGKILL every worker, then wait for them. */

@@ -81,7 +81,7 @@ class ControlServer {
           socket.destroy();
           return;
         }
-        void reply({ type: 'output', stream, data: b.toString('base64') });
+        socket.write(`${JSON.stringify({ type: 'output', stream, data: b.toString('base64') })}\n`);
       };
       try {
         switch (req.op) {

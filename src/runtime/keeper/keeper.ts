@@ -279,6 +279,8 @@ export function containerFields(s: KeeperContainerSpec): Field[] {
 interface RequestStream {
   reqid?: number;
   cancelled?: boolean;
+  /** Sent with CHUNKED (its input or credits follow as DATA frames). @defaultValue true */
+  chunked?: boolean;
 }
 
 interface Pending {
@@ -544,7 +546,7 @@ export class Keeper {
     if (this.#closed) return Promise.reject(new SlipwayError('ERR_RUNTIME', 'keeper is closed'));
     let frame: Buffer;
     try {
-      frame = encodeFrame(type, 0, input || stream ? [...fields, tlv.u8(Tag.CHUNKED, 1)] : fields);
+      frame = encodeFrame(type, 0, input || (stream && stream.chunked !== false) ? [...fields, tlv.u8(Tag.CHUNKED, 1)] : fields);
     } catch (e) {
       return Promise.reject(e as Error);
     }
@@ -569,6 +571,12 @@ export class Keeper {
     if (data) f.push(tlv.bytes(Tag.DATA, data));
     if (eof) f.push(tlv.u8(Tag.EOF, 1));
     this.#child.stdin!.write(encodeFrame(FrameType.DATA, reqid, f));
+  }
+
+  /** Gives a request in flight up (protocol 7): its worker is signalled; the answer still comes and settles it. */
+  #cancel(reqid: number): void {
+    if (this.#dead || !this.#pending.has(reqid)) return;
+    this.#child.stdin!.write(encodeFrame(FrameType.DATA, reqid, [tlv.u8(Tag.CANCEL, 1)]));
   }
 
   /** Streams `data` as DATA frames of reqid; stops as soon as the request is answered. */
@@ -694,19 +702,25 @@ export class Keeper {
   ): Promise<KeeperExit> {
     io.signal?.throwIfAborted();
     const fields = [tlv.str(Tag.ID, id), ...processFields(spec)];
+    const sent: RequestStream = { chunked: false };
     const p = this.#request(FrameType.EXEC, fields, (f) => {
       if (f.type !== FrameType.EXEC_OUTPUT) return;
       const data = field.first(f.fields, Tag.DATA)?.value ?? Buffer.alloc(0);
       if (field.uint(f.fields, Tag.STREAM) === 2) io.onStderr?.(Buffer.from(data));
       else io.onStdout?.(Buffer.from(data));
-    }, io.stdin);
+    }, io.stdin, sent);
     let frame: Frame;
     if (io.signal) {
-      // Abort stops waiting; the process itself runs on until it exits or the container stops.
+      // Abort stops waiting and kills the process (with what it started), as Docker kills a health check past its
+      // timeout: a probe that hangs must not run on, holding a worker, until the container is removed.
       const signal = io.signal;
       let onAbort: (() => void) | undefined;
       const aborted = new Promise<never>((_, reject) => {
-        onAbort = () => reject(new SlipwayError('ERR_ABORTED', `exec in ${id} aborted`, { cause: signal.reason }));
+        onAbort = () => {
+          if (sent.reqid === undefined) sent.cancelled = true;
+          else this.#cancel(sent.reqid);
+          reject(new SlipwayError('ERR_ABORTED', `exec in ${id} aborted`, { cause: signal.reason }));
+        };
         signal.addEventListener('abort', onAbort, { once: true });
       });
       try {

@@ -35,4 +35,17 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(most).toBeLessThanOrEqual(CAP);
   });
 
+
+  it('kills an aborted exec (a probe past its timeout) with what it started, and frees its worker', async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
+    const keeper = await Keeper.get();
+    const base = childCount(keeper.pid);
+    const aborted = await Promise.all(Array.from({ length: 3 }, () => c.exec(['sh', '-c', 'sleep 4242 & sleep 4243'], { signal: AbortSignal.timeout(300) }).then(() => 'ran', (e: unknown) => (e as { code?: string }).code)));
+    expect(aborted).toEqual(['ERR_ABORTED', 'ERR_ABORTED', 'ERR_ABORTED']);
+    const left = async () => (await c.exec(['sh', '-c', 'ps -o args | grep -c "^sleep 424[23]" || true'])).stdout.trim();
+    for (let i = 0; i < 100 && ((await left()) !== '0' || childCount(keeper.pid) > base); i++) await new Promise((r) => setTimeout(r, 50));
+    // The old keeper left all six sleeps running (and their three workers) until the container was removed.
+    expect(await left()).toBe('0');
+    expect(childCount(keeper.pid)).toBe(base);
+  });
 });
