@@ -583,8 +583,10 @@ class Builder {
     // The environment of the step: declared ARGs (build args given) under the stage's ENV.
     const env: Record<string, string> = {};
     for (const [k, v] of state.args) if (v !== undefined && !k.startsWith('\0')) env[k] = v;
-    for (const [k, v] of Object.entries(this.opts.buildArgs ?? {})) if (PREDEFINED_ARGS.has(k)) env[k] = v;
     for (const [k, v] of envMap(state.config.Env)) env[k] = v;
+    // Predefined proxy args reach the step without an ARG line, but (as BuildKit's ProxyEnv) stay out of the cache key.
+    const proxyEnv: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.opts.buildArgs ?? {})) if (PREDEFINED_ARGS.has(k) && !(k in env)) proxyEnv[k] = v;
     const user = state.config.User ?? '';
     const workdir = state.config.WorkingDir ?? '';
     const own = await this.ownership();
@@ -600,7 +602,7 @@ class Builder {
     try {
       // Secrets (files and env=) stay out of the key, as in BuildKit; a bind mount's content is in it.
       const key = sha256(JSON.stringify(['RUN', state.key, argv, env, user, workdir, network, ins.flags.mount ?? [], run.inputs]));
-      return await this.#runStep(state, ins, label, step, progress, key, argv, { ...env, ...run.env }, run.mounts, network);
+      return await this.#runStep(state, ins, label, step, progress, key, argv, { ...proxyEnv, ...env, ...run.env }, run.mounts, network);
     } finally {
       await run.cleanup();
     }
@@ -755,6 +757,17 @@ class Builder {
       inline.push({ name: f.name, content: f.content, mode: 0o600, ...(f.mtime ? { mtime: f.mtime } : {}) });
     }
     const localSources = args.slice(0, -1).filter((s) => !urls.includes(s));
+    if (ins.flags.parents) {
+      throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (COPY --parents): --parents is in BuildKit's labs syntax only and not supported`, { hint: 'copy each directory with its own COPY <dir> <dest>/<dir>' });
+    }
+    // ADD --unpack (BuildKit 1.17): local archives are unpacked by default; a downloaded one is not unpacked here.
+    const unpackFlag = ins.flags.unpack?.[0];
+    if (unpackFlag !== undefined && !['true', 'false'].includes(unpackFlag)) throw buildError(ins, `--unpack=${unpackFlag}: expected true or false`);
+    if (unpackFlag === 'true' && urls.length) {
+      throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (ADD --unpack=true <url>): unpacking a downloaded archive is not supported`, { hint: 'ADD the archive, then extract it in a RUN step' });
+    }
+    if (ins.flags['keep-git-dir'] && !urls.length) throw buildError(ins, '--keep-git-dir applies to ADD of a git URL only');
+    const exclude = (ins.flags.exclude ?? []).map((e) => expandWord(e, vars, this.escape));
     const rawDest = args[args.length - 1]!;
     const workdir = state.config.WorkingDir || '/';
     const dest = (rawDest.startsWith('/') ? rawDest : posix.join(workdir, rawDest)) + (rawDest.endsWith('/') && rawDest !== '/' ? '/' : '');
@@ -784,14 +797,14 @@ class Builder {
       chmod = parseInt(m, 8);
     }
     const view = new LayerView(state.layers.map((l) => l.dir!).reverse());
-    const request = { sources: localSources, dest, owner, chmod, inline, extractArchives: ins.keyword === 'ADD' && from === undefined };
+    const request = { sources: localSources, dest, owner, chmod, inline, exclude, extractArchives: ins.keyword === 'ADD' && from === undefined && unpackFlag !== 'false' };
     const isDir = async (abs: string): Promise<boolean> => Boolean((await view.lookup(await view.resolve(abs, true)))?.st.isDirectory());
     // COPY --from: the stage's (or image's) key already names every byte it holds, so the plan (a walk that reads and
     // hashes each file) is made only when the step runs; a cached rebuild skips it (1.7 s of a 1.9 s rebuild of
     // bench scenario 9, whose runtime stage copies a deps stage's node_modules).
     let plan: Awaited<ReturnType<typeof planCopy>> | undefined;
     const key = from !== undefined
-      ? sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, request.sources, owner ?? null, chmod ?? null, inline.map(({ content, ...meta }) => [meta, sha256(content)])]))
+      ? sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, request.sources, owner ?? null, chmod ?? null, exclude, inline.map(({ content, ...meta }) => [meta, sha256(content)])]))
       : sha256(JSON.stringify([ins.keyword, state.key, fromKey, dest, (plan = await planCopy(tree, request, isDir)).hash]));
     const createdBy = `${ins.keyword} ${ins.args} # buildkit`;
     return this.#layerStep(state, key, createdBy, progress, async (tar) => {

@@ -11,7 +11,7 @@ import { extract as tarExtract } from 'tar-stream';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { decompress } from './decompress.js';
-import { compilePattern, isIgnored, mayReinclude, type IgnorePattern } from './dockerignore.js';
+import { compilePattern, isIgnored, mayReinclude, parseDockerignore, type IgnorePattern } from './dockerignore.js';
 import type { LayerView } from './layer-view.js';
 
 /** One entry of the layer a COPY makes (path relative to the image root). */
@@ -171,6 +171,8 @@ export interface CopyRequest {
   extractArchives?: boolean;
   /** Inline files (heredocs, and ADD's downloads: mode 0600 and the server's mtime). */
   inline?: { name: string; content: Buffer; mode?: number; mtime?: Date }[];
+  /** `--exclude` patterns (.dockerignore syntax), relative to each source. */
+  exclude?: string[];
   /** Largest tar ADD extracts after decompression. @defaultValue {@link MAX_ADD_ARCHIVE} */
   maxArchiveBytes?: number;
 }
@@ -223,29 +225,33 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
     const t = await decompress(b, src, maxArchive);
     return t && t.length >= 512 && t.subarray(257, 262).toString('latin1') === 'ustar' ? t : undefined;
   };
-  const copyEntry = async (src: string, to: string): Promise<void> => {
+  // `--exclude` patterns (.dockerignore syntax, `!` included), matched against paths relative to the source copied.
+  const exclude = req.exclude?.length ? parseDockerignore(req.exclude.join('\n')) : [];
+  const copyEntry = async (src: string, to: string, root: string): Promise<void> => {
     const st = await tree.stat(src);
     if (!st) return;
     if (st.type === 'file') put(to, { type: 'file', mode: st.mode, content: await tree.read(src) });
     else if (st.type === 'symlink') put(to, { type: 'symlink', mode: 0o777, linkname: await tree.readlink(src) });
     else if (st.type === 'directory') {
       put(to, { type: 'directory', mode: st.mode });
-      await copyContents(src, to);
+      await copyContents(src, to, root);
     }
   };
-  const copyContents = async (src: string, to: string): Promise<void> => {
+  const copyContents = async (src: string, to: string, root: string): Promise<void> => {
     for (const n of await tree.list(src)) {
       const s = src ? `${src}/${n}` : n;
-      if (tree.ignored(s)) {
+      const fromRoot = root ? s.slice(root.length + 1) : s;
+      const excluded = exclude.length > 0 && isIgnored(exclude, fromRoot);
+      if (tree.ignored(s) || excluded) {
         const st = await tree.stat(s);
-        if (st?.type !== 'directory') continue;
+        if (st?.type !== 'directory' || (excluded && !mayReinclude(exclude, fromRoot))) continue;
         // An excluded directory may still hold re-included files: walk it, emit only what survives.
         const before = items.size;
-        await copyContents(s, `${to}/${n}`);
+        await copyContents(s, `${to}/${n}`, root);
         if (items.size > before) put(`${to}/${n}`, { type: 'directory', mode: st.mode });
         continue;
       }
-      await copyEntry(s, `${to}/${n}`);
+      await copyEntry(s, `${to}/${n}`, root);
     }
   };
   const destRel = dest.replace(/^\/+/, '');
@@ -266,9 +272,10 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
         });
       }
       if (st.type === 'directory') {
-        await copyContents(m, destRel);
+        await copyContents(m, destRel, m);
         continue;
       }
+      if (exclude.length && isIgnored(exclude, posix.basename(m))) continue;
       if (req.extractArchives && st.type === 'file') {
         const tar = await archive(await tree.read(m), raw);
         if (tar) {
@@ -278,7 +285,7 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
       }
       const base = posix.basename(m);
       const intoDir = destDirForced || (await destIsExistingDir(dest));
-      await copyEntry(m, intoDir ? join(destRel, base) : destRel);
+      await copyEntry(m, intoDir ? join(destRel, base) : destRel, m);
     }
   }
   for (const f of req.inline ?? []) {

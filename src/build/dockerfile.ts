@@ -50,8 +50,14 @@ const KNOWN = new Set([
   'ADD', 'ARG', 'CMD', 'COPY', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'FROM', 'HEALTHCHECK', 'LABEL', 'MAINTAINER', 'ONBUILD',
   'RUN', 'SHELL', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR',
 ]);
-/** Instructions that take `--flags` before their arguments. */
-const FLAGGED = new Set(['ADD', 'COPY', 'FROM', 'RUN', 'HEALTHCHECK']);
+/** Instructions that take `--flags` before their arguments, and the flags BuildKit's stable syntax gives each. */
+const FLAGS: Record<string, readonly string[]> = {
+  ADD: ['chown', 'chmod', 'link', 'checksum', 'exclude', 'keep-git-dir', 'unpack'],
+  COPY: ['from', 'chown', 'chmod', 'link', 'exclude', 'parents'],
+  FROM: ['platform'],
+  RUN: ['mount', 'network', 'security'],
+  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'start-interval', 'retries'],
+};
 /** Instructions whose arguments may be a JSON array. */
 const JSON_FORM = new Set(['ADD', 'COPY', 'CMD', 'ENTRYPOINT', 'RUN', 'SHELL', 'VOLUME']);
 /** Instructions that may carry heredocs. */
@@ -120,10 +126,12 @@ export function parseDockerfile(text: string): ParsedDockerfile {
     let rest = m[2]!.trim();
     if (!KNOWN.has(keyword)) throw parseError(start + 1, keyword, `unknown instruction ${m[1]}`);
     const flags: Record<string, string[]> = {};
-    if (FLAGGED.has(keyword)) {
+    const known = FLAGS[keyword];
+    if (known) {
       for (;;) {
         const f = /^--([a-zA-Z][a-zA-Z0-9-]*)(?:=("(?:[^"\\]|\\.)*"|\S*))?(?:\s+|$)/.exec(rest);
         if (!f) break;
+        if (!known.includes(f[1]!)) throw parseError(start + 1, keyword, `unknown flag: --${f[1]}`);
         let v = f[2] ?? 'true';
         if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = JSON.parse(v) as string;
         (flags[f[1]!] ??= []).push(v);

@@ -74,3 +74,15 @@ describe('splitWords', () => {
     expect(splitWords('A="a b" B=c\\ d C=\'e f\'')).toEqual(['A="a b"', 'B=c\\ d', "C='e f'"]);
   });
 });
+
+describe('flags', () => {
+  it('takes each instruction\'s BuildKit flags and refuses an unknown one naming the line, as BuildKit does', () => {
+    const df = parseDockerfile('FROM --platform=$BUILDPLATFORM x\nCOPY --link --exclude=*.md --exclude=!keep.md --chmod=0644 . /app\nADD --unpack=false --checksum=sha256:00 a.tgz /\n');
+    expect(df.instructions.map((i) => i.flags)).toEqual([
+      { platform: ['$BUILDPLATFORM'] }, { link: ['true'], exclude: ['*.md', '!keep.md'], chmod: ['0644'] }, { unpack: ['false'], checksum: ['sha256:00'] },
+    ]);
+    expect(() => parseDockerfile('FROM x\nCOPY --form=a b /c\n')).toThrow(/line 2 \(COPY\): unknown flag: --form/);
+    expect(() => parseDockerfile('FROM x\nRUN --mnt=type=cache,target=/c true\n')).toThrow(/line 2 \(RUN\): unknown flag: --mnt/);
+    expect(() => parseDockerfile('FROM --plaform=linux/amd64 x\n')).toThrow(/line 1 \(FROM\): unknown flag: --plaform/);
+  });
+});
