@@ -92,6 +92,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       expect(SlipwayError.is(e, 'ERR_UNSUPPORTED') && e.message).toMatch(/ADD of a git repository is not supported/);
     }
     expect(await codeOf(buildImage(await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY ${base}/files/notes.txt /x\n` })))).toBe('ERR_BUILD');
-    expect(await codeOf(buildImage(await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY --checksum=sha256:${'0'.repeat(64)} Dockerfile /x\n`, 'a': '' })))).toBe('ERR_BUILD');
+    expect(await codeOf(buildImage(await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY --checksum=sha256:${'0'.repeat(64)} Dockerfile /x\n`, 'a': '' })))).toBe('ERR_DOCKERFILE_PARSE');
+    expect(await codeOf(buildImage(await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nADD --checksum=sha256:${'0'.repeat(64)} Dockerfile /x\n` })))).toBe('ERR_BUILD');
   });
 });
