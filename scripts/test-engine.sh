@@ -69,4 +69,4 @@ kill "$regpid" 2>/dev/null || true
 wait "$regpid" 2>/dev/null || true
 rm -f "$reg"
 ((ok)) || exit 1
-SLIPWAY_RUNTIME=engine npx vitest run --project integration --retry=2 "${FILES[@]}" "$@"
+SLIPWAY_ENGINE_TESTS=1 SLIPWAY_RUNTIME=engine npx vitest run --project integration --retry=2 "${FILES[@]}" "$@"

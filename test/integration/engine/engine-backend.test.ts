@@ -12,7 +12,7 @@ import { engineAvailable } from './engine-harness.js';
 process.env.SLIPWAY_RUNTIME = 'engine';
 const busybox = () => fixtureRef('busybox');
 
-skipUnless(engineAvailable(), 'no Docker engine answers (start dockerd, or set DOCKER_HOST); .ci/run starts one')('engine backend: containers', () => {
+skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash scripts/test-engine.sh (or SLIPWAY_ENGINE_TESTS=1 with an engine answering)')('engine backend: containers', () => {
   it('runs a command with env, user, workdir and entrypoint rules; exit code and both streams come back', async () => {
     const r = await new Container(busybox()).withEnv({ A: 'x' }).withUser('nobody').withWorkdir('/tmp')
       .withCommand(['sh', '-c', 'echo "$A $(id -u) $(pwd)"; echo err >&2; exit 3']).run();
