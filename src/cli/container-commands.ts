@@ -64,6 +64,8 @@ function ago(now: number, iso: string): string {
 }
 
 function status(now: number, d: ContainerDescription): string {
+  // Kept for reuse across runs by the reuse keeper (withReuse()), not by the process that asked for it.
+  if (d.lifetime === 'reuse' && d.state === 'running') return `Up ${ago(now, d.started ?? d.created)} (reused)`;
   if (d.state === 'running') return `Up ${ago(now, d.started ?? d.created)}`;
   if (d.state === 'exited') return `Exited (${exitStatus(d.exit ?? { exitCode: null, signal: null })})`;
   return d.state === 'created' ? 'Created' : 'Removing';

@@ -96,6 +96,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(json.find((d) => d.id === holder.info.id)?.lifetime).toBe('reuse');
     const table = (await cli(['ps'], env).done).stdout;
     expect(table).toMatch(new RegExp(`${holder.info.name} +\\d+ \\(slipway reuse keeper\\)`));
+    expect(table).toMatch(/Up \d+ seconds? \(reused\)/);
 
     const rm = await cli(['rm', '-f', holder.info.id.slice(0, 12)], env).done;
     expect(rm.code).toBe(0);
