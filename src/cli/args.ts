@@ -76,16 +76,17 @@ export interface InspectCommand { command: 'inspect'; containers: string[] }
 export interface ImagesCommand { command: 'images'; json: boolean }
 export interface InfoCommand { command: 'info'; json: boolean }
 export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean }
+export interface SnapshotsCommand { command: 'snapshots'; action: 'ls' | 'rm' | 'prune'; keys: string[]; json: boolean; all: boolean }
 export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
 export type CliCommand = PullCommand | RunCommand | BuildCommand | ComposeCommand | SaveCommand | PushCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
-  | ImagesCommand | InfoCommand | PruneCommand | HelpCommand | VersionCommand;
+  | ImagesCommand | InfoCommand | PruneCommand | SnapshotsCommand | HelpCommand | VersionCommand;
 
 export { UsageError, firstPositional, parseEnv };
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'compose', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'info', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'compose', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'snapshots', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -163,6 +164,15 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       return { command: 'inspect', containers: positionals };
     }
     case 'images': return parseSimple('images', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'images', json: !!v.json }));
+    case 'snapshots': {
+      const { values, positionals } = strictParse('snapshots', rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, all: { type: 'boolean', short: 'a' } }, true);
+      if (values.help) return { command: 'help', topic: 'snapshots' };
+      const [action = 'ls', ...keys] = positionals;
+      if (action !== 'ls' && action !== 'rm' && action !== 'prune') throw new UsageError(`unknown \`slipway snapshots\` action "${action}"`, 'use ls, rm <key…> or prune (see `slipway help snapshots`)');
+      if (action === 'rm' && keys.length === 0) throw new UsageError('`slipway snapshots rm` needs at least one key', 'the keys (or their first 12 hex digits) are listed by `slipway snapshots ls`');
+      if (action !== 'rm' && keys.length) throw new UsageError(`\`slipway snapshots ${action}\` takes no arguments, got "${keys[0]}"`, `run \`slipway snapshots ${action}\` alone`);
+      return { command: 'snapshots', action, keys, json: !!values.json, all: !!values.all };
+    }
     case 'info': return parseSimple('info', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'info', json: !!v.json }));
     case 'prune': return parseSimple('prune', rest, { all: { type: 'boolean', short: 'a' }, 'dry-run': { type: 'boolean' } },
       (v) => ({ command: 'prune', all: !!v.all, dryRun: !!v['dry-run'] }));

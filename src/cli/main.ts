@@ -52,6 +52,8 @@ export async function main(argv: readonly string[], io: CliIO = processIO()): Pr
         return await (await import('./store-commands.js')).imagesCommand(cmd, io);
       case 'info':
         return await (await import('./info-command.js')).infoCommand(cmd, io);
+      case 'snapshots':
+        return await (await import('./store-commands.js')).snapshotsCommand(cmd, io);
       case 'prune':
         return await (await import('./store-commands.js')).pruneCommand(cmd, io);
     }

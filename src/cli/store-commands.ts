@@ -5,8 +5,10 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ImageStore, defaultStoreRoot, removeTree } from '../image/store.js';
+import { SnapshotStore } from '../image/snapshot-store.js';
+import { SlipwayError } from '../errors.js';
 import { platformString, type Platform } from '../image/platform.js';
-import type { ImagesCommand, PruneCommand } from './args.js';
+import type { ImagesCommand, PruneCommand, SnapshotsCommand } from './args.js';
 import { write, type CliIO } from './io.js';
 import { formatBytes } from './progress.js';
 
@@ -71,16 +73,21 @@ function size(i: StoredImage): number {
 /** What prune removes (or would remove). */
 export interface PrunePlan {
   refs: string[];
+  /** Snapshot records (`snapshots/<mapping>/<key>.json`): incomplete ones, or all with `all`. */
+  snapshots: string[];
   layers: string[];
   blobs: string[];
 }
 
-/** Works out what `prune` removes: unreferenced layers and blobs, or everything with `all`. */
+/** Works out what `prune` removes: unreferenced layers and blobs (complete snapshots' layers are kept), or everything with `all`. */
 export async function planPrune(store: ImageStore, all: boolean): Promise<PrunePlan> {
   const images = await listStoredImages(store.root);
   const chains = new Set<string>();
   const blobs = new Set<string>();
+  const snapshots = await new SnapshotStore(store).list();
   if (!all) {
+    // A snapshot's layer sits on its image's layers: those stay while the image's reference does (below).
+    for (const r of snapshots) if (r.complete) chains.add(r.chainId.replace(/^sha256:/, ''));
     for (const i of images) {
       for (const l of i.layers) {
         chains.add(l.chainId.replace(/^sha256:/, ''));
@@ -107,7 +114,7 @@ export async function planPrune(store: ImageStore, all: boolean): Promise<PruneP
   }
   const blobsRoot = path.join(store.root, 'blobs', 'sha256');
   const blobFiles = (await readdir(blobsRoot).catch(() => [] as string[])).filter((hex) => !blobs.has(hex)).map((hex) => path.join(blobsRoot, hex));
-  return { refs: all ? images.map((i) => i.file) : [], layers, blobs: blobFiles };
+  return { refs: all ? images.map((i) => i.file) : [], snapshots: snapshots.filter((r) => all || !r.complete).map((r) => r.file), layers, blobs: blobFiles };
 }
 
 /** `slipway prune [--all] [--dry-run]`. */
@@ -118,11 +125,11 @@ export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number
   await store.init(); // also sweeps temp files of dead processes
   const plan = await planPrune(store, cmd.all);
   if (cmd.dryRun) {
-    for (const p of [...plan.refs, ...plan.layers, ...plan.blobs]) await write(io.stdout, `would remove ${path.relative(store.root, p)}\n`);
+    for (const p of [...plan.refs, ...plan.snapshots, ...plan.layers, ...plan.blobs]) await write(io.stdout, `would remove ${path.relative(store.root, p)}\n`);
     return 0;
   }
   // References go first, so no pull trusts a record whose layers are being removed.
-  for (const f of plan.refs) await rm(f, { force: true });
+  for (const f of [...plan.refs, ...plan.snapshots]) await rm(f, { force: true });
   const removeLayer = plan.layers.length ? await layerRemover() : removeTree;
   for (const dir of plan.layers) {
     const [mapping, hex] = dir.split(path.sep).slice(-2);
@@ -144,7 +151,7 @@ export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number
       lock.release();
     }
   }
-  await write(io.stdout, `removed ${plan.refs.length} references, ${plan.layers.length} layers, ${plan.blobs.length} blobs (${formatBytes(bytes)} of blobs)\n`);
+  await write(io.stdout, `removed ${plan.refs.length} references, ${plan.snapshots.length} snapshots, ${plan.layers.length} layers, ${plan.blobs.length} blobs (${formatBytes(bytes)} of blobs)\n`);
   return 0;
 }
 
@@ -153,4 +160,37 @@ async function layerRemover(): Promise<(dir: string) => Promise<void>> {
   if (process.getuid?.() === 0) return removeTree;
   const runtime = await import('../runtime/index.js');
   return runtime.removeTree;
+}
+
+/** `slipway snapshots [ls|rm <key>…|prune [--all]]`: the snapshot records of the store (their layers go with `slipway prune`). */
+export async function snapshotsCommand(cmd: SnapshotsCommand, io: CliIO): Promise<number> {
+  const store = new ImageStore(defaultStoreRoot(io.env));
+  await store.init();
+  const snaps = new SnapshotStore(store);
+  const records = await snaps.list();
+  if (cmd.action === 'ls') {
+    if (cmd.json) {
+      for (const r of records) await write(io.stdout, `${JSON.stringify({ key: r.key, image: r.image, imageDigest: r.imageDigest, mapping: r.mappingKey, size: r.size, created: r.created, complete: r.complete })}\n`);
+      return 0;
+    }
+    await write(io.stdout, `${['KEY', 'IMAGE', 'SIZE', 'CREATED', 'STATE'].join('\t')}\n`);
+    for (const r of records) {
+      await write(io.stdout, `${[r.key.slice(7, 19), r.image, formatBytes(r.size), r.created, r.complete ? 'ready' : 'incomplete'].join('\t')}\n`);
+    }
+    return 0;
+  }
+  const doomed = cmd.action === 'prune'
+    ? records.filter((r) => cmd.all || !r.complete)
+    : cmd.keys.map((k) => {
+      const hex = k.replace(/^sha256:/, '');
+      const hits = records.filter((r) => r.key.slice(7).startsWith(hex));
+      if (!/^[a-f0-9]{6,64}$/.test(hex) || hits.length === 0) {
+        throw new SlipwayError('ERR_INVALID_ARGUMENT', `no snapshot has the key ${JSON.stringify(k)}`, { hint: 'list them with `slipway snapshots ls` (a key or at least its first 6 hex digits)' });
+      }
+      if (hits.length > 1) throw new SlipwayError('ERR_INVALID_ARGUMENT', `the key prefix ${JSON.stringify(k)} names ${hits.length} snapshots`, { hint: 'give more hex digits' });
+      return hits[0]!;
+    });
+  for (const r of doomed) await snaps.remove(r);
+  await write(io.stdout, `removed ${doomed.length} snapshots (their layers go with \`slipway prune\`)\n`);
+  return 0;
 }

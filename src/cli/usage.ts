@@ -19,6 +19,7 @@ Usage:
   slipway images [--json]                      list the images in the store
   slipway info [--json]                        print the effective configuration and where each value comes from
   slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
+  slipway snapshots [ls|rm <key>…|prune]       list or remove snapshots of initialised services (withSnapshot)
   slipway help [command]                       show help
   slipway --version                            print the version
 
@@ -229,11 +230,21 @@ Example slipway.config.json: {"registryMirrors": ["mirror.gcr.io"], "pullPolicy"
 const PRUNE = `Usage: slipway prune [--all] [--dry-run]
 
 Removes unpacked layers and blobs that no image reference in the store needs, and temp files of dead
-processes. --all removes every image, layer and blob. --dry-run only lists what would go.
+processes; the layers of complete snapshots (\`slipway snapshots\`) are kept. --all removes every image,
+snapshot, layer and blob. --dry-run only lists what would go.
 Do not prune --all while containers run: their layers would vanish under them.
 `;
 
-const TOPICS: Record<string, string> = { run: RUN, compose: COMPOSE, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
+const SNAPSHOTS = `Usage: slipway snapshots [ls [--json] | rm <key>… | prune [--all]]
+
+Snapshots of initialised services (Container.withSnapshot(), the PostgreSQL module's default, Redis with
+initial data): ls lists key, image, size and age; rm removes the named ones (a key or its first 12 hex
+digits); prune removes incomplete ones and, with --all, every one. Their layers go with the next
+\`slipway prune\` (which keeps the layers of the snapshots that remain). A removed snapshot is made again
+by the next start that needs it.
+`;
+
+const TOPICS: Record<string, string> = { snapshots: SNAPSHOTS,  run: RUN, compose: COMPOSE, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

@@ -15,6 +15,7 @@ import { ImageStore, defaultStoreRoot } from '../../../src/image/store.js';
 import { SnapshotStore } from '../../../src/image/snapshot-store.js';
 import { removeTree } from '../../../src/runtime/index.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { cli } from '../cli/harness.js';
 
 const RUN = `${process.pid}${Date.now().toString(36)}`;
 const snapshots = new SnapshotStore(new ImageStore(defaultStoreRoot()));
@@ -103,5 +104,20 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'modules need the built hel
     keys.add(edited.container.snapshot!.key);
     expect(edited.container.snapshot?.created).toBe(true);
     expect(await withRedis(edited.getConnectionUrl(), (r) => r.get('greeting'))).toBe(`changed-${RUN}`);
+
+    // slipway snapshots ls lists both; rm removes one by its short key; prune keeps the other's layer.
+    const short = (k: string) => k.slice(7, 19);
+    const [a, b] = [second.container.snapshot!, edited.container.snapshot!];
+    const ls = await cli(['snapshots', 'ls']).done;
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toContain(short(a.key));
+    expect(ls.stdout).toContain(short(b.key));
+    await second.remove();
+    const removed = await cli(['snapshots', 'rm', short(a.key)]).done;
+    expect(removed.stdout).toContain('removed 1 snapshots');
+    expect((await cli(['snapshots', 'ls', '--json']).done).stdout).not.toContain(a.key);
+    const dry = await cli(['prune', '--dry-run']).done;
+    expect(dry.stdout).toContain(a.layerDir.split('/').slice(-2).join('/'));
+    expect(dry.stdout).not.toContain(b.layerDir.split('/').slice(-2).join('/'));
   }, 300_000);
 });
