@@ -26,7 +26,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   });
 
   it('replaces a FIFO that a process of the container holds open for reading', async () => {
-    await using c = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'mkfifo /tmp/f && while :; do cat /tmp/f >> /tmp/leaked; done']).start();
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'mkfifo /tmp/f && while [ -p /tmp/f ]; do cat /tmp/f >> /tmp/leaked; done; exec sleep 1000']).start();
     await c.exec(['sh', '-c', 'until [ -p /tmp/f ]; do sleep 0.05; done']);
     const r = await settles(c.copyTo(Buffer.from('secret'), '/tmp/f'), 20_000);
     expect(r.hung).toBeUndefined();
