@@ -2,72 +2,17 @@
  * Dockerfile builds on slipway's own runtime, checked from inside the built image (what a container sees: modes,
  * owners, contents) and from its config (Docker's rules for each field), root and rootless.
  */
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
 import { pull } from '../../../src/image/index.js';
-import { defaultStoreRoot, ImageStore } from '../../../src/image/store.js';
+import { defaultStoreRoot } from '../../../src/image/store.js';
 import { buildImage } from '../../../src/build/builder.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
-
-const roots: string[] = [];
-afterAll(async () => {
-  for (const r of roots) await rm(r, { recursive: true, force: true });
-});
-
-/** A context dir with the given files (a string is content; `{ mode }` sets it; `{ link }` makes a symlink). */
-async function context(files: Record<string, string | { content?: string; mode?: number; link?: string }>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-build-'));
-  roots.push(dir);
-  for (const [name, spec] of Object.entries(files)) {
-    const p = join(dir, name);
-    await mkdir(join(p, '..'), { recursive: true });
-    const s = typeof spec === 'string' ? { content: spec } : spec;
-    if (s.link !== undefined) {
-      await symlink(s.link, p);
-      continue;
-    }
-    await writeFile(p, s.content ?? '');
-    if (s.mode !== undefined) await chmod(p, s.mode);
-  }
-  return dir;
-}
-
-/** `mode uid:gid type` of paths inside the image and the content of small files, read by a container of it. */
-async function inspect(ref: string, paths: string[]): Promise<Record<string, string>> {
-  const c = await new Container(ref).withEntrypoint(['sleep']).withCommand(['1000']).withUser('0').waitFor(Wait.none()).start();
-  try {
-    const out: Record<string, string> = {};
-    for (const p of paths) {
-      const r = await c.exec(['sh', '-c', `stat -c '%a %u:%g %F' "$1" && if [ -f "$1" ] && [ ! -L "$1" ] && [ "$(stat -c %s "$1")" -lt 1000 ]; then cat "$1"; fi`, 'sh', p]);
-      out[p] = r.exitCode === 0 ? r.stdout.trim() : 'absent';
-    }
-    return out;
-  } finally {
-    await c.remove();
-  }
-}
-
-interface ConfigFile {
-  config: { OnBuild?: string[] };
-  rootfs: { diff_ids: string[] };
-  history: { created_by: string; empty_layer?: boolean }[];
-}
-
-/** The full image config a build stored (through its manifest). */
-async function configFile(ref: string): Promise<ConfigFile> {
-  const store = new ImageStore(defaultStoreRoot());
-  const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never' })).manifestDigest))!.toString()) as { config: { digest: string } };
-  return JSON.parse((await store.readBlob(manifest.config.digest))!.toString()) as ConfigFile;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  return p.then(() => 'resolved', (e: unknown) => (SlipwayError.is(e) ? e.code : `not a SlipwayError: ${String(e)}`));
-}
+import { codeOf, configFile, context, inspect } from './build-helpers.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('Container.fromDockerfile', () => {
   it('every instruction: files with modes, owners and contents as Docker makes them, and the config fields', async () => {
