@@ -49,6 +49,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.env.SLIPWAY_TEST_REGISTRY_USER = credentials.username;
   process.env.SLIPWAY_TEST_REGISTRY_PASSWORD = credentials.password;
   process.env.SLIPWAY_FIXTURES_DIR = dir;
+  // A reused container (withReuse) outlives its test by design, until the reuse keeper's idle timeout: 5 s here rather
+  // than 10 minutes, so a run leaves no reuse keeper behind for long.
+  process.env.SLIPWAY_REUSE_IDLE_TIMEOUT ??= '5000';
   project.provide('registry', address);
   project.provide('registryAuth', authAddress);
   project.provide('registryCredentials', credentials);
