@@ -13,6 +13,7 @@ import { detectNetworkTools } from './network/index.js';
 import { bootTimeoutOf, ContainerHandle, MAX_TIMER_MS } from './container-handle.js';
 import { UndoStack } from './undo-stack.js';
 import { registerContainer } from './control/server.js';
+import { claimOwnName } from './container-names.js';
 
 let tools: Promise<boolean> | undefined;
 /** Whether slirp4netns or pasta is installed (looked up once per process). */
@@ -20,7 +21,6 @@ function outboundTools(): Promise<boolean> {
   tools ??= detectNetworkTools().then((t) => Boolean(t.slirp4netns || t.pasta));
   return tools;
 }
-const usedNames = new Set<string>();
 
 /**
  * Turns a launch plan (the builder's frozen options) into a created, started container (not yet waited for).
@@ -32,8 +32,8 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, re
   if (signal?.aborted) throw abortError(undefined, signal, plan.name ?? plan.image);
   const id = randomBytes(32).toString('hex');
   const undo = new UndoStack();
-  const name = claimName(plan.name ?? `slipway-${id.slice(0, 12)}`);
-  undo.push('name', 'container', () => usedNames.delete(name));
+  const name = plan.name ?? `slipway-${id.slice(0, 12)}`;
+  undo.push('name', 'container', claimOwnName(name));
   const dir = join(keeper.stateDir, id.slice(0, 12));
   undo.push('state dir', 'container', () => keeper.rmtree(dir));
   try {
@@ -98,14 +98,6 @@ export function capabilitySet(add: readonly string[], drop: readonly string[]): 
   const set = new Set(drop.includes('ALL') ? [] : DOCKER_CAPS.filter((c) => !drop.includes(c)));
   for (const c of add) set.add(c);
   return [...set];
-}
-
-function claimName(name: string): string {
-  if (usedNames.has(name)) {
-    throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} is already running in this process`, { hint: 'choose another withName() or remove the other container first' });
-  }
-  usedNames.add(name);
-  return name;
 }
 
 async function create(

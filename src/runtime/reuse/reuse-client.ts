@@ -27,6 +27,7 @@ import { RUN_PID_ENV } from '../keeper/run-owner.js';
 import { stateRoot } from '../keeper/state-root.js';
 import { REUSE_LOG, REUSE_SOCKET, reuseDir, type ReuseReply, type ReuseRequest } from './reuse-keeper.js';
 import { toWirePlan } from './reuse-plan.js';
+import { claimReusedName } from '../container-names.js';
 
 const log = logger('reuse');
 
@@ -43,13 +44,19 @@ export async function reuseContainer(
   plan: LaunchPlan & { labels?: Readonly<Record<string, string>>; stopTimeout?: number }, opts: { idleTimeoutMs: number; signal?: AbortSignal },
 ): Promise<ReusedContainer> {
   const request: ReuseRequest = { op: 'reuse', plan: toWirePlan(plan), idleTimeoutMs: opts.idleTimeoutMs };
-  // A keeper that was exiting as we connected closes without an answer: ask again (a new one starts).
-  for (let attempt = 1; ; attempt++) {
-    opts.signal?.throwIfAborted();
-    const socket = await connectKeeper(opts.signal);
-    const reply = await ask(socket, request, opts.signal);
-    if (reply) return new ReusedContainer(reply, socket);
-    if (attempt >= 3) throw new SlipwayError('ERR_RUNTIME', 'the reuse keeper closed the connection without an answer, three times', { hint: `see ${join(reuseDir(), REUSE_LOG)}` });
+  const releaseName = plan.name === undefined ? undefined : claimReusedName(plan.name);
+  try {
+    // A keeper that was exiting as we connected closes without an answer: ask again (a new one starts).
+    for (let attempt = 1; ; attempt++) {
+      opts.signal?.throwIfAborted();
+      const socket = await connectKeeper(opts.signal);
+      const reply = await ask(socket, request, opts.signal);
+      if (reply) return new ReusedContainer(reply, socket, releaseName);
+      if (attempt >= 3) throw new SlipwayError('ERR_RUNTIME', 'the reuse keeper closed the connection without an answer, three times', { hint: `see ${join(reuseDir(), REUSE_LOG)}` });
+    }
+  } catch (e) {
+    releaseName?.();
+    throw e;
   }
 }
 
@@ -176,8 +183,9 @@ export class ReusedContainer implements RuntimeContainer {
   #lease: Socket | undefined;
   #exit: Promise<ExitInfo> | undefined;
   #exited: boolean;
+  #releaseName: (() => void) | undefined;
 
-  constructor(reply: ReuseReply, lease: Socket) {
+  constructor(reply: ReuseReply, lease: Socket, releaseName?: () => void) {
     const d = reply.container;
     this.id = d.id;
     this.name = d.name;
@@ -191,6 +199,7 @@ export class ReusedContainer implements RuntimeContainer {
     this.#target = { description: d, socket: reply.socket };
     this.#exited = d.state === 'exited';
     this.#lease = lease;
+    this.#releaseName = releaseName;
     // The lease must never keep this process alive; its end (the process exiting) lets the idle timeout run.
     lease.unref();
   }
@@ -201,6 +210,7 @@ export class ReusedContainer implements RuntimeContainer {
   release(): void {
     this.#lease?.end();
     this.#lease = undefined;
+    this.#releaseName?.();
   }
 
   exited(): Promise<ExitInfo> {

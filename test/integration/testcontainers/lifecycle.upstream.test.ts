@@ -81,6 +81,21 @@ skipUnless(canRun, cannotRunReason)('GenericContainer lifecycle, logs and restar
     expect(calls.containerStarted).not.toHaveBeenCalled();
   });
 
+  // generic-container-reuse's "should not reuse the container even when there is a candidate 1/2": Docker's names are
+  // global; slipway's are per process, and the reused containers this process leases count among them.
+  it('a name held by a reused container refuses a plain start of that name, and the other way round', async () => {
+    const name = `there_can_only_be_one_${new RandomUuid().nextUuid()}`;
+    {
+      await using reused = await new GenericContainer(IMAGE).withName(name).withExposedPorts(8080).withReuse().start();
+      await expectHealthy(reused);
+      await expect(new GenericContainer(IMAGE).withName(name).withExposedPorts(8080).start()).rejects.toThrow(/already running in this process/);
+    }
+    const other = `there_can_only_be_one_${new RandomUuid().nextUuid()}`;
+    await using plain = await new GenericContainer(IMAGE).withName(other).withExposedPorts(8080).start();
+    await expectHealthy(plain);
+    await expect(new GenericContainer(IMAGE).withName(other).withExposedPorts(8080).withReuse().start()).rejects.toThrow(/already running in this process/);
+  });
+
   it('await using an AbstractStartedContainer calls its containerStopping and containerStopped', async () => {
     const events: string[] = [];
     class CustomStarted extends AbstractStartedContainer {
