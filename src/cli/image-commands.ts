@@ -60,16 +60,11 @@ function interruptible(io: CliIO): { signal: AbortSignal; interrupted: () => 'SI
   return { signal: abort.signal, interrupted: () => interrupted, off };
 }
 
-/** `slipway save`: the destination on stdout, a summary on stderr. */
-export async function saveCommand(cmd: SaveCommand, io: CliIO): Promise<number> {
-  const { exportImage } = await import('../image/export.js');
+/** Runs `work` with a signal Ctrl-C (or SIGTERM) aborts; an interrupted run exits 130 (143 for SIGTERM). */
+async function untilInterrupted(io: CliIO, work: (signal: AbortSignal) => Promise<number>): Promise<number> {
   const run = interruptible(io);
   try {
-    const r = await exportImage(cmd.ref, cmd.output, { platform: cmd.platform, signal: run.signal, env: io.env });
-    const bytes = r.layers.reduce((n, l) => n + l.size, 0);
-    await write(io.stderr, `saved ${r.ref} (${r.layers.length} layer${r.layers.length === 1 ? '' : 's'}, ${formatBytes(bytes)} compressed) to ${r.dest}\n`);
-    await write(io.stdout, `${r.dest}\n`);
-    return 0;
+    return await work(run.signal);
   } catch (e) {
     const s = run.interrupted();
     if (s) return s === 'SIGINT' ? 130 : 143;
@@ -79,15 +74,26 @@ export async function saveCommand(cmd: SaveCommand, io: CliIO): Promise<number> 
   }
 }
 
+/** `slipway save`: the destination on stdout, a summary on stderr. */
+export async function saveCommand(cmd: SaveCommand, io: CliIO): Promise<number> {
+  const { exportImage } = await import('../image/export.js');
+  return untilInterrupted(io, async (signal) => {
+    const r = await exportImage(cmd.ref, cmd.output, { platform: cmd.platform, signal, env: io.env });
+    const bytes = r.layers.reduce((n, l) => n + l.size, 0);
+    await write(io.stderr, `saved ${r.ref} (${r.layers.length} layer${r.layers.length === 1 ? '' : 's'}, ${formatBytes(bytes)} compressed) to ${r.dest}\n`);
+    await write(io.stdout, `${r.dest}\n`);
+    return 0;
+  });
+}
+
 /** `slipway push`: one line per blob on stderr, `ref@digest` on stdout. */
 export async function pushCommand(cmd: PushCommand, io: CliIO): Promise<number> {
   const { pushImage } = await import('../image/push.js');
   const { parseReference } = await import('../image/reference.js');
-  const run = interruptible(io);
-  try {
+  return untilInterrupted(io, async (signal) => {
     const to = cmd.to ?? cmd.ref;
     const r = await pushImage(cmd.ref, {
-      to, platform: cmd.platform, signal: run.signal, env: io.env,
+      to, platform: cmd.platform, signal, env: io.env,
       insecureRegistries: cmd.insecure ? [parseReference(to).domain] : undefined,
       onProgress: (e) => {
         if (e.status !== 'uploading') io.stderr.write(`${shortDigest(e.digest)}: ${e.status === 'exists' ? 'already there' : e.status} (${formatBytes(e.size)})\n`);
@@ -96,11 +102,5 @@ export async function pushCommand(cmd: PushCommand, io: CliIO): Promise<number> 
     await write(io.stderr, `pushed ${r.ref}: ${r.uploaded} uploaded, ${r.mounted} mounted, ${r.existing} already there\n`);
     await write(io.stdout, `${r.ref}@${r.digest}\n`);
     return 0;
-  } catch (e) {
-    const s = run.interrupted();
-    if (s) return s === 'SIGINT' ? 130 : 143;
-    throw e;
-  } finally {
-    run.off();
-  }
+  });
 }

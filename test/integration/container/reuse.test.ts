@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { cli } from '../cli/harness.js';
-import { fixtureRef, helperBuilt, isRoot, skipUnless, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, slipwayCgroupsOf, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
 
 interface ChildInfo { id: string; name: string; port: number; reused: boolean; before: string | null; pid: number; initPid: number }
 
@@ -21,19 +21,6 @@ function alive(pid: number): boolean {
 }
 function registry(): { keeperPid: number; containers: { id: string; leases: number }[] } | undefined {
   try { return JSON.parse(readFileSync(join(reuseDir, 'registry.json'), 'utf8')) as never; } catch { return undefined; }
-}
-/** The slipway cgroup directories a process is in (every v1 hierarchy and the cgroup2 mount). */
-function slipwayCgroupsOf(pid: number): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
-    const [, ctrls, path] = line.split(':');
-    if (!path || !/\/slipway(\.slice)?\//.test(path)) continue;
-    for (const mount of ctrls ? [ctrls.replace(/^name=/, '')] : ['unified', '']) {
-      const dir = join('/sys/fs/cgroup', mount, path);
-      if (existsSync(dir)) out.push(dir);
-    }
-  }
-  return out;
 }
 async function redisGet(port: number, key: string): Promise<string | null> {
   const r = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 1 });

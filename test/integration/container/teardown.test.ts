@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, isRoot, skipUnless, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, isRoot, skipUnless, slipwayCgroupsOf, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
 
 
 function alive(pid: number): boolean {
@@ -19,19 +19,6 @@ function processesMentioning(needle: string): number[] {
       const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
       if (argv.includes(needle) && /slirp4netns|pasta|slipway/.test(argv.join(' '))) out.push(Number(p));
     } catch { /* gone */ }
-  }
-  return out;
-}
-/** The slipway cgroup directories a process is in (every v1 hierarchy and the cgroup2 mount). */
-function slipwayCgroupsOf(pid: number): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
-    const [, ctrls, path] = line.split(':');
-    if (!path || !/\/slipway(\.slice)?\//.test(path)) continue;
-    for (const mount of ctrls ? [ctrls.replace(/^name=/, '')] : ['unified', '']) {
-      const dir = join('/sys/fs/cgroup', mount, path);
-      if (existsSync(dir)) out.push(dir);
-    }
   }
   return out;
 }

@@ -258,3 +258,17 @@ export function httpGet(port: number, path: string): Promise<string> {
     }).on('error', reject);
   });
 }
+
+/** The slipway cgroup directories a process is in (every v1 hierarchy and the cgroup2 mount). */
+export function slipwayCgroupsOf(pid: number): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
+    const [, ctrls, path] = line.split(':');
+    if (!path || !/\/slipway(\.slice)?\//.test(path)) continue;
+    for (const mount of ctrls ? [ctrls.replace(/^name=/, '')] : ['unified', '']) {
+      const dir = join('/sys/fs/cgroup', mount, path);
+      if (existsSync(dir)) out.push(dir);
+    }
+  }
+  return out;
+}
