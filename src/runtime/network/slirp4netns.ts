@@ -40,7 +40,15 @@ export function slirp4netnsArgs(pid: number, o: Slirp4netnsOptions): string[] {
  */
 export async function startSlirp4netns(bin: string, pid: number, o: Slirp4netnsOptions & { timeoutMs: number; signal?: AbortSignal }): Promise<OutboundNet> {
   const t0 = performance.now();
-  const proc = new HelperProcess('slirp4netns', bin, slirp4netnsArgs(pid, o), 2, log);
+  const args = slirp4netnsArgs(pid, o);
+  // As real root, --enable-sandbox's own mount namespace copies the host's shared mounts as peers (it makes only / private)
+  // and its umount of the old root then propagates back: Docker's overlay mounts under its shared data-root vanished from
+  // the host. unshare(1) gives slirp4netns a recursively private namespace to copy from, so nothing propagates out.
+  // (A missing slirp4netns is spawned directly, so it is still reported as a spawn failure.)
+  const unshare = o.sandbox !== false && process.geteuid?.() === 0 && (await isExecutable(bin)) ? await findUnshare() : undefined;
+  const proc = unshare
+    ? new HelperProcess('slirp4netns', unshare, ['--mount', '--propagation', 'private', '--', bin, ...args], 2, log)
+    : new HelperProcess('slirp4netns', bin, args, 2, log);
   const readyPipe = proc.child.stdio[READY_FD] as Readable | null;
   const ready = new Promise<void>((resolve) => {
     readyPipe?.once('data', () => resolve());
@@ -58,4 +66,23 @@ export async function startSlirp4netns(bin: string, pid: number, o: Slirp4netnsO
     ...(o.hostLoopback ? { hostLoopbackAlias: GUEST_NET.gateway } : {}),
     close: () => proc.close(),
   };
+}
+
+async function isExecutable(p: string): Promise<boolean> {
+  const { access, constants } = await import('node:fs/promises');
+  return access(p, constants.X_OK).then(() => true, () => false);
+}
+
+let unsharePath: Promise<string | undefined> | undefined;
+/** util-linux unshare(1), looked up once (undefined when missing: slirp4netns then starts as before, and says why). */
+function findUnshare(): Promise<string | undefined> {
+  unsharePath ??= (async () => {
+    const { access, constants } = await import('node:fs/promises');
+    for (const p of ['/usr/bin/unshare', '/bin/unshare', '/usr/sbin/unshare']) {
+      try { await access(p, constants.X_OK); return p; } catch { /* next */ }
+    }
+    log('unshare(1) not found: slirp4netns --enable-sandbox as root may unmount host mounts below a shared mount (install util-linux)');
+    return undefined;
+  })();
+  return unsharePath;
 }

@@ -5,8 +5,9 @@
  * --no-map-gw, a connection to 10.0.2.2 would leave the machine).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -193,3 +194,25 @@ skipUnless(canRun && hasCommand('ip'), `needs user namespaces, /dev/net/tun and 
     });
   }
 });
+
+// Docker's data-root is a shared bind mount: a sandboxed slirp4netns started by root used to copy it as a peer and,
+// unmounting its old root, unmount the host's overlay mounts below it (plain `docker run` then failed on this VM).
+testUnless(canRun && process.getuid?.() === 0 && tools.slirp4netns !== undefined, 'the shared-mount test needs root, slirp4netns, tun and user namespaces')(
+  'slirp4netns as root leaves the host mounts below a shared mount alone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-shared-'));
+    const child = join(dir, 'child');
+    await exec('mount', ['--bind', dir, dir]);
+    try {
+      await exec('mount', ['--make-shared', dir]);
+      await exec('mkdir', ['-p', child]);
+      await exec('mount', ['-t', 'tmpfs', 'slipway-canary', child]);
+      const mounted = async () => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some((l) => l.split(' ')[4] === child);
+      expect(await mounted()).toBe(true);
+      const { net } = await setup('slirp4netns', false);
+      expect(net.tool).toBe('slirp4netns');
+      expect(await mounted()).toBe(true);
+    } finally {
+      await exec('umount', ['-R', dir]).catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
