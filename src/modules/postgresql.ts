@@ -63,13 +63,13 @@ export const postgresService: ServiceDefinition<PostgreSqlSettings> = {
 /**
  * PostgreSQL starts from a snapshot by default: its first start (initdb, POSTGRES_DB, init scripts) is kept once, after
  * the image's stop signal (SIGINT: a fast shutdown, which checkpoints and exits 0). Not when the user chose a snapshot
- * setting or a wait strategy (a log wait counting the init server's lines would never see them from a snapshot),
- * or mounted something over the data directory (its data would not be in the snapshot). From the snapshot the
+ * setting, a wait strategy (a log wait counting the init server's lines would never see them from a snapshot) or a
+ * health check (then the wait is that check, which the snapshot's log wait would replace), or mounted something over the data directory (its data would not be in the snapshot). From the snapshot the
  * server is ready at its one "ready to accept connections" line (no init server then) with the port listening.
  */
 function snapshotByDefault(c: Container): Container {
   const o = c.options;
-  if (o.snapshot !== undefined || o.waitStrategy !== undefined) return c;
+  if (o.snapshot !== undefined || o.waitStrategy !== undefined || o.healthcheck !== undefined) return c;
   const pgdata = o.env.PGDATA ?? '/var/lib/postgresql/data';
   const over = (t: string) => t === '/' || pgdata === t || pgdata.startsWith(`${t}/`) || t.startsWith(`${pgdata}/`);
   if (o.mounts.some((m) => over(m.target))) return c;
