@@ -25,9 +25,9 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
     // The boot is bounded by the startup timeout too (the wait below gets its own): a stuck step never hangs a test run.
     const bounded = { ...options, bootTimeout: options.bootTimeout ?? options.startupTimeout };
     const plan = fromSnapshot ? { ...bounded, snapshotLayer: fromSnapshot } : snap ? { ...bounded, upperParent: snap.upperParent } : bounded;
-    const rt = reuse
-      ? await reuseContainer(plan, { idleTimeoutMs: configValue('reuseIdleTimeout'), signal })
-      : await launchContainer(plan, signal, snap?.image);
+    const reused = reuse ? await reuseContainer(plan, { idleTimeoutMs: configValue('reuseIdleTimeout'), signal }) : undefined;
+    if (reused?.type === 'declined') warnOnce(`slipway: withReuse(): the running reuse keeper declined (${reused.reason}); starting ${options.image} without reuse until it exits (its idle timeout)`);
+    const rt = reused && reused.type !== 'declined' ? reused : await launchContainer(plan, signal, snap?.image);
     if (snap) log('%s snapshot plan %d ms, launch %d ms', rt.name, Math.round(tPlan - t0), Math.round(performance.now() - tPlan));
     const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
     const snapshotStrategy = (options.snapshot && options.snapshot.waitStrategy) || strategy;
@@ -64,6 +64,13 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
  * Whether this start goes through the reuse keeper: `withReuse()`, the `reuse` setting on, and the native runtime (the
  * reuse keeper runs containers with slipway's own keeper; on an engine backend the container is started as usual).
  */
+const warned = new Set<string>();
+function warnOnce(text: string): void {
+  if (warned.has(text)) return;
+  warned.add(text);
+  process.emitWarning(text);
+}
+
 async function reuses(options: ContainerOptions): Promise<boolean> {
   if (!options.reuse || !configValue('reuse')) return false;
   if ((await runtimeBackend()).kind === 'native') return true;

@@ -25,9 +25,12 @@ import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, Runtime
 import { packageRoot } from '../keeper/helper-path.js';
 import { RUN_PID_ENV } from '../keeper/run-owner.js';
 import { stateRoot } from '../keeper/state-root.js';
-import { REUSE_LOG, REUSE_SOCKET, reuseDir, type ReuseReply, type ReuseRequest } from './reuse-keeper.js';
+import {
+  REUSE_LOG, REUSE_SETTINGS_ENV, REUSE_SOCKET, reuseDir, reuseSettingsFingerprint, type ReuseDeclined, type ReuseReply, type ReuseRequest,
+} from './reuse-keeper.js';
 import { toWirePlan } from './reuse-plan.js';
 import { claimReusedName } from '../container-names.js';
+import { configFiles } from '../../config/index.js';
 
 const log = logger('reuse');
 
@@ -42,15 +45,21 @@ const SPAWN_WAIT_MS = 60_000;
  */
 export async function reuseContainer(
   plan: LaunchPlan & { labels?: Readonly<Record<string, string>>; stopTimeout?: number }, opts: { idleTimeoutMs: number; signal?: AbortSignal },
-): Promise<ReusedContainer> {
-  const request: ReuseRequest = { op: 'reuse', plan: toWirePlan(plan), idleTimeoutMs: opts.idleTimeoutMs };
+): Promise<ReusedContainer | ReuseDeclined> {
+  const settings = reuseSettingsFingerprint();
+  const request: ReuseRequest = { op: 'reuse', plan: toWirePlan(plan), idleTimeoutMs: opts.idleTimeoutMs, settings };
   const releaseName = plan.name === undefined ? undefined : claimReusedName(plan.name);
   try {
     // A keeper that was exiting as we connected closes without an answer: ask again (a new one starts).
     for (let attempt = 1; ; attempt++) {
       opts.signal?.throwIfAborted();
-      const socket = await connectKeeper(opts.signal);
+      const socket = await connectKeeper(settings, opts.signal);
       const reply = await ask(socket, request, opts.signal);
+      if (reply?.type === 'declined') {
+        socket.destroy();
+        releaseName?.();
+        return reply;
+      }
       if (reply) return new ReusedContainer(reply, socket, releaseName);
       if (attempt >= 3) throw new SlipwayError('ERR_RUNTIME', 'the reuse keeper closed the connection without an answer, three times', { hint: `see ${join(reuseDir(), REUSE_LOG)}` });
     }
@@ -60,8 +69,8 @@ export async function reuseContainer(
   }
 }
 
-function ask(socket: Socket, request: ReuseRequest, signal?: AbortSignal): Promise<ReuseReply | undefined> {
-  return new Promise<ReuseReply | undefined>((resolve, reject) => {
+function ask(socket: Socket, request: ReuseRequest, signal?: AbortSignal): Promise<ReuseReply | ReuseDeclined | undefined> {
+  return new Promise<ReuseReply | ReuseDeclined | undefined>((resolve, reject) => {
     let settled = false;
     const onAbort = (): void => { socket.destroy(); finish(() => reject(signal!.reason)); };
     const finish = (f: () => void): void => {
@@ -72,9 +81,9 @@ function ask(socket: Socket, request: ReuseRequest, signal?: AbortSignal): Promi
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     onJsonLines(socket, (m) => {
-      const r = m as ReuseReply | { type: 'error'; error: WireError };
+      const r = m as ReuseReply | ReuseDeclined | { type: 'error'; error: WireError };
       if (r.type === 'error') finish(() => reject(new SlipwayError(r.error.code as SlipwayErrorCode, r.error.message, { hint: r.error.hint })));
-      else if (r.type === 'reuse') finish(() => resolve(r));
+      else if (r.type === 'reuse' || r.type === 'declined') finish(() => resolve(r));
     });
     socket.on('error', (e) => log('reuse connection: %s', e.message));
     socket.on('close', () => finish(() => resolve(undefined)));
@@ -83,12 +92,12 @@ function ask(socket: Socket, request: ReuseRequest, signal?: AbortSignal): Promi
 }
 
 /** A connection to the user's reuse keeper, started (detached) when none answers. */
-async function connectKeeper(signal?: AbortSignal): Promise<Socket> {
+async function connectKeeper(settings: string, signal?: AbortSignal): Promise<Socket> {
   const dir = reuseDir();
   const path = join(dir, REUSE_SOCKET);
   const first = await tryConnect(path);
   if (first) return first;
-  const child = spawnKeeper(dir);
+  const child = spawnKeeper(dir, settings);
   const t0 = Date.now();
   let exited: number | null = null;
   child.once('exit', (code) => { exited = code ?? 1; });
@@ -135,10 +144,15 @@ export function reuseKeeperArgv(): string[] {
   throw new SlipwayError('ERR_RUNTIME', `cannot find the reuse keeper's entry point (${js})`, { hint: 'build slipway (npm run build) or drop withReuse()' });
 }
 
-function spawnKeeper(dir: string): ReturnType<typeof spawn> {
+function spawnKeeper(dir: string, settings: string): ReturnType<typeof spawn> {
   const [bin, ...args] = reuseKeeperArgv();
   // Not the test run's: it must outlive it (no run-owner watch, no runner worker markers, no test loader hooks).
-  const env: NodeJS.ProcessEnv = { ...process.env, SLIPWAY_STATE_DIR: stateRoot() };
+  // It runs from the package's dir: the project config file this process found is named, so both read the same.
+  const project = configFiles().project;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, SLIPWAY_STATE_DIR: stateRoot(), [REUSE_SETTINGS_ENV]: settings,
+    ...(project && existsSync(project) ? { SLIPWAY_CONFIG: project } : {}),
+  };
   for (const k of [RUN_PID_ENV, 'NODE_OPTIONS', 'NODE_CHANNEL_FD', 'JEST_WORKER_ID', 'TINYPOOL_WORKER_ID']) delete env[k];
   for (const k of Object.keys(env)) if (k.startsWith('VITEST')) delete env[k];
   const logFd = openSync(join(dir, REUSE_LOG), 'a', 0o600);
@@ -170,6 +184,7 @@ function unsupported(what: string): SlipwayError {
 
 /** A container the reuse keeper runs, driven through its control socket. */
 export class ReusedContainer implements RuntimeContainer {
+  readonly type = 'reused' as const;
   readonly id: string;
   readonly name: string;
   readonly logPath: string;

@@ -10,9 +10,11 @@
  * ended, even by SIGKILL, or let go) the container is removed after its idle timeout. With no container left and no
  * request in flight the reuse keeper exits, and its native keeper with it: nothing outlives the last idle timeout.
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { loadConfig } from '../../config/index.js';
 import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { ensurePrivateDir } from '../../internal/private-dir.js';
@@ -47,9 +49,31 @@ export interface ReuseRequest {
   plan: WirePlan;
   /** ms the container is kept once no lease holds it (the requester's `reuseIdleTimeout`; the latest request wins). */
   idleTimeoutMs: number;
+  /** The requester's settings fingerprint ({@link reuseSettingsFingerprint}); a keeper started with others declines. */
+  settings?: string;
+}
+
+/** The env variable that gives a spawned reuse keeper its spawner's settings fingerprint. */
+export const REUSE_SETTINGS_ENV = 'SLIPWAY_REUSE_SETTINGS';
+
+/**
+ * A digest of the settings a container's start depends on (registry mirrors, Hub prefix, store dir, credentials…):
+ * a reuse keeper pulls and starts with its spawner's settings, so a request made under other settings is declined
+ * (the requester then starts its container itself) rather than served with stale ones.
+ */
+export function reuseSettingsFingerprint(env: NodeJS.ProcessEnv = process.env): string {
+  const { reuse: _reuse, reuseIdleTimeout: _idle, ...values } = loadConfig({ env }).values;
+  const sorted = Object.fromEntries(Object.entries(values).sort(([a], [b]) => a.localeCompare(b)));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
 /** What a client needs to drive the container through its owner's control socket and to wait for it. */
+/** The answer of a reuse keeper started under other settings than the request's: start without it. */
+export interface ReuseDeclined {
+  type: 'declined';
+  reason: string;
+}
+
 export interface ReuseReply {
   type: 'reuse';
   /** false for the request that started it. */
@@ -96,7 +120,7 @@ export async function runReuseKeeper(env: NodeJS.ProcessEnv = process.env): Prom
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const keeper = new ReuseKeeper(dir);
+  const keeper = new ReuseKeeper(dir, env[REUSE_SETTINGS_ENV] || undefined);
   await keeper.listen();
   for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => { void keeper.shutdown(`${s}`); });
   return keeper.run().finally(() => closeSync(lockFd)) as Promise<never>;
@@ -113,7 +137,7 @@ class ReuseKeeper {
   #done!: () => void;
   #shuttingDown = false;
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, readonly settings: string | undefined) {}
 
   get #socketPath(): string { return join(this.dir, REUSE_SOCKET); }
 
@@ -145,6 +169,10 @@ class ReuseKeeper {
       asked = true;
       if (req?.op !== 'reuse' || typeof req.plan !== 'object' || !(req.idleTimeoutMs > 0)) {
         void sendJson(socket, { type: 'error', error: { code: 'ERR_INVALID_ARGUMENT', message: 'bad reuse request', hint: 'use the same slipway version on both sides' } }).then(() => socket.end());
+        return;
+      }
+      if (req.settings !== undefined && this.settings !== undefined && req.settings !== this.settings) {
+        void sendJson(socket, { type: 'declined', reason: 'it runs with other slipway settings (registry, prefix, store…) than this process' } satisfies ReuseDeclined).then(() => socket.end());
         return;
       }
       this.#inFlight++;

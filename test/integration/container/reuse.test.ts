@@ -63,6 +63,26 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await expectNothingLeft(keeperPid, cgroups);
   });
 
+  it('a process with other slipway settings is declined by the running reuse keeper and starts its own container', async () => {
+    // The reuse keeper pulls and starts with its spawner's settings (here a longer pull timeout than the second's):
+    // serving a request made under other ones (another registry prefix, another store…) would be wrong.
+    const holder = await child('settings', { REUSE_HOLD: '1', SLIPWAY_PULL_TIMEOUT: '600001' });
+    const keeperPid = registry()!.keeperPid;
+    const cgroups = slipwayCgroupsOf(holder.info.initPid);
+    const other = await child('settings', { SLIPWAY_PULL_TIMEOUT: '600002' });
+    expect(other.info.reused).toBe(false);
+    expect(other.info.id).not.toBe(holder.info.id);
+    // Its container is its own (it keeps the process alive, as any started container does), not the reuse keeper's.
+    expect(registry()!.containers.map((c) => c.id)).toEqual([holder.info.id]);
+    other.child.kill('SIGTERM');
+    await new Promise((r) => other.child.once('exit', r));
+    const same = await child('settings', { SLIPWAY_PULL_TIMEOUT: '600001' });
+    expect(same.info).toMatchObject({ id: holder.info.id, reused: true });
+    holder.child.kill('SIGKILL');
+    await new Promise((r) => holder.child.once('exit', r));
+    await expectNothingLeft(keeperPid, cgroups);
+  });
+
   it('two processes racing for the same configuration get one container', async () => {
     const [a, b] = await Promise.all([child('race'), child('race')]);
     const keeperPid = registry()!.keeperPid;
