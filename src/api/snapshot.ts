@@ -45,6 +45,21 @@ export interface SnapshotOptions {
   waitStrategy?: WaitStrategy;
 }
 
+const MODULE_DEFAULT = Symbol('slipway.snapshot.moduleDefault');
+
+/**
+ * Marks a module's default snapshot (PostgreSQL's, Redis' with initial data): where snapshots are unavailable (the
+ * engine runtime) it is skipped, where a snapshot the user asked for is `ERR_UNSUPPORTED`.
+ */
+export function moduleDefaultSnapshot(opts: SnapshotOptions): SnapshotOptions {
+  return { ...opts, [MODULE_DEFAULT]: true } as SnapshotOptions;
+}
+
+/** Whether `opts` came from {@link moduleDefaultSnapshot} (kept by `withSnapshot`'s copy: spread copies symbol keys). */
+export function isModuleDefaultSnapshot(opts: SnapshotOptions): boolean {
+  return (opts as Record<symbol, unknown>)[MODULE_DEFAULT] === true;
+}
+
 /**
  * The snapshot a started container runs from ({@link StartedContainer.snapshot}).
  * @example

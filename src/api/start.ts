@@ -4,7 +4,7 @@ import { configValue } from '../config/index.js';
 import { launchContainer, readLogLines, reuseContainer, runtimeBackend, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
-import { makeSnapshot, planSnapshot } from './snapshot.js';
+import { isModuleDefaultSnapshot, makeSnapshot, planSnapshot, type SnapshotOptions } from './snapshot.js';
 import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, runStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
 
 const log = logger('start');
@@ -18,7 +18,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   const t0 = performance.now();
   // A container kept for reuse across runs is already warm: withSnapshot() does not apply to it.
   const reuse = await reuses(options);
-  const snap = options.snapshot && !reuse ? await planSnapshot(options, signal) : undefined;
+  const snap = options.snapshot && !reuse && await snapshotApplies(options.snapshot) ? await planSnapshot(options, signal) : undefined;
   try {
     const fromSnapshot = snap?.record && snap.snapshots.layerDir(snap.record);
     const tPlan = performance.now();
@@ -64,6 +64,13 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
  * Whether this start goes through the reuse keeper: `withReuse()`, the `reuse` setting on, and the native runtime (the
  * reuse keeper runs containers with slipway's own keeper; on an engine backend the container is started as usual).
  */
+/** A module's default snapshot needs the native runtime (layers in slipway's store); elsewhere the module starts as usual. */
+async function snapshotApplies(opts: SnapshotOptions): Promise<boolean> {
+  if (!isModuleDefaultSnapshot(opts) || (await runtimeBackend()).kind === 'native') return true;
+  log('the module\'s default snapshot needs the native runtime: starting without it');
+  return false;
+}
+
 const warned = new Set<string>();
 function warnOnce(text: string): void {
   if (warned.has(text)) return;

@@ -1,5 +1,6 @@
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
+import { moduleDefaultSnapshot } from '../api/snapshot.js';
 import { Wait } from '../api/wait/index.js';
 import { SlipwayError } from '../errors.js';
 import {
@@ -73,7 +74,7 @@ function snapshotByDefault(c: Container): Container {
   const pgdata = o.env.PGDATA ?? '/var/lib/postgresql/data';
   const over = (t: string) => t === '/' || pgdata === t || pgdata.startsWith(`${t}/`) || t.startsWith(`${pgdata}/`);
   if (o.mounts.some((m) => over(m.target))) return c;
-  return c.withSnapshot({ waitStrategy: Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections/), Wait.forListeningPorts(PORT)]) });
+  return c.withSnapshot(moduleDefaultSnapshot({ waitStrategy: Wait.forAll([Wait.forLogMessage(/database system is ready to accept connections/), Wait.forListeningPorts(PORT)]) }));
 }
 
 /** Checks `withSSL`'s arguments; the messages are testcontainers' (migrated tests match them). */

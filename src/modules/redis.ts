@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
+import { moduleDefaultSnapshot, type SnapshotOptions } from '../api/snapshot.js';
 import { Wait } from '../api/wait/index.js';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {
@@ -106,7 +107,7 @@ function snapshotWithInitialData(c: Container, s: Readonly<RedisSettings>): Cont
   }
   const user = chosen ?? {};
   const digest = createHash('sha256').update(script).digest('hex');
-  return c.withSnapshot({
+  const opts: SnapshotOptions = {
     ...user,
     salt: [user.salt, `redis-initial-data:${digest}`].filter(Boolean).join('|'),
     prepare: async (started) => {
@@ -121,7 +122,8 @@ function snapshotWithInitialData(c: Container, s: Readonly<RedisSettings>): Cont
         });
       }
     }),
-  });
+  };
+  return c.withSnapshot(chosen === undefined ? moduleDefaultSnapshot(opts) : opts);
 }
 
 function readInitialData(file: string): Buffer {

@@ -93,7 +93,7 @@ describe('slipway pull / images / prune (non-TTY)', () => {
     expect(kept.stdout).toBe('');
     const all = await cli(['prune', '--all'], env).done;
     expect(all.code).toBe(0);
-    expect(all.stdout).toMatch(/^removed [1-9]\d* references, [1-9]\d* layers, [1-9]\d* blobs/);
+    expect(all.stdout).toMatch(/^removed [1-9]\d* references, \d+ snapshots, [1-9]\d* layers, [1-9]\d* blobs/);
     expect((await cli(['images', '--json'], env).done).stdout).toBe('');
   });
 
