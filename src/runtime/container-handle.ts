@@ -135,8 +135,13 @@ export class ContainerHandle implements RuntimeContainer {
     // keeper request, a network helper, a copy) must not hang start() or restart() for good. At the deadline the boot's
     // steps are undone at once (the keeper's REMOVE then fails a CREATE/PUT still pending), and a step that finishes
     // later meets the aborted signal at its next check and is undone by the catch below.
+    // A timer cleared when the boot settles, not AbortSignal.timeout(): that signal (and every listener a boot step
+    // left on it, with what they hold) lived until the timer fired, ~40 KB per start for the whole startup timeout.
     const ms = bootTimeoutOf(this.#i.plan);
-    const deadline = ms <= MAX_TIMER_MS ? AbortSignal.timeout(ms) : undefined;
+    const timeout = ms <= MAX_TIMER_MS ? new AbortController() : undefined;
+    const timer = timeout && setTimeout(() => timeout.abort(new Error(`boot deadline of ${ms} ms`)), ms);
+    timer?.unref();
+    const deadline = timeout?.signal;
     const bounded = deadline && signal ? AbortSignal.any([signal, deadline]) : deadline ?? signal;
     const run = (async () => {
       try {
@@ -161,7 +166,10 @@ export class ContainerHandle implements RuntimeContainer {
       settled = Promise.race([run, timedOut]).finally(() => deadline.removeEventListener('abort', onDeadline!));
     }
     this.#booting = settled;
-    return settled.finally(() => { if (this.#booting === settled) this.#booting = undefined; });
+    return settled.finally(() => {
+      clearTimeout(timer);
+      if (this.#booting === settled) this.#booting = undefined;
+    });
   }
 
   #bootTimeout(ms: number): SlipwayError {
