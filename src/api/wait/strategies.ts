@@ -190,11 +190,17 @@ function exitedError(message = 'the container exited before it was ready'): Slip
   });
 }
 
+// Not connect({ signal }): its listener on the wait's composite signal (AbortSignal.any) kept each probe's socket alive
+// after the start (one Socket per start in a rootless heap snapshot); the listener here is removed as the probe ends.
 function tcpConnect(host: string, port: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host, port, signal });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
+    if (signal.aborted) { resolve(false); return; }
+    const s = connect({ host, port });
+    const onAbort = (): void => { s.destroy(); resolve(false); };
+    const done = (ok: boolean): void => { signal.removeEventListener('abort', onAbort); resolve(ok); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    s.once('connect', () => { s.destroy(); done(true); });
+    s.once('error', () => done(false));
   });
 }
 
