@@ -28,3 +28,21 @@ export async function detectNetworkTools(path = process.env.PATH ?? ''): Promise
   const [slirp4netns, pasta] = await Promise.all([which('slirp4netns', search), which('pasta', search)]);
   return { ...(slirp4netns ? { slirp4netns } : {}), ...(pasta ? { pasta } : {}) };
 }
+
+const systemTools = new Map<string, Promise<string | undefined>>();
+
+/**
+ * A util-linux tool (`unshare`, `setpriv`) from the system dirs only (/usr/bin, /bin, /usr/sbin; never `PATH`), looked
+ * up once per process; `onMissing` runs once when it is absent.
+ */
+export function findSystemTool(name: string, onMissing: () => void): Promise<string | undefined> {
+  let found = systemTools.get(name);
+  if (!found) {
+    found = which(name, ['/usr/bin', '/bin', '/usr/sbin'].join(delimiter)).then((p) => {
+      if (!p) onMissing();
+      return p;
+    });
+    systemTools.set(name, found);
+  }
+  return found;
+}

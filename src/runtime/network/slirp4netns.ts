@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { logger } from '../../internal/debug.js';
+import { findSystemTool } from './detect-tools.js';
 import { HelperProcess } from './helper-process.js';
 import { GUEST_NET, type OutboundNet } from './types.js';
 
@@ -73,16 +74,7 @@ async function isExecutable(p: string): Promise<boolean> {
   return access(p, constants.X_OK).then(() => true, () => false);
 }
 
-let unsharePath: Promise<string | undefined> | undefined;
-/** util-linux unshare(1), looked up once (undefined when missing: slirp4netns then starts as before, and says why). */
+/** util-linux unshare(1) (undefined when missing: slirp4netns then starts as before, and says why). */
 function findUnshare(): Promise<string | undefined> {
-  unsharePath ??= (async () => {
-    const { access, constants } = await import('node:fs/promises');
-    for (const p of ['/usr/bin/unshare', '/bin/unshare', '/usr/sbin/unshare']) {
-      try { await access(p, constants.X_OK); return p; } catch { /* next */ }
-    }
-    log('unshare(1) not found: slirp4netns --enable-sandbox as root may unmount host mounts below a shared mount (install util-linux)');
-    return undefined;
-  })();
-  return unsharePath;
+  return findSystemTool('unshare', () => log('unshare(1) not found: slirp4netns --enable-sandbox as root may unmount host mounts below a shared mount (install util-linux)'));
 }

@@ -1,6 +1,6 @@
 import { SlipwayError, invalidArgument } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
-import { detectNetworkTools } from './detect-tools.js';
+import { detectNetworkTools, findSystemTool } from './detect-tools.js';
 import { startPasta } from './pasta.js';
 import { startSlirp4netns } from './slirp4netns.js';
 import { GUEST_NET, type OutboundNet, type StartOutboundOptions } from './types.js';
@@ -72,15 +72,6 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
   });
 }
 
-let setprivPath: Promise<string | undefined> | undefined;
-async function detectSetpriv(): Promise<string | undefined> {
-  setprivPath ??= (async () => {
-    const { access, constants } = await import('node:fs/promises');
-    for (const p of ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv']) {
-      try { await access(p, constants.X_OK); return p; } catch { /* next */ }
-    }
-    log('setpriv not found: pasta will not die with this process if it is killed outright');
-    return undefined;
-  })();
-  return setprivPath;
+function detectSetpriv(): Promise<string | undefined> {
+  return findSystemTool('setpriv', () => log('setpriv not found: pasta will not die with this process if it is killed outright'));
 }
