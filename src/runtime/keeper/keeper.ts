@@ -162,6 +162,13 @@ const EXTRA_CREDITS = Buffer.alloc(12, 1);
 const WORKER_REQUESTS: ReadonlySet<number> = new Set([FrameType.EXEC, FrameType.PUT, FrameType.GET, FrameType.NET_ATTACH]);
 /** Concurrent worker requests per keeper (see {@link WORKER_REQUESTS}). */
 export const MAX_WORKERS = 64;
+/**
+ * A request that waited this long for a worker slot makes the process warn (once until the queue drains): a burst of
+ * short execs never waits this long, while {@link MAX_WORKERS} never-ending ones (a `tail -f`, a server run by exec)
+ * would otherwise make every later exec and copy wait forever without a word.
+ */
+export const WORKER_QUEUE_WARN_MS = 5_000;
+const WORKER_REQUEST_NAMES: Record<number, string> = { [FrameType.EXEC]: 'exec', [FrameType.PUT]: 'copy in', [FrameType.GET]: 'copy out', [FrameType.NET_ATTACH]: 'network attach' };
 
 const PROTOCOLS: Record<string, number> = { tcp: 1, udp: 2 };
 /** Docker's default capability set, by name without the CAP_ prefix. */
@@ -343,6 +350,9 @@ export class Keeper {
   /** Worker requests in flight, and those waiting for one of the {@link MAX_WORKERS} slots. */
   #workers = 0;
   readonly #workerQueue: (() => void)[] = [];
+  /** Worker requests running, by frame type (for the queue warning). */
+  readonly #running = new Map<number, number>();
+  #queueWarned = false;
   /** Per container id: how to cancel each of its GETs still in flight. */
   readonly #getCancels = new Map<string, Set<() => void>>();
   #dead: Error | undefined;
@@ -516,13 +526,19 @@ export class Keeper {
   #request(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array | AsyncIterable<Uint8Array>, stream?: RequestStream): Promise<Frame> {
     if (!WORKER_REQUESTS.has(type)) return this.#send(type, fields, onFrame, input, stream);
     return new Promise<Frame>((resolve, reject) => {
+      let waiting: NodeJS.Timeout | undefined;
       const go = (): void => {
+        clearTimeout(waiting);
         if (stream?.cancelled) {
           this.#releaseWorker();
           reject(new SlipwayError('ERR_ABORTED', 'request given up before it was sent to the keeper'));
           return;
         }
-        this.#send(type, fields, onFrame, input, stream).then(resolve, reject).finally(() => this.#releaseWorker());
+        this.#running.set(type, (this.#running.get(type) ?? 0) + 1);
+        this.#send(type, fields, onFrame, input, stream).then(resolve, reject).finally(() => {
+          this.#running.set(type, this.#running.get(type)! - 1);
+          this.#releaseWorker();
+        });
       };
       if (this.#workers < MAX_WORKERS) {
         this.#workers++;
@@ -530,15 +546,31 @@ export class Keeper {
       } else {
         log('%d worker requests in flight: request %d waits', this.#workers, type);
         this.#workerQueue.push(go);
+        waiting = setTimeout(() => this.#warnQueued(type), WORKER_QUEUE_WARN_MS).unref();
       }
     });
+  }
+
+  /** A request has waited {@link WORKER_QUEUE_WARN_MS} for a slot: say so, once until the queue drains. */
+  #warnQueued(type: number): void {
+    if (this.#queueWarned) return;
+    this.#queueWarned = true;
+    const running = [...this.#running].filter(([, n]) => n > 0).map(([t, n]) => `${n} ${WORKER_REQUEST_NAMES[t] ?? t}`).join(', ');
+    const text = `slipway: a request (${WORKER_REQUEST_NAMES[type] ?? type}) has waited ${WORKER_QUEUE_WARN_MS / 1000} s for one of this process's ${MAX_WORKERS} keeper workers ` +
+      `(running: ${running}; waiting: ${this.#workerQueue.length}). Each exec holds one until it ends: give long-running execs (tail -f, servers) an AbortSignal ` +
+      `(exec(cmd, { signal })) or run them as a container's command, and read or destroy copy streams.`;
+    log('%s', text);
+    process.emitWarning(text, { code: 'SLIPWAY_WORKERS_BUSY' });
   }
 
   /** A worker request ended: its slot goes to the next waiting one. */
   #releaseWorker(): void {
     const next = this.#workerQueue.shift();
     if (next) next();
-    else this.#workers--;
+    else {
+      this.#workers--;
+      this.#queueWarned = false;
+    }
   }
 
   #send(type: number, fields: Field[], onFrame?: (f: Frame) => void, input?: Uint8Array | AsyncIterable<Uint8Array>, stream?: RequestStream): Promise<Frame> {

@@ -3,10 +3,11 @@
  * (or probes a hostile image makes hang) forked as many processes as there were requests. At most CAP run at
  * once per keeper now; the rest wait in Node and all complete.
  */
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
-import { Keeper, MAX_WORKERS as CAP } from '../../../src/runtime/keeper/keeper.js';
+import { Keeper, MAX_WORKERS as CAP, WORKER_QUEUE_WARN_MS } from '../../../src/runtime/keeper/keeper.js';
 import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 function childCount(pid: number): number {
@@ -47,5 +48,34 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     // The old keeper left all six sleeps running (and their three workers) until the container was removed.
     expect(await left()).toBe('0');
     expect(childCount(keeper.pid)).toBe(base);
+  });
+
+  it(`warns when ${CAP} never-ending execs make a later one wait, and runs it once they are aborted`, async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      if ((w as { code?: string }).code === 'SLIPWAY_WORKERS_BUSY') warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    const stop = new AbortController();
+    setMaxListeners(CAP + 10, stop.signal);
+    try {
+      // The careless caller: execs that never end, with nothing to end them but this test's abort.
+      const forever = Array.from({ length: CAP }, () => c.exec(['sleep', '1000'], { signal: stop.signal }).then(() => 'ran', (e: unknown) => (e as { code?: string }).code));
+      let done = false;
+      const later = c.exec(['echo', 'later']).finally(() => (done = true));
+      for (let i = 0; i < 100 && warnings.length === 0; i++) await new Promise((r) => setTimeout(r, WORKER_QUEUE_WARN_MS / 50));
+      // The old keeper queued it silently (a debug log line only).
+      expect(done).toBe(false);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.message).toMatch(new RegExp(`waited .* for one of this process's ${CAP} keeper workers \\(running: ${CAP} exec; waiting: 1\\)`));
+      expect(warnings[0]!.message).toContain('AbortSignal');
+      stop.abort();
+      expect(new Set(await Promise.all(forever))).toEqual(new Set(['ERR_ABORTED']));
+      expect((await later).stdout).toBe('later\n');
+    } finally {
+      stop.abort();
+      process.off('warning', onWarning);
+    }
   });
 });
