@@ -17,6 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FILES=(
   test/integration/engine/engine-backend.test.ts
   test/integration/engine/engine-only.test.ts
+  test/integration/engine/engine-pull.test.ts
   test/integration/container/lifecycle.test.ts
   test/integration/container/volumes.test.ts
   test/integration/container/healthcheck.test.ts

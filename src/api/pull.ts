@@ -1,6 +1,6 @@
 import { pull as pullToStore, type Image, type PullPolicy, type PullProgress } from '../image/pull.js';
 import type { Platform } from '../image/platform.js';
-import { layerOwnership } from '../runtime/index.js';
+import { layerOwnership, pullOnEngine } from '../runtime/index.js';
 
 /**
  * Options for {@link pull}.
@@ -60,6 +60,11 @@ export interface PulledImage {
  * and `docker-archive:<file.tar>`. Mirrors, the Hub prefix, insecure registries and credential helpers come from the
  * configuration (`slipway.config.json`, `SLIPWAY_*`; `slipway info` shows them).
  *
+ * On the engine runtime (`SLIPWAY_RUNTIME=engine`) the engine pulls into its own store, with slipway's credentials
+ * sent as `X-Registry-Auth` and its progress mapped to `onProgress` (the engine names layers by their digest's first
+ * 12 hex digits: `layer` is `sha256:<12 hex>`); `layers` and `manifestDigest` are read from the registry by digest
+ * (empty and the digest when this machine cannot reach it); `oci-layout:` is refused (`ERR_UNSUPPORTED`).
+ *
  * @throws {@link SlipwayError} `ERR_INVALID_REFERENCE`, `ERR_IMAGE_NOT_PRESENT` (policy `never`), `ERR_IMAGE_NOT_FOUND`,
  *   `ERR_PLATFORM_NOT_FOUND`, `ERR_REGISTRY_AUTH`, `ERR_REGISTRY_UNREACHABLE` (the hint names the mirror and prefix
  *   settings), `ERR_REGISTRY_TIMEOUT`, `ERR_PULL_TIMEOUT`, `ERR_STORE_FULL`, `ERR_ABORTED`, `ERR_CONFIG`.
@@ -71,6 +76,10 @@ export interface PulledImage {
  * }
  */
 export async function pull(ref: string, options: PullImageOptions = {}): Promise<PulledImage> {
+  // On the engine runtime (SLIPWAY_RUNTIME=engine, or auto without user namespaces) the engine's store is the one
+  // containers start from.
+  const onEngine = await pullOnEngine(ref, { policy: options.policy, platform: options.platform, onProgress: options.onProgress, signal: options.signal, timeout: options.timeout });
+  if (onEngine) return onEngine;
   // Rootless, layers belong to the containers' subordinate ids: the keeper (inside its user namespace) applies
   // them, under the mapping start() uses. As root the identity mapping needs no keeper.
   const ownership = process.getuid?.() === 0 ? {} : await layerOwnership();

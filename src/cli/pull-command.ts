@@ -20,11 +20,14 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
   const view = new ProgressView(io.stderr, cmd.ref);
   try {
     if (!io.stderr.isTTY) io.stderr.write(`pulling ${cmd.ref}${cmd.platform ? ` (${cmd.platform})` : ''}\n`);
-    const image = await pull(cmd.ref, {
-      policy: cmd.policy, platform: cmd.platform, signal: abort.signal, env: io.env, timeout: cmd.timeout,
-      onProgress: (e) => view.update(e),
-      ...(await ownership()),
-    });
+    // On the engine runtime the engine pulls into its own store (the one its containers start from).
+    const { pullOnEngine } = await import('../runtime/index.js');
+    const image = await pullOnEngine(cmd.ref, { policy: cmd.policy, platform: cmd.platform, signal: abort.signal, timeout: cmd.timeout, onProgress: (e) => view.update(e) })
+      ?? await pull(cmd.ref, {
+        policy: cmd.policy, platform: cmd.platform, signal: abort.signal, env: io.env, timeout: cmd.timeout,
+        onProgress: (e) => view.update(e),
+        ...(await ownership()),
+      });
     view.finish();
     io.stderr.write(`${image.ref} (${platformString(image.platform)}): ${image.layers.length} layer${image.layers.length === 1 ? '' : 's'}, ${image.source === 'cache' ? 'already in the store' : `from ${image.source}`}${image.pulledFrom && image.pulledFrom !== image.ref ? ` (${image.pulledFrom})` : ''}\n`);
     io.stdout.write(`${image.digest}\n`);

@@ -13,6 +13,8 @@ import { nativeBySetting, selectRuntime } from './backend.js';
 import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.js';
 import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
+import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
+import { EngineClient } from '../engine/client.js';
 
 export { describeRuntime, selectRuntime, userNamespacesUsable, findEngine } from './backend.js';
 export type { RuntimeSelection } from './backend.js';
@@ -88,6 +90,23 @@ export async function resolveImage(plan: Pick<LaunchPlan, 'image' | 'pullPolicy'
     throw unsupported('withSnapshot()', 'snapshots are layers in slipway\'s store, which an engine runtime does not mount', 'use SLIPWAY_RUNTIME=native, or start without withSnapshot()');
   }
   return resolveNativeImage(plan, signal);
+}
+
+/**
+ * The public `pull()` on the engine runtime: the engine pulls into its own store (progress mapped to `onProgress`,
+ * credentials sent as `X-Registry-Auth`). `undefined` on the native runtime, whose pull fills slipway's store.
+ */
+export async function pullOnEngine(ref: string, opts: EnginePullOptions & { timeout?: number }): Promise<EnginePulledImage | undefined> {
+  if (nativeBySetting()) return undefined;
+  const sel = await selectRuntime();
+  if (sel.kind === 'native') return undefined;
+  // A pull makes no resources: a client of its own, without the session's watchdog.
+  const client = new EngineClient(sel.endpoint!);
+  try {
+    return await pullEngineImage(client, ref, opts);
+  } finally {
+    await client.close();
+  }
 }
 
 /** Removes what a runtime holds for a named volume (an engine volume); nothing for native. */

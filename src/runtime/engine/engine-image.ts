@@ -8,7 +8,10 @@ import { SlipwayError } from '../../errors.js';
 import { configValue } from '../../config/index.js';
 import { createCredentialResolver } from '../../image/credentials.js';
 import { parseReference } from '../../image/reference.js';
-import { applyHubPrefix } from '../../image/pull.js';
+import { applyHubPrefix, pullTimeout, type PullProgress } from '../../image/pull.js';
+import { parseManifest } from '../../image/manifest.js';
+import { hostPlatform, parsePlatform, selectPlatform, type Platform } from '../../image/platform.js';
+import { RegistryClient } from '../../image/registry-client.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { logger } from '../../internal/debug.js';
 
@@ -19,10 +22,23 @@ export interface EngineImage {
   /** The name containers are created from (what the engine knows it as). */
   name: string;
   config: { Healthcheck?: { Test?: string[]; Interval?: number }; Labels?: Record<string, string> | null; StopSignal?: string; User?: string };
+  /** From the engine's image inspect. */
+  repoDigests?: string[];
+  platform?: Platform;
+  /** Whether the engine pulled it this time (else it was already there). */
+  pulled?: boolean;
+}
+
+/** How the engine gets an image: the pull policy, platform, progress, cancellation. */
+export interface EnginePullOptions {
+  policy?: 'missing' | 'always' | 'never';
+  platform?: string;
+  signal?: AbortSignal;
+  onProgress?: (e: PullProgress) => void;
 }
 
 /** Makes `ref` present in the engine as the pull policy says; returns its name and config. */
-export async function ensureImage(client: EngineClient, ref: string, opts: { policy?: 'missing' | 'always' | 'never'; platform?: string; signal?: AbortSignal }): Promise<EngineImage> {
+export async function ensureImage(client: EngineClient, ref: string, opts: EnginePullOptions): Promise<EngineImage> {
   if (ref.startsWith('oci-layout:')) {
     throw new SlipwayError('ERR_UNSUPPORTED', `${ref}: OCI layout directories cannot be loaded into a Docker engine`, {
       hint: 'push the image to a registry, use a docker-archive: file, or SLIPWAY_RUNTIME=native',
@@ -43,26 +59,30 @@ export async function ensureImage(client: EngineClient, ref: string, opts: { pol
   await pullImage(client, parsed.domain, `${parsed.domain}/${parsed.path}`, parsed.digest ?? parsed.tag ?? 'latest', opts);
   const pulled = await inspect(client, name);
   if (!pulled) throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine pulled ${ref} but does not list it`);
-  return pulled;
+  return { ...pulled, pulled: true };
 }
 
 async function inspect(client: EngineClient, name: string): Promise<EngineImage | undefined> {
   try {
-    const img = await client.call<{ Config?: EngineImage['config'] }>('GET', `/images/${encodeURIComponent(name)}/json`);
-    return { name, config: img.Config ?? {} };
+    const img = await client.call<{ Config?: EngineImage['config']; RepoDigests?: string[]; Os?: string; Architecture?: string; Variant?: string }>('GET', `/images/${encodeURIComponent(name)}/json`);
+    return {
+      name, config: img.Config ?? {}, repoDigests: img.RepoDigests ?? [],
+      ...(img.Os && img.Architecture ? { platform: { os: img.Os, architecture: img.Architecture, ...(img.Variant ? { variant: img.Variant } : {}) } } : {}),
+    };
   } catch (err) {
     if (hasStatus(err, 404)) return undefined;
     throw err;
   }
 }
 
-async function pullImage(client: EngineClient, domain: string, repo: string, tag: string, opts: { platform?: string; signal?: AbortSignal }): Promise<void> {
+async function pullImage(client: EngineClient, domain: string, repo: string, tag: string, opts: EnginePullOptions): Promise<void> {
   const creds = await createCredentialResolver({ env: process.env, helpers: configValue('credentialHelpers') })(domain).catch(() => undefined);
   const auth = Buffer.from(JSON.stringify(creds?.identityToken ? { identitytoken: creds.identityToken, serveraddress: domain } : { username: creds?.username ?? '', password: creds?.password ?? '', serveraddress: domain })).toString('base64url');
   log('pull %s:%s (credentials: %s)', repo, tag, creds ? 'yes' : 'none');
   const { body } = await client.stream('POST', '/images/create', {
     query: { fromImage: repo, tag, platform: opts.platform }, headers: { 'X-Registry-Auth': auth }, long: true, signal: opts.signal,
   }).catch((err: unknown) => { throw pullError(`${repo}:${tag}`, err); });
+  const progress = new EnginePullProgress(opts.onProgress);
   // Progress is JSON lines; a failure is a line with `error` (the status stays 200).
   let rest = '';
   for await (const chunk of body) {
@@ -70,18 +90,62 @@ async function pullImage(client: EngineClient, domain: string, repo: string, tag
     const lines = rest.split('\n');
     rest = lines.pop() ?? '';
     for (const line of lines) {
-      if (!line.trim()) continue;
-      let msg: { error?: string };
-      try { msg = JSON.parse(line) as { error?: string }; } catch { continue; }
-      if (msg.error) throw pullError(`${repo}:${tag}`, new Error(msg.error));
+      const error = progress.line(line);
+      if (error) throw pullError(`${repo}:${tag}`, new Error(error));
     }
+  }
+}
+
+/** One line of the engine's pull stream (`POST /images/create`). */
+interface PullStreamLine {
+  id?: string;
+  status?: string;
+  progressDetail?: { current?: number; total?: number };
+  error?: string;
+  errorDetail?: { message?: string };
+}
+
+/**
+ * Maps the engine's pull stream to slipway's {@link PullProgress}: compressed bytes per layer, as the native pull
+ * reports them. The engine names a layer by its digest's first 12 hex digits only, so `layer` is
+ * `sha256:<those 12>`; a layer's size is known from its first `Downloading` (or `Extracting`) line, and a layer the
+ * engine had already reports nothing (its size is not in the stream).
+ */
+export class EnginePullProgress {
+  readonly #onProgress: ((e: PullProgress) => void) | undefined;
+  readonly #layers = new Map<string, { total: number; current: number; done: boolean }>();
+
+  constructor(onProgress: ((e: PullProgress) => void) | undefined) {
+    this.#onProgress = onProgress;
+  }
+
+  /** Feeds one line; returns the engine's error message when the line reports a failure. */
+  line(text: string): string | undefined {
+    if (!text.trim()) return undefined;
+    let msg: PullStreamLine;
+    try { msg = JSON.parse(text) as PullStreamLine; } catch { return undefined; }
+    if (msg.error || msg.errorDetail?.message) return msg.error ?? msg.errorDetail?.message;
+    if (!this.#onProgress || !msg.id || !/^[0-9a-f]{12}$/.test(msg.id) || !msg.status) return undefined;
+    let l = this.#layers.get(msg.id);
+    const total = msg.progressDetail?.total;
+    if (!l && total && total > 0) this.#layers.set(msg.id, (l = { total, current: 0, done: false }));
+    if (!l || l.done) return undefined;
+    const emit = (current: number): void => {
+      l.current = Math.min(Math.max(l.current, current), l.total);
+      l.done = l.current >= l.total;
+      this.#onProgress?.({ layer: `sha256:${msg.id}`, current: l.current, total: l.total });
+    };
+    if (msg.status === 'Downloading') emit(msg.progressDetail?.current ?? 0);
+    // Extracting starts once the download is complete (its own counter runs over the same compressed bytes).
+    else if (/^(Verifying Checksum|Download complete|Extracting|Pull complete)$/.test(msg.status)) emit(l.total);
+    return undefined;
   }
 }
 
 function pullError(ref: string, err: unknown): SlipwayError {
   const text = (err as Error).message;
   if (/not found|manifest unknown|does not exist|404/i.test(text)) return new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine could not find ${ref}: ${text}`, { cause: err, hint: 'check the name and tag' });
-  if (/unauthorized|authentication|denied/i.test(text)) return new SlipwayError('ERR_REGISTRY_AUTH', `the registry refused the engine's pull of ${ref}: ${text}`, { cause: err, hint: 'docker login, or a credential helper in ~/.docker/config.json' });
+  if (/unauthorized|authentication|auth credentials|denied/i.test(text)) return new SlipwayError('ERR_REGISTRY_AUTH', `the registry refused the engine's pull of ${ref}: ${text}`, { cause: err, hint: 'docker login, or a credential helper in ~/.docker/config.json' });
   return new SlipwayError('ERR_REGISTRY', `the engine could not pull ${ref}: ${text}`, { cause: err });
 }
 
@@ -93,4 +157,76 @@ async function loadArchive(client: EngineClient, file: string, signal?: AbortSig
   const found = await inspect(client, m[1]!);
   if (!found) throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine loaded ${m[1]} from ${file} but does not list it`);
   return found;
+}
+
+/** What `pull()` reports on the engine runtime (the API's `PulledImage`). */
+export interface EnginePulledImage {
+  ref: string;
+  digest: string;
+  manifestDigest: string;
+  platform: Platform;
+  source: 'cache' | 'registry' | 'docker-archive';
+  pulledFrom?: string;
+  layers: { digest: string; size: number }[];
+}
+
+/**
+ * The public `pull()` on the engine runtime: the engine pulls into its own store (policy, platform, progress,
+ * credentials as for a start), bounded by `timeout` as the native pull is. The engine's inspect gives the digest
+ * and platform; the manifest digest and the layers' compressed digests and sizes, which the engine does not report,
+ * are read from the registry by digest (one or two manifest GETs). Where this machine cannot reach that registry (a
+ * remote engine's private one), `manifestDigest` is the digest and `layers` is empty (logged under
+ * `DEBUG=slipway:engine:image`).
+ */
+export async function pullEngineImage(client: EngineClient, ref: string, opts: EnginePullOptions & { timeout?: number }): Promise<EnginePulledImage> {
+  const limit = opts.timeout === undefined ? configValue('pullTimeout') : pullTimeout(opts.timeout);
+  const deadline = new AbortController();
+  const timer = limit === Infinity ? undefined : setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
+  let image: EngineImage;
+  try {
+    image = await ensureImage(client, ref, { ...opts, signal });
+  } catch (e) {
+    if (!deadline.signal.aborted || opts.signal?.aborted) throw e;
+    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms`, {
+      hint: 'check that the registry is reachable from the engine; raise the limit with the timeout option or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)', cause: e,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  const platform = image.platform ?? (opts.platform ? parsePlatform(opts.platform) : hostPlatform());
+  if (ref.startsWith('docker-archive:')) {
+    return { ref, digest: image.name, manifestDigest: image.name, platform, source: 'docker-archive', layers: [] };
+  }
+  const parsed = parseReference(ref);
+  const named = parseReference(image.name);
+  const digest = parsed.digest ?? repoDigest(image.repoDigests ?? [], named.name) ?? '';
+  const source = image.pulled ? 'registry' : 'cache';
+  const base = { ref: parsed.string, digest, platform, source, ...(named.name !== parsed.name ? { pulledFrom: image.name } : {}) } as const;
+  if (!digest) return { ...base, manifestDigest: '', layers: [] };
+  try {
+    const registry = new RegistryClient({ insecureRegistries: configValue('insecureRegistries') });
+    let m = await registry.getManifest(named.domain, named.path, digest, { signal: opts.signal });
+    let parsedManifest = parseManifest(m.body, m.contentType, `manifest of ${named.name}@${digest}`);
+    if (parsedManifest.kind === 'index') {
+      const entry = selectPlatform(parsedManifest.manifests, platform, named.name);
+      m = await registry.getManifest(named.domain, named.path, entry.digest, { signal: opts.signal });
+      parsedManifest = parseManifest(m.body, m.contentType, `manifest of ${named.name}@${entry.digest}`);
+    }
+    if (parsedManifest.kind !== 'manifest') throw new Error('an index inside an index');
+    return { ...base, manifestDigest: m.digest, layers: parsedManifest.layers.map((l) => ({ digest: l.digest, size: l.size })) };
+  } catch (err) {
+    log('%s: the registry did not describe the layers from here (%s); reporting the engine\'s digest only', image.name, (err as Error).message);
+    return { ...base, manifestDigest: digest, layers: [] };
+  }
+}
+
+/** The digest of `name` among an image's `RepoDigests` (`127.0.0.1:5000/library/busybox@sha256:…`, Hub names familiar). */
+function repoDigest(repoDigests: string[], name: string): string | undefined {
+  for (const rd of repoDigests) {
+    const at = rd.lastIndexOf('@');
+    if (at < 0) continue;
+    try { if (parseReference(rd.slice(0, at)).name === name) return rd.slice(at + 1); } catch { /* not a name */ }
+  }
+  return repoDigests[0]?.split('@')[1];
 }
