@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // Quick slipway-only measurements for performance work (no peers, a few seconds each), after
 // `npm run build`:
-//   node bench/quick.mjs [run,ports,mem] [runs]
+//   node bench/quick.mjs [run,run-none,phases,ports,mem] [runs]
 //   run    new Container(debian).withCommand(['true']).run(), `runs` samples (default 30)
+//   run-none  the same with withNetworkMode('none')
+//   phases the median of each start/run phase (DEBUG=slipway:start lines) over `runs` runs of `true`, default
+//          network then network mode none: where the time of `run` goes
 //   ports  connect + first byte + close through a published port (400, interleaved with a plain
 //          loopback netbench server in the same run) and 1 GiB host→container throughput (TP=n samples)
 //   mem    RSS/PSS of the keeper and of each init with 10 idle busybox containers (as scenario 7)
@@ -10,6 +13,7 @@
 // SLIPWAY_HELPER=<path> measures another helper build against the same TypeScript.
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { format } from 'node:util';
 import { createContext } from './lib/context.mjs';
 import { connectMicros, ensureNetbench, NETBENCH, sendSeconds } from './lib/netbench.mjs';
 import { freePort, memoryOf, sleep } from './lib/proc.mjs';
@@ -34,6 +38,47 @@ try {
       if (r.exitCode !== 0) throw new Error(`true exited with ${r.exitCode}: ${r.stderr}`);
     }
     fmt('run true (ms)', ms);
+  }
+  if (what.includes('run-none')) {
+    const c = new Container(ctx.image('debian')).withCommand(['true']).withNetworkMode('none');
+    await c.run();
+    const ms = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const r = await c.run();
+      ms.push(performance.now() - t0);
+      if (r.exitCode !== 0) throw new Error(`true exited with ${r.exitCode}: ${r.stderr}`);
+    }
+    fmt('run true, network none (ms)', ms);
+  }
+  if (what.includes('phases')) {
+    const debug = (await import('debug')).default;
+    const byPhase = new Map();
+    const saved = debug.log;
+    debug.log = (...a) => {
+      const m = /slipway:start \S+ (.+?) ([\d.]+) ms/.exec(format(...a).replace(/\x1b\[[0-9;]*m/g, ''));
+      if (m) byPhase.set(m[1], [...(byPhase.get(m[1]) ?? []), Number(m[2])]);
+    };
+    debug.enable('slipway:start');
+    try {
+      for (const none of [false, true]) {
+        const c = none ? new Container(ctx.image('debian')).withCommand(['true']).withNetworkMode('none') : new Container(ctx.image('debian')).withCommand(['true']);
+        await c.run();
+        byPhase.clear();
+        const ms = [];
+        for (let i = 0; i < runs; i++) {
+          const t0 = performance.now();
+          await c.run();
+          ms.push(performance.now() - t0);
+        }
+        console.log(`phases, network ${none ? 'none' : 'isolated'} (median ms of ${runs}):`);
+        for (const [phase, a] of byPhase) console.log(`  ${phase.padEnd(28)} ${q(a, 0.5).toFixed(2)}`);
+        fmt(`  run true, network ${none ? 'none' : 'isolated'} (ms)`, ms);
+      }
+    } finally {
+      debug.disable();
+      debug.log = saved;
+    }
   }
   if (what.includes('ports')) {
     await ensureNetbench();

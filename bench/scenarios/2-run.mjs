@@ -1,6 +1,7 @@
 // Scenario 2: warm start→exit of `true` in the Debian fixture (image already pulled, so the time is
 // the runtime's own: create, start, wait for exit, collect output, remove).
 //   slipway  new Container(ref).withCommand(['true']).run()
+//   slipway (network none)  the same with withNetworkMode('none') (no outbound helper; issue 16's ≤ 6 ms target)
 //   docker   docker run --rm <ref> true
 //   podman   podman run --rm <ref> true (with rlimits this VM allows, see PODMAN_RUN_ARGS)
 // Every subject uses its default network setup.
@@ -22,6 +23,17 @@ export async function run(ctx, label) {
         const { Container } = ctx.requireSlipway();
         const t0 = performance.now();
         const r = await new Container(ref).withCommand(['true']).run();
+        const ms = performance.now() - t0;
+        if (r.exitCode !== 0) throw new Error(`true exited with ${r.exitCode}/${r.signal}: ${r.stderr}`);
+        return ms;
+      },
+    },
+    {
+      name: 'slipway (network none)',
+      run: async () => {
+        const { Container } = ctx.requireSlipway();
+        const t0 = performance.now();
+        const r = await new Container(ref).withCommand(['true']).withNetworkMode('none').run();
         const ms = performance.now() - t0;
         if (r.exitCode !== 0) throw new Error(`true exited with ${r.exitCode}/${r.signal}: ${r.stderr}`);
         return ms;

@@ -1,6 +1,8 @@
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { SlipwayError, invalidArgument } from '../errors.js';
+import { logger } from '../internal/debug.js';
+import { phaseTimer } from '../internal/phases.js';
 import {
   DEFAULT_OPTIONS, checkArgv, checkContainerPath, checkPort, checkStringRecord, parsePortSpec,
   type ContainerOptions, type HealthcheckConfig, type HostAccessOptions, type NetworkMode, type PortBinding,
@@ -18,6 +20,8 @@ const LABEL_KEY = /^[^\0]+$/;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ULIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime'];
+/** run()'s phases after the start (exit, output, teardown): DEBUG=slipway:start, beside the start's own. */
+const phaseLog = logger('start');
 
 /**
  * Describes a container to start. Every `with*` method returns a new builder, so a half-configured
@@ -457,12 +461,16 @@ export class Container {
   async run(opts: { signal?: AbortSignal } = {}): Promise<{ exitCode: number | null; signal: string | null; stdout: string; stderr: string }> {
     const { Wait } = await import('./wait/index.js');
     const c = await this.#with({ waitStrategy: Wait.none() }).start(opts);
+    const mark = phaseTimer(phaseLog, c.name);
     try {
       const exit = await c.wait();
+      mark('exit report');
       const [stdout, stderr] = await Promise.all([c.logs({ stderr: false }).text(), c.logs({ stdout: false }).text()]);
+      mark('output read');
       return { exitCode: exit.exitCode, signal: exit.signal, stdout, stderr };
     } finally {
       await c.remove();
+      mark('teardown');
     }
   }
 }

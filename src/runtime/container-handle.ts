@@ -5,6 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
+import { phaseTimer } from '../internal/phases.js';
 import { configValue } from '../config/index.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { Image } from '../image/pull.js';
@@ -28,6 +29,8 @@ const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A
 const ROOTFS_COPY_MARKER = 'rootfs-copy';
 
 const log = logger('container');
+/** One line per boot step (DEBUG=slipway:start), as launch.ts logs the steps before. */
+const phaseLog = logger('start');
 
 /** The keeper spec with the fields this module always fills in. */
 export type BootSpec = KeeperContainerSpec & {
@@ -188,6 +191,7 @@ export class ContainerHandle implements RuntimeContainer {
     const { keeper, plan, spec } = this.#i;
     const undo = this.#undo;
     const tBoot = performance.now();
+    const mark = phaseTimer(phaseLog, this.name);
     this.#check(signal);
     // The cgroup comes first so that its undo runs after the container's: a cgroup with processes cannot be removed.
     this.#step = 'cgroup limits';
@@ -205,11 +209,13 @@ export class ContainerHandle implements RuntimeContainer {
       // its keeper (on the way out) or the next one (sweeping a dead keeper's dir) removes the cgroups.
       await writeFile(join(spec.stateDir, 'cgroups'), `${limits.paths.join('\n')}\n`);
     } else this.#oomKilled = undefined;
+    mark('cgroup create');
     // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
     this.#step = 'creating namespaces and root (keeper CREATE)';
     const { pid } = await keeper.createContainer(spec);
     this.hostPid = pid;
+    mark('keeper CREATE');
     this.#exited = false;
     // Unreferenced until START succeeds: a boot that fails must not keep Node alive through this waiter.
     const oomKilled = this.#oomKilled;
@@ -222,6 +228,7 @@ export class ContainerHandle implements RuntimeContainer {
     this.#exit = exit;
     this.#check(signal);
     await limits?.addProcess(pid);
+    mark('cgroup attach');
     const hostAccess = plan.networkMode === 'host' ? undefined : plan.hostAccess;
     if (hostAccess && plan.networkMode === 'none') {
       throw new SlipwayError('ERR_INVALID_ARGUMENT', `host access was asked for ${this.name}, but its network mode is "none"`, {
@@ -240,6 +247,7 @@ export class ContainerHandle implements RuntimeContainer {
         });
       }
     }
+    mark('outbound network helper');
     if (hostAccess?.allLoopbackPorts && !this.#net?.hostLoopbackAlias) {
       throw new SlipwayError('ERR_NETWORK', `access to every host loopback port was asked for ${this.name}, but no outbound network helper could start`, {
         hint: 'install slirp4netns or passt (apt-get install slirp4netns), or name the host ports: withHostAccess(port)',
@@ -253,12 +261,15 @@ export class ContainerHandle implements RuntimeContainer {
     this.#check(signal);
     this.#step = 'joining networks';
     await this.#joinNetworks();
+    mark('host access and networks');
     this.#check(signal);
     this.#step = 'writing /etc files';
     await this.#writeEtcFiles();
+    mark('/etc files');
     this.#step = 'copying files in';
     // A snapshot layer holds the files copied in at the first start already.
     if (firstBoot && !this.#i.plan.snapshotLayer) await this.#copyInitialFiles();
+    mark('files copied in');
     this.#step = 'publishing ports';
     for (const p of plan.ports) {
       this.#check(signal);
@@ -270,6 +281,7 @@ export class ContainerHandle implements RuntimeContainer {
       undo.push(`port ${hostPort}/${p.protocol}`, 'boot', () => keeper.unpublish(hostPort, p.protocol));
       this.hostPorts.set(key, hostPort);
     }
+    mark('ports');
     this.#check(signal);
     this.#step = 'starting the process (keeper START)';
     try {
@@ -277,6 +289,7 @@ export class ContainerHandle implements RuntimeContainer {
     } catch (e) {
       throw commandError(e, this.name, this.#i.spec);
     }
+    mark('keeper START');
     this.#started = new Date();
     // The process runs: from now on a pending exit keeps Node alive, as a running child process does.
     keeper.waitContainer(this.id).catch(() => {});

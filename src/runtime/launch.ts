@@ -14,6 +14,11 @@ import { bootTimeoutOf, ContainerHandle, MAX_TIMER_MS } from './container-handle
 import { UndoStack } from './undo-stack.js';
 import { registerContainer } from './control/server.js';
 import { claimOwnName } from './container-names.js';
+import { logger } from '../internal/debug.js';
+import { phaseTimer, type PhaseMark } from '../internal/phases.js';
+
+/** One line per start phase (keeper, image lookup, state dirs, /etc/passwd, CREATE, …): DEBUG=slipway:start. */
+const phaseLog = logger('start');
 
 let tools: Promise<boolean> | undefined;
 /** Whether slirp4netns or pasta is installed (looked up once per process). */
@@ -27,17 +32,20 @@ function outboundTools(): Promise<boolean> {
  * @param resolved - An image already resolved (a build's intermediate state), used instead of pulling `plan.image`.
  */
 export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, resolved?: Image): Promise<ContainerHandle> {
+  const mark = phaseTimer(phaseLog, plan.name ?? plan.image);
   const keeper = await keeperWithin(bootTimeoutOf(plan));
+  mark('keeper');
   const image = resolved ?? await pullFor(keeper, plan, signal);
+  mark('image lookup');
   if (signal?.aborted) throw abortError(undefined, signal, plan.name ?? plan.image);
   const id = randomBytes(32).toString('hex');
-  const undo = new UndoStack();
   const name = plan.name ?? `slipway-${id.slice(0, 12)}`;
+  const undo = new UndoStack(name);
   undo.push('name', 'container', claimOwnName(name));
   const dir = join(keeper.stateDir, id.slice(0, 12));
   undo.push('state dir', 'container', () => keeper.rmtree(dir));
   try {
-    return await create(keeper, image, plan, { id, name, dir }, undo, signal);
+    return await create(keeper, image, plan, { id, name, dir }, undo, mark, signal);
   } catch (err) {
     await undo.unwind('remove');
     throw abortError(err, signal, name);
@@ -102,7 +110,7 @@ export function capabilitySet(add: readonly string[], drop: readonly string[]): 
 
 async function create(
   keeper: Keeper, image: Image, plan: LaunchPlan, ids: { id: string; name: string; dir: string },
-  undo: UndoStack, signal?: AbortSignal,
+  undo: UndoStack, mark: PhaseMark, signal?: AbortSignal,
 ): Promise<ContainerHandle> {
   const { id, name, dir } = ids;
   if (plan.upperParent) {
@@ -113,6 +121,7 @@ async function create(
   const work = join(plan.upperParent ?? dir, 'work');
   const etc = join(dir, 'etc');
   await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
+  mark('state dirs');
   for (const m of plan.mounts) {
     if (m.kind !== 'bind') continue;
     await stat(m.source).catch((cause: NodeJS.ErrnoException) => {
@@ -128,6 +137,7 @@ async function create(
   const group = (await readFromLayers([upper, ...lowers], 'etc/group')) ?? '';
   const user = resolveUser(proc.user, passwd, group);
   if (!proc.env.some((e) => e.startsWith('HOME='))) proc.env.push(`HOME=${user.home}`);
+  mark('process spec and user');
   const logPath = join(dir, 'ctr.log');
   const handle = new ContainerHandle({
     keeper, id, name, dir, logPath, plan, image,
@@ -159,6 +169,7 @@ async function create(
     hostname,
     undo,
   });
+  mark('spec');
   await handle.boot(signal);
   // Listed for other slipway processes (`slipway ps`, exec, rm) until removed; unlisted first on remove.
   undo.push('listing', 'container', registerContainer(keeper, handle));

@@ -1,6 +1,9 @@
 import { logger } from '../internal/debug.js';
+import { phaseTimer } from '../internal/phases.js';
 
 const log = logger('undo');
+/** One line per undo step with its time (DEBUG=slipway:start), beside the start's phases. */
+const phaseLog = logger('start');
 
 /**
  * How long an undo step lives: `container` steps (the name, the state dir) are undone only when the container is
@@ -25,6 +28,9 @@ interface Step {
 export class UndoStack {
   readonly #steps: Step[] = [];
 
+  /** @param label - Names the owner (a container's name) in the debug log. */
+  constructor(readonly label = 'undo') {}
+
   /** Registers the undo of a step that just succeeded. */
   push(what: string, scope: UndoScope, undo: (reason: UndoReason) => Promise<unknown> | unknown): void {
     this.#steps.push({ what, scope, undo });
@@ -40,6 +46,7 @@ export class UndoStack {
    */
   async unwind(reason: UndoReason): Promise<Error[]> {
     const errors: Error[] = [];
+    const mark = phaseTimer(phaseLog, this.label);
     for (;;) {
       let i = this.#steps.length - 1;
       while (i >= 0 && reason === 'restart' && this.#steps[i]!.scope !== 'boot') i--;
@@ -51,6 +58,7 @@ export class UndoStack {
         log('undo %s (%s): %O', step.what, reason, e);
         errors.push(e instanceof Error ? e : new Error(String(e)));
       }
+      mark(`undo ${step.what}`);
     }
     return errors;
   }
