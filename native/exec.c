@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -119,17 +120,127 @@ static bool pump(int out, uint32_t reqid, int fd, int stream) {
   return true;
 }
 
-/* SIGUSR1 (worker_cancel): Node gave the exec up. The process (and what it started: it leads its own
- * process group after setsid) is killed; the worker then reports its status as for any exit. Without
- * this a probe that hangs (a health check past its timeout) would run, and hold its worker, until the
- * container is removed. */
+/* SIGUSR1 (worker_cancel): Node gave the exec up. The worker passes it on to the exec's reaper (below),
+ * which kills the whole tree; the worker then reports the status as for any exit. Without this a probe
+ * that hangs (a health check past its timeout) would run, and hold its worker, until the container is
+ * removed. */
 static volatile sig_atomic_t exec_cancelled;
 static volatile pid_t exec_child;
 
 static void on_cancel(int sig) {
   (void)sig;
   exec_cancelled = 1;
-  if (exec_child > 0) kill(-exec_child, SIGKILL);
+  if (exec_child > 0) kill(exec_child, SIGUSR1);
+}
+
+/* The pid, in the caller's (the container's) pid namespace, of the host pid `hostpid`: the last NSpid
+ * field of its status in the host's procfs. 0 when it is gone or unreadable. */
+static pid_t container_pid(int procfd, long hostpid) {
+  char path[48], buf[2048];
+  snprintf(path, sizeof path, "%ld/status", hostpid);
+  int fd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read_full(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char *line = strstr(buf, "\nNSpid:");
+  if (!line) return 0;
+  line[strcspn(line + 1, "\n") + 1] = 0;
+  char *last = strrchr(line, '\t');
+  long v = last ? strtol(last + 1, NULL, 10) : 0;
+  return v > 0 ? (pid_t)v : 0;
+}
+
+/* SIGKILLs every process below the calling subreaper. Only its own children are signalled: unreaped,
+ * their pids cannot be reused meanwhile. A killed child's children become ours (we are their subreaper)
+ * and are found in the next round, so setsid() or a double fork does not get away. The list comes from
+ * the host's procfs (opened before joining the container, so the container cannot mount over it), in
+ * host pids, translated to ours through NSpid. Returns the status of `main` if it was reaped here. */
+static int kill_tree(int procfd, pid_t main, int main_st) {
+  for (int round = 0; round < 65536; round++) {
+    char buf[8192];
+    int fd = openat(procfd, "thread-self/children", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd < 0 ? -1 : read_full(fd, buf, sizeof buf - 1);
+    if (fd >= 0) close(fd);
+    if (n < 0) {
+      /* No list (no CONFIG_PROC_CHILDREN): the process group is all we can reach. */
+      kill(-main, SIGKILL);
+      kill(main, SIGKILL);
+      return main_st;
+    }
+    buf[n] = 0;
+    for (char *p = buf, *end; *p; p = end) {
+      long hostpid = strtol(p, &end, 10);
+      if (end == p) break;
+      pid_t c = container_pid(procfd, hostpid);
+      if (c > 0) kill(c, SIGKILL);
+    }
+    int st;
+    pid_t r = TEMP_FAILURE_RETRY(waitpid(-1, &st, 0));
+    if (r < 0) break; /* ECHILD: nothing is left below us */
+    if (r == main) main_st = st;
+  }
+  return main_st;
+}
+
+/* The exec's reaper: the worker's child inside the container's pid namespace, a child subreaper, so
+ * everything the process starts stays below it even after setsid() or a double fork, and an abort
+ * kills all of it (Docker kills nothing on a client's disconnect: an exec runs on until it ends or the
+ * container stops, moby#9098, runc#3359; moby#9994, a sub-cgroup per exec, was closed). When the process exits by itself, its background children are
+ * left running (reparented to the container's init), as in Docker: `exec sh -c 'daemon &'` is a
+ * common way to start one. The process's wait status goes to the worker through `stw`. */
+static _Noreturn void exec_reaper(int procfd, struct exec_job *j, int po1, int pe1, int ep1, int stw) {
+  sw_error e = {0};
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  prctl(PR_SET_NAME, "slipway-exec", 0, 0, 0);
+  /* SIGUSR1 is blocked since before the fork (a cancel that came early is pending); SIGCHLD too. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &set, NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    sw_fail(&e, errno, "exec: fork");
+    (void)!write(ep1, &e, sizeof e);
+    _exit(126);
+  }
+  if (pid == 0) {
+    setsid();
+    /* stdin: our fd 0 is the keeper's input pipe (DATA frames) with has_stdin, else /dev/null. */
+    if (dup2(po1, 1) < 0 || dup2(pe1, 2) < 0) _exit(126);
+    process_exec(j->proc, &e); /* resets the signal mask */
+    (void)!write(ep1, &e, sizeof e);
+    _exit(e.errnum == ENOENT ? 127 : 126);
+  }
+  close(po1);
+  close(pe1);
+  close(ep1);
+  int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (nul >= 0) {
+    dup2(nul, 0);
+    close(nul);
+  }
+  int st = 0;
+  for (;;) {
+    int sig = sigwaitinfo(&set, NULL);
+    if (sig == SIGUSR1) {
+      st = kill_tree(procfd, pid, W_EXITCODE(0, SIGKILL));
+      break;
+    }
+    if (sig != SIGCHLD) continue;
+    pid_t r;
+    bool done = false;
+    while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+      if (r == pid) {
+        done = true;
+        break;
+      }
+    if (done) break;
+  }
+  (void)!write(stw, &st, sizeof st);
+  _exit(0);
 }
 
 void exec_worker(int out, uint32_t reqid, void *arg) {
@@ -138,35 +249,42 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   /* The process below lives in the container's pid namespace as a copy of the keeper (all
    * capabilities) until its execve: not dumpable, so no container process can ptrace it meanwhile. */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* The host's procfs, for the reaper's list of its children, before the container's mounts hide it. */
+  int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
   /* cgroups first: the paths are host paths, reachable only before joining the mount namespace. */
   join_cgroups(j->init_pid);
   if (join_container(true, &e) < 0) worker_fail(out, reqid, &e);
-  int po[2], pe[2], ep[2];
-  if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0) {
+  int po[2], pe[2], ep[2], sp[2];
+  if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 || pipe2(sp, O_CLOEXEC) < 0) {
     sw_fail(&e, errno, "exec: pipes");
     worker_fail(out, reqid, &e);
   }
   struct sigaction sa = {.sa_handler = on_cancel};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, NULL);
-  /* setns(pid) only applies to children: fork once more so the process is inside. */
+  sigset_t usr1, old;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &usr1, &old);
+  /* setns(pid) only applies to children: fork once more so the reaper (and the process) are inside. */
   pid_t pid = fork();
   if (pid < 0) {
     sw_fail(&e, errno, "exec: fork");
     worker_fail(out, reqid, &e);
   }
   if (pid == 0) {
+    close(out);
+    close(po[0]);
+    close(pe[0]);
     close(ep[0]);
-    setsid();
-    /* stdin: our fd 0 is the keeper's input pipe (DATA frames) with has_stdin, else /dev/null. */
-    if (dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0) _exit(126);
-    process_exec(j->proc, &e);
-    (void)!write(ep[1], &e, sizeof e);
-    _exit(e.errnum == ENOENT ? 127 : 126);
+    close(sp[0]);
+    exec_reaper(procfd, j, po[1], pe[1], ep[1], sp[1]);
   }
   exec_child = pid;
-  /* Cancelled before the child could be named: kill it now (it may not have called setsid yet). */
-  if (exec_cancelled) kill(pid, SIGKILL);
+  /* A cancel that came before the reaper was named is delivered now, and passed on to it. */
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  close(sp[1]);
+  if (procfd >= 0) close(procfd);
   close(po[1]);
   close(pe[1]);
   close(ep[1]);
@@ -205,6 +323,11 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   }
   int st = 0;
   TEMP_FAILURE_RETRY(waitpid(pid, &st, 0));
+  /* The process's status, from the reaper; without one (the reaper was killed from inside the
+   * container) the reaper's own. */
+  int pst;
+  if (read_full(sp[0], &pst, sizeof pst) == (ssize_t)sizeof pst) st = pst;
+  close(sp[0]);
   /* Drain what the process wrote right before exiting. */
   for (int round = 0; round < 64 && open_out; round++) {
     char buf[65536];

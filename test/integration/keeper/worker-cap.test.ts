@@ -50,6 +50,24 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(childCount(keeper.pid)).toBe(base);
   });
 
+  it('kills what an aborted exec started even after setsid or a double fork (the hostile probe), and leaves a finished exec\'s daemons alone', async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
+    const keeper = await Keeper.get();
+    const base = childCount(keeper.pid);
+    // The attacker: a new session (leaves the exec's process group) and a double fork (leaves its parent), then hangs.
+    const escape = 'setsid sh -c "sleep 4244" & (sh -c "sleep 4245 &") ; setsid sh -c "setsid sleep 4246 &" ; sleep 4247';
+    const aborted = await c.exec(['sh', '-c', escape], { signal: AbortSignal.timeout(500) }).then(() => 'ran', (e: unknown) => (e as { code?: string }).code);
+    expect(aborted).toBe('ERR_ABORTED');
+    const left = async () => (await c.exec(['sh', '-c', 'ps -o args | grep -c "^sleep 424[4-7]" || true'])).stdout.trim();
+    for (let i = 0; i < 100 && ((await left()) !== '0' || childCount(keeper.pid) > base); i++) await new Promise((r) => setTimeout(r, 50));
+    // The old keeper killed the process group only: sleep 4244, 4245 and 4246 ran on until the container was removed.
+    expect(await left()).toBe('0');
+    expect(childCount(keeper.pid)).toBe(base);
+    // An exec that ends by itself keeps Docker's behaviour: what it left in the background runs on.
+    expect((await c.exec(['sh', '-c', 'setsid sleep 4248 & echo started'])).stdout).toBe('started\n');
+    expect((await c.exec(['sh', '-c', 'ps -o args | grep -c "^sleep 4248"'])).stdout.trim()).toBe('1');
+  });
+
   it(`warns when ${CAP} never-ending execs make a later one wait, and runs it once they are aborted`, async () => {
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
     const warnings: Error[] = [];
