@@ -137,6 +137,12 @@ export type SlipwayErrorCode =
    */
   | 'ERR_COPY_HOST'
   /**
+   * A copy out of a container (a `copyFrom()` tar stream) was given up because its reader took nothing for a minute:
+   * an unread copy holds one of the keeper's workers and, for an exited container, its file system mounted.
+   * Fix: Read the stream to its end (`pipeline(stream, destination)`), or `destroy()` it once you no longer need it.
+   */
+  | 'ERR_COPY_IDLE'
+  /**
    * The image store (`$SLIPWAY_CACHE_DIR`, `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway`) cannot be used: not
    * writable, another owner, a symlink, or a broken entry that cannot be removed.
    * Fix: Set `SLIPWAY_CACHE_DIR` to a directory only you can write, or run `slipway prune --all` and pull again.

@@ -17,6 +17,7 @@ import { resolveUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import { readContainerFile } from './container-files.js';
 import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
+import { idleBounded } from './copy-idle.js';
 import { applyLimits } from './limits.js';
 import { GUEST_NET, startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
 import type { UndoStack } from './undo-stack.js';
@@ -538,7 +539,8 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   copyOut(path: string): AsyncIterable<CopiedEntry> {
-    return this.#exited ? this.#copyOutStopped(path) : this.#i.keeper.getFiles(this.id, path);
+    // Bounded by its reader's pace: an unread copy would hold a keeper worker (and a stopped container's mount) until removal.
+    return idleBounded(this.#exited ? this.#copyOutStopped(path) : this.#i.keeper.getFiles(this.id, path), path, this.name);
   }
 
   /**
