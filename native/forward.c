@@ -5,7 +5,8 @@
  * 127.0.0.1:<port> (rootless processes cannot setns back into the host netns, so init makes the
  * sockets: a few unconnected ones ahead of time per listener, which the keeper connects itself;
  * one on request when that pool is empty). Bytes are relayed in the keeper's event loop
- * (edge-triggered epoll, splice through one pipe per direction, half-close passed on).
+ * (edge-triggered epoll, splice through one pipe per direction, half-close passed on; at most
+ * TURN_BYTES per direction and turn, then the connection waits behind the pending events).
  *
  * UDP: one host socket per published port; each distinct client address gets a "flow": a UDP
  * socket init creates inside the container, connected to 127.0.0.1:<port>. The keeper relays
@@ -130,6 +131,7 @@ static uint64_t now_ms(void) {
 }
 
 static void forward_event(struct watch *w, uint32_t events);
+static bool conn_run_ready(void);
 
 int forward_init(void) {
   F.idle_ms = env_u64("SLIPWAY_UDP_FLOW_IDLE_MS", 60000, 10, 86400000);
@@ -137,6 +139,7 @@ int forward_init(void) {
   F.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (F.timerfd < 0) return -errno;
   F.w_timer = (struct watch){forward_event, NULL, FW_TIMER};
+  loop_set_backlog(conn_run_ready);
   return loop_add(F.timerfd, EPOLLIN, &F.w_timer);
 }
 
@@ -448,9 +451,11 @@ struct tcp_dir {
 
 struct tcp_conn {
   struct tcp_conn *next;
+  struct tcp_conn *ready_next; /* on the list of connections whose turn ran out (queued) */
   char *id;
   int client, inner;
-  bool connected, closed;
+  bool connected, closed, queued;
+  unsigned again; /* directions (bit i: d[i]) that stopped at the end of their turn, not at EAGAIN */
   uint32_t v6_port;    /* host access: if 127.0.0.1 refuses, try [::1] on this port (0: no retry) */
   struct tcp_dir d[2]; /* 0: client → container, 1: container → client */
   struct watch wc, wi;
@@ -496,6 +501,27 @@ static void pipe_put(struct tcp_dir *d) {
 
 static struct tcp_conn *conns;
 
+/*
+ * Fairness: one direction moves at most TURN_BYTES per event, then the connection waits behind the
+ * events already pending (loop_set_backlog). Without it, a sender and a reader that keep up with
+ * the relay keep dir_pump looping (there is always a byte more), and every other connection, port
+ * and Node request of the keeper waits for that flood to end. Four pipe fills: the extra
+ * epoll_wait per MiB is lost in the cost of moving the MiB.
+ */
+#define TURN_BYTES (4 * RELAY_PIPE)
+static struct tcp_conn *ready, **ready_tail = &ready;
+
+static void ready_unlink(struct tcp_conn *c) {
+  if (!c->queued) return;
+  c->queued = false;
+  for (struct tcp_conn **pp = &ready; *pp; pp = &(*pp)->ready_next)
+    if (*pp == c) {
+      *pp = c->ready_next;
+      if (!*pp) ready_tail = pp;
+      break;
+    }
+}
+
 /* Closes with RST so the client sees "connection reset" at once, like a refused port. */
 static void reset_close(int fd) {
   struct linger lg = {1, 0};
@@ -513,6 +539,7 @@ static void conn_free(void *p) {
 static void conn_close(struct tcp_conn *c, bool reset) {
   if (c->closed) return;
   c->closed = true;
+  ready_unlink(c);
   for (struct tcp_conn **pp = &conns; *pp; pp = &(*pp)->next)
     if (*pp == c) {
       *pp = c->next;
@@ -534,14 +561,19 @@ static void conn_close(struct tcp_conn *c, bool reset) {
   loop_defer(conn_free, c);
 }
 
-/* Moves what can move in one direction without blocking. Edge-triggered: it reads until EAGAIN
- * unless the pipe is full, and a full pipe means `to` blocked, whose EPOLLOUT edge brings us back.
- * Returns false if the connection must be dropped (a write failed: the peer is gone). */
-static bool dir_pump(struct tcp_dir *d) {
+enum pump { PUMP_WAIT, PUMP_AGAIN, PUMP_FAIL };
+
+/* Moves what can move in one direction without blocking, up to TURN_BYTES. Edge-triggered: it
+ * reads until EAGAIN unless the pipe is full, and a full pipe means `to` blocked, whose EPOLLOUT
+ * edge brings us back: PUMP_WAIT. PUMP_AGAIN: the turn ended with bytes still moving (no edge will
+ * come for them: the caller queues the connection). PUMP_FAIL: a write failed, the peer is gone. */
+static enum pump dir_pump(struct tcp_dir *d) {
+  size_t moved = 0;
   for (;;) {
+    if (moved >= TURN_BYTES) return PUMP_AGAIN;
     bool progress = false;
     if (!d->eof && (d->p[0] < 0 || d->inpipe < d->cap)) {
-      if (d->p[0] < 0 && !pipe_get(d)) return false;
+      if (d->p[0] < 0 && !pipe_get(d)) return PUMP_FAIL;
       ssize_t n = splice(d->from, NULL, d->p[1], NULL, d->cap - d->inpipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
       if (n > 0) {
         d->inpipe += (size_t)n;
@@ -556,9 +588,10 @@ static bool dir_pump(struct tcp_dir *d) {
       ssize_t n = splice(d->p[0], NULL, d->to, NULL, d->inpipe, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
       if (n > 0) {
         d->inpipe -= (size_t)n;
+        moved += (size_t)n;
         progress = true;
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        return false;
+        return PUMP_FAIL;
       }
     }
     if (!progress) break;
@@ -567,17 +600,51 @@ static bool dir_pump(struct tcp_dir *d) {
     shutdown(d->to, SHUT_WR);
     d->done = true;
   }
-  return true;
+  return PUMP_WAIT;
 }
 
-/* Pumps the directions in mask (bit i: d[i]). */
+/* Pumps the directions in mask (bit i: d[i]); queues the connection if a turn ran out. */
 static void conn_pump(struct tcp_conn *c, unsigned mask) {
-  for (int i = 0; i < 2; i++)
-    if ((mask & (1u << i)) && !dir_pump(&c->d[i])) {
+  for (int i = 0; i < 2; i++) {
+    if (!(mask & (1u << i))) continue;
+    enum pump r = dir_pump(&c->d[i]);
+    if (r == PUMP_FAIL) {
       conn_close(c, true);
       return;
     }
-  if (c->d[0].done && c->d[1].done) conn_close(c, false);
+    if (r == PUMP_AGAIN)
+      c->again |= 1u << i;
+    else
+      c->again &= ~(1u << i);
+  }
+  if (c->d[0].done && c->d[1].done) {
+    conn_close(c, false);
+    return;
+  }
+  if (c->again && !c->queued) {
+    c->queued = true;
+    c->ready_next = NULL;
+    *ready_tail = c;
+    ready_tail = &c->ready_next;
+  }
+}
+
+/* The loop's backlog hook: one more turn for each connection queued so far (those that run out
+ * again queue anew, behind the next batch). Returns whether any is queued. */
+static bool conn_run_ready(void) {
+  struct tcp_conn *turn = ready;
+  ready = NULL;
+  ready_tail = &ready;
+  while (turn) {
+    struct tcp_conn *c = turn;
+    turn = c->ready_next;
+    c->queued = false;
+    if (c->closed) continue; /* still allocated: frees wait for the end of the batch */
+    unsigned mask = c->again;
+    c->again = 0;
+    conn_pump(c, mask);
+  }
+  return ready != NULL;
 }
 
 #define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)

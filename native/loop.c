@@ -15,9 +15,12 @@ struct deferred {
 
 static struct {
   int epfd;
-  bool in_batch;
+  bool in_batch, backlog_left;
+  bool (*backlog)(void);
   struct deferred *dead, **tail;
 } L = {.epfd = -1};
+
+void loop_set_backlog(bool (*fn)(void)) { L.backlog = fn; }
 
 int loop_init(void) {
   L.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -73,16 +76,18 @@ void loop_defer(void (*fn)(void *), void *p) {
 void loop_run(void (*after_batch)(void)) {
   struct epoll_event evs[64];
   for (;;) {
-    int n = epoll_wait(L.epfd, evs, 64, -1);
+    int n = epoll_wait(L.epfd, evs, 64, L.backlog_left ? 0 : -1);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      die_with_error("epoll_wait");
+      if (errno != EINTR) die_with_error("epoll_wait");
+      n = 0;
     }
     L.in_batch = true;
     for (int i = 0; i < n; i++) {
       struct watch *w = evs[i].data.ptr;
       if (w->fn) w->fn(w, evs[i].events);
     }
+    /* After the events that were waiting: what was put off goes behind them, so it cannot starve them. */
+    if (L.backlog) L.backlog_left = L.backlog();
     if (after_batch) after_batch();
     L.in_batch = false;
     run_deferred();

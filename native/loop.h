@@ -35,6 +35,10 @@ void loop_del_close(int *fd);
 static inline void loop_forget(struct watch *w) { w->fn = NULL; }
 /* Calls fn(p) after the current batch (at once when no batch runs). */
 void loop_defer(void (*fn)(void *), void *p);
+/* Work a handler put off so that other fds' events run first (a relay past its turn's budget):
+ * `fn` runs after each batch (inside it: frees stay deferred) and returns whether work is still
+ * put off, in which case the next epoll_wait does not block. One hook (the forwarder's). */
+void loop_set_backlog(bool (*fn)(void));
 /* Waits and dispatches forever; `after_batch` (may be NULL) runs after each batch, before the
  * deferred frees. */
 void loop_run(void (*after_batch)(void)) __attribute__((noreturn));

@@ -38,7 +38,7 @@ let toolsDir: string | undefined;
 
 /**
  * An extra lower layer with small static test programs compiled from this directory
- * (`/bin/udp-echo`): stack it above {@link busyboxRootfs} with `lowerDirs: [toolsLayer(), busyboxRootfs()]`.
+ * (`/bin/udp-echo`, `/bin/tcp-flood`): stack it above {@link busyboxRootfs} with `lowerDirs: [toolsLayer(), busyboxRootfs()]`.
  * @throws Error when no C compiler with static libc is available.
  */
 export function toolsLayer(): string {
@@ -46,9 +46,11 @@ export function toolsLayer(): string {
   const base = mkdtempSync(join(tmpdir(), 'slipway-keeper-tools-'));
   chmodSync(base, 0o755);
   mkdirSync(join(base, 'bin'), { mode: 0o755 });
-  const src = new URL('./udp-echo.c', import.meta.url).pathname;
-  execFileSync('cc', ['-static', '-O2', '-o', join(base, 'bin', 'udp-echo'), src], { stdio: 'inherit' });
-  chmodSync(join(base, 'bin', 'udp-echo'), 0o755);
+  for (const tool of ['udp-echo', 'tcp-flood']) {
+    const src = new URL(`./${tool}.c`, import.meta.url).pathname;
+    execFileSync('cc', ['-static', '-O2', '-o', join(base, 'bin', tool), src], { stdio: 'inherit' });
+    chmodSync(join(base, 'bin', tool), 0o755);
+  }
   toolsDir = base;
   return base;
 }
