@@ -60,6 +60,8 @@ export interface HealthcheckConfig {
   Timeout?: number;
   Retries?: number;
   StartPeriod?: number;
+  /** The interval between runs during `StartPeriod` (Docker ≥ 25, Compose `start_interval`); `Interval` after it. */
+  StartInterval?: number;
 }
 
 export const DEFAULT_OPTIONS: Omit<ContainerOptions, 'image'> = Object.freeze({

@@ -356,13 +356,14 @@ export class Container {
    * A health check, as `docker run --health-cmd` (and testcontainers' `withHealthCheck`): it replaces the image's
    * HEALTHCHECK, and the default wait (no {@link waitFor}) and `Wait.forHealthCheck()` run it until it passes.
    * `test` is `['CMD-SHELL', script]` (run by /bin/sh -c), `['CMD', ...argv]` or `['NONE']` (disables the image's).
-   * Durations are in milliseconds.
+   * Durations are in milliseconds. `startInterval` (Docker ≥ 25's `--health-start-interval`) is the interval between
+   * runs during `startPeriod`, `interval` the one after it.
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` for another `test` form or a negative or non-numeric duration.
    * @example
    * import { Container } from 'slipway';
    * new Container('postgres:16').withHealthCheck({ test: ['CMD-SHELL', 'pg_isready -U test'], interval: 250, retries: 50 });
    */
-  withHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number }): Container {
+  withHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number; startInterval?: number }): Container {
     return this.#with({ healthcheck: checkHealthCheck(check) });
   }
   /** Readiness condition. Default: the health check ({@link withHealthCheck}, else the image's HEALTHCHECK), else published TCP ports listening, else none. */
@@ -483,7 +484,7 @@ function checkCapability(cap: string, allowAll: boolean): string {
   return name;
 }
 
-function checkHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number }): HealthcheckConfig {
+function checkHealthCheck(check: { test: readonly string[]; interval?: number; timeout?: number; retries?: number; startPeriod?: number; startInterval?: number }): HealthcheckConfig {
   const test = check?.test;
   const form = Array.isArray(test) ? test[0] : undefined;
   const ok = Array.isArray(test) && test.every((a) => typeof a === 'string' && !a.includes('\0')) &&
@@ -497,7 +498,7 @@ function checkHealthCheck(check: { test: readonly string[]; interval?: number; t
   if (check.retries !== undefined && (!Number.isSafeInteger(check.retries) || check.retries < 0)) throw invalidArgument('health check retries', check.retries, 'an integer, 0 or more');
   return {
     Test: [...test], Interval: ns('interval', check.interval), Timeout: ns('timeout', check.timeout),
-    Retries: check.retries, StartPeriod: ns('startPeriod', check.startPeriod),
+    Retries: check.retries, StartPeriod: ns('startPeriod', check.startPeriod), StartInterval: ns('startInterval', check.startInterval),
   };
 }
 

@@ -182,7 +182,7 @@ function healthcheck(c: Container, svc: RawService, step: Step): Container {
     return c;
   }
   return step(where('test'), () => c.withHealthCheck({
-    test, interval: ms('interval'), timeout: ms('timeout'), startPeriod: ms('start_period'),
+    test, interval: ms('interval'), timeout: ms('timeout'), startPeriod: ms('start_period'), startInterval: ms('start_interval'),
     retries: hc.retries === undefined ? undefined : Number(hc.retries),
   }));
 }

@@ -3,9 +3,11 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SlipwayError, invalidArgument } from '../../errors.js';
+import { logger } from '../../internal/debug.js';
 import type { WaitStrategy, WaitTarget } from './wait-target.js';
 
 const POLL_MS = 50;
+const log = logger('wait');
 
 /**
  * Why a wait's signal aborted when its time ran out; carries the limit for the message. Any other abort reason is the
@@ -435,11 +437,14 @@ export class ShellWaitStrategy extends AbstractWaitStrategy {
 }
 
 /**
- * Runs the container's health check (the builder's `withHealthCheck`, else the image's HEALTHCHECK) until it passes,
- * at most every second. Each run is bounded by its `Timeout` (default 30 s, as Docker). When `Retries` is given, the
- * container is unhealthy (the wait fails with "Health check failed: unhealthy", as testcontainers') once that many runs
- * in a row failed after `StartPeriod` over at least `(Retries - 1) × Interval`, as Docker counts; without `Retries`
- * the wait lasts until the startup timeout.
+ * Runs the container's health check (the builder's `withHealthCheck`, else the image's HEALTHCHECK) until it passes.
+ * The first run is at once (Docker runs it after one interval: the container is healthy as soon as the check would pass,
+ * not at the next tick); later runs follow the declared `StartInterval` during `StartPeriod` and `Interval` after it,
+ * as Docker schedules them, but at most a second apart (Docker's default interval is 30 s) and at least 50 ms. Each run
+ * is bounded by its `Timeout` (default 30 s, as Docker). When `Retries` is given, the container is unhealthy (the wait
+ * fails with "Health check failed: unhealthy", as testcontainers') once that many runs in a row failed after
+ * `StartPeriod` over at least `(Retries - 1) × Interval`, as Docker counts; without `Retries` the wait lasts until the
+ * startup timeout. `DEBUG=slipway:wait` logs each run's exit code and time.
  * @example
  * import { Container, Wait } from 'slipway';
  * new Container('redis:7')
@@ -457,21 +462,25 @@ export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
     }
     const argv = test[0] === 'CMD-SHELL' ? ['/bin/sh', '-c', test.slice(1).join(' ')] : test[0] === 'CMD' ? test.slice(1) : test;
     const dockerIntervalMs = (hc.Interval ?? 0) / 1e6 || 30_000;
-    const intervalMs = Math.max(POLL_MS, Math.min(dockerIntervalMs, 1000));
+    const intervalMs = healthInterval(dockerIntervalMs);
+    const startIntervalMs = hc.StartInterval ? healthInterval(hc.StartInterval / 1e6) : intervalMs;
     const probeTimeoutMs = (hc.Timeout ?? 0) / 1e6 || 30_000;
     const startPeriodMs = (hc.StartPeriod ?? 0) / 1e6;
     const t0 = performance.now();
     let failures = 0;
     let failingSince = 0;
-    for (;;) {
+    for (let run = 1; ; run++) {
       signal.throwIfAborted();
       const probeSignal = AbortSignal.any([signal, AbortSignal.timeout(probeTimeoutMs)]);
+      const tRun = performance.now();
       const code = await probeExec(target, argv, probeSignal).catch((e: unknown) => { throw e instanceof ProbeFatalError ? e.error : e; });
+      const now = performance.now();
+      log('%s health check run %d at %d ms: exit %s in %d ms', target.id ?? '', run, Math.round(tRun - t0), code, Math.round(now - tRun));
       if (code === 0) return;
       if (target.hasExited()) throw exitedError();
       signal.throwIfAborted();
-      const now = performance.now();
-      if (now - t0 >= startPeriodMs) {
+      const starting = now - t0 < startPeriodMs;
+      if (!starting) {
         if (failures++ === 0) failingSince = now;
         if (hc.Retries && failures >= hc.Retries && now - failingSince >= (hc.Retries - 1) * dockerIntervalMs) {
           throw new SlipwayError('ERR_CONTAINER_START', `Health check failed: unhealthy (${failures} runs in a row of ${JSON.stringify(test)} failed)`, {
@@ -479,9 +488,14 @@ export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
           });
         }
       }
-      await sleep(intervalMs, undefined, { signal });
+      await sleep(starting ? startIntervalMs : intervalMs, undefined, { signal });
     }
   }
+}
+
+/** A declared health check interval as slipway polls it: at least {@link POLL_MS}, at most a second. */
+function healthInterval(ms: number): number {
+  return Math.max(POLL_MS, Math.min(ms, 1000));
 }
 
 /**

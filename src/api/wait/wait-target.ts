@@ -30,7 +30,7 @@ export interface WaitTarget {
   /** True once the process has exited. */
   hasExited(): boolean;
   /** The container's HEALTHCHECK (OCI config `Healthcheck`: durations in ns). */
-  readonly healthcheck: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number } | undefined;
+  readonly healthcheck: { Test?: string[]; Interval?: number; Timeout?: number; Retries?: number; StartPeriod?: number; StartInterval?: number } | undefined;
 }
 
 /**

@@ -42,6 +42,18 @@ describe('wait strategies', () => {
     expect(SlipwayError.is(err, 'ERR_RUNTIME')).toBe(true);
   });
 
+  it('forHealthCheck: runs every StartInterval during StartPeriod, not every Interval', async () => {
+    // Interval 1 s (slipway's cap) and a 60 s start period probing every 50 ms: six runs fit well within 3 s only
+    // when the start interval is used (at the interval they would take 5 s).
+    let n = 0;
+    const t = target({
+      exec: async () => ({ exitCode: ++n < 6 ? 1 : 0, stdout: '', stderr: '' }),
+      healthcheck: { Test: ['CMD', 'true'], Interval: 30_000e6, StartPeriod: 60_000e6, StartInterval: 50e6, Retries: 3 },
+    });
+    await Wait.forHealthCheck().withStartupTimeout(3000).waitUntilReady(t, AbortSignal.timeout(10_000));
+    expect(n).toBe(6);
+  });
+
   it('forSuccessfulCommand: a non-zero exit is retried', async () => {
     let n = 0;
     await Wait.forSuccessfulCommand('true').waitUntilReady(target({ exec: async () => ({ exitCode: ++n < 3 ? 1 : 0, stdout: '', stderr: '' }) }), AbortSignal.timeout(10_000));

@@ -128,6 +128,11 @@ describe('service options', () => {
     secrets: {}, configs: {}, materialize: () => { throw new Error('none'); },
   };
 
+  it('maps healthcheck start_interval and start_period (Compose spec) to StartInterval and StartPeriod', () => {
+    const svc = { image: 'x', network_mode: 'none', healthcheck: { test: 'true', interval: '2s', start_period: '30s', start_interval: '100ms' } };
+    expect(serviceContainer(ctx, 'x', svc, 1).options.healthcheck).toMatchObject({ Test: ['CMD-SHELL', 'true'], Interval: 2000e6, StartPeriod: 30_000e6, StartInterval: 100e6 });
+  });
+
   it('maps command, environment (over env_file, $$ kept literal), ports, tmpfs, labels, healthcheck, stop grace period', () => {
     // Networks are resolved by up(); here the service joins none.
     const app = serviceContainer(ctx, 'app', { ...doc.services.app!, network_mode: 'none' }, 1).options;
