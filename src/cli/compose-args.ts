@@ -22,6 +22,8 @@ export interface ComposeCommand {
   services: string[];
   /** up -d */
   detach: boolean;
+  /** up --snapshots: every service from its snapshot (`ComposeEnvironment.withSnapshots()`) */
+  snapshots: boolean;
   /** down -v */
   removeVolumes: boolean;
   /** Seconds between the stop signal and SIGKILL (up's Ctrl-C, down -t); undefined: each service's stop_grace_period. */
@@ -51,7 +53,7 @@ const GLOBAL = {
 } as const satisfies ParseArgsConfig['options'];
 
 const VERB_OPTIONS = {
-  up: { detach: { type: 'boolean', short: 'd' }, timeout: { type: 'string', short: 't' } },
+  up: { detach: { type: 'boolean', short: 'd' }, timeout: { type: 'string', short: 't' }, snapshots: { type: 'boolean' } },
   down: { volumes: { type: 'boolean', short: 'v' }, timeout: { type: 'string', short: 't' } },
   ps: { all: { type: 'boolean', short: 'a' }, quiet: { type: 'boolean', short: 'q' }, json: { type: 'boolean' } },
   logs: { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' } },
@@ -105,7 +107,7 @@ export function parseCompose(argv: readonly string[], env: NodeJS.ProcessEnv): C
     projectDir: g.values['project-directory'] as string | undefined,
     profiles: (g.values.profile as string[] | undefined) ?? [],
     envFile: g.values['env-file'] as string | undefined,
-    services: positionals, detach: !!o.detach, removeVolumes: !!o.volumes,
+    services: positionals, detach: !!o.detach, snapshots: !!o.snapshots, removeVolumes: !!o.volumes,
     timeout: seconds(o.timeout as string | undefined, '--timeout'),
     all: !!o.all, quiet: !!o.quiet, json: !!o.json, follow: !!o.follow,
     args: [], index: 1, env: {},

@@ -45,6 +45,7 @@ function project(cmd: ComposeCommand, io: CliIO, load = false): Project {
   let builder = new ComposeEnvironment(dir, cmd.files.length ? cmd.files.map((f) => resolve(f)) : undefined);
   if (cmd.envFile !== undefined) builder = builder.withEnvironmentFile(resolve(cmd.envFile));
   if (cmd.profiles.length) builder = builder.withProfiles(...cmd.profiles);
+  if (cmd.snapshots) builder = builder.withSnapshots();
   let name = cmd.projectName ?? io.env.COMPOSE_PROJECT_NAME;
   if (name === undefined || load) {
     const doc = builder.config();
@@ -60,7 +61,7 @@ function ownerArgs(cmd: ComposeCommand, p: Project): string[] {
     ...cmd.files.flatMap((f) => ['-f', resolve(f)]),
     ...cmd.profiles.flatMap((x) => ['--profile', x]),
     ...(cmd.envFile !== undefined ? ['--env-file', resolve(cmd.envFile)] : []),
-    'up', '-d', ...(cmd.timeout !== undefined ? ['-t', String(cmd.timeout)] : []), ...cmd.services,
+    'up', '-d', ...(cmd.snapshots ? ['--snapshots'] : []), ...(cmd.timeout !== undefined ? ['-t', String(cmd.timeout)] : []), ...cmd.services,
   ];
 }
 

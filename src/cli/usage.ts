@@ -81,8 +81,10 @@ Options (before the command):
       --env-file FILE      interpolation variables from FILE instead of .env
 
 Commands:
-  up [-d] [-t SEC] [service...]   start the services (and what they depend on), each waited for (healthchecks,
-                           depends_on conditions); -d: return once up; -t: stop timeout on Ctrl-C
+  up [-d] [-t SEC] [--snapshots] [service...]   start the services (and what they depend on), each waited for
+                           (healthchecks, depends_on conditions); -d: return once up; -t: stop timeout on Ctrl-C;
+                           --snapshots: start each service from a snapshot of its initialised state (made by the
+                           first such up; a service opts out with x-slipway: { snapshot: false })
   down [-v] [-t SEC]       stop and remove the project's containers and networks (-v: and its named volumes,
                            which otherwise stay in the store for the next up)
   ps [-a] [-q] [--json] [service...]   the project's containers (-a: exited ones too)

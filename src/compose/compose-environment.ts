@@ -6,6 +6,7 @@ import { logger } from '../internal/debug.js';
 import { Container } from '../api/container.js';
 import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
+import { fileDigest } from '../api/snapshot.js';
 import { Volume } from '../api/volume.js';
 import { Wait, type WaitStrategy } from '../api/wait/index.js';
 import { processStateDir } from '../runtime/index.js';
@@ -13,7 +14,7 @@ import { readEnvFile } from './env-file.js';
 import type { Variables } from './interpolate.js';
 import { loadCompose, type ComposeDocument } from './load.js';
 import { dependenciesOf, selectServices } from './project.js';
-import { checkServiceKeys, replicasOf, serviceContainer } from './service.js';
+import { checkServiceKeys, replicasOf, serviceContainer, snapshotOf } from './service.js';
 import { StartedComposeEnvironment, type ComposeResources } from './started-compose-environment.js';
 
 const log = logger('compose');
@@ -34,6 +35,8 @@ interface Settings {
   projectName?: string;
   pullPolicy?: 'missing' | 'always' | 'never';
   keepVolumes?: boolean;
+  /** `withSnapshots()`: every service (`'all'`) or the named ones. */
+  snapshots?: 'all' | readonly string[];
 }
 
 /**
@@ -122,6 +125,27 @@ export class ComposeEnvironment {
    */
   withPersistentVolumes(): ComposeEnvironment { return this.#with({ keepVolumes: true }); }
 
+  /**
+   * Starts services from snapshots of their initialised state ({@link Container.withSnapshot}, with its key rules:
+   * image digest and layers, env, command, entrypoint, user, workdir, files, mount targets): the first `up()` runs
+   * each service's init (initdb, seed scripts) once, waits for it, stops it with its stop signal (it must exit with
+   * code 0), stores its writable layer and starts it again from it; later `up()`s of the same configuration, in any
+   * process or project, skip the init. Without names, every service; with names, those. A service opts in or out in
+   * the file with `x-slipway: { snapshot: true | false | { salt: "v2" } }` (an extension key: other Compose tools
+   * ignore it); names given here win over `snapshot: false`. Data under volumes and bind mounts is not in a snapshot.
+   * Needs the native runtime.
+   * @defaultValue off (`x-slipway` in the file still applies)
+   * @throws SlipwayError (at `up()`) `ERR_COMPOSE_INVALID` for a name that is not a service, `ERR_COMPOSE_SERVICE`
+   *   with an `ERR_SNAPSHOT` cause when a service does not shut down cleanly for its snapshot.
+   * @example
+   * import { ComposeEnvironment } from 'slipway';
+   * await using env = await new ComposeEnvironment('./deploy').withSnapshots('db', 'cache').up();
+   */
+  withSnapshots(...services: string[]): ComposeEnvironment {
+    for (const n of services) if (typeof n !== 'string' || n === '') throw invalidArgument('snapshot service', n, 'a service name such as "db"');
+    return this.#with({ snapshots: services.length ? services : 'all' });
+  }
+
   /** The interpolation variables: `.env` (or the file given) < the process environment < {@link withEnvironment}. */
   variables(): Variables {
     const file = resolve(this.#s.dir, this.#s.envFile ?? '.env');
@@ -161,6 +185,11 @@ export class ComposeEnvironment {
     const profiles = [...this.#s.profiles, ...(vars.COMPOSE_PROFILES ?? '').split(',').map((p) => p.trim()).filter(Boolean)];
     const names = selectServices(doc, profiles, services);
     for (const n of names) checkServiceKeys(n, doc.services[n]!);
+    for (const n of names) snapshotOf(n, doc.services[n]!, false, false); // a bad x-slipway fails before anything starts
+    const snap = this.#s.snapshots;
+    if (Array.isArray(snap)) {
+      for (const n of snap) if (!names.includes(n)) throw new SlipwayError('ERR_COMPOSE_INVALID', `withSnapshots(): "${n}" is not a service of this up()`, { hint: `name one of: ${names.join(', ')}` });
+    }
     for (const n of names) {
       const svc = doc.services[n]!;
       if (svc.image === undefined && svc.build === undefined) throw new SlipwayError('ERR_COMPOSE_INVALID', `service ${n} has neither image nor build`, { hint: 'give it an image: or a build:' });
@@ -317,6 +346,9 @@ export class ComposeEnvironment {
         let c = serviceContainer(ctx, n, svc, index);
         if (this.#s.pullPolicy && svc.pull_policy === undefined && !svc.build) c = c.withPullPolicy(this.#s.pullPolicy);
         if (this.#s.startupTimeout !== undefined) c = c.withStartupTimeout(this.#s.startupTimeout);
+        const named = Array.isArray(this.#s.snapshots) && this.#s.snapshots.includes(n);
+        const snapshot = snapshotOf(n, svc, named || this.#s.snapshots === 'all', named);
+        if (snapshot) c = c.withSnapshot({ ...snapshot, salt: await bindSalt(c, snapshot.salt) });
         const own = this.#s.waits.get(key) ?? this.#s.waits.get(n) ?? this.#s.defaultWait;
         const waits: WaitStrategy[] = [];
         if (conditions.has('service_completed_successfully')) waits.push(own ?? Wait.none());
@@ -357,6 +389,18 @@ export class ComposeEnvironment {
       throw first;
     }
   }
+}
+
+/**
+ * A snapshot's salt with the content of the service's bind mounts: Compose projects seed services through binds
+ * (`./init.sql:/docker-entrypoint-initdb.d/init.sql`, configs, secrets), which withSnapshot's key names by target
+ * only, so an edited seed file would otherwise start from a stale snapshot.
+ */
+async function bindSalt(c: Container, salt: string | undefined): Promise<string | undefined> {
+  const binds = c.options.mounts.filter((m) => m.kind === 'bind');
+  if (!binds.length) return salt;
+  const digests = await Promise.all(binds.map((m) => fileDigest({ source: m.source, target: m.target })));
+  return [salt ?? '', ...digests].join('\0');
 }
 
 function describeWait(waits: WaitStrategy[], conditions: Set<string>, c: Container): string {

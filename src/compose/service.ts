@@ -57,6 +57,37 @@ export function checkServiceKeys(name: string, svc: RawService): void {
   }
 }
 
+/**
+ * The snapshot options of a service (`ComposeEnvironment.withSnapshots()`), from its `x-slipway.snapshot`
+ * (`true`, `false` or `{ salt }`) and the environment's choice: `asked` (withSnapshots() covers it), `named` (it
+ * was named there, which wins over `snapshot: false`).
+ * @throws SlipwayError `ERR_COMPOSE_INVALID` for an `x-slipway` that is not `{ snapshot: true | false | { salt: string } }`.
+ */
+export function snapshotOf(name: string, svc: RawService, asked: boolean, named: boolean): { salt?: string } | undefined {
+  const x = svc['x-slipway'];
+  const bad = (why: string) => new SlipwayError('ERR_COMPOSE_INVALID', `service ${name}: x-slipway: ${why}`, {
+    hint: 'write x-slipway: { snapshot: true }, { snapshot: false } or { snapshot: { salt: "v2" } }',
+  });
+  let own: boolean | { salt?: string } | undefined;
+  if (x !== undefined && x !== null) {
+    if (typeof x !== 'object' || Array.isArray(x)) throw bad(`${JSON.stringify(x)} is not a mapping`);
+    for (const k of Object.keys(x)) if (k !== 'snapshot') throw bad(`unknown key "${k}" (known: snapshot)`);
+    const v = (x as { snapshot?: unknown }).snapshot;
+    if (v === undefined || typeof v === 'boolean') own = v;
+    else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      for (const [k, val] of Object.entries(v)) {
+        if (k !== 'salt') throw bad(`snapshot: unknown key "${k}" (known: salt)`);
+        if (typeof val !== 'string') throw bad(`snapshot.salt: ${JSON.stringify(val)} is not a string`);
+      }
+      own = { ...(v as { salt?: string }) };
+    } else throw bad(`snapshot: ${JSON.stringify(v)} is not true, false or { salt }`);
+  }
+  if (named) return typeof own === 'object' ? own : {};
+  if (own === false) return undefined;
+  if (typeof own === 'object') return own;
+  return own === true || asked ? {} : undefined;
+}
+
 /** How many containers a service runs: `deploy.replicas`, else `scale`, else 1. */
 export function replicasOf(svc: RawService): number {
   const deploy = svc.deploy as { replicas?: number } | undefined;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ComposeEnvironment } from '../../../src/compose/compose-environment.js';
 import { selectServices } from '../../../src/compose/project.js';
-import { checkServiceKeys, parsePorts, serviceContainer, shellSplit } from '../../../src/compose/service.js';
+import { checkServiceKeys, parsePorts, serviceContainer, shellSplit, snapshotOf } from '../../../src/compose/service.js';
 import { parseDuration } from '../../../src/compose/duration.js';
 import { SlipwayError } from '../../../src/errors.js';
 
@@ -194,5 +194,34 @@ describe('small parsers', () => {
     expect(parseDuration('10', 'x')).toBe(10_000);
     expect(() => parseDuration('10 parsecs', 'healthcheck.interval')).toThrow(/healthcheck\.interval: "10 parsecs" is not a duration/);
     expect(shellSplit(`sh -c 'echo "a b"' x\\ y "q\\"q"`)).toEqual(['sh', '-c', 'echo "a b"', 'x y', 'q"q']);
+  });
+});
+
+describe('snapshots (withSnapshots, x-slipway)', () => {
+  it('x-slipway.snapshot opts a service in or out; names given to withSnapshots() win over snapshot: false', () => {
+    expect(snapshotOf('db', { image: 'x' }, false, false)).toBeUndefined();
+    expect(snapshotOf('db', { image: 'x' }, true, false)).toEqual({});
+    expect(snapshotOf('db', { image: 'x', 'x-slipway': { snapshot: true } }, false, false)).toEqual({});
+    expect(snapshotOf('db', { image: 'x', 'x-slipway': { snapshot: { salt: 'v2' } } }, false, false)).toEqual({ salt: 'v2' });
+    expect(snapshotOf('app', { image: 'x', 'x-slipway': { snapshot: false } }, true, false)).toBeUndefined();
+    expect(snapshotOf('app', { image: 'x', 'x-slipway': { snapshot: false } }, true, true)).toEqual({});
+  });
+
+  it('a malformed x-slipway fails up() before anything starts, naming the service and the key', async () => {
+    for (const [x, why] of [['{ snapshots: true }', /unknown key "snapshots"/], ['{ snapshot: yes please }', /snapshot: "yes please" is not true, false or \{ salt \}/], ['{ snapshot: { salt: 2 } }', /salt: 2 is not a string/]] as const) {
+      const dir = project({ 'compose.yml': `services:\n  db:\n    image: registry.test:5000/postgres:15\n    x-slipway: ${x}\n` });
+      const err = await new ComposeEnvironment(dir).up().then(() => undefined, (e: unknown) => e);
+      expect(SlipwayError.is(err, 'ERR_COMPOSE_INVALID'), String(err)).toBe(true);
+      expect((err as SlipwayError).message).toMatch(/service db: x-slipway/);
+      expect((err as SlipwayError).message).toMatch(why);
+    }
+  });
+
+  it('withSnapshots() refuses a name that is not a service of the up()', async () => {
+    const dir = project({ 'compose.yml': 'services:\n  db:\n    image: registry.test:5000/postgres:15\n' });
+    const err = await new ComposeEnvironment(dir).withSnapshots('dbb').up().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_COMPOSE_INVALID')).toBe(true);
+    expect((err as SlipwayError).message).toMatch(/"dbb" is not a service/);
+    expect(() => new ComposeEnvironment(dir).withSnapshots('')).toThrow(/snapshot service/);
   });
 });
