@@ -23,6 +23,16 @@ FILES=(
   test/integration/container/healthcheck.test.ts
   test/integration/container/tc-runtime-behaviour.test.ts
   test/integration/modules/modules.test.ts
+  test/integration/testcontainers/builder.test.ts
+  test/integration/testcontainers/compat.test.ts
+  test/integration/testcontainers/started-container.test.ts
+  test/integration/testcontainers/wait-strategies.test.ts
+  test/integration/testcontainers/generic-container.upstream.test.ts
+  test/integration/testcontainers/lifecycle.upstream.test.ts
+  test/integration/testcontainers/network.upstream.test.ts
+  test/integration/testcontainers/resources-quota.upstream.test.ts
+  test/integration/testcontainers/upstream-images.test.ts
+  test/integration/testcontainers/wait-strategies.upstream.test.ts
 )
 
 if ! command -v dockerd >/dev/null; then
@@ -38,6 +48,8 @@ if ! ping_engine; then
   ping_engine || { echo "test-engine.sh: dockerd did not answer in 60 s; its log:" >&2; tail -30 "$log" >&2; exit 1; }
 fi
 stop_dockerd() {
+  # withReuse() containers outlive their session on an engine (as testcontainers'): the run's go here.
+  docker ps -aq --filter label=org.slipway.reuse-key | xargs -r docker rm -f >/dev/null 2>&1 || true
   [[ -n $started ]] || return 0
   kill "$started" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$started" 2>/dev/null || return 0; sleep 0.5; done

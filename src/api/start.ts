@@ -17,7 +17,7 @@ export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0
 export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
   const t0 = performance.now();
   // A container kept for reuse across runs is already warm: withSnapshot() does not apply to it.
-  const reuse = await reuses(options);
+  const reuse = reuses(options);
   const snap = options.snapshot && !reuse && await snapshotApplies(options.snapshot) ? await planSnapshot(options, signal) : undefined;
   try {
     const fromSnapshot = snap?.record && snap.snapshots.layerDir(snap.record);
@@ -26,8 +26,9 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
     const bounded = { ...options, bootTimeout: options.bootTimeout ?? options.startupTimeout };
     const plan = fromSnapshot ? { ...bounded, snapshotLayer: fromSnapshot } : snap ? { ...bounded, upperParent: snap.upperParent } : bounded;
     const reused = reuse ? await reuseContainer(plan, { idleTimeoutMs: configValue('reuseIdleTimeout'), signal }) : undefined;
-    if (reused?.type === 'declined') warnOnce(`slipway: withReuse(): the running reuse keeper declined (${reused.reason}); starting ${options.image} without reuse until it exits (its idle timeout)`);
-    const rt = reused && reused.type !== 'declined' ? reused : await launchContainer(plan, signal, snap?.image);
+    const declined = reused && 'type' in reused && reused.type === 'declined' ? reused : undefined;
+    if (declined) warnOnce(`slipway: withReuse(): the running reuse keeper declined (${declined.reason}); starting ${options.image} without reuse until it exits (its idle timeout)`);
+    const rt = reused && !declined ? reused as RuntimeContainer : await launchContainer(plan, signal, snap?.image);
     if (snap) log('%s snapshot plan %d ms, launch %d ms', rt.name, Math.round(tPlan - t0), Math.round(performance.now() - tPlan));
     const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
     const snapshotStrategy = (options.snapshot && options.snapshot.waitStrategy) || strategy;
@@ -60,10 +61,6 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
   }
 }
 
-/**
- * Whether this start goes through the reuse keeper: `withReuse()`, the `reuse` setting on, and the native runtime (the
- * reuse keeper runs containers with slipway's own keeper; on an engine backend the container is started as usual).
- */
 /** A module's default snapshot needs the native runtime (layers in slipway's store); elsewhere the module starts as usual. */
 async function snapshotApplies(opts: SnapshotOptions): Promise<boolean> {
   if (!isModuleDefaultSnapshot(opts) || (await runtimeBackend()).kind === 'native') return true;
@@ -78,11 +75,12 @@ function warnOnce(text: string): void {
   process.emitWarning(text);
 }
 
-async function reuses(options: ContainerOptions): Promise<boolean> {
-  if (!options.reuse || !configValue('reuse')) return false;
-  if ((await runtimeBackend()).kind === 'native') return true;
-  log('withReuse(): not with the engine runtime; starting %s without reuse', options.image);
-  return false;
+/**
+ * Whether this start reuses: `withReuse()` and the `reuse` setting on (natively through the reuse keeper, on an engine
+ * by the reuse key label, as testcontainers).
+ */
+function reuses(options: ContainerOptions): boolean {
+  return options.reuse === true && configValue('reuse');
 }
 
 /**

@@ -15,6 +15,9 @@ import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
 import { EngineClient } from '../engine/client.js';
+import { reuseEngineContainer } from './engine/engine-reuse.js';
+import { reuseContainer as reuseNativeContainer } from './reuse/reuse-client.js';
+import type { ReuseDeclined } from './reuse/reuse-keeper.js';
 
 export { describeRuntime, selectRuntime, userNamespacesUsable, findEngine } from './backend.js';
 export type { RuntimeSelection } from './backend.js';
@@ -114,7 +117,20 @@ export async function removeRuntimeVolume(name: string, keep: boolean): Promise<
   if (nativeBySetting() || !existingEngineSession()) return;
   await (await runtimeBackend()).removeVolume(name, keep);
 }
-export { reuseContainer } from './reuse/reuse-client.js';
+/**
+ * The container for a `withReuse()` plan: natively from the user's reuse keeper (which may decline: the caller then
+ * launches it itself), on an engine the one labelled with the same reuse key (`engine/engine-reuse.ts`).
+ */
+export async function reuseContainer(
+  plan: LaunchPlan & { labels?: Readonly<Record<string, string>>; stopTimeout?: number }, opts: { idleTimeoutMs: number; signal?: AbortSignal },
+): Promise<RuntimeContainer | ReuseDeclined> {
+  if (!nativeBySetting()) {
+    const sel = await selectRuntime();
+    if (sel.kind === 'engine') return reuseEngineContainer(plan, sel.endpoint!, opts.signal);
+  }
+  return reuseNativeContainer(plan, opts);
+}
+export type { ReuseDeclined } from './reuse/reuse-keeper.js';
 export { containerIdMapper, runBuildStep } from './build-step.js';
 export type { BuildStepResult, BuildStepSpec } from './build-step.js';
 export { readFromLayers } from './layered-files.js';

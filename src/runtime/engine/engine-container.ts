@@ -49,6 +49,10 @@ export interface EngineContainerInit {
   networks: readonly NetworkJoin[];
   /** The engine is on this machine (unix socket): its pids and /proc are ours to read. */
   local: boolean;
+  /** Set for a container kept for reuse (`withReuse()`): whether an earlier start made it. */
+  reused?: boolean;
+  /** Gives back this process's claim on the container's name (`runtime/container-names.ts`); called once, at removal or release. */
+  releaseName?: () => void;
 }
 
 export class EngineContainer implements RuntimeContainer {
@@ -70,6 +74,11 @@ export class EngineContainer implements RuntimeContainer {
   #logAbort = new AbortController();
   #log: FileHandle | undefined;
   #removed: Promise<void> | undefined;
+  /**
+   * A container kept for reuse lives on in the engine after this process, as testcontainers' do (found again by its
+   * reuse key label); `release()` has nothing to hand back: there is no reuse keeper counting leases on an engine.
+   */
+  readonly reuse: { readonly reused: boolean; release(): void } | undefined;
 
   constructor(init: EngineContainerInit) {
     this.#init = init;
@@ -80,12 +89,19 @@ export class EngineContainer implements RuntimeContainer {
     this.logPath = init.logPath;
     this.imageHealthcheck = init.imageConfig.Healthcheck;
     this.imageLabels = { ...init.imageConfig.Labels };
+    this.reuse = init.reused === undefined ? undefined : { reused: init.reused, release: () => init.releaseName?.() };
   }
 
   /** Starts the created container (again after a stop) and follows its exit and output. */
   async start(): Promise<void> {
     this.#log ??= await open(this.logPath, 'a', 0o600);
     await this.#client.call('POST', `/containers/${this.id}/start`);
+    await this.follow();
+  }
+
+  /** Follows the exit and output of the container as it runs now (one this process did not start: a reused one). */
+  async follow(): Promise<void> {
+    this.#log ??= await open(this.logPath, 'a', 0o600);
     this.#exitInfo = undefined;
     this.#logsDrained = false;
     this.#logsDone = this.#followLogs().catch((e) => log('%s logs: %O', this.name, e)).finally(() => { this.#logsDrained = true; });
@@ -264,7 +280,7 @@ export class EngineContainer implements RuntimeContainer {
       if (!this.#exitInfo) this.#exitInfo = { exitCode: null, signal: 'SIGKILL', oomKilled: false };
       await this.#log?.close().catch(() => {});
       await rm(this.logPath, { force: true });
-    })();
+    })().finally(() => this.#init.releaseName?.());
     return this.#removed;
   }
 
@@ -297,6 +313,8 @@ export class EngineContainer implements RuntimeContainer {
   }
 
   #notRunning(err: unknown): unknown {
+    // Natively a removed container's handle answers "not running"; the engine only knows the id is gone.
+    if (hasStatus(err, 404) && this.#removed) return new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was removed`, { cause: err, hint: 'start a new container' });
     if (hasStatus(err, 404)) return new SlipwayError('ERR_CONTAINER_NOT_FOUND', `container ${this.name} is gone from the engine`, { cause: err });
     if (hasStatus(err, 409)) return new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} is not running`, { cause: err, hint: 'start it again, or start a new container' });
     return err;

@@ -21,6 +21,8 @@ const log = logger('engine:image');
 export interface EngineImage {
   /** The name containers are created from (what the engine knows it as). */
   name: string;
+  /** The engine's image id (`sha256:…` of its config). */
+  id: string;
   config: { Healthcheck?: { Test?: string[]; Interval?: number }; Labels?: Record<string, string> | null; StopSignal?: string; User?: string };
   /** From the engine's image inspect. */
   repoDigests?: string[];
@@ -64,9 +66,9 @@ export async function ensureImage(client: EngineClient, ref: string, opts: Engin
 
 async function inspect(client: EngineClient, name: string): Promise<EngineImage | undefined> {
   try {
-    const img = await client.call<{ Config?: EngineImage['config']; RepoDigests?: string[]; Os?: string; Architecture?: string; Variant?: string }>('GET', `/images/${encodeURIComponent(name)}/json`);
+    const img = await client.call<{ Id: string; Config?: EngineImage['config']; RepoDigests?: string[]; Os?: string; Architecture?: string; Variant?: string }>('GET', `/images/${encodeURIComponent(name)}/json`);
     return {
-      name, config: img.Config ?? {}, repoDigests: img.RepoDigests ?? [],
+      name, id: img.Id, config: img.Config ?? {}, repoDigests: img.RepoDigests ?? [],
       ...(img.Os && img.Architecture ? { platform: { os: img.Os, architecture: img.Architecture, ...(img.Variant ? { variant: img.Variant } : {}) } } : {}),
     };
   } catch (err) {

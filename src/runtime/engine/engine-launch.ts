@@ -11,10 +11,12 @@ import { hasStatus } from '../../engine/client.js';
 import type { EngineEndpoint } from '../../engine/endpoint.js';
 import type { LaunchPlan } from '../launch-plan.js';
 import { hostEntries } from '../host-entries.js';
+import { CAP_NUMBERS } from '../keeper/keeper.js';
+import { claimOwnName } from '../container-names.js';
 import { entriesOfArchive } from '../copy-archive.js';
 import { resolveUser } from '../user.js';
 import { EngineContainer } from './engine-container.js';
-import { ensureImage } from './engine-image.js';
+import { ensureImage, type EngineImage } from './engine-image.js';
 import { engineSession, type EngineSession } from './session.js';
 
 /** The engine's name for a slipway volume: kept volumes by their own name, others per session. */
@@ -60,12 +62,21 @@ export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record
       ...(plan.pids !== undefined ? { PidsLimit: plan.pids } : {}),
       ...(plan.shmSize !== undefined ? { ShmSize: plan.shmSize } : {}),
       Ulimits: Object.entries(plan.ulimits).map(([Name, l]) => ({ Name, Soft: l.soft, Hard: l.hard })),
-      CapAdd: [...plan.capAdd],
-      CapDrop: [...plan.capDrop],
+      CapAdd: engineCaps(plan.capAdd),
+      CapDrop: engineCaps(plan.capDrop),
       SecurityOpt: security,
       ExtraHosts: extraHosts,
     },
   };
+}
+
+/**
+ * The API expands `ALL` to every capability slipway knows; an engine older than one of them (Docker 20.10 and
+ * `PERFMON`, `BPF`, `CHECKPOINT_RESTORE`) refuses the whole create, so the full set goes as `ALL` (the engine's own).
+ */
+export function engineCaps(caps: readonly string[]): string[] {
+  const all = Object.keys(CAP_NUMBERS);
+  return all.every((c) => caps.includes(c)) ? ['ALL'] : [...caps];
 }
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -91,19 +102,25 @@ export function clampUlimits(ulimits: LaunchPlan['ulimits'], limitsText: string 
 }
 
 /** Creates and starts a container in the engine (not yet waited for). */
-export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal): Promise<EngineContainer> {
+export async function launchEngineContainer(
+  plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal,
+  reuse?: { image: EngineImage; labels: Record<string, string>; releaseName?: () => void },
+): Promise<EngineContainer> {
   const s = await engineSession(endpoint);
-  const image = await ensureImage(s.client, plan.image, { policy: plan.pullPolicy, platform: plan.platform, signal });
+  const image = reuse?.image ?? await ensureImage(s.client, plan.image, { policy: plan.pullPolicy, platform: plan.platform, signal });
   if (plan.networks.length > 0 && plan.networkMode !== 'isolated') {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${plan.name ?? plan.image} joins a network but its network mode is "${plan.networkMode}"`, {
       hint: 'user networks need the default network mode; remove withNetworkMode() or withNetwork()',
     });
   }
   const name = plan.name ?? `slipway-${randomBytes(6).toString('hex')}`;
+  // As natively, a name this process holds (its own container's, or a reused one's) is refused before the engine is asked.
+  const releaseName = reuse ? reuse.releaseName : plan.name !== undefined ? claimOwnName(plan.name) : undefined;
   const created = await s.client.call<{ Id: string }>('POST', '/containers/create', {
     query: { name, platform: plan.platform }, signal,
-    body: engineCreateBody({ ...plan, ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) }, image.name, s.labels, s.id),
+    body: engineCreateBody({ ...plan, ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) }, image.name, reuse?.labels ?? s.labels, s.id),
   }).catch((err: unknown) => {
+    releaseName?.();
     if (hasStatus(err, 409)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} already exists in the engine`, { cause: err, hint: 'choose another withName() or remove the other container first' });
     if (hasStatus(err, 400) || hasStatus(err, 500)) throw new SlipwayError('ERR_CONTAINER_START', `the engine refused to create ${name}: ${(err as Error).message}`, { cause: err });
     throw err;
@@ -111,6 +128,7 @@ export async function launchEngineContainer(plan: LaunchPlan, endpoint: EngineEn
   const c = new EngineContainer({
     client: s.client, id: created.Id, name, hostname: plan.hostname ?? created.Id.slice(0, 12),
     logPath: join(s.dir, `${created.Id.slice(0, 12)}.log`), imageConfig: image.config, networks: plan.networks, local: endpoint.kind === 'unix',
+    ...(reuse ? { reused: false } : {}), releaseName,
   });
   try {
     await joinNetworks(c, plan, s);

@@ -11,7 +11,7 @@
  * ```
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -205,6 +205,25 @@ export function engineRuntime(): boolean {
  */
 export function nativeOnly(difference: string): typeof it {
   return testUnless(!engineRuntime(), `native runtime only: ${difference}`);
+}
+
+/**
+ * Whether a local dockerd holds every capability the kernel has. A daemon in a sandbox that lacks one (this CI VM's
+ * lacks CAP_SYS_RESOURCE) fails every container asking for all of them, `docker run --privileged` included.
+ */
+export function engineHoldsAllCapabilities(): boolean {
+  const last = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8'));
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (!/^Name:\s+dockerd$/m.test(status)) continue;
+    return BigInt(`0x${/^CapBnd:\s+([0-9a-f]+)/m.exec(status)![1]}`) === (1n << BigInt(last + 1)) - 1n;
+  }
+  return true;
 }
 
 /** `it` when `condition` holds, otherwise `it.skip` after printing a LOUD banner with the reason. */

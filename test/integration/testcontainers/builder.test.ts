@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { expect, it } from 'vitest';
 import { GenericContainer, Network, PullPolicy, SlipwayError, Wait } from '../../../src/testcontainers.js';
-import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { engineHoldsAllCapabilities, engineRuntime, fixtureRef, helperBuilt, isRoot, skipUnless, testUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const BUSYBOX = () => fixtureRef('busybox');
 const SLEEP = ['sleep', '1000'];
@@ -82,7 +82,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(seen).toEqual(['booting\n']);
   });
 
-  it('withPrivilegedMode: every capability and no seccomp filter (mount works)', async () => {
+  testUnless(!engineRuntime() || engineHoldsAllCapabilities(), 'the engine\'s daemon lacks a capability (docker run --privileged fails on this machine too)')('withPrivilegedMode: every capability and no seccomp filter (mount works)', async () => {
     await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withPrivilegedMode().start();
     const status = (await c.exec(['cat', '/proc/self/status'])).stdout;
     const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(status)![1]}`);
@@ -137,7 +137,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await using client = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withNetwork(network).withNetworkAliases('client').start();
     const r = await client.exec(['sh', '-c', 'printf "PING\\r\\n" | nc -w 2 cache 6379']);
     expect(r).toMatchObject({ exitCode: 0, stdout: '+PONG\r\n' });
-    expect((await redis.exec(['grep', '-cw', 'client', '/etc/hosts'])).stdout).toBe('1\n');
+    // The alias given after withNetworkMode() names the client for the other members (natively through /etc/hosts, on
+    // an engine through its DNS): the resolver answers either way.
+    expect((await redis.exec(['getent', 'hosts', 'client'])).stdout).toMatch(/^\d+\.\d+\.\d+\.\d+\s+client/);
     await network.stop();
     expect(() => new GenericContainer(BUSYBOX()).withNetworkMode(network.getName())).toThrow(/ERR_INVALID_ARGUMENT/);
   });
@@ -179,7 +181,7 @@ const hasV1Memory = (() => { try { return readdirSync(V1_MEMORY).includes('memor
 skipUnless(helperBuilt() && userNamespacesAllowed() && isRoot() && hasV1Memory, 'cgroup v1 limits need root and a v1 memory controller')('testcontainers withResourcesQuota', () => {
   it('sets memory in GB and cpu in CPUs on the container cgroup', async () => {
     await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withResourcesQuota({ memory: 0.5, cpu: 1 }).start();
-    const cgroup = readFileSync(`/proc/${c.slipway.pid}/cgroup`, 'utf8').match(/memory:(\/slipway\/[^\n]+)/)![1]!;
+    const cgroup = readFileSync(`/proc/${c.slipway.pid}/cgroup`, 'utf8').match(/memory:(\/[^\n]+)/)![1]!;
     expect(readFileSync(`${V1_MEMORY}${cgroup}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(512 * 1024 * 1024));
     expect(readFileSync(`/sys/fs/cgroup/cpu${cgroup}/cpu.cfs_quota_us`, 'utf8').trim()).toBe('100000');
     expect(readFileSync(`/sys/fs/cgroup/cpu${cgroup}/cpu.cfs_period_us`, 'utf8').trim()).toBe('100000');

@@ -21,6 +21,13 @@ describe('engine create body', () => {
     expect((b.HostConfig.PortBindings as Record<string, unknown>)['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '' }]);
   });
 
+  it('every capability (withAddedCapabilities(\'ALL\'), privileged mode) goes as ALL: Docker 20.10 refuses PERFMON by name', () => {
+    const all = engineCreateBody(new Container('busybox').withAddedCapabilities('ALL').withDroppedCapabilities('ALL').options, 'img', {}, 's') as { HostConfig: Record<string, unknown> };
+    expect(all.HostConfig).toMatchObject({ CapAdd: ['ALL'], CapDrop: ['ALL'] });
+    const some = engineCreateBody(new Container('busybox').withAddedCapabilities('SYS_ADMIN', 'PERFMON').options, 'img', {}, 's') as { HostConfig: Record<string, unknown> };
+    expect(some.HostConfig).toMatchObject({ CapAdd: ['SYS_ADMIN', 'PERFMON'] });
+  });
+
   it('unlimited (-1) ulimits become this process\'s hard limit, as the keeper clamps them', () => {
     const limits = 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 20000                files     \nMax core file size        0                    unlimited            bytes     \n';
     expect(clampUlimits({ nofile: { soft: -1, hard: -1 }, core: { soft: -1, hard: -1 }, nproc: { soft: 5, hard: 6 } }, limits))
