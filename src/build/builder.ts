@@ -22,7 +22,7 @@ import { containerIdMapper, layerOwnership, processStateDir, readFromLayers, res
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
 import { parseDockerignore } from './dockerignore.js';
 import { expandWord, expandWords } from './substitute.js';
-import { contextTree, layerTree, planCopy, type CopyItem, type SourceTree } from './copy.js';
+import { contextTree, layerTree, planCopy, type CopyItem, type SourceFile, type SourceTree } from './copy.js';
 import { LayerView } from './layer-view.js';
 import { prepareRunMounts, type BuildSecret } from './run-mounts.js';
 import { fetchRemote, isUrl } from './remote.js';
@@ -819,7 +819,7 @@ class Builder {
    */
   async #writeCopyLayer(tar: string, view: LayerView, items: CopyItem[], owner: { uid: number; gid: number } | undefined): Promise<LayerDiff> {
     const map = await containerIdMapper();
-    const out = new Map<string, { h: Parameters<LayerWriter['add']>[0]; content?: Buffer }>();
+    const out = new Map<string, { h: Parameters<LayerWriter['add']>[0]; content?: Buffer; file?: SourceFile }>();
     const resolvedParent = new Map<string, string>();
     const parentOf = async (rel: string): Promise<string> => {
       const d = posix.dirname(rel);
@@ -852,13 +852,14 @@ class Builder {
         name: it.type === 'directory' ? `${rel}/` : rel, type: it.type, mode: it.mode, uid: it.uid, gid: it.gid,
         ...(it.linkname !== undefined ? { linkname: it.linkname } : {}), ...(it.mtime ? { mtime: it.mtime } : {}),
       };
-      out.set(rel, { h, content: it.content });
+      out.set(rel, { h, content: it.content, file: it.file });
     }
     const w = new LayerWriter(tar);
     try {
       for (const k of [...out.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))) {
         const e = out.get(k)!;
-        await w.add(e.h, e.content);
+        if (e.file) await w.addFile(e.h, e.file.size, e.file.chunks());
+        else await w.add(e.h, e.content);
       }
     } catch (e) {
       await w.abort(e);

@@ -5,7 +5,7 @@
  * `--chmod` apply to what is copied. Sources outside the context (`../x`, a symlink that leads out) are refused.
  */
 import { constants } from 'node:fs';
-import { open, realpath, lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { open, realpath, lstat, readdir, readFile, readlink, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { extract as tarExtract } from 'tar-stream';
 import path, { posix } from 'node:path';
@@ -22,9 +22,23 @@ export interface CopyItem {
   uid: number;
   gid: number;
   content?: Buffer;
+  /**
+   * A regular file read from its tree (context or stage) when the layer is written, in chunks, never held whole (a
+   * context file of many GiB must not take the build's memory); `digest` is its content's SHA-256 from the plan.
+   */
+  file?: SourceFile;
   linkname?: string;
   /** The entry's mtime in the layer (ADD <url>'s Last-Modified); else the layer's normalised epoch. */
   mtime?: Date;
+}
+
+/** A regular file of a source tree, read in chunks on demand. */
+export interface SourceFile {
+  size: number;
+  /** SHA-256 of the content (hex), computed by the plan's streaming read. */
+  digest: string;
+  /** The content in chunks of at most 1 MiB; fails if the file is no longer exactly `size` bytes. */
+  chunks(): AsyncIterable<Buffer>;
 }
 
 /** Where COPY reads from. */
@@ -34,6 +48,8 @@ export interface SourceTree {
   stat(rel: string): Promise<{ type: 'file' | 'directory' | 'symlink' | 'other'; mode: number } | undefined>;
   list(rel: string): Promise<string[]>;
   read(rel: string): Promise<Buffer>;
+  /** A regular file's content as chunks (opened, with the tree's checks, each time it is iterated), and its size. */
+  open(rel: string): Promise<{ size: number; chunks(): AsyncIterable<Buffer> }>;
   readlink(rel: string): Promise<string>;
   /** Every path of the tree (for wildcards), relative, in sorted order. */
   all(): Promise<string[]>;
@@ -86,6 +102,11 @@ export async function contextTree(dir: string, ignore: readonly IgnorePattern[])
       return (await readdir(path.join(root, rel))).sort();
     },
     read: (rel) => readInside(root, rel),
+    async open(rel) {
+      const fh = await openInside(root, rel);
+      const { size } = await fh.stat().finally(() => fh.close());
+      return { size, chunks: () => chunksInside(root, rel, size) };
+    },
     readlink: (rel) => readlink(path.join(root, rel)),
     async all() {
       if (cached) return cached;
@@ -114,6 +135,16 @@ export async function contextTree(dir: string, ignore: readonly IgnorePattern[])
  * its path swapped for one) must not make the build read `~/.ssh/id_rsa` into an image, nor a FIFO swapped in hang it.
  */
 async function readInside(root: string, rel: string): Promise<Buffer> {
+  const fh = await openInside(root, rel);
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A context file opened for reading, checked as {@link readInside} says; the caller closes it. */
+async function openInside(root: string, rel: string): Promise<FileHandle> {
   const fh = await open(path.join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ELOOP') throw outside(rel, 'was replaced by a symbolic link during the build');
     throw e;
@@ -122,9 +153,40 @@ async function readInside(root: string, rel: string): Promise<Buffer> {
     const real = await readlink(`/proc/self/fd/${fh.fd}`);
     if (real !== root && !real.startsWith(`${root}/`)) throw outside(rel, 'was moved outside the build context during the build (a directory on its path became a symbolic link)');
     if (!(await fh.stat()).isFile()) throw outside(rel, 'is no longer a regular file');
-    return await fh.readFile();
+    return fh;
+  } catch (e) {
+    await fh.close();
+    throw e;
+  }
+}
+
+/** A context file's content in chunks, opened with {@link openInside}'s checks; it must still be `size` bytes. */
+async function* chunksInside(root: string, rel: string, size: number): AsyncGenerator<Buffer> {
+  const fh = await openInside(root, rel);
+  try {
+    yield* chunksOfHandle(fh, size, rel);
   } finally {
     await fh.close();
+  }
+}
+
+const CHUNK = 1 << 20;
+
+/** Exactly `size` bytes of `fh` in chunks of at most 1 MiB; a file that shrank or grew meanwhile fails the copy. */
+async function* chunksOfHandle(fh: FileHandle, size: number, rel: string): AsyncGenerator<Buffer> {
+  let off = 0;
+  while (off < size) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - off));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+    yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+  }
+  const extra = await fh.read(Buffer.alloc(1), 0, 1, off);
+  if (off !== size || extra.bytesRead !== 0) {
+    throw new SlipwayError('ERR_BUILD_CONTEXT', `COPY source ${JSON.stringify(rel)} changed size during the build (${size} bytes when planned)`, {
+      hint: 'keep the build context unchanged while a build runs',
+    });
   }
 }
 
@@ -143,6 +205,21 @@ export function layerTree(view: LayerView, name: string): SourceTree {
     },
     list: (rel) => view.list(rel),
     read: async (rel) => readFile((await need(rel)).path),
+    async open(rel) {
+      const p = (await need(rel)).path;
+      const { size } = await lstat(p);
+      return {
+        size,
+        async *chunks() {
+          const fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+          try {
+            yield* chunksOfHandle(fh, size, rel);
+          } finally {
+            await fh.close();
+          }
+        },
+      };
+    },
     readlink: async (rel) => readlink((await need(rel)).path),
     async all() {
       const out: string[] = [];
@@ -230,7 +307,7 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
   const copyEntry = async (src: string, to: string, root: string): Promise<void> => {
     const st = await tree.stat(src);
     if (!st) return;
-    if (st.type === 'file') put(to, { type: 'file', mode: st.mode, content: await tree.read(src) });
+    if (st.type === 'file') put(to, { type: 'file', mode: st.mode, file: await sourceFile(tree, src) });
     else if (st.type === 'symlink') put(to, { type: 'symlink', mode: 0o777, linkname: await tree.readlink(src) });
     else if (st.type === 'directory') {
       put(to, { type: 'directory', mode: st.mode });
@@ -297,6 +374,15 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
   for (const i of sorted) {
     h.update(`${i.rel}\0${i.type}\0${i.mode}\0${i.uid}\0${i.gid}\0${i.linkname ?? ''}\0${i.mtime ? i.mtime.getTime() : ''}\0`);
     if (i.content) h.update(createHash('sha256').update(i.content).digest());
+    else if (i.file) h.update(Buffer.from(i.file.digest, 'hex'));
   }
   return { items: sorted, hash: h.digest('hex') };
+}
+
+/** A file of `tree` for a COPY item: its size and content digest now (one streaming pass), its content when written. */
+async function sourceFile(tree: SourceTree, rel: string): Promise<SourceFile> {
+  const f = await tree.open(rel);
+  const h = createHash('sha256');
+  for await (const c of f.chunks()) h.update(c);
+  return { size: f.size, digest: h.digest('hex'), chunks: f.chunks };
 }

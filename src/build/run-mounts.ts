@@ -12,6 +12,9 @@
  * `type=ssh` is refused: slipway has no SSH agent forwarding.
  */
 import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
@@ -187,6 +190,7 @@ export async function prepareRunMounts(ctx: RunMountContext): Promise<RunMounts>
           const p = path.join(root, it.rel);
           if (it.type === 'directory') await mkdir(p, { recursive: true });
           else if (it.type === 'symlink') await symlink(it.linkname ?? '', p);
+          else if (it.file) await pipeline(Readable.from(it.file.chunks()), createWriteStream(p, { flags: 'wx' }));
           else await writeFile(p, it.content ?? Buffer.alloc(0));
         }
         // Modes after the contents (a read-only directory would refuse its own files); deepest first.
