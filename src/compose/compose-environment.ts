@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
+import { configValue } from '../config/index.js';
 import { Container } from '../api/container.js';
+import { pull } from '../api/pull.js';
 import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { fileDigest } from '../api/snapshot.js';
@@ -14,7 +16,7 @@ import { readEnvFile } from './env-file.js';
 import type { Variables } from './interpolate.js';
 import { loadCompose, type ComposeDocument } from './load.js';
 import { dependenciesOf, selectServices } from './project.js';
-import { checkServiceKeys, replicasOf, serviceContainer, snapshotOf } from './service.js';
+import { checkServiceKeys, pullPolicyOf, replicasOf, serviceContainer, snapshotOf } from './service.js';
 import { StartedComposeEnvironment, type ComposeResources } from './started-compose-environment.js';
 
 const log = logger('compose');
@@ -231,6 +233,7 @@ export class ComposeEnvironment {
       for (const k of Object.keys((svc.networks as object | undefined) ?? { default: {} })) used.add(k);
     }
     const out = new Map<string, Network>();
+    const starts: Promise<unknown>[] = [];
     for (const key of used) {
       const def = doc.networks[key] ?? (key === 'default' ? {} : undefined);
       if (!def) throw new SlipwayError('ERR_COMPOSE_INVALID', `network "${key}" is used by a service but not defined in the top-level networks`, { hint: `declare it under networks: at the top level` });
@@ -247,9 +250,13 @@ export class ComposeEnvironment {
       for (const k of ['ipam', 'driver_opts', 'enable_ipv6']) if (def[k] !== undefined) log('network %s: "%s" is ignored', key, k);
       const net = new Network({ name });
       res.networks.push(net);
-      await net.start();
+      starts.push(net.start());
       out.set(key, net);
     }
+    // Started together; a failure leaves the others in res.networks for the teardown.
+    const results = await Promise.allSettled(starts);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     return out;
   }
 
@@ -312,9 +319,24 @@ export class ComposeEnvironment {
       writeFileSync(file, content, { mode: 0o444 });
       return file;
     };
+    // The images of services that wait for others are pulled now, while those start (docker compose pulls every image
+    // before it starts any): a dependent's own pull is then a store lookup, not a download behind its dependencies.
+    // Only under the `missing` policy; a failure is left to the service's start, which reports it with its name.
+    const prefetched = new Map<string, Promise<unknown>>();
+    for (const n of names) {
+      const svc = doc.services[n]!;
+      if (svc.build || !Object.keys(dependenciesOf(svc)).some((d) => names.includes(d))) continue;
+      if ((pullPolicyOf(svc) ?? this.#s.pullPolicy ?? configValue('pullPolicy')) !== 'missing') continue;
+      const ref = String(svc.image);
+      const platform = svc.platform === undefined ? undefined : String(svc.platform);
+      const key = `${ref}|${platform ?? ''}`;
+      if (!prefetched.has(key)) prefetched.set(key, pull(ref, { policy: 'missing', platform, signal: abort.signal }).catch((e: unknown) => log('service %s: pulling %s ahead failed: %O', n, ref, e)));
+      prefetched.set(n, prefetched.get(key)!);
+    }
     const started = new Map<string, Promise<StartedContainer[]>>();
     const startService = async (n: string): Promise<StartedContainer[]> => {
       const svc = doc.services[n]!;
+      await prefetched.get(n);
       for (const [dep, d] of Object.entries(dependenciesOf(svc))) {
         const p = started.get(dep);
         if (!p) continue;

@@ -88,6 +88,12 @@ export function snapshotOf(name: string, svc: RawService, asked: boolean, named:
   return own === true || asked ? {} : undefined;
 }
 
+/** A service's `pull_policy` as slipway's pull policy (`if_not_present` is `missing`, `build` is `never`); undefined when not given. */
+export function pullPolicyOf(svc: RawService): 'always' | 'never' | 'missing' | undefined {
+  if (svc.pull_policy === undefined) return undefined;
+  return ({ always: 'always', never: 'never', missing: 'missing', if_not_present: 'missing', build: 'never' } as Record<string, 'always' | 'never' | 'missing'>)[String(svc.pull_policy)];
+}
+
 /** How many containers a service runs: `deploy.replicas`, else `scale`, else 1. */
 export function replicasOf(svc: RawService): number {
   const deploy = svc.deploy as { replicas?: number } | undefined;
@@ -161,10 +167,8 @@ export function serviceContainer(ctx: ServiceContext, name: string, svc: RawServ
   if (svc.shm_size !== undefined) c = step('shm_size', () => c.withShmSize(svc.shm_size as string));
   if (Array.isArray(svc.security_opt) && svc.security_opt.length) c = step('security_opt', () => c.withSecurityOpt(...(svc.security_opt as string[])));
   if (svc.platform !== undefined) c = step('platform', () => c.withPlatform(String(svc.platform)));
-  if (svc.pull_policy !== undefined) {
-    const p = ({ always: 'always', never: 'never', missing: 'missing', if_not_present: 'missing', build: 'never' } as Record<string, 'always' | 'never' | 'missing'>)[String(svc.pull_policy)];
-    if (p && !svc.build) c = c.withPullPolicy(p);
-  }
+  const policy = pullPolicyOf(svc);
+  if (policy && !svc.build) c = c.withPullPolicy(policy);
   // Limits: the top-level keys and deploy.resources.limits (deploy wins, as in compose).
   const limits = ((svc.deploy as { resources?: { limits?: Record<string, unknown> } } | undefined)?.resources?.limits) ?? {};
   const memory = limits.memory ?? svc.mem_limit;
