@@ -1,7 +1,8 @@
 /**
  * `slipway compose` as a user runs it: `up` in the foreground (prefixed output, Ctrl-C removes everything), `up -d`
  * owned by a detached slipway process, and `ps`, `logs`, `exec`, `down [-v]` from other processes finding the
- * project by name; named volumes kept by `down`, removed by `down -v`. Redis is reached with ioredis.
+ * project by name; named volumes kept by `down`, removed by `down -v`; `--env-file` and `--profile` carried to the
+ * detached owner; `logs -f` following lines written after it started, until `down`. Redis is reached with ioredis.
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -10,13 +11,20 @@ import { helperBuilt, registry, skipUnless, userNamespacesAllowed } from '../har
 import { cli, until, type Finished } from './harness.js';
 
 const FILE = join(import.meta.dirname, '../../fixtures/compose/cli/compose.yml');
+const ENV_DIR = join(import.meta.dirname, '../../fixtures/compose/cli-env');
 const projects: string[] = [];
 afterAll(async () => {
   for (const p of projects) await compose(p, ['down', '-v']).catch(() => undefined);
+  for (const p of envProjects) await envCompose(p, [], ['down', '-v']).catch(() => undefined);
 });
 
 function compose(project: string, args: string[]): Promise<Finished> {
   return cli(['compose', '-f', FILE, '-p', project, ...args], { REGISTRY: registry() }).done;
+}
+
+const envProjects: string[] = [];
+function envCompose(project: string, global: string[], args: string[]): Promise<Finished> {
+  return cli(['compose', '--project-directory', ENV_DIR, ...global, '-p', project, ...args], { REGISTRY: registry() }).done;
 }
 
 interface PsLine { name: string; service: string; number: number; state: string; ports: { container: number; hostPort: number }[] }
@@ -103,6 +111,35 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'needs the built helper and
     const idle = await compose(project, ['down']);
     expect([idle.code, idle.stderr]).toEqual([0, `slipway: project ${project} is not up\n`]);
   }, 420_000);
+
+  it('--env-file and --profile reach the detached owner; logs -f follows new lines until down', async () => {
+    const project = `cli-env-${process.pid}`;
+    envProjects.push(project);
+    const up = await envCompose(project, ['--env-file', join(ENV_DIR, 'test.env'), '--profile', 'debug'], ['up', '-d']);
+    expect(up.code, up.stderr).toBe(0);
+    const services = async () => (await envCompose(project, [], ['ps', '--json'])).stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as PsLine).service);
+    expect(await services()).toEqual(['extra', 'talker']);
+    expect((await envCompose(project, [], ['exec', 'talker', 'sh', '-c', 'echo $GREETING'])).stdout).toBe('from-env-file\n');
+
+    const follow = cli(['compose', '--project-directory', ENV_DIR, '-p', project, 'logs', '-f', 'talker'], { REGISTRY: registry() });
+    await until('logs -f to print the first line', () => (follow.out.stdout.includes('talker-1 | hello from-env-file\n') ? true : follow.child.exitCode !== null ? Promise.reject(new Error(`logs -f exited: ${follow.out.stderr}`)) : undefined), 60_000);
+    // A line the service writes only now, after logs -f read what was there.
+    expect((await envCompose(project, [], ['exec', 'talker', 'sh', '-c', 'echo said after follow > /tmp/say'])).code).toBe(0);
+    await until('logs -f to print the new line', () => (follow.out.stdout.includes('talker-1 | said after follow\n') ? true : follow.child.exitCode !== null ? Promise.reject(new Error(`logs -f exited: ${follow.out.stderr}`)) : undefined), 60_000);
+    expect(follow.child.exitCode).toBeNull();
+    // The service ends (its last line is printed), and so does logs -f.
+    expect((await envCompose(project, [], ['exec', 'talker', 'touch', '/tmp/stop'])).code).toBe(0);
+    const followed = await follow.done;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout).toBe('talker-1 | hello from-env-file\ntalker-1 | said after follow\ntalker-1 | bye\n');
+    expect((await envCompose(project, [], ['down'])).code).toBe(0);
+
+    // Without the flags: .env's value, and the debug profile's service is not started.
+    expect((await envCompose(project, [], ['up', '-d'])).code).toBe(0);
+    expect(await services()).toEqual(['talker']);
+    expect((await envCompose(project, [], ['logs', 'talker'])).stdout).toBe('talker-1 | hello from-dot-env\n');
+    expect((await envCompose(project, [], ['down'])).code).toBe(0);
+  }, 300_000);
 
   it('a project that cannot start: up -d fails with the service named and leaves nothing', async () => {
     const project = `cli-bad-${process.pid}`;
