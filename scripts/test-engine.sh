@@ -18,6 +18,7 @@ FILES=(
   test/integration/engine/engine-backend.test.ts
   test/integration/engine/engine-only.test.ts
   test/integration/engine/engine-pull.test.ts
+  test/integration/engine/engine-tls.test.ts
   test/integration/container/lifecycle.test.ts
   test/integration/container/volumes.test.ts
   test/integration/container/healthcheck.test.ts

@@ -53,6 +53,59 @@ export function hasStatus(err: unknown, status: number): boolean {
   return false;
 }
 
+// Node's certificate checks (the engine's certificate refused here) and the alerts a TLS server sends (ours refused there).
+const SERVER_CERT_REFUSED = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|CERT_REJECTED|ERR_TLS_CERT_ALTNAME_INVALID|INVALID_CA)$/;
+const CLIENT_CERT_REFUSED = /^ERR_SSL_(TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|TLSV13_ALERT_CERTIFICATE_REQUIRED|TLSV1_ALERT_DECRYPT_ERROR|SSLV3_ALERT_CERTIFICATE_(UNKNOWN|EXPIRED|REVOKED|UNSUPPORTED)|TLSV1_ALERT_ACCESS_DENIED)$/;
+
+/**
+ * A TLS failure with a TCP engine as one clear error: which side's certificate was refused and what to check
+ * (`DOCKER_CERT_PATH`'s `ca.pem`, `cert.pem`, `key.pem`). `undefined` for anything else.
+ */
+export function tlsFailure(err: unknown, endpoint: EngineEndpoint): SlipwayError | undefined {
+  if (endpoint.kind !== 'tcp') return undefined;
+  for (let e = err as { code?: unknown; cause?: unknown; message?: string } | undefined; e; e = e.cause as typeof e) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    const where = describeEndpoint(endpoint);
+    if (SERVER_CERT_REFUSED.test(code)) {
+      return new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `the engine at ${where} presented a certificate this client does not trust (${code}: ${e.message})`, {
+        cause: err, hint: 'DOCKER_CERT_PATH/ca.pem must be the CA that signed the engine\'s certificate, and the certificate must name the host in DOCKER_HOST (check DOCKER_CERT_PATH, DOCKER_TLS_VERIFY)',
+      });
+    }
+    if (CLIENT_CERT_REFUSED.test(code)) {
+      return new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `the engine at ${where} refused this client's certificate (${code})`, {
+        cause: err, hint: 'DOCKER_CERT_PATH/cert.pem and key.pem must be a client certificate signed by the CA the engine trusts (its --tlscacert)',
+      });
+    }
+    if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+      return new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `the engine at ${where} does not speak TLS on that port (${code})`, {
+        cause: err, hint: 'unset DOCKER_TLS_VERIFY and DOCKER_CERT_PATH for a plain TCP engine (usually port 2375), or use its TLS port (usually 2376)',
+      });
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Why a TLS engine closed the connection without answering. With TLS 1.3 the server checks the client's certificate
+ * after the client's side of the handshake is done, and undici reports its alert only as "other side closed"; one
+ * handshake of our own, with a request written, reads the alert (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`…).
+ */
+async function explainClosed(err: unknown, endpoint: EngineEndpoint): Promise<SlipwayError | undefined> {
+  const direct = tlsFailure(err, endpoint);
+  if (direct || endpoint.kind !== 'tcp' || !endpoint.tls || (err as { code?: string }).code !== 'UND_ERR_SOCKET') return direct;
+  const tls = endpoint.tls;
+  const alert = await new Promise<Error | undefined>((resolve) => {
+    const s = tlsConnect({ host: endpoint.host, port: endpoint.port, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify });
+    const done = (e: Error | undefined) => { clearTimeout(timer); s.destroy(); resolve(e); };
+    const timer = setTimeout(() => done(undefined), 5000);
+    s.once('secureConnect', () => s.write('GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n'));
+    s.once('data', () => done(undefined));
+    s.once('error', (e) => done(e));
+    s.once('end', () => done(undefined));
+  });
+  return alert ? tlsFailure(Object.assign(alert, { cause: err }), endpoint) : undefined;
+}
+
 /** Options of one call. */
 export interface CallOptions {
   query?: Record<string, string | number | boolean | undefined>;
@@ -96,13 +149,18 @@ export class EngineClient {
 
   /** Whether the engine answers `/_ping` within `timeoutMs` (for discovery). */
   async ping(timeoutMs = 2000): Promise<boolean> {
+    return (await this.probe(timeoutMs)) === undefined;
+  }
+
+  /** Why the engine does not answer `/_ping` within `timeoutMs` (a TLS failure as {@link tlsFailure}), or `undefined` when it does. */
+  async probe(timeoutMs = 2000): Promise<Error | undefined> {
     try {
       const r = await this.#pool.request({ path: '/_ping', method: 'GET', headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
-      await r.body.text();
-      return r.statusCode === 200;
+      const text = await r.body.text();
+      return r.statusCode === 200 ? undefined : new Error(`/_ping answered ${r.statusCode} ${text.trim().slice(0, 200)}`);
     } catch (e) {
       log('ping %s: %s', describeEndpoint(this.endpoint), (e as Error).message);
-      return false;
+      return (await explainClosed(e, this.endpoint)) ?? (e as Error);
     }
   }
 
@@ -153,7 +211,7 @@ export class EngineClient {
     socket.write(payload);
     return new Promise((resolve, reject) => {
       let buf = Buffer.alloc(0);
-      const fail = (err: Error) => { cleanup(); socket.destroy(); reject(new SlipwayError('ERR_RUNTIME', `engine exec: ${err.message}`, { cause: err })); };
+      const fail = (err: Error) => { cleanup(); socket.destroy(); reject(tlsFailure(err, e) ?? new SlipwayError('ERR_RUNTIME', `engine exec: ${err.message}`, { cause: err })); };
       const onData = (chunk: Buffer) => {
         buf = Buffer.concat([buf, chunk]);
         const end = buf.indexOf('\r\n\r\n');
@@ -204,7 +262,7 @@ export class EngineClient {
       });
     } catch (cause) {
       if (opts.signal?.aborted) throw cause;
-      throw new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `the engine at ${describeEndpoint(this.endpoint)} did not answer ${method} ${path}: ${(cause as Error).message}`, {
+      throw (await explainClosed(cause, this.endpoint)) ?? new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `the engine at ${describeEndpoint(this.endpoint)} did not answer ${method} ${path}: ${(cause as Error).message}`, {
         cause, hint: `is the engine running? (${this.endpoint.source}); SLIPWAY_RUNTIME=native runs without one`,
       });
     }

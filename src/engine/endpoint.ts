@@ -67,6 +67,17 @@ export function parseEngineAddress(address: string, source: string, host: Discov
   const tls: EngineTls | undefined = useTls
     ? { ca: host.readFile(join(certDir, 'ca.pem')), cert: host.readFile(join(certDir, 'cert.pem')), key: host.readFile(join(certDir, 'key.pem')), verify }
     : undefined;
+  // As the Docker CLI: verifying needs the CA, and a client certificate needs its key (a half pair is a mistake).
+  if (tls?.verify && !tls.ca) {
+    throw new SlipwayError('ERR_CONFIG', `${source}: DOCKER_TLS_VERIFY is set but ${join(certDir, 'ca.pem')} cannot be read`, {
+      hint: 'point DOCKER_CERT_PATH at the directory holding ca.pem, cert.pem and key.pem (default ~/.docker), or unset DOCKER_TLS_VERIFY',
+    });
+  }
+  if (tls && Boolean(tls.cert) !== Boolean(tls.key)) {
+    throw new SlipwayError('ERR_CONFIG', `${source}: ${join(certDir, tls.cert ? 'key.pem' : 'cert.pem')} cannot be read but ${tls.cert ? 'cert.pem' : 'key.pem'} is there`, {
+      hint: 'a client certificate needs both cert.pem and key.pem in DOCKER_CERT_PATH',
+    });
+  }
   const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
   return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port, ...(tls ? { tls } : {}), source };
 }

@@ -22,8 +22,9 @@ const mod = cfg.endpoint.tls ? require('node:https') : require('node:http');
 function call(method, path) {
   return new Promise((resolve) => {
     const e = cfg.endpoint;
-    const o = { method, path: '/v' + cfg.api + path, headers: { host: 'docker' }, timeout: 30000 };
-    if (e.kind === 'unix') o.socketPath = e.socketPath; else { o.host = e.host; o.port = e.port; }
+    const o = { method, path: '/v' + cfg.api + path, timeout: 30000 };
+    // Over TCP the Host header stays the engine's own: https takes the name it checks the certificate against from it.
+    if (e.kind === 'unix') { o.socketPath = e.socketPath; o.headers = { host: 'docker' }; } else { o.host = e.host; o.port = e.port; }
     if (e.tls) { o.ca = e.tls.ca && Buffer.from(e.tls.ca, 'base64'); o.cert = e.tls.cert && Buffer.from(e.tls.cert, 'base64'); o.key = e.tls.key && Buffer.from(e.tls.key, 'base64'); o.rejectUnauthorized = e.tls.verify; }
     const req = mod.request(o, (res) => { let t = ''; res.on('data', (c) => { t += c; }); res.on('end', () => resolve({ status: res.statusCode, text: t })); });
     req.on('error', () => resolve({ status: 0, text: '' }));

@@ -38,16 +38,19 @@ export function userNamespacesUsable(): { ok: boolean; why: string } {
 }
 
 /** The first engine that answers `/_ping`, with every address tried. */
-export async function findEngine(env: NodeJS.ProcessEnv = process.env): Promise<{ endpoint?: EngineEndpoint; tried: string[] }> {
+export async function findEngine(env: NodeJS.ProcessEnv = process.env): Promise<{ endpoint?: EngineEndpoint; tried: string[]; failure?: SlipwayError }> {
   const tried: string[] = [];
+  let failure: SlipwayError | undefined;
   for (const endpoint of engineCandidates(realHost(env))) {
     const client = new EngineClient(endpoint);
-    const ok = await client.ping();
+    const problem = await client.probe();
     await client.close();
-    tried.push(`${describeEndpoint(endpoint)} (${endpoint.source}): ${ok ? 'answers' : 'no answer'}`);
-    if (ok) return { endpoint, tried };
+    tried.push(`${describeEndpoint(endpoint)} (${endpoint.source}): ${problem ? `no answer (${problem.message})` : 'answers'}`);
+    if (!problem) return { endpoint, tried };
+    // An engine that answers but refuses the TLS handshake is a configuration to fix, not an absent engine.
+    if (SlipwayError.is(problem)) failure ??= problem;
   }
-  return { tried };
+  return { tried, ...(failure ? { failure } : {}) };
 }
 
 async function select(): Promise<RuntimeSelection> {
@@ -56,15 +59,17 @@ async function select(): Promise<RuntimeSelection> {
   if (setting === 'auto') {
     const userns = userNamespacesUsable();
     if (userns.ok) return { kind: 'native', reason: `auto: ${userns.why}` };
-    const { endpoint, tried } = await findEngine();
+    const { endpoint, tried, failure } = await findEngine();
     if (endpoint) return { kind: 'engine', endpoint, reason: `auto: ${userns.why}; using the engine at ${describeEndpoint(endpoint)} (${endpoint.source})` };
+    if (failure) throw failure;
     throw new SlipwayError('ERR_RUNTIME_UNAVAILABLE', `no runtime: ${userns.why}, and no Docker or Podman engine answered`, {
       hint: 'enable user namespaces (see the README), or start Docker/Podman, or set DOCKER_HOST',
       details: tried.length ? `tried:\n  ${tried.join('\n  ')}` : 'no engine socket found (DOCKER_HOST unset, no docker context, no known socket)',
     });
   }
-  const { endpoint, tried } = await findEngine();
+  const { endpoint, tried, failure } = await findEngine();
   if (endpoint) return { kind: 'engine', endpoint, reason: `runtime setting is engine; the engine at ${describeEndpoint(endpoint)} (${endpoint.source}) answers` };
+  if (failure) throw failure;
   throw new SlipwayError('ERR_RUNTIME_UNAVAILABLE', 'the runtime setting is engine, but no Docker or Podman engine answered', {
     hint: 'start Docker or Podman, or set DOCKER_HOST (unix:///path or tcp://host:port); SLIPWAY_RUNTIME=native runs without one',
     details: tried.length ? `tried:\n  ${tried.join('\n  ')}` : 'no engine socket found (DOCKER_HOST unset, no docker context, no known socket)',

@@ -51,3 +51,20 @@ describe('API version negotiation', () => {
     expect(compareApi('1.9', '1.10')).toBeLessThan(0);
   });
 });
+
+describe('engine TLS settings', () => {
+  it('DOCKER_TLS_VERIFY reads ca.pem, cert.pem and key.pem from DOCKER_CERT_PATH and verifies', () => {
+    const files = { '/c/ca.pem': 'CA', '/c/cert.pem': 'CERT', '/c/key.pem': 'KEY' };
+    const [e] = engineCandidates(host({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/c' }, files));
+    expect(e).toMatchObject({ kind: 'tcp', host: '127.0.0.1', port: 2376, tls: { verify: true } });
+    const t = e?.kind === 'tcp' ? e.tls : undefined;
+    expect([t?.ca, t?.cert, t?.key].map(String)).toEqual(['CA', 'CERT', 'KEY']);
+  });
+
+  it('verifying without a readable ca.pem, or half a client pair, is ERR_CONFIG naming the file', () => {
+    expect(() => engineCandidates(host({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/c' }, { '/c/cert.pem': 'C', '/c/key.pem': 'K' })))
+      .toThrow(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining('/c/ca.pem') }));
+    expect(() => engineCandidates(host({ DOCKER_HOST: 'tcp://127.0.0.1:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/c' }, { '/c/ca.pem': 'A', '/c/cert.pem': 'C' })))
+      .toThrow(expect.objectContaining({ code: 'ERR_CONFIG', message: expect.stringContaining('/c/key.pem') }));
+  });
+});
