@@ -3,6 +3,7 @@
 // watchdog removes it over TLS after kill -9, and certificates it does not trust (or that do not trust it) fail with one
 // clear SlipwayError. The main dockerd is never touched. Podman's API is only unit-tested: Podman does not run here.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -55,6 +56,8 @@ skipUnless(engineAvailable() && isRoot(), 'the TLS engine test starts a second d
   let dockerd: ChildProcess | undefined;
   let env: NodeJS.ProcessEnv = {};
   let good = '';
+  const bridge = `swtls${randomBytes(3).toString('hex')}`;
+  const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }).trim();
 
   beforeAll(async () => {
@@ -67,12 +70,16 @@ skipUnless(engineAvailable() && isRoot(), 'the TLS engine test starts a second d
     good = certPath(dir, 'good-client', 'good', 'client');
     const port = await freePort();
     for (const d of ['data', 'exec']) mkdirSync(join(dir, d));
-    // Its own data root, exec root (and so its own containerd), pidfile and address; no bridge, no iptables: it shares
-    // nothing with the main dockerd but the kernel.
+    // Its own data root, exec root (and so its own containerd), pidfile, address and bridge, no iptables: it shares
+    // nothing with the main dockerd but the kernel. Not `--bridge none`: a dockerd started so deletes the host's docker0,
+    // which the main dockerd's containers need.
+    ip('link', 'add', bridge, 'type', 'bridge');
+    ip('addr', 'add', `10.213.${randomInt(0, 256)}.1/24`, 'dev', bridge);
+    ip('link', 'set', bridge, 'up');
     dockerd = spawn('dockerd', [
       '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '--pidfile', join(dir, 'dockerd.pid'), '-H', `tcp://127.0.0.1:${port}`,
       '--tlsverify', '--tlscacert', join(dir, 'good-ca.pem'), '--tlscert', join(dir, 'server-cert.pem'), '--tlskey', join(dir, 'server-key.pem'),
-      '--bridge', 'none', '--iptables=false', '--ip-masq=false', '--userland-proxy=false',
+      '--bridge', bridge, '--iptables=false', '--ip-masq=false', '--userland-proxy=false',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     dockerd.stderr!.setEncoding('utf8').on('data', (s: string) => { log = (log + s).slice(-4000); });
@@ -92,6 +99,7 @@ skipUnless(engineAvailable() && isRoot(), 'the TLS engine test starts a second d
     const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => dir && m.startsWith(dir)).reverse();
     for (const m of mounts) { try { execFileSync('umount', ['-l', m]); } catch { /* gone */ } }
     if (dir) rmSync(dir, { recursive: true, force: true });
+    try { ip('link', 'del', bridge); } catch { /* not made */ }
   }, 60_000);
 
   it('runs a container end to end through DOCKER_HOST=tcp://127.0.0.1 with DOCKER_TLS_VERIFY; kill -9 leaves nothing', async () => {
