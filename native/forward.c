@@ -455,6 +455,7 @@ struct tcp_conn {
   char *id;
   int client, inner;
   bool connected, closed, queued;
+  bool client_readable; /* the client had bytes or an end before the container side connected */
   unsigned again; /* directions (bit i: d[i]) that stopped at the end of their turn, not at EAGAIN */
   uint32_t v6_port;    /* host access: if 127.0.0.1 refuses, try [::1] on this port (0: no retry) */
   struct tcp_dir d[2]; /* 0: client → container, 1: container → client */
@@ -566,8 +567,10 @@ enum pump { PUMP_WAIT, PUMP_AGAIN, PUMP_FAIL };
 /* Moves what can move in one direction without blocking, up to TURN_BYTES. Edge-triggered: it
  * reads until EAGAIN unless the pipe is full, and a full pipe means `to` blocked, whose EPOLLOUT
  * edge brings us back: PUMP_WAIT. PUMP_AGAIN: the turn ended with bytes still moving (no edge will
- * come for them: the caller queues the connection). PUMP_FAIL: a write failed, the peer is gone. */
-static enum pump dir_pump(struct tcp_dir *d) {
+ * come for them: the caller queues the connection). PUMP_FAIL: a write failed, the peer is gone.
+ * other_done: the other direction has ended, so the connection closes next and close() sends the
+ * FIN itself (the receive queues are empty: both ends were read to EOF), no shutdown needed. */
+static enum pump dir_pump(struct tcp_dir *d, bool other_done) {
   size_t moved = 0;
   for (;;) {
     if (moved >= TURN_BYTES) return PUMP_AGAIN;
@@ -597,7 +600,7 @@ static enum pump dir_pump(struct tcp_dir *d) {
     if (!progress) break;
   }
   if (d->eof && !d->inpipe && !d->done) {
-    shutdown(d->to, SHUT_WR);
+    if (!other_done) shutdown(d->to, SHUT_WR);
     d->done = true;
   }
   return PUMP_WAIT;
@@ -607,7 +610,7 @@ static enum pump dir_pump(struct tcp_dir *d) {
 static void conn_pump(struct tcp_conn *c, unsigned mask) {
   for (int i = 0; i < 2; i++) {
     if (!(mask & (1u << i))) continue;
-    enum pump r = dir_pump(&c->d[i]);
+    enum pump r = dir_pump(&c->d[i], c->d[1 - i].done);
     if (r == PUMP_FAIL) {
       conn_close(c, true);
       return;
@@ -685,7 +688,13 @@ static bool retry_v6(struct tcp_conn *c) {
 static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
   if (c->closed) return;
   if (!c->connected) {
-    if (!inner_side) return; /* client bytes wait in its socket until the container side is up */
+    if (!inner_side) {
+      /* Client bytes wait in its socket until the container side is up; noted, so that the
+       * connect's completion reads the client only if there is something to read (edge-triggered:
+       * a later byte brings an event of its own). */
+      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) c->client_readable = true;
+      return;
+    }
     if (!(events & (EPOLLOUT | EPOLLHUP | EPOLLERR))) return;
     int err = 0;
     socklen_t el = sizeof err;
@@ -697,7 +706,7 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
       return;
     }
     c->connected = true;
-    conn_pump(c, 3);
+    conn_pump(c, (c->client_readable ? 1u : 0u) | (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP) ? 2u : 0u));
     return;
   }
   /* Only the directions this socket's readiness can unblock: readable feeds the direction it is
@@ -748,51 +757,52 @@ static void pool_fill(struct listener *l) {
   if (init_send(l->ctl, &m, -1) == 0) l->pool_pending += POOL_SIZE - have;
 }
 
+/* One connection per event: the listener is level-triggered, so more waiting ones come back in the
+ * next batch, after the other fds' events (no EAGAIN accept per connection, no port's connect flood
+ * holding the loop). */
 static void tcp_accept(struct listener *l) {
-  for (;;) {
-    int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (c < 0) return;
-    if (l->reverse) {
-      /* Host access: nothing but l->port of the host's loopback is ever connected. */
-      uint32_t retry = l->port;
-      int h = host_connect(l->port, false);
-      if (h == -ECONNREFUSED) {
-        h = host_connect(l->port, true);
-        retry = 0;
-      }
-      if (h < 0) {
-        reset_close(c);
-        continue;
-      }
-      conn_start(l->id, c, h, retry);
-      continue;
+  int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (c < 0) return;
+  if (l->reverse) {
+    /* Host access: nothing but l->port of the host's loopback is ever connected. */
+    uint32_t retry = l->port;
+    int h = host_connect(l->port, false);
+    if (h == -ECONNREFUSED) {
+      h = host_connect(l->port, true);
+      retry = 0;
     }
-    if (l->npool) {
-      /* Fast path: a socket init made earlier; the keeper connects it itself (no round trip). */
-      int fd = l->pool[--l->npool];
-      pool_fill(l);
-      if (connect_inner(fd, l->cport) < 0) {
-        close(fd);
-        reset_close(c);
-        continue;
-      }
-      conn_start(l->id, c, fd, 0);
-      continue;
+    if (h < 0) {
+      reset_close(c);
+      return;
     }
-    struct pending_conn *p = xcalloc(1, sizeof *p);
-    p->id = xstrdup(l->id);
-    p->cookie = ++F.next_cookie & ~POOL_TAG;
-    p->client = c;
-    struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 1, .tag = p->cookie};
-    if (init_send(l->ctl, &m, -1) < 0) {
-      close(c);
-      free(p->id);
-      free(p);
-      continue;
-    }
-    p->next = F.pending;
-    F.pending = p;
+    conn_start(l->id, c, h, retry);
+    return;
   }
+  if (l->npool) {
+    /* Fast path: a socket init made earlier; the keeper connects it itself (no round trip). */
+    int fd = l->pool[--l->npool];
+    pool_fill(l);
+    if (connect_inner(fd, l->cport) < 0) {
+      close(fd);
+      reset_close(c);
+    } else {
+      conn_start(l->id, c, fd, 0);
+    }
+    return;
+  }
+  struct pending_conn *p = xcalloc(1, sizeof *p);
+  p->id = xstrdup(l->id);
+  p->cookie = ++F.next_cookie & ~POOL_TAG;
+  p->client = c;
+  struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 1, .tag = p->cookie};
+  if (init_send(l->ctl, &m, -1) < 0) {
+    close(c);
+    free(p->id);
+    free(p);
+    return;
+  }
+  p->next = F.pending;
+  F.pending = p;
 }
 
 static void forward_event(struct watch *w, uint32_t events) {
