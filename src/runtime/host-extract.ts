@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { constants } from 'node:fs';
+import { constants, statfsSync } from 'node:fs';
 import { lstat, lutimes, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { SlipwayError, invalidArgument } from '../errors.js';
@@ -155,15 +155,36 @@ async function makeFile(parent: FileHandle, name: Buffer, e: ExtractEntry, ctx: 
     await clearNonDirectory(p, e, ctx);
     return create().catch((err2: NodeJS.ErrnoException) => { throw err2.code === 'EEXIST' ? collision(ctx, e.relPath) : fsError(ctx, e.relPath, 'create file', err2); });
   });
+  let written = false;
   try {
     ctx.made.add(await identity(h));
-    if (e.content?.length) await h.writeFile(e.content);
-    if (e.contentStream) for await (const chunk of e.contentStream) await h.write(chunk);
+    await writeContent(h, e).catch((err: NodeJS.ErrnoException) => { throw writeError(ctx, e.relPath, p, err); });
     await h.chmod(e.mode & HOST_MODE_MASK);
     if (e.mtime) await h.utimes(e.mtime, e.mtime);
+    written = true;
   } finally {
     await h.close();
+    // A file cut short (the disk filled, the container went away) is not left behind as if it were the copy.
+    if (!written) await unlink(p).catch(() => undefined);
   }
+}
+
+const ZEROS = Buffer.alloc(1 << 20);
+
+/**
+ * A file's content; chunks of zeros are skipped, not written, so a sparse file (a container's `truncate -s 1T`) stays
+ * sparse on the host instead of filling its disk (Docker's `docker cp` writes every zero).
+ */
+async function writeContent(h: FileHandle, e: ExtractEntry): Promise<void> {
+  if (e.content?.length) await h.writeFile(e.content);
+  if (!e.contentStream) return;
+  let at = 0;
+  for await (const chunk of e.contentStream) {
+    const zero = chunk.length <= ZEROS.length && chunk.equals(ZEROS.subarray(0, chunk.length));
+    if (!zero) await h.write(chunk, 0, chunk.length, at);
+    at += chunk.length;
+  }
+  await h.truncate(at);
 }
 
 async function makeSymlink(parent: FileHandle, name: Buffer, e: ExtractEntry, ctx: Ctx): Promise<void> {
@@ -226,6 +247,22 @@ function collision(ctx: Ctx, rel: Buffer): SlipwayError {
 function fsError(ctx: Ctx, rel: Buffer, op: string, cause: NodeJS.ErrnoException): SlipwayError {
   if (cause.code === 'ELOOP' || cause.code === 'ENOTDIR') return unsafe(ctx, rel, `would pass through a symlink or non-directory (${cause.code})`);
   return hostError(`${op} ${show(ctx, rel)}`, cause);
+}
+
+/** A write that failed: out of space names the host directory and what is free there. */
+function writeError(ctx: Ctx, rel: Buffer, p: Buffer, cause: NodeJS.ErrnoException): unknown {
+  if (SlipwayError.is(cause)) return cause;
+  if (cause.code !== 'ENOSPC' && cause.code !== 'EDQUOT') return fsError(ctx, rel, 'write', cause);
+  let free = '';
+  try {
+    const st = statfsSync(dirname(p.toString('latin1')));
+    free = ` (${Math.floor((st.bavail * st.bsize) / (1 << 20))} MiB free of ${Math.floor((st.blocks * st.bsize) / (1 << 20))} MiB)`;
+  } catch {
+    /* the message still names the file */
+  }
+  return new SlipwayError('ERR_COPY_HOST', `copy out of the container: write ${show(ctx, rel)} on the host: no space left on its file system${free}; the partly written file was removed`, {
+    cause, hint: 'free space on the host file system, or copy into a directory on one with room',
+  });
 }
 
 function hostError(what: string, cause: NodeJS.ErrnoException): SlipwayError {
