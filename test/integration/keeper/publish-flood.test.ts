@@ -90,6 +90,38 @@ describe.skipIf(skip)('keeper: port forwarding under a flood', () => {
     await keeper.removeContainer(quiet.id);
   }, 60_000);
 
+  it('passes each half-close on alone: the container ends its side while the client still sends, then the client ends', async () => {
+    const c = await serve(['/bin/tcp-flood', 'halfclose', '8080', '/tmp/got'], 8080);
+    const got = join(c.upper, 'tmp', 'got');
+    const SIZE = 4 * 1024 * 1024;
+    // The container writes "hello" and shuts its side down; the client sees that end (and nothing
+    // else) while its own side stays open, then sends SIZE bytes and ends: the container reads
+    // them all and its EOF. Retried while the server is not up yet (a reset, no hello).
+    let seen = '';
+    for (let i = 0; i < 100 && seen !== 'hello'; i++) {
+      seen = await new Promise<string>((resolve) => {
+        let text = '';
+        const s = connect({ port: c.port, host: '127.0.0.1', allowHalfOpen: true });
+        s.setEncoding('utf8');
+        s.on('data', (d: string) => { text += d; });
+        s.on('end', () => {
+          if (text !== 'hello') return;
+          // Our side is still open: the relay passed the container's half-close on alone.
+          s.end(Buffer.alloc(SIZE, 'b'), () => resolve(text));
+        });
+        s.on('error', () => resolve(''));
+        s.on('close', () => resolve(text === 'hello' ? text : ''));
+      });
+      if (seen !== 'hello') await sleep(50);
+    }
+    expect(seen).toBe('hello');
+    // Written once the container read to EOF: the client's end reached it after all the bytes.
+    const read = (): string => (existsSync(got) ? readFileSync(got, 'utf8').trim() : '');
+    for (let i = 0; i < 200 && !read(); i++) await sleep(25);
+    expect(read()).toBe(String(SIZE));
+    await keeper.removeContainer(c.id);
+  }, 60_000);
+
   it('a client that stops reading blocks the container writer instead of making the keeper buffer', async () => {
     const c = await serve(['/bin/tcp-flood', 'source', '8080', '/tmp/count'], 8080);
     const count = (): number => {

@@ -3,6 +3,8 @@
  *   tcp-flood source PORT FILE accepts connections (one at a time) and writes zeros to each until a write
  *                              fails; after each write, FILE holds the bytes written to this connection
  *                              so far (so a test can see the writer block)
+ *   tcp-flood halfclose PORT FILE  per connection: writes "hello", shuts its side down, reads to EOF;
+ *                              then FILE holds the bytes read
  *   tcp-flood send HOST PORT   connects and writes zeros until the write fails; prints a line per 64 MiB sent
  * Static, so it runs in the busybox fixture. */
 #include <arpa/inet.h>
@@ -64,6 +66,27 @@ int main(int argc, char **argv) {
       }
     }
   }
+  if (argc == 4 && !strcmp(argv[1], "halfclose")) {
+    /* Per connection: "hello", shutdown(SHUT_WR), read to EOF, then FILE holds the bytes read. */
+    int l = listen_on(argv[2]);
+    for (;;) {
+      int c = accept(l, NULL, NULL);
+      if (c < 0) continue;
+      (void)!write(c, "hello", 5);
+      shutdown(c, SHUT_WR);
+      long long total = 0;
+      ssize_t n;
+      while ((n = read(c, buf, BUF)) > 0) total += n;
+      close(c);
+      char line[32];
+      int len = snprintf(line, sizeof line, "%lld\n", total);
+      int f = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (f >= 0) {
+        (void)!write(f, line, (size_t)len);
+        close(f);
+      }
+    }
+  }
   if (argc == 4 && !strcmp(argv[1], "send")) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((unsigned short)atoi(argv[3]))};
@@ -83,6 +106,6 @@ int main(int argc, char **argv) {
       }
     }
   }
-  fprintf(stderr, "usage: tcp-flood sink PORT | source PORT FILE | send HOST PORT\n");
+  fprintf(stderr, "usage: tcp-flood sink PORT | source PORT FILE | halfclose PORT FILE | send HOST PORT\n");
   return 2;
 }
