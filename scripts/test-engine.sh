@@ -34,6 +34,8 @@ FILES=(
   test/integration/testcontainers/resources-quota.upstream.test.ts
   test/integration/testcontainers/upstream-images.test.ts
   test/integration/testcontainers/wait-strategies.upstream.test.ts
+  test/integration/container/network.test.ts
+  test/integration/container/user-network.test.ts
 )
 
 if ! command -v dockerd >/dev/null; then

@@ -104,7 +104,9 @@ export class EngineContainer implements RuntimeContainer {
     this.#log ??= await open(this.logPath, 'a', 0o600);
     this.#exitInfo = undefined;
     this.#logsDrained = false;
-    this.#logsDone = this.#followLogs().catch((e) => log('%s logs: %O', this.name, e)).finally(() => { this.#logsDrained = true; });
+    // A followed stream of a container that exits at once can end before the engine wrote its last lines (Docker 20.10
+    // lost a short-lived container's only line this way): once it ends, what was logged after the last line seen is read again.
+    this.#logsDone = this.#followLogs(true).then(() => this.#followLogs(false)).catch((e) => log('%s logs: %O', this.name, e)).finally(() => { this.#logsDrained = true; });
     const logsDone = this.#logsDone;
     this.#exit = (async () => {
       const r = await this.#client.call<{ StatusCode: number }>('POST', `/containers/${this.id}/wait`, { query: { condition: 'not-running' }, long: true });
@@ -285,10 +287,10 @@ export class EngineContainer implements RuntimeContainer {
   }
 
   /** Follows the engine's log stream from the last line seen, appending CRI lines to the log file. */
-  async #followLogs(): Promise<void> {
+  async #followLogs(follow: boolean): Promise<void> {
     const since = this.#lastLogTime ? String(Date.parse(this.#lastLogTime) / 1000) : undefined;
     const { body } = await this.#client.stream('GET', `/containers/${this.id}/logs`, {
-      query: { follow: 1, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, signal: this.#logAbort.signal,
+      query: { follow: follow ? 1 : 0, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, signal: this.#logAbort.signal,
     });
     const partial: Record<string, string> = { stdout: '', stderr: '' };
     const write = async (stream: string, line: string, done: boolean) => {
