@@ -14,7 +14,7 @@ import { logger } from '../internal/debug.js';
 import { chainIds, type ContainerConfig, type ImageConfigFile } from '../image/manifest.js';
 import { hostPlatform, parsePlatform, platformString, type Platform } from '../image/platform.js';
 import { imageConfigOf, pull, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
-import { ImageStore } from '../image/store.js';
+import { ImageStore, isDiskFull, storeFullError } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
 import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
@@ -692,7 +692,7 @@ class Builder {
       const started = Date.now();
       const tar = this.store.tempPath('build_layer');
       try {
-        const diff = await make(tar);
+        const diff = await make(tar).catch((e: unknown) => { throw isDiskFull(e) && !SlipwayError.is(e, 'ERR_STORE_FULL') ? storeFullError(this.store.root, `building ${createdBy}`, e) : e; });
         if (diff.entries === 0) {
           await this.store.writeRef(cacheKey, { diffId: null, size: 0 });
           this.#history(state, createdBy, true);
