@@ -17,6 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FILES=(
   test/integration/engine/engine-backend.test.ts
   test/integration/engine/engine-only.test.ts
+  test/integration/engine/engine-ps.test.ts
   test/integration/engine/engine-pull.test.ts
   test/integration/engine/engine-tls.test.ts
   test/integration/container/lifecycle.test.ts

@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:os';
 import {
-  execInContainer, findContainer, listContainers, readLogLines, removeContainer, waitForExit,
+  execInContainer, findContainer, listContainers, listEngineSessionContainers, readLogLines, removeContainer, waitForExit,
   type ContainerDescription, type LocatedContainer,
 } from '../runtime/index.js';
 import { SlipwayError } from '../errors.js';
@@ -18,7 +18,12 @@ const EXIT_FAILED = 125;
 export async function psCommand(cmd: PsCommand, io: CliIO): Promise<number> {
   const { containers, unanswered } = await listContainers({ env: io.env });
   for (const u of unanswered) io.stderr.write(`slipway: a slipway process did not answer (${u.reason}); its containers are not listed\n`);
-  const shown = containers.map((c) => c.description).filter((d) => cmd.all || d.state === 'running' || d.state === 'created');
+  // On an engine runtime the engine's containers of slipway sessions too (every process's, as docker ps).
+  const engine = await listEngineSessionContainers().catch((err: unknown) => {
+    io.stderr.write(`slipway: the engine's containers are not listed: ${(err as Error).message}\n`);
+    return [];
+  });
+  const shown = [...containers.map((c) => c.description), ...engine].filter((d) => cmd.all || d.state === 'running' || d.state === 'created');
   if (cmd.quiet) {
     for (const d of shown) await write(io.stdout, `${d.id.slice(0, 12)}\n`);
     return 0;

@@ -16,6 +16,8 @@ import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
 import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
+import { listEngineContainers } from './engine/engine-list.js';
+import type { ContainerDescription } from './control/description.js';
 import { reuseContainer as reuseNativeContainer } from './reuse/reuse-client.js';
 import type { ReuseDeclined } from './reuse/reuse-keeper.js';
 
@@ -156,6 +158,16 @@ export {
   type ContainerListing, type LocatedContainer,
 } from './control/client.js';
 export { onJsonLines, sendJson } from './control/lines.js';
+
+/**
+ * The containers an engine runs for slipway sessions and for reuse (`slipway ps` when the runtime is an engine, as
+ * `docker ps` lists every process's); none with the native runtime.
+ */
+export async function listEngineSessionContainers(): Promise<ContainerDescription[]> {
+  if (nativeBySetting()) return [];
+  const sel = await selectRuntime();
+  return sel.kind === 'engine' ? listEngineContainers(sel.endpoint!) : [];
+}
 
 /** Creates a user network: a namespace + bridge in this process's keeper, or an engine network named `name`. */
 export async function createUserNetwork(id: string, name = id): Promise<UserNetwork> {
