@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chmodSync, closeSync, fchmodSync, futimesSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, ftruncateSync, futimesSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { access, chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -292,10 +292,19 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     const mode = (h.mode ?? 0o644) & 0o777;
     const fd = openSync(abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
     try {
+      // Chunks of zeros (4 KiB or more) are skipped, not written: a layer's file of zeros (gzip makes GiBs of
+      // them a few MiB) stays a hole instead of filling the store; Docker writes every zero.
+      let at = 0;
+      let holeAtEnd = false;
       for await (const chunk of stream) {
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off);
+        holeAtEnd = chunk.length >= 4096 && isZeros(chunk);
+        if (!holeAtEnd) {
+          let off = 0;
+          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, at + off);
+        }
+        at += chunk.length;
       }
+      if (holeAtEnd) ftruncateSync(fd, at);
       if ((mode & UMASK) !== 0) fchmodSync(fd, mode);
       const mt = h.mtime ?? new Date(0);
       futimesSync(fd, mt, mt);
@@ -550,4 +559,14 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     throw e;
   }
+}
+
+const ZEROS = Buffer.alloc(1 << 16);
+
+function isZeros(chunk: Buffer): boolean {
+  for (let off = 0; off < chunk.length; off += ZEROS.length) {
+    const n = Math.min(ZEROS.length, chunk.length - off);
+    if (!chunk.subarray(off, off + n).equals(ZEROS.subarray(0, n))) return false;
+  }
+  return true;
 }
