@@ -30,6 +30,14 @@ let b: Service;
 beforeAll(async () => { a = await service('from-A'); b = await service('from-B'); });
 afterAll(async () => { for (const s of [a, b]) await new Promise((r) => s?.server.close(r)); });
 
+/** Whether nothing listens on 127.0.0.1:`port` (a bind there succeeds). */
+async function freeOnIpv4Loopback(port: number): Promise<boolean> {
+  const probe = createServer();
+  const ok = await new Promise<boolean>((r) => { probe.once('error', () => r(false)); probe.listen(port, '127.0.0.1', () => r(true)); });
+  if (ok) await new Promise((r) => probe.close(r));
+  return ok;
+}
+
 /** Which outbound helper serves the container whose init is `pid` (its command line names the pid). */
 function outboundToolOf(pid: number): 'slirp4netns' | 'pasta' | undefined {
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -96,15 +104,24 @@ skipUnless(canRun, `the native helper is not built or user namespaces are unavai
   });
 
   it('falls back to the host\'s [::1] when 127.0.0.1 refuses (a server on "localhost" often has ::1 only)', async (ctx) => {
-    const v6 = createServer((s) => s.end('from-v6\n'));
-    const ok = await new Promise<boolean>((r) => { v6.once('error', () => r(false)); v6.listen(0, '::1', () => r(true)); });
-    if (!ok) return ctx.skip(); // no IPv6 loopback on this host
-    const port = (v6.address() as AddressInfo).port;
+    // The fallback is taken only when 127.0.0.1:<port> refuses: a port free on ::1 may be taken on 127.0.0.1 by
+    // another test or program on the machine (a CI run read its 'x' once), so pick one free on both.
+    let v6: Server | undefined;
+    let port = 0;
+    for (let attempt = 0; attempt < 20 && !v6; attempt++) {
+      const s = createServer((c) => c.end('from-v6\n'));
+      const ok = await new Promise<boolean>((r) => { s.once('error', () => r(false)); s.listen(0, '::1', () => r(true)); });
+      if (!ok) return ctx.skip(); // no IPv6 loopback on this host
+      port = (s.address() as AddressInfo).port;
+      if (await freeOnIpv4Loopback(port)) v6 = s;
+      else await new Promise((r) => s.close(r));
+    }
+    if (!v6) throw new Error('no port free on both ::1 and 127.0.0.1 in 20 tries');
     try {
       await using c = await new Container(fixtureRef('busybox')).withHostAccess(port).withCommand(['sleep', '1000']).start();
       expect((await c.exec(['sh', '-c', dial('host.slipway.internal', port)])).stdout).toBe('from-v6\n');
     } finally {
-      await new Promise((r) => v6.close(r));
+      await new Promise((r) => v6?.close(r));
     }
   });
 
