@@ -71,8 +71,8 @@ try {
           await c.run();
           ms.push(performance.now() - t0);
         }
-        console.log(`phases, network ${none ? 'none' : 'isolated'} (median ms of ${runs}):`);
-        for (const [phase, a] of byPhase) console.log(`  ${phase.padEnd(28)} ${q(a, 0.5).toFixed(2)}`);
+        console.log(`phases, network ${none ? 'none' : 'isolated'} (ms over ${runs} runs: median, min):`);
+        for (const [phase, a] of byPhase) console.log(`  ${phase.padEnd(28)} ${q(a, 0.5).toFixed(2).padStart(7)} ${Math.min(...a).toFixed(2).padStart(7)}`);
         fmt(`  run true, network ${none ? 'none' : 'isolated'} (ms)`, ms);
       }
     } finally {

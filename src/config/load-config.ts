@@ -3,9 +3,10 @@
  * defaults < `~/.testcontainers.properties` (`hub.image.name.prefix`, `testcontainers.reuse.enable`) < `$XDG_CONFIG_HOME/slipway/config.json`
  * (`~/.config/slipway/config.json`) < `slipway.config.json` (the nearest from the working directory upward, or the
  * file `$SLIPWAY_CONFIG` names) < environment variables (`SLIPWAY_*` before testcontainers' `TESTCONTAINERS_*`).
- * Read on each use (a few small files), so a test that changes the environment sees the change.
+ * Read on each use, so a test that changes the environment or a file sees the change; a use whose variables, working
+ * directory and files (by stat) are those of the last one gets a copy of its result without reading or parsing again.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { SETTINGS, SETTING_KEYS, homeOf, type SettingKey, type SlipwayConfig, type ValueSource } from './settings.js';
@@ -83,8 +84,70 @@ function readText(file: string, strict = true): string | undefined {
   }
 }
 
-/** Loads the effective configuration. @throws SlipwayError `ERR_CONFIG` naming the file, the key path and the allowed values. */
+/** Every variable a load reads: where the files and defaults are, and each setting's own. */
+const ENV_NAMES = ['HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'SLIPWAY_CONFIG', ...SETTING_KEYS.flatMap((k) => SETTINGS[k].env)];
+
+/** The last load: what it depended on, and its result. */
+let last: { inputs: string; files: string; result: LoadedConfig } | undefined;
+
+/**
+ * Loads the effective configuration. @throws SlipwayError `ERR_CONFIG` naming the file, the key path and the allowed values.
+ *
+ * A start asks for settings several times (pull policy, timeouts, store, reuse): each full load read ~8 paths (most
+ * missing, each an exception) and parsed every setting, 0.15-0.5 ms. Now a load checks the same variables, the working
+ * directory and a stat of every file it would look at (a changed, new or removed file changes the stat), and returns a
+ * copy of the last result when none changed; anything else loads as before.
+ */
 export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
+  const env = sources.env ?? process.env;
+  const cwd = sources.cwd ?? currentDir();
+  const inputs = JSON.stringify([cwd, ENV_NAMES.map((n) => env[n] ?? null)]);
+  const files = fileStamps(env, cwd);
+  if (files !== undefined && last && last.inputs === inputs && last.files === files) return structuredClone(last.result);
+  const result = loadConfigNow(sources);
+  last = files === undefined ? undefined : { inputs, files, result: structuredClone(result) };
+  return result;
+}
+
+/**
+ * A file changed less than this long ago is read again on every load (as git's racy-clean check): file times tick
+ * coarsely (a few ms), so two writes of the same size within one tick would otherwise look alike.
+ */
+const SETTLED_MS = 2000;
+
+/**
+ * A stat of every file a load would read or look for (the upward search up to the first found), as one string;
+ * undefined when one of them changed too recently to be told from its next change by its stat.
+ */
+function fileStamps(env: NodeJS.ProcessEnv, cwd: string | undefined): string | undefined {
+  const home = homeOf(env);
+  const configHome = env.XDG_CONFIG_HOME ? path.resolve(env.XDG_CONFIG_HOME) : path.join(home, '.config');
+  const stamps = [stamp(path.join(home, '.testcontainers.properties')).text, stamp(path.join(configHome, 'slipway', 'config.json')).text];
+  if (env.SLIPWAY_CONFIG) stamps.push(stamp(path.resolve(env.SLIPWAY_CONFIG)).text);
+  else if (cwd !== undefined) {
+    // As findUpward: a missing entry or a directory of that name does not end the search.
+    for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+      const s = stamp(path.join(dir, PROJECT_CONFIG_NAME));
+      stamps.push(s.text);
+      if (s.found || path.dirname(dir) === dir) break;
+    }
+  }
+  return stamps.includes('racy') ? undefined : stamps.join('|');
+}
+
+function stamp(file: string): { text: string; found: boolean } {
+  try {
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st) return { text: '-', found: false };
+    if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < SETTLED_MS) return { text: 'racy', found: !st.isDirectory() };
+    return { text: `${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, found: !st.isDirectory() };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { text: `!${code ?? 'error'}`, found: code !== 'ENOTDIR' };
+  }
+}
+
+function loadConfigNow(sources: ConfigSources): LoadedConfig {
   const env = sources.env ?? process.env;
   const home = homeOf(env);
   const values = Object.fromEntries(SETTING_KEYS.map((k) => [k, SETTINGS[k].byDefault(env, home)])) as unknown as Record<SettingKey, unknown>;

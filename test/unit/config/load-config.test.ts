@@ -1,5 +1,5 @@
 // Config discovery, precedence and validation on temp dirs: nothing here reads the real home or cwd.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -219,5 +219,33 @@ describe('config in odd places', () => {
     writeFileSync(script, `import { rmSync } from 'node:fs';\nimport { loadConfig } from ${JSON.stringify(mod)};\nprocess.chdir(${JSON.stringify(gone)});\nrmSync(${JSON.stringify(gone)}, { recursive: true });\nconsole.log(JSON.stringify(loadConfig({ env: { HOME: ${JSON.stringify(home)} } }).files));\n`);
     const out = execFileSync(process.execPath, [viteNode, script], { encoding: 'utf8', cwd: join(import.meta.dirname, '../../..') });
     expect(out.trim().split('\n').at(-1)).toBe('[]');
+  });
+});
+
+describe('config loads between changes', () => {
+  // Settled files (changed more than 2 s ago) are checked by stat only: back-date them as a file left alone would be.
+  const settle = (file: string, secondsAgo: number) => utimesSync(file, new Date(Date.now() - secondsAgo * 1000), new Date(Date.now() - secondsAgo * 1000));
+
+  it('sees a settled file rewritten with the same size, a new nearer file, a variable, and never hands out its own copy', () => {
+    const file = write(join(project, 'slipway.config.json'), { startupTimeout: 1000 });
+    settle(file, 3600);
+    const first = load();
+    expect(first.values.startupTimeout).toBe(1000);
+    first.values.registryMirrors.push('poisoned.example');
+    expect(load().values.registryMirrors).toEqual([]);
+    write(file, { startupTimeout: 2000 });
+    settle(file, 1800);
+    expect(load().values.startupTimeout).toBe(2000);
+    settle(write(join(cwd, 'slipway.config.json'), { startupTimeout: 3000 }), 600);
+    expect(load().values.startupTimeout).toBe(3000);
+    expect(load({ SLIPWAY_STARTUP_TIMEOUT: '4000' }).values.startupTimeout).toBe(4000);
+    expect(load().values.startupTimeout).toBe(3000);
+  });
+
+  it('reads a file that just changed on every load (its time cannot tell two quick writes apart)', () => {
+    const file = write(join(project, 'slipway.config.json'), { startupTimeout: 1000 });
+    expect(load().values.startupTimeout).toBe(1000);
+    write(file, { startupTimeout: 2000 });
+    expect(load().values.startupTimeout).toBe(2000);
   });
 });
