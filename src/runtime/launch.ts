@@ -20,6 +20,27 @@ import { phaseTimer, type PhaseMark } from '../internal/phases.js';
 /** One line per start phase (keeper, image lookup, state dirs, /etc/passwd, CREATE, …): DEBUG=slipway:start. */
 const phaseLog = logger('start');
 
+/** Files read from stored layers, by layer stack and path (at most {@link LAYER_FILES_KEPT}, oldest dropped first). */
+const layerFiles = new Map<string, Promise<string>>();
+const LAYER_FILES_KEPT = 64;
+
+/**
+ * A small file of a stack of stored layers (`''` when absent). Stored layers never change (a chain id names their
+ * content, a snapshot's too), so each is read once per process: every start of an image read /etc/passwd and
+ * /etc/group again, ~10 lstat and 2 reads.
+ */
+function layerFile(lowers: readonly string[], path: string): Promise<string> {
+  const key = `${path}\0${lowers.join('\0')}`;
+  let text = layerFiles.get(key);
+  if (!text) {
+    text = readFromLayers(lowers, path).then((t) => t ?? '');
+    text.catch(() => layerFiles.delete(key));
+    layerFiles.set(key, text);
+    if (layerFiles.size > LAYER_FILES_KEPT) layerFiles.delete(layerFiles.keys().next().value!);
+  }
+  return text;
+}
+
 let tools: Promise<boolean> | undefined;
 /** Whether slirp4netns or pasta is installed (looked up once per process). */
 function outboundTools(): Promise<boolean> {
@@ -133,8 +154,8 @@ async function create(
   const lowers = [...(plan.snapshotLayer ? [plan.snapshotLayer] : []), ...image.layers.map((l) => l.dir!).reverse()];
   const hostname = plan.hostname ?? id.slice(0, 12);
   const proc = buildProcessSpec(image.config, plan, { HOSTNAME: hostname });
-  const passwd = (await readFromLayers([upper, ...lowers], 'etc/passwd')) ?? '';
-  const group = (await readFromLayers([upper, ...lowers], 'etc/group')) ?? '';
+  // The upper dir was just made (empty): the image's (and a snapshot's) layers alone decide.
+  const [passwd, group] = await Promise.all([layerFile(lowers, 'etc/passwd'), layerFile(lowers, 'etc/group')]);
   const user = resolveUser(proc.user, passwd, group);
   if (!proc.env.some((e) => e.startsWith('HOME='))) proc.env.push(`HOME=${user.home}`);
   mark('process spec and user');

@@ -69,9 +69,15 @@ export async function startSlirp4netns(bin: string, pid: number, o: Slirp4netnsO
   };
 }
 
+/** Binaries found executable (once is enough: the lookup that found the tool is once per process too). */
+const executable = new Set<string>();
+
 async function isExecutable(p: string): Promise<boolean> {
+  if (executable.has(p)) return true;
   const { access, constants } = await import('node:fs/promises');
-  return access(p, constants.X_OK).then(() => true, () => false);
+  const ok = await access(p, constants.X_OK).then(() => true, () => false);
+  if (ok) executable.add(p);
+  return ok;
 }
 
 /** util-linux unshare(1) (undefined when missing: slirp4netns then starts as before, and says why). */
