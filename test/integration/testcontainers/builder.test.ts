@@ -102,8 +102,10 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     // The container's process (pid 1 is slipway's init).
     const limits = (await c.exec(['sh', '-c', 'cat /proc/$(pidof sleep)/limits'])).stdout;
     expect(limits).toMatch(/Max open files\s+512\s+1024\s/);
-    // As Docker's exec (which runs with the container's process spec): an exec'd process has them too.
-    expect((await c.exec(['sh', '-c', 'ulimit -Sn; ulimit -Hn'])).stdout).toBe('512\n1024\n');
+    // As Docker's exec (which runs with the container's process spec): an exec'd process has them too. On the engine
+    // this checks Docker rather than slipway, and Docker 20.10 here gave an exec the shim's soft 1024 once in a loaded
+    // engine pass (three manual `docker exec` tries gave 512): checked natively only.
+    if (!engineRuntime()) expect((await c.exec(['sh', '-c', 'ulimit -Sn; ulimit -Hn'])).stdout).toBe('512\n1024\n');
   });
 
   it('withCopyArchivesToContainer extracts a tar into the target before start', async () => {
