@@ -20,6 +20,7 @@ FILES=(
   test/integration/engine/engine-ps.test.ts
   test/integration/engine/engine-pull.test.ts
   test/integration/engine/engine-tls.test.ts
+  test/integration/engine/engine-reaper.test.ts
   test/integration/container/lifecycle.test.ts
   test/integration/container/volumes.test.ts
   test/integration/container/healthcheck.test.ts

@@ -10,8 +10,8 @@ import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, runStrat
 const log = logger('start');
 const LAST_LOG_LINES = 30;
 
-/** The address published ports are reached on. Override with SLIPWAY_HOST. */
-export function clientHost(): string { return process.env.SLIPWAY_HOST || '127.0.0.1'; }
+/** The address published ports are reached on: SLIPWAY_HOST, else the runtime's (an engine's host), else 127.0.0.1. */
+export function clientHost(rt?: { clientHost?: string | undefined }): string { return process.env.SLIPWAY_HOST || rt?.clientHost || '127.0.0.1'; }
 
 /** Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. */
 export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
@@ -32,7 +32,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
     if (snap) log('%s snapshot plan %d ms, launch %d ms', rt.name, Math.round(tPlan - t0), Math.round(performance.now() - tPlan));
     const strategy = (options.waitStrategy as WaitStrategy | undefined) ?? defaultStrategy(rt, options);
     const snapshotStrategy = (options.snapshot && options.snapshot.waitStrategy) || strategy;
-    const host = clientHost();
+    const host = clientHost(rt);
     const ready = (s: WaitStrategy, since: Date | undefined, sig?: AbortSignal) => waitReady(rt, options, s, host, since, sig);
     const current = fromSnapshot ? { current: { key: snap.key, created: false, layerDir: fromSnapshot } } : snap ? {} : undefined;
     const started = new StartedContainer(rt, { host, options, ready: (since) => ready(snap ? snapshotStrategy : strategy, since), snapshot: current });

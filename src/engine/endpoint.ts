@@ -121,3 +121,28 @@ export function engineCandidates(host: DiscoveryHost): EngineEndpoint[] {
   }
   return out;
 }
+
+/** Whether `host` names this machine's loopback (`127.0.0.0/8`, `::1`, `localhost`). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** A TCP engine on another machine: its published ports and its reaper are reached there, not on this machine's loopback. */
+export function isRemoteEngine(e: EngineEndpoint): boolean {
+  return e.kind === 'tcp' && !isLoopbackHost(e.host);
+}
+
+/**
+ * The address this process reaches an engine's published ports on, by testcontainers' rules: an override
+ * (`SLIPWAY_HOST`, `TESTCONTAINERS_HOST_OVERRIDE`); a TCP engine's own host (`DOCKER_HOST=tcp://build-box:2376` →
+ * `build-box`); inside a container (`/.dockerenv`, the engine's socket mounted in) the engine's bridge gateway, which
+ * is the engine's host as the container sees it; else this machine's `127.0.0.1`. Docker Desktop, Colima and Rancher
+ * Desktop forward ports published on their VM's loopback to this machine's, so their sockets take the last rule.
+ */
+export function engineClientHost(e: EngineEndpoint, env: NodeJS.ProcessEnv, inContainer: boolean, bridgeGateway: string | undefined): string {
+  const override = env.SLIPWAY_HOST || env.TESTCONTAINERS_HOST_OVERRIDE;
+  if (override) return override;
+  if (e.kind === 'tcp') return e.host;
+  if (inContainer && bridgeGateway) return bridgeGateway;
+  return '127.0.0.1';
+}

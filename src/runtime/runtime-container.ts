@@ -63,6 +63,8 @@ export interface RuntimeContainer {
   readonly hostname: string;
   /** Published ports: key `${containerPort}/${protocol}` → host port. */
   readonly hostPorts: ReadonlyMap<string, number>;
+  /** The address published ports are reached on, when the runtime knows one (an engine's host); else this machine's loopback. */
+  readonly clientHost?: string | undefined;
   readonly imageHealthcheck: { Test?: string[]; Interval?: number } | undefined;
   /** The image config's labels (Docker shows them under the container's, which win). */
   readonly imageLabels: Readonly<Record<string, string>>;

@@ -49,6 +49,8 @@ export interface EngineContainerInit {
   networks: readonly NetworkJoin[];
   /** The engine is on this machine (unix socket): its pids and /proc are ours to read. */
   local: boolean;
+  /** The address published ports are reached on (`engineClientHost`). */
+  host?: string;
   /** Set for a container kept for reuse (`withReuse()`): whether an earlier start made it. */
   reused?: boolean;
   /** Gives back this process's claim on the container's name (`runtime/container-names.ts`); called once, at removal or release. */
@@ -60,6 +62,7 @@ export class EngineContainer implements RuntimeContainer {
   readonly name: string;
   readonly hostname: string;
   readonly logPath: string;
+  readonly clientHost: string | undefined;
   readonly imageHealthcheck: { Test?: string[]; Interval?: number } | undefined;
   readonly imageLabels: Readonly<Record<string, string>>;
   readonly #client: EngineClient;
@@ -82,6 +85,7 @@ export class EngineContainer implements RuntimeContainer {
 
   constructor(init: EngineContainerInit) {
     this.#init = init;
+    this.clientHost = init.host;
     this.#client = init.client;
     this.id = init.id;
     this.name = init.name;

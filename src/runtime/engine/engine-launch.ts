@@ -101,6 +101,15 @@ export function clampUlimits(ulimits: LaunchPlan['ulimits'], limitsText: string 
   }));
 }
 
+/**
+ * Ports published on this machine's loopback by default (`127.0.0.1`) are published on every address of the engine's
+ * host when this process reaches them elsewhere (a remote engine, or from inside a container through the bridge
+ * gateway), as testcontainers does: the engine's loopback is not reachable from here.
+ */
+export function publishedFor(ports: LaunchPlan['ports'], bindIp: string | undefined): LaunchPlan['ports'] {
+  return bindIp ? ports.map((p) => (p.hostIp === '127.0.0.1' ? { ...p, hostIp: bindIp } : p)) : ports;
+}
+
 /** Creates and starts a container in the engine (not yet waited for). */
 export async function launchEngineContainer(
   plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal,
@@ -118,7 +127,7 @@ export async function launchEngineContainer(
   const releaseName = reuse ? reuse.releaseName : plan.name !== undefined ? claimOwnName(plan.name) : undefined;
   const created = await s.client.call<{ Id: string }>('POST', '/containers/create', {
     query: { name, platform: plan.platform }, signal,
-    body: engineCreateBody({ ...plan, ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) }, image.name, reuse?.labels ?? s.labels, s.id),
+    body: engineCreateBody({ ...plan, ports: publishedFor(plan.ports, s.bindIp), ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) }, image.name, reuse?.labels ?? s.labels, s.id),
   }).catch((err: unknown) => {
     releaseName?.();
     if (hasStatus(err, 409)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} already exists in the engine`, { cause: err, hint: 'choose another withName() or remove the other container first' });
@@ -127,7 +136,7 @@ export async function launchEngineContainer(
   });
   const c = new EngineContainer({
     client: s.client, id: created.Id, name, hostname: plan.hostname ?? created.Id.slice(0, 12),
-    logPath: join(s.dir, `${created.Id.slice(0, 12)}.log`), imageConfig: image.config, networks: plan.networks, local: endpoint.kind === 'unix',
+    logPath: join(s.dir, `${created.Id.slice(0, 12)}.log`), imageConfig: image.config, networks: plan.networks, local: endpoint.kind === 'unix', host: s.host,
     ...(reuse ? { reused: false } : {}), releaseName,
   });
   try {

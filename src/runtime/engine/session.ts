@@ -1,14 +1,21 @@
 /**
- * One engine session per process: the client, the session id every resource is labelled with, the watchdog that
- * removes them when this process ends, and a private temp dir (the containers' local log files).
+ * One engine session per process: the client, the session id every resource is labelled with, what removes them
+ * when this process ends (the local watchdog, or for a remote engine a reaper container on the engine's host), the
+ * address its published ports are reached on, and a private temp dir (the containers' local log files).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SlipwayError } from '../../errors.js';
+import { logger } from '../../internal/debug.js';
 import { EngineClient, type EngineInfo } from '../../engine/client.js';
-import type { EngineEndpoint } from '../../engine/endpoint.js';
+import { engineClientHost, isLoopbackHost, isRemoteEngine, type EngineEndpoint } from '../../engine/endpoint.js';
+import { startReaper } from '../../engine/reaper.js';
 import { SESSION_LABEL, startWatchdog } from '../../engine/watchdog.js';
+import { ensureImage } from './engine-image.js';
+
+const log = logger('engine:session');
 
 /** What every engine resource of this process shares. */
 export interface EngineSession {
@@ -20,8 +27,32 @@ export interface EngineSession {
   labels: Record<string, string>;
   /** This process's private dir (0700) for the containers' log files. */
   dir: string;
-  /** The watchdog's pid. */
+  /** The watchdog's pid (none when a reaper container holds the session). */
   watchdogPid: number | undefined;
+  /** The reaper container's id, when one holds the session (remote engines). */
+  reaperId: string | undefined;
+  /** The address this process reaches the containers' published ports on. */
+  host: string;
+  /** The address ports are published on, on the engine's host: `0.0.0.0` when `host` is not this machine's loopback. */
+  bindIp: string | undefined;
+}
+
+/** The default reaper image: Debian's slim image has perl-base, all the reaper script needs. */
+export const DEFAULT_REAPER_IMAGE = 'debian:bookworm-slim';
+
+/**
+ * Whether a reaper container holds the session: `SLIPWAY_REAPER=auto` (the default: for remote engines, where the
+ * local watchdog cannot be trusted to outlive a lost machine), `on` or `off` (the watchdog only).
+ * @throws SlipwayError `ERR_CONFIG` for another value
+ */
+export function reaperWanted(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv): boolean {
+  const v = (env.SLIPWAY_REAPER ?? 'auto').trim().toLowerCase() || 'auto';
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  if (v === 'auto') return isRemoteEngine(endpoint);
+  throw new SlipwayError('ERR_CONFIG', `invalid SLIPWAY_REAPER: ${JSON.stringify(env.SLIPWAY_REAPER)}; allowed: "auto", "on" or "off"`, {
+    hint: 'auto starts a reaper container for remote engines only; on for every engine; off keeps the local watchdog only',
+  });
 }
 
 let current: Promise<EngineSession> | undefined;
@@ -32,13 +63,48 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
     const client = new EngineClient(endpoint);
     const info = await client.info();
     const id = randomBytes(8).toString('hex');
+    sweepStaleDirs();
     const dir = mkdtempSync(join(tmpdir(), `slipway-engine-${process.pid}-`));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const watchdog = startWatchdog(endpoint, info.api, id, dir);
-    return { client, info, id, labels: { [SESSION_LABEL]: id, 'org.slipway.pid': String(process.pid) }, dir, watchdogPid: watchdog.pid };
+    const inContainer = existsSync('/.dockerenv');
+    const gateway = inContainer && endpoint.kind === 'unix' ? await bridgeGateway(client) : undefined;
+    const host = engineClientHost(endpoint, process.env, inContainer, gateway);
+    const bindIp = isLoopbackHost(host) ? undefined : '0.0.0.0';
+    const labels = { [SESSION_LABEL]: id, 'org.slipway.pid': String(process.pid) };
+    let reaperId: string | undefined;
+    let watchdogPid: number | undefined;
+    if (reaperWanted(endpoint, process.env)) {
+      const image = await ensureImage(client, process.env.SLIPWAY_REAPER_IMAGE || DEFAULT_REAPER_IMAGE, {});
+      const reaper = await startReaper(client, { image: image.name, bindIp: bindIp ?? '127.0.0.1', host, session: id, sessionLabel: SESSION_LABEL });
+      reaperId = reaper.containerId;
+    } else {
+      watchdogPid = startWatchdog(endpoint, info.api, id, dir).pid;
+    }
+    log('session %s: ports reached on %s%s', id, host, reaperId ? `, reaper ${reaperId.slice(0, 12)}` : `, watchdog ${watchdogPid}`);
+    return { client, info, id, labels, dir, watchdogPid, reaperId, host, bindIp };
   })();
   current.catch(() => { current = undefined; });
   return current;
+}
+
+/** The gateway of the engine's default bridge: the engine's host as a container on it sees it. */
+async function bridgeGateway(client: EngineClient): Promise<string | undefined> {
+  try {
+    const n = await client.call<{ IPAM?: { Config?: { Gateway?: string }[] } }>('GET', '/networks/bridge');
+    return n.IPAM?.Config?.find((c) => c.Gateway)?.Gateway;
+  } catch { return undefined; }
+}
+
+/** Log dirs of sessions whose process is gone (a SIGKILL with a reaper, which cannot reach this machine's files). */
+function sweepStaleDirs(): void {
+  try {
+    for (const name of readdirSync(tmpdir())) {
+      const pid = Number(/^slipway-engine-(\d+)-/.exec(name)?.[1]);
+      if (!pid || pid === process.pid) continue;
+      try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
+      try { rmSync(join(tmpdir(), name), { recursive: true, force: true }); } catch { /* another user's */ }
+    }
+  } catch { /* best effort */ }
 }
 
 /** The session if one was made (volume removal must not start one). */
