@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
@@ -67,7 +67,10 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
     const dir = mkdtempSync(join(tmpdir(), `slipway-engine-${process.pid}-`));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const inContainer = existsSync('/.dockerenv');
-    const gateway = inContainer && endpoint.kind === 'unix' ? await bridgeGateway(client) : undefined;
+    // Inside a container, the bridge gateway is the engine's host, unless the engine runs in this very network
+    // namespace (a dockerd inside this container: the gateway is then one of our own addresses, and 127.0.0.1 reaches it).
+    const gw = inContainer && endpoint.kind === 'unix' ? await bridgeGateway(client) : undefined;
+    const gateway = gw && !ownAddresses().has(gw) ? gw : undefined;
     const host = engineClientHost(endpoint, process.env, inContainer, gateway);
     const bindIp = isLoopbackHost(host) ? undefined : '0.0.0.0';
     const labels = { [SESSION_LABEL]: id, 'org.slipway.pid': String(process.pid) };
@@ -85,6 +88,10 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
   })();
   current.catch(() => { current = undefined; });
   return current;
+}
+
+function ownAddresses(): Set<string> {
+  return new Set(Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)));
 }
 
 /** The gateway of the engine's default bridge: the engine's host as a container on it sees it. */
