@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
@@ -70,7 +71,7 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
     // Inside a container, the bridge gateway is the engine's host, unless the engine runs in this very network
     // namespace (a dockerd inside this container: the gateway is then one of our own addresses, and 127.0.0.1 reaches it).
     const gw = inContainer && endpoint.kind === 'unix' ? await bridgeGateway(client) : undefined;
-    const gateway = gw && !ownAddresses().has(gw) ? gw : undefined;
+    const gateway = gw && !(await isOwnAddress(gw)) ? gw : undefined;
     const host = engineClientHost(endpoint, process.env, inContainer, gateway);
     const bindIp = isLoopbackHost(host) ? undefined : '0.0.0.0';
     const labels = { [SESSION_LABEL]: id, 'org.slipway.pid': String(process.pid) };
@@ -90,8 +91,13 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
   return current;
 }
 
-function ownAddresses(): Set<string> {
-  return new Set(Object.values(networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address)));
+/** Whether `ip` is assigned here, whatever its link's state (a bind succeeds; os.networkInterfaces() omits links that are down). */
+function isOwnAddress(ip: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(0, ip, () => srv.close(() => resolve(true)));
+  });
 }
 
 /** The gateway of the engine's default bridge: the engine's host as a container on it sees it. */
