@@ -7,6 +7,9 @@ import {
 import { parsePortSpec, type ContainerOptions } from './container-options.js';
 import { commitContainer } from '../build/commit.js';
 import type { SnapshotInfo } from './snapshot.js';
+import { logger } from '../internal/debug.js';
+
+const log = logger('start');
 
 export type { ExecOptions, ExecResult, ExitInfo };
 
@@ -290,8 +293,11 @@ export class StartedContainer implements AsyncDisposable {
     }
     this.#stopped = undefined;
     const since = new Date();
+    const t0 = performance.now();
     await this.#rt.rebootFrom(snap.layerDir, 0);
+    const t1 = performance.now();
     await this.#ready?.(since);
+    log('%s reset: reboot %d ms, ready %d ms later', this.name, Math.round(t1 - t0), Math.round(performance.now() - t1));
   }
 
   /** Stops the container (if running) and deletes everything it had. Idempotent. */
