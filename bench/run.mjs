@@ -6,7 +6,7 @@
 // warm-up rounds discarded.
 //
 // Options:
-//   --only <ids>   comma-separated scenario ids or numbers (pull,run,ready,stop,parallel,ports,memory,cycles,build,compose,snapshot)
+//   --only <ids>   comma-separated scenario ids or numbers (pull,run,ready,stop,parallel,ports,memory,cycles,build,compose,snapshot,inside)
 //   --runs N       samples per subject (scenario 8: cycles)
 //   --quick        fewer samples and smaller transfers, for a smoke run
 //   --verbose      print every sample as it is taken
@@ -17,7 +17,7 @@ import { machineFacts } from './lib/machine.mjs';
 import { addRatios, formatTable, skippedRow } from './lib/report.mjs';
 import { Skip } from './lib/proc.mjs';
 
-const SCENARIOS = ['pull', 'run', 'ready', 'stop', 'parallel', 'ports', 'memory', 'cycles', 'build', 'compose', 'snapshot'];
+const SCENARIOS = ['pull', 'run', 'ready', 'stop', 'parallel', 'ports', 'memory', 'cycles', 'build', 'compose', 'snapshot', 'inside'];
 
 function parseArgs(argv) {
   const opts = { quick: false, verbose: false, runs: undefined, only: undefined };
@@ -37,7 +37,7 @@ function parseArgs(argv) {
       opts.only = value().split(',').map((s) => {
         const n = Number(s);
         const id = Number.isInteger(n) ? SCENARIOS[n - 1] : s;
-        if (!SCENARIOS.includes(id)) throw new Error(`--only: unknown scenario '${s}' (one of ${SCENARIOS.join(', ')} or 1-11)`);
+        if (!SCENARIOS.includes(id)) throw new Error(`--only: unknown scenario '${s}' (one of ${SCENARIOS.join(', ')} or 1-12)`);
         return id;
       });
     } else if (a === '--help' || a === '-h') {
