@@ -6,6 +6,7 @@ import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
 import { isModuleDefaultSnapshot, makeSnapshot, planSnapshot, type SnapshotOptions } from './snapshot.js';
 import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, runStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
+import { sinceNextMillisecond } from './log-since.js';
 
 const log = logger('start');
 const LAST_LOG_LINES = 30;
@@ -44,7 +45,7 @@ export async function startContainer(options: ContainerOptions, signal?: AbortSi
         const t1 = performance.now();
         const record = await makeSnapshot(started, rt, options, snap, signal);
         const layerDir = snap.snapshots.layerDir(record);
-        const since = new Date();
+        const since = sinceNextMillisecond();
         await rt.rebootFrom(layerDir, options.stopTimeout);
         current!.current = { key: snap.key, created: true, layerDir };
         await ready(snapshotStrategy, since, signal);

@@ -8,6 +8,7 @@ import { parsePortSpec, type ContainerOptions } from './container-options.js';
 import { commitContainer } from '../build/commit.js';
 import type { SnapshotInfo } from './snapshot.js';
 import { logger } from '../internal/debug.js';
+import { sinceNextMillisecond } from './log-since.js';
 
 const log = logger('start');
 
@@ -260,7 +261,7 @@ export class StartedContainer implements AsyncDisposable {
   async restart(opts: { timeout?: number } = {}): Promise<void> {
     this.#checkNotRemoved();
     this.#stopped = undefined;
-    const since = new Date();
+    const since = sinceNextMillisecond();
     await this.#rt.restart(opts.timeout ?? this.stopTimeout);
     await this.#ready?.(since);
   }
@@ -292,7 +293,7 @@ export class StartedContainer implements AsyncDisposable {
       });
     }
     this.#stopped = undefined;
-    const since = new Date();
+    const since = sinceNextMillisecond();
     const t0 = performance.now();
     await this.#rt.rebootFrom(snap.layerDir, 0);
     const t1 = performance.now();
