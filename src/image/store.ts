@@ -7,12 +7,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { openSync, closeSync, statfsSync } from 'node:fs';
+import { openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { syncFileWriter, type BlobWriter } from './sync-file-writer.js';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import { ensurePrivateDir } from '../internal/private-dir.js';
+import { freeSpaceOf } from '../internal/disk-space.js';
 import { configValue } from '../config/index.js';
 import { funlock, tryFlock } from './syscalls.js';
 
@@ -343,9 +344,7 @@ export function isDiskFull(e: unknown): boolean {
 export function storeFullError(storeRoot: string, what: string, cause: unknown): SlipwayError {
   let free = '';
   try {
-    const st = statfsSync(storeRoot);
-    const mib = (blocks: number): string => `${Math.floor((blocks * st.bsize) / (1 << 20))} MiB`;
-    free = `; its filesystem has ${mib(st.bavail)} free of ${mib(st.blocks)}`;
+    free = `; its filesystem has ${freeSpaceOf(storeRoot)}`;
   } catch {
     /* the hint still names the directory */
   }

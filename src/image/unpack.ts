@@ -22,6 +22,7 @@ import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import type { BlobWriter } from './store.js';
 import { isDiskFull, removeTree } from './store.js';
+import { isZeros } from '../internal/disk-space.js';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, SyscallError } from './syscalls.js';
 
 const debug = logger('image:unpack');
@@ -559,14 +560,4 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     throw e;
   }
-}
-
-const ZEROS = Buffer.alloc(1 << 16);
-
-function isZeros(chunk: Buffer): boolean {
-  for (let off = 0; off < chunk.length; off += ZEROS.length) {
-    const n = Math.min(ZEROS.length, chunk.length - off);
-    if (!chunk.subarray(off, off + n).equals(ZEROS.subarray(0, n))) return false;
-  }
-  return true;
 }

@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer';
-import { constants, statfsSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { lstat, lutimes, mkdir, open, symlink, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { SlipwayError, invalidArgument } from '../errors.js';
+import { freeSpaceOf, isZeros } from '../internal/disk-space.js';
 
 /** One entry copied out of a container, as {@link extractToHost} needs it. */
 export interface ExtractEntry {
@@ -169,8 +170,6 @@ async function makeFile(parent: FileHandle, name: Buffer, e: ExtractEntry, ctx: 
   }
 }
 
-const ZEROS = Buffer.alloc(1 << 20);
-
 /**
  * A file's content; chunks of zeros are skipped, not written, so a sparse file (a container's `truncate -s 1T`) stays
  * sparse on the host instead of filling its disk (Docker's `docker cp` writes every zero).
@@ -180,8 +179,7 @@ async function writeContent(h: FileHandle, e: ExtractEntry): Promise<void> {
   if (!e.contentStream) return;
   let at = 0;
   for await (const chunk of e.contentStream) {
-    const zero = chunk.length <= ZEROS.length && chunk.equals(ZEROS.subarray(0, chunk.length));
-    if (!zero) await h.write(chunk, 0, chunk.length, at);
+    if (!isZeros(chunk)) await h.write(chunk, 0, chunk.length, at);
     at += chunk.length;
   }
   await h.truncate(at);
@@ -255,8 +253,7 @@ function writeError(ctx: Ctx, rel: Buffer, p: Buffer, cause: NodeJS.ErrnoExcepti
   if (cause.code !== 'ENOSPC' && cause.code !== 'EDQUOT') return fsError(ctx, rel, 'write', cause);
   let free = '';
   try {
-    const st = statfsSync(dirname(p.toString('latin1')));
-    free = ` (${Math.floor((st.bavail * st.bsize) / (1 << 20))} MiB free of ${Math.floor((st.blocks * st.bsize) / (1 << 20))} MiB)`;
+    free = ` (${freeSpaceOf(dirname(p.toString('latin1')))})`;
   } catch {
     /* the message still names the file */
   }
