@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { SlipwayError } from '../errors.js';
+import { tarEntry } from '../internal/tar-entry.js';
 import { MediaType } from './manifest.js';
 import { outgoingImage, type OutgoingImage, type StoredImageOptions } from './outgoing.js';
 import { familiarString, parseReference } from './reference.js';
@@ -143,16 +144,11 @@ async function writeOciLayout(img: OutgoingImage, dir: string, tag: string): Pro
 }
 
 /** Writes one tar entry, streaming a file or a buffer, and resolves when the pack has taken it. */
-function entry(p: Pack, name: string, from: { bytes: Buffer } | { file: string; size: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const header = { name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
-    if ('bytes' in from) {
-      p.entry({ ...header, size: from.bytes.length }, from.bytes, (err) => (err ? reject(err) : resolve()));
-      return;
-    }
-    const sink = p.entry({ ...header, size: from.size }, (err) => (err ? reject(err) : resolve()));
-    pipeline(createReadStream(from.file, { highWaterMark: 1 << 20 }), sink).catch(reject);
-  });
+async function entry(p: Pack, name: string, from: { bytes: Buffer } | { file: string; size: number }): Promise<void> {
+  const header = { name, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0, uname: '', gname: '' };
+  if ('bytes' in from) return tarEntry(p, { ...header, size: from.bytes.length }, from.bytes).done;
+  const { sink, done } = tarEntry(p, { ...header, size: from.size });
+  await Promise.all([pipeline(createReadStream(from.file, { highWaterMark: 1 << 20 }), sink), done]);
 }
 
 async function writeDockerArchive(img: OutgoingImage, file: string, signal?: AbortSignal): Promise<string> {
@@ -166,7 +162,7 @@ async function writeDockerArchive(img: OutgoingImage, file: string, signal?: Abo
   try {
     const dirs = ['blobs/', 'blobs/sha256/'];
     for (const d of dirs) {
-      await new Promise<void>((resolve, reject) => p.entry({ name: d, type: 'directory', mode: 0o755, mtime: new Date(0) }, (err) => (err ? reject(err) : resolve())));
+      await tarEntry(p, { name: d, type: 'directory', mode: 0o755, mtime: new Date(0) }).done;
     }
     const blob = (digest: string): string => `blobs/sha256/${digest.slice(7)}`;
     const seen = new Set<string>();

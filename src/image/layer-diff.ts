@@ -16,6 +16,7 @@ import { pack as tarPack, type Header } from 'tar-stream';
 /** A tar header as the layer writer takes it (`mtime`, names and size are filled in). */
 export type Headers = Partial<Header> & { name: string };
 import { SlipwayError } from '../errors.js';
+import { tarEntry } from '../internal/tar-entry.js';
 import { lgetxattr } from './syscalls.js';
 
 /** Options for {@link diffUpperDir}. */
@@ -209,9 +210,8 @@ export class LayerWriter {
   /** Adds one entry (`content` for regular files). */
   add(h: Headers, content?: Buffer): Promise<void> {
     this.#entries++;
-    return new Promise((resolve, reject) => {
-      this.#pack.entry({ mtime: this.#mtime, uname: '', gname: '', ...h, ...(h.type === 'file' || h.type === undefined ? { size: content?.length ?? 0 } : {}) }, content ?? Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
-    });
+    const size = h.type === 'file' || h.type === undefined ? { size: content?.length ?? 0 } : {};
+    return tarEntry(this.#pack, { mtime: this.#mtime, uname: '', gname: '', ...h, ...size }, content ?? Buffer.alloc(0)).done;
   }
 
   /**
@@ -220,11 +220,7 @@ export class LayerWriter {
    */
   async addFile(h: Headers, size: number, chunks: AsyncIterable<Buffer>): Promise<void> {
     this.#entries++;
-    let done!: Promise<void>;
-    const entry = this.#pack.entry({ mtime: this.#mtime, uname: '', gname: '', ...h, type: 'file', size }, (err) => { settle(err); });
-    let settle!: (err?: Error | null) => void;
-    done = new Promise<void>((resolve, reject) => { settle = (err) => (err ? reject(err) : resolve()); });
-    done.catch(() => {});
+    const { sink: entry, done } = tarEntry(this.#pack, { mtime: this.#mtime, uname: '', gname: '', ...h, type: 'file', size });
     try {
       for await (const c of chunks) {
         if (!entry.write(c)) await Promise.race([once(entry, 'drain'), done]);
@@ -233,7 +229,7 @@ export class LayerWriter {
       entry.destroy(e as Error);
       throw e;
     }
-    (entry as unknown as NodeJS.WritableStream).end();
+    entry.end(undefined);
     await done;
   }
 

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { SlipwayError } from '../errors.js';
+import { tarEntry, type TarEntry } from '../internal/tar-entry.js';
 import type { CopiedEntry, CopyEntry } from './runtime-container.js';
 
 /**
@@ -30,13 +31,13 @@ async function* tarChunks(entries: AsyncIterable<CopiedEntry>, source: string): 
       if (stopped) return;
       const name = text(e.relPath, e.path, source);
       const header = { name, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime ?? new Date() };
-      await new Promise<void>((resolve, reject) => {
-        const done = (err?: Error | null) => (err ? reject(err) : resolve());
-        if (e.type === 'directory') pack.entry({ ...header, type: 'directory' }, done);
-        else if (e.type === 'symlink') pack.entry({ ...header, type: 'symlink', linkname: text(e.linkBytes, e.linkTarget ?? '', source) }, done);
-        else if (!e.contentStream) pack.entry({ ...header, type: 'file' }, e.content ?? Buffer.alloc(0), done);
-        else void streamEntry(pack.entry({ ...header, type: 'file', size: e.size ?? 0 }, done), e.contentStream).catch(reject);
-      });
+      if (e.type === 'directory') await tarEntry(pack, { ...header, type: 'directory' }).done;
+      else if (e.type === 'symlink') await tarEntry(pack, { ...header, type: 'symlink', linkname: text(e.linkBytes, e.linkTarget ?? '', source) }).done;
+      else if (!e.contentStream) await tarEntry(pack, { ...header, type: 'file' }, e.content ?? Buffer.alloc(0)).done;
+      else {
+        const { sink, done } = tarEntry(pack, { ...header, type: 'file', size: e.size ?? 0 });
+        await Promise.all([streamEntry(sink, e.contentStream), done]);
+      }
     }
     pack.finalize();
   })().catch((err: Error) => pack.destroy(err));
@@ -48,13 +49,8 @@ async function* tarChunks(entries: AsyncIterable<CopiedEntry>, source: string): 
   }
 }
 
-type TarEntrySink = ReturnType<tar.Pack['entry']>;
-
 /** Writes a large file's chunks into its tar entry as the archive's reader takes them. */
-async function streamEntry(entry: TarEntrySink, chunks: AsyncIterable<Buffer>): Promise<void> {
-  // A failure reaches the archive's reader through the pack (destroyed with it); the entry's own
-  // 'error' event, emitted when the pack goes down mid-entry, must not be an unhandled one.
-  entry.on('error', () => {});
+async function streamEntry(entry: TarEntry['sink'], chunks: AsyncIterable<Buffer>): Promise<void> {
   for await (const chunk of chunks) if (!entry.write(chunk)) await once(entry, 'drain');
   entry.end(undefined);
 }
