@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "exec.h"
 #include "files.h"
@@ -147,11 +148,55 @@ static int open_put_target(const char *path, mode_t mode) {
   return -EEXIST;
 }
 
+/* Block size of the hole check: a zero block of a file is skipped, not written, so a sparse file
+ * copied in stays sparse (copyFrom and the layer unpacker keep holes the same way) and a few MiB of
+ * input can no longer become GiBs of zeros in the container's upper dir. */
+#define PUT_BLOCK 4096
+
+static bool all_zero(const uint8_t *p, size_t n) { return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0); }
+
+/* Writes n bytes at *off, leaving zero blocks as holes. Returns 0 or -errno. */
+static int put_write(int fd, const uint8_t *p, size_t n, uint64_t *off) {
+  for (size_t at = 0; at < n;) {
+    size_t len = n - at < PUT_BLOCK ? n - at : PUT_BLOCK;
+    if (!all_zero(p + at, len)) {
+      for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(fd, p + at + done, len - done, (off_t)(*off + done));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -errno;
+        done += (size_t)w;
+      }
+    }
+    at += len;
+    *off += len;
+  }
+  return 0;
+}
+
+/* A PUT of a file that failed after its target was opened: the partly written file goes (a full disk
+ * must not leave a file that looks copied), and a lack of space says what is free where it happened. */
+__attribute__((noreturn)) static void put_file_fail(int out, uint32_t reqid, int fd, const char *path, int err, const char *what) {
+  sw_error e = {0};
+  struct statvfs sv;
+  if ((err == ENOSPC || err == EDQUOT) && fd >= 0 && fstatvfs(fd, &sv) == 0) {
+    unsigned long long unit = sv.f_frsize ? sv.f_frsize : sv.f_bsize;
+    sw_fail(&e, err, "put file %s: %s (%llu MiB free of %llu MiB); the partly written file was removed", path, what,
+            (unsigned long long)sv.f_bavail * unit >> 20, (unsigned long long)sv.f_blocks * unit >> 20);
+  } else {
+    sw_fail(&e, err, "put file %s: %s", path, what);
+  }
+  if (fd >= 0) unlink(path);
+  worker_fail(out, reqid, &e);
+}
+
 void put_worker(int out, uint32_t reqid, void *arg) {
   struct path_job *j = arg;
   sw_error e = {0};
-  uint64_t type = 1, mode = 0644, uid = 0, gid = 0, mtime = 0;
+  uint64_t type = 1, mode = 0644, uid = 0, gid = 0, mtime = 0, want = 0;
   bool has_mtime = spec_get_uint(j->body, j->body_len, T_MTIME, &mtime);
+  /* T_SIZE: the length Node announced; fewer or more bytes (the host file changed while it was read)
+   * fail the PUT instead of leaving a cut or grown file. */
+  bool has_size = spec_get_uint(j->body, j->body_len, T_SIZE, &want);
   spec_get_uint(j->body, j->body_len, T_TYPE, &type);
   spec_get_uint(j->body, j->body_len, T_MODE, &mode);
   spec_get_uint(j->body, j->body_len, T_UID, &uid);
@@ -206,38 +251,38 @@ void put_worker(int out, uint32_t reqid, void *arg) {
     worker_ok(out, reqid);
   }
   cleanup_fd int fd = open_put_target(j->path, (mode_t)mode & 0777);
-  if (fd < 0) errno = -fd;
-  if (fd < 0 || (dlen && write_all(fd, data, dlen) < 0)) {
-    sw_fail(&e, errno, "put file %s", j->path);
+  if (fd < 0) {
+    sw_fail(&e, -fd, "put file %s", j->path);
     worker_fail(out, reqid, &e);
   }
+  uint64_t off = 0;
+  if (dlen && (r = put_write(fd, data, dlen, &off)) < 0) put_file_fail(out, reqid, fd, j->path, -r, "write");
   if (j->chunked) {
-    /* The content streams in on fd 0 (DATA frames relayed by the keeper) until EOF. */
-    static uint8_t buf[1 << 16];
+    /* The content streams in on fd 0 (DATA frames relayed by the keeper) until EOF. Whole blocks are
+     * read (short only at EOF), so every block the hole check sees starts at a block boundary. */
+    static uint8_t buf[1 << 18];
     for (;;) {
-      ssize_t n = read(0, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        sw_fail(&e, errno, "put file %s: read content", j->path);
-        worker_fail(out, reqid, &e);
-      }
+      ssize_t n = read_full(0, buf, sizeof buf);
+      if (n < 0) put_file_fail(out, reqid, fd, j->path, (int)-n, "read content");
       if (n == 0) break;
-      int r = write_all(fd, buf, (size_t)n);
-      if (r < 0) {
-        sw_fail(&e, -r, "put file %s", j->path);
-        worker_fail(out, reqid, &e);
-      }
+      if ((r = put_write(fd, buf, (size_t)n, &off)) < 0) put_file_fail(out, reqid, fd, j->path, -r, "write");
+      if ((size_t)n < sizeof buf) break;
     }
   }
-  if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 || fchmod(fd, (mode_t)mode & 07777) < 0) {
-    sw_fail(&e, errno, "put file %s", j->path);
-    worker_fail(out, reqid, &e);
+  if (has_size && off != want) {
+    put_file_fail(out, reqid, fd, j->path, EIO, off < want ? "the content ended early" : "more content than announced");
   }
+  /* The size, for a file that ends in a hole (nothing was written there). */
+  if (ftruncate(fd, (off_t)off) < 0) put_file_fail(out, reqid, fd, j->path, errno, "set the size");
+  if (fchown(fd, (uid_t)uid, (gid_t)gid) < 0 || fchmod(fd, (mode_t)mode & 07777) < 0) put_file_fail(out, reqid, fd, j->path, errno, "set owner and mode");
   if (has_mtime) futimens(fd, times);
   /* Closed before the answer, not at exit: a START or exec of this file right after the OK would otherwise race
-   * this worker's exit and fail with ETXTBSY (a writer still holds the file open). */
+   * this worker's exit and fail with ETXTBSY (a writer still holds the file open). Some file systems report
+   * a lack of space only here. */
   if (close(steal_fd(&fd)) < 0) {
-    sw_fail(&e, errno, "put file %s: close", j->path);
+    int err = errno;
+    if (err == ENOSPC || err == EDQUOT) unlink(j->path);
+    sw_fail(&e, err, "put file %s: close", j->path);
     worker_fail(out, reqid, &e);
   }
   worker_ok(out, reqid);

@@ -143,6 +143,14 @@ export type SlipwayErrorCode =
    */
   | 'ERR_COPY_IDLE'
   /**
+   * A copy into a container ran out of space or quota on the container's file system: its upper dir below the state
+   * dir (as root `/run/slipway` by default, often a small tmpfs), or the volume or bind mount holding the path. The
+   * partly written file is removed.
+   * Fix: Free space there or set `SLIPWAY_STATE_DIR` (`stateDir`) to a file system with room; remove files in the
+   * container; or copy into a volume or bind mount with space.
+   */
+  | 'ERR_COPY_NO_SPACE'
+  /**
    * The image store (`$SLIPWAY_CACHE_DIR`, `$XDG_CACHE_HOME/slipway` or `~/.cache/slipway`) cannot be used: not
    * writable, another owner, a symlink, or a broken entry that cannot be removed.
    * Fix: Set `SLIPWAY_CACHE_DIR` to a directory only you can write, or run `slipway prune --all` and pull again.

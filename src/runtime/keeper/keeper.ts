@@ -787,18 +787,60 @@ export class Keeper {
     await this.#request(FrameType.RMTREE, [tlv.str(Tag.PATH, path)]);
   }
 
-  /** Writes entries into a created or running container (paths resolve inside it, parents are created). */
+  /**
+   * Writes entries into a created or running container (paths resolve inside it, parents are created). A file's
+   * zero blocks stay holes; a file comes whole or not at all.
+   * @throws SlipwayError `ERR_COPY_NO_SPACE` when the container's file system (its upper dir, or the volume or bind
+   *   mount holding the path) has no space or quota left (the partly written file is removed); the source's own
+   *   error when a streamed file cannot be read to its announced size.
+   */
   async putFiles(id: string, entries: AsyncIterable<KeeperFileEntry> | Iterable<KeeperFileEntry>): Promise<void> {
     for await (const e of entries) {
       const fields: Field[] = [tlv.str(Tag.ID, id), tlv.str(Tag.PATH, e.path), tlv.u8(Tag.TYPE, e.type === 'file' ? 1 : e.type === 'directory' ? 2 : 3),
         tlv.u32(Tag.MODE, e.mode), tlv.u32(Tag.UID, e.uid), tlv.u32(Tag.GID, e.gid)];
       if (e.mtime) fields.push(tlv.u64(Tag.MTIME, Math.floor(e.mtime.getTime() / 1000)));
       if (e.type === 'symlink') fields.push(tlv.str(Tag.LINK, e.linkTarget ?? ''));
-      // Small files travel inside the PUT (one frame, one round trip); larger ones are streamed.
+      // Small files travel inside the PUT (one frame, one round trip); larger ones are streamed, a host file in
+      // chunks as it is read (never whole in memory). The size goes along: a source that ends early or grows
+      // fails the PUT rather than leaving a cut file.
       const content = e.type === 'file' ? e.content : undefined;
-      if (content && content.length <= CHUNK) fields.push(tlv.bytes(Tag.DATA, content));
-      await this.#request(FrameType.PUT, fields, undefined, content && content.length > CHUNK ? content : undefined);
+      let input: Uint8Array | AsyncIterable<Uint8Array> | undefined;
+      let sourceError: unknown;
+      if (e.type === 'file' && e.contentStream) {
+        fields.push(tlv.u64(Tag.SIZE, e.size ?? 0));
+        const source = e.contentStream;
+        input = (async function* () {
+          try {
+            yield* source;
+          } catch (err) {
+            sourceError = err;
+          }
+        })();
+      } else if (content && content.length <= CHUNK) fields.push(tlv.bytes(Tag.DATA, content));
+      else if (content) {
+        fields.push(tlv.u64(Tag.SIZE, content.length));
+        input = content;
+      }
+      try {
+        await this.#request(FrameType.PUT, fields, undefined, input);
+      } catch (err) {
+        if (sourceError) throw sourceError;
+        if (KeeperError.isKind(err, 'files') && (err.errnoName === 'ENOSPC' || err.errnoName === 'EDQUOT')) throw this.#noSpace(e.path, err);
+        throw err;
+      }
+      if (sourceError) throw sourceError;
     }
+  }
+
+  /** A PUT that found no space: what was free where, and how to make room. */
+  #noSpace(path: string, err: KeeperError): SlipwayError {
+    const free = /\((\d+ MiB free of \d+ MiB)\)/.exec(err.stage)?.[1];
+    const what = err.errnoName === 'EDQUOT' ? 'the disk quota is used up' : 'no space left';
+    return new SlipwayError('ERR_COPY_NO_SPACE', `copy into the container: ${path}: ${what} on the container's file system${free ? ` (${free})` : ''}; the partly written file was removed`, {
+      cause: err,
+      hint: `a container's files live in its upper dir below the state dir (${this.stateDir}; the \`stateDir\` setting, SLIPWAY_STATE_DIR: as root /run/slipway, often a small tmpfs): ` +
+        'free space there or point the setting at a file system with room, remove files in the container, or copy into a volume or bind mount with space (a path in one fills that one)',
+    });
   }
 
   /**
