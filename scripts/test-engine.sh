@@ -51,6 +51,7 @@ FILES=(
   test/integration/testcontainers/wait-strategies.upstream.test.ts
   test/integration/container/network.test.ts
   test/integration/container/user-network.test.ts
+  test/integration/container/copy-from.test.ts
 )
 
 if ! command -v dockerd >/dev/null; then

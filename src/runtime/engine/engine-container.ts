@@ -7,12 +7,13 @@ import { constants as osConstants } from 'node:os';
 import { open, rm, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import tar from 'tar-stream';
 import { SlipwayError, unsupported } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { demultiplex, Demuxer } from '../../engine/demux.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { tarOfEntries } from '../copy-archive.js';
+import { idleBounded } from '../copy-idle.js';
+import { readTar, TarReadError } from '../../internal/tar-read.js';
 import type { Image } from '../../image/pull.js';
 import type { LayerDiff } from '../../image/layer-diff.js';
 import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime-container.js';
@@ -75,6 +76,8 @@ export class EngineContainer implements RuntimeContainer {
   #logsDrained = true;
   #lastLogTime = '';
   #logAbort = new AbortController();
+  /** Aborted by remove(): ends every archive GET of the container still open. */
+  readonly #copyAbort = new AbortController();
   #log: FileHandle | undefined;
   #removed: Promise<void> | undefined;
   /**
@@ -238,32 +241,55 @@ export class EngineContainer implements RuntimeContainer {
       .catch((err: unknown) => { throw this.#notRunning(err); });
   }
 
-  async *copyOut(path: string): AsyncIterable<CopiedEntry> {
+  copyOut(path: string): AsyncIterable<CopiedEntry> {
+    // Bounded by its reader's pace, as natively: an unread archive GET otherwise lasts until the engine gives up on it.
+    return idleBounded(this.#copyOut(path), path, this.name);
+  }
+
+  async *#copyOut(path: string): AsyncGenerator<CopiedEntry> {
+    // Each copy's GET ends when the container is removed: Docker holds a DELETE (force) until every archive
+    // response of the container is written, so an unread copyFrom() stream made remove() wait for the body timeout.
+    const abort = new AbortController();
+    const onRemove = (): void => abort.abort();
+    this.#copyAbort.signal.addEventListener('abort', onRemove, { once: true });
     let body;
     try {
-      ({ body } = await this.#client.stream('GET', `/containers/${this.id}/archive`, { query: { path }, long: true }));
-    } catch (err) {
-      if (hasStatus(err, 404)) throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `${path} does not exist in container ${this.name}`, { cause: err, hint: 'check the path (exec ls in the container)' });
-      throw this.#notRunning(err);
-    }
-    const extract = tar.extract();
-    body.pipe(extract);
-    const parent = posix.dirname(path);
-    for await (const entry of extract) {
-      const h = entry.header;
-      const name = h.name.replace(/\/+$/, '');
-      const base = { path: posix.join(parent, name), relPath: Buffer.from(name), mode: (h.mode ?? 0o644) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime };
-      if (h.type === 'directory') { entry.resume(); yield { ...base, type: 'directory' }; } else if (h.type === 'symlink') { entry.resume(); yield { ...base, type: 'symlink', linkTarget: h.linkname ?? '', linkBytes: Buffer.from(h.linkname ?? '') }; } else if (h.type === 'file' || h.type === 'contiguous-file') {
-        const size = h.size ?? 0;
-        if (size <= 1 << 20) {
-          const content = Buffer.concat(await collect(entry as unknown as AsyncIterable<Buffer>));
-          yield { ...base, type: 'file', content, size: content.length };
-        } else {
-          yield { ...base, type: 'file', size, contentStream: entry as unknown as AsyncIterable<Buffer> };
-          entry.resume();
+      try {
+        ({ body } = await this.#client.stream('GET', `/containers/${this.id}/archive`, { query: { path }, long: true, signal: AbortSignal.any([abort.signal, this.#copyAbort.signal]) }));
+      } catch (err) {
+        if (hasStatus(err, 404)) throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `${path} does not exist in container ${this.name}`, { cause: err, hint: 'check the path (exec ls in the container)' });
+        throw this.#removedError(err);
+      }
+      const parent = posix.dirname(path);
+      try {
+        // Names stay bytes (readTar): the archive carries the container's names raw, as the keeper hands them over.
+        for await (const e of readTar(body)) {
+          let end = e.name.length;
+          while (end > 1 && e.name[end - 1] === 0x2f) end--;
+          const name = e.name.subarray(0, end);
+          const base = { path: posix.join(parent, name.toString('utf8')), relPath: name, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime: e.mtime };
+          if (e.type === 'directory') yield { ...base, type: 'directory' };
+          else if (e.type === 'symlink') yield { ...base, type: 'symlink', linkTarget: e.linkname.toString('utf8'), linkBytes: e.linkname };
+          else if (e.type === 'file' && e.size <= 1 << 20) {
+            const content = Buffer.concat(await collect(e.content));
+            yield { ...base, type: 'file', content, size: content.length };
+          } else if (e.type === 'file') yield { ...base, type: 'file', size: e.size, contentStream: e.content };
         }
-      } else entry.resume();
+      } catch (err) {
+        throw this.#removedError(err);
+      }
+    } finally {
+      this.#copyAbort.signal.removeEventListener('abort', onRemove);
+      abort.abort();
+      body?.destroy();
     }
+  }
+
+  /** A copy cut by remove() is the native "removed" error; an archive the engine cut short is a copy error. */
+  #removedError(err: unknown): unknown {
+    if (this.#removed) return new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was removed`, { cause: err, hint: 'copy before remove()' });
+    if (err instanceof TarReadError) return new SlipwayError('ERR_RUNTIME', `the engine's archive of container ${this.name} is malformed: ${err.message}`, { cause: err });
+    return this.#notRunning(err);
   }
 
   async rebootFrom(_layerDir: string, _timeoutMs: number): Promise<void> {
@@ -277,6 +303,7 @@ export class EngineContainer implements RuntimeContainer {
   /** Force-removes the container (and its anonymous volumes); idempotent. */
   remove(): Promise<void> {
     this.#removed ??= (async () => {
+      this.#copyAbort.abort();
       await this.#client.call('DELETE', `/containers/${this.id}`, { query: { force: 1, v: 1 } }).catch((err: unknown) => {
         if (!hasStatus(err, 404)) throw err;
       });

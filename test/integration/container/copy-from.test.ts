@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Container, SlipwayError, type StartedContainer } from '../../../src/index.js';
+import { copyOutLimits } from '../../../src/runtime/copy-idle.js';
 import { fixtureRef, helperBuilt, skipUnless, spawnTsChild, userNamespacesAllowed } from '../harness/index.js';
 
 const roots: string[] = [];
@@ -111,6 +112,24 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const { createHash } = await import('node:crypto');
     const sum = (await sh(c, 'md5sum /large')).split(' ')[0];
     expect(createHash('md5').update(await readFile(join(into, 'large'))).digest('hex')).toBe(sum);
+  });
+
+  // On the engine the old code had no bound: the unread GET lasted until the engine gave up on it, and remove() waited for it.
+  it('a stream nobody reads is given up once the idle bound passes: reading it then is ERR_COPY_IDLE', async () => {
+    await sh(c, 'head -c 8000000 /dev/urandom > /idle');
+    copyOutLimits.idleMs = 300;
+    try {
+      const unread = await c.copyFrom('/idle');
+      await new Promise((r) => setTimeout(r, 1500));
+      const err = await untar(unread, () => {}).catch((e: unknown) => e);
+      expect(SlipwayError.is(err, 'ERR_COPY_IDLE')).toBe(true);
+    } finally {
+      copyOutLimits.idleMs = 60_000;
+    }
+    // Later copies run as before.
+    const { into } = await hostDirs();
+    await c.copyFrom('/idle', join(into, 'idle'));
+    expect((await stat(join(into, 'idle'))).size).toBe(8000000);
   });
 
   // On the old code the exited container's copyFrom() crashed the child every time (and the in-flight ones in most runs).
