@@ -21,6 +21,7 @@ FILES=(
   test/integration/engine/engine-pull.test.ts
   test/integration/engine/engine-tls.test.ts
   test/integration/engine/engine-reaper.test.ts
+  test/integration/engine/engine-build-compose.test.ts
   test/integration/container/lifecycle.test.ts
   test/integration/container/volumes.test.ts
   test/integration/container/healthcheck.test.ts
@@ -39,6 +40,9 @@ FILES=(
   test/integration/modules/etcd.test.ts
   test/integration/modules/nats.test.ts
   test/integration/modules/mosquitto.test.ts
+  # Compose over the engine: project network and aliases, named volumes, depends_on conditions, healthchecks, replicas
+  # (names through the engine's DNS), a built service (the engine's builder), failures tearing everything down.
+  test/integration/compose/compose.test.ts
   test/integration/testcontainers/builder.test.ts
   test/integration/testcontainers/compat.test.ts
   test/integration/testcontainers/started-container.test.ts

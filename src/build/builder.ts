@@ -18,9 +18,10 @@ import { ImageStore, isDiskFull, storeFullError } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
 import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
-import { containerIdMapper, layerOwnership, processStateDir, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
+import { buildOnEngine, containerIdMapper, layerOwnership, processStateDir, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
 import { parseDockerignore } from './dockerignore.js';
+import { contextTar } from './context-tar.js';
 import { expandWord, expandWords } from './substitute.js';
 import { contextTree, layerTree, planCopy, type CopyItem, type SourceFile, type SourceTree } from './copy.js';
 import { LayerView } from './layer-view.js';
@@ -199,6 +200,8 @@ function splitStages(instructions: Instruction[]): { globals: Instruction[]; sta
  *   exited non-zero: its code in the message, its last output lines in the details), pull errors for FROM images.
  */
 export async function buildImage(contextDir: string, opts: BuildOptions = {}): Promise<BuildResult> {
+  const onEngine = await buildWithEngine(contextDir, opts);
+  if (onEngine) return onEngine;
   const context = path.resolve(contextDir);
   const ctxStat = await stat(context).catch(() => undefined);
   if (!ctxStat?.isDirectory()) {
@@ -211,6 +214,28 @@ export async function buildImage(contextDir: string, opts: BuildOptions = {}): P
   const ignoreText = await readFile(path.join(context, '.dockerignore'), 'utf8').catch(() => '');
   const builder = new Builder(context, parseDockerfile(text), parseDockerignore(ignoreText), opts);
   return builder.run();
+}
+
+/**
+ * On the engine runtime the engine's builder builds (its store is where containers start from): the context as
+ * `docker build` sends it. RUN secrets have no counterpart in the classic builder's API and are refused.
+ */
+async function buildWithEngine(contextDir: string, opts: BuildOptions): Promise<BuildResult | undefined> {
+  const ref = await buildOnEngine(async () => {
+    if (opts.secrets && Object.keys(opts.secrets).length) {
+      throw new SlipwayError('ERR_UNSUPPORTED', 'build secrets (RUN --mount=type=secret) are not supported on the engine runtime: the engine\'s build API has no way to pass them', {
+        hint: 'build without secrets, or use SLIPWAY_RUNTIME=native',
+      });
+    }
+    const { tar, dockerfile } = await contextTar(contextDir, opts.dockerfile);
+    return {
+      context: tar, dockerfile, tag: opts.tag, buildArgs: opts.buildArgs, target: opts.target, platform: opts.platform,
+      cache: opts.cache, pullPolicy: opts.pullPolicy, signal: opts.signal,
+      onLine: opts.onProgress && ((line) => opts.onProgress!({ type: 'output', stage: '', step: 0, line, stream: 'stdout' })),
+    };
+  });
+  // The engine keeps the image; digests are its image id (no manifest exists until it is pushed).
+  return ref === undefined ? undefined : { ref, digest: '', configDigest: '', cached: 0, executed: 0 };
 }
 
 class Builder {

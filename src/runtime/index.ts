@@ -14,6 +14,7 @@ import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.
 import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
+import { buildOnEngineClient, type EngineBuildRequest } from './engine/engine-build.js';
 import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
@@ -109,6 +110,25 @@ export async function pullOnEngine(ref: string, opts: EnginePullOptions & { time
   const client = new EngineClient(sel.endpoint!);
   try {
     return await pullEngineImage(client, ref, opts);
+  } finally {
+    await client.close();
+  }
+}
+
+export type { EngineBuildRequest } from './engine/engine-build.js';
+
+/**
+ * A build on the engine runtime: the engine's builder (`POST /build`) gets the context `request()` makes, and the
+ * image lands in the engine's store. `undefined` on the native runtime, whose builder writes slipway's store.
+ */
+export async function buildOnEngine(request: () => Promise<EngineBuildRequest>): Promise<string | undefined> {
+  if (nativeBySetting()) return undefined;
+  const sel = await selectRuntime();
+  if (sel.kind === 'native') return undefined;
+  // A build makes no session resources (its intermediate containers are removed by the engine): a client of its own.
+  const client = new EngineClient(sel.endpoint!);
+  try {
+    return await buildOnEngineClient(client, await request());
   } finally {
     await client.close();
   }

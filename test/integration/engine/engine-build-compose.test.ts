@@ -1,0 +1,113 @@
+// Builds and Compose on the engine: Container.fromDockerfile goes to the engine's builder (POST /build, the context
+// as `docker build` sends it), a compose project's resources carry the session label, and kill -9 of the test process
+// removes them (the watchdog).
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+import { Container, SlipwayError } from '../../../src/index.js';
+import { fixtureRef, registry, skipUnless } from '../harness/index.js';
+import { engineAvailable } from './engine-harness.js';
+
+process.env.SLIPWAY_RUNTIME = 'engine';
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+const dirs: string[] = [];
+const images: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const i of images) { try { docker('rmi', '-f', i); } catch { /* already gone */ } }
+});
+function tree(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'slipway-engine-build-'));
+  dirs.push(dir);
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
+  return dir;
+}
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  for (const t0 = Date.now(); !cond();) {
+    if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash scripts/test-engine.sh (or SLIPWAY_ENGINE_TESTS=1 with an engine answering)')('engine backend: builds and compose', () => {
+  it('fromDockerfile builds with the engine\'s builder: .dockerignore, build args, target stage; the image runs there', async () => {
+    const ctx = tree({
+      'Dockerfile': [
+        'ARG BASE', 'FROM ${BASE} AS base', 'ARG GREETING=unset', 'COPY . /ctx/', 'RUN echo "$GREETING" > /greeting',
+        'FROM base AS test', 'RUN echo test-stage > /stage',
+        'FROM base', 'RUN echo final-stage > /stage', '',
+      ].join('\n'),
+      '.dockerignore': 'secret.txt\nlogs\n!logs/keep.log\n',
+      'app.txt': 'app', 'secret.txt': 'must not be sent', 'logs/drop.log': 'x', 'logs/keep.log': 'k',
+    });
+    const tag = `localhost/slipway-engine-build-${process.pid}:test`;
+    images.push(tag);
+    const ref = await Container.fromDockerfile(ctx, { tag, target: 'test', buildArgs: { BASE: fixtureRef('busybox'), GREETING: 'from args' } });
+    expect(ref).toBe(tag);
+    const r = await new Container(ref).withCommand(['sh', '-c', 'cat /greeting /stage; cd /ctx && find . -type f | sort']).run();
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe('from args\ntest-stage\n./.dockerignore\n./Dockerfile\n./app.txt\n./logs/keep.log\n');
+    // No tag: named as natively (localhost/slipway-build:<id prefix>), and in the engine's store.
+    const untagged = await Container.fromDockerfile(ctx, { buildArgs: { BASE: fixtureRef('busybox') } });
+    images.push(untagged);
+    expect(untagged).toMatch(/^localhost\/slipway-build:[0-9a-f]{12}$/);
+    expect((await new Container(untagged).withCommand(['cat', '/stage']).run()).stdout).toBe('final-stage\n');
+  }, 180_000);
+
+  it('a failing RUN is ERR_BUILD_STEP_FAILED with the step\'s output; a missing context is ERR_BUILD_CONTEXT', async () => {
+    const ctx = tree({ Dockerfile: `FROM ${fixtureRef('busybox')}\nRUN echo "the step says why" && exit 3\n` });
+    const err = await Container.fromDockerfile(ctx).catch((e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_BUILD_STEP_FAILED'), String(err)).toBe(true);
+    expect((err as SlipwayError).message).toMatch(/non-zero code: 3/);
+    expect((err as SlipwayError).message).toContain('the step says why');
+    await expect(Container.fromDockerfile(join(ctx, 'nope'))).rejects.toMatchObject({ code: 'ERR_BUILD_CONTEXT' });
+  }, 120_000);
+
+  it('kill -9 during a compose project: the watchdog removes its containers, network and named volume', async () => {
+    const dir = tree({
+      'compose.yml': [
+        'services:',
+        '  db:',
+        `    image: ${registry()}/library/busybox:latest`,
+        '    command: ["sleep", "1000"]',
+        '    volumes: ["data:/data"]',
+        '    healthcheck: { test: ["CMD", "true"], interval: 250ms }',
+        '  app:',
+        `    image: ${registry()}/library/busybox:latest`,
+        '    command: ["sleep", "1000"]',
+        '    depends_on: { db: { condition: service_healthy } }',
+        'volumes:',
+        '  data: {}',
+        '',
+      ].join('\n'),
+    });
+    const script = join(dir, 'child.mts');
+    writeFileSync(script, `
+      import { ComposeEnvironment } from ${JSON.stringify(join(root, 'src/index.ts'))};
+      const env = await new ComposeEnvironment(${JSON.stringify(dir)}).withProjectName('killed-${process.pid}').up();
+      console.log(env.getContainer('app-1').id);
+      setInterval(() => {}, 1000);
+    `);
+    const child = spawn(process.execPath, [join(root, 'node_modules/vite-node/vite-node.mjs'), script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SLIPWAY_RUNTIME: 'engine' } });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+    await waitFor(() => /[0-9a-f]{64}/.test(out), 90_000);
+    const filter = `label=com.docker.compose.project=killed-${process.pid}`;
+    const session = docker('inspect', '-f', '{{index .Config.Labels "org.slipway.session"}}', /[0-9a-f]{64}/.exec(out)![0]);
+    const bySession = `label=org.slipway.session=${session}`;
+    expect(docker('ps', '-aq', '--filter', filter).split('\n')).toHaveLength(2);
+    expect(docker('network', 'ls', '--format', '{{.Name}}', '--filter', bySession)).toBe(`killed-${process.pid}_default`);
+    expect(docker('volume', 'ls', '-q', '--filter', bySession)).not.toBe('');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    await waitFor(() => docker('ps', '-aq', '--filter', filter) === '' && docker('network', 'ls', '-q', '--filter', bySession) === '' && docker('volume', 'ls', '-q', '--filter', bySession) === '', 60_000);
+  }, 150_000);
+});
