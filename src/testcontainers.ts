@@ -10,7 +10,8 @@ export {
   OneShotStartupWaitStrategy, ShellWaitStrategy, StartupCheckStrategy, Wait,
 } from './api/wait/index.js';
 export type { HttpWaitStrategyOptions, StartupCheckContainer, StartupStatus, WaitStrategy } from './api/wait/index.js';
-export type { SnapshotInfo, SnapshotOptions } from './api/snapshot.js';
+export type { SnapshotOptions } from './api/snapshot-options.js';
+export type { SnapshotInfo } from './api/started-container.js';
 export { Network, Network as StartedNetwork } from './testcontainers/network.js';
 export { PullPolicy, type ImagePullPolicy } from './testcontainers/pull-policy.js';
 export { IntervalRetry, RandomUuid, randomUuid, type Retry, type Uuid } from './testcontainers/utils.js';

@@ -10,7 +10,7 @@ import {
 import { CAP_NUMBERS, MIN_MEMORY, parseCpus, parseMemory } from '../runtime/index.js';
 import type { WaitStrategy } from './wait/index.js';
 import type { StartedContainer } from './started-container.js';
-import type { SnapshotOptions } from './snapshot.js';
+import type { SnapshotOptions } from './snapshot-options.js';
 import { Network } from './network.js';
 import { buildImage, type BuildOptions } from '../build/builder.js';
 import { Volume } from './volume.js';

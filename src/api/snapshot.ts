@@ -13,68 +13,6 @@ import type { Image } from '../image/pull.js';
 import { layerOwnership, resolveImage, type FileCopy, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import type { StartedContainer } from './started-container.js';
-import type { WaitStrategy } from './wait/index.js';
-
-/**
- * Options of {@link Container.withSnapshot}.
- * @example
- * import { Container, Wait } from 'slipway';
- * const pg = new Container('postgres:16').withEnv({ POSTGRES_PASSWORD: 'pw' }).expose(5432)
- *   .waitFor(Wait.forLogMessage(/ready to accept connections/, 2))
- *   .withSnapshot({ salt: 'schema-v3', waitStrategy: Wait.forLogMessage(/ready to accept connections/) });
- */
-export interface SnapshotOptions {
-  /** Mixed into the key: change it to make a new snapshot (e.g. when `prepare` or your seed data change). */
-  salt?: string;
-  /**
-   * Runs once, on the start that makes the snapshot, after the wait strategy and before the quiesce (seed data,
-   * migrations): what it writes is in the snapshot. Not part of the key: change `salt` when it changes.
-   */
-  prepare?: (container: StartedContainer) => Promise<void>;
-  /**
-   * Runs before the stop signal when the snapshot is made, to bring the service's files to a consistent state
-   * (e.g. `redis-cli SAVE`). The stop signal (withStopSignal, else the image's StopSignal, else SIGTERM) follows;
-   * the process must then exit with code 0 within the stop timeout, or no snapshot is made.
-   */
-  quiesce?: (container: StartedContainer) => Promise<void>;
-  /**
-   * The wait strategy of starts from the snapshot (the restart right after it is made, later starts, `reset()`,
-   * `restart()`): a service whose first start logs a line twice (init, then the real server) logs it once from a
-   * snapshot. @defaultValue the container's wait strategy
-   */
-  waitStrategy?: WaitStrategy;
-}
-
-const MODULE_DEFAULT = Symbol('slipway.snapshot.moduleDefault');
-
-/**
- * Marks a module's default snapshot (PostgreSQL's, Redis' with initial data): where snapshots are unavailable (the
- * engine runtime) it is skipped, where a snapshot the user asked for is `ERR_UNSUPPORTED`.
- */
-export function moduleDefaultSnapshot(opts: SnapshotOptions): SnapshotOptions {
-  return { ...opts, [MODULE_DEFAULT]: true } as SnapshotOptions;
-}
-
-/** Whether `opts` came from {@link moduleDefaultSnapshot} (kept by `withSnapshot`'s copy: spread copies symbol keys). */
-export function isModuleDefaultSnapshot(opts: SnapshotOptions): boolean {
-  return (opts as Record<symbol, unknown>)[MODULE_DEFAULT] === true;
-}
-
-/**
- * The snapshot a started container runs from ({@link StartedContainer.snapshot}).
- * @example
- * import { Container } from 'slipway';
- * await using c = await new Container('redis:7').expose(6379).withSnapshot().start();
- * c.snapshot?.created; // true on the start that made it, false on starts from it
- */
-export interface SnapshotInfo {
-  /** The snapshot's key (`sha256:…`): image, env, command, entrypoint, user, workdir, files, mount targets, salt. */
-  key: string;
-  /** Whether this start made the snapshot (else it started from one made earlier). */
-  created: boolean;
-  /** The read-only layer dir in the store that the container runs over. */
-  layerDir: string;
-}
 
 /** What `start()` needs to know before launching a container with a snapshot. */
 export interface SnapshotPlan {

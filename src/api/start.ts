@@ -4,7 +4,8 @@ import { configValue } from '../config/index.js';
 import { launchContainer, readLogLines, reuseContainer, runtimeBackend, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
-import { isModuleDefaultSnapshot, makeSnapshot, planSnapshot, type SnapshotOptions } from './snapshot.js';
+import { makeSnapshot, planSnapshot } from './snapshot.js';
+import { isModuleDefaultSnapshot, type SnapshotOptions } from './snapshot-options.js';
 import { HealthCheckWaitStrategy, HostPortWaitStrategy, NoWaitStrategy, runStrategy, type WaitStrategy, type WaitTarget } from './wait/index.js';
 import { sinceNextMillisecond } from './log-since.js';
 

@@ -2,11 +2,10 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {
-  entriesOfArchive, extractToHost, hostEntries, readLogLines, tarOfEntries, type ExecOptions, type ExecResult, type ExitInfo, type RuntimeContainer,
+  entriesOfArchive, extractToHost, hostEntries, readLogLines, tarOfEntries, type ExecOptions, type ExecResult, type ExitInfo, type LaunchPlan, type RuntimeContainer,
 } from '../runtime/index.js';
-import { parsePortSpec, type ContainerOptions } from './container-options.js';
+import { parsePortSpec } from './port-spec.js';
 import { commitContainer } from '../build/commit.js';
-import type { SnapshotInfo } from './snapshot.js';
 import { logger } from '../internal/debug.js';
 import { sinceNextMillisecond } from './log-since.js';
 
@@ -70,6 +69,29 @@ export interface LogStream extends AsyncIterable<string> {
 }
 
 /**
+ * The snapshot a started container runs from ({@link StartedContainer.snapshot}).
+ * @example
+ * import { Container } from 'slipway';
+ * await using c = await new Container('redis:7').expose(6379).withSnapshot().start();
+ * c.snapshot?.created; // true on the start that made it, false on starts from it
+ */
+export interface SnapshotInfo {
+  /** The snapshot's key (`sha256:…`): image, env, command, entrypoint, user, workdir, files, mount targets, salt. */
+  key: string;
+  /** Whether this start made the snapshot (else it started from one made earlier). */
+  created: boolean;
+  /** The read-only layer dir in the store that the container runs over. */
+  layerDir: string;
+}
+
+/**
+ * What a started container keeps of its options: a `ContainerOptions` is one. Structural, so this file needs nothing
+ * of container-options.ts (whose snapshot callbacks take a StartedContainer).
+ * @internal
+ */
+export type StartedOptions = Readonly<LaunchPlan & { labels: Readonly<Record<string, string>>; stopTimeout: number }>;
+
+/**
  * A running (or exited but not yet removed) container. Stop it with `stop()`, or let `await using`
  * do it; `stop()` and `remove()` are idempotent.
  * @example
@@ -80,7 +102,7 @@ export interface LogStream extends AsyncIterable<string> {
  */
 export class StartedContainer implements AsyncDisposable {
   readonly #rt: RuntimeContainer;
-  readonly #options: ContainerOptions;
+  readonly #options: StartedOptions;
   readonly #ready: ((since: Date) => Promise<void>) | undefined;
   readonly host: string;
   private readonly stopTimeout: number;
@@ -92,7 +114,7 @@ export class StartedContainer implements AsyncDisposable {
    * @internal
    * @param ready - runs the wait strategy again on lines logged since the given time (after a restart)
    */
-  constructor(rt: RuntimeContainer, init: { host: string; options: ContainerOptions; ready?: (since: Date) => Promise<void>; snapshot?: { current?: SnapshotInfo } }) {
+  constructor(rt: RuntimeContainer, init: { host: string; options: StartedOptions; ready?: (since: Date) => Promise<void>; snapshot?: { current?: SnapshotInfo } }) {
     this.#snapshot = init.snapshot;
     this.#rt = rt;
     this.#options = init.options;

@@ -1,6 +1,6 @@
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
-import { moduleDefaultSnapshot } from '../api/snapshot.js';
+import { moduleDefaultSnapshot } from '../api/snapshot-options.js';
 import { Wait } from '../api/wait/index.js';
 import { SlipwayError } from '../errors.js';
 import {

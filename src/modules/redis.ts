@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
-import { moduleDefaultSnapshot, type SnapshotOptions } from '../api/snapshot.js';
+import { moduleDefaultSnapshot, type SnapshotOptions } from '../api/snapshot-options.js';
 import { Wait } from '../api/wait/index.js';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import type { ExecOptions, ExecResult, ExitInfo, LogStream, LogsOptions, StartedContainer } from '../api/started-container.js';
 import type { Network } from '../api/network.js';
-import type { SnapshotOptions } from '../api/snapshot.js';
+import type { SnapshotOptions } from '../api/snapshot-options.js';
 import { Wait, type WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';

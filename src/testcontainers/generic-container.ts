@@ -3,7 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { Container } from '../api/container.js';
 import { Network } from '../api/network.js';
 import type { StartedContainer } from '../api/started-container.js';
-import type { SnapshotOptions } from '../api/snapshot.js';
+import type { SnapshotOptions } from '../api/snapshot-options.js';
 import { HealthCheckWaitStrategy, type WaitStrategy } from '../api/wait/index.js';
 import { invalidArgument, unsupported } from '../errors.js';
 import { exposedHostPorts, HOST_ALIAS, type PortSpec } from './host-ports.js';

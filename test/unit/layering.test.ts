@@ -50,4 +50,19 @@ describe('layering', () => {
     visit('testcontainers');
     expect([...seen].filter((f) => /^(vitest|jest|jest-environment)$|^runners\//.test(f))).toEqual([]);
   });
+  it('src/ has no import circle, type-only imports included (a circle of types still ties the files into one unit)', () => {
+    const all = files(SRC).map((f) => relative(SRC, f).replace(/\.ts$/, ''));
+    const edges = new Map(all.map((f) => [f, importsOf(join(SRC, `${f}.ts`)).map((i) => (all.includes(i) ? i : `${i}/index`)).filter((i) => all.includes(i))]));
+    const circles: string[] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (f: string, path: string[]): void => {
+      if (state.get(f) === 'done') return;
+      if (state.get(f) === 'open') { circles.push([...path.slice(path.indexOf(f)), f].join(' → ')); return; }
+      state.set(f, 'open');
+      for (const to of edges.get(f) ?? []) visit(to, [...path, f]);
+      state.set(f, 'done');
+    };
+    for (const f of all) visit(f, []);
+    expect(circles).toEqual([]);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
-import { isModuleDefaultSnapshot, moduleDefaultSnapshot, type SnapshotOptions } from '../../../src/api/snapshot.js';
+import { isModuleDefaultSnapshot, moduleDefaultSnapshot, type SnapshotOptions } from '../../../src/api/snapshot-options.js';
 
 describe("a module's default snapshot", () => {
   it('stays marked through withSnapshot (skipped on the engine runtime), a snapshot the user asks for does not', () => {
