@@ -2,4 +2,4 @@
 export { configFiles, configValue, loadConfig, propertiesValue, PROJECT_CONFIG_NAME } from './load-config.js';
 export type { ConfigSources, LoadedConfig } from './load-config.js';
 export { SETTINGS, SETTING_KEYS } from './settings.js';
-export type { ConfiguredPullPolicy, RuntimeChoice, SettingKey, SlipwayConfig } from './settings.js';
+export type { ConfiguredPullPolicy, ReaperChoice, RuntimeChoice, SettingKey, SlipwayConfig } from './settings.js';

@@ -42,7 +42,30 @@ export interface SlipwayConfig {
   reuse: boolean;
   /** How long a container kept for reuse across runs lives once no process uses it, in ms (the reuse keeper then removes it). */
   reuseIdleTimeout: number;
+  /**
+   * Engine runtime: whether a reaper container (as testcontainers' Ryuk) holds the session instead of the local
+   * watchdog: `auto` (remote engines only), `on` (every engine) or `off` (the watchdog only; testcontainers'
+   * `TESTCONTAINERS_RYUK_DISABLED=true` means this).
+   */
+  reaper: ReaperChoice;
+  /** Engine runtime: the reaper container's image; any image with perl-base (Debian's) runs the reaper script. */
+  reaperImage: string;
+  /**
+   * Engine runtime: how long the reaper waits for the test process to reconnect after its connection dropped before
+   * it removes the session's resources, in ms (Ryuk's `RYUK_RECONNECTION_TIMEOUT`, default 10 s).
+   */
+  reaperReconnectTimeout: number;
+  /**
+   * Engine runtime: the engine's socket as a path on the engine's host, mounted into the reaper container
+   * (testcontainers' `TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE`); `undefined`: the socket slipway talks to when it is
+   * this machine's, else `/var/run/docker.sock` (remote engines, and Docker Desktop, Colima and Rancher Desktop, whose
+   * sockets here are forwards of their VM's).
+   */
+  dockerSocketOverride: string | undefined;
 }
+
+/** Whether a reaper container holds an engine session: `auto` (remote engines), `on` or `off`. */
+export type ReaperChoice = 'auto' | 'on' | 'off';
 
 /** A setting's name. */
 export type SettingKey = keyof SlipwayConfig;
@@ -146,6 +169,13 @@ function defaultStore(env: NodeJS.ProcessEnv, home: string): string {
   return path.join(home, '.cache', 'slipway');
 }
 
+const REAPER_ALLOWED = '"auto", "on" or "off"';
+const REAPERS: readonly ReaperChoice[] = ['auto', 'on', 'off'];
+const IMAGE_ALLOWED = 'an image reference with perl (perl-base), e.g. "debian:bookworm-slim"';
+const IMAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._\/:@-]*$/;
+const DURATION_ALLOWED = 'a positive number of milliseconds, or a duration such as "10s", "500ms" or "1m"';
+const SOCKET_ALLOWED = 'an absolute path on the engine\'s host, e.g. "/var/run/docker.sock"';
+
 /** Every setting, in the order `slipway info` prints them. */
 export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
   registryMirrors: {
@@ -227,7 +257,53 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     fromJson: (v, s) => ms(v, s, 'a positive number of milliseconds', false),
     fromText: (t, s) => ms(t, s, 'a positive number of milliseconds', false),
   },
+  reaper: {
+    key: 'reaper', env: ['SLIPWAY_REAPER', 'TESTCONTAINERS_RYUK_DISABLED'], allowed: REAPER_ALLOWED, example: '"auto"',
+    byDefault: () => 'auto',
+    fromJson: (v, s) => reaper(v, s),
+    // testcontainers' variable says whether Ryuk is disabled: true is off, false leaves the default.
+    fromText: (t, s) => (s.keyPath === 'TESTCONTAINERS_RYUK_DISABLED' ? (bool(t, s) ? 'off' : 'auto') : reaper(t, s)),
+  },
+  reaperImage: {
+    key: 'reaperImage', env: ['SLIPWAY_REAPER_IMAGE'], allowed: IMAGE_ALLOWED, example: '"debian:bookworm-slim"',
+    byDefault: () => 'debian:bookworm-slim',
+    fromJson: (v, s) => str(v, s, IMAGE_ALLOWED, (x) => IMAGE_RE.test(x)),
+    fromText: (t, s) => str(t, s, IMAGE_ALLOWED, (x) => IMAGE_RE.test(x)),
+  },
+  reaperReconnectTimeout: {
+    key: 'reaperReconnectTimeout', env: ['SLIPWAY_REAPER_RECONNECT_TIMEOUT', 'TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT'], allowed: DURATION_ALLOWED, example: '10000',
+    byDefault: () => 10_000,
+    fromJson: (v, s) => duration(v, s),
+    fromText: (t, s) => duration(t, s),
+  },
+  dockerSocketOverride: {
+    key: 'dockerSocketOverride', env: ['SLIPWAY_DOCKER_SOCKET_OVERRIDE', 'TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE'], allowed: SOCKET_ALLOWED,
+    example: '"/var/run/docker.sock"',
+    byDefault: () => undefined,
+    // A path on the engine's host, not this machine's: taken as written, never resolved against a config file's dir.
+    fromJson: (v, s) => str(v, s, SOCKET_ALLOWED, (x) => x.startsWith('/') && !x.includes('\0') && !x.includes(':')),
+    fromText: (t, s) => (t.trim() === '' ? undefined : str(t, s, SOCKET_ALLOWED, (x) => x.startsWith('/') && !x.includes('\0') && !x.includes(':'))),
+  },
 };
+
+function reaper(v: unknown, s: ValueSource): ReaperChoice {
+  const t = typeof v === 'string' ? v.trim().toLowerCase() : undefined;
+  if (t !== undefined && (REAPERS as readonly string[]).includes(t)) return t as ReaperChoice;
+  throw invalid(s, v, `${REAPER_ALLOWED} (auto: a reaper container for remote engines only; on: for every engine; off: the local watchdog only)`);
+}
+
+/** Milliseconds, or a Go-style duration as Ryuk's variables take (`10s`, `1m30s`, `500ms`). */
+function duration(v: unknown, s: ValueSource): number {
+  if (typeof v === 'string' && /[a-z]/i.test(v)) {
+    const text = v.trim();
+    const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+    let total = 0;
+    const rest = text.replace(/(\d+(?:\.\d+)?)(ms|s|m|h)/g, (_, n: string, u: string) => { total += Number(n) * units[u]!; return ''; });
+    if (rest !== '' || !(total > 0) || !Number.isFinite(total)) throw invalid(s, v, DURATION_ALLOWED);
+    return total;
+  }
+  return ms(v, s, DURATION_ALLOWED, false);
+}
 
 /** Which runtime runs containers: `native`, `engine` (Docker Engine API) or `auto`. */
 export type RuntimeChoice = 'native' | 'engine' | 'auto';

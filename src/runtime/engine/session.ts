@@ -6,13 +6,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SlipwayError } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { EngineClient, type EngineInfo } from '../../engine/client.js';
 import { engineClientHost, isLoopbackHost, isRemoteEngine, type EngineEndpoint } from '../../engine/endpoint.js';
-import { startReaper } from '../../engine/reaper.js';
+import { reaperSocketPath, startReaper, type ReaperConnection } from '../../engine/reaper.js';
+import { configValue, type ReaperChoice } from '../../config/index.js';
 import { SESSION_LABEL, startWatchdog } from '../../engine/watchdog.js';
 import { ensureImage } from './engine-image.js';
 
@@ -32,28 +32,20 @@ export interface EngineSession {
   watchdogPid: number | undefined;
   /** The reaper container's id, when one holds the session (remote engines). */
   reaperId: string | undefined;
+  /** The connection to the reaper (reconnected after a drop), when one holds the session. */
+  reaper: ReaperConnection | undefined;
   /** The address this process reaches the containers' published ports on. */
   host: string;
   /** The address ports are published on, on the engine's host: `0.0.0.0` when `host` is not this machine's loopback. */
   bindIp: string | undefined;
 }
 
-/** The default reaper image: Debian's slim image has perl-base, all the reaper script needs. */
-export const DEFAULT_REAPER_IMAGE = 'debian:bookworm-slim';
-
 /**
- * Whether a reaper container holds the session: `SLIPWAY_REAPER=auto` (the default: for remote engines, where the
- * local watchdog cannot be trusted to outlive a lost machine), `on` or `off` (the watchdog only).
- * @throws SlipwayError `ERR_CONFIG` for another value
+ * Whether a reaper container holds the session, by the `reaper` setting: `auto` (the default) for remote engines,
+ * where the local watchdog cannot be trusted to outlive a lost machine; `on` for every engine; `off` never.
  */
-export function reaperWanted(endpoint: EngineEndpoint, env: NodeJS.ProcessEnv): boolean {
-  const v = (env.SLIPWAY_REAPER ?? 'auto').trim().toLowerCase() || 'auto';
-  if (v === 'on') return true;
-  if (v === 'off') return false;
-  if (v === 'auto') return isRemoteEngine(endpoint);
-  throw new SlipwayError('ERR_CONFIG', `invalid SLIPWAY_REAPER: ${JSON.stringify(env.SLIPWAY_REAPER)}; allowed: "auto", "on" or "off"`, {
-    hint: 'auto starts a reaper container for remote engines only; on for every engine; off keeps the local watchdog only',
-  });
+export function reaperWanted(endpoint: EngineEndpoint, mode: ReaperChoice): boolean {
+  return mode === 'on' || (mode === 'auto' && isRemoteEngine(endpoint));
 }
 
 let current: Promise<EngineSession> | undefined;
@@ -77,15 +69,20 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
     const labels = { [SESSION_LABEL]: id, 'org.slipway.pid': String(process.pid) };
     let reaperId: string | undefined;
     let watchdogPid: number | undefined;
-    if (reaperWanted(endpoint, process.env)) {
-      const image = await ensureImage(client, process.env.SLIPWAY_REAPER_IMAGE || DEFAULT_REAPER_IMAGE, {});
-      const reaper = await startReaper(client, { image: image.name, bindIp: bindIp ?? '127.0.0.1', host, session: id, sessionLabel: SESSION_LABEL });
-      reaperId = reaper.containerId;
+    let reaperConnection: ReaperConnection | undefined;
+    if (reaperWanted(endpoint, configValue('reaper'))) {
+      const image = await ensureImage(client, configValue('reaperImage'), {});
+      reaperConnection = await startReaper(client, {
+        image: image.name, bindIp: bindIp ?? '127.0.0.1', host, session: id, sessionLabel: SESSION_LABEL,
+        socketPath: reaperSocketPath(endpoint, configValue('dockerSocketOverride'), process.env.HOME || homedir()),
+        reconnectTimeout: configValue('reaperReconnectTimeout'),
+      });
+      reaperId = reaperConnection.containerId;
     } else {
       watchdogPid = startWatchdog(endpoint, info.api, id, dir).pid;
     }
     log('session %s: ports reached on %s%s', id, host, reaperId ? `, reaper ${reaperId.slice(0, 12)}` : `, watchdog ${watchdogPid}`);
-    return { client, info, id, labels, dir, watchdogPid, reaperId, host, bindIp };
+    return { client, info, id, labels, dir, watchdogPid, reaperId, reaper: reaperConnection, host, bindIp };
   })();
   current.catch(() => { current = undefined; });
   return current;

@@ -62,7 +62,8 @@ export const REUSE_SETTINGS_ENV = 'SLIPWAY_REUSE_SETTINGS';
  * (the requester then starts its container itself) rather than served with stale ones.
  */
 export function reuseSettingsFingerprint(env: NodeJS.ProcessEnv = process.env): string {
-  const { reuse: _reuse, reuseIdleTimeout: _idle, ...values } = loadConfig({ env }).values;
+  // The engine's reaper settings do not change what a native reuse keeper starts.
+  const { reuse: _reuse, reuseIdleTimeout: _idle, reaper: _r, reaperImage: _ri, reaperReconnectTimeout: _rt, dockerSocketOverride: _ds, ...values } = loadConfig({ env }).values;
   const sorted = Object.fromEntries(Object.entries(values).sort(([a], [b]) => a.localeCompare(b)));
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
