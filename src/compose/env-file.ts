@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { SlipwayError } from '../errors.js';
 import { interpolate, type Variables } from './interpolate.js';
+import { readInputFileSync } from '../internal/read-input-file.js';
 
 /**
  * Parses a `.env` / `env_file` file as compose does: `KEY=value`, `export KEY=value`, `#` comments (after a space when
@@ -53,7 +53,7 @@ export function parseEnvFile(text: string, file: string, vars: Variables = {}): 
 export function readEnvFile(path: string, vars: Variables = {}): Record<string, string> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputFileSync(path);
   } catch (e) {
     throw new SlipwayError('ERR_COMPOSE_INVALID', `cannot read env file ${path}: ${(e as Error).message}`, { hint: 'check the path (relative paths are resolved against the project directory)', cause: e });
   }

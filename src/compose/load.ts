@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isMap as isYamlMap, parseDocument, type Node as YamlNode } from 'yaml';
@@ -7,6 +6,7 @@ import { logger } from '../internal/debug.js';
 import { readEnvFile } from './env-file.js';
 import { interpolateTree, type Variables } from './interpolate.js';
 import { validateCompose } from './validate.js';
+import { readInputFileSync } from '../internal/read-input-file.js';
 
 const log = logger('compose');
 
@@ -103,7 +103,7 @@ function applyTags(merged: unknown, over: unknown, tags: MergeTags | undefined, 
 function loadFile(path: string, vars: Variables, baseDir: string): ComposeDocument {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputFileSync(path);
   } catch (e) {
     throw new SlipwayError('ERR_COMPOSE_INVALID', `cannot read compose file ${path}: ${(e as Error).message}`, { hint: 'check the directory and file names given to ComposeEnvironment', cause: e });
   }

@@ -1,0 +1,27 @@
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+
+/** Larger than any compose or env file a person writes; a hostile one cannot make us hold more. */
+export const INPUT_FILE_LIMIT = 16 << 20;
+
+/**
+ * Reads a small input file a project names (a compose file, an `extends.file`, an env file) as text, synchronously.
+ * Only a regular file of at most `limit` bytes: a FIFO named there would block `open()` (and so the whole process,
+ * timers included) until a writer came, and `/dev/zero` or `/dev/stdin` would be read forever. Opened without
+ * waiting; a regular file is checked through the opened descriptor.
+ * @throws Error with `code` `EINVAL` (not a regular file) or `EFBIG` (too large), or the file system's error.
+ */
+export function readInputFileSync(path: string, limit = INPUT_FILE_LIMIT): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw Object.assign(new Error(`not a regular file (${kindOf(st)})`), { code: 'EINVAL' });
+    if (st.size > limit) throw Object.assign(new Error(`${st.size} bytes, above the limit of ${limit}`), { code: 'EFBIG' });
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isDirectory(): boolean }): string {
+  return st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : st.isDirectory() ? 'a directory' : 'not a file';
+}
