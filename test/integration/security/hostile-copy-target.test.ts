@@ -26,8 +26,11 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   });
 
   it('replaces a FIFO that a process of the container holds open for reading', async () => {
-    await using c = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'mkfifo /tmp/f && while [ -p /tmp/f ]; do cat /tmp/f >> /tmp/leaked; done; exec sleep 1000']).start();
-    await c.exec(['sh', '-c', 'until [ -p /tmp/f ]; do sleep 0.05; done']);
+    // The reader holds the FIFO open before the copy (fd 3, opened read-write so it does not wait for a writer) and
+    // never opens the path again: a copy that wrote into the FIFO feeds it, one that replaced the path does not.
+    // (A reader that re-opened the path in a loop could open the new regular file and read the secret from it.)
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'mkfifo /tmp/f && exec 3<>/tmp/f && { cat <&3 >> /tmp/leaked & } && touch /tmp/ready && exec sleep 1000']).start();
+    await c.exec(['sh', '-c', 'until [ -e /tmp/ready ]; do sleep 0.05; done']);
     const r = await settles(c.copyTo(Buffer.from('secret'), '/tmp/f'), 20_000);
     expect(r.hung).toBeUndefined();
     expect(r.error).toBeUndefined();
