@@ -56,6 +56,7 @@ FILES=(
   test/integration/container/network.test.ts
   test/integration/container/user-network.test.ts
   test/integration/container/copy-from.test.ts
+  test/integration/container/failed-start.test.ts
 )
 
 if ! command -v dockerd >/dev/null; then

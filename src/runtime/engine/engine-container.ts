@@ -207,6 +207,15 @@ export class EngineContainer implements RuntimeContainer {
     }
     const info = await this.#client.call<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${created.Id}/json`);
     const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8');
+    // A command the runtime could not execute: the engine writes its runtime's error on the stream and reports 126;
+    // natively the keeper's exec fails (ERR_RUNTIME with the errno), so a wait probe ends at once instead of timing out.
+    const failed = info.ExitCode === 126 ? /^OCI runtime exec failed: (.*)/.exec(text(out).trim()) : null;
+    if (failed) {
+      const errno = /permission denied/.test(failed[1]!) ? 'EACCES' : /no such file|not found/.test(failed[1]!) ? 'ENOENT' : 'EINVAL';
+      throw new SlipwayError('ERR_RUNTIME', `exec ${argv[0]} in container ${this.name}: ${errno} (${failed[1]})`, {
+        hint: errno === 'ENOENT' ? 'the command was not found in the image: check the path and PATH' : 'the command could not be executed in the container',
+      });
+    }
     const exit = exitInfoOf(info.ExitCode ?? -1, false);
     return { exitCode: exit.exitCode, signal: exit.signal, stdout: text(out), stderr: text(err), output: text(both) };
   }
@@ -236,9 +245,13 @@ export class EngineContainer implements RuntimeContainer {
       for await (const e of entries) yield { ...e, relPath: Buffer.from(posix.normalize(e.path).replace(/^\/+/, '') || '.') };
     }
     const body = tarOfEntries(rooted(), '/');
+    // A source that cannot be read (ERR_INVALID_ARGUMENT) or a name tar cannot carry fails the request body: that error
+    // is the caller's, not the engine's (the client reports a failed body as an engine that did not answer).
+    let bodyError: unknown;
+    body.once('error', (e) => { bodyError = e; });
     await this.#client.stream('PUT', `/containers/${this.id}/archive`, { query: { path: '/' }, rawBody: body, headers: { 'content-type': 'application/x-tar' } })
       .then(({ body: b }) => b.resume())
-      .catch((err: unknown) => { throw this.#notRunning(err); });
+      .catch((err: unknown) => { throw SlipwayError.is(bodyError) ? bodyError : this.#notRunning(err); });
   }
 
   copyOut(path: string): AsyncIterable<CopiedEntry> {

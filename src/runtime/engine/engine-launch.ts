@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { hasStatus } from '../../engine/client.js';
@@ -123,6 +124,7 @@ export async function launchEngineContainer(
     });
   }
   const name = plan.name ?? `slipway-${randomBytes(6).toString('hex')}`;
+  refuseAsNatively(plan, name);
   // As natively, a name this process holds (its own container's, or a reused one's) is refused before the engine is asked.
   const releaseName = reuse ? reuse.releaseName : plan.name !== undefined ? claimOwnName(plan.name) : undefined;
   const created = await s.client.call<{ Id: string }>('POST', '/containers/create', {
@@ -147,8 +149,11 @@ export async function launchEngineContainer(
       const text = (err as Error).message;
       if (/port is already allocated|address already in use/.test(text)) {
         const taken = plan.ports.find((p) => p.host && text.includes(`:${p.host}`));
-        throw new SlipwayError('ERR_PORT_IN_USE', `host port ${taken ? `${taken.hostIp}:${taken.host}` : ''} for container ${name} is in use`, {
-          cause: err, hint: 'pick another host port, or expose(port) without one to get a free port',
+        // Worded as natively, naming the container port so the hint says which expose() to change.
+        throw new SlipwayError('ERR_PORT_IN_USE', taken
+          ? `host port ${taken.hostIp}:${taken.host}/${taken.protocol} (for container port ${taken.container}) is already in use`
+          : `a host port of container ${name} is already in use`, {
+          cause: err, hint: `stop whatever listens there, or let slipway pick a free port with expose(${taken ? taken.container : 'port'})`,
         });
       }
       throw hasStatus(err, 400) || hasStatus(err, 500)
@@ -160,6 +165,29 @@ export async function launchEngineContainer(
     await c.remove().catch(() => {});
     if (signal?.aborted && !SlipwayError.is(err)) throw new SlipwayError('ERR_ABORTED', `start of ${name} was aborted; nothing of it is left`, { cause: new Error('aborted by the caller') });
     throw err;
+  }
+}
+
+/**
+ * What the keeper refuses, refused before the engine is asked: Docker 20.10 ignores a `HostIp` that is not an address
+ * (the port was never published and the wait timed out), refuses a bad extra-host address as a 400, and gives host
+ * access to a container with no network.
+ */
+function refuseAsNatively(plan: LaunchPlan, name: string): void {
+  for (const p of plan.ports) {
+    if (isIP(p.hostIp) === 0) {
+      throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid hostIp: ${JSON.stringify(p.hostIp)} (for container port ${p.container})`, {
+        hint: 'expected an IPv4 or IPv6 address such as 127.0.0.1, 0.0.0.0 or ::1',
+      });
+    }
+  }
+  for (const [host, ip] of Object.entries(plan.extraHosts)) {
+    if (isIP(ip) === 0 && ip !== 'host-gateway') throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid address for extra host ${host}: ${JSON.stringify(ip)}`, { hint: 'give an IPv4 or IPv6 address' });
+  }
+  if (plan.hostAccess && plan.networkMode === 'none') {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `host access was asked for ${name}, but its network mode is "none"`, {
+      hint: 'network mode "none" has only loopback; use the default mode, or remove withHostAccess()',
+    });
   }
 }
 
@@ -191,8 +219,16 @@ async function copyFiles(c: EngineContainer, plan: LaunchPlan, imageUser: string
     const toProcess = f.ownerOfProcess && !(f.archive && ids?.uid === 0);
     const given = f.owner ? await userIds(f.owner) : toProcess ? ids : undefined;
     const owner = given ?? { uid: 0, gid: 0 };
-    if (f.content) await c.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
-    else if (f.source) await c.copyIn(hostEntries(f.source, f.target, owner, f.mode));
-    else if (f.archive) await c.copyIn(await entriesOfArchive(f.archive, f.target, given && { uid: given.uid, gid: given.gid }));
+    try {
+      if (f.content) await c.copyIn([{ path: f.target, type: 'file', mode: f.mode ?? 0o644, uid: owner.uid, gid: owner.gid, content: f.content }]);
+      else if (f.source) await c.copyIn(hostEntries(f.source, f.target, owner, f.mode));
+      else if (f.archive) await c.copyIn(await entriesOfArchive(f.archive, f.target, given && { uid: given.uid, gid: given.gid }));
+    } catch (err) {
+      // As natively: a bad source is the caller's; what the engine refuses (a path below a regular file) is about the image.
+      if (!SlipwayError.is(err) || ['ERR_INVALID_ARGUMENT', 'ERR_COPY_UNSAFE_PATH', 'ERR_UNSUPPORTED', 'ERR_UNPACK', 'ERR_RUNTIME_UNAVAILABLE'].includes(err.code)) throw err;
+      throw new SlipwayError('ERR_CONTAINER_START', `cannot place ${f.source ? `${f.source} at ` : ''}${f.target} in ${c.name}: ${err.shortMessage}`, {
+        hint: 'the target must not be below a regular file or a read-only mount of the image; pick another path with withFile()/withCopy()', cause: err,
+      });
+    }
   }
 }

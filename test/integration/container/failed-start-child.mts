@@ -1,6 +1,7 @@
 // Run by failed-start.test.ts in its own Node process: starts containers whose boot fails, prints the error codes and
 // what is left under the keeper, and then has nothing left to do. The test expects this process to exit on its own.
 // SLIPWAY_ROOTFS (inherited by the keeper) picks the root strategy, e.g. fuse-overlayfs with its own mount process.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Container, SlipwayError } from '../../../src/index.js';
@@ -11,12 +12,14 @@ const limit = (c: Container) => (process.env.FAILED_START_LIMIT === '1' ? c.with
 const codes: string[] = [];
 const codeOf = (e: unknown) => { if (process.env.FAILED_START_DEBUG) console.error(e); return SlipwayError.is(e) ? e.code : String(e); };
 
-const keeper = await Keeper.get();
-/** The keeper's children and the mounts of its mount namespace that lie below its state dir. */
-const leftovers = () => ({
+// On an engine (SLIPWAY_RUNTIME=engine) no keeper runs: what is left is this process's containers in the engine.
+const engine = process.env.SLIPWAY_RUNTIME === 'engine';
+const keeper = engine ? undefined : await Keeper.get();
+/** The keeper's children and the mounts of its mount namespace that lie below its state dir (on an engine: our containers). */
+const leftovers = () => (keeper ? {
   children: readFileSync(`/proc/${keeper.pid}/task/${keeper.pid}/children`, 'utf8').trim(),
   mounts: readFileSync(`/proc/${keeper.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(keeper.stateDir)),
-});
+} : { containers: execFileSync('docker', ['ps', '-aq', '--filter', `label=org.slipway.pid=${process.pid}`], { encoding: 'utf8' }).trim() });
 const before = leftovers();
 
 const busy = createServer();
@@ -29,4 +32,4 @@ await limit(new Container(ref).withCommand(['sleep', '1000']).withCopy('/nonexis
 
 // The keeper's short-lived workers may still be exiting.
 for (let i = 0; i < 150 && JSON.stringify(leftovers()) !== JSON.stringify(before); i++) await new Promise((r) => setTimeout(r, 20));
-process.stdout.write(`${JSON.stringify({ codes, keeperPid: keeper.pid, before, after: leftovers() })}\n`);
+process.stdout.write(`${JSON.stringify({ codes, keeperPid: keeper?.pid ?? 0, before, after: leftovers() })}\n`);

@@ -1,13 +1,14 @@
 // Failure injection: each step of a container's boot fails in turn; the error must carry the right code, and nothing
 // the boot made may be left: no process under the keeper, no network helper, no published port, no state dir, no
 // cgroup, and a Node process whose start() failed exits on its own.
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { Container, Network, SlipwayError, Wait } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, hasCommand, helperBuilt, isRoot, skipUnless, spawnTsChild, testUnless, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, hasCommand, helperBuilt, isRoot, nativeOnly, skipUnless, spawnTsChild, testUnless, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
 
 /** Direct children of `pid` (every thread's), as `pid comm`. */
 function children(pid: number): string[] {
@@ -84,6 +85,7 @@ let keeper: Keeper;
  * @param ports - host ports the failing boot had published before it failed.
  */
 async function expectCleanFailure(builder: Container, code: string, ports: number[] = [], signal?: AbortSignal): Promise<SlipwayError> {
+  if (engineRuntime()) return expectCleanEngineFailure(builder, code, ports);
   const spy = vi.spyOn(keeper, 'createContainer');
   // Processes that were there before may end meanwhile (a keeper worker of an earlier step): only new ones count.
   const snapshot = () => ({ keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort(), mounts: mountsBelow(keeper) });
@@ -108,11 +110,36 @@ async function expectCleanFailure(builder: Container, code: string, ports: numbe
   return err as SlipwayError;
 }
 
+/** This process's containers in the engine (all states), by the pid label every session resource carries. */
+function engineContainers(): string[] {
+  return execFileSync('docker', ['ps', '-aq', '--no-trunc', '--filter', `label=org.slipway.pid=${process.pid}`], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+}
+
+/**
+ * The engine's counterpart: the failure carries `code`, and no container of this process, Node child or published
+ * port is left. Some failures come before the engine's create here (what the keeper refuses at a boot step is
+ * checked before the engine is asked), so a create is not required.
+ */
+async function expectCleanEngineFailure(builder: Container, code: string, ports: number[]): Promise<SlipwayError> {
+  const before = { containers: engineContainers(), nodeChildren: children(process.pid) };
+  const err = await builder.start().then(() => undefined, (e: unknown) => e);
+  expect(SlipwayError.is(err), String(err)).toBe(true);
+  expect((err as SlipwayError).code, (err as Error).message).toBe(code);
+  await until(() => JSON.stringify(engineContainers()) === JSON.stringify(before.containers), 3000).catch(() => undefined);
+  expect(engineContainers()).toEqual(before.containers);
+  expect(children(process.pid).filter((c) => !before.nodeChildren.includes(c) && !/docker/.test(c))).toEqual([]);
+  for (const p of ports) expect(listening(p), `host port ${p} still listens`).toBe(false);
+  return err as SlipwayError;
+}
+
+const ENGINE_EXITS_127 = 'on an engine a missing command starts and exits 127, its init\'s message in the log lines';
+const KEEPER_INJECTION = 'the failure is injected into the keeper\'s CREATE (lifecycle.test.ts aborts a start on both runtimes)';
+
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('a start() that fails leaves nothing behind', () => {
   let busy: Server;
   let busyPort: number;
   beforeAll(async () => {
-    keeper = await Keeper.get();
+    if (!engineRuntime()) keeper = await Keeper.get();
     await new Container(ref()).withCommand(['true']).withNetworkMode('none').run(); // image pulled and unpacked
     busy = await listen();
     busyPort = (busy.address() as { port: number }).port;
@@ -148,12 +175,12 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await expectCleanFailure(limited(new Container(ref(), { ...base.options, extraHosts: { 'api.test': 'not-an-address' } })), 'ERR_INVALID_ARGUMENT');
   });
 
-  it('the process cannot be executed (START fails after the ports are published)', async () => {
+  nativeOnly(ENGINE_EXITS_127)('the process cannot be executed (START fails after the ports are published)', async () => {
     const first = await freePort();
     await expectCleanFailure(limited(new Container(ref()).withCommand(['/no/such/binary']).expose(80, first)), 'ERR_CONTAINER_START', [first]);
   });
 
-  it('a missing command is ERR_CONTAINER_START naming the path, or the PATH searched for a bare name', async () => {
+  nativeOnly(ENGINE_EXITS_127)('a missing command is ERR_CONTAINER_START naming the path, or the PATH searched for a bare name', async () => {
     const abs = await new Container(ref()).withCommand(['/no/such/binary']).start().then(() => undefined, (e: unknown) => e);
     expect(SlipwayError.is(abs, 'ERR_CONTAINER_START'), String(abs)).toBe(true);
     expect((abs as SlipwayError).shortMessage).toMatch(/^cannot start slipway-[0-9a-f]{12}: the command "\/no\/such\/binary" does not exist in the image/);
@@ -179,7 +206,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await expectCleanFailure(limited(new Container(ref()).withCommand(['sleep', '1000']).withNetworkMode('none').withHostAccess(5432)), 'ERR_INVALID_ARGUMENT');
   });
 
-  testUnless(tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta')), 'no slirp4netns/pasta or /dev/net/tun')(
+  testUnless(engineRuntime() || (tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta'))), 'no slirp4netns/pasta or /dev/net/tun')(
     'joining a removed network fails after the outbound helper started: the helper is stopped', async () => {
       const net = await Network.create();
       const builder = limited(new Container(ref()).withCommand(['sleep', '1000']).withNetwork(net));
@@ -187,7 +214,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       await expectCleanFailure(builder, 'ERR_NETWORK');
     });
 
-  testUnless(tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta')), 'no slirp4netns/pasta or /dev/net/tun')(
+  (engineRuntime() ? nativeOnly('an engine container has no slirp4netns/pasta helper of ours') : testUnless(tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta')), 'no slirp4netns/pasta or /dev/net/tun'))(
     'restart() ×3 keeps one outbound helper', async () => {
       await using c = await new Container(ref()).withCommand(['sleep', '1000']).start();
       const helpers = () => children(process.pid).filter((l) => /slirp4netns|pasta|setpriv/.test(l));
@@ -215,7 +242,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect((err as Error).message).toMatch(/\/no\/such\/probe.*ENOENT/);
   });
 
-  it('an abort during the boot (right after CREATE) unwinds it and is ERR_ABORTED with a plain cause', async () => {
+  nativeOnly(KEEPER_INJECTION)('an abort during the boot (right after CREATE) unwinds it and is ERR_ABORTED with a plain cause', async () => {
     const ac = new AbortController();
     const create = keeper.createContainer.bind(keeper);
     // Aborts once CREATE answered: the next step sees the signal.
@@ -230,7 +257,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     }
   });
 
-  it('remove() while restart() boots again: the boot stops at its next step and nothing is left', async () => {
+  nativeOnly(KEEPER_INJECTION)('remove() while restart() boots again: the boot stops at its next step and nothing is left', async () => {
     const port = await freePort();
     const c = await limited(new Container(ref()).withCommand(['sleep', '1000']).expose(80, port)).waitFor(Wait.none()).start();
     const before = { keeperChildren: children(keeper.pid).filter((l) => !l.startsWith(`${c.pid} `)), dirs: readdirSync(keeper.stateDir).filter((d) => !c.id.startsWith(d)).sort() };
@@ -253,11 +280,12 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   });
 
   for (const rootfs of ['auto', 'fuse-overlayfs'] as const) {
-    testUnless(rootfs !== 'fuse-overlayfs' || fuseUsable(), 'fuse-overlayfs is not installed, or /dev/fuse is missing or not usable by this user (chmod 666 /dev/fuse)')(
+    (rootfs === 'fuse-overlayfs' && engineRuntime() ? nativeOnly('the engine keeps its own root file systems') : testUnless(rootfs !== 'fuse-overlayfs' || fuseUsable(), 'fuse-overlayfs is not installed, or /dev/fuse is missing or not usable by this user (chmod 666 /dev/fuse)'))(
       `a Node process whose start() failed exits on its own, nothing left under its keeper (SLIPWAY_ROOTFS=${rootfs})`, async () => {
         const { child, info } = await spawnTsChild<{ codes: string[]; keeperPid: number; before: unknown; after: unknown }>(
           join(import.meta.dirname, 'failed-start-child.mts'), { FAILED_START_REF: ref(), FAILED_START_LIMIT: isRoot() ? '1' : '0', SLIPWAY_ROOTFS: rootfs });
-        expect(info.codes).toEqual(['ERR_PORT_IN_USE', 'ERR_CONTAINER_START', 'ERR_INVALID_ARGUMENT']);
+        // On an engine the missing command starts and exits 127 before the port wait is over.
+        expect(info.codes).toEqual(['ERR_PORT_IN_USE', engineRuntime() ? 'ERR_CONTAINER_EXITED' : 'ERR_CONTAINER_START', 'ERR_INVALID_ARGUMENT']);
         expect(info.after).toEqual(info.before);
         const exited = new Promise<number | null>((resolve) => {
           if (child.exitCode !== null) resolve(child.exitCode);
@@ -267,6 +295,13 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
         const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000).unref())]);
         if (typeof code === 'string') child.kill('SIGKILL');
         expect(code).toBe(0);
+        if (engineRuntime()) {
+          // The child's watchdog removes whatever its session still had; nothing of it may be left.
+          const ofChild = () => execFileSync('docker', ['ps', '-aq', '--filter', `label=org.slipway.pid=${child.pid}`], { encoding: 'utf8' }).trim();
+          await until(() => ofChild() === '', 10_000).catch(() => undefined);
+          expect(ofChild()).toBe('');
+          return;
+        }
         const keeperAlive = () => existsSync(`/proc/${info.keeperPid}`) && !readFileSync(`/proc/${info.keeperPid}/stat`, 'utf8').includes(') Z');
         await until(() => !keeperAlive(), 3000).catch(() => undefined);
         expect(keeperAlive()).toBe(false);
