@@ -5,7 +5,12 @@
 //   skopeo+umoci  skopeo copy docker://… oci:<tmp> && umoci unpack (the same work by hand)
 //   docker        docker pull after removing every image with one of the postgres layers
 //   podman        podman pull, likewise
-import { rmSync } from 'node:fs';
+// Disks ($SLIPWAY_BENCH_PULL_DISK = fresh | plain | both; default both as root, else plain; see lib/disk.mjs for why):
+//   fresh  slipway's store and skopeo's layout each sit on a fresh journaled ext4 loop device per run; docker's and
+//          podman's stores cannot move, so after their deletes everything is synced and the disk rests
+//          ($SLIPWAY_BENCH_PULL_SETTLE_MS, default 5000) before the timed pull.
+//   plain  every tool on the work dir's disk, deletes between the tools, a sync only: what a user's aged disk does.
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { layoutImage, removeImagesWithLayers } from '../lib/oci.mjs';
@@ -13,6 +18,7 @@ import { sh, Skip } from '../lib/proc.mjs';
 import { rowsOf } from '../lib/report.mjs';
 import { interleave } from '../lib/stats.mjs';
 import { BENCH_DIR } from '../lib/context.mjs';
+import { canMakeFreshDisks, freshDisk, mountPoint, settle } from '../lib/disk.mjs';
 
 export const title = 'cold pull + unpack of the postgres fixture';
 
@@ -21,7 +27,33 @@ export async function run(ctx, label) {
   const img = layoutImage(ctx.layout('postgres'), '15');
   const mb = img.compressedBytes / 1e6;
   ctx.note(`  ${ref}: ${mb.toFixed(1)} MB compressed in ${img.layers} layers`);
+  const fresh = await canMakeFreshDisks();
+  const asked = process.env.SLIPWAY_BENCH_PULL_DISK ?? (fresh ? 'both' : 'plain');
+  if (!['fresh', 'plain', 'both'].includes(asked)) throw new Error(`SLIPWAY_BENCH_PULL_DISK=${asked}: expected fresh, plain or both`);
+  if (asked !== 'plain' && !fresh) throw new Skip('fresh disks need root, mkfs.ext4 and mount -o loop (SLIPWAY_BENCH_PULL_DISK=plain runs without)');
+  const rows = [];
+  for (const disk of asked === 'both' ? ['fresh', 'plain'] : [asked]) {
+    ctx.note(`  disk: ${disk === 'fresh' ? 'a fresh journaled ext4 loop device per slipway/skopeo run; docker/podman synced + rested after deletes' : 'the work dir\'s disk as it is (deletes between tools)'}`);
+    rows.push(...(await runOn(ctx, label, { ref, img, mb, disk })));
+  }
+  return rows;
+}
+
+async function runOn(ctx, label, { ref, img, mb, disk }) {
   const clean = (dir) => rmSync(dir, { recursive: true, force: true });
+  const settleMs = disk === 'fresh' ? Number(process.env.SLIPWAY_BENCH_PULL_SETTLE_MS ?? 5000) : 0;
+  /** A directory for one run: on a fresh disk (removed with its disk) or a plain temp dir. */
+  const place = async (name) => {
+    if (disk !== 'fresh') {
+      const dir = ctx.tmp(name);
+      return { dir, done: async () => { clean(dir); await settle(0); } };
+    }
+    const mnt = mountPoint(ctx, name);
+    const done = await freshDisk(mnt);
+    const dir = join(mnt, 'd');
+    mkdirSync(dir, { mode: 0o700 });
+    return { dir, done };
+  };
 
   let childTotal = [];
   const subjects = [
@@ -29,7 +61,7 @@ export async function run(ctx, label) {
       name: 'slipway',
       run: async () => {
         if (!ctx.slipway) throw new Skip(ctx.slipwayError);
-        const cache = ctx.tmp('slipway-cache');
+        const { dir: cache, done } = await place('slipway-cache');
         try {
           const t0 = performance.now();
           const r = await sh(process.execPath, [join(BENCH_DIR, 'lib/slipway-pull-child.mjs'), ref], {
@@ -41,7 +73,7 @@ export async function run(ctx, label) {
           childTotal.push(total);
           return out.ms;
         } finally {
-          clean(cache);
+          await done();
         }
       },
     },
@@ -49,14 +81,14 @@ export async function run(ctx, label) {
       name: 'skopeo+umoci',
       run: async () => {
         if (!ctx.tools.skopeo || !ctx.tools.umoci) throw new Skip('skopeo or umoci not installed (run: sudo bash bench/setup-peers.sh)');
-        const dir = ctx.tmp('skopeo');
+        const { dir, done } = await place('skopeo');
         try {
           const t0 = performance.now();
           await sh('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}/layout:15`]);
           await sh('umoci', ['unpack', '--image', `${dir}/layout:15`, `${dir}/bundle`]);
           return performance.now() - t0;
         } finally {
-          clean(dir);
+          await done();
         }
       },
     },
@@ -65,6 +97,7 @@ export async function run(ctx, label) {
       run: async () => {
         ctx.requireDocker();
         await removeImagesWithLayers('docker', img.diffIds);
+        await settle(settleMs);
         return (await sh('docker', ['pull', '-q', ref])).ms;
       },
     },
@@ -73,6 +106,7 @@ export async function run(ctx, label) {
       run: async () => {
         ctx.requirePodman();
         await removeImagesWithLayers('podman', img.diffIds);
+        await settle(settleMs);
         return (await sh('podman', ['pull', '-q', '--tls-verify=false', ref])).ms;
       },
     },
@@ -80,11 +114,11 @@ export async function run(ctx, label) {
   // Warm-up on: the first pull of a run also warms the registry's and the kernel's caches.
   await interleave(subjects, { runs: ctx.runsFor(5, 2), warmup: 1, log: ctx.log });
   // Later scenarios use the images; pulls of the fixtures that lost their base layer are quick.
-  const metric = `cold pull+unpack postgres:15 (${mb.toFixed(0)} MB, ${img.layers} layers)`;
+  const metric = `cold pull+unpack postgres:15 (${mb.toFixed(0)} MB, ${img.layers} layers; ${disk === 'fresh' ? 'fresh journaled disk' : 'plain disk'})`;
   const mbps = subjects.map((s) => ({ ...s, samples: s.samples.map((ms) => mb / (ms / 1000)) }));
   const rows = [
     ...rowsOf(label, metric, 'ms', subjects),
-    ...rowsOf(label, 'pull throughput (compressed MB/s)', 'MB/s', mbps),
+    ...rowsOf(label, `pull throughput (compressed MB/s; ${disk} disk)`, 'MB/s', mbps),
   ];
   if (childTotal.length) {
     const warm = childTotal.slice(1);
