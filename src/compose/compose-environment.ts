@@ -11,7 +11,7 @@ import type { StartedContainer } from '../api/started-container.js';
 import { fileDigest } from '../api/snapshot.js';
 import { Volume } from '../api/volume.js';
 import { Wait, type WaitStrategy } from '../api/wait/index.js';
-import { processStateDir } from '../runtime/index.js';
+import { processStateDir, runtimeBackend } from '../runtime/index.js';
 import { readEnvFile } from './env-file.js';
 import type { Variables } from './interpolate.js';
 import { loadCompose, type ComposeDocument } from './load.js';
@@ -192,6 +192,10 @@ export class ComposeEnvironment {
     if (Array.isArray(snap)) {
       for (const n of snap) if (!names.includes(n)) throw new SlipwayError('ERR_COMPOSE_INVALID', `withSnapshots(): "${n}" is not a service of this up()`, { hint: `name one of: ${names.join(', ')}` });
     }
+    const snapshotsOff = await snapshotsOnEngine(names.filter((n) => snapshotOf(n, doc.services[n]!, false, false) !== undefined), names.filter((n) => {
+      const named = Array.isArray(snap) && snap.includes(n);
+      return (named || snap === 'all') && snapshotOf(n, doc.services[n]!, true, named) !== undefined;
+    }));
     for (const n of names) {
       const svc = doc.services[n]!;
       if (svc.image === undefined && svc.build === undefined) throw new SlipwayError('ERR_COMPOSE_INVALID', `service ${n} has neither image nor build`, { hint: 'give it an image: or a build:' });
@@ -203,7 +207,7 @@ export class ComposeEnvironment {
     try {
       const networks = await this.#networks(doc, project, names, res);
       const volumes = this.#volumes(doc, project, res);
-      await this.#start(doc, project, names, vars, networks, volumes, res, abort);
+      await this.#start(doc, project, names, vars, networks, volumes, res, abort, snapshotsOff);
     } catch (err) {
       abort.abort(err);
       await new StartedComposeEnvironment(res).down({ removeVolumes: true }).catch((e) => log('teardown after failed up: %O', e));
@@ -275,7 +279,7 @@ export class ComposeEnvironment {
   }
 
   async #start(doc: ComposeDocument, project: string, names: string[], vars: Variables, networks: Map<string, Network>, volumes: Map<string, Volume>,
-    res: ComposeResources, abort: AbortController): Promise<void> {
+    res: ComposeResources, abort: AbortController, snapshotsOff: boolean): Promise<void> {
     // What each service must reach before its dependents go: healthy and completed need their own wait.
     const needs = new Map<string, Set<string>>();
     for (const n of names) {
@@ -369,7 +373,7 @@ export class ComposeEnvironment {
         if (this.#s.pullPolicy && svc.pull_policy === undefined && !svc.build) c = c.withPullPolicy(this.#s.pullPolicy);
         if (this.#s.startupTimeout !== undefined) c = c.withStartupTimeout(this.#s.startupTimeout);
         const named = Array.isArray(this.#s.snapshots) && this.#s.snapshots.includes(n);
-        const snapshot = snapshotOf(n, svc, named || this.#s.snapshots === 'all', named);
+        const snapshot = snapshotsOff ? undefined : snapshotOf(n, svc, named || this.#s.snapshots === 'all', named);
         if (snapshot) c = c.withSnapshot({ ...snapshot, salt: await bindSalt(c, snapshot.salt) });
         const own = this.#s.waits.get(key) ?? this.#s.waits.get(n) ?? this.#s.defaultWait;
         const waits: WaitStrategy[] = [];
@@ -411,6 +415,23 @@ export class ComposeEnvironment {
       throw first;
     }
   }
+}
+
+/**
+ * Snapshots are layers in slipway's store, which an engine cannot mount. On the engine runtime, services the caller
+ * asked to start from one (`withSnapshots()`, `up --snapshots`) are refused before anything starts, naming them all;
+ * a file's own `x-slipway: { snapshot }` is a default of the file and is skipped there (as modules' default snapshots
+ * are), so one compose file serves both runtimes. Returns whether snapshots are off for this up().
+ */
+async function snapshotsOnEngine(fromFile: readonly string[], asked: readonly string[]): Promise<boolean> {
+  if ((!fromFile.length && !asked.length) || (await runtimeBackend()).kind === 'native') return false;
+  if (asked.length) {
+    throw new SlipwayError('ERR_UNSUPPORTED', `service${asked.length > 1 ? 's' : ''} ${asked.join(', ')}: snapshots need the native runtime (layers in slipway's store, which an engine does not mount)`, {
+      hint: 'start without withSnapshots()/--snapshots on the engine, or use SLIPWAY_RUNTIME=native',
+    });
+  }
+  log('x-slipway snapshots of %s are skipped: the engine runtime cannot mount snapshots', fromFile.join(', '));
+  return true;
 }
 
 /**

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
-import { Container, SlipwayError } from '../../../src/index.js';
+import { ComposeEnvironment, Container, SlipwayError } from '../../../src/index.js';
 import { fixtureRef, registry, skipUnless } from '../harness/index.js';
 import { engineAvailable } from './engine-harness.js';
 
@@ -69,6 +69,33 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     expect((err as SlipwayError).message).toMatch(/non-zero code: 3/);
     expect((err as SlipwayError).message).toContain('the step says why');
     await expect(Container.fromDockerfile(join(ctx, 'nope'))).rejects.toMatchObject({ code: 'ERR_BUILD_CONTEXT' });
+  }, 120_000);
+
+  it('compose snapshots: a file\'s x-slipway snapshot is skipped on the engine; withSnapshots() is ERR_UNSUPPORTED naming the services, before anything starts', async () => {
+    const dir = tree({
+      'compose.yml': [
+        'services:',
+        '  box:',
+        `    image: ${registry()}/library/busybox:latest`,
+        '    command: ["sleep", "1000"]',
+        '    x-slipway: { snapshot: true }',
+        '  other:',
+        `    image: ${registry()}/library/busybox:latest`,
+        '    command: ["sleep", "1000"]',
+        '',
+      ].join('\n'),
+    });
+    const project = `snap-${process.pid}`;
+    {
+      await using env = await new ComposeEnvironment(dir).withProjectName(project).up();
+      expect(env.getContainer('box-1').snapshot).toBeUndefined();
+      expect((await env.getContainer('box-1').exec(['true'])).exitCode).toBe(0);
+    }
+    const err = await new ComposeEnvironment(dir).withProjectName(project).withSnapshots().up().catch((e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_UNSUPPORTED'), String(err)).toBe(true);
+    expect((err as SlipwayError).message).toMatch(/services box, other: snapshots need the native runtime/);
+    expect((err as SlipwayError).hint).toContain('SLIPWAY_RUNTIME=native');
+    expect(docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`)).toBe('');
   }, 120_000);
 
   it('kill -9 during a compose project: the watchdog removes its containers, network and named volume', async () => {
