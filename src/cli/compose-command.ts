@@ -11,7 +11,8 @@ import type { StartedContainer } from '../api/started-container.js';
 import { Volume } from '../api/volume.js';
 import { SlipwayError } from '../errors.js';
 import {
-  execInContainer, listContainers, readLogLines, waitForExit, type ContainerDescription, type LocatedContainer,
+  engineContainerExec, engineContainerLogs, execInContainer, listContainers, listEngineSessionContainers, readLogLines, waitForExit,
+  type ContainerDescription, type LocatedContainer,
 } from '../runtime/index.js';
 import type { ComposeCommand } from './compose-args.js';
 import { askOwner, detach, findOwner, OWNER_ENV, reportReady, serveProject, type DownRequest } from './compose-owner.js';
@@ -195,13 +196,21 @@ async function removeKeptVolumes(p: Project): Promise<string[]> {
 }
 
 /** The project's containers in every process of this user, by service and replica number. */
-async function projectContainers(name: string, io: CliIO, services: readonly string[] = []): Promise<LocatedContainer[]> {
+async function projectContainers(name: string, io: CliIO, services: readonly string[] = []): Promise<ProjectContainer[]> {
   const { containers, unanswered } = await listContainers({ env: io.env });
   for (const u of unanswered) io.stderr.write(`slipway: a slipway process did not answer (${u.reason}); its containers are not listed\n`);
-  return containers
+  // On an engine runtime the engine lists every process's containers itself (no owner is asked; socket undefined).
+  const engine = await listEngineSessionContainers().catch((err: unknown) => {
+    io.stderr.write(`slipway: the engine's containers are not listed: ${(err as Error).message}\n`);
+    return [];
+  });
+  return [...containers, ...engine.map((description) => ({ description }))]
     .filter((c) => c.description.labels?.[PROJECT_LABEL] === name && (!services.length || services.includes(serviceOf(c.description))))
     .sort((a, b) => keyOf(a.description).localeCompare(keyOf(b.description), 'en', { numeric: true }));
 }
+
+/** A project's container: natively with its owner's control socket, on an engine without (the engine serves it). */
+type ProjectContainer = Omit<LocatedContainer, 'socket'> & { socket?: string };
 
 function serviceOf(d: ContainerDescription): string { return d.labels?.[SERVICE_LABEL] ?? ''; }
 function keyOf(d: ContainerDescription): string { return `${serviceOf(d)}-${d.labels?.[NUMBER_LABEL] ?? '1'}`; }
@@ -241,10 +250,17 @@ async function logs(cmd: ComposeCommand, io: CliIO): Promise<number> {
     throw new SlipwayError('ERR_CONTAINER_NOT_FOUND', `project ${p.name} has no containers${cmd.services.length ? ` of ${cmd.services.join(', ')}` : ''}`, { hint: `start it with \`slipway compose -p ${p.name} up -d\`; see \`slipway compose -p ${p.name} ps -a\`` });
   }
   const width = Math.max(...targets.map((t) => keyOf(t.description).length));
-  const one = async (t: LocatedContainer): Promise<void> => {
-    let finished = !cmd.follow || t.description.state === 'exited';
-    if (!finished) void waitForExit(t).then(() => { finished = true; });
+  const one = async (t: ProjectContainer): Promise<void> => {
     const prefix = `${keyOf(t.description).padEnd(width)} | `;
+    if (t.socket === undefined) {
+      for await (const line of engineContainerLogs(t.description.id, { follow: cmd.follow, tail: cmd.tail })) {
+        await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${prefix}${line.text}\n`);
+      }
+      return;
+    }
+    const located = t as LocatedContainer;
+    let finished = !cmd.follow || t.description.state === 'exited';
+    if (!finished) void waitForExit(located).then(() => { finished = true; });
     for await (const line of readLogLines(t.description.logPath, { follow: cmd.follow, tail: cmd.tail, done: () => finished })) {
       await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${prefix}${line.text}\n`);
     }
@@ -268,12 +284,14 @@ async function exec(cmd: ComposeCommand, io: CliIO): Promise<number> {
   if (target.description.state !== 'running') {
     throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${target.description.name} is not running`, { hint: `its output: \`slipway compose -p ${p.name} logs ${service}\`` });
   }
-  const exit = await execInContainer(target, cmd.args, {
+  const opts = {
     env: cmd.env, user: cmd.user, workdir: cmd.workdir,
     stdin: io.stdin && !io.stdin.isTTY ? (io.stdin as AsyncIterable<Uint8Array>) : undefined,
-    onStdout: (b) => { io.stdout.write(b); },
-    onStderr: (b) => { io.stderr.write(b); },
-  });
+    onStdout: (b: Buffer) => { io.stdout.write(b); },
+    onStderr: (b: Buffer) => { io.stderr.write(b); },
+  };
+  if (target.socket === undefined) return exitStatus(await engineContainerExec(target.description.id, cmd.args, opts));
+  const exit = await execInContainer(target as LocatedContainer, cmd.args, opts);
   if (exit.error) io.stderr.write(`slipway: ${exit.error.message}\n`);
   return exitStatus(exit);
 }

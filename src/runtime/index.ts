@@ -5,7 +5,7 @@
 import { Keeper } from './keeper/keeper.js';
 import { KeeperNetwork } from './keeper/keeper-network.js';
 import type { Image } from '../image/pull.js';
-import { unsupported } from '../errors.js';
+import { SlipwayError, unsupported } from '../errors.js';
 import { launchContainer as launchNative, resolveImage as resolveNativeImage } from './launch.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { RuntimeContainer } from './runtime-container.js';
@@ -18,6 +18,7 @@ import { buildOnEngineClient, type EngineBuildRequest } from './engine/engine-bu
 import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
+import { engineExec, engineLogLines, type EngineLogLine } from './engine/engine-cli.js';
 import type { ContainerDescription } from './control/description.js';
 import { reuseContainer as reuseNativeContainer } from './reuse/reuse-client.js';
 import type { ReuseDeclined } from './reuse/reuse-keeper.js';
@@ -187,6 +188,22 @@ export async function listEngineSessionContainers(): Promise<ContainerDescriptio
   if (nativeBySetting()) return [];
   const sel = await selectRuntime();
   return sel.kind === 'engine' ? listEngineContainers(sel.endpoint!) : [];
+}
+
+async function engineEndpoint() {
+  const sel = await selectRuntime();
+  if (sel.kind !== 'engine') throw new SlipwayError('ERR_RUNTIME_UNAVAILABLE', 'no engine runtime is selected', { hint: 'SLIPWAY_RUNTIME=engine' });
+  return sel.endpoint!;
+}
+
+/** Output lines of an engine container listed by {@link listEngineSessionContainers} (any process's). */
+export async function* engineContainerLogs(id: string, opts: { follow?: boolean; tail?: number }): AsyncGenerator<EngineLogLine> {
+  yield* engineLogLines(await engineEndpoint(), id, opts);
+}
+
+/** Runs a command in an engine container listed by {@link listEngineSessionContainers} (any process's). */
+export async function engineContainerExec(id: string, argv: readonly string[], opts: Parameters<typeof engineExec>[3]): Promise<{ exitCode: number | null; signal: string | null }> {
+  return engineExec(await engineEndpoint(), id, argv, opts);
 }
 
 /** Creates a user network: a namespace + bridge in this process's keeper, or an engine network named `name`. */

@@ -6,9 +6,11 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { ComposeEnvironment, Container, SlipwayError } from '../../../src/index.js';
+import { main } from '../../../src/cli/main.js';
 import { fixtureRef, registry, skipUnless } from '../harness/index.js';
 import { engineAvailable } from './engine-harness.js';
 
@@ -96,6 +98,35 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     expect((err as SlipwayError).message).toMatch(/services box, other: snapshots need the native runtime/);
     expect((err as SlipwayError).hint).toContain('SLIPWAY_RUNTIME=native');
     expect(docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`)).toBe('');
+  }, 120_000);
+
+  it('slipway compose ps/logs/exec find a project\'s engine containers (no owner process is asked: the engine serves them)', async () => {
+    const project = `cli-engine-${process.pid}`;
+    const file = join(root, 'test/fixtures/compose/cli/compose.yml');
+    await using env = await new ComposeEnvironment(join(file, '..')).withProjectName(project).withEnvironment({ REGISTRY: registry() }).up();
+    const cli = async (args: string[], stdin?: string) => {
+      const out = new PassThrough();
+      const err = new PassThrough();
+      const chunks = { out: '', err: '' };
+      out.on('data', (b: Buffer) => { chunks.out += b.toString(); });
+      err.on('data', (b: Buffer) => { chunks.err += b.toString(); });
+      const code = await main(['compose', '-f', file, '-p', project, ...args], {
+        stdout: out, stderr: err, env: { ...process.env, REGISTRY: registry() }, onSignal: () => () => {},
+        ...(stdin === undefined ? {} : { stdin: Readable.from([Buffer.from(stdin)]) }),
+      });
+      return { code, ...chunks };
+    };
+    const ps = await cli(['ps', '--json']);
+    expect(ps.code, ps.err).toBe(0);
+    const listed = ps.out.trim().split('\n').map((l) => JSON.parse(l) as { service: string; state: string; id: string; ports: { container: number; hostPort: number }[] });
+    expect(listed.map((c) => [c.service, c.state])).toEqual([['cache', 'running'], ['web', 'running']]);
+    expect(listed[0]!.id).toBe(env.getContainer('cache-1').id);
+    expect(listed[0]!.ports.find((p) => p.container === 6379)?.hostPort).toBe(env.getContainer('cache-1').getMappedPort(6379));
+    expect(await cli(['exec', 'cache', 'redis-cli', 'ping'])).toMatchObject({ code: 0, out: 'PONG\n' });
+    expect((await cli(['exec', 'web', 'sh', '-c', 'exit 3'])).code).toBe(3);
+    expect(await cli(['exec', '-T', 'web', 'sh', '-c', 'cat > /data/in && cat /data/in'], 'through stdin\n')).toMatchObject({ code: 0, out: 'through stdin\n' });
+    expect(await cli(['logs', 'web'])).toEqual({ code: 0, out: 'web-1 | hello from web\n', err: 'web-1 | warning from web\n' });
+    expect((await cli(['ps', '--json'].concat(['cache']))).out.trim().split('\n')).toHaveLength(1);
   }, 120_000);
 
   it('kill -9 during a compose project: the watchdog removes its containers, network and named volume', async () => {
