@@ -57,6 +57,10 @@ FILES=(
   test/integration/container/user-network.test.ts
   test/integration/container/copy-from.test.ts
   test/integration/container/failed-start.test.ts
+  test/integration/container/large-payloads.test.ts
+  test/integration/container/limits.test.ts
+  test/integration/container/teardown.test.ts
+  test/integration/container/testcontainers-compat.test.ts
 )
 
 if ! command -v dockerd >/dev/null; then

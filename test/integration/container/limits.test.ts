@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { Container, SlipwayError } from '../../../src/index.js';
-import { fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, helperBuilt, isRoot, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const v1 = '/sys/fs/cgroup/memory';
 const hasV1Memory = (() => { try { return readdirSync(v1).includes('memory.limit_in_bytes'); } catch { return false; } })();
@@ -11,7 +11,8 @@ skipUnless(canRun && isRoot() && hasV1Memory, 'cgroup v1 limits need root and a 
   it('applies memory, pids and cpu limits and reports an OOM kill on the stopped container', async () => {
     await using c = await new Container(fixtureRef('debian')).withMemory('32m').withPids(50).withCpus(0.5)
       .withCommand(['bash', '-c', 'cat /proc/self/cgroup; sleep 1000']).start();
-    const hostCgroup = readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').match(/memory:(\/slipway\/[^\n]+)/)![1]!;
+    // On an engine the same limits are the engine's cgroup's (Docker's cgroupfs driver: /docker/<id>).
+    const hostCgroup = readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').match(engineRuntime() ? /memory:(\/docker\/[^\n]+)/ : /memory:(\/slipway\/[^\n]+)/)![1]!;
     expect(readFileSync(`${v1}${hostCgroup}/memory.limit_in_bytes`, 'utf8').trim()).toBe(String(32 * 1024 * 1024));
     expect(readFileSync(`/sys/fs/cgroup/pids${hostCgroup}/pids.max`, 'utf8').trim()).toBe('50');
     expect(readFileSync(`/sys/fs/cgroup/cpu${hostCgroup}/cpu.cfs_quota_us`, 'utf8').trim()).toBe('50000');
@@ -24,13 +25,14 @@ skipUnless(canRun && isRoot() && hasV1Memory, 'cgroup v1 limits need root and a 
   });
 
   it('removes its cgroups with the container', async () => {
-    const before = readdirSync(`${v1}/slipway`).length;
+    const parent = `${v1}/${engineRuntime() ? 'docker' : 'slipway'}`;
+    const before = readdirSync(parent).length;
     for (let i = 0; i < 10; i++) {
       const c = await new Container(fixtureRef('busybox')).withMemory('16m').withCommand(['true']).start();
       await c.wait();
       await c.remove();
     }
-    expect(readdirSync(`${v1}/slipway`).length).toBe(before);
+    expect(readdirSync(parent).length).toBe(before);
   });
 });
 
