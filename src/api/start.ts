@@ -1,6 +1,6 @@
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
-import { configValue } from '../config/index.js';
+import { configValue, withSettings } from '../config/index.js';
 import { launchContainer, readLogLines, reuseContainer, runtimeBackend, type RuntimeContainer } from '../runtime/index.js';
 import type { ContainerOptions } from './container-options.js';
 import { StartedContainer } from './started-container.js';
@@ -15,8 +15,15 @@ const LAST_LOG_LINES = 30;
 /** The address published ports are reached on: SLIPWAY_HOST, else the runtime's (an engine's host), else 127.0.0.1. */
 export function clientHost(rt?: { clientHost?: string | undefined }): string { return process.env.SLIPWAY_HOST || rt?.clientHost || '127.0.0.1'; }
 
-/** Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. */
-export async function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
+/**
+ * Starts a container from frozen options and waits until it is ready; on failure removes it and rethrows. The settings
+ * are read once for the whole start (every layer below asks `loadConfig`, which answers from this start's reading).
+ */
+export function startContainer(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
+  return withSettings(() => startWithSettings(options, signal, onLaunched));
+}
+
+async function startWithSettings(options: ContainerOptions, signal?: AbortSignal, onLaunched?: (c: StartedContainer) => void | Promise<void>): Promise<StartedContainer> {
   const t0 = performance.now();
   // A container kept for reuse across runs is already warm: withSnapshot() does not apply to it.
   const reuse = reuses(options);

@@ -1,3 +1,4 @@
+import { withSettings } from '../config/index.js';
 import { SlipwayError } from '../errors.js';
 import { parseCommandLine, UsageError, type CliCommand } from './args.js';
 import { processIO, type CliIO } from './io.js';
@@ -19,46 +20,51 @@ export const EXIT_FAILED = 125;
 export async function main(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   try {
     const cmd: CliCommand = parseCommandLine(argv, io.env);
-    switch (cmd.command) {
-      case 'help':
-        io.stdout.write(usage(cmd.topic));
-        return 0;
-      case 'version':
-        io.stdout.write(`slipway ${version()}\n`);
-        return 0;
-      case 'pull':
-        return await (await import('./pull-command.js')).pullCommand(cmd, io);
-      case 'run':
-        return await (await import('./run-command.js')).runCommand(cmd, io);
-      case 'build':
-        return await (await import('./build-command.js')).buildCommand(cmd, io);
-      case 'save':
-        return await (await import('./image-commands.js')).saveCommand(cmd, io);
-      case 'push':
-        return await (await import('./image-commands.js')).pushCommand(cmd, io);
-      case 'compose':
-        return await (await import('./compose-command.js')).composeCommand(cmd, io);
-      case 'ps':
-        return await (await import('./container-commands.js')).psCommand(cmd, io);
-      case 'logs':
-        return await (await import('./container-commands.js')).logsCommand(cmd, io);
-      case 'exec':
-        return await (await import('./container-commands.js')).execCommand(cmd, io);
-      case 'rm':
-        return await (await import('./container-commands.js')).rmCommand(cmd, io);
-      case 'inspect':
-        return await (await import('./container-commands.js')).inspectCommand(cmd, io);
-      case 'images':
-        return await (await import('./store-commands.js')).imagesCommand(cmd, io);
-      case 'info':
-        return await (await import('./info-command.js')).infoCommand(cmd, io);
-      case 'snapshots':
-        return await (await import('./store-commands.js')).snapshotsCommand(cmd, io);
-      case 'prune':
-        return await (await import('./store-commands.js')).pruneCommand(cmd, io);
-    }
+    // One reading of the settings per command, made on its first use (help and version read none).
+    return await withSettings(() => runCommand(cmd, io), { env: io.env });
   } catch (e) {
     return report(e, io);
+  }
+}
+
+async function runCommand(cmd: CliCommand, io: CliIO): Promise<number> {
+  switch (cmd.command) {
+    case 'help':
+      io.stdout.write(usage(cmd.topic));
+      return 0;
+    case 'version':
+      io.stdout.write(`slipway ${version()}\n`);
+      return 0;
+    case 'pull':
+      return await (await import('./pull-command.js')).pullCommand(cmd, io);
+    case 'run':
+      return await (await import('./run-command.js')).runCommand(cmd, io);
+    case 'build':
+      return await (await import('./build-command.js')).buildCommand(cmd, io);
+    case 'save':
+      return await (await import('./image-commands.js')).saveCommand(cmd, io);
+    case 'push':
+      return await (await import('./image-commands.js')).pushCommand(cmd, io);
+    case 'compose':
+      return await (await import('./compose-command.js')).composeCommand(cmd, io);
+    case 'ps':
+      return await (await import('./container-commands.js')).psCommand(cmd, io);
+    case 'logs':
+      return await (await import('./container-commands.js')).logsCommand(cmd, io);
+    case 'exec':
+      return await (await import('./container-commands.js')).execCommand(cmd, io);
+    case 'rm':
+      return await (await import('./container-commands.js')).rmCommand(cmd, io);
+    case 'inspect':
+      return await (await import('./container-commands.js')).inspectCommand(cmd, io);
+    case 'images':
+      return await (await import('./store-commands.js')).imagesCommand(cmd, io);
+    case 'info':
+      return await (await import('./info-command.js')).infoCommand(cmd, io);
+    case 'snapshots':
+      return await (await import('./store-commands.js')).snapshotsCommand(cmd, io);
+    case 'prune':
+      return await (await import('./store-commands.js')).pruneCommand(cmd, io);
   }
 }
 

@@ -3,17 +3,19 @@
  * defaults < `~/.testcontainers.properties` (`hub.image.name.prefix`, `testcontainers.reuse.enable`) < `$XDG_CONFIG_HOME/slipway/config.json`
  * (`~/.config/slipway/config.json`) < `slipway.config.json` (the nearest from the working directory upward, or the
  * file `$SLIPWAY_CONFIG` names) < environment variables (`SLIPWAY_*` before testcontainers' `TESTCONTAINERS_*`).
- * Read on each use, so a test that changes the environment or a file sees the change; a use whose variables, working
- * directory and files (by stat) are those of the last one gets a copy of its result without reading or parsing again.
+ * Read once per operation (`withSettings`: a start, a CLI command), so the next one sees a changed variable or file.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SlipwayError } from '../errors.js';
+import { logger } from '../internal/debug.js';
 import { SETTINGS, SETTING_KEYS, homeOf, type SettingKey, type SlipwayConfig, type ValueSource } from './settings.js';
 
 /** The name of a project config file, looked for from the working directory upward. */
 export const PROJECT_CONFIG_NAME = 'slipway.config.json';
 const MAX_CONFIG_BYTES = 1 << 20;
+const log = logger('config');
 /** The `~/.testcontainers.properties` keys slipway reads, and the settings they set. */
 const TESTCONTAINERS_PROPERTIES: readonly (readonly [string, SettingKey])[] = [
   ['hub.image.name.prefix', 'hubImageNamePrefix'],
@@ -84,67 +86,47 @@ function readText(file: string, strict = true): string | undefined {
   }
 }
 
-/** Every variable a load reads: where the files and defaults are, and each setting's own. */
-const ENV_NAMES = ['HOME', 'XDG_CONFIG_HOME', 'XDG_CACHE_HOME', 'SLIPWAY_CONFIG', ...SETTING_KEYS.flatMap((k) => SETTINGS[k].env)];
-
-/** The last load: what it depended on, and its result. */
-let last: { inputs: string; files: string; result: LoadedConfig } | undefined;
+/**
+ * The settings of one operation (a `start()`, a CLI command): read on its first use, then handed to everything the
+ * operation calls, so a start reads the files once (it used to read them ~5 times, ~8 paths each) and the next start
+ * sees an edit. `open` ends with the operation: a callback it left behind (a keeper's socket, a timer) reads afresh.
+ */
+interface Scope {
+  sources: ConfigSources;
+  config?: LoadedConfig;
+  open: boolean;
+}
+const scopes = new AsyncLocalStorage<Scope>();
 
 /**
- * Loads the effective configuration. @throws SlipwayError `ERR_CONFIG` naming the file, the key path and the allowed values.
- *
- * A start asks for settings several times (pull policy, timeouts, store, reuse): each full load read ~8 paths (most
- * missing, each an exception) and parsed every setting, 0.15-0.5 ms. Now a load checks the same variables, the working
- * directory and a stat of every file it would look at (a changed, new or removed file changes the stat), and returns a
- * copy of the last result when none changed; anything else loads as before.
+ * Runs `fn` with one reading of the settings: every {@link loadConfig} / {@link configValue} inside it (with the same
+ * sources) gets that reading, made on the first use. Inside another open scope of the same sources, `fn` shares it.
+ */
+export async function withSettings<T>(fn: () => Promise<T>, sources: ConfigSources = {}): Promise<T> {
+  const outer = scopes.getStore();
+  if (outer && sameSources(outer, sources)) return fn();
+  const scope: Scope = { sources, open: true };
+  try {
+    return await scopes.run(scope, fn);
+  } finally {
+    scope.open = false;
+  }
+}
+
+function sameSources(scope: Scope, sources: ConfigSources): boolean {
+  return scope.open && (sources.env ?? process.env) === (scope.sources.env ?? process.env) && (sources.cwd === undefined || sources.cwd === scope.sources.cwd);
+}
+
+/**
+ * Loads the effective configuration: inside {@link withSettings}, that operation's reading; else from the files now.
+ * @throws SlipwayError `ERR_CONFIG` naming the file, the key path and the allowed values.
  */
 export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
-  const env = sources.env ?? process.env;
-  const cwd = sources.cwd ?? currentDir();
-  const inputs = JSON.stringify([cwd, ENV_NAMES.map((n) => env[n] ?? null)]);
-  const files = fileStamps(env, cwd);
-  if (files !== undefined && last && last.inputs === inputs && last.files === files) return structuredClone(last.result);
-  const result = loadConfigNow(sources);
-  last = files === undefined ? undefined : { inputs, files, result: structuredClone(result) };
-  return result;
-}
-
-/**
- * A file changed less than this long ago is read again on every load (as git's racy-clean check): file times tick
- * coarsely (a few ms), so two writes of the same size within one tick would otherwise look alike.
- */
-const SETTLED_MS = 2000;
-
-/**
- * A stat of every file a load would read or look for (the upward search up to the first found), as one string;
- * undefined when one of them changed too recently to be told from its next change by its stat.
- */
-function fileStamps(env: NodeJS.ProcessEnv, cwd: string | undefined): string | undefined {
-  const home = homeOf(env);
-  const configHome = env.XDG_CONFIG_HOME ? path.resolve(env.XDG_CONFIG_HOME) : path.join(home, '.config');
-  const stamps = [stamp(path.join(home, '.testcontainers.properties')).text, stamp(path.join(configHome, 'slipway', 'config.json')).text];
-  if (env.SLIPWAY_CONFIG) stamps.push(stamp(path.resolve(env.SLIPWAY_CONFIG)).text);
-  else if (cwd !== undefined) {
-    // As findUpward: a missing entry or a directory of that name does not end the search.
-    for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
-      const s = stamp(path.join(dir, PROJECT_CONFIG_NAME));
-      stamps.push(s.text);
-      if (s.found || path.dirname(dir) === dir) break;
-    }
-  }
-  return stamps.includes('racy') ? undefined : stamps.join('|');
-}
-
-function stamp(file: string): { text: string; found: boolean } {
-  try {
-    const st = statSync(file, { throwIfNoEntry: false });
-    if (!st) return { text: '-', found: false };
-    if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) < SETTLED_MS) return { text: 'racy', found: !st.isDirectory() };
-    return { text: `${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, found: !st.isDirectory() };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { text: `!${code ?? 'error'}`, found: code !== 'ENOTDIR' };
-  }
+  const scope = scopes.getStore();
+  if (!scope || !sameSources(scope, sources)) return loadConfigNow(sources);
+  scope.config ??= loadConfigNow(scope.sources);
+  // A copy: a caller that edits its values must not change what the rest of the operation reads.
+  return structuredClone(scope.config);
 }
 
 function loadConfigNow(sources: ConfigSources): LoadedConfig {
@@ -190,6 +172,7 @@ function loadConfigNow(sources: ConfigSources): LoadedConfig {
     values[key] = SETTINGS[key].fromText(env[name]!, src);
     origins[key] = `env ${name}`;
   }
+  log('read %s', files.length ? files.join(', ') : 'no config file');
   return { values: values as unknown as SlipwayConfig, origins, files };
 }
 

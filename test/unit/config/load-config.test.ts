@@ -1,9 +1,11 @@
 // Config discovery, precedence and validation on temp dirs: nothing here reads the real home or cwd.
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { format } from 'node:util';
+import createDebug from 'debug';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, propertiesValue } from '../../../src/config/index.js';
+import { configValue, loadConfig, propertiesValue, withSettings } from '../../../src/config/index.js';
 import { SlipwayError } from '../../../src/errors.js';
 
 let root: string;
@@ -224,30 +226,54 @@ describe('config in odd places', () => {
   });
 });
 
-describe('config loads between changes', () => {
-  // Settled files (changed more than 2 s ago) are checked by stat only: back-date them as a file left alone would be.
-  const settle = (file: string, secondsAgo: number) => utimesSync(file, new Date(Date.now() - secondsAgo * 1000), new Date(Date.now() - secondsAgo * 1000));
-
-  it('sees a settled file rewritten with the same size, a new nearer file, a variable, and never hands out its own copy', () => {
-    const file = write(join(project, 'slipway.config.json'), { startupTimeout: 1000 });
-    settle(file, 3600);
-    const first = load();
-    expect(first.values.startupTimeout).toBe(1000);
-    first.values.registryMirrors.push('poisoned.example');
-    expect(load().values.registryMirrors).toEqual([]);
-    write(file, { startupTimeout: 2000 });
-    settle(file, 1800);
-    expect(load().values.startupTimeout).toBe(2000);
-    settle(write(join(cwd, 'slipway.config.json'), { startupTimeout: 3000 }), 600);
-    expect(load().values.startupTimeout).toBe(3000);
-    expect(load({ SLIPWAY_STARTUP_TIMEOUT: '4000' }).values.startupTimeout).toBe(4000);
-    expect(load().values.startupTimeout).toBe(3000);
+describe('settings read once per operation (withSettings)', () => {
+  const reads: string[] = [];
+  const saved = { log: createDebug.log, namespaces: createDebug.disable() };
+  beforeEach(() => {
+    reads.length = 0;
+    createDebug.enable('slipway:config');
+    createDebug.log = (...args: unknown[]) => { reads.push(format(...args)); };
+  });
+  afterEach(() => {
+    createDebug.log = saved.log;
+    createDebug.enable(saved.namespaces);
   });
 
-  it('reads a file that just changed on every load (its time cannot tell two quick writes apart)', () => {
+  it('reads the files once however often the operation asks, and the next operation sees an edit', async () => {
     const file = write(join(project, 'slipway.config.json'), { startupTimeout: 1000 });
-    expect(load().values.startupTimeout).toBe(1000);
-    write(file, { startupTimeout: 2000 });
-    expect(load().values.startupTimeout).toBe(2000);
+    const sources = { cwd, env: { HOME: home } };
+    const seen = await withSettings(async () => {
+      const a = loadConfig(sources).values.startupTimeout;
+      await new Promise((r) => setImmediate(r));
+      write(file, { startupTimeout: 2000 }); // same size: one operation keeps the reading it started with
+      return [a, loadConfig(sources).values.startupTimeout, configValue('startupTimeout', sources.env), loadConfig(sources).values.startupTimeout];
+    }, sources);
+    expect(seen).toEqual([1000, 1000, 1000, 1000]);
+    expect(reads).toHaveLength(1);
+    expect(await withSettings(async () => loadConfig(sources).values.startupTimeout, sources)).toBe(2000);
+    expect(reads).toHaveLength(2);
+  });
+
+  it('shares the reading with a nested operation, hands out copies, and reads afresh after the operation ended', async () => {
+    const file = write(join(project, 'slipway.config.json'), { startupTimeout: 1000 });
+    const sources = { cwd, env: { HOME: home } };
+    let later: (() => number) | undefined;
+    await withSettings(async () => {
+      loadConfig(sources).values.registryMirrors.push('poisoned.example');
+      expect(await withSettings(async () => loadConfig(sources).values.registryMirrors, sources)).toEqual([]);
+      // Other sources are not this operation's: read now.
+      expect(loadConfig({ cwd, env: { HOME: home, SLIPWAY_STARTUP_TIMEOUT: '5' } }).values.startupTimeout).toBe(5);
+      later = () => loadConfig(sources).values.startupTimeout;
+    }, sources);
+    expect(reads).toHaveLength(2);
+    write(file, { startupTimeout: 3000 });
+    expect(later!()).toBe(3000);
+  });
+
+  it('reads nothing for an operation that asks for no setting, so a broken file fails only what needs it', async () => {
+    write(join(project, 'slipway.config.json'), '{ not json');
+    const sources = { cwd, env: { HOME: home } };
+    await expect(withSettings(async () => 'no setting asked', sources)).resolves.toBe('no setting asked');
+    await expect(withSettings(async () => loadConfig(sources), sources)).rejects.toMatchObject({ code: 'ERR_CONFIG' });
   });
 });
