@@ -21,6 +21,7 @@ FILES=(
   test/integration/engine/engine-pull.test.ts
   test/integration/engine/engine-tls.test.ts
   test/integration/engine/engine-reaper.test.ts
+  test/integration/engine/engine-start-pull.test.ts
   test/integration/engine/engine-build-compose.test.ts
   test/integration/container/lifecycle.test.ts
   test/integration/container/volumes.test.ts

@@ -16,6 +16,8 @@ import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { logger } from '../../internal/debug.js';
 
 const log = logger('engine:image');
+/** The native pull's namespace: DEBUG=slipway:image:pull shows a pull's layers on either runtime. */
+const pullLog = logger('image:pull');
 
 /** The image config fields the runtime reads. */
 export interface EngineImage {
@@ -37,6 +39,31 @@ export interface EnginePullOptions {
   platform?: string;
   signal?: AbortSignal;
   onProgress?: (e: PullProgress) => void;
+}
+
+/**
+ * {@link ensureImage} bounded as a native pull is: by `timeout` (a `withPullTimeout()`/`pull()` option), else the
+ * `pullTimeout` setting. Used by `start()` (an implicit pull) and the public `pull()`. At the limit the request is
+ * aborted, which makes the engine cancel its pull (it stops fetching when its client goes; nothing is stored).
+ * @throws SlipwayError `ERR_PULL_TIMEOUT` naming the image, the limit and the setting
+ */
+export async function ensureImageWithin(client: EngineClient, ref: string, opts: EnginePullOptions & { timeout?: number }): Promise<EngineImage> {
+  const limit = opts.timeout === undefined ? configValue('pullTimeout') : pullTimeout(opts.timeout);
+  const deadline = new AbortController();
+  const timer = limit === Infinity ? undefined : setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
+  try {
+    return await ensureImage(client, ref, { ...opts, signal });
+  } catch (e) {
+    if (!deadline.signal.aborted || opts.signal?.aborted) throw e;
+    const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
+    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
+      hint: 'check that the registry is reachable from the engine and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)',
+      cause: e,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Makes `ref` present in the engine as the pull policy says; returns its name and config. */
@@ -84,7 +111,8 @@ async function pullImage(client: EngineClient, domain: string, repo: string, tag
   const { body } = await client.stream('POST', '/images/create', {
     query: { fromImage: repo, tag, platform: opts.platform }, headers: { 'X-Registry-Auth': auth }, long: true, signal: opts.signal,
   }).catch((err: unknown) => { throw pullError(`${repo}:${tag}`, err); });
-  const progress = new EnginePullProgress(opts.onProgress);
+  const t0 = Date.now();
+  const progress = new EnginePullProgress(opts.onProgress, (layer, bytes) => pullLog('layer %s: %d bytes (engine) in %dms', layer, bytes, Date.now() - t0));
   // Progress is JSON lines; a failure is a line with `error` (the status stays 200).
   let rest = '';
   for await (const chunk of body) {
@@ -96,6 +124,7 @@ async function pullImage(client: EngineClient, domain: string, repo: string, tag
       if (error) throw pullError(`${repo}:${tag}`, new Error(error));
     }
   }
+  pullLog('%s:%s pulled by the engine in %dms', repo, tag, Date.now() - t0);
 }
 
 /** One line of the engine's pull stream (`POST /images/create`). */
@@ -115,10 +144,13 @@ interface PullStreamLine {
  */
 export class EnginePullProgress {
   readonly #onProgress: ((e: PullProgress) => void) | undefined;
+  readonly #onLayerDone: ((layer: string, bytes: number) => void) | undefined;
   readonly #layers = new Map<string, { total: number; current: number; done: boolean }>();
 
-  constructor(onProgress: ((e: PullProgress) => void) | undefined) {
+  /** @param onLayerDone - called once per layer when its download completed (the debug log) */
+  constructor(onProgress: ((e: PullProgress) => void) | undefined, onLayerDone?: (layer: string, bytes: number) => void) {
     this.#onProgress = onProgress;
+    this.#onLayerDone = onLayerDone;
   }
 
   /** Feeds one line; returns the engine's error message when the line reports a failure. */
@@ -127,7 +159,7 @@ export class EnginePullProgress {
     let msg: PullStreamLine;
     try { msg = JSON.parse(text) as PullStreamLine; } catch { return undefined; }
     if (msg.error || msg.errorDetail?.message) return msg.error ?? msg.errorDetail?.message;
-    if (!this.#onProgress || !msg.id || !/^[0-9a-f]{12}$/.test(msg.id) || !msg.status) return undefined;
+    if ((!this.#onProgress && !this.#onLayerDone) || !msg.id || !/^[0-9a-f]{12}$/.test(msg.id) || !msg.status) return undefined;
     let l = this.#layers.get(msg.id);
     const total = msg.progressDetail?.total;
     if (!l && total && total > 0) this.#layers.set(msg.id, (l = { total, current: 0, done: false }));
@@ -136,6 +168,7 @@ export class EnginePullProgress {
       l.current = Math.min(Math.max(l.current, current), l.total);
       l.done = l.current >= l.total;
       this.#onProgress?.({ layer: `sha256:${msg.id}`, current: l.current, total: l.total });
+      if (l.done) this.#onLayerDone?.(`sha256:${msg.id}`, l.total);
     };
     if (msg.status === 'Downloading') emit(msg.progressDetail?.current ?? 0);
     // Extracting starts once the download is complete (its own counter runs over the same compressed bytes).
@@ -181,21 +214,7 @@ export interface EnginePulledImage {
  * `DEBUG=slipway:engine:image`).
  */
 export async function pullEngineImage(client: EngineClient, ref: string, opts: EnginePullOptions & { timeout?: number }): Promise<EnginePulledImage> {
-  const limit = opts.timeout === undefined ? configValue('pullTimeout') : pullTimeout(opts.timeout);
-  const deadline = new AbortController();
-  const timer = limit === Infinity ? undefined : setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
-  let image: EngineImage;
-  try {
-    image = await ensureImage(client, ref, { ...opts, signal });
-  } catch (e) {
-    if (!deadline.signal.aborted || opts.signal?.aborted) throw e;
-    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms`, {
-      hint: 'check that the registry is reachable from the engine; raise the limit with the timeout option or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)', cause: e,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
+  const image = await ensureImageWithin(client, ref, opts);
   const platform = image.platform ?? (opts.platform ? parsePlatform(opts.platform) : hostPlatform());
   if (ref.startsWith('docker-archive:')) {
     return { ref, digest: image.name, manifestDigest: image.name, platform, source: 'docker-archive', layers: [] };

@@ -17,8 +17,13 @@ import { claimOwnName } from '../container-names.js';
 import { entriesOfArchive } from '../copy-archive.js';
 import { resolveUser } from '../user.js';
 import { EngineContainer } from './engine-container.js';
-import { ensureImage, type EngineImage } from './engine-image.js';
+import { ensureImageWithin, type EngineImage } from './engine-image.js';
+import { logger } from '../../internal/debug.js';
+import { phaseTimer } from '../../internal/phases.js';
 import { engineSession, type EngineSession } from './session.js';
+
+/** One line per start phase, as natively: DEBUG=slipway:start. */
+const phaseLog = logger('start');
 
 /** The engine's name for a slipway volume: kept volumes by their own name, others per session. */
 export function engineVolumeName(name: string, keep: boolean | undefined, session: string): string {
@@ -116,8 +121,19 @@ export async function launchEngineContainer(
   plan: LaunchPlan, endpoint: EngineEndpoint, signal?: AbortSignal,
   reuse?: { image: EngineImage; labels: Record<string, string>; releaseName?: () => void },
 ): Promise<EngineContainer> {
+  const what = plan.name ?? plan.image;
+  const mark = phaseTimer(phaseLog, what);
   const s = await engineSession(endpoint);
-  const image = reuse?.image ?? await ensureImage(s.client, plan.image, { policy: plan.pullPolicy, platform: plan.platform, signal });
+  mark('engine session');
+  // An implicit pull as natively: bounded by withPullTimeout()/the pullTimeout setting, cancelled by the caller's signal.
+  const image = reuse?.image ?? await ensureImageWithin(s.client, plan.image, { policy: plan.pullPolicy, platform: plan.platform, signal, timeout: plan.pullTimeout })
+    .catch((err: unknown) => {
+      if (signal?.aborted && !(SlipwayError.is(err) && err.code === 'ERR_PULL_TIMEOUT')) {
+        throw new SlipwayError('ERR_ABORTED', `start of ${what} was aborted while the engine pulled ${plan.image}; nothing of it is left`, { cause: new Error('aborted by the caller') });
+      }
+      throw err;
+    });
+  mark('image lookup');
   if (plan.networks.length > 0 && plan.networkMode !== 'isolated') {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `container ${plan.name ?? plan.image} joins a network but its network mode is "${plan.networkMode}"`, {
       hint: 'user networks need the default network mode; remove withNetworkMode() or withNetwork()',
@@ -136,6 +152,7 @@ export async function launchEngineContainer(
     if (hasStatus(err, 400) || hasStatus(err, 500)) throw new SlipwayError('ERR_CONTAINER_START', `the engine refused to create ${name}: ${(err as Error).message}`, { cause: err });
     throw err;
   });
+  mark('create');
   const c = new EngineContainer({
     client: s.client, id: created.Id, name, hostname: plan.hostname ?? created.Id.slice(0, 12),
     logPath: join(s.dir, `${created.Id.slice(0, 12)}.log`), imageConfig: image.config, networks: plan.networks, local: endpoint.kind === 'unix', host: s.host,
@@ -143,7 +160,9 @@ export async function launchEngineContainer(
   });
   try {
     await joinNetworks(c, plan, s);
+    mark('networks');
     await copyFiles(c, plan, image.config.User);
+    mark('copy in');
     if (signal?.aborted) throw signal.reason;
     await c.start().catch((err: unknown) => {
       const text = (err as Error).message;
@@ -160,6 +179,7 @@ export async function launchEngineContainer(
         ? new SlipwayError('ERR_CONTAINER_START', `the engine could not start ${name}: ${(err as Error).message.replace(/^engine POST \S+: \d+ /, '')}`, { cause: err, hint: 'check the command (withCommand, withEntrypoint) and the image' })
         : err;
     });
+    mark('start');
     return c;
   } catch (err) {
     await c.remove().catch(() => {});

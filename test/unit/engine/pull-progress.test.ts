@@ -29,4 +29,16 @@ describe('engine pull progress', () => {
     expect(p.line('{"errorDetail":{"message":"denied"}}')).toBe('denied');
     expect(p.line('not json')).toBeUndefined();
   });
+
+  it('reports each layer once when its download completes (the debug log), with or without onProgress', () => {
+    const done: [string, number][] = [];
+    const p = new EnginePullProgress(undefined, (layer, bytes) => done.push([layer, bytes]));
+    for (const l of [
+      { status: 'Downloading', progressDetail: { current: 10, total: 500 }, id: 'aaaaaaaaaaaa' },
+      { status: 'Download complete', progressDetail: {}, id: 'aaaaaaaaaaaa' },
+      { status: 'Pull complete', progressDetail: {}, id: 'aaaaaaaaaaaa' },
+      { status: 'Downloading', progressDetail: { current: 1, total: 80 }, id: 'bbbbbbbbbbbb' },
+    ]) p.line(JSON.stringify(l));
+    expect(done).toEqual([['sha256:aaaaaaaaaaaa', 500]]);
+  });
 });
