@@ -7,7 +7,7 @@
  * so `new Container(tag)` finds it without a registry.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
@@ -20,7 +20,8 @@ import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
 import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
 import { buildOnEngine, containerIdMapper, layerOwnership, processStateDir, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
-import { parseDockerignore } from './dockerignore.js';
+import { parseDockerignore, readDockerignore } from './dockerignore.js';
+import { readInputFile } from '../internal/read-input-file.js';
 import { contextTar } from './context-tar.js';
 import { expandWord, expandWords } from './substitute.js';
 import { contextTree, layerTree, planCopy, type CopyItem, type SourceFile, type SourceTree } from './copy.js';
@@ -208,10 +209,10 @@ export async function buildImage(contextDir: string, opts: BuildOptions = {}): P
     throw new SlipwayError('ERR_BUILD_CONTEXT', `the build context ${context} is not a directory`, { hint: 'pass the directory that holds the Dockerfile and the files it copies' });
   }
   const dockerfilePath = path.resolve(context, opts.dockerfile ?? 'Dockerfile');
-  const text = await readFile(dockerfilePath, 'utf8').catch((e: unknown) => {
+  const text = await readInputFile(dockerfilePath).catch((e: unknown) => {
     throw new SlipwayError('ERR_BUILD_CONTEXT', `cannot read the Dockerfile ${dockerfilePath}: ${(e as Error).message}`, { hint: 'pass `dockerfile` relative to the context', cause: e });
   });
-  const ignoreText = await readFile(path.join(context, '.dockerignore'), 'utf8').catch(() => '');
+  const ignoreText = await readDockerignore(context);
   const builder = new Builder(context, parseDockerfile(text), parseDockerignore(ignoreText), opts);
   return builder.run();
 }

@@ -5,14 +5,14 @@
  * Dockerfile outside the context is sent under a name of its own.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { SlipwayError } from '../errors.js';
 import { tarEntry } from '../internal/tar-entry.js';
-import { isIgnored, mayReinclude, parseDockerignore, type IgnorePattern } from './dockerignore.js';
+import { isIgnored, mayReinclude, parseDockerignore, readDockerignore, type IgnorePattern } from './dockerignore.js';
 
 /** The context's tar and the Dockerfile's name inside it. */
 export interface ContextTar {
@@ -32,7 +32,7 @@ export async function contextTar(contextDir: string, dockerfile = 'Dockerfile'):
   if (!st?.isDirectory()) {
     throw new SlipwayError('ERR_BUILD_CONTEXT', `the build context ${root} is not a directory`, { hint: 'pass the directory that holds the Dockerfile and the files it copies' });
   }
-  const ignore = parseDockerignore(await readFile(path.join(root, '.dockerignore'), 'utf8').catch(() => ''));
+  const ignore = parseDockerignore(await readDockerignore(root));
   const dfAbs = path.resolve(root, dockerfile);
   const dfRel = path.relative(root, dfAbs);
   const outside = dfRel.startsWith('..') || path.isAbsolute(dfRel);

@@ -4,7 +4,9 @@
  * any number of directories, `\` escapes; the last matching pattern decides, and a path is excluded when a pattern
  * matches it or one of its parent directories.
  */
-import { posix } from 'node:path';
+import { join, posix } from 'node:path';
+import { SlipwayError } from '../errors.js';
+import { readInputFile } from '../internal/read-input-file.js';
 
 /** One compiled pattern. */
 export interface IgnorePattern {
@@ -99,4 +101,20 @@ export function isIgnored(patterns: readonly IgnorePattern[], rel: string): bool
 /** Whether some exception pattern might re-include a path below directory `dir` (so a walk must enter it). */
 export function mayReinclude(patterns: readonly IgnorePattern[], dir: string): boolean {
   return patterns.some((p) => p.exclusion && (p.pattern.startsWith(`${dir}/`) || /[*?[\\]/.test(p.pattern)));
+}
+
+/**
+ * The context's `.dockerignore` as text, or `''` when there is none. Anything else that keeps it from being read (a
+ * FIFO, which would hang the read, a device, no permission) fails the build: building without it would send what it
+ * excludes (`.env`, keys) into the image.
+ * @throws SlipwayError `ERR_BUILD_CONTEXT`
+ */
+export async function readDockerignore(context: string): Promise<string> {
+  const file = join(context, '.dockerignore');
+  return readInputFile(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '';
+    throw new SlipwayError('ERR_BUILD_CONTEXT', `cannot read ${file}: ${e.message}`, {
+      hint: 'make .dockerignore a readable regular file (or remove it): without it, the files it excludes would be sent to the build', cause: e,
+    });
+  });
 }

@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 /** Larger than any compose or env file a person writes; a hostile one cannot make us hold more. */
 export const INPUT_FILE_LIMIT = 16 << 20;
@@ -24,4 +25,17 @@ export function readInputFileSync(path: string, limit = INPUT_FILE_LIMIT): strin
 
 function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isDirectory(): boolean }): string {
   return st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : st.isDirectory() ? 'a directory' : 'not a file';
+}
+
+/** {@link readInputFileSync} without blocking the event loop (the checks are the same). */
+export async function readInputFile(path: string, limit = INPUT_FILE_LIMIT): Promise<string> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw Object.assign(new Error(`not a regular file (${kindOf(st)})`), { code: 'EINVAL' });
+    if (st.size > limit) throw Object.assign(new Error(`${st.size} bytes, above the limit of ${limit}`), { code: 'EFBIG' });
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
 }

@@ -9,6 +9,8 @@ import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contextTree, planCopy } from '../../../src/build/copy.js';
+import { contextTar } from '../../../src/build/context-tar.js';
+import { buildImage } from '../../../src/build/builder.js';
 import { SlipwayError } from '../../../src/errors.js';
 
 let base: string;
@@ -140,5 +142,28 @@ describe('ADD of a local archive', () => {
     const tree = await contextTree(ctx, []);
     const { items } = await planCopy(tree, { sources: ['ok.tar.gz'], dest: '/x', extractArchives: true, maxArchiveBytes: 1 << 20 }, async () => true);
     expect(items.map((i) => i.rel)).toEqual(['x/a.txt']);
+  });
+});
+
+// A .dockerignore or Dockerfile that is a FIFO hung the build in its read (a libuv thread blocked in open() until a
+// writer came); an unreadable .dockerignore was taken as none, sending what it excludes into the build.
+describe('the context\'s .dockerignore and Dockerfile', () => {
+  it('a FIFO as .dockerignore or as the Dockerfile fails the build at once instead of hanging it', async () => {
+    writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY app.txt /\n');
+    execFileSync('mkfifo', [join(ctx, '.dockerignore')]);
+    const e = await contextTar(ctx).then(() => undefined, (x: unknown) => x);
+    expect(SlipwayError.is(e, 'ERR_BUILD_CONTEXT'), String(e)).toBe(true);
+    expect((e as SlipwayError).message).toMatch(/\.dockerignore: not a regular file \(a FIFO\)/);
+    expect(await codeOf(buildImage(ctx))).toBe('ERR_BUILD_CONTEXT');
+    rmSync(join(ctx, '.dockerignore'));
+    execFileSync('mkfifo', [join(ctx, 'Dockerfile.fifo')]);
+    const d = await buildImage(ctx, { dockerfile: 'Dockerfile.fifo' }).then(() => undefined, (x: unknown) => x);
+    expect(SlipwayError.is(d, 'ERR_BUILD_CONTEXT'), String(d)).toBe(true);
+    expect((d as SlipwayError).message).toMatch(/Dockerfile\.fifo: not a regular file \(a FIFO\)/);
+  });
+
+  it('a .dockerignore that cannot be read fails the build rather than being taken as none', async () => {
+    mkdirSync(join(ctx, '.dockerignore'));
+    expect(await codeOf(contextTar(ctx))).toBe('ERR_BUILD_CONTEXT');
   });
 });
