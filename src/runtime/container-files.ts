@@ -38,7 +38,8 @@ async function firstEntry(keeper: ContainerFileSource, id: string, path: string)
     const first = await it.next();
     return first.done ? undefined : first.value;
   } catch (err) {
-    if (isMissing(err)) return undefined;
+    // A FIFO, socket or device there (ERR_UNSUPPORTED) is no file either.
+    if (isMissing(err) || SlipwayError.is(err, 'ERR_UNSUPPORTED')) return undefined;
     throw err;
   } finally {
     await it.return?.(undefined)?.catch(() => {});

@@ -864,6 +864,8 @@ export class Keeper {
     if (opts.topOnly) fields.push(tlv.u8(Tag.TOP_ONLY, 1));
     const stream: RequestStream = {};
     let granted = false;
+    let sawEntry = false;
+    let special = false;
     // Cancellable by removeContainer(): a reader that stopped reading (never to return) must not keep the worker,
     // this request and so the Node process alive once the container is gone.
     const cancel = (): void => {
@@ -892,7 +894,16 @@ export class Keeper {
       }
       if (f.type !== FrameType.GET_ENTRY) return;
       const t = field.uint(f.fields, Tag.TYPE);
-      if (t !== 1 && t !== 2 && t !== 3) return;
+      const first = !sawEntry;
+      sawEntry = true;
+      if (t !== 1 && t !== 2 && t !== 3) {
+        // A FIFO, socket or device: not copied. It cost the keeper a credit like any entry and is never taken
+        // below, so its credit goes back now: a directory of 16 FIFOs used to stall the GET for good (the keeper
+        // waiting for a credit, the reader for an entry). Asked for by name, it is an error, not an empty copy.
+        if (first) special = true;
+        this.#sendData(f.reqid, CREDIT);
+        return;
+      }
       const relPath = Buffer.from(field.first(f.fields, Tag.RELPATH)?.value ?? Buffer.alloc(0));
       const entry: KeeperGetEntry = {
         path: posix.join(parent, relPath.toString('utf8')),
@@ -924,6 +935,11 @@ export class Keeper {
         }
         if (done) {
           if (failure !== undefined) throw failure;
+          if (special) {
+            throw new SlipwayError('ERR_UNSUPPORTED', `cannot copy ${path} out of the container: it is not a regular file, directory or symlink (a FIFO, socket or device)`, {
+              hint: 'copy its contents with exec([\'cat\', path]) if it is a FIFO or device that yields data; inside a copied directory such entries are left out',
+            });
+          }
           return undefined;
         }
         events.length = head = 0;
