@@ -30,6 +30,8 @@ export interface DiscoveryHost {
   readFile(path: string): Buffer | undefined;
   /** True for a path that exists and is a socket. */
   isSocket(path: string): boolean;
+  /** This process's uid: a rootless engine's runtime dir is `/run/user/<uid>` when `XDG_RUNTIME_DIR` is unset. */
+  uid?: number;
 }
 
 /** The real machine. */
@@ -39,6 +41,7 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): DiscoveryHost {
     home: env.HOME || homedir(),
     readFile: (p) => { try { return readFileSync(p); } catch { return undefined; } },
     isSocket: (p) => { try { return existsSync(p) && statSync(p).isSocket(); } catch { return false; } },
+    uid: process.getuid?.(),
   };
 }
 
@@ -99,19 +102,26 @@ function contextAddress(host: DiscoveryHost): { name: string; address: string } 
 
 /**
  * Every engine worth trying, in order: `DOCKER_HOST` (then only it: it is explicit), the Docker context, and the
- * well-known sockets that exist: `/var/run/docker.sock`, `$XDG_RUNTIME_DIR/podman/podman.sock`,
- * `~/.docker/run/docker.sock` (Docker Desktop), Colima's, Rancher Desktop's.
+ * well-known sockets that exist: `/var/run/docker.sock`, a rootless dockerd's `<runtime dir>/docker.sock` and rootless
+ * Podman's `<runtime dir>/podman/podman.sock` (the runtime dir is `$XDG_RUNTIME_DIR`, else `/run/user/<uid>` as
+ * testcontainers looks), `/run/podman/podman.sock`, Docker Desktop's (`~/.docker/run`, `~/.docker/desktop`), Colima's,
+ * Rancher Desktop's. Each is then tried in turn (`/_ping`): a socket this user may not open is skipped, so a user
+ * without access to root's dockerd reaches their own rootless engine.
  */
 export function engineCandidates(host: DiscoveryHost): EngineEndpoint[] {
   if (host.env.DOCKER_HOST) return [parseEngineAddress(host.env.DOCKER_HOST, 'DOCKER_HOST', host)];
   const out: EngineEndpoint[] = [];
   const ctx = contextAddress(host);
   if (ctx) out.push(parseEngineAddress(ctx.address, `docker context ${ctx.name}`, host));
+  const runtimeDir = host.env.XDG_RUNTIME_DIR || (host.uid !== undefined && host.uid !== 0 ? `/run/user/${host.uid}` : undefined);
   const sockets: [string, string][] = [
     ['/var/run/docker.sock', 'Docker'],
-    ...(host.env.XDG_RUNTIME_DIR ? [[join(host.env.XDG_RUNTIME_DIR, 'podman', 'podman.sock'), 'Podman (rootless)'] as [string, string]] : []),
+    ...(runtimeDir
+      ? [[join(runtimeDir, 'docker.sock'), 'Docker (rootless)'], [join(runtimeDir, 'podman', 'podman.sock'), 'Podman (rootless)']] as [string, string][]
+      : []),
     ['/run/podman/podman.sock', 'Podman'],
     [join(host.home, '.docker', 'run', 'docker.sock'), 'Docker Desktop'],
+    [join(host.home, '.docker', 'desktop', 'docker.sock'), 'Docker Desktop'],
     [join(host.home, '.colima', 'default', 'docker.sock'), 'Colima'],
     [join(host.home, '.colima', 'docker.sock'), 'Colima'],
     [join(host.home, '.rd', 'docker.sock'), 'Rancher Desktop'],
