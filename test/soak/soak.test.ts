@@ -1,13 +1,16 @@
 /**
  * Soak: many start/stop and restart cycles with a user network, a published port and limits, then
  * checks that nothing grows beyond noise: Node fds and heap, keeper fds and RSS, processes under the
- * keeper, slirp4netns/pasta helpers, mounts, state dirs and cgroups.
+ * keeper, slirp4netns/pasta helpers, mounts, state dirs and cgroups. The Node heap is judged by its growth per cycle
+ * over the whole run (see {@link heapGrowth}), not by two samples: one sample moved by ±20 MiB between runs.
  *
  * Cycles: SLIPWAY_SOAK_CYCLES (default 1000 start/stop) and SLIPWAY_SOAK_RESTARTS (default 100).
  * Run: npx vitest run --project soak
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Container, Network } from '../../src/index.js';
 import { Keeper } from '../../src/runtime/keeper/keeper.js';
@@ -66,7 +69,7 @@ function cgroupCount(): number {
 }
 
 function sample(keeper: Keeper): Sample {
-  (globalThis as { gc?: () => void }).gc?.();
+  gc();
   const table = processTable();
   const status = readFileSync(`/proc/${keeper.pid}/status`, 'utf8');
   return {
@@ -106,12 +109,64 @@ async function baseline(keeper: Keeper): Promise<Sample> {
   return second;
 }
 
-/** Counts may not grow at all; memory may grow by noise only. */
+/** Counts may not grow at all; the keeper's RSS by noise only (the Node heap: {@link heapGrowth}). */
 function expectNoGrowth(before: Sample, after: Sample, label: string): void {
   const exact = EXACT;
   for (const k of exact) expect(after[k], `${label}: ${k} (before ${before[k]}, after ${after[k]})`).toBeLessThanOrEqual(before[k]);
   expect(after.keeperRssKiB, `${label}: keeper RSS KiB`).toBeLessThan(before.keeperRssKiB * 1.25 + 1024);
-  expect(after.heapMiB, `${label}: Node heap MiB`).toBeLessThan(before.heapMiB * 1.5 + 16);
+}
+
+/**
+ * A heap growing by this many bytes per cycle fails the soak. Measured (root, 200 cycles and 40 restarts, load ~20):
+ * clean 1515 and 1049 B per cycle (warm-up and this file's own id set); one StartedContainer kept per start (a leak
+ * put in start.ts for the measurement, not committed) 9190 B per cycle.
+ */
+const LEAK_BYTES_PER_CYCLE = 4096;
+/** Heap samples per run: enough for the median slope to shrug off a few outliers and one step. */
+const HEAP_SAMPLES = 40;
+
+/**
+ * A full collection. The soak project's `execArgv: ['--expose-gc']` does not reach vitest's forks (globalThis.gc was
+ * undefined, so every heap sample before this counted live garbage): the flag is set here, and a new context sees gc.
+ */
+setFlagsFromString('--expose-gc');
+const gc = (globalThis as { gc?: () => void }).gc ?? (runInNewContext('gc') as () => void);
+
+/** The Node heap after two full collections a turn apart (the first frees what a finalizer or a weak ref held). */
+async function settledHeap(): Promise<number> {
+  gc();
+  await new Promise((r) => setImmediate(r));
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/**
+ * Heap growth in bytes per cycle: the Theil-Sen estimate (the median of the slopes between every two samples) over
+ * samples taken through the run. A leak raises every later sample, so most pairwise slopes carry it; garbage still in
+ * flight at one sample, or one step (a cache filled once), moves only the pairs that include it, and the median not.
+ */
+function heapGrowth(samples: readonly (readonly [cycle: number, bytes: number])[]): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < samples.length; i++) {
+    for (let j = i + 1; j < samples.length; j++) slopes.push((samples[j]![1] - samples[i]![1]) / (samples[j]![0] - samples[i]![0]));
+  }
+  slopes.sort((a, b) => a - b);
+  const mid = slopes.length >> 1;
+  return slopes.length % 2 ? slopes[mid]! : (slopes[mid - 1]! + slopes[mid]!) / 2;
+}
+
+/** Runs `cycles` cycles, sampling the settled heap through them; expects no growth beyond noise. */
+async function expectNoHeapLeak(cycles: number, cycle: () => Promise<void>, label: string): Promise<void> {
+  const every = Math.max(1, Math.floor(cycles / HEAP_SAMPLES));
+  const samples: (readonly [number, number])[] = [];
+  for (let i = 0; i < cycles; i++) {
+    if (i % every === 0) samples.push([i, await settledHeap()]);
+    await cycle();
+  }
+  samples.push([cycles, await settledHeap()]);
+  const growth = heapGrowth(samples);
+  console.log(`soak ${label} heap`, JSON.stringify({ bytesPerCycle: Math.round(growth), firstMiB: +(samples[0]![1] / 2 ** 20).toFixed(1), lastMiB: +(samples.at(-1)![1] / 2 ** 20).toFixed(1), samples: samples.length }));
+  expect(growth, `${label}: Node heap grows ${Math.round(growth)} bytes per cycle (median slope of ${samples.length} samples)`).toBeLessThan(LEAK_BYTES_PER_CYCLE);
 }
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable')('soak', () => {
@@ -141,7 +196,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     };
     for (let i = 0; i < WARMUP; i++) await cycle();
     const before = await baseline(keeper);
-    for (let i = 0; i < CYCLES; i++) await cycle();
+    await expectNoHeapLeak(CYCLES, cycle, 'start/stop');
     const after = await settledSample(keeper, before);
     console.log('soak start/stop', JSON.stringify({ cycles: CYCLES, before, after }));
     expectNoGrowth(before, after, 'start/stop');
@@ -153,7 +208,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     try {
       for (let i = 0; i < 5; i++) await c.restart({ timeout: 1000 });
       const before = await baseline(keeper);
-      for (let i = 0; i < RESTARTS; i++) await c.restart({ timeout: 1000 });
+      await expectNoHeapLeak(RESTARTS, () => c.restart({ timeout: 1000 }).then(() => undefined), 'restart');
       const after = await settledSample(keeper, before);
       console.log('soak restart', JSON.stringify({ restarts: RESTARTS, before, after }));
       expectNoGrowth(before, after, 'restart');
