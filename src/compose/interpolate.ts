@@ -28,7 +28,10 @@ export function interpolate(text: string, vars: Variables, where: Where, onUnset
 }
 
 /** Scans from `i` until the end (or a closing `}` when `nested`); returns the interpolated text and the index it stopped at. */
-interface Ctx { vars: Variables; where: Where; onUnset: (name: string) => void; /** false: only find the end (a word not taken is never evaluated). */ evaluate: boolean }
+interface Ctx { vars: Variables; where: Where; onUnset: (name: string) => void; /** false: only find the end (a word not taken is never evaluated). */ evaluate: boolean; /** `${…}` nesting so far. */ depth?: number }
+
+/** Deeper nesting of defaults is refused (each level recurses; no real file nests more than a few). */
+const MAX_DEPTH = 64;
 
 function scan(text: string, i: number, ctx: Ctx, nested: boolean): { value: string; end: number } {
   const { vars, where, onUnset } = ctx;
@@ -77,13 +80,18 @@ function braced(text: string, i: number, ctx: Ctx): { value: string; end: number
   if (colon) j++;
   const op = text[j];
   if (op !== '-' && op !== '?' && op !== '+') throw bad(text, where, `unknown operator after \${${name}`);
-  // The word is interpolated only when used (as in a shell), but it must be scanned now to find its end.
-  const word = scan(text, j + 1, { ...ctx, onUnset: () => {}, evaluate: false }, true);
+  if ((ctx.depth ?? 0) >= MAX_DEPTH) throw bad(text, where, `defaults nested more than ${MAX_DEPTH} levels deep`);
+  const inner = { ...ctx, depth: (ctx.depth ?? 0) + 1 };
+  // The word is interpolated only when used (as in a shell), but it must be scanned now to find its end. A scan
+  // that only finds the end evaluates nothing: it evaluated each nested default's word again, twice per level, and
+  // \`\${A:-\${A:-…x}}\` 30 levels deep (150 bytes of a hostile compose file) took hours of synchronous work.
+  const word = scan(text, j + 1, { ...inner, onUnset: () => {}, evaluate: false }, true);
   const end = word.end + 1;
+  if (!ctx.evaluate) return { value: '', end };
   const value = vars[name];
   const isSet = value !== undefined;
   const present = colon ? isSet && value !== '' : isSet;
-  const lazy = () => scan(text, j + 1, ctx, true).value;
+  const lazy = () => scan(text, j + 1, inner, true).value;
   switch (op) {
     case '-': return { value: present ? value! : lazy(), end };
     case '+': return { value: present ? lazy() : '', end };

@@ -69,6 +69,17 @@ describe('interpolate', () => {
     expect(() => i('${SET*x}')).toThrow(/unknown operator/);
     expect(() => i('${1ABC}')).toThrow(/variable name/);
   });
+
+  // A hostile compose file: each nested default's word was scanned twice per level (once to find its end, evaluating
+  // it all the same), so 30 levels (150 bytes) took hours of synchronous work; 22 levels took 9 s.
+  it('nested defaults cost linear work, and nesting past 64 levels is refused', () => {
+    const nest = (n: number, inner: string) => '${NOPE:-'.repeat(n) + inner + '}'.repeat(n);
+    expect(i(nest(60, 'x'))).toBe('x');
+    expect(i(nest(60, '${SET}'))).toBe('value');
+    expect(i('${SET:+' + nest(60, 'y') + '}')).toBe('y');
+    expect(() => i(nest(65, 'x'))).toThrow(SlipwayError);
+    expect(() => i(nest(65, 'x'))).toThrow(/nested more than 64 levels deep/);
+  });
 });
 
 describe('.env files', () => {
