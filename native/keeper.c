@@ -29,6 +29,7 @@
 #include "logs.h"
 #include "loop.h"
 #include "network.h"
+#include "outbound.h"
 #include "owner.h"
 #include "process.h"
 #include "reply.h"
@@ -193,6 +194,7 @@ static void container_reaped(struct container *c, int init_status) {
   c->state = C_FAILED;
   /* Listeners hold init's ctl fd number: drop them before the fd is closed and reused. */
   forward_container_gone(c->id);
+  outbound_container_gone(c->id);
   loop_del_close(&c->ctl);
   close_ns(c);
   if (c->remove_req) finish_remove(c);
@@ -560,6 +562,23 @@ static void dispatch(const sw_frame_view *f) {
     forward_host_port(f->reqid, c->id, c->ctl, f->body, f->body_len);
     break;
   }
+  case FR_OUTBOUND: {
+    struct container *c = need_container(f->reqid, f, "outbound");
+    if (!c) break;
+    if (c->reaped || c->remove_req || c->net != NET_ISOLATED) {
+      reply_error(f->reqid, EK_CONTAINER_STATE, c->net != NET_ISOLATED ? "outbound: the container has no network of its own" : "outbound: container is not running",
+                  c->net != NET_ISOLATED ? EINVAL : ESRCH);
+      break;
+    }
+    outbound_start(f->reqid, c->id, f->body, f->body_len);
+    break;
+  }
+  case FR_OUTBOUND_STOP: {
+    cleanup_free char *id = spec_get_str(f->body, f->body_len, T_ID);
+    if (!id) reply_error(f->reqid, EK_BAD_REQUEST, "outbound stop: no container id", EINVAL);
+    else outbound_stop(f->reqid, id);
+    break;
+  }
   case FR_NET_CREATE: network_create(f->reqid, f->body, f->body_len); break;
   case FR_NET_REMOVE: network_remove(f->reqid, f->body, f->body_len); break;
   case FR_NET_ATTACH: {
@@ -588,6 +607,7 @@ NORETURN static void teardown(void) {
   for (struct container *c = K.containers; c; c = c->next)
     if (!c->reaped) kill(c->pid, SIGKILL);
   worker_kill_all();
+  outbound_kill_all();
   forward_shutdown();
   for (struct container *c = K.containers; c; c = c->next)
     if (!c->reaped) TEMP_FAILURE_RETRY(waitpid(c->pid, NULL, 0));
@@ -610,7 +630,7 @@ static void reap_children(void) {
         found = true;
         break;
       }
-    if (found) continue;
+    if (found || outbound_reaped(pid, st)) continue;
     /* A reaped pid may be reused: never signal it again. */
     for (struct container *c = K.containers; c; c = c->next)
       if (c->fuse_pid == pid) c->fuse_pid = 0;

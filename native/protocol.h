@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 7
+#define SW_PROTOCOL_VERSION 8
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -43,6 +43,8 @@ enum sw_frame {
   FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK.
                          * For a GET sent with CHUNKED: credits, one byte per GET_ENTRY/GET_DATA frame Node has taken; EOF cancels. */
   FR_HOST_FORWARD = 0x1f, /* ID PORT -> OK: the container's SW_HOST_ALIAS_IP:PORT reaches the host's 127.0.0.1:PORT */
+  FR_OUTBOUND = 0x20,      /* ID ARG... -> OK PID once ready (outbound.h) */
+  FR_OUTBOUND_STOP = 0x21, /* ID -> OK once the container's outbound helpers are reaped */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
   FR_HELLO = 0x81,

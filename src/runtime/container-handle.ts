@@ -239,7 +239,8 @@ export class ContainerHandle implements RuntimeContainer {
     if (plan.networkMode === 'isolated') {
       // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
       this.#step = 'starting the outbound network helper';
-      const net = await startOutbound(pid, { hostLoopback: hostAccess?.allLoopbackPorts ?? false, signal });
+      const launcher = { start: (argv: string[]) => keeper.startOutbound(this.id, argv), stop: () => keeper.stopOutbound(this.id) };
+      const net = await startOutbound(pid, { hostLoopback: hostAccess?.allLoopbackPorts ?? false, signal, launcher });
       if (net) {
         this.#net = net;
         undo.push('outbound network', 'boot', async () => {

@@ -27,13 +27,19 @@ export class KeeperError extends SlipwayError {
   readonly stage: string;
   readonly errno: number;
   readonly errnoName: string;
+  /** A failed child's last output (an outbound helper's stderr), when the keeper sent it. */
+  readonly output: string | undefined;
+  /** A failed child's raw wait status, when it had exited. */
+  readonly waitStatus: number | undefined;
 
-  constructor(code: SlipwayErrorCode, kind: KeeperErrorKind, stage: string, errno: number, message: string, hint: string | undefined) {
+  constructor(code: SlipwayErrorCode, kind: KeeperErrorKind, stage: string, errno: number, message: string, hint: string | undefined, extra: { output?: string; waitStatus?: number } = {}) {
     super(code, `${stage}: ${errnoName(errno)} (${message})`, { hint });
     this.kind = kind;
     this.stage = stage;
     this.errno = errno;
     this.errnoName = errnoName(errno);
+    this.output = extra.output;
+    this.waitStatus = extra.waitStatus;
   }
 
   /** True for a keeper error of that kind (and errno name, when given). */
@@ -70,5 +76,9 @@ export function errorFromFrame(frame: Frame, opts: { network?: boolean } = {}): 
   const msg = field.str(frame.fields, Tag.MESSAGE) ?? '';
   const kind = KEEPER_ERROR_KINDS[field.uint(frame.fields, Tag.KIND) ?? 0] ?? 'unspecified';
   const network = opts.network || kind === 'network' || kind === 'subnet-in-use' || kind === 'address-in-use' || kind === 'host-access';
-  return new KeeperError(network ? 'ERR_NETWORK' : 'ERR_RUNTIME', kind, stage, errno, msg, hintFor(kind, errnoName(errno)));
+  const output = field.str(frame.fields, Tag.DATA);
+  const waitStatus = field.uint(frame.fields, Tag.STATUS);
+  return new KeeperError(network ? 'ERR_NETWORK' : 'ERR_RUNTIME', kind, stage, errno, msg, hintFor(kind, errnoName(errno)), {
+    ...(output !== undefined ? { output } : {}), ...(waitStatus !== undefined ? { waitStatus } : {}),
+  });
 }

@@ -1076,6 +1076,26 @@ export class Keeper {
     await this.#request(FrameType.HOST_FORWARD, [tlv.str(Tag.ID, containerId), tlv.u32(Tag.PORT, port)]);
   }
 
+  /**
+   * Runs an outbound network helper (slirp4netns) for a container from the keeper, inside its user namespace (so
+   * the helper's own mount namespace copies the host's shared mounts as slaves: see native/outbound.h). `argv[0]` is
+   * the helper's absolute path; it gets fd 3 = a ready pipe (resolves once it wrote a byte there) and fd 4 = an exit
+   * pipe only the keeper holds. It is killed with the container, by {@link stopOutbound}, or when the keeper goes.
+   * @returns the helper's pid.
+   * @throws KeeperError `ERR_NETWORK` (kind network; `output` = its last output, `waitStatus` when it exited) when it
+   *   ends before it is ready; `ERR_RUNTIME` (container-state) when the container is not running.
+   * @example const pid = await keeper.startOutbound(id, ['/usr/bin/slirp4netns', '--configure', '-r', '3', '-e', '4', String(initPid), 'eth0']);
+   */
+  async startOutbound(containerId: string, argv: string[]): Promise<number> {
+    const f = await this.#request(FrameType.OUTBOUND, [tlv.str(Tag.ID, containerId), ...argv.map((a) => tlv.str(Tag.ARG, a))]);
+    return field.uint(f.fields, Tag.PID) ?? 0;
+  }
+
+  /** SIGKILLs the container's outbound helpers; resolves once they are gone (at once when there is none). */
+  async stopOutbound(containerId: string): Promise<void> {
+    await this.#request(FrameType.OUTBOUND_STOP, [tlv.str(Tag.ID, containerId)]);
+  }
+
   /** Ends the keeper: every container is killed and its state removed. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {

@@ -9,7 +9,7 @@
 import { SlipwayError } from '../../errors.js';
 
 /** Bumped whenever the wire format changes; the keeper reports its own in HELLO. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 /**
  * Frames larger than this are a protocol error; {@link encodeFrame} refuses to build one (payloads
  * above {@link CHUNK} go as DATA frames). The keeper fails such a frame's request only.
@@ -39,6 +39,8 @@ export const FrameType = {
   NET_ATTACH: 0x1d,
   DATA: 0x1e,
   HOST_FORWARD: 0x1f,
+  OUTBOUND: 0x20,
+  OUTBOUND_STOP: 0x21,
   NEED_MAP: 0x80,
   HELLO: 0x81,
   OK: 0x82,

@@ -67,32 +67,11 @@ export class HelperProcess {
    * helper is killed and an `ERR_NETWORK` (or `ERR_ABORTED`) error with its stderr is thrown.
    */
   async waitReady(ready: Promise<void>, timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const outcome = await Promise.race([
-      ready.then(() => 'ready' as const),
-      this.exited.then(() => 'exited' as const),
-      new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); }),
-      new Promise<'aborted'>((r) => {
-        if (signal?.aborted) r('aborted');
-        onAbort = () => r('aborted');
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]).finally(() => {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-    });
+    const outcome = await raceReady(Promise.race([ready.then(() => 'ready' as const), this.exited.then(() => 'exited' as const)]), timeoutMs, signal);
     if (outcome === 'ready') return;
     await this.close();
-    const details = this.stderr ? `${this.name} said:\n${this.stderr}` : undefined;
-    if (outcome === 'aborted') throw new SlipwayError('ERR_ABORTED', `starting ${this.name} was aborted`, { cause: signal?.reason, details });
-    const why = outcome === 'timeout'
-      ? `${this.name} did not ${what} within ${timeoutMs} ms`
-      : `${this.name} exited (${this.exitInfo?.signal ?? `code ${this.exitInfo?.code}`}) before it could ${what}`;
-    throw new SlipwayError('ERR_NETWORK', why, {
-      hint: 'check that /dev/net/tun is usable by this user (crw-rw-rw-) and that the container is still running; DEBUG=slipway:network shows the helper\'s output',
-      details,
-    });
+    const exited = this.exitInfo?.signal ?? `code ${this.exitInfo?.code}`;
+    throw helperFailure(this.name, outcome === 'exited' ? exited : outcome, this.stderr, { timeoutMs, signal, what });
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
@@ -106,4 +85,38 @@ export class HelperProcess {
     })();
     return this.closing;
   }
+}
+
+/**
+ * The error of a helper that did not get ready: `outcome` is 'timeout', 'aborted' or how it exited (`code 1`,
+ * `SIGKILL`); `stderr` its last output.
+ */
+export function helperFailure(name: string, outcome: string, stderr: string, o: { timeoutMs: number; signal: AbortSignal | undefined; what: string }): SlipwayError {
+  const details = stderr ? `${name} said:\n${stderr}` : undefined;
+  if (outcome === 'aborted') return new SlipwayError('ERR_ABORTED', `starting ${name} was aborted`, { cause: o.signal?.reason, details });
+  const why = outcome === 'timeout'
+    ? `${name} did not ${o.what} within ${o.timeoutMs} ms`
+    : `${name} exited (${outcome}) before it could ${o.what}`;
+  return new SlipwayError('ERR_NETWORK', why, {
+    hint: 'check that /dev/net/tun is usable by this user (crw-rw-rw-) and that the container is still running; DEBUG=slipway:network shows the helper\'s output',
+    details,
+  });
+}
+
+/** Races `first` (its outcome) against a timeout and an abort signal: which came first. */
+export async function raceReady<T extends string>(first: Promise<T>, timeoutMs: number, signal: AbortSignal | undefined): Promise<T | 'timeout' | 'aborted'> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  return Promise.race<T | 'timeout' | 'aborted'>([
+    first,
+    new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); }),
+    new Promise<'aborted'>((r) => {
+      if (signal?.aborted) r('aborted');
+      onAbort = () => r('aborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  });
 }

@@ -52,13 +52,14 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
     try {
       const common = { hostLoopback: opts.hostLoopback, mtu, ifname, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
       if (tool === 'pasta') return await startPasta(found.pasta!, pid, { ...common, ...(setpriv ? { setpriv } : {}) });
+      const slirp = { ...common, ...(opts.launcher ? { launcher: opts.launcher } : {}) };
       try {
-        return await startSlirp4netns(found.slirp4netns!, pid, common);
+        return await startSlirp4netns(found.slirp4netns!, pid, slirp);
       } catch (err) {
         // --enable-sandbox needs to create a mount namespace and pivot_root; some confined hosts refuse that.
         if (SlipwayError.is(err, 'ERR_ABORTED') || !/sandbox|pivot_root|mount/i.test((err as Error).message)) throw err;
         log('slirp4netns failed with --enable-sandbox, retrying without: %s', (err as Error).message);
-        return await startSlirp4netns(found.slirp4netns!, pid, { ...common, sandbox: false });
+        return await startSlirp4netns(found.slirp4netns!, pid, { ...slirp, sandbox: false });
       }
     } catch (err) {
       if (SlipwayError.is(err, 'ERR_ABORTED')) throw err;

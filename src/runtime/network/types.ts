@@ -42,6 +42,24 @@ export interface StartOutboundOptions {
   signal?: AbortSignal;
   /** Override the detected tool paths (tests). */
   tools?: { slirp4netns?: string; pasta?: string };
+  /**
+   * Starts slirp4netns from the keeper, inside its user namespace, instead of from Node (pasta is always started
+   * from Node). The runtime passes one per container: the helper's mount namespace then copies the host's shared
+   * mounts as slaves, so as root it needs no `unshare --mount` wrapper to keep its unmounts from reaching the host.
+   */
+  launcher?: OutboundLauncher;
+}
+
+/** Runs an outbound helper for one container from the keeper (`Keeper.startOutbound`/`stopOutbound`). */
+export interface OutboundLauncher {
+  /**
+   * Runs `argv` (fd 3 = ready pipe, fd 4 = exit pipe) and resolves with its pid once it wrote its ready byte.
+   * Rejects when it ends first, with the helper's last output as `output` and its raw wait status as `waitStatus`
+   * when known.
+   */
+  start(argv: string[]): Promise<number>;
+  /** Kills the container's helpers; resolves once they are gone. */
+  stop(): Promise<void>;
 }
 
 /** The fixed addressing slipway gives every container, whichever helper is used. */

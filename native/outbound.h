@@ -1,0 +1,33 @@
+/*
+ * Outbound network helpers (slirp4netns) started by the keeper for a container, so that they run
+ * inside the keeper's user namespace. Why there: slirp4netns --enable-sandbox makes a mount
+ * namespace of its own and unmounts its old root. Started by real root in the host's user
+ * namespace, that namespace copies the host's shared mounts as peers and the unmount propagates
+ * back (Docker's overlay mounts vanished). A mount namespace made inside the keeper's user
+ * namespace copies them as slaves (the kernel demotes shared mounts when a less privileged user
+ * namespace copies them): nothing propagates out, and no `unshare --mount` exec is needed.
+ *
+ * The helper gets fd 3 = the write end of a ready pipe (slirp4netns writes one byte once the
+ * interface is configured), fd 4 = the read end of an exit pipe whose write end only the keeper
+ * holds (it exits when the keeper goes, however the keeper goes; PR_SET_PDEATHSIG covers a helper
+ * that ignores the pipe), fds 1 and 2 = a pipe the keeper drains: its lines go to the keeper's
+ * stderr (debug) and the last ones into the error when it fails before it is ready.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* OUTBOUND: ID, ARG... (ARG[0] = the binary's path). Answered OK PID once the helper wrote its
+ * ready byte; ERROR (EK_NETWORK, STATUS = its wait status when it exited, DATA = its last output)
+ * when it exits, closes the ready pipe or is stopped first. */
+void outbound_start(uint32_t reqid, const char *id, const uint8_t *body, size_t len);
+/* OUTBOUND_STOP: ID. SIGKILLs the container's helpers; answered once they are reaped. */
+void outbound_stop(uint32_t reqid, const char *id);
+/* The container is gone (reaped or removed): its helpers are killed, nobody is answered. */
+void outbound_container_gone(const char *id);
+/* SIGCHLD: true if pid was an outbound helper (now reaped). */
+bool outbound_reaped(pid_t pid, int status);
+/* Teardown: SIGKILL every helper (they would also go through their exit pipe). */
+void outbound_kill_all(void);
