@@ -14,7 +14,7 @@ import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type D
 import { checkImagePlatform, hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
 import { DOCKER_HUB_DOMAIN, makeReference, parseReference, type ImageReference } from './reference.js';
 import { RegistryClient, type RegistryClientOptions } from './registry-client.js';
-import { positiveMs } from './timeouts.js';
+import { positiveMs, withinPullLimit } from './timeouts.js';
 import { ImageStore, defaultStoreRoot, isDiskFull, storeFullError } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
@@ -433,25 +433,11 @@ export async function pull(ref: string, opts: PullOptions = {}): Promise<Image> 
   if (!['missing', 'always', 'never'].includes(policy)) {
     throw new SlipwayError('ERR_INVALID_ARGUMENT', `invalid policy ${JSON.stringify(policy)}`, { hint: "use 'missing', 'always' or 'never'" });
   }
-  opts = { ...opts, policy, storeDir: opts.storeDir ?? config.values.storeDir };
+  const full = { ...opts, policy, storeDir: opts.storeDir ?? config.values.storeDir };
   const limit = opts.timeout === undefined ? config.values.pullTimeout : pullTimeout(opts.timeout);
-  if (limit === Infinity) return pullBounded(ref, opts, config).catch((e: unknown) => { throw whenFull(e, ref, opts); });
-  const deadline = new AbortController();
-  // A plain Error as the reason: a DOMException in a cause chain trips some test runners' error printers.
-  const timer = setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
-  try {
-    return await pullBounded(ref, { ...opts, signal }, config);
-  } catch (e) {
-    if (!deadline.signal.aborted || opts.signal?.aborted) throw whenFull(e, ref, opts);
-    const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
-    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
-      hint: 'check that the registry is reachable and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)',
-      cause: e,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
+  return withinPullLimit(ref, limit, opts.signal, (signal) => pullBounded(ref, { ...full, signal }, config), {
+    source: 'the registry is reachable', otherwise: (e) => whenFull(e, ref, full),
+  });
 }
 
 /** A store write that failed for lack of space, anywhere in a pull, becomes one ERR_STORE_FULL naming the store. */

@@ -119,3 +119,29 @@ export async function* guardBody(body: AsyncIterable<unknown>, limitMs: number, 
     await it.return?.();
   }
 }
+
+/**
+ * Runs a pull (`run`, given the signal to honour) within its time limit (`Infinity`: none). At the limit the signal
+ * aborts and the failure becomes `ERR_PULL_TIMEOUT` naming the image and the limit; any other failure (or one the
+ * caller's own signal caused) goes through `otherwise`. `source` names what must be reachable, for the hint.
+ */
+export async function withinPullLimit<T>(
+  ref: string, limit: number, outer: AbortSignal | undefined, run: (signal: AbortSignal) => Promise<T>,
+  opts: { source: string; otherwise?: (e: unknown) => unknown },
+): Promise<T> {
+  const deadline = new AbortController();
+  // A plain Error as the reason: a DOMException in a cause chain trips some test runners' error printers.
+  const timer = limit === Infinity ? undefined : setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
+  try {
+    return await run(outer ? AbortSignal.any([outer, deadline.signal]) : deadline.signal);
+  } catch (e) {
+    if (!deadline.signal.aborted || outer?.aborted) throw opts.otherwise ? opts.otherwise(e) : e;
+    const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
+    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
+      hint: `check that ${opts.source} and not stalling; on a slow link raise the limit with withPullTimeout(ms), \`slipway pull --timeout <seconds>\` or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)`,
+      cause: e,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -12,6 +12,7 @@ import { applyHubPrefix, pullTimeout, type PullProgress } from '../../image/pull
 import { parseManifest } from '../../image/manifest.js';
 import { hostPlatform, parsePlatform, selectPlatform, type Platform } from '../../image/platform.js';
 import { RegistryClient } from '../../image/registry-client.js';
+import { withinPullLimit } from '../../image/timeouts.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { logger } from '../../internal/debug.js';
 
@@ -49,21 +50,9 @@ export interface EnginePullOptions {
  */
 export async function ensureImageWithin(client: EngineClient, ref: string, opts: EnginePullOptions & { timeout?: number }): Promise<EngineImage> {
   const limit = opts.timeout === undefined ? configValue('pullTimeout') : pullTimeout(opts.timeout);
-  const deadline = new AbortController();
-  const timer = limit === Infinity ? undefined : setTimeout(() => deadline.abort(new Error(`the pull time limit of ${limit} ms was reached`)), limit);
-  const signal = opts.signal ? AbortSignal.any([opts.signal, deadline.signal]) : deadline.signal;
-  try {
-    return await ensureImage(client, ref, { ...opts, signal });
-  } catch (e) {
-    if (!deadline.signal.aborted || opts.signal?.aborted) throw e;
-    const during = SlipwayError.is(e) ? ` (${e.shortMessage})` : '';
-    throw new SlipwayError('ERR_PULL_TIMEOUT', `pulling ${ref} did not finish within ${limit} ms${during}`, {
-      hint: 'check that the registry is reachable from the engine and not stalling; on a slow link raise the limit with withPullTimeout(ms), `slipway pull --timeout <seconds>` or the pullTimeout setting (SLIPWAY_PULL_TIMEOUT=<ms>)',
-      cause: e,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
+  return withinPullLimit(ref, limit, opts.signal, (signal) => ensureImage(client, ref, { ...opts, signal }), {
+    source: 'the registry is reachable from the engine',
+  });
 }
 
 /** Makes `ref` present in the engine as the pull policy says; returns its name and config. */
