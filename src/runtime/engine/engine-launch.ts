@@ -18,6 +18,7 @@ import { entriesOfArchive } from '../copy-archive.js';
 import { resolveUser } from '../user.js';
 import { EngineContainer } from './engine-container.js';
 import { ensureImageWithin, type EngineImage } from './engine-image.js';
+import { createWithEngineInit } from './engine-init.js';
 import { logger } from '../../internal/debug.js';
 import { phaseTimer } from '../../internal/phases.js';
 import { engineSession, type EngineSession } from './session.js';
@@ -31,7 +32,7 @@ export function engineVolumeName(name: string, keep: boolean | undefined, sessio
 }
 
 /** The `POST /containers/create` body for a plan (network joins other than the first are connected after). */
-export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record<string, string>, session: string): Record<string, unknown> {
+export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record<string, string>, session: string, init = true): Record<string, unknown> {
   const key = (p: { container: number; protocol: string }) => `${p.container}/${p.protocol}`;
   const extraHosts = Object.entries(plan.extraHosts).map(([n, ip]) => `${n}:${ip}`);
   if (plan.hostAccess) for (const n of ['host.slipway.internal', ...plan.hostAccess.aliases]) extraHosts.push(`${n}:host-gateway`);
@@ -51,8 +52,9 @@ export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record
     Labels: { ...apiLabels, ...labels },
     ExposedPorts: Object.fromEntries(plan.ports.map((p) => [key(p), {}])),
     HostConfig: {
-      // slipway's init is PID 1 natively (signals forwarded, zombies reaped); the engine's own init does the same.
-      Init: true,
+      // slipway's init is PID 1 natively (signals forwarded, zombies reaped); the engine's own init does the same
+      // (off only when the engine has none: engine-init.ts).
+      Init: init,
       NetworkMode: plan.networkMode === 'isolated' ? 'bridge' : plan.networkMode,
       PortBindings: Object.fromEntries(plan.ports.map((p) => [key(p), [{ HostIp: p.hostIp, HostPort: p.host ? String(p.host) : '' }]])),
       Binds: plan.mounts.flatMap((m) => (m.kind === 'bind' ? [`${m.source}:${m.target}${m.readonly ? ':ro' : ''}`] : [])),
@@ -143,10 +145,11 @@ export async function launchEngineContainer(
   refuseAsNatively(plan, name);
   // As natively, a name this process holds (its own container's, or a reused one's) is refused before the engine is asked.
   const releaseName = reuse ? reuse.releaseName : plan.name !== undefined ? claimOwnName(plan.name) : undefined;
-  const created = await s.client.call<{ Id: string }>('POST', '/containers/create', {
+  const planned = { ...plan, ports: publishedFor(plan.ports, s.bindIp), ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) };
+  const created = await createWithEngineInit(s.id, (init) => s.client.call<{ Id: string }>('POST', '/containers/create', {
     query: { name, platform: plan.platform }, signal,
-    body: engineCreateBody({ ...plan, ports: publishedFor(plan.ports, s.bindIp), ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) }, image.name, reuse?.labels ?? s.labels, s.id),
-  }).catch((err: unknown) => {
+    body: engineCreateBody(planned, image.name, reuse?.labels ?? s.labels, s.id, init),
+  })).catch((err: unknown) => {
     releaseName?.();
     if (hasStatus(err, 409)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} already exists in the engine`, { cause: err, hint: 'choose another withName() or remove the other container first' });
     if (hasStatus(err, 400) || hasStatus(err, 500)) throw new SlipwayError('ERR_CONTAINER_START', `the engine refused to create ${name}: ${(err as Error).message}`, { cause: err });
