@@ -74,9 +74,13 @@ export async function ensureImage(client: EngineClient, ref: string, opts: Engin
       throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `${ref} is not in the engine's images and the pull policy is never`, { hint: 'pull it first (docker pull), or use pull policy missing' });
     }
   }
-  await pullImage(client, parsed.domain, `${parsed.domain}/${parsed.path}`, parsed.digest ?? parsed.tag ?? 'latest', opts);
+  const lastLine = await pullImage(client, parsed.domain, `${parsed.domain}/${parsed.path}`, parsed.digest ?? parsed.tag ?? 'latest', opts);
   const pulled = await inspect(client, name);
-  if (!pulled) throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine pulled ${ref} but does not list it`);
+  if (!pulled) {
+    throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine's pull of ${ref} ended without an error, but the engine does not list the image (the pull's last line: ${lastLine.slice(0, 300) || 'none'})`, {
+      hint: 'pull it with the engine\'s own client (docker pull) to see what the engine says',
+    });
+  }
   return { ...pulled, pulled: true };
 }
 
@@ -93,7 +97,7 @@ async function inspect(client: EngineClient, name: string): Promise<EngineImage 
   }
 }
 
-async function pullImage(client: EngineClient, domain: string, repo: string, tag: string, opts: EnginePullOptions): Promise<void> {
+async function pullImage(client: EngineClient, domain: string, repo: string, tag: string, opts: EnginePullOptions): Promise<string> {
   const creds = await createCredentialResolver({ env: process.env, helpers: configValue('credentialHelpers') })(domain).catch(() => undefined);
   const auth = Buffer.from(JSON.stringify(creds?.identityToken ? { identitytoken: creds.identityToken, serveraddress: domain } : { username: creds?.username ?? '', password: creds?.password ?? '', serveraddress: domain })).toString('base64url');
   log('pull %s:%s (credentials: %s)', repo, tag, creds ? 'yes' : 'none');
@@ -104,16 +108,21 @@ async function pullImage(client: EngineClient, domain: string, repo: string, tag
   const progress = new EnginePullProgress(opts.onProgress, (layer, bytes) => pullLog('layer %s: %d bytes (engine) in %dms', layer, bytes, Date.now() - t0));
   // Progress is JSON lines; a failure is a line with `error` (the status stays 200).
   let rest = '';
+  let last = '';
+  const feed = (line: string): void => {
+    if (line.trim()) last = line.trim();
+    const error = progress.line(line);
+    if (error) throw pullError(`${repo}:${tag}`, new Error(error));
+  };
   for await (const chunk of body) {
     rest += chunk.toString();
     const lines = rest.split('\n');
     rest = lines.pop() ?? '';
-    for (const line of lines) {
-      const error = progress.line(line);
-      if (error) throw pullError(`${repo}:${tag}`, new Error(error));
-    }
+    for (const line of lines) feed(line);
   }
-  pullLog('%s:%s pulled by the engine in %dms', repo, tag, Date.now() - t0);
+  feed(rest); // the last line, when the engine did not end it with a newline (an error line may be that one)
+  pullLog('%s:%s pulled by the engine in %dms (its last line: %s)', repo, tag, Date.now() - t0, last);
+  return last;
 }
 
 /** One line of the engine's pull stream (`POST /images/create`). */
