@@ -16,6 +16,7 @@ import { createContext, BENCH_DIR } from './lib/context.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { addRatios, formatTable, skippedRow } from './lib/report.mjs';
 import { Skip } from './lib/proc.mjs';
+import { settleDisk } from './lib/settle.mjs';
 
 const SCENARIOS = ['pull', 'run', 'ready', 'stop', 'parallel', 'ports', 'memory', 'cycles', 'build', 'compose', 'snapshot', 'inside'];
 
@@ -62,7 +63,8 @@ async function main() {
       if (opts.only && !opts.only.includes(id)) continue;
       const mod = await import(`./scenarios/${i + 1}-${id}.mjs`);
       const label = `${i + 1} ${id}`;
-      ctx.note(`scenario ${label}: ${mod.title}`);
+      const settled = await settleDisk();
+      ctx.note(`scenario ${label}: ${mod.title} (disk settled in ${settled} ms)`);
       const t0 = Date.now();
       try {
         const got = await mod.run(ctx, label);
