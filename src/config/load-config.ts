@@ -6,10 +6,10 @@
  * Read once per operation (`withSettings`: a start, a CLI command), so the next one sees a changed variable or file.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
+import { readInputFileSync } from '../internal/read-input-file.js';
 import { SETTINGS, SETTING_KEYS, homeOf, type SettingKey, type SlipwayConfig, type ValueSource } from './settings.js';
 
 /** The name of a project config file, looked for from the working directory upward. */
@@ -72,16 +72,16 @@ function findUpward(start: string | undefined): string | undefined {
 /** A file's text; `undefined` when it does not exist. Other failures are ERR_CONFIG naming the file when `strict`. */
 function readText(file: string, strict = true): string | undefined {
   try {
-    const buf = readFileSync(file);
-    if (buf.length > MAX_CONFIG_BYTES) throw new SlipwayError('ERR_CONFIG', `${file}: larger than ${MAX_CONFIG_BYTES} bytes; is it a config file?`, { hint: `remove or fix ${file}` });
-    return buf.toString('utf8');
+    // Regular files only, bounded before reading: a FIFO here would block every start, /dev/zero would be read until
+    // memory ran out.
+    return readInputFileSync(file, MAX_CONFIG_BYTES);
   } catch (e) {
-    if (SlipwayError.is(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EFBIG') throw new SlipwayError('ERR_CONFIG', `${file}: larger than ${MAX_CONFIG_BYTES} bytes; is it a config file?`, { hint: `remove or fix ${file}`, cause: e });
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     if (!strict) return code === 'EISDIR' ? undefined : '';
     throw new SlipwayError('ERR_CONFIG', `cannot read the config file ${file}: ${(e as Error).message}`, {
-      hint: `make ${file} readable, or remove it`, cause: e,
+      hint: code === 'EINVAL' ? `${file} must be a regular JSON file: replace or remove it` : `make ${file} readable, or remove it`, cause: e,
     });
   }
 }

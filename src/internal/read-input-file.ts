@@ -9,18 +9,23 @@ export const INPUT_FILE_LIMIT = 16 << 20;
  * Only a regular file of at most `limit` bytes: a FIFO named there would block `open()` (and so the whole process,
  * timers included) until a writer came, and `/dev/zero` or `/dev/stdin` would be read forever. Opened without
  * waiting; a regular file is checked through the opened descriptor.
- * @throws Error with `code` `EINVAL` (not a regular file) or `EFBIG` (too large), or the file system's error.
+ * @throws Error with `code` `EISDIR` (a directory), `EINVAL` (another kind of non-regular file) or `EFBIG` (too large), or the file system's error.
  */
 export function readInputFileSync(path: string, limit = INPUT_FILE_LIMIT): string {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw Object.assign(new Error(`not a regular file (${kindOf(st)})`), { code: 'EINVAL' });
+    if (!st.isFile()) throw notRegular(st);
     if (st.size > limit) throw Object.assign(new Error(`${st.size} bytes, above the limit of ${limit}`), { code: 'EFBIG' });
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
   }
+}
+
+/** `EISDIR` for a directory (as a plain read would say), `EINVAL` for anything else that is not a regular file. */
+function notRegular(st: Parameters<typeof kindOf>[0]): Error {
+  return Object.assign(new Error(`not a regular file (${kindOf(st)})`), { code: st.isDirectory() ? 'EISDIR' : 'EINVAL' });
 }
 
 function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean; isDirectory(): boolean }): string {
@@ -32,7 +37,7 @@ export async function readInputFile(path: string, limit = INPUT_FILE_LIMIT): Pro
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw Object.assign(new Error(`not a regular file (${kindOf(st)})`), { code: 'EINVAL' });
+    if (!st.isFile()) throw notRegular(st);
     if (st.size > limit) throw Object.assign(new Error(`${st.size} bytes, above the limit of ${limit}`), { code: 'EFBIG' });
     return await fh.readFile('utf8');
   } finally {
