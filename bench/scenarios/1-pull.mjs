@@ -3,13 +3,17 @@
 //                 of the pull() call (a test process has slipway loaded already). A second subject,
 //                 `slipway (process)`, is the whole child process, Node start and imports included.
 //   skopeo+umoci  skopeo copy docker://… oci:<tmp> && umoci unpack (the same work by hand)
-//   docker        docker pull after removing every image with one of the postgres layers
+//   docker        docker pull into an empty store
 //   podman        podman pull, likewise
+//   floor         curl | gzip -dc | tar x of each layer blob (both layers at once, as the tools do), no manifest,
+//                 no digest checks: the issue's floor
 // Disks ($SLIPWAY_BENCH_PULL_DISK = fresh | plain | both; default both as root, else plain; see lib/disk.mjs for why):
-//   fresh  slipway's store and skopeo's layout each sit on a fresh journaled ext4 loop device per run; docker's and
-//          podman's stores cannot move, so after their deletes everything is synced and the disk rests
-//          ($SLIPWAY_BENCH_PULL_SETTLE_MS, default 5000) before the timed pull.
-//   plain  every tool on the work dir's disk, deletes between the tools, a sync only: what a user's aged disk does.
+//   fresh  every subject pulls onto a fresh journaled ext4 loop device made for that run: slipway's store, skopeo's
+//          layout, the floor's dirs, a dockerd of the bench's own (--data-root there, its own socket, exec root,
+//          pidfile and bridge; started before the timed pull, stopped after; the machine's dockerd is not touched)
+//          and podman's --root. Setup (mkfs, mount, the dockerd's start, podman's store init, a sync) is not timed.
+//   plain  every tool on the work dir's disk, deletes between the tools, a sync only: what a user's aged disk does
+//          (docker and podman are the machine's own, their images removed before each pull).
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +23,7 @@ import { rowsOf } from '../lib/report.mjs';
 import { interleave } from '../lib/stats.mjs';
 import { BENCH_DIR } from '../lib/context.mjs';
 import { canMakeFreshDisks, freshDisk, mountPoint, settle } from '../lib/disk.mjs';
+import { sidePodman, startSideDockerd } from '../lib/side-engines.mjs';
 
 export const title = 'cold pull + unpack of the postgres fixture';
 
@@ -33,7 +38,7 @@ export async function run(ctx, label) {
   if (asked !== 'plain' && !fresh) throw new Skip('fresh disks need root, mkfs.ext4 and mount -o loop (SLIPWAY_BENCH_PULL_DISK=plain runs without)');
   const rows = [];
   for (const disk of asked === 'both' ? ['fresh', 'plain'] : [asked]) {
-    ctx.note(`  disk: ${disk === 'fresh' ? 'a fresh journaled ext4 loop device per slipway/skopeo run; docker/podman synced + rested after deletes' : 'the work dir\'s disk as it is (deletes between tools)'}`);
+    ctx.note(`  disk: ${disk === 'fresh' ? 'a fresh journaled ext4 loop device per run for every subject (docker: a dockerd of the bench\'s own; podman: --root)' : 'the work dir\'s disk as it is (deletes between tools)'}`);
     rows.push(...(await runOn(ctx, label, { ref, img, mb, disk })));
   }
   return rows;
@@ -41,7 +46,6 @@ export async function run(ctx, label) {
 
 async function runOn(ctx, label, { ref, img, mb, disk }) {
   const clean = (dir) => rmSync(dir, { recursive: true, force: true });
-  const settleMs = disk === 'fresh' ? Number(process.env.SLIPWAY_BENCH_PULL_SETTLE_MS ?? 5000) : 0;
   /** A directory for one run: on a fresh disk (removed with its disk) or a plain temp dir. */
   const place = async (name) => {
     if (disk !== 'fresh') {
@@ -96,18 +100,65 @@ async function runOn(ctx, label, { ref, img, mb, disk }) {
       name: 'docker pull',
       run: async () => {
         ctx.requireDocker();
-        await removeImagesWithLayers('docker', img.diffIds);
-        await settle(settleMs);
-        return (await sh('docker', ['pull', '-q', ref])).ms;
+        if (disk !== 'fresh') {
+          await removeImagesWithLayers('docker', img.diffIds);
+          await settle(0);
+          return (await sh('docker', ['pull', '-q', ref])).ms;
+        }
+        const { dir, done } = await place('docker');
+        const runDir = ctx.tmp('dockerd');
+        try {
+          const dockerd = await startSideDockerd(join(dir, 'docker'), runDir);
+          try {
+            await settle(0);
+            return (await sh('docker', ['-H', dockerd.host, 'pull', '-q', ref])).ms;
+          } finally {
+            await dockerd.stop();
+          }
+        } finally {
+          await done();
+          clean(runDir);
+        }
       },
     },
     {
       name: 'podman pull',
       run: async () => {
         ctx.requirePodman();
-        await removeImagesWithLayers('podman', img.diffIds);
-        await settle(settleMs);
-        return (await sh('podman', ['pull', '-q', '--tls-verify=false', ref])).ms;
+        const pull = ['pull', '-q', '--tls-verify=false', ref];
+        if (disk !== 'fresh') {
+          await removeImagesWithLayers('podman', img.diffIds);
+          await settle(0);
+          return (await sh('podman', pull)).ms;
+        }
+        const { dir, done } = await place('podman');
+        const runDir = ctx.tmp('podman');
+        try {
+          const global = await sidePodman(join(dir, 'storage'), runDir);
+          await settle(0);
+          return (await sh('podman', [...global, ...pull])).ms;
+        } finally {
+          await done();
+          clean(runDir);
+        }
+      },
+    },
+    {
+      name: 'curl | gzip -dc | tar x (floor)',
+      run: async () => {
+        const repo = ref.slice(ref.indexOf('/') + 1, ref.lastIndexOf(':'));
+        const urls = img.manifest.layers.map((l) => `http://${ctx.registry}/v2/${repo}/blobs/${l.digest}`);
+        const { dir, done } = await place('floor');
+        try {
+          const dirs = urls.map((_, i) => join(dir, String(i)));
+          for (const d of dirs) mkdirSync(d);
+          await settle(0);
+          const t0 = performance.now();
+          await Promise.all(urls.map((u, i) => sh('bash', ['-c', 'set -o pipefail; curl -sfL "$1" | gzip -dc | tar -x -C "$2"', 'floor', u, dirs[i]])));
+          return performance.now() - t0;
+        } finally {
+          await done();
+        }
       },
     },
   ];
