@@ -14,6 +14,7 @@ import type { LaunchPlan } from '../launch-plan.js';
 import { hostEntries } from '../host-entries.js';
 import { CAP_NUMBERS } from '../keeper/keeper.js';
 import { claimOwnName } from '../container-names.js';
+import { bootTimeoutOf, MAX_TIMER_MS } from '../container-handle.js';
 import { entriesOfArchive } from '../copy-archive.js';
 import { resolveUser } from '../user.js';
 import { EngineContainer } from './engine-container.js';
@@ -146,11 +147,23 @@ export async function launchEngineContainer(
   // As natively, a name this process holds (its own container's, or a reused one's) is refused before the engine is asked.
   const releaseName = reuse ? reuse.releaseName : plan.name !== undefined ? claimOwnName(plan.name) : undefined;
   const planned = { ...plan, ports: publishedFor(plan.ports, s.bindIp), ulimits: clampUlimits(plan.ulimits, endpoint.kind === 'unix' ? await readFile('/proc/self/limits', 'utf8').catch(() => undefined) : undefined) };
+  // As natively, the boot (create, networks, files, start; not the pull, which has its own bound) is bounded by the
+  // startup timeout: at the deadline what was made is removed and start() fails with ERR_START_TIMEOUT naming the step.
+  const boot = bootDeadline(bootTimeoutOf(plan), name);
+  const bounded = signal ? AbortSignal.any([signal, boot.signal]) : boot.signal;
+  const timedOut = (err: unknown): unknown => (boot.signal.aborted && !signal?.aborted ? boot.error() : err);
   const created = await createWithEngineInit(s.id, (init) => s.client.call<{ Id: string }>('POST', '/containers/create', {
-    query: { name, platform: plan.platform }, signal,
+    query: { name, platform: plan.platform }, signal: bounded,
     body: engineCreateBody(planned, image.name, reuse?.labels ?? s.labels, s.id, init),
-  })).catch((err: unknown) => {
+  })).catch(async (err: unknown) => {
     releaseName?.();
+    if (boot.signal.aborted && !signal?.aborted) {
+      boot.done();
+      // The engine may have made it before the request was cut: removed by name (else the session's sweep takes it).
+      await s.client.call('DELETE', `/containers/${encodeURIComponent(name)}`, { query: { force: 1, v: 1 } }).catch(() => {});
+      throw boot.error();
+    }
+    boot.done();
     if (hasStatus(err, 409)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `a container named ${name} already exists in the engine`, { cause: err, hint: 'choose another withName() or remove the other container first' });
     if (hasStatus(err, 400) || hasStatus(err, 500)) throw new SlipwayError('ERR_CONTAINER_START', `the engine refused to create ${name}: ${(err as Error).message}`, { cause: err });
     throw err;
@@ -162,12 +175,16 @@ export async function launchEngineContainer(
     ...(reuse ? { reused: false } : {}), releaseName,
   });
   try {
-    await joinNetworks(c, plan, s);
+    boot.step = 'joining its networks';
+    await boot.race(joinNetworks(c, plan, s));
     mark('networks');
-    await copyFiles(c, plan, image.config.User);
+    boot.step = 'copying files in';
+    await boot.race(copyFiles(c, plan, image.config.User));
     mark('copy in');
     if (signal?.aborted) throw signal.reason;
-    await c.start().catch((err: unknown) => {
+    boot.step = 'starting the container';
+    await boot.race(c.start()).catch((err: unknown) => {
+      if (boot.signal.aborted) throw err;
       const text = (err as Error).message;
       if (/port is already allocated|address already in use/.test(text)) {
         const taken = plan.ports.find((p) => p.host && text.includes(`:${p.host}`));
@@ -183,12 +200,37 @@ export async function launchEngineContainer(
         : err;
     });
     mark('start');
+    boot.done();
     return c;
   } catch (err) {
+    boot.done();
     await c.remove().catch(() => {});
+    err = timedOut(err);
     if (signal?.aborted && !SlipwayError.is(err)) throw new SlipwayError('ERR_ABORTED', `start of ${name} was aborted; nothing of it is left`, { cause: new Error('aborted by the caller') });
     throw err;
   }
+}
+
+/** The boot's deadline: `signal` aborts at it, `race()` rejects at it, `error()` names the step it stopped at. */
+function bootDeadline(ms: number, name: string) {
+  const ctl = new AbortController();
+  const timer = ms <= MAX_TIMER_MS ? setTimeout(() => ctl.abort(new Error(`boot deadline of ${ms} ms`)), ms) : undefined;
+  const d = {
+    signal: ctl.signal,
+    step: 'creating the container',
+    done: () => clearTimeout(timer),
+    error: () => new SlipwayError('ERR_START_TIMEOUT', `container ${name} did not boot within ${ms} ms (stuck at: ${d.step}); nothing of it is left`, {
+      hint: 'the engine may be overloaded or a copy very large: raise withStartupTimeout(ms); with DEBUG=slipway:* the log shows the boot steps',
+    }),
+    race: <T>(p: Promise<T>): Promise<T> => {
+      if (ctl.signal.aborted) { p.catch(() => {}); return Promise.reject(ctl.signal.reason); }
+      let onAbort!: () => void;
+      const stopped = new Promise<never>((_, reject) => { onAbort = () => reject(ctl.signal.reason); ctl.signal.addEventListener('abort', onAbort, { once: true }); });
+      p.catch(() => {});
+      return Promise.race([p, stopped]).finally(() => ctl.signal.removeEventListener('abort', onAbort));
+    },
+  };
+  return d;
 }
 
 /**
