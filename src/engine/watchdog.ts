@@ -3,7 +3,8 @@
  * pipe from the test process. When the test process exits in any way (return, crash, SIGKILL) the pipe reaches EOF
  * and the watchdog removes every container, network and volume labelled with the session, then exits. It runs in a
  * process group of its own, so a terminal's Ctrl-C reaches only the test process. The engine must be reachable from
- * this machine (a remote engine needs a reaper container instead; see ARCHITECTURE.md).
+ * this machine (a remote engine needs a reaper container instead; see ARCHITECTURE.md). It also sweeps when a run owner
+ * of this process dies (see {@link startWatchdog}), as the native keeper does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { logger } from '../internal/debug.js';
@@ -48,14 +49,27 @@ async function sweep() {
 }
 process.stdin.on('data', () => {});
 function rmdir() { try { require('node:fs').rmSync(cfg.dir, { recursive: true, force: true }); } catch {} }
-process.stdin.on('end', async () => { try { await sweep(); await sweep(); } finally { rmdir(); process.exit(0); } });
-process.stdin.on('error', async () => { try { await sweep(); } finally { rmdir(); process.exit(0); } });
+let done = false;
+async function end() { if (done) return; done = true; try { await sweep(); await sweep(); } finally { rmdir(); process.exit(0); } }
+process.stdin.on('end', end);
+process.stdin.on('error', end);
+// The run's owners (a test runner's main process, which an orphaned worker outlives): gone, or their pid reused.
+function startTime(pid) {
+  try { const s = require('node:fs').readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2).split(' ')[19]; } catch { return undefined; }
+}
+if (cfg.owners.length) setInterval(() => {
+  for (const o of cfg.owners) { const [pid, start] = o.split(':'); const now = startTime(pid); if (now === undefined || (start && now !== start)) return end(); }
+}, 200);
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 `;
 
-/** Starts the watchdog for `session` (it also removes `dir`); it does not keep the test process alive. */
-export function startWatchdog(endpoint: EngineEndpoint, api: string, session: string, dir: string): ChildProcess {
+/**
+ * Starts the watchdog for `session` (it also removes `dir`); it does not keep the test process alive. `owners`
+ * (`<pid>[:<starttime>]`, as the native keeper's `--watch=`) are processes the session must not outlive either: a test
+ * runner's main process, whose SIGKILL leaves its forked workers running (polled every 200 ms: no pidfd in Node).
+ */
+export function startWatchdog(endpoint: EngineEndpoint, api: string, session: string, dir: string, owners: readonly string[] = []): ChildProcess {
   const e = endpoint.kind === 'unix'
     ? { kind: 'unix', socketPath: endpoint.socketPath }
     : {
@@ -65,7 +79,7 @@ export function startWatchdog(endpoint: EngineEndpoint, api: string, session: st
   const child = spawn(process.execPath, ['-e', SCRIPT], {
     stdio: ['pipe', 'ignore', 'ignore'],
     detached: true,
-    env: { PATH: process.env.PATH ?? '', SLIPWAY_WATCHDOG: JSON.stringify({ endpoint: e, api, session, dir, label: SESSION_LABEL }) },
+    env: { PATH: process.env.PATH ?? '', SLIPWAY_WATCHDOG: JSON.stringify({ endpoint: e, api, session, dir, owners, label: SESSION_LABEL }) },
   });
   child.on('error', (err) => log('watchdog: %O', err));
   child.unref();

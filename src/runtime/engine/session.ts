@@ -14,6 +14,7 @@ import { engineClientHost, isLoopbackHost, isRemoteEngine, type EngineEndpoint }
 import { reaperSocketPath, startReaper, type ReaperConnection } from '../../engine/reaper.js';
 import { configValue, type ReaperChoice } from '../../config/index.js';
 import { SESSION_LABEL, startWatchdog } from '../../engine/watchdog.js';
+import { runOwners } from '../keeper/run-owner.js';
 import { ensureImage } from './engine-image.js';
 
 const log = logger('engine:session');
@@ -79,7 +80,7 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
       });
       reaperId = reaperConnection.containerId;
     } else {
-      watchdogPid = startWatchdog(endpoint, info.api, id, dir).pid;
+      watchdogPid = startWatchdog(endpoint, info.api, id, dir, runOwners()).pid;
     }
     log('session %s: ports reached on %s%s', id, host, reaperId ? `, reaper ${reaperId.slice(0, 12)}` : `, watchdog ${watchdogPid}`);
     return { client, info, id, labels, dir, watchdogPid, reaperId, reaper: reaperConnection, host, bindIp };

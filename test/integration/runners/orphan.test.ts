@@ -1,8 +1,8 @@
 // A SIGKILLed vitest or jest main process: its forked worker lives on until its file ends (neither
 // runner's workers watch their parent), but the worker's containers must go at once. The keeper watches the run's main
 // process: given by slipway/vitest's globalSetup (SLIPWAY_RUN_PID), or found as the parent of a
-// forked worker without any slipway helper.
-import { spawn, type ChildProcess } from 'node:child_process';
+// forked worker without any slipway helper. On an engine the session's watchdog watches the same processes.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,12 @@ const noDist = existsSync(DIST) ? false : 'the jest fixture requires the CommonJ
 if (noDist) console.warn(`!! SKIPPED jest orphan tests: ${noDist}`);
 
 type Runner = 'vitest' | 'jest';
+/** Whether the engine still has container `id` (on the engine the session's watchdog must remove it). */
+function engineHas(id: string): boolean {
+  const r = spawnSync('docker', ['ps', '-aq', '--no-trunc', '--filter', `id=${id}`], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`docker ps failed: ${r.stderr}`);
+  return r.stdout.includes(id);
+}
 function runnerArgs(runner: Runner): string[] {
   if (runner === 'vitest') {
     const dir = join(FIXTURES, 'vitest-orphan');
@@ -28,7 +34,7 @@ function runnerArgs(runner: Runner): string[] {
   return [JEST, '--config', join(FIXTURES, 'jest-orphan', 'jest.config.cjs')];
 }
 
-interface Held { workerPid: number; mainPid: number; keeperPid: number; initPid: number; children: number[]; keeperDir: string; cgroups: string[] }
+interface Held { engineId?: string; workerPid: number; mainPid: number; keeperPid: number; initPid: number; children: number[]; keeperDir: string; cgroups: string[] }
 
 describe('a SIGKILLed vitest or jest run takes its workers\' containers with it', () => {
   const cleanup: (() => void)[] = [];
@@ -58,6 +64,13 @@ describe('a SIGKILLed vitest or jest run takes its workers\' containers with it'
     expect(existsSync(out), 'the fixture run ended before its container started').toBe(true);
     held = JSON.parse(readFileSync(out, 'utf8')) as Held;
     expect(held.mainPid).toBe(main.pid);
+    if (held.engineId) {
+      expect([held.initPid, ...held.children].some(processGone)).toBe(false);
+      expect(engineHas(held.engineId)).toBe(true);
+      main.kill('SIGKILL');
+      await exited;
+      return held;
+    }
     expect([held.initPid, held.keeperPid, ...held.children].some(processGone)).toBe(false);
     expect(existsSync(held.keeperDir)).toBe(true);
     if (process.getuid!() === 0) expect(held.cgroups.length).toBeGreaterThan(0);
@@ -69,6 +82,7 @@ describe('a SIGKILLed vitest or jest run takes its workers\' containers with it'
   }
 
   function gone(h: Held): boolean {
+    if (h.engineId) return [h.initPid, ...h.children].every(processGone) && !engineHas(h.engineId);
     return [h.initPid, h.keeperPid, ...h.children].every(processGone) && !existsSync(h.keeperDir) && h.cgroups.every((cg) => !existsSync(cg));
   }
 
