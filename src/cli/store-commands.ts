@@ -128,6 +128,9 @@ export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number
     for (const p of [...plan.refs, ...plan.snapshots, ...plan.layers, ...plan.blobs]) await write(io.stdout, `would remove ${path.relative(store.root, p)}\n`);
     return 0;
   }
+  // Other processes keep what they resolved from the store while its generation stamp holds: bumped before anything
+  // goes (a start meanwhile checks the store in full) and after (what it read during the removal is not kept).
+  await store.bumpGeneration();
   // References go first, so no pull trusts a record whose layers are being removed.
   for (const f of [...plan.refs, ...plan.snapshots]) await rm(f, { force: true });
   const removeLayer = plan.layers.length ? await layerRemover() : removeTree;
@@ -151,6 +154,7 @@ export async function pruneCommand(cmd: PruneCommand, io: CliIO): Promise<number
       lock.release();
     }
   }
+  await store.bumpGeneration();
   await write(io.stdout, `removed ${plan.refs.length} references, ${plan.snapshots.length} snapshots, ${plan.layers.length} layers, ${plan.blobs.length} blobs (${formatBytes(bytes)} of blobs)\n`);
   return 0;
 }

@@ -18,6 +18,7 @@ import { positiveMs, withinPullLimit } from './timeouts.js';
 import { ImageStore, defaultStoreRoot, isDiskFull, storeFullError } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
+import { ResolvedCache } from './resolved-cache.js';
 import { loadConfig, type LoadedConfig } from '../config/index.js';
 
 const debug = logger('image:pull');
@@ -210,6 +211,14 @@ interface LayerJob {
 }
 
 const sharedClients = new Map<string, RegistryClient>();
+
+/** Images resolved from the store in this process, valid while the store's generation stamp holds. */
+const resolved = new ResolvedCache<Image>();
+
+/** Forgets the images this process resolved from the store (tests that compare against a cold lookup). */
+export function forgetResolvedImages(): void {
+  resolved.clear();
+}
 
 /** Shared machinery of one pull call. */
 class Puller {
@@ -470,12 +479,19 @@ async function pullBounded(ref: string, opts: PullOptions, config: LoadedConfig)
   // The store is keyed by the reference after the Hub prefix (what `slipway images` lists), never by a mirror:
   // a mirror serves Hub's content, and `--pull never <listed reference>` must find it.
   const key = `${effective.string}|${platformString(puller.platform)}`;
+  if (policy !== 'always') {
+    const known = resolved.get(puller.store, puller.mappingKey, key);
+    if (known) return { ...known, ref: parsed.string };
+  }
   await puller.store.init();
 
   if (policy !== 'always') {
+    // Read before the record and markers: a change made while they are read leaves the entry stale, never wrong.
+    const stamp = puller.store.generation();
     const cached = await puller.fromCache(key);
     if (cached) {
       debug('%s: from cache', key);
+      resolved.set(puller.store, puller.mappingKey, key, stamp, cached, cached.layers);
       return { ...cached, ref: parsed.string };
     }
     if (policy === 'never') {

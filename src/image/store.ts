@@ -6,8 +6,8 @@
  * work twice.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { openSync, closeSync } from 'node:fs';
+import { appendFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { syncFileWriter, type BlobWriter } from './sync-file-writer.js';
 import { logger } from '../internal/debug.js';
@@ -77,6 +77,7 @@ export class ImageStore {
         for (const d of ['blobs/sha256', 'layers', 'refs', 'tmp', 'locks']) await mkdir(path.join(this.root, d), { recursive: true, mode: 0o700 });
         const oci = path.join(this.root, 'blobs', '..', 'oci-layout');
         await writeFile(oci, '{"imageLayoutVersion":"1.0.0"}', { flag: 'wx' }).catch(() => {});
+        await writeFile(this.#generationPath(), '', { flag: 'a', mode: 0o600 });
       } catch (e) {
         throw new SlipwayError('ERR_STORE', `cannot create the image store at ${this.root}: ${(e as Error).message}`, {
           hint: 'set SLIPWAY_CACHE_DIR to a writable directory', cause: e,
@@ -112,6 +113,32 @@ export class ImageStore {
     await rm(p, { recursive: true, force: true }).catch(() => {});
     if (!this.#removeTree || !(await this.exists(p))) return;
     await this.#removeTree(p).catch((e: unknown) => debug('cannot remove %s: %s', p, (e as Error).message));
+  }
+
+  #generationPath(): string {
+    return path.join(this.root, 'generation');
+  }
+
+  /**
+   * The store's generation stamp: changes whenever a reference record is written or a layer or reference may be
+   * going away (writeRef, discardLayer, prune). A process may keep what it resolved from the store (the image
+   * cache of `pull()`) while the stamp is the same; other processes' changes bump it too, since the stamp is a
+   * file. It is grown one byte per change (`O_APPEND`: atomic, no lock, never smaller), so its size alone
+   * orders changes; device, inode and mtime tell a store removed and made again. One stat, synchronous: ~3 µs,
+   * where an async stat is a thread-pool round trip. `undefined` when the store has no stamp (not initialised).
+   */
+  generation(): string | undefined {
+    try {
+      const st = statSync(this.#generationPath(), { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Marks a change of the store for every process's caches (see {@link generation}). */
+  async bumpGeneration(): Promise<void> {
+    await appendFile(this.#generationPath(), '.', { mode: 0o600 });
   }
 
   /** `blobs/sha256/<hex>`. */
@@ -163,15 +190,27 @@ export class ImageStore {
     } catch {
       return false;
     }
-    if (m?.chainId !== chainId || !Array.isArray(m.samples)) return false;
+    if (!validMarker(m, chainId)) return false;
     const root = await lstat(dir).catch(() => undefined);
     if (!root?.isDirectory()) return false;
     for (const s of m.samples) {
-      if (typeof s?.path !== 'string' || s.path.split('/').includes('..')) return false;
       const st = await lstat(path.join(dir, s.path)).catch(() => undefined);
       if (!st?.isFile() || st.size !== s.size) return false;
     }
     return true;
+  }
+
+  /**
+   * The sample files a ready layer's marker lists (for {@link samplesIntact}), read synchronously; `undefined` when
+   * the marker is missing or not this layer's.
+   */
+  layerSamples(mappingKey: string, chainId: string): LayerSample[] | undefined {
+    try {
+      const m = JSON.parse(readFileSync(this.layerMarker(mappingKey, chainId), 'utf8')) as LayerMarker;
+      return validMarker(m, chainId) ? m.samples : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -180,6 +219,7 @@ export class ImageStore {
    */
   async discardLayer(mappingKey: string, chainId: string): Promise<void> {
     const dir = this.layerDir(mappingKey, chainId);
+    await this.bumpGeneration();
     await rm(this.layerMarker(mappingKey, chainId), { force: true });
     if (!(await lstat(dir).then(() => true, () => false))) return;
     const aside = this.tempPath(`stale_${hexOf(chainId).slice(0, 12)}`);
@@ -288,6 +328,8 @@ export class ImageStore {
   /** Writes a JSON record to `refs/` atomically. */
   async writeRef(key: string, value: unknown): Promise<void> {
     await this.writeAtomic(this.#refPath(key), JSON.stringify({ key, ...(value as object) }, null, 1));
+    // After the record: a process that sees the new stamp reads the new record.
+    await this.bumpGeneration();
   }
 
   #refPath(key: string): string {
@@ -355,10 +397,36 @@ export function storeFullError(storeRoot: string, what: string, cause: unknown):
   });
 }
 
+/** A regular file of a layer (path relative to it, size), listed in its marker. */
+export interface LayerSample { path: string; size: number }
+
 interface LayerMarker {
   chainId: string;
-  /** A few regular files of the layer (path relative to it, size): a tree partly deleted since is noticed. */
-  samples: { path: string; size: number }[];
+  /** A few regular files of the layer: a tree partly deleted since is noticed. */
+  samples: LayerSample[];
+}
+
+function validMarker(m: LayerMarker, chainId: string): boolean {
+  return m?.chainId === chainId && Array.isArray(m.samples)
+    && m.samples.every((s) => typeof s?.path === 'string' && typeof s.size === 'number' && !s.path.split('/').includes('..'));
+}
+
+/**
+ * Whether a layer directory still holds its marker's sample files with their sizes (synchronous lstats, a few µs
+ * each): what `layerReady` checks after the marker, for a layer already known ready, so a tree deleted by hand
+ * since (an interrupted `rm -rf`) is noticed without reading the marker again.
+ */
+export function samplesIntact(dir: string, samples: readonly LayerSample[]): boolean {
+  try {
+    if (!lstatSync(dir).isDirectory()) return false;
+    for (const s of samples) {
+      const st = lstatSync(path.join(dir, s.path));
+      if (!st.isFile() || st.size !== s.size) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Up to 8 non-empty regular files, breadth first, from directories this process can read. */
