@@ -13,13 +13,16 @@ import { demultiplex, Demuxer } from '../../engine/demux.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { tarOfEntries } from '../copy-archive.js';
 import { idleBounded } from '../copy-idle.js';
-import { readTar, TarReadError } from '../../internal/tar-read.js';
+import { readTar, TarReadError, type TarReadEntry } from '../../internal/tar-read.js';
 import type { Image } from '../../image/pull.js';
 import type { LayerDiff } from '../../image/layer-diff.js';
 import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from '../runtime-container.js';
 import type { NetworkJoin } from '../launch-plan.js';
 
 const log = logger('engine:container');
+
+/** Content of small files a copy out keeps for hard links to them later in the archive (the keeper's GET window). */
+const HELD_LINK_BYTES = 16 << 20;
 
 /** What the engine reports of a container (`GET /containers/{id}/json`), the fields read here. */
 export interface EngineInspect {
@@ -50,6 +53,8 @@ export interface EngineContainerInit {
   networks: readonly NetworkJoin[];
   /** The engine is on this machine (unix socket): its pids and /proc are ours to read. */
   local: boolean;
+  /** Targets of the container's tmpfs mounts (the engine's archive API copies beneath them: refused). */
+  tmpfs?: readonly string[];
   /** The address published ports are reached on (`engineClientHost`). */
   host?: string;
   /** Set for a container kept for reuse (`withReuse()`): whether an earlier start made it. */
@@ -241,8 +246,12 @@ export class EngineContainer implements RuntimeContainer {
   }
 
   async copyIn(entries: AsyncIterable<CopyEntry> | Iterable<CopyEntry>): Promise<void> {
+    const refuseTmpfs = (p: string): void => this.#refuseTmpfs('copying into the container', p);
     async function* rooted(): AsyncGenerator<CopiedEntry> {
-      for await (const e of entries) yield { ...e, relPath: Buffer.from(posix.normalize(e.path).replace(/^\/+/, '') || '.') };
+      for await (const e of entries) {
+        refuseTmpfs(posix.normalize(e.path));
+        yield { ...e, relPath: Buffer.from(posix.normalize(e.path).replace(/^\/+/, '') || '.') };
+      }
     }
     const body = tarOfEntries(rooted(), '/');
     // A source that cannot be read (ERR_INVALID_ARGUMENT) or a name tar cannot carry fails the request body: that error
@@ -260,6 +269,62 @@ export class EngineContainer implements RuntimeContainer {
   }
 
   async *#copyOut(path: string): AsyncGenerator<CopiedEntry> {
+    this.#refuseTmpfs('copyFrom()', path);
+    const parent = posix.dirname(path);
+    // Hard links in the archive (a file's later names; Docker writes the content once, under the first name): natively
+    // each name is a file of its own, so here too, in the archive's order. A link to a small file seen earlier takes
+    // its content from memory (at most HELD_LINK_BYTES held); else the archive is closed (Docker locks the container
+    // until then), the linked file read by a GET of its own, and the archive read again past the link.
+    const held = new Map<string, Buffer>();
+    let heldBytes = 0;
+    let done = 0;
+    for (;;) {
+      let index = 0;
+      let pending: { base: Omit<CopiedEntry, 'type'>; target: string } | undefined;
+      for await (const e of this.#archive(path, done === 0)) {
+        if (index++ < done) continue;
+        done = index;
+        if (e.type !== 'link') {
+          for await (const out of this.#entryOf(e, parent, undefined)) {
+            if (out.content && out.content.length + heldBytes <= HELD_LINK_BYTES) {
+              held.set(e.name.toString('latin1'), out.content);
+              heldBytes += out.content.length;
+            }
+            yield out;
+          }
+          continue;
+        }
+        const base = this.#baseOf(e, parent);
+        const content = held.get(e.linkname.toString('latin1'));
+        if (content) {
+          yield { ...base, type: 'file', content, size: content.length };
+          continue;
+        }
+        const target = e.linkname.toString('utf8');
+        if (!Buffer.from(target, 'utf8').equals(e.linkname)) {
+          throw new SlipwayError('ERR_COPY_UNSAFE_PATH', `${base.path} in container ${this.name} is a hard link to a name that is not UTF-8, which the engine's archive API cannot be asked for`, {
+            hint: 'copy the file it links to, or give it a UTF-8 name',
+          });
+        }
+        pending = { base, target: posix.join(parent, target) };
+        break;
+      }
+      if (!pending) return;
+      let found = false;
+      for await (const e of this.#archive(pending.target, false)) {
+        // Only the entry itself: the container may have put a directory there since.
+        if (e.type === 'file') {
+          found = true;
+          yield* this.#entryOf(e, parent, pending.base);
+        }
+        break;
+      }
+      if (!found) throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `${pending.base.path} (a hard link to ${pending.target}) in container ${this.name} was removed or replaced while it was copied`, { hint: 'copy it again once the container stopped changing it' });
+    }
+  }
+
+  /** The entries of one archive GET of `path`; the GET ends (Docker's lock on the container with it) when the caller stops. */
+  async *#archive(path: string, named: boolean): AsyncGenerator<TarReadEntry> {
     // Each copy's GET ends when the container is removed: Docker holds a DELETE (force) until every archive
     // response of the container is written, so an unread copyFrom() stream made remove() wait for the body timeout.
     const abort = new AbortController();
@@ -273,29 +338,56 @@ export class EngineContainer implements RuntimeContainer {
         if (hasStatus(err, 404)) throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `${path} does not exist in container ${this.name}`, { cause: err, hint: 'check the path (exec ls in the container)' });
         throw this.#removedError(err);
       }
-      const parent = posix.dirname(path);
+      let first = named;
       try {
         // Names stay bytes (readTar): the archive carries the container's names raw, as the keeper hands them over.
         for await (const e of readTar(body)) {
-          let end = e.name.length;
-          while (end > 1 && e.name[end - 1] === 0x2f) end--;
-          const name = e.name.subarray(0, end);
-          const base = { path: posix.join(parent, name.toString('utf8')), relPath: name, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime: e.mtime };
-          if (e.type === 'directory') yield { ...base, type: 'directory' };
-          else if (e.type === 'symlink') yield { ...base, type: 'symlink', linkTarget: e.linkname.toString('utf8'), linkBytes: e.linkname };
-          else if (e.type === 'file' && e.size <= 1 << 20) {
-            const content = Buffer.concat(await collect(e.content));
-            yield { ...base, type: 'file', content, size: content.length };
-          } else if (e.type === 'file') yield { ...base, type: 'file', size: e.size, contentStream: e.content };
+          // The path asked for is a FIFO, socket or device: natively ERR_UNSUPPORTED (inside a directory, left out).
+          if (first && e.type === 'other') {
+            throw new SlipwayError('ERR_UNSUPPORTED', `cannot copy ${path} out of the container: it is not a regular file, directory or symlink (a FIFO, socket or device)`, {
+              hint: 'copy its contents with exec([\'cat\', path]) if it is a FIFO or device that yields data; inside a copied directory such entries are left out',
+            });
+          }
+          first = false;
+          yield e;
         }
       } catch (err) {
-        throw this.#removedError(err);
+        throw SlipwayError.is(err, 'ERR_UNSUPPORTED') ? err : this.#removedError(err);
       }
     } finally {
       this.#copyAbort.signal.removeEventListener('abort', onRemove);
       abort.abort();
       body?.destroy();
     }
+  }
+
+  #baseOf(e: TarReadEntry, parent: string): Omit<CopiedEntry, 'type'> {
+    let end = e.name.length;
+    while (end > 1 && e.name[end - 1] === 0x2f) end--;
+    const name = e.name.subarray(0, end);
+    return { path: posix.join(parent, name.toString('utf8')), relPath: name, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime: e.mtime };
+  }
+
+  /** One archive entry as the keeper's GET would hand it over (`as`: under a hard link's name, with its file's content). */
+  async *#entryOf(e: TarReadEntry, parent: string, as: Omit<CopiedEntry, 'type'> | undefined): AsyncGenerator<CopiedEntry> {
+    const base = as ? { ...as, mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtime: e.mtime } : this.#baseOf(e, parent);
+    if (e.type === 'directory') yield { ...base, type: 'directory' };
+    else if (e.type === 'symlink') yield { ...base, type: 'symlink', linkTarget: e.linkname.toString('utf8'), linkBytes: e.linkname };
+    else if (e.type === 'file' && e.size <= 1 << 20) {
+      const content = Buffer.concat(await collect(e.content));
+      yield { ...base, type: 'file', content, size: content.length };
+    } else if (e.type === 'file') yield { ...base, type: 'file', size: e.size, contentStream: e.content };
+  }
+
+  /**
+   * Docker's archive API reads and writes the container's own file system, beneath a tmpfs mounted over it: a file
+   * copied in is hidden by the tmpfs, and a copy out reads what the tmpfs hides (`docker cp` does the same).
+   */
+  #refuseTmpfs(method: string, path: string): void {
+    const under = (this.#init.tmpfs ?? []).find((t) => path === t || path.startsWith(t === '/' ? t : `${t}/`));
+    if (under === undefined) return;
+    throw unsupported(`${method} of ${path}`, `it is on the tmpfs mounted at ${under}, and the engine's archive API copies to and from the container's file system beneath it (a copied file would be hidden, or the tmpfs's files not seen)`,
+      'copy through exec (e.g. exec([\'sh\', \'-c\', \'cat > path\'], { stdin })), use a volume instead of withTmpfs() for the path, or SLIPWAY_RUNTIME=native');
   }
 
   /** A copy cut by remove() is the native "removed" error; an archive the engine cut short is a copy error. */

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { hasStatus } from '../../engine/client.js';
 import type { EngineEndpoint } from '../../engine/endpoint.js';
@@ -172,6 +172,7 @@ export async function launchEngineContainer(
   const c = new EngineContainer({
     client: s.client, id: created.Id, name, hostname: plan.hostname ?? created.Id.slice(0, 12),
     logPath: join(s.dir, `${created.Id.slice(0, 12)}.log`), imageConfig: image.config, networks: plan.networks, local: endpoint.kind === 'unix', host: s.host,
+    tmpfs: plan.mounts.flatMap((m) => (m.kind === 'tmpfs' ? [posix.normalize(m.target)] : [])),
     ...(reuse ? { reused: false } : {}), releaseName,
   });
   try {

@@ -12,7 +12,14 @@ import { afterEach, expect, it } from 'vitest';
 import { Container, SlipwayError } from '../../../src/index.js';
 import { copyOutLimits } from '../../../src/runtime/copy-idle.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+/** Settles within `ms` or says it hung. */
+function settles<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown; hung?: true }> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<{ hung: true }>((r) => { timer = setTimeout(() => r({ hung: true }), ms); });
+  return Promise.race([p.then((value) => ({ value }), (error: unknown) => ({ error })), hung]).finally(() => clearTimeout(timer));
+}
 
 function childCount(pid: number): number {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
@@ -24,7 +31,7 @@ afterEach(() => {
 });
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('security: an unread copy stream is given up', () => {
-  it('frees the worker and the mount of an exited container whose copyFrom() stream nobody reads; later copies run', async () => {
+  nativeOnly('it counts the keeper\'s workers; on an engine the bound ends the archive GET (the next test)')('frees the worker and the mount of an exited container whose copyFrom() stream nobody reads; later copies run', async () => {
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'head -c 48000000 /dev/urandom > /big; echo hi > /small']).start();
     await c.wait();
     const keeper = await Keeper.get();
@@ -52,6 +59,41 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const err = await read.then(() => undefined, (e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_COPY_IDLE')).toBe(true);
     expect((err as SlipwayError).hint).toMatch(/destroy\(\)/);
+  });
+
+  it('an unread copyFrom() stream of a running container is given up: execs and copies run again, and reading it is ERR_COPY_IDLE', async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
+    await c.exec(['sh', '-c', 'head -c 48000000 /dev/urandom > /big']);
+    copyOutLimits.idleMs = 300;
+    const unread = await c.copyFrom('/big');
+    // On an engine the GET holds Docker's lock on the container: without the bound this exec waited as long as the stream.
+    const r = await settles(c.exec(['echo', 'ran']), 20_000);
+    expect(r.hung).toBeUndefined();
+    expect(r.value?.stdout).toBe('ran\n');
+    // Natively the exec did not wait for the bound: let it pass before the stream is read.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const err = await (async () => { for await (const _ of unread) void _; })().then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_COPY_IDLE')).toBe(true);
+  });
+
+  it('a destroyed copyFrom() stream ends its copy at once: an exec runs well before the idle bound', async () => {
+    await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
+    await c.exec(['sh', '-c', 'head -c 48000000 /dev/urandom > /big']);
+    const stream = await c.copyFrom('/big');
+    const it = stream[Symbol.asyncIterator]();
+    expect(((await it.next()).value as Buffer).length).toBeGreaterThan(0);
+    stream.destroy();
+    // The bound is 60 s: an exec that waited for it would hang past this test's 20 s window.
+    const r = await settles(c.exec(['echo', 'ran']), 20_000);
+    expect(r.hung).toBeUndefined();
+    expect(r.value?.stdout).toBe('ran\n');
+    const again = await mkdtemp(join(tmpdir(), 'copy-destroyed-'));
+    try {
+      await c.copyFrom('/big', join(again, 'big'));
+      expect((await readFile(join(again, 'big'))).length).toBe(48_000_000);
+    } finally {
+      await rm(again, { recursive: true, force: true });
+    }
   });
 
   it('does not give up a reader that is slow but reads, nor a keeper that is slow to answer', async () => {
