@@ -245,7 +245,8 @@ export class StartedContainer implements AsyncDisposable {
    * written and deleted since it was created) as one more layer over its image's, and its config as it runs
    * (Env, Cmd, Entrypoint, User, WorkingDir, exposed ports, labels) with `changes` applied; history entry `commit`.
    * `new Container(ref)` starts the image without a registry. A running container is not paused (see
-   * {@link CommitOptions}); the commit never follows a link the container planted.
+   * {@link CommitOptions}); the commit never follows a link the container planted. On an engine
+   * (`SLIPWAY_RUNTIME=engine`) the engine commits and keeps the image, where a later start on it finds it.
    * @returns the normalized reference (`localhost/slipway-commit:<id>` without `tag`)
    * @throws SlipwayError `ERR_INVALID_ARGUMENT` (bad tag or change), `ERR_STORE` (a file the container made
    *   unreadable, rootless), `ERR_CONTAINER_NOT_FOUND` (already removed)

@@ -13,6 +13,9 @@ import { chainIds } from '../image/manifest.js';
 import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
 import { ImageStore } from '../image/store.js';
 import { layerOwnership, type RuntimeContainer } from '../runtime/index.js';
+import { applyHubPrefix } from '../image/pull.js';
+import { parseReference, type ImageReference } from '../image/reference.js';
+import { SlipwayError } from '../errors.js';
 import { applyConfigChanges } from './builder.js';
 
 /** What {@link commitContainer} needs. */
@@ -77,6 +80,7 @@ export interface CommitResult {
  * @throws SlipwayError `ERR_INVALID_ARGUMENT` (bad tag or change), `ERR_STORE` (a file of the change is unreadable)
  */
 export async function commitContainer(spec: CommitSpec): Promise<CommitResult> {
+  if (spec.container.commitInEngine) return commitInEngine(spec, spec.container.commitInEngine.bind(spec.container));
   const storeDir = spec.storeDir ?? loadConfig().values.storeDir;
   const store = new ImageStore(storeDir);
   await store.init();
@@ -107,4 +111,30 @@ export async function commitContainer(spec: CommitSpec): Promise<CommitResult> {
     platform: image.platform, config, layers, history, tag: spec.tag, defaultName: 'localhost/slipway-commit', storeDir, author: spec.author,
   });
   return { ref, digest };
+}
+
+/**
+ * On an engine the engine commits (its image store holds the images a later start runs): the changes and the tag are
+ * checked as natively first; the tag is the engine's name for it after the Hub prefix, as a later start resolves it.
+ * The returned digest is the engine's image id (its config digest: the engine makes a manifest only when it pushes).
+ */
+async function commitInEngine(spec: CommitSpec, commit: NonNullable<RuntimeContainer['commitInEngine']>): Promise<CommitResult> {
+  const changes = spec.changes ?? [];
+  applyConfigChanges({}, changes);
+  const defaultRepo = 'localhost/slipway-commit';
+  if (spec.tag === undefined) {
+    const r = await commit({ defaultRepo, changes, author: spec.author, comment: spec.comment });
+    return { ref: `${r.repo}:${r.tag}`, digest: r.id };
+  }
+  let parsed: ImageReference;
+  try {
+    parsed = parseReference(spec.tag);
+    if (parsed.digest) throw new Error('a digest names content; a commit makes new content');
+  } catch (e) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `cannot tag the image as ${JSON.stringify(spec.tag)}: ${(e as Error).message}`, { hint: 'use name[:tag], e.g. myapp:test', cause: e });
+  }
+  const config = loadConfig();
+  const effective = applyHubPrefix(parsed, config.values.hubImageNamePrefix, config.origins.hubImageNamePrefix);
+  const r = await commit({ name: { repo: effective.name, tag: effective.tag ?? 'latest' }, defaultRepo, changes, author: spec.author, comment: spec.comment });
+  return { ref: parsed.string, digest: r.id };
 }

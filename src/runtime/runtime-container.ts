@@ -98,6 +98,13 @@ export interface RuntimeContainer {
    */
   diffUpper(dest: string): Promise<LayerDiff>;
   /**
+   * Set where images live in an engine, not in slipway's store: the engine commits the container (`POST /commit`, not
+   * paused, as natively) as `name` (`repo` and `tag`, the engine's names), else untagged and then tagged
+   * `<defaultRepo>:<first 12 hex digits of its id>`. Resolves with the engine's image id (its config digest) and tag.
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` (a change the engine refuses), `ERR_CONTAINER_NOT_FOUND` (removed)
+   */
+  commitInEngine?(opts: { name?: { repo: string; tag: string }; defaultRepo: string; changes: readonly string[]; author?: string; comment?: string }): Promise<{ id: string; repo: string; tag: string }>;
+  /**
    * Set for a container the reuse keeper runs (`withReuse()`): whether it was already running (false for the start
    * that made it), and `release()`, which lets go of it without removing it (its idle timeout starts).
    */

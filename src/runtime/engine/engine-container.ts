@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { SlipwayError, unsupported } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { demultiplex, Demuxer } from '../../engine/demux.js';
+import { SESSION_LABEL } from '../../engine/watchdog.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { tarOfEntries } from '../copy-archive.js';
 import { idleBounded } from '../copy-idle.js';
@@ -403,6 +404,28 @@ export class EngineContainer implements RuntimeContainer {
 
   async diffUpper(_dest: string): Promise<LayerDiff> {
     throw unsupported('commit()', 'the engine backend keeps the container\'s files in the engine', 'use docker commit, or SLIPWAY_RUNTIME=native');
+  }
+
+  async commitInEngine(opts: { name?: { repo: string; tag: string }; defaultRepo: string; changes: readonly string[]; author?: string; comment?: string }): Promise<{ id: string; repo: string; tag: string }> {
+    // Docker records the container's labels in the image, ours too; an image cannot drop a label, so slipway's are
+    // blanked: a later container of the image must not look like this session's (the watchdog's sweep) or a reused one.
+    // Docker joins repeated `changes` with newlines before parsing them: one value with the newlines is the same.
+    const changes = [...opts.changes, `LABEL ${[SESSION_LABEL, 'org.slipway.pid', 'org.slipway.reuse-key'].map((l) => `${l}=""`).join(' ')}`];
+    const { Id: id } = await this.#client.call<{ Id: string }>('POST', '/commit', {
+      long: true,
+      query: {
+        container: this.id, pause: false, repo: opts.name?.repo, tag: opts.name?.tag, author: opts.author, comment: opts.comment,
+        changes: changes.join('\n'),
+      },
+    }).catch((err: unknown) => {
+      if (hasStatus(err, 404)) throw new SlipwayError('ERR_CONTAINER_NOT_FOUND', `container ${this.name} is gone from the engine: there is nothing to commit`, { cause: err });
+      if (hasStatus(err, 400)) throw new SlipwayError('ERR_INVALID_ARGUMENT', `the engine refused to commit ${this.name}: ${(err as Error).message}`, { cause: err, hint: 'check the changes (Dockerfile instructions such as "ENV A=b")' });
+      throw err;
+    });
+    if (opts.name) return { id, ...opts.name };
+    const tag = id.replace(/^sha256:/, '').slice(0, 12);
+    await this.#client.call('POST', `/images/${encodeURIComponent(id)}/tag`, { query: { repo: opts.defaultRepo, tag } });
+    return { id, repo: opts.defaultRepo, tag };
   }
 
   /** Force-removes the container (and its anonymous volumes); idempotent. */
