@@ -46,12 +46,16 @@ export interface EnginePullOptions {
  * {@link ensureImage} bounded as a native pull is: by `timeout` (a `withPullTimeout()`/`pull()` option), else the
  * `pullTimeout` setting. Used by `start()` (an implicit pull) and the public `pull()`. At the limit the request is
  * aborted, which makes the engine cancel its pull (it stops fetching when its client goes; nothing is stored).
- * @throws SlipwayError `ERR_PULL_TIMEOUT` naming the image, the limit and the setting
+ * @throws SlipwayError `ERR_PULL_TIMEOUT` naming the image, the limit and the setting; `ERR_ABORTED` when `signal` aborts it
  */
 export async function ensureImageWithin(client: EngineClient, ref: string, opts: EnginePullOptions & { timeout?: number }): Promise<EngineImage> {
   const limit = opts.timeout === undefined ? configValue('pullTimeout') : pullTimeout(opts.timeout);
   return withinPullLimit(ref, limit, opts.signal, (signal) => ensureImage(client, ref, { ...opts, signal }), {
     source: 'the registry is reachable from the engine',
+    // The caller's abort is ERR_ABORTED, as natively (the engine client reports the cut request as a failed pull).
+    otherwise: (e) => (opts.signal?.aborted && !SlipwayError.is(e, 'ERR_ABORTED')
+      ? new SlipwayError('ERR_ABORTED', `the pull of ${ref} was aborted`, { cause: opts.signal.reason })
+      : e),
   });
 }
 

@@ -115,4 +115,17 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     await expect(new Container(`${fixtureRef('busybox').replace(/busybox:.*/, 'no-such-image:1')}`).withCommand(['true']).start())
       .rejects.toMatchObject({ code: 'ERR_IMAGE_NOT_FOUND' });
   });
+
+  it('snapshots: withSnapshot() is ERR_UNSUPPORTED before anything starts; a module\'s default snapshot is skipped (snapshot/*.test.ts are native)', async () => {
+    const err = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).withSnapshot().start().then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_UNSUPPORTED' });
+    expect((err as Error).message).toMatch(/withSnapshot\(\) is not supported: snapshots are layers in slipway's store, which an engine runtime does not mount/);
+    const { RedisContainer } = await import('../../../src/modules/index.js');
+    const dir = mkdtempSync(join(tmpdir(), 'engine-snap-'));
+    writeFileSync(join(dir, 'seed.redis'), 'SET k v\n');
+    await using redis = await new RedisContainer(fixtureRef('redis')).withInitialData(join(dir, 'seed.redis')).start();
+    rmSync(dir, { recursive: true, force: true });
+    expect((await redis.exec(['redis-cli', 'GET', 'k'])).stdout.trim()).toBe('v');
+    await expect(redis.reset()).rejects.toMatchObject({ code: 'ERR_SNAPSHOT' });
+  });
 });

@@ -1,13 +1,14 @@
 /**
  * `pull()` from the main entry (as the README documents it): pre-pulls into the store start() uses, under the same id
- * mapping (rootless: the keeper's subordinate ids), so a container then starts with policy `never`.
+ * mapping (rootless: the keeper's subordinate ids), so a container then starts with policy `never`. Policy never and
+ * an aborted signal on either runtime (on an engine the abort was ERR_REGISTRY "This operation was aborted").
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container, pull, SlipwayError, type PullProgress } from '../../../src/index.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const store = mkdtempSync(join(tmpdir(), 'slipway-public-pull-'));
 const saved = process.env.SLIPWAY_CACHE_DIR;
@@ -19,7 +20,7 @@ afterAll(() => {
 });
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'starts containers: needs the built helper and user namespaces')('pull() from slipway', () => {
-  it('pulls with progress into the store start() uses, which then starts the image with policy never', async () => {
+  nativeOnly('pull() fills slipway\'s store under the keeper\'s id mapping; on an engine it is the engine\'s store, its progress and policies in engine/engine-pull.test.ts')('pulls with progress into the store start() uses, which then starts the image with policy never', async () => {
     const events: PullProgress[] = [];
     const img = await pull(fixtureRef('busybox'), { onProgress: (p) => events.push(p), signal: new AbortController().signal, policy: 'always' });
     expect(img).toMatchObject({ ref: fixtureRef('busybox'), source: 'registry', platform: { os: 'linux' } });
