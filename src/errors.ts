@@ -273,6 +273,14 @@ export type SlipwayErrorCode =
    */
   | 'ERR_ABORTED'
   /**
+   * A command run with `exec()` printed more than 64 MiB (stdout and stderr together), which `exec()` would have to
+   * hold in memory for its result: it was stopped (natively and in a reused container killed; on the Docker engine
+   * detached, as the engine has no call to kill an exec). The `onStdout`/`onStderr` callbacks saw the output until then.
+   * Fix: Redirect a large output to a file in the container and copy it out with `copyFrom()`, or cut it in the
+   * command (`… | head -c 1M`).
+   */
+  | 'ERR_EXEC_OUTPUT_TOO_LARGE'
+  /**
    * A module's command inside its container (a query, a CLI call, a snapshot) exited non-zero.
    * Fix: Read the command's output in the error; check the SQL or command and the account it runs as.
    */

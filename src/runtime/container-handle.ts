@@ -7,6 +7,7 @@ import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { phaseTimer } from '../internal/phases.js';
 import { configValue } from '../config/index.js';
+import { ExecOutput } from './exec-output.js';
 import type { LaunchPlan } from './launch-plan.js';
 import type { Image } from '../image/pull.js';
 import type { LayerDiff } from '../image/layer-diff.js';
@@ -445,16 +446,15 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const both: Buffer[] = [];
+    const output = new ExecOutput(this.name, argv);
     const r = await this.execStream(argv, {
       ...opts,
       stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin),
-      onStdout: (b) => { out.push(b); both.push(b); opts.onStdout?.(b); },
-      onStderr: (b) => { err.push(b); both.push(b); opts.onStderr?.(b); },
-    });
-    return { exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), output: Buffer.concat(both).toString('utf8') };
+      signal: output.signal(opts.signal),
+      onStdout: (b) => { output.push('stdout', b); opts.onStdout?.(b); },
+      onStderr: (b) => { output.push('stderr', b); opts.onStderr?.(b); },
+    }).catch((e: unknown) => { throw output.exceeded && !opts.signal?.aborted ? output.error(e) : e; });
+    return output.result(r);
   }
 
   /**

@@ -99,15 +99,28 @@ export async function findContainer(ref: string, opts: { env?: NodeJS.ProcessEnv
 /** Runs `argv` in the container through its owner; output goes to the callbacks, `stdin` (if any) streams in. */
 export async function execInContainer(
   target: LocatedContainer, argv: readonly string[],
-  opts: { env?: Record<string, string>; user?: string; workdir?: string; stdin?: AsyncIterable<Uint8Array>; onStdout?(b: Buffer): void; onStderr?(b: Buffer): void },
+  opts: {
+    env?: Record<string, string>; user?: string; workdir?: string; stdin?: AsyncIterable<Uint8Array>; onStdout?(b: Buffer): void; onStderr?(b: Buffer): void;
+    /** Cuts the connection, with the signal's reason as the error; the owner then kills the command. */
+    signal?: AbortSignal;
+  },
 ): Promise<{ exitCode: number | null; signal: string | null; error?: SlipwayError }> {
+  opts.signal?.throwIfAborted();
   let exit: { exitCode: number | null; signal: string | null } | undefined;
   let notRun: { status: number; error: SlipwayError } | undefined;
   await request(target.socket, { op: 'exec', id: target.description.id, argv: [...argv], env: opts.env, user: opts.user, workdir: opts.workdir, stdin: !!opts.stdin }, (r) => {
     if (r.type === 'output') (r.stream === 'stderr' ? opts.onStderr : opts.onStdout)?.(Buffer.from(r.data, 'base64'));
     else if (r.type === 'exit') exit = { exitCode: r.exitCode, signal: r.signal };
-  }, undefined, opts.stdin && (async (s) => {
-    for await (const chunk of opts.stdin!) await sendJson(s, { op: 'stdin', data: Buffer.from(chunk).toString('base64') } satisfies ControlRequest);
+  }, undefined, (opts.stdin || opts.signal) && (async (s) => {
+    const signal = opts.signal;
+    if (signal) {
+      const cut = () => s.destroy(signal.reason instanceof Error ? signal.reason : new SlipwayError('ERR_ABORTED', 'exec aborted'));
+      if (signal.aborted) cut();
+      signal.addEventListener('abort', cut, { once: true });
+      s.once('close', () => signal.removeEventListener('abort', cut));
+    }
+    if (!opts.stdin) return;
+    for await (const chunk of opts.stdin) await sendJson(s, { op: 'stdin', data: Buffer.from(chunk).toString('base64') } satisfies ControlRequest);
     await sendJson(s, { op: 'eof' } satisfies ControlRequest);
   }), (w, err) => { if (w.commandStatus) notRun = { status: w.commandStatus, error: err }; }).catch((e: unknown) => {
     if (!notRun) throw e;

@@ -29,7 +29,7 @@ export function onJsonLines(socket: Socket, onMessage: (m: unknown) => void): vo
 
 /** Writes one message; resolves once the socket accepted it (waits for drain when its buffer is full). */
 export function sendJson(socket: Socket, message: unknown): Promise<void> {
-  if (socket.destroyed) return Promise.resolve();
+  if (socket.destroyed || socket.writableEnded) return Promise.resolve();
   if (socket.write(`${JSON.stringify(message)}\n`)) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve(); };

@@ -71,14 +71,22 @@ class ControlServer {
       if (exec) return; // one request per connection
       const reply = (msg: unknown): Promise<void> => sendJson(socket, msg);
       const fail = (e: unknown): void => { void reply({ type: 'error', error: wireError(e) }).then(() => socket.end()); };
+      // A client that goes away (aborted, or its output bound reached) no longer wants the command: kill it, or
+      // `cat /dev/zero` would run on in the container.
+      const gone = new AbortController();
       // An exec's output cannot be paused (the keeper relays it as the process writes): a client that stops reading
       // (a paused terminal, a hung pipe) must not make this process, the test run, buffer the container's output
-      // without bound. Past MAX_QUEUED it is disconnected; the exec goes on as if its client had gone.
+      // without bound. Past MAX_QUEUED the command is stopped and the client told why (its last 5 s to read it).
       const output = (stream: 'stdout' | 'stderr', b: Buffer): void => {
-        if (socket.destroyed) return;
+        if (socket.destroyed || socket.writableEnded) return;
         if (socket.writableLength > MAX_QUEUED) {
-          log('control client reads too slowly (%d bytes queued): disconnected', socket.writableLength);
-          socket.destroy();
+          log('control client reads too slowly (%d bytes queued): exec stopped, disconnecting', socket.writableLength);
+          gone.abort();
+          const e = new SlipwayError('ERR_EXEC_OUTPUT_TOO_LARGE', `the exec's output came faster than it was read (more than ${MAX_QUEUED} bytes waiting in the container's owner, pid ${process.pid}); it was stopped`, {
+            hint: 'read the output as it comes, redirect a large output to a file in the container and copy it out with copyFrom(), or cut it in the command (`… | head -c 1M`)',
+          });
+          socket.end(`${JSON.stringify({ type: 'error', error: wireError(e) })}\n`);
+          setTimeout(() => socket.destroy(), 5000).unref();
           return;
         }
         socket.write(`${JSON.stringify({ type: 'output', stream, data: b.toString('base64') })}\n`);
@@ -91,9 +99,9 @@ class ControlServer {
           case 'exec': {
             const h = this.#get(req.id);
             exec = new ExecInput(socket);
-            socket.on('close', () => exec!.push(undefined));
+            socket.on('close', () => { exec!.push(undefined); gone.abort(); });
             h.execStream(req.argv, {
-              env: req.env, user: req.user, workdir: req.workdir, stdin: req.stdin ? exec : undefined,
+              env: req.env, user: req.user, workdir: req.workdir, stdin: req.stdin ? exec : undefined, signal: gone.signal,
               onStdout: (b) => { output('stdout', b); },
               onStderr: (b) => { output('stderr', b); },
             }).then((r) => reply({ type: 'exit', exitCode: r.exitCode, signal: r.signal }).then(() => socket.end()), fail);

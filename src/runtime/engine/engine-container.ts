@@ -14,6 +14,7 @@ import { SESSION_LABEL } from '../../engine/watchdog.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { tarOfEntries } from '../copy-archive.js';
 import { idleBounded } from '../copy-idle.js';
+import { ExecOutput } from '../exec-output.js';
 import { readTar, TarReadError, type TarReadEntry } from '../../internal/tar-read.js';
 import type { Image } from '../../image/pull.js';
 import type { LayerDiff } from '../../image/layer-diff.js';
@@ -190,40 +191,39 @@ export class EngineContainer implements RuntimeContainer {
       },
     }).catch((err: unknown) => { throw this.#notRunning(err); });
     const { socket, head } = await this.#client.hijack(`/exec/${created.Id}/start`, { Detach: false, Tty: false });
-    const onAbort = () => socket.destroy(new SlipwayError('ERR_ABORTED', `exec in ${this.name} was aborted`));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const both: Buffer[] = [];
+    // Past the output bound the attach is cut as an abort cuts it (the engine has no call to kill an exec).
+    const output = new ExecOutput(this.name, argv);
+    const signal = output.signal(opts.signal);
+    const onAbort = () => socket.destroy(output.exceeded && !opts.signal?.aborted ? output.error() : new SlipwayError('ERR_ABORTED', `exec in ${this.name} was aborted`));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (stdin !== undefined) socket.end(stdin);
       const d = new Demuxer();
       const take = (chunk: Buffer) => {
         for (const f of d.push(chunk)) {
-          if (f.stream === 'stdout') { out.push(f.data); opts.onStdout?.(f.data); } else if (f.stream === 'stderr') { err.push(f.data); opts.onStderr?.(f.data); } else continue;
-          both.push(f.data);
+          if (f.stream === 'stdout') { output.push('stdout', f.data); opts.onStdout?.(f.data); } else if (f.stream === 'stderr') { output.push('stderr', f.data); opts.onStderr?.(f.data); }
         }
       };
       if (head.length) take(head);
       socket.resume();
       for await (const chunk of socket) take(chunk as Buffer);
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       socket.destroy();
     }
     const info = await this.#client.call<{ ExitCode: number | null; Running: boolean }>('GET', `/exec/${created.Id}/json`);
-    const text = (b: Buffer[]) => Buffer.concat(b).toString('utf8');
+    const result = output.result(exitInfoOf(info.ExitCode ?? -1, false));
     // A command the runtime could not execute: the engine writes its runtime's error on the stream and reports 126;
     // natively the keeper's exec fails (ERR_RUNTIME with the errno), so a wait probe ends at once instead of timing out.
-    const failed = info.ExitCode === 126 ? /^OCI runtime exec failed: (.*)/.exec(text(out).trim()) : null;
+    const failed = info.ExitCode === 126 ? /^OCI runtime exec failed: (.*)/.exec(result.stdout.trim()) : null;
     if (failed) {
       const errno = /permission denied/.test(failed[1]!) ? 'EACCES' : /no such file|not found/.test(failed[1]!) ? 'ENOENT' : 'EINVAL';
       throw new SlipwayError('ERR_RUNTIME', `exec ${argv[0]} in container ${this.name}: ${errno} (${failed[1]})`, {
         hint: errno === 'ENOENT' ? 'the command was not found in the image: check the path and PATH' : 'the command could not be executed in the container',
       });
     }
-    const exit = exitInfoOf(info.ExitCode ?? -1, false);
-    return { exitCode: exit.exitCode, signal: exit.signal, stdout: text(out), stderr: text(err), output: text(both) };
+    return result;
   }
 
   async kill(signal: string): Promise<void> {

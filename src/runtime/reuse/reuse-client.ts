@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { SlipwayError, type SlipwayErrorCode } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { moduleUrl } from '../../internal/module-url.js';
+import { ExecOutput } from '../exec-output.js';
 import type { LayerDiff } from '../../image/layer-diff.js';
 import type { Image } from '../../image/pull.js';
 import {
@@ -246,20 +247,15 @@ export class ReusedContainer implements RuntimeContainer {
 
   async exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     opts.signal?.throwIfAborted();
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const all: Buffer[] = [];
+    const output = new ExecOutput(this.name, argv);
     const stdin = opts.stdin === undefined ? undefined : (async function* () { yield Buffer.from(opts.stdin!); })();
     const r = await execInContainer(this.#target, argv, {
-      env: opts.env, user: opts.user, workdir: opts.workdir, stdin,
-      onStdout: (b) => { out.push(b); all.push(b); opts.onStdout?.(b); },
-      onStderr: (b) => { err.push(b); all.push(b); opts.onStderr?.(b); },
-    });
+      env: opts.env, user: opts.user, workdir: opts.workdir, stdin, signal: output.signal(opts.signal),
+      onStdout: (b) => { output.push('stdout', b); opts.onStdout?.(b); },
+      onStderr: (b) => { output.push('stderr', b); opts.onStderr?.(b); },
+    }).catch((e: unknown) => { throw output.exceeded && !opts.signal?.aborted ? output.error(e) : e; });
     if (r.error) throw r.error;
-    return {
-      exitCode: r.exitCode, signal: r.signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'),
-      output: Buffer.concat(all).toString('utf8'),
-    };
+    return output.result(r);
   }
 
   kill(): Promise<void> { return Promise.reject(unsupported('kill()')); }
