@@ -15,9 +15,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
+import { readInputBytes } from '../internal/read-input-file.js';
 import type { Mount } from '../runtime/index.js';
 import type { Instruction } from './dockerfile.js';
 import { planCopy, type SourceTree } from './copy.js';
@@ -101,9 +102,10 @@ function octalMode(v: string | undefined, def: number, ins: Instruction, spec: s
 /** Reads a secret's value from where `BuildOptions.secrets` says; undefined when that file or variable is absent. */
 async function secretValue(source: BuildSecret): Promise<Buffer | undefined> {
   if ('file' in source) {
-    return readFile(source.file).catch((e: NodeJS.ErrnoException) => {
+    // A regular file of bounded size: a FIFO would hold the build until a writer came, /dev/zero fill memory.
+    return readInputBytes(source.file).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
-      throw new SlipwayError('ERR_BUILD', `cannot read the secret file ${source.file}: ${e.message}`, { hint: 'check the path and its permissions', cause: e });
+      throw new SlipwayError('ERR_BUILD', `cannot read the secret file ${source.file}: ${e.message}`, { hint: 'point it at a readable regular file (at most 16 MiB)', cause: e });
     });
   }
   const v = process.env[source.env];

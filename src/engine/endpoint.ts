@@ -4,10 +4,11 @@
  * order is unit-tested.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
+import { readInputBytesSync } from '../internal/read-input-file.js';
 
 /** TLS material for a TCP engine (`DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`). */
 export interface EngineTls {
@@ -39,7 +40,9 @@ export function realHost(env: NodeJS.ProcessEnv = process.env): DiscoveryHost {
   return {
     env,
     home: env.HOME || homedir(),
-    readFile: (p) => { try { return readFileSync(p); } catch { return undefined; } },
+    // Certificates, config.json and context metadata: small regular files only (a FIFO named by DOCKER_CERT_PATH or
+    // DOCKER_CONFIG would block every start in open(); /dev/zero would be read until memory ran out).
+    readFile: (p) => { try { return readInputBytesSync(p, 1 << 20); } catch { return undefined; } },
     isSocket: (p) => { try { return existsSync(p) && statSync(p).isSocket(); } catch { return false; } },
     uid: process.getuid?.(),
   };

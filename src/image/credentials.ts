@@ -4,10 +4,10 @@
  * (`$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json`).
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { logger } from '../internal/debug.js';
+import { readInputFile } from '../internal/read-input-file.js';
 import { SlipwayError } from '../errors.js';
 
 const debug = logger('image:credentials');
@@ -26,6 +26,9 @@ export type CredentialResolver = (domain: string) => Promise<RegistryCredentials
 interface AuthEntry { auth?: string; username?: string; password?: string; identitytoken?: string }
 interface ConfigFile { auths?: Record<string, AuthEntry>; credHelpers?: Record<string, string>; credsStore?: string }
 
+/** A credential helper's answer is a small JSON object; this much output is a broken or hostile helper. */
+const HELPER_OUTPUT_LIMIT = 1 << 20;
+
 const HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io', 'https://registry-1.docker.io'];
 
 /** The keys a config file may use for `domain`. */
@@ -36,9 +39,16 @@ function keyHost(key: string): string {
 async function readJson(file: string): Promise<ConfigFile | undefined> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // A regular file of bounded size: a FIFO would hold the read (and every pull) until a writer came.
+    text = await readInputFile(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') debug('cannot read %s: %s', file, (e as Error).message);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EINVAL' || code === 'EFBIG') {
+      throw new SlipwayError('ERR_REGISTRY_AUTH', `cannot read the credentials file ${file}: ${(e as Error).message}`, {
+        hint: 'make it a regular JSON file (or remove it, or point DOCKER_CONFIG elsewhere)', cause: e,
+      });
+    }
+    if (code !== 'ENOENT') debug('cannot read %s: %s', file, (e as Error).message);
     return undefined;
   }
   try {
@@ -88,8 +98,22 @@ export async function runCredentialHelper(helper: string, serverUrl: string): Pr
     const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    // A helper's answer is a few hundred bytes; one that prints without end is stopped, not held.
+    let stopped = false;
+    const take = (d: string, to: 'out' | 'err') => {
+      if (stopped) return;
+      if (out.length + err.length + d.length > HELPER_OUTPUT_LIMIT) {
+        err = `printed more than ${HELPER_OUTPUT_LIMIT} bytes; stopped`;
+        out = '';
+        stopped = true;
+        child.kill('SIGKILL');
+        return;
+      }
+      if (to === 'out') out += d;
+      else err += d;
+    };
+    child.stdout.setEncoding('utf8').on('data', (d: string) => take(d, 'out'));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => take(d, 'err'));
     child.on('error', (e) => resolve({ code: null, stdout: out, stderr: err, spawnError: e }));
     child.on('close', (c) => resolve({ code: c, stdout: out, stderr: err }));
     child.stdin.on('error', () => {});

@@ -12,12 +12,17 @@ export const INPUT_FILE_LIMIT = 16 << 20;
  * @throws Error with `code` `EISDIR` (a directory), `EINVAL` (another kind of non-regular file) or `EFBIG` (too large), or the file system's error.
  */
 export function readInputFileSync(path: string, limit = INPUT_FILE_LIMIT): string {
+  return readInputBytesSync(path, limit).toString('utf8');
+}
+
+/** {@link readInputFileSync} as bytes (a certificate, a secret). */
+export function readInputBytesSync(path: string, limit = INPUT_FILE_LIMIT): Buffer {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw notRegular(st);
     if (st.size > limit) throw Object.assign(new Error(`${st.size} bytes, above the limit of ${limit}`), { code: 'EFBIG' });
-    return readFileSync(fd, 'utf8');
+    return readFileSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -34,12 +39,17 @@ function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDe
 
 /** {@link readInputFileSync} without blocking the event loop (the checks are the same). */
 export async function readInputFile(path: string, limit = INPUT_FILE_LIMIT): Promise<string> {
+  return (await readInputBytes(path, limit)).toString('utf8');
+}
+
+/** {@link readInputFile} as bytes (a secret, a script). */
+export async function readInputBytes(path: string, limit = INPUT_FILE_LIMIT): Promise<Buffer> {
   const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notRegular(st);
     if (st.size > limit) throw Object.assign(new Error(`${st.size} bytes, above the limit of ${limit}`), { code: 'EFBIG' });
-    return await fh.readFile('utf8');
+    return await fh.readFile();
   } finally {
     await fh.close();
   }

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Container } from '../api/container.js';
 import type { StartedContainer } from '../api/started-container.js';
 import { moduleDefaultSnapshot, type SnapshotOptions } from '../api/snapshot-options.js';
 import { Wait } from '../api/wait/index.js';
 import { SlipwayError, invalidArgument } from '../errors.js';
+import { readInputBytesSync } from '../internal/read-input-file.js';
 import {
   ServiceContainer, StartedServiceContainer, checkText, exposeUnlessPublished, moduleContainer, waitUnlessChosen,
   type ModuleState, type ServiceDefinition,
@@ -101,7 +101,7 @@ function snapshotWithInitialData(c: Container, s: Readonly<RedisSettings>): Cont
   if (chosen === undefined && (s.persistence !== undefined || c.options.image.includes('redis-stack'))) return c;
   let script: Buffer;
   try {
-    script = readFileSync(s.initialData);
+    script = readInputBytesSync(s.initialData);
   } catch {
     return c; // afterStart reports the unreadable file (and the container is removed)
   }
@@ -128,7 +128,7 @@ function snapshotWithInitialData(c: Container, s: Readonly<RedisSettings>): Cont
 
 function readInitialData(file: string): Buffer {
   try {
-    return readFileSync(file);
+    return readInputBytesSync(file);
   } catch (cause) {
     throw new SlipwayError('ERR_COPY_SOURCE_MISSING', `cannot read the initial data file ${file}`, { cause, hint: 'pass withInitialData() a readable file of redis-cli commands' });
   }
