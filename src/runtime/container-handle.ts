@@ -215,7 +215,23 @@ export class ContainerHandle implements RuntimeContainer {
     // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
     this.#step = 'creating namespaces and root (keeper CREATE)';
-    const { pid } = await keeper.createContainer(spec);
+    // Read while the container is made: the host's resolv.conf goes into the container's (all modes but host's copy).
+    const hostResolv = readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    const created = keeper.createContainer(spec);
+    // Network mode none or host: the /etc files depend on nothing the boot makes (slirp4netns' DNS address, user
+    // networks' addresses), so they are written while the keeper creates the container. CREATE's fields made the
+    // files before the request was sent (`ensureFile`), init bind-mounts those inodes and writeFile truncates and
+    // writes the same inode in place: the container sees the content, complete before START. Awaited right after
+    // CREATE, so no write is left running when a later step fails and the undo removes the state dir.
+    const etcEarly = plan.networkMode === 'isolated' ? undefined : this.#writeEtcFiles(hostResolv);
+    etcEarly?.catch(() => {}); // handled: awaited below
+    let pid: number;
+    try {
+      ({ pid } = await created);
+    } finally {
+      await etcEarly?.catch(() => {});
+    }
+    await etcEarly;
     this.hostPid = pid;
     mark('keeper CREATE');
     this.#exited = false;
@@ -267,7 +283,7 @@ export class ContainerHandle implements RuntimeContainer {
     mark('host access and networks');
     this.#check(signal);
     this.#step = 'writing /etc files';
-    await this.#writeEtcFiles();
+    if (!etcEarly) await this.#writeEtcFiles(hostResolv);
     mark('/etc files');
     this.#step = 'copying files in';
     // A snapshot layer holds the files copied in at the first start already.
@@ -339,9 +355,9 @@ export class ContainerHandle implements RuntimeContainer {
   }
 
   /** /etc/hostname, /etc/hosts and /etc/resolv.conf, bound over the image's by the keeper. Host mode copies the host's, as Docker does. */
-  async #writeEtcFiles(): Promise<void> {
+  async #writeEtcFiles(hostResolvRead: Promise<string>): Promise<void> {
     const { spec, plan, hostname } = this.#i;
-    const hostResolv = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+    const hostResolv = await hostResolvRead;
     let hosts: string;
     let resolv: string;
     if (plan.networkMode === 'host') {

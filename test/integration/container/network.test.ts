@@ -75,6 +75,16 @@ skipUnless(canRun, 'the native helper is not built or user namespaces are unavai
     }
   });
 
+  it('"none" and "host" modes: /etc/hostname, /etc/hosts and /etc/resolv.conf are whole when the process starts', async () => {
+    // Written while the keeper creates the container (these modes need nothing the boot makes): the first
+    // instruction of the process must already read them complete, on every boot.
+    const script = 'cat /etc/hostname; grep -c "etc-early" /etc/hosts; grep -c "^# slipway: no outbound\\|^nameserver" /etc/resolv.conf';
+    for (const mode of ['none', 'host'] as const) {
+      const c = new Container(fixtureRef('busybox')).withNetworkMode(mode).withHostname('etc-early').withCommand(['sh', '-c', script]);
+      for (let i = 0; i < 3; i++) expect(await c.run(), mode).toMatchObject({ exitCode: 0, stdout: 'etc-early\n1\n1\n' });
+    }
+  });
+
   it('"none" mode has only loopback', async () => {
     const r = await new Container(fixtureRef('busybox')).withNetworkMode('none').withCommand(['sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "']).run();
     expect(r.stdout).toBe('lo\n');
