@@ -128,4 +128,23 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     expect((await redis.exec(['redis-cli', 'GET', 'k'])).stdout.trim()).toBe('v');
     await expect(redis.reset()).rejects.toMatchObject({ code: 'ERR_SNAPSHOT' });
   });
+
+  it('withHostAccess(): host.slipway.internal is the bridge gateway, which reaches a host server listening there and not one on 127.0.0.1 only (network/host-access.test.ts is native)', async () => {
+    const gateway = docker('network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}');
+    const listen = (host: string) => new Promise<Server>((resolve) => {
+      const srv = createServer((_req, res) => res.end(`from ${host}`));
+      servers.push(srv);
+      srv.listen(0, host, () => resolve(srv));
+    });
+    const onGateway = await listen(gateway);
+    const onLoopback = await listen('127.0.0.1');
+    const port = (srv: Server) => (srv.address() as { port: number }).port;
+    const get = (p: number) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 host.slipway.internal ${p} | tail -n 1; echo`;
+    const r = await new Container(fixtureRef('busybox')).withHostAccess(port(onGateway), port(onLoopback))
+      .withCommand(['sh', '-c', `grep -w host.slipway.internal /etc/hosts | cut -f1 | cut -d' ' -f1; ${get(port(onGateway))}; ${get(port(onLoopback))}`]).run();
+    const [addr, first, second] = r.stdout.trim().split('\n');
+    expect(addr).toBe(gateway);
+    expect(first).toBe(`from ${gateway}`);
+    expect(second ?? '').not.toMatch(/from/);
+  });
 });

@@ -55,6 +55,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
         expect((await c.exec(['ls', '-A', '/small'])).stdout.trim()).toBe('');
         const out = await c.copyFrom('/small').then(() => undefined, (x: unknown) => x);
         expect(SlipwayError.is(out, 'ERR_UNSUPPORTED'), String(out)).toBe(true);
+        // At boot too: the copy before START would lie beneath the tmpfs mounted at START.
+        const boot = await new Container(fixtureRef('busybox')).withTmpfs('/small').withFile('/small/f', 'x').withCommand(['sleep', '1000']).start().then(async (s) => { await s.remove(); }, (x: unknown) => x);
+        expect(SlipwayError.is(boot, 'ERR_UNSUPPORTED'), String(boot)).toBe(true);
         return;
       }
       expect(SlipwayError.is(e, 'ERR_COPY_NO_SPACE'), String(e)).toBe(true);
