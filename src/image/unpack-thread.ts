@@ -3,6 +3,7 @@
  * else in this thread (running from TypeScript sources). Same contract as `unpackLayer`.
  */
 import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { rename, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -11,7 +12,7 @@ import { moduleUrl } from '../internal/module-url.js';
 import { SlipwayError, type SlipwayErrorCode } from '../errors.js';
 import { removeTree } from './store.js';
 import { preloadSyscalls } from './syscalls.js';
-import { localApplyOwnership, unpackLayer, type ApplyOwnership, type UnpackOptions, type UnpackResult } from './unpack.js';
+import { localApplyOwnership, unpackLayer, type ApplyOwnership, type UnpackOptions, type UnpackResult, type UnpackStats } from './unpack.js';
 import type { FromWorker, ToWorker, UnpackWorkerData } from './unpack-worker.js';
 
 const debug = logger('image:unpack');
@@ -122,6 +123,12 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
   let sent = 0;
   let wakeSender: (() => void) | undefined;
   let settled = false;
+  let workerStats: UnpackStats | undefined;
+  // Where this thread's time went: waiting for the download, and blocked on the window (the worker behind).
+  const started = performance.now();
+  let netWait = 0;
+  let windowWait = 0;
+  let windowWaits = 0;
   const outcome = new Promise<UnpackResult>((resolve, reject) => {
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'progress') {
@@ -130,6 +137,7 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
         wakeSender?.();
       } else if (m.type === 'done') {
         settled = true;
+        workerStats = m.stats;
         resolve(m.result);
       } else {
         settled = true;
@@ -162,7 +170,9 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
 
   try {
     try {
+      let w = performance.now();
       for await (const chunk of opts.source) {
+        netWait += performance.now() - w;
         if (settled) break;
         if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: opts.signal.reason });
         // Copy: undici chunks may share a pooled ArrayBuffer, which must not be transferred.
@@ -170,7 +180,13 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
         copy.set(chunk);
         worker.postMessage({ type: 'chunk', buf: copy } satisfies ToWorker, [copy.buffer]);
         sent += chunk.length;
-        while (!settled && sent - consumed > WINDOW) await new Promise<void>((r) => (wakeSender = r));
+        if (!settled && sent - consumed > WINDOW) {
+          const b = performance.now();
+          windowWaits++;
+          while (!settled && sent - consumed > WINDOW) await new Promise<void>((r) => (wakeSender = r));
+          windowWait += performance.now() - b;
+        }
+        w = performance.now();
       }
       if (!settled) worker.postMessage({ type: 'end' } satisfies ToWorker);
     } catch (e) {
@@ -188,7 +204,13 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
       }
     }
     if (opts.blob) await rename(opts.blob.tempPath, opts.blob.path);
-    debug('layer %s unpacked on a worker thread', opts.label ?? opts.digest);
+    if (debug.enabled) {
+      const ms = (n: number | undefined): string => (n ?? 0).toFixed(0);
+      const ws = workerStats;
+      debug('layer %s unpacked on a worker thread in %sms: main thread waited %sms for the download, %sms (%d times) on the %d MiB window; worker %sms: input %s, blob %s, inflate+tar %s, files %s, dir modes %s',
+        opts.label ?? opts.digest, ms(performance.now() - started), ms(netWait), ms(windowWait), windowWaits, WINDOW >> 20,
+        ms(ws?.total), ms(ws?.input), ms(ws?.blob), ms(ws?.data), ms(ws?.fs), ms(ws?.dirs));
+    }
     return result;
   } catch (e) {
     await cleanup();

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SlipwayError } from '../errors.js';
-import { unpackLayer, type UnpackOptions } from './unpack.js';
+import { newUnpackStats, unpackLayer, type UnpackOptions, type UnpackStats } from './unpack.js';
 import { syncFileWriter } from './sync-file-writer.js';
 
 /** What the main thread passes as `workerData`. */
@@ -24,7 +24,7 @@ export type ToWorker = { type: 'chunk'; buf: Uint8Array } | { type: 'end' } | { 
 /** Messages worker → main. */
 export type FromWorker =
   | { type: 'progress'; n: number }
-  | { type: 'done'; result: Awaited<ReturnType<typeof unpackLayer>> }
+  | { type: 'done'; result: Awaited<ReturnType<typeof unpackLayer>>; stats: UnpackStats }
   | { type: 'error'; code?: string; message: string; hint?: string; slipway: boolean; cause?: ErrorRecord };
 
 /** An error as data across the thread boundary (errno fields kept, so the cause still says ENOSPC and where). */
@@ -62,11 +62,13 @@ async function main(): Promise<void> {
     }
   }
   const writer = data.blobTempPath ? syncFileWriter(data.blobTempPath) : undefined;
+  const stats = newUnpackStats();
   let lastReport = 0;
   const opts: UnpackOptions = {
     source: source(), dir: data.dir, digest: data.digest, diffId: data.diffId, size: data.size,
     ownershipListPath: data.ownershipListPath, applyOwnership: 'defer', blobWriter: writer, label: data.label,
     ...(data.overlayXattrPrefix ? { overlayXattrPrefix: data.overlayXattrPrefix } : {}),
+    stats,
     onBytes: (n) => {
       if (n - lastReport >= 1 << 20) {
         lastReport = n;
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     const result = await unpackLayer(opts);
     await writer?.commit();
     port.postMessage({ type: 'progress', n: result.size } satisfies FromWorker);
-    port.postMessage({ type: 'done', result } satisfies FromWorker);
+    port.postMessage({ type: 'done', result, stats } satisfies FromWorker);
   } catch (e) {
     const err = e as SlipwayError;
     port.postMessage({

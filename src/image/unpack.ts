@@ -14,6 +14,7 @@ import { constants as fsc } from 'node:fs';
 import { chmodSync, closeSync, fchmodSync, ftruncateSync, futimesSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { access, chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
@@ -100,7 +101,20 @@ export interface UnpackOptions {
   /** A label for messages (the layer digest). */
   label?: string;
   signal?: AbortSignal | undefined;
+  /** Filled with where the time went (for the debug log); see {@link UnpackStats}. */
+  stats?: UnpackStats | undefined;
 }
+
+/**
+ * Where one layer's unpack spent its time, in ms (wall clock of the unpacking thread), for `DEBUG=slipway:image:unpack`.
+ * `input` waiting for compressed bytes (the download, or the main thread), `blob` writing the compressed copy,
+ * `data` waiting for the next uncompressed bytes of an entry (inflate and tar parsing), `fs` creating and writing
+ * files (the syscalls), `dirs` the final directory modes and times.
+ */
+export interface UnpackStats { input: number; blob: number; data: number; fs: number; dirs: number; total: number }
+
+/** A zeroed {@link UnpackStats}. */
+export const newUnpackStats = (): UnpackStats => ({ input: 0, blob: 0, data: 0, fs: 0, dirs: 0, total: 0 });
 
 /** What was unpacked. */
 export interface UnpackResult {
@@ -211,6 +225,8 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   const kinds = new Map<string, Kind>([['', 'dir']]);
   const dirMeta = new Map<string, DirMeta>();
   const owners: string[] = [];
+  const stats = opts.stats;
+  const started = stats ? performance.now() : 0;
 
   const unsafe = (name: string, reason: string): SlipwayError =>
     new SlipwayError('ERR_UNPACK_UNSAFE_PATH', `layer ${label}: entry ${JSON.stringify(name)} ${reason}`, {
@@ -297,14 +313,18 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       // them a few MiB) stays a hole instead of filling the store; Docker writes every zero.
       let at = 0;
       let holeAtEnd = false;
+      let w = stats ? performance.now() : 0;
       for await (const chunk of stream) {
+        if (stats) stats.data += performance.now() - w;
         holeAtEnd = chunk.length >= 4096 && isZeros(chunk);
         if (!holeAtEnd) {
           let off = 0;
           while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, at + off);
         }
         at += chunk.length;
+        if (stats) w = performance.now();
       }
+      if (stats) stats.data += performance.now() - w;
       if (holeAtEnd) ftruncateSync(fd, at);
       if ((mode & UMASK) !== 0) fchmodSync(fd, mode);
       const mt = h.mtime ?? new Date(0);
@@ -442,7 +462,9 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
 
   const source = opts.source;
   async function* tapped(): AsyncGenerator<Buffer> {
+    let w = stats ? performance.now() : 0;
     for await (const c of source) {
+      if (stats) stats.input += performance.now() - w;
       if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: opts.signal.reason });
       compHash.update(c);
       compBytes += c.length;
@@ -450,15 +472,18 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: more than the ${opts.size} bytes the manifest announced`, { hint: 'the registry serves different content than the manifest describes' });
       }
       if (opts.blobWriter) {
+        const b = stats ? performance.now() : 0;
         try {
           await opts.blobWriter.write(c);
         } catch (e) {
           noteLocal(e);
           throw e;
         }
+        if (stats) stats.blob += performance.now() - b;
       }
       opts.onBytes?.(compBytes);
       yield c;
+      if (stats) w = performance.now();
     }
   }
 
@@ -495,8 +520,19 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       feedError = e;
     });
     try {
+      let gap = stats ? performance.now() : 0;
       for await (const entry of extract) {
+        if (!stats) {
+          await handleEntry(entry.header, entry as unknown as AsyncIterable<Buffer>);
+          continue;
+        }
+        // The wait for the next header and for an entry's data are `data`; the rest of an entry is `fs`.
+        const at = performance.now();
+        stats.data += at - gap;
+        const before = stats.data;
         await handleEntry(entry.header, entry as unknown as AsyncIterable<Buffer>);
+        gap = performance.now();
+        stats.fs += gap - at - (stats.data - before);
       }
     } catch (e) {
       noteLocal(e);
@@ -522,10 +558,15 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
 
     // Directory modes and times last, deepest first, so writing children did not disturb them.
+    const dirsAt = stats ? performance.now() : 0;
     const dirs = [...dirMeta.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
     for (const [rel, m] of dirs) {
       chmodSync(abs(rel), m.mode);
       utimesSync(abs(rel), m.mtime, m.mtime);
+    }
+    if (stats) {
+      stats.dirs = performance.now() - dirsAt;
+      stats.total = performance.now() - started;
     }
     if (owners.length) {
       await writeFile(opts.ownershipListPath, owners.join(''));
