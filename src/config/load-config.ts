@@ -20,6 +20,7 @@ const log = logger('config');
 const TESTCONTAINERS_PROPERTIES: readonly (readonly [string, SettingKey])[] = [
   ['hub.image.name.prefix', 'hubImageNamePrefix'],
   ['testcontainers.reuse.enable', 'reuse'],
+  ['ryuk.container.privileged', 'reaperPrivileged'],
 ];
 
 /** Where {@link loadConfig} looks. */

@@ -56,6 +56,11 @@ export interface SlipwayConfig {
    */
   reaperReconnectTimeout: number;
   /**
+   * Engine runtime: whether the reaper container runs privileged (testcontainers' `TESTCONTAINERS_RYUK_PRIVILEGED`,
+   * `ryuk.container.privileged`): for engines whose policy (SELinux) keeps an unprivileged container from the socket.
+   */
+  reaperPrivileged: boolean;
+  /**
    * Engine runtime: the engine's socket as a path on the engine's host, mounted into the reaper container
    * (testcontainers' `TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE`); `undefined`: the socket slipway talks to when it is
    * this machine's, else `/var/run/docker.sock` (remote engines, and Docker Desktop, Colima and Rancher Desktop, whose
@@ -275,6 +280,12 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     byDefault: () => 10_000,
     fromJson: (v, s) => duration(v, s),
     fromText: (t, s) => duration(t, s),
+  },
+  reaperPrivileged: {
+    key: 'reaperPrivileged', env: ['SLIPWAY_REAPER_PRIVILEGED', 'TESTCONTAINERS_RYUK_PRIVILEGED'], allowed: BOOL_ALLOWED, example: 'false',
+    byDefault: () => false,
+    fromJson: (v, s) => bool(v, s),
+    fromText: (t, s) => bool(t, s),
   },
   dockerSocketOverride: {
     key: 'dockerSocketOverride', env: ['SLIPWAY_DOCKER_SOCKET_OVERRIDE', 'TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE'], allowed: SOCKET_ALLOWED,

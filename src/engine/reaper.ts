@@ -72,6 +72,21 @@ export interface ReaperOptions {
   host: string;
   session: string;
   sessionLabel: string;
+  /** Run it privileged (the `reaperPrivileged` setting, testcontainers' `TESTCONTAINERS_RYUK_PRIVILEGED`). @defaultValue false */
+  privileged?: boolean;
+}
+
+/** The reaper's `POST /containers/create` body. */
+export function reaperCreateBody(opts: ReaperOptions, grace: number): Record<string, unknown> {
+  return {
+    Image: opts.image, Entrypoint: ['perl', '-e', SCRIPT], Cmd: [], Env: [`GRACE=${grace}`], Labels: { [REAPER_LABEL]: opts.session },
+    ExposedPorts: { [`${PORT}/tcp`]: {} },
+    HostConfig: {
+      AutoRemove: true, Binds: [`${opts.socketPath ?? '/var/run/docker.sock'}:/var/run/docker.sock`],
+      PortBindings: { [`${PORT}/tcp`]: [{ HostIp: opts.bindIp, HostPort: '' }] },
+      ...(opts.privileged ? { Privileged: true } : {}),
+    },
+  };
 }
 
 /**
@@ -83,14 +98,7 @@ export async function startReaper(client: EngineClient, opts: ReaperOptions): Pr
   const grace = Math.max(1, Math.ceil((opts.reconnectTimeout ?? 10_000) / 1000));
   const created = await client.call<{ Id: string }>('POST', '/containers/create', {
     query: { name: `slipway-reaper-${opts.session}` },
-    body: {
-      Image: opts.image, Entrypoint: ['perl', '-e', SCRIPT], Cmd: [], Env: [`GRACE=${grace}`], Labels: { [REAPER_LABEL]: opts.session },
-      ExposedPorts: { [`${PORT}/tcp`]: {} },
-      HostConfig: {
-        AutoRemove: true, Binds: [`${opts.socketPath ?? '/var/run/docker.sock'}:/var/run/docker.sock`],
-        PortBindings: { [`${PORT}/tcp`]: [{ HostIp: opts.bindIp, HostPort: '' }] },
-      },
-    },
+    body: reaperCreateBody(opts, grace),
   });
   const id = created.Id;
   try {

@@ -76,7 +76,7 @@ export function engineSession(endpoint: EngineEndpoint): Promise<EngineSession> 
       reaperConnection = await startReaper(client, {
         image: image.name, bindIp: bindIp ?? '127.0.0.1', host, session: id, sessionLabel: SESSION_LABEL,
         socketPath: reaperSocketPath(endpoint, configValue('dockerSocketOverride'), process.env.HOME || homedir()),
-        reconnectTimeout: configValue('reaperReconnectTimeout'),
+        reconnectTimeout: configValue('reaperReconnectTimeout'), privileged: configValue('reaperPrivileged'),
       });
       reaperId = reaperConnection.containerId;
     } else {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/index.js';
 import { SlipwayError } from '../../../src/errors.js';
+import { reaperCreateBody } from '../../../src/engine/reaper.js';
 
 let root: string;
 beforeEach(() => { root = mkdtempSync(join(tmpdir(), 'slipway-engine-settings-')); mkdirSync(join(root, 'home')); });
@@ -36,6 +37,24 @@ describe('engine reaper settings', () => {
     expect(load({ TESTCONTAINERS_RYUK_DISABLED: 'true' }).values.reaper).toBe('off');
     expect(load({ TESTCONTAINERS_RYUK_DISABLED: 'false' }).values.reaper).toBe('auto');
     expect(load({ SLIPWAY_REAPER: 'on', TESTCONTAINERS_RYUK_DISABLED: 'true' }).values.reaper).toBe('on');
+  });
+
+  it('reaperPrivileged: off by default; SLIPWAY_REAPER_PRIVILEGED, TESTCONTAINERS_RYUK_PRIVILEGED, ryuk.container.privileged, a config file', () => {
+    expect(load().values.reaperPrivileged).toBe(false);
+    expect(load({ TESTCONTAINERS_RYUK_PRIVILEGED: 'true' }).values.reaperPrivileged).toBe(true);
+    expect(load({ SLIPWAY_REAPER_PRIVILEGED: 'false', TESTCONTAINERS_RYUK_PRIVILEGED: 'true' }).values.reaperPrivileged).toBe(false);
+    writeFileSync(join(root, 'home', '.testcontainers.properties'), 'ryuk.container.privileged=true\n');
+    expect(load().values.reaperPrivileged).toBe(true);
+    rmSync(join(root, 'home', '.testcontainers.properties'));
+    writeFileSync(join(root, 'slipway.config.json'), JSON.stringify({ reaperPrivileged: true }));
+    expect(load().values.reaperPrivileged).toBe(true);
+    expect(failure({ TESTCONTAINERS_RYUK_PRIVILEGED: 'sure' }).message).toContain('TESTCONTAINERS_RYUK_PRIVILEGED');
+  });
+
+  it('the reaper container is privileged only when asked', () => {
+    const opts = { image: 'debian:12', bindIp: '127.0.0.1', host: '127.0.0.1', session: 's', sessionLabel: 'l' };
+    expect((reaperCreateBody(opts, 10).HostConfig as Record<string, unknown>).Privileged).toBeUndefined();
+    expect(reaperCreateBody({ ...opts, privileged: true }, 10).HostConfig).toMatchObject({ Privileged: true, AutoRemove: true });
   });
 
   it('reads them from a config file', () => {
