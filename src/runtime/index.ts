@@ -14,7 +14,7 @@ import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.
 import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
-import { buildOnEngineClient, type EngineBuildRequest } from './engine/engine-build.js';
+import { buildOnEngineClient, type EngineBuildRequest, type EngineBuildResult } from './engine/engine-build.js';
 import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
@@ -116,13 +116,14 @@ export async function pullOnEngine(ref: string, opts: EnginePullOptions & { time
   }
 }
 
-export type { EngineBuildRequest } from './engine/engine-build.js';
+export type { EngineBuildEvent, EngineBuildRequest, EngineBuildResult } from './engine/engine-build.js';
+export { failedEngineStep } from './engine/engine-build.js';
 
 /**
  * A build on the engine runtime: the engine's builder (`POST /build`) gets the context `request()` makes, and the
  * image lands in the engine's store. `undefined` on the native runtime, whose builder writes slipway's store.
  */
-export async function buildOnEngine(request: () => Promise<EngineBuildRequest>): Promise<string | undefined> {
+export async function buildOnEngine(request: () => Promise<EngineBuildRequest>): Promise<EngineBuildResult | undefined> {
   if (nativeBySetting()) return undefined;
   const sel = await selectRuntime();
   if (sel.kind === 'native') return undefined;

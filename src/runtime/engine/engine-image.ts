@@ -101,9 +101,16 @@ async function inspect(client: EngineClient, name: string): Promise<EngineImage 
   }
 }
 
-async function pullImage(client: EngineClient, domain: string, repo: string, tag: string, opts: EnginePullOptions): Promise<string> {
+/** An engine's auth config for `domain` from our credential lookup (Docker config, helpers), as `docker` sends it. */
+export async function engineAuthConfig(domain: string): Promise<{ found: boolean; auth: Record<string, string> }> {
   const creds = await createCredentialResolver({ env: process.env, helpers: configValue('credentialHelpers') })(domain).catch(() => undefined);
-  const auth = Buffer.from(JSON.stringify(creds?.identityToken ? { identitytoken: creds.identityToken, serveraddress: domain } : { username: creds?.username ?? '', password: creds?.password ?? '', serveraddress: domain })).toString('base64url');
+  const auth: Record<string, string> = creds?.identityToken ? { identitytoken: creds.identityToken, serveraddress: domain } : { username: creds?.username ?? '', password: creds?.password ?? '', serveraddress: domain };
+  return { found: creds !== undefined, auth };
+}
+
+async function pullImage(client: EngineClient, domain: string, repo: string, tag: string, opts: EnginePullOptions): Promise<string> {
+  const { found: creds, auth: config } = await engineAuthConfig(domain);
+  const auth = Buffer.from(JSON.stringify(config)).toString('base64url');
   log('pull %s:%s (credentials: %s)', repo, tag, creds ? 'yes' : 'none');
   const { body } = await client.stream('POST', '/images/create', {
     query: { fromImage: repo, tag, platform: opts.platform }, headers: { 'X-Registry-Auth': auth }, long: true, signal: opts.signal,

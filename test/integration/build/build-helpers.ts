@@ -2,10 +2,12 @@
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { afterAll } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
 import { pull } from '../../../src/image/index.js';
 import { defaultStoreRoot, ImageStore } from '../../../src/image/store.js';
+import { engineRuntime } from '../harness/index.js';
 
 const roots: string[] = [];
 afterAll(async () => {
@@ -55,8 +57,23 @@ export interface ConfigFile {
   history: { created_by: string; empty_layer?: boolean }[];
 }
 
-/** The full image config a build stored (through its manifest). */
+/**
+ * The full image config a build stored (through its manifest). On the engine runtime the engine's view of it
+ * (`docker image inspect`, `docker history`: `empty_layer` is not shown there; a nil list is absent, as in the JSON).
+ */
 export async function configFile(ref: string, platform?: string): Promise<ConfigFile> {
+  if (engineRuntime()) {
+    const [img] = JSON.parse(execFileSync('docker', ['image', 'inspect', ref], { encoding: 'utf8' })) as {
+      Architecture: string; Os: string; Variant?: string; Config: { OnBuild?: string[] | null; Env?: string[] | null }; RootFS: { Layers?: string[] };
+    }[];
+    const history = execFileSync('docker', ['history', '--no-trunc', '--format', '{{.CreatedBy}}', ref], { encoding: 'utf8' })
+      .split('\n').filter(Boolean).reverse().map((created_by) => ({ created_by }));
+    return {
+      architecture: img!.Architecture, os: img!.Os, variant: img!.Variant,
+      config: { OnBuild: img!.Config.OnBuild ?? undefined, Env: img!.Config.Env ?? undefined },
+      rootfs: { diff_ids: img!.RootFS.Layers ?? [] }, history,
+    };
+  }
   const store = new ImageStore(defaultStoreRoot());
   const manifest = JSON.parse((await store.readBlob((await pull(ref, { policy: 'never', platform })).manifestDigest))!.toString()) as { config: { digest: string } };
   return JSON.parse((await store.readBlob(manifest.config.digest))!.toString()) as ConfigFile;

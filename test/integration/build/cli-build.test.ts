@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { fixtureRef, hasCommand, helperBuilt, skipUnless, testUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, hasCommand, helperBuilt, nativeOnly, skipUnless, testUnless, userNamespacesAllowed } from '../harness/index.js';
 import { cli, inTerminal } from '../cli/harness.js';
 
 const dirs: string[] = [];
@@ -46,7 +46,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     expect(failed.stderr).toMatch(/^slipway: ERR_BUILD_CONTEXT: the build context .* is not a directory/);
   });
 
-  it('two processes building one context at once into one store run each step once, and the image they tagged runs', async () => {
+  nativeOnly("one run of each step across processes is slipway's per-step store lock; the engine's builder is Docker's classic builder (POST /build without BuildKit) has none: two builds at once both run an uncached step")('two processes building one context at once into one store run each step once, and the image they tagged runs', async () => {
     const ctx = tempDir('slipway-cli-build-');
     const store = tempDir('slipway-cli-build-store-');
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${fixtureRef('busybox')}\nCOPY a /a\nRUN cat /a /a > /b\nRUN wc -c /b > /c\n`);

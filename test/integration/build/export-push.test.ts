@@ -18,7 +18,7 @@ import { buildImage, type BuildProgress } from '../../../src/build/builder.js';
 import { exportImage } from '../../../src/image/export.js';
 import { pushImage } from '../../../src/image/push.js';
 import { pull } from '../../../src/image/pull.js';
-import { authRegistry, fixtureRef, hasCommand, helperBuilt, registry, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { authRegistry, fixtureRef, hasCommand, helperBuilt, nativeOnly, registry, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 import { cli } from '../cli/harness.js';
 
 const dirs: string[] = [];
@@ -87,7 +87,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     for (const e of done) expect(e.type === 'done' && Number.isInteger(e.durationMs) && e.durationMs >= 0).toBe(true);
   });
 
-  it('exports to an OCI layout (tagged, gzip layers with matching digests) that our importer runs from a clean store', async () => {
+  nativeOnly("exportImage and pushImage read slipway's image store; a build on the engine lands in the engine's store")('exports to an OCI layout (tagged, gzip layers with matching digests) that our importer runs from a clean store', async () => {
     const dir = join(tempDir('slipway-export-oci-'), 'layout');
     const r = await exportImage(tag, `oci-layout:${dir}:v1`);
     expect(r.dest).toBe(`oci-layout:${dir}:v1`);
@@ -114,7 +114,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     expect(run, run.stderr).toMatchObject({ code: 0, stdout: `hello ${nonce}\nrun hello ${nonce}\n` });
   });
 
-  it('exports a docker save archive (manifest.json, repositories, OCI blobs) that `slipway save` writes too and our importer runs', async () => {
+  nativeOnly("exportImage and pushImage read slipway's image store; a build on the engine lands in the engine's store")('exports a docker save archive (manifest.json, repositories, OCI blobs) that `slipway save` writes too and our importer runs', async () => {
     const file = join(tempDir('slipway-export-archive-'), 'image.tar');
     const r = await exportImage(tag, `docker-archive:${file}`);
     const entries = await readTar(file);
@@ -155,7 +155,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     expect((bad as SlipwayError).hint).toMatch(/oci-layout:<dir>\[:tag\] or docker-archive:<file.tar>/);
   });
 
-  it('pushes to the registry (monolithic, then chunked), and a clean store pulls it back and runs it; a second push sends nothing', async () => {
+  nativeOnly("exportImage and pushImage read slipway's image store; a build on the engine lands in the engine's store")('pushes to the registry (monolithic, then chunked), and a clean store pulls it back and runs it; a second push sends nothing', async () => {
     const dest = `${registry()}/slipway-test/pushed-${nonce}:1`;
     const r = await pushImage(tag, { to: dest });
     expect(r).toMatchObject({ ref: dest, mounted: 0, existing: 0 });
@@ -182,7 +182,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     expect(back.layers.map((l) => l.digest)).toEqual(img.layers.map((l) => l.digest));
   });
 
-  it('pushes to the basic-auth registry with credentials from a Docker config, and says how to log in without them', async () => {
+  nativeOnly("exportImage and pushImage read slipway's image store; a build on the engine lands in the engine's store")('pushes to the basic-auth registry with credentials from a Docker config, and says how to log in without them', async () => {
     const auth = authRegistry();
     const dest = `${auth.address}/slipway-test/authed-${nonce}:1`;
     const noCreds = tempDir('slipway-push-nocreds-');

@@ -68,10 +68,30 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     const ctx = tree({ Dockerfile: `FROM ${fixtureRef('busybox')}\nRUN echo "the step says why" && exit 3\n` });
     const err = await Container.fromDockerfile(ctx).catch((e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_BUILD_STEP_FAILED'), String(err)).toBe(true);
-    expect((err as SlipwayError).message).toMatch(/non-zero code: 3/);
+    expect((err as SlipwayError).message).toMatch(/Dockerfile line 2: RUN echo .* exited with code 3/);
     expect((err as SlipwayError).message).toContain('the step says why');
     await expect(Container.fromDockerfile(join(ctx, 'nope'))).rejects.toMatchObject({ code: 'ERR_BUILD_CONTEXT' });
   }, 120_000);
+
+  it('BuildKit-only syntax is ERR_UNSUPPORTED naming the line before the context is sent: heredocs, COPY/ADD flags, RUN --mount, secrets, automatic platform ARGs in FROM', async () => {
+    const from = `FROM ${fixtureRef('busybox')}`;
+    const cases: [string, RegExp][] = [
+      [`${from}\nRUN <<EOF\necho hi\nEOF\n`, /line 2 \(RUN <<EOF\)/],
+      [`${from}\nCOPY --chmod=0600 Dockerfile /x\n`, /line 2 \(COPY --chmod\)/],
+      [`${from}\nCOPY --link Dockerfile /x\n`, /line 2 \(COPY --link\)/],
+      [`${from}\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:1/x /x\n`, /line 2 \(ADD --checksum\)/],
+      [`${from}\nRUN --mount=type=cache,target=/c true\n`, /line 2 \(RUN --mount\)/],
+      ['FROM --platform=$BUILDPLATFORM busybox\n', /line 1 \(FROM --platform=\$BUILDPLATFORM\).*automatic platform ARGs/],
+    ];
+    for (const [dockerfile, where] of cases) {
+      const err = await Container.fromDockerfile(tree({ Dockerfile: dockerfile })).catch((e: unknown) => e);
+      expect(SlipwayError.is(err, 'ERR_UNSUPPORTED'), `${dockerfile}: ${String(err)}`).toBe(true);
+      expect((err as SlipwayError).message).toMatch(where);
+      expect((err as SlipwayError).message).toMatch(/classic builder/);
+    }
+    const secret = tree({ Dockerfile: `${from}\nRUN --mount=type=secret,id=s cat /run/secrets/s\n`, s: 'x' });
+    await expect(Container.fromDockerfile(secret, { secrets: { s: { file: join(secret, 's') } } })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
+  }, 60_000);
 
   it('compose snapshots: a file\'s x-slipway snapshot is skipped on the engine; withSnapshots() is ERR_UNSUPPORTED naming the services, before anything starts', async () => {
     const dir = tree({

@@ -1,48 +1,18 @@
 // Image pulls on the engine runtime: the public pull() fills the engine's store, its progress stream is mapped to
 // onProgress, and slipway's credentials reach the engine as X-Registry-Auth (the loopback registry that demands basic auth).
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { afterAll, expect, it } from 'vitest';
-import tar from 'tar-stream';
 import { pull, type PullProgress } from '../../../src/index.js';
 import { authRegistry, registry, skipUnless } from '../harness/index.js';
+import { pushFreshImage } from '../harness/fresh-image.js';
 import { engineAvailable } from './engine-harness.js';
 
 process.env.SLIPWAY_RUNTIME = 'engine';
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** A one-layer image no engine has seen (1 MB of random bytes), pushed to `address` by the distribution API. */
-async function pushFreshImage(address: string, repo: string, headers: Record<string, string> = {}): Promise<{ manifestDigest: string; layer: { digest: string; size: number } }> {
-  const pack = tar.pack();
-  pack.entry({ name: 'random.bin', mode: 0o644 }, randomBytes(1 << 20));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  const layerTar = Buffer.concat(chunks);
-  const layer = gzipSync(layerTar);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layerTar)] }, config: { Cmd: ['/random.bin'] } }));
-  for (const blob of [layer, config]) {
-    const start = await fetch(`http://${address}/v2/${repo}/blobs/uploads/`, { method: 'POST', headers });
-    expect(start.status).toBe(202);
-    const location = new URL(start.headers.get('location')!, `http://${address}`);
-    location.searchParams.set('digest', sha(blob));
-    const put = await fetch(location, { method: 'PUT', headers: { ...headers, 'content-type': 'application/octet-stream' }, body: blob });
-    expect(put.status).toBe(201);
-  }
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
-  }));
-  const put = await fetch(`http://${address}/v2/${repo}/manifests/latest`, { method: 'PUT', headers: { ...headers, 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body: manifest });
-  expect(put.status).toBe(201);
-  return { manifestDigest: sha(manifest), layer: { digest: sha(layer), size: layer.length } };
-}
 
 skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash scripts/test-engine.sh (or SLIPWAY_ENGINE_TESTS=1 with an engine answering)')('engine backend: pull', () => {
   const images: string[] = [];
