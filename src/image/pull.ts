@@ -238,9 +238,10 @@ class Puller {
     if (!this.#client) {
       // Without custom registry options, pulls in one process share a client: pings and tokens are reused.
       const shareable = this.opts.registry === undefined && this.opts.env === undefined;
-      // The client reads the insecureRegistries and credentialHelpers settings itself: they are part of the key.
+      // The client reads the insecureRegistries and credentialHelpers settings itself: they are part of the key, and so
+      // is where credentials are read from (its resolver keeps what it found, or did not find, per registry).
       const { insecureRegistries, credentialHelpers } = this.config.values;
-      const key = JSON.stringify([this.opts.insecureRegistries ?? [], insecureRegistries, credentialHelpers]);
+      const key = JSON.stringify([this.opts.insecureRegistries ?? [], insecureRegistries, credentialHelpers, process.env.DOCKER_CONFIG, process.env.REGISTRY_AUTH_FILE]);
       this.#client = shareable ? sharedClients.get(key) : undefined;
       if (!this.#client) {
         this.#client = new RegistryClient({ ...this.opts.registry, insecureRegistries: this.opts.insecureRegistries, env: this.opts.env });

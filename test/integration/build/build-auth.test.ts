@@ -29,12 +29,13 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     const ctx = await context({ 'Dockerfile': `FROM ${auth.address}/${repo}:latest\nCOPY note /note\n`, 'note': 'built\n' });
     const tag = `slipway-test/build-auth:${randomBytes(4).toString('hex')}`;
     if (engineRuntime()) images.push(tag, `${auth.address}/${repo}:latest`);
-    const dir = mkdtempSync(join(tmpdir(), 'slipway-build-auth-'));
-    dirs.push(dir);
+    const [none, dir] = [mkdtempSync(join(tmpdir(), 'slipway-build-noauth-')), mkdtempSync(join(tmpdir(), 'slipway-build-auth-'))];
+    dirs.push(none, dir);
     const saved = process.env.DOCKER_CONFIG;
     try {
-      process.env.DOCKER_CONFIG = dir; // no config.json: no credentials
+      process.env.DOCKER_CONFIG = none; // no config.json: no credentials
       expect(await codeOf(buildImage(ctx, { tag }))).toBe('ERR_REGISTRY_AUTH');
+      process.env.DOCKER_CONFIG = dir;
       writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [auth.address]: { auth: Buffer.from(`${auth.username}:${auth.password}`).toString('base64') } } }));
       const built = await buildImage(ctx, { tag });
       expect(built.ref).toBe(`docker.io/${tag}`);
