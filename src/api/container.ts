@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { SlipwayError, invalidArgument } from '../errors.js';
+import { withSettings } from '../config/index.js';
 import { logger } from '../internal/debug.js';
 import { phaseTimer } from '../internal/phases.js';
 import {
@@ -61,7 +62,7 @@ export class Container {
   static async fromDockerfile(contextDir: string, options: BuildOptions = {}): Promise<string> {
     if (typeof contextDir !== 'string' || contextDir === '') throw invalidArgument('contextDir', contextDir, 'the path of the build context directory');
     if (options.buildArgs !== undefined) checkStringRecord('buildArgs', options.buildArgs, /^[A-Za-z_][A-Za-z0-9_]*$/);
-    return (await buildImage(contextDir, options)).ref;
+    return withSettings(async () => (await buildImage(contextDir, options)).ref);
   }
 
   /** The collected options (frozen). */

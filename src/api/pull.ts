@@ -1,6 +1,7 @@
 import { pull as pullToStore, type Image, type PullPolicy, type PullProgress } from '../image/pull.js';
 import type { Platform } from '../image/platform.js';
 import { layerOwnership, pullOnEngine } from '../runtime/index.js';
+import { withSettings } from '../config/index.js';
 
 /**
  * Options for {@link pull}.
@@ -76,6 +77,11 @@ export interface PulledImage {
  * }
  */
 export async function pull(ref: string, options: PullImageOptions = {}): Promise<PulledImage> {
+  // One reading of the settings for the whole pull (it asks for ~10 of them; each read ~8 files before).
+  return withSettings(() => pullInScope(ref, options));
+}
+
+async function pullInScope(ref: string, options: PullImageOptions): Promise<PulledImage> {
   // On the engine runtime (SLIPWAY_RUNTIME=engine, or auto without user namespaces) the engine's store is the one
   // containers start from.
   const onEngine = await pullOnEngine(ref, { policy: options.policy, platform: options.platform, onProgress: options.onProgress, signal: options.signal, timeout: options.timeout });

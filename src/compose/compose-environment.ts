@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { logger } from '../internal/debug.js';
-import { configValue } from '../config/index.js';
+import { configValue, withSettings } from '../config/index.js';
 import { Container } from '../api/container.js';
 import { pull } from '../api/pull.js';
 import { Network } from '../api/network.js';
@@ -181,6 +181,11 @@ export class ComposeEnvironment {
    *   everything started is removed first.
    */
   async up(services?: readonly string[], opts: { signal?: AbortSignal } = {}): Promise<StartedComposeEnvironment> {
+    // One reading of the settings for every service's pull, build and start.
+    return withSettings(() => this.#up(services, opts));
+  }
+
+  async #up(services: readonly string[] | undefined, opts: { signal?: AbortSignal }): Promise<StartedComposeEnvironment> {
     const vars = this.variables();
     const doc = loadCompose(this.#s.dir, this.#files(), vars);
     const project = this.#projectName(doc, vars);

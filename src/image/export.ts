@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
 import { SlipwayError } from '../errors.js';
+import { withSettings } from '../config/index.js';
 import { tarEntry } from '../internal/tar-entry.js';
 import { MediaType } from './manifest.js';
 import { outgoingImage, type OutgoingImage, type StoredImageOptions } from './outgoing.js';
@@ -58,6 +59,10 @@ function tagOf(ref: string): string {
  * await exportImage(ref, 'docker-archive:/tmp/app.tar'); // docker load -i /tmp/app.tar
  */
 export async function exportImage(ref: string, dest: string, options: ExportImageOptions = {}): Promise<ExportedImage> {
+  return withSettings(() => exportInScope(ref, dest, options));
+}
+
+async function exportInScope(ref: string, dest: string, options: ExportImageOptions): Promise<ExportedImage> {
   const target = parseDestination(dest);
   const img = await outgoingImage(ref, options);
   const written = target.kind === 'oci-layout'

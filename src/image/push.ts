@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { SlipwayError } from '../errors.js';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, withSettings } from '../config/index.js';
 import { MediaType } from './manifest.js';
 import { outgoingImage, type StoredImageOptions } from './outgoing.js';
 import { parseReference } from './reference.js';
@@ -83,6 +83,10 @@ export interface PushedImage {
  * await pushImage(ref);
  */
 export async function pushImage(ref: string, options: PushImageOptions = {}): Promise<PushedImage> {
+  return withSettings(() => pushInScope(ref, options), { env: options.env });
+}
+
+async function pushInScope(ref: string, options: PushImageOptions): Promise<PushedImage> {
   const o: PushOptions = options;
   const config = loadConfig({ env: options.env });
   const storeDir = options.storeDir ?? config.values.storeDir;

@@ -6,6 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { format } from 'node:util';
+import createDebug from 'debug';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Container, pull, SlipwayError, type PullProgress } from '../../../src/index.js';
 import { fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
@@ -32,6 +34,21 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'starts containers: needs t
     expect(again.source).toBe('cache');
     const r = await new Container(fixtureRef('busybox')).withPullPolicy('never').withCommand(['sh', '-c', 'echo started; stat -c %u:%g /bin/busybox']).run();
     expect(r).toMatchObject({ exitCode: 0, stdout: 'started\n0:0\n' });
+  });
+
+  it('reads the settings once per pull (twice before, each a reading of ~8 files)', async () => {
+    await pull(fixtureRef('busybox'));
+    const saved = { log: createDebug.log, namespaces: createDebug.disable() };
+    const reads: string[] = [];
+    createDebug.enable('slipway:config');
+    createDebug.log = (...args: unknown[]) => { reads.push(format(...args)); };
+    try {
+      await pull(fixtureRef('busybox'));
+    } finally {
+      createDebug.log = saved.log;
+      createDebug.enable(saved.namespaces);
+    }
+    expect(reads.filter((r) => / read /.test(r))).toHaveLength(1);
   });
 
   it('honours policy never and an aborted signal', async () => {
