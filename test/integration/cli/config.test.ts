@@ -5,16 +5,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
 import { fixtureRef, helperBuilt, registry, skipUnless, userNamespacesAllowed } from '../harness/index.js';
-
-const require = createRequire(import.meta.url);
-const viteNode = join(require.resolve('vite-node/package.json'), '..', 'vite-node.mjs');
-const entry = join(import.meta.dirname, '..', '..', '..', 'src', 'cli.ts');
+import { cliArgs } from './harness.js';
 
 interface Finished { code: number | null; stdout: string; stderr: string }
 
@@ -29,7 +25,8 @@ mkdirSync(cwd, { recursive: true });
 /** Runs the CLI in `cwd` with a clean slipway environment (no SLIPWAY_* or TESTCONTAINERS_* from outside) and HOME = `home`. */
 function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(SLIPWAY_(?!TEST_|HELPER)|TESTCONTAINERS_|XDG_CONFIG_HOME$)/.test(k)));
-  const child = spawn(process.execPath, [viteNode, entry, '--', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, HOME: home, ...env } });
+  const [node, ...prefix] = cliArgs();
+  const child = spawn(node!, [...prefix, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, HOME: home, ...env } });
   const out = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (s: string) => { out.stdout += s; });
   child.stderr.setEncoding('utf8').on('data', (s: string) => { out.stderr += s; });
