@@ -290,8 +290,7 @@ async function exec(cmd: ComposeCommand, io: CliIO): Promise<number> {
     onStdout: (b: Buffer) => { io.stdout.write(b); },
     onStderr: (b: Buffer) => { io.stderr.write(b); },
   };
-  if (target.socket === undefined) return exitStatus(await engineContainerExec(target.description.id, cmd.args, opts));
-  const exit = await execInContainer(target as LocatedContainer, cmd.args, opts);
+  const exit = target.socket === undefined ? await engineContainerExec(target.description.id, cmd.args, opts) : await execInContainer(target as LocatedContainer, cmd.args, opts);
   if (exit.error) io.stderr.write(`slipway: ${exit.error.message}\n`);
   return exitStatus(exit);
 }

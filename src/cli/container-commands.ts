@@ -1,10 +1,12 @@
 /**
  * `slipway ps`, `logs`, `exec`, `rm` and `inspect`: the containers of this user's live slipway processes, found and
- * controlled through their owners (runtime facade: listContainers / findContainer and friends).
+ * controlled through their owners (runtime facade: listContainers / findContainer and friends), and on an engine
+ * runtime the engine's containers of slipway sessions, which the engine serves itself (no owner is asked).
  */
 import { constants } from 'node:os';
 import {
-  execInContainer, findContainer, listContainers, listEngineSessionContainers, readLogLines, removeContainer, waitForExit,
+  engineContainerDescription, engineContainerExec, engineContainerLogs, engineContainerRemove, execInContainer, findContainer,
+  listContainers, listEngineSessionContainers, readLogLines, removeContainer, waitForExit,
   type ContainerDescription, type LocatedContainer,
 } from '../runtime/index.js';
 import { SlipwayError } from '../errors.js';
@@ -87,9 +89,38 @@ function exitStatus(exit: { exitCode: number | null; signal: string | null }): n
   return 128 + (n ?? 0);
 }
 
+/** A container `ps` lists: natively with its owner's control socket, on an engine without (the engine serves it). */
+type Target = LocatedContainer | { description: ContainerDescription; socket?: undefined };
+
+/**
+ * Finds `ref` (a name, an id or an id prefix) among this user's processes' containers and, on an engine runtime, the
+ * engine's containers of slipway sessions, as `ps` lists them; ambiguous or absent is ERR_CONTAINER_NOT_FOUND.
+ */
+async function locate(ref: string, io: CliIO): Promise<Target> {
+  try {
+    return await findContainer(ref, { env: io.env });
+  } catch (e) {
+    if (!SlipwayError.is(e, 'ERR_CONTAINER_NOT_FOUND') || /matches \d+ containers/.test(e.message)) throw e;
+    const engine = await listEngineSessionContainers().catch(() => [] as ContainerDescription[]);
+    const exact = engine.filter((d) => d.name === ref || d.id === ref);
+    const matches = exact.length ? exact : /^[0-9a-f]+$/.test(ref) ? engine.filter((d) => d.id.startsWith(ref)) : [];
+    if (matches.length === 1) return { description: matches[0]! };
+    if (matches.length > 1) {
+      throw new SlipwayError('ERR_CONTAINER_NOT_FOUND', `"${ref}" matches ${matches.length} containers (${matches.map((d) => d.name).join(', ')})`, { hint: 'give more of the id, or the name' });
+    }
+    throw e;
+  }
+}
+
 /** `slipway logs`: stdout lines to stdout, stderr lines to stderr; -f follows until the container exits. */
 export async function logsCommand(cmd: LogsCommand, io: CliIO): Promise<number> {
-  const target = await findContainer(cmd.container, { env: io.env });
+  const target = await locate(cmd.container, io);
+  if (target.socket === undefined) {
+    for await (const line of engineContainerLogs(target.description.id, { follow: cmd.follow && target.description.state !== 'exited', tail: cmd.tail, since: cmd.since })) {
+      await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${cmd.timestamps ? `${line.time.toISOString()} ` : ''}${line.text}\n`);
+    }
+    return 0;
+  }
   let finished = !cmd.follow || target.description.state === 'exited';
   if (!finished) void waitForExit(target).then(() => { finished = true; });
   for await (const line of readLogLines(target.description.logPath, { follow: cmd.follow, since: cmd.since, tail: cmd.tail, done: () => finished })) {
@@ -103,7 +134,7 @@ export async function logsCommand(cmd: LogsCommand, io: CliIO): Promise<number> 
  * 126/127 when it cannot be run or found (as Docker), 125 when slipway failed.
  */
 export async function execCommand(cmd: ExecCommand, io: CliIO): Promise<number> {
-  const target = await findContainer(cmd.container, { env: io.env });
+  const target = await locate(cmd.container, io);
   if (target.description.state !== 'running') {
     throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${target.description.name} is not running`, { hint: 'exec needs a running container; its logs: `slipway logs`' });
   }
@@ -111,12 +142,13 @@ export async function execCommand(cmd: ExecCommand, io: CliIO): Promise<number> 
     io.stderr.write('slipway: exec -t: no pseudo-terminal — slipway\'s runtime cannot give an exec a terminal yet; running with pipes instead (no prompt editing, job control or full-screen programs)\n');
   }
   const stdin = cmd.interactive ? io.stdin : undefined;
-  const exit = await execInContainer(target, cmd.args, {
+  const opts = {
     env: cmd.env, user: cmd.user, workdir: cmd.workdir,
     stdin: stdin as AsyncIterable<Uint8Array> | undefined,
-    onStdout: (b) => { io.stdout.write(b); },
-    onStderr: (b) => { io.stderr.write(b); },
-  });
+    onStdout: (b: Buffer) => { io.stdout.write(b); },
+    onStderr: (b: Buffer) => { io.stderr.write(b); },
+  };
+  const exit = target.socket === undefined ? await engineContainerExec(target.description.id, cmd.args, opts) : await execInContainer(target, cmd.args, opts);
   if (exit.error) io.stderr.write(`slipway: ${exit.error.message}\n`);
   return exitStatus(exit);
 }
@@ -126,8 +158,9 @@ export async function rmCommand(cmd: RmCommand, io: CliIO): Promise<number> {
   let status = 0;
   for (const ref of cmd.containers) {
     try {
-      const target: LocatedContainer = await findContainer(ref, { env: io.env });
-      await removeContainer(target, cmd.force);
+      const target = await locate(ref, io);
+      if (target.socket === undefined) await engineContainerRemove(target.description, cmd.force);
+      else await removeContainer(target, cmd.force);
       await write(io.stdout, `${ref}\n`);
     } catch (e) {
       if (!SlipwayError.is(e)) throw e;
@@ -144,7 +177,8 @@ export async function inspectCommand(cmd: InspectCommand, io: CliIO): Promise<nu
   let status = 0;
   for (const ref of cmd.containers) {
     try {
-      found.push((await findContainer(ref, { env: io.env })).description);
+      const target = await locate(ref, io);
+      found.push(target.socket === undefined ? await engineContainerDescription(target.description) : target.description);
     } catch (e) {
       if (!SlipwayError.is(e)) throw e;
       io.stderr.write(`slipway: ${e.message}\n`);

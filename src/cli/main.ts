@@ -57,14 +57,23 @@ async function runCommand(cmd: CliCommand, io: CliIO): Promise<number> {
       return await (await import('./container-commands.js')).rmCommand(cmd, io);
     case 'inspect':
       return await (await import('./container-commands.js')).inspectCommand(cmd, io);
-    case 'images':
-      return await (await import('./store-commands.js')).imagesCommand(cmd, io);
+    case 'images': {
+      const store = await import('./store-commands.js');
+      await store.refuseOnEngine('images', io.env);
+      return await store.imagesCommand(cmd, io);
+    }
     case 'info':
       return await (await import('./info-command.js')).infoCommand(cmd, io);
-    case 'snapshots':
-      return await (await import('./store-commands.js')).snapshotsCommand(cmd, io);
-    case 'prune':
-      return await (await import('./store-commands.js')).pruneCommand(cmd, io);
+    case 'snapshots': {
+      const store = await import('./store-commands.js');
+      await store.refuseOnEngine('snapshots', io.env);
+      return await store.snapshotsCommand(cmd, io);
+    }
+    case 'prune': {
+      const store = await import('./store-commands.js');
+      await store.refuseOnEngine('prune', io.env);
+      return await store.pruneCommand(cmd, io);
+    }
   }
 }
 

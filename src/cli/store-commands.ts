@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ImageStore, defaultStoreRoot, removeTree } from '../image/store.js';
 import { SnapshotStore } from '../image/snapshot-store.js';
 import { SlipwayError } from '../errors.js';
+import { configValue } from '../config/index.js';
 import { platformString, type Platform } from '../image/platform.js';
 import type { ImagesCommand, PruneCommand, SnapshotsCommand } from './args.js';
 import { write, type CliIO } from './io.js';
@@ -47,6 +48,21 @@ export async function listStoredImages(root: string): Promise<StoredImage[]> {
     }
   }
   return out.sort((a, b) => a.ref.localeCompare(b.ref));
+}
+
+/**
+ * `images`, `snapshots` and `prune` read and clean slipway's own store, which the engine runtime does not use (its
+ * pulls, builds and starts use the engine's images): refused there rather than listing a store no container uses.
+ * @throws {@link SlipwayError} `ERR_UNSUPPORTED` when the runtime setting selects an engine
+ */
+export async function refuseOnEngine(command: 'images' | 'snapshots' | 'prune', env: NodeJS.ProcessEnv): Promise<void> {
+  if (configValue('runtime', env) === 'native') return; // the command's own reading of the settings (no engine probe)
+  const { engineRuntimeSelected } = await import('../runtime/index.js');
+  if (!(await engineRuntimeSelected())) return;
+  const instead = { images: 'docker images', snapshots: 'docker images', prune: 'docker image prune' }[command];
+  throw new SlipwayError('ERR_UNSUPPORTED', `slipway ${command} works on slipway's own image store, which the engine runtime does not use (its images are the engine's)`, {
+    hint: `use the engine's client (${instead}), or SLIPWAY_RUNTIME=native slipway ${command} for slipway's store`,
+  });
 }
 
 /** `slipway images`. */

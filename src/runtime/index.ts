@@ -18,7 +18,7 @@ import { buildOnEngineClient, type EngineBuildRequest, type EngineBuildResult } 
 import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
-import { engineExec, engineLogLines, type EngineLogLine } from './engine/engine-cli.js';
+import { engineExec, engineInspect, engineLogLines, engineRemove, type EngineLogLine } from './engine/engine-cli.js';
 import type { ContainerDescription } from './control/description.js';
 import { reuseContainer as reuseNativeContainer } from './reuse/reuse-client.js';
 import type { ReuseDeclined } from './reuse/reuse-keeper.js';
@@ -191,6 +191,12 @@ export async function listEngineSessionContainers(): Promise<ContainerDescriptio
   return sel.kind === 'engine' ? listEngineContainers(sel.endpoint!) : [];
 }
 
+/** Whether the runtime setting selects an engine (the CLI refuses what only slipway's own store can do there). */
+export async function engineRuntimeSelected(): Promise<boolean> {
+  if (nativeBySetting()) return false;
+  return (await selectRuntime()).kind === 'engine';
+}
+
 async function engineEndpoint() {
   const sel = await selectRuntime();
   if (sel.kind !== 'engine') throw new SlipwayError('ERR_RUNTIME_UNAVAILABLE', 'no engine runtime is selected', { hint: 'SLIPWAY_RUNTIME=engine' });
@@ -198,12 +204,22 @@ async function engineEndpoint() {
 }
 
 /** Output lines of an engine container listed by {@link listEngineSessionContainers} (any process's). */
-export async function* engineContainerLogs(id: string, opts: { follow?: boolean; tail?: number }): AsyncGenerator<EngineLogLine> {
+export async function* engineContainerLogs(id: string, opts: { follow?: boolean; tail?: number; since?: Date }): AsyncGenerator<EngineLogLine> {
   yield* engineLogLines(await engineEndpoint(), id, opts);
 }
 
+/** Removes an engine container listed by {@link listEngineSessionContainers} (`slipway rm`; running ones only with `force`). */
+export async function engineContainerRemove(d: ContainerDescription, force: boolean): Promise<void> {
+  await engineRemove(await engineEndpoint(), d.id, d.name, force);
+}
+
+/** An engine container's description with what only the engine's inspect knows (environment names, hostname, user, workdir). */
+export async function engineContainerDescription(d: ContainerDescription): Promise<ContainerDescription> {
+  return { ...d, ...await engineInspect(await engineEndpoint(), d.id) };
+}
+
 /** Runs a command in an engine container listed by {@link listEngineSessionContainers} (any process's). */
-export async function engineContainerExec(id: string, argv: readonly string[], opts: Parameters<typeof engineExec>[3]): Promise<{ exitCode: number | null; signal: string | null }> {
+export async function engineContainerExec(id: string, argv: readonly string[], opts: Parameters<typeof engineExec>[3]): ReturnType<typeof engineExec> {
   return engineExec(await engineEndpoint(), id, argv, opts);
 }
 

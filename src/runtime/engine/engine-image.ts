@@ -188,7 +188,7 @@ export class EnginePullProgress {
 
 function pullError(ref: string, err: unknown): SlipwayError {
   const text = (err as Error).message;
-  if (/not found|manifest unknown|does not exist|404/i.test(text)) return new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine could not find ${ref}: ${text}`, { cause: err, hint: 'check the name and tag' });
+  if (/not found|manifest unknown|does not exist|404/i.test(text)) return new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine could not find ${ref}: ${text}`, { cause: err, hint: 'check the repository name and tag' });
   if (/unauthorized|authentication|auth credentials|denied/i.test(text)) return new SlipwayError('ERR_REGISTRY_AUTH', `the registry refused the engine's pull of ${ref}: ${text}`, { cause: err, hint: 'docker login, or a credential helper in ~/.docker/config.json' });
   return new SlipwayError('ERR_REGISTRY', `the engine could not pull ${ref}: ${text}`, { cause: err });
 }
