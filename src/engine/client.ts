@@ -53,6 +53,14 @@ export function hasStatus(err: unknown, status: number): boolean {
   return false;
 }
 
+/** Docker's 409 for a DELETE while another client's removal of the same container runs: the container is going anyway. */
+export function removalInProgress(err: unknown): boolean {
+  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e instanceof EngineHttpError && e.status === 409 && /removal of container \S+ is already in progress/.test(e.message)) return true;
+  }
+  return false;
+}
+
 // Node's certificate checks (the engine's certificate refused here) and the alerts a TLS server sends (ours refused there).
 const SERVER_CERT_REFUSED = /^(SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_SIGNATURE_FAILURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_UNTRUSTED|CERT_REJECTED|ERR_TLS_CERT_ALTNAME_INVALID|INVALID_CA)$/;
 const CLIENT_CERT_REFUSED = /^ERR_SSL_(TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|TLSV13_ALERT_CERTIFICATE_REQUIRED|TLSV1_ALERT_DECRYPT_ERROR|SSLV3_ALERT_CERTIFICATE_(UNKNOWN|EXPIRED|REVOKED|UNSUPPORTED)|TLSV1_ALERT_ACCESS_DENIED)$/;

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import { SlipwayError } from '../../errors.js';
-import { EngineClient, hasStatus } from '../../engine/client.js';
+import { EngineClient, hasStatus, removalInProgress } from '../../engine/client.js';
 import type { EngineEndpoint } from '../../engine/endpoint.js';
 import { Demuxer, demultiplex } from '../../engine/demux.js';
 
@@ -45,6 +45,7 @@ export async function engineRemove(endpoint: EngineEndpoint, id: string, name: s
   const client = new EngineClient(endpoint);
   try {
     await client.call('DELETE', `/containers/${encodeURIComponent(id)}`, { query: { force: force ? 1 : 0, v: 1 } }).catch((err: unknown) => {
+      if (removalInProgress(err)) return; // its owner is removing it too (it exited): gone either way
       if (hasStatus(err, 409) && !force) {
         throw new SlipwayError('ERR_CONTAINER_RUNNING', `container ${name} is running`, { cause: err, hint: 'stop it first, or remove it anyway with `slipway rm -f`' });
       }

@@ -11,7 +11,7 @@ import { SlipwayError, unsupported } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { demultiplex, Demuxer } from '../../engine/demux.js';
 import { SESSION_LABEL } from '../../engine/watchdog.js';
-import { hasStatus, type EngineClient } from '../../engine/client.js';
+import { hasStatus, removalInProgress, type EngineClient } from '../../engine/client.js';
 import { tarOfEntries } from '../copy-archive.js';
 import { idleBounded } from '../copy-idle.js';
 import { ExecOutput } from '../exec-output.js';
@@ -432,8 +432,10 @@ export class EngineContainer implements RuntimeContainer {
   remove(): Promise<void> {
     this.#removed ??= (async () => {
       this.#copyAbort.abort();
+      // Another process removing it too (`slipway rm -f` while this one tears down): Docker says 409 "removal of
+      // container … is already in progress"; gone either way, as natively.
       await this.#client.call('DELETE', `/containers/${this.id}`, { query: { force: 1, v: 1 } }).catch((err: unknown) => {
-        if (!hasStatus(err, 404)) throw err;
+        if (!hasStatus(err, 404) && !removalInProgress(err)) throw err;
       });
       for (const { network } of this.#init.networks) await network.detach(this.id).catch(() => {});
       this.#logAbort.abort();

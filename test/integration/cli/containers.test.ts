@@ -10,7 +10,9 @@ import { engineRuntime, fixtureRef, hasCommand, helperBuilt, isRoot, nativeOnly,
 import { cli, cliArgs, until, viteNodeScript, type Finished } from './harness.js';
 
 const SECRET = 'hunter2-secret-value';
-const SCRIPT = 'echo line1; echo line2 >&2; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done';
+// The pause orders the two lines on the engine too: Docker copies stdout and stderr separately, so lines written
+// microseconds apart may be logged in either order (natively the keeper reads both in one loop).
+const SCRIPT = 'echo line1; sleep 0.2; echo line2 >&2; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done';
 
 interface Described { id: string; name: string; state: string; envNames: string[]; stateDir: string; exit?: { exitCode: number | null; signal: string | null } }
 
@@ -25,7 +27,7 @@ afterEach(async () => {
 async function runService(name: string): Promise<ReturnType<typeof cli>> {
   running = cli(['run', '--name', name, '-e', `SECRET=${SECRET}`, '-p', '8080', fixtureRef('busybox'), 'sh', '-c', SCRIPT]);
   const r = running;
-  await until('the service to start', () => (r.out.stdout.includes('line1') ? true : r.child.exitCode !== null ? Promise.reject(new Error(`run exited: ${r.out.stderr}`)) : undefined));
+  await until('the service to start', () => (r.out.stdout.includes('line1') && r.out.stderr.includes('line2') ? true : r.child.exitCode !== null ? Promise.reject(new Error(`run exited: ${r.out.stderr}`)) : undefined));
   return r;
 }
 
