@@ -15,7 +15,7 @@ import { SlipwayError } from '../errors.js';
 import { ensurePrivateDir } from '../internal/private-dir.js';
 import { freeSpaceOf } from '../internal/disk-space.js';
 import { configValue } from '../config/index.js';
-import { funlock, setTopDirFlag, tryFlock } from './syscalls.js';
+import { funlock, tryFlock } from './syscalls.js';
 
 const debug = logger('image:store');
 
@@ -83,31 +83,9 @@ export class ImageStore {
           hint: 'set SLIPWAY_CACHE_DIR to a writable directory', cause: e,
         });
       }
-      this.#spreadLayers();
       await this.#sweep();
     })();
     return this.#ready;
-  }
-
-  /**
-   * Layers are unpacked in `tmp/` (then renamed into `layers/`). On ext4 without a journal (this project's CI VM,
-   * many cloud images) a new inode skips every inode of its block group deleted in the last 60 s (300 s while
-   * the inode table is not written back), looking each one up in the buffer cache: after a large delete (a store
-   * or a workspace removed, `slipway prune`) a postgres pull spent a quarter of its CPU in `recently_deleted` and
-   * took 32-36 s instead of 7-8 s (load 17-22, paired). The TOPDIR flag on `tmp/` makes ext4 place each layer dir
-   * (and its files) in an empty block group instead of beside its parent, away from what was just freed. Best
-   * effort: other filesystems do not have the flag.
-   */
-  #spreadLayers(): void {
-    let fd: number | undefined;
-    try {
-      fd = openSync(path.join(this.root, 'tmp'), 'r');
-      setTopDirFlag(fd);
-    } catch (e) {
-      debug('cannot set the TOPDIR flag on %s/tmp: %s', this.root, (e as Error).message);
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
   }
 
   async #sweep(): Promise<void> {
