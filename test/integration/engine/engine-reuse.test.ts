@@ -1,0 +1,46 @@
+// withReuse() across processes on an engine (engine-reuse.ts; container/reuse.test.ts tests the native reuse keeper):
+// a second process gets the same container by its reuse-key label, and a SIGKILLed holder leaves it serving (no session
+// label, so no watchdog takes it; nothing removes it after an idle timeout there: ARCHITECTURE.md).
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, expect, it } from 'vitest';
+import { fixtureRef, skipUnless, spawnTsChild } from '../harness/index.js';
+import { engineAvailable } from './engine-harness.js';
+
+interface ChildInfo { id: string; port: number; reused: boolean; before: string | null }
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+const made: string[] = [];
+afterAll(() => { if (made.length) execFileSync('docker', ['rm', '-f', ...made], { stdio: 'ignore' }); });
+
+function child(extra: NodeJS.ProcessEnv = {}) {
+  return spawnTsChild<ChildInfo>(join(import.meta.dirname, '../container/reuse-child.mts'), {
+    SLIPWAY_RUNTIME: 'engine', REUSE_REF: fixtureRef('redis'), REUSE_SALT: `engine-${process.pid}`, ...extra,
+  });
+}
+
+skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash scripts/test-engine.sh (or SLIPWAY_ENGINE_TESTS=1 with an engine answering)')('engine backend: withReuse() across processes', () => {
+  it('a second process gets the same container (id, port, data); a SIGKILLed holder leaves it serving', async () => {
+    const first = await child({ REUSE_HOLD: '1', REUSE_WRITE: 'from-first' });
+    made.push(first.info.id);
+    expect(first.info.reused).toBe(false);
+    const labels = JSON.parse(docker('inspect', '-f', '{{json .Config.Labels}}', first.info.id)) as Record<string, string>;
+    expect(labels['org.slipway.reuse-key']).toMatch(/^[0-9a-f]{64}$/);
+    expect(labels).not.toHaveProperty(['org.slipway.session']);
+    const second = await child();
+    expect(second.info).toMatchObject({ id: first.info.id, port: first.info.port, reused: true, before: 'from-first' });
+    // Natively a process that only got a reused container exits by itself; on the engine it stays alive (open engine
+    // streams; left for issue 14): ended here.
+    second.child.kill('SIGKILL');
+    await new Promise((r) => second.child.once('exit', r));
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    const r = new Redis({ host: '127.0.0.1', port: first.info.port, lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await r.connect();
+      expect(await r.get('slipway-reuse')).toBe('written');
+    } finally {
+      r.disconnect();
+    }
+  });
+});
