@@ -3,7 +3,8 @@
  * snapshot under the store lock, and the quiesce + commit of a first start. The start flow itself is in `start.ts`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink } from 'node:fs/promises';
+import { hashFileInto } from '../internal/hash-file.js';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { chainIds } from '../image/manifest.js';
@@ -166,7 +167,7 @@ async function hashTree(h: ReturnType<typeof createHash>, path: string, rel: str
   }
   h.update(`${rel}\0${st.mode}\0`);
   if (st.isSymbolicLink()) h.update(`${await readlink(path)}\0`);
-  else if (st.isFile()) h.update(await readFile(path));
+  else if (st.isFile()) await hashFileInto(h, path);
   else if (st.isDirectory()) {
     for (const n of (await readdir(path)).sort()) await hashTree(h, join(path, n), `${rel}/${n}`);
   }

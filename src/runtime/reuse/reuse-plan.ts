@@ -4,7 +4,8 @@
  * canonical texts the keys hash (a collision cannot hand a container to a different configuration).
  */
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { hashFileInto } from '../../internal/hash-file.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import type { BindMount, FileCopy, LaunchPlan, TmpfsMount } from '../launch-plan.js';
@@ -95,7 +96,11 @@ async function treeHash(path: string): Promise<string> {
     });
     h.update(`${rel}\0${st.mode}\0`);
     if (st.isSymbolicLink()) h.update(`l${await readlink(p)}\0`);
-    else if (st.isFile()) h.update(createHash('sha256').update(await readFile(p)).digest('hex'));
+    else if (st.isFile()) {
+      const content = createHash('sha256');
+      await hashFileInto(content, p);
+      h.update(content.digest('hex'));
+    }
     else if (st.isDirectory()) for (const name of (await readdir(p)).sort()) await walk(join(p, name), `${rel}/${name}`);
     h.update('\n');
   };
