@@ -71,8 +71,9 @@ export async function listContainers(opts: { timeoutMs?: number; env?: NodeJS.Pr
       }, opts.timeoutMs ?? 3000);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      // Refused or vanished: that process is gone (its keeper sweeps or is sweeping its dir).
-      if (code === 'ECONNREFUSED' || code === 'ENOENT') return;
+      // Refused or vanished: that process is gone (its keeper sweeps or is sweeping its dir). Reset or a broken pipe
+      // before any reply: it closed its control socket while exiting, and its containers go with it.
+      if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE') return;
       listing.unanswered.push({ socket, reason: (e as Error).message });
     }
   }));
