@@ -644,6 +644,14 @@ export class RegistryClient {
       const auth = challenges.length ? await this.#auth.authorize(challenges, scope, creds, signal) : undefined;
       if (auth) headers.authorization = auth;
       const res = write ? await this.#write(url, headers, write, signal) : await this.#follow(url, headers, signal);
+      if (res.statusCode === 401 && res.url.origin !== url.origin) {
+        // A host the registry redirected to (a CDN) asks for credentials: answering its challenge would send the
+        // registry's credentials to a token endpoint that host names, and its challenge would replace the registry's.
+        discard(res);
+        throw new SlipwayError('ERR_REGISTRY_AUTH', `GET ${domain}${pathAndQuery}: ${res.url.host}, where the registry redirected it, answered HTTP 401`, {
+          hint: `slipway sends ${domain}'s credentials only to ${domain} and the token endpoint it names, never to a host it redirects to; the registry's redirect (its CDN or storage) is misconfigured or not to be trusted`,
+        });
+      }
       if (res.statusCode === 401 && round === 0) {
         const fresh = parseWwwAuthenticate(header(res.headers, 'www-authenticate') ?? '');
         await this.#drain(res);
