@@ -13,94 +13,27 @@ import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { chainIds, type ContainerConfig, type ImageConfigFile } from '../image/manifest.js';
 import { hostPlatform, parsePlatform, platformString, type Platform } from '../image/platform.js';
-import { parseReference } from '../image/reference.js';
-import { imageConfigOf, pull, type Image, type ImageLayer, type PullPolicy } from '../image/pull.js';
+import { imageConfigOf, pull, type Image, type ImageLayer } from '../image/pull.js';
 import { ImageStore, isDiskFull, storeFullError } from '../image/store.js';
 import { loadConfig } from '../config/index.js';
 import { LayerWriter, type LayerDiff } from '../image/layer-diff.js';
 import { EPOCH, storedConfigFile, storedLayer, storeLayerTar, writeLocalImage, type FullConfig, type HistoryEntry } from '../image/local-image.js';
-import { buildOnEngine, failedEngineStep, type EngineBuildEvent, containerIdMapper, layerOwnership, processStateDir, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
+import { containerIdMapper, layerOwnership, processStateDir, readFromLayers, resolveUser, runBuildStep, type Mount } from '../runtime/index.js';
 import { parseDockerfile, splitWords, type Instruction } from './dockerfile.js';
 import { parseDockerignore, readDockerignore } from './dockerignore.js';
 import { readInputFile } from '../internal/read-input-file.js';
-import { contextTar } from './context-tar.js';
 import { expandWord, expandWords } from './substitute.js';
 import { contextTree, layerTree, planCopy, type CopyItem, type SourceFile, type SourceTree } from './copy.js';
 import { LayerView } from './layer-view.js';
-import { prepareRunMounts, type BuildSecret } from './run-mounts.js';
+import { prepareRunMounts } from './run-mounts.js';
+import type { BuildOptions, BuildResult } from './build-options.js';
+import { buildWithEngine } from './build-with-engine.js';
+import { splitStages, type Stage } from './stages.js';
 import { fetchRemote, isUrl } from './remote.js';
 
 const debug = logger('build');
 
-/**
- * A build event for progress displays: `step` when a step starts (`cached`: it was reused and is already done), `done`
- * when a step that ran finishes, `output` for each line a RUN prints.
- * @example
- * import { Container, type BuildProgress } from 'slipway';
- * const show = (e: BuildProgress) => {
- *   if (e.type === 'step') console.log(`[${e.stage}] ${e.step}/${e.total} ${e.instruction}${e.cached ? ' (cached)' : ''}`);
- *   else if (e.type === 'done') console.log(`[${e.stage}] ${e.step}/${e.total} done in ${e.durationMs} ms`);
- *   else process.stdout.write(`${e.line}\n`);
- * };
- * const image = await Container.fromDockerfile('./app', { onProgress: show });
- */
-export type BuildProgress =
-  | { type: 'step'; stage: string; step: number; total: number; instruction: string; cached: boolean }
-  | { type: 'done'; stage: string; step: number; total: number; instruction: string; durationMs: number }
-  | { type: 'output'; stage: string; step: number; line: string; stream: 'stdout' | 'stderr' };
-
-/**
- * Options of a build (see `Container.fromDockerfile`).
- * @example
- * import { Container, type BuildOptions } from 'slipway';
- * const options: BuildOptions = { dockerfile: 'docker/Dockerfile.test', target: 'test', tag: 'localhost/app:test', pullPolicy: 'missing' };
- * const image = await Container.fromDockerfile('.', options);
- */
-export interface BuildOptions {
-  /** The Dockerfile, relative to the context (or absolute). @defaultValue `'Dockerfile'` */
-  dockerfile?: string;
-  /** Values for the Dockerfile's ARGs (`--build-arg`). */
-  buildArgs?: Readonly<Record<string, string>>;
-  /** The stage to build (`--target`); stages it does not need are skipped. @defaultValue the last stage */
-  target?: string;
-  /** Reuse and record cached steps. @defaultValue true */
-  cache?: boolean;
-  /** Tag for the result (`name[:tag]`). @defaultValue `localhost/slipway-build:<config digest prefix>` */
-  tag?: string;
-  /**
-   * The platform to build for (`--platform`, `os/arch[/variant]`): FROM images without `--platform` are pulled for it,
-   * the image records it, and `TARGETPLATFORM`/`TARGETOS`/`TARGETARCH`/`TARGETVARIANT` name it. slipway does not
-   * emulate other CPUs: a RUN in a stage whose platform this machine cannot execute fails (COPY-only stages work;
-   * use `FROM --platform=$BUILDPLATFORM` for stages that run tools). @defaultValue this machine's platform
-   */
-  platform?: string;
-  /** Pull policy for FROM images. @defaultValue the `pullPolicy` setting, else `'missing'` */
-  pullPolicy?: PullPolicy;
-  /**
-   * Secrets for `RUN --mount=type=secret,id=<id>` (`docker build --secret`): each from a file or an environment
-   * variable of this process. A secret is visible only while the RUN that mounts it runs (a read-only file, by default
-   * `/run/secrets/<id>`, or a variable with `env=`); it never reaches a layer, the image or the cache record, and
-   * changing its value does not invalidate cached steps (as in BuildKit).
-   */
-  secrets?: Readonly<Record<string, BuildSecret>>;
-  onProgress?: (e: BuildProgress) => void;
-  signal?: AbortSignal;
-  /** Store root. @defaultValue the `storeDir` setting (`$SLIPWAY_CACHE_DIR`, a config file), else `~/.cache/slipway` */
-  storeDir?: string;
-}
-
-/** The outcome of a build. */
-export interface BuildResult {
-  /** The normalized reference the image is tagged as. */
-  ref: string;
-  /** The image's manifest digest. */
-  digest: string;
-  configDigest: string;
-  /** Steps reused from the cache, and steps run. */
-  cached: number;
-  executed: number;
-}
-
+export type { BuildOptions, BuildProgress, BuildResult } from './build-options.js';
 
 /** The state of a stage between steps. */
 interface StageState {
@@ -113,13 +46,6 @@ interface StageState {
   key: string;
   /** Stage ARGs in scope (declared, with their values; undefined when declared without value). */
   args: Map<string, string | undefined>;
-}
-
-interface Stage {
-  index: number;
-  name: string | undefined;
-  from: Instruction;
-  steps: Instruction[];
 }
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
@@ -173,28 +99,6 @@ function durationNs(s: string, ins: Instruction): number {
   return Math.round(total);
 }
 
-/** Splits the Dockerfile into global ARGs and stages. */
-function splitStages(instructions: Instruction[]): { globals: Instruction[]; stages: Stage[] } {
-  const globals: Instruction[] = [];
-  const stages: Stage[] = [];
-  for (const ins of instructions) {
-    if (ins.keyword === 'FROM') {
-      const words = ins.args.split(/\s+/);
-      let name: string | undefined;
-      if (words.length === 3 && words[1]!.toUpperCase() === 'AS') name = words[2]!.toLowerCase();
-      else if (words.length !== 1) throw new SlipwayError('ERR_DOCKERFILE_PARSE', `Dockerfile line ${ins.line} (FROM): expected "FROM image [AS name]", got ${JSON.stringify(ins.args)}`);
-      stages.push({ index: stages.length, name, from: ins, steps: [] });
-    } else if (stages.length === 0) {
-      if (ins.keyword !== 'ARG') throw new SlipwayError('ERR_DOCKERFILE_PARSE', `Dockerfile line ${ins.line} (${ins.keyword}): only ARG may come before the first FROM`);
-      globals.push(ins);
-    } else {
-      stages[stages.length - 1]!.steps.push(ins);
-    }
-  }
-  if (!stages.length) throw new SlipwayError('ERR_DOCKERFILE_PARSE', 'the Dockerfile has no FROM instruction', { hint: 'start the Dockerfile with FROM <image>' });
-  return { globals, stages };
-}
-
 /**
  * Builds an image from a Dockerfile and tags it in the store.
  * @throws SlipwayError `ERR_BUILD_CONTEXT` (missing context, COPY source absent or outside it),
@@ -218,168 +122,6 @@ export async function buildImage(contextDir: string, opts: BuildOptions = {}): P
   const ignoreText = await readDockerignore(context);
   const builder = new Builder(context, df, parseDockerignore(ignoreText), opts);
   return builder.run();
-}
-
-/** Flags of Docker's classic builder (the engine's `POST /build` without BuildKit); the others are BuildKit's. */
-const CLASSIC_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  FROM: ['platform'], COPY: ['from', 'chown'], ADD: ['chown'],
-  HEALTHCHECK: ['interval', 'timeout', 'start-period', 'retries'],
-};
-
-/**
- * What Docker's classic builder lacks, refused before the context is sent (its own error would be a parse error of
- * the heredoc's body, or "requires BuildKit").
- * @throws SlipwayError `ERR_UNSUPPORTED` naming the line and the feature.
- */
-function refuseWhatTheClassicBuilderLacks(instructions: readonly Instruction[]): void {
-  const globalArgs = new Set<string>();
-  for (const ins of instructions) {
-    if (ins.keyword === 'FROM') break;
-    for (const w of ins.args.split(/\s+/)) globalArgs.add(w.split('=')[0]!);
-  }
-  for (const ins of instructions) {
-    let what: string | undefined;
-    if (ins.heredocs.length) what = `${ins.keyword} <<${ins.heredocs[0]!.name}`;
-    // BuildKit defines BUILDPLATFORM/TARGETARCH… for FROM; the classic builder expands only declared global ARGs there.
-    const automatic = /\$\{?((?:BUILD|TARGET)(?:PLATFORM|OS|ARCH|VARIANT))\b/.exec(ins.keyword === 'FROM' ? (ins.flags.platform ?? []).join(' ') : '');
-    if (automatic && !globalArgs.has(automatic[1]!)) {
-      throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (FROM --platform=$${automatic[1]}): not supported on the engine runtime: ${automatic[1]} is one of BuildKit's automatic platform ARGs, which Docker's classic builder (the Engine API's POST /build without BuildKit) does not define`, {
-        hint: `declare it before the first FROM (ARG ${automatic[1]}) and pass it as a build arg, or build with SLIPWAY_RUNTIME=native`,
-      });
-    }
-    const flag = Object.keys(ins.flags).find((f) => !(CLASSIC_FLAGS[ins.keyword] ?? []).includes(f));
-    what ??= flag === undefined ? undefined : `${ins.keyword} --${flag}`;
-    if (what === undefined) continue;
-    throw new SlipwayError('ERR_UNSUPPORTED', `Dockerfile line ${ins.line} (${what}): not supported on the engine runtime: the engine's builder is Docker's classic builder (the Engine API's POST /build without BuildKit), which has no heredocs, COPY/ADD --chmod/--link/--exclude/--checksum/--unpack/--keep-git-dir/--parents, nor RUN --mount/--network/--security`, {
-      hint: 'write the step without it, or build with SLIPWAY_RUNTIME=native',
-    });
-  }
-}
-
-/** Where the classic builder's `Step n` sits in slipway's own numbering (per stage, FROM is 1, as natively). */
-interface EngineStep {
-  ins: Instruction;
-  /** undefined for a global ARG (no step natively). */
-  stage?: string;
-  step: number;
-  total: number;
-}
-
-function engineSteps(instructions: readonly Instruction[]): EngineStep[] {
-  const { globals, stages } = splitStages([...instructions]);
-  const out: EngineStep[] = globals.map((ins) => ({ ins, step: 0, total: 0 }));
-  for (const st of stages) {
-    const label = st.name ?? String(st.index);
-    const total = st.steps.length + 1;
-    out.push({ ins: st.from, stage: label, step: 1, total });
-    st.steps.forEach((ins, i) => out.push({ ins, stage: label, step: i + 2, total }));
-  }
-  return out;
-}
-
-/**
- * On the engine runtime the engine's builder builds (its store is where containers start from): the context as
- * `docker build` sends it. RUN secrets have no counterpart in the classic builder's API and are refused, as is the
- * Dockerfile syntax only BuildKit has. Its `Step n/m` lines become the same progress events and counts as natively
- * (a RUN/COPY/ADD/WORKDIR cached or run; FROM and config-only steps reported as cached).
- */
-async function buildWithEngine(context: string, df: ReturnType<typeof parseDockerfile>, opts: BuildOptions): Promise<BuildResult | undefined> {
-  const steps = engineSteps(df.instructions);
-  let cached = 0;
-  let executed = 0;
-  let running: { s: EngineStep; started?: number } | undefined;
-  const progress = (e: EngineBuildEvent): void => {
-    const s = steps[e.n - 1];
-    if (!s?.stage) return;
-    const counted = ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(s.ins.keyword);
-    const base = { stage: s.stage, step: s.step, total: s.total, instruction: s.ins.original };
-    if (e.type === 'start') {
-      running = { s };
-      if (!counted) opts.onProgress?.({ type: 'step', ...base, cached: true });
-      return;
-    }
-    if (!counted || running?.s !== s) return;
-    if (e.type === 'cached' && running.started === undefined) {
-      cached++;
-      running = undefined;
-      opts.onProgress?.({ type: 'step', ...base, cached: true });
-      return;
-    }
-    if (running.started === undefined) {
-      executed++;
-      running.started = Date.now();
-      opts.onProgress?.({ type: 'step', ...base, cached: false });
-    }
-    if (e.type === 'output') opts.onProgress?.({ type: 'output', stage: s.stage, step: s.step, line: e.line, stream: 'stdout' });
-    if (e.type === 'end') opts.onProgress?.({ type: 'done', ...base, durationMs: Date.now() - running.started });
-  };
-  const built = await buildOnEngine(async () => {
-    if (opts.secrets && Object.keys(opts.secrets).length) {
-      throw new SlipwayError('ERR_UNSUPPORTED', 'build secrets (RUN --mount=type=secret) are not supported on the engine runtime: the engine\'s build API has no way to pass them', {
-        hint: 'build without secrets, or use SLIPWAY_RUNTIME=native',
-      });
-    }
-    refuseWhatTheClassicBuilderLacks(df.instructions);
-    const { tar, dockerfile } = await contextTar(context, opts.dockerfile);
-    return {
-      context: tar, dockerfile, tag: opts.tag === undefined ? undefined : parseReference(opts.tag).string, buildArgs: opts.buildArgs,
-      target: opts.target, platform: opts.platform, cache: opts.cache, pullPolicy: opts.pullPolicy, signal: opts.signal, onEvent: progress,
-      registries: imageRegistries(df.instructions, opts.buildArgs ?? {}),
-    };
-  }).catch((err: unknown) => {
-    throw engineStepError(err, steps);
-  });
-  // The engine keeps the image: no manifest exists until it is pushed, so both digests are its image id (the config's).
-  return built === undefined ? undefined : { ref: built.ref, digest: built.id, configDigest: built.id, cached, executed };
-}
-
-/**
- * The registries of the images a Dockerfile names (FROM and COPY --from, global ARGs and build args expanded; stages
- * and scratch left out), for the engine build's credentials.
- */
-function imageRegistries(instructions: readonly Instruction[], buildArgs: Readonly<Record<string, string>>): string[] {
-  const vars = new Map<string, string>();
-  const stages = new Set<string>();
-  const out = new Set<string>();
-  for (const ins of instructions) {
-    if (ins.keyword === 'ARG' && !stages.size) {
-      for (const w of ins.args.split(/\s+/)) {
-        const [name, ...def] = w.split('=');
-        const v = buildArgs[name!] ?? (def.length ? def.join('=') : undefined);
-        if (name && v !== undefined) vars.set(name, v);
-      }
-    }
-    let word: string | undefined;
-    if (ins.keyword === 'FROM') {
-      const words = ins.args.split(/\s+/);
-      word = words[0];
-      stages.add(String(stages.size));
-      if (words[2]) stages.add(words[2].toLowerCase());
-    } else if (ins.keyword === 'COPY') word = ins.flags.from?.[0];
-    if (word === undefined) continue;
-    const name = expandWord(word, vars);
-    if (!name || name.toLowerCase() === 'scratch' || stages.has(name.toLowerCase())) continue;
-    try {
-      out.add(parseReference(name).domain);
-    } catch {
-      // not a reference the engine could pull either: its builder says so
-    }
-  }
-  return [...out];
-}
-
-/** An engine build error named as natively: `Dockerfile line N: <instruction> exited with code C`, or its line. */
-function engineStepError(err: unknown, steps: readonly EngineStep[]): unknown {
-  const failed = failedEngineStep(err);
-  const s = failed && steps[failed.n - 1];
-  if (!s || !SlipwayError.is(err)) return err;
-  if (failed.exitCode !== undefined) {
-    const details = err.message.slice(err.message.indexOf('\n') + 1);
-    return new SlipwayError('ERR_BUILD_STEP_FAILED', `Dockerfile line ${s.ins.line}: ${s.ins.original} exited with code ${failed.exitCode}`, {
-      hint: 'fix the command; the output above shows why it failed', details: err.message.includes('\n') ? details : '(no output)', cause: err,
-    });
-  }
-  return new SlipwayError(err.code, `Dockerfile line ${s.ins.line} (${s.ins.keyword}): ${err.shortMessage}`, { hint: err.hint, cause: err });
 }
 
 class Builder {
