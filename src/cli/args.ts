@@ -48,6 +48,8 @@ export interface RunCommand {
   stopTimeout: number;
   /** Signal Ctrl-C delivers first (default: the image's StopSignal, else SIGTERM). */
   stopSignal?: string;
+  /** `-t`: asked for a terminal, which slipway cannot give (warned, the output still streams). */
+  tty: boolean;
 }
 
 export interface PsCommand { command: 'ps'; all: boolean; json: boolean; quiet: boolean }
@@ -103,6 +105,10 @@ const RUN_OPTIONS = {
   pull: { type: 'string' },
   'stop-timeout': { type: 'string' },
   'stop-signal': { type: 'string' },
+  // Docker habits (`docker run -it`, `-d`): parsed so that each gets its own answer, not "unknown option".
+  interactive: { type: 'boolean', short: 'i' },
+  tty: { type: 'boolean', short: 't' },
+  detach: { type: 'boolean', short: 'd' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -178,10 +184,40 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       (v) => ({ command: 'prune', all: !!v.all, dryRun: !!v['dry-run'] }));
     default: {
       if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`, 'put options after the command, e.g. `slipway run --rm busybox`; see `slipway help`');
+      const docker = dockerEquivalent(first, rest[0]);
+      if (docker) throw new UsageError(`unknown command "${docker.typed}"`, `${docker.fix} (see \`slipway help\`)`);
       const near = COMMANDS.find((c) => c.startsWith(first.slice(0, 2)));
       throw new UsageError(`unknown command "${first}"`, near ? `did you mean \`slipway ${near}\`? (see \`slipway help\`)` : `use one of ${COMMANDS.join(', ')} (see \`slipway help\`)`);
     }
   }
+}
+
+const STOP_FIX = '`slipway rm -f <container>` stops and removes it (a slipway container is not kept once stopped; its `slipway run` exits 137)';
+const IMAGE_RM_FIX = '`slipway prune` removes store content no image needs, `slipway prune --all` everything';
+/** Docker commands slipway has under another name (or not at all): what to type instead. */
+const DOCKER_COMMANDS: Readonly<Record<string, string>> = {
+  stop: STOP_FIX, kill: STOP_FIX, rmi: IMAGE_RM_FIX,
+  start: 'a slipway container is not kept once stopped: start a new one with `slipway run`',
+  restart: 'a slipway container is not kept once stopped: `slipway rm -f` it and `slipway run` it again',
+  attach: '`slipway logs -f <container>` follows its output; `slipway exec -i <container> <cmd>` runs a command in it',
+};
+const DOCKER_SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  container: { ls: 'ps', list: 'ps', ps: 'ps', logs: 'logs', exec: 'exec', rm: 'rm', inspect: 'inspect', run: 'run', stop: 'rm -f', kill: 'rm -f' },
+  image: { ls: 'images', list: 'images', pull: 'pull', push: 'push', build: 'build', save: 'save', prune: 'prune', rm: 'prune' },
+};
+
+/** `docker stop`, `docker container ls`… typed to slipway: the slipway command that does it, if any. */
+function dockerEquivalent(first: string, second: string | undefined): { typed: string; fix: string } | undefined {
+  if (Object.hasOwn(DOCKER_COMMANDS, first)) return { typed: first, fix: DOCKER_COMMANDS[first]! };
+  if (!Object.hasOwn(DOCKER_SUBCOMMANDS, first)) return undefined;
+  const subs = DOCKER_SUBCOMMANDS[first]!;
+  if (second !== undefined && Object.hasOwn(subs, second)) {
+    const typed = `${first} ${second}`;
+    if (first === 'image' && second === 'rm') return { typed, fix: IMAGE_RM_FIX };
+    return { typed, fix: `use \`slipway ${subs[second]!}\`` };
+  }
+  const cmds = [...new Set(Object.values(subs))].map((c) => `\`slipway ${c}\``).join(', ');
+  return { typed: first, fix: `slipway has no \`${first}\` group: its ${first} commands are ${cmds}` };
 }
 
 function helpTopic(topic: string | undefined): string | undefined {
@@ -224,6 +260,14 @@ function parseRun(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
   if (rest[0] === '--') rest.shift();
   const [ref, ...command] = rest;
   if (ref === undefined) throw new UsageError('`slipway run` needs an image reference', 'e.g. `slipway run --rm busybox echo hi`');
+  if (values.detach) {
+    throw new UsageError('`slipway run` has no -d/--detach: a container lives as long as the `slipway run` that started it',
+      `run it in your shell's background: \`slipway run --name box ${ref}${command.length ? ' …' : ''} &\`; then \`slipway logs -f box\`, \`slipway exec box …\` and \`slipway rm -f box\` reach it`);
+  }
+  if (values.interactive) {
+    throw new UsageError('`slipway run` cannot attach your stdin or a terminal to the container\'s main process (-i/-it)',
+      `for a shell, keep the container running and exec into it: \`slipway run --name box ${ref} sleep infinity &\`, then \`slipway exec -i box ${command.length ? command.map(shellWord).join(' ') : 'sh'}\` (\`slipway rm -f box\` when done)`);
+  }
   const network = values.network;
   if (network !== undefined && network !== 'none' && network !== 'host' && network !== 'isolated') {
     throw new UsageError(`invalid --network "${network}"`, 'use --network isolated (default), none or host');
@@ -260,6 +304,7 @@ function parseRun(args: readonly string[], env: NodeJS.ProcessEnv): CliCommand {
     pull,
     stopTimeout,
     stopSignal: values['stop-signal'],
+    tty: !!values.tty,
   };
 }
 
@@ -334,6 +379,11 @@ function strictParse<O extends NonNullable<ParseArgsConfig['options']>>(command:
         throw new UsageError(err.message, `see \`slipway help ${command}\``);
     }
   }
+}
+
+/** `a b` → `'a b'`, for a command line quoted back in a hint. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 function checkRef(ref: string): string {

@@ -39,6 +39,9 @@ export function exitStatus(exit: { exitCode: number | null; signal: string | nul
  */
 export async function runCommand(cmd: RunCommand, io: CliIO): Promise<number> {
   const builder = builderFor(cmd);
+  if (cmd.tty) {
+    io.stderr.write('slipway: run -t: no pseudo-terminal — slipway\'s runtime cannot give a container a terminal yet; its output streams through pipes\n');
+  }
   const abort = new AbortController();
   let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
   let container: StartedContainer | undefined;

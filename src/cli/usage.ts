@@ -59,6 +59,11 @@ Options:
       --stop-timeout SEC   grace period between the stop signal and SIGKILL (default 10)
       --stop-signal SIG    signal Ctrl-C sends first (default: the image's STOPSIGNAL, else SIGTERM)
       --rm                 remove the container on exit (always the case)
+  -t, --tty                accepted, but slipway cannot give a container a terminal yet: it says so, output
+                           streams through pipes
+  -i, -d                   not available (no stdin for the main process; a container lives with its
+                           \`slipway run\`): for a shell, \`slipway run --name box <image> sleep infinity &\` and
+                           \`slipway exec -i box sh\`
 
 Exit status: the container's; 125 when slipway could not run it; 2 for bad arguments; 130 after Ctrl-C
 (143 after SIGTERM).

@@ -150,4 +150,41 @@ describe('other commands', () => {
     expect(e.fix).toMatch(/slipway pull/);
     expect(usageError(['--rm']).message).toMatch(/unknown option --rm/);
   });
+
+  it("docker's run habits -it and -d each say what slipway does instead, with the user's image", () => {
+    for (const argv of [['run', '--rm', '-it', 'busybox', 'sh'], ['run', '-i', 'busybox', 'sh'], ['run', '-ti', 'busybox', 'sh']]) {
+      const e = usageError(argv);
+      expect(e.message).toMatch(/cannot attach your stdin or a terminal/);
+      expect(e.fix).toContain('`slipway run --name box busybox sleep infinity &`');
+      expect(e.fix).toContain('`slipway exec -i box sh`');
+    }
+    expect(usageError(['run', '-it', 'redis:7', 'sh', '-c', "echo 'a b'"]).fix).toContain(`\`slipway exec -i box sh -c 'echo '\\''a b'\\'''\``);
+    expect(usageError(['run', '-it', 'redis:7']).fix).toContain('`slipway exec -i box sh`');
+    const d = usageError(['run', '-d', '-p', '6379', 'redis:7']);
+    expect(d.message).toMatch(/no -d\/--detach/);
+    expect(d.fix).toContain('`slipway run --name box redis:7 &`');
+    expect(d.fix).toContain('slipway rm -f box');
+    // -t alone still runs (a warning says there is no terminal), as `slipway exec -t`.
+    expect(parseCommandLine(['run', '-t', 'busybox', 'ls'], {})).toMatchObject({ command: 'run', tty: true, ref: 'busybox', args: ['ls'] });
+    expect(parseCommandLine(['run', 'busybox', 'ls', '-it'], {})).toMatchObject({ tty: false, args: ['ls', '-it'] });
+  });
+
+  it("docker's commands slipway names differently point at slipway's", () => {
+    const cases: [string[], string, RegExp][] = [
+      [['stop', 'db'], 'unknown command "stop"', /`slipway rm -f <container>`/],
+      [['kill', 'db'], 'unknown command "kill"', /`slipway rm -f <container>`/],
+      [['rmi', 'redis:7'], 'unknown command "rmi"', /`slipway prune`/],
+      [['container', 'ls'], 'unknown command "container ls"', /use `slipway ps`/],
+      [['image', 'ls'], 'unknown command "image ls"', /use `slipway images`/],
+      [['image', 'rm', 'x'], 'unknown command "image rm"', /`slipway prune`/],
+      [['container', 'top'], 'unknown command "container"', /`slipway ps`, `slipway logs`/],
+      [['start', 'db'], 'unknown command "start"', /`slipway run`/],
+    ];
+    for (const [argv, message, fix] of cases) {
+      const e = usageError(argv);
+      expect(e.message).toBe(message);
+      expect(e.fix).toMatch(fix);
+      expect(e.fix).not.toMatch(/did you mean/);
+    }
+  });
 });
