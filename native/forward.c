@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -83,6 +84,7 @@ struct listener {
   int pool[POOL_SIZE];
   unsigned npool, pool_pending;
   bool reverse; /* host access: fd listens in the container, `port` is the host's 127.0.0.1 port */
+  unsigned nconns; /* host access: connections relayed now (its container is the client) */
 };
 
 static void pool_fill(struct listener *l);
@@ -113,7 +115,9 @@ static struct {
   uint64_t idle_ms;
   unsigned max_flows;
   uint8_t *buf;
-} F;
+  unsigned nconns; /* TCP connections relayed or waiting for init's socket */
+  int spare_fd;    /* held to be closed when accept meets EMFILE (see tcp_accept) */
+} F = {.spare_fd = -1};
 
 static uint64_t env_u64(const char *name, uint64_t def, uint64_t min, uint64_t max) {
   const char *v = getenv(name);
@@ -136,6 +140,7 @@ static bool conn_run_ready(void);
 int forward_init(void) {
   F.idle_ms = env_u64("SLIPWAY_UDP_FLOW_IDLE_MS", 60000, 10, 86400000);
   F.max_flows = (unsigned)env_u64("SLIPWAY_UDP_MAX_FLOWS", 256, 1, 65536);
+  F.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   F.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (F.timerfd < 0) return -errno;
   F.w_timer = (struct watch){forward_event, NULL, FW_TIMER};
@@ -458,6 +463,7 @@ struct tcp_conn {
   bool client_readable; /* the client had bytes or an end before the container side connected */
   unsigned again; /* directions (bit i: d[i]) that stopped at the end of their turn, not at EAGAIN */
   uint32_t v6_port;    /* host access: if 127.0.0.1 refuses, try [::1] on this port (0: no retry) */
+  uint32_t host_port;  /* host access: the listener's port (its nconns counts this connection); 0 otherwise */
   struct tcp_dir d[2]; /* 0: client → container, 1: container → client */
   struct watch wc, wi;
 };
@@ -530,6 +536,15 @@ static void reset_close(int fd) {
   close(fd);
 }
 
+/* Host access: the connection's listener no longer counts it (the listener may be gone already). */
+static void host_conn_done(const char *id, uint32_t port) {
+  for (struct listener *l = F.listeners; l; l = l->next)
+    if (l->reverse && l->port == port && !strcmp(l->id, id)) {
+      if (l->nconns) l->nconns--;
+      return;
+    }
+}
+
 static void conn_free(void *p) {
   struct tcp_conn *c = p;
   free(c->id);
@@ -540,6 +555,8 @@ static void conn_free(void *p) {
 static void conn_close(struct tcp_conn *c, bool reset) {
   if (c->closed) return;
   c->closed = true;
+  if (F.nconns) F.nconns--;
+  if (c->host_port) host_conn_done(c->id, c->host_port);
   ready_unlink(c);
   for (struct tcp_conn **pp = &conns; *pp; pp = &(*pp)->next)
     if (*pp == c) {
@@ -720,10 +737,11 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
 
 /* Starts relaying between an accepted client and a connecting (or connected) container socket
  * (for host access: the host socket; v6_port as in struct tcp_conn). */
-static void conn_start(const char *id, int client, int inner, uint32_t v6_port) {
+static void conn_start(const char *id, int client, int inner, uint32_t v6_port, uint32_t host_port) {
   struct tcp_conn *c = xcalloc(1, sizeof *c);
   c->id = xstrdup(id);
   c->v6_port = v6_port;
+  c->host_port = host_port;
   c->client = client;
   c->inner = inner;
   c->d[0] = (struct tcp_dir){.from = client, .to = inner, .p = {-1, -1}};
@@ -757,12 +775,47 @@ static void pool_fill(struct listener *l) {
   if (init_send(l->ctl, &m, -1) == 0) l->pool_pending += POOL_SIZE - have;
 }
 
+/*
+ * Descriptors: the keeper is the one process that creates, execs and copies for every container of
+ * its Node process, and each relayed connection holds up to FDS_PER_CONN of its descriptors (two
+ * sockets, a pipe per direction). Connections that would leave less than a quarter of the
+ * descriptor limit (at least RESERVE_FDS) for that work are reset at once; and a container's host
+ * access (the container is the client there: it can open connections without end) gets at most
+ * half of what relaying may hold, so one container cannot take the relay from the others' ports.
+ * The limit is read at each accept: it is the keeper's own (inherited from Node, or set by prlimit).
+ */
+#define FDS_PER_CONN 6
+#define RESERVE_FDS 256
+
+static unsigned conn_budget(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;
+  rlim_t limit = rl.rlim_cur, reserve = limit / 4 < RESERVE_FDS ? RESERVE_FDS : limit / 4;
+  if (limit == RLIM_INFINITY || limit > (rlim_t)UINT32_MAX) limit = UINT32_MAX;
+  return limit > reserve ? (unsigned)((limit - reserve) / FDS_PER_CONN) : 0;
+}
+
 /* One connection per event: the listener is level-triggered, so more waiting ones come back in the
  * next batch, after the other fds' events (no EAGAIN accept per connection, no port's connect flood
  * holding the loop). */
 static void tcp_accept(struct listener *l) {
   int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (c < 0 && (errno == EMFILE || errno == ENFILE) && F.spare_fd >= 0) {
+    /* No descriptor for it: the pending connection would keep the level-triggered listener
+     * readable and the loop spinning. Give up the spare one to take it and reset it. */
+    close(F.spare_fd);
+    c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c >= 0) reset_close(c);
+    F.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return;
+  }
   if (c < 0) return;
+  unsigned budget = conn_budget();
+  if (F.nconns >= budget || (l->reverse && l->nconns >= budget / 2)) {
+    reset_close(c);
+    return;
+  }
+  F.nconns++;
   if (l->reverse) {
     /* Host access: nothing but l->port of the host's loopback is ever connected. */
     uint32_t retry = l->port;
@@ -772,10 +825,12 @@ static void tcp_accept(struct listener *l) {
       retry = 0;
     }
     if (h < 0) {
+      F.nconns--;
       reset_close(c);
       return;
     }
-    conn_start(l->id, c, h, retry);
+    l->nconns++;
+    conn_start(l->id, c, h, retry, l->port);
     return;
   }
   if (l->npool) {
@@ -783,10 +838,11 @@ static void tcp_accept(struct listener *l) {
     int fd = l->pool[--l->npool];
     pool_fill(l);
     if (connect_inner(fd, l->cport) < 0) {
+      F.nconns--;
       close(fd);
       reset_close(c);
     } else {
-      conn_start(l->id, c, fd, 0);
+      conn_start(l->id, c, fd, 0, 0);
     }
     return;
   }
@@ -796,6 +852,7 @@ static void tcp_accept(struct listener *l) {
   p->client = c;
   struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 1, .tag = p->cookie};
   if (init_send(l->ctl, &m, -1) < 0) {
+    F.nconns--;
     close(c);
     free(p->id);
     free(p);
@@ -919,10 +976,12 @@ void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
     if (fd >= 0) close(fd);
     return;
   }
-  if (fd < 0)
+  if (fd < 0) {
+    F.nconns--;
     reset_close(p->client);
-  else
-    conn_start(id, p->client, fd, 0);
+  } else {
+    conn_start(id, p->client, fd, 0, 0);
+  }
   free(p->id);
   free(p);
 }
@@ -955,6 +1014,7 @@ void forward_container_gone(const char *id) {
     }
     struct pending_conn *p = *pp;
     *pp = p->next;
+    F.nconns--;
     reset_close(p->client);
     free(p->id);
     free(p);
@@ -968,6 +1028,7 @@ void forward_container_gone(const char *id) {
 void forward_child_release(void) {
   free(F.buf);
   F.buf = NULL;
+  F.spare_fd = -1; /* the caller closed or replaced every fd it does not keep */
 }
 
 void forward_shutdown(void) {
