@@ -6,7 +6,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { describeEndpoint, type EngineEndpoint } from './endpoint.js';
@@ -122,6 +122,11 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** For long polls and streams (wait, logs follow, pull): no limit on headers and body. */
   long?: boolean;
+  /**
+   * A background watch that must not keep Node alive (a reused container's log follow and exit wait): sent on a
+   * connection that stays unreferenced while the request is pending.
+   */
+  unref?: boolean;
 }
 
 /** What the engine says about itself (`/version`). */
@@ -140,19 +145,12 @@ export interface EngineInfo {
 export class EngineClient {
   readonly endpoint: EngineEndpoint;
   readonly #pool: Pool;
+  #background: Pool | undefined;
   #info: Promise<EngineInfo> | undefined;
 
   constructor(endpoint: EngineEndpoint) {
     this.endpoint = endpoint;
-    if (endpoint.kind === 'unix') {
-      this.#pool = new Pool('http://localhost', { socketPath: endpoint.socketPath, connections: 32 });
-    } else {
-      const tls = endpoint.tls;
-      this.#pool = new Pool(`${tls ? 'https' : 'http'}://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`, {
-        connections: 32,
-        ...(tls ? { connect: { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify } } : {}),
-      });
-    }
+    this.#pool = newPool(endpoint, false);
   }
 
   /** Whether the engine answers `/_ping` within `timeoutMs` (for discovery). */
@@ -246,7 +244,9 @@ export class EngineClient {
 
   /** Closes every connection; idempotent. */
   async close(): Promise<void> {
-    if (!this.#pool.closed && !this.#pool.destroyed) await this.#pool.destroy().catch(() => {});
+    for (const pool of [this.#pool, this.#background]) {
+      if (pool && !pool.closed && !pool.destroyed) await pool.destroy().catch(() => {});
+    }
   }
 
   async #json<T>(method: string, path: string, opts: CallOptions): Promise<T> {
@@ -263,8 +263,9 @@ export class EngineClient {
     let body: string | Buffer | Readable | undefined;
     if (opts.rawBody !== undefined) body = opts.rawBody;
     else if (opts.body !== undefined) { body = JSON.stringify(opts.body); headers['content-type'] = 'application/json'; }
+    const pool = opts.unref ? (this.#background ??= newPool(this.endpoint, true)) : this.#pool;
     try {
-      return await this.#pool.request({
+      return await pool.request({
         path: full, method: method as 'GET', headers, body, signal: opts.signal,
         headersTimeout: opts.long ? 0 : 120_000, bodyTimeout: opts.long ? 0 : 120_000,
       });
@@ -275,6 +276,30 @@ export class EngineClient {
       });
     }
   }
+}
+
+/**
+ * The connection pool of an endpoint. undici references a socket while a request on it is pending, so a long poll
+ * keeps Node alive; a `background` pool's sockets stay unreferenced (its connector makes `ref()` a no-op), so a watch
+ * that must not hold a script (a reused container's `/wait` and log follow) can sit on them until the process exits.
+ */
+function newPool(endpoint: EngineEndpoint, background: boolean): Pool {
+  const tls = endpoint.kind === 'tcp' ? endpoint.tls : undefined;
+  const tlsOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify } : {};
+  const origin = endpoint.kind === 'unix' ? 'http://localhost' : `${tls ? 'https' : 'http'}://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+  const socketPath = endpoint.kind === 'unix' ? endpoint.socketPath : undefined;
+  if (!background) return new Pool(origin, { socketPath, connections: 32, ...(tls ? { connect: tlsOptions } : {}) });
+  const base = buildConnector({ socketPath, ...tlsOptions });
+  return new Pool(origin, {
+    connections: 32,
+    connect: (opts, callback) => base(opts, (err, socket) => {
+      if (socket) {
+        socket.unref();
+        socket.ref = () => socket;
+      }
+      (callback as (e: Error | null, s: typeof socket) => void)(err, socket);
+    }),
+  });
 }
 
 async function httpError(r: { statusCode: number; body: { text(): Promise<string> } }, method: string, path: string): Promise<SlipwayError> {

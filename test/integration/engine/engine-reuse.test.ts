@@ -29,10 +29,14 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     expect(labels).not.toHaveProperty(['org.slipway.session']);
     const second = await child();
     expect(second.info).toMatchObject({ id: first.info.id, port: first.info.port, reused: true, before: 'from-first' });
-    // Natively a process that only got a reused container exits by itself; on the engine it stays alive (open engine
-    // streams; left for issue 14): ended here.
-    second.child.kill('SIGKILL');
-    await new Promise((r) => second.child.once('exit', r));
+    // A process that only got a reused container back exits by itself, as natively (the watches of a reused
+    // container do not hold Node: container/script-exit.test.ts); a generous bound that only catches a hang.
+    const code = await Promise.race([
+      new Promise((r) => { if (second.child.exitCode !== null) r(second.child.exitCode); else second.child.once('exit', r); }),
+      new Promise((r) => setTimeout(() => r('still running after 30 s'), 30_000).unref()),
+    ]);
+    if (typeof code === 'string') second.child.kill('SIGKILL');
+    expect(code).toBe(0);
     first.child.kill('SIGKILL');
     await new Promise((r) => first.child.once('exit', r));
     const r = new Redis({ host: '127.0.0.1', port: first.info.port, lazyConnect: true, maxRetriesPerRequest: 1 });
