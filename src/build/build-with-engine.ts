@@ -10,8 +10,8 @@ import type { BuildOptions, BuildResult } from './build-options.js';
 import { refuseWhatTheClassicBuilderLacks } from './classic-builder.js';
 import { contextTar } from './context-tar.js';
 import type { Instruction, parseDockerfile } from './dockerfile.js';
-import { splitStages } from './stages.js';
-import { expandWord } from './substitute.js';
+import { imageRegistries } from './image-registries.js';
+import { splitStages, type DockerfileStages } from './stages.js';
 
 /** Where the classic builder's `Step n` sits in slipway's own numbering (per stage, FROM is 1, as natively). */
 interface EngineStep {
@@ -22,8 +22,7 @@ interface EngineStep {
   total: number;
 }
 
-function engineSteps(instructions: readonly Instruction[]): EngineStep[] {
-  const { globals, stages } = splitStages([...instructions]);
+function engineSteps({ globals, stages }: DockerfileStages): EngineStep[] {
   const out: EngineStep[] = globals.map((ins) => ({ ins, step: 0, total: 0 }));
   for (const st of stages) {
     const label = st.name ?? String(st.index);
@@ -41,7 +40,8 @@ function engineSteps(instructions: readonly Instruction[]): EngineStep[] {
  * (a RUN/COPY/ADD/WORKDIR cached or run; FROM and config-only steps reported as cached).
  */
 export async function buildWithEngine(context: string, df: ReturnType<typeof parseDockerfile>, opts: BuildOptions): Promise<BuildResult | undefined> {
-  const steps = engineSteps(df.instructions);
+  const split = splitStages(df.instructions);
+  const steps = engineSteps(split);
   let cached = 0;
   let executed = 0;
   let running: { s: EngineStep; started?: number } | undefined;
@@ -76,53 +76,18 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
         hint: 'build without secrets, or use SLIPWAY_RUNTIME=native',
       });
     }
-    refuseWhatTheClassicBuilderLacks(df.instructions);
+    refuseWhatTheClassicBuilderLacks(df.instructions, split.globals);
     const { tar, dockerfile } = await contextTar(context, opts.dockerfile);
     return {
       context: tar, dockerfile, tag: opts.tag === undefined ? undefined : parseReference(opts.tag).string, buildArgs: opts.buildArgs,
       target: opts.target, platform: opts.platform, cache: opts.cache, pullPolicy: opts.pullPolicy, signal: opts.signal, onEvent: progress,
-      registries: imageRegistries(df.instructions, opts.buildArgs ?? {}),
+      registries: imageRegistries(split, opts.buildArgs ?? {}),
     };
   }).catch((err: unknown) => {
     throw engineStepError(err, steps);
   });
   // The engine keeps the image: no manifest exists until it is pushed, so both digests are its image id (the config's).
   return built === undefined ? undefined : { ref: built.ref, digest: built.id, configDigest: built.id, cached, executed };
-}
-
-/**
- * The registries of the images a Dockerfile names (FROM and COPY --from, global ARGs and build args expanded; stages
- * and scratch left out), for the engine build's credentials.
- */
-function imageRegistries(instructions: readonly Instruction[], buildArgs: Readonly<Record<string, string>>): string[] {
-  const vars = new Map<string, string>();
-  const stages = new Set<string>();
-  const out = new Set<string>();
-  for (const ins of instructions) {
-    if (ins.keyword === 'ARG' && !stages.size) {
-      for (const w of ins.args.split(/\s+/)) {
-        const [name, ...def] = w.split('=');
-        const v = buildArgs[name!] ?? (def.length ? def.join('=') : undefined);
-        if (name && v !== undefined) vars.set(name, v);
-      }
-    }
-    let word: string | undefined;
-    if (ins.keyword === 'FROM') {
-      const words = ins.args.split(/\s+/);
-      word = words[0];
-      stages.add(String(stages.size));
-      if (words[2]) stages.add(words[2].toLowerCase());
-    } else if (ins.keyword === 'COPY') word = ins.flags.from?.[0];
-    if (word === undefined) continue;
-    const name = expandWord(word, vars);
-    if (!name || name.toLowerCase() === 'scratch' || stages.has(name.toLowerCase())) continue;
-    try {
-      out.add(parseReference(name).domain);
-    } catch {
-      // not a reference the engine could pull either: its builder says so
-    }
-  }
-  return [...out];
 }
 
 /** An engine build error named as natively: `Dockerfile line N: <instruction> exited with code C`, or its line. */

@@ -13,15 +13,11 @@ const CLASSIC_FLAGS: Readonly<Record<string, readonly string[]>> = {
 
 /**
  * What Docker's classic builder lacks, refused before the context is sent (its own error would be a parse error of
- * the heredoc's body, or "requires BuildKit").
+ * the heredoc's body, or "requires BuildKit"). `globals`: the ARGs before the first FROM (`splitStages`).
  * @throws SlipwayError `ERR_UNSUPPORTED` naming the line and the feature.
  */
-export function refuseWhatTheClassicBuilderLacks(instructions: readonly Instruction[]): void {
-  const globalArgs = new Set<string>();
-  for (const ins of instructions) {
-    if (ins.keyword === 'FROM') break;
-    for (const w of ins.args.split(/\s+/)) globalArgs.add(w.split('=')[0]!);
-  }
+export function refuseWhatTheClassicBuilderLacks(instructions: readonly Instruction[], globals: readonly Instruction[]): void {
+  const globalArgs = new Set(globals.flatMap((ins) => ins.args.split(/\s+/).map((w) => w.split('=')[0]!)));
   for (const ins of instructions) {
     let what: string | undefined;
     if (ins.heredocs.length) what = `${ins.keyword} <<${ins.heredocs[0]!.name}`;

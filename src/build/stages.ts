@@ -10,8 +10,14 @@ export interface Stage {
   steps: Instruction[];
 }
 
+/** A Dockerfile split: the global ARGs (before the first FROM), then the stages in order. */
+export interface DockerfileStages {
+  globals: Instruction[];
+  stages: Stage[];
+}
+
 /** Splits the Dockerfile into global ARGs and stages. */
-export function splitStages(instructions: Instruction[]): { globals: Instruction[]; stages: Stage[] } {
+export function splitStages(instructions: readonly Instruction[]): DockerfileStages {
   const globals: Instruction[] = [];
   const stages: Stage[] = [];
   for (const ins of instructions) {
