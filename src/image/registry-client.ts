@@ -641,6 +641,7 @@ export class RegistryClient {
     const url = at ?? new URL(pathAndQuery, this.baseUrl(domain));
     for (let round = 0; ; round++) {
       const headers: Record<string, string> = { ...extra };
+      if (creds) this.#checkRealm(challenges, url, domain);
       const auth = challenges.length ? await this.#auth.authorize(challenges, scope, creds, signal) : undefined;
       if (auth) headers.authorization = auth;
       const res = write ? await this.#write(url, headers, write, signal) : await this.#follow(url, headers, signal);
@@ -671,9 +672,30 @@ export class RegistryClient {
 
   async #sendWith(url: URL, extra: Record<string, string>, ch: Challenge[], scope: string, creds: Awaited<ReturnType<CredentialResolver>>, signal: AbortSignal | undefined, write?: WriteRequest): Promise<Resp> {
     const headers: Record<string, string> = { ...extra };
+    if (creds) this.#checkRealm(ch, url, url.host);
     const auth = await this.#auth.authorize(ch, scope, creds, signal);
     if (auth) headers.authorization = auth;
     return write ? this.#write(url, headers, write, signal) : this.#follow(url, headers, signal);
+  }
+
+  /**
+   * Credentials go to a Bearer challenge's token endpoint (the realm, a URL the registry names): never in clear text
+   * when the registry itself is spoken to over TLS. A plain-HTTP realm is allowed on loopback and for hosts listed as
+   * insecure registries (the user chose plain HTTP there).
+   */
+  #checkRealm(challenges: Challenge[], url: URL, domain: string): void {
+    const realm = challenges.find((c) => c.scheme === 'bearer')?.params.realm;
+    if (!realm || url.protocol !== 'https:') return;
+    let r: URL;
+    try {
+      r = new URL(realm);
+    } catch {
+      return; // the authenticator reports a realm that is not a URL
+    }
+    if (r.protocol === 'https:' || isLoopbackRegistry(r.host) || this.#insecure.has(r.host)) return;
+    throw new SlipwayError('ERR_REGISTRY_AUTH', `${domain} (over HTTPS) names the token endpoint ${r.origin}${r.pathname}, which is not HTTPS: slipway does not send ${domain}'s credentials there`, {
+      hint: `the registry's auth server is misconfigured (its realm should be https://); if ${r.host} is a trusted plain-HTTP host on your network, list it in SLIPWAY_INSECURE_REGISTRIES (or insecureRegistries in slipway.config.json)`,
+    });
   }
 
   /**
