@@ -85,6 +85,7 @@ struct listener {
   unsigned npool, pool_pending;
   bool reverse; /* host access: fd listens in the container, `port` is the host's 127.0.0.1 port */
   unsigned nconns; /* host access: connections relayed now (its container is the client) */
+  bool loopback; /* bound to a loopback address: accepted sockets inherit tcp_loopback_cc */
 };
 
 static void pool_fill(struct listener *l);
@@ -209,6 +210,14 @@ static void listener_close(struct listener *l) {
   loop_defer(listener_free, l);
 }
 
+/* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. */
+static bool is_loopback(const struct sockaddr_storage *a) {
+  if (a->ss_family == AF_INET) return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+  if (a->ss_family != AF_INET6) return false;
+  const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+  return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
+}
+
 void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *body, size_t len) {
   uint64_t proto = 1, port = 0, cport = 0;
   spec_get_uint(body, len, T_PROTO, &proto);
@@ -250,9 +259,14 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   int one = 1;
   /* SO_REUSEADDR on UDP would let two sockets share the port silently: TCP only. TCP_NODELAY is
    * inherited by accepted sockets, so relayed small writes are not held back by Nagle. */
+  bool loopback = is_loopback(&ss);
   if (!udp) {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Inherited by accepted sockets too. Only on a loopback address: a listener on another
+     * address may have clients across a real network, where the host's choice stays (tcp_accept
+     * picks Reno per connection then, for the clients that come from a loopback address). */
+    if (loopback) tcp_loopback_cc(fd);
   }
   if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (!udp && listen(fd, 128) < 0)) {
     char stage[128];
@@ -271,6 +285,7 @@ void forward_publish(uint32_t reqid, const char *id, int ctl, const uint8_t *bod
   l->port = bound;
   l->cport = (uint32_t)cport;
   l->proto = (int)proto;
+  l->loopback = loopback;
   l->w = (struct watch){forward_event, l, udp ? FW_UDP_SOCKET : FW_TCP_LISTENER};
   int r = loop_add(fd, EPOLLIN, &l->w);
   if (r < 0) {
@@ -676,6 +691,7 @@ static int host_connect(uint32_t port, bool v6) {
   if (h < 0) return -errno;
   int one = 1;
   setsockopt(h, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  tcp_loopback_cc(h);
   struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr = {htonl(INADDR_LOOPBACK)}};
   struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
   int r = v6 ? connect(h, (struct sockaddr *)&sa6, sizeof sa6) : connect(h, (struct sockaddr *)&sa4, sizeof sa4);
@@ -799,7 +815,9 @@ static unsigned conn_budget(void) {
  * next batch, after the other fds' events (no EAGAIN accept per connection, no port's connect flood
  * holding the loop). */
 static void tcp_accept(struct listener *l) {
-  int c = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  struct sockaddr_storage peer;
+  socklen_t pl = sizeof peer;
+  int c = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (c < 0 && (errno == EMFILE || errno == ENFILE) && F.spare_fd >= 0) {
     /* No descriptor for it: the pending connection would keep the level-triggered listener
      * readable and the loop spinning. Give up the spare one to take it and reset it. */
@@ -816,6 +834,7 @@ static void tcp_accept(struct listener *l) {
     return;
   }
   F.nconns++;
+  if (!l->reverse && !l->loopback && is_loopback(&peer)) tcp_loopback_cc(c);
   if (l->reverse) {
     /* Host access: nothing but l->port of the host's loopback is ever connected. */
     uint32_t retry = l->port;

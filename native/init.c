@@ -94,6 +94,7 @@ static int host_alias_listener(uint16_t port, sw_error *e) {
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* inherited by accepted sockets */
+  tcp_loopback_cc(fd);                                        /* so is this: bound to lo */
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(SW_HOST_ALIAS_IP)}};
   int r = 0;
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) < 0) r = sw_fail(e, errno, "host access: bind to lo");
@@ -133,6 +134,7 @@ static void make_socket(int ctl, const struct init_msg *req) {
   if (type == SOCK_STREAM) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* the relay passes small writes on at once */
+    tcp_loopback_cc(fd);                                        /* it only ever connects to 127.0.0.1 */
   }
   if (req->aux == 3) {
     /* value = how many; each goes in its own reply. */
@@ -148,6 +150,7 @@ static void make_socket(int ctl, const struct init_msg *req) {
       }
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      tcp_loopback_cc(fd);
     }
   }
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)req->value)};

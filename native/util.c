@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -210,6 +212,19 @@ int set_nonblock(int fd, bool on) {
   if (fl < 0) return -errno;
   fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
   return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+/*
+ * The relay's loopback sockets use Reno instead of the system default. A pacing congestion control
+ * (BBR, the default on many hosts and on this CI machine) paces each socket with an hrtimer when
+ * the device has no fq qdisc, as lo never has: on a loopback path, where nothing is ever lost or
+ * queued, that is pure overhead (the relay's TCP send ran 5% of the time in tcp_pace_kick and
+ * tcp_tsq_handler). Reno paces nothing, and is the one algorithm every kernel has and every user may
+ * pick (TCP_CONG_NON_RESTRICTED). Best effort: a host that restricts it keeps its default.
+ */
+void tcp_loopback_cc(int fd) {
+  static const char reno[] = "reno";
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, reno, sizeof reno - 1);
 }
 
 void set_process_title(const char *title) {

@@ -79,6 +79,8 @@ int write_file(const char *path, const char *content);   /* 0 or -errno */
 int rmtree(const char *path);                            /* 0 or -errno; never follows symlinks */
 int rmtree_at(int dirfd, const char *name);
 int set_nonblock(int fd, bool on);
+/* TCP_CONGESTION "reno" on a socket whose path is loopback only (see util.c); errors ignored. */
+void tcp_loopback_cc(int fd);
 
 /* The process's argv memory, so the container init can show up as "slipway-init" in ps. */
 extern char *sw_argv_area;

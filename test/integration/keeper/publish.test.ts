@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { get } from 'node:http';
-import { readdirSync, readlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { busyboxRootfs, skipReason, specFor } from './fixture.js';
@@ -94,6 +96,50 @@ describe.skipIf(skip)('keeper: port publishing', () => {
     expect(now).toBeLessThanOrEqual(before + 10);
     await keeper.removeContainer(spec.id);
     expect(sockets()).toBe(before);
+  });
+
+  it('relays loopback clients with Reno (no pacing), and leaves a client from another address on the host default', async () => {
+    // The congestion control of the keeper's accepted socket, as `ss` (sock_diag) reports it.
+    const ccOf = (port: number): string | undefined =>
+      /\s([a-z0-9_]+)\s+wscale:/.exec(execFileSync('ss', ['-tniH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }))?.[1];
+    const hostDefault = readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'while true; do nc -l -p 8080 -e cat; done'], { netMode: 'isolated' });
+    await keeper.createContainer(spec);
+    const onLoopback = await keeper.publish(spec.id, { protocol: 'tcp', containerPort: 8080 });
+    const onAll = await keeper.publish(spec.id, { protocol: 'tcp', hostIp: '0.0.0.0', containerPort: 8080 });
+    await keeper.startContainer(spec.id);
+    // An echoed byte: the connection reached nc inside, so both relay sockets exist.
+    const open = async (host: string, port: number): Promise<Socket> => {
+      for (let i = 0; ; i++) {
+        const s = connect(port, host);
+        const ok = await new Promise<boolean>((resolve) => {
+          s.once('connect', () => s.write('x'));
+          s.once('data', () => resolve(true));
+          s.once('error', () => resolve(false));
+          s.once('close', () => resolve(false));
+        });
+        if (ok) return s;
+        s.destroy();
+        if (i > 100) throw new Error(`no echo through ${host}:${port}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const closed = (s: Socket) => new Promise((r) => { s.once('close', r); s.destroy(); });
+    let s = await open('127.0.0.1', onLoopback);
+    expect(ccOf(onLoopback)).toBe('reno');
+    await closed(s);
+    s = await open('127.0.0.1', onAll); // 0.0.0.0: chosen per connection, by the client's address
+    expect(ccOf(onAll)).toBe('reno');
+    await closed(s);
+    const other = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (other && hostDefault !== 'reno') {
+      s = await open(other, onAll); // a client that could be across a real network keeps the host's choice
+      expect(ccOf(onAll)).toBe(hostDefault);
+      await closed(s);
+    } else {
+      console.warn(`[skip part] no non-loopback IPv4 address here, or the host default is already reno (${hostDefault})`);
+    }
+    await keeper.removeContainer(spec.id);
   });
 
   it('rejects an unknown protocol and a busy host port with clear errors', async () => {
