@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
 import { phaseTimer } from '../internal/phases.js';
+import { awaitBeside } from '../internal/await-beside.js';
 import { configValue } from '../config/index.js';
 import { ExecOutput } from './exec-output.js';
 import type { LaunchPlan } from './launch-plan.js';
@@ -224,14 +225,7 @@ export class ContainerHandle implements RuntimeContainer {
     // writes the same inode in place: the container sees the content, complete before START. Awaited right after
     // CREATE, so no write is left running when a later step fails and the undo removes the state dir.
     const etcEarly = plan.networkMode === 'isolated' ? undefined : this.#writeEtcFiles(hostResolv);
-    etcEarly?.catch(() => {}); // handled: awaited below
-    let pid: number;
-    try {
-      ({ pid } = await created);
-    } finally {
-      await etcEarly?.catch(() => {});
-    }
-    await etcEarly;
+    const { pid } = await awaitBeside(created, etcEarly);
     this.hostPid = pid;
     mark('keeper CREATE');
     this.#exited = false;
