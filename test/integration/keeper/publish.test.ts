@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { get } from 'node:http';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { busyboxRootfs, skipReason, specFor } from './fixture.js';
@@ -98,11 +97,10 @@ describe.skipIf(skip)('keeper: port publishing', () => {
     expect(sockets()).toBe(before);
   });
 
-  it('relays loopback clients with Reno (no pacing), and leaves a client from another address on the host default', async () => {
+  it('relays loopback clients with Reno (no pacing), on a loopback and on a 0.0.0.0 listener', async () => {
     // The congestion control of the keeper's accepted socket, as `ss` (sock_diag) reports it.
     const ccOf = (port: number): string | undefined =>
       /\s([a-z0-9_]+)\s+wscale:/.exec(execFileSync('ss', ['-tniH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' }))?.[1];
-    const hostDefault = readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim();
     const spec = specFor(keeper, ['/bin/sh', '-c', 'while true; do nc -l -p 8080 -e cat; done'], { netMode: 'isolated' });
     await keeper.createContainer(spec);
     const onLoopback = await keeper.publish(spec.id, { protocol: 'tcp', containerPort: 8080 });
@@ -131,14 +129,8 @@ describe.skipIf(skip)('keeper: port publishing', () => {
     s = await open('127.0.0.1', onAll); // 0.0.0.0: chosen per connection, by the client's address
     expect(ccOf(onAll)).toBe('reno');
     await closed(s);
-    const other = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-    if (other && hostDefault !== 'reno') {
-      s = await open(other, onAll); // a client that could be across a real network keeps the host's choice
-      expect(ccOf(onAll)).toBe(hostDefault);
-      await closed(s);
-    } else {
-      console.warn(`[skip part] no non-loopback IPv4 address here, or the host default is already reno (${hostDefault})`);
-    }
+    // A client from a non-loopback address keeps the host's default (forward.c); not exercised here: the network
+    // rule lets tests connect only to loopback or to namespaces they made, and the host's own address is neither.
     await keeper.removeContainer(spec.id);
   });
 
