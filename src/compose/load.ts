@@ -69,7 +69,15 @@ function parseWithTags(text: string, path: string): { doc: unknown; tags: MergeT
     }
   };
   walk(parsed.contents, []);
-  const doc = parsed.toJS({ maxAliasCount: 1000 }) as unknown;
+  let doc: unknown;
+  try {
+    doc = parsed.toJS({ maxAliasCount: 1000 }) as unknown;
+  } catch (e) {
+    // yaml refuses aliases that expand without end (a "billion laughs" file) with a plain ReferenceError.
+    throw new SlipwayError('ERR_COMPOSE_INVALID', `${path}: YAML aliases expand too far (${(e as Error).message})`, {
+      hint: 'the file\'s anchors and aliases (&name, *name) nest into an exponential tree; write the values out, or use fewer levels of aliases', cause: e,
+    });
+  }
   // A reset key is absent from this file (and, when merged, from the result).
   for (const p of tags.reset) deleteAt(doc, p);
   return { doc, tags };

@@ -52,4 +52,14 @@ describe('compose: hostile file references', () => {
     writeFileSync(join(dir, 'huge.yml'), `services:\n  web:\n    image: busybox\n#${'x'.repeat(17 << 20)}\n`);
     expect(refused(() => loadCompose(dir, ['huge.yml'], {})).message).toMatch(/above the limit/);
   });
+
+  it('aliases that expand exponentially (a "billion laughs" file) are ERR_COMPOSE_INVALID naming the file', () => {
+    // 9 levels of 9 aliases each: 9^9 strings once expanded; yaml refuses it early, with a plain ReferenceError before.
+    const levels = ['x-l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i <= 8; i++) levels.push(`x-l${i}: &l${i} [${Array(9).fill(`*l${i - 1}`).join(',')}]`);
+    writeFileSync(join(dir, 'laughs.yml'), `${levels.join('\n')}\nservices:\n  s:\n    image: busybox\n    command: *l8\n`);
+    const e = refused(() => loadCompose(dir, ['laughs.yml'], {}));
+    expect(e.message).toMatch(/laughs\.yml: YAML aliases expand too far/);
+    expect(e.hint).toMatch(/anchors and aliases/);
+  });
 });
