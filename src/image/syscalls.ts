@@ -1,6 +1,6 @@
 /**
  * The few syscalls Node lacks, called in-process through ffi-rs: mknod (overlay whiteouts, device nodes,
- * fifos), lsetxattr (opaque dirs, layer xattrs) and flock (store locks). Never fork/unshare here.
+ * fifos), lsetxattr (opaque dirs, layer xattrs), flock (store locks) and the TOPDIR inode flag. Never fork/unshare here.
  */
 import { createRequire } from 'node:module';
 import { moduleUrl } from '../internal/module-url.js';
@@ -74,6 +74,26 @@ export function lgetxattr(path: string, name: string): Buffer | undefined {
     if (e instanceof SyscallError && e.code === 'ENODATA') return undefined;
     throw e;
   }
+}
+
+const FS_IOC_GETFLAGS = 0x80086601;
+const FS_IOC_SETFLAGS = 0x40086602;
+const FS_TOPDIR_FL = 0x00020000;
+
+/**
+ * Sets or clears a directory's TOPDIR flag (`chattr +T`/`-T`): ext2/3/4's Orlov allocator then places each directory
+ * made in it in an empty block group (with its files), instead of beside its parent. Returns whether it changed.
+ * @throws {@link SyscallError} where the filesystem has no inode flags (ENOTTY, EOPNOTSUPP)
+ */
+export function setTopDirFlag(fd: number, on: boolean): boolean {
+  const D = lib().DataType;
+  const flags = Buffer.alloc(4);
+  call('ioctl', D.I32, [D.I32, D.U64, D.U8Array], [fd, FS_IOC_GETFLAGS, flags]);
+  const now = flags.readInt32LE(0);
+  if (Boolean(now & FS_TOPDIR_FL) === on) return false;
+  flags.writeInt32LE(on ? now | FS_TOPDIR_FL : now & ~FS_TOPDIR_FL, 0);
+  call('ioctl', D.I32, [D.I32, D.U64, D.U8Array], [fd, FS_IOC_SETFLAGS, flags]);
+  return true;
 }
 
 const LOCK_EX = 2;
