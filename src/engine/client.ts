@@ -123,10 +123,12 @@ export interface CallOptions {
   /** For long polls and streams (wait, logs follow, pull): no limit on headers and body. */
   long?: boolean;
   /**
-   * A background watch that must not keep Node alive (a reused container's log follow and exit wait): sent on a
-   * connection that stays unreferenced while the request is pending.
+   * A watch that lasts as long as a container (its `/wait` long-poll, its log follow), sent on a pool of its own
+   * without a connection cap: each running container holds two, and on the call pool (32 connections) the 16th
+   * container's watches took the last ones, so every later call waited for a container to exit. `background`: the
+   * watch must not keep Node alive either (a reused container's): its connection stays unreferenced while it waits.
    */
-  unref?: boolean;
+  watch?: 'held' | 'background';
 }
 
 /** What the engine says about itself (`/version`). */
@@ -145,12 +147,12 @@ export interface EngineInfo {
 export class EngineClient {
   readonly endpoint: EngineEndpoint;
   readonly #pool: Pool;
-  #background: Pool | undefined;
+  readonly #watches: { held?: Pool; background?: Pool } = {};
   #info: Promise<EngineInfo> | undefined;
 
   constructor(endpoint: EngineEndpoint) {
     this.endpoint = endpoint;
-    this.#pool = newPool(endpoint, false);
+    this.#pool = newPool(endpoint, 'calls');
   }
 
   /** Whether the engine answers `/_ping` within `timeoutMs` (for discovery). */
@@ -244,7 +246,7 @@ export class EngineClient {
 
   /** Closes every connection; idempotent. */
   async close(): Promise<void> {
-    for (const pool of [this.#pool, this.#background]) {
+    for (const pool of [this.#pool, this.#watches.held, this.#watches.background]) {
       if (pool && !pool.closed && !pool.destroyed) await pool.destroy().catch(() => {});
     }
   }
@@ -263,7 +265,7 @@ export class EngineClient {
     let body: string | Buffer | Readable | undefined;
     if (opts.rawBody !== undefined) body = opts.rawBody;
     else if (opts.body !== undefined) { body = JSON.stringify(opts.body); headers['content-type'] = 'application/json'; }
-    const pool = opts.unref ? (this.#background ??= newPool(this.endpoint, true)) : this.#pool;
+    const pool = opts.watch ? (this.#watches[opts.watch] ??= newPool(this.endpoint, opts.watch)) : this.#pool;
     try {
       return await pool.request({
         path: full, method: method as 'GET', headers, body, signal: opts.signal,
@@ -279,19 +281,20 @@ export class EngineClient {
 }
 
 /**
- * The connection pool of an endpoint. undici references a socket while a request on it is pending, so a long poll
- * keeps Node alive; a `background` pool's sockets stay unreferenced (its connector makes `ref()` a no-op), so a watch
- * that must not hold a script (a reused container's `/wait` and log follow) can sit on them until the process exits.
+ * A connection pool of an endpoint: `calls` (at most 32 connections), or one for container watches without a cap
+ * (see {@link CallOptions.watch}). undici references a socket while a request on it is pending, so a long poll keeps
+ * Node alive; a `background` pool's connector makes `ref()` a no-op on its sockets, so they never do.
  */
-function newPool(endpoint: EngineEndpoint, background: boolean): Pool {
+function newPool(endpoint: EngineEndpoint, kind: 'calls' | 'held' | 'background'): Pool {
   const tls = endpoint.kind === 'tcp' ? endpoint.tls : undefined;
   const tlsOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify } : {};
   const origin = endpoint.kind === 'unix' ? 'http://localhost' : `${tls ? 'https' : 'http'}://${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
   const socketPath = endpoint.kind === 'unix' ? endpoint.socketPath : undefined;
-  if (!background) return new Pool(origin, { socketPath, connections: 32, ...(tls ? { connect: tlsOptions } : {}) });
+  const connections = kind === 'calls' ? 32 : null;
+  if (kind !== 'background') return new Pool(origin, { socketPath, connections, ...(tls ? { connect: tlsOptions } : {}) });
   const base = buildConnector({ socketPath, ...tlsOptions });
   return new Pool(origin, {
-    connections: 32,
+    connections,
     connect: (opts, callback) => base(opts, (err, socket) => {
       if (socket) {
         socket.unref();

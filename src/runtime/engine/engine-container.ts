@@ -122,11 +122,11 @@ export class EngineContainer implements RuntimeContainer {
     // lost a short-lived container's only line this way): once it ends, what was logged after the last line seen is read again.
     // A reused container is not this process's (natively the reuse keeper's): watching it must not keep Node alive,
     // as its native lease does not. An own running container does, as a running child process does (natively too).
-    const unref = this.reuse !== undefined;
-    this.#logsDone = this.#followLogs(true, unref).then(() => this.#followLogs(false)).catch((e) => log('%s logs: %O', this.name, e)).finally(() => { this.#logsDrained = true; });
+    const watch = this.reuse === undefined ? 'held' : 'background';
+    this.#logsDone = this.#followLogs(true, watch).then(() => this.#followLogs(false)).catch((e) => log('%s logs: %O', this.name, e)).finally(() => { this.#logsDrained = true; });
     const logsDone = this.#logsDone;
     this.#exit = (async () => {
-      const r = await this.#client.call<{ StatusCode: number }>('POST', `/containers/${this.id}/wait`, { query: { condition: 'not-running' }, long: true, unref });
+      const r = await this.#client.call<{ StatusCode: number }>('POST', `/containers/${this.id}/wait`, { query: { condition: 'not-running' }, long: true, watch });
       const ins = await this.#client.call<EngineInspect>('GET', `/containers/${this.id}/json`).catch(() => undefined);
       await logsDone;
       this.#exitInfo = exitInfoOf(r.StatusCode, ins?.State.OOMKilled ?? false);
@@ -451,10 +451,10 @@ export class EngineContainer implements RuntimeContainer {
   }
 
   /** Follows the engine's log stream from the last line seen, appending CRI lines to the log file. */
-  async #followLogs(follow: boolean, unref = false): Promise<void> {
+  async #followLogs(follow: boolean, watch?: 'held' | 'background'): Promise<void> {
     const since = this.#lastLogTime ? String(Date.parse(this.#lastLogTime) / 1000) : undefined;
     const { body } = await this.#client.stream('GET', `/containers/${this.id}/logs`, {
-      query: { follow: follow ? 1 : 0, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, unref, signal: this.#logAbort.signal,
+      query: { follow: follow ? 1 : 0, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, watch, signal: this.#logAbort.signal,
     });
     const partial: Record<string, string> = { stdout: '', stderr: '' };
     const write = async (stream: string, line: string, done: boolean) => {
