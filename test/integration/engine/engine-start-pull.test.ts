@@ -2,19 +2,17 @@
 // the image and the setting), cancelled by the start's AbortSignal (ERR_ABORTED), and nothing left behind: no
 // container, no image, and the engine itself stops fetching (the registry sees its blob request go away).
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeEach, expect, it } from 'vitest';
-import tar from 'tar-stream';
 import { Container, SlipwayError } from '../../../src/index.js';
 import { existingEngineSession } from '../../../src/runtime/engine/session.js';
+import { freshImage } from '../harness/fresh-image.js';
 import { skipUnless } from '../harness/index.js';
 import { engineAvailable } from './engine-harness.js';
 
 process.env.SLIPWAY_RUNTIME = 'engine';
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 async function waitFor(cond: () => boolean, ms: number): Promise<void> {
   for (const t0 = Date.now(); !cond();) {
     if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);
@@ -27,30 +25,18 @@ async function waitFor(cond: () => boolean, ms: number): Promise<void> {
  * its blob response trickles until the client goes away.
  */
 async function stallingRegistry() {
-  const pack = tar.pack();
-  pack.entry({ name: 'random.bin', mode: 0o644 }, randomBytes(1 << 20));
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  const layerTar = Buffer.concat(chunks);
-  const layer = gzipSync(layerTar);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layerTar)] }, config: { Cmd: ['/random.bin'] } }));
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
-  }));
+  const { layer, config, manifest, digest } = await freshImage();
   const state = { blobRequests: 0, blobOpen: 0 };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '';
     if (url === '/v2/' || url === '/v2') { res.writeHead(200, { 'content-type': 'application/json' }).end('{}'); return; }
     if (/\/manifests\//.test(url)) {
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': sha(manifest), 'content-length': manifest.length });
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': digest.manifest, 'content-length': manifest.length });
       res.end(req.method === 'HEAD' ? undefined : manifest);
       return;
     }
-    if (url.endsWith(`/blobs/${sha(config)}`)) { res.writeHead(200, { 'content-length': config.length }).end(config); return; }
-    if (url.endsWith(`/blobs/${sha(layer)}`)) {
+    if (url.endsWith(`/blobs/${digest.config}`)) { res.writeHead(200, { 'content-length': config.length }).end(config); return; }
+    if (url.endsWith(`/blobs/${digest.layer}`)) {
       state.blobRequests++;
       state.blobOpen++;
       res.on('close', () => { state.blobOpen--; });
