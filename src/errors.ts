@@ -73,8 +73,10 @@ export type SlipwayErrorCode =
    */
   | 'ERR_REGISTRY'
   /**
-   * The registry refused the credentials (401/403), or a credential helper or auth file could not be used.
-   * Fix: Log in (`docker login <registry>` or `podman login`; `~/.docker/config.json` and `containers/auth.json` are
+   * The registry refused the credentials (401/403), or a credential helper or auth file could not be used. Docker
+   * Hub answers 401, not 404, for a repository that does not exist, so a mistyped image name pulled without a login
+   * ends here too (Docker says "pull access denied … repository does not exist or may require 'docker login'").
+   * Fix: Check the image name first; log in (`docker login <registry>` or `podman login`; `~/.docker/config.json` and `containers/auth.json` are
    * read), install the credential helper the config names, or fix the file the message names.
    */
   | 'ERR_REGISTRY_AUTH'

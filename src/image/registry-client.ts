@@ -510,7 +510,7 @@ export class RegistryClient {
         return new SlipwayError('ERR_IMAGE_NOT_FOUND', `${what}: not found (404)`, { hint: 'check the repository name and tag', cause: e });
       }
       if (e.statusCode === 401 || e.statusCode === 403) {
-        return new SlipwayError('ERR_REGISTRY_AUTH', `${what}: ${e.message}`, {
+        return new SlipwayError('ERR_REGISTRY_AUTH', `${what}: HTTP ${e.statusCode} from ${e.host}`, {
           hint: 'log in with docker login / podman login, or check that the repository exists and you may pull it', cause: e,
         });
       }

@@ -126,6 +126,16 @@ describe('RegistryClient', () => {
     expect(e.message).toMatch(/anonymously/);
   });
 
+  it('a 401 without credentials names the manifest once, the status and what to do', async () => {
+    const r = await reg({ auth: 'basic', users: { bob: 'pw' } });
+    const c = new RegistryClient({ credentials: noCreds, retry: fast });
+    const e = await rejects(c.getManifest(r.host, 'redsi', '7'));
+    expect(e.code).toBe('ERR_REGISTRY_AUTH');
+    // Was `manifest <host>/redsi:7: manifest <host>/redsi:7: HTTP 401 from <host>`.
+    expect(e.shortMessage).toBe(`manifest ${r.host}/redsi:7: HTTP 401 from ${r.host}`);
+    expect(e.hint).toMatch(/docker login/);
+  });
+
   it('uses Basic auth from auth.json', async () => {
     const r = await reg({ auth: 'basic', users: { bob: 'pw' } });
     r.putManifest('x', ['1'], { schemaVersion: 2 }, 'application/vnd.oci.image.manifest.v1+json');
