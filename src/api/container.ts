@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { constants as osConstants } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { SlipwayError, invalidArgument } from '../errors.js';
 import { withSettings } from '../config/index.js';
 import { logger } from '../internal/debug.js';
@@ -101,7 +102,12 @@ export class Container {
   }
   /** Bind-mounts a host path (which must exist). */
   withBind(hostPath: string, containerPath: string, opts: { readonly?: boolean } = {}): Container {
-    if (typeof hostPath !== 'string' || !hostPath.startsWith('/')) throw invalidArgument('bind source', hostPath, 'an absolute host path');
+    if (typeof hostPath !== 'string' || !hostPath.startsWith('/')) {
+      // Docker's CLI resolves `-v ./data:/data` against the working directory; the API (and so testcontainers) does not.
+      const relative = typeof hostPath === 'string' && hostPath.trim() !== '' && !hostPath.includes('\0');
+      throw invalidArgument('bind source', hostPath,
+        relative ? `an absolute host path: path.resolve(${JSON.stringify(hostPath)}) gives ${resolvePath(hostPath)} from this process's working directory` : 'an absolute host path');
+    }
     const target = checkContainerPath('bind target', containerPath);
     return this.#with({ mounts: [...this.#options.mounts, { kind: 'bind', source: hostPath, target, readonly: !!opts.readonly }] });
   }

@@ -200,6 +200,11 @@ export class GenericContainer {
    */
   withResourcesQuota(q: ResourcesQuota): this {
     let c = this.container;
+    // `{ memory: '512m' }` (Docker's spelling) would become NaN bytes and be reported as "invalid memory: NaN".
+    if (q.memory !== undefined && typeof q.memory !== 'number') {
+      throw invalidArgument('withResourcesQuota memory', q.memory, 'a number of gigabytes, as in testcontainers (0.5 is 512 MiB)');
+    }
+    if (q.cpu !== undefined && typeof q.cpu !== 'number') throw invalidArgument('withResourcesQuota cpu', q.cpu, 'a number of CPUs, e.g. 0.5');
     if (q.memory !== undefined) c = c.withMemory(Math.ceil(q.memory * 1024 ** 3));
     if (q.cpu !== undefined) c = c.withCpus(q.cpu);
     return this.#set(c);

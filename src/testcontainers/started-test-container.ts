@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { posix } from 'node:path';
 import type { StartedContainer } from '../api/started-container.js';
-import { unsupported } from '../errors.js';
+import { SlipwayError, unsupported } from '../errors.js';
 import { traceContainerOutput, traceLoggedSoFar } from './logger.js';
 
 /**
@@ -128,10 +128,29 @@ export class StartedTestContainer implements AsyncDisposable {
 
   /** The host port for `port` (`8080`, `'8080/tcp'`, `'5005/udp'`, or `(5005, 'udp')`). @throws SlipwayError `ERR_PORT_NOT_EXPOSED` */
   getMappedPort(port: number | string, protocol?: string): number {
-    return this.inner.getMappedPort(typeof port === 'number' && protocol !== undefined ? `${port}/${protocol.toLowerCase()}` : port);
+    const spec = typeof port === 'number' && protocol !== undefined ? `${port}/${protocol.toLowerCase()}` : port;
+    try {
+      return this.inner.getMappedPort(spec);
+    } catch (e) {
+      throw this.#notExposed(e, typeof spec === 'number' || /^\d+(\/tcp)?$/i.test(spec) ? String(parseInt(String(spec), 10)) : `'${spec}'`);
+    }
   }
-  /** The host port of the first exposed port, TCP or UDP. */
-  getFirstMappedPort(): number { return this.inner.getFirstMappedPort(); }
+  /** The host port of the first exposed port, TCP or UDP. @throws SlipwayError `ERR_PORT_NOT_EXPOSED` */
+  getFirstMappedPort(): number {
+    try {
+      return this.inner.getFirstMappedPort();
+    } catch (e) {
+      throw this.#notExposed(e, 'port');
+    }
+  }
+  /** The native API's hint names `.expose()`; here the builder's method is testcontainers' `withExposedPorts()`. */
+  #notExposed(e: unknown, arg: string): unknown {
+    if (!SlipwayError.is(e, 'ERR_PORT_NOT_EXPOSED')) return e;
+    const published = [...this.inner.ports.keys()];
+    return new SlipwayError('ERR_PORT_NOT_EXPOSED', e.shortMessage, {
+      hint: `add .withExposedPorts(${arg}) to the container before start(); published: ${published.join(', ') || 'none'}`,
+    });
+  }
 
   /**
    * Runs a command; a string is split on spaces, as testcontainers does (use an array, or `['sh', '-c', …]`, for

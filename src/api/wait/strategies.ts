@@ -355,7 +355,7 @@ export class HttpWaitStrategy extends AbstractWaitStrategy {
   protected async wait(target: WaitTarget, signal: AbortSignal): Promise<void> {
     const hostPort = target.mappedPort(this.port, 'tcp');
     if (hostPort === undefined) {
-      throw new SlipwayError('ERR_PORT_NOT_EXPOSED', `port ${this.port} is not published`, { hint: `add .expose(${this.port})` });
+      throw new SlipwayError('ERR_PORT_NOT_EXPOSED', `port ${this.port} is not published`, { hint: `publish it: .expose(${this.port}) on a Container, .withExposedPorts(${this.port}) on a testcontainers GenericContainer` });
     }
     try {
       await poll(signal, target, () => this.once(target.host, hostPort, signal));

@@ -65,6 +65,12 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(c.getMappedPort(5005, 'udp')).toBe(udp);
     expect(c.getFirstMappedPort()).toBe(udp);
     expect(() => c.getMappedPort(5005)).toThrow(/5005\/tcp is not published/);
+    // The fix names this API's builder method (the native API's is .expose()), with the port as it was asked.
+    const hintOf = (f: () => unknown): string | undefined => { try { f(); } catch (e) { return (e as { code?: string; hint?: string }).code + ' ' + (e as { hint?: string }).hint; } return undefined; };
+    expect(hintOf(() => c.getMappedPort(5005))).toBe('ERR_PORT_NOT_EXPOSED add .withExposedPorts(5005) to the container before start(); published: 5005/udp');
+    expect(hintOf(() => c.getMappedPort(53, 'udp'))).toBe("ERR_PORT_NOT_EXPOSED add .withExposedPorts('53/udp') to the container before start(); published: 5005/udp");
+    await using none = await new GenericContainer(busybox()).withCommand(['sleep', '1000']).start();
+    expect(hintOf(() => none.getFirstMappedPort())).toBe('ERR_PORT_NOT_EXPOSED add .withExposedPorts(port) to the container before start(); published: none');
   });
 
   it('exec: output interleaves stdout and stderr as written; workingDir, env, user, string commands', async () => {

@@ -83,6 +83,12 @@ describe('wait strategies', () => {
     return { port: (server!.address() as { port: number }).port, closed };
   }
 
+  it('forHttp on a port that is not published names the builder method of each API', async () => {
+    const err = await Wait.forHttp('/', 8080).waitUntilReady(target(), new AbortController().signal).then(() => undefined, (e: unknown) => e);
+    expect(SlipwayError.is(err, 'ERR_PORT_NOT_EXPOSED')).toBe(true);
+    expect((err as SlipwayError).hint).toBe('publish it: .expose(8080) on a Container, .withExposedPorts(8080) on a testcontainers GenericContainer');
+  });
+
   it('forHttp with a body predicate reads at most MAX_BODY_BYTES of an endless body, then lets go of it', async () => {
     const { port, closed } = await endless('ready\n');
     const seen: number[] = [];

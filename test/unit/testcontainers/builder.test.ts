@@ -49,6 +49,18 @@ describe('testcontainers GenericContainer builder', () => {
     expect(c.options().cpus).toBe(0.5);
   });
 
+  it("withResourcesQuota refuses Docker's size strings: testcontainers' memory is a number of GB", () => {
+    // Was "invalid memory: NaN": the value the user wrote was lost.
+    expect(() => new Probe('redis:7').withResourcesQuota({ memory: '512m' as unknown as number }))
+      .toThrow(/invalid withResourcesQuota memory: "512m"; fix: expected a number of gigabytes, as in testcontainers \(0\.5 is 512 MiB\)/);
+    expect(() => new Probe('redis:7').withResourcesQuota({ cpu: '1' as unknown as number })).toThrow(/invalid withResourcesQuota cpu: "1"/);
+  });
+
+  it('a relative bind source says which absolute path it would be', () => {
+    expect(() => new Probe('busybox').withBindMounts([{ source: 'data', target: '/data' }]))
+      .toThrow(`expected an absolute host path: path.resolve("data") gives ${process.cwd()}/data from this process's working directory`);
+  });
+
   it('withPrivilegedMode gives every capability and no seccomp filter', () => {
     const o = new Probe('redis:7').withPrivilegedMode().options();
     expect(o.seccomp).toBe('unconfined');
