@@ -5,10 +5,11 @@
  */
 import { SlipwayError } from '../errors.js';
 import { parseReference } from '../image/reference.js';
-import { buildOnEngine, failedEngineStep, type EngineBuildEvent } from '../runtime/index.js';
+import { buildOnEngine, failedEngineStep, type EngineBuildEvent, type EngineStepRef } from '../runtime/index.js';
 import type { BuildOptions, BuildResult } from './build-options.js';
-import { refuseWhatTheClassicBuilderLacks } from './classic-builder.js';
+import { whatTheEngineBuilderLacks } from './classic-builder.js';
 import { contextTar } from './context-tar.js';
+import { secretValue } from './run-mounts.js';
 import type { Instruction, parseDockerfile } from './dockerfile.js';
 import { imageRegistries } from './image-registries.js';
 import { splitStages, type DockerfileStages } from './stages.js';
@@ -20,6 +21,22 @@ interface EngineStep {
   stage?: string;
   step: number;
   total: number;
+  /** Its number in BuildKit's count, which has only FROM and the steps that change files (`[stage 2/3]`). */
+  vertex?: number;
+}
+
+/** The steps that change files: counted as run or cached, and the only ones (with FROM) BuildKit shows. */
+const FILE_STEPS = ['RUN', 'COPY', 'ADD', 'WORKDIR'];
+
+/**
+ * The step an engine event names: the classic builder's `Step n` counts every instruction; BuildKit names the stage
+ * (its name, else `stage-<index>`; none when the frontend left it out for a single stage: the last stage) and counts
+ * FROM and the file steps only (config-only steps make no vertex, so they are not reported on BuildKit).
+ */
+function stepOf(steps: readonly EngineStep[], at: EngineStepRef): EngineStep | undefined {
+  if (at.n) return steps[at.n - 1];
+  const stage = at.stage === undefined ? steps.at(-1)?.stage : /^stage-(\d+)$/.exec(at.stage)?.[1] ?? at.stage;
+  return steps.find((s) => s.stage === stage && s.vertex === at.step);
 }
 
 function engineSteps({ globals, stages }: DockerfileStages): EngineStep[] {
@@ -27,8 +44,9 @@ function engineSteps({ globals, stages }: DockerfileStages): EngineStep[] {
   for (const st of stages) {
     const label = st.name ?? String(st.index);
     const total = st.steps.length + 1;
-    out.push({ ins: st.from, stage: label, step: 1, total });
-    st.steps.forEach((ins, i) => out.push({ ins, stage: label, step: i + 2, total }));
+    out.push({ ins: st.from, stage: label, step: 1, total, vertex: 1 });
+    let vertex = 1;
+    st.steps.forEach((ins, i) => out.push({ ins, stage: label, step: i + 2, total, vertex: FILE_STEPS.includes(ins.keyword) ? ++vertex : undefined }));
   }
   return out;
 }
@@ -44,44 +62,59 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
   const steps = engineSteps(split);
   let cached = 0;
   let executed = 0;
-  let running: { s: EngineStep; started?: number } | undefined;
+  // BuildKit runs the steps of different stages at once: each running step is tracked on its own.
+  const running = new Map<EngineStep, { started?: number }>();
   const progress = (e: EngineBuildEvent): void => {
-    const s = steps[e.n - 1];
+    const s = stepOf(steps, e);
     if (!s?.stage) return;
-    const counted = ['RUN', 'COPY', 'ADD', 'WORKDIR'].includes(s.ins.keyword);
+    const counted = FILE_STEPS.includes(s.ins.keyword);
     const base = { stage: s.stage, step: s.step, total: s.total, instruction: s.ins.original };
     if (e.type === 'start') {
-      running = { s };
+      running.set(s, {});
       if (!counted) opts.onProgress?.({ type: 'step', ...base, cached: true });
       return;
     }
-    if (!counted || running?.s !== s) return;
-    if (e.type === 'cached' && running.started === undefined) {
+    const r = running.get(s);
+    if (!counted || !r) return;
+    if (e.type === 'cached' && r.started === undefined) {
       cached++;
-      running = undefined;
+      running.delete(s);
       opts.onProgress?.({ type: 'step', ...base, cached: true });
       return;
     }
-    if (running.started === undefined) {
+    if (r.started === undefined) {
       executed++;
-      running.started = Date.now();
+      r.started = Date.now();
       opts.onProgress?.({ type: 'step', ...base, cached: false });
     }
-    if (e.type === 'output') opts.onProgress?.({ type: 'output', stage: s.stage, step: s.step, line: e.line, stream: 'stdout' });
-    if (e.type === 'end') opts.onProgress?.({ type: 'done', ...base, durationMs: Date.now() - running.started });
+    if (e.type === 'output') opts.onProgress?.({ type: 'output', stage: s.stage, step: s.step, line: e.line, stream: e.stream ?? 'stdout' });
+    if (e.type === 'end') {
+      running.delete(s);
+      opts.onProgress?.({ type: 'done', ...base, durationMs: Date.now() - r.started });
+    }
   };
-  const built = await buildOnEngine(async () => {
-    if (opts.secrets && Object.keys(opts.secrets).length) {
-      throw new SlipwayError('ERR_UNSUPPORTED', 'build secrets (RUN --mount=type=secret) are not supported on the engine runtime: the engine\'s build API has no way to pass them', {
+  const secretIds = Object.keys(opts.secrets ?? {});
+  const built = await buildOnEngine(async ({ buildKit }) => {
+    // Docker's BuildKit only where the classic builder lacks something: the same Dockerfile builds the same way as before.
+    const useBuildKit = buildKit && (secretIds.length > 0 || whatTheEngineBuilderLacks(df.instructions, split.globals, 'classic') !== undefined);
+    if (secretIds.length && !useBuildKit) {
+      throw new SlipwayError('ERR_UNSUPPORTED', 'build secrets (RUN --mount=type=secret) are not supported by this engine: its builder has no BuildKit session to pass them (Podman, or Docker before 18.09)', {
         hint: 'build without secrets, or use SLIPWAY_RUNTIME=native',
       });
     }
-    refuseWhatTheClassicBuilderLacks(df.instructions, split.globals);
+    const lacking = whatTheEngineBuilderLacks(df.instructions, split.globals, useBuildKit ? 'buildkit' : 'classic');
+    if (lacking) throw lacking;
+    // Read now, bounded as natively; a secret whose file or variable is absent is not served (BuildKit: not found).
+    const secrets = new Map<string, Buffer>();
+    for (const id of secretIds) {
+      const value = await secretValue(opts.secrets![id]!);
+      if (value) secrets.set(id, value);
+    }
     const { tar, dockerfile } = await contextTar(context, opts.dockerfile);
     return {
       context: tar, dockerfile, tag: opts.tag === undefined ? undefined : parseReference(opts.tag).string, buildArgs: opts.buildArgs,
       target: opts.target, platform: opts.platform, cache: opts.cache, pullPolicy: opts.pullPolicy, signal: opts.signal, onEvent: progress,
-      registries: imageRegistries(split, opts.buildArgs ?? {}),
+      registries: imageRegistries(split, opts.buildArgs ?? {}), buildKit: useBuildKit, secrets,
     };
   }).catch((err: unknown) => {
     throw engineStepError(err, steps);
@@ -93,7 +126,7 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
 /** An engine build error named as natively: `Dockerfile line N: <instruction> exited with code C`, or its line. */
 function engineStepError(err: unknown, steps: readonly EngineStep[]): unknown {
   const failed = failedEngineStep(err);
-  const s = failed && steps[failed.n - 1];
+  const s = failed && stepOf(steps, failed);
   if (!s || !SlipwayError.is(err)) return err;
   if (failed.exitCode !== undefined) {
     const details = err.message.slice(err.message.indexOf('\n') + 1);

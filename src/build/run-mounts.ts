@@ -99,8 +99,8 @@ function octalMode(v: string | undefined, def: number, ins: Instruction, spec: s
   return parseInt(v, 8);
 }
 
-/** Reads a secret's value from where `BuildOptions.secrets` says; undefined when that file or variable is absent. */
-async function secretValue(source: BuildSecret): Promise<Buffer | undefined> {
+/** Reads a secret's value from where `BuildOptions.secrets` says (a file: at most 16 MiB, regular); undefined when that file or variable is absent. */
+export async function secretValue(source: BuildSecret): Promise<Buffer | undefined> {
   if ('file' in source) {
     // A regular file of bounded size: a FIFO would hold the build until a writer came, /dev/zero fill memory.
     return readInputBytes(source.file).catch((e: NodeJS.ErrnoException) => {

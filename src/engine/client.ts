@@ -204,9 +204,10 @@ export class EngineClient {
 
   /**
    * Starts an exec on a hijacked connection (`Upgrade: tcp`): the socket carries stdin one way and the multiplexed
-   * output the other. Returns the socket and any output bytes read with the response head.
+   * output the other. Returns the socket and any output bytes read with the response head. `upgrade` names another
+   * protocol (`h2c` for a BuildKit session), `headers` are sent with the request.
    */
-  async hijack(path: string, body: unknown): Promise<{ socket: Socket; head: Buffer }> {
+  async hijack(path: string, body: unknown | undefined, opts: { upgrade?: string; headers?: Readonly<Record<string, string | readonly string[]>> } = {}): Promise<{ socket: Socket; head: Buffer }> {
     const { api } = await this.info();
     const e = this.endpoint;
     const socket: Socket = e.kind === 'unix'
@@ -214,12 +215,16 @@ export class EngineClient {
       : e.tls
         ? tlsConnect({ host: e.host, port: e.port, ca: e.tls.ca, cert: e.tls.cert, key: e.tls.key, rejectUnauthorized: e.tls.verify })
         : netConnect({ host: e.host, port: e.port, allowHalfOpen: true });
-    const payload = Buffer.from(JSON.stringify(body));
-    socket.write(`POST /v${api}${path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${payload.length}\r\n\r\n`);
+    // No body at all when there is none: bytes the engine has not read before it hijacks would reach whoever reads
+    // the connection next (a session's HTTP/2 client took a `{}` for a broken frame).
+    const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
+    // A header given as a list is sent once per value (the session's X-Docker-Expose-Session-Grpc-Method).
+    const extra = Object.entries(opts.headers ?? {}).flatMap(([k, v]) => (typeof v === 'string' ? [v] : v).map((one) => `${k}: ${one}\r\n`)).join('');
+    socket.write(`POST /v${api}${path} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nConnection: Upgrade\r\nUpgrade: ${opts.upgrade ?? 'tcp'}\r\n${extra}Content-Length: ${payload.length}\r\n\r\n`);
     socket.write(payload);
     return new Promise((resolve, reject) => {
       let buf = Buffer.alloc(0);
-      const fail = (err: Error) => { cleanup(); socket.destroy(); reject(tlsFailure(err, e) ?? new SlipwayError('ERR_RUNTIME', `engine exec: ${err.message}`, { cause: err })); };
+      const fail = (err: Error) => { cleanup(); socket.destroy(); reject(tlsFailure(err, e) ?? new SlipwayError('ERR_RUNTIME', `engine POST ${path}: ${err.message}`, { cause: err })); };
       const onData = (chunk: Buffer) => {
         buf = Buffer.concat([buf, chunk]);
         const end = buf.indexOf('\r\n\r\n');

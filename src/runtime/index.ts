@@ -15,7 +15,7 @@ import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
 import { buildOnEngineClient, type EngineBuildRequest, type EngineBuildResult } from './engine/engine-build.js';
-import { EngineClient } from '../engine/client.js';
+import { compareApi, EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
 import { engineExec, engineInspect, engineLogLines, engineRemove, type EngineLogLine } from './engine/engine-cli.js';
@@ -116,21 +116,29 @@ export async function pullOnEngine(ref: string, opts: EnginePullOptions & { time
   }
 }
 
-export type { EngineBuildEvent, EngineBuildRequest, EngineBuildResult } from './engine/engine-build.js';
+export type { EngineBuildEvent, EngineBuildRequest, EngineBuildResult, EngineStepRef } from './engine/engine-build.js';
 export { failedEngineStep } from './engine/engine-build.js';
+
+/** What the engine's builder offers a build request: BuildKit (Docker's `version=2` with sessions, API ≥ 1.39). */
+export interface EngineBuilderKind {
+  buildKit: boolean;
+}
 
 /**
  * A build on the engine runtime: the engine's builder (`POST /build`) gets the context `request()` makes, and the
  * image lands in the engine's store. `undefined` on the native runtime, whose builder writes slipway's store.
  */
-export async function buildOnEngine(request: () => Promise<EngineBuildRequest>): Promise<EngineBuildResult | undefined> {
+export async function buildOnEngine(request: (builder: EngineBuilderKind) => Promise<EngineBuildRequest>): Promise<EngineBuildResult | undefined> {
   if (nativeBySetting()) return undefined;
   const sel = await selectRuntime();
   if (sel.kind === 'native') return undefined;
   // A build makes no session resources (its intermediate containers are removed by the engine): a client of its own.
   const client = new EngineClient(sel.endpoint!);
   try {
-    return await buildOnEngineClient(client, await request());
+    const info = await client.info();
+    // Podman serves the classic build API (its builder is buildah's) but neither version=2 nor /session.
+    const buildKit = !/podman/i.test(info.name) && compareApi(info.api, '1.39') >= 0;
+    return await buildOnEngineClient(client, await request({ buildKit }));
   } finally {
     await client.close();
   }

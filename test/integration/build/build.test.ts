@@ -15,7 +15,7 @@ import { engineRuntime, fixtureRef, helperBuilt, nativeOnly, skipUnless, userNam
 import { codeOf, configFile, context, inspect } from './build-helpers.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('Container.fromDockerfile', () => {
-  nativeOnly("RUN heredocs and COPY --chmod: the engine's builder is Docker's classic builder (POST /build without BuildKit) has neither (refused: engine/engine-build-compose.test.ts)")('every instruction: files with modes, owners and contents as Docker makes them, and the config fields', async () => {
+  nativeOnly("RUN heredocs: neither Docker's classic builder nor Docker 20.10's BuildKit (which COPY --chmod sends the build to) has them (refused: engine/engine-build-compose.test.ts)")('every instruction: files with modes, owners and contents as Docker makes them, and the config fields', async () => {
     const ctx = await context({
       'Dockerfile': [
         'ARG BASE',
@@ -163,7 +163,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(await onBuild(child)).toBeUndefined();
   });
 
-  nativeOnly("RUN --mount: the engine's builder is Docker's classic builder (POST /build without BuildKit) has none (refused)")('RUN --mount=type=cache keeps its directory across builds and out of the image; type=tmpfs too', async () => {
+  nativeOnly("RUN --mount on the engine is Docker 20.10's BuildKit: a --no-cache build starts its cache mounts empty, and the mount points stay in the layer as empty directories (engine/engine-buildkit.test.ts)")('RUN --mount=type=cache keeps its directory across builds and out of the image; type=tmpfs too', async () => {
     const id = `t${Date.now()}${Math.random().toString(36).slice(2, 8)}`;
     const ctx = await context({
       'Dockerfile': `FROM ${fixtureRef('busybox')}\nRUN --mount=type=cache,id=${id},target=/var/cache/deep/c --mount=type=tmpfs,target=/scratch ` +

@@ -73,24 +73,20 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     await expect(Container.fromDockerfile(join(ctx, 'nope'))).rejects.toMatchObject({ code: 'ERR_BUILD_CONTEXT' });
   }, 120_000);
 
-  it('BuildKit-only syntax is ERR_UNSUPPORTED naming the line before the context is sent: heredocs, COPY/ADD flags, RUN --mount, secrets, automatic platform ARGs in FROM', async () => {
+  it('syntax the engine\'s builders lack is ERR_UNSUPPORTED naming the line before the context is sent: heredocs and later COPY/ADD flags, which neither the classic builder nor Docker 20.10\'s BuildKit has', async () => {
     const from = `FROM ${fixtureRef('busybox')}`;
-    const cases: [string, RegExp][] = [
-      [`${from}\nRUN <<EOF\necho hi\nEOF\n`, /line 2 \(RUN <<EOF\)/],
-      [`${from}\nCOPY --chmod=0600 Dockerfile /x\n`, /line 2 \(COPY --chmod\)/],
-      [`${from}\nCOPY --link Dockerfile /x\n`, /line 2 \(COPY --link\)/],
-      [`${from}\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:1/x /x\n`, /line 2 \(ADD --checksum\)/],
-      [`${from}\nRUN --mount=type=cache,target=/c true\n`, /line 2 \(RUN --mount\)/],
-      ['FROM --platform=$BUILDPLATFORM busybox\n', /line 1 \(FROM --platform=\$BUILDPLATFORM\).*automatic platform ARGs/],
+    const cases: [string, RegExp, RegExp][] = [
+      [`${from}\nRUN <<EOF\necho hi\nEOF\n`, /line 2 \(RUN <<EOF\)/, /BuildKit/],
+      [`${from}\nCOPY --link Dockerfile /x\n`, /line 2 \(COPY --link\)/, /BuildKit/],
+      [`${from}\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:1/x /x\n`, /line 2 \(ADD --checksum\)/, /BuildKit/],
+      [`${from}\nRUN --mount=type=cache,target=/c true\nCOPY <<EOF /x\nhi\nEOF\n`, /line 3 \(COPY <<EOF\)/, /BuildKit/],
     ];
-    for (const [dockerfile, where] of cases) {
+    for (const [dockerfile, where, builder] of cases) {
       const err = await Container.fromDockerfile(tree({ Dockerfile: dockerfile })).catch((e: unknown) => e);
       expect(SlipwayError.is(err, 'ERR_UNSUPPORTED'), `${dockerfile}: ${String(err)}`).toBe(true);
       expect((err as SlipwayError).message).toMatch(where);
-      expect((err as SlipwayError).message).toMatch(/classic builder/);
+      expect((err as SlipwayError).message).toMatch(builder);
     }
-    const secret = tree({ Dockerfile: `${from}\nRUN --mount=type=secret,id=s cat /run/secrets/s\n`, s: 'x' });
-    await expect(Container.fromDockerfile(secret, { secrets: { s: { file: join(secret, 's') } } })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
   }, 60_000);
 
   it('compose snapshots: a file\'s x-slipway snapshot is skipped on the engine; withSnapshots() is ERR_UNSUPPORTED naming the services, before anything starts', async () => {
