@@ -464,7 +464,7 @@ export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
     const dockerIntervalMs = (hc.Interval ?? 0) / 1e6 || 30_000;
     const intervalMs = healthInterval(dockerIntervalMs);
     const startIntervalMs = hc.StartInterval ? healthInterval(hc.StartInterval / 1e6) : intervalMs;
-    const probeTimeoutMs = (hc.Timeout ?? 0) / 1e6 || 30_000;
+    const probeTimeoutMs = healthTimeout(hc.Timeout);
     const startPeriodMs = (hc.StartPeriod ?? 0) / 1e6;
     const t0 = performance.now();
     let failures = 0;
@@ -491,6 +491,16 @@ export class HealthCheckWaitStrategy extends AbstractWaitStrategy {
       await sleep(starting ? startIntervalMs : intervalMs, undefined, { signal });
     }
   }
+}
+
+/**
+ * A declared probe timeout (ns, from the image or withHealthCheck) as a timer takes it: whole milliseconds from 1 to
+ * 2^31 - 1 (AbortSignal.timeout throws a RangeError on anything else: 1.5 ms, a negative or a huge value an image
+ * may carry); 0, a negative or a value that is not a number is Docker's default of 30 s.
+ */
+function healthTimeout(ns: number | undefined): number {
+  const ms = typeof ns === 'number' && ns > 0 ? ns / 1e6 : 30_000;
+  return Math.min(Math.max(1, Math.ceil(ms)), 2 ** 31 - 1);
 }
 
 /** A declared health check interval as slipway polls it: at least {@link POLL_MS}, at most a second. */

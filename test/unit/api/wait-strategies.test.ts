@@ -54,6 +54,13 @@ describe('wait strategies', () => {
     expect(n).toBe(6);
   });
 
+  it.each([1, 1_500_000, -5, 1e30])('forHealthCheck: an image\'s HEALTHCHECK timeout of %d ns runs the probe (no RangeError from the timer)', async (timeout) => {
+    let n = 0;
+    const t = target({ exec: async () => ({ exitCode: ++n < 2 ? 1 : 0, stdout: '', stderr: '' }), healthcheck: { Test: ['CMD', 'true'], Timeout: timeout, Interval: 1e6 } });
+    await Wait.forHealthCheck().waitUntilReady(t, AbortSignal.timeout(10_000));
+    expect(n).toBe(2);
+  });
+
   it('forSuccessfulCommand: a non-zero exit is retried', async () => {
     let n = 0;
     await Wait.forSuccessfulCommand('true').waitUntilReady(target({ exec: async () => ({ exitCode: ++n < 3 ? 1 : 0, stdout: '', stderr: '' }) }), AbortSignal.timeout(10_000));
