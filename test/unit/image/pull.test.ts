@@ -207,6 +207,36 @@ describe('pull from a registry', () => {
     expect((await rejection(pull(`${r.host}/x`, { ...o, policy: 'never' }))).code).toBe('ERR_IMAGE_NOT_PRESENT');
   });
 
+  it('a download resumed after a cut is checked whole: other bytes after the cut are ERR_DIGEST_MISMATCH, nothing kept', async () => {
+    // An uncompressed layer, so that other content after the cut is still a valid tar and only the digest tells. The
+    // registry sends the true first 600 bytes (header and the file's start), cuts, then answers the Range request
+    // with the rest of the file changed.
+    const r = await reg({ range: true });
+    const layer = await makeLayer([{ name: 'etc/motd', content: 'A'.repeat(4096) }], 'none');
+    pushImage(r, { repo: 'x', layers: [layer] });
+    const good = layer.blob;
+    const evil = Buffer.from(good.toString('latin1').replace(/A{4096}/, 'A'.repeat(88) + 'B'.repeat(4008)), 'latin1');
+    expect(evil.length).toBe(good.length);
+    let n = 0;
+    r.hooks.push((req, res) => {
+      if (!req.url?.endsWith(`/blobs/${layer.digest}`)) return false;
+      if (n++ === 0) {
+        res.writeHead(200, { 'content-length': good.length });
+        res.write(good.subarray(0, 600), () => res.destroy());
+      } else {
+        res.writeHead(206, { 'content-range': `bytes 600-${good.length - 1}/${good.length}`, 'content-length': good.length - 600 });
+        res.end(evil.subarray(600));
+      }
+      return true;
+    });
+    const o = await opts();
+    const e = await rejection(pull(`${r.host}/x`, o));
+    expect(e.code).toBe('ERR_DIGEST_MISMATCH');
+    expect(r.log.filter((l) => l.path.endsWith(`/blobs/${layer.digest}`)).map((l) => l.headers.range)).toEqual([undefined, 'bytes=600-']);
+    expect(await readdir(path.join(o.storeDir!, 'blobs/sha256'))).not.toContain(layer.digest.slice(7));
+    expect((await rejection(pull(`${r.host}/x`, { ...o, policy: 'never' }))).code).toBe('ERR_IMAGE_NOT_PRESENT');
+  });
+
   it('sends Hub pulls to the mirror (with library/) and applies the hub prefix (testcontainers style)', async () => {
     const r = await reg();
     const layers = await twoLayers();
