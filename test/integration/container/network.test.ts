@@ -56,10 +56,10 @@ skipUnless(canRun, 'the native helper is not built or user namespaces are unavai
 
   it('refuses or closes promptly a connection to a port nothing listens on yet', async () => {
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).expose(7777).waitFor(Wait.none()).start();
-    const t0 = Date.now();
+    // Refused or closed by the forwarder (its connect inside fails at once), not held open until the client's own
+    // 10 s timeout gives up (the 'timeout' error); that tells them apart where a 2 s wall-clock bound could be missed.
     const got = await tcpExchange(c.getMappedPort(7777), 'hello').catch((e: Error) => `error:${e.message}`);
-    expect(got === '' || got.startsWith('error:')).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(got === '' || (got.startsWith('error:') && !got.startsWith('error:timeout')), got).toBe(true);
   });
 
   it('gives a clear error when a fixed host port is taken', async () => {

@@ -1,7 +1,8 @@
+import { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { spawnTsChild, until } from '../harness/index.js';
 import { busyboxRootfs, hostId, processGone, skipReason, specFor } from './fixture.js';
@@ -22,18 +23,26 @@ describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
     expect(existsSync(info.stateDir)).toBe(true);
     const grandchildren = readFileSync(`/proc/${info.initPid}/task/${info.initPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
     child.kill('SIGKILL');
-    const took = await until(() => processGone(info.initPid) && grandchildren.every(processGone) && processGone(info.keeperPid) && !existsSync(info.stateDir) && !existsSync(info.keeperDir), 2000);
-    expect(took).toBeLessThan(2000);
+    // The chain (stdin EOF, PR_SET_PDEATHSIG) has no slower fallback: broken, it leaves all of this for good. So the wait
+    // may be generous for a loaded CI machine (it was 2 s) and still tells the two apart.
+    const took = await until(() => processGone(info.initPid) && grandchildren.every(processGone) && processGone(info.keeperPid) && !existsSync(info.stateDir) && !existsSync(info.keeperDir), 20_000);
+    console.log(`[teardown] keeper and container gone ${took} ms after the SIGKILL`);
   });
 
-  it('close() kills containers and removes the keeper dir within a second', async () => {
+  it('close() kills containers and removes the keeper dir, the keeper exiting by itself', async () => {
     const k = await Keeper.start();
     const spec = specFor(k, ['sleep', '1000']);
     const { pid } = await k.createContainer(spec);
     await k.startContainer(spec.id);
-    const t0 = Date.now();
-    await k.close();
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // close() SIGKILLs a keeper still there after 3 s: it must never need to (this was a 1 s wall-clock bound, which a
+    // loaded CI machine can miss while the keeper does its work).
+    const kill = vi.spyOn(ChildProcess.prototype, 'kill');
+    try {
+      await k.close();
+    } finally {
+      kill.mockRestore();
+    }
+    expect(kill).not.toHaveBeenCalled();
     expect(processGone(pid)).toBe(true);
     expect(existsSync(k.stateDir)).toBe(false);
   });
