@@ -7,7 +7,7 @@ import tar from 'tar-stream';
 import { Readable } from 'node:stream';
 import { AbstractStartedContainer, GenericContainer, Network, Wait, type StartedTestContainer } from '../../../src/testcontainers.js';
 import { Container } from '../../../src/index.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const busybox = () => fixtureRef('busybox');
 /** An httpd on 8080 that serves /hello-world. */
@@ -76,7 +76,11 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   it('exec: output interleaves stdout and stderr as written; workingDir, env, user, string commands', async () => {
     await using c = await new GenericContainer(busybox()).withCommand(['sleep', '1000']).start();
     const r = await c.exec(['sh', '-c', 'echo one; sleep 0.3; echo two >&2; sleep 0.3; echo three; exit 3']);
-    expect(r).toEqual({ output: 'one\ntwo\nthree\n', stdout: 'one\nthree\n', stderr: 'two\n', exitCode: 3 });
+    expect(r).toMatchObject({ stdout: 'one\nthree\n', stderr: 'two\n', exitCode: 3 });
+    // Natively one loop reads both pipes, so output keeps the order written. Docker copies stdout and stderr in separate
+    // goroutines: across the streams (0.3 s apart) its order is not guaranteed on a loaded machine (as 44f403e).
+    if (!engineRuntime()) expect(r.output).toBe('one\ntwo\nthree\n');
+    else expect(r.output.split('\n').sort()).toEqual(['', 'one', 'three', 'two']);
     expect((await c.exec(['pwd'], { workingDir: '/var' })).output).toBe('/var\n');
     expect((await c.exec(['sh', '-c', 'echo $TEST_ENV'], { env: { TEST_ENV: 'test' } })).output).toBe('test\n');
     expect((await c.exec(['id', '-un'], { user: 'nobody' })).output).toBe('nobody\n');
