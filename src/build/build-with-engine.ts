@@ -54,7 +54,7 @@ function engineSteps({ globals, stages }: DockerfileStages): EngineStep[] {
 /**
  * On the engine runtime the engine's builder builds (its store is where containers start from): the context as
  * `docker build` sends it. RUN secrets have no counterpart in the classic builder's API and are refused, as is the
- * Dockerfile syntax only BuildKit has. Its `Step n/m` lines become the same progress events and counts as natively
+ * Dockerfile syntax only BuildKit has where the engine's builder is Docker's classic one (Podman's is buildah). Its `Step n/m` lines become the same progress events and counts as natively
  * (a RUN/COPY/ADD/WORKDIR cached or run; FROM and config-only steps reported as cached).
  */
 export async function buildWithEngine(context: string, df: ReturnType<typeof parseDockerfile>, opts: BuildOptions): Promise<BuildResult | undefined> {
@@ -94,7 +94,7 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
     }
   };
   const secretIds = Object.keys(opts.secrets ?? {});
-  const built = await buildOnEngine(async ({ buildKit }) => {
+  const built = await buildOnEngine(async ({ buildKit, kind }) => {
     // Docker's BuildKit only where the classic builder lacks something: the same Dockerfile builds the same way as before.
     const useBuildKit = buildKit && (secretIds.length > 0 || whatTheEngineBuilderLacks(df.instructions, split.globals, 'classic') !== undefined);
     if (secretIds.length && !useBuildKit) {
@@ -102,7 +102,8 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
         hint: 'build without secrets, or use SLIPWAY_RUNTIME=native',
       });
     }
-    const lacking = whatTheEngineBuilderLacks(df.instructions, split.globals, useBuildKit ? 'buildkit' : 'classic');
+    // Podman's POST /build is buildah, which has heredocs, COPY --chmod, RUN --mount…: what it lacks it says itself.
+    const lacking = kind === 'podman' ? undefined : whatTheEngineBuilderLacks(df.instructions, split.globals, useBuildKit ? 'buildkit' : 'classic');
     if (lacking) throw lacking;
     // Read now, bounded as natively; a secret whose file or variable is absent is not served (BuildKit: not found).
     const secrets = new Map<string, Buffer>();

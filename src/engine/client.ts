@@ -139,8 +139,31 @@ export interface EngineInfo {
   version: string;
   /** `Docker Engine - Community`, `Podman Engine`… */
   name: string;
+  /** Which engine serves the API ({@link engineKindOf}): what its builder can do depends on it. */
+  kind: EngineKind;
   os: string;
   arch: string;
+}
+
+/** The engine serving the API: Docker (`dockerd`), Podman (`podman system service`), or another (kubedock…). */
+export type EngineKind = 'docker' | 'podman' | 'other';
+
+/** The fields of `GET /version` that name the engine. */
+export interface EngineVersionBody {
+  Platform?: { Name?: string };
+  Components?: { Name?: string }[] | null;
+}
+
+/**
+ * Which engine answers, from its `GET /version`: Podman's compat API names its first component `Podman Engine` (its
+ * Platform name is `<os>/<arch>/<distribution>-<version>`); Docker's is `Engine`, and its Platform name `Docker
+ * Engine - …` where set (Debian's dockerd leaves it empty).
+ */
+export function engineKindOf(v: EngineVersionBody): EngineKind {
+  const names = (v.Components ?? []).map((c) => c.Name ?? '');
+  if (names.includes('Podman Engine')) return 'podman';
+  if (names.includes('Engine') || /^Docker\b/.test(v.Platform?.Name ?? '')) return 'docker';
+  return 'other';
 }
 
 /** One engine connection pool. `close()` is idempotent. */
@@ -179,8 +202,8 @@ export class EngineClient {
       const engineApi = String(ping.headers['api-version'] ?? '');
       await ping.body.text();
       const api = negotiateApi(engineApi || undefined, process.env.DOCKER_API_VERSION || undefined);
-      const v = await this.#json<{ Version: string; ApiVersion: string; Os: string; Arch: string; Components?: { Name: string }[] }>('GET', `/v${api}/version`, {});
-      const info = { api, engineApi: engineApi || v.ApiVersion, version: v.Version, name: v.Components?.[0]?.Name ?? 'Engine', os: v.Os, arch: v.Arch };
+      const v = await this.#json<EngineVersionBody & { Version: string; ApiVersion: string; Os: string; Arch: string }>('GET', `/v${api}/version`, {});
+      const info = { api, engineApi: engineApi || v.ApiVersion, version: v.Version, name: v.Components?.[0]?.Name ?? 'Engine', kind: engineKindOf(v), os: v.Os, arch: v.Arch };
       log('engine %s: %s %s, API %s (engine %s)', describeEndpoint(this.endpoint), info.name, info.version, api, info.engineApi);
       return info;
     })();

@@ -15,7 +15,7 @@ import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
 import { buildOnEngineClient, type EngineBuildRequest, type EngineBuildResult } from './engine/engine-build.js';
-import { compareApi, EngineClient } from '../engine/client.js';
+import { compareApi, EngineClient, type EngineKind } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
 import { engineExec, engineInspect, engineLogLines, engineRemove, type EngineLogLine } from './engine/engine-cli.js';
@@ -122,6 +122,8 @@ export { failedEngineStep } from './engine/engine-build.js';
 /** What the engine's builder offers a build request: BuildKit (Docker's `version=2` with sessions, API ≥ 1.39). */
 export interface EngineBuilderKind {
   buildKit: boolean;
+  /** Which engine builds (`GET /version`): Podman's builder is buildah, which has the syntax Docker's classic builder lacks. */
+  kind: EngineKind;
 }
 
 /**
@@ -137,8 +139,8 @@ export async function buildOnEngine(request: (builder: EngineBuilderKind) => Pro
   try {
     const info = await client.info();
     // Podman serves the classic build API (its builder is buildah's) but neither version=2 nor /session.
-    const buildKit = !/podman/i.test(info.name) && compareApi(info.api, '1.39') >= 0;
-    return await buildOnEngineClient(client, await request({ buildKit }));
+    const buildKit = info.kind !== 'podman' && compareApi(info.api, '1.39') >= 0;
+    return await buildOnEngineClient(client, await request({ buildKit, kind: info.kind }));
   } finally {
     await client.close();
   }
