@@ -269,7 +269,8 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
       expect(readFileSync(`${cg}/cgroup.procs`, 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
     } finally {
       await keeper.removeContainer(spec.id);
-      await new Promise((r) => setTimeout(r, 100));
+      // rmdir fails (EBUSY) while a process is still in the cgroup: wait until it is empty, not a fixed 100 ms.
+      for (let i = 0; i < 200 && readFileSync(`${cg}/cgroup.procs`, 'utf8').trim() !== ''; i++) await new Promise((r) => setTimeout(r, 50));
       const { rmdirSync } = await import('node:fs');
       rmdirSync(cg);
     }
