@@ -169,7 +169,13 @@ static int rmtree_dir_contents(int fd, int depth) {
       if (errno != ENOENT && !ret) ret = -errno;
       continue;
     }
+    int unlink_err = errno;
     int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0 && errno == ENOTDIR) {
+      /* EPERM was about the file itself (immutable, append-only), not a directory: report that. */
+      if (!ret) ret = -unlink_err;
+      continue;
+    }
     if (sub < 0) {
       /* A directory we cannot read (mode 000, e.g. overlay's work/work): make it readable. */
       if (errno == EACCES && fchmodat(dirfd(d), de->d_name, 0700, 0) == 0)

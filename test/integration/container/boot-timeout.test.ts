@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Container, SlipwayError } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, skipUnless, until, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, keeperRemovalsDone, skipUnless, until, userNamespacesAllowed } from '../harness/index.js';
 
 const STUCK = '7391'; // the fake helpers' `sleep` argument, to find them in /proc
 const fakeBin = mkdtempSync(join(tmpdir(), 'slipway-stuck-helper-'));
@@ -40,6 +40,7 @@ function children(pid: number): string {
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('start: the boot is bounded by the startup timeout', () => {
   it('fails with ERR_START_TIMEOUT naming the stuck step, and leaves nothing', async () => {
     const keeper = await Keeper.get();
+    await keeperRemovalsDone(keeper.stateDir);
     const before = { children: children(keeper.pid), dirs: readdirSync(keeper.stateDir).sort() };
     const err = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).withStartupTimeout(1500).start().then(
       async (c) => { await c.remove(); return undefined; },
@@ -50,6 +51,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     await until(() => stuckHelpers() === 0 && children(keeper.pid) === before.children, 5000).catch(() => undefined);
     expect(stuckHelpers()).toBe(0);
     expect(children(keeper.pid)).toBe(before.children);
+    await keeperRemovalsDone(keeper.stateDir);
     expect(readdirSync(keeper.stateDir).sort()).toEqual(before.dirs);
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { Container, Network, SlipwayError, Wait } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { engineRuntime, fixtureRef, hasCommand, helperBuilt, isRoot, nativeOnly, skipUnless, spawnTsChild, testUnless, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, hasCommand, helperBuilt, isRoot, keeperRemovalsDone, nativeOnly, skipUnless, spawnTsChild, testUnless, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
 
 /** Direct children of `pid` (every thread's), as `pid comm`. */
 function children(pid: number): string[] {
@@ -89,6 +89,7 @@ async function expectCleanFailure(builder: Container, code: string, ports: numbe
   const spy = vi.spyOn(keeper, 'createContainer');
   // Processes that were there before may end meanwhile (a keeper worker of an earlier step): only new ones count.
   const snapshot = () => ({ keeperChildren: children(keeper.pid), nodeChildren: children(process.pid), dirs: readdirSync(keeper.stateDir).sort(), mounts: mountsBelow(keeper) });
+  await keeperRemovalsDone(keeper.stateDir); // an earlier test's removed container may still be deleting its dir
   const before = snapshot();
   const left = () => {
     const now = snapshot();
@@ -102,7 +103,8 @@ async function expectCleanFailure(builder: Container, code: string, ports: numbe
   expect((err as SlipwayError).code, (err as Error).message).toBe(code);
   expect(created, 'the failure came after CREATE').toHaveLength(1);
 
-  // The keeper's short-lived workers (PUT, rmtree) may still be exiting.
+  // The keeper's short-lived workers (PUT, rmtree) may still be exiting, and a removed state dir being deleted.
+  await keeperRemovalsDone(keeper.stateDir);
   await until(() => JSON.stringify(left()) === JSON.stringify(nothing), 3000).catch(() => undefined);
   expect(left()).toEqual(nothing);
   expect(cgroupsOf(created[0]!)).toEqual([]);
@@ -262,6 +264,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const port = await freePort();
     const c = await limited(new Container(ref()).withCommand(['sleep', '1000']).expose(80, port)).waitFor(Wait.none()).start();
     // (its init and its slirp4netns, which the keeper runs)
+    await keeperRemovalsDone(keeper.stateDir);
     const before = { keeperChildren: children(keeper.pid).filter((l) => !l.startsWith(`${c.pid} `) && !l.endsWith(' slirp4netns')), dirs: readdirSync(keeper.stateDir).filter((d) => !c.id.startsWith(d)).sort() };
     let removing: Promise<void> | undefined;
     const create = keeper.createContainer.bind(keeper);
@@ -275,6 +278,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       delete (keeper as { createContainer?: unknown }).createContainer;
     }
     const left = () => ({ keeperChildren: children(keeper.pid), dirs: readdirSync(keeper.stateDir).sort() });
+    await keeperRemovalsDone(keeper.stateDir);
     await until(() => JSON.stringify(left()) === JSON.stringify(before), 3000).catch(() => undefined);
     expect(left()).toEqual(before);
     expect(listening(port)).toBe(false);

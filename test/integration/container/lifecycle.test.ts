@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
-import { engineRuntime, fixtureArchive, fixtureLayout, fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureArchive, fixtureLayout, fixtureRef, helperBuilt, keeperRemovalsDone, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const busybox = () => fixtureRef('busybox');
 const debian = () => fixtureRef('debian');
@@ -165,7 +165,8 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   it('start() honours an AbortSignal while waiting, removing the container', async () => {
     await new Container(busybox()).withCommand(['true']).run(); // the image is in the store: the abort lands in the wait
     const { Keeper } = await import('../../../src/runtime/keeper/keeper.js');
-    const stateDir = (await Keeper.get()).stateDir;
+    const { stateDir } = await Keeper.get();
+    await keeperRemovalsDone(stateDir); // the warm-up's state dir may still be being deleted
     const before = (await readdir(stateDir)).sort();
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('test gave up')), 400);
@@ -173,6 +174,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       .waitFor(Wait.forLogMessage('never')).start({ signal: ac.signal }).then(() => undefined, (e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_ABORTED')).toBe(true);
     expect((err as Error).message).toContain('waiting');
+    await keeperRemovalsDone(stateDir);
     expect((await readdir(stateDir)).sort()).toEqual(before);
   });
 

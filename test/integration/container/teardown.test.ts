@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { engineRuntime, fixtureRef, helperBuilt, isRoot, nativeOnly, skipUnless, slipwayCgroupsOf, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, helperBuilt, isRoot, keeperRemovalsDone, nativeOnly, skipUnless, slipwayCgroupsOf, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
 
 
 function alive(pid: number): boolean {
@@ -66,6 +66,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const base = new Container(fixtureRef('busybox')).withCommand(['true']).withNetworkMode('none');
     await base.run(); // warm: image pulled, layers unpacked
     // Waits are generous (they end as soon as the condition holds): a loaded CI machine can take more than a second.
+    await keeperRemovalsDone(keeper.stateDir);
     await until(() => children() === '', 10_000); // the warm-up container's last worker has exited
     const before = { fds: fds(), children: children(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).sort() };
     const t0 = Date.now();
@@ -77,7 +78,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const perCycle = (Date.now() - t0) / 200;
     console.log(`200 start/stop/remove cycles: ${perCycle.toFixed(1)} ms per cycle`);
     const after = () => ({ fds: fds(), children: children(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).sort() });
-    // remove() resolves once the keeper has reaped the container; give its last short-lived workers a moment to exit.
+    // remove() resolves once the keeper has reaped the container; give its last short-lived workers (and the last
+    // removed state dirs' deletion) a moment to end.
+    await keeperRemovalsDone(keeper.stateDir);
     await until(() => JSON.stringify(after()) === JSON.stringify(before), 10_000).catch(() => undefined);
     expect(after()).toEqual(before);
   });

@@ -266,6 +266,18 @@ export async function spawnTsChild<T>(script: string, env: NodeJS.ProcessEnv = {
   return { child, info };
 }
 
+/**
+ * Waits (up to 10 s) until no removed container's state dir is still being deleted in the keeper dir `keeperDir`: REMOVE
+ * is answered once the container is dead, with its dir renamed to `.removing-<name>`, which a child of the keeper's
+ * deletes afterwards. Call it before counting the keeper's dirs or children.
+ */
+export async function keeperRemovalsDone(keeperDir: string): Promise<void> {
+  const busy = (): boolean => {
+    try { return readdirSync(keeperDir).some((n) => n.startsWith('.removing-')); } catch { return false; }
+  };
+  await until(() => !busy(), 10_000).catch(() => undefined);
+}
+
 /** GET http://127.0.0.1:<port><path>; resolves with the body as text. */
 export function httpGet(port: number, path: string): Promise<string> {
   return new Promise((resolve, reject) => {

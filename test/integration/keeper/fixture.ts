@@ -97,6 +97,16 @@ export function processGone(pid: number): boolean {
   }
 }
 
+/**
+ * Waits (up to 5 s) until a removed container's files are gone (when `stateDir` is given) and the keeper has no child
+ * left: REMOVE is answered once the container is dead; its state dir goes in a child of the keeper's afterwards, its
+ * namespaces in another. (Not harness' until(): the child scripts import this file outside vitest.)
+ */
+export async function removalSettled(keeper: Keeper, stateDir?: string): Promise<void> {
+  const settled = () => (stateDir === undefined || !existsSync(stateDir)) && childrenOf(keeper.pid).length === 0;
+  for (const t0 = Date.now(); !settled() && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
+}
+
 /** Child pids of a process (all threads). */
 export function childrenOf(pid: number): number[] {
   const out: number[] = [];

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { SlipwayError } from '../../../src/errors.js';
-import { busyboxRootfs, childrenOf, runToExit, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, childrenOf, removalSettled, runToExit, skipReason, specFor } from './fixture.js';
 
 const skip = skipReason();
 if (skip) console.warn(`keeper integration tests skipped: ${skip}`);
@@ -37,6 +37,7 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     await keeper.kill(spec.id, 'SIGTERM');
     expect(await keeper.waitContainer(spec.id)).toEqual({ exitCode: null, signal: 'SIGTERM' });
     await keeper.removeContainer(spec.id);
+    await removalSettled(keeper, spec.stateDir);
     expect(existsSync(spec.stateDir)).toBe(false);
   });
 
@@ -193,6 +194,7 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     const err = await keeper.createContainer(spec).then(() => undefined, (e: unknown) => e);
     expect((err as SlipwayError).shortMessage).toBe('bind mount source /nonexistent/source: ENOENT (No such file or directory)');
     await keeper.removeContainer(spec.id);
+    await removalSettled(keeper, spec.stateDir);
     expect(existsSync(spec.stateDir)).toBe(false);
   });
 
@@ -247,6 +249,7 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     const asUser = await keeper.exec(spec.id, { argv: ['/bin/sh', '-c', 'exit $(id -u | cut -c1-2)'], env: [], uid: 1000, gid: 1000, cwd: '/tmp' });
     expect(asUser.exitCode).toBe(10);
     await keeper.removeContainer(spec.id);
+    await removalSettled(keeper, spec.stateDir);
     expect(childrenOf(keeper.pid)).toEqual([]);
   });
 
@@ -312,14 +315,18 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     const mounts = () => readFileSync(`/proc/${keeper.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(keeper.stateDir)).length;
     // A round trip first: right after start the keeper compiles its seccomp profile with a memfd open.
     await keeper.unpublish(0);
+    await removalSettled(keeper); // an earlier test's removal may still be deleting its dir
     const before = { fds: fds(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).length };
+    let last = '';
     for (let i = 0; i < 50; i++) {
       const spec = specFor(keeper, i % 2 ? ['true'] : ['sleep', '100']);
       await keeper.createContainer(spec);
       await keeper.startContainer(spec.id);
       if (i % 2) await keeper.waitContainer(spec.id);
       await keeper.removeContainer(spec.id);
+      last = spec.stateDir;
     }
+    await removalSettled(keeper, last);
     expect({ fds: fds(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).length }).toEqual(before);
     expect(childrenOf(keeper.pid)).toEqual([]);
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { lsetxattr } from '../../../src/image/syscalls.js';
-import { busyboxRootfs, runToExit, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, removalSettled, runToExit, skipReason, specFor } from './fixture.js';
 
 function fuseSkip(): string | undefined {
   const s = skipReason();
@@ -126,6 +126,7 @@ describe.each([
     expect(readFileSync(join(layers.lower, 'data', 'kept.txt'), 'utf8')).toBe('kept\n');
     expect(existsSync(join(layers.top, 'data', 'new.txt'))).toBe(false);
     await keeper.removeContainer(spec.id);
+    await removalSettled(keeper, spec.stateDir);
     expect(existsSync(spec.stateDir)).toBe(false);
     expect(mountsUnder(spec.stateDir)).toEqual([]);
     // fuse-overlayfs runs outside the container (a child of the keeper), which kills and reaps it
@@ -166,6 +167,7 @@ describe.skipIf(fuse)('keeper: SLIPWAY_ROOTFS=auto', () => {
       const { exit, stdout } = await runToExit(keeper, spec);
       expect(stdout).toBe('hi\n1');
       expect(exit).toEqual({ exitCode: 0, signal: null });
+      await removalSettled(keeper, spec.stateDir);
       expect(existsSync(spec.stateDir)).toBe(false);
     } finally {
       rmSync(base, { recursive: true, force: true });

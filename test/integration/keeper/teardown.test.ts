@@ -1,7 +1,9 @@
-import { ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { ChildProcess, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { format } from 'node:util';
+import createDebug from 'debug';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { spawnTsChild, until } from '../harness/index.js';
@@ -44,6 +46,61 @@ describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
     }
     expect(kill).not.toHaveBeenCalled();
     expect(processGone(pid)).toBe(true);
+    expect(existsSync(k.stateDir)).toBe(false);
+  });
+
+  // REMOVE is answered once the container is dead; a child of the keeper's deletes its state dir afterwards.
+  it('a Node process that exits right after a removal leaves none of the container\'s files or processes', async () => {
+    busyboxRootfs();
+    const root = mkdtempSync(join(tmpdir(), 'slipway-removal-exit-'));
+    chmodSync(root, 0o700);
+    try {
+      const { child, info } = await spawnTsChild<{ keeperPid: number; keeperDir: string; stateDir: string; exit: unknown }>(
+        join(import.meta.dirname, 'removal-exit-child.mts'), { REMOVAL_EXIT_ROOT: root });
+      expect(info.exit).toEqual({ exitCode: 0, signal: null });
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await until(() => processGone(info.keeperPid), 20000).catch(() => undefined);
+      expect(processGone(info.keeperPid)).toBe(true);
+      expect(existsSync(info.stateDir)).toBe(false);
+      expect(existsSync(info.keeperDir)).toBe(false);
+      // The keeper's forks (workers, the namespaces' closer, the removal) carry its command line, root included.
+      const left = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(root) && !processGone(Number(p)); } catch { return false; }
+      });
+      expect(left).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(process.getuid!() !== 0)('a state dir that cannot be deleted: REMOVE still succeeds and the keeper logs why (root: chattr +i)', async () => {
+    const lines: string[] = [];
+    const saved = { log: createDebug.log, namespaces: createDebug.disable() };
+    createDebug.enable('slipway:keeper:helper');
+    createDebug.log = (...a: unknown[]) => { lines.push(format(...a)); };
+    const k = await Keeper.start();
+    let stuck = '';
+    try {
+      const spec = specFor(k, ['/bin/sh', '-c', 'echo x > /stuck']);
+      await k.createContainer(spec);
+      await k.startContainer(spec.id);
+      expect(await k.waitContainer(spec.id)).toEqual({ exitCode: 0, signal: null });
+      execFileSync('chattr', ['+i', join(spec.upperDir!, 'stuck')]);
+      // Set aside under a name of its own before REMOVE's answer, then deleted by a child of the keeper's.
+      stuck = join(k.stateDir, `.removing-${basename(spec.stateDir)}`, 'upper', 'stuck');
+      // Before, the failure came back as REMOVE's error (which Node's undo only logged); the container is gone either way.
+      await k.removeContainer(spec.id);
+      expect(existsSync(spec.stateDir)).toBe(false);
+      const failed = () => lines.find((l) => l.includes(`remove state dir ${spec.stateDir}`));
+      await until(() => failed() !== undefined, 5000).catch(() => undefined);
+      expect(failed()).toMatch(/Operation not permitted/);
+      expect(existsSync(stuck)).toBe(true);
+    } finally {
+      createDebug.log = saved.log;
+      createDebug.enable(saved.namespaces);
+      if (stuck && existsSync(stuck)) execFileSync('chattr', ['-i', stuck]);
+      await k.close();
+    }
     expect(existsSync(k.stateDir)).toBe(false);
   });
 
