@@ -116,7 +116,7 @@ export async function buildCommand(cmd: BuildCommand, io: CliIO): Promise<number
     view?.finish(true);
     if (!cmd.quiet) await write(io.stderr, `built ${ref} in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     if (cmd.output) {
-      const { exportImage } = await import('../image/export.js');
+      const { exportImage } = await import('../api/image-out.js');
       const r = await exportImage(ref, cmd.output, { signal: abort.signal, env: io.env });
       if (!cmd.quiet) await write(io.stderr, `exported to ${r.dest}\n`);
     }

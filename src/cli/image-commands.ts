@@ -76,7 +76,7 @@ async function untilInterrupted(io: CliIO, work: (signal: AbortSignal) => Promis
 
 /** `slipway save`: the destination on stdout, a summary on stderr. */
 export async function saveCommand(cmd: SaveCommand, io: CliIO): Promise<number> {
-  const { exportImage } = await import('../image/export.js');
+  const { exportImage } = await import('../api/image-out.js');
   return untilInterrupted(io, async (signal) => {
     const r = await exportImage(cmd.ref, cmd.output, { platform: cmd.platform, signal, env: io.env });
     const bytes = r.layers.reduce((n, l) => n + l.size, 0);
@@ -88,7 +88,7 @@ export async function saveCommand(cmd: SaveCommand, io: CliIO): Promise<number> 
 
 /** `slipway push`: one line per blob on stderr, `ref@digest` on stdout. */
 export async function pushCommand(cmd: PushCommand, io: CliIO): Promise<number> {
-  const { pushImage } = await import('../image/push.js');
+  const { pushImage } = await import('../api/image-out.js');
   const { parseReference } = await import('../image/reference.js');
   return untilInterrupted(io, async (signal) => {
     const to = cmd.to ?? cmd.ref;

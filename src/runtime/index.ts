@@ -99,6 +99,12 @@ export async function resolveImage(plan: Pick<LaunchPlan, 'image' | 'pullPolicy'
   return resolveNativeImage(plan, signal);
 }
 
+/** Whether this process's containers run on an engine (the `runtime` setting, or `auto` finding no user namespaces). */
+export async function onEngineRuntime(): Promise<boolean> {
+  if (nativeBySetting()) return false;
+  return (await selectRuntime()).kind !== 'native';
+}
+
 /**
  * The public `pull()` on the engine runtime: the engine pulls into its own store (progress mapped to `onProgress`,
  * credentials sent as `X-Registry-Auth`). `undefined` on the native runtime, whose pull fills slipway's store.
