@@ -18,8 +18,11 @@ interface ChildInfo { id: string; reused: boolean }
 // timeout removes the reused container soon after). On the engine the reused container is removed here.
 const stateDirs: string[] = [];
 const engineMade: string[] = [];
-afterAll(() => {
+afterAll(async () => {
   if (engineMade.length) execFileSync('docker', ['rm', '-f', ...engineMade], { stdio: 'ignore' });
+  // Natively the reuse keeper removes its container and its keeper's dir after its idle timeout: not under its feet.
+  const keepersLeft = () => stateDirs.some((d) => readdirSync(d).some((n) => n.startsWith('keeper-')));
+  await until(() => !keepersLeft(), 60_000).catch(() => undefined);
   for (const d of stateDirs) rmSync(d, { recursive: true, force: true });
 });
 
