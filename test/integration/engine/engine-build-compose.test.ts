@@ -3,35 +3,20 @@
 // removes them (the watchdog).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ComposeEnvironment, Container, SlipwayError } from '../../../src/index.js';
 import { main } from '../../../src/cli/main.js';
 import { fixtureRef, registry, skipUnless } from '../harness/index.js';
-import { engineAvailable } from './engine-harness.js';
+import { buildScratch, engineAvailable } from './engine-harness.js';
 
 process.env.SLIPWAY_RUNTIME = 'engine';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
-const dirs: string[] = [];
-const images: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  for (const i of images) { try { docker('rmi', '-f', i); } catch { /* already gone */ } }
-});
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'slipway-engine-build-'));
-  dirs.push(dir);
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), content);
-  }
-  return dir;
-}
+const { tree, images } = buildScratch('slipway-engine-build-');
 async function waitFor(cond: () => boolean, ms: number): Promise<void> {
   for (const t0 = Date.now(); !cond();) {
     if (Date.now() - t0 > ms) throw new Error(`condition not met within ${ms} ms`);

@@ -5,32 +5,17 @@
 // state (/var/lib/docker/buildkit: its cache records).
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Container, SlipwayError, type BuildProgress } from '../../../src/index.js';
 import { buildImage } from '../../../src/build/builder.js';
 import { fixtureRef, skipUnless } from '../harness/index.js';
-import { engineAvailable } from './engine-harness.js';
+import { buildScratch, engineAvailable } from './engine-harness.js';
 
 process.env.SLIPWAY_RUNTIME = 'engine';
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', maxBuffer: 64 << 20 }).trim();
-const dirs: string[] = [];
-const images: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  for (const i of images) { try { docker('rmi', '-f', i); } catch { /* already gone */ } }
-});
-function tree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'slipway-engine-buildkit-'));
-  dirs.push(dir);
-  for (const [name, content] of Object.entries(files)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), content);
-  }
-  return dir;
-}
+const { tree, images } = buildScratch('slipway-engine-buildkit-');
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 const run = async (ref: string, script: string): Promise<string> => (await new Container(ref).withCommand(['sh', '-c', script]).run()).stdout;
 
