@@ -3,7 +3,6 @@
  * isolated network) over the stage's layers, run to completion; its overlay upper directory, turned into a layer
  * tar, is the step's change. The builder (src/build/) calls this through the runtime's door.
  */
-import { join } from 'node:path';
 import type { Image } from '../image/pull.js';
 import type { LayerDiff } from '../image/layer-diff.js';
 import { diffContainerUpper, mapBack } from './upper-diff.js';
@@ -84,7 +83,7 @@ export async function runBuildStep(spec: BuildStepSpec): Promise<BuildStepResult
     lastLines.push(l.text);
     if (lastLines.length > 200) lastLines.shift();
   }
-  const upper = join(handle.stateDir, 'upper');
+  const upper = handle.upperDir;
   const lowersTopFirst = spec.image.layers.map((l) => l.dir!).reverse();
   return {
     exit,

@@ -117,9 +117,14 @@ export class ContainerHandle implements RuntimeContainer {
     return existsSync(join(this.#i.dir, ROOTFS_COPY_MARKER));
   }
 
-  /** The container's state dir (`upper/`, `work/`, `etc/`, its log). */
+  /** The container's state dir (`etc/`, its log; `upper/` and `work/` too unless they went to the store, see `upperDir`). */
   get stateDir(): string {
     return this.#i.dir;
+  }
+
+  /** The writable layer's upper dir: in the state dir, or in a store temp dir (a snapshot build, a state dir on tmpfs). */
+  get upperDir(): string {
+    return this.#i.spec.upperDir;
   }
 
   constructor(init: HandleInit) {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import type { LaunchPlan } from './launch-plan.js';
 import { pull, type Image } from '../image/pull.js';
+import { ImageStore, defaultStoreRoot } from '../image/store.js';
+import { upperPlacement } from './upper-placement.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
 import { USER_NETWORKS_CIDR } from './keeper/keeper-network.js';
 import { buildProcessSpec } from './process-spec.js';
@@ -129,17 +131,35 @@ export function capabilitySet(add: readonly string[], drop: readonly string[]): 
   return [...set];
 }
 
+/**
+ * A store temp dir (on disk, its name carrying our pid: a store sweep removes it once this process is dead) for a
+ * container's writable layer when the state dir is a tmpfs the user did not choose (see `upperPlacement`);
+ * undefined: the layer goes in the container's state dir.
+ */
+async function diskUpperParent(stateDir: string, name: string): Promise<string | undefined> {
+  const root = defaultStoreRoot();
+  const { where, why } = upperPlacement(stateDir, root);
+  phaseLog('%s: writable layer in the %s: %s', name, where === 'store' ? 'store' : 'state dir', why);
+  if (where === 'state') return undefined;
+  const parent = new ImageStore(root).tempPath('upper');
+  try {
+    await mkdir(parent, { mode: 0o700 });
+    return parent;
+  } catch (e) {
+    phaseLog('%s: cannot make %s (%s): writable layer in the state dir', name, parent, (e as Error).message);
+    return undefined;
+  }
+}
+
 async function create(
   keeper: Keeper, image: Image, plan: LaunchPlan, ids: { id: string; name: string; dir: string },
   undo: UndoStack, mark: PhaseMark, signal?: AbortSignal,
 ): Promise<ContainerHandle> {
   const { id, name, dir } = ids;
-  if (plan.upperParent) {
-    const parent = plan.upperParent;
-    undo.push('writable layer', 'container', () => keeper.rmtree(parent));
-  }
-  const upper = join(plan.upperParent ?? dir, 'upper');
-  const work = join(plan.upperParent ?? dir, 'work');
+  const upperParent = plan.upperParent ?? await diskUpperParent(keeper.stateDir, name);
+  if (upperParent) undo.push('writable layer', 'container', () => keeper.rmtree(upperParent));
+  const upper = join(upperParent ?? dir, 'upper');
+  const work = join(upperParent ?? dir, 'work');
   const etc = join(dir, 'etc');
   await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
   mark('state dirs');

@@ -838,7 +838,8 @@ export class Keeper {
     const what = err.errnoName === 'EDQUOT' ? 'the disk quota is used up' : 'no space left';
     return new SlipwayError('ERR_COPY_NO_SPACE', `copy into the container: ${path}: ${what} on the container's file system${free ? ` (${free})` : ''}; the partly written file was removed`, {
       cause: err,
-      hint: `a container's files live in its upper dir below the state dir (${this.stateDir}; the \`stateDir\` setting, SLIPWAY_STATE_DIR: as root /run/slipway, often a small tmpfs): ` +
+      hint: `a container's files live in its upper dir below the state dir (${this.stateDir}; the \`stateDir\` setting, SLIPWAY_STATE_DIR), ` +
+        'or in the image store\'s tmp/ when the automatic state dir is a tmpfs: ' +
         'free space there or point the setting at a file system with room, remove files in the container, or copy into a volume or bind mount with space (a path in one fills that one)',
     });
   }
