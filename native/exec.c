@@ -262,6 +262,7 @@ void exec_worker(int out, uint32_t reqid, void *arg) {
   struct sigaction sa = {.sa_handler = on_cancel};
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, NULL);
+  process_note_signal(SIGUSR1);
   sigset_t usr1, old;
   sigemptyset(&usr1);
   sigaddset(&usr1, SIGUSR1);

@@ -882,6 +882,7 @@ static void precompile_filter(void) {
 int keeper_main(const char *state_root, char **owners, int n_owners) {
   /* Writes to a dead Node must fail with EPIPE, not kill us before we clean up. */
   signal(SIGPIPE, SIG_IGN);
+  process_note_signals(); /* the dispositions every fork inherits (process_reset_signals) */
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);

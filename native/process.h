@@ -14,3 +14,7 @@ int process_confine_init(const struct proc_spec *p, sw_error *e);
 int process_kill(pid_t pid, int sig, uint64_t caps);
 /* Restores default dispositions and an empty signal mask (the keeper blocks and ignores some). */
 void process_reset_signals(void);
+/* Records which signals are not SIG_DFL now, so process_reset_signals resets only those. */
+void process_note_signals(void);
+/* A handler set after process_note_signals. */
+void process_note_signal(int sig);

@@ -198,6 +198,24 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     expect(existsSync(spec.stateDir)).toBe(false);
   });
 
+  // The keeper ignores SIGPIPE and an exec's worker catches SIGUSR1; forks reset only the signals the keeper changed.
+  it('the container\'s process and an exec\'d one start with every signal default, none blocked', async () => {
+    const sigs = (text: string) => text.split('\n').filter((l) => /^Sig(Blk|Ign|Cgt):/.test(l)).join(' ');
+    const zero = 'SigBlk:\t0000000000000000 SigIgn:\t0000000000000000 SigCgt:\t0000000000000000';
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'cat /proc/self/status; sleep 100']);
+    await keeper.createContainer(spec);
+    await keeper.startContainer(spec.id);
+    const out: Buffer[] = [];
+    const r = await keeper.exec(spec.id, { argv: ['cat', '/proc/self/status'], env: ['PATH=/bin'], uid: 0, gid: 0 }, { onStdout: (b) => out.push(b) });
+    expect(r.exitCode).toBe(0);
+    expect(sigs(Buffer.concat(out).toString())).toBe(zero);
+    await keeper.kill(spec.id, 'SIGKILL');
+    await keeper.waitContainer(spec.id); // the log holds all the process wrote once its exit is reported
+    const log = readFileSync(spec.logPath!, 'utf8').split('\n').map((l) => l.replace(/^\S+ stdout [FP] /, '')).join('\n');
+    await keeper.removeContainer(spec.id);
+    expect(sigs(log)).toBe(zero);
+  });
+
   it('reaps orphans: no zombies accumulate', async () => {
     const script = 'for i in 1 2 3 4 5 6; do (sleep 0.05 &); done; sleep 0.6; cat /proc/[0-9]*/stat | grep -c ") Z " || true';
     const { stdout } = await runToExit(keeper, specFor(keeper, ['/bin/sh', '-c', script]));
