@@ -214,10 +214,10 @@ export type SlipwayErrorCode =
    */
   | 'ERR_CONTAINER_EXITED'
   /**
-   * An operation needs a running container (exec, copy in, logs follow, ports) but it was stopped or removed, or was
-   * removed while starting.
-   * Fix: Do it before `stop()`/`remove()`; to read files of a stopped container use `stop({ remove: false })` and
-   * copy from it.
+   * An operation needs a running container (exec, copy in, ports) but it was stopped or removed, or was removed while
+   * starting; or it needs a container that still exists (logs, copy out) but it was removed.
+   * Fix: Do it before `stop()`/`remove()`; to read the files or logs of a stopped container, stop it with
+   * `stop({ remove: false })` (testcontainers; or `withAutoRemove(false)`) and read them before removing it.
    */
   | 'ERR_CONTAINER_NOT_RUNNING'
   /**

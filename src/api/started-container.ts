@@ -209,8 +209,18 @@ export class StartedContainer implements AsyncDisposable {
     return this.#rt.exec(command, opts);
   }
 
-  /** The container's log lines (stdout and stderr). */
+  /**
+   * The container's log lines (stdout and stderr). A stopped container keeps them until {@link remove}; a stream
+   * following them when the container is removed ends.
+   * @throws SlipwayError `ERR_CONTAINER_NOT_RUNNING` after `remove()` (the log went with the container: an empty
+   *   stream would read as "it printed nothing"); `ERR_INVALID_ARGUMENT` for a bad `tail`.
+   */
   logs(opts: LogsOptions = {}): LogStream {
+    if (this.#removed) {
+      throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.name} was removed: its logs went with it`, {
+        hint: 'read them before remove() (a stopped container keeps its logs), or follow them from the start with logs({ follow: true })',
+      });
+    }
     if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw invalidArgument('logs tail', opts.tail, 'an integer >= 0');
     const rt = this.#rt;
     async function* lines() {

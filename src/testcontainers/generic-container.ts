@@ -11,7 +11,7 @@ import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
 import { traceContainerOutput, traceLoggedSoFar } from './logger.js';
 import { GenericContainerBuilder } from './generic-container-builder.js';
-import { noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
+import { followedLogLines, noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
 
 /**
  * testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms.
@@ -333,11 +333,8 @@ export class GenericContainer {
         if (c.reused) return;
         traceContainerOutput(c);
         // As testcontainers: consumers get the logs once the process runs, before the wait (so a failed start shows too).
-        for (const consume of consumers) {
-          const lines = c.logs({ follow: true });
-          // Not awaited, as testcontainers: a consumer that reads to the end returns when the container exits.
-          void consume(Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })()));
-        }
+        // Not awaited, as testcontainers: a consumer that reads to the end returns when the container exits.
+        for (const consume of consumers) void consume(followedLogLines(c));
         await this.containerCreated?.(c.id);
         await this.containerStarting?.(inspectResultOf(c, startedAt, hasHealthCheck ? 'starting' : 'none'), false);
       },

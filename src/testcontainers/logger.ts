@@ -85,7 +85,7 @@ async function traceNew(c: StartedContainer, lines: AsyncIterable<string>): Prom
  * run's follower may still be reading when the restarted run writes). Never rejects: the logs are for people.
  */
 export function traceContainerOutput(c: StartedContainer): void {
-  if (!containerLog.enabled()) return;
+  if (!containerLog.enabled() || c.removed) return;
   traceNew(c, c.logs({ follow: true })).catch(() => undefined);
 }
 
@@ -94,6 +94,6 @@ export function traceContainerOutput(c: StartedContainer): void {
  * has traced the output of its wait (a follower polls).
  */
 export async function traceLoggedSoFar(c: StartedContainer): Promise<void> {
-  if (!containerLog.enabled()) return;
+  if (!containerLog.enabled() || c.removed) return;
   await traceNew(c, c.logs()).catch(() => undefined);
 }

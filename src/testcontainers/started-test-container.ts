@@ -167,10 +167,18 @@ export class StartedTestContainer implements AsyncDisposable {
    * @param opts.since - unix time in seconds: only lines written since
    * @param opts.tail - only the last `tail` lines written so far, then new ones
    */
+  /**
+   * @throws SlipwayError `ERR_CONTAINER_NOT_RUNNING` once the container was removed (testcontainers' logs() rejects
+   *   there too: Docker has no such container).
+   */
   async logs(opts: { since?: number; tail?: number } = {}): Promise<Readable> {
+    if (this.inner.removed) {
+      throw new SlipwayError('ERR_CONTAINER_NOT_RUNNING', `container ${this.inner.name} was removed: its logs went with it`, {
+        hint: 'read them before the container is removed: stop({ remove: false }) or withAutoRemove(false) keep it (a compose environment\'s stop() keeps its containers, down() removes them), or follow them from the start with withLogConsumer()',
+      });
+    }
     const since = opts.since ? new Date(opts.since * 1000) : undefined;
-    const lines = this.inner.logs({ follow: true, since, tail: opts.tail });
-    return Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })());
+    return followedLogLines(this.inner, { since, tail: opts.tail });
   }
 
   async copyContentToContainer(items: ContentToCopy[]): Promise<void> {
@@ -261,6 +269,20 @@ export class StartedTestContainer implements AsyncDisposable {
 
   /** `await using`: {@link stop}. */
   async [Symbol.asyncDispose](): Promise<void> { await this.stop(); }
+}
+
+/**
+ * `c`'s log lines as a Readable (each ending with `\n`), following them until the container exits. Destroying it
+ * stops the reader at once: Readable.from's destroy waits for the generator's pending read, which a follower settles
+ * only at the next line or at the container's exit, so it is aborted first.
+ */
+export function followedLogLines(c: StartedContainer, opts: { since?: Date; tail?: number } = {}): Readable {
+  const abort = new AbortController();
+  const lines = c.logs({ follow: true, since: opts.since, tail: opts.tail, signal: abort.signal });
+  const stream = Readable.from((async function* () { for await (const l of lines) yield `${l}\n`; })());
+  const destroy = stream._destroy.bind(stream);
+  stream._destroy = (err, cb) => { abort.abort(); destroy(err, cb); };
+  return stream;
 }
 
 /** testcontainers' `noOverwriteDirNonDir`, which slipway's copies cannot honour. */

@@ -68,6 +68,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     else expect([seen.filter((l) => l !== 'bad'), seen.filter((l) => l === 'bad')]).toEqual([['line1', 'line2', 'line3'], ['bad']]);
     expect(await c.logs({ stdout: false }).text()).toBe('bad\n');
     expect((await c.wait()).exitCode).toBe(0);
+    // A removed container's log went with it: saying so beats an empty stream that reads as "it printed nothing".
+    await c.remove();
+    expect(() => c.logs()).toThrow(expect.objectContaining({ code: 'ERR_CONTAINER_NOT_RUNNING', message: expect.stringMatching(/was removed: its logs went with it/) }));
   });
 
   it('copies files in before start and while running, and out as a host tree', async () => {

@@ -105,6 +105,24 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(await readAll(await c.logs(), (s) => s.includes('later'))).toBe('line1\nline2\nline3\nline4\nline5\nlater\n');
   });
 
+  it('logs(): destroy() ends a followed stream while the container runs; a removed container\'s logs() rejects', { timeout: 60_000 }, async () => {
+    const c = await new GenericContainer(busybox()).withCommand(['sh', '-c', 'echo hello; exec sleep 1000'])
+      .withWaitStrategy(Wait.forLogMessage('hello')).withAutoRemove(false).start();
+    const stream = await c.logs();
+    const closed = new Promise((resolve) => stream.once('close', resolve));
+    expect(String((await stream[Symbol.asyncIterator]().next()).value)).toBe('hello\n');
+    // The old stream closed only once the container exited (its reader waited for a next line first).
+    stream.destroy();
+    await closed;
+    expect((await c.exec(['echo', 'still running'])).exitCode).toBe(0);
+    // Stopped but kept: the logs are still there, and the stream ends.
+    await c.stop();
+    expect(await readAll(await c.logs(), () => false)).toBe('hello\n');
+    // Removed: testcontainers' logs() rejects (Docker's 404); slipway's did resolve with an empty stream.
+    await c.stop({ remove: true });
+    await expect(c.logs()).rejects.toMatchObject({ code: 'ERR_CONTAINER_NOT_RUNNING', hint: expect.stringMatching(/withAutoRemove\(false\)/) });
+  });
+
   it('copyArchiveToContainer unpacks a tar below the target; copyArchiveFromContainer is a Node Readable tar', async () => {
     await using c = await new GenericContainer(busybox()).withCommand(['sleep', '1000']).start();
     const pack = tar.pack();
