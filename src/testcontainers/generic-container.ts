@@ -11,7 +11,7 @@ import type { ImagePullPolicy } from './pull-policy.js';
 import { inspectResultOf, type InspectResult } from './inspect-result.js';
 import { traceContainerOutput, traceLoggedSoFar } from './logger.js';
 import { GenericContainerBuilder } from './generic-container-builder.js';
-import { followedLogLines, noOverwriteUnsupported, StartedTestContainer } from './started-test-container.js';
+import { followedLogLines, noOverwriteUnsupported, StartedTestContainer, type ContentToCopy } from './started-test-container.js';
 
 /**
  * testcontainers' `withHealthCheck` argument: `test` is `['CMD-SHELL', script]` or `['CMD', ...argv]`; durations in ms.
@@ -58,6 +58,8 @@ export class GenericContainer {
   #aliases: string[] = [];
   #logConsumers: ((stream: Readable) => unknown)[] = [];
   #archives: { tar: Readable; target: string }[] = [];
+  /** withCopyContentToContainer's Readables, by the file entry (of the container's options) they fill at start(). */
+  #streamedContent = new Map<object, Readable>();
   #pullPolicy: ImagePullPolicy | undefined;
   #autoRemove = true;
   #copyUIDGID = false;
@@ -214,17 +216,40 @@ export class GenericContainer {
     for (const b of binds) c = c.withBind(b.source, b.target, { readonly: b.mode === 'ro' });
     return this.#set(c);
   }
+  /**
+   * tmpfs mounts as Docker's `Tmpfs` (`{ '/path': 'rw,noexec,size=64m,mode=1777' }`): `size` and `mode` (octal) apply;
+   * every slipway tmpfs is `nosuid,nodev` and writable; other options are accepted and change nothing.
+   */
   withTmpFs(tmpfs: Record<string, string>): this {
     let c = this.container;
     for (const [path, opts] of Object.entries(tmpfs)) {
-      const size = /(?:^|,)size=([^,]+)/.exec(opts)?.[1];
-      c = c.withTmpfs(path, size ? { size } : {});
+      const size = /(?:^|,)size=([^,]+)/.exec(opts ?? '')?.[1];
+      const mode = /(?:^|,)mode=([^,]*)/.exec(opts ?? '')?.[1];
+      if (mode !== undefined && !/^[0-7]{1,4}$/.test(mode)) throw invalidArgument(`withTmpFs ${path} mode`, mode, 'an octal mode such as 1777 or 755');
+      c = c.withTmpfs(path, { ...(size ? { size } : {}), ...(mode !== undefined ? { mode: parseInt(mode, 8) } : {}) });
     }
     return this.#set(c);
   }
-  withCopyContentToContainer(items: { content: string | Buffer; target: string; mode?: number }[]): this {
+  /**
+   * Files made from a string, Buffer or Readable (testcontainers' `Content`), placed before the process starts. A
+   * Readable is read at `start()`, once: a second `start()` of this builder gets what is left of it (nothing).
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for other content, a relative target or a bad mode.
+   */
+  withCopyContentToContainer(items: ContentToCopy[]): this {
     let c = this.container;
-    for (const i of items) c = c.withFile(i.target, i.content, { mode: i.mode });
+    for (const i of items) {
+      const content = i?.content;
+      if (isStreamLike(content)) {
+        // The target and mode are checked now, as for other content; the stream's bytes replace the empty one at start().
+        c = c.withFile(i.target, Buffer.alloc(0), { mode: i.mode });
+        this.#streamedContent.set(c.options.files[c.options.files.length - 1]!, content);
+        continue;
+      }
+      if (typeof content !== 'string' && !Buffer.isBuffer(content)) {
+        throw invalidArgument('withCopyContentToContainer content', content, 'a string, Buffer or Readable, as in testcontainers');
+      }
+      c = c.withFile(i.target, content, { mode: i.mode });
+    }
     return this.#set(c);
   }
   withCopyFilesToContainer(items: { source: string; target: string; mode?: number }[]): this {
@@ -298,6 +323,14 @@ export class GenericContainer {
       let rejoined = new Container(c.options.image, { ...c.options, networks: nets.slice(0, -1) });
       rejoined = rejoined.withNetwork(last.network as Network, { aliases: [...new Set([...last.aliases, ...this.#aliases])] });
       c = rejoined;
+    }
+    if (this.#streamedContent.size > 0) {
+      const files = [];
+      for (const f of c.options.files) {
+        const stream = this.#streamedContent.get(f);
+        files.push(stream ? { ...f, content: await readAll(stream) } : f);
+      }
+      c = new Container(c.options.image, { ...c.options, files });
     }
     for (const a of this.#archives) c = c.withArchive(await readAll(a.tar), a.target);
     if (this.#copyUIDGID) {

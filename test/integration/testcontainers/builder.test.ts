@@ -131,6 +131,18 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       .rejects.toMatchObject({ code: 'ERR_COPY_UNSAFE_PATH' });
   });
 
+  it('withCopyContentToContainer takes a Readable, as testcontainers\' Content type does (read at start()); withTmpFs keeps mode', async () => {
+    await using c = await new GenericContainer(BUSYBOX()).withCommand(SLEEP)
+      .withCopyContentToContainer([{ content: Readable.from([Buffer.from('from '), 'a stream']), target: '/srv/s.txt', mode: 0o600 }])
+      .start();
+    expect((await c.exec(['sh', '-c', 'cat /srv/s.txt; stat -c " %a" /srv/s.txt'])).stdout).toBe('from a stream 600\n');
+    // Docker's tmpfs options: size and mode apply (mode was dropped: the tmpfs was 1777 whatever was asked).
+    await using t = await new GenericContainer(BUSYBOX()).withCommand(SLEEP).withTmpFs({ '/scratch': 'rw,noexec,size=1m,mode=700' }).start();
+    expect((await t.exec(['sh', '-c', 'stat -c %a /scratch; df -k /scratch | tail -1'])).stdout).toMatch(/^700\n\S+\s+1024\s/);
+    expect(() => new GenericContainer(BUSYBOX()).withCopyContentToContainer([{ content: 42 as never, target: '/x' }]))
+      .toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/a string, Buffer or Readable/) }));
+  });
+
   it('withNetworkMode(network.getName()) joins the network, with aliases given before or after', async () => {
     await using network = await new Network().start();
     await using redis = await new GenericContainer(fixtureRef('redis')).withExposedPorts(6379)
