@@ -37,17 +37,23 @@ export function summarize(xs) {
  * cache, thermal, a noisy neighbour) hits every subject alike; the first `warmup` rounds are discarded.
  * Each subject's `run(i)` returns the measured value (it times only what should be timed). A subject
  * that throws stops being run; its error is kept on `subject.error`.
- * @param {{name: string, run: (i: number) => Promise<number>, samples?: number[], error?: unknown}[]} subjects
- * @param {{runs: number, warmup?: number, log?: (s: string) => void}} opts
+ * `alternate`: every other round runs the subjects in reverse (A B, B A, A B…), so neither is always the one that runs
+ * right after the other's leftovers (writeback, freed memory). `before(i, subject)`: awaited before each sample, untimed
+ * (a disk settle). Each sample's round is kept (`subject.rounds`), so pairs can be matched round by round.
+ * @param {{name: string, run: (i: number) => Promise<number>, samples?: number[], rounds?: number[], error?: unknown}[]} subjects
+ * @param {{runs: number, warmup?: number, log?: (s: string) => void, alternate?: boolean,
+ *   before?: (i: number, subject: {name: string}) => Promise<unknown>}} opts
  */
-export async function interleave(subjects, { runs, warmup = 1, log = () => {} }) {
-  for (const s of subjects) s.samples = [];
+export async function interleave(subjects, { runs, warmup = 1, log = () => {}, alternate = false, before }) {
+  for (const s of subjects) { s.samples = []; s.rounds = []; }
   for (let i = 0; i < warmup + runs; i++) {
-    for (const s of subjects) {
+    const order = alternate && i % 2 ? [...subjects].reverse() : subjects;
+    for (const s of order) {
       if (s.error) continue;
       try {
+        if (before) await before(i, s);
         const v = await s.run(i);
-        if (i >= warmup) s.samples.push(v);
+        if (i >= warmup) { s.samples.push(v); s.rounds.push(i); }
         log(`  ${s.name} #${i}${i < warmup ? ' (warm-up)' : ''}: ${fmt(v)}`);
       } catch (e) {
         s.error = e;
@@ -56,6 +62,24 @@ export async function interleave(subjects, { runs, warmup = 1, log = () => {} })
     }
   }
   return subjects;
+}
+
+/**
+ * Per-pair ratios a/b of two subjects measured by `interleave`: one per round both have a sample of (the two samples
+ * taken back to back), so the machine's drift between rounds cancels out of each ratio.
+ * @param {{samples: number[], rounds?: number[]}} a
+ * @param {{samples: number[], rounds?: number[]}} b
+ * @returns {number[]}
+ */
+export function pairRatios(a, b) {
+  const ra = a.rounds ?? a.samples.map((_, i) => i);
+  const rb = b.rounds ?? b.samples.map((_, i) => i);
+  const out = [];
+  ra.forEach((round, i) => {
+    const j = rb.indexOf(round);
+    if (j >= 0 && b.samples[j] !== 0) out.push(a.samples[i] / b.samples[j]);
+  });
+  return out;
 }
 
 /** Formats a number with 3 significant digits (or as an integer when large). */
