@@ -14,7 +14,7 @@ export interface BlobWriter {
  * chunk; the page cache absorbs them. `commit` closes it, then runs `publish` (e.g. a rename into place);
  * `abort` closes and deletes it. No dependencies, so the unpack worker thread can use it too.
  */
-export function syncFileWriter(path: string, publish: () => Promise<void> = async () => {}): BlobWriter {
+export function syncFileWriter(path: string, publish: () => Promise<void> = async () => {}): BlobWriter & { writeSync(chunk: Uint8Array): void } {
   const fd = openSync(path, 'wx', 0o644);
   let closed = false;
   const close = (): void => {
@@ -23,11 +23,13 @@ export function syncFileWriter(path: string, publish: () => Promise<void> = asyn
       closeSync(fd);
     }
   };
+  const write = (chunk: Uint8Array): void => {
+    let off = 0;
+    while (off < chunk.length) off += writeSync(fd, chunk, off);
+  };
   return {
-    write: async (chunk) => {
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off);
-    },
+    writeSync: write,
+    write: async (chunk) => write(chunk),
     commit: async () => {
       close();
       await publish();

@@ -2,6 +2,7 @@
  * Runs {@link unpackLayer} on a worker thread when the compiled worker is available (the built package),
  * else in this thread (running from TypeScript sources). Same contract as `unpackLayer`.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { rename, rm } from 'node:fs/promises';
@@ -10,7 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { logger } from '../internal/debug.js';
 import { moduleUrl } from '../internal/module-url.js';
 import { SlipwayError, type SlipwayErrorCode } from '../errors.js';
-import { removeTree } from './store.js';
+import { isDiskFull, removeTree } from './store.js';
+import { syncFileWriter } from './sync-file-writer.js';
 import { preloadSyscalls } from './syscalls.js';
 import { localApplyOwnership, unpackLayer, type ApplyOwnership, type UnpackOptions, type UnpackResult, type UnpackStats } from './unpack.js';
 import type { FromWorker, ToWorker, UnpackWorkerData } from './unpack-worker.js';
@@ -19,6 +21,8 @@ const debug = logger('image:unpack');
 
 /** Bytes in flight to a worker before the sender waits. */
 const WINDOW = 16 << 20;
+/** Largest message of layer bytes to a worker. */
+const BATCH = 256 << 10;
 
 let defaultWorker: string | null | undefined;
 
@@ -113,10 +117,18 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
     return r;
   }
 
+  // The compressed bytes are hashed, counted and written to the blob here, on a thread that otherwise only waits for
+  // the download: the worker (inflate, tar, files) is the busier one. The worker computes the diff id; this thread
+  // checks size, digest and diff id in unpackLayer's order once the worker is done, so its errors (a corrupt gzip
+  // stream, a hostile entry) keep precedence as before.
   const data: UnpackWorkerData = {
-    dir: opts.dir, digest: opts.digest, diffId: opts.diffId, size: opts.size, ownershipListPath: opts.ownershipListPath,
-    blobTempPath: opts.blob?.tempPath, label: opts.label, overlayXattrPrefix: opts.overlayXattrPrefix,
+    dir: opts.dir, ownershipListPath: opts.ownershipListPath, label: opts.label, overlayXattrPrefix: opts.overlayXattrPrefix, hashSource: false,
   };
+  const label = opts.label ?? opts.digest ?? 'layer';
+  const compHash = createHash('sha256');
+  let compBytes = 0;
+  let blobWriter: ReturnType<typeof syncFileWriter> | undefined;
+  let blobTime = 0;
   preloadSyscalls();
   const worker = new Worker(workerPath, { workerData: data, execArgv: workerExecArgv(process.execArgv) });
   let consumed = 0;
@@ -165,21 +177,47 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
     await worker.terminate().catch(() => {});
     await removeTree(opts.dir).catch(() => {});
     await rm(opts.ownershipListPath, { force: true }).catch(() => {});
-    if (opts.blob) await rm(opts.blob.tempPath, { force: true }).catch(() => {});
+    if (blobWriter) await blobWriter.abort().catch(() => {});
+    else if (opts.blob) await rm(opts.blob.tempPath, { force: true }).catch(() => {});
   };
 
   try {
     try {
+      if (opts.blob) blobWriter = syncFileWriter(opts.blob.tempPath);
+      // Chunks are gathered into messages of up to BATCH bytes: fewer messages, fewer turns of the worker's streams.
+      let batch = new Uint8Array(BATCH);
+      let filled = 0;
+      const flush = (): void => {
+        if (filled === 0) return;
+        const buf = filled === batch.length ? batch : batch.slice(0, filled);
+        worker.postMessage({ type: 'chunk', buf } satisfies ToWorker, [buf.buffer]);
+        sent += filled;
+        batch = buf === batch ? new Uint8Array(BATCH) : batch;
+        filled = 0;
+      };
       let w = performance.now();
       for await (const chunk of opts.source) {
         netWait += performance.now() - w;
         if (settled) break;
         if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: opts.signal.reason });
-        // Copy: undici chunks may share a pooled ArrayBuffer, which must not be transferred.
-        const copy = new Uint8Array(chunk.length);
-        copy.set(chunk);
-        worker.postMessage({ type: 'chunk', buf: copy } satisfies ToWorker, [copy.buffer]);
-        sent += chunk.length;
+        compHash.update(chunk);
+        compBytes += chunk.length;
+        if (opts.size !== undefined && compBytes > opts.size) {
+          throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: more than the ${opts.size} bytes the manifest announced`, { hint: 'the registry serves different content than the manifest describes' });
+        }
+        if (blobWriter) {
+          const b = performance.now();
+          blobWriter.writeSync(chunk);
+          blobTime += performance.now() - b;
+        }
+        // Copied (undici chunks may share a pooled ArrayBuffer, which must not be transferred) into the batch.
+        for (let off = 0; off < chunk.length;) {
+          const n = Math.min(chunk.length - off, BATCH - filled);
+          batch.set(chunk.subarray(off, off + n), filled);
+          filled += n;
+          off += n;
+          if (filled === BATCH) flush();
+        }
         if (!settled && sent - consumed > WINDOW) {
           const b = performance.now();
           windowWaits++;
@@ -188,14 +226,36 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
         }
         w = performance.now();
       }
-      if (!settled) worker.postMessage({ type: 'end' } satisfies ToWorker);
+      if (!settled) {
+        flush();
+        worker.postMessage({ type: 'end' } satisfies ToWorker);
+      }
     } catch (e) {
       if (!settled) worker.postMessage({ type: 'fail', message: (e as Error).message } satisfies ToWorker);
       await outcome.catch(() => {});
       await cleanup();
+      if (isDiskFull(e) && !SlipwayError.is(e)) {
+        // As unpackLayer reports its own blob writes.
+        const where = (e as NodeJS.ErrnoException).path;
+        throw new SlipwayError('ERR_STORE_FULL', `layer ${label}: no space left on the device${where ? ` writing ${where}` : ''}`, {
+          hint: 'free space (`slipway prune` removes what no image needs) or set SLIPWAY_CACHE_DIR to a larger filesystem', cause: e,
+        });
+      }
       throw e;
     }
     const result = await outcome;
+    const digest = `sha256:${compHash.digest('hex')}`;
+    if (opts.size !== undefined && compBytes !== opts.size) {
+      throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: got ${compBytes} bytes, the manifest says ${opts.size}`, { hint: 'the download was cut short or the registry is inconsistent; pull again' });
+    }
+    if (opts.digest !== undefined && digest !== opts.digest) {
+      throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: content digest is ${digest}`, { hint: 'the registry served corrupt content; pull again' });
+    }
+    if (opts.diffId !== undefined && result.diffId !== opts.diffId) {
+      throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: uncompressed digest ${result.diffId} differs from the config's diff id ${opts.diffId}`, { hint: 'the image is inconsistent; rebuild or re-push it' });
+    }
+    result.digest = digest;
+    result.size = compBytes;
     if (result.ownershipList) {
       try {
         await (opts.applyOwnership ?? localApplyOwnership)(opts.dir, result.ownershipList);
@@ -203,13 +263,17 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
         await rm(result.ownershipList, { force: true });
       }
     }
-    if (opts.blob) await rename(opts.blob.tempPath, opts.blob.path);
+    if (blobWriter) {
+      await blobWriter.commit();
+      blobWriter = undefined;
+      await rename(opts.blob!.tempPath, opts.blob!.path);
+    }
     if (debug.enabled) {
       const ms = (n: number | undefined): string => (n ?? 0).toFixed(0);
       const ws = workerStats;
-      debug('layer %s unpacked on a worker thread in %sms: main thread waited %sms for the download, %sms (%d times) on the %d MiB window; worker %sms: input %s, blob %s, inflate+tar %s, files %s, dir modes %s',
-        opts.label ?? opts.digest, ms(performance.now() - started), ms(netWait), ms(windowWait), windowWaits, WINDOW >> 20,
-        ms(ws?.total), ms(ws?.input), ms(ws?.blob), ms(ws?.data), ms(ws?.fs), ms(ws?.dirs));
+      debug('layer %s unpacked on a worker thread in %sms: main thread waited %sms for the download, %sms (%d times) on the %d MiB window, wrote the blob in %sms; worker %sms: input %s, inflate+tar %s, files %s, dir modes %s',
+        label, ms(performance.now() - started), ms(netWait), ms(windowWait), windowWaits, WINDOW >> 20, ms(blobTime),
+        ms(ws?.total), ms(ws?.input), ms(ws?.data), ms(ws?.fs), ms(ws?.dirs));
     }
     return result;
   } catch (e) {

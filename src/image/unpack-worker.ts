@@ -17,6 +17,8 @@ export interface UnpackWorkerData {
   blobTempPath?: string | undefined;
   label?: string | undefined;
   overlayXattrPrefix?: string | undefined;
+  /** `false`: the main thread hashes, counts and stores the compressed bytes (see {@link UnpackOptions.hashSource}). */
+  hashSource?: boolean | undefined;
 }
 
 /** Messages main → worker. */
@@ -68,6 +70,7 @@ async function main(): Promise<void> {
     source: source(), dir: data.dir, digest: data.digest, diffId: data.diffId, size: data.size,
     ownershipListPath: data.ownershipListPath, applyOwnership: 'defer', blobWriter: writer, label: data.label,
     ...(data.overlayXattrPrefix ? { overlayXattrPrefix: data.overlayXattrPrefix } : {}),
+    hashSource: data.hashSource,
     stats,
     onBytes: (n) => {
       if (n - lastReport >= 1 << 20) {

@@ -103,6 +103,12 @@ export interface UnpackOptions {
   signal?: AbortSignal | undefined;
   /** Filled with where the time went (for the debug log); see {@link UnpackStats}. */
   stats?: UnpackStats | undefined;
+  /**
+   * `false` when the caller hashes and counts the source itself (the threaded unpacker does it on its own thread):
+   * the result's `digest` is then empty, and `digest`, `size` and `blobWriter` should be left unset.
+   * @defaultValue true
+   */
+  hashSource?: boolean | undefined;
 }
 
 /**
@@ -218,6 +224,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   const root = path.resolve(opts.dir);
   const xattrPrefix = opts.overlayXattrPrefix ?? 'user.overlay.';
   const compHash = createHash('sha256');
+  const hashSource = opts.hashSource !== false;
   const diffHash = createHash('sha256');
   let compBytes = 0;
   let entries = 0;
@@ -466,7 +473,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     for await (const c of source) {
       if (stats) stats.input += performance.now() - w;
       if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', 'the pull was aborted', { cause: opts.signal.reason });
-      compHash.update(c);
+      if (hashSource) compHash.update(c);
       compBytes += c.length;
       if (opts.size !== undefined && compBytes > opts.size) {
         throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: more than the ${opts.size} bytes the manifest announced`, { hint: 'the registry serves different content than the manifest describes' });
@@ -545,7 +552,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     await feed;
 
-    const digest = `sha256:${compHash.digest('hex')}`;
+    const digest = hashSource ? `sha256:${compHash.digest('hex')}` : '';
     const diffId = `sha256:${diffHash.digest('hex')}`;
     if (opts.size !== undefined && compBytes !== opts.size) {
       throw new SlipwayError('ERR_DIGEST_MISMATCH', `layer ${label}: got ${compBytes} bytes, the manifest says ${opts.size}`, { hint: 'the download was cut short or the registry is inconsistent; pull again' });

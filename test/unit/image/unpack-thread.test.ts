@@ -1,6 +1,6 @@
 // The worker-thread unpacker, run from a bundle of src/image/unpack-worker.ts (the built package ships
 // the compiled worker; sources alone unpack in-thread).
-import { lstat, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -72,6 +72,62 @@ describe('unpackLayerThreaded (worker)', () => {
     expect(SlipwayError.is(mismatch.result, 'ERR_DIGEST_MISMATCH')).toBe(true);
     await expect(stat(mismatch.layerDir)).rejects.toThrow();
     await expect(stat(mismatch.blob)).rejects.toThrow();
+  });
+});
+
+describe('unpackLayerThreaded: checks of the compressed bytes (made on the calling thread, beside the worker)', () => {
+  /** Runs one layer whose bytes are `blob` (a corrupted or cut copy), as pull() would with the manifest's values. */
+  async function runBytes(blob: Buffer, want: { digest: string; diffId: string; size: number }, chunk = 10_000): Promise<{ base: string; result: unknown }> {
+    const base = await mkdtemp(path.join(dir, 'bytes-'));
+    await mkdir(path.join(base, 'layer'));
+    const result = await unpackLayerThreaded({
+      source: (async function* () {
+        for (let i = 0; i < blob.length; i += chunk) yield blob.subarray(i, i + chunk);
+      })(),
+      dir: path.join(base, 'layer'), ...want, ownershipListPath: path.join(base, 'owners'),
+      blob: { tempPath: path.join(base, 'blob.tmp'), path: path.join(base, 'blob') }, applyOwnership: async () => {}, workerPath: worker,
+    }).catch((e: unknown) => e);
+    return { base, result };
+  }
+  const files = (n: number): TarEntry[] => Array.from({ length: n }, (_, i) => ({ name: `d/f${i}`, content: Buffer.alloc(3000 + i, i) }));
+
+  it('a gzip stream corrupted in the middle is ERR_UNPACK naming the layer, and leaves no layer dir, blob or temp file', async () => {
+    const layer = await makeLayer(files(200));
+    const bad = Buffer.from(layer.blob);
+    for (let i = bad.length >> 1; i < (bad.length >> 1) + 64; i++) bad[i] = bad[i]! ^ 0x5a;
+    const { base, result } = await runBytes(bad, { digest: layer.digest, diffId: layer.diffId, size: layer.blob.length });
+    expect(SlipwayError.is(result, 'ERR_UNPACK'), String(result)).toBe(true);
+    expect((result as Error).message).toMatch(/not a valid \(compressed\) tar/);
+    expect(await readdir(base)).toEqual([]);
+  });
+
+  it('more bytes than the manifest announced, fewer, another digest or another diff id: ERR_DIGEST_MISMATCH, nothing kept', async () => {
+    const layer = await makeLayer(files(20));
+    const want = { digest: layer.digest, diffId: layer.diffId, size: layer.blob.length };
+    const cases: [Buffer, typeof want, RegExp][] = [
+      [layer.blob, { ...want, size: layer.blob.length - 1 }, /more than the \d+ bytes the manifest announced/],
+      [layer.blob, { ...want, size: layer.blob.length + 1 }, /got \d+ bytes, the manifest says \d+/],
+      [layer.blob, { ...want, digest: sha256('other') }, /content digest is sha256:/],
+      [layer.blob, { ...want, diffId: sha256('other') }, /differs from the config's diff id/],
+    ];
+    for (const [bytes, w, msg] of cases) {
+      const { base, result } = await runBytes(bytes, w, 777);
+      expect(SlipwayError.is(result, 'ERR_DIGEST_MISMATCH'), String(result)).toBe(true);
+      expect((result as Error).message).toMatch(msg);
+      expect(await readdir(base)).toEqual([]);
+    }
+  });
+
+  it('chunks of any size give the same files, digest and stored blob (gathered into larger messages for the worker)', async () => {
+    const layer = await makeLayer([...files(50), { name: 'big', content: Buffer.alloc(3_000_000, 7) }]);
+    for (const chunk of [4096, 70_001, 300_000, layer.blob.length]) {
+      const { base, result } = await runBytes(layer.blob, { digest: layer.digest, diffId: layer.diffId, size: layer.blob.length }, chunk);
+      expect(SlipwayError.is(result), String(result)).toBe(false);
+      expect(result).toMatchObject({ digest: layer.digest, diffId: layer.diffId, size: layer.blob.length, entries: 51 });
+      expect(sha256(await readFile(path.join(base, 'blob')))).toBe(layer.digest);
+      expect(await readFile(path.join(base, 'layer', 'd', 'f7'))).toEqual(Buffer.alloc(3007, 7));
+      expect((await stat(path.join(base, 'layer', 'big'))).size).toBe(3_000_000);
+    }
   });
 });
 
