@@ -1,7 +1,7 @@
 /**
  * A build on the engine runtime: the engine's builder builds the context as `docker build` sends it, and its output is
- * translated to slipway's own terms (the classic builder's `Step n/m` lines → the same progress events and counts as
- * natively, the registries of FROM/COPY --from images for credentials, a failed step named by its Dockerfile line).
+ * translated to slipway's own terms (BuildKit's steps, or the classic builder's `Step n/m` lines → the same progress
+ * events and counts as natively, the registries of FROM/COPY --from images for credentials, a failed step named by its Dockerfile line).
  */
 import { SlipwayError } from '../errors.js';
 import { parseReference } from '../image/reference.js';
@@ -53,9 +53,10 @@ function engineSteps({ globals, stages }: DockerfileStages): EngineStep[] {
 
 /**
  * On the engine runtime the engine's builder builds (its store is where containers start from): the context as
- * `docker build` sends it. RUN secrets have no counterpart in the classic builder's API and are refused, as is the
- * Dockerfile syntax only BuildKit has where the engine's builder is Docker's classic one (Podman's is buildah). Its `Step n/m` lines become the same progress events and counts as natively
- * (a RUN/COPY/ADD/WORKDIR cached or run; FROM and config-only steps reported as cached).
+ * `docker build` sends it, to Docker's BuildKit by default. Where the classic builder builds, RUN secrets (no
+ * counterpart in its API) and the Dockerfile syntax only BuildKit has are refused (Podman's builder is buildah, which
+ * has it). Either builder's steps become the same progress events and counts as natively (a RUN/COPY/ADD/WORKDIR
+ * cached or run; FROM and config-only steps reported as cached).
  */
 export async function buildWithEngine(context: string, df: ReturnType<typeof parseDockerfile>, opts: BuildOptions): Promise<BuildResult | undefined> {
   const split = splitStages(df.instructions);
@@ -64,12 +65,24 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
   let executed = 0;
   // BuildKit runs the steps of different stages at once: each running step is tracked on its own.
   const running = new Map<EngineStep, { started?: number }>();
+  // BuildKit makes no vertex for a config-only step (ENV, CMD…): it is reported as cached before the next step of its
+  // stage starts, or at the end of the build, so that every step of a built stage shows as natively and in its order.
+  const reported = new Set<EngineStep>();
+  const configOnlyUpTo = (stage: string, step: number): void => {
+    for (const t of steps) {
+      if (t.stage !== stage || t.step >= step || t.vertex !== undefined || reported.has(t)) continue;
+      reported.add(t);
+      opts.onProgress?.({ type: 'step', stage, step: t.step, total: t.total, instruction: t.ins.original, cached: true });
+    }
+  };
   const progress = (e: EngineBuildEvent): void => {
     const s = stepOf(steps, e);
     if (!s?.stage) return;
     const counted = FILE_STEPS.includes(s.ins.keyword);
     const base = { stage: s.stage, step: s.step, total: s.total, instruction: s.ins.original };
     if (e.type === 'start') {
+      if (!e.n) configOnlyUpTo(s.stage, s.step);
+      reported.add(s);
       running.set(s, {});
       if (!counted) opts.onProgress?.({ type: 'step', ...base, cached: true });
       return;
@@ -95,8 +108,8 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
   };
   const secretIds = Object.keys(opts.secrets ?? {});
   const built = await buildOnEngine(async ({ buildKit, kind }) => {
-    // Docker's BuildKit only where the classic builder lacks something: the same Dockerfile builds the same way as before.
-    const useBuildKit = buildKit && (secretIds.length > 0 || whatTheEngineBuilderLacks(df.instructions, split.globals, 'classic') !== undefined);
+    // Docker's BuildKit by default (DOCKER_BUILDKIT=0 keeps the classic builder, as for the docker CLI, where it can build).
+    const useBuildKit = buildKit && (kind === 'docker' && process.env.DOCKER_BUILDKIT !== '0' || secretIds.length > 0 || whatTheEngineBuilderLacks(df.instructions, split.globals, 'classic') !== undefined);
     if (secretIds.length && !useBuildKit) {
       throw new SlipwayError('ERR_UNSUPPORTED', 'build secrets (RUN --mount=type=secret) are not supported by this engine: its builder has no BuildKit session to pass them (Podman, or Docker before 18.09)', {
         hint: 'build without secrets, or use SLIPWAY_RUNTIME=native',
@@ -120,6 +133,7 @@ export async function buildWithEngine(context: string, df: ReturnType<typeof par
   }).catch((err: unknown) => {
     throw engineStepError(err, steps);
   });
+  if (built?.buildKit) for (const stage of new Set([...reported].map((t) => t.stage!))) configOnlyUpTo(stage, Infinity);
   // The engine keeps the image: no manifest exists until it is pushed, so both digests are its image id (the config's).
   return built === undefined ? undefined : { ref: built.ref, digest: built.id, configDigest: built.id, cached, executed };
 }

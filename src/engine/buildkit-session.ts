@@ -4,7 +4,9 @@
  * methods that this process serves on the same connection. The methods are announced as request headers; the build
  * names the session by its id (`/build?session=<id>`). Served here: `moby.buildkit.secrets.v1.Secrets/GetSecret`
  * (a RUN --mount=type=secret asks for its id; the value goes from memory to the engine, never through a file or the
- * context) and `grpc.health.v1.Health/Check` (the engine closes a session that stops answering it).
+ * context), `moby.filesync.v1.Auth/Credentials` (BuildKit asks the client for a registry's credentials when it answers
+ * 401: a FROM image on a private registry; the engine ignores `X-Registry-Config` under BuildKit) and
+ * `grpc.health.v1.Health/Check` (the engine closes a session that stops answering it).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, constants, type ServerHttp2Stream } from 'node:http2';
@@ -16,6 +18,17 @@ const log = logger('engine:session');
 
 const GET_SECRET = '/moby.buildkit.secrets.v1.Secrets/GetSecret';
 const HEALTH = '/grpc.health.v1.Health/Check';
+/** Docker 20.10's BuildKit (v0.8) calls only this one; later ones try `FetchToken` first and fall back to it on Unimplemented. */
+const CREDENTIALS = '/moby.filesync.v1.Auth/Credentials';
+
+/** A registry's credentials for BuildKit: a user and password, or an identity token as the secret with no user. */
+export interface SessionCredentials {
+  username: string;
+  secret: string;
+}
+
+/** Looks up the credentials for a registry host (`registry-1.docker.io` is asked for Docker Hub); undefined: none. */
+export type CredentialLookup = (host: string) => Promise<SessionCredentials | undefined>;
 
 /** gRPC status codes used here (grpc/codes). */
 const NOT_FOUND = 5;
@@ -58,7 +71,7 @@ function reply(stream: ServerHttp2Stream, status: number, message: string, body?
  * Opens a session on the engine that serves `secrets` (id → value) to the builds that name it.
  * @throws SlipwayError `ERR_RUNTIME` when the engine refuses the upgrade (an engine without BuildKit sessions).
  */
-export async function openBuildSession(client: EngineClient, secrets: ReadonlyMap<string, Buffer>): Promise<BuildSession> {
+export async function openBuildSession(client: EngineClient, secrets: ReadonlyMap<string, Buffer>, credentials?: CredentialLookup): Promise<BuildSession> {
   const id = randomBytes(16).toString('hex');
   const { socket, head } = await client.hijack('/session', undefined, {
     upgrade: 'h2c',
@@ -66,7 +79,7 @@ export async function openBuildSession(client: EngineClient, secrets: ReadonlyMa
       'X-Docker-Expose-Session-Uuid': id,
       'X-Docker-Expose-Session-Name': 'slipway',
       'X-Docker-Expose-Session-Sharedkey': id,
-      'X-Docker-Expose-Session-Grpc-Method': [GET_SECRET, HEALTH],
+      'X-Docker-Expose-Session-Grpc-Method': [GET_SECRET, HEALTH, ...(credentials ? [CREDENTIALS] : [])],
     },
   });
   const server = createServer();
@@ -85,6 +98,15 @@ export async function openBuildSession(client: EngineClient, secrets: ReadonlyMa
       const msg = unframe(Buffer.concat(chunks));
       if (method === HEALTH) {
         reply(stream, 0, '', varintField(1, 1)); // HealthCheckResponse{status: SERVING}
+        return;
+      }
+      if (method === CREDENTIALS && credentials && msg) {
+        const host = decodeFields(msg).find((f) => f.no === 1)?.bytes?.toString() ?? '';
+        // No credentials: empty ones, as the docker CLI answers (the registry's 401 then fails the pull).
+        credentials(host).catch(() => undefined).then((c) => {
+          log('session %s: credentials for %s %s', id.slice(0, 8), JSON.stringify(host), c ? 'served' : 'none');
+          reply(stream, 0, '', c ? Buffer.concat([bytesField(1, c.username), bytesField(2, c.secret)]) : Buffer.alloc(0));
+        }, () => {});
         return;
       }
       if (method !== GET_SECRET || !msg) {

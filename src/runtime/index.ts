@@ -14,8 +14,8 @@ import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.
 import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
 import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
-import { buildOnEngineClient, type EngineBuildRequest, type EngineBuildResult } from './engine/engine-build.js';
-import { compareApi, EngineClient, type EngineKind } from '../engine/client.js';
+import { buildWithEngineBuilder, type EngineBuilderKind, type EngineBuildRequest, type EngineBuildResult } from './engine/engine-build.js';
+import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
 import { listEngineContainers } from './engine/engine-list.js';
 import { engineExec, engineInspect, engineLogLines, engineRemove, type EngineLogLine } from './engine/engine-cli.js';
@@ -125,12 +125,7 @@ export async function pullOnEngine(ref: string, opts: EnginePullOptions & { time
 export type { EngineBuildEvent, EngineBuildRequest, EngineBuildResult, EngineStepRef } from './engine/engine-build.js';
 export { failedEngineStep } from './engine/engine-build.js';
 
-/** What the engine's builder offers a build request: BuildKit (Docker's `version=2` with sessions, API ≥ 1.39). */
-export interface EngineBuilderKind {
-  buildKit: boolean;
-  /** Which engine builds (`GET /version`): Podman's builder is buildah, which has the syntax Docker's classic builder lacks. */
-  kind: EngineKind;
-}
+export type { EngineBuilderKind } from './engine/engine-build.js';
 
 /**
  * A build on the engine runtime: the engine's builder (`POST /build`) gets the context `request()` makes, and the
@@ -143,10 +138,7 @@ export async function buildOnEngine(request: (builder: EngineBuilderKind) => Pro
   // A build makes no session resources (its intermediate containers are removed by the engine): a client of its own.
   const client = new EngineClient(sel.endpoint!);
   try {
-    const info = await client.info();
-    // Podman serves the classic build API (its builder is buildah's) but neither version=2 nor /session.
-    const buildKit = info.kind !== 'podman' && compareApi(info.api, '1.39') >= 0;
-    return await buildOnEngineClient(client, await request({ buildKit, kind: info.kind }));
+    return await buildWithEngineBuilder(client, request);
   } finally {
     await client.close();
   }

@@ -2,16 +2,21 @@
  * Builds on the engine backend: the engine's own builder (`POST /build`, the classic builder's API, which Docker and
  * Podman both serve) fed the context as a tar that the caller made (build/context-tar.ts: `.dockerignore` applied,
  * the Dockerfile always sent). The image lands in the engine's store, where its containers start from. On Docker the
- * caller may ask for BuildKit (`version=2`: RUN --mount, COPY --chmod, build secrets): its progress arrives as
- * `moby.buildkit.trace` messages (engine/buildkit-trace.ts) and secrets through a session (engine/buildkit-session.ts).
+ * caller asks for BuildKit (`version=2`, the default there): its progress arrives as `moby.buildkit.trace` messages
+ * (`build-progress-buildkit.ts`) and secrets through a session (engine/buildkit-session.ts); the classic builder's
+ * `Step n/m` lines are decoded by `build-progress-classic.ts`.
  */
 import type { Readable } from 'node:stream';
 import { SlipwayError } from '../../errors.js';
-import type { EngineClient } from '../../engine/client.js';
-import { openBuildSession, type BuildSession } from '../../engine/buildkit-session.js';
-import { decodeTrace, dockerfileStep } from '../../engine/buildkit-trace.js';
+import { EngineHttpError, compareApi, type EngineClient, type EngineInfo, type EngineKind } from '../../engine/client.js';
+import { openBuildSession, type BuildSession, type CredentialLookup } from '../../engine/buildkit-session.js';
 import { logger } from '../../internal/debug.js';
 import { engineAuthConfig } from './engine-image.js';
+import type { BuildProgressDecoder, BuildStreamLine, EngineBuildEvent, EngineStepRef } from './build-progress.js';
+import { TraceSteps } from './build-progress-buildkit.js';
+import { ClassicSteps } from './build-progress-classic.js';
+
+export type { EngineBuildEvent, EngineStepRef } from './build-progress.js';
 
 const log = logger('engine:build');
 
@@ -41,44 +46,63 @@ export interface EngineBuildRequest {
   signal?: AbortSignal;
 }
 
-/**
- * Where a step of the engine's build sits: the classic builder counts every instruction of the Dockerfile, global
- * ARGs too (`n`, as its `Step n/m :` lines do); BuildKit names the stage (its `AS` name, or `stage-<index>`; absent
- * for a single stage in some versions) and the step within it, FROM being 1 (`n` is then 0).
- */
-export interface EngineStepRef {
-  n: number;
-  stage?: string;
-  /** The step within its stage (BuildKit only). */
-  step?: number;
-}
-
-/**
- * What the engine's builder reports, step by step: `start`, then `cached` when it was reused, `output` lines, `end`.
- * The classic builder runs one step at a time; BuildKit's steps of different stages interleave.
- */
-export type EngineBuildEvent = EngineStepRef & (
-  | { type: 'start'; instruction: string }
-  | { type: 'cached' }
-  | { type: 'output'; line: string; stream?: 'stdout' | 'stderr' }
-  | { type: 'end' });
-
 /** A finished build on the engine: the reference it is tagged as and the engine's image id (`sha256:…`). */
 export interface EngineBuildResult {
   ref: string;
   id: string;
+  /** Whether BuildKit built it (else the classic builder: Podman's, or a Docker that refused BuildKit). */
+  buildKit: boolean;
 }
 
-/** The builder's own lines between a step's output: `---> Running in`, `---> <id>`, removals, the final summary. */
-const CHATTER = /^( ---> |Removing intermediate container |Successfully (built|tagged) |\[Warning\] One or more build-args)/;
+/**
+ * Whether the engine's `POST /build` may be asked for BuildKit (`version=2`): Docker from API 1.39 (18.09, which added
+ * `/session`) on Linux (Windows daemons have none); Podman's `POST /build` is buildah and takes neither `version=2` nor
+ * `/session`. An engine that is neither (kubedock…) is asked only for what the classic builder cannot do.
+ */
+export function buildKitServed(info: Pick<EngineInfo, 'kind' | 'api' | 'os'>): boolean {
+  return info.kind !== 'podman' && compareApi(info.api, '1.39') >= 0 && info.os !== 'windows';
+}
 
-/** One line of the engine's build stream. */
-interface BuildStreamLine {
-  id?: string;
-  stream?: string;
-  aux?: { ID?: string } | string;
-  error?: string;
-  errorDetail?: { message?: string; code?: number };
+/** What the engine's builder offers a build request: BuildKit ({@link buildKitServed}), and which engine builds. */
+export interface EngineBuilderKind {
+  buildKit: boolean;
+  /** Which engine builds (`GET /version`): Podman's builder is buildah, which has the syntax Docker's classic builder lacks. */
+  kind: EngineKind;
+}
+
+/**
+ * A build with the engine's builder: `request` makes the build request for what the engine offers (BuildKit where
+ * {@link buildKitServed}); when the engine refuses BuildKit ({@link buildKitRefused}) the request is made again without
+ * it and the classic builder builds (what the Dockerfile needs of BuildKit is then refused by `request`).
+ */
+export async function buildWithEngineBuilder(client: EngineClient, request: (builder: EngineBuilderKind) => Promise<EngineBuildRequest>): Promise<EngineBuildResult> {
+  const info = await client.info();
+  const first = await request({ buildKit: buildKitServed(info), kind: info.kind });
+  try {
+    return await buildOnEngineClient(client, first);
+  } catch (err) {
+    if (!first.buildKit || !buildKitRefused(err)) throw err;
+    first.context.destroy();
+    log('the engine refused BuildKit (%s): the classic builder builds', (err as Error).message);
+    return await buildOnEngineClient(client, await request({ buildKit: false, kind: info.kind }));
+  }
+}
+
+/** Session refusals: the engine answered `POST /session` with an error status (no BuildKit sessions there). */
+const sessionRefusals = new WeakSet<object>();
+
+/**
+ * Whether a build failed because the engine would not run BuildKit at all (a daemon built or configured without it
+ * answers `version=2` with an HTTP error naming BuildKit or the builder version before any output, or refuses the
+ * session `POST /session` with an error status): the caller then
+ * builds again with the classic builder. A failure inside a BuildKit build (a step, the context, a FROM image) is not.
+ */
+export function buildKitRefused(err: unknown): boolean {
+  if (typeof err === 'object' && err !== null && sessionRefusals.has(err)) return true;
+  for (let e = err as { cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e instanceof EngineHttpError) return e.status >= 400 && /buildkit|builder version|invalid version/i.test(e.message);
+  }
+  return false;
 }
 
 /**
@@ -88,8 +112,18 @@ interface BuildStreamLine {
  */
 export async function buildOnEngineClient(client: EngineClient, req: EngineBuildRequest): Promise<EngineBuildResult> {
   const registryConfig = await registryConfigHeader(req.registries ?? []);
-  // The session serves the secrets for as long as the build runs; the build request names it.
-  const session = req.buildKit && req.secrets?.size ? await openBuildSession(client, req.secrets) : undefined;
+  // A BuildKit build has a session, as the docker CLI's: it serves the secrets and the FROM registries' credentials
+  // (BuildKit asks the session, not X-Registry-Config) for as long as the build runs; the build request names it.
+  const session = req.buildKit
+    ? await openBuildSession(client, req.secrets ?? new Map(), sessionCredentials(req.registries ?? [])).catch((err: unknown) => {
+      const refused = [err, (err as { cause?: unknown } | undefined)?.cause].some((e) => e instanceof EngineHttpError);
+      const e = new SlipwayError('ERR_RUNTIME', `the engine refused a BuildKit session: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: 'an engine without BuildKit sessions (Docker before 18.09, or BuildKit disabled) builds with its classic builder', cause: err,
+      });
+      if (refused) sessionRefusals.add(e);
+      throw e;
+    })
+    : undefined;
   try {
     return await buildOnEngineWith(client, req, registryConfig, session);
   } finally {
@@ -114,13 +148,10 @@ async function buildOnEngineWith(client: EngineClient, req: EngineBuildRequest, 
     },
     rawBody: req.context, headers: { 'content-type': 'application/x-tar', ...registryConfig }, long: true, signal: req.signal,
   }).catch((err: unknown) => { throw buildError(err instanceof Error ? err.message : String(err), [], err); });
-  const tail: string[] = [];
   let id: string | undefined;
   let rest = '';
-  let step = 0;
-  let built: string | undefined;
   const event = (e: EngineBuildEvent): void => req.onEvent?.(e);
-  const trace = new TraceSteps(event);
+  const progress: BuildProgressDecoder = req.buildKit ? new TraceSteps(event) : new ClassicSteps(event);
   const take = (raw: string): void => {
     if (!raw.trim()) return;
     let line: BuildStreamLine;
@@ -131,32 +162,11 @@ async function buildOnEngineWith(client: EngineClient, req: EngineBuildRequest, 
     }
     if (line.error !== undefined || line.errorDetail !== undefined) {
       const message = line.errorDetail?.message ?? line.error ?? 'the build failed';
-      const failed = trace.failed();
-      throw failed ? buildError(message, failed.tail, undefined, failed.at) : buildError(message, tail, undefined, { n: step });
-    }
-    if (line.id === 'moby.buildkit.trace' && typeof line.aux === 'string') {
-      trace.take(line.aux);
-      return;
+      const failed = progress.failed();
+      throw buildError(message, failed?.tail ?? [], undefined, failed?.at);
     }
     if (typeof line.aux === 'object' && line.aux.ID) id = line.aux.ID;
-    // A step's stderr comes wrapped in ESC[91m … ESC[0m.
-    for (const l of (line.stream ?? '').replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
-      if (!l.trim()) continue;
-      const start = /^Step (\d+)\/\d+ : (.*)$/.exec(l);
-      if (start) {
-        if (step) event({ type: 'end', n: step });
-        step = Number(start[1]);
-        tail.length = 0;
-        event({ type: 'start', n: step, instruction: start[2]! });
-        continue;
-      }
-      if (/^ ---> Using cache$/.test(l)) event({ type: 'cached', n: step });
-      built = /^Successfully built ([0-9a-f]{12,64})$/.exec(l.trim())?.[1] ?? built;
-      if (CHATTER.test(l)) continue;
-      tail.push(l);
-      if (tail.length > 20) tail.shift();
-      event({ type: 'output', n: step, line: l });
-    }
+    progress.take(line);
   };
   for await (const chunk of body) {
     rest += chunk.toString();
@@ -165,18 +175,34 @@ async function buildOnEngineWith(client: EngineClient, req: EngineBuildRequest, 
     for (const l of lines) take(l);
   }
   take(rest);
-  if (step) event({ type: 'end', n: step });
-  trace.finish();
+  progress.finish();
   // The classic builder reports the id as aux (API ≥ 1.30) and as "Successfully built <id>".
-  id ??= built;
-  if (!id) throw buildError('the engine ended the build without naming an image', tail);
+  id ??= progress.printedId;
+  if (!id) throw buildError('the engine ended the build without naming an image', progress.failed()?.tail ?? []);
   if (!id.startsWith('sha256:')) id = (await client.call<{ Id: string }>('GET', `/images/${encodeURIComponent(id)}/json`)).Id;
-  if (req.tag) return { ref: req.tag, id };
+  const buildKit = req.buildKit === true;
+  if (req.tag) return { ref: req.tag, id, buildKit };
   const hex = id.replace(/^sha256:/, '');
   const ref = `localhost/slipway-build:${hex.slice(0, 12)}`;
   await client.call('POST', `/images/${encodeURIComponent(id)}/tag`, { query: { repo: 'localhost/slipway-build', tag: hex.slice(0, 12) } });
   log('built %s (%s)', ref, id);
-  return { ref, id };
+  return { ref, id, buildKit };
+}
+
+/**
+ * Our credentials for BuildKit's `Auth/Credentials` calls, for the registries the Dockerfile's FROM and COPY --from
+ * images name only (as `X-Registry-Config`): a host it asks for beyond them gets none. BuildKit names Docker Hub by
+ * its registry host.
+ */
+function sessionCredentials(registries: readonly string[]): CredentialLookup {
+  const allowed = new Set(registries);
+  return async (host) => {
+    const domain = host === 'registry-1.docker.io' || host === 'index.docker.io' ? 'docker.io' : host;
+    if (!allowed.has(domain)) return undefined;
+    const { found, auth } = await engineAuthConfig(domain);
+    if (!found) return undefined;
+    return auth.identitytoken ? { username: '', secret: auth.identitytoken } : { username: auth.username ?? '', secret: auth.password ?? '' };
+  };
 }
 
 /**
@@ -192,77 +218,6 @@ async function registryConfigHeader(registries: readonly string[]): Promise<Reco
   log('registry credentials for %s', Object.keys(map).join(', ') || 'none');
   if (!Object.keys(map).length) return {};
   return { 'X-Registry-Config': Buffer.from(JSON.stringify(map)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_') };
-}
-
-/**
- * BuildKit's trace turned into step events: a vertex the Dockerfile frontend named after a step (`[stage 2/4] RUN …`)
- * starts, is cached, prints (lines per vertex and stream), completes or fails; its own vertexes (`[internal] …`,
- * exporting) are not steps.
- */
-class TraceSteps {
-  readonly #vertexes = new Map<string, { at: EngineStepRef; started: boolean; cached: boolean; ended: boolean; partial: Map<number, string>; tail: string[]; error?: string }>();
-  #failed: { at: EngineStepRef; tail: string[]; canceled: boolean } | undefined;
-
-  constructor(readonly event: (e: EngineBuildEvent) => void) {}
-
-  take(aux: string): void {
-    const status = decodeTrace(aux);
-    for (const v of status.vertexes) {
-      let s = this.#vertexes.get(v.digest);
-      if (!s) {
-        const at = dockerfileStep(v.name);
-        if (!at) continue;
-        s = { at: { n: 0, stage: at.stage, step: at.step }, started: false, cached: false, ended: false, partial: new Map(), tail: [] };
-        this.#vertexes.set(v.digest, s);
-      }
-      if ((v.started || v.cached) && !s.started) {
-        s.started = true;
-        log('step %s', v.name);
-        this.event({ ...s.at, type: 'start', instruction: v.name.slice(v.name.indexOf('] ') + 2) });
-      }
-      if (v.cached && !s.cached) {
-        s.cached = true;
-        this.event({ ...s.at, type: 'cached' });
-      }
-      // Steps of other stages that BuildKit stopped because one failed end with "context canceled": not the cause.
-      if (v.error && (!this.#failed || this.#failed.canceled)) this.#failed = { at: s.at, tail: s.tail, canceled: /context canceled/.test(v.error) };
-      if (v.completed && !s.ended) this.#end(s);
-    }
-    for (const l of status.logs) {
-      const s = this.#vertexes.get(l.vertex);
-      if (!s) continue;
-      const lines = ((s.partial.get(l.stream) ?? '') + l.data.toString()).split('\n');
-      s.partial.set(l.stream, lines.pop()!);
-      for (const line of lines) this.#line(s, line, l.stream);
-    }
-  }
-
-  /** The step whose failure ended the build, with its last output lines. */
-  failed(): { at: EngineStepRef; tail: string[] } | undefined {
-    for (const s of this.#vertexes.values()) if (!s.ended) this.#flush(s);
-    return this.#failed;
-  }
-
-  finish(): void {
-    for (const s of this.#vertexes.values()) if (s.started && !s.ended) this.#end(s);
-  }
-
-  #end(s: { at: EngineStepRef; ended: boolean; partial: Map<number, string>; tail: string[] }): void {
-    this.#flush(s);
-    s.ended = true;
-    this.event({ ...s.at, type: 'end' });
-  }
-
-  #flush(s: { at: EngineStepRef; partial: Map<number, string>; tail: string[] }): void {
-    for (const [stream, rest] of s.partial) if (rest) this.#line(s, rest, stream);
-    s.partial.clear();
-  }
-
-  #line(s: { at: EngineStepRef; tail: string[] }, line: string, stream: number): void {
-    s.tail.push(line);
-    if (s.tail.length > 20) s.tail.shift();
-    this.event({ ...s.at, type: 'output', line, stream: stream === 2 ? 'stderr' : 'stdout' });
-  }
 }
 
 /** Which step a build error of the engine came from (and a RUN's exit code): the caller names its Dockerfile line. */
@@ -293,8 +248,9 @@ function buildError(message: string, tail: readonly string[], cause?: unknown, s
     failedSteps.set(err, step);
     return err;
   }
-  // The classic builder's words for a COPY/ADD source that is outside the context, absent or ignored.
-  if (/forbidden path outside the build context|not found in build context|no source files were specified|is outside of /i.test(message)) {
+  // The classic builder's words for a COPY/ADD source that is outside the context, absent or ignored; BuildKit's
+  // ("failed to compute cache key: \"/x\" not found: not found", "…: failed to walk <dir>: lstat …: no such file or directory").
+  if (/forbidden path outside the build context|not found in build context|no source files were specified|is outside of |failed to compute cache key: .*(not found|no such file or directory)/i.test(message)) {
     const err = new SlipwayError('ERR_BUILD_CONTEXT', `the engine's build failed: ${message}`, {
       hint: 'COPY and ADD take files inside the context (after .dockerignore); a symlink out of it is not followed', cause, details,
     });

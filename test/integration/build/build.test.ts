@@ -15,7 +15,7 @@ import { engineRuntime, fixtureRef, helperBuilt, nativeOnly, skipUnless, userNam
 import { codeOf, configFile, context, inspect } from './build-helpers.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('Container.fromDockerfile', () => {
-  nativeOnly("RUN heredocs: neither Docker's classic builder nor Docker 20.10's BuildKit (which COPY --chmod sends the build to) has them (refused: engine/engine-build-compose.test.ts)")('every instruction: files with modes, owners and contents as Docker makes them, and the config fields', async () => {
+  nativeOnly("RUN heredocs: the engine's builder, Docker 20.10's BuildKit, has none (nor has its classic builder; refused: engine/engine-build-compose.test.ts)")('every instruction: files with modes, owners and contents as Docker makes them, and the config fields', async () => {
     const ctx = await context({
       'Dockerfile': [
         'ARG BASE',
@@ -92,7 +92,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect(lines.join('\n')).toContain('hi from 0 in /srv/app');
   });
 
-  nativeOnly("the engine's builder is Docker's classic builder (POST /build without BuildKit) builds every stage before the target, needed or not")('multi-stage: --target skips stages it does not need; COPY --from; deletions are whiteouts, a recreated dir is opaque', async () => {
+  it('multi-stage: --target skips stages it does not need; COPY --from; deletions are whiteouts, a recreated dir is opaque', async () => {
     const ctx = await context({
       'Dockerfile': [
         `FROM ${fixtureRef('busybox')} AS broken`,
@@ -116,7 +116,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     });
   });
 
-  nativeOnly("COPY heredocs: the engine's builder is Docker's classic builder (POST /build without BuildKit) has none")('heredoc COPY (expanded or not), SHELL, a global ARG declared again in a stage, legacy ENV, COPY --from an image', async () => {
+  nativeOnly("COPY heredocs: the engine's builder, Docker 20.10's BuildKit, has none (refused)")('heredoc COPY (expanded or not), SHELL, a global ARG declared again in a stage, legacy ENV, COPY --from an image', async () => {
     const ctx = await context({
       'Dockerfile': [
         'ARG BASE',
@@ -198,13 +198,13 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const ref = await Container.fromDockerfile(ctx);
     expect(await inspect(ref, ['/opt/pkg', '/opt/pkg/bin/run', '/opt/pkg/link', '/o2/pkg/bin/run', '/notes.txt', '/opt/app.tar.gz'])).toEqual({
       '/opt/pkg': '750 1000:1000 directory', '/opt/pkg/bin/run': '755 1000:1000 regular file\nrun', '/opt/pkg/link': '777 0:0 symbolic link',
-      // The engine's classic builder does not apply ADD --chown to what it extracts from a tar (BuildKit and slipway do).
+      // The engine's builders (Docker 20.10's BuildKit, and its classic builder) do not apply ADD --chown to what they extract from a tar (slipway's does).
       '/o2/pkg/bin/run': engineRuntime() ? '755 1000:1000 regular file\nrun' : '755 5:6 regular file\nrun', '/notes.txt': '644 0:0 regular file\nnot an archive', '/opt/app.tar.gz': 'absent',
     });
     const evil = await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nADD evil.tar /x/\n` });
     await writeFile(join(evil, 'evil.tar'), await tarOf([{ name: '../../escape', content: 'x' }]));
-    // dockerd extracts an ADD tar chrooted into the destination (Docker's chrootarchive): a ../ entry cannot leave it
-    // there, and the build goes on; slipway's builder refuses the archive.
+    // dockerd's builders extract an ADD tar inside the destination (BuildKit's and the classic builder's alike): a ../
+    // entry cannot leave it there, and the build goes on; slipway's builder refuses the archive.
     expect(await codeOf(Container.fromDockerfile(evil))).toBe(engineRuntime() ? 'resolved' : 'ERR_BUILD_CONTEXT');
   });
 
@@ -223,7 +223,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect((await inspect(changed.ref, ['/b2']))['/b2']).toMatch(/\nb2\na /);
     const fresh = await buildImage(ctx, { tag: 'slipway-test/cache:3', cache: false });
     expect(fresh.executed).toBe(4);
-    // Reproducible natively (epoch timestamps); the engine's classic builder stamps each step with its time.
+    // Reproducible natively (epoch timestamps); the engine's builder stamps each step with its time (Docker 20.10's BuildKit too).
     if (!engineRuntime()) expect(fresh.digest).toBe(changed.digest);
   });
 

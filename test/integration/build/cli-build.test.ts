@@ -44,9 +44,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     const failed = await cli(['build', join(ctx, 'nope')]).done;
     expect(failed.code).toBe(125);
     expect(failed.stderr).toMatch(/^slipway: ERR_BUILD_CONTEXT: the build context .* is not a directory/);
-  });
+  }, 300_000); // four CLI processes, each a node start and a build: 113-120 s at load 22-26
 
-  nativeOnly("one run of each step across processes is slipway's per-step store lock; the engine's builder is Docker's classic builder (POST /build without BuildKit) has none: two builds at once both run an uncached step")('two processes building one context at once into one store run each step once, and the image they tagged runs', async () => {
+  nativeOnly("one run of each step across processes is slipway's per-step store lock; the engine's builder has no such lock across builds (Docker's classic builder: two builds at once both run an uncached step; not checked on its BuildKit)")('two processes building one context at once into one store run each step once, and the image they tagged runs', async () => {
     const ctx = tempDir('slipway-cli-build-');
     const store = tempDir('slipway-cli-build-store-');
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${fixtureRef('busybox')}\nCOPY a /a\nRUN cat /a /a > /b\nRUN wc -c /b > /c\n`);

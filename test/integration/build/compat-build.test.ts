@@ -1,4 +1,5 @@
 /** testcontainers' `GenericContainer.fromDockerfile(...).build()` on slipway's builder. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { afterAll, expect, it } from 'vitest';
 import { GenericContainer, PullPolicy, SlipwayError } from '../../../src/testcontainers.js';
 import { pull } from '../../../src/image/index.js';
 import { hostPlatform } from '../../../src/image/platform.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
 const ctx = mkdtempSync(join(tmpdir(), 'slipway-tc-build-'));
 afterAll(() => rmSync(ctx, { recursive: true, force: true }));
@@ -35,7 +36,11 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'builds need the built help
     const foreign = hostPlatform().architecture === 'arm64' ? 'amd64' : 'arm64';
     writeFileSync(join(ctx, 'scratch.Dockerfile'), 'FROM scratch\nCOPY app.Dockerfile /x\n');
     await GenericContainer.fromDockerfile(ctx, 'scratch.Dockerfile').withPlatform(`linux/${foreign}`).build('slipway-test/tc-build:foreign');
-    expect((await pull('slipway-test/tc-build:foreign', { policy: 'never', platform: `linux/${foreign}` })).platform.architecture).toBe(foreign);
+    // In the store the build wrote: slipway's natively, the engine's on the engine (where the native store is not written).
+    const stored = engineRuntime()
+      ? execFileSync('docker', ['image', 'inspect', '-f', '{{.Os}}/{{.Architecture}}', 'slipway-test/tc-build:foreign'], { encoding: 'utf8' }).trim().split('/')[1]
+      : (await pull('slipway-test/tc-build:foreign', { policy: 'never', platform: `linux/${foreign}` })).platform.architecture;
+    expect(stored).toBe(foreign);
     expect(() => GenericContainer.fromDockerfile(ctx).withPlatform('')).toThrow(SlipwayError);
   });
 });

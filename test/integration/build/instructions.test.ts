@@ -14,7 +14,7 @@ import { fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed 
 import { codeOf, configFile, context, inspect } from './build-helpers.js';
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('Dockerfile instruction details', () => {
-  nativeOnly("COPY --exclude/--link and ADD --unpack: the engine's builder is Docker's classic builder (POST /build without BuildKit) has none (refused)")('COPY --exclude (with ! exceptions, relative to each source) and --link; ADD --unpack=false copies the archive', async () => {
+  nativeOnly("COPY --exclude/--link and ADD --unpack: the engine's builder, Docker 20.10's BuildKit, has none (refused)")('COPY --exclude (with ! exceptions, relative to each source) and --link; ADD --unpack=false copies the archive', async () => {
     const p = tarPack();
     p.entry({ name: 'inside.txt' }, 'in');
     p.finalize();
@@ -52,7 +52,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     expect([other.executed, other.digest]).toEqual([0, first.digest]);
   });
 
-  nativeOnly("--keep-git-dir and --unpack are refused as unsupported on the engine before their use is checked: the engine's builder is Docker's classic builder (POST /build without BuildKit) has neither")('labs-only and unknown flags are refused with the line', async () => {
+  nativeOnly("--keep-git-dir and --unpack are refused as unsupported on the engine before their use is checked: the engine's builder, Docker 20.10's BuildKit, has neither")('labs-only and unknown flags are refused with the line', async () => {
     const parents = await context({ 'Dockerfile': `FROM ${fixtureRef('busybox')}\nCOPY --parents a/x /dst/\n`, 'a/x': 'x' });
     const err = await buildImage(parents, {}).catch((e: unknown) => e);
     expect(SlipwayError.is(err, 'ERR_UNSUPPORTED') && err.message).toMatch(/line 2 \(COPY --parents\)/);

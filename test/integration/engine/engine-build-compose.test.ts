@@ -9,6 +9,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { ComposeEnvironment, Container, SlipwayError } from '../../../src/index.js';
+import { buildImage } from '../../../src/build/builder.js';
+import type { BuildProgress } from '../../../src/build/build-options.js';
 import { main } from '../../../src/cli/main.js';
 import { fixtureRef, registry, skipUnless } from '../harness/index.js';
 import { buildScratch, engineAvailable } from './engine-harness.js';
@@ -48,6 +50,35 @@ skipUnless(engineAvailable(), 'engine tests run in the engine pass: sudo bash sc
     expect(untagged).toMatch(/^localhost\/slipway-build:[0-9a-f]{12}$/);
     expect((await new Container(untagged).withCommand(['cat', '/stage']).run()).stdout).toBe('final-stage\n');
   }, 180_000);
+
+  it('BuildKit builds a plain Dockerfile by default; DOCKER_BUILDKIT=0 keeps the classic builder; both report the same steps, output and cache hits', async () => {
+    const ctx = tree({
+      'Dockerfile': `FROM ${fixtureRef('busybox')}\nENV A=1\nCOPY app.txt /app.txt\nRUN echo "ran $A" && cat /app.txt\nCMD ["cat", "/app.txt"]\n`,
+      'app.txt': `app ${process.pid}\n`,
+    });
+    const build = async (classic: boolean, cache: boolean) => {
+      const events: BuildProgress[] = [];
+      const tag = `localhost/slipway-engine-builder-${process.pid}:${classic ? 'classic' : 'buildkit'}`;
+      images.push(tag);
+      const saved = process.env.DOCKER_BUILDKIT;
+      if (classic) process.env.DOCKER_BUILDKIT = '0'; else delete process.env.DOCKER_BUILDKIT;
+      try {
+        const r = await buildImage(ctx, { tag, cache, onProgress: (e) => events.push(e) });
+        const seq = events.map((e) => (e.type === 'output' ? `output ${e.line}` : `${e.type} ${e.step}/${e.total}${e.type === 'step' && e.cached ? ' cached' : ''}`));
+        // Which builder made it: BuildKit's Dockerfile frontend marks each history entry.
+        const comments = docker('history', '--no-trunc', '--format', '{{.Comment}}', tag);
+        return { seq, counts: [r.executed, r.cached], buildKit: comments.includes('buildkit.dockerfile.v0'), out: (await new Container(r.ref).run()).stdout };
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_BUILDKIT; else process.env.DOCKER_BUILDKIT = saved;
+      }
+    };
+    const ran = ['step 1/5 cached', 'step 2/5 cached', 'step 3/5', 'done 3/5', 'step 4/5', 'output ran 1', `output app ${process.pid}`, 'done 4/5', 'step 5/5 cached'];
+    const cached = ['step 1/5 cached', 'step 2/5 cached', 'step 3/5 cached', 'step 4/5 cached', 'step 5/5 cached'];
+    for (const classic of [false, true]) {
+      expect(await build(classic, false)).toEqual({ seq: ran, counts: [2, 0], buildKit: !classic, out: `app ${process.pid}\n` });
+      expect(await build(classic, true)).toEqual({ seq: cached, counts: [0, 2], buildKit: !classic, out: `app ${process.pid}\n` });
+    }
+  }, 240_000);
 
   it('a failing RUN is ERR_BUILD_STEP_FAILED with the step\'s output; a missing context is ERR_BUILD_CONTEXT', async () => {
     const ctx = tree({ Dockerfile: `FROM ${fixtureRef('busybox')}\nRUN echo "the step says why" && exit 3\n` });

@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTrace, dockerfileStep } from '../../../src/engine/buildkit-trace.js';
 import { bytesField, decodeFields, varintField } from '../../../src/engine/protobuf.js';
 import { buildOnEngineClient, failedEngineStep, type EngineBuildEvent } from '../../../src/runtime/engine/engine-build.js';
@@ -8,9 +11,16 @@ import { buildOnEngineClient, failedEngineStep, type EngineBuildEvent } from '..
 //   FROM …/busybox / COPY --chmod=0755 a.sh /a.sh / RUN --mount=type=cache,target=/c … / RUN echo out; echo err >&2; exit 3
 const recorded = readFileSync(new URL('./fixtures/buildkit-failed-run.jsonl', import.meta.url), 'utf8');
 
+// The session a BuildKit build opens goes to a socket that takes whatever it is sent and answers nothing.
+const sink = createServer((c) => { c.on('error', () => {}); c.resume(); });
+const sinkPath = join(mkdtempSync(join(tmpdir(), 'slipway-trace-')), 'session.sock');
+beforeAll(() => new Promise<void>((r) => { sink.listen(sinkPath, r); }));
+afterAll(() => { sink.close(); rmSync(join(sinkPath, '..'), { recursive: true, force: true }); });
+
 /** A fake engine whose build stream is `text`, cut into uneven chunks (a JSON line may span two). */
 function engine(text: string): never {
   return {
+    hijack: async () => ({ socket: connect(sinkPath), head: Buffer.alloc(0) }),
     stream: async () => ({ body: (async function* () { for (let i = 0; i < text.length; i += 700) yield Buffer.from(text.slice(i, i + 700)); })() }),
     call: async () => { throw new Error('not called'); },
   } as never;

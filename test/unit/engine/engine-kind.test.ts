@@ -19,7 +19,7 @@ const requests: unknown[] = [];
 vi.mock('../../../src/runtime/index.js', async (importOriginal) => ({
   ...(await importOriginal<object>()),
   buildOnEngine: async (request: (engine: { kind: EngineKind; buildKit: boolean }) => Promise<{ context: AsyncIterable<unknown> }>) => {
-    const r = await request({ kind, buildKit: kind === 'docker' });
+    const r = await request({ kind, buildKit: kind !== 'podman' });
     for await (const _ of r.context) { /* the context as the engine would read it */ }
     requests.push(r);
     return { ref: 'localhost/slipway-build:x', id: 'sha256:x' };
@@ -52,5 +52,25 @@ describe('the engine kind', () => {
     kind = 'podman';
     await expect(buildWithEngine(dir, df, {})).resolves.toMatchObject({ ref: 'localhost/slipway-build:x' });
     expect(requests).toHaveLength(1);
+  });
+
+  it('a Dockerfile the classic builder could build goes to BuildKit on Docker (DOCKER_BUILDKIT=0: the classic builder, as for the docker CLI), to the classic builder elsewhere', async () => {
+    writeFileSync(join(dir, 'Plain.Dockerfile'), 'FROM busybox\nCOPY run.sh /run.sh\nRUN true\n');
+    const df = parseDockerfile('FROM busybox\nCOPY run.sh /run.sh\nRUN true\n');
+    const builder = async (k: EngineKind, env?: string): Promise<unknown> => {
+      kind = k;
+      const saved = process.env.DOCKER_BUILDKIT;
+      if (env === undefined) delete process.env.DOCKER_BUILDKIT; else process.env.DOCKER_BUILDKIT = env;
+      try {
+        await buildWithEngine(dir, df, { dockerfile: 'Plain.Dockerfile' });
+      } finally {
+        if (saved === undefined) delete process.env.DOCKER_BUILDKIT; else process.env.DOCKER_BUILDKIT = saved;
+      }
+      return (requests.at(-1) as { buildKit: boolean }).buildKit;
+    };
+    expect(await builder('docker')).toBe(true);
+    expect(await builder('docker', '0')).toBe(false);
+    expect(await builder('podman')).toBe(false);
+    expect(await builder('other')).toBe(false);
   });
 });
