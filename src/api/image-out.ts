@@ -7,7 +7,7 @@ import { withSettings } from '../config/index.js';
 import { SlipwayError } from '../errors.js';
 import { exportImage as exportFromStore, type ExportedImage, type ExportImageOptions } from '../image/export.js';
 import { pushImage as pushFromStore, type PushedImage, type PushImageOptions } from '../image/push.js';
-import { onEngineRuntime } from '../runtime/index.js';
+import { onEngineRuntime, pushOnEngine } from '../runtime/index.js';
 
 /** On the engine runtime, the store's "not present" as what to do instead (the image is in the engine's store). */
 async function engineInstead(err: unknown, what: string, command: string): Promise<unknown> {
@@ -41,8 +41,8 @@ export async function exportImage(ref: string, dest: string, options: ExportImag
  * @throws {@link SlipwayError} `ERR_IMAGE_NOT_PRESENT` (not in the store), `ERR_INVALID_REFERENCE`, `ERR_REGISTRY_AUTH`
  *   (no credentials or no push rights: `docker login` / `podman login`), `ERR_REGISTRY_UNREACHABLE` (the hint names
  *   `insecureRegistries` when a plain-HTTP registry is not listed), `ERR_REGISTRY_TIMEOUT`, `ERR_DIGEST_MISMATCH`,
- *   `ERR_MANIFEST_INVALID`, `ERR_ABORTED`, `ERR_UNSUPPORTED` on the engine runtime for an image the store lacks (it is
- *   in the engine's: `docker push`)
+ *   `ERR_MANIFEST_INVALID`, `ERR_ABORTED`. On the engine runtime an image the store lacks is pushed by the engine
+ *   (`POST /images/{name}/push`, as `docker push`; `uploaded`/`mounted`/`existing` count its layers, not the config)
  * @example
  * import { Container, pushImage } from 'slipway';
  * const ref = await Container.fromDockerfile('./app', { tag: 'localhost:5000/team/app:test' });
@@ -50,6 +50,12 @@ export async function exportImage(ref: string, dest: string, options: ExportImag
  */
 export async function pushImage(ref: string, options: PushImageOptions = {}): Promise<PushedImage> {
   return withSettings(() => pushFromStore(ref, options).catch(async (err: unknown) => {
+    // On the engine runtime an image the store lacks is the engine's: the engine pushes it (as `docker push`).
+    if (SlipwayError.is(err, 'ERR_IMAGE_NOT_PRESENT') && (await onEngineRuntime().catch(() => false))) {
+      const pushed = await pushOnEngine(ref, { to: options.to, signal: options.signal });
+      if (pushed) return pushed;
+      throw err;
+    }
     const to = options.to ?? ref;
     throw await engineInstead(err, `pushImage(${JSON.stringify(ref)})`, `${to === ref ? '' : `docker tag ${ref} ${to} && `}docker push ${to}`);
   }), { env: options.env });

@@ -13,7 +13,7 @@ import { nativeBySetting, selectRuntime } from './backend.js';
 import { launchEngineContainer, engineVolumeName } from './engine/engine-launch.js';
 import { EngineNetwork } from './engine/engine-network.js';
 import { engineSession, existingEngineSession } from './engine/session.js';
-import { pullEngineImage, type EnginePulledImage, type EnginePullOptions } from './engine/engine-image.js';
+import { pullEngineImage, pushEngineImage, type EnginePulledImage, type EnginePullOptions, type EnginePushedImage } from './engine/engine-image.js';
 import { buildWithEngineBuilder, type EngineBuilderKind, type EngineBuildRequest, type EngineBuildResult } from './engine/engine-build.js';
 import { EngineClient } from '../engine/client.js';
 import { reuseEngineContainer } from './engine/engine-reuse.js';
@@ -117,6 +117,22 @@ export async function pullOnEngine(ref: string, opts: EnginePullOptions & { time
   const client = new EngineClient(sel.endpoint!);
   try {
     return await pullEngineImage(client, ref, opts);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * `pushImage()` of an image in the engine's store (`docker push`, our credentials as `X-Registry-Auth`). `undefined`
+ * on the native runtime, or when the engine does not hold the image.
+ */
+export async function pushOnEngine(ref: string, opts: { to?: string; signal?: AbortSignal }): Promise<EnginePushedImage | undefined> {
+  if (nativeBySetting()) return undefined;
+  const sel = await selectRuntime();
+  if (sel.kind === 'native') return undefined;
+  const client = new EngineClient(sel.endpoint!);
+  try {
+    return await pushEngineImage(client, ref, opts);
   } finally {
     await client.close();
   }

@@ -260,3 +260,74 @@ function repoDigest(repoDigests: string[], name: string): string | undefined {
   }
   return repoDigests[0]?.split('@')[1];
 }
+
+/** What `pushImage()` reports on the engine runtime (the API's `PushedImage`): the engine counts layers only (not the config). */
+export interface EnginePushedImage {
+  ref: string;
+  digest: string;
+  uploaded: number;
+  mounted: number;
+  existing: number;
+}
+
+/**
+ * `pushImage()` of an image the engine holds (its builds, commits and pulls on the engine runtime): tagged as `to`
+ * when that differs (`POST /images/{name}/tag`), then `POST /images/{name}/push` with our credentials for the
+ * destination as `X-Registry-Auth`, as `docker push`. `undefined` when the engine does not hold `ref`.
+ * @throws SlipwayError `ERR_INVALID_ARGUMENT` (a destination by digest only), `ERR_REGISTRY_AUTH`,
+ *   `ERR_REGISTRY_UNREACHABLE`, `ERR_REGISTRY`
+ */
+export async function pushEngineImage(client: EngineClient, ref: string, opts: { to?: string; signal?: AbortSignal } = {}): Promise<EnginePushedImage | undefined> {
+  const src = parseReference(ref);
+  if (!(await inspect(client, src.string))) return undefined;
+  const dest = parseReference(opts.to ?? ref);
+  if (dest.tag === undefined) {
+    throw new SlipwayError('ERR_INVALID_ARGUMENT', `pushImage: ${dest.string} names no tag: the engine pushes a tag`, { hint: 'push to name:tag (the digest is in the result)' });
+  }
+  if (dest.string !== src.string) {
+    await client.call('POST', `/images/${encodeURIComponent(src.string)}/tag`, { query: { repo: dest.name, tag: dest.tag } });
+  }
+  const { found, auth } = await engineAuthConfig(dest.domain);
+  log('push %s (credentials: %s)', dest.string, found ? 'yes' : 'none');
+  const { body } = await client.stream('POST', `/images/${encodeURIComponent(dest.name)}/push`, {
+    query: { tag: dest.tag }, headers: { 'X-Registry-Auth': Buffer.from(JSON.stringify(auth)).toString('base64url') }, long: true, signal: opts.signal,
+  }).catch((err: unknown) => { throw pushError(dest, err); });
+  const layers = { uploaded: new Set<string>(), mounted: new Set<string>(), existing: new Set<string>() };
+  let digest: string | undefined;
+  let rest = '';
+  const take = (raw: string): void => {
+    if (!raw.trim()) return;
+    let line: { id?: string; status?: string; error?: string; errorDetail?: { message?: string }; aux?: { Digest?: string } };
+    try {
+      line = JSON.parse(raw) as typeof line;
+    } catch {
+      return;
+    }
+    if (line.error !== undefined || line.errorDetail !== undefined) throw pushError(dest, new Error(line.errorDetail?.message ?? line.error ?? 'the push failed'));
+    if (line.aux?.Digest) digest = line.aux.Digest;
+    if (!line.id) return;
+    if (line.status === 'Pushed') layers.uploaded.add(line.id);
+    else if (line.status === 'Layer already exists') layers.existing.add(line.id);
+    else if (/^Mounted from /.test(line.status ?? '')) layers.mounted.add(line.id);
+  };
+  for await (const chunk of body) {
+    rest += chunk.toString();
+    const lines = rest.split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) take(l);
+  }
+  take(rest);
+  if (!digest) throw pushError(dest, new Error('the engine ended the push without a digest'));
+  return { ref: dest.string, digest, uploaded: layers.uploaded.size, mounted: layers.mounted.size, existing: layers.existing.size };
+}
+
+function pushError(dest: { string: string; domain: string }, err: unknown): SlipwayError {
+  const text = (err as Error).message;
+  if (/unauthorized|authentication required|no basic auth credentials|denied/i.test(text)) {
+    return new SlipwayError('ERR_REGISTRY_AUTH', `the registry refused the engine's push of ${dest.string}: ${text}`, { cause: err, hint: `log in to ${dest.domain} (docker login ${dest.domain}, or a credential helper in ~/.docker/config.json): the credentials are sent with the push` });
+  }
+  if (/connection refused|no such host|dial tcp|i\/o timeout|HTTP response to HTTPS client/i.test(text)) {
+    return new SlipwayError('ERR_REGISTRY_UNREACHABLE', `the engine could not reach ${dest.domain} to push ${dest.string}: ${text}`, { cause: err, hint: "check the registry's address; a plain-HTTP registry other than loopback must be in the engine's insecure-registries (daemon.json)" });
+  }
+  return new SlipwayError('ERR_REGISTRY', `the engine could not push ${dest.string}: ${text}`, { cause: err });
+}
