@@ -24,6 +24,11 @@ const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ULIMITS = ['cpu', 'fsize', 'data', 'stack', 'core', 'rss', 'nproc', 'nofile', 'memlock', 'as', 'locks', 'sigpending', 'msgqueue', 'nice', 'rtprio', 'rttime'];
 /** run()'s phases after the start (exit, output, teardown): DEBUG=slipway:start, beside the start's own. */
 const phaseLog = logger('start');
+// Loaded on first use (they import this module's dependents), then kept: a dynamic import of a loaded module still
+// costs a resolve and a few microtasks per call, and run() is called in loops.
+let startModule: Promise<typeof import('./start.js')> | undefined;
+let waitModule: Promise<typeof import('./wait/index.js')> | undefined;
+let startedModule: Promise<typeof import('./started-container.js')> | undefined;
 
 /**
  * Describes a container to start. Every `with*` method returns a new builder, so a half-configured
@@ -461,19 +466,19 @@ export class Container {
    * });
    */
   async start(opts: { signal?: AbortSignal; onLaunched?: (container: StartedContainer) => void | Promise<void> } = {}): Promise<StartedContainer> {
-    const { startContainer } = await import('./start.js');
+    const { startContainer } = await (startModule ??= import('./start.js'));
     return startContainer(this.#options, opts.signal, opts.onLaunched);
   }
 
   /** Runs the container to completion and returns its exit code and output (`docker run --rm`). */
   async run(opts: { signal?: AbortSignal } = {}): Promise<{ exitCode: number | null; signal: string | null; stdout: string; stderr: string }> {
-    const { Wait } = await import('./wait/index.js');
+    const [{ Wait }, { outputOf }] = await Promise.all([waitModule ??= import('./wait/index.js'), startedModule ??= import('./started-container.js')]);
     const c = await this.#with({ waitStrategy: Wait.none() }).start(opts);
     const mark = phaseTimer(phaseLog, c.name);
     try {
       const exit = await c.wait();
       mark('exit report');
-      const [stdout, stderr] = await Promise.all([c.logs({ stderr: false }).text(), c.logs({ stdout: false }).text()]);
+      const { stdout, stderr } = await outputOf(c);
       mark('output read');
       return { exitCode: exit.exitCode, signal: exit.signal, stdout, stderr };
     } finally {

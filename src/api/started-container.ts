@@ -68,6 +68,23 @@ export interface LogStream extends AsyncIterable<string> {
   text(): Promise<string>;
 }
 
+let outputReader: (c: StartedContainer) => Promise<{ stdout: string; stderr: string }>;
+
+/**
+ * What `Container.run()` returns as output: the whole log as `logs({ stderr: false }).text()` and
+ * `logs({ stdout: false }).text()` give it, from one read of the log instead of two.
+ * @internal
+ */
+export function outputOf(c: StartedContainer): Promise<{ stdout: string; stderr: string }> {
+  return outputReader(c);
+}
+
+async function readOutput(logPath: string, done: () => boolean): Promise<{ stdout: string; stderr: string }> {
+  const out = { stdout: '', stderr: '' };
+  for await (const l of readLogLines(logPath, { done })) out[l.stream] += l.unterminated ? l.text : `${l.text}\n`;
+  return out;
+}
+
 /**
  * The snapshot a started container runs from ({@link StartedContainer.snapshot}).
  * @example
@@ -101,6 +118,13 @@ export type StartedOptions = Readonly<LaunchPlan & { labels: Readonly<Record<str
  * const { stdout } = await redis.exec(['redis-cli', 'ping']); // 'PONG\n'
  */
 export class StartedContainer implements AsyncDisposable {
+  static {
+    outputReader = (c) => {
+      const rt = c.#rt;
+      return readOutput(rt.logPath, () => rt.hasExited());
+    };
+  }
+
   readonly #rt: RuntimeContainer;
   readonly #options: StartedOptions;
   readonly #ready: ((since: Date) => Promise<void>) | undefined;

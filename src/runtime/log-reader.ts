@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /** One log line as the keeper recorded it (CRI format: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`). */
@@ -78,22 +78,31 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
   let watcher: FSWatcher | undefined;
   let changed = false;
   let wake: (() => void) | undefined;
-  const rotated = await readWhole(`${path}.1`);
+  // A writer that had stopped for good before this read began (an exited container's) can neither add lines nor
+  // rotate the file: once what the first look found is read, the log is drained, without a second stat of the file
+  // and one of its name.
+  const settled = opts.done?.() === true;
+  // Looked for without a failing open first: the rotated file is rare, and a rejected open costs an error object
+  // and a thread-pool round trip on every read of every container's log (run() reads one per container).
+  const rotated = existsSync(`${path}.1`) ? await readWhole(`${path}.1`) : undefined;
   if (rotated) for (const rec of rotated.split('\n')) if (rec) yield* emit(parseCriLine(rec));
   try {
     for (;;) {
       opts.signal?.throwIfAborted();
       changed = false;
       const finished = opts.done?.() ?? true;
+      // A file just opened is stat'ed once, for its inode and its size.
+      let opened: Stats | undefined;
       if (!fh) {
         fh = await open(path, 'r').catch(() => undefined);
         if (fh) {
           const first = ino === undefined;
-          ino = (await fh.stat()).ino;
+          opened = await fh.stat();
+          ino = opened.ino;
           if (!first) { offset = 0; carry = ''; } // the file that replaced a rotated one
         }
       }
-      const size = fh ? (await fh.stat()).size : 0;
+      const size = fh ? (opened ?? await fh.stat()).size : 0;
       if (fh && size > offset) {
         const buf = Buffer.alloc(size - offset);
         const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
@@ -102,9 +111,9 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
         const lines = chunk.split('\n');
         carry = lines.pop() ?? '';
         for (const rec of lines) if (rec) yield* emit(parseCriLine(rec));
-        continue;
+        if (!settled || bytesRead < buf.length) continue;
       }
-      if (fh) {
+      if (fh && !settled) {
         // Drained: if the name now stands for another file (rotated), go on with that one.
         const st = await stat(path).catch(() => undefined);
         if (st && st.ino !== ino) {

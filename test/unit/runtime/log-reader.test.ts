@@ -23,6 +23,20 @@ describe('log reader', () => {
     expect((await collect(readLogLines(p, { stderr: false }))).map((l) => l.text)).toEqual(['old', 'hello']);
     expect((await collect(readLogLines(p, { since: new Date('2026-11-28T00:00:02Z') }))).map((l) => l.text)).toEqual(['err', 'hello']);
   });
+  it('reads a log whose writer had stopped (done() already true) whole in one look: rotated file, both streams, partial ends', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(`${p}.1`, rec('0', 'stdout', 'F', 'old'));
+    await writeFile(p, rec('1', 'stderr', 'F', 'e1') + rec('2', 'stdout', 'P', 'no ') + rec('3', 'stderr', 'P', 'err') + rec('4', 'stdout', 'P', 'newline'));
+    const lines = await collect(readLogLines(p, { done: () => true }));
+    expect(lines.map((l) => `${l.stream}:${l.text}${l.unterminated ? '|' : ''}`)).toEqual(['stdout:old', 'stderr:e1', 'stdout:no newline|', 'stderr:err|']);
+    // An empty log (a command that printed nothing) and a missing one are no lines.
+    await writeFile(p, '');
+    await rm(`${p}.1`);
+    expect(await collect(readLogLines(p, { done: () => true }))).toEqual([]);
+    await rm(p);
+    expect(await collect(readLogLines(p, { done: () => true }))).toEqual([]);
+  });
   it('emits a trailing partial record (output without a final newline) as a line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logs-'));
     const p = join(dir, 'ctr.log');
