@@ -6,6 +6,7 @@
  * Read once per operation (`withSettings`: a start, a CLI command), so the next one sees a changed variable or file.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { logger } from '../internal/debug.js';
@@ -72,6 +73,13 @@ function findUpward(start: string | undefined): string | undefined {
 
 /** A file's text; `undefined` when it does not exist. Other failures are ERR_CONFIG naming the file when `strict`. */
 function readText(file: string, strict = true): string | undefined {
+  // Most of these files do not exist (the project file is looked for in every directory up to /): a stat that
+  // answers undefined is much cheaper than an open that throws an error object for each.
+  try {
+    if (!statSync(file, { throwIfNoEntry: false })) return undefined;
+  } catch {
+    // ENOTDIR, EACCES…: the open below says what it is.
+  }
   try {
     // Regular files only, bounded before reading: a FIFO here would block every start, /dev/zero would be read until
     // memory ran out.
@@ -130,6 +138,13 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
   return structuredClone(scope.config);
 }
 
+/** The operation's reading itself (not a copy: callers only read a value of it), as {@link loadConfig} would load it. */
+function sharedConfig(sources: ConfigSources): LoadedConfig {
+  const scope = scopes.getStore();
+  if (!scope || !sameSources(scope, sources)) return loadConfigNow(sources);
+  return (scope.config ??= loadConfigNow(scope.sources));
+}
+
 function loadConfigNow(sources: ConfigSources): LoadedConfig {
   const env = sources.env ?? process.env;
   const home = homeOf(env);
@@ -179,7 +194,10 @@ function loadConfigNow(sources: ConfigSources): LoadedConfig {
 
 /** One effective setting (see {@link loadConfig}). */
 export function configValue<K extends SettingKey>(key: K, env?: NodeJS.ProcessEnv): SlipwayConfig[K] {
-  return loadConfig({ env }).values[key];
+  // A copy of this one value (a list, a record), not of the whole reading: a start asks ~6 values, and cloning
+  // every setting with its origin each time cost more than the values themselves.
+  const value = sharedConfig({ env }).values[key];
+  return typeof value === 'object' && value !== null ? structuredClone(value) : value;
 }
 
 function parseJsonObject(text: string, file: string): Record<string, unknown> {

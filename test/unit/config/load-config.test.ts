@@ -260,7 +260,9 @@ describe('settings read once per operation (withSettings)', () => {
     let later: (() => number) | undefined;
     await withSettings(async () => {
       loadConfig(sources).values.registryMirrors.push('poisoned.example');
+      configValue('registryMirrors', sources.env).push('poisoned-too.example');
       expect(await withSettings(async () => loadConfig(sources).values.registryMirrors, sources)).toEqual([]);
+      expect(configValue('registryMirrors', sources.env)).toEqual([]);
       // Other sources are not this operation's: read now.
       expect(loadConfig({ cwd, env: { HOME: home, SLIPWAY_STARTUP_TIMEOUT: '5' } }).values.startupTimeout).toBe(5);
       later = () => loadConfig(sources).values.startupTimeout;
