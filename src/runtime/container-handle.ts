@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants as osConstants } from 'node:os';
@@ -221,15 +221,14 @@ export class ContainerHandle implements RuntimeContainer {
     // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
     this.#step = 'creating namespaces and root (keeper CREATE)';
-    // Read while the container is made: the host's resolv.conf goes into the container's (all modes but host's copy).
-    const hostResolv = readFile('/etc/resolv.conf', 'utf8').catch(() => '');
     const created = keeper.createContainer(spec);
     // Network mode none or host: the /etc files depend on nothing the boot makes (slirp4netns' DNS address, user
     // networks' addresses), so they are written while the keeper creates the container. CREATE's fields made the
-    // files before the request was sent (`ensureFile`), init bind-mounts those inodes and writeFile truncates and
-    // writes the same inode in place: the container sees the content, complete before START. Awaited right after
-    // CREATE, so no write is left running when a later step fails and the undo removes the state dir.
-    const etcEarly = plan.networkMode === 'isolated' ? undefined : this.#writeEtcFiles(hostResolv);
+    // files before the request was sent (`ensureFile`), init bind-mounts those inodes and the write truncates and
+    // writes the same inode in place: the container sees the content, complete before START. Synchronous, so no
+    // write is left running when a later step fails and the undo removes the state dir; a failure is thrown once
+    // CREATE has settled (the executor turns it into a rejection).
+    const etcEarly = plan.networkMode === 'isolated' ? undefined : new Promise<void>((resolve) => { this.#writeEtcFiles(); resolve(); });
     const { pid } = await awaitBeside(created, etcEarly);
     this.hostPid = pid;
     mark('keeper CREATE');
@@ -282,7 +281,7 @@ export class ContainerHandle implements RuntimeContainer {
     mark('host access and networks');
     this.#check(signal);
     this.#step = 'writing /etc files';
-    if (!etcEarly) await this.#writeEtcFiles(hostResolv);
+    if (!etcEarly) this.#writeEtcFiles();
     mark('/etc files');
     this.#step = 'copying files in';
     // A snapshot layer holds the files copied in at the first start already.
@@ -353,24 +352,27 @@ export class ContainerHandle implements RuntimeContainer {
     await writeFile(this.#i.spec.etcFiles.hosts, this.#hostsContent());
   }
 
-  /** /etc/hostname, /etc/hosts and /etc/resolv.conf, bound over the image's by the keeper. Host mode copies the host's, as Docker does. */
-  async #writeEtcFiles(hostResolvRead: Promise<string>): Promise<void> {
+  /**
+   * /etc/hostname, /etc/hosts and /etc/resolv.conf, bound over the image's by the keeper; the host's resolv.conf goes
+   * into the container's (all modes; host mode copies the host's files, as Docker does). Synchronous: a few small
+   * files in the container's state dir take microseconds each, where reading and writing them asynchronously took
+   * ten thread-pool round trips on the boot's path.
+   */
+  #writeEtcFiles(): void {
     const { spec, plan, hostname } = this.#i;
-    const hostResolv = await hostResolvRead;
+    const hostResolv = readTextOr('/etc/resolv.conf', '');
     let hosts: string;
     let resolv: string;
     if (plan.networkMode === 'host') {
-      hosts = `${(await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1\tlocalhost')).trimEnd()}\n127.0.1.1\t${hostname}\n`;
+      hosts = `${readTextOr('/etc/hosts', '127.0.0.1\tlocalhost').trimEnd()}\n127.0.1.1\t${hostname}\n`;
       resolv = hostResolv;
     } else {
       hosts = this.#hostsContent();
       resolv = resolvConfFor(this.#net, hostResolv);
     }
-    await Promise.all([
-      writeFile(spec.etcFiles.hostname, `${hostname}\n`),
-      writeFile(spec.etcFiles.hosts, hosts),
-      writeFile(spec.etcFiles.resolvConf, resolv),
-    ]);
+    writeFileSync(spec.etcFiles.hostname, `${hostname}\n`);
+    writeFileSync(spec.etcFiles.hosts, hosts);
+    writeFileSync(spec.etcFiles.resolvConf, resolv);
   }
 
   async #copyInitialFiles(): Promise<void> {
@@ -613,6 +615,15 @@ export class ContainerHandle implements RuntimeContainer {
       await this.#undo.unwind('remove');
     })();
     return this.#removing;
+  }
+}
+
+/** A host file's text, or `fallback` when it cannot be read. */
+function readTextOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return fallback;
   }
 }
 

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import type { LaunchPlan } from './launch-plan.js';
 import { pull, type Image } from '../image/pull.js';
 import { ImageStore, defaultStoreRoot } from '../image/store.js';
-import { upperPlacement } from './upper-placement.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
 import { USER_NETWORKS_CIDR } from './keeper/keeper-network.js';
 import { buildProcessSpec } from './process-spec.js';
@@ -133,12 +133,12 @@ export function capabilitySet(add: readonly string[], drop: readonly string[]): 
 
 /**
  * A store temp dir (on disk, its name carrying our pid: a store sweep removes it once this process is dead) for a
- * container's writable layer when the state dir is a tmpfs the user did not choose (see `upperPlacement`);
+ * container's writable layer when the state dir is a tmpfs the user did not choose (see `Keeper.upperPlacement`);
  * undefined: the layer goes in the container's state dir.
  */
-async function diskUpperParent(stateDir: string, name: string): Promise<string | undefined> {
+async function diskUpperParent(keeper: Keeper, name: string): Promise<string | undefined> {
   const root = defaultStoreRoot();
-  const { where, why } = upperPlacement(stateDir, root);
+  const { where, why } = keeper.upperPlacement(root);
   phaseLog('%s: writable layer in the %s: %s', name, where === 'store' ? 'store' : 'state dir', why);
   if (where === 'state') return undefined;
   const parent = new ImageStore(root).tempPath('upper');
@@ -156,12 +156,15 @@ async function create(
   undo: UndoStack, mark: PhaseMark, signal?: AbortSignal,
 ): Promise<ContainerHandle> {
   const { id, name, dir } = ids;
-  const upperParent = plan.upperParent ?? await diskUpperParent(keeper.stateDir, name);
+  const upperParent = plan.upperParent ?? await diskUpperParent(keeper, name);
   if (upperParent) undo.push('writable layer', 'container', () => keeper.rmtree(upperParent));
   const upper = join(upperParent ?? dir, 'upper');
   const work = join(upperParent ?? dir, 'work');
   const etc = join(dir, 'etc');
-  await Promise.all([mkdir(upper, { recursive: true }), mkdir(work, { recursive: true }), mkdir(etc, { recursive: true })]);
+  // Synchronous, the container's dir first: four mkdirs in the keeper's state dir take microseconds, where three
+  // recursive mkdirs in parallel were three thread-pool chains racing to make the same parent (~3x the CPU).
+  mkdirSync(dir, { recursive: true });
+  for (const d of [upper, work, etc]) mkdirSync(d, { recursive: true });
   mark('state dirs');
   for (const m of plan.mounts) {
     if (m.kind !== 'bind') continue;

@@ -1,8 +1,13 @@
 import { statfsSync } from 'node:fs';
-import { configValue } from '../config/index.js';
 
 /** `f_type` of a tmpfs (statfs(2)): its files are kept in memory (and swap). */
 export const TMPFS_MAGIC = 0x01021994;
+
+/** Where a container's writable layer goes, and why (for the debug log). */
+export interface UpperPlacement {
+  where: 'state' | 'store';
+  why: string;
+}
 
 /**
  * Where a container's writable layer (`upper/`, `work/`) goes: `'store'` (a temp dir of the image store, on disk)
@@ -10,13 +15,15 @@ export const TMPFS_MAGIC = 0x01021994;
  * The automatic state dir (`/run/slipway`, `$XDG_RUNTIME_DIR/slipway`) is a RAM-backed tmpfs of 10-20% of memory on
  * systemd hosts: one data-heavy container would fill it (ENOSPC for every container, and for host services using
  * `/run` as root). A `stateDir` set explicitly is respected, and nothing moves when the store is a tmpfs too.
+ * A keeper decides it once per store root (`Keeper.upperPlacement`), not per start: two statfs.
+ * @param explicitStateDir - whether the state dir was chosen (the `stateDir` setting) rather than found.
  * @param statfs - statfs(2) (a fake in tests); a path it cannot read counts as not a tmpfs.
  */
 export function upperPlacement(
-  stateDir: string, storeRoot: string, env: NodeJS.ProcessEnv = process.env,
+  stateDir: string, storeRoot: string, explicitStateDir: boolean,
   statfs: (path: string) => { type: number } = statfsSync,
-): { where: 'state' | 'store'; why: string } {
-  if (configValue('stateDir', env)) return { where: 'state', why: 'the stateDir setting is explicit' };
+): UpperPlacement {
+  if (explicitStateDir) return { where: 'state', why: 'the stateDir setting is explicit' };
   if (!isTmpfs(stateDir, statfs)) return { where: 'state', why: `${stateDir} is not a tmpfs` };
   if (isTmpfs(storeRoot, statfs)) return { where: 'state', why: `the store ${storeRoot} is a tmpfs too` };
   return { where: 'store', why: `${stateDir} is a tmpfs (memory), the store is not` };

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
-import { lstat, readFile } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { isIPv4, type Socket } from 'node:net';
 import { dirname, posix } from 'node:path';
@@ -14,7 +14,8 @@ import { CHUNK, FrameDecoder, FrameType, PROTOCOL_VERSION, Tag, WINDOW, encodeFr
 import { KeeperError, errorFromFrame } from './keeper-error.js';
 
 export { KeeperError, errorFromFrame, type KeeperErrorKind } from './keeper-error.js';
-import { stateRoot } from './state-root.js';
+import { stateRootChoice } from './state-root.js';
+import { upperPlacement, type UpperPlacement } from '../upper-placement.js';
 import { runOwners } from './run-owner.js';
 
 const log = logger('keeper');
@@ -357,9 +358,14 @@ export class Keeper {
   readonly #getCancels = new Map<string, Set<() => void>>();
   #dead: Error | undefined;
   #closed: Promise<void> | undefined;
+  /** Whether the state root was chosen by the `stateDir` setting (or the caller), not found. */
+  readonly #stateDirExplicit: boolean;
+  /** {@link upperPlacement} per store root. */
+  readonly #placements = new Map<string, UpperPlacement>();
 
-  private constructor(child: ChildProcess, hello: Frame, mapping: IdMapping) {
+  private constructor(child: ChildProcess, hello: Frame, mapping: IdMapping, stateDirExplicit: boolean) {
     this.#child = child;
+    this.#stateDirExplicit = stateDirExplicit;
     this.mapping = mapping;
     this.mappingKey = mappingKey(mapping);
     this.stateDir = field.str(hello.fields, Tag.STATE_DIR) ?? '';
@@ -385,7 +391,7 @@ export class Keeper {
   /** Starts a new keeper (prefer {@link Keeper.get}). @throws SlipwayError ERR_HELPER_MISSING, ERR_HELPER_STALE, ERR_RUNTIME_UNAVAILABLE */
   static async start(opts: { stateRoot?: string; mapping?: Omit<MapOptions, 'onSingle'> } = {}): Promise<Keeper> {
     const bin = helperPath();
-    const root = opts.stateRoot ?? stateRoot();
+    const { dir: root, explicit } = opts.stateRoot !== undefined ? { dir: opts.stateRoot, explicit: true } : stateRootChoice();
     // Besides this process (stdin EOF), the keeper watches the test run's root process, if any.
     const owners = runOwners().map((o) => `--watch=${o}`);
     if (owners.length) log('keeper watches %s', owners.join(' '));
@@ -450,7 +456,7 @@ export class Keeper {
               fail(new SlipwayError('ERR_HELPER_STALE', `native helper speaks protocol ${version}, this slipway needs ${PROTOCOL_VERSION}`, { hint: `rebuild it: make -C ${dirname(dirname(bin))} (or npm rebuild slipway)` }));
               return;
             }
-            keeper = new Keeper(child, f, mapping ?? { kind: 'single', uidMap: [], gidMap: [] });
+            keeper = new Keeper(child, f, mapping ?? { kind: 'single', uidMap: [], gidMap: [] }, explicit);
             log('keeper %d ready (%s, %s), state %s', keeper.pid, keeper.mappingKey, keeper.buildId, keeper.stateDir);
             keeper.#updateRef();
             resolve(keeper);
@@ -458,6 +464,19 @@ export class Keeper {
         }
       });
     });
+  }
+
+  /**
+   * Where containers' writable layers go with the image store at `storeRoot` (see `upperPlacement`): decided once per
+   * store root for this keeper's state dir (two statfs), not on every start; neither file system changes under it.
+   */
+  upperPlacement(storeRoot: string): UpperPlacement {
+    let placement = this.#placements.get(storeRoot);
+    if (!placement) {
+      placement = upperPlacement(this.stateDir, storeRoot, this.#stateDirExplicit);
+      this.#placements.set(storeRoot, placement);
+    }
+    return placement;
   }
 
   #onFrame(f: Frame): void {
@@ -781,9 +800,17 @@ export class Keeper {
   /** Removes a tree inside the user namespace (files owned by subordinate ids), never following symlinks. */
   async rmtree(path: string): Promise<void> {
     if (!posix.isAbsolute(path) || path === '/') throw new SlipwayError('ERR_INVALID_ARGUMENT', `refusing to remove ${path}`, { hint: 'pass an absolute path below the state or store directory' });
-    // Already gone (e.g. a container's state dir after REMOVE): no round trip and no worker fork.
-    // Any other lstat outcome (it exists, or Node may not look) is the keeper's job.
-    if (await lstat(path).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT')) return;
+    // Already gone (e.g. a container's state dir after REMOVE): no round trip and no worker fork. A synchronous lstat
+    // (answering undefined, not an error object, for a missing path) costs microseconds; an async one that fails
+    // was a thread-pool round trip and an error on every removal. Any other outcome (it exists, or Node may not
+    // look) is the keeper's job.
+    let gone = false;
+    try {
+      gone = lstatSync(path, { throwIfNoEntry: false }) === undefined;
+    } catch {
+      // EACCES, ENOTDIR…: the keeper looks from inside its user namespace.
+    }
+    if (gone) return;
     await this.#request(FrameType.RMTREE, [tlv.str(Tag.PATH, path)]);
   }
 

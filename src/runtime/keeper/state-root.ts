@@ -11,6 +11,15 @@ import { configValue } from '../../config/index.js';
  * @throws SlipwayError `ERR_RUNTIME` naming the path when it is a symlink, not ours, or cannot be created.
  */
 export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return stateRootChoice(env).dir;
+}
+
+/**
+ * {@link stateRoot}, and whether the `stateDir` setting chose it (`explicit`: respected as it is, tmpfs or not) or it
+ * was found (see `upperPlacement`).
+ * @throws SlipwayError `ERR_RUNTIME`, as {@link stateRoot}.
+ */
+export function stateRootChoice(env: NodeJS.ProcessEnv = process.env): { dir: string; explicit: boolean } {
   const uid = process.getuid!();
   let dir: string;
   const xdg = env.XDG_RUNTIME_DIR;
@@ -20,7 +29,7 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   else if (uid === 0) dir = '/run/slipway';
   else dir = join(env.TMPDIR || tmpdir(), `slipway-${uid}`);
   ensurePrivateDir(dir, 'ERR_RUNTIME', `remove ${dir} if it is not yours (rm ${dir}), or set stateDir (SLIPWAY_STATE_DIR) to a directory only you can write`);
-  return dir;
+  return { dir, explicit: Boolean(configured) };
 }
 
 function writable(dir: string): boolean {
