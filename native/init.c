@@ -288,6 +288,11 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
           send_error(ctl, IM_START_FAILED, &e);
           _exit(1);
         }
+        /* Keyring and seccomp filter once, here: the process inherits both. */
+        if (process_prepare_start(&s->proc, &e) < 0) {
+          send_error(ctl, IM_START_FAILED, &e);
+          _exit(1);
+        }
         int ep[2];
         if (pipe2(ep, O_CLOEXEC) < 0) {
           sw_fail(&e, errno, "pipe");
@@ -304,7 +309,7 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
           close(ep[0]);
           setsid();
           if (dup2(nullfd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) _exit(126);
-          process_exec(&s->proc, &e);
+          process_exec_started(&s->proc, &e);
           /* Errors as data: the stage and errno go to init through the CLOEXEC pipe, which
            * stays empty when exec succeeds. */
           (void)!write(ep[1], &e, sizeof e);

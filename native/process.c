@@ -127,11 +127,21 @@ static int set_caps(uint64_t effective, uint64_t permitted, sw_error *e) {
   return 0;
 }
 
+int process_prepare_start(const struct proc_spec *p, sw_error *e) {
+  int r;
+  if ((r = join_session_keyring(e)) < 0) return r;
+  /* Without no_new_privs the process loads its filter while it holds CAP_SYS_ADMIN, before its
+   * capabilities: init holds it too, so the process inherits init's instead. With no_new_privs the
+   * process loads its own last (and init its own after no_new_privs). */
+  if (p->filter && !p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
+  return 0;
+}
+
 int process_confine_init(const struct proc_spec *p, sw_error *e) {
   int r;
   /* init never execs: no_new_privs costs it nothing, and then the filter loads without CAP_SYS_ADMIN. */
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "init: PR_SET_NO_NEW_PRIVS");
-  if (p->filter && (r = filter_load(p->filter, e)) < 0) return r;
+  if (p->filter && p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
   for (int cap = 0; cap < 64; cap++) {
     if (p->caps & (1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
@@ -156,17 +166,18 @@ int process_kill(pid_t pid, int sig, uint64_t caps) {
   return r;
 }
 
-int process_exec(const struct proc_spec *p, sw_error *e) {
+static int exec_confined(const struct proc_spec *p, bool started, sw_error *e) {
   int r;
   if (p->seccomp == SW_SECCOMP_DEFAULT && !p->filter)
     return sw_fail_k(e, EK_SECCOMP, EINVAL, "seccomp: no filter compiled for the default profile"); /* never run unfiltered by mistake */
   process_reset_signals();
   if ((r = apply_rlimits(p, e)) < 0) return r;
   if (chdir(p->cwd) < 0) return sw_fail_k(e, EK_CWD, errno, "chdir %s", p->cwd);
-  if ((r = join_session_keyring(e)) < 0) return r;
+  /* started: the keyring, and without no_new_privs the filter, are init's (process_prepare_start). */
+  if (!started && (r = join_session_keyring(e)) < 0) return r;
   /* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it while we still hold it
    * (as runc); setgroups, setres[ug]id, capset and prctl that follow are in the profile. */
-  if (p->filter && !p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
+  if (!started && p->filter && !p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
   if ((r = apply_caps(p, e)) < 0) return r;
   /* Every fd we own is O_CLOEXEC; make sure nothing inherited by accident leaks in. */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -177,3 +188,7 @@ int process_exec(const struct proc_spec *p, sw_error *e) {
   execvp(p->argv[0], p->argv);
   return sw_fail_k(e, EK_EXEC, errno, "exec %s", p->argv[0]);
 }
+
+int process_exec(const struct proc_spec *p, sw_error *e) { return exec_confined(p, false, e); }
+
+int process_exec_started(const struct proc_spec *p, sw_error *e) { return exec_confined(p, true, e); }
