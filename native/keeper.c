@@ -932,6 +932,8 @@ int keeper_main(const char *state_root, char **owners, int n_owners) {
   send_frame(&b);
   buf_free(&b);
   precompile_filter();
+  /* The compile's transient memory is free now: give its pages back once, so each fork maps less. */
+  malloc_trim(0);
 
   /* Frames that arrived together with MAPPED are already buffered: take them before waiting. */
   input_readable(&K.w_in, 0);
