@@ -3,8 +3,9 @@
  * directory (`oci-layout:<dir>[:tag]`) or a `docker load`-compatible tarball (`docker-archive:<file.tar>`: the
  * layout Docker ≥ 25 saves, an OCI layout plus `manifest.json` and `repositories`). Layers leave gzip-compressed.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, constants as fsc } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, readFile, realpath, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Pack } from 'tar-stream';
@@ -51,7 +52,8 @@ function tagOf(ref: string): string {
  * Exports an image from the store to `oci-layout:<dir>[:tag]` (created, or added to: other images in the layout's
  * `index.json` stay, one with the same tag is replaced) or `docker-archive:<file.tar>` (what `docker save` writes;
  * `docker load -i` and `pull('docker-archive:…')` read it). Both read back with `pull()` / `new Container(dest)`.
- * @throws {@link SlipwayError} `ERR_INVALID_ARGUMENT` (another destination form), `ERR_IMAGE_NOT_PRESENT` (the store
+ * @throws {@link SlipwayError} `ERR_INVALID_ARGUMENT` (another destination form, or a layout directory another user
+ *   owns or every user may write, or whose `blobs` is a link), `ERR_IMAGE_NOT_PRESENT` (the store
  *   does not hold the image or one of its blobs), `ERR_INVALID_REFERENCE`, `ERR_STORE` (writing failed)
  * @example
  * import { Container, exportImage } from 'slipway';
@@ -109,23 +111,69 @@ function indexEntry(img: OutgoingImage, tag: string): IndexFile['manifests'][num
   };
 }
 
-async function writeOciLayout(img: OutgoingImage, dir: string, tag: string): Promise<string> {
-  const blobs = path.join(dir, 'blobs', 'sha256');
+/**
+ * A temp name beside `file` that nobody can guess: with an exclusive create (`wx`, `COPYFILE_EXCL`), a link someone
+ * planted there is an error, never followed (`${file}.tmp-<pid>` was: another user's symlink made the export overwrite
+ * any file its caller may write).
+ */
+function tempName(file: string): string {
+  return `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+function unsafeDestination(dir: string, why: string): SlipwayError {
+  return new SlipwayError('ERR_INVALID_ARGUMENT', `cannot export into ${dir}: ${why}`, {
+    hint: 'export into a directory you own that other users cannot write, or into a new path (it is created)',
+  });
+}
+
+/**
+ * The layout directory to write into, made if missing, as its real path: it must be a directory this user owns that
+ * no other user may write, under a parent where others cannot swap it (world-writable without the sticky bit), and its
+ * `blobs/sha256` real directories of ours. Someone else's dir (an attacker who made `/tmp/app-oci` first) could hold,
+ * or later get, links that the export would write through.
+ */
+async function layoutDir(dir: string): Promise<string> {
+  const uid = process.getuid?.();
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const real = await realpath(dir);
+  const st = await stat(real);
+  if (!st.isDirectory()) throw unsafeDestination(dir, 'it is not a directory');
+  if (uid !== undefined && st.uid !== uid) throw unsafeDestination(dir, `it is owned by uid ${st.uid}, not by us (uid ${uid})`);
+  if (st.mode & 0o002) throw unsafeDestination(dir, 'it is writable by every user');
+  const parent = await stat(path.dirname(real));
+  if ((parent.mode & 0o002) && !(parent.mode & 0o1000)) throw unsafeDestination(dir, `its parent ${path.dirname(real)} is writable by every user and not sticky`);
+  let sub = real;
+  for (const name of ['blobs', 'sha256']) {
+    sub = path.join(sub, name);
+    await mkdir(sub, { mode: 0o755 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+    const s = await lstat(sub);
+    if (!s.isDirectory()) throw unsafeDestination(dir, `${path.relative(real, sub)} is ${s.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`);
+    if (uid !== undefined && s.uid !== uid) throw unsafeDestination(dir, `${path.relative(real, sub)} is owned by uid ${s.uid}, not by us (uid ${uid})`);
+  }
+  return real;
+}
+
+async function writeOciLayout(img: OutgoingImage, asked: string, tag: string): Promise<string> {
+  let dir = asked;
   try {
-    await mkdir(blobs, { recursive: true });
+    dir = await layoutDir(asked);
+    const blobs = path.join(dir, 'blobs', 'sha256');
     const put = async (digest: string, from: { bytes: Buffer } | { file: string }): Promise<void> => {
       const dest = path.join(blobs, digest.slice(7));
       const size = 'bytes' in from ? from.bytes.length : (await stat(from.file)).size;
       if ((await stat(dest).catch(() => undefined))?.size === size) return; // content-addressed: already there
-      const tmp = `${dest}.tmp-${process.pid}`;
-      if ('bytes' in from) await writeFile(tmp, from.bytes);
-      else await copyFile(from.file, tmp);
+      const tmp = tempName(dest);
+      if ('bytes' in from) await writeFile(tmp, from.bytes, { flag: 'wx' });
+      else await copyFile(from.file, tmp, fsc.COPYFILE_EXCL);
       await rename(tmp, dest);
     };
     for (const l of img.layers) await put(l.desc.digest, { file: l.path });
     await put(img.config.digest, img.config);
     await put(img.manifest.digest, img.manifest);
-    await writeFile(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    const layoutFile = path.join(dir, 'oci-layout');
+    const layoutTmp = tempName(layoutFile);
+    await writeFile(layoutTmp, '{"imageLayoutVersion":"1.0.0"}', { flag: 'wx' });
+    await rename(layoutTmp, layoutFile);
     const indexPath = path.join(dir, 'index.json');
     let index: IndexFile = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
     const old = await readFile(indexPath, 'utf8').catch(() => undefined);
@@ -138,14 +186,14 @@ async function writeOciLayout(img: OutgoingImage, dir: string, tag: string): Pro
       }
     }
     index.manifests = [...index.manifests.filter((m) => m.annotations?.['org.opencontainers.image.ref.name'] !== tag), indexEntry(img, tag)];
-    const tmp = `${indexPath}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(index));
+    const tmp = tempName(indexPath);
+    await writeFile(tmp, JSON.stringify(index), { flag: 'wx' });
     await rename(tmp, indexPath);
   } catch (e) {
     if (SlipwayError.is(e)) throw e;
-    throw new SlipwayError('ERR_STORE', `cannot write the OCI layout ${dir}: ${(e as Error).message}`, { hint: 'check the directory is writable and has room', cause: e });
+    throw new SlipwayError('ERR_STORE', `cannot write the OCI layout ${asked}: ${(e as Error).message}`, { hint: 'check the directory is writable and has room', cause: e });
   }
-  return `oci-layout:${dir}:${tag}`;
+  return `oci-layout:${asked}:${tag}`;
 }
 
 /** Writes one tar entry, streaming a file or a buffer, and resolves when the pack has taken it. */
@@ -157,9 +205,9 @@ async function entry(p: Pack, name: string, from: { bytes: Buffer } | { file: st
 }
 
 async function writeDockerArchive(img: OutgoingImage, file: string, signal?: AbortSignal): Promise<string> {
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tempName(file);
   const p = tarPack();
-  const out = pipeline(p, createWriteStream(tmp), { signal });
+  const out = pipeline(p, createWriteStream(tmp, { flags: 'wx' }), { signal });
   const failed = out.catch((e: unknown) => e);
   const parsed = parseReference(img.ref);
   const familiar = familiarString(parsed);
