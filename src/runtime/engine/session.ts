@@ -4,7 +4,7 @@
  * address its published ports are reached on, and a private temp dir (the containers' local log files).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { type Stats, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,16 +106,28 @@ async function bridgeGateway(client: EngineClient): Promise<string | undefined> 
   } catch { return undefined; }
 }
 
-/** Log dirs of sessions whose process is gone (a SIGKILL with a reaper, which cannot reach this machine's files). */
-function sweepStaleDirs(): void {
+/**
+ * Log dirs of sessions whose process is gone (a SIGKILL with a reaper, which cannot reach this machine's files): only
+ * real directories of this user's. Anyone may make a `slipway-engine-<dead pid>-x` in /tmp, and a recursive removal
+ * of another user's tree (which root may do) is theirs to steer: swapping a subdirectory for a link to `/etc` between
+ * the removal's lstat and its readdir made root delete there.
+ */
+export function sweepStaleDirs(dir = tmpdir()): void {
+  const uid = process.getuid?.();
   try {
-    for (const name of readdirSync(tmpdir())) {
+    for (const name of readdirSync(dir)) {
       const pid = Number(/^slipway-engine-(\d+)-/.exec(name)?.[1]);
       if (!pid || pid === process.pid) continue;
       try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
-      try { rmSync(join(tmpdir(), name), { recursive: true, force: true }); } catch { /* another user's */ }
+      const st = lstatOrUndefined(join(dir, name));
+      if (!st?.isDirectory() || (uid !== undefined && st.uid !== uid)) continue;
+      try { rmSync(join(dir, name), { recursive: true, force: true }); } catch { /* gone meanwhile */ }
     }
   } catch { /* best effort */ }
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try { return lstatSync(p); } catch { return undefined; }
 }
 
 /** The session if one was made (volume removal must not start one). */
