@@ -16,6 +16,7 @@ import { EngineContainer } from './engine-container.js';
 import { ensureImage } from './engine-image.js';
 import { launchEngineContainer } from './engine-launch.js';
 import { engineSession } from './session.js';
+import { SESSION_LABEL } from '../../engine/watchdog.js';
 
 const log = logger('engine:reuse');
 
@@ -25,7 +26,7 @@ export const REUSE_KEY_LABEL = 'org.slipway.reuse-key';
 /** Starts of one key in this process run one at a time: concurrent starts share one container. */
 const pending = new Map<string, Promise<unknown>>();
 
-interface Listed { Id: string; Names: string[]; State: string }
+interface Listed { Id: string; Names: string[]; State: string; ImageID?: string; Labels?: Record<string, string> | null }
 interface Inspected { Name: string; Config: { Hostname: string }; State: { Running: boolean } }
 
 /**
@@ -60,7 +61,12 @@ async function findOrLaunch(
   try {
     await before?.catch(() => {});
     const filters = JSON.stringify({ label: [`${REUSE_KEY_LABEL}=${key}`] });
-    const [found] = await s.client.call<Listed[]>('GET', '/containers/json', { query: { all: 1, filters }, signal });
+    const listed = await s.client.call<Listed[]>('GET', '/containers/json', { query: { all: 1, filters }, signal });
+    // The label alone is no proof: Docker gives a container its image's labels, so any image can carry this key (it is
+    // predictable: the public image id and the plan), and a container of it (newer, so listed first) was handed out as
+    // ours. Ours run the plan's image and carry no session label (a session's containers are the watchdog's).
+    const found = listed.find((c) => sameImage(c.ImageID, image.id) && !c.Labels?.[SESSION_LABEL]);
+    for (const c of listed) if (c !== found) log('%s: %s carries reuse key %s but is not ours (image %s); left alone', plan.image, c.Id.slice(0, 12), key.slice(0, 12), c.ImageID);
     if (!found) {
       log('%s: no container with reuse key %s; starting one', plan.image, key.slice(0, 12));
       // No session label: the watchdog removes the session's containers, and this one outlives the session.
@@ -80,4 +86,9 @@ async function findOrLaunch(
     done();
     if (pending.get(key) === turn) pending.delete(key);
   }
+}
+
+/** Image ids as engines list them: Docker's `sha256:<hex>`, some Podman versions the bare hex. */
+function sameImage(a: string | undefined, b: string): boolean {
+  return a !== undefined && a.replace(/^sha256:/, '') === b.replace(/^sha256:/, '');
 }
