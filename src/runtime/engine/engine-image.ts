@@ -3,7 +3,7 @@
  * the pull policy and the Hub prefix setting; `docker-archive:` files are loaded. The engine keeps its own image
  * store: slipway's store and registry mirrors are not used (a difference documented in ARCHITECTURE.md).
  */
-import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { SlipwayError } from '../../errors.js';
 import { configValue } from '../../config/index.js';
 import { createCredentialResolver } from '../../image/credentials.js';
@@ -15,6 +15,7 @@ import { RegistryClient } from '../../image/registry-client.js';
 import { withinPullLimit } from '../../image/timeouts.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
 import { logger } from '../../internal/debug.js';
+import { archiveWithoutNames } from './archive-names.js';
 
 const log = logger('engine:image');
 /** The native pull's namespace: DEBUG=slipway:image:pull shows a pull's layers on either runtime. */
@@ -194,8 +195,21 @@ function pullError(ref: string, err: unknown): SlipwayError {
 }
 
 async function loadArchive(client: EngineClient, file: string, signal?: AbortSignal): Promise<EngineImage> {
-  const { body } = await client.stream('POST', '/images/load', { query: { quiet: 1 }, rawBody: createReadStream(file), headers: { 'content-type': 'application/x-tar' }, long: true, signal });
-  const text = (await body.toArray()).map(String).join('');
+  await stat(file).catch((e: unknown) => {
+    throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `docker archive ${file} does not exist`, { cause: e, hint: 'use docker-archive:<file.tar> (as written by docker save)' });
+  });
+  // Not the archive's own names: it would tag any image it likes (archive-names.ts).
+  const archive = archiveWithoutNames(file);
+  let refused: unknown;
+  archive.once('error', (e) => { refused = e; });
+  let text: string;
+  try {
+    const { body } = await client.stream('POST', '/images/load', { query: { quiet: 1 }, rawBody: archive, headers: { 'content-type': 'application/x-tar' }, long: true, signal });
+    text = (await body.toArray()).map(String).join('');
+  } catch (e) {
+    throw SlipwayError.is(refused) ? refused : e;
+  }
+  if (SlipwayError.is(refused)) throw refused;
   const m = /Loaded image(?: ID)?: ([^\s"\\]+)/.exec(text);
   if (!m) throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `the engine loaded ${file} but named no image: ${text.slice(0, 300)}`);
   const found = await inspect(client, m[1]!);
