@@ -2,8 +2,9 @@
  * `pull()`: resolves a reference (registry, `oci-layout:` directory or `docker-archive:` tarball) to an image
  * whose layers are unpacked in the store, ready to be stacked by overlayfs.
  */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { constants as fsc, createReadStream } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import path from 'node:path';
 import { extract as tarExtract } from 'tar-stream';
 import { pipeline } from 'node:stream/promises';
@@ -553,15 +554,46 @@ function unreachableHint(e: unknown, asked: ImageReference, effective: ImageRefe
   return new SlipwayError(e.code, `${e.shortMessage}${tried}`, { hint, cause: e });
 }
 
-async function readLimitedFile(file: string, limit: number, what: string): Promise<Buffer> {
-  let s;
+/**
+ * Opens a file of a local image (layout or archive) without waiting: a FIFO or device where a file should be (a tree
+ * someone else unpacked) was opened plainly, which waits for a writer forever and holds a libuv threadpool thread
+ * with it, whatever the pull's time limit. Anything but a regular file is `ERR_MANIFEST_INVALID`.
+ */
+async function openRegular(file: string, what: string): Promise<{ fh: FileHandle; size: number }> {
+  let fh: FileHandle;
   try {
-    s = await stat(file);
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
   } catch (e) {
     throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `${what}: ${file} does not exist`, { cause: e, hint: 'check the path' });
   }
-  if (s.size > limit) throw new SlipwayError('ERR_TOO_LARGE', `${what}: ${file} is larger than ${limit} bytes`);
-  return readFile(file);
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new SlipwayError('ERR_MANIFEST_INVALID', `${what}: ${file} is not a regular file`, { hint: 'point at an image layout or archive made of regular files (a FIFO or device is never read)' });
+  }
+  return { fh, size: st.size };
+}
+
+async function readLimitedFile(file: string, limit: number, what: string): Promise<Buffer> {
+  const { fh, size } = await openRegular(file, what);
+  try {
+    if (size > limit) throw new SlipwayError('ERR_TOO_LARGE', `${what}: ${file} is larger than ${limit} bytes`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A layer blob of a local layout as a stream, opened when read; a non-regular file fails the stream. */
+function regularFileStream(file: string, what: string): Readable {
+  return Readable.from((async function* () {
+    const { fh } = await openRegular(file, what);
+    try {
+      for await (const c of fh.createReadStream({ highWaterMark: 256 * 1024, autoClose: false })) yield c as Buffer;
+    } finally {
+      await fh.close();
+    }
+  })(), { objectMode: false });
 }
 
 function sha(b: Buffer): string {
@@ -615,7 +647,7 @@ async function pullOciLayout(spec: string, opts: PullOptions, config: LoadedConf
   const manifest = parsed;
   const cfg = parseImageConfig(await readBlob(manifest.config.digest), manifest.layers.length, `config in ${dir}`);
   if (puller.opts.platform) checkImagePlatform(cfg, puller.platform, `OCI layout ${dir}`);
-  const layers = await puller.layersFor(manifest, cfg, (d) => () => createReadStream(blob(d.digest), { highWaterMark: 256 * 1024 }), false);
+  const layers = await puller.layersFor(manifest, cfg, (d) => () => regularFileStream(blob(d.digest), `OCI layout ${dir}`), false);
   return {
     ref: `oci-layout:${dir}${tag !== undefined ? `:${tag}` : ''}`, digest: topDigest, manifestDigest: chosen.digest, config: toImageConfig(cfg), layers,
     platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'oci-layout',
@@ -650,9 +682,11 @@ async function scanTar(file: string, fn: (name: string, size: number, stream: As
 
 async function pullDockerArchive(file: string, opts: PullOptions, config: LoadedConfig): Promise<Image> {
   const abs = path.resolve(file);
-  await stat(abs).catch((e: unknown) => {
+  const st = await stat(abs).catch((e: unknown) => {
     throw new SlipwayError('ERR_IMAGE_NOT_FOUND', `docker archive ${abs} does not exist`, { cause: e, hint: 'use docker-archive:<file.tar> (as written by docker save)' });
   });
+  // Read twice below by name: a FIFO would wait for a writer forever (and feed each pass something else).
+  if (!st.isFile()) throw new SlipwayError('ERR_MANIFEST_INVALID', `docker archive ${abs} is not a regular file`, { hint: 'use docker-archive:<file.tar> (as written by docker save)' });
   const puller = new Puller(opts, config);
   const limit = opts.registry?.maxManifestBytes ?? 4 << 20;
   // Pass 1: the small JSON files.
