@@ -175,10 +175,21 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     const { stateDir } = await Keeper.get();
     await keeperRemovalsDone(stateDir); // the warm-up's state dir may still be being deleted
     const before = (await readdir(stateDir)).sort();
+    // Abort once the container's process has run (it touches a file in a bind mount), not after a fixed delay:
+    // under load a boot can outlast any fixed delay and the abort would land in the boot instead of the wait.
+    const flagDir = await mkdtemp(join(tmpdir(), 'slipway-abort-'));
     const ac = new AbortController();
-    setTimeout(() => ac.abort(new Error('test gave up')), 400);
-    const err = await new Container(busybox()).withCommand(['sh', '-c', 'echo waiting; sleep 1000'])
+    const aborter = (async () => {
+      while (!ac.signal.aborted) {
+        if ((await readdir(flagDir)).includes('started')) { ac.abort(new Error('test gave up')); return; }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const err = await new Container(busybox()).withBind(flagDir, '/flag')
+      .withCommand(['sh', '-c', 'echo waiting; touch /flag/started; sleep 1000'])
       .waitFor(Wait.forLogMessage('never')).start({ signal: ac.signal }).then(() => undefined, (e: unknown) => e);
+    ac.abort();
+    await aborter;
     expect(SlipwayError.is(err, 'ERR_ABORTED')).toBe(true);
     expect((err as Error).message).toContain('waiting');
     await keeperRemovalsDone(stateDir);
