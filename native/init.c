@@ -228,7 +228,16 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
     send_error(ctl, IM_ERROR, &e);
     _exit(1);
   }
-  if (s->tap && s->net == NET_ISOLATED) make_tap(s->tap);
+  if (s->net == NET_ISOLATED) {
+    if (s->tap) make_tap(s->tap);
+    /* The keeper starts the outbound helper (slirp4netns) now, beside the root's setup below rather
+     * than after it: its start (fork, exec, sandbox, tap configuration) was the largest step of a boot
+     * after CREATE. It attaches to the persistent tap made above (made first, or it would make a
+     * non-persistent one of its own); START still waits for its ready byte. A failed send means the
+     * keeper is gone: the setup's own messages find that out. */
+    struct init_msg net = {.kind = IM_NET};
+    (void)init_send(ctl, &net, -1);
+  }
   /* Opened before pivot_root: this is the host's /dev/null, the process's stdin. */
   int nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (nullfd < 0 || rootfs_setup(s, &e) < 0 || add_unreachable_routes(s, &e) < 0) {

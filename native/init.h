@@ -16,6 +16,8 @@ enum init_msg_kind {
   IM_SOCKET_REQ = 7,   /* keeper -> init: value = port, aux = proto (1 tcp, 2 udp, 3 tcp unconnected,
                         * 4 tcp listening on SW_HOST_ALIAS_IP), tag = cookie */
   IM_SOCKET_REPLY = 8, /* init -> keeper: fd in SCM_RIGHTS or err; tag echoes the cookie */
+  IM_NET = 9,          /* init -> keeper (isolated network): the tap is made, before the root's setup: an
+                        * outbound helper may attach now, beside that setup */
 };
 
 /* The address host.slipway.internal names inside a container (host byte order): 169.254.1.2 on the

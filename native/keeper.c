@@ -60,6 +60,13 @@ struct container {
   int ns[SW_NS_COUNT]; /* init's namespaces, opened at CREATED (init is not dumpable from START on) */
   unsigned net_ifs;  /* user networks attached so far: the next one is eth<net_ifs + 1> */
   pid_t ns_closer;   /* the child closing the namespaces' last fds (release_ns), until reaped */
+  /* An OUTBOUND that came before the container's network namespace had its tap (IM_NET, or CREATED
+   * without one): started then. Node sends it right after CREATE, so that the helper's start overlaps
+   * init's setup of the root. */
+  bool net_ready;
+  uint32_t outbound_req; /* 0 = none waiting */
+  uint8_t *outbound_body;
+  size_t outbound_len;
   uint32_t create_req, start_req, remove_req;
   bool have_status, reaped, create_ok, keep_dir;
   int status;
@@ -136,8 +143,29 @@ static int open_ns(struct container *c) {
   return 0;
 }
 
+/* The OUTBOUND waiting for the network fails (nothing was started for it). */
+static void outbound_pending_fail(struct container *c, const char *stage, int err) {
+  if (!c->outbound_req) return;
+  reply_error(c->outbound_req, EK_NETWORK, stage, err);
+  c->outbound_req = 0;
+  free(c->outbound_body);
+  c->outbound_body = NULL;
+}
+
+/* The network namespace is ready for a helper: one waiting starts now. */
+static void container_net_ready(struct container *c) {
+  c->net_ready = true;
+  if (!c->outbound_req) return;
+  uint32_t req = c->outbound_req;
+  c->outbound_req = 0;
+  outbound_start(req, c->id, c->pid, c->outbound_body, c->outbound_len);
+  free(c->outbound_body);
+  c->outbound_body = NULL;
+}
+
 static void container_release(void *p) {
   struct container *c = p;
+  free(c->outbound_body);
   free(c->id);
   free(c->state_dir);
   free(c);
@@ -308,6 +336,7 @@ static void container_reaped(struct container *c, int init_status) {
   c->state = C_FAILED;
   /* Listeners hold init's ctl fd number: drop them before the fd is closed and reused. */
   forward_container_gone(c->id);
+  outbound_pending_fail(c, "outbound: the container's init exited before its network was ready", ESRCH);
   outbound_container_gone(c->id);
   loop_del_close(&c->ctl);
   release_ns(c);
@@ -337,6 +366,7 @@ static bool ctl_read(struct container *c) {
     }
     c->state = C_CREATED;
     c->create_ok = true;
+    container_net_ready(c); /* an OUTBOUND still waiting (no IM_NET: an older order of messages) */
     {
       sw_buf b = {0};
       buf_begin(&b, FR_OK, c->create_req);
@@ -357,6 +387,9 @@ static bool ctl_read(struct container *c) {
   case IM_START_FAILED:
     if (c->state == C_STARTING) reply_error(c->start_req, m.aux ? (int)m.aux : EK_EXEC, m.stage, m.err);
     c->state = C_RUNNING; /* the process exits 126/127; the EXIT event follows */
+    break;
+  case IM_NET:
+    if (c->net == NET_ISOLATED && !c->net_ready) container_net_ready(c);
     break;
   case IM_EXIT:
     c->have_status = true;
@@ -694,13 +727,29 @@ static void dispatch(const sw_frame_view *f) {
                   c->net != NET_ISOLATED ? EINVAL : ESRCH);
       break;
     }
-    outbound_start(f->reqid, c->id, f->body, f->body_len);
+    if (c->net_ready) {
+      outbound_start(f->reqid, c->id, c->pid, f->body, f->body_len);
+      break;
+    }
+    if (c->outbound_req) {
+      reply_error(f->reqid, EK_CONTAINER_STATE, "outbound: another one already waits for the container's network", EBUSY);
+      break;
+    }
+    c->outbound_body = xmalloc(f->body_len ? f->body_len : 1);
+    if (f->body_len) memcpy(c->outbound_body, f->body, f->body_len);
+    c->outbound_len = f->body_len;
+    c->outbound_req = f->reqid;
     break;
   }
   case FR_OUTBOUND_STOP: {
     cleanup_free char *id = spec_get_str(f->body, f->body_len, T_ID);
-    if (!id) reply_error(f->reqid, EK_BAD_REQUEST, "outbound stop: no container id", EINVAL);
-    else outbound_stop(f->reqid, id);
+    if (!id) {
+      reply_error(f->reqid, EK_BAD_REQUEST, "outbound stop: no container id", EINVAL);
+      break;
+    }
+    struct container *c = find(id);
+    if (c) outbound_pending_fail(c, "outbound: stopped before the container's network was ready", ECANCELED);
+    outbound_stop(f->reqid, id);
     break;
   }
   case FR_NET_CREATE: network_create(f->reqid, f->body, f->body_len); break;

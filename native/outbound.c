@@ -162,7 +162,7 @@ NORETURN static void helper_child(pid_t keeper, char **argv, int ready_w, int ex
   _exit(127);
 }
 
-void outbound_start(uint32_t reqid, const char *id, const uint8_t *body, size_t len) {
+void outbound_start(uint32_t reqid, const char *id, pid_t init_pid, const uint8_t *body, size_t len) {
   char *argv[MAX_ARGS + 1] = {0};
   size_t argc = 0;
   sw_tlv_iter it;
@@ -170,8 +170,8 @@ void outbound_start(uint32_t reqid, const char *id, const uint8_t *body, size_t 
   int r;
   tlv_iter_init(&it, body, len);
   while ((r = tlv_next(&it, &t)) > 0) {
-    if (t.tag != T_ARG) continue;
-    if (argc == MAX_ARGS || !(argv[argc] = tlv_strdup(&t))) {
+    if (t.tag != T_ARG && t.tag != T_ARG_PID) continue;
+    if (argc == MAX_ARGS || !(argv[argc] = t.tag == T_ARG_PID ? xasprintf("%d", (int)init_pid) : tlv_strdup(&t))) {
       r = -EINVAL;
       break;
     }

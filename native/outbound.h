@@ -19,10 +19,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* OUTBOUND: ID, ARG... (ARG[0] = the binary's path). Answered OK PID once the helper wrote its
- * ready byte; ERROR (EK_NETWORK, STATUS = its wait status when it exited, DATA = its last output)
- * when it exits, closes the ready pipe or is stopped first. */
-void outbound_start(uint32_t reqid, const char *id, const uint8_t *body, size_t len);
+/* OUTBOUND: ID, ARG... (ARG[0] = the binary's path; an ARG_PID is written as `init_pid`). Answered OK
+ * PID once the helper wrote its ready byte; ERROR (EK_NETWORK, STATUS = its wait status when it exited,
+ * DATA = its last output) when it exits, closes the ready pipe or is stopped first. */
+void outbound_start(uint32_t reqid, const char *id, pid_t init_pid, const uint8_t *body, size_t len);
 /* OUTBOUND_STOP: ID. SIGKILLs the container's helpers; answered once they are reaped. */
 void outbound_stop(uint32_t reqid, const char *id);
 /* The container is gone (reaped or removed): its helpers are killed, nobody is answered. */

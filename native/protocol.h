@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 8
+#define SW_PROTOCOL_VERSION 9
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -43,7 +43,7 @@ enum sw_frame {
   FR_DATA = 0x1e,       /* reqid of a PUT/EXEC sent with CHUNKED: [DATA] [EOF]; answered by DATA_ACK.
                          * For a GET sent with CHUNKED: credits, one byte per GET_ENTRY/GET_DATA frame Node has taken; EOF cancels. */
   FR_HOST_FORWARD = 0x1f, /* ID PORT -> OK: the container's SW_HOST_ALIAS_IP:PORT reaches the host's 127.0.0.1:PORT */
-  FR_OUTBOUND = 0x20,      /* ID ARG... -> OK PID once ready (outbound.h) */
+  FR_OUTBOUND = 0x20,      /* ID ARG|ARG_PID... -> OK PID once ready (outbound.h); may follow CREATE before its answer */
   FR_OUTBOUND_STOP = 0x21, /* ID -> OK once the container's outbound helpers are reaped */
   /* keeper -> Node */
   FR_NEED_MAP = 0x80,
@@ -124,6 +124,7 @@ enum sw_tag {
   T_KIND = 65,        /* ERROR: u32 enum sw_err_kind */
   T_TOP_ONLY = 66,    /* GET: u8 1 = only the entry itself, never a directory's contents */
   T_CANCEL = 67,      /* DATA: u8 1 = Node gave the request up: its worker gets SIGUSR1 (an exec kills its process group) */
+  T_ARG_PID = 68,     /* OUTBOUND: an argument (empty value), among the ARGs, that the keeper replaces with the container init's host pid */
 };
 
 /*

@@ -21,7 +21,7 @@ import { readContainerFile } from './container-files.js';
 import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
 import { idleBounded } from './copy-idle.js';
 import { applyLimits } from './limits.js';
-import { GUEST_NET, startOutbound, resolvConfFor, hostsFileFor, type OutboundNet } from './network/index.js';
+import { GUEST_NET, INIT_PID_ARG, startOutbound, resolvConfFor, hostsFileFor, type OutboundLauncher, type OutboundNet } from './network/index.js';
 import type { UndoStack } from './undo-stack.js';
 import type { NetworkAttachable } from './network-membership.js';
 import type { ContainerDescription } from './control/description.js';
@@ -222,6 +222,12 @@ export class ContainerHandle implements RuntimeContainer {
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
     this.#step = 'creating namespaces and root (keeper CREATE)';
     const created = keeper.createContainer(spec);
+    const hostAccess = plan.networkMode === 'host' ? undefined : plan.hostAccess;
+    // Isolated: the outbound helper is asked for right behind CREATE, not after its answer. The keeper starts it as
+    // soon as the container's network namespace has its tap, while init still mounts the root; it is awaited below,
+    // before anything that needs it (/etc files, START: a packet sent before the helper is ready would be lost).
+    // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
+    const outbound = plan.networkMode === 'isolated' ? this.#startOutbound(created, hostAccess?.allLoopbackPorts ?? false, signal) : undefined;
     // Network mode none or host: the /etc files depend on nothing the boot makes (slirp4netns' DNS address, user
     // networks' addresses), so they are written while the keeper creates the container. CREATE's fields made the
     // files before the request was sent (`ensureFile`), init bind-mounts those inodes and the write truncates and
@@ -245,24 +251,14 @@ export class ContainerHandle implements RuntimeContainer {
     this.#check(signal);
     await limits?.addProcess(pid);
     mark('cgroup attach');
-    const hostAccess = plan.networkMode === 'host' ? undefined : plan.hostAccess;
     if (hostAccess && plan.networkMode === 'none') {
       throw new SlipwayError('ERR_INVALID_ARGUMENT', `host access was asked for ${this.name}, but its network mode is "none"`, {
         hint: 'network mode "none" has only loopback; use the default mode, or remove withHostAccess()',
       });
     }
-    if (plan.networkMode === 'isolated') {
-      // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
+    if (outbound) {
       this.#step = 'starting the outbound network helper';
-      const launcher = { start: (argv: string[]) => keeper.startOutbound(this.id, argv), stop: () => keeper.stopOutbound(this.id) };
-      const net = await startOutbound(pid, { hostLoopback: hostAccess?.allLoopbackPorts ?? false, signal, launcher });
-      if (net) {
-        this.#net = net;
-        undo.push('outbound network', 'boot', async () => {
-          if (this.#net === net) this.#net = undefined;
-          await net.close();
-        });
-      }
+      this.#net = await outbound;
     }
     mark('outbound network helper');
     if (hostAccess?.allLoopbackPorts && !this.#net?.hostLoopbackAlias) {
@@ -311,6 +307,38 @@ export class ContainerHandle implements RuntimeContainer {
     // The process runs: from now on a pending exit keeps Node alive, as a running child process does.
     keeper.waitContainer(this.id).catch(() => {});
     log('%s started (pid %d) in %d ms', this.name, pid, Math.round(performance.now() - tBoot));
+  }
+
+  /**
+   * Starts the outbound helper for the container whose CREATE is `created` (sent, maybe not answered) and registers its
+   * undo at once: a boot undone while the helper starts (a failed CREATE, the boot deadline, remove()) stops it there
+   * (the keeper also kills it with the container), and no other helper is tried after that.
+   */
+  #startOutbound(created: Promise<{ pid: number }>, hostLoopback: boolean, signal: AbortSignal | undefined): Promise<OutboundNet | undefined> {
+    const { keeper } = this.#i;
+    const launcher: OutboundLauncher = {
+      start: (argv) => keeper.startOutbound(this.id, argv.map((a) => (a === INIT_PID_ARG ? null : a))),
+      stop: () => keeper.stopOutbound(this.id),
+    };
+    const pid = created.then((c) => c.pid);
+    pid.catch(() => {}); // CREATE's failure is the boot's to report
+    const undone = new AbortController();
+    const started = startOutbound(pid, { hostLoopback, launcher, signal: signal ? AbortSignal.any([signal, undone.signal]) : undone.signal });
+    let net: OutboundNet | undefined;
+    let settled = false;
+    started.then((n) => { net = n; settled = true; }, () => { settled = true; });
+    this.#undo.push('outbound network', 'boot', async () => {
+      if (!settled) {
+        undone.abort(new Error('the boot is undone'));
+        // Should it still get ready in between, it goes as soon as it does.
+        void started.then((n) => n?.close(), () => undefined);
+        await keeper.stopOutbound(this.id);
+        return;
+      }
+      if (this.#net === net) this.#net = undefined;
+      await net?.close();
+    });
+    return started;
   }
 
   async #joinNetworks(): Promise<void> {

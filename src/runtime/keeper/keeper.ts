@@ -1109,13 +1109,17 @@ export class Keeper {
    * the helper's own mount namespace copies the host's shared mounts as slaves: see native/outbound.h). `argv[0]` is
    * the helper's absolute path; it gets fd 3 = a ready pipe (resolves once it wrote a byte there) and fd 4 = an exit
    * pipe only the keeper holds. It is killed with the container, by {@link stopOutbound}, or when the keeper goes.
+   * A `null` in `argv` is the container init's host pid, written in by the keeper: the request may be sent right after
+   * {@link createContainer}, before its answer, and the keeper starts the helper as soon as the container's network
+   * namespace has its tap, while init still sets up the root.
    * @returns the helper's pid.
    * @throws KeeperError `ERR_NETWORK` (kind network; `output` = its last output, `waitStatus` when it exited) when it
-   *   ends before it is ready; `ERR_RUNTIME` (container-state) when the container is not running.
-   * @example const pid = await keeper.startOutbound(id, ['/usr/bin/slirp4netns', '--configure', '-r', '3', '-e', '4', String(initPid), 'eth0']);
+   *   ends before it is ready (or the container ends before its network is); `ERR_RUNTIME` (container-state) when the
+   *   container is not running.
+   * @example const pid = await keeper.startOutbound(id, ['/usr/bin/slirp4netns', '--configure', '-r', '3', '-e', '4', null, 'eth0']);
    */
-  async startOutbound(containerId: string, argv: string[]): Promise<number> {
-    const f = await this.#request(FrameType.OUTBOUND, [tlv.str(Tag.ID, containerId), ...argv.map((a) => tlv.str(Tag.ARG, a))]);
+  async startOutbound(containerId: string, argv: ReadonlyArray<string | null>): Promise<number> {
+    const f = await this.#request(FrameType.OUTBOUND, [tlv.str(Tag.ID, containerId), ...argv.map((a) => (a === null ? tlv.str(Tag.ARG_PID, '') : tlv.str(Tag.ARG, a)))]);
     return field.uint(f.fields, Tag.PID) ?? 0;
   }
 

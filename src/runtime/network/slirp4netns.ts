@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { logger } from '../../internal/debug.js';
 import { findSystemTool } from './detect-tools.js';
 import { HelperProcess, helperFailure, raceReady } from './helper-process.js';
-import { GUEST_NET, type OutboundLauncher, type OutboundNet } from './types.js';
+import { GUEST_NET, INIT_PID_ARG, type OutboundLauncher, type OutboundNet } from './types.js';
 
 const log = logger('network');
 
@@ -25,12 +25,17 @@ const EXIT_FD = 4;
  * `--disable-host-loopback` unless `hostLoopback`: without it, 10.0.2.2 reaches every port of the host's 127.0.0.1.
  */
 export function slirp4netnsArgs(pid: number, o: Slirp4netnsOptions): string[] {
+  return argsFor(String(pid), o);
+}
+
+/** The command line with `pid` (a number's text, or {@link INIT_PID_ARG} for the keeper to write in) in its place. */
+function argsFor<P>(pid: P, o: Slirp4netnsOptions): Array<string | P> {
   return [
     '--configure', `--mtu=${o.mtu}`,
     ...(o.hostLoopback ? [] : ['--disable-host-loopback']),
     ...(o.sandbox === false ? [] : ['--enable-sandbox']),
     '-r', String(READY_FD), '-e', String(EXIT_FD),
-    String(pid), o.ifname,
+    pid, o.ifname,
   ];
 }
 
@@ -39,11 +44,14 @@ export function slirp4netnsArgs(pid: number, o: Slirp4netnsOptions): string[] {
  *
  * The exit fd is one end of a socketpair whose other end only this Node process holds (close-on-exec, so the keeper
  * and other children do not inherit it): when Node dies, slirp4netns sees the hang-up and exits.
+ *
+ * With a launcher (the keeper), `pid` may still be pending: the request goes out at once and the keeper writes the pid in.
  */
-export async function startSlirp4netns(bin: string, pid: number, o: Slirp4netnsOptions & { timeoutMs: number; signal?: AbortSignal; launcher?: OutboundLauncher }): Promise<OutboundNet> {
+export async function startSlirp4netns(bin: string, pid: number | Promise<number>, o: Slirp4netnsOptions & { timeoutMs: number; signal?: AbortSignal; launcher?: OutboundLauncher }): Promise<OutboundNet> {
   const t0 = performance.now();
+  if (o.launcher) return startFromKeeper(o.launcher, bin, pid, o, t0);
+  pid = await pid;
   const args = slirp4netnsArgs(pid, o);
-  if (o.launcher) return startFromKeeper(o.launcher, bin, args, pid, o, t0);
   // As real root, --enable-sandbox's own mount namespace copies the host's shared mounts as peers (it makes only / private)
   // and its umount of the old root then propagates back: Docker's overlay mounts under its shared data-root vanished from
   // the host. unshare(1) gives slirp4netns a recursively private namespace to copy from, so nothing propagates out.
@@ -77,10 +85,10 @@ export async function startSlirp4netns(bin: string, pid: number, o: Slirp4netnsO
  * sandbox's unmount of its old root cannot propagate out (as real root, without this, it did: see below). No
  * `unshare --mount` exec: 23 → ~10 ms per start under load (session 5's measurement of the wrapper).
  */
-async function startFromKeeper(launcher: OutboundLauncher, bin: string, args: string[], pid: number,
+async function startFromKeeper(launcher: OutboundLauncher, bin: string, pid: number | Promise<number>,
   o: Slirp4netnsOptions & { timeoutMs: number; signal?: AbortSignal }, t0: number): Promise<OutboundNet> {
-  const what = `configure ${o.ifname} in the namespace of pid ${pid}`;
-  log('keeper starts %s %s', bin, args.join(' '));
+  const args = argsFor(typeof pid === 'number' ? String(pid) : INIT_PID_ARG, o);
+  log('keeper starts %s %s', bin, args.map((a) => (a === INIT_PID_ARG ? '<init pid>' : a)).join(' '));
   const started = launcher.start([bin, ...args]);
   const outcome = await raceReady(started.then(() => 'ready' as const, () => 'failed' as const), o.timeoutMs, o.signal);
   if (outcome !== 'ready') {
@@ -88,11 +96,15 @@ async function startFromKeeper(launcher: OutboundLauncher, bin: string, args: st
     const err = await started.then(() => undefined, (e: unknown) => e as Error & { output?: string; waitStatus?: number });
     if (outcome === 'failed' && !(err && 'kind' in err && err.kind === 'network')) throw err;
     const output = (err?.output ?? '').split('\n').filter((l) => !l.startsWith('Failed to send')).join('\n').trim();
+    // The pid as CREATE answered it (a CREATE that failed has its own error, which the boot reports instead). Not
+    // awaited after a timeout or an abort: the boot being undone may be what fails a CREATE still pending.
+    const known = outcome === 'failed' ? await Promise.resolve(pid).catch(() => undefined) : typeof pid === 'number' ? pid : undefined;
+    const what = `configure ${o.ifname} in the namespace of ${known ? `pid ${known}` : "the container's init"}`;
     throw helperFailure('slirp4netns', outcome === 'failed' ? exitText(err?.waitStatus, err?.message) : outcome, output, { timeoutMs: o.timeoutMs, signal: o.signal, what });
   }
   const helperPid = await started;
   const startMs = performance.now() - t0;
-  log('slirp4netns %d ready for pid %d in %d ms (started by the keeper)', helperPid, pid, Math.round(startMs));
+  log('slirp4netns %d ready in %d ms (started by the keeper)', helperPid, Math.round(startMs));
   let closing: Promise<void> | undefined;
   return {
     tool: 'slirp4netns', pid: helperPid, ifname: o.ifname, mtu: o.mtu, startMs,

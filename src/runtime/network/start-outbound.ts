@@ -1,6 +1,6 @@
 import { SlipwayError, invalidArgument } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
-import { detectNetworkTools, findSystemTool } from './detect-tools.js';
+import { detectNetworkTools, findSystemTool, type NetworkTools } from './detect-tools.js';
 import { startPasta } from './pasta.js';
 import { startSlirp4netns } from './slirp4netns.js';
 import { GUEST_NET, type OutboundNet, type StartOutboundOptions } from './types.js';
@@ -19,6 +19,10 @@ let saidNoTool = false;
  * ports are reached through the keeper instead (`Keeper.forwardHostPort`), with or without a helper.
  * DNS: the helper's forwarder (10.0.2.3) relays queries to the host's resolvers, so names resolve outside.
  *
+ * `pid` may be a promise (a container whose CREATE is not answered yet): slirp4netns started through `launcher` does not
+ * wait for it (the keeper writes the pid in and starts it once the namespace exists), pasta and a slirp4netns of Node's
+ * own do. A rejected `pid` fails the start.
+ *
  * @returns the running helper, or `undefined` (with one debug note per process) when neither tool is installed.
  * @throws SlipwayError `ERR_NETWORK` with the helper's stderr when it fails or times out; `ERR_ABORTED`.
  * @example
@@ -26,8 +30,8 @@ let saidNoTool = false;
  * await writeFile(resolvPath, resolvConfFor(net, await readFile('/etc/resolv.conf', 'utf8')));
  * // … on removal: await net?.close();
  */
-export async function startOutbound(pid: number, opts: StartOutboundOptions): Promise<OutboundNet | undefined> {
-  if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument('pid', pid, 'a positive process id');
+export async function startOutbound(pid: number | Promise<number>, opts: StartOutboundOptions): Promise<OutboundNet | undefined> {
+  if (typeof pid === 'number' && (!Number.isSafeInteger(pid) || pid <= 0)) throw invalidArgument('pid', pid, 'a positive process id');
   const mtu = opts.mtu ?? GUEST_NET.defaultMtu;
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65520) throw invalidArgument('mtu', mtu, 'an integer from 576 to 65520');
   const ifname = opts.ifname ?? 'eth0';
@@ -36,7 +40,7 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
   const timeoutMs = opts.timeoutMs ?? 10_000;
   opts.signal?.throwIfAborted();
 
-  const found = opts.tools ?? (await detectNetworkTools());
+  const found = opts.tools ?? (await networkTools());
   const order = (opts.prefer === 'pasta' ? ['pasta', 'slirp4netns'] : ['slirp4netns', 'pasta']) as Array<'pasta' | 'slirp4netns'>;
   const candidates = order.filter((t) => found[t] !== undefined);
   if (candidates.length === 0) {
@@ -50,16 +54,18 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
   const errors: unknown[] = [];
   for (const tool of candidates) {
     try {
+      // Given up meanwhile (the boot is undone): no other helper is tried.
+      if (opts.signal?.aborted) throw new SlipwayError('ERR_ABORTED', `starting ${tool} was aborted`, { cause: opts.signal.reason });
       const common = { hostLoopback: opts.hostLoopback, mtu, ifname, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
-      if (tool === 'pasta') return await startPasta(found.pasta!, pid, { ...common, ...(setpriv ? { setpriv } : {}) });
+      if (tool === 'pasta') return await startPasta(found.pasta!, await pid, { ...common, ...(setpriv ? { setpriv } : {}) });
       const slirp = { ...common, ...(opts.launcher ? { launcher: opts.launcher } : {}) };
       try {
-        return await startSlirp4netns(found.slirp4netns!, pid, slirp);
+        return await startSlirp4netns(found.slirp4netns!, opts.launcher ? pid : await pid, slirp);
       } catch (err) {
         // --enable-sandbox needs to create a mount namespace and pivot_root; some confined hosts refuse that.
         if (SlipwayError.is(err, 'ERR_ABORTED') || !/sandbox|pivot_root|mount/i.test((err as Error).message)) throw err;
         log('slirp4netns failed with --enable-sandbox, retrying without: %s', (err as Error).message);
-        return await startSlirp4netns(found.slirp4netns!, pid, { ...slirp, sandbox: false });
+        return await startSlirp4netns(found.slirp4netns!, opts.launcher ? pid : await pid, { ...slirp, sandbox: false });
       }
     } catch (err) {
       if (SlipwayError.is(err, 'ERR_ABORTED')) throw err;
@@ -68,9 +74,25 @@ export async function startOutbound(pid: number, opts: StartOutboundOptions): Pr
     }
   }
   if (errors.length === 1) throw errors[0];
-  throw new SlipwayError('ERR_NETWORK', `neither ${candidates.join(' nor ')} could connect pid ${pid}: ${errors.map((e) => (e as SlipwayError).shortMessage ?? String(e)).join('; ')}`, {
+  throw new SlipwayError('ERR_NETWORK', `neither ${candidates.join(' nor ')} could connect pid ${await pid}: ${errors.map((e) => (e as SlipwayError).shortMessage ?? String(e)).join('; ')}`, {
     cause: errors[0], hint: (errors[0] as SlipwayError).hint, details: errors.map((e) => (e as Error).message).join('\n'),
   });
+}
+
+const toolsByPath = new Map<string, Promise<NetworkTools>>();
+
+/**
+ * The tools on the current `PATH`, looked up once per `PATH` value and process: a container's helper is asked for
+ * right behind its CREATE, and two `access()` calls through libuv's thread pool per start delayed that request.
+ */
+function networkTools(): Promise<NetworkTools> {
+  const path = process.env.PATH ?? '';
+  let found = toolsByPath.get(path);
+  if (!found) {
+    found = detectNetworkTools(path);
+    toolsByPath.set(path, found);
+  }
+  return found;
 }
 
 function detectSetpriv(): Promise<string | undefined> {

@@ -50,14 +50,21 @@ export interface StartOutboundOptions {
   launcher?: OutboundLauncher;
 }
 
+/**
+ * In an {@link OutboundLauncher}'s argv: the container init's host pid, which the keeper writes in. The helper can
+ * then be asked for before the container's CREATE is answered (Node does not know the pid yet), and the keeper starts
+ * it as soon as the container's network namespace exists, beside the setup of its root.
+ */
+export const INIT_PID_ARG: unique symbol = Symbol('the container init pid');
+
 /** Runs an outbound helper for one container from the keeper (`Keeper.startOutbound`/`stopOutbound`). */
 export interface OutboundLauncher {
   /**
-   * Runs `argv` (fd 3 = ready pipe, fd 4 = exit pipe) and resolves with its pid once it wrote its ready byte.
-   * Rejects when it ends first, with the helper's last output as `output` and its raw wait status as `waitStatus`
-   * when known.
+   * Runs `argv` (fd 3 = ready pipe, fd 4 = exit pipe; {@link INIT_PID_ARG} = the init's pid) and resolves with its pid
+   * once it wrote its ready byte. Rejects when it (or the container) ends first, with the helper's last output as
+   * `output` and its raw wait status as `waitStatus` when known.
    */
-  start(argv: string[]): Promise<number>;
+  start(argv: ReadonlyArray<string | typeof INIT_PID_ARG>): Promise<number>;
   /** Kills the container's helpers; resolves once they are gone. */
   stop(): Promise<void>;
 }

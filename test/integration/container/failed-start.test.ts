@@ -4,6 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { Container, Network, SlipwayError, Wait } from '../../../src/index.js';
@@ -214,6 +215,19 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
       const builder = limited(new Container(ref()).withCommand(['sleep', '1000']).withNetwork(net));
       await net.remove();
       await expectCleanFailure(builder, 'ERR_NETWORK');
+    });
+
+  (engineRuntime() ? nativeOnly('an engine container has no slirp4netns helper of ours') : testUnless(tunUsable() && hasCommand('slirp4netns'), 'no slirp4netns or /dev/net/tun'))(
+    'a CREATE that fails in the mount setup: the slirp4netns asked for beside it (before CREATE\'s answer) is gone too', async () => {
+      const spy = vi.spyOn(keeper, 'startOutbound');
+      try {
+        // A bind target below a regular file of the image: init fails in its mount setup, after it made the tap.
+        const err = await expectCleanFailure(limited(new Container(ref()).withCommand(['sleep', '1000']).withBind(tmpdir(), '/etc/passwd/below')), 'ERR_RUNTIME');
+        expect(err.message).toContain('/etc/passwd/below');
+        expect(spy).toHaveBeenCalledTimes(1);
+      } finally {
+        spy.mockRestore();
+      }
     });
 
   (engineRuntime() ? nativeOnly('an engine container has no slirp4netns/pasta helper of ours') : testUnless(tunUsable() && (hasCommand('slirp4netns') || hasCommand('pasta')), 'no slirp4netns/pasta or /dev/net/tun'))(
