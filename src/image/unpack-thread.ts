@@ -69,6 +69,20 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * A worker with the flags it may inherit. Node refuses per-process flags in a worker's execArgv
+ * (`ERR_WORKER_INVALID_EXEC_ARGV`: `node --perf-basic-prof app.js`, `--stack-size=…` made every pull fail); they act
+ * on the whole process anyway, so on that refusal the worker starts with none.
+ */
+function startWorker(workerPath: string, workerData: UnpackWorkerData): Worker {
+  try {
+    return new Worker(workerPath, { workerData, execArgv: workerExecArgv(process.execArgv) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+    return new Worker(workerPath, { workerData, execArgv: [] });
+  }
+}
+
 /** Options for {@link unpackLayerThreaded}. */
 export interface ThreadedUnpackOptions extends Omit<UnpackOptions, 'blobWriter' | 'applyOwnership'> {
   applyOwnership?: ApplyOwnership | undefined;
@@ -130,7 +144,7 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
   let blobWriter: ReturnType<typeof syncFileWriter> | undefined;
   let blobTime = 0;
   preloadSyscalls();
-  const worker = new Worker(workerPath, { workerData: data, execArgv: workerExecArgv(process.execArgv) });
+  const worker = startWorker(workerPath, data);
   let consumed = 0;
   let sent = 0;
   let wakeSender: (() => void) | undefined;

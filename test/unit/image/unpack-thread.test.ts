@@ -61,6 +61,17 @@ describe('unpackLayerThreaded (worker)', () => {
     expect(sha256(await readFile(blob))).toBe((result as { digest: string }).digest);
   });
 
+  it('unpacks when node was started with a per-process flag a worker may not take (node --perf-basic-prof app.js)', async () => {
+    process.execArgv.push('--perf-basic-prof', '--stack-size=2000');
+    try {
+      const { layerDir, result } = await run([{ name: 'etc/hostname', content: 'box\n' }]);
+      expect(SlipwayError.is(result), String(result)).toBe(false);
+      expect(await readFile(path.join(layerDir, 'etc/hostname'), 'utf8')).toBe('box\n');
+    } finally {
+      process.execArgv.splice(-2, 2);
+    }
+  });
+
   it('carries error codes back and removes the layer dir and temp blob', async () => {
     const bad = await run([{ name: 'l', type: 'symlink', linkname: '/' }, { name: 'l/x', content: 'x' }]);
     expect(SlipwayError.is(bad.result, 'ERR_UNPACK_UNSAFE_PATH')).toBe(true);
