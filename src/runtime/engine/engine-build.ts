@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import { SlipwayError } from '../../errors.js';
 import { EngineHttpError, compareApi, type EngineClient, type EngineInfo, type EngineKind } from '../../engine/client.js';
+import { forEachLine } from '../../engine/lines.js';
 import { openBuildSession, type BuildSession, type CredentialLookup } from '../../engine/buildkit-session.js';
 import { logger } from '../../internal/debug.js';
 import { engineAuthConfig } from './engine-image.js';
@@ -149,7 +150,6 @@ async function buildOnEngineWith(client: EngineClient, req: EngineBuildRequest, 
     rawBody: req.context, headers: { 'content-type': 'application/x-tar', ...registryConfig }, long: true, signal: req.signal,
   }).catch((err: unknown) => { throw buildError(err instanceof Error ? err.message : String(err), [], err); });
   let id: string | undefined;
-  let rest = '';
   const event = (e: EngineBuildEvent): void => req.onEvent?.(e);
   const progress: BuildProgressDecoder = req.buildKit ? new TraceSteps(event) : new ClassicSteps(event);
   const take = (raw: string): void => {
@@ -168,13 +168,7 @@ async function buildOnEngineWith(client: EngineClient, req: EngineBuildRequest, 
     if (typeof line.aux === 'object' && line.aux.ID) id = line.aux.ID;
     progress.take(line);
   };
-  for await (const chunk of body) {
-    rest += chunk.toString();
-    const lines = rest.split('\n');
-    rest = lines.pop() ?? '';
-    for (const l of lines) take(l);
-  }
-  take(rest);
+  await forEachLine(body, take);
   progress.finish();
   // The classic builder reports the id as aux (API ≥ 1.30) and as "Successfully built <id>".
   id ??= progress.printedId;

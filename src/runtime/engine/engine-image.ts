@@ -14,6 +14,7 @@ import { hostPlatform, parsePlatform, selectPlatform, type Platform } from '../.
 import { RegistryClient } from '../../image/registry-client.js';
 import { withinPullLimit } from '../../image/timeouts.js';
 import { hasStatus, type EngineClient } from '../../engine/client.js';
+import { forEachLine } from '../../engine/lines.js';
 import { logger } from '../../internal/debug.js';
 import { archiveWithoutNames } from './archive-names.js';
 
@@ -119,20 +120,12 @@ async function pullImage(client: EngineClient, domain: string, repo: string, tag
   const t0 = Date.now();
   const progress = new EnginePullProgress(opts.onProgress, (layer, bytes) => pullLog('layer %s: %d bytes (engine) in %dms', layer, bytes, Date.now() - t0));
   // Progress is JSON lines; a failure is a line with `error` (the status stays 200).
-  let rest = '';
   let last = '';
-  const feed = (line: string): void => {
+  await forEachLine(body, (line) => {
     if (line.trim()) last = line.trim();
     const error = progress.line(line);
     if (error) throw pullError(`${repo}:${tag}`, new Error(error));
-  };
-  for await (const chunk of body) {
-    rest += chunk.toString();
-    const lines = rest.split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) feed(line);
-  }
-  feed(rest); // the last line, when the engine did not end it with a newline (an error line may be that one)
+  });
   pullLog('%s:%s pulled by the engine in %dms (its last line: %s)', repo, tag, Date.now() - t0, last);
   return last;
 }
@@ -308,7 +301,6 @@ export async function pushEngineImage(client: EngineClient, ref: string, opts: {
   }).catch((err: unknown) => { throw pushError(dest, err); });
   const layers = { uploaded: new Set<string>(), mounted: new Set<string>(), existing: new Set<string>() };
   let digest: string | undefined;
-  let rest = '';
   const take = (raw: string): void => {
     if (!raw.trim()) return;
     let line: { id?: string; status?: string; error?: string; errorDetail?: { message?: string }; aux?: { Digest?: string } };
@@ -324,13 +316,7 @@ export async function pushEngineImage(client: EngineClient, ref: string, opts: {
     else if (line.status === 'Layer already exists') layers.existing.add(line.id);
     else if (/^Mounted from /.test(line.status ?? '')) layers.mounted.add(line.id);
   };
-  for await (const chunk of body) {
-    rest += chunk.toString();
-    const lines = rest.split('\n');
-    rest = lines.pop() ?? '';
-    for (const l of lines) take(l);
-  }
-  take(rest);
+  await forEachLine(body, take);
   if (!digest) throw pushError(dest, new Error('the engine ended the push without a digest'));
   return { ref: dest.string, digest, uploaded: layers.uploaded.size, mounted: layers.mounted.size, existing: layers.existing.size };
 }
