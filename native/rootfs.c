@@ -204,16 +204,60 @@ static unsigned long locked_flags(int fd) {
   return f;
 }
 
-/* Read-only remount of the mount now sitting at path. In a user namespace the kernel refuses a
- * remount that would clear flags the parent namespace locked (nosuid, nodev, ...): keep them. */
+static int remount_one_ro(const char *p, int fd) {
+  return mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(fd), NULL);
+}
+
+/* Kernels before 5.12 (no mount_setattr): each mount below path, as /proc/self/mountinfo lists
+ * them (field 5, octal escapes as the kernel writes them), remounted read-only one by one. */
+static int remount_submounts_ro(int fd, const char *path, sw_error *e) {
+  char self[64], top[PATH_MAX];
+  fd_path(self, sizeof self, fd);
+  ssize_t n = readlink(self, top, sizeof top - 1);
+  if (n < 0) return sw_fail(e, errno, "readlink %s", path);
+  top[n] = 0;
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return sw_fail(e, errno, "read mountinfo for %s", path);
+  char line[4096];
+  int r = 0;
+  while (r == 0 && fgets(line, sizeof line, f)) {
+    char mp[PATH_MAX], raw[PATH_MAX];
+    if (sscanf(line, "%*s %*s %*s %*s %4095s", raw) != 1) continue;
+    size_t j = 0;
+    for (size_t i = 0; raw[i] && j < sizeof mp - 1; i++) {
+      if (raw[i] == '\\' && raw[i + 1] >= '0' && raw[i + 1] <= '3' && raw[i + 2] && raw[i + 3]) {
+        mp[j++] = (char)(((raw[i + 1] - '0') << 6) | ((raw[i + 2] - '0') << 3) | (raw[i + 3] - '0'));
+        i += 3;
+      } else {
+        mp[j++] = raw[i];
+      }
+    }
+    mp[j] = 0;
+    if (strncmp(mp, top, (size_t)n) || mp[n] != '/') continue;
+    cleanup_fd int sub = open(mp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    char sp[64];
+    fd_path(sp, sizeof sp, sub);
+    if (sub < 0 || remount_one_ro(sp, sub) < 0) r = sw_fail(e, errno, "remount %s read-only", mp);
+  }
+  fclose(f);
+  return r;
+}
+
+/* Read-only remount of the mount now sitting at path AND of every mount below it: a recursive
+ * bind (the host's /sys in host network mode brings /sys/fs/cgroup/<controller>,
+ * /sys/kernel/tracing...) made read-only at its top only left those writable, so a container's
+ * root wrote the host's cgroup files and tracefs. mount_setattr only adds MOUNT_ATTR_RDONLY: the
+ * flags the parent namespace locked (nosuid, nodev, ...) are kept, as the remount below keeps them. */
 static int remount_ro(int rootfd, const char *path, sw_error *e) {
   cleanup_fd int fd = resolve(rootfd, path, O_PATH);
   if (fd < 0) return sw_fail(e, -fd, "reopen %s", path);
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0) return 0;
+  if (errno != ENOSYS) return sw_fail(e, errno, "make %s and its submounts read-only", path);
   char p[64];
   fd_path(p, sizeof p, fd);
-  if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(fd), NULL) < 0)
-    return sw_fail(e, errno, "remount %s read-only", path);
-  return 0;
+  if (remount_one_ro(p, fd) < 0) return sw_fail(e, errno, "remount %s read-only", path);
+  return remount_submounts_ro(fd, path, e);
 }
 
 static bool has_bad_chars(const char *p) { return strchr(p, ':') || strchr(p, ','); }
