@@ -11,14 +11,14 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { chmodSync, closeSync, fchmodSync, ftruncateSync, futimesSync, linkSync, lutimesSync, mkdirSync, openSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, ftruncateSync, futimesSync, linkSync, lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeSync } from 'node:fs';
 import { access, chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { extract as tarExtract, type Header as Headers } from 'tar-stream';
+import { LayerTarParser, TarFormatError, type LayerTarHeader as Headers, type LayerTarSink } from './layer-tar.js';
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import type { BlobWriter } from './store.js';
@@ -200,6 +200,30 @@ async function* unzstd(src: AsyncIterable<Buffer>, label: string): AsyncGenerato
   }
 }
 
+/** Removes a directory tree of this layer (a later entry replacing it), making unwritable dirs writable if needed. */
+function removeTreeSync(p: string): void {
+  try {
+    rmSync(p, { recursive: true, force: true });
+  } catch {
+    const walk = (d: string): void => {
+      try {
+        chmodSync(d, 0o700);
+      } catch {
+        /* best effort */
+      }
+      let list: import('node:fs').Dirent[] = [];
+      try {
+        list = readdirSync(d, { withFileTypes: true });
+      } catch {
+        /* best effort */
+      }
+      for (const e of list) if (e.isDirectory()) walk(path.join(d, e.name));
+    };
+    walk(p);
+    rmSync(p, { recursive: true, force: true });
+  }
+}
+
 /** One NUL-separated ownership record. */
 function ownerRecord(rel: string, uid: number, gid: number, mode: number): string {
   return [rel || '.', String(uid), String(gid), mode.toString(8), ''].join('\0');
@@ -251,7 +275,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   const abs = (rel: string): string => (rel === '' ? root : path.join(root, rel));
 
   /** Makes sure every parent of `rel` is a real directory of this layer (creating missing ones). */
-  const ensureParents = async (rel: string, entryName: string): Promise<void> => {
+  const ensureParents = (rel: string, entryName: string): void => {
     const parts = rel.split('/');
     let cur = '';
     for (let i = 0; i < parts.length - 1; i++) {
@@ -266,12 +290,12 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
   };
 
   /** Removes whatever this layer already has at `rel` (later entries win). */
-  const clear = async (rel: string, keepDir: boolean): Promise<void> => {
+  const clear = (rel: string, keepDir: boolean): void => {
     const k = kinds.get(rel);
     if (k === undefined || (k === 'dir' && keepDir)) return;
     if (rel === '') throw unsafe('.', 'replaces the layer root');
     if (k === 'dir') {
-      await removeTree(abs(rel));
+      removeTreeSync(abs(rel));
       for (const key of [...kinds.keys()]) if (key.startsWith(`${rel}/`)) kinds.delete(key);
       for (const key of [...dirMeta.keys()]) if (key === rel || key.startsWith(`${rel}/`)) dirMeta.delete(key);
     } else {
@@ -310,51 +334,54 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
   };
 
-  const writeFileEntry = async (rel: string, h: Headers, stream: AsyncIterable<Buffer>): Promise<void> => {
+  /** The file being written (closed on failure). */
+  let openFd = -1;
+  const writeFileEntry = (rel: string, h: Headers): LayerTarSink => {
     // Synchronous syscalls on purpose: a layer has thousands of small files, and a threadpool round trip
     // per open/write/chmod/utimes/close costs more than the syscalls themselves (measured: 2-3x slower).
     const mode = (h.mode ?? 0o644) & 0o777;
     const fd = openSync(abs(rel), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
-    try {
-      // Chunks of zeros (4 KiB or more) are skipped, not written: a layer's file of zeros (gzip makes GiBs of
-      // them a few MiB) stays a hole instead of filling the store; Docker writes every zero.
-      let at = 0;
-      let holeAtEnd = false;
-      let w = stats ? performance.now() : 0;
-      for await (const chunk of stream) {
-        if (stats) stats.data += performance.now() - w;
+    openFd = fd;
+    // Chunks of zeros (4 KiB or more) are skipped, not written: a layer's file of zeros (gzip makes GiBs of
+    // them a few MiB) stays a hole instead of filling the store; Docker writes every zero.
+    let at = 0;
+    let holeAtEnd = false;
+    return {
+      data: (chunk) => {
         holeAtEnd = chunk.length >= 4096 && isZeros(chunk);
         if (!holeAtEnd) {
           let off = 0;
           while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, at + off);
         }
         at += chunk.length;
-        if (stats) w = performance.now();
-      }
-      if (stats) stats.data += performance.now() - w;
-      if (holeAtEnd) ftruncateSync(fd, at);
-      if ((mode & UMASK) !== 0) fchmodSync(fd, mode);
-      const mt = h.mtime ?? new Date(0);
-      futimesSync(fd, mt, mt);
-    } finally {
-      closeSync(fd);
-    }
+      },
+      end: () => {
+        try {
+          if (holeAtEnd) ftruncateSync(fd, at);
+          if ((mode & UMASK) !== 0) fchmodSync(fd, mode);
+          const mt = h.mtime ?? new Date(0);
+          futimesSync(fd, mt, mt);
+        } finally {
+          openFd = -1;
+          closeSync(fd);
+        }
+        setXattrs(rel, h);
+        recordOwner(rel, h);
+      },
+    };
   };
 
-  const handleEntry = async (h: Headers, stream: AsyncIterable<Buffer>): Promise<void> => {
+  /** Acts on one entry; returns the sink for a file's data (other entries' data is skipped). */
+  const handleEntry = (h: Headers): LayerTarSink | undefined => {
     entries++;
     const name = h.name;
     const rel = normalize(name, name);
     const base = rel.slice(rel.lastIndexOf('/') + 1);
     const mtime = h.mtime ?? new Date(0);
-    const drain = async (): Promise<void> => {
-      for await (const _ of stream) void _;
-    };
 
     if (base.startsWith(WH_PREFIX)) {
-      await drain();
       const parent = rel.slice(0, Math.max(0, rel.length - base.length - 1));
-      if (parent !== '') await ensureParents(`${parent}/x`, name);
+      if (parent !== '') ensureParents(`${parent}/x`, name);
       if (base === WH_OPAQUE) {
         lsetxattr(abs(parent), `${xattrPrefix}opaque`, Buffer.from('y'));
         return;
@@ -374,12 +401,11 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       return;
     }
 
-    if (rel !== '') await ensureParents(rel, name);
+    if (rel !== '') ensureParents(rel, name);
 
     switch (h.type) {
       case 'directory': {
-        await drain();
-        await clear(rel, true);
+        clear(rel, true);
         if (!kinds.has(rel)) {
           mkdirSync(abs(rel), { mode: 0o755 });
           kinds.set(rel, 'dir');
@@ -391,16 +417,12 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       }
       case 'file':
       case 'contiguous-file': {
-        await clear(rel, false);
+        clear(rel, false);
         kinds.set(rel, 'file');
-        await writeFileEntry(rel, h, stream);
-        setXattrs(rel, h);
-        recordOwner(rel, h);
-        return;
+        return writeFileEntry(rel, h);
       }
       case 'symlink': {
-        await drain();
-        await clear(rel, false);
+        clear(rel, false);
         symlinkSync(h.linkname ?? '', abs(rel));
         kinds.set(rel, 'symlink');
         try {
@@ -413,7 +435,6 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         return;
       }
       case 'link': {
-        await drain();
         const target = normalize(h.linkname ?? '', name);
         if (target === '') throw unsafe(name, 'is a hardlink to the layer root');
         const tparts = target.split('/');
@@ -426,7 +447,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         if (tk === undefined) throw unsafe(name, `is a hardlink to ${JSON.stringify(h.linkname)}, which is not in this layer`);
         if (tk === 'dir') throw unsafe(name, `is a hardlink to the directory ${JSON.stringify(h.linkname)}`);
         if (target === rel) return;
-        await clear(rel, false);
+        clear(rel, false);
         linkSync(abs(target), abs(rel));
         kinds.set(rel, tk);
         return;
@@ -434,8 +455,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       case 'character-device':
       case 'block-device':
       case 'fifo': {
-        await drain();
-        await clear(rel, false);
+        clear(rel, false);
         const type = h.type === 'fifo' ? S_IFIFO : h.type === 'block-device' ? S_IFBLK : S_IFCHR;
         try {
           mknod(abs(rel), type | ((h.mode ?? 0o644) & 0o777), makedev(h.devmajor ?? 0, h.devminor ?? 0));
@@ -453,7 +473,6 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
         return;
       }
       default:
-        await drain();
         debug('%s: skipping entry of type %s', rel, h.type);
     }
   };
@@ -514,43 +533,25 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       }
     }
     const plain = compression === 'gzip' ? gunzip(rest()) : compression === 'zstd' ? unzstd(rest(), label) : rest();
-    async function* hashed(): AsyncGenerator<Buffer> {
-      for await (const c of plain) {
-        diffHash.update(c);
-        yield c;
-      }
-    }
-    const extract = tarExtract();
-    let feedError: unknown;
-    const feed = pipeline(Readable.from(hashed()), extract);
-    const settled = feed.catch((e: unknown) => {
-      feedError = e;
-    });
-    try {
-      let gap = stats ? performance.now() : 0;
-      for await (const entry of extract) {
-        if (!stats) {
-          await handleEntry(entry.header, entry as unknown as AsyncIterable<Buffer>);
-          continue;
-        }
-        // The wait for the next header and for an entry's data are `data`; the rest of an entry is `fs`.
+    // Inflated chunks go straight through the tar parser into the files: every entry is handled synchronously
+    // inside push(), its data written from subarrays of the chunk.
+    const parser = new LayerTarParser(handleEntry);
+    let w = stats ? performance.now() : 0;
+    for await (const c of plain) {
+      if (stats) {
         const at = performance.now();
-        stats.data += at - gap;
-        const before = stats.data;
-        await handleEntry(entry.header, entry as unknown as AsyncIterable<Buffer>);
-        gap = performance.now();
-        stats.fs += gap - at - (stats.data - before);
+        stats.data += at - w;
+        w = at;
       }
-    } catch (e) {
-      noteLocal(e);
-      extract.destroy();
-      // An entry failing because the input broke reports the input's error (truncation, bad gzip...);
-      // one failing because the disk refused a write reports that (the input then broke because we stopped).
-      if (SlipwayError.is(e)) throw e;
-      await settled;
-      throw localError ?? feedError ?? e;
+      diffHash.update(c);
+      parser.push(c);
+      if (stats) {
+        const at = performance.now();
+        stats.fs += at - w;
+        w = at;
+      }
     }
-    await feed;
+    parser.end();
 
     const digest = hashSource ? `sha256:${compHash.digest('hex')}` : '';
     const diffId = `sha256:${diffHash.digest('hex')}`;
@@ -587,6 +588,14 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     return { digest, diffId, size: compBytes, compression, entries };
   } catch (thrown) {
     await opts.blobWriter?.abort().catch(() => {});
+    if (openFd >= 0) {
+      try {
+        closeSync(openFd);
+      } catch {
+        /* already failing */
+      }
+      openFd = -1;
+    }
     await removeTree(root).catch(() => {});
     await rm(opts.ownershipListPath, { force: true }).catch(() => {});
     noteLocal(thrown);
@@ -603,7 +612,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     const msg = (e as Error).message ?? String(e);
     const code = (e as NodeJS.ErrnoException).code;
-    if (code?.startsWith('Z_') || /incorrect header|invalid|unexpected end|tar/i.test(msg)) {
+    if (e instanceof TarFormatError || code?.startsWith('Z_') || /incorrect header|invalid|unexpected end|tar/i.test(msg)) {
       throw new SlipwayError('ERR_UNPACK', `layer ${label} is not a valid (compressed) tar: ${msg}`, { hint: 'the blob is corrupt or not a layer; pull again', cause: e });
     }
     throw e;
