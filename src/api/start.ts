@@ -11,6 +11,7 @@ import { sinceNextMillisecond } from './log-since.js';
 
 const log = logger('start');
 const LAST_LOG_LINES = 30;
+const LAST_LOG_LINE_CHARS = 4096;
 
 /** The address published ports are reached on: SLIPWAY_HOST, else the runtime's (an engine's host), else 127.0.0.1. */
 export function clientHost(rt?: { clientHost?: string | undefined }): string { return process.env.SLIPWAY_HOST || rt?.clientHost || '127.0.0.1'; }
@@ -170,7 +171,9 @@ async function lastLogLines(path: string): Promise<string> {
   const lines: string[] = [];
   try {
     for await (const l of readLogLines(path)) {
-      lines.push(`  ${l.stream === 'stderr' ? '!' : '|'} ${l.text}`);
+      // A line of megabytes (a container printing without newlines) would make the error message that big.
+      const text = l.text.length > LAST_LOG_LINE_CHARS ? `${l.text.slice(0, LAST_LOG_LINE_CHARS)}… (${l.text.length - LAST_LOG_LINE_CHARS} more characters)` : l.text;
+      lines.push(`  ${l.stream === 'stderr' ? '!' : '|'} ${text}`);
       if (lines.length > LAST_LOG_LINES) lines.shift();
     }
   } catch { /* no logs */ }

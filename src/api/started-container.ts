@@ -57,7 +57,8 @@ export interface CommitOptions {
 }
 
 /**
- * Log lines as an async iterable, plus `text()` for everything at once.
+ * Log lines as an async iterable, plus `text()` for everything at once. A line longer than 1 MiB comes as pieces of
+ * 1 MiB (a container printing without newlines cannot make the reader hold it whole); `text()` joins them as written.
  * @example
  * import { Container } from 'slipway';
  * await using c = await new Container('redis:7').start();
@@ -81,7 +82,7 @@ export function outputOf(c: StartedContainer): Promise<{ stdout: string; stderr:
 
 async function readOutput(logPath: string, done: () => boolean): Promise<{ stdout: string; stderr: string }> {
   const out = { stdout: '', stderr: '' };
-  for await (const l of readLogLines(logPath, { done })) out[l.stream] += l.unterminated ? l.text : `${l.text}\n`;
+  for await (const l of readLogLines(logPath, { done })) out[l.stream] += l.unterminated || l.cut ? l.text : `${l.text}\n`;
   return out;
 }
 
@@ -252,11 +253,12 @@ export class StartedContainer implements AsyncDisposable {
       if (opts.tail !== undefined) {
         // Lines written so far, counted first: the stream starts at the last `tail` of them.
         let n = 0;
-        for await (const l of readLogLines(rt.logPath, { ...opts, follow: false })) if (!l.unterminated) n++;
+        for await (const l of readLogLines(rt.logPath, { ...opts, follow: false })) if (!l.unterminated && !l.cut) n++;
         skip = Math.max(0, n - opts.tail);
       }
       for await (const l of readLogLines(rt.logPath, { ...opts, done: () => rt.hasExited() })) {
-        if (skip > 0 && !l.unterminated) { skip--; continue; }
+        // A cut piece belongs to the line its last piece ends: skipped with it.
+        if (skip > 0 && !l.unterminated) { if (!l.cut) skip--; continue; }
         yield l;
       }
     }
@@ -265,7 +267,7 @@ export class StartedContainer implements AsyncDisposable {
       /** The output as written: lines end with `\n` unless the stream ended without one. */
       async text() {
         let out = '';
-        for await (const l of lines()) out += l.unterminated ? l.text : `${l.text}\n`;
+        for await (const l of lines()) out += l.unterminated || l.cut ? l.text : `${l.text}\n`;
         return out;
       },
     };

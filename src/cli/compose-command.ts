@@ -262,7 +262,7 @@ async function logs(cmd: ComposeCommand, io: CliIO): Promise<number> {
     let finished = !cmd.follow || t.description.state === 'exited';
     if (!finished) void waitForExit(located).then(() => { finished = true; });
     for await (const line of readLogLines(t.description.logPath, { follow: cmd.follow, tail: cmd.tail, done: () => finished })) {
-      await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${prefix}${line.text}\n`);
+      await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${prefix}${line.text}${line.cut ? '' : '\n'}`);
     }
   };
   if (cmd.follow) await Promise.all(targets.map(one));

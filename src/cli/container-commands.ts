@@ -124,7 +124,7 @@ export async function logsCommand(cmd: LogsCommand, io: CliIO): Promise<number> 
   let finished = !cmd.follow || target.description.state === 'exited';
   if (!finished) void waitForExit(target).then(() => { finished = true; });
   for await (const line of readLogLines(target.description.logPath, { follow: cmd.follow, since: cmd.since, tail: cmd.tail, done: () => finished })) {
-    await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${cmd.timestamps ? `${line.time.toISOString()} ` : ''}${line.text}\n`);
+    await write(line.stream === 'stderr' ? io.stderr : io.stdout, `${cmd.timestamps ? `${line.time.toISOString()} ` : ''}${line.text}${line.cut ? '' : '\n'}`);
   }
   return 0;
 }

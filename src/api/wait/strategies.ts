@@ -177,7 +177,8 @@ async function lastLogLines(target: WaitTarget, n: number): Promise<string[]> {
   const lines: string[] = [];
   try {
     for await (const l of target.followLogs(AbortSignal.timeout(1000))) {
-      lines.push(l);
+      // A line of up to 1 MiB (the log reader's cut) would make the error message megabytes long.
+      lines.push(l.length > 4096 ? `${l.slice(0, 4096)}… (${l.length - 4096} more characters)` : l);
       if (lines.length > n) lines.shift();
     }
   } catch {

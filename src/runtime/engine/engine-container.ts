@@ -15,6 +15,7 @@ import { hasStatus, removalInProgress, type EngineClient } from '../../engine/cl
 import { tarOfEntries } from '../copy-archive.js';
 import { idleBounded } from '../copy-idle.js';
 import { ExecOutput } from '../exec-output.js';
+import { MAX_LINE_CHARS } from '../log-reader.js';
 import { readTar, TarReadError, type TarReadEntry } from '../../internal/tar-read.js';
 import type { Image } from '../../image/pull.js';
 import type { LayerDiff } from '../../image/layer-diff.js';
@@ -457,7 +458,15 @@ export class EngineContainer implements RuntimeContainer {
       query: { follow: follow ? 1 : 0, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, watch, signal: this.#logAbort.signal,
     });
     const partial: Record<string, string> = { stdout: '', stderr: '' };
+    // Whether partial[stream] goes on a line already written in part (it then starts without a timestamp).
+    const cont: Record<string, boolean> = { stdout: false, stderr: false };
     const write = async (stream: string, line: string, done: boolean) => {
+      const wasCont = cont[stream]!;
+      cont[stream] = !done;
+      if (wasCont) {
+        await this.#log!.write(`${this.#lastLogTime ?? new Date().toISOString()} ${stream} ${done ? 'F' : 'P'} ${line}\n`);
+        return;
+      }
       const sp = line.indexOf(' ');
       const ts = sp > 0 ? line.slice(0, sp) : new Date().toISOString();
       if (this.#lastLogTime && ts <= this.#lastLogTime && since) return;
@@ -471,6 +480,12 @@ export class EngineContainer implements RuntimeContainer {
         const lines = text.split('\n');
         partial[f.stream] = lines.pop() ?? '';
         for (const l of lines) await write(f.stream, l, true);
+        // Output without a newline is written as partial records, as the keeper writes them: held here whole it
+        // grew without bound (a container printing `tr '\0' x < /dev/zero`).
+        if (partial[f.stream]!.length >= MAX_LINE_CHARS) {
+          await write(f.stream, partial[f.stream]!, false);
+          partial[f.stream] = '';
+        }
       }
     } catch (err) {
       if (!this.#logAbort.signal.aborted) throw err;

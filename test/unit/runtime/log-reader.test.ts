@@ -37,6 +37,24 @@ describe('log reader', () => {
     await rm(p);
     expect(await collect(readLogLines(p, { done: () => true }))).toEqual([]);
   });
+  it('cuts a line joined from partial records at 1 MiB: a container printing without newlines cannot grow a reader without bound', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    const piece = 'x'.repeat(16 << 10); // the keeper's partial records are 16 KiB
+    const records: string[] = [];
+    for (let i = 0; i < 320; i++) records.push(rec('1', 'stdout', 'P', piece)); // 5 MiB without a newline
+    records.push(rec('2', 'stderr', 'F', 'between'));
+    records.push(rec('3', 'stdout', 'F', 'end'));
+    await writeFile(p, records.join(''));
+    const lines = await collect(readLogLines(p, { done: () => true }));
+    // The old reader joined all 5 MiB (a follower: gigabytes, until V8's RangeError) into one line.
+    expect(Math.max(...lines.map((l) => l.text.length))).toBeLessThanOrEqual(1 << 20);
+    const out = lines.filter((l) => l.stream === 'stdout');
+    expect(out.slice(0, -1).every((l) => l.cut)).toBe(true);
+    expect(out.at(-1)!.cut).toBeUndefined();
+    expect(out.map((l) => l.text).join('')).toBe(`${piece.repeat(320)}end`);
+    expect(lines.filter((l) => l.stream === 'stderr').map((l) => l.text)).toEqual(['between']);
+  });
   it('emits a trailing partial record (output without a final newline) as a line', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logs-'));
     const p = join(dir, 'ctr.log');

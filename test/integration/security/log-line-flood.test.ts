@@ -1,0 +1,35 @@
+/**
+ * Hole: a container printing without a newline (`tr '\0' x < /dev/zero`) during a log wait made the test process join
+ * the keeper's 16 KiB partial records into one string without end: 690 MB of RSS within 40 s, then V8's untyped
+ * `RangeError: Invalid string length` instead of the wait's timeout. A line is now cut into pieces of at most 1 MiB
+ * (`MAX_LINE_CHARS`), so the wait times out as any other (`ERR_WAIT_TIMEOUT`), and output as written (`run()`,
+ * `logs().text()`) is unchanged byte for byte.
+ */
+import { expect, it } from 'vitest';
+import { Container, Wait } from '../../../src/index.js';
+import { fixtureRef, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+
+skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('security: a log line without end', () => {
+  it('a log wait on a container printing without a newline ends with ERR_WAIT_TIMEOUT, holding a bounded amount', async () => {
+    global.gc?.();
+    const rss0 = process.memoryUsage.rss();
+    let peak = 0;
+    const sample = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss() - rss0); }, 50);
+    try {
+      const err = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'tr "\\0" x < /dev/zero'])
+        .waitFor(Wait.forLogMessage('never printed')).withStartupTimeout(10_000).start().then(() => undefined, (e: unknown) => e);
+      expect(err).toMatchObject({ code: 'ERR_WAIT_TIMEOUT' });
+      // The failure's last log lines are shortened, not megabytes each.
+      expect((err as Error).message.length).toBeLessThan(256 << 10);
+    } finally {
+      clearInterval(sample);
+    }
+    expect(peak).toBeLessThan(256 << 20);
+  });
+
+  nativeOnly("Docker stores a long line as 16 KiB messages and its timestamped log stream puts each one's timestamp inside the line")('output as written keeps a 3 MiB line whole', async () => {
+    const r = await new Container(fixtureRef('busybox')).withCommand(['sh', '-c', 'head -c 3145728 /dev/zero | tr "\\0" y; echo; echo next']).run();
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe(`${'y'.repeat(3 << 20)}\nnext\n`);
+  });
+});
