@@ -120,6 +120,38 @@ skipUnless(canRun, 'needs the native helper, user namespaces, a C compiler with 
     expect((await c.exec(['cat', '/tmp/after-start.txt'])).stdout).toBe('still here\n');
   });
 
+  it("CVE-2019-5736 class: no copy of slipway's helper in the container (init, a running exec's reaper) lets a container process reach the helper binary, even with SYS_PTRACE", async () => {
+    await using c = await box().withAddedCapabilities('SYS_PTRACE').start();
+    // An exec that keeps running: its reaper (a fork of the keeper, the helper's image) is in the container's pid namespace.
+    const stop = new AbortController();
+    const running = c.exec(['sleep', '30'], { signal: stop.signal }).catch(() => undefined);
+    // Each exec has a reaper of its own: the ones seen by two listings in a row are init and the running exec's.
+    const list = async () => (await c.exec(['sh', '-c', 'for p in /proc/[0-9]*; do echo "${p#/proc/} $(cat $p/comm)"; done'])).stdout
+      .split('\n').filter((l) => / slipway-/.test(l));
+    let helpers: string[] = [];
+    for (let i = 0; i < 100 && !helpers.some((h) => h.endsWith(' slipway-exec')); i++) {
+      const first = await list();
+      helpers = (await list()).filter((h) => first.includes(h));
+      if (!helpers.some((h) => h.endsWith(' slipway-exec'))) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(helpers.map((h) => h.split(' ')[1]).sort()).toContain('slipway-exec');
+    expect(helpers.map((h) => h.split(' ')[1])).toContain('slipway-init');
+    for (const pid of helpers.map((h) => h.split(' ')[0]!)) {
+      // The exploit: an O_PATH of /proc/<pid>/exe, reopened for writing once the helper is no longer running.
+      for (const how of ['open-path', 'open', 'open-write']) {
+        expect(await ask(c, how, `/proc/${pid}/exe`), `${how} /proc/${pid}/exe`).toMatch(/^err E(PERM|ACCES)$/);
+      }
+      for (const path of [`/proc/${pid}/mem`, `/proc/${pid}/fd/0`, `/proc/${pid}/cwd/`, `/proc/${pid}/root/`]) {
+        expect(await ask(c, 'open', path), path).toMatch(/^err E(PERM|ACCES)$/);
+      }
+      // map_files/ opens, but lists none of the helper's mappings.
+      expect((await c.exec(['ls', `/proc/${pid}/map_files/`])).stdout.trim(), `/proc/${pid}/map_files/`).toBe('');
+      expect(await ask(c, 'ptrace', pid), `ptrace ${pid}`).toMatch(/^err E(PERM|ACCES)$/);
+    }
+    stop.abort();
+    await running;
+  });
+
   it('init still forwards a stop signal to a process of another uid when the container has no CAP_KILL', async () => {
     await using c = await box().withUser('nobody').withDroppedCapabilities('ALL')
       .withCommand(['sh', '-c', "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]).start();

@@ -4,7 +4,8 @@
  * look for keys in the test process's session keyring.
  *   sec-probe unshare-user | personality VALUE | socket FAMILY | session
  *   sec-probe key-add DESC DATA | key-read SERIAL | key-search DESC | key-revoke SERIAL
- *   sec-probe euid | open PATH | ptrace PID (PTRACE_SEIZE, detached again when it worked) */
+ *   sec-probe euid | open PATH | open-path PATH (O_PATH) | open-write PATH (O_WRONLY)
+ *   sec-probe ptrace PID (PTRACE_SEIZE, detached again when it worked) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/keyctl.h>
@@ -30,6 +31,8 @@ int main(int argc, char **argv) {
   const char *a = argc > 2 ? argv[2] : "";
   if (!strcmp(cmd, "euid")) return report(geteuid());
   if (!strcmp(cmd, "open")) return report(open(a, O_RDONLY | O_CLOEXEC));
+  if (!strcmp(cmd, "open-path")) return report(open(a, O_PATH | O_CLOEXEC));
+  if (!strcmp(cmd, "open-write")) return report(open(a, O_WRONLY | O_CLOEXEC));
   if (!strcmp(cmd, "ptrace")) {
     long pid = strtol(a, NULL, 0), r = ptrace(PTRACE_SEIZE, pid, 0, 0);
     if (r == 0) ptrace(PTRACE_DETACH, pid, 0, 0);
