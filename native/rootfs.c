@@ -722,7 +722,7 @@ static int setup_sys(int rootfd, sw_error *e) {
 
 static int spec_mount(int rootfd, const struct mount_spec *m, sw_error *e) {
   if (m->type == MOUNT_TMPFS) {
-    int r = mount_at(rootfd, m->dst, CREATE_DIR, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | (m->ro ? MS_RDONLY : 0),
+    int r = mount_at(rootfd, m->dst, CREATE_DIR, "tmpfs", "tmpfs", m->flags | (m->ro ? MS_RDONLY : 0),
                      m->opts && *m->opts ? m->opts : "mode=1777", e);
     return r;
   }

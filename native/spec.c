@@ -1,6 +1,8 @@
 #include "spec.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "netlink.h"
 #include "protocol.h"
@@ -94,6 +96,47 @@ int spec_parse_proc(const uint8_t *body, size_t len, struct proc_spec *p, sw_err
   return proc_check(p, e);
 }
 
+/* A tmpfs's mount(8) flag words: the one who sets or clears each MS_* bit (Docker's tmpfs flags, less
+ * propagation, which Node refuses: a container's mounts are private). Anything else without '=' is refused
+ * here too, so an option the kernel would take as tmpfs data never slips through as one. */
+static const struct { const char *word; unsigned long flag; bool clear; } tmpfs_flags[] = {
+  {"ro", MS_RDONLY, false},     {"rw", MS_RDONLY, true},         {"noexec", MS_NOEXEC, false},
+  {"exec", MS_NOEXEC, true},    {"nosuid", MS_NOSUID, false},     {"suid", MS_NOSUID, true},
+  {"nodev", MS_NODEV, false},   {"dev", MS_NODEV, true},          {"sync", MS_SYNCHRONOUS, false},
+  {"async", MS_SYNCHRONOUS, true}, {"dirsync", MS_DIRSYNC, false}, {"noatime", MS_NOATIME, false},
+  {"atime", MS_NOATIME, true},  {"nodiratime", MS_NODIRATIME, false}, {"diratime", MS_NODIRATIME, true},
+  {"relatime", MS_RELATIME, false}, {"norelatime", MS_RELATIME, true},
+  {"strictatime", MS_STRICTATIME, false}, {"nostrictatime", MS_STRICTATIME, true},
+};
+
+/* Splits a tmpfs's comma-separated options into MS_* flags (m->flags) and the kernel's data words (m->opts). */
+static int split_tmpfs_options(struct mount_spec *m, sw_error *e) {
+  m->flags = MS_NOSUID | MS_NODEV;
+  if (!m->opts) return 0;
+  size_t n = strlen(m->opts);
+  char *data = xmalloc(n + 1), *out = data;
+  cleanup_free char *words = xstrdup(m->opts);
+  char *save = NULL;
+  for (char *w = strtok_r(words, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+    if (strchr(w, '=')) {
+      out += sprintf(out, "%s%s", out == data ? "" : ",", w);
+      continue;
+    }
+    size_t i = 0;
+    while (i < sizeof tmpfs_flags / sizeof *tmpfs_flags && strcmp(tmpfs_flags[i].word, w)) i++;
+    if (i == sizeof tmpfs_flags / sizeof *tmpfs_flags) {
+      free(data);
+      return sw_fail(e, EINVAL, "parse mount %s: unknown tmpfs option %.64s", m->dst, w);
+    }
+    if (tmpfs_flags[i].clear) m->flags &= ~tmpfs_flags[i].flag;
+    else m->flags |= tmpfs_flags[i].flag;
+  }
+  *out = 0;
+  free(m->opts);
+  m->opts = data;
+  return 0;
+}
+
 static int parse_mount(const sw_tlv *t, struct container_spec *s, sw_error *e) {
   struct mount_spec m = {0};
   sw_tlv_iter it;
@@ -116,6 +159,7 @@ static int parse_mount(const sw_tlv *t, struct container_spec *s, sw_error *e) {
     return sw_fail(e, EINVAL, "parse mount %s: '..' is not allowed", m.dst);
   if (m.type == MOUNT_BIND && (!m.src || m.src[0] != '/')) return sw_fail(e, EINVAL, "parse mount %s: bind source must be absolute", m.dst);
   if (m.type != MOUNT_BIND && m.type != MOUNT_TMPFS) return sw_fail(e, EINVAL, "parse mount %s: unknown type %d", m.dst, m.type);
+  if (m.type == MOUNT_TMPFS) return split_tmpfs_options(&s->mounts[s->nmounts - 1], e);
   return 0;
 }
 

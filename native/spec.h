@@ -16,7 +16,9 @@ struct sock_fprog;
 
 struct mount_spec {
   int type;
-  char *src, *dst, *opts;
+  char *src, *dst;
+  char *opts;          /* tmpfs: the data words only (size=, mode=, uid=…), flag words moved to flags */
+  unsigned long flags; /* tmpfs: MS_* from the option words (nosuid,nodev unless suid/dev) */
   bool ro;
 };
 

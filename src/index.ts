@@ -8,6 +8,7 @@
  * @packageDocumentation
  */
 export { Container } from './api/container.js';
+export type { TmpfsOptions } from './api/tmpfs-options.js';
 export type { ContainerOptions, PortBinding, Mount, BindMount, TmpfsMount, VolumeMount, FileCopy, NetworkMode, HostAccess, HostAccessOptions, HealthcheckConfig } from './api/container-options.js';
 export type { BuildOptions, BuildProgress } from './build/builder.js';
 export type { BuildSecret } from './build/run-mounts.js';

@@ -16,6 +16,7 @@ import type { SnapshotOptions } from './snapshot-options.js';
 import { Network } from './network.js';
 import { buildImage, type BuildOptions } from '../build/builder.js';
 import { Volume } from './volume.js';
+import { tmpfsMount, type TmpfsOptions } from './tmpfs-options.js';
 
 const ENV_KEY = /^[^=\0]+$/;
 const LABEL_KEY = /^[^\0]+$/;
@@ -130,16 +131,17 @@ export class Container {
     return this.#with({ mounts: [...this.#options.mounts, { kind: 'volume', volume: v, target, readonly: !!opts.readonly }] });
   }
   /**
-   * Mounts a tmpfs.
+   * Mounts a tmpfs: writable, `nosuid,nodev`, mode 1777 unless `opts` say otherwise (size, mode, owner, read-only,
+   * noexec, or any of Docker's tmpfs option words in `opts.options`).
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for a bad value or an unknown option word (the hint lists the accepted ones).
    * @example
    * import { Container } from 'slipway';
    * new Container('busybox').withTmpfs('/tmp', { size: '64m' });
+   * new Container('busybox').withTmpfs('/cache', { uid: 1000, gid: 1000, mode: 0o700, options: 'noexec,noatime' });
    */
-  withTmpfs(containerPath: string, opts: { size?: string | number; mode?: number } = {}): Container {
+  withTmpfs(containerPath: string, opts: TmpfsOptions = {}): Container {
     const target = checkContainerPath('tmpfs target', containerPath);
-    const size = opts.size === undefined ? undefined : parseMemory(opts.size, 'tmpfs size');
-    if (opts.mode !== undefined && (!Number.isInteger(opts.mode) || opts.mode < 0 || opts.mode > 0o7777)) throw invalidArgument('tmpfs mode', opts.mode, 'an octal mode such as 0o1777');
-    return this.#with({ mounts: [...this.#options.mounts, { kind: 'tmpfs', target, size, mode: opts.mode }] });
+    return this.#with({ mounts: [...this.#options.mounts, tmpfsMount(target, opts ?? {}, `tmpfs ${target}`)] });
   }
   /** Places a file with the given content before the process starts. */
   withFile(containerPath: string, content: string | Buffer, opts: { mode?: number; owner?: string } = {}): Container {

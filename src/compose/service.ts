@@ -323,15 +323,9 @@ function mounts(c: Container, ctx: ServiceContext, name: string, svc: RawService
   }
   const tmpfs = Array.isArray(svc.tmpfs) ? (svc.tmpfs as string[]) : [];
   for (const t of tmpfs) {
+    // `path[:options]`, Docker's HostConfig.Tmpfs: every option applies over Docker's noexec,nosuid,nodev.
     const [path, opts = ''] = t.split(/:(.*)/s) as [string, string?];
-    let size: string | undefined;
-    let mode: number | undefined;
-    for (const o of opts.split(',').filter(Boolean)) {
-      const [k, val = ''] = o.split('=');
-      if (k === 'size') size = val;
-      else if (k === 'mode') mode = parseInt(val, 8);
-    }
-    c = step('tmpfs', () => c.withTmpfs(path, { size, mode }));
+    c = step('tmpfs', () => c.withTmpfs(path, { options: `noexec,nosuid,nodev,${opts}` }));
   }
   return c;
 }

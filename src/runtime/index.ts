@@ -187,6 +187,7 @@ export type { ResolvedUser } from './user.js';
 export type {
   BindMount, FileCopy, HostAccess, LaunchPlan, Mount, NetworkJoin, NetworkMode, PortBinding, TmpfsMount, VolumeMount,
 } from './launch-plan.js';
+export { tmpfsWords } from './launch-plan.js';
 export type { CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
 export type { NetworkAttachable, NetworkMember } from './network-membership.js';
 export type { VolumeSource } from './volume-source.js';

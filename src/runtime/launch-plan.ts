@@ -36,7 +36,37 @@ export interface BindMount { kind: 'bind'; source: string; target: string; reado
  * import { Container } from 'slipway';
  * const c = new Container('postgres:16').withTmpfs('/var/lib/postgresql/data', { size: '512m' });
  */
-export interface TmpfsMount { kind: 'tmpfs'; target: string; size?: number; mode?: number }
+export interface TmpfsMount {
+  kind: 'tmpfs'; target: string; size?: number; mode?: number;
+  /** Owner and group of its root directory (ids inside the container). */
+  uid?: number; gid?: number;
+  readonly?: boolean;
+  /** Mount flag words chosen (`noexec`, `suid`, `noatime`…); a kind not named is `exec`, `nosuid`, `nodev`, else the kernel's default. */
+  flags?: string[];
+  /** Further kernel data words: `nr_inodes=`, `nr_blocks=`, `mpol=`. */
+  data?: string[];
+}
+
+/**
+ * A tmpfs's option words with every exec, suid and dev flag explicit (an engine's default is `noexec`), read-only
+ * first: what the keeper parses into flags and data, and what an engine's `HostConfig.Tmpfs` takes.
+ * @example
+ * tmpfsWords({ kind: 'tmpfs', target: '/t', size: 1024, flags: ['noexec'] }); // ['rw', 'noexec', 'nosuid', 'nodev', 'size=1024']
+ */
+export function tmpfsWords(m: TmpfsMount): string[] {
+  const flags = m.flags ?? [];
+  const has = (a: string, b: string): boolean => flags.includes(a) || flags.includes(b);
+  return [
+    m.readonly ? 'ro' : 'rw',
+    ...(has('exec', 'noexec') ? [] : ['exec']), ...(has('suid', 'nosuid') ? [] : ['nosuid']), ...(has('dev', 'nodev') ? [] : ['nodev']),
+    ...flags,
+    ...(m.size !== undefined ? [`size=${m.size}`] : []),
+    `mode=${(m.mode ?? 0o1777).toString(8).padStart(4, '0')}`,
+    ...(m.uid !== undefined ? [`uid=${m.uid}`] : []),
+    ...(m.gid !== undefined ? [`gid=${m.gid}`] : []),
+    ...(m.data ?? []),
+  ];
+}
 /**
  * A `Volume` mounted in the container (`Container.withVolume`).
  * @example

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SlipwayError } from '../errors.js';
-import type { LaunchPlan } from './launch-plan.js';
+import { tmpfsWords, type LaunchPlan } from './launch-plan.js';
 import { pull, type Image } from '../image/pull.js';
 import { ImageStore, defaultStoreRoot } from '../image/store.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
@@ -198,7 +198,7 @@ async function create(
         ? { type: 'bind' as const, source: m.source, target: m.target, readonly: m.readonly }
         : m.kind === 'volume'
           ? { type: 'bind' as const, source: await m.volume.hostPath(), target: m.target, readonly: m.readonly }
-          : { type: 'tmpfs' as const, target: m.target, size: m.size, mode: m.mode })),
+          : { type: 'tmpfs' as const, target: m.target, readonly: m.readonly, options: tmpfsWords(m) })),
       shmSize: plan.shmSize ?? 64 * 1024 * 1024,
       capabilities: capabilitySet(plan.capAdd, plan.capDrop),
       seccomp: plan.seccomp,

@@ -217,16 +217,15 @@ export class GenericContainer {
     return this.#set(c);
   }
   /**
-   * tmpfs mounts as Docker's `Tmpfs` (`{ '/path': 'rw,noexec,size=64m,mode=1777' }`): `size` and `mode` (octal) apply;
-   * every slipway tmpfs is `nosuid,nodev` and writable; other options are accepted and change nothing.
+   * tmpfs mounts as Docker's `Tmpfs` (`{ '/path': 'rw,noexec,size=64m,mode=1777,uid=1000' }`): every option applies,
+   * over Docker's defaults `noexec,nosuid,nodev` (`exec` lifts one); the last word of a kind wins.
+   * @throws SlipwayError `ERR_INVALID_ARGUMENT` for an unknown option (the hint lists Docker's) or a bad value.
    */
   withTmpFs(tmpfs: Record<string, string>): this {
     let c = this.container;
     for (const [path, opts] of Object.entries(tmpfs)) {
-      const size = /(?:^|,)size=([^,]+)/.exec(opts ?? '')?.[1];
-      const mode = /(?:^|,)mode=([^,]*)/.exec(opts ?? '')?.[1];
-      if (mode !== undefined && !/^[0-7]{1,4}$/.test(mode)) throw invalidArgument(`withTmpFs ${path} mode`, mode, 'an octal mode such as 1777 or 755');
-      c = c.withTmpfs(path, { ...(size ? { size } : {}), ...(mode !== undefined ? { mode: parseInt(mode, 8) } : {}) });
+      if (opts !== undefined && opts !== null && typeof opts !== 'string') throw invalidArgument(`withTmpFs ${path}`, opts, 'a string of tmpfs options such as "rw,size=64m"');
+      c = c.withTmpfs(path, { options: `noexec,nosuid,nodev,${opts ?? ''}` });
     }
     return this.#set(c);
   }

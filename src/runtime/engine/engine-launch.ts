@@ -10,7 +10,7 @@ import { join, posix } from 'node:path';
 import { SlipwayError } from '../../errors.js';
 import { hasStatus } from '../../engine/client.js';
 import type { EngineEndpoint } from '../../engine/endpoint.js';
-import type { LaunchPlan } from '../launch-plan.js';
+import { tmpfsWords, type LaunchPlan } from '../launch-plan.js';
 import { hostEntries } from '../host-entries.js';
 import { CAP_NUMBERS } from '../keeper/keeper.js';
 import { claimOwnName } from '../container-names.js';
@@ -63,7 +63,7 @@ export function engineCreateBody(plan: LaunchPlan, image: string, labels: Record
         ? [{ Type: 'volume', Source: engineVolumeName(m.volume.name, m.volume.keep, session), Target: m.target, ReadOnly: m.readonly, VolumeOptions: { Labels: m.volume.keep ? { 'org.slipway.volume': m.volume.name } : { ...labels, 'org.slipway.volume': m.volume.name } } }]
         : [])),
       Tmpfs: Object.fromEntries(plan.mounts.flatMap((m) => (m.kind === 'tmpfs'
-        ? [[m.target, [m.size !== undefined ? `size=${m.size}` : '', m.mode !== undefined ? `mode=${m.mode.toString(8)}` : ''].filter(Boolean).join(',')]]
+        ? [[m.target, tmpfsWords(m).join(',')]]
         : []))),
       ...(plan.memory !== undefined ? { Memory: plan.memory } : {}),
       ...(plan.memorySwap !== undefined ? { MemorySwap: plan.memorySwap } : {}),

@@ -24,7 +24,11 @@ const helperLog = logger('keeper:helper');
 /** A bind or tmpfs mount in a {@link KeeperContainerSpec}. */
 export type KeeperMount =
   | { type: 'bind'; source: string; target: string; readonly?: boolean }
-  | { type: 'tmpfs'; target: string; /** bytes */ size?: number; /** e.g. 0o1777 */ mode?: number; readonly?: boolean };
+  | {
+    type: 'tmpfs'; target: string; /** bytes */ size?: number; /** e.g. 0o1777 */ mode?: number; readonly?: boolean;
+    /** Option words (`tmpfsWords`: flags and data); when given, size and mode are taken from them only. */
+    options?: string[];
+  };
 
 /** Resource limit for the container process; clamped to the keeper's hard limit. */
 export interface KeeperRlimit {
@@ -274,8 +278,9 @@ export function containerFields(s: KeeperContainerSpec): Field[] {
     const mf: Field[] = [tlv.u8(Tag.MOUNT_TYPE, m.type === 'bind' ? 1 : 2), tlv.str(Tag.DST, m.target), tlv.u8(Tag.READONLY, m.readonly ? 1 : 0)];
     if (m.type === 'bind') mf.push(tlv.str(Tag.SRC, m.source));
     else {
-      const opts = [`mode=${(m.mode ?? 0o1777).toString(8).padStart(4, '0')}`];
-      if (m.size) opts.push(`size=${m.size}`);
+      const opts = m.options ?? [`mode=${(m.mode ?? 0o1777).toString(8).padStart(4, '0')}`, ...(m.size ? [`size=${m.size}`] : [])];
+      // Flag words (noexec, ro…) travel with the data: the keeper splits them (spec.c), and a helper that did not
+      // know them would hand them to the kernel as tmpfs data, which refuses them: never a silently writable mount.
       mf.push(tlv.str(Tag.OPTIONS, opts.join(',')));
     }
     f.push(tlv.nested(Tag.MOUNT, mf));

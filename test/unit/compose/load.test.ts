@@ -140,7 +140,7 @@ describe('service options', () => {
     expect(app.env).toEqual({ APP_MODE: 'test', GREETING: 'hello from ${GREETING_SOURCE:-compose}', CACHE_HOST: 'redis' });
     expect(app.ports).toEqual([{ container: 8080, protocol: 'tcp', host: 0, hostIp: '127.0.0.1' }]);
     expect(app.workdir).toBe('/srv');
-    expect(app.mounts).toContainEqual({ kind: 'tmpfs', target: '/scratch', size: 8 * 1024 * 1024, mode: undefined });
+    expect(app.mounts).toContainEqual({ kind: 'tmpfs', target: '/scratch', size: 8 * 1024 * 1024, mode: undefined, flags: ['noexec', 'nosuid', 'nodev'] });
     expect(app.labels).toMatchObject({ team: 'shop', 'com.docker.compose.project': 'p1', 'com.docker.compose.service': 'app' });
     expect(app.healthcheck).toEqual({ Test: ['CMD', 'sh', '-c', 'nc -w 2 db 5432 </dev/null && nc -w 2 redis 6379 </dev/null'], Interval: 250e6, Timeout: undefined, Retries: 100, StartPeriod: undefined });
     expect(app.stopTimeout).toBe(2000);

@@ -14,7 +14,7 @@ describe('engine create body', () => {
     expect(b).toMatchObject({ Image: 'img', Cmd: ['sleep', '1'], Entrypoint: ['/bin/sh', '-c'], Env: ['A=1'], User: '1000:1000', WorkingDir: '/w', Hostname: 'h', StopSignal: 'SIGINT', Labels: { l: 'v', 'org.slipway.session': 's' } });
     expect(b.ExposedPorts).toHaveProperty(['80/tcp']);
     expect(b.HostConfig).toMatchObject({
-      Init: true, NetworkMode: 'bridge', Binds: ['/src:/dst:ro'], Tmpfs: { '/t': 'size=1048576' }, Memory: 64 * 1024 * 1024, NanoCpus: 500_000_000, PidsLimit: 100,
+      Init: true, NetworkMode: 'bridge', Binds: ['/src:/dst:ro'], Tmpfs: { '/t': 'rw,exec,nosuid,nodev,size=1048576,mode=1777' }, Memory: 64 * 1024 * 1024, NanoCpus: 500_000_000, PidsLimit: 100,
       CapAdd: ['NET_ADMIN'], CapDrop: ['MKNOD'], ExtraHosts: ['db:10.0.0.2'], Ulimits: [{ Name: 'nofile', Soft: 10, Hard: 20 }], ShmSize: 8 * 1024 * 1024, SecurityOpt: ['no-new-privileges'],
     });
     // Published ports listen on the address asked, 127.0.0.1 by default, never on every interface.
