@@ -151,9 +151,35 @@ int write_file(const char *path, const char *content) {
 }
 
 /* Remove dirfd/name recursively. Every open uses O_NOFOLLOW and every unlink is *at(), so a
- * symlink inside the tree (which may be owned by a container) is removed, never followed. */
-static int rmtree_dir_contents(int fd, int depth) {
-  if (depth > 512) return -ELOOP;
+ * symlink inside the tree (which may be owned by a container) is removed, never followed.
+ *
+ * Depth costs one open directory per level, so it is bounded: a directory at RMTREE_HOIST levels
+ * is renamed to the top of the tree (`top`, held open) and removed by the next pass from there.
+ * The old code failed a deeper tree with ELOOP instead, so a container that made a few hundred
+ * nested directories (`mkdir d; cd d` in a loop) left its writable layer, and whatever it wrote
+ * at the bottom, on disk for good: every later keeper's sweep failed on it the same way. */
+#define RMTREE_HOIST 128
+
+struct rmtree_pass {
+  int top;
+  unsigned hoisted;
+};
+
+static int rmtree_hoist(int parent, const char *name, struct rmtree_pass *p) {
+  static unsigned seq;
+  for (int tries = 0; tries < 64; tries++) {
+    char to[64];
+    snprintf(to, sizeof to, ".rmtree-%d-%u", (int)getpid(), seq++);
+    if (renameat(parent, name, p->top, to) == 0) {
+      p->hoisted++;
+      return 0;
+    }
+    if (errno != EEXIST && errno != ENOTEMPTY) return -errno;
+  }
+  return -EEXIST;
+}
+
+static int rmtree_dir_contents(int fd, int depth, struct rmtree_pass *p) {
   DIR *d = fdopendir(fd);
   if (!d) {
     int e = -errno;
@@ -170,6 +196,11 @@ static int rmtree_dir_contents(int fd, int depth) {
       continue;
     }
     int unlink_err = errno;
+    if (depth >= RMTREE_HOIST && unlink_err == EISDIR) {
+      int r = rmtree_hoist(dirfd(d), de->d_name, p);
+      if (r < 0 && !ret) ret = r;
+      continue;
+    }
     int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0 && errno == ENOTDIR) {
       /* EPERM was about the file itself (immutable, append-only), not a directory: report that. */
@@ -185,7 +216,7 @@ static int rmtree_dir_contents(int fd, int depth) {
         continue;
       }
     }
-    int r = rmtree_dir_contents(sub, depth + 1);
+    int r = rmtree_dir_contents(sub, depth + 1, p);
     if (r < 0 && !ret) ret = r;
     if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 && errno != ENOENT && !ret) ret = -errno;
   }
@@ -203,7 +234,20 @@ int rmtree_at(int dirfd, const char *name) {
       fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return errno == ENOENT ? 0 : -errno;
   }
-  int r = rmtree_dir_contents(fd, 0);
+  cleanup_fd int top = fd;
+  int r = 0;
+  /* Each pass removes what it reaches and hoists what lies deeper to the top; a pass that hoisted
+   * nothing has emptied the tree (or failed: its first error is the answer). */
+  for (;;) {
+    struct rmtree_pass p = {.top = top, .hoisted = 0};
+    int again = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (again < 0) {
+      r = -errno;
+      break;
+    }
+    r = rmtree_dir_contents(again, 0, &p);
+    if (r < 0 || p.hoisted == 0) break;
+  }
   if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) return r < 0 ? r : -errno;
   return r;
 }
