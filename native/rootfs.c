@@ -167,28 +167,27 @@ static int open_in_root(int rootfd, const char *path, int create) { return open_
 
 static void fd_path(char *out, size_t n, int fd) { snprintf(out, n, "/proc/self/fd/%d", fd); }
 
-/* Mounts onto the object an O_PATH fd refers to, so the path is never resolved a second time. */
-static int mount_at(int rootfd, const char *path, int create, const char *src, const char *fstype,
-                    unsigned long flags, const char *data, sw_error *e) {
-  cleanup_fd int fd = open_in_root(rootfd, path, create);
-  if (fd < 0) return sw_fail(e, -fd, "create mount point %s", path);
+/* Mounts onto the object an O_PATH fd refers to (closing it), so the path is never resolved a second time.
+ * fd < 0 is the -errno of obtaining it; prefix and name spell the mount point in messages. */
+static int mount_on_fd(int fd, const char *prefix, const char *name, const char *src, const char *fstype,
+                       unsigned long flags, const char *data, sw_error *e) {
+  if (fd < 0) return sw_fail(e, -fd, "create mount point %s%s", prefix, name);
   char p[64];
   fd_path(p, sizeof p, fd);
-  if (mount(src, p, fstype, flags, data) < 0)
-    return sw_fail(e, errno, "mount %s on %s", fstype ? fstype : src, path);
-  return 0;
+  int r = mount(src, p, fstype, flags, data) < 0 ? sw_fail(e, errno, "mount %s on %s%s", fstype ? fstype : src, prefix, name) : 0;
+  close(fd);
+  return r;
+}
+
+static int mount_at(int rootfd, const char *path, int create, const char *src, const char *fstype,
+                    unsigned long flags, const char *data, sw_error *e) {
+  return mount_on_fd(open_in_root(rootfd, path, create), "", path, src, fstype, flags, data, e);
 }
 
 /* Creates name in dirfd (a directory we just made, where nothing can be in the way) and mounts onto it. */
 static int mount_in_dev(int dirfd, const char *name, int create, const char *src, const char *fstype,
-                    unsigned long flags, const char *data, sw_error *e) {
-  cleanup_fd int fd = create_at(dirfd, name, create);
-  if (fd < 0) return sw_fail(e, -fd, "create mount point /dev/%s", name);
-  char p[64];
-  fd_path(p, sizeof p, fd);
-  if (mount(src, p, fstype, flags, data) < 0)
-    return sw_fail(e, errno, "mount %s on /dev/%s", fstype ? fstype : src, name);
-  return 0;
+                        unsigned long flags, const char *data, sw_error *e) {
+  return mount_on_fd(create_at(dirfd, name, create), "/dev/", name, src, fstype, flags, data, e);
 }
 
 static unsigned long locked_flags(int fd) {
