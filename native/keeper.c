@@ -26,6 +26,7 @@
 #include "cgroup.h"
 #include "forward.h"
 #include "init.h"
+#include "janitor.h"
 #include "logs.h"
 #include "loop.h"
 #include "network.h"
@@ -60,6 +61,7 @@ struct container {
   int ns[SW_NS_COUNT]; /* init's namespaces, opened at CREATED (init is not dumpable from START on) */
   unsigned net_ifs;  /* user networks attached so far: the next one is eth<net_ifs + 1> */
   pid_t ns_closer;   /* the child closing the namespaces' last fds (release_ns), until reaped */
+  uint64_t ns_cookie; /* when ns_closer is the closing janitor: this container's job */
   /* An OUTBOUND that came before the container's network namespace had its tap (IM_NET, or CREATED
    * without one): started then. Node sends it right after CREATE, so that the helper's start overlaps
    * init's setup of the root. */
@@ -72,10 +74,12 @@ struct container {
   int status;
 };
 
-/* A removed container's state dir, deleted by a child of its own after REMOVE was answered. */
+/* A removed container's state dir, deleted by a child of its own (or the removing janitor's job
+ * `cookie`) after REMOVE was answered. */
 struct removal {
   struct removal *next;
   pid_t pid;
+  uint64_t cookie;
   char *dir;
 };
 
@@ -94,6 +98,13 @@ static struct {
 } K;
 
 /* ---- containers ------------------------------------------------------------------------------ */
+
+/* Two janitors (janitor.h): one closes released namespaces, one deletes removed state dirs, so a
+ * restart's release never waits behind a large rmtree. */
+static void ns_closed(uint64_t cookie, int err);
+static void removal_done(uint64_t cookie, int err);
+static struct janitor J_ns = JANITOR_INIT(ns_closed), J_rm = JANITOR_INIT(removal_done);
+static uint64_t next_cookie = 1;
 
 static struct container *find(const char *id) {
   for (struct container *c = K.containers; c; c = c->next)
@@ -202,7 +213,16 @@ static void release_ns(struct container *c) {
   for (int i = 0; i < SW_NS_COUNT; i++)
     if (c->ns[i] >= 0) keep[n++] = c->ns[i];
   if (n == 0) return;
-  /* The child holds its copies until the keeper's are closed (EOF on go): whoever closes last pays. */
+  uint64_t cookie = next_cookie++;
+  if (janitor_close_fds(&J_ns, cookie, keep, n) == 0) {
+    close_ns(c); /* the janitor's copies hold on: this close only drops references */
+    janitor_go(&J_ns, cookie);
+    c->ns_closer = J_ns.pid;
+    c->ns_cookie = cookie;
+    return;
+  }
+  /* No janitor: a child of its own holds copies until the keeper's are closed (EOF on go): whoever
+   * closes last pays. */
   pid_t pid = pipe2(go, O_CLOEXEC) < 0 ? -1 : fork();
   if (pid == 0) {
     keep[n++] = go[0];
@@ -254,7 +274,17 @@ static char *removal_aside(const char *dir) {
 static void removal_spawn(const char *dir, const char *path) {
   struct removal *r = calloc(1, sizeof *r);
   pid_t pid = -1;
-  if (r && (r->dir = strdup(dir)) && (pid = fork()) == 0) {
+  if (r && (r->dir = strdup(dir))) {
+    r->cookie = next_cookie++;
+    if (janitor_rmtree(&J_rm, r->cookie, path) == 0) {
+      r->pid = J_rm.pid;
+      r->next = K.removals;
+      K.removals = r;
+      return;
+    }
+    r->cookie = 0;
+  }
+  if (r && r->dir && (pid = fork()) == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); /* a keeper killed outright: the next one sweeps */
     /* Nothing of the keeper's: Node's pipes and published ports must not outlive its close. */
     syscall(SYS_close_range, 0U, ~0U, 0);
@@ -288,6 +318,18 @@ static bool removal_reaped(pid_t pid, int status) {
   return false;
 }
 
+static void removal_done(uint64_t cookie, int err) {
+  for (struct removal **pp = &K.removals; *pp; pp = &(*pp)->next) {
+    struct removal *r = *pp;
+    if (r->cookie != cookie) continue;
+    if (err) logmsg("remove state dir %s: %s", r->dir, strerror(err));
+    *pp = r->next;
+    free(r->dir);
+    free(r);
+    return;
+  }
+}
+
 static bool removal_pending(const char *dir) {
   for (struct removal *r = K.removals; r; r = r->next)
     if (!strcmp(r->dir, dir)) return true;
@@ -307,6 +349,18 @@ static void finish_remove(struct container *c) {
   container_free(c); /* its fds (the log's among them) are closed when Node hears "removed" */
   reply_ok(req);
   if (dir) removal_spawn(dir, path ? path : dir);
+}
+
+/* The namespaces of the container whose janitor job this was are released. */
+static void ns_closed(uint64_t cookie, int err) {
+  (void)err;
+  for (struct container *c = K.containers; c; c = c->next)
+    if (c->ns_cookie == cookie && c->ns_closer > 0) {
+      c->ns_closer = 0;
+      c->ns_cookie = 0;
+      if (c->remove_req) finish_remove(c);
+      return;
+    }
 }
 
 static bool ctl_read(struct container *c);
@@ -786,7 +840,10 @@ NORETURN static void teardown(void) {
     if (!c->reaped) TEMP_FAILURE_RETRY(waitpid(c->pid, NULL, 0));
   worker_wait_all();
   /* Removed containers' dirs still being deleted: let those finish, rmtree below would race them. */
-  for (struct removal *r = K.removals; r; r = r->next) TEMP_FAILURE_RETRY(waitpid(r->pid, NULL, 0));
+  janitor_finish(&J_rm);
+  janitor_finish(&J_ns);
+  for (struct removal *r = K.removals; r; r = r->next)
+    if (!r->cookie) TEMP_FAILURE_RETRY(waitpid(r->pid, NULL, 0));
   /* Node may be gone without removing its containers' cgroups: they are empty now. */
   if (K.dir && K.lockfd > 0) cgroups_remove_below(K.lockfd);
   for (struct container *c = K.containers; c; c = c->next) rmtree(c->state_dir);
@@ -805,7 +862,17 @@ static void reap_children(void) {
         found = true;
         break;
       }
-    if (found || outbound_reaped(pid, st) || removal_reaped(pid, st)) continue;
+    if (found || outbound_reaped(pid, st)) continue;
+    if (janitor_reaped(&J_rm, pid)) { /* killed: what it had not deleted stays for the sweep */
+      while (removal_reaped(pid, st)) {}
+      continue;
+    }
+    if (janitor_reaped(&J_ns, pid)) { /* its exit closed what it held */
+      for (struct container *c = K.containers; c; c = c->next)
+        if (c->ns_closer == pid) ns_closed(c->ns_cookie, 0);
+      continue;
+    }
+    if (removal_reaped(pid, st)) continue;
     for (struct container *c = K.containers; c; c = c->next)
       if (c->ns_closer == pid) {
         c->ns_closer = 0;
@@ -971,6 +1038,12 @@ int keeper_main(const char *state_root, char **owners, int n_owners) {
   }
   if (forward_init() < 0) die_with_error("forward: timerfd");
   if (out_init() < 0) die_with_error("output queue");
+
+  /* Forked before HELLO (they are there once Node sees the keeper) and before the seccomp compile,
+   * while the heap they share copy-on-write is smallest; a failure leaves the jobs to children of
+   * their own (release_ns, removal_spawn). */
+  (void)janitor_start(&J_ns);
+  (void)janitor_start(&J_rm);
 
   sw_buf b = {0};
   buf_begin(&b, FR_HELLO, 0);

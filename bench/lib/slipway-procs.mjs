@@ -8,12 +8,13 @@ const NOT_SLIPWAY = new Set(['docker-registry', 'registry', 'docker', 'skopeo', 
 
 /**
  * The processes slipway runs for this Node process: `keeper` (the helper whose parent is this
- * process), `inits` (its children), `workloads` (what the inits run), `others` (e.g. slirp4netns).
+ * process), `inits` (its children but its janitors), `workloads` (what the inits run), `others` (e.g. slirp4netns).
  */
 export function slipwayProcesses(table = processTable()) {
   const mine = descendants(process.pid, table).filter((p) => !NOT_SLIPWAY.has(p.comm));
   const keeper = mine.find((p) => p.ppid === process.pid && /slipway/.test(p.exe + p.cmdline.join(' ')));
-  const inits = keeper ? mine.filter((p) => p.ppid === keeper.pid) : [];
+  // The keeper's two janitors (native/janitor.h) are its children too, but no container's: they count as others.
+  const inits = keeper ? mine.filter((p) => p.ppid === keeper.pid && p.comm !== 'slipway-janitor') : [];
   const initPids = new Set(inits.map((p) => p.pid));
   const workloads = descendants(process.pid, table).filter((p) => initPids.has(p.ppid));
   const workloadTree = new Set(workloads.flatMap((w) => [w.pid, ...descendants(w.pid, table).map((d) => d.pid)]));

@@ -103,16 +103,35 @@ export function processGone(pid: number): boolean {
  * namespaces in another. (Not harness' until(): the child scripts import this file outside vitest.)
  */
 export async function removalSettled(keeper: Keeper, stateDir?: string): Promise<void> {
-  const settled = () => (stateDir === undefined || !existsSync(stateDir)) && childrenOf(keeper.pid).length === 0;
+  // A removal's dir is renamed .removing-<name> before REMOVE's answer and deleted by the keeper's janitor afterwards.
+  const settled = () => (stateDir === undefined || !existsSync(stateDir)) && childrenOf(keeper.pid).length === 0 &&
+    !readdirSync(keeper.stateDir).some((n) => n.startsWith('.removing-'));
   for (const t0 = Date.now(); !settled() && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
 }
 
-/** Child pids of a process (all threads). */
-export function childrenOf(pid: number): number[] {
+function allChildrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const t of readdirSync(`/proc/${pid}/task`)) {
     const c = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim();
     if (c) out.push(...c.split(/\s+/).map(Number));
   }
   return out;
+}
+
+const isJanitor = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'slipway-janitor';
+  } catch {
+    return false;
+  }
+};
+
+/** A keeper's janitors: long-lived children that close released namespaces and delete removed dirs (native/janitor.h). */
+export function janitorsOf(pid: number): number[] {
+  return allChildrenOf(pid).filter(isJanitor);
+}
+
+/** Child pids of a process (all threads), but a keeper's janitors (which live as long as it does). */
+export function childrenOf(pid: number): number[] {
+  return allChildrenOf(pid).filter((c) => !isJanitor(c));
 }

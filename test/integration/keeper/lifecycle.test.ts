@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { SlipwayError } from '../../../src/errors.js';
-import { busyboxRootfs, childrenOf, removalSettled, runToExit, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, childrenOf, janitorsOf, removalSettled, runToExit, skipReason, specFor } from './fixture.js';
 
 const skip = skipReason();
 if (skip) console.warn(`keeper integration tests skipped: ${skip}`);
@@ -335,6 +335,7 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     await keeper.unpublish(0);
     await removalSettled(keeper); // an earlier test's removal may still be deleting its dir
     const before = { fds: fds(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).length };
+    const janitors = janitorsOf(keeper.pid);
     let last = '';
     for (let i = 0; i < 50; i++) {
       const spec = specFor(keeper, i % 2 ? ['true'] : ['sleep', '100']);
@@ -347,5 +348,7 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     await removalSettled(keeper, last);
     expect({ fds: fds(), mounts: mounts(), dirs: readdirSync(keeper.stateDir).length }).toEqual(before);
     expect(childrenOf(keeper.pid)).toEqual([]);
+    // The cleanup of 50 removals ran in the same long-lived janitors (no fork per container).
+    expect(janitorsOf(keeper.pid)).toEqual(janitors);
   });
 });

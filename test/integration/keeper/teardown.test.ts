@@ -73,6 +73,35 @@ describe.skipIf(skip)('keeper: teardown, sweep and file ops', () => {
     }
   });
 
+  // A removal's slow cleanup runs in the keeper's long-lived janitors (native/janitor.h), which outlive any one
+  // container: a keeper killed outright must take them along, and they must hold nothing that keeps it from being seen gone.
+  it('a keeper SIGKILLed after removals leaves none of its children (the janitors among them) behind', async () => {
+    busyboxRootfs();
+    const root = mkdtempSync(join(tmpdir(), 'slipway-janitor-kill-'));
+    chmodSync(root, 0o700);
+    const k = await Keeper.start({ stateRoot: root });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const spec = specFor(k, ['/bin/sh', '-c', 'echo x > /file']);
+        await k.createContainer(spec);
+        await k.startContainer(spec.id);
+        expect(await k.waitContainer(spec.id)).toEqual({ exitCode: 0, signal: null });
+        await k.removeContainer(spec.id);
+      }
+      const children = readFileSync(`/proc/${k.pid}/task/${k.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      process.kill(k.pid, 'SIGKILL');
+      await until(() => processGone(k.pid) && children.every(processGone), 20000).catch(() => undefined);
+      expect(processGone(k.pid)).toBe(true);
+      const left = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(root) && !processGone(Number(p)); } catch { return false; }
+      });
+      expect(left).toEqual([]);
+    } finally {
+      await k.close().catch(() => undefined);
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it.skipIf(process.getuid!() !== 0)('a state dir that cannot be deleted: REMOVE still succeeds and the keeper logs why (root: chattr +i)', async () => {
     const lines: string[] = [];
     const saved = { log: createDebug.log, namespaces: createDebug.disable() };
