@@ -70,6 +70,7 @@ struct container {
   uint8_t *outbound_body;
   size_t outbound_len;
   uint32_t create_req, start_req, remove_req;
+  uint32_t start_queued; /* a START that came while CREATE was still pending: sent to init at CREATED */
   bool have_status, reaped, create_ok, keep_dir;
   int status;
 };
@@ -351,6 +352,15 @@ static void finish_remove(struct container *c) {
   if (dir) removal_spawn(dir, path ? path : dir);
 }
 
+/* A queued START (op_start) whose CREATE failed fails too: Node reports CREATE's error. */
+static void fail_queued_start(struct container *c, int err) {
+  if (!c->start_queued) return;
+  reply_error(c->start_queued, EK_SETUP, "start: the container was not created", err ? err : ECHILD);
+  c->start_queued = 0;
+}
+
+static void start_now(struct container *c, uint32_t reqid);
+
 /* The namespaces of the container whose janitor job this was are released. */
 static void ns_closed(uint64_t cookie, int err) {
   (void)err;
@@ -378,6 +388,7 @@ static void container_reaped(struct container *c, int init_status) {
   while (ctl_read(c)) {}
   int status = c->have_status ? c->status : init_status;
   if (c->state == C_CREATING) reply_error(c->create_req, EK_SETUP, "container init exited during setup", ECHILD);
+  fail_queued_start(c, ECHILD);
   if (c->state == C_STARTING) reply_error(c->start_req, EK_SETUP, "container init exited during start", ECHILD);
   if (c->create_ok) {
     sw_buf b = {0};
@@ -414,6 +425,7 @@ static bool ctl_read(struct container *c) {
     if (r < 0) {
       /* init is gone already (its EXIT follows) or /proc is not ours: fail CREATE like a setup error. */
       reply_error(c->create_req, EK_SETUP, "open the container's namespaces", -r);
+      fail_queued_start(c, -r);
       c->state = C_FAILED;
       kill(c->pid, SIGKILL);
       break;
@@ -428,10 +440,16 @@ static bool ctl_read(struct container *c) {
       send_frame(&b);
       buf_free(&b);
     }
+    if (c->start_queued) { /* right behind CREATE's answer, without waiting for Node's round trip */
+      uint32_t q = c->start_queued;
+      c->start_queued = 0;
+      start_now(c, q);
+    }
     break;
   }
   case IM_ERROR:
     if (c->state == C_CREATING) reply_error(c->create_req, m.aux ? (int)m.aux : EK_SETUP, m.stage, m.err);
+    fail_queued_start(c, m.err);
     c->state = C_FAILED;
     break;
   case IM_STARTED:
@@ -601,13 +619,26 @@ static struct container *need_container(uint32_t reqid, const sw_frame_view *f, 
   return c;
 }
 
+/*
+ * START may come right behind CREATE, before its answer (Node sends it so when nothing has to happen
+ * between the two: no cgroup to join, network, files or ports): it waits here and goes to init as
+ * soon as init reports CREATED, one round trip to Node fewer. A CREATE that fails fails it too.
+ */
 static void op_start(uint32_t reqid, const sw_frame_view *f) {
   struct container *c = need_container(reqid, f, "start");
   if (!c) return;
+  if (c->state == C_CREATING && !c->start_queued && !c->remove_req) {
+    c->start_queued = reqid;
+    return;
+  }
   if (c->state != C_CREATED) {
     reply_error(reqid, EK_CONTAINER_STATE, "start: container is not in the created state", EINVAL);
     return;
   }
+  start_now(c, reqid);
+}
+
+static void start_now(struct container *c, uint32_t reqid) {
   struct init_msg m = {.kind = IM_START};
   int r = init_send(c->ctl, &m, -1);
   if (r < 0) {

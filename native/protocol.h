@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 9
+#define SW_PROTOCOL_VERSION 10
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -27,7 +27,7 @@ enum sw_frame {
   /* Node -> keeper */
   FR_MAPPED = 0x01,
   FR_CREATE = 0x10,
-  FR_START = 0x11,
+  FR_START = 0x11, /* ID -> OK once the process runs; may follow CREATE before its answer (protocol 10) */
   FR_KILL = 0x12,
   FR_REMOVE = 0x13,
   FR_EXEC = 0x14,

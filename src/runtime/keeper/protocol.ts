@@ -9,7 +9,7 @@
 import { SlipwayError } from '../../errors.js';
 
 /** Bumped whenever the wire format changes; the keeper reports its own in HELLO. */
-export const PROTOCOL_VERSION = 9;
+export const PROTOCOL_VERSION = 10;
 /**
  * Frames larger than this are a protocol error; {@link encodeFrame} refuses to build one (payloads
  * above {@link CHUNK} go as DATA frames). The keeper fails such a frame's request only.

@@ -198,6 +198,61 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     expect(existsSync(spec.stateDir)).toBe(false);
   });
 
+  // Protocol 10: Node sends START right behind CREATE when nothing has to happen in between; the keeper holds it until
+  // init reports CREATED (before, it was refused: "not in the created state").
+  it('a START sent before CREATE\'s answer starts the container once it is created', async () => {
+    const spec = specFor(keeper, ['/bin/sh', '-c', 'echo started; exit 4']);
+    const created = keeper.createContainer(spec);
+    const started = keeper.startContainer(spec.id);
+    expect((await created).pid).toBeGreaterThan(0);
+    await started;
+    expect(await keeper.waitContainer(spec.id)).toEqual({ exitCode: 4, signal: null });
+    expect(readFileSync(spec.logPath!, 'utf8')).toMatch(/ stdout F started\n/);
+    // One START per container: a second one behind the same CREATE is refused, the first still runs it.
+    const again = specFor(keeper, ['true']);
+    const c2 = keeper.createContainer(again);
+    const s1 = keeper.startContainer(again.id);
+    const s2 = keeper.startContainer(again.id).then(() => undefined, (e: unknown) => e);
+    await c2;
+    await s1;
+    expect((await s2 as SlipwayError).shortMessage).toMatch(/not in the created state/);
+    expect(await keeper.waitContainer(again.id)).toEqual({ exitCode: 0, signal: null });
+    await keeper.removeContainer(spec.id);
+    await keeper.removeContainer(again.id);
+  });
+
+  it('a START queued behind a CREATE that fails fails too, and the exec error of one that runs is START\'s', async () => {
+    const spec = specFor(keeper, ['true'], { mounts: [{ type: 'bind', source: '/nonexistent/source', target: '/x' }] });
+    const created = keeper.createContainer(spec).then(() => undefined, (e: unknown) => e);
+    const started = keeper.startContainer(spec.id).then(() => undefined, (e: unknown) => e);
+    expect((await created as SlipwayError).shortMessage).toBe('bind mount source /nonexistent/source: ENOENT (No such file or directory)');
+    expect(await started).toBeInstanceOf(SlipwayError);
+    await keeper.removeContainer(spec.id);
+    await removalSettled(keeper, spec.stateDir);
+    expect(existsSync(spec.stateDir)).toBe(false);
+    const missing = specFor(keeper, ['/no/such/binary']);
+    const c = keeper.createContainer(missing);
+    const err = await keeper.startContainer(missing.id).then(() => undefined, (e: unknown) => e);
+    await c;
+    expect((err as SlipwayError).shortMessage).toBe('exec /no/such/binary: ENOENT (No such file or directory)');
+    expect(await keeper.waitContainer(missing.id)).toEqual({ exitCode: 127, signal: null });
+    await keeper.removeContainer(missing.id);
+  });
+
+  it('a REMOVE while a queued START waits behind CREATE fails the START, and the container is gone', async () => {
+    const spec = specFor(keeper, ['sleep', '100']);
+    const created = keeper.createContainer(spec).then(() => undefined, (e: unknown) => e);
+    const started = keeper.startContainer(spec.id).then(() => undefined, (e: unknown) => e);
+    await keeper.removeContainer(spec.id);
+    await created;
+    // Either the START was refused (CREATE had failed under the REMOVE) or it ran and the REMOVE killed it: never pending.
+    const s = await started;
+    if (s !== undefined) expect(s).toBeInstanceOf(SlipwayError);
+    await removalSettled(keeper, spec.stateDir);
+    expect(existsSync(spec.stateDir)).toBe(false);
+    expect(childrenOf(keeper.pid)).toEqual([]);
+  });
+
   // The keeper ignores SIGPIPE and an exec's worker catches SIGUSR1; forks reset only the signals the keeper changed.
   it('the container\'s process and an exec\'d one start with every signal default, none blocked', async () => {
     const sigs = (text: string) => text.split('\n').filter((l) => /^Sig(Blk|Ign|Cgt):/.test(l)).join(' ');
