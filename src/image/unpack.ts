@@ -587,6 +587,9 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     return { digest, diffId, size: compBytes, compression, entries };
   } catch (thrown) {
+    // Noted before anything is awaited: the decompressor may still be reading ahead, and its blob write after the
+    // abort below (EBADF) is not the error to report.
+    noteLocal(thrown);
     await opts.blobWriter?.abort().catch(() => {});
     if (openFd >= 0) {
       try {
@@ -598,7 +601,6 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     }
     await removeTree(root).catch(() => {});
     await rm(opts.ownershipListPath, { force: true }).catch(() => {});
-    noteLocal(thrown);
     const e = localError ?? thrown;
     if (isDiskFull(e)) {
       const where = (e as NodeJS.ErrnoException).path;
