@@ -17,6 +17,9 @@ import { freeSpaceOf } from '../internal/disk-space.js';
 import { configValue } from '../config/index.js';
 import { funlock, setTopDirFlag, tryFlock } from './syscalls.js';
 import { isExt4WithoutJournal } from './ext4-journal.js';
+import { isDiskFull } from './fs-tree.js';
+
+export { isDiskFull, removeTree } from './fs-tree.js';
 
 const debug = logger('image:store');
 
@@ -396,15 +399,6 @@ export class ImageStore {
   }
 }
 
-/** Whether an error, or one of its causes, is a filesystem out of space or quota. */
-export function isDiskFull(e: unknown): boolean {
-  for (let cur = e, depth = 0; cur && typeof cur === 'object' && depth < 6; cur = (cur as { cause?: unknown }).cause, depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'ERR_STORE_FULL') return true;
-  }
-  return false;
-}
-
 /**
  * `ERR_STORE_FULL` for a write into `storeRoot` that ran out of space: names the store, what its
  * filesystem has free now, and the ways out. `cause` is kept.
@@ -476,19 +470,3 @@ async function sampleFiles(root: string): Promise<{ path: string; size: number }
   return out;
 }
 
-/** rm -rf that also copes with read-only directories inside (layer trees have them). */
-export async function removeTree(p: string): Promise<void> {
-  try {
-    await rm(p, { recursive: true, force: true });
-  } catch {
-    const { chmod } = await import('node:fs/promises');
-    const walk = async (d: string): Promise<void> => {
-      await chmod(d, 0o700).catch(() => {});
-      for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-        if (e.isDirectory()) await walk(path.join(d, e.name));
-      }
-    };
-    await walk(p);
-    await rm(p, { recursive: true, force: true });
-  }
-}

@@ -22,7 +22,7 @@ import { LayerTarParser, TarFormatError, type LayerTarHeader as Headers, type La
 import { logger } from '../internal/debug.js';
 import { SlipwayError } from '../errors.js';
 import type { BlobWriter } from './store.js';
-import { isDiskFull, removeTree } from './store.js';
+import { isDiskFull, removeTree } from './fs-tree.js';
 import { isZeros } from '../internal/disk-space.js';
 import { lsetxattr, makedev, mknod, S_IFBLK, S_IFCHR, S_IFIFO, SyscallError } from './syscalls.js';
 
@@ -155,7 +155,7 @@ async function findOnPath(cmd: string): Promise<string | undefined> {
 }
 
 async function* gunzip(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const gz = zlib.createGunzip({ chunkSize: 128 * 1024 });
+  const gz = zlib.createGunzip({ chunkSize: 512 * 1024 });
   const pump = pipeline(Readable.from(src), gz);
   pump.catch(() => {});
   for await (const c of gz) yield c as Buffer;
