@@ -148,7 +148,34 @@ export function parseImageConfig(body: Buffer, layerCount: number, what = 'image
     throw invalid(what, `${j.rootfs.diff_ids.length} diff_ids for ${layerCount} layers`);
   }
   for (const d of j.rootfs.diff_ids) if (!DIGEST_RE.test(d)) throw invalid(what, `bad diff_id ${JSON.stringify(d)}`);
+  checkContainerConfig(j.config, what);
   return j;
+}
+
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The fields slipway reads from an image's `config`, in the types Docker's Go structs give them (null allowed where
+ * Docker writes null). A hostile image's `"Cmd": 5` made start() fail with an untyped `TypeError: … is not iterable`,
+ * and `"Entrypoint": "sh"` ran `["s", "h"]`.
+ */
+function checkContainerConfig(c: unknown, what: string): void {
+  if (c === undefined || c === null) return;
+  if (!isObject(c)) throw invalid(what, 'config is not an object');
+  const bad = (field: string, expected: string) => invalid(what, `config.${field} is ${JSON.stringify(c[field])?.slice(0, 80)}, expected ${expected}`);
+  for (const f of ['Env', 'Entrypoint', 'Cmd'] as const) if (c[f] != null && !isStrings(c[f])) throw bad(f, 'an array of strings');
+  for (const f of ['User', 'WorkingDir', 'StopSignal'] as const) if (c[f] != null && typeof c[f] !== 'string') throw bad(f, 'a string');
+  if (c.Labels != null && !(isObject(c.Labels) && Object.values(c.Labels).every((v) => typeof v === 'string'))) throw bad('Labels', 'an object of strings');
+  for (const f of ['ExposedPorts', 'Volumes'] as const) if (c[f] != null && !isObject(c[f])) throw bad(f, 'an object');
+  const h = c.Healthcheck;
+  if (h != null) {
+    if (!isObject(h)) throw bad('Healthcheck', 'an object');
+    if (h.Test != null && !isStrings(h.Test)) throw invalid(what, 'config.Healthcheck.Test is not an array of strings');
+    for (const f of ['Interval', 'Timeout', 'StartPeriod', 'StartInterval', 'Retries']) {
+      if (h[f] != null && (typeof h[f] !== 'number' || !Number.isFinite(h[f]))) throw invalid(what, `config.Healthcheck.${f} is not a number`);
+    }
+  }
 }
 
 /** ChainIDs per image-spec config.md: `ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))`. */

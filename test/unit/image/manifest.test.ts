@@ -37,6 +37,16 @@ describe('parseManifest', () => {
     expect(parseImageConfig(cfg, 1).rootfs.diff_ids).toEqual([d('1')]);
     expect(code(() => parseImageConfig(cfg, 2))).toBe('ERR_MANIFEST_INVALID');
   });
+  it('refuses a config whose fields slipway reads have other types (a hostile image: untyped TypeErrors at start)', () => {
+    const base = { os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [d('1')] } };
+    const cfg = (config: unknown) => Buffer.from(JSON.stringify({ ...base, config }));
+    // What Docker writes, nulls included, passes.
+    expect(parseImageConfig(cfg({ Env: ['A=1'], Cmd: null, Entrypoint: ['sh'], User: '', WorkingDir: '/', Labels: null, ExposedPorts: { '80/tcp': {} }, Volumes: null, Healthcheck: { Test: ['NONE'] } }), 1).config?.Entrypoint).toEqual(['sh']);
+    for (const bad of [{ Cmd: 5 }, { Entrypoint: 'sh' }, { Env: [1, {}] }, { User: 7 }, { WorkingDir: [] }, { StopSignal: 9 }, { Labels: { a: {} } },
+      { ExposedPorts: ['80/tcp'] }, { Healthcheck: { Test: 'true' } }, { Healthcheck: { Interval: 'abc' } }, 'config']) {
+      expect(code(() => parseImageConfig(cfg(bad), 1)), JSON.stringify(bad)).toBe('ERR_MANIFEST_INVALID');
+    }
+  });
   it('computes chain ids as image-spec does', () => {
     // Cross-checked with: printf 'sha256:111… sha256:222…' | sha256sum
     const ids = chainIds([d('1'), d('2')]);
