@@ -76,6 +76,7 @@ export interface ExecCommand {
 export interface RmCommand { command: 'rm'; containers: string[]; force: boolean }
 export interface InspectCommand { command: 'inspect'; containers: string[] }
 export interface ImagesCommand { command: 'images'; json: boolean }
+export interface RmiCommand { command: 'rmi'; refs: string[]; platform?: string }
 export interface InfoCommand { command: 'info'; json: boolean }
 export interface PruneCommand { command: 'prune'; all: boolean; dryRun: boolean }
 export interface SnapshotsCommand { command: 'snapshots'; action: 'ls' | 'rm' | 'prune'; keys: string[]; json: boolean; all: boolean }
@@ -83,12 +84,12 @@ export interface HelpCommand { command: 'help'; topic?: string }
 export interface VersionCommand { command: 'version' }
 
 export type CliCommand = PullCommand | RunCommand | BuildCommand | ComposeCommand | SaveCommand | PushCommand | PsCommand | LogsCommand | ExecCommand | RmCommand | InspectCommand
-  | ImagesCommand | InfoCommand | PruneCommand | SnapshotsCommand | HelpCommand | VersionCommand;
+  | ImagesCommand | RmiCommand | InfoCommand | PruneCommand | SnapshotsCommand | HelpCommand | VersionCommand;
 
 export { UsageError, firstPositional, parseEnv };
 
 /** The subcommands, for help and suggestions. */
-export const COMMANDS = ['run', 'compose', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'snapshots', 'info', 'prune', 'help', 'version'] as const;
+export const COMMANDS = ['run', 'compose', 'ps', 'logs', 'exec', 'rm', 'inspect', 'pull', 'build', 'save', 'push', 'images', 'rmi', 'snapshots', 'info', 'prune', 'help', 'version'] as const;
 
 const RUN_OPTIONS = {
   rm: { type: 'boolean' },
@@ -170,6 +171,12 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       return { command: 'inspect', containers: positionals };
     }
     case 'images': return parseSimple('images', rest, { json: { type: 'boolean' } }, (v) => ({ command: 'images', json: !!v.json }));
+    case 'rmi': {
+      const { values, positionals } = strictParse('rmi', rest, { platform: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, true);
+      if (values.help) return { command: 'help', topic: 'rmi' };
+      if (!positionals.length) throw new UsageError('`slipway rmi` needs at least one image', 'e.g. `slipway rmi busybox:1.36` (references: `slipway images`)');
+      return { command: 'rmi', refs: positionals, ...(typeof values.platform === 'string' ? { platform: values.platform } : {}) };
+    }
     case 'snapshots': {
       const { values, positionals } = strictParse('snapshots', rest, { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, all: { type: 'boolean', short: 'a' } }, true);
       if (values.help) return { command: 'help', topic: 'snapshots' };
@@ -193,17 +200,18 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 }
 
 const STOP_FIX = '`slipway rm -f <container>` stops and removes it (a slipway container is not kept once stopped; its `slipway run` exits 137)';
-const IMAGE_RM_FIX = '`slipway prune` removes store content no image needs, `slipway prune --all` everything';
+const IMAGE_RM_FIX = '`slipway rmi <image>` removes an image\'s name, then `slipway prune` the store content no image needs';
 /** Docker commands slipway has under another name (or not at all): what to type instead. */
 const DOCKER_COMMANDS: Readonly<Record<string, string>> = {
-  stop: STOP_FIX, kill: STOP_FIX, rmi: IMAGE_RM_FIX,
+  stop: STOP_FIX, kill: STOP_FIX,
+  load: '`slipway pull docker-archive:<file.tar>` (or `oci-layout:<dir>`) loads an image from a file into the store, named as in the file',
   start: 'a slipway container is not kept once stopped: start a new one with `slipway run`',
   restart: 'a slipway container is not kept once stopped: `slipway rm -f` it and `slipway run` it again',
   attach: '`slipway logs -f <container>` follows its output; `slipway exec -i <container> <cmd>` runs a command in it',
 };
 const DOCKER_SUBCOMMANDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   container: { ls: 'ps', list: 'ps', ps: 'ps', logs: 'logs', exec: 'exec', rm: 'rm', inspect: 'inspect', run: 'run', stop: 'rm -f', kill: 'rm -f' },
-  image: { ls: 'images', list: 'images', pull: 'pull', push: 'push', build: 'build', save: 'save', prune: 'prune', rm: 'prune' },
+  image: { ls: 'images', list: 'images', pull: 'pull', push: 'push', build: 'build', save: 'save', prune: 'prune', rm: 'rmi', load: 'pull docker-archive:<file.tar>' },
 };
 
 /** `docker stop`, `docker container ls`… typed to slipway: the slipway command that does it, if any. */
@@ -214,6 +222,7 @@ function dockerEquivalent(first: string, second: string | undefined): { typed: s
   if (second !== undefined && Object.hasOwn(subs, second)) {
     const typed = `${first} ${second}`;
     if (first === 'image' && second === 'rm') return { typed, fix: IMAGE_RM_FIX };
+    if (first === 'image' && second === 'load') return { typed, fix: DOCKER_COMMANDS.load! };
     return { typed, fix: `use \`slipway ${subs[second]!}\`` };
   }
   const cmds = [...new Set(Object.values(subs))].map((c) => `\`slipway ${c}\``).join(', ');

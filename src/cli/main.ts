@@ -62,6 +62,11 @@ async function runCommand(cmd: CliCommand, io: CliIO): Promise<number> {
       await store.refuseOnEngine('images', io.env);
       return await store.imagesCommand(cmd, io);
     }
+    case 'rmi': {
+      const store = await import('./store-commands.js');
+      await store.refuseOnEngine('rmi', io.env);
+      return await store.rmiCommand(cmd, io);
+    }
     case 'info':
       return await (await import('./info-command.js')).infoCommand(cmd, io);
     case 'snapshots': {

@@ -30,6 +30,8 @@ export async function pullCommand(cmd: PullCommand, io: CliIO): Promise<number> 
       });
     view.finish();
     io.stderr.write(`${image.ref} (${platformString(image.platform)}): ${image.layers.length} layer${image.layers.length === 1 ? '' : 's'}, ${image.source === 'cache' ? 'already in the store' : `from ${image.source}`}${image.pulledFrom && image.pulledFrom !== image.ref ? ` (${image.pulledFrom})` : ''}\n`);
+    // As `docker load` says it: the names the image is now listed under (`slipway images`, `slipway rmi`).
+    for (const name of ('loadedAs' in image ? image.loadedAs : undefined) ?? []) io.stderr.write(`Loaded image: ${name}\n`);
     io.stdout.write(`${image.digest}\n`);
     return 0;
   } catch (e) {

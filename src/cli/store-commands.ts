@@ -8,8 +8,11 @@ import { ImageStore, defaultStoreRoot, removeTree } from '../image/store.js';
 import { SnapshotStore } from '../image/snapshot-store.js';
 import { SlipwayError } from '../errors.js';
 import { configValue } from '../config/index.js';
-import { platformString, type Platform } from '../image/platform.js';
-import type { ImagesCommand, PruneCommand, SnapshotsCommand } from './args.js';
+import { parsePlatform, platformString, type Platform } from '../image/platform.js';
+import type { ImagesCommand, PruneCommand, RmiCommand, SnapshotsCommand } from './args.js';
+import { loadConfig } from '../config/index.js';
+import { applyHubPrefix } from '../image/pull.js';
+import { parseReference } from '../image/reference.js';
 import { write, type CliIO } from './io.js';
 import { formatBytes } from './progress.js';
 
@@ -55,11 +58,11 @@ export async function listStoredImages(root: string): Promise<StoredImage[]> {
  * pulls, builds and starts use the engine's images): refused there rather than listing a store no container uses.
  * @throws {@link SlipwayError} `ERR_UNSUPPORTED` when the runtime setting selects an engine
  */
-export async function refuseOnEngine(command: 'images' | 'snapshots' | 'prune', env: NodeJS.ProcessEnv): Promise<void> {
+export async function refuseOnEngine(command: 'images' | 'snapshots' | 'prune' | 'rmi', env: NodeJS.ProcessEnv): Promise<void> {
   if (configValue('runtime', env) === 'native') return; // the command's own reading of the settings (no engine probe)
   const { engineRuntimeSelected } = await import('../runtime/index.js');
   if (!(await engineRuntimeSelected())) return;
-  const instead = { images: 'docker images', snapshots: 'docker images', prune: 'docker image prune' }[command];
+  const instead = { images: 'docker images', snapshots: 'docker images', prune: 'docker image prune', rmi: 'docker rmi' }[command];
   throw new SlipwayError('ERR_UNSUPPORTED', `slipway ${command} works on slipway's own image store, which the engine runtime does not use (its images are the engine's)`, {
     hint: `use the engine's client (${instead}), or SLIPWAY_RUNTIME=native slipway ${command} for slipway's store`,
   });
@@ -84,6 +87,42 @@ export async function imagesCommand(cmd: ImagesCommand, io: CliIO): Promise<numb
 
 function size(i: StoredImage): number {
   return i.layers.reduce((n, l) => n + (l.size || 0), 0);
+}
+
+/**
+ * `slipway rmi <image…>`: removes the references' records (every platform, or `--platform`'s), as `docker rmi`
+ * untags; their layers and blobs go with the next `slipway prune` unless another record names them.
+ * @throws SlipwayError `ERR_IMAGE_NOT_PRESENT` for a reference the store does not hold (the others are removed)
+ */
+export async function rmiCommand(cmd: RmiCommand, io: CliIO): Promise<number> {
+  const config = loadConfig({ env: io.env });
+  const platform = cmd.platform === undefined ? undefined : platformString(parsePlatform(cmd.platform));
+  const store = new ImageStore(defaultStoreRoot(io.env));
+  const images = await listStoredImages(store.root);
+  const missing: string[] = [];
+  let removed = 0;
+  for (const ref of cmd.refs) {
+    const parsed = parseReference(ref);
+    const key = applyHubPrefix(parsed, config.values.hubImageNamePrefix, config.origins.hubImageNamePrefix).string;
+    const found = images.filter((i) => i.ref === key && (platform === undefined || platformString(i.platform) === platform));
+    if (!found.length) {
+      missing.push(parsed.string);
+      continue;
+    }
+    for (const i of found) {
+      await rm(i.file, { force: true });
+      removed++;
+      await write(io.stdout, `Untagged: ${i.ref} (${platformString(i.platform)})\n`);
+    }
+  }
+  // Processes that resolved these names from the store must look again.
+  if (removed) await store.bumpGeneration();
+  if (missing.length) {
+    throw new SlipwayError('ERR_IMAGE_NOT_PRESENT', `no such image in the store at ${store.root}: ${missing.join(', ')}${platform ? ` (${platform})` : ''}`, {
+      hint: '`slipway images` lists the references the store holds',
+    });
+  }
+  return 0;
 }
 
 /** What prune removes (or would remove). */

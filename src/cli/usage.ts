@@ -17,6 +17,7 @@ Usage:
   slipway save -o <dest> <image>               export a stored image (oci-layout:<dir>, docker-archive:<file>)
   slipway push [--insecure] <image> [<dest>]   push a stored image to a registry
   slipway images [--json]                      list the images in the store
+  slipway rmi [--platform P] <image...>        remove images' names from the store (their layers go with prune)
   slipway info [--json]                        print the effective configuration and where each value comes from
   slipway prune [--all] [--dry-run]            remove store content no image needs (or everything)
   slipway snapshots [ls|rm <key>…|prune]       list or remove snapshots of initialised services (withSnapshot)
@@ -224,6 +225,14 @@ digest, compressed size, and the reference actually pulled when a mirror served 
 object per line.
 `;
 
+const RMI = `Usage: slipway rmi [--platform OS/ARCH] <image...>
+
+Removes the images' references from the store (every platform, or only --platform's), as \`docker rmi\` untags:
+\`run --pull never\` no longer finds them, and \`slipway prune\` then removes their layers and blobs unless another
+reference needs them. Works for pulled, built, committed and loaded (\`pull docker-archive:…\`) images alike.
+Example: slipway pull docker-archive:app.tar && slipway images && slipway rmi app:test && slipway prune
+`;
+
 const INFO = `Usage: slipway info [--json]
 
 Prints the effective configuration: every setting, its value and where it came from (default, a config
@@ -251,7 +260,7 @@ digits); prune removes incomplete ones and, with --all, every one. Their layers 
 by the next start that needs it.
 `;
 
-const TOPICS: Record<string, string> = { snapshots: SNAPSHOTS,  run: RUN, compose: COMPOSE, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
+const TOPICS: Record<string, string> = { snapshots: SNAPSHOTS,  run: RUN, compose: COMPOSE, ps: PS, logs: LOGS, exec: EXEC, rm: RM, inspect: INSPECT, pull: PULL, build: BUILD, save: SAVE, push: PUSH, images: IMAGES, rmi: RMI, info: INFO, prune: PRUNE, help: MAIN, version: MAIN };
 
 /** The help text for `topic` (a command), or the overview. */
 export function usage(topic?: string): string {

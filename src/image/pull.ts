@@ -148,6 +148,11 @@ export interface Image {
    * registry images; a cached image reports the one its layers were pulled from.
    */
   pulledFrom?: string;
+  /**
+   * An image read from a file (`docker-archive:`, `oci-layout:`): the names it was recorded under in the store, as
+   * `docker load` tags it (the file's own names, else `localhost/slipway-load:<12 hex of its config digest>`).
+   */
+  loadedAs?: string[];
 }
 
 interface RefRecord {
@@ -468,8 +473,8 @@ export function pullTimeout(option: number): number {
 
 async function pullBounded(ref: string, opts: PullOptions, config: LoadedConfig): Promise<Image> {
   const policy = opts.policy ?? config.values.pullPolicy;
-  if (ref.startsWith('oci-layout:')) return pullOciLayout(ref.slice('oci-layout:'.length), opts, config);
-  if (ref.startsWith('docker-archive:')) return pullDockerArchive(ref.slice('docker-archive:'.length), opts, config);
+  if (ref.startsWith('oci-layout:')) return recordLoaded(await pullOciLayout(ref.slice('oci-layout:'.length), opts, config), opts);
+  if (ref.startsWith('docker-archive:')) return recordLoaded(await pullDockerArchive(ref.slice('docker-archive:'.length), opts, config), opts);
 
   const parsed = parseReference(ref);
   const prefix = opts.hubPrefix ?? config.values.hubImageNamePrefix;
@@ -635,6 +640,11 @@ async function pullOciLayout(spec: string, opts: PullOptions, config: LoadedConf
     }
   }
   let chosen = candidates.length === 1 ? candidates[0]! : selectPlatform(candidates, puller.platform, `OCI layout ${dir}`);
+  // docker save (≥ 25) and buildkit name the image in io.containerd.image.name; ref.name is usually a bare tag
+  // ("latest"), a name only when it is a whole reference.
+  const notes = (chosen.annotations ?? {}) as Record<string, unknown>;
+  const refName = notes['org.opencontainers.image.ref.name'];
+  const names = [notes['io.containerd.image.name'], typeof refName === 'string' && /[/:]/.test(refName) ? refName : undefined].filter((n) => n !== undefined);
   let topDigest = chosen.digest;
   let parsed = parseManifest(await readBlob(chosen.digest), chosen.mediaType, `${dir} ${chosen.digest}`);
   if (parsed.kind === 'index') {
@@ -648,10 +658,10 @@ async function pullOciLayout(spec: string, opts: PullOptions, config: LoadedConf
   const cfg = parseImageConfig(await readBlob(manifest.config.digest), manifest.layers.length, `config in ${dir}`);
   if (puller.opts.platform) checkImagePlatform(cfg, puller.platform, `OCI layout ${dir}`);
   const layers = await puller.layersFor(manifest, cfg, (d) => () => regularFileStream(blob(d.digest), `OCI layout ${dir}`), false);
-  return {
+  return Object.assign({
     ref: `oci-layout:${dir}${tag !== undefined ? `:${tag}` : ''}`, digest: topDigest, manifestDigest: chosen.digest, config: toImageConfig(cfg), layers,
-    platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'oci-layout',
-  };
+    platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'oci-layout' as const,
+  }, { [FILE_NAMES]: { names, configDigest: manifest.config.digest } });
 }
 
 interface ArchiveManifest { Config: string; RepoTags?: string[] | null; Layers: string[] }
@@ -758,10 +768,40 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
     }
   }
   const configDigest = sha(cfgBytes);
-  return {
+  return Object.assign({
     ref: `docker-archive:${abs}`, digest: configDigest, manifestDigest: configDigest, config: toImageConfig(cfg), layers,
-    platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'docker-archive',
-  };
+    platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'docker-archive' as const,
+  }, { [FILE_NAMES]: { names: Array.isArray(entry.RepoTags) ? entry.RepoTags : [], configDigest } });
+}
+
+/** The names a file gives its image and its config digest (docker load's image ID), beside the pulled image. */
+const FILE_NAMES = Symbol('fileNames');
+type FromFile = Image & { [FILE_NAMES]?: { names: unknown[]; configDigest: string } };
+
+/**
+ * Records an image read from a file in the store's index, as `docker load` tags it: under each name the file gives
+ * that is a valid reference with a tag (a digest or a malformed name is skipped), else under
+ * `localhost/slipway-load:<12 hex of its config digest>`. `slipway images` then lists it, `prune` keeps its layers
+ * and `--pull never <name>` finds it until `slipway rmi` removes the name.
+ */
+async function recordLoaded(image: FromFile, opts: PullOptions): Promise<Image> {
+  const { names = [], configDigest = image.digest } = image[FILE_NAMES] ?? {};
+  const { [FILE_NAMES]: _drop, ...img } = image;
+  const valid = new Set<string>();
+  for (const n of names) {
+    if (typeof n !== 'string' || n.length > 512) continue;
+    try {
+      const p = parseReference(n, { defaultTag: false });
+      if (p.tag && !p.digest) valid.add(p.string);
+      else debug('%s: name %s has no tag or has a digest: not recorded', img.ref, n);
+    } catch {
+      debug('%s: name %j is not a valid reference: not recorded', img.ref, n);
+    }
+  }
+  if (!valid.size) valid.add(`localhost/slipway-load:${configDigest.replace(/^sha256:/, '').slice(0, 12)}`);
+  const loadedAs: string[] = [];
+  for (const name of valid) loadedAs.push(await tagLocalImage(name, img, { storeDir: opts.storeDir, env: opts.env, hubPrefix: opts.hubPrefix, pulledFrom: img.ref }));
+  return { ...img, loadedAs };
 }
 
 
@@ -770,14 +810,14 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
  * but `always` then finds it in the store (its layers must be unpacked there for the mapping).
  * @returns the normalized reference
  */
-export async function tagLocalImage(ref: string, image: Omit<Image, 'ref' | 'source'>, opts: { storeDir?: string; env?: NodeJS.ProcessEnv; hubPrefix?: string } = {}): Promise<string> {
+export async function tagLocalImage(ref: string, image: Omit<Image, 'ref' | 'source'>, opts: { storeDir?: string; env?: NodeJS.ProcessEnv; hubPrefix?: string; pulledFrom?: string } = {}): Promise<string> {
   const config = loadConfig({ env: opts.env });
   const parsed = parseReference(ref);
   const effective = applyHubPrefix(parsed, opts.hubPrefix ?? config.values.hubImageNamePrefix, opts.hubPrefix !== undefined ? 'the hubPrefix option' : config.origins.hubImageNamePrefix);
   const store = new ImageStore(opts.storeDir ?? config.values.storeDir);
   await store.init();
   const rec: RefRecord = {
-    ref: parsed.string, digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
+    ref: parsed.string, ...(opts.pulledFrom ? { pulledFrom: opts.pulledFrom } : {}), digest: image.digest, manifestDigest: image.manifestDigest, config: image.config, platform: image.platform,
     layers: image.layers.map(({ dir: _dir, ...l }) => l),
   };
   await store.writeRef(`${effective.string}|${platformString(image.platform)}`, rec);

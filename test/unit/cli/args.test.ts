@@ -169,14 +169,21 @@ describe('other commands', () => {
     expect(parseCommandLine(['run', 'busybox', 'ls', '-it'], {})).toMatchObject({ tty: false, args: ['ls', '-it'] });
   });
 
+  it('rmi takes images and an optional --platform, as docker rmi', () => {
+    expect(parseCommandLine(['rmi', 'redis:7', 'busybox'], {})).toEqual({ command: 'rmi', refs: ['redis:7', 'busybox'] });
+    expect(parseCommandLine(['rmi', '--platform', 'linux/arm64', 'redis:7'], {})).toEqual({ command: 'rmi', refs: ['redis:7'], platform: 'linux/arm64' });
+    expect(usageError(['rmi']).message).toMatch(/needs at least one image/);
+  });
+
   it("docker's commands slipway names differently point at slipway's", () => {
     const cases: [string[], string, RegExp][] = [
       [['stop', 'db'], 'unknown command "stop"', /`slipway rm -f <container>`/],
       [['kill', 'db'], 'unknown command "kill"', /`slipway rm -f <container>`/],
-      [['rmi', 'redis:7'], 'unknown command "rmi"', /`slipway prune`/],
+      [['load', '-i', 'app.tar'], 'unknown command "load"', /`slipway pull docker-archive:<file.tar>`/],
+      [['image', 'load', '-i', 'app.tar'], 'unknown command "image load"', /`slipway pull docker-archive:<file.tar>`/],
       [['container', 'ls'], 'unknown command "container ls"', /use `slipway ps`/],
       [['image', 'ls'], 'unknown command "image ls"', /use `slipway images`/],
-      [['image', 'rm', 'x'], 'unknown command "image rm"', /`slipway prune`/],
+      [['image', 'rm', 'x'], 'unknown command "image rm"', /`slipway rmi <image>`/],
       [['container', 'top'], 'unknown command "container"', /`slipway ps`, `slipway logs`/],
       [['start', 'db'], 'unknown command "start"', /`slipway run`/],
     ];
