@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,7 +174,7 @@ static void make_socket(int ctl, const struct init_msg *req) {
  * waits for that. A persistent device goes with the namespace, asynchronously, in the kernel's
  * netns cleanup. Best effort: without /dev/net/tun the helper fails or makes its own as before.
  */
-static void make_tap(const char *name) {
+void init_make_tap(const char *name) {
   int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0) return;
   struct ifreq ifr;
@@ -228,8 +229,17 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
     send_error(ctl, IM_ERROR, &e);
     _exit(1);
   }
-  if (s->net == NET_ISOLATED) {
-    if (s->tap) make_tap(s->tap);
+  if (s->pool_netns > 0) {
+    /* A prepared namespace (netpool.h): lo up, the tap made, slirp4netns attached and ready. Joined
+     * before anything reads or mounts the network namespace (/sys, /proc/sys/net, sockets). */
+    if (setns(s->pool_netns, CLONE_NEWNET) < 0) {
+      sw_fail(&e, errno, "join the prepared network namespace");
+      send_error(ctl, IM_ERROR, &e);
+      _exit(1);
+    }
+    close(s->pool_netns);
+  } else if (s->net == NET_ISOLATED) {
+    if (s->tap) init_make_tap(s->tap);
     /* The keeper starts the outbound helper (slirp4netns) now, beside the root's setup below rather
      * than after it: its start (fork, exec, sandbox, tap configuration) was the largest step of a boot
      * after CREATE. It attaches to the persistent tap made above (made first, or it would make a

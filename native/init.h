@@ -36,6 +36,9 @@ struct init_msg {
 /* Never returns. ctl, out_w, err_w are the init ends of the keeper's socketpair and log pipes. */
 void init_main(struct container_spec *s, int ctl, int out_w, int err_w) __attribute__((noreturn));
 
+/* A persistent tap device `name` in the caller's network namespace (best effort). */
+void init_make_tap(const char *name);
+
 int init_send(int fd, const struct init_msg *m, int pass_fd);
 /* Receives one message; *fd_out gets a passed fd or -1. Returns bytes, 0 on EOF, or -errno. */
 long init_recv(int fd, struct init_msg *m, int *fd_out);

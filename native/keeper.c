@@ -29,6 +29,7 @@
 #include "janitor.h"
 #include "logs.h"
 #include "loop.h"
+#include "netpool.h"
 #include "network.h"
 #include "outbound.h"
 #include "owner.h"
@@ -66,6 +67,8 @@ struct container {
    * without one): started then. Node sends it right after CREATE, so that the helper's start overlaps
    * init's setup of the root. */
   bool net_ready;
+  /* Cloned into a prepared namespace (netpool.h) whose helper it adopted: its OUTBOUND is answered at once. */
+  bool pooled_net;
   uint32_t outbound_req; /* 0 = none waiting */
   uint8_t *outbound_body;
   size_t outbound_len;
@@ -111,6 +114,14 @@ static struct container *find(const char *id) {
   for (struct container *c = K.containers; c; c = c->next)
     if (!strcmp(c->id, id)) return c;
   return NULL;
+}
+
+/* The pool's spares are made only while no boot is under way (CREATE to START's answer): on two
+ * cores a refill beside a boot slowed that boot down. */
+static void pool_refill_if_idle(void) {
+  for (struct container *c = K.containers; c; c = c->next)
+    if (!c->reaped && (c->state == C_CREATING || c->state == C_CREATED || c->state == C_STARTING)) return;
+  netpool_refill();
 }
 
 static void drain_out(struct container *c, int i) {
@@ -350,6 +361,7 @@ static void finish_remove(struct container *c) {
   container_free(c); /* its fds (the log's among them) are closed when Node hears "removed" */
   reply_ok(req);
   if (dir) removal_spawn(dir, path ? path : dir);
+  pool_refill_if_idle();
 }
 
 /* A queued START (op_start) whose CREATE failed fails too: Node reports CREATE's error. */
@@ -455,10 +467,12 @@ static bool ctl_read(struct container *c) {
   case IM_STARTED:
     if (c->state == C_STARTING) reply_ok(c->start_req);
     c->state = C_RUNNING;
+    pool_refill_if_idle();
     break;
   case IM_START_FAILED:
     if (c->state == C_STARTING) reply_error(c->start_req, m.aux ? (int)m.aux : EK_EXEC, m.stage, m.err);
     c->state = C_RUNNING; /* the process exits 126/127; the EXIT event follows */
+    pool_refill_if_idle();
     break;
   case IM_NET:
     if (c->net == NET_ISOLATED && !c->net_ready) container_net_ready(c);
@@ -525,12 +539,16 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     goto fail;
   }
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
-  if (s.net != NET_HOST) flags |= CLONE_NEWNET;
+  /* A prepared network namespace with its helper ready, when Node asked for one and one is there. */
+  pid_t spare_helper = 0;
+  int pool_fd = s.net == NET_ISOLATED ? netpool_take(f->body, f->body_len, s.id, &spare_helper) : -1;
+  if (s.net != NET_HOST && pool_fd < 0) flags |= CLONE_NEWNET;
   /* Raw clone without a stack has fork semantics and lets the child be PID 1 of a new pid
    * namespace while the keeper itself stays in the host's pid and network namespaces. */
   pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) {
     reply_error(reqid, EK_SETUP, "clone container namespaces", errno);
+    if (pool_fd >= 0) close(pool_fd), outbound_kill_pid(spare_helper); /* a spare is never returned */
     goto fail;
   }
   if (pid == 0) {
@@ -538,10 +556,15 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     int a = fcntl(sp[1], F_DUPFD_CLOEXEC, 1000), o = fcntl(po[1], F_DUPFD_CLOEXEC, 1000),
         er = fcntl(pe[1], F_DUPFD_CLOEXEC, 1000);
+    int pn = pool_fd >= 0 ? fcntl(pool_fd, F_DUPFD_CLOEXEC, 1000) : -1;
     int keep = rootfs_child_fds(&s, 6); /* and the prepared fuse fds at 6.. */
-    if (nul < 0 || a < 0 || o < 0 || er < 0 || keep < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
+    if (nul < 0 || a < 0 || o < 0 || er < 0 || keep < 0 || (pool_fd >= 0 && pn < 0) || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 ||
         dup3(a, 3, O_CLOEXEC) < 0 || dup3(o, 4, O_CLOEXEC) < 0 || dup3(er, 5, O_CLOEXEC) < 0)
       _exit(1);
+    if (pn >= 0) { /* then the prepared network namespace */
+      if (dup3(pn, keep, O_CLOEXEC) < 0) _exit(1);
+      s.pool_netns = keep++;
+    }
     syscall(SYS_close_range, keep, ~0U, 0);
     /* init is a copy of the keeper: drop the keeper's buffers (the spec was copied out of them)
      * and give free heap pages back, so its RSS is what init itself uses. */
@@ -562,6 +585,14 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
   c->net = s.net;
   c->seccomp = s.proc.seccomp;
   c->no_new_privs = s.proc.no_new_privs;
+  if (pool_fd >= 0) {
+    close(pool_fd); /* init holds the namespace now */
+    /* Should the spare's helper have died meanwhile, the OUTBOUND starts one as today (the tap is there). */
+    if (outbound_adopt(spare_helper, c->id))
+      c->pooled_net = c->net_ready = true;
+    else
+      outbound_kill_pid(spare_helper);
+  }
   c->ctl = sp[0];
   c->out[0] = po[0];
   c->out[1] = pe[0];
@@ -580,6 +611,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     /* Unwatched, the container could never be answered: it goes now, the request fails. */
     kill(pid, SIGKILL);
     if (c->fuse_pid > 0) kill(c->fuse_pid, SIGKILL);
+    outbound_container_gone(c->id);
     TEMP_FAILURE_RETRY(waitpid(pid, NULL, 0));
     loop_del_close(&c->ctl);
     loop_del_close(&c->out[0]);
@@ -812,6 +844,12 @@ static void dispatch(const sw_frame_view *f) {
                   c->net != NET_ISOLATED ? EINVAL : ESRCH);
       break;
     }
+    if (c->pooled_net) {
+      /* Its helper was attached before the container existed, with the command line CREATE named. */
+      c->pooled_net = false;
+      outbound_answer_adopted(f->reqid, c->id);
+      break;
+    }
     if (c->net_ready) {
       outbound_start(f->reqid, c->id, c->pid, f->body, f->body_len);
       break;
@@ -893,7 +931,7 @@ static void reap_children(void) {
         found = true;
         break;
       }
-    if (found || outbound_reaped(pid, st)) continue;
+    if (found || outbound_reaped(pid, st) || netpool_reaped(pid)) continue;
     if (janitor_reaped(&J_rm, pid)) { /* killed: what it had not deleted stays for the sweep */
       while (removal_reaped(pid, st)) {}
       continue;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "loop.h"
+#include "netpool.h"
 #include "process.h"
 #include "protocol.h"
 #include "reply.h"
@@ -27,6 +28,8 @@ struct helper {
   pid_t pid;  /* 0 once reaped: a reaped pid may be reused, it is never signalled again */
   int status;
   uint32_t start_req, stop_req; /* 0 = answered / none */
+  bool spare;                   /* a pool spare's (netpool.h): no request; the pool hears of its ready byte and end */
+  bool ready_seen;              /* its ready byte came */
   int ready, out, exit_w;       /* keeper ends; -1 when closed */
   struct watch w_ready, w_out;
   char tail[TAIL];
@@ -126,7 +129,13 @@ static void ready_readable(struct watch *w, uint32_t events) {
   ssize_t n = read(h->ready, &c, 1);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   loop_del_close(&h->ready);
+  if (n == 1 && h->pid > 0) h->ready_seen = true;
+  if (n == 1 && h->spare && h->pid > 0) {
+    netpool_spare_ready(h->pid);
+    return;
+  }
   if (n == 1 && h->start_req && h->pid > 0) {
+    netpool_outbound_ready(h->id);
     sw_buf b = {0};
     buf_begin(&b, FR_OK, h->start_req);
     buf_put_u32(&b, T_PID, (uint32_t)h->pid);
@@ -144,7 +153,7 @@ static void out_readable(struct watch *w, uint32_t events) {
   drain_output(w->obj);
 }
 
-NORETURN static void helper_child(pid_t keeper, char **argv, int ready_w, int exit_r, int out_w) {
+NORETURN static void helper_child(pid_t keeper, char **argv, int ready_w, int exit_r, int out_w, int extra) {
   /* Dies with the keeper even if it ignores its exit pipe (kept across exec: not setuid). */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (getppid() != keeper) _exit(1);
@@ -152,14 +161,66 @@ NORETURN static void helper_child(pid_t keeper, char **argv, int ready_w, int ex
   process_reset_signals();
   int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   int hr = fcntl(ready_w, F_DUPFD_CLOEXEC, 1000), he = fcntl(exit_r, F_DUPFD_CLOEXEC, 1000), ho = fcntl(out_w, F_DUPFD_CLOEXEC, 1000);
-  if (nul < 0 || hr < 0 || he < 0 || ho < 0 || dup2(nul, 0) < 0 || dup2(ho, 1) < 0 || dup2(ho, 2) < 0 || dup2(hr, 3) < 0 ||
-      dup2(he, 4) < 0)
+  int hx = extra >= 0 ? fcntl(extra, F_DUPFD_CLOEXEC, 1000) : -1;
+  if (nul < 0 || hr < 0 || he < 0 || ho < 0 || (extra >= 0 && hx < 0) || dup2(nul, 0) < 0 || dup2(ho, 1) < 0 ||
+      dup2(ho, 2) < 0 || dup2(hr, 3) < 0 || dup2(he, 4) < 0 || (hx >= 0 && dup2(hx, 5) < 0))
     _exit(126);
   /* Nothing else of the keeper: not Node's pipes, not other containers' sockets or namespaces. */
-  syscall(SYS_close_range, 5, ~0U, 0);
+  syscall(SYS_close_range, hx >= 0 ? 6 : 5, ~0U, 0);
   execv(argv[0], argv);
   dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
   _exit(127);
+}
+
+/* Forks and execs argv (argv[0] absolute) for container `id` (or a spare: `spare`), `extra` at fd 5
+ * when >= 0. Returns the helper or NULL with *err = errno. */
+static struct helper *helper_spawn(const char *id, char **argv, int extra, bool spare, int *err) {
+  int pr[2] = {-1, -1}, pe[2] = {-1, -1}, po[2] = {-1, -1};
+  struct helper *h = NULL;
+  if (pipe2(pr, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(po, O_CLOEXEC) < 0) {
+    *err = errno;
+    goto out;
+  }
+  pid_t keeper = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *err = errno;
+    goto out;
+  }
+  if (pid == 0) helper_child(keeper, argv, pr[1], pe[0], po[1], extra);
+  h = xcalloc(1, sizeof *h);
+  const char *slash = strrchr(argv[0], '/');
+  h->id = xstrdup(id);
+  h->name = xstrdup(slash ? slash + 1 : argv[0]);
+  h->pid = pid;
+  h->spare = spare;
+  h->ready = pr[0];
+  h->exit_w = pe[1];
+  h->out = po[0];
+  pr[0] = pe[1] = po[0] = -1;
+  h->w_ready = (struct watch){ready_readable, h, 0};
+  h->w_out = (struct watch){out_readable, h, 0};
+  set_nonblock(h->ready, true);
+  set_nonblock(h->out, true);
+  h->next = helpers;
+  helpers = h;
+out:
+  for (int i = 0; i < 2; i++) {
+    if (pr[i] >= 0) close(pr[i]);
+    if (pe[i] >= 0) close(pe[i]);
+    if (po[i] >= 0) close(po[i]);
+  }
+  return h;
+}
+
+/* Watches h's pipes: -errno when it cannot be (then it is killed: answered, or the pool told, when reaped). */
+static int helper_watch(struct helper *h) {
+  int r;
+  if ((r = loop_add(h->ready, EPOLLIN, &h->w_ready)) < 0 || (r = loop_add(h->out, EPOLLIN, &h->w_out)) < 0) {
+    helper_kill(h);
+    return r;
+  }
+  return 0;
 }
 
 void outbound_start(uint32_t reqid, const char *id, pid_t init_pid, const uint8_t *body, size_t len) {
@@ -177,50 +238,62 @@ void outbound_start(uint32_t reqid, const char *id, pid_t init_pid, const uint8_
     }
     argc++;
   }
-  int pr[2] = {-1, -1}, pe[2] = {-1, -1}, po[2] = {-1, -1};
   if (r < 0 || argc == 0 || argv[0][0] != '/') {
     reply_error(reqid, EK_BAD_REQUEST, "outbound: an absolute helper path and at most 64 arguments", EINVAL);
     goto out;
   }
-  if (pipe2(pr, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || pipe2(po, O_CLOEXEC) < 0) {
-    reply_error(reqid, EK_RESOURCES, "outbound: pipes", errno);
+  int err = 0;
+  struct helper *h = helper_spawn(id, argv, -1, false, &err);
+  if (!h) {
+    reply_error(reqid, EK_RESOURCES, "outbound: fork", err);
     goto out;
   }
-  pid_t keeper = getpid();
-  pid_t pid = fork();
-  if (pid < 0) {
-    reply_error(reqid, EK_RESOURCES, "outbound: fork", errno);
-    goto out;
-  }
-  if (pid == 0) helper_child(keeper, argv, pr[1], pe[0], po[1]);
-  struct helper *h = xcalloc(1, sizeof *h);
-  const char *slash = strrchr(argv[0], '/');
-  h->id = xstrdup(id);
-  h->name = xstrdup(slash + 1);
-  h->pid = pid;
   h->start_req = reqid;
-  h->ready = pr[0];
-  h->exit_w = pe[1];
-  h->out = po[0];
-  pr[0] = pe[1] = po[0] = -1;
-  h->w_ready = (struct watch){ready_readable, h, 0};
-  h->w_out = (struct watch){out_readable, h, 0};
-  set_nonblock(h->ready, true);
-  set_nonblock(h->out, true);
-  h->next = helpers;
-  helpers = h;
-  if ((r = loop_add(h->ready, EPOLLIN, &h->w_ready)) < 0 || (r = loop_add(h->out, EPOLLIN, &h->w_out)) < 0) {
-    /* Unwatched, it could never be answered: it goes now, answered when reaped. */
-    fail_start(h, "could not be watched", -r);
-    helper_kill(h);
-  }
+  /* Unwatched, it could never be answered: it goes now, answered when reaped. */
+  if ((r = helper_watch(h)) < 0) fail_start(h, "could not be watched", -r);
 out:
-  for (int i = 0; i < 2; i++) {
-    if (pr[i] >= 0) close(pr[i]);
-    if (pe[i] >= 0) close(pe[i]);
-    if (po[i] >= 0) close(po[i]);
-  }
   for (size_t i = 0; i < argc; i++) free(argv[i]);
+}
+
+pid_t outbound_start_spare(char **argv, int netns_fd) {
+  int err = 0;
+  struct helper *h = helper_spawn("", argv, netns_fd, true, &err);
+  if (!h) return -err;
+  int r = helper_watch(h);
+  return r < 0 ? r : h->pid;
+}
+
+static struct helper *find_pid(pid_t pid) {
+  for (struct helper *h = helpers; h; h = h->next)
+    if (h->pid == pid && pid > 0) return h;
+  return NULL;
+}
+
+bool outbound_adopt(pid_t pid, const char *id) {
+  struct helper *h = find_pid(pid);
+  if (!h || !h->spare || !h->ready_seen) return false;
+  free(h->id);
+  h->id = xstrdup(id);
+  h->spare = false;
+  return true;
+}
+
+void outbound_answer_adopted(uint32_t reqid, const char *id) {
+  for (struct helper *h = helpers; h; h = h->next) {
+    if (strcmp(h->id, id) || h->pid <= 0 || !h->ready_seen) continue;
+    sw_buf b = {0};
+    buf_begin(&b, FR_OK, reqid);
+    buf_put_u32(&b, T_PID, (uint32_t)h->pid);
+    send_frame(&b);
+    buf_free(&b);
+    return;
+  }
+  reply_error(reqid, EK_NETWORK, "outbound: the container's prepared network helper exited", ECHILD);
+}
+
+void outbound_kill_pid(pid_t pid) {
+  struct helper *h = find_pid(pid);
+  if (h) helper_kill(h);
 }
 
 void outbound_stop(uint32_t reqid, const char *id) {
@@ -264,6 +337,11 @@ bool outbound_reaped(pid_t pid, int status) {
     else
       snprintf(st, sizeof st, "exited (signal %d)", WTERMSIG(status));
     fail_start(h, st, ECHILD);
+    if (h->spare) {
+      h->spare = false;
+      logmsg("%s %d (a prepared network namespace's) %s", h->name, (int)pid, st);
+      netpool_spare_gone(pid);
+    }
     if (h->stop_req) {
       reply_ok(h->stop_req);
       h->stop_req = 0;

@@ -31,3 +31,13 @@ void outbound_container_gone(const char *id);
 bool outbound_reaped(pid_t pid, int status);
 /* Teardown: SIGKILL every helper (they would also go through their exit pipe). */
 void outbound_kill_all(void);
+/* A pool spare (netpool.h): argv run with netns_fd at fd 5, for no container yet. Returns its pid or
+ * -errno; netpool_spare_ready() hears of its ready byte, netpool_spare_gone() of its end before adoption. */
+pid_t outbound_start_spare(char **argv, int netns_fd);
+/* The ready spare `pid` becomes container `id`'s helper (stopped, killed, answered as one started for it).
+ * False when it is not a ready, live spare. */
+bool outbound_adopt(pid_t pid, const char *id);
+/* OUTBOUND for a container that adopted a spare: answered OK PID at once (ERROR when it died meanwhile). */
+void outbound_answer_adopted(uint32_t reqid, const char *id);
+/* SIGKILL helper `pid` (a spare dropped unused). */
+void outbound_kill_pid(pid_t pid);

@@ -125,6 +125,8 @@ enum sw_tag {
   T_TOP_ONLY = 66,    /* GET: u8 1 = only the entry itself, never a directory's contents */
   T_CANCEL = 67,      /* DATA: u8 1 = Node gave the request up: its worker gets SIGUSR1 (an exec kills its process group) */
   T_ARG_PID = 68,     /* OUTBOUND: an argument (empty value), among the ARGs, that the keeper replaces with the container init's host pid */
+  T_POOL_ARG = 69,    /* CREATE (isolated net, repeated): the command line of a prepared namespace's outbound helper (netpool.h) */
+  T_POOL_ARG_NETNS = 70, /* CREATE: among the POOL_ARGs (empty value), the path of the namespace's fd the keeper writes in */
 };
 
 /*

@@ -67,6 +67,11 @@ export interface SlipwayConfig {
    * sockets here are forwards of their VM's).
    */
   dockerSocketOverride: string | undefined;
+  /**
+   * Native runtime: whether the keeper keeps one prepared network namespace (slirp4netns already attached and ready)
+   * per outbound-helper command line, so that an isolated container's boot does not wait for slirp4netns' start.
+   */
+  networkPool: boolean;
 }
 
 /** Whether a reaper container holds an engine session: `auto` (remote engines), `on` or `off`. */
@@ -294,6 +299,12 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     // A path on the engine's host, not this machine's: taken as written, never resolved against a config file's dir.
     fromJson: (v, s) => str(v, s, SOCKET_ALLOWED, (x) => x.startsWith('/') && !x.includes('\0') && !x.includes(':')),
     fromText: (t, s) => (t.trim() === '' ? undefined : str(t, s, SOCKET_ALLOWED, (x) => x.startsWith('/') && !x.includes('\0') && !x.includes(':'))),
+  },
+  networkPool: {
+    key: 'networkPool', env: ['SLIPWAY_NETWORK_POOL'], allowed: BOOL_ALLOWED, example: 'false',
+    byDefault: () => true,
+    fromJson: (v, s) => bool(v, s),
+    fromText: (t, s) => bool(t, s),
   },
 };
 

@@ -21,7 +21,7 @@ import { readContainerFile } from './container-files.js';
 import type { CopiedEntry, CopyEntry, ExecOptions, ExecResult, ExitInfo, RuntimeContainer } from './runtime-container.js';
 import { idleBounded } from './copy-idle.js';
 import { applyLimits } from './limits.js';
-import { GUEST_NET, INIT_PID_ARG, startOutbound, resolvConfFor, hostsFileFor, type OutboundLauncher, type OutboundNet } from './network/index.js';
+import { GUEST_NET, INIT_PID_ARG, outboundPoolArgv, startOutbound, resolvConfFor, hostsFileFor, type OutboundLauncher, type OutboundNet } from './network/index.js';
 import type { UndoStack } from './undo-stack.js';
 import type { NetworkAttachable } from './network-membership.js';
 import type { ContainerDescription } from './control/description.js';
@@ -221,8 +221,12 @@ export class ContainerHandle implements RuntimeContainer {
     // Registered before CREATE: a create that fails half-way still leaves a record in the keeper to remove.
     undo.push('create', 'boot', (reason) => (reason === 'restart' ? keeper.releaseContainer(this.id) : keeper.removeContainer(this.id)));
     this.#step = 'creating namespaces and root (keeper CREATE)';
-    const created = keeper.createContainer(spec);
     const hostAccess = plan.networkMode === 'host' ? undefined : plan.hostAccess;
+    // Isolated: CREATE names the slirp4netns command line the OUTBOUND below will ask for, so that the keeper can clone
+    // init into a network namespace it prepared with that helper already attached and ready (native/netpool.h), and
+    // keep one ready for the next container. Off with the networkPool setting.
+    const outboundPool = plan.networkMode === 'isolated' && configValue('networkPool') ? await outboundPoolArgv({ hostLoopback: hostAccess?.allLoopbackPorts ?? false }) : undefined;
+    const created = keeper.createContainer(outboundPool ? { ...spec, outboundPool } : spec);
     // Isolated: the outbound helper is asked for right behind CREATE, not after its answer. The keeper starts it as
     // soon as the container's network namespace has its tap, while init still mounts the root; it is awaited below,
     // before anything that needs it (/etc files, START: a packet sent before the helper is ready would be lost).

@@ -78,6 +78,13 @@ export interface KeeperContainerSpec extends KeeperProcessSpec {
    */
   tap?: string;
   /**
+   * Isolated mode: the command line of the outbound helper (slirp4netns) for a prepared network namespace, `null`
+   * where the keeper writes the path of the namespace's fd (`--netns-type=path <path>`). The keeper keeps one
+   * namespace per command line ready, with the helper attached (native/netpool.h): a CREATE that finds one joins it,
+   * and the OUTBOUND that follows (with the same options) is answered at once. Unset: today's path, always.
+   */
+  outboundPool?: ReadonlyArray<string | null>;
+  /**
    * Isolated mode: IPv4 CIDRs (at most 8) init gives an `unreachable` route before the process starts,
    * e.g. `['10.89.0.0/16']`: a connect to them fails at once (EHOSTUNREACH) instead of leaving through
    * the outbound helper's default route to the host's network.
@@ -262,6 +269,9 @@ export function containerFields(s: KeeperContainerSpec): Field[] {
   if (s.hostname) f.push(tlv.str(Tag.HOSTNAME, s.hostname));
   f.push(tlv.u8(Tag.NET, s.netMode === 'host' ? 2 : s.netMode === 'none' ? 1 : 0));
   if (s.tap && (s.netMode ?? 'isolated') === 'isolated') f.push(tlv.str(Tag.TAP, s.tap));
+  if (s.outboundPool?.length && (s.netMode ?? 'isolated') === 'isolated') {
+    for (const a of s.outboundPool) f.push(a === null ? tlv.str(Tag.POOL_ARG_NETNS, '') : tlv.str(Tag.POOL_ARG, a));
+  }
   if ((s.netMode ?? 'isolated') === 'isolated') f.push(...unreachableFields(s.unreachable ?? [], 'per container'));
   f.push(tlv.u8(Tag.SECCOMP, s.seccomp === 'unconfined' ? 0 : 1));
   f.push(tlv.u64(Tag.SHM_SIZE, s.shmSize ?? 64 * 1024 * 1024));

@@ -1,5 +1,5 @@
 export { detectNetworkTools, type NetworkTools } from './detect-tools.js';
-export { startOutbound } from './start-outbound.js';
+export { outboundPoolArgv, startOutbound } from './start-outbound.js';
 export { resolvConfFor, hostsFileFor, HOST_ALIASES, type HostsFileOptions } from './etc-files.js';
 export { slirp4netnsArgs } from './slirp4netns.js';
 export { pastaArgs } from './pasta.js';

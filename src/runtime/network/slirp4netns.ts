@@ -28,6 +28,17 @@ export function slirp4netnsArgs(pid: number, o: Slirp4netnsOptions): string[] {
   return argsFor(String(pid), o);
 }
 
+/**
+ * The command line (after the binary) for a prepared network namespace the keeper keeps (`null`: the path of the
+ * namespace's fd, which the keeper writes in): the same options as a container's own, `--netns-type=path` instead of
+ * a pid. The keeper answers a container's OUTBOUND with such a helper only when CREATE named this line.
+ */
+export function slirp4netnsPoolArgs(o: Slirp4netnsOptions): Array<string | null> {
+  const a = argsFor<null>(null, o);
+  a.splice(a.indexOf(null), 0, '--netns-type=path');
+  return a;
+}
+
 /** The command line with `pid` (a number's text, or {@link INIT_PID_ARG} for the keeper to write in) in its place. */
 function argsFor<P>(pid: P, o: Slirp4netnsOptions): Array<string | P> {
   return [

@@ -2,7 +2,7 @@ import { SlipwayError, invalidArgument } from '../../errors.js';
 import { logger } from '../../internal/debug.js';
 import { detectNetworkTools, findSystemTool, type NetworkTools } from './detect-tools.js';
 import { startPasta } from './pasta.js';
-import { startSlirp4netns } from './slirp4netns.js';
+import { slirp4netnsPoolArgs, startSlirp4netns } from './slirp4netns.js';
 import { GUEST_NET, type OutboundNet, type StartOutboundOptions } from './types.js';
 
 const log = logger('network');
@@ -77,6 +77,18 @@ export async function startOutbound(pid: number | Promise<number>, opts: StartOu
   throw new SlipwayError('ERR_NETWORK', `neither ${candidates.join(' nor ')} could connect pid ${await pid}: ${errors.map((e) => (e as SlipwayError).shortMessage ?? String(e)).join('; ')}`, {
     cause: errors[0], hint: (errors[0] as SlipwayError).hint, details: errors.map((e) => (e as Error).message).join('\n'),
   });
+}
+
+/**
+ * The keeper-started slirp4netns command line `startOutbound(pid, { hostLoopback, launcher })` would ask for, in the
+ * form of a prepared namespace's (`null`: the namespace fd's path), for CREATE's `outboundPool`; `undefined` when that
+ * start would not be slirp4netns with the defaults (not installed, pasta preferred, other MTU or interface name).
+ */
+export async function outboundPoolArgv(opts: Pick<StartOutboundOptions, 'hostLoopback' | 'prefer' | 'mtu' | 'ifname' | 'tools'>): Promise<Array<string | null> | undefined> {
+  if (opts.prefer === 'pasta' || (opts.mtu !== undefined && opts.mtu !== GUEST_NET.defaultMtu) || (opts.ifname !== undefined && opts.ifname !== 'eth0')) return undefined;
+  const bin = (opts.tools ?? (await networkTools())).slirp4netns;
+  if (!bin) return undefined;
+  return [bin, ...slirp4netnsPoolArgs({ hostLoopback: opts.hostLoopback, mtu: GUEST_NET.defaultMtu, ifname: 'eth0' })];
 }
 
 const toolsByPath = new Map<string, Promise<NetworkTools>>();

@@ -4,23 +4,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { fixtureRef, hasCommand, helperBuilt, isRoot, skipUnless, spawnTsChild, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, hasCommand, helperBuilt, isRoot, outboundHelpersOf, skipUnless, spawnTsChild, tunUsable, until, userNamespacesAllowed } from '../harness/index.js';
 
 function alive(pid: number): boolean {
   try { return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z'); } catch { return false; }
 }
-/** slirp4netns/pasta processes serving `initPid` (they take its pid as an argument). */
-function helpersOf(initPid: number): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (argv.includes(String(initPid)) && /slirp4netns|pasta/.test(argv.join(' '))) out.push(Number(p));
-    } catch { /* gone */ }
-  }
-  return out;
-}
+/** slirp4netns/pasta processes serving `initPid` (its pid in their argv, or attached to its prepared namespace). */
+const helpersOf = (initPid: number): number[] => outboundHelpersOf(initPid).map((h) => h.pid);
 /**
  * Whether something listens on 127.0.0.1:`port` in this network namespace (read from /proc/net/tcp: a connect would
  * race the keeper's prompt reset of connections to a container that has not started).

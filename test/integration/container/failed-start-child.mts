@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Container, SlipwayError } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { isPoolProcess } from '../harness/netns-pool.js';
 
 const ref = process.env.FAILED_START_REF!;
 const limit = (c: Container) => (process.env.FAILED_START_LIMIT === '1' ? c.withMemory('64m').withPids(64) : c);
@@ -17,7 +18,8 @@ const engine = process.env.SLIPWAY_RUNTIME === 'engine';
 const keeper = engine ? undefined : await Keeper.get();
 /** The keeper's children and the mounts of its mount namespace that lie below its state dir (on an engine: our containers). */
 const leftovers = () => (keeper ? {
-  children: readFileSync(`/proc/${keeper.pid}/task/${keeper.pid}/children`, 'utf8').trim(),
+  // The keeper's prepared network namespace for a next container (native/netpool.h) is nothing of these.
+  children: readFileSync(`/proc/${keeper.pid}/task/${keeper.pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p && !isPoolProcess(Number(p))).join(' '),
   mounts: readFileSync(`/proc/${keeper.pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(keeper.stateDir)),
 } : { containers: execFileSync('docker', ['ps', '-aq', '--filter', `label=org.slipway.pid=${process.pid}`], { encoding: 'utf8' }).trim() });
 const before = leftovers();

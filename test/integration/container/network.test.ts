@@ -2,7 +2,11 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Container, SlipwayError, Wait } from '../../../src/index.js';
-import { fixtureRef, hasCommand, helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed, tunUsable } from '../harness/index.js';
+import { readFileSync } from 'node:fs';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { fixtureRef, hasCommand, helperBuilt, keeperHasReadySpare, nativeOnly, netnsOf, outboundHelpersOf, skipUnless, until, userNamespacesAllowed, tunUsable } from '../harness/index.js';
+
+
 
 const canRun = helperBuilt() && userNamespacesAllowed();
 const hasOutbound = (hasCommand('slirp4netns') || hasCommand('pasta')) && tunUsable();
@@ -129,6 +133,48 @@ skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unu
     expect(r.stdout).toMatch(/default via 10\.0\.2\.2/);
     expect(r.stdout).toMatch(/nameserver 10\.0\.2\.3/);
   });
+
+  nativeOnly('the keeper\'s prepared network namespaces are the native runtime\'s')(
+    'a container started after another joins the namespace the keeper prepared meanwhile: its own interfaces, sockets and host access, nothing of the other\'s', async () => {
+      const server = createServer((s) => s.end('from-host')).listen(0, '127.0.0.1');
+      await new Promise((r) => server.once('listening', r));
+      const hostPort = (server.address() as AddressInfo).port;
+      const keeper = await Keeper.get();
+      const listener = (port: number) => new Container(fixtureRef('busybox')).withHostAccess(hostPort)
+        .withCommand(['sh', '-c', `httpd -p ${port} -h /; exec sleep 1000`]).waitFor(Wait.forListeningPorts(port));
+      const view = async (c: { exec(argv: string[]): Promise<{ stdout: string }> }) => (await c.exec(['sh', '-c', [
+        'ls /sys/class/net | tr "\\n" " "; echo',
+        'ip -4 -o addr show eth0 | grep -o "inet [0-9.]*"',
+        'cat /proc/net/tcp /proc/net/tcp6 | awk \'$4 == "0A" { print $2 }\' | sort | tr "\\n" " "; echo',
+        `nc -w 3 host.slipway.internal ${hostPort} </dev/null`,
+      ].join('; ')])).stdout;
+      try {
+        await using a = await listener(7001).start();
+        // The keeper prepares the next namespace once nothing boots (its slirp4netns attached by path, ready); a request
+        // answered after the helper's ready byte was written comes from a later loop turn than the one that read it.
+        await until(() => keeperHasReadySpare(keeper.pid), 10_000);
+        await keeper.stopOutbound('no-such-container');
+        await using b = await listener(7002).start();
+        const [nsA, nsB] = [a.pid, b.pid].map(netnsOf);
+        expect(nsA).toMatch(/^net:\[\d+\]$/);
+        expect(nsA).not.toBe(nsB);
+        // b's helper was attached before b existed: by the namespace's path, not by b's pid.
+        const helpersB = outboundHelpersOf(b.pid);
+        expect(helpersB).toHaveLength(1);
+        expect(readFileSync(`/proc/${helpersB[0]!.pid}/cmdline`, 'utf8').split('\0')).toContain('--netns-type=path');
+        const hex = (port: number) => `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+        for (const [c, own, other] of [[a, 7001, 7002], [b, 7002, 7001]] as const) {
+          const [ifs, addr, listening, reply] = (await view(c)).split('\n');
+          expect(ifs!.trim().split(' ').sort()).toEqual(['eth0', 'lo']);
+          expect(addr).toBe('inet 10.0.2.100');
+          expect(listening).toContain(hex(own));
+          expect(listening).not.toContain(hex(other));
+          expect(reply).toBe('from-host');
+        }
+      } finally {
+        server.close();
+      }
+    });
 });
 
 skipUnless(canRun && hasCommand('cc'), 'UDP test needs a C compiler for its static echo server (apt-get install build-essential)')('UDP', () => {

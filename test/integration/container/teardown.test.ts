@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { engineRuntime, fixtureRef, helperBuilt, isRoot, keeperRemovalsDone, nativeOnly, skipUnless, slipwayCgroupsOf, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
+import { engineRuntime, fixtureRef, helperBuilt, isRoot, isSpareHelper, keeperRemovalsDone, outboundHelpersOf, nativeOnly, skipUnless, slipwayCgroupsOf, spawnTsChild, until, userNamespacesAllowed } from '../harness/index.js';
 
 
 function alive(pid: number): boolean {
@@ -23,6 +23,9 @@ function processesMentioning(needle: string): number[] {
   }
   return out;
 }
+function keeperChildren(pid: number): number[] {
+  try { return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+}
 function portClosed(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
@@ -36,7 +39,9 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
     it(`a Node process ended by ${signal} leaves no container process, network helper, port or directory`, async () => {
       const { child, info } = await spawnTsChild<{ keeperPid: number; keeperDir: string; initPids: number[]; port: number }>(
         join(import.meta.dirname, 'teardown-child.mts'), { TEARDOWN_REF: fixtureRef('busybox'), TEARDOWN_LIMIT: isRoot() ? '1' : '0' });
-      const helpers = info.initPids.flatMap((p) => processesMentioning(String(p)));
+      // The containers' helpers (a prepared namespace's among them) and the keeper's spares (native/netpool.h).
+      const spares = info.keeperPid > 0 ? keeperChildren(info.keeperPid).filter(isSpareHelper) : [];
+      const helpers = [...new Set([...info.initPids.flatMap((p) => [...processesMentioning(String(p)), ...outboundHelpersOf(p).map((h) => h.pid)]), ...spares])];
       // As root the second container has limits: its cgroups must go too, even when Node cannot remove them.
       // (On an engine the cgroups are the engine's, and its watchdog removes the containers: no keeper, helper or dir.)
       const cgroups = engineRuntime() ? [] : info.initPids.flatMap(slipwayCgroupsOf);

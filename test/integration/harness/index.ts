@@ -18,6 +18,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, inject, it } from 'vitest';
 
+export { isPoolProcess, isSpareHelper, keeperHasReadySpare, netnsOf, outboundHelpersOf } from './netns-pool.js';
+
 /** The fixture images built by scripts/fixtures/build.sh. */
 export type FixtureName = 'busybox' | 'debian' | 'redis' | 'postgres' | 'nginx' | 'mariadb' | 'memcached' | 'nats' | 'mosquitto' | 'etcd' | 'rabbitmq' | 'testcontainer' | 'zookeeper' | 'openldap';
 

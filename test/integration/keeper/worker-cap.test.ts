@@ -8,16 +8,23 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { Container } from '../../../src/index.js';
 import { Keeper, MAX_WORKERS as CAP, WORKER_QUEUE_WARN_MS } from '../../../src/runtime/keeper/keeper.js';
-import { fixtureRef, helperBuilt, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, helperBuilt, isPoolProcess, keeperHasReadySpare, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 
+/** The keeper's children, not counting its prepared network namespace for the next container (native/netpool.h). */
 function childCount(pid: number): number {
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p && !isPoolProcess(Number(p))).length;
+}
+
+/** The keeper prepares a network namespace for the next container after a START (its child, then a slirp4netns): counted from once that is done. */
+async function poolSettled(pid: number): Promise<void> {
+  for (const t0 = Date.now(); !keeperHasReadySpare(pid) && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 20));
 }
 
 skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not built or user namespaces are unavailable (run: make -C native)')('keeper: worker processes are capped', () => {
   it(`runs ${CAP * 2 + 20} concurrent execs with at most ${CAP} workers at a time, and every one completes`, async () => {
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
     const keeper = await Keeper.get();
+    await poolSettled(keeper.pid);
     const base = childCount(keeper.pid);
     let most = 0;
     let running = true;
@@ -40,6 +47,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   it('kills an aborted exec (a probe past its timeout) with what it started, and frees its worker', async () => {
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
     const keeper = await Keeper.get();
+    await poolSettled(keeper.pid);
     const base = childCount(keeper.pid);
     const aborted = await Promise.all(Array.from({ length: 3 }, () => c.exec(['sh', '-c', 'sleep 4242 & sleep 4243'], { signal: AbortSignal.timeout(300) }).then(() => 'ran', (e: unknown) => (e as { code?: string }).code)));
     expect(aborted).toEqual(['ERR_ABORTED', 'ERR_ABORTED', 'ERR_ABORTED']);
@@ -53,6 +61,7 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'the native helper is not b
   it('kills what an aborted exec started even after setsid or a double fork (the hostile probe), and leaves a finished exec\'s daemons alone', async () => {
     await using c = await new Container(fixtureRef('busybox')).withCommand(['sleep', '1000']).start();
     const keeper = await Keeper.get();
+    await poolSettled(keeper.pid);
     const base = childCount(keeper.pid);
     // The attacker: a new session (leaves the exec's process group) and a double fork (leaves its parent), then hangs.
     const escape = 'setsid sh -c "sleep 4244" & (sh -c "sleep 4245 &") ; setsid sh -c "setsid sleep 4246 &" ; sleep 4247';

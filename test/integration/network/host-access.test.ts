@@ -11,7 +11,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Container, Network, SlipwayError } from '../../../src/index.js';
 import { GenericContainer, TestContainers } from '../../../src/testcontainers.js';
-import { fixtureRef, hasCommand, helperBuilt, skipUnless, tunUsable, userNamespacesAllowed } from '../harness/index.js';
+import { fixtureRef, hasCommand, helperBuilt, outboundHelpersOf, skipUnless, tunUsable, userNamespacesAllowed } from '../harness/index.js';
 
 const canRun = helperBuilt() && userNamespacesAllowed();
 const hasOutbound = (hasCommand('slirp4netns') || hasCommand('pasta')) && tunUsable();
@@ -38,17 +38,8 @@ async function freeOnIpv4Loopback(port: number): Promise<boolean> {
   return ok;
 }
 
-/** Which outbound helper serves the container whose init is `pid` (its command line names the pid). */
-function outboundToolOf(pid: number): 'slirp4netns' | 'pasta' | undefined {
-  for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let argv: string[];
-    try { argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'); } catch { continue; }
-    if (!argv.includes(String(pid))) continue;
-    if (argv.some((x) => x.endsWith('slirp4netns'))) return 'slirp4netns';
-    if (argv.some((x) => x.endsWith('pasta'))) return 'pasta';
-  }
-  return undefined;
-}
+/** Which outbound helper serves the container whose init is `pid` (its pid in the argv, or its prepared namespace). */
+const outboundToolOf = (pid: number): 'slirp4netns' | 'pasta' | undefined => outboundHelpersOf(pid)[0]?.tool;
 
 /** `nc` one port; prints the reply or `refused(<port>)`. */
 const dial = (host: string, port: number) => `nc -w 2 ${host} ${port} </dev/null 2>/dev/null || echo "refused(${host}:${port})"`;

@@ -122,6 +122,7 @@ describe('config precedence', () => {
       SLIPWAY_STARTUP_TIMEOUT: '1500', SLIPWAY_CACHE_DIR: 'rel/store', SLIPWAY_STATE_DIR: '/run/x', SLIPWAY_RUNTIME: 'native',
       TESTCONTAINERS_REUSE_ENABLE: 'false', SLIPWAY_REUSE_IDLE_TIMEOUT: '2500',
       SLIPWAY_REAPER: 'off', SLIPWAY_REAPER_IMAGE: 'debian:12', SLIPWAY_REAPER_RECONNECT_TIMEOUT: '3000', SLIPWAY_REAPER_PRIVILEGED: 'true', SLIPWAY_DOCKER_SOCKET_OVERRIDE: '/d.sock',
+      SLIPWAY_NETWORK_POOL: 'false',
     });
     expect(c.values).toEqual({
       registryMirrors: ['mirror.gcr.io', 'http://127.0.0.1:5000'], hubImageNamePrefix: undefined, insecureRegistries: ['registry.lan:5000'],
@@ -129,6 +130,7 @@ describe('config precedence', () => {
       storeDir: join(cwd, 'rel', 'store'), stateDir: '/run/x', runtime: 'native',
       reuse: false, reuseIdleTimeout: 2500,
       reaper: 'off', reaperImage: 'debian:12', reaperReconnectTimeout: 3000, reaperPrivileged: true, dockerSocketOverride: '/d.sock',
+      networkPool: false,
     });
     expect(c.origins.storeDir).toBe('env SLIPWAY_CACHE_DIR');
   });
@@ -160,7 +162,7 @@ describe('config validation', () => {
   it('an unknown key names the file, the key and the allowed keys', () => {
     const file = write(join(project, 'slipway.config.json'), { registryMirror: 'mirror.gcr.io' });
     const e = failure();
-    expect(e.shortMessage).toBe(`${file}: unknown setting "registryMirror"; allowed: registryMirrors, hubImageNamePrefix, insecureRegistries, credentialHelpers, pullPolicy, pullTimeout, startupTimeout, storeDir, stateDir, runtime, reuse, reuseIdleTimeout, reaper, reaperImage, reaperReconnectTimeout, reaperPrivileged, dockerSocketOverride`);
+    expect(e.shortMessage).toBe(`${file}: unknown setting "registryMirror"; allowed: registryMirrors, hubImageNamePrefix, insecureRegistries, credentialHelpers, pullPolicy, pullTimeout, startupTimeout, storeDir, stateDir, runtime, reuse, reuseIdleTimeout, reaper, reaperImage, reaperReconnectTimeout, reaperPrivileged, dockerSocketOverride, networkPool`);
   });
 
   it('a bad value names the file, the key path and the allowed values', () => {

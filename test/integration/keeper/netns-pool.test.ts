@@ -1,0 +1,138 @@
+/**
+ * Prepared network namespaces (native/netpool.h): a CREATE that names its outbound helper's command line (POOL_ARGs)
+ * lets the keeper keep one namespace ready for the next container with that line, made while nothing boots, with the
+ * helper attached to it (`--netns-type=path`, the namespace's fd at 5) and ready. The next CREATE joins it and its
+ * OUTBOUND is answered by that helper. A spare serves one container only, goes with it, and the keeper's spares go
+ * with the keeper. A stand-in helper (a shell script) records what it was given, says it is ready, then never exits
+ * by itself. Fails on a helper without the pool: the second container gets its own namespace and its own helper.
+ */
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Keeper } from '../../../src/runtime/keeper/keeper.js';
+import { busyboxRootfs, removalSettled, skipReason, specFor } from './fixture.js';
+
+const skip = skipReason();
+const STUCK = '7394'; // the stand-in's `sleep` argument, to find it in /proc
+
+function stuckHelpers(): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${STUCK}\0`) out.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+  for (const t0 = Date.now(); !pred() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 20));
+}
+
+describe.skipIf(skip)('keeper: prepared network namespaces', () => {
+  let keeper: Keeper;
+  let dir: string;
+  let helper: string;
+  let spareFile: string;
+  beforeAll(async () => {
+    busyboxRootfs();
+    dir = mkdtempSync(join(tmpdir(), 'slipway-netns-pool-'));
+    helper = join(dir, 'helper');
+    spareFile = join(dir, 'spare');
+    // A spare ($2 = --netns-type=path, $3 = the fd's path) records its pid, the namespace behind fd 5 and the path,
+    // after its ready byte (so the byte is in the pipe once the file is there); a container's own just says ready.
+    writeFileSync(helper, [
+      '#!/bin/sh',
+      'if [ "$2" = --netns-type=path ]; then',
+      '  { echo $$; readlink /proc/self/fd/5; echo "$3"; } > "$1.tmp"',
+      '  printf 1 >&3',
+      '  mv "$1.tmp" "$1"',
+      'else',
+      '  printf 1 >&3',
+      'fi',
+      `exec sleep ${STUCK}`,
+      '',
+    ].join('\n'));
+    chmodSync(helper, 0o755);
+    keeper = await Keeper.start();
+  });
+  afterAll(async () => {
+    await keeper?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const pooled = () => ({ netMode: 'isolated' as const, tap: 'eth0', outboundPool: [helper, spareFile, '--netns-type=path', null] });
+
+  /** Creates a container with the pool's command line and asks for its helper behind CREATE, as a boot does. */
+  async function create(): Promise<{ id: string; stateDir: string; pid: number; netns: string; helperPid: number }> {
+    const spec = specFor(keeper, ['sleep', '1000'], pooled());
+    const [{ pid }, helperPid] = await Promise.all([keeper.createContainer(spec), keeper.startOutbound(spec.id, [helper, join(dir, 'own'), null])]);
+    return { id: spec.id, stateDir: spec.stateDir, pid, netns: readlinkSync(`/proc/${pid}/ns/net`), helperPid };
+  }
+
+  /** The spare made meanwhile (pid, namespace, path), once its helper is ready and the keeper has read its byte. */
+  async function nextSpare(): Promise<{ pid: number; netns: string; path: string }> {
+    await until(() => existsSync(spareFile));
+    const [pid, netns, path] = readFileSync(spareFile, 'utf8').split('\n');
+    rmSync(spareFile);
+    // The byte was in the pipe before the file: a request answered after it comes from a later loop turn.
+    await keeper.stopOutbound('no-such-container');
+    return { pid: Number(pid), netns: netns!, path: path! };
+  }
+
+  it('the next container joins the namespace prepared meanwhile, with its ready helper; none is shared; spares go with the keeper', async () => {
+    const first = await create();
+    await keeper.startContainer(first.id);
+    const spare1 = await nextSpare();
+    expect(spare1.path).toBe('/proc/self/fd/5');
+    expect(spare1.netns).toMatch(/^net:\[\d+\]$/);
+    expect(spare1.netns).not.toBe(first.netns);
+
+    const second = await create();
+    expect(second.netns).toBe(spare1.netns);
+    expect(second.helperPid).toBe(spare1.pid);
+    await keeper.startContainer(second.id);
+    const spare2 = await nextSpare();
+    expect(spare2.netns).not.toBe(spare1.netns);
+
+    const third = await create();
+    expect(third.netns).toBe(spare2.netns);
+    expect(new Set([first.netns, second.netns, third.netns]).size).toBe(3);
+
+    // A spare's helper is its container's: it goes with it.
+    await keeper.removeContainer(second.id);
+    await removalSettled(keeper, second.stateDir);
+    await until(() => !stuckHelpers().includes(spare1.pid));
+    expect(stuckHelpers()).not.toContain(spare1.pid);
+
+    await keeper.startContainer(third.id);
+    const spare3 = await nextSpare();
+    await until(() => stuckHelpers().includes(spare3.pid)); // past its exec of sleep
+    expect(stuckHelpers()).toContain(spare3.pid);
+    await keeper.close();
+    await until(() => stuckHelpers().length === 0);
+    expect(stuckHelpers()).toEqual([]);
+    keeper = await Keeper.start();
+  });
+
+  it('no spare is made for a command line whose helper never got ready for a container', async () => {
+    const never = join(dir, 'never');
+    writeFileSync(never, `#!/bin/sh\nexec sleep ${STUCK}\n`);
+    chmodSync(never, 0o755);
+    const spec = specFor(keeper, ['true'], { netMode: 'isolated', tap: 'eth0', outboundPool: [never, '--netns-type=path', null] });
+    const created = keeper.createContainer(spec);
+    const started = keeper.startOutbound(spec.id, [never, null]);
+    started.catch(() => undefined); // stopped below, before it was ready
+    await created;
+    await keeper.stopOutbound(spec.id);
+    await started.catch(() => undefined);
+    await keeper.startContainer(spec.id);
+    await keeper.waitContainer(spec.id);
+    await keeper.removeContainer(spec.id);
+    await removalSettled(keeper, spec.stateDir);
+    await until(() => stuckHelpers().length === 0);
+    expect(stuckHelpers()).toEqual([]);
+  });
+});
