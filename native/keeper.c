@@ -1107,6 +1107,9 @@ int keeper_main(const char *state_root, char **owners, int n_owners) {
   }
   if (forward_init() < 0) die_with_error("forward: timerfd");
   if (out_init() < 0) die_with_error("output queue");
+  /* The pool hears of outbound helpers through these (outbound.c sits below netpool.c). */
+  outbound_set_events(&(struct outbound_events){
+      .helper_ready = netpool_outbound_ready, .spare_ready = netpool_spare_ready, .spare_gone = netpool_spare_gone});
 
   /* Forked before HELLO (they are there once Node sees the keeper) and before the seccomp compile,
    * while the heap they share copy-on-write is smallest; a failure leaves the jobs to children of

@@ -31,7 +31,8 @@ int netpool_take(const uint8_t *body, size_t len, const char *id, pid_t *helper)
 void netpool_outbound_ready(const char *id);
 /* Makes the missing spares (call when the keeper is idle). */
 void netpool_refill(void);
-/* From outbound.c: the spare helper `pid` wrote its ready byte / ended before it was adopted. */
+/* outbound.c's events (outbound_set_events, wired by the keeper): the spare helper `pid` wrote its
+ * ready byte / ended before it was adopted. */
 void netpool_spare_ready(pid_t pid);
 void netpool_spare_gone(pid_t pid);
 /* SIGCHLD: true if pid was a namespace-making child (reaped). */

@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 
 #include "loop.h"
-#include "netpool.h"
 #include "process.h"
 #include "protocol.h"
 #include "reply.h"
@@ -39,6 +38,11 @@ struct helper {
 };
 
 static struct helper *helpers;
+static struct outbound_events hooks; /* all NULL until outbound_set_events */
+
+void outbound_set_events(const struct outbound_events *ev) {
+  hooks = *ev;
+}
 
 static void tail_add(struct helper *h, const char *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -131,11 +135,11 @@ static void ready_readable(struct watch *w, uint32_t events) {
   loop_del_close(&h->ready);
   if (n == 1 && h->pid > 0) h->ready_seen = true;
   if (n == 1 && h->spare && h->pid > 0) {
-    netpool_spare_ready(h->pid);
+    if (hooks.spare_ready) hooks.spare_ready(h->pid);
     return;
   }
   if (n == 1 && h->start_req && h->pid > 0) {
-    netpool_outbound_ready(h->id);
+    if (hooks.helper_ready) hooks.helper_ready(h->id);
     sw_buf b = {0};
     buf_begin(&b, FR_OK, h->start_req);
     buf_put_u32(&b, T_PID, (uint32_t)h->pid);
@@ -340,7 +344,7 @@ bool outbound_reaped(pid_t pid, int status) {
     if (h->spare) {
       h->spare = false;
       logmsg("%s %d (a prepared network namespace's) %s", h->name, (int)pid, st);
-      netpool_spare_gone(pid);
+      if (hooks.spare_gone) hooks.spare_gone(pid);
     }
     if (h->stop_req) {
       reply_ok(h->stop_req);

@@ -31,8 +31,16 @@ void outbound_container_gone(const char *id);
 bool outbound_reaped(pid_t pid, int status);
 /* Teardown: SIGKILL every helper (they would also go through their exit pipe). */
 void outbound_kill_all(void);
+/* Who hears of helpers getting ready and of spares ending (the network namespace pool, netpool.h).
+ * The keeper wires them at start-up, so this file needs nothing from the pool above it. */
+struct outbound_events {
+  void (*helper_ready)(const char *id); /* container `id`'s own helper wrote its ready byte */
+  void (*spare_ready)(pid_t pid);       /* spare `pid` wrote its ready byte */
+  void (*spare_gone)(pid_t pid);        /* spare `pid` ended before a container adopted it */
+};
+void outbound_set_events(const struct outbound_events *events);
 /* A pool spare (netpool.h): argv run with netns_fd at fd 5, for no container yet. Returns its pid or
- * -errno; netpool_spare_ready() hears of its ready byte, netpool_spare_gone() of its end before adoption. */
+ * -errno; the events' spare_ready hears of its ready byte, spare_gone of its end before adoption. */
 pid_t outbound_start_spare(char **argv, int netns_fd);
 /* The ready spare `pid` becomes container `id`'s helper (stopped, killed, answered as one started for it).
  * False when it is not a ready, live spare. */
