@@ -135,3 +135,20 @@ export function janitorsOf(pid: number): number[] {
 export function childrenOf(pid: number): number[] {
   return allChildrenOf(pid).filter((c) => !isJanitor(c));
 }
+
+/** Live processes whose command line is exactly `sleep <arg>` (a stand-in helper after its exec of sleep). */
+export function sleepersOf(arg: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${arg}\0`) out.push(Number(p));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Waits (polling every 20 ms) until `pred` holds or `ms` passed; the caller asserts after. */
+export async function until(pred: () => boolean, ms = 5000): Promise<void> {
+  for (const t0 = Date.now(); !pred() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 20));
+}

@@ -11,25 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
-import { busyboxRootfs, removalSettled, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, removalSettled, skipReason, specFor, sleepersOf, until } from './fixture.js';
 
 const skip = skipReason();
 const STUCK = '7394'; // the stand-in's `sleep` argument, to find it in /proc
 
-function stuckHelpers(): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${STUCK}\0`) out.push(Number(p));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  for (const t0 = Date.now(); !pred() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 20));
-}
+const stuckHelpers = (): number[] => sleepersOf(STUCK);
+const until10 = (pred: () => boolean): Promise<void> => until(pred, 10_000);
 
 describe.skipIf(skip)('keeper: prepared network namespaces', () => {
   let keeper: Keeper;
@@ -74,7 +62,7 @@ describe.skipIf(skip)('keeper: prepared network namespaces', () => {
 
   /** The spare made meanwhile (pid, namespace, path), once its helper is ready and the keeper has read its byte. */
   async function nextSpare(): Promise<{ pid: number; netns: string; path: string }> {
-    await until(() => existsSync(spareFile));
+    await until10(() => existsSync(spareFile));
     const [pid, netns, path] = readFileSync(spareFile, 'utf8').split('\n');
     rmSync(spareFile);
     // The byte was in the pipe before the file: a request answered after it comes from a later loop turn.
@@ -104,15 +92,15 @@ describe.skipIf(skip)('keeper: prepared network namespaces', () => {
     // A spare's helper is its container's: it goes with it.
     await keeper.removeContainer(second.id);
     await removalSettled(keeper, second.stateDir);
-    await until(() => !stuckHelpers().includes(spare1.pid));
+    await until10(() => !stuckHelpers().includes(spare1.pid));
     expect(stuckHelpers()).not.toContain(spare1.pid);
 
     await keeper.startContainer(third.id);
     const spare3 = await nextSpare();
-    await until(() => stuckHelpers().includes(spare3.pid)); // past its exec of sleep
+    await until10(() => stuckHelpers().includes(spare3.pid)); // past its exec of sleep
     expect(stuckHelpers()).toContain(spare3.pid);
     await keeper.close();
-    await until(() => stuckHelpers().length === 0);
+    await until10(() => stuckHelpers().length === 0);
     expect(stuckHelpers()).toEqual([]);
     keeper = await Keeper.start();
   });
@@ -132,7 +120,7 @@ describe.skipIf(skip)('keeper: prepared network namespaces', () => {
     await keeper.waitContainer(spec.id);
     await keeper.removeContainer(spec.id);
     await removalSettled(keeper, spec.stateDir);
-    await until(() => stuckHelpers().length === 0);
+    await until10(() => stuckHelpers().length === 0);
     expect(stuckHelpers()).toEqual([]);
   });
 });

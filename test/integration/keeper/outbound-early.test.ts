@@ -11,26 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { KeeperError } from '../../../src/runtime/keeper/keeper-error.js';
-import { busyboxRootfs, childrenOf, removalSettled, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, childrenOf, removalSettled, skipReason, specFor, sleepersOf, until } from './fixture.js';
 
 const skip = skipReason();
 const STUCK = '7393'; // the stand-in's `sleep` argument, to find it in /proc
 
-/** Live processes running the stand-in's `sleep` (after its exec). */
-function stuckHelpers(): number[] {
-  const out: number[] = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${STUCK}\0`) out.push(Number(p));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-async function until(pred: () => boolean, ms = 5000): Promise<void> {
-  for (const t0 = Date.now(); !pred() && Date.now() - t0 < ms;) await new Promise((r) => setTimeout(r, 20));
-}
+const stuckHelpers = (): number[] => sleepersOf(STUCK);
 
 describe.skipIf(skip)('keeper: an outbound helper asked for before CREATE is answered', () => {
   let keeper: Keeper;
