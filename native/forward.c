@@ -129,12 +129,6 @@ static uint64_t env_u64(const char *name, uint64_t def, uint64_t min, uint64_t m
   return n;
 }
 
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void forward_event(struct watch *w, uint32_t events);
 static bool conn_run_ready(void);
 
@@ -350,7 +344,7 @@ static struct udp_flow *flow_new(struct listener *l, const struct sockaddr_stora
   f->fd = -1;
   f->cookie = ++F.next_cookie & ~POOL_TAG;
   f->qtail = &f->q;
-  f->last_ms = now_ms();
+  f->last_ms = monotonic_ms();
   f->w = (struct watch){forward_event, f, FW_UDP_FLOW};
   struct init_msg m = {.kind = IM_SOCKET_REQ, .value = (int32_t)l->cport, .aux = 2, .tag = f->cookie};
   if (init_send(l->ctl, &m, -1) < 0) {
@@ -378,7 +372,7 @@ static void udp_socket_readable(struct listener *l) {
     struct udp_flow *f = l->flows;
     while (f && !same_peer(f, &a, al)) f = f->next;
     if (!f && !(f = flow_new(l, &a, al))) continue;
-    f->last_ms = now_ms();
+    f->last_ms = monotonic_ms();
     if (f->fd >= 0) {
       (void)!send(f->fd, F.buf, (size_t)n, MSG_DONTWAIT); /* UDP: a lost datagram is allowed */
     } else if (f->nq < UDP_QUEUE_MAX) {
@@ -401,7 +395,7 @@ static void udp_flow_readable(struct udp_flow *f) {
       if (errno == EINTR || errno == ECONNREFUSED) continue; /* nothing listened yet: keep the flow */
       return;
     }
-    f->last_ms = now_ms();
+    f->last_ms = monotonic_ms();
     (void)!sendto(f->l->fd, F.buf, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&f->peer, f->peerlen);
   }
 }
@@ -438,7 +432,7 @@ static bool udp_socket_reply(const struct init_msg *m, int fd) {
 static void expire_flows(void) {
   uint64_t exp;
   (void)!read(F.timerfd, &exp, sizeof exp);
-  uint64_t now = now_ms();
+  uint64_t now = monotonic_ms();
   unsigned left = 0;
   for (struct listener *l = F.listeners; l; l = l->next) {
     for (struct udp_flow **pp = &l->flows; *pp;) {

@@ -42,6 +42,15 @@ int init_send(int fd, const struct init_msg *m, int pass_fd) {
   return 0;
 }
 
+int init_send_result(int sock, int fd, const sw_error *e) {
+  struct init_msg m = {.kind = 0};
+  if (fd < 0) {
+    m.err = e->errnum;
+    memcpy(m.stage, e->stage, sizeof m.stage - 1);
+  }
+  return init_send(sock, &m, fd);
+}
+
 long init_recv(int fd, struct init_msg *m, int *fd_out) {
   struct iovec iov = {m, sizeof *m};
   union {

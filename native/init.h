@@ -40,5 +40,7 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) __attrib
 void init_make_tap(const char *name);
 
 int init_send(int fd, const struct init_msg *m, int pass_fd);
+/* A forked child's answer: `fd` passed when it is >= 0, else e's errno and stage. */
+int init_send_result(int sock, int fd, const sw_error *e);
 /* Receives one message; *fd_out gets a passed fd or -1. Returns bytes, 0 on EOF, or -errno. */
 long init_recv(int fd, struct init_msg *m, int *fd_out);

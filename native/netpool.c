@@ -41,7 +41,7 @@ struct pool_key {
   unsigned fails;
   bool works;     /* a container's own helper with these options got ready: spares are made from then on */
   char *probe_id; /* the container whose OUTBOUND would show that, until one did */
-  long long since; /* when the spare's making began (ms, monotonic) */
+  uint64_t since; /* when the spare's making began (ms, monotonic) */
   struct watch w;
 };
 
@@ -90,12 +90,6 @@ static bool same_key(const struct pool_key *k, char **argv, const char *tap) {
   for (; argv[i] && k->argv[i]; i++)
     if (strcmp(argv[i], k->argv[i])) return false;
   return !argv[i] && !k->argv[i];
-}
-
-static long long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int netpool_take(const uint8_t *body, size_t len, const char *id, pid_t *helper) {
@@ -159,12 +153,7 @@ NORETURN static void maker_child(int sock, const char *tap) {
   syscall(SYS_close_range, 4U, ~0U, 0);
   sw_error e = {0};
   int fd = make_netns(tap, &e);
-  struct init_msg m = {.kind = 0};
-  if (fd < 0) {
-    m.err = e.errnum;
-    memcpy(m.stage, e.stage, sizeof m.stage - 1);
-  }
-  _exit(init_send(3, &m, fd) < 0 ? 1 : 0);
+  _exit(init_send_result(3, fd, &e) < 0 ? 1 : 0);
 }
 
 static void key_failed(struct pool_key *k, const char *what, int err) {
@@ -215,7 +204,7 @@ static void make_spare(struct pool_key *k) {
     return;
   }
   k->maker = pid;
-  k->since = now_ms();
+  k->since = monotonic_ms();
   k->sock = sp[0];
   set_nonblock(k->sock, true);
   k->w = (struct watch){maker_answer, k, 0};
@@ -230,7 +219,7 @@ static void make_spare(struct pool_key *k) {
 }
 
 void netpool_refill(void) {
-  long long now = now_ms();
+  uint64_t now = monotonic_ms();
   for (unsigned i = 0; i < nkeys; i++) {
     struct pool_key *k = &keys[i];
     /* One that never got ready (a wedged helper): killed, its end counts as a failure. */

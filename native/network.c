@@ -83,12 +83,7 @@ NORETURN static void create_child(int sock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   sw_error e = {0};
   int fd = setup_netns(&e);
-  struct init_msg m = {.kind = 0};
-  if (fd < 0) {
-    m.err = e.errnum;
-    memcpy(m.stage, e.stage, sizeof m.stage - 1);
-  }
-  _exit(init_send(sock, &m, fd) < 0 ? 1 : 0);
+  _exit(init_send_result(sock, fd, &e) < 0 ? 1 : 0);
 }
 
 static void net_free(void *p) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static void vreport(bool with_errno, int saved, const char *fmt, va_list ap) {
   char msg[1024];
@@ -284,4 +285,10 @@ void set_process_title(const char *title) {
   if (n > sw_argv_len) n = sw_argv_len;
   memset(sw_argv_area, 0, sw_argv_len);
   memcpy(sw_argv_area, title, n);
+}
+
+uint64_t monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

@@ -68,6 +68,9 @@ typedef struct {
   char stage[512];
 } sw_error;
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t monotonic_ms(void);
+
 int sw_fail(sw_error *e, int errnum, const char *fmt, ...) PRINTF(3, 4);
 /* sw_fail that also says what kind of failure it is (an enum sw_err_kind). */
 int sw_fail_k(sw_error *e, int kind, int errnum, const char *fmt, ...) PRINTF(4, 5);
