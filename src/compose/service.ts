@@ -313,8 +313,10 @@ function mounts(c: Container, ctx: ServiceContext, name: string, svc: RawService
         break;
       }
       case 'tmpfs': {
+        // Docker mounts a tmpfs of the Mounts API as it does `--tmpfs`: over noexec,nosuid,nodev.
         const t = (v.tmpfs ?? {}) as { size?: number | string; mode?: number | string };
-        c = step('volumes', () => c.withTmpfs(target, { size: t.size, mode: t.mode === undefined ? undefined : typeof t.mode === 'number' ? t.mode : parseInt(String(t.mode), 8) }));
+        const mode = t.mode === undefined ? undefined : typeof t.mode === 'number' ? t.mode : parseInt(String(t.mode), 8);
+        c = step('volumes', () => c.withTmpfs(target, { size: t.size, mode, readonly: ro, options: 'noexec,nosuid,nodev' }));
         break;
       }
       default:

@@ -83,6 +83,10 @@ skipUnless(run, 'needs the slipway helper and user namespaces')('compose', () =>
     expect(await sh(env, 'box-1', "awk '$2 == \"/cache\" || $2 == \"/run/scratch\" { print $2, $3 }' /proc/mounts | sort")).toBe('/cache tmpfs\n/run/scratch tmpfs');
     expect(await sh(env, 'box-1', "df -k /cache /run/scratch | awk 'NR > 1 { print $2 }'")).toBe('4096\n2048');
     expect(await sh(env, 'box-1', "stat -c %a /run/scratch")).toBe('1770');
+    // Both syntaxes mount over Docker's noexec,nosuid,nodev (a program copied there does not run); read_only is ro.
+    const flags = "awk '$2 == \"/cache\" || $2 == \"/run/scratch\" || $2 == \"/frozen\" { n = split($4, o, \",\"); f = \"\"; for (i = 1; i <= n; i++) if (o[i] ~ /^(ro|rw|noexec|nosuid|nodev)$/) f = f \" \" o[i]; print $2 f }' /proc/mounts | sort";
+    expect(await sh(env, 'box-1', flags)).toBe('/cache rw nosuid nodev noexec\n/frozen ro nosuid nodev noexec\n/run/scratch rw nosuid nodev noexec');
+    expect(await sh(env, 'box-1', 'cp /bin/busybox /cache/bb && /cache/bb true 2>/dev/null && echo ran || echo refused')).toBe('refused');
     expect(await sh(env, 'box-1', 'touch /tmp/f && chown 1 /tmp/f 2>/dev/null && echo chowned || echo refused')).toBe('refused');
     // environment > env_file > the image's ENV; a bare name in environment comes from the interpolation variables.
     expect(await sh(env, 'box-1', 'echo "$FROM_SHELL $EXPLICIT $ONLY_IN_FILE ${PATH%%:*}"')).toBe('shell environment env_file /custom');
