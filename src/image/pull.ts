@@ -780,7 +780,8 @@ type FromFile = Image & { [FILE_NAMES]?: { names: unknown[]; configDigest: strin
 
 /**
  * Records an image read from a file in the store's index, as `docker load` tags it: under each name the file gives
- * that is a valid reference with a tag (a digest or a malformed name is skipped), else under
+ * that is a valid reference with a tag (a digest or a malformed name is skipped) and that the store does not hold for an
+ * image of another origin (a registry pull, a build, a commit: kept, with a warning), else under
  * `localhost/slipway-load:<12 hex of its config digest>`. `slipway images` then lists it, `prune` keeps its layers
  * and `--pull never <name>` finds it until `slipway rmi` removes the name.
  */
@@ -798,10 +799,37 @@ async function recordLoaded(image: FromFile, opts: PullOptions): Promise<Image> 
       debug('%s: name %j is not a valid reference: not recorded', img.ref, n);
     }
   }
-  if (!valid.size) valid.add(`localhost/slipway-load:${configDigest.replace(/^sha256:/, '').slice(0, 12)}`);
+  const tagOpts = { storeDir: opts.storeDir, env: opts.env, hubPrefix: opts.hubPrefix, pulledFrom: img.ref };
   const loadedAs: string[] = [];
-  for (const name of valid) loadedAs.push(await tagLocalImage(name, img, { storeDir: opts.storeDir, env: opts.env, hubPrefix: opts.hubPrefix, pulledFrom: img.ref }));
+  const refused: string[] = [];
+  for (const name of valid) {
+    // A file names itself: it must not take a name the store holds for an image pulled from a registry, built or
+    // committed here (an archive naming itself `postgres:16` would otherwise be what every later start of
+    // `postgres:16` runs, in every later test run: the store outlives the process). A name another file gave is
+    // taken over, as `docker load` does.
+    const held = await storedRecord(name, img.platform, tagOpts);
+    if (held && !isFileSource(held.pulledFrom)) {
+      refused.push(name);
+      continue;
+    }
+    loadedAs.push(await tagLocalImage(name, img, tagOpts));
+  }
+  if (!loadedAs.length) loadedAs.push(await tagLocalImage(`localhost/slipway-load:${configDigest.replace(/^sha256:/, '').slice(0, 12)}`, img, tagOpts));
+  if (refused.length) {
+    process.emitWarning(`${img.ref} names itself ${refused.join(', ')}, which the store holds for ${refused.length === 1 ? 'an image' : 'images'} not loaded from a file: ` +
+      `not renamed; loaded as ${loadedAs.join(', ')} (\`slipway rmi\` the stored name first to let the file take it)`, { code: 'SLIPWAY_LOAD_NAME_KEPT' });
+  }
   return { ...img, loadedAs };
+}
+
+/** Whether a record's `pulledFrom` names a file (`docker-archive:`, `oci-layout:`) rather than a registry. */
+const isFileSource = (pulledFrom: string | undefined): boolean => !!pulledFrom && /^(?:docker-archive|oci-layout):/.test(pulledFrom);
+
+/** The store's record under `ref` for `platform` (the key a pull with policy `never` reads), if any. */
+async function storedRecord(ref: string, platform: Platform, opts: { storeDir?: string; env?: NodeJS.ProcessEnv; hubPrefix?: string }): Promise<RefRecord | undefined> {
+  const config = loadConfig({ env: opts.env });
+  const effective = applyHubPrefix(parseReference(ref), opts.hubPrefix ?? config.values.hubImageNamePrefix, opts.hubPrefix !== undefined ? 'the hubPrefix option' : config.origins.hubImageNamePrefix);
+  return new ImageStore(opts.storeDir ?? config.values.storeDir).readRef<RefRecord>(`${effective.string}|${platformString(platform)}`);
 }
 
 
