@@ -19,6 +19,7 @@ import { positiveMs, withinPullLimit } from './timeouts.js';
 import { ImageStore, defaultStoreRoot, isDiskFull, storeFullError } from './store.js';
 import { unpackLayer, type ApplyOwnership } from './unpack.js';
 import { unpackLayerThreaded } from './unpack-thread.js';
+import { digestingBlobWriter, keepFileBlob, layerCompression, writeArchiveManifest, type KeptLayer } from './file-blobs.js';
 import { ResolvedCache } from './resolved-cache.js';
 import { loadConfig, type LoadedConfig } from '../config/index.js';
 
@@ -646,18 +647,29 @@ async function pullOciLayout(spec: string, opts: PullOptions, config: LoadedConf
   const refName = notes['org.opencontainers.image.ref.name'];
   const names = [notes['io.containerd.image.name'], typeof refName === 'string' && /[/:]/.test(refName) ? refName : undefined].filter((n) => n !== undefined);
   let topDigest = chosen.digest;
-  let parsed = parseManifest(await readBlob(chosen.digest), chosen.mediaType, `${dir} ${chosen.digest}`);
+  let manifestBytes = await readBlob(chosen.digest);
+  let parsed = parseManifest(manifestBytes, chosen.mediaType, `${dir} ${chosen.digest}`);
   if (parsed.kind === 'index') {
     chosen = selectPlatform(parsed.manifests, puller.platform, `OCI layout ${dir}`);
-    parsed = parseManifest(await readBlob(chosen.digest), chosen.mediaType, `${dir} ${chosen.digest}`);
+    manifestBytes = await readBlob(chosen.digest);
+    parsed = parseManifest(manifestBytes, chosen.mediaType, `${dir} ${chosen.digest}`);
     if (parsed.kind !== 'manifest') throw new SlipwayError('ERR_MANIFEST_INVALID', `${dir}: nested index`);
   } else {
     topDigest = chosen.digest;
   }
   const manifest = parsed;
-  const cfg = parseImageConfig(await readBlob(manifest.config.digest), manifest.layers.length, `config in ${dir}`);
+  const cfgBytes = await readBlob(manifest.config.digest);
+  const cfg = parseImageConfig(cfgBytes, manifest.layers.length, `config in ${dir}`);
   if (puller.opts.platform) checkImagePlatform(cfg, puller.platform, `OCI layout ${dir}`);
-  const layers = await puller.layersFor(manifest, cfg, (d) => () => regularFileStream(blob(d.digest), `OCI layout ${dir}`), false);
+  const layerStream = (d: Descriptor) => () => regularFileStream(blob(d.digest), `OCI layout ${dir}`);
+  const layers = await puller.layersFor(manifest, cfg, layerStream, true);
+  if (opts.keepBlobs !== false) {
+    // As a registry pull keeps them: `save`, `push` and a build FROM this image read them (layers unpacked earlier
+    // for another image were not kept by layersFor).
+    for (const d of manifest.layers) await keepFileBlob(puller.store, d.digest, layerStream(d), `OCI layout ${dir}`);
+    await puller.store.writeBlob(manifest.config.digest, cfgBytes);
+    await puller.store.writeBlob(chosen.digest, manifestBytes);
+  }
   return Object.assign({
     ref: `oci-layout:${dir}${tag !== undefined ? `:${tag}` : ''}`, digest: topDigest, manifestDigest: chosen.digest, config: toImageConfig(cfg), layers,
     platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'oci-layout' as const,
@@ -730,14 +742,27 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
     digest: cfg.rootfs.diff_ids[i]!, diffId: cfg.rootfs.diff_ids[i]!, chainId: chains[i]!, size: 0,
     mediaType: 'application/vnd.docker.image.rootfs.diff.tar', dir: puller.store.layerDir(puller.mappingKey, chains[i]!),
   }));
+  // Blobs are kept as a registry pull keeps them (`save`, `push`, a build FROM it read them): an archive's layers
+  // are mostly uncompressed tars, so a layer's blob is usually its diff id.
+  const keep = opts.keepBlobs !== false;
+  const kept: (KeptLayer | undefined)[] = [];
   const needed = new Map<string, number[]>();
   for (let i = 0; i < layers.length; i++) {
-    if (await puller.store.layerReady(puller.mappingKey, layers[i]!.chainId)) continue;
+    const l = layers[i]!;
+    if (await puller.store.layerReady(puller.mappingKey, l.chainId)) {
+      if (!keep) continue;
+      const size = await stat(puller.store.blobPath(l.diffId)).then((st) => st.size, () => undefined);
+      if (size !== undefined) {
+        kept[i] = { digest: l.diffId, size, compression: 'none' };
+        continue;
+      }
+    }
     const n = entry.Layers[i]!.replace(/^\.?\/+/, '');
     needed.set(n, [...(needed.get(n) ?? []), i]);
   }
   if (needed.size) {
-    // Pass 2: unpack each needed layer straight from the archive stream (serially, in archive order).
+    // Pass 2: unpack each needed layer straight from the archive stream (serially, in archive order), keeping its
+    // blob on the way; a layer unpacked meanwhile (or earlier, without its blob) only has its blob written.
     await scanTar(abs, async (name, size, stream) => {
       const idx = needed.get(name);
       if (!idx) return;
@@ -746,17 +771,36 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
         const l = layers[i]!;
         l.size = size;
         const lock = await puller.store.lock(`layer-${puller.mappingKey}-${l.chainId.slice(7)}`, opts.signal);
+        const blob = keep ? await digestingBlobWriter(puller.store) : undefined;
         try {
-          if (await puller.store.layerReady(puller.mappingKey, l.chainId)) continue;
-          await puller.store.discardLayer(puller.mappingKey, l.chainId);
-          const tmp = await puller.store.layerTempDir(l.chainId);
-          const r = await unpackLayer({
-            source: chunksOnce, dir: tmp, diffId: l.diffId, ownershipListPath: `${tmp}.owners`, applyOwnership: opts.applyOwnership,
-            label: `${name} in ${abs}`, signal: opts.signal,
-            onBytes: (n) => opts.onProgress?.({ layer: l.digest, current: n, total: size }),
-          });
-          l.digest = r.digest;
-          await puller.store.commitLayer(tmp, puller.mappingKey, l.chainId);
+          let compression: KeptLayer['compression'] = 'none';
+          if (await puller.store.layerReady(puller.mappingKey, l.chainId)) {
+            if (!blob) continue;
+            let head: Buffer | undefined;
+            for await (const c of chunksOnce) {
+              head ??= c;
+              await blob.write(c);
+            }
+            if (head && head.length >= 4) compression = layerCompression(head);
+          } else {
+            await puller.store.discardLayer(puller.mappingKey, l.chainId);
+            const tmp = await puller.store.layerTempDir(l.chainId);
+            const r = await unpackLayer({
+              source: chunksOnce, dir: tmp, diffId: l.diffId, ownershipListPath: `${tmp}.owners`, applyOwnership: opts.applyOwnership,
+              label: `${name} in ${abs}`, signal: opts.signal, blobWriter: blob,
+              onBytes: (n) => opts.onProgress?.({ layer: l.digest, current: n, total: size }),
+            });
+            l.digest = r.digest;
+            compression = r.compression;
+            await puller.store.commitLayer(tmp, puller.mappingKey, l.chainId);
+          }
+          if (blob) {
+            await blob.commit();
+            kept[i] = { ...blob.kept(), compression };
+          }
+        } catch (e) {
+          await blob?.abort();
+          throw e;
         } finally {
           lock.release();
         }
@@ -768,8 +812,16 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
     }
   }
   const configDigest = sha(cfgBytes);
+  let manifestDigest = configDigest;
+  if (keep) {
+    // A layer listed twice was read once: its other places take the same blob.
+    const byName = new Map(entry.Layers.map((n, i) => [n, kept[i]] as const).filter(([, k]) => k));
+    const all = layers.map((_, i) => kept[i] ?? byName.get(entry.Layers[i]!));
+    if (all.every((k) => k)) manifestDigest = await writeArchiveManifest(puller.store, cfgBytes, all as KeptLayer[]);
+    else debug('%s: not every layer blob was kept; the image cannot be saved or pushed', abs);
+  }
   return Object.assign({
-    ref: `docker-archive:${abs}`, digest: configDigest, manifestDigest: configDigest, config: toImageConfig(cfg), layers,
+    ref: `docker-archive:${abs}`, digest: configDigest, manifestDigest, config: toImageConfig(cfg), layers,
     platform: { os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) }, source: 'docker-archive' as const,
   }, { [FILE_NAMES]: { names: Array.isArray(entry.RepoTags) ? entry.RepoTags : [], configDigest } });
 }

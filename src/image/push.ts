@@ -96,7 +96,9 @@ async function pushInScope(ref: string, options: PushImageOptions): Promise<Push
   }
   const img = await outgoingImage(ref, { ...options, storeDir });
   const stored = await storedImage(ref, { storeDir, platform: options.platform, env: options.env });
-  const pulledFrom = stored.pulledFrom ? parseReference(stored.pulledFrom) : undefined;
+  // A registry it came from (a mirror, or the name before a retag) may lend its blobs; a file it was loaded from
+  // (`docker-archive:`, `oci-layout:`) cannot.
+  const pulledFrom = stored.pulledFrom && !/^(docker-archive|oci-layout):/.test(stored.pulledFrom) ? parseReference(stored.pulledFrom) : undefined;
   const mountFrom = pulledFrom?.domain === target.domain ? pulledFrom.path : undefined;
   const client = new RegistryClient({ ...o.registry, insecureRegistries: options.insecureRegistries, env: options.env });
   const { domain, path: repo } = target;

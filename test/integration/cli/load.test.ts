@@ -1,7 +1,7 @@
 /**
  * `slipway pull docker-archive:…` / `oci-layout:…` as a `docker load` user expects it: the image is named in the
  * store (the file's own name, else one from its config digest), listed by `images`, kept by `prune` and found by
- * `--pull never` until `rmi` removes the name.
+ * `--pull never` until `rmi` removes the name; `save` and `push` take it as they take a pulled image.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { pull } from '../../../src/image/pull.js';
-import { helperBuilt, nativeOnly, skipUnless, userNamespacesAllowed } from '../harness/index.js';
+import { helperBuilt, nativeOnly, registry, skipUnless, userNamespacesAllowed } from '../harness/index.js';
 import { cli } from './harness.js';
 
 const FIXTURES = process.env.SLIPWAY_FIXTURES_DIR ?? '/var/cache/slipway-fixtures';
@@ -61,5 +61,33 @@ skipUnless(helperBuilt() && userNamespacesAllowed(), 'layers are unpacked with t
     const layout = await pull(`oci-layout:${join(FIXTURES, 'oci/busybox')}:latest`, { storeDir });
     expect(layout.loadedAs).toEqual([expect.stringMatching(/^localhost\/slipway-load:[0-9a-f]{12}$/)]);
     expect((await rows(env)).map((x) => x.ref).sort()).toEqual([...new Set([`localhost/slipway-load:${id}`, layout.loadedAs![0]!])].sort());
+  });
+  nativeOnly('slipway\'s own store')('a loaded image saves and pushes like a pulled one, even when its layers were unpacked before without their blobs', async () => {
+    // Before: `slipway save`/`push` of a loaded image failed with ERR_IMAGE_NOT_PRESENT "its manifest … is not in the
+    // store" and a hint to pull again, which could not help: a file load kept no manifest, config or layer blob.
+    const storeDir = join(work, 'store-c');
+    const env = { SLIPWAY_CACHE_DIR: storeDir };
+    // The layout first (its layer gets unpacked), then the archive of the same busybox: the archive's layer is
+    // already unpacked, so only its blob is read from the archive.
+    const layout = await pull(`oci-layout:${join(FIXTURES, 'oci/busybox')}:latest`, { storeDir });
+    expect((await cli(['pull', `docker-archive:${ARCHIVE}`], env).done).code).toBe(0);
+    const nonce = process.pid.toString(36);
+    for (const [name, src] of [['docker.io/library/busybox:latest', 'archive'], [layout.loadedAs![0]!, 'layout']] as const) {
+      const out = join(work, `saved-${src}.tar`);
+      const saved = await cli(['save', '-o', `docker-archive:${out}`, name], env).done;
+      expect(saved, saved.stderr).toMatchObject({ code: 0, stdout: `docker-archive:${out}\n` });
+      // Read back into a clean store and run.
+      const back = { SLIPWAY_CACHE_DIR: join(work, `store-back-${src}`) };
+      const loaded = await cli(['pull', `docker-archive:${out}`], back).done;
+      expect(loaded, loaded.stderr).toMatchObject({ code: 0 });
+      const name2 = /Loaded image: (\S+)/.exec(loaded.stderr)![1]!;
+      expect(await cli(['run', '--rm', '--pull', 'never', name2, 'echo', `saved from the ${src}`], back).done).toMatchObject({ code: 0, stdout: `saved from the ${src}\n` });
+      // Pushed to the test registry, pulled back into a clean store and run.
+      const dest = `${registry()}/slipway-test/loaded-${src}-${nonce}:1`;
+      const pushed = await cli(['push', name, dest], env).done;
+      expect(pushed, pushed.stderr + pushed.stdout).toMatchObject({ code: 0 });
+      const fresh = { SLIPWAY_CACHE_DIR: join(work, `store-pulled-${src}`) };
+      expect(await cli(['run', '--rm', dest, 'echo', `pushed from the ${src}`], fresh).done).toMatchObject({ code: 0, stdout: `pushed from the ${src}\n` });
+    }
   });
 });
