@@ -1,5 +1,6 @@
 import { existsSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 
 /** One log line as the keeper recorded it (CRI format: `<RFC3339Nano> <stdout|stderr> <F|P> <text>`). */
 export interface LogLine {
@@ -43,16 +44,32 @@ export interface ReadLogOptions {
  */
 const POLL_MS = 25;
 
-/** Parses one CRI log record; returns undefined for a malformed record. */
-export function parseCriLine(record: string): { time: Date; stream: 'stdout' | 'stderr'; partial: boolean; text: string } | undefined {
-  const a = record.indexOf(' ');
-  const b = record.indexOf(' ', a + 1);
-  const c = record.indexOf(' ', b + 1);
+const NO_BYTES: Buffer = Buffer.alloc(0);
+
+/**
+ * Parses one CRI log record; returns undefined for a malformed record. Its text stays bytes: the keeper cuts output
+ * into 16 KiB records wherever it falls, so a partial record may end inside a UTF-8 character.
+ */
+export function parseCriRecord(record: Buffer): { time: Date; stream: 'stdout' | 'stderr'; partial: boolean; text: Buffer } | undefined {
+  const a = record.indexOf(0x20);
+  const b = record.indexOf(0x20, a + 1);
+  const c = record.indexOf(0x20, b + 1);
   if (a < 0 || b < 0) return undefined;
-  const stream = record.slice(a + 1, b);
+  const stream = record.toString('latin1', a + 1, b);
   if (stream !== 'stdout' && stream !== 'stderr') return undefined;
-  const tag = c < 0 ? record.slice(b + 1) : record.slice(b + 1, c);
-  return { time: new Date(record.slice(0, a)), stream, partial: tag === 'P', text: c < 0 ? '' : record.slice(c + 1) };
+  const tag = record.toString('latin1', b + 1, c < 0 ? record.length : c);
+  return { time: new Date(record.toString('latin1', 0, a)), stream, partial: tag === 'P', text: c < 0 ? NO_BYTES : record.subarray(c + 1) };
+}
+
+/** The whole records of `chunk` (newline-ended), and what follows the last newline. */
+function splitRecords(chunk: Buffer): { records: Buffer[]; rest: Buffer } {
+  const records: Buffer[] = [];
+  let start = 0;
+  for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+    if (nl > start) records.push(chunk.subarray(start, nl));
+    start = nl + 1;
+  }
+  return { records, rest: Buffer.from(chunk.subarray(start)) };
 }
 
 /**
@@ -62,6 +79,8 @@ export function parseCriLine(record: string): { time: Date; stream: 'stdout' | '
 export async function* readLogLines(path: string, opts: ReadLogOptions = {}): AsyncGenerator<LogLine> {
   const want = { stdout: opts.stdout !== false, stderr: opts.stderr !== false };
   const pending: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  // A character cut between two partial records is decoded whole: each stream's decoder holds its first bytes.
+  const utf8 = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
   // With tail: the lines found before the first catch-up wait here (the last `tail` of them), then go out at once.
   let backlog: LogLine[] | undefined = opts.tail !== undefined ? [] : undefined;
   const flush = function* (): Generator<LogLine> {
@@ -70,15 +89,17 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
     backlog = undefined;
     yield* lines;
   };
-  const emit = function* (rec: ReturnType<typeof parseCriLine>): Generator<LogLine> {
+  const emit = function* (rec: ReturnType<typeof parseCriRecord>): Generator<LogLine> {
     if (!rec || !want[rec.stream]) return;
+    const decoder = utf8[rec.stream];
+    const piece = rec.partial ? decoder.write(rec.text) : decoder.write(rec.text) + decoder.end();
     let cut = false;
     if (rec.partial) {
-      pending[rec.stream] += rec.text;
+      pending[rec.stream] += piece;
       if (pending[rec.stream].length < MAX_LINE_CHARS) return;
       cut = true;
     }
-    const text = cut ? pending[rec.stream] : pending[rec.stream] + rec.text;
+    const text = cut ? pending[rec.stream] : pending[rec.stream] + piece;
     pending[rec.stream] = '';
     if (opts.since && rec.time < opts.since) return;
     const line: LogLine = cut ? { time: rec.time, stream: rec.stream, text, cut } : { time: rec.time, stream: rec.stream, text };
@@ -87,7 +108,7 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
   };
   let offset = 0;
   let ino: number | undefined;
-  let carry = '';
+  let carry: Buffer = NO_BYTES;
   // The file stays open while we read: a reader in another process still gets the last lines when the owner removes
   // the container (and its log) right after it exited; after a rotation the old file is drained before the new one.
   let fh: FileHandle | undefined;
@@ -103,7 +124,7 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
   // Looked for without a failing open first: the rotated file is rare, and a rejected open costs an error object
   // and a thread-pool round trip on every read of every container's log (run() reads one per container).
   const rotated = existsSync(`${path}.1`) ? await readWhole(`${path}.1`) : undefined;
-  if (rotated) for (const rec of rotated.split('\n')) if (rec) yield* emit(parseCriLine(rec));
+  if (rotated) for (const rec of splitRecords(rotated).records) yield* emit(parseCriRecord(rec));
   try {
     for (;;) {
       opts.signal?.throwIfAborted();
@@ -117,7 +138,7 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
           const first = ino === undefined;
           opened = await fh.stat();
           ino = opened.ino;
-          if (!first) { offset = 0; carry = ''; } // the file that replaced a rotated one
+          if (!first) { offset = 0; carry = NO_BYTES; } // the file that replaced a rotated one
         }
       }
       const size = fh ? (opened ?? await fh.stat()).size : 0;
@@ -125,10 +146,9 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
         const buf = Buffer.alloc(size - offset);
         const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
         offset += bytesRead;
-        const chunk = carry + buf.subarray(0, bytesRead).toString('utf8');
-        const lines = chunk.split('\n');
-        carry = lines.pop() ?? '';
-        for (const rec of lines) if (rec) yield* emit(parseCriLine(rec));
+        const { records, rest } = splitRecords(carry.length ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead));
+        carry = rest;
+        for (const rec of records) yield* emit(parseCriRecord(rec));
         if (!settled || bytesRead < buf.length) continue;
       }
       if (fh && !settled) {
@@ -145,8 +165,9 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
       if (!opts.follow || finished) {
         // A stream that ended without a newline leaves a partial record: it is still a line.
         for (const stream of ['stdout', 'stderr'] as const) {
-          if (pending[stream] && want[stream]) {
-            const line = { time: new Date(), stream, text: pending[stream], unterminated: true };
+          const text = want[stream] ? pending[stream] + utf8[stream].end() : '';
+          if (text) {
+            const line = { time: new Date(), stream, text, unterminated: true };
             if (backlog) backlog.push(line);
             else yield line;
           }
@@ -190,8 +211,8 @@ function nap(ms: number, signal: AbortSignal | undefined, setWake: (wake: (() =>
   });
 }
 
-async function readWhole(path: string): Promise<string | undefined> {
+async function readWhole(path: string): Promise<Buffer | undefined> {
   const fh = await open(path, 'r').catch(() => undefined);
   if (!fh) return undefined;
-  try { return (await fh.readFile()).toString('utf8'); } finally { await fh.close(); }
+  try { return await fh.readFile(); } finally { await fh.close(); }
 }

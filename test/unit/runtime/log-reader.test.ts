@@ -2,7 +2,7 @@ import { mkdtemp, writeFile, appendFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readLogLines, parseCriLine } from '../../../src/runtime/log-reader.js';
+import { readLogLines, parseCriRecord } from '../../../src/runtime/log-reader.js';
 
 const rec = (t: string, s: string, tag: string, text: string) => `2026-11-28T00:00:0${t}.123456789Z ${s} ${tag} ${text}\n`;
 
@@ -10,9 +10,19 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> { const out: T[] =
 
 describe('log reader', () => {
   it('parses CRI records and rejects malformed ones', () => {
-    expect(parseCriLine('2026-11-28T00:00:00.5Z stderr F hello world')).toMatchObject({ stream: 'stderr', partial: false, text: 'hello world' });
-    expect(parseCriLine('garbage')).toBeUndefined();
-    expect(parseCriLine('2026 stdin F x')).toBeUndefined();
+    expect(parseCriRecord(Buffer.from('2026-11-28T00:00:00.5Z stderr F hello world'))).toMatchObject({ stream: 'stderr', partial: false, text: Buffer.from('hello world') });
+    expect(parseCriRecord(Buffer.from('garbage'))).toBeUndefined();
+    expect(parseCriRecord(Buffer.from('2026 stdin F x'))).toBeUndefined();
+  });
+  it('decodes a UTF-8 character the keeper cut between two partial records (and between the rotated file and the new one) whole', async () => {
+    // The keeper writes output in 16 KiB records wherever the cut falls: '€' is e2 82 ac. Each record was decoded
+    // alone, so a cut character came out as two or three U+FFFD.
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    const bytes = (t: string, tag: string, b: Buffer) => Buffer.concat([Buffer.from(`2026-11-28T00:00:0${t}.1Z stdout ${tag} `), b, Buffer.from('\n')]);
+    await writeFile(`${p}.1`, bytes('0', 'P', Buffer.from([0x61, 0xe2])));
+    await writeFile(p, Buffer.concat([bytes('1', 'P', Buffer.from([0x82])), bytes('2', 'F', Buffer.from([0xac, 0x62])), bytes('3', 'P', Buffer.from([0x63, 0xe2, 0x82]))]));
+    expect((await collect(readLogLines(p))).map((l) => [l.text, !!l.unterminated])).toEqual([['a€b', false], ['c\ufffd', true]]);
   });
   it('joins partial records, filters streams and time, includes the rotated file first', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logs-'));
