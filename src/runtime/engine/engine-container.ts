@@ -16,6 +16,7 @@ import { tarOfEntries } from '../copy-archive.js';
 import { idleBounded } from '../copy-idle.js';
 import { ExecOutput } from '../exec-output.js';
 import { MAX_LINE_CHARS } from '../log-reader.js';
+import { StringDecoder } from 'node:string_decoder';
 import { readTar, TarReadError, type TarReadEntry } from '../../internal/tar-read.js';
 import type { Image } from '../../image/pull.js';
 import type { LayerDiff } from '../../image/layer-diff.js';
@@ -457,40 +458,49 @@ export class EngineContainer implements RuntimeContainer {
     const { body } = await this.#client.stream('GET', `/containers/${this.id}/logs`, {
       query: { follow: follow ? 1 : 0, stdout: 1, stderr: 1, timestamps: 1, since }, long: true, watch, signal: this.#logAbort.signal,
     });
-    const partial: Record<string, string> = { stdout: '', stderr: '' };
-    // Whether partial[stream] goes on a line already written in part (it then starts without a timestamp).
-    const cont: Record<string, boolean> = { stdout: false, stderr: false };
-    const write = async (stream: string, line: string, done: boolean) => {
-      const wasCont = cont[stream]!;
-      cont[stream] = !done;
-      if (wasCont) {
-        await this.#log!.write(`${this.#lastLogTime ?? new Date().toISOString()} ${stream} ${done ? 'F' : 'P'} ${line}\n`);
-        return;
+    // Per stream: the text of the line not yet ended, the time of its first message, whether a piece of it is
+    // already written (cont), whether it is being skipped (seen before a re-follow), and a UTF-8 decoder.
+    const at = () => ({ partial: '', ts: '', cont: false, skip: false, utf8: new StringDecoder('utf8') });
+    const state: Record<'stdout' | 'stderr', ReturnType<typeof at>> = { stdout: at(), stderr: at() };
+    const write = async (stream: 'stdout' | 'stderr', text: string, done: boolean): Promise<void> => {
+      const st = state[stream];
+      if (!st.cont) {
+        st.skip = !!since && !!this.#lastLogTime && st.ts <= this.#lastLogTime;
+        if (!st.skip) this.#lastLogTime = st.ts;
       }
-      const sp = line.indexOf(' ');
-      const ts = sp > 0 ? line.slice(0, sp) : new Date().toISOString();
-      if (this.#lastLogTime && ts <= this.#lastLogTime && since) return;
-      this.#lastLogTime = ts;
-      await this.#log!.write(`${ts} ${stream} ${done ? 'F' : 'P'} ${sp > 0 ? line.slice(sp + 1) : line}\n`);
+      st.cont = !done;
+      if (!st.skip) await this.#log!.write(`${st.ts} ${stream} ${done ? 'F' : 'P'} ${text}\n`);
     };
     try {
       for await (const f of demultiplex(body)) {
         if (f.stream !== 'stdout' && f.stream !== 'stderr') continue;
-        const text = partial[f.stream] + f.data.toString('utf8');
-        const lines = text.split('\n');
-        partial[f.stream] = lines.pop() ?? '';
-        for (const l of lines) await write(f.stream, l, true);
+        const st = state[f.stream];
+        // A frame is one message, "<RFC 3339 time> <text>". The engine cuts a line longer than 16 KiB into several
+        // messages, each with its own time (and a UTF-8 character possibly cut between them), only the last with
+        // the newline: the times come off every message, and a line keeps its first message's.
+        const sp = f.data.indexOf(0x20);
+        const ts = sp > 0 ? f.data.subarray(0, sp).toString('latin1') : new Date().toISOString();
+        if (!st.partial && !st.cont) st.ts = ts;
+        const lines = (st.partial + st.utf8.write(sp > 0 ? f.data.subarray(sp + 1) : f.data)).split('\n');
+        st.partial = lines.pop() ?? '';
+        for (const l of lines) {
+          await write(f.stream, l, true);
+          st.ts = ts;
+        }
         // Output without a newline is written as partial records, as the keeper writes them: held here whole it
         // grew without bound (a container printing `tr '\0' x < /dev/zero`).
-        if (partial[f.stream]!.length >= MAX_LINE_CHARS) {
-          await write(f.stream, partial[f.stream]!, false);
-          partial[f.stream] = '';
+        if (st.partial.length >= MAX_LINE_CHARS) {
+          await write(f.stream, st.partial, false);
+          st.partial = '';
         }
       }
     } catch (err) {
       if (!this.#logAbort.signal.aborted) throw err;
     }
-    for (const s of ['stdout', 'stderr']) if (partial[s]) await write(s, partial[s]!, false);
+    for (const s of ['stdout', 'stderr'] as const) {
+      const rest = state[s].partial + state[s].utf8.end();
+      if (rest) await write(s, rest, false);
+    }
   }
 
   #notRunning(err: unknown): unknown {
