@@ -5,8 +5,9 @@
  * 127.0.0.1:<port> (rootless processes cannot setns back into the host netns, so init makes the
  * sockets: a few unconnected ones ahead of time per listener, which the keeper connects itself;
  * one on request when that pool is empty). Bytes are relayed in the keeper's event loop
- * (edge-triggered epoll, splice through one pipe per direction, half-close passed on; at most
- * TURN_BYTES per direction and turn, then the connection waits behind the pending events).
+ * (edge-triggered epoll; small messages copied with one recv and one send, bulk spliced through one
+ * pipe per direction (see dir_copy); half-close passed on; at most TURN_BYTES per direction and
+ * turn, then the connection waits behind the pending events).
  *
  * UDP: one host socket per published port; each distinct client address gets a "flow": a UDP
  * socket init creates inside the container, connected to 127.0.0.1:<port>. The keeper relays
@@ -458,9 +459,10 @@ static void expire_flows(void) {
 
 struct tcp_dir {
   int from, to; /* borrowed from the connection */
-  int p[2];     /* -1 until the first byte */
+  int p[2];     /* -1 until a byte has to wait or the direction turns bulk */
   size_t inpipe, cap;
   bool eof, done;
+  bool bulk; /* splice through the pipe from now on (see dir_pump) */
 };
 
 struct tcp_conn {
@@ -470,6 +472,7 @@ struct tcp_conn {
   int client, inner;
   bool connected, closed, queued;
   bool client_readable; /* the client had bytes or an end before the container side connected */
+  bool out[2];          /* EPOLLOUT watched: [0] client, [1] inner (only once a write had to wait) */
   unsigned again; /* directions (bit i: d[i]) that stopped at the end of their turn, not at EAGAIN */
   uint32_t v6_port;    /* host access: if 127.0.0.1 refuses, try [::1] on this port (0: no retry) */
   uint32_t host_port;  /* host access: the listener's port (its nconns counts this connection); 0 otherwise */
@@ -588,16 +591,93 @@ static void conn_close(struct tcp_conn *c, bool reset) {
   loop_defer(conn_free, c);
 }
 
+/*
+ * Small messages are copied (recv into the keeper's buffer, send on), bulk is spliced:
+ * - A direction starts in copy mode: one recv and one send per message, and no read until EAGAIN:
+ *   a recv that returns less than it asked for emptied the socket's receive queue, and a byte that
+ *   comes later wakes the edge-triggered watch again. When the source had already reported its
+ *   end (EPOLLRDHUP: the FIN is in order behind every byte), that short recv also read the last
+ *   byte, so the end is passed on at once, without a recv that returns 0.
+ * - A full buffer (more may be waiting) or a send that cannot take everything turns the direction
+ *   bulk for the rest of the connection: the leftover goes into the direction's pipe and from then
+ *   on splice moves the bytes, the loop below.
+ * For a connect + one byte + close (a server that greets), that is one recv, one send and the
+ * shutdown, instead of three splices and the shutdown.
+ */
+#define COPY_BUF UDP_BUF
+
+/* A relayed socket is watched for input and its end; EPOLLOUT only once a write to it had to wait
+ * (or, for a connect not known to be done, until it is): registered at once, it is reported at
+ * once, one more epoll_wait per connection for nothing. */
+#define CONN_IN (EPOLLIN | EPOLLRDHUP | EPOLLET)
+#define CONN_EVENTS (CONN_IN | EPOLLOUT)
+
+/* Watches EPOLLOUT on fd from now on (its direction has bytes that had to wait); false on failure. */
+static bool conn_want_out(struct tcp_conn *c, int fd) {
+  int side = fd == c->inner;
+  if (c->out[side]) return true;
+  if (loop_mod(fd, CONN_EVENTS, side ? &c->wi : &c->wc) < 0) return false;
+  c->out[side] = true;
+  return true;
+}
+
+/* Copy mode, once: false with *fail if the destination is gone. */
+static bool dir_copy(struct tcp_conn *c, struct tcp_dir *d, bool rdhup, bool *fail) {
+  if (!F.buf) F.buf = xmalloc(COPY_BUF);
+  ssize_t n = recv(d->from, F.buf, COPY_BUF, MSG_DONTWAIT);
+  if (n == 0) {
+    d->eof = true;
+    return true;
+  }
+  if (n < 0) {
+    if (errno == ECONNREFUSED) *fail = true; /* the container side never connected: reset the client */
+    else if (errno != EAGAIN && errno != EINTR) d->eof = true; /* reset by the peer: the other side ends */
+    return true;
+  }
+  ssize_t w = send(d->to, F.buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (w < 0) {
+    if (errno != EAGAIN && errno != EINTR) {
+      *fail = true;
+      return true;
+    }
+    w = 0;
+  }
+  if (w < n || n == COPY_BUF) d->bulk = true;
+  if (w < n) {
+    /* The rest waits in the pipe (empty, and larger than COPY_BUF) for the destination's EPOLLOUT. */
+    if (!pipe_get(d)) {
+      *fail = true;
+      return true;
+    }
+    ssize_t k = write(d->p[1], F.buf + w, (size_t)(n - w));
+    if (k != n - w || !conn_want_out(c, d->to)) {
+      if (k > 0) d->inpipe += (size_t)k;
+      *fail = true;
+      return true;
+    }
+    d->inpipe += (size_t)k;
+    return false;
+  }
+  if (n < COPY_BUF && rdhup) d->eof = true;
+  return n == COPY_BUF; /* a full buffer: go on in bulk mode */
+}
+
 enum pump { PUMP_WAIT, PUMP_AGAIN, PUMP_FAIL };
 
-/* Moves what can move in one direction without blocking, up to TURN_BYTES. Edge-triggered: it
- * reads until EAGAIN unless the pipe is full, and a full pipe means `to` blocked, whose EPOLLOUT
- * edge brings us back: PUMP_WAIT. PUMP_AGAIN: the turn ended with bytes still moving (no edge will
- * come for them: the caller queues the connection). PUMP_FAIL: a write failed, the peer is gone.
- * other_done: the other direction has ended, so the connection closes next and close() sends the
- * FIN itself (the receive queues are empty: both ends were read to EOF), no shutdown needed. */
-static enum pump dir_pump(struct tcp_dir *d, bool other_done) {
+/* Moves what can move in one direction without blocking, up to TURN_BYTES (copy mode: one
+ * message, see above). Bulk mode is edge-triggered: it reads until EAGAIN unless the pipe is full,
+ * and a full pipe means `to` blocked, whose EPOLLOUT edge brings us back: PUMP_WAIT. PUMP_AGAIN:
+ * the turn ended with bytes still moving (no edge will come for them: the caller queues the
+ * connection). PUMP_FAIL: a write failed, the peer is gone. rdhup: the source reported its end in
+ * the event being handled. other_done: the other direction has ended, so the connection closes next
+ * and close() sends the FIN itself (the receive queues are empty: both ends were read to EOF), no
+ * shutdown needed. */
+static enum pump dir_pump(struct tcp_conn *c, struct tcp_dir *d, bool rdhup, bool other_done) {
   size_t moved = 0;
+  bool fail = false;
+  if (!d->bulk && !d->eof && !dir_copy(c, d, rdhup, &fail)) goto out;
+  if (fail) return PUMP_FAIL;
+  if (!d->bulk) goto out;
   for (;;) {
     if (moved >= TURN_BYTES) return PUMP_AGAIN;
     bool progress = false;
@@ -609,6 +689,8 @@ static enum pump dir_pump(struct tcp_dir *d, bool other_done) {
         progress = true;
       } else if (n == 0) {
         d->eof = true;
+      } else if (errno == ECONNREFUSED) {
+        return PUMP_FAIL;
       } else if (errno != EAGAIN && errno != EINTR) {
         d->eof = true; /* reset by the peer: what was read still goes out, then the other side ends */
       }
@@ -621,10 +703,14 @@ static enum pump dir_pump(struct tcp_dir *d, bool other_done) {
         progress = true;
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
         return PUMP_FAIL;
+      } else if (n < 0 && !conn_want_out(c, d->to)) {
+        return PUMP_FAIL;
       }
     }
     if (!progress) break;
   }
+out:
+  if (fail) return PUMP_FAIL;
   if (d->eof && !d->inpipe && !d->done) {
     if (!other_done) shutdown(d->to, SHUT_WR);
     d->done = true;
@@ -632,11 +718,12 @@ static enum pump dir_pump(struct tcp_dir *d, bool other_done) {
   return PUMP_WAIT;
 }
 
-/* Pumps the directions in mask (bit i: d[i]); queues the connection if a turn ran out. */
-static void conn_pump(struct tcp_conn *c, unsigned mask) {
+/* Pumps the directions in mask (bit i: d[i]; rdhup: bit i set when d[i]'s source reported its end);
+ * queues the connection if a turn ran out. */
+static void conn_pump(struct tcp_conn *c, unsigned mask, unsigned rdhup) {
   for (int i = 0; i < 2; i++) {
     if (!(mask & (1u << i))) continue;
-    enum pump r = dir_pump(&c->d[i], c->d[1 - i].done);
+    enum pump r = dir_pump(c, &c->d[i], rdhup & (1u << i), c->d[1 - i].done);
     if (r == PUMP_FAIL) {
       conn_close(c, true);
       return;
@@ -671,12 +758,11 @@ static bool conn_run_ready(void) {
     if (c->closed) continue; /* still allocated: frees wait for the end of the batch */
     unsigned mask = c->again;
     c->again = 0;
-    conn_pump(c, mask);
+    conn_pump(c, mask, 0);
   }
   return ready != NULL;
 }
 
-#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 /* Host access: a socket of the keeper's own (the keeper stays in the host's network namespace)
  * connecting to the host's 127.0.0.1:port, or [::1]:port. fd or -errno. */
@@ -733,7 +819,8 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
       return;
     }
     c->connected = true;
-    conn_pump(c, (c->client_readable ? 1u : 0u) | (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP) ? 2u : 0u));
+    conn_pump(c, (c->client_readable ? 1u : 0u) | (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP) ? 2u : 0u),
+              events & EPOLLRDHUP ? 2u : 0u);
     return;
   }
   /* Only the directions this socket's readiness can unblock: readable feeds the direction it is
@@ -742,12 +829,17 @@ static void conn_event(struct tcp_conn *c, bool inner_side, uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP)) mask |= src;
   if (events & EPOLLOUT) mask |= dst;
   if (events & (EPOLLHUP | EPOLLERR)) mask = 3;
-  conn_pump(c, mask);
+  conn_pump(c, mask, events & EPOLLRDHUP ? src : 0);
 }
 
 /* Starts relaying between an accepted client and a connecting (or connected) container socket
- * (for host access: the host socket; v6_port as in struct tcp_conn). */
-static void conn_start(const char *id, int client, int inner, uint32_t v6_port, uint32_t host_port) {
+ * (for host access: the host socket; v6_port as in struct tcp_conn). connected: the inner socket's
+ * connect went to the container's own loopback, where it is done (or refused) before connect()
+ * returns, so the relay starts at once: a refusal comes as EPOLLERR and the first recv or send
+ * on the socket returns ECONNREFUSED, which resets the client as before. Otherwise the client's
+ * bytes wait for the connect's EPOLLOUT (host access: a refused 127.0.0.1 is tried again on
+ * [::1]). */
+static void conn_start(const char *id, int client, int inner, uint32_t v6_port, uint32_t host_port, bool connected) {
   struct tcp_conn *c = xcalloc(1, sizeof *c);
   c->id = xstrdup(id);
   c->v6_port = v6_port;
@@ -761,11 +853,12 @@ static void conn_start(const char *id, int client, int inner, uint32_t v6_port, 
   /* TCP_NODELAY: the client inherits it from the listener, the container side has it from init. */
   c->next = conns;
   conns = c;
-  if (loop_add(client, CONN_EVENTS, &c->wc) < 0 || loop_add(inner, CONN_EVENTS, &c->wi) < 0) {
+  c->connected = connected;
+  c->out[1] = !connected;
+  if (loop_add(client, CONN_IN, &c->wc) < 0 || loop_add(inner, connected ? CONN_IN : CONN_EVENTS, &c->wi) < 0) {
     conn_close(c, true);
     return;
   }
-  /* The connect may have completed already (loopback): EPOLLOUT is reported at once anyway. */
 }
 
 /* A socket made by init in the container's netns (unconnected): connect it to the container port. */
@@ -792,17 +885,30 @@ static void pool_fill(struct listener *l) {
  * descriptor limit (at least RESERVE_FDS) for that work are reset at once; and a container's host
  * access (the container is the client there: it can open connections without end) gets at most
  * half of what relaying may hold, so one container cannot take the relay from the others' ports.
- * The limit is read at each accept: it is the keeper's own (inherited from Node, or set by prlimit).
+ * The limit is read at accepts (at most every 10 ms): it is the keeper's own (inherited from Node, or set
+ * by prlimit).
  */
 #define FDS_PER_CONN 6
 #define RESERVE_FDS 256
 
 static unsigned conn_budget(void) {
+  /* Read again once 10 ms have passed since the last reading: a getrlimit per accept was one
+   * syscall in sixteen of a connection's, and a limit lowered by prlimit while nothing connects is
+   * read by the first accept after it. A stream of accepts that spans the change uses the old limit
+   * for 10 ms at most. */
+  static unsigned budget;
+  static uint64_t read_ns;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  if (read_ns && now - read_ns < 10000000u) return budget;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;
   rlim_t limit = rl.rlim_cur, reserve = limit / 4 < RESERVE_FDS ? RESERVE_FDS : limit / 4;
   if (limit == RLIM_INFINITY || limit > (rlim_t)UINT32_MAX) limit = UINT32_MAX;
-  return limit > reserve ? (unsigned)((limit - reserve) / FDS_PER_CONN) : 0;
+  budget = limit > reserve ? (unsigned)((limit - reserve) / FDS_PER_CONN) : 0;
+  read_ns = now;
+  return budget;
 }
 
 /* One connection per event: the listener is level-triggered, so more waiting ones come back in the
@@ -843,20 +949,20 @@ static void tcp_accept(struct listener *l) {
       return;
     }
     l->nconns++;
-    conn_start(l->id, c, h, retry, l->port);
+    conn_start(l->id, c, h, retry, l->port, false);
     return;
   }
   if (l->npool) {
     /* Fast path: a socket init made earlier; the keeper connects it itself (no round trip). */
     int fd = l->pool[--l->npool];
-    pool_fill(l);
     if (connect_inner(fd, l->cport) < 0) {
       F.nconns--;
       close(fd);
       reset_close(c);
     } else {
-      conn_start(l->id, c, fd, 0, 0);
+      conn_start(l->id, c, fd, 0, 0, true);
     }
+    pool_fill(l);
     return;
   }
   struct pending_conn *p = xcalloc(1, sizeof *p);
@@ -993,7 +1099,7 @@ void forward_socket_reply(const char *id, const struct init_msg *m, int fd) {
     F.nconns--;
     reset_close(p->client);
   } else {
-    conn_start(id, p->client, fd, 0, 0);
+    conn_start(id, p->client, fd, 0, 0, false);
   }
   free(p->id);
   free(p);
