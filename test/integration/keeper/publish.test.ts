@@ -135,6 +135,43 @@ describe.skipIf(skip)('keeper: port publishing', () => {
     await keeper.removeContainer(spec.id);
   });
 
+  it('passes on a greeting the server sends and ends at once (small, and past the 64 KiB copy buffer), and resets a refused connection that sent nothing', async () => {
+    // The greeting's bytes and its FIN often come in one event: the relay copies them and passes the end on in the
+    // same turn (forward.c dir_copy); past 64 KiB it turns to splicing. Every byte and a clean end must come out.
+    const spec = specFor(keeper, ['/bin/sh', '-c',
+      `while true; do nc -l -p 8081 -e sh -c "printf hi"; done & while true; do nc -l -p 8082 -e sh -c "head -c 200000 /dev/zero | tr '\\0' g"; done`], { netMode: 'isolated' });
+    await keeper.createContainer(spec);
+    const small = await keeper.publish(spec.id, { protocol: 'tcp', containerPort: 8081 });
+    const large = await keeper.publish(spec.id, { protocol: 'tcp', containerPort: 8082 });
+    const none = await keeper.publish(spec.id, { protocol: 'tcp', containerPort: 8083 });
+    await keeper.startContainer(spec.id);
+    /** Connects, sends nothing, and collects everything until the server's end. */
+    const greeting = (port: number): Promise<{ data: Buffer; error?: string }> => new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const s = connect(port, '127.0.0.1');
+      s.on('data', (d) => chunks.push(d));
+      s.on('error', (e: NodeJS.ErrnoException) => resolve({ data: Buffer.concat(chunks), error: e.code }));
+      s.on('end', () => { s.end(); resolve({ data: Buffer.concat(chunks) }); });
+    });
+    // nc starts again between connections: one that finds nothing listening is reset with no byte; retry those.
+    const greet = async (port: number) => {
+      for (let i = 0; ; i++) {
+        const r = await greeting(port);
+        if (r.data.length > 0 || i > 100) return r;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    };
+    for (let i = 0; i < 5; i++) {
+      expect(await greet(small)).toEqual({ data: Buffer.from('hi') });
+      const r = await greet(large);
+      expect(r.error).toBeUndefined();
+      expect(r.data.length).toBe(200000);
+      expect(r.data.every((c) => c === 'g'.charCodeAt(0))).toBe(true);
+    }
+    expect(await greeting(none)).toEqual({ data: Buffer.alloc(0), error: 'ECONNRESET' });
+    await keeper.removeContainer(spec.id);
+  });
+
   it('rejects an unknown protocol and a busy host port with clear errors', async () => {
     const spec = specFor(keeper, ['sleep', '100']);
     await keeper.createContainer(spec);
