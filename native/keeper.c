@@ -592,6 +592,10 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
       c->pooled_net = c->net_ready = true;
     else
       outbound_kill_pid(spare_helper);
+    /* The next spare is made now, while init mounts the root (the other core), not once the keeper
+     * is idle: in a loop of back-to-back starts that came too late (slirp4netns takes ~7 ms to get
+     * ready) and every other start made its own helper. */
+    netpool_refill();
   }
   c->ctl = sp[0];
   c->out[0] = po[0];

@@ -8,9 +8,10 @@
  * received. A CREATE whose key has a ready spare clones init without CLONE_NEWNET and init setns()es
  * into the spare first thing; the spare's helper becomes the container's (killed with it, as one
  * started for it) and the OUTBOUND that follows is answered at once. A spare serves exactly one
- * container and is never returned. Spares are made only when the keeper is idle (no container
- * between CREATE and its START's answer), so the refill does not compete with a boot, and only for a
- * key whose helper, started for a container as today, got ready once (so a command line that cannot
+ * container and is never returned. The first spare of a key is made when the keeper is idle (no
+ * container between CREATE and its START's answer), the next one as soon as a CREATE took one (while
+ * that container's init mounts its root: made only once idle, it was not ready yet for a start right
+ * behind, and every other start of a loop made its own helper), and only for a key whose helper, started for a container as today, got ready once (so a command line that cannot
  * work never leaves a spare behind); a spare not ready in 10 s is killed at the next refill. A CREATE
  * without POOL_ARGs, or a key with no ready spare, takes today's path; a key whose spares failed
  * twice is not refilled again. Spares die with the keeper: their slirp4netns are its children
@@ -29,7 +30,7 @@ int netpool_take(const uint8_t *body, size_t len, const char *id, pid_t *helper)
 /* Container `id`'s own outbound helper got ready: its CREATE's key is known to work, spares are made
  * for it from then on (a helper that never gets ready, as a test's stand-in, never gets spares). */
 void netpool_outbound_ready(const char *id);
-/* Makes the missing spares (call when the keeper is idle). */
+/* Makes the missing spares (when the keeper is idle, and right after a CREATE took one). */
 void netpool_refill(void);
 /* outbound.c's events (outbound_set_events, wired by the keeper): the spare helper `pid` wrote its
  * ready byte / ended before it was adopted. */

@@ -1,7 +1,7 @@
 /**
  * Prepared network namespaces (native/netpool.h): a CREATE that names its outbound helper's command line (POOL_ARGs)
- * lets the keeper keep one namespace ready for the next container with that line, made while nothing boots, with the
- * helper attached to it (`--netns-type=path`, the namespace's fd at 5) and ready. The next CREATE joins it and its
+ * lets the keeper keep one namespace ready for the next container with that line (made once a container's own helper
+ * with that line got ready, then again as soon as a container takes the spare), with the helper attached to it (`--netns-type=path`, the namespace's fd at 5) and ready. The next CREATE joins it and its
  * OUTBOUND is answered by that helper. A spare serves one container only, goes with it, and the keeper's spares go
  * with the keeper. A stand-in helper (a shell script) records what it was given, says it is ready, then never exits
  * by itself. Fails on a helper without the pool: the second container gets its own namespace and its own helper.
@@ -81,9 +81,11 @@ describe.skipIf(skip)('keeper: prepared network namespaces', () => {
     const second = await create();
     expect(second.netns).toBe(spare1.netns);
     expect(second.helperPid).toBe(spare1.pid);
-    await keeper.startContainer(second.id);
+    // The next spare is made as soon as one is taken, while that container is still only created (not once the
+    // keeper is idle: back-to-back starts then always found the spare not ready yet).
     const spare2 = await nextSpare();
     expect(spare2.netns).not.toBe(spare1.netns);
+    await keeper.startContainer(second.id);
 
     const third = await create();
     expect(third.netns).toBe(spare2.netns);
