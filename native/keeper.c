@@ -69,6 +69,7 @@ struct container {
   bool net_ready;
   /* Cloned into a prepared namespace (netpool.h) whose helper it adopted: its OUTBOUND is answered at once. */
   bool pooled_net;
+  bool prepared_net; /* likewise, for good: a START with IF_PREPARED may go to init at CREATED */
   uint32_t outbound_req; /* 0 = none waiting */
   uint8_t *outbound_body;
   size_t outbound_len;
@@ -589,7 +590,7 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
     close(pool_fd); /* init holds the namespace now */
     /* Should the spare's helper have died meanwhile, the OUTBOUND starts one as today (the tap is there). */
     if (outbound_adopt(spare_helper, c->id))
-      c->pooled_net = c->net_ready = true;
+      c->pooled_net = c->prepared_net = c->net_ready = true;
     else
       outbound_kill_pid(spare_helper);
     /* The next spare is made now, while init mounts the root (the other core), not once the keeper
@@ -659,10 +660,19 @@ static struct container *need_container(uint32_t reqid, const sw_frame_view *f, 
  * START may come right behind CREATE, before its answer (Node sends it so when nothing has to happen
  * between the two: no cgroup to join, network, files or ports): it waits here and goes to init as
  * soon as init reports CREATED, one round trip to Node fewer. A CREATE that fails fails it too.
+ * An isolated container's START comes so with IF_PREPARED (behind its OUTBOUND): its network must be
+ * ready before the process runs, which only a prepared namespace's helper is at once; without one it
+ * is declined (NOT_PREPARED), and Node sends START again once its helper is ready.
  */
 static void op_start(uint32_t reqid, const sw_frame_view *f) {
   struct container *c = need_container(reqid, f, "start");
   if (!c) return;
+  uint64_t if_prepared = 0;
+  spec_get_uint(f->body, f->body_len, T_IF_PREPARED, &if_prepared);
+  if (if_prepared && !(c->prepared_net && outbound_is_ready(c->id))) {
+    reply_error(reqid, EK_NOT_PREPARED, "start: the container's network is not prepared yet", EAGAIN);
+    return;
+  }
   if (c->state == C_CREATING && !c->start_queued && !c->remove_req) {
     c->start_queued = reqid;
     return;

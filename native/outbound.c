@@ -282,9 +282,19 @@ bool outbound_adopt(pid_t pid, const char *id) {
   return true;
 }
 
+static struct helper *ready_helper(const char *id) {
+  for (struct helper *h = helpers; h; h = h->next)
+    if (!strcmp(h->id, id) && h->pid > 0 && h->ready_seen) return h;
+  return NULL;
+}
+
+bool outbound_is_ready(const char *id) {
+  return ready_helper(id) != NULL;
+}
+
 void outbound_answer_adopted(uint32_t reqid, const char *id) {
-  for (struct helper *h = helpers; h; h = h->next) {
-    if (strcmp(h->id, id) || h->pid <= 0 || !h->ready_seen) continue;
+  struct helper *h = ready_helper(id);
+  if (h) {
     sw_buf b = {0};
     buf_begin(&b, FR_OK, reqid);
     buf_put_u32(&b, T_PID, (uint32_t)h->pid);

@@ -47,5 +47,7 @@ pid_t outbound_start_spare(char **argv, int netns_fd);
 bool outbound_adopt(pid_t pid, const char *id);
 /* OUTBOUND for a container that adopted a spare: answered OK PID at once (ERROR when it died meanwhile). */
 void outbound_answer_adopted(uint32_t reqid, const char *id);
+/* Container `id` has a live helper that wrote its ready byte. */
+bool outbound_is_ready(const char *id);
 /* SIGKILL helper `pid` (a spare dropped unused). */
 void outbound_kill_pid(pid_t pid);

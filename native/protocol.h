@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SW_PROTOCOL_VERSION 10
+#define SW_PROTOCOL_VERSION 11
 /* Largest frame either side accepts. Node never sends a bigger one: payloads above SW_CHUNK go as
  * DATA frames. A bigger one from Node fails only its request: the keeper answers ERROR (EMSGSIZE)
  * for its reqid and skips its declared length, which keeps the stream in sync. */
@@ -27,7 +27,8 @@ enum sw_frame {
   /* Node -> keeper */
   FR_MAPPED = 0x01,
   FR_CREATE = 0x10,
-  FR_START = 0x11, /* ID -> OK once the process runs; may follow CREATE before its answer (protocol 10) */
+  FR_START = 0x11, /* ID -> OK once the process runs; may follow CREATE before its answer (protocol 10);
+                    * with IF_PREPARED only when that CREATE joined a prepared network namespace (protocol 11) */
   FR_KILL = 0x12,
   FR_REMOVE = 0x13,
   FR_EXEC = 0x14,
@@ -127,6 +128,8 @@ enum sw_tag {
   T_ARG_PID = 68,     /* OUTBOUND: an argument (empty value), among the ARGs, that the keeper replaces with the container init's host pid */
   T_POOL_ARG = 69,    /* CREATE (isolated net, repeated): the command line of a prepared namespace's outbound helper (netpool.h) */
   T_POOL_ARG_NETNS = 70, /* CREATE: among the POOL_ARGs (empty value), the path of the namespace's fd the keeper writes in */
+  T_IF_PREPARED = 71,    /* START: u8 1 = only if the container joined a prepared network namespace whose helper is ready
+                          * (else ERROR NOT_PREPARED, nothing done): isolated, sent right behind CREATE and OUTBOUND */
 };
 
 /*
@@ -158,6 +161,7 @@ enum sw_err_kind {
   EK_NOT_FOUND = 21,       /* GET: the path asked for is not there (ENOENT / ENOTDIR) */
   EK_SECCOMP = 22,         /* building or loading the seccomp filter */
   EK_KEYRING = 23,         /* the process's own session keyring */
+  EK_NOT_PREPARED = 24,    /* START with IF_PREPARED: no prepared network namespace; send START again once the network is */
 };
 
 typedef struct {

@@ -226,26 +226,36 @@ export class ContainerHandle implements RuntimeContainer {
     // init into a network namespace it prepared with that helper already attached and ready (native/netpool.h), and
     // keep one ready for the next container. Off with the networkPool setting.
     const outboundPool = plan.networkMode === 'isolated' && configValue('networkPool') ? await outboundPoolArgv({ hostLoopback: hostAccess?.allLoopbackPorts ?? false }) : undefined;
+    // Nothing to do between CREATE and START but the /etc files (no cgroup to join, host access, user network, file
+    // copied in or port).
+    const nothingBetween = !limits && !hostAccess && plan.networks.length === 0 && plan.ports.length === 0 &&
+      !(firstBoot && !plan.snapshotLayer && plan.files.length > 0);
+    // Isolated with a prepared namespace asked for: its helper (slirp4netns, the keeper's) gives the fixed addresses
+    // GUEST_NET names, so the /etc files can be written before it is there, as for network mode none.
+    const preparedNet = plan.networkMode === 'isolated' && outboundPool !== undefined && nothingBetween ? { guestIp: GUEST_NET.guestIp, dns: GUEST_NET.dns } : undefined;
     const created = keeper.createContainer(outboundPool ? { ...spec, outboundPool } : spec);
     // Isolated: the outbound helper is asked for right behind CREATE, not after its answer. The keeper starts it as
     // soon as the container's network namespace has its tap, while init still mounts the root; it is awaited below,
     // before anything that needs it (/etc files, START: a packet sent before the helper is ready would be lost).
     // The host's loopback is mapped only on explicit request (every port of it); named ports go through the keeper.
-    const outbound = plan.networkMode === 'isolated' ? this.#startOutbound(created, hostAccess?.allLoopbackPorts ?? false, signal) : undefined;
-    // Network mode none or host: the /etc files depend on nothing the boot makes (slirp4netns' DNS address, user
-    // networks' addresses), so they are written while the keeper creates the container. CREATE's fields made the
-    // files before the request was sent (`ensureFile`), init bind-mounts those inodes and the write truncates and
-    // writes the same inode in place: the container sees the content, complete before START. Synchronous, so no
-    // write is left running when a later step fails and the undo removes the state dir; a failure is thrown once
-    // CREATE has settled (the executor turns it into a rejection).
-    const etcEarly = plan.networkMode === 'isolated' ? undefined : new Promise<void>((resolve) => { this.#writeEtcFiles(); resolve(); });
-    // Nothing to do between CREATE and START (no cgroup to join, outbound helper, host access, user network, file
-    // copied in or port): START goes right behind CREATE, once the /etc files are written, and the keeper hands it to
-    // init as soon as the container is created (protocol 10), one round trip fewer. A CREATE that fails fails it too;
-    // its error is CREATE's, thrown below.
-    const startEarly = etcEarly && !limits && !hostAccess && plan.networks.length === 0 && plan.ports.length === 0 &&
-      !(firstBoot && !plan.snapshotLayer && plan.files.length > 0)
-      ? etcEarly.then(() => keeper.startContainer(this.id))
+    let outboundAsked: () => void = () => {};
+    const asked = new Promise<void>((resolve) => { outboundAsked = resolve; });
+    const outbound = plan.networkMode === 'isolated' ? this.#startOutbound(created, hostAccess?.allLoopbackPorts ?? false, signal, outboundAsked) : undefined;
+    // Network mode none or host (or isolated with a prepared namespace): the /etc files depend on nothing the boot
+    // makes (slirp4netns' DNS address, user networks' addresses), so they are written while the keeper creates the
+    // container. CREATE's fields made the files before the request was sent (`ensureFile`), init bind-mounts those
+    // inodes and the write truncates and writes the same inode in place: the container sees the content, complete
+    // before START. Synchronous, so no write is left running when a later step fails and the undo removes the state
+    // dir; a failure is thrown once CREATE has settled (the executor turns it into a rejection).
+    const etcEarly = plan.networkMode === 'isolated' && !preparedNet ? undefined : new Promise<void>((resolve) => { this.#writeEtcFiles(preparedNet); resolve(); });
+    // Nothing between CREATE and START: START goes right behind CREATE, once the /etc files are written, and the keeper
+    // hands it to init as soon as the container is created (protocol 10), one round trip fewer. A CREATE that fails
+    // fails it too; its error is CREATE's, thrown below. Isolated, it goes behind the OUTBOUND too (which the keeper
+    // then answers before the process can exit) and only if the container joined a prepared namespace whose helper is
+    // ready (protocol 11): else the keeper declines it (false) and START is sent below, once the helper is ready.
+    const startEarly = etcEarly && nothingBetween
+      ? (preparedNet ? Promise.all([etcEarly, Promise.race([asked, outbound])]).then(() => keeper.startContainer(this.id, { ifPrepared: true }))
+        : etcEarly.then(() => keeper.startContainer(this.id)))
       : undefined;
     startEarly?.catch(() => {}); // a boot that fails before START's step reports its own error
     const { pid } = await awaitBeside(created, etcEarly);
@@ -311,7 +321,15 @@ export class ContainerHandle implements RuntimeContainer {
     this.#check(signal);
     this.#step = 'starting the process (keeper START)';
     try {
-      await (startEarly ?? keeper.startContainer(this.id));
+      if (!startEarly || !(await startEarly)) {
+        // Declined (isolated: no prepared namespace was ready): the helper is the container's own, maybe another
+        // tool (pasta, should slirp4netns have failed), so the files are written from it before START.
+        if (startEarly) {
+          log('%s: no prepared network namespace was ready, START follows its own helper', this.name);
+          this.#writeEtcFiles();
+        }
+        await keeper.startContainer(this.id);
+      }
     } catch (e) {
       throw commandError(e, this.name, this.#i.spec);
     }
@@ -327,10 +345,14 @@ export class ContainerHandle implements RuntimeContainer {
    * undo at once: a boot undone while the helper starts (a failed CREATE, the boot deadline, remove()) stops it there
    * (the keeper also kills it with the container), and no other helper is tried after that.
    */
-  #startOutbound(created: Promise<{ pid: number }>, hostLoopback: boolean, signal: AbortSignal | undefined): Promise<OutboundNet | undefined> {
+  #startOutbound(created: Promise<{ pid: number }>, hostLoopback: boolean, signal: AbortSignal | undefined, asked: () => void): Promise<OutboundNet | undefined> {
     const { keeper } = this.#i;
     const launcher: OutboundLauncher = {
-      start: (argv) => keeper.startOutbound(this.id, argv.map((a) => (a === INIT_PID_ARG ? null : a))),
+      start: (argv) => {
+        const pid = keeper.startOutbound(this.id, argv.map((a) => (a === INIT_PID_ARG ? null : a)));
+        asked(); // the OUTBOUND frame is written: a START may follow it
+        return pid;
+      },
       stop: () => keeper.stopOutbound(this.id),
     };
     const pid = created.then((c) => c.pid);
@@ -374,16 +396,16 @@ export class ContainerHandle implements RuntimeContainer {
     }
   }
 
-  #hostsContent(): string {
+  #hostsContent(net: Pick<OutboundNet, 'guestIp' | 'hostLoopbackAlias'> | undefined = this.#net): string {
     const { plan, hostname } = this.#i;
     // Its own aliases resolve to itself on each network (as Docker does), then every peer's names.
     const entries = [...Object.entries(plan.extraHosts), ...[...this.#networkIps].flatMap(([n, own]) => [
       ...own.names.filter((name) => name !== hostname).map((name): [string, string] => [name, own.ip]),
       ...n.peers(this.id),
     ])];
-    const ownIp = this.#networkIps.values().next().value?.ip ?? this.#net?.guestIp;
+    const ownIp = this.#networkIps.values().next().value?.ip ?? net?.guestIp;
     const access = plan.hostAccess;
-    const hostAccessIp = !access ? undefined : access.allLoopbackPorts ? this.#net?.hostLoopbackAlias : GUEST_NET.hostAlias;
+    const hostAccessIp = !access ? undefined : access.allLoopbackPorts ? net?.hostLoopbackAlias : GUEST_NET.hostAlias;
     return hostsFileFor({ hostname, ownIp, hostAccessIp, hostAliases: access?.aliases, extraHosts: entries });
   }
 
@@ -399,7 +421,7 @@ export class ContainerHandle implements RuntimeContainer {
    * files in the container's state dir take microseconds each, where reading and writing them asynchronously took
    * ten thread-pool round trips on the boot's path.
    */
-  #writeEtcFiles(): void {
+  #writeEtcFiles(net: Pick<OutboundNet, 'guestIp' | 'dns'> | undefined = this.#net): void {
     const { spec, plan, hostname } = this.#i;
     const hostResolv = readTextOr('/etc/resolv.conf', '');
     let hosts: string;
@@ -408,8 +430,8 @@ export class ContainerHandle implements RuntimeContainer {
       hosts = `${readTextOr('/etc/hosts', '127.0.0.1\tlocalhost').trimEnd()}\n127.0.1.1\t${hostname}\n`;
       resolv = hostResolv;
     } else {
-      hosts = this.#hostsContent();
-      resolv = resolvConfFor(this.#net, hostResolv);
+      hosts = this.#hostsContent(net);
+      resolv = resolvConfFor(net, hostResolv);
     }
     writeFileSync(spec.etcFiles.hostname, `${hostname}\n`);
     writeFileSync(spec.etcFiles.hosts, hosts);

@@ -11,7 +11,7 @@ import { Tag, field, type Frame } from './protocol.js';
 export const KEEPER_ERROR_KINDS = [
   'unspecified', 'bad-request', 'frame', 'no-container', 'container-state', 'id-in-use', 'userns', 'setup', 'rootfs',
   'ids', 'cwd', 'exec', 'files', 'publish-bind', 'publish-address', 'network', 'subnet-in-use', 'address-in-use',
-  'worker', 'resources', 'host-access', 'not-found', 'seccomp', 'keyring',
+  'worker', 'resources', 'host-access', 'not-found', 'seccomp', 'keyring', 'not-prepared',
 ] as const;
 /** One of {@link KEEPER_ERROR_KINDS}. */
 export type KeeperErrorKind = (typeof KEEPER_ERROR_KINDS)[number];

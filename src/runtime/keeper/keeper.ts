@@ -715,9 +715,20 @@ export class Keeper {
     return { pid: field.uint(f.fields, Tag.PID) ?? 0 };
   }
 
-  /** Execs the container's process. @throws SlipwayError ERR_RUNTIME with stage `exec <argv0>` when it cannot be executed. */
-  async startContainer(id: string): Promise<void> {
-    await this.#request(FrameType.START, [tlv.str(Tag.ID, id)]);
+  /**
+   * Execs the container's process. With `ifPrepared` (an isolated container's START sent right behind its CREATE and
+   * OUTBOUND, protocol 11) only if the container joined a prepared network namespace whose helper is ready: otherwise
+   * nothing is done and it resolves `false` (send it again, without, once the network helper is ready).
+   * @throws SlipwayError ERR_RUNTIME with stage `exec <argv0>` when it cannot be executed.
+   */
+  async startContainer(id: string, opts: { ifPrepared?: boolean } = {}): Promise<boolean> {
+    try {
+      await this.#request(FrameType.START, [tlv.str(Tag.ID, id), ...(opts.ifPrepared ? [tlv.u8(Tag.IF_PREPARED, 1)] : [])]);
+      return true;
+    } catch (e) {
+      if (opts.ifPrepared && KeeperError.isKind(e, 'not-prepared')) return false;
+      throw e;
+    }
   }
 
   /**

@@ -9,7 +9,7 @@
 import { SlipwayError } from '../../errors.js';
 
 /** Bumped whenever the wire format changes; the keeper reports its own in HELLO. */
-export const PROTOCOL_VERSION = 10;
+export const PROTOCOL_VERSION = 11;
 /**
  * Frames larger than this are a protocol error; {@link encodeFrame} refuses to build one (payloads
  * above {@link CHUNK} go as DATA frames). The keeper fails such a frame's request only.
@@ -62,7 +62,7 @@ export const Tag = {
   OPTIONS: 48, RESOURCE: 49, SOFT: 50, HARD: 51, CONTAINER_PORT: 52, RELPATH: 53, KEEP: 54,
   NET_ID: 55, SUBNET: 56, IP: 57, PREFIX: 58, IFNAME: 59, UNREACHABLE: 60, TAP: 61,
   CHUNKED: 62, EOF: 63, SECCOMP: 64, KIND: 65, TOP_ONLY: 66, CANCEL: 67, ARG_PID: 68,
-  POOL_ARG: 69, POOL_ARG_NETNS: 70,
+  POOL_ARG: 69, POOL_ARG_NETNS: 70, IF_PREPARED: 71,
 } as const;
 
 /** One decoded TLV. */

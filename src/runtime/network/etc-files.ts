@@ -70,7 +70,7 @@ export function hostsFileFor({ hostname, ownIp, hostAccessIp, hostAliases = [], 
  *
  * @param hostResolv - the host's `/etc/resolv.conf` content (read by the caller; empty when unknown).
  */
-export function resolvConfFor(net: OutboundNet | undefined, hostResolv = ''): string {
+export function resolvConfFor(net: Pick<OutboundNet, 'dns'> | undefined, hostResolv = ''): string {
   const keep: string[] = [];
   for (const raw of hostResolv.split('\n')) {
     const line = raw.trim();

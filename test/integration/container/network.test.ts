@@ -135,6 +135,22 @@ skipUnless(canRun && hasOutbound, 'slirp4netns/pasta missing or /dev/net/tun unu
   });
 
   nativeOnly('the keeper\'s prepared network namespaces are the native runtime\'s')(
+    'a process started right behind CREATE in a prepared namespace has its interface, route and /etc files from its first instruction, as one started after its own helper', async () => {
+      const keeper = await Keeper.get();
+      const probe = new Container(fixtureRef('busybox')).withCommand(['sh', '-c', [
+        'ip -4 -o addr show eth0 | grep -o "inet [0-9.]*"', 'ip route | grep -o "default via [0-9.]*"',
+        'grep nameserver /etc/resolv.conf', 'grep -c "^10\\.0\\.2\\.100\\s" /etc/hosts',
+      ].join('; ')]);
+      const expected = 'inet 10.0.2.100\ndefault via 10.0.2.2\nnameserver 10.0.2.3\n1\n';
+      expect((await probe.run()).stdout).toBe(expected); // its helper got ready: the keeper prepares namespaces from now on
+      await until(() => keeperHasReadySpare(keeper.pid), 10_000);
+      await keeper.stopOutbound('no-such-container');
+      // The first takes the spare (START goes to init at CREATED, before Node's /etc step); the next, right behind, may
+      // find none ready yet and start after its own helper: both see the same network.
+      for (let i = 0; i < 3; i++) expect((await probe.run()).stdout).toBe(expected);
+    });
+
+  nativeOnly('the keeper\'s prepared network namespaces are the native runtime\'s')(
     'a container started after another joins the namespace the keeper prepared meanwhile: its own interfaces, sockets and host access, nothing of the other\'s', async () => {
       const server = createServer((s) => s.end('from-host')).listen(0, '127.0.0.1');
       await new Promise((r) => server.once('listening', r));

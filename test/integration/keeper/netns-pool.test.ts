@@ -107,6 +107,34 @@ describe.skipIf(skip)('keeper: prepared network namespaces', () => {
     keeper = await Keeper.start();
   });
 
+  it('a START sent right behind CREATE and OUTBOUND with IF_PREPARED runs only in a prepared namespace; else it is declined and nothing runs', async () => {
+    // Sent as a boot sends them: CREATE, OUTBOUND, START, none awaited before the next is written.
+    const boot = (argv: string[]) => {
+      const spec = specFor(keeper, argv, pooled());
+      const created = keeper.createContainer(spec);
+      const helperPid = keeper.startOutbound(spec.id, [helper, join(dir, 'own'), null]);
+      const started = keeper.startContainer(spec.id, { ifPrepared: true });
+      return { spec, created, helperPid, started };
+    };
+    // No spare for this command line yet (a fresh keeper): declined, the container stays created.
+    const first = boot(['sh', '-c', 'exit 3']);
+    await expect(first.started).resolves.toBe(false);
+    await first.created;
+    await first.helperPid;
+    await expect(keeper.startContainer(first.spec.id)).resolves.toBe(true);
+    expect((await keeper.waitContainer(first.spec.id)).exitCode).toBe(3);
+    const spare = await nextSpare();
+
+    // The next one joins the spare: its START goes to init at CREATED, the process runs.
+    const second = boot(['sh', '-c', 'exit 7']);
+    await expect(second.started).resolves.toBe(true);
+    expect(await second.helperPid).toBe(spare.pid);
+    expect((await keeper.waitContainer(second.spec.id)).exitCode).toBe(7);
+    for (const c of [first, second]) await keeper.removeContainer(c.spec.id);
+    await keeper.close(); // and the spare made for the next one
+    keeper = await Keeper.start();
+  });
+
   it('no spare is made for a command line whose helper never got ready for a container', async () => {
     const never = join(dir, 'never');
     writeFileSync(never, `#!/bin/sh\nexec sleep ${STUCK}\n`);
