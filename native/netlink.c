@@ -7,6 +7,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -230,4 +232,20 @@ int nl_parse_cidr4(const char *p, size_t len, struct in_addr *a, unsigned *n) {
   *n = (unsigned)bits;
   if (bits < 32) a->s_addr &= htonl(bits ? ~0U << (32 - bits) : 0);
   return 0;
+}
+
+int netns_new_lo_up(int (*more)(int nl, void *arg, sw_error *e), void *arg, sw_error *e) {
+  if (unshare(CLONE_NEWNET) < 0) return sw_fail(e, errno, "unshare network namespace");
+  int nl = nl_open();
+  if (nl < 0) return sw_fail(e, -nl, "open rtnetlink socket");
+  int r, lo = nl_ifindex("lo");
+  if (lo < 0) r = sw_fail(e, -lo, "find lo");
+  else if ((r = nl_link_up(nl, lo, 0)) < 0) r = sw_fail(e, -r, "bring lo up");
+  else if (more) r = more(nl, arg, e);
+  close(nl);
+  if (r < 0) return r;
+  /* /proc/self/ns/net names the namespace just entered (the caller is single-threaded). */
+  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return sw_fail(e, errno, "open /proc/self/ns/net");
+  return fd;
 }

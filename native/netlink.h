@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util.h"
+
 /* A NETLINK_ROUTE socket in the caller's current network namespace: fd or -errno. */
 int nl_open(void);
 /* RTM_NEWLINK kind "bridge". */
@@ -24,3 +26,7 @@ int nl_del_link(int nl, int ifindex);
 int nl_add_unreachable4(int nl, struct in_addr dst, unsigned prefix);
 /* "a.b.c.d/n" (len bytes, no NUL needed) -> address with the host bits cleared, and n: 0 or -EINVAL. */
 int nl_parse_cidr4(const char *s, size_t len, struct in_addr *a, unsigned *n);
+/* In a forked single-threaded child: unshares a new network namespace, brings its lo up, runs `more`
+ * (when not NULL) with an rtnetlink socket of it, and returns an fd of the namespace (close-on-exec),
+ * or -errno with e's stage set. The user networks' namespaces and the pool's spares are made so. */
+int netns_new_lo_up(int (*more)(int nl, void *arg, sw_error *e), void *arg, sw_error *e);

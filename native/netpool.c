@@ -129,18 +129,11 @@ out:
 
 /* ---- making a spare -------------------------------------------------------------------------- */
 
-/* In the forked child: a new network namespace with lo up and the persistent tap; its fd, or -errno. */
-static int make_netns(const char *tap, sw_error *e) {
-  if (unshare(CLONE_NEWNET) < 0) return sw_fail(e, errno, "unshare network namespace");
-  cleanup_fd int nl = nl_open();
-  if (nl < 0) return sw_fail(e, -nl, "open rtnetlink socket");
-  int r, lo = nl_ifindex("lo");
-  if (lo < 0) return sw_fail(e, -lo, "find lo");
-  if ((r = nl_link_up(nl, lo, 0)) < 0) return sw_fail(e, -r, "bring lo up");
-  if (tap) init_make_tap(tap);
-  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sw_fail(e, errno, "open /proc/self/ns/net");
-  return fd;
+static int make_tap(int nl, void *tap, sw_error *e) {
+  (void)nl;
+  (void)e;
+  init_make_tap(tap);
+  return 0;
 }
 
 NORETURN static void maker_child(int sock, const char *tap) {
@@ -152,7 +145,7 @@ NORETURN static void maker_child(int sock, const char *tap) {
   syscall(SYS_close_range, 0U, 2U, 0);
   syscall(SYS_close_range, 4U, ~0U, 0);
   sw_error e = {0};
-  int fd = make_netns(tap, &e);
+  int fd = netns_new_lo_up(tap ? make_tap : NULL, (void *)tap, &e);
   _exit(init_send_result(3, fd, &e) < 0 ? 1 : 0);
 }
 

@@ -61,28 +61,20 @@ static struct network *find_net(const char *id) {
 
 /* ---- NET_CREATE ------------------------------------------------------------------------------ */
 
-/* In the forked child: a new network namespace with lo and br0 up; returns an fd of it. */
-static int setup_netns(sw_error *e) {
-  if (unshare(CLONE_NEWNET) < 0) return sw_fail(e, errno, "unshare network namespace");
-  cleanup_fd int nl = nl_open();
-  if (nl < 0) return sw_fail(e, -nl, "open rtnetlink socket");
-  int r, lo = nl_ifindex("lo");
-  if (lo < 0) return sw_fail(e, -lo, "find lo");
-  if ((r = nl_link_up(nl, lo, 0)) < 0) return sw_fail(e, -r, "bring lo up");
-  if ((r = nl_add_bridge(nl, BRIDGE)) < 0) return sw_fail(e, -r, "create bridge " BRIDGE);
+static int add_bridge(int nl, void *arg, sw_error *e) {
+  (void)arg;
+  int r = nl_add_bridge(nl, BRIDGE);
+  if (r < 0) return sw_fail(e, -r, "create bridge " BRIDGE);
   int br = nl_ifindex(BRIDGE);
   if (br < 0) return sw_fail(e, -br, "find " BRIDGE);
   if ((r = nl_link_up(nl, br, 0)) < 0) return sw_fail(e, -r, "bring " BRIDGE " up");
-  /* /proc/self/ns/net names the namespace we just entered (this child is single-threaded). */
-  int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return sw_fail(e, errno, "open /proc/self/ns/net");
-  return fd;
+  return 0;
 }
 
 NORETURN static void create_child(int sock) {
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   sw_error e = {0};
-  int fd = setup_netns(&e);
+  int fd = netns_new_lo_up(add_bridge, NULL, &e); /* lo and br0 up */
   _exit(init_send_result(sock, fd, &e) < 0 ? 1 : 0);
 }
 
