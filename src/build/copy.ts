@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { open, realpath, lstat, readdir, readFile, readlink, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { extract as tarExtract } from 'tar-stream';
+import { entryData } from '../internal/tar-entry.js';
 import path, { posix } from 'node:path';
 import { SlipwayError } from '../errors.js';
 import { decompress } from './decompress.js';
@@ -275,7 +276,7 @@ export async function planCopy(tree: SourceTree, req: CopyRequest, destIsExistin
       for await (const e of ex) {
         const h = e.header;
         const chunks: Buffer[] = [];
-        for await (const c of e) chunks.push(c as Buffer);
+        for await (const c of entryData(e)) chunks.push(c);
         const parts = h.name.split('/').filter((x) => x && x !== '.');
         if (parts.includes('..')) throw new SlipwayError('ERR_BUILD_CONTEXT', `ADD ${src}: archive entry ${JSON.stringify(h.name)} leads outside the destination`, { hint: 'fix the archive' });
         if (!parts.length) continue;

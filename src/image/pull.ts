@@ -10,6 +10,7 @@ import { extract as tarExtract } from 'tar-stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { logger } from '../internal/debug.js';
+import { entryData } from '../internal/tar-entry.js';
 import { SlipwayError } from '../errors.js';
 import { chainIds, parseImageConfig, parseManifest, type ContainerConfig, type Descriptor, type ImageConfigFile, type ImageManifest } from './manifest.js';
 import { checkImagePlatform, hostPlatform, parsePlatform, platformString, selectPlatform, type Platform } from './platform.js';
@@ -689,8 +690,9 @@ async function scanTar(file: string, fn: (name: string, size: number, stream: As
   try {
     for await (const entry of ex) {
       const name = entry.header.name.replace(/^\.?\/+/, '');
-      await fn(name, entry.header.size ?? 0, entry as unknown as AsyncIterable<Buffer>);
-      for await (const _ of entry) void _;
+      const data = entryData(entry);
+      await fn(name, entry.header.type === 'directory' ? 0 : entry.header.size ?? 0, data);
+      for await (const _ of data) void _;
     }
   } catch (e) {
     ex.destroy();

@@ -23,3 +23,15 @@ export function tarEntry(pack: Pack, header: EntryHeader, content?: Buffer): Tar
   done.catch(() => {});
   return { sink, done };
 }
+
+const NO_DATA: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ value: undefined, done: true as const }) }) };
+
+/**
+ * The data of an entry read by tar-stream's `extract()`: none for a directory. tar-stream gives a directory no data
+ * whatever its header's size says (the bytes after it are read as headers), and when that size is not 0 the entry's
+ * stream never ends: every reader of it (a docker-archive pull, Dockerfile ADD of a tar, `copyArchiveToContainer`,
+ * the engine's archive load) waited forever on one hostile directory header. Read this instead of the entry.
+ */
+export function entryData(entry: AsyncIterable<unknown> & { header: { type?: string | null } }): AsyncIterable<Buffer> {
+  return entry.header.type === 'directory' ? NO_DATA : (entry as AsyncIterable<Buffer>);
+}

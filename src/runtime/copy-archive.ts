@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { SlipwayError } from '../errors.js';
-import { tarEntry, type TarEntry } from '../internal/tar-entry.js';
+import { entryData, tarEntry, type TarEntry } from '../internal/tar-entry.js';
 import type { CopiedEntry, CopyEntry } from './runtime-container.js';
 
 /**
@@ -79,7 +79,7 @@ export async function entriesOfArchive(archive: Buffer, target: string, owner?: 
     for await (const entry of extract) {
       const h = entry.header;
       const chunks: Buffer[] = [];
-      for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
+      for await (const c of entryData(entry)) chunks.push(c);
       const rel = archivePath(h.name);
       if (rel === '') continue; // "./": the target itself, which keeps its own mode
       const path = posix.join(target, rel);

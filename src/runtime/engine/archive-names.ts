@@ -8,11 +8,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
 import { SlipwayError } from '../../errors.js';
-import { tarEntry } from '../../internal/tar-entry.js';
+import { entryData, tarEntry } from '../../internal/tar-entry.js';
 
 /** manifest.json and index.json are read whole: a docker save of hundreds of images stays far below this. */
 const MAX_INDEX_BYTES = 4 << 20;
@@ -96,8 +96,9 @@ export function archiveWithoutNames(file: string): Readable {
         await tarEntry(out, { ...h, size: body.length }, body).done;
         continue;
       }
-      const { sink, done } = tarEntry(out, h);
-      await Promise.all([pipeline(entry, sink), done]);
+      // A directory has no data, whatever its header says (tar-stream never ends such an entry's stream).
+      const { sink, done } = tarEntry(out, h.type === 'directory' ? { ...h, size: 0 } : h);
+      await Promise.all([pipeline(Readable.from(entryData(entry)), sink), done]);
     }
     out.finalize();
   };
