@@ -1,9 +1,11 @@
 /**
- * A synchronous, push-driven tar parser for layer unpacking (the hot path of a pull). It reads exactly what
- * tar-stream 3's `extract()` read before it (ustar and GNU headers, PAX `x`/`g` records, GNU long names `L`/`K`,
- * the same header checks and the same error messages), but hands an entry's data to its sink as subarrays of the
- * chunk pushed in: no stream per entry, no promise per chunk, no copy unless a header straddles two chunks.
- * tar-stream stays for copy archives and docker-archive.
+ * A synchronous, push-driven tar parser for layer unpacking (the hot path of a pull). It reads what tar-stream 3's
+ * `extract()` read before it (ustar and GNU headers, PAX `x`/`g` records, GNU long names `L`/`K`, the same header
+ * checks and the same error messages), but hands an entry's data to its sink as subarrays of the chunk pushed in: no
+ * stream per entry, no promise per chunk, no copy unless a header straddles two chunks. Where tar-stream misread, it
+ * reads as Go's archive/tar (Docker) does: an old-style directory (type NUL, name ending in '/'); an empty long
+ * record sets nothing, and one of negative size is refused (tar-stream read the following blocks out of step).
+ * tar-stream stays for copy archives and docker-archive (`internal/tar-entry.ts` `entryData`).
  */
 
 /** An entry's type, as tar-stream names it; `null` for a type flag it does not know (skipped by the unpacker). */
@@ -217,7 +219,7 @@ export class LayerTarParser {
     // A zero block (checksum of nothing but the blank checksum field): skipped, as tar-stream does.
     if (c === 8 * 32) return;
     if (c !== decodeOct(buf, 148, 8)) throw new TarFormatError('Invalid tar header. Maybe the tar is corrupted or it needs to be gunzipped?');
-    let flag = buf[156] === 0 ? 0 : buf[156]! - 48;
+    const flag = buf[156] === 0 ? 0 : buf[156]! - 48;
     let name = decodeStr(buf, 0, 100);
     if (USTAR.equals(buf.subarray(257, 263))) {
       if (buf[345]) name = `${decodeStr(buf, 345, 155)}/${name}`;
@@ -235,7 +237,6 @@ export class LayerTarParser {
       this.longSize = size;
       return;
     }
-    if (flag === 0 && name && name[name.length - 1] === '/') flag = 5;
     const h: LayerTarHeader = {
       name,
       mode: decodeOct(buf, 100, 8),
@@ -264,6 +265,11 @@ export class LayerTarParser {
       h.pax = this.pax;
       this.pax = null;
     }
+    // An old archive's directory: type NUL (not '0') and a name ending in '/', the name after long names and PAX
+    // applied, as Go's archive/tar (Docker) reads it; it has no data, like any directory. d53eecf took '0' for NUL
+    // too: a '0' entry `x/` with data is a file to Docker (and was to tar-stream), and its data was read here as
+    // headers, so a layer could carry entries only slipway unpacked, hidden from Docker and from scanners.
+    if (buf[156] === 0 && h.name.endsWith('/')) h.type = 'directory';
     if (!(h.size >= 0)) throw new TarFormatError('Invalid header');
     const sink = this.onEntry(h);
     // tar-stream gives a directory no data whatever its size says (the bytes after it are read as headers).
