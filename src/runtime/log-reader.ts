@@ -1,4 +1,4 @@
-import { existsSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -123,7 +123,30 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
   const settled = opts.done?.() === true;
   // Looked for without a failing open first: the rotated file is rare, and a rejected open costs an error object
   // and a thread-pool round trip on every read of every container's log (run() reads one per container).
-  const rotated = existsSync(`${path}.1`) ? await readWhole(`${path}.1`) : undefined;
+  const hasRotated = existsSync(`${path}.1`);
+  // The end of every read: a stream that ended without a newline leaves a partial record, which is still a line.
+  const finish = function* (): Generator<LogLine> {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const text = want[stream] ? pending[stream] + utf8[stream].end() : '';
+      if (text) {
+        const line = { time: new Date(), stream, text, unterminated: true };
+        if (backlog) backlog.push(line);
+        else yield line;
+      }
+    }
+    yield* flush();
+  };
+  // An exited container's small log (run() of a short command: most often empty) is read at once, synchronously:
+  // the open, stat, read and close below were four thread-pool round trips, each an event-loop turn, on every run().
+  const small = settled && !hasRotated ? readSmallSync(path) : undefined;
+  if (small !== undefined) {
+    opts.signal?.throwIfAborted();
+    // A record not yet ended (after the last newline) is left alone, as the reads below leave it.
+    for (const rec of splitRecords(small).records) yield* emit(parseCriRecord(rec));
+    yield* finish();
+    return;
+  }
+  const rotated = hasRotated ? await readWhole(`${path}.1`) : undefined;
   if (rotated) for (const rec of splitRecords(rotated).records) yield* emit(parseCriRecord(rec));
   try {
     for (;;) {
@@ -163,16 +186,7 @@ export async function* readLogLines(path: string, opts: ReadLogOptions = {}): As
         }
       }
       if (!opts.follow || finished) {
-        // A stream that ended without a newline leaves a partial record: it is still a line.
-        for (const stream of ['stdout', 'stderr'] as const) {
-          const text = want[stream] ? pending[stream] + utf8[stream].end() : '';
-          if (text) {
-            const line = { time: new Date(), stream, text, unterminated: true };
-            if (backlog) backlog.push(line);
-            else yield line;
-          }
-        }
-        yield* flush();
+        yield* finish();
         return;
       }
       yield* flush();
@@ -209,6 +223,37 @@ function nap(ms: number, signal: AbortSignal | undefined, setWake: (wake: (() =>
     if (signal?.aborted) onAbort();
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Largest log read synchronously (an exited container's, {@link readSmallSync}): about a millisecond of reading. */
+const SYNC_READ_MAX = 1 << 20;
+
+/**
+ * A settled log of at most {@link SYNC_READ_MAX} bytes, read synchronously (empty when it cannot be opened, as the
+ * asynchronous read treats it); undefined when it is larger or not a regular file (the asynchronous read's case).
+ * Opened non-blocking: a FIFO in its place must not block the thread.
+ */
+function readSmallSync(path: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch {
+    return NO_BYTES;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > SYNC_READ_MAX) return undefined;
+    const buf = Buffer.allocUnsafe(st.size);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 async function readWhole(path: string): Promise<Buffer | undefined> {

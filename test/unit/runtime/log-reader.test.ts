@@ -47,6 +47,23 @@ describe('log reader', () => {
     await rm(p);
     expect(await collect(readLogLines(p, { done: () => true }))).toEqual([]);
   });
+  it('reads a small log whose writer had stopped without an event-loop turn (run(): no thread-pool round trips)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'logs-'));
+    const p = join(dir, 'ctr.log');
+    await writeFile(p, rec('1', 'stdout', 'F', 'out') + rec('2', 'stderr', 'P', 'no newline'));
+    const lines: string[] = [];
+    const read = (async () => { for await (const l of readLogLines(p, { done: () => true })) lines.push(`${l.stream}:${l.text}`); return 'read'; })();
+    // Microtasks only: the whole read is done before the next turn's setImmediate (the old reader's open, stat and
+    // read each took a thread-pool round trip).
+    const turn = new Promise((r) => setImmediate(() => r('turn')));
+    expect(await Promise.race([read, turn])).toBe('read');
+    expect(lines).toEqual(['stdout:out', 'stderr:no newline']);
+    // A writer still running (done() false) is read as before; a missing log is no lines either way.
+    expect((await collect(readLogLines(p, { done: () => false }))).map((l) => l.text)).toEqual(['out', 'no newline']);
+    await rm(p);
+    const none = collect(readLogLines(p, { done: () => true }));
+    expect(await Promise.race([none, new Promise((r) => setImmediate(() => r('turn')))])).toEqual([]);
+  });
   it('cuts a line joined from partial records at 1 MiB: a container printing without newlines cannot grow a reader without bound', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'logs-'));
     const p = join(dir, 'ctr.log');
