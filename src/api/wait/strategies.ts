@@ -589,6 +589,18 @@ export class CompositeWaitStrategy extends AbstractWaitStrategy {
 export class NoWaitStrategy extends AbstractWaitStrategy {
   describe(): string { return 'nothing'; }
   protected async wait(): Promise<void> {}
+
+  /**
+   * Nothing to wait for: done at once unless the bound has run out already (0) or the signal aborted, which fail as
+   * for any strategy. Skips the deadline (an abort controller, a timer, a timeout error with its stack) that every
+   * `run()` paid for nothing. A subclass with a `wait()` of its own waits as usual.
+   * @internal
+   */
+  override waitWithin(target: WaitTarget, signal: AbortSignal, defaultTimeout: number | undefined): Promise<void> {
+    const ms = this.startupTimeout ?? defaultTimeout;
+    if (this.wait === NoWaitStrategy.prototype.wait && (ms === undefined || ms > 0) && !signal.aborted) return Promise.resolve();
+    return super.waitWithin(target, signal, defaultTimeout);
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SlipwayError } from '../../../src/errors.js';
-import { StartupCheckStrategy, Wait, runStrategy, type StartupStatus, type WaitTarget } from '../../../src/api/wait/index.js';
+import { NoWaitStrategy, StartupCheckStrategy, Wait, runStrategy, type StartupStatus, type WaitTarget } from '../../../src/api/wait/index.js';
 
 function target(over: Partial<WaitTarget> = {}): WaitTarget {
   return {
@@ -39,6 +39,27 @@ describe('wait timeouts in testcontainers words', () => {
     expect(SlipwayError.is(err, 'ERR_WAIT_TIMEOUT')).toBe(true);
     expect(err.shortMessage).toBe(message);
     expect(err.hint).toMatch(/withStartupTimeout/);
+  });
+
+  it('Wait.none() (every run()) is done without a deadline; a spent bound, an aborted signal or a wait() of its own still count', async () => {
+    vi.useFakeTimers();
+    try {
+      const done = runStrategy(Wait.none(), target(), never, 60_000);
+      // The old code armed the deadline's timer (and made its timeout error) for a wait of nothing.
+      expect(vi.getTimerCount()).toBe(0);
+      await done;
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await failure(runStrategy(Wait.none(), target(), never, 0))).code).toBe('ERR_WAIT_TIMEOUT');
+    expect((await failure(runStrategy(Wait.none().withStartupTimeout(0), target(), never, 60_000))).code).toBe('ERR_WAIT_TIMEOUT');
+    const aborted = new AbortController();
+    aborted.abort(new Error('stop'));
+    expect(await failure(runStrategy(Wait.none(), target(), aborted.signal, 60_000))).toMatchObject({ message: 'stop' });
+    class OwnWait extends NoWaitStrategy {
+      protected override async wait(): Promise<void> { throw new Error('its own wait ran'); }
+    }
+    expect(await failure(runStrategy(new OwnWait(), target(), never, 60_000))).toMatchObject({ message: 'its own wait ran' });
   });
 
   it('forListeningPorts names the port not bound yet', async () => {
