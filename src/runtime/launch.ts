@@ -9,7 +9,7 @@ import { ImageStore, defaultStoreRoot } from '../image/store.js';
 import { DOCKER_CAPS, Keeper } from './keeper/keeper.js';
 import { USER_NETWORKS_CIDR } from './keeper/keeper-network.js';
 import { buildProcessSpec } from './process-spec.js';
-import { resolveUser } from './user.js';
+import { resolveUser, type ResolvedUser } from './user.js';
 import { readFromLayers } from './layered-files.js';
 import { detectNetworkTools } from './network/index.js';
 import { bootTimeoutOf, ContainerHandle, MAX_TIMER_MS } from './container-handle.js';
@@ -41,6 +41,25 @@ function layerFile(lowers: readonly string[], path: string): Promise<string> {
     if (layerFiles.size > LAYER_FILES_KEPT) layerFiles.delete(layerFiles.keys().next().value!);
   }
   return text;
+}
+
+/** Users resolved against a stack of stored layers, by user spec and layer stack (at most {@link LAYER_FILES_KEPT}). */
+const layerUsers = new Map<string, ResolvedUser>();
+
+/**
+ * The image's user for `spec` (`withUser`, else the image's User): its layers never change, so the passwd and group
+ * files are parsed once per user and layer stack, not on every start. A copy: the caller owns its groups.
+ */
+async function layerUser(lowers: readonly string[], spec: string | undefined): Promise<ResolvedUser> {
+  const key = `${spec ?? ''}\0${lowers.join('\0')}`;
+  let user = layerUsers.get(key);
+  if (!user) {
+    const [passwd, group] = await Promise.all([layerFile(lowers, 'etc/passwd'), layerFile(lowers, 'etc/group')]);
+    user = resolveUser(spec, passwd, group);
+    layerUsers.set(key, user);
+    if (layerUsers.size > LAYER_FILES_KEPT) layerUsers.delete(layerUsers.keys().next().value!);
+  }
+  return { ...user, groups: [...user.groups] };
 }
 
 let tools: Promise<boolean> | undefined;
@@ -77,6 +96,9 @@ export async function launchContainer(plan: LaunchPlan, signal?: AbortSignal, re
 
 /** The process's keeper, started within `ms` (a helper that never answers its HELLO must not hang every start). */
 async function keeperWithin(ms: number): Promise<Keeper> {
+  // Started already (every start but the first): no race against a timer.
+  const running = Keeper.running();
+  if (running) return running;
   const keeper = Keeper.get();
   if (ms > MAX_TIMER_MS) return keeper;
   let timer: NodeJS.Timeout | undefined;
@@ -178,8 +200,7 @@ async function create(
   const hostname = plan.hostname ?? id.slice(0, 12);
   const proc = buildProcessSpec(image.config, plan, { HOSTNAME: hostname });
   // The upper dir was just made (empty): the image's (and a snapshot's) layers alone decide.
-  const [passwd, group] = await Promise.all([layerFile(lowers, 'etc/passwd'), layerFile(lowers, 'etc/group')]);
-  const user = resolveUser(proc.user, passwd, group);
+  const user = await layerUser(lowers, proc.user);
   if (!proc.env.some((e) => e.startsWith('HOME='))) proc.env.push(`HOME=${user.home}`);
   mark('process spec and user');
   const logPath = join(dir, 'ctr.log');

@@ -388,6 +388,11 @@ export class Keeper {
     this.buildId = field.str(hello.fields, Tag.BUILD_ID) ?? '';
   }
 
+  /** The keeper {@link Keeper.get} resolves to now, when it has started and lives; else undefined. */
+  static running(): Keeper | undefined {
+    return current;
+  }
+
   /** The keeper of this process, started on first use. A keeper that died is replaced. */
   static get(): Promise<Keeper> {
     if (!singleton) {
