@@ -166,6 +166,13 @@ export type SlipwayErrorCode =
    */
   | 'ERR_STORE_FULL'
   /**
+   * A layer wrote more to the store than its first GiB plus the `layerExpansionLimit` setting (100) times its
+   * compressed size: a compression bomb, a few MiB that expand to tens of GiB of real files (nothing of it is kept).
+   * Fix: Do not use the image; if it is yours and really that compressible, raise `SLIPWAY_LAYER_EXPANSION_LIMIT`
+   * (`Infinity` turns the bound off).
+   */
+  | 'ERR_LAYER_TOO_LARGE'
+  /**
    * The native helper (`native/build/slipway-helper`) is not built: install scripts were skipped, or the build failed
    * for lack of a compiler or libseccomp headers.
    * Fix: Install a C compiler, make and libseccomp headers, then run the `make -C …/native` command the hint prints

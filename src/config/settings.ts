@@ -23,6 +23,11 @@ export interface SlipwayConfig {
   pullPolicy: ConfiguredPullPolicy;
   /** Bound of a whole pull in ms (`Infinity`: none). */
   pullTimeout: number;
+  /**
+   * How many times its compressed size a layer may write to the store past its first GiB (zero chunks left as holes
+   * are not counted); `Infinity`: no bound. A gzip layer of a few MiB can expand to tens of GiB of real files.
+   */
+  layerExpansionLimit: number;
   /** The startup (wait strategy) timeout of containers that set none, in ms. */
   startupTimeout: number;
   /** The image store. */
@@ -229,6 +234,12 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     byDefault: () => 600_000,
     fromJson: (v, s) => ms(v, s, 'a positive number of milliseconds, or "Infinity"', true),
     fromText: (t, s) => ms(t, s, 'a positive number of milliseconds, or "Infinity"', true),
+  },
+  layerExpansionLimit: {
+    key: 'layerExpansionLimit', env: ['SLIPWAY_LAYER_EXPANSION_LIMIT'], allowed: 'a positive ratio of written to compressed bytes, or "Infinity"', example: '100',
+    byDefault: () => 100,
+    fromJson: (v, s) => ms(v, s, 'a positive ratio of written to compressed bytes, or "Infinity"', true),
+    fromText: (t, s) => ms(t, s, 'a positive ratio of written to compressed bytes, or "Infinity"', true),
   },
   startupTimeout: {
     key: 'startupTimeout', env: ['SLIPWAY_STARTUP_TIMEOUT'], allowed: 'a positive number of milliseconds', example: '60000',

@@ -305,7 +305,7 @@ class Puller {
       source: open(), dir: tmp, digest: job.desc.digest, diffId: job.diffId, size: job.desc.size,
       blob: keepBlob ? { tempPath: `${tmp}.blob`, path: this.store.blobPath(job.desc.digest) } : undefined,
       ownershipListPath: `${tmp}.owners`, applyOwnership: this.opts.applyOwnership,
-      onBytes: progress, label: job.desc.digest, signal: this.opts.signal,
+      onBytes: progress, label: job.desc.digest, signal: this.opts.signal, expansionLimit: this.config.values.layerExpansionLimit,
       ...(this.opts.unpackWorker !== undefined ? { workerPath: this.opts.unpackWorker } : {}),
     });
     const dir = await this.store.commitLayer(tmp, this.mappingKey, job.chainId);
@@ -789,7 +789,7 @@ async function pullDockerArchive(file: string, opts: PullOptions, config: Loaded
             const tmp = await puller.store.layerTempDir(l.chainId);
             const r = await unpackLayer({
               source: chunksOnce, dir: tmp, diffId: l.diffId, ownershipListPath: `${tmp}.owners`, applyOwnership: opts.applyOwnership,
-              label: `${name} in ${abs}`, signal: opts.signal, blobWriter: blob,
+              label: `${name} in ${abs}`, signal: opts.signal, blobWriter: blob, expansionLimit: puller.config.values.layerExpansionLimit,
               onBytes: (n) => opts.onProgress?.({ layer: l.digest, current: n, total: size }),
             });
             l.digest = r.digest;

@@ -137,6 +137,7 @@ export async function unpackLayerThreaded(opts: ThreadedUnpackOptions): Promise<
   // stream, a hostile entry) keep precedence as before.
   const data: UnpackWorkerData = {
     dir: opts.dir, ownershipListPath: opts.ownershipListPath, label: opts.label, overlayXattrPrefix: opts.overlayXattrPrefix, hashSource: false,
+    expansionLimit: opts.expansionLimit, expansionFree: opts.expansionFree,
   };
   const label = opts.label ?? opts.digest ?? 'layer';
   const compHash = createHash('sha256');

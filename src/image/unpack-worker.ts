@@ -19,6 +19,10 @@ export interface UnpackWorkerData {
   overlayXattrPrefix?: string | undefined;
   /** `false`: the main thread hashes, counts and stores the compressed bytes (see {@link UnpackOptions.hashSource}). */
   hashSource?: boolean | undefined;
+  /** {@link UnpackOptions.expansionLimit} */
+  expansionLimit?: number | undefined;
+  /** {@link UnpackOptions.expansionFree} */
+  expansionFree?: number | undefined;
 }
 
 /** Messages main → worker. */
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
     ownershipListPath: data.ownershipListPath, applyOwnership: 'defer', blobWriter: writer, label: data.label,
     ...(data.overlayXattrPrefix ? { overlayXattrPrefix: data.overlayXattrPrefix } : {}),
     hashSource: data.hashSource,
+    expansionLimit: data.expansionLimit, expansionFree: data.expansionFree,
     stats,
     onBytes: (n) => {
       if (n - lastReport >= 1 << 20) {

@@ -109,7 +109,18 @@ export interface UnpackOptions {
    * @defaultValue true
    */
   hashSource?: boolean | undefined;
+  /**
+   * The `layerExpansionLimit` setting: the layer may write (its tar bytes less the zero chunks left as holes) at
+   * most {@link EXPANSION_FREE} plus this many times its compressed bytes; past it `ERR_LAYER_TOO_LARGE`.
+   * @defaultValue Infinity (no bound)
+   */
+  expansionLimit?: number | undefined;
+  /** What the layer may write whatever its compression. @defaultValue {@link EXPANSION_FREE} */
+  expansionFree?: number | undefined;
 }
+
+/** What any layer may write whatever its compression (a small layer's headers alone expand a hundredfold). */
+export const EXPANSION_FREE = 1 << 30;
 
 /**
  * Where one layer's unpack spent its time, in ms (wall clock of the unpacking thread), for `DEBUG=slipway:image:unpack`.
@@ -336,6 +347,11 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
 
   /** The file being written (closed on failure). */
   let openFd = -1;
+  /** Bytes of file data left as holes (not written), and of the tar read: the difference is what the layer wrote. */
+  let holes = 0;
+  let plainBytes = 0;
+  const expansionLimit = opts.expansionLimit ?? Infinity;
+  const expansionFree = opts.expansionFree ?? EXPANSION_FREE;
   const writeFileEntry = (rel: string, h: Headers): LayerTarSink => {
     // Synchronous syscalls on purpose: a layer has thousands of small files, and a threadpool round trip
     // per open/write/chmod/utimes/close costs more than the syscalls themselves (measured: 2-3x slower).
@@ -349,7 +365,8 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
     return {
       data: (chunk) => {
         holeAtEnd = chunk.length >= 4096 && isZeros(chunk);
-        if (!holeAtEnd) {
+        if (holeAtEnd) holes += chunk.length;
+        else {
           let off = 0;
           while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, at + off);
         }
@@ -545,6 +562,13 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackResult> {
       }
       diffHash.update(c);
       parser.push(c);
+      plainBytes += c.length;
+      // compBytes counts what the decompressor was given, a little ahead of what it gave: never an early refusal.
+      if (plainBytes - holes > expansionFree + expansionLimit * compBytes) {
+        throw new SlipwayError('ERR_LAYER_TOO_LARGE', `layer ${label} expands past ${+(expansionFree / 2 ** 30).toFixed(3)} GiB plus ${expansionLimit} times its ${compBytes} compressed bytes (the layerExpansionLimit setting): a compression bomb`, {
+          hint: 'do not use this image; if it is yours and really this compressible, raise SLIPWAY_LAYER_EXPANSION_LIMIT (or layerExpansionLimit in slipway.config.json; Infinity turns the bound off)',
+        });
+      }
       if (stats) {
         const at = performance.now();
         stats.fs += at - w;

@@ -118,7 +118,7 @@ describe('config precedence', () => {
   it('reads every existing environment variable', () => {
     const c = load({
       SLIPWAY_REGISTRY_MIRROR: 'mirror.gcr.io, http://127.0.0.1:5000', SLIPWAY_INSECURE_REGISTRIES: 'registry.lan:5000',
-      SLIPWAY_CREDENTIAL_HELPERS: 'registry.corp=ecr-login,ghcr.io=gh', SLIPWAY_PULL_POLICY: 'never', SLIPWAY_PULL_TIMEOUT: 'Infinity',
+      SLIPWAY_CREDENTIAL_HELPERS: 'registry.corp=ecr-login,ghcr.io=gh', SLIPWAY_PULL_POLICY: 'never', SLIPWAY_PULL_TIMEOUT: 'Infinity', SLIPWAY_LAYER_EXPANSION_LIMIT: '250',
       SLIPWAY_STARTUP_TIMEOUT: '1500', SLIPWAY_CACHE_DIR: 'rel/store', SLIPWAY_STATE_DIR: '/run/x', SLIPWAY_RUNTIME: 'native',
       TESTCONTAINERS_REUSE_ENABLE: 'false', SLIPWAY_REUSE_IDLE_TIMEOUT: '2500',
       SLIPWAY_REAPER: 'off', SLIPWAY_REAPER_IMAGE: 'debian:12', SLIPWAY_REAPER_RECONNECT_TIMEOUT: '3000', SLIPWAY_REAPER_PRIVILEGED: 'true', SLIPWAY_DOCKER_SOCKET_OVERRIDE: '/d.sock',
@@ -126,7 +126,7 @@ describe('config precedence', () => {
     });
     expect(c.values).toEqual({
       registryMirrors: ['mirror.gcr.io', 'http://127.0.0.1:5000'], hubImageNamePrefix: undefined, insecureRegistries: ['registry.lan:5000'],
-      credentialHelpers: { 'registry.corp': 'ecr-login', 'ghcr.io': 'gh' }, pullPolicy: 'never', pullTimeout: Infinity, startupTimeout: 1500,
+      credentialHelpers: { 'registry.corp': 'ecr-login', 'ghcr.io': 'gh' }, pullPolicy: 'never', pullTimeout: Infinity, layerExpansionLimit: 250, startupTimeout: 1500,
       storeDir: join(cwd, 'rel', 'store'), stateDir: '/run/x', runtime: 'native',
       reuse: false, reuseIdleTimeout: 2500,
       reaper: 'off', reaperImage: 'debian:12', reaperReconnectTimeout: 3000, reaperPrivileged: true, dockerSocketOverride: '/d.sock',
@@ -162,7 +162,7 @@ describe('config validation', () => {
   it('an unknown key names the file, the key and the allowed keys', () => {
     const file = write(join(project, 'slipway.config.json'), { registryMirror: 'mirror.gcr.io' });
     const e = failure();
-    expect(e.shortMessage).toBe(`${file}: unknown setting "registryMirror"; allowed: registryMirrors, hubImageNamePrefix, insecureRegistries, credentialHelpers, pullPolicy, pullTimeout, startupTimeout, storeDir, stateDir, runtime, reuse, reuseIdleTimeout, reaper, reaperImage, reaperReconnectTimeout, reaperPrivileged, dockerSocketOverride, networkPool`);
+    expect(e.shortMessage).toBe(`${file}: unknown setting "registryMirror"; allowed: registryMirrors, hubImageNamePrefix, insecureRegistries, credentialHelpers, pullPolicy, pullTimeout, layerExpansionLimit, startupTimeout, storeDir, stateDir, runtime, reuse, reuseIdleTimeout, reaper, reaperImage, reaperReconnectTimeout, reaperPrivileged, dockerSocketOverride, networkPool`);
   });
 
   it('a bad value names the file, the key path and the allowed values', () => {
