@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -218,6 +219,36 @@ static int add_unreachable_routes(const struct container_spec *s, sw_error *e) {
 
 static int exit_code_for(int err) { return err == ENOENT ? 127 : 126; }
 
+/* What the container's process needs from init between its clone and its exec. */
+struct child_args {
+  const struct proc_spec *proc;
+  int nullfd, out_w, err_w, ep_w;
+};
+
+/*
+ * The container's process until its execve. It runs in init's memory (CLONE_VM | CLONE_VFORK, as
+ * posix_spawn): init is suspended until the exec or the exit, and nothing here returns into init's
+ * frames. Only per-task state changes (fds, session, signal dispositions, ids, capabilities, filter,
+ * keyring), none of init's, but for `environ`, which execvp reads PATH from and init never uses.
+ * With its own copy of init's page tables it took a fork, a copy-on-write fault for every page it
+ * wrote, and the teardown of that copy at exec.
+ */
+static int child_main(void *arg) {
+  const struct child_args *a = arg;
+  sw_error e = {0};
+  setsid();
+  if (dup2(a->nullfd, 0) < 0 || dup2(a->out_w, 1) < 0 || dup2(a->err_w, 2) < 0) _exit(126);
+  process_exec_started(a->proc, &e);
+  /* Errors as data: the stage and errno go to init through the CLOEXEC pipe, which stays empty
+   * when exec succeeds. */
+  (void)!write(a->ep_w, &e, sizeof e);
+  dprintf(2, "slipway: %s: %s\n", e.stage, strerror(e.errnum));
+  _exit(exit_code_for(e.errnum));
+}
+
+/* The child's stack: used by one child, once, while init waits. */
+static char child_stack[256 * 1024] __attribute__((aligned(64)));
+
 void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
   sw_error e = {0};
   /* The keeper may die at any moment; we must not outlive it (the whole pid namespace goes with
@@ -327,22 +358,12 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
           send_error(ctl, IM_START_FAILED, &e);
           _exit(1);
         }
-        child = fork();
+        struct child_args ca = {.proc = &s->proc, .nullfd = nullfd, .out_w = out_w, .err_w = err_w, .ep_w = ep[1]};
+        child = clone(child_main, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
         if (child < 0) {
-          sw_fail(&e, errno, "fork");
+          sw_fail(&e, errno, "clone the container's process");
           send_error(ctl, IM_START_FAILED, &e);
           _exit(1);
-        }
-        if (child == 0) {
-          close(ep[0]);
-          setsid();
-          if (dup2(nullfd, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0) _exit(126);
-          process_exec_started(&s->proc, &e);
-          /* Errors as data: the stage and errno go to init through the CLOEXEC pipe, which
-           * stays empty when exec succeeds. */
-          (void)!write(ep[1], &e, sizeof e);
-          dprintf(2, "slipway: %s: %s\n", e.stage, strerror(e.errnum));
-          _exit(exit_code_for(e.errnum));
         }
         close(ep[1]);
         /* Only the process holds the log pipes now: their EOF means it (and its children) closed them. */
@@ -365,6 +386,9 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
           m = (struct init_msg){.kind = IM_STARTED};
           init_send(ctl, &m, -1);
         }
+        /* The keeper's freed heap pages back, so our RSS is what init itself uses; after the answer,
+         * not on the start's path. */
+        malloc_trim(0);
       }
     }
   }

@@ -567,12 +567,11 @@ static void op_create(uint32_t reqid, const sw_frame_view *f) {
       s.pool_netns = keep++;
     }
     syscall(SYS_close_range, keep, ~0U, 0);
-    /* init is a copy of the keeper: drop the keeper's buffers (the spec was copied out of them)
-     * and give free heap pages back, so its RSS is what init itself uses. */
+    /* init is a copy of the keeper: drop the keeper's buffers (the spec was copied out of them);
+     * init gives the free heap pages back once it answered START. */
     reader_free(&K.in);
     worker_child_release();
     forward_child_release();
-    malloc_trim(0);
     init_main(&s, 3, 4, 5);
   }
   close(sp[1]);

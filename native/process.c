@@ -66,15 +66,24 @@ static int apply_rlimits(const struct proc_spec *p, sw_error *e) {
   return 0;
 }
 
-static int apply_caps(const struct proc_spec *p, sw_error *e) {
-  /* Bounding set first: dropping needs CAP_SETPCAP, which we still hold as root. */
+/* Every capability the container lacks out of the bounding set; needs CAP_SETPCAP, which we still
+ * hold as root. `who` prefixes the stage ("" or "init: "). */
+static int drop_bounding(const struct proc_spec *p, const char *who, sw_error *e) {
   for (int cap = 0; cap < 64; cap++) {
     if (p->caps & (1ULL << cap)) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
       if (errno == EINVAL) break; /* past CAP_LAST_CAP */
-      return sw_fail(e, errno, "drop capability %d from the bounding set", cap);
+      return sw_fail(e, errno, "%sdrop capability %d from the bounding set", who, cap);
     }
   }
+  return 0;
+}
+
+/* started: the bounding set is init's already (process_prepare_start). */
+static int apply_caps(const struct proc_spec *p, bool started, sw_error *e) {
+  int r;
+  /* Bounding set first, while we hold CAP_SETPCAP. */
+  if (!started && (r = drop_bounding(p, "", e)) < 0) return r;
   /* KEEPCAPS so a switch to a non-root uid keeps the permitted set until capset() below; the
    * kernel clears it again at exec for non-root users, which is what Docker does too. */
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "PR_SET_KEEPCAPS");
@@ -134,7 +143,10 @@ int process_prepare_start(const struct proc_spec *p, sw_error *e) {
    * capabilities: init holds it too, so the process inherits init's instead. With no_new_privs the
    * process loads its own last (and init its own after no_new_privs). */
   if (p->filter && !p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
-  return 0;
+  /* The bounding set once, for init and the process it forks next (29 prctl calls each, through the
+   * filter, were done twice). Dropping from the bounding set leaves init's permitted and effective
+   * sets whole: the process still switches ids and sets its own capabilities after the fork. */
+  return drop_bounding(p, "init: ", e);
 }
 
 int process_confine_init(const struct proc_spec *p, sw_error *e) {
@@ -142,13 +154,7 @@ int process_confine_init(const struct proc_spec *p, sw_error *e) {
   /* init never execs: no_new_privs costs it nothing, and then the filter loads without CAP_SYS_ADMIN. */
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sw_fail(e, errno, "init: PR_SET_NO_NEW_PRIVS");
   if (p->filter && p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
-  for (int cap = 0; cap < 64; cap++) {
-    if (p->caps & (1ULL << cap)) continue;
-    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-      if (errno == EINVAL) break; /* past CAP_LAST_CAP */
-      return sw_fail(e, errno, "init: drop capability %d from the bounding set", cap);
-    }
-  }
+  /* The bounding set is the container's since process_prepare_start. */
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return sw_fail(e, errno, "init: clear ambient capabilities");
   /* CAP_KILL stays permitted (never effective) so that a signal forwarded to a process of another
@@ -178,7 +184,7 @@ static int exec_confined(const struct proc_spec *p, bool started, sw_error *e) {
   /* Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it while we still hold it
    * (as runc); setgroups, setres[ug]id, capset and prctl that follow are in the profile. */
   if (!started && p->filter && !p->no_new_privs && (r = filter_load(p->filter, e)) < 0) return r;
-  if ((r = apply_caps(p, e)) < 0) return r;
+  if ((r = apply_caps(p, started, e)) < 0) return r;
   /* Every fd we own is O_CLOEXEC; make sure nothing inherited by accident leaks in. */
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
   /* Last, with no_new_privs already set: from here on only execve and the error path run. */

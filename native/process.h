@@ -5,13 +5,13 @@
 /* Applies rlimits, cwd, groups, ids, capabilities and no_new_privs, then execs argv with PATH
  * lookup in the spec's environment. Returns only on failure: -errno with the stage in *e. */
 int process_exec(const struct proc_spec *p, sw_error *e);
-/* init at START, before it forks the container's process: a new session keyring and, without
- * no_new_privs, the container's seccomp filter (p->filter, if any), loaded once for both: the
- * process inherits them (the kernel's translation and JIT of Docker's profile, twice per container,
- * was ~6% of all CPU time per `true`). 0 or -errno. */
+/* init at START, before it forks the container's process: a new session keyring, without
+ * no_new_privs the container's seccomp filter (p->filter, if any), and the container's bounding set,
+ * each done once for both: the process inherits them (the kernel's translation and JIT of Docker's
+ * profile, twice per container, was ~6% of all CPU time per `true`). 0 or -errno. */
 int process_prepare_start(const struct proc_spec *p, sw_error *e);
-/* process_exec in the child of an init that ran process_prepare_start: keyring (and filter, without
- * no_new_privs) inherited. */
+/* process_exec in the child of an init that ran process_prepare_start: keyring, bounding set (and
+ * filter, without no_new_privs) inherited. */
 int process_exec_started(const struct proc_spec *p, sw_error *e);
 /* init after START (and process_prepare_start): no more than the container's capabilities
  * (bounding, effective; inheritable and ambient empty; CAP_KILL kept permitted but not effective for
