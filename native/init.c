@@ -237,13 +237,15 @@ static int child_main(void *arg) {
   const struct child_args *a = arg;
   sw_error e = {0};
   setsid();
-  if (dup2(a->nullfd, 0) < 0 || dup2(a->out_w, 1) < 0 || dup2(a->err_w, 2) < 0) _exit(126);
+  if (dup2(a->nullfd, 0) < 0 || dup2(a->out_w, 1) < 0 || dup2(a->err_w, 2) < 0) return 126;
   process_exec_started(a->proc, &e);
   /* Errors as data: the stage and errno go to init through the CLOEXEC pipe, which stays empty
    * when exec succeeds. */
   (void)!write(a->ep_w, &e, sizeof e);
   dprintf(2, "slipway: %s: %s\n", e.stage, strerror(e.errnum));
-  _exit(exit_code_for(e.errnum));
+  /* Returned, not _exit(): clone()'s wrapper ends the task (exit) with this status. A noreturn call
+   * here made ASan try to unpoison a stack it does not know (false-positive warning). */
+  return exit_code_for(e.errnum);
 }
 
 /* The child's stack: used by one child, once, while init waits. */
@@ -270,8 +272,9 @@ void init_main(struct container_spec *s, int ctl, int out_w, int err_w) {
     _exit(1);
   }
   if (s->pool_netns > 0) {
-    /* A prepared namespace (netpool.h): lo up, the tap made, slirp4netns attached and ready. Joined
-     * before anything reads or mounts the network namespace (/sys, /proc/sys/net, sockets). */
+    /* A prepared namespace: isolated (netpool.h), lo up, the tap made, slirp4netns attached and
+     * ready; none (keeper.c none_pool), lo up. Joined before anything reads or mounts the network
+     * namespace (/sys, /proc/sys/net, sockets). */
     if (setns(s->pool_netns, CLONE_NEWNET) < 0) {
       sw_fail(&e, errno, "join the prepared network namespace");
       send_error(ctl, IM_ERROR, &e);

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
+#include <sched.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,7 +19,7 @@
 
 #include "util.h"
 
-enum { J_CLOSE = 1, J_GO, J_RMTREE };
+enum { J_CLOSE = 1, J_GO, J_RMTREE, J_NETNS };
 #define J_MAX_FDS 16
 /* How long the janitor waits for GO before closing a job's fds anyway: GO is only missing when the
  * keeper could not queue it, long after its own close. */
@@ -31,7 +34,7 @@ struct jhdr {
 struct jreply {
   uint64_t cookie;
   int32_t err;
-  uint32_t pad;
+  uint32_t op; /* J_NETNS: a namespace's fd comes with it (SCM_RIGHTS) unless err */
 };
 
 struct jmsg {
@@ -75,6 +78,74 @@ static void jreply(int fd, uint64_t cookie, int err) {
   while (send(fd, &r, sizeof r, MSG_NOSIGNAL) < 0 && errno == EINTR) {}
 }
 
+/* J_NETNS's answer, with the namespace's fd when pass >= 0. 0 or -errno. */
+static int jreply_netns(int fd, uint64_t cookie, int err, int pass) {
+  struct jreply r = {cookie, err, J_NETNS};
+  struct iovec iov = {&r, sizeof r};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } cb;
+  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (pass >= 0) {
+    memset(&cb, 0, sizeof cb);
+    mh.msg_control = cb.buf;
+    mh.msg_controllen = sizeof cb.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &pass, sizeof(int));
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : 0;
+}
+
+/* J_NETNS's child (netns_job): lo up in the new namespace it was cloned into, and that namespace's fd
+ * into the janitor's own table (CLONE_FILES), or -errno. */
+static int netns_child(void *arg) {
+  int *out = arg;
+  int r = 0, s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    *out = -errno;
+    return 0;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) r = -errno;
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (!r && ioctl(s, SIOCSIFFLAGS, &ifr) < 0) r = -errno;
+  close(s);
+  if (!r && (r = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) r = -errno;
+  *out = r;
+  return 0; /* clone()'s wrapper ends the task: no noreturn call on a stack ASan does not know */
+}
+
+static char netns_stack[64 * 1024] __attribute__((aligned(64)));
+
+/*
+ * A new network namespace with lo up, made by a child cloned into it with CLONE_VM | CLONE_VFORK |
+ * CLONE_FILES (no copy of our memory or fds, nothing to tear down at its exit but the task): the
+ * janitor itself never joins it, so the namespace is held by the fd sent back alone and ends with the
+ * container that joins it. A fork per namespace doubled the pool's CPU cost.
+ */
+static void netns_job(int sock, uint64_t cookie) {
+  volatile int out = -EIO;
+  pid_t pid = clone(netns_child, netns_stack + sizeof netns_stack, CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNET | SIGCHLD,
+                    (void *)&out);
+  if (pid < 0) {
+    (void)jreply_netns(sock, cookie, errno, -1);
+    return;
+  }
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+  int fd = out;
+  (void)jreply_netns(sock, cookie, fd < 0 ? -fd : 0, fd);
+  if (fd >= 0) close(fd);
+}
+
 static void close_all(struct jmsg *m) {
   for (int i = 0; i < m->nfds; i++) close(m->fds[i]);
   m->nfds = 0;
@@ -89,6 +160,9 @@ NORETURN static void janitor_main(int fd) {
       close_all(&cur);
       int e = rmtree(cur.path);
       jreply(fd, cur.h.cookie, e < 0 ? -e : 0);
+    } else if (cur.h.op == J_NETNS) {
+      close_all(&cur);
+      netns_job(fd, cur.h.cookie);
     } else if (cur.h.op == J_CLOSE) {
       /* The keeper closes its copies after this message and then sends GO: close ours after that,
        * so that ours are the last references (whatever the next message is, it was sent later). */
@@ -122,14 +196,36 @@ static void replies_readable(struct watch *w, uint32_t events) {
   struct janitor *j = w->obj;
   for (;;) {
     struct jreply r;
-    ssize_t n = recv(j->fd, &r, sizeof r, MSG_DONTWAIT);
+    struct iovec iov = {&r, sizeof r};
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } cb;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.buf, .msg_controllen = sizeof cb.buf};
+    ssize_t n = recvmsg(j->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n <= 0) { /* gone: its unanswered jobs are settled when it is reaped */
       loop_del_close(&j->fd);
       return;
     }
-    if ((size_t)n == sizeof r) j->done(r.cookie, r.err);
+    int got = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int f;
+        memcpy(&f, CMSG_DATA(c), sizeof f);
+        if (got < 0) got = f;
+        else close(f);
+      }
+    if ((size_t)n != sizeof r) {
+      if (got >= 0) close(got);
+    } else if (r.op == J_NETNS) {
+      if (j->netns_done) j->netns_done(r.cookie, got, got >= 0 ? 0 : r.err ? r.err : EIO);
+      else if (got >= 0) close(got);
+    } else {
+      if (got >= 0) close(got);
+      j->done(r.cookie, r.err);
+    }
   }
 }
 
@@ -210,6 +306,11 @@ void janitor_go(struct janitor *j, uint64_t cookie) {
 int janitor_rmtree(struct janitor *j, uint64_t cookie, const char *path) {
   int r = janitor_start(j);
   return r < 0 ? r : jsend(j, J_RMTREE, cookie, path, NULL, 0);
+}
+
+int janitor_make_netns(struct janitor *j, uint64_t cookie) {
+  int r = janitor_start(j);
+  return r < 0 ? r : jsend(j, J_NETNS, cookie, NULL, NULL, 0);
 }
 
 bool janitor_reaped(struct janitor *j, pid_t pid) {

@@ -22,9 +22,11 @@ struct janitor {
   struct watch w;
   /* A job answered: err 0 or an errno. */
   void (*done)(uint64_t cookie, int err);
+  /* A janitor_make_netns answered: the namespace's fd (the callee owns it), or -1 and an errno. */
+  void (*netns_done)(uint64_t cookie, int fd, int err);
 };
 
-#define JANITOR_INIT(fn) {0, -1, {0}, (fn)}
+#define JANITOR_INIT(fn) {0, -1, {0}, (fn), NULL}
 /* Its name in /proc/<pid>/comm (tests tell it from the keeper's short-lived children by it). */
 #define JANITOR_COMM "slipway-janitor"
 
@@ -37,6 +39,10 @@ int janitor_close_fds(struct janitor *j, uint64_t cookie, const int *fds, int n)
 void janitor_go(struct janitor *j, uint64_t cookie);
 /* Deletes path (rmtree, symlinks never followed). 0 or -errno. */
 int janitor_rmtree(struct janitor *j, uint64_t cookie, const char *path);
+/* A new network namespace with lo up, made by a short-lived child of the janitor (so owned by the
+ * keeper's user namespace, as one a container's clone makes, and held by nothing but the fd sent
+ * back). Answered through netns_done. 0 or -errno. */
+int janitor_make_netns(struct janitor *j, uint64_t cookie);
 /* True when pid was this janitor's: it is gone and its unanswered jobs are the caller's to settle
  * (its fds were closed by its exit). */
 bool janitor_reaped(struct janitor *j, pid_t pid);

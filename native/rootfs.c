@@ -795,7 +795,8 @@ int rootfs_setup(const struct container_spec *s, sw_error *e) {
 
   if (s->hostname && *s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return sw_fail(e, errno, "sethostname %s", s->hostname);
-  if (s->net != NET_HOST && (r = lo_up(e)) < 0) return r;
+  /* A prepared namespace (pool_netns) has lo up already. */
+  if (s->net != NET_HOST && s->pool_netns <= 0 && (r = lo_up(e)) < 0) return r;
   if ((r = mkdir_p(s->proc.cwd, 0755)) < 0) return sw_fail(e, -r, "create working directory %s", s->proc.cwd);
   return 0;
 }

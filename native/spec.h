@@ -65,7 +65,7 @@ struct container_spec {
   bool identity_mapped; /* decided by the keeper, not by the frame */
   int fuse_fd, fuse_go;  /* rootfs_prepare(): /dev/fuse and the go pipe of a waiting fuse-overlayfs, or -1 */
   pid_t fuse_pid;        /* that fuse-overlayfs (a child of the keeper), or 0 */
-  int pool_netns;        /* in init: a prepared network namespace's fd (netpool.h) to join first, or 0 (none) */
+  int pool_netns;        /* in init: a prepared network namespace's fd (netpool.h, keeper.c none_pool) to join first, or 0 (none) */
   struct proc_spec proc;
 };
 
