@@ -388,6 +388,9 @@ static bool removal_pending(const char *dir) {
 }
 
 static void finish_remove(struct container *c) {
+  /* Its outbound helpers were killed with init: REMOVE is answered once they are reaped too, so Node
+   * needs no OUTBOUND_STOP of its own before it (again from keeper_helper_gone). */
+  if (outbound_live(c->id)) return;
   uint32_t req = c->remove_req;
   if (c->keep_dir) {
     if (c->ns_closer > 0) return; /* again once the closer is reaped */
@@ -401,6 +404,12 @@ static void finish_remove(struct container *c) {
   reply_ok(req);
   if (dir) removal_spawn(dir, path ? path : dir);
   pool_refill_if_idle();
+}
+
+/* A helper of container `id` was reaped: a removal that waited for it goes on. */
+static void keeper_helper_gone(const char *id) {
+  struct container *c = find(id);
+  if (c && c->remove_req && c->reaped) finish_remove(c);
 }
 
 /* A queued START (op_start) whose CREATE failed fails too: Node reports CREATE's error. */
@@ -1165,7 +1174,7 @@ int keeper_main(const char *state_root, char **owners, int n_owners) {
   if (out_init() < 0) die_with_error("output queue");
   /* The pool hears of outbound helpers through these (outbound.c sits below netpool.c). */
   outbound_set_events(&(struct outbound_events){
-      .helper_ready = netpool_outbound_ready, .spare_ready = netpool_spare_ready, .spare_gone = netpool_spare_gone});
+      .helper_ready = netpool_outbound_ready, .spare_ready = netpool_spare_ready, .spare_gone = netpool_spare_gone, .helper_gone = keeper_helper_gone});
 
   /* Forked before HELLO (they are there once Node sees the keeper) and before the seccomp compile,
    * while the heap they share copy-on-write is smallest; a failure leaves the jobs to children of

@@ -292,6 +292,12 @@ bool outbound_is_ready(const char *id) {
   return ready_helper(id) != NULL;
 }
 
+bool outbound_live(const char *id) {
+  for (struct helper *h = helpers; h; h = h->next)
+    if (!strcmp(h->id, id) && h->pid > 0) return true;
+  return false;
+}
+
 void outbound_answer_adopted(uint32_t reqid, const char *id) {
   struct helper *h = ready_helper(id);
   if (h) {
@@ -351,7 +357,8 @@ bool outbound_reaped(pid_t pid, int status) {
     else
       snprintf(st, sizeof st, "exited (signal %d)", WTERMSIG(status));
     fail_start(h, st, ECHILD);
-    if (h->spare) {
+    bool spare = h->spare;
+    if (spare) {
       h->spare = false;
       logmsg("%s %d (a prepared network namespace's) %s", h->name, (int)pid, st);
       if (hooks.spare_gone) hooks.spare_gone(pid);
@@ -360,7 +367,8 @@ bool outbound_reaped(pid_t pid, int status) {
       reply_ok(h->stop_req);
       h->stop_req = 0;
     }
-    helper_maybe_free(h);
+    helper_maybe_free(h); /* freed at the end of the batch: h->id stays valid for the hook */
+    if (!spare && hooks.helper_gone) hooks.helper_gone(h->id);
     return true;
   }
   return false;

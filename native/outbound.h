@@ -37,6 +37,7 @@ struct outbound_events {
   void (*helper_ready)(const char *id); /* container `id`'s own helper wrote its ready byte */
   void (*spare_ready)(pid_t pid);       /* spare `pid` wrote its ready byte */
   void (*spare_gone)(pid_t pid);        /* spare `pid` ended before a container adopted it */
+  void (*helper_gone)(const char *id);  /* a helper of container `id` was reaped */
 };
 void outbound_set_events(const struct outbound_events *events);
 /* A pool spare (netpool.h): argv run with netns_fd at fd 5, for no container yet. Returns its pid or
@@ -49,5 +50,7 @@ bool outbound_adopt(pid_t pid, const char *id);
 void outbound_answer_adopted(uint32_t reqid, const char *id);
 /* Container `id` has a live helper that wrote its ready byte. */
 bool outbound_is_ready(const char *id);
+/* Container `id` has a helper not reaped yet. */
+bool outbound_live(const char *id);
 /* SIGKILL helper `pid` (a spare dropped unused). */
 void outbound_kill_pid(pid_t pid);

@@ -371,6 +371,9 @@ export class ContainerHandle implements RuntimeContainer {
         return;
       }
       if (this.#net === net) this.#net = undefined;
+      // The keeper's slirp4netns goes with the container: the REMOVE that follows (CREATE's undo, next on the stack)
+      // kills it with init and is answered once it is reaped (protocol 11), one round trip fewer. Pasta is Node's own.
+      if (net?.tool === 'slirp4netns') return;
       await net?.close();
     });
     return started;

@@ -54,6 +54,25 @@ describe.skipIf(skip)('keeper: an outbound helper asked for before CREATE is ans
     expect(stuckHelpers()).toEqual([]);
   });
 
+  it('a removal, and a release for restart, is answered once the container\'s helper is reaped, however slow it is to die', async () => {
+    // A helper with half a GiB written to unmap: its SIGKILL takes a while to end it. Node sends no OUTBOUND_STOP
+    // before REMOVE: the keeper kills the helper with init and answers once it is reaped, not a zombie or exiting.
+    const slow = join(dir, 'slow');
+    writeFileSync(slow, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} -e 'const b = Buffer.alloc(512 * 2 ** 20, 1); require("fs").writeSync(3, "1"); setInterval(() => b[0]++, 1e6)'\n`);
+    chmodSync(slow, 0o755);
+    for (const release of [false, true]) {
+      const spec = specFor(keeper, ['sleep', '1000'], isolated());
+      const created = keeper.createContainer(spec);
+      const helperPid = await keeper.startOutbound(spec.id, [slow, null]);
+      await created;
+      await keeper.startContainer(spec.id);
+      await (release ? keeper.releaseContainer(spec.id) : keeper.removeContainer(spec.id));
+      expect(existsSync(`/proc/${helperPid}`)).toBe(false);
+      if (release) await keeper.removeContainer(spec.id);
+      await removalSettled(keeper, spec.stateDir);
+    }
+  });
+
   it('a CREATE that fails in the mount setup leaves no helper, started or waiting', async () => {
     const spec = specFor(keeper, ['true'], {
       ...isolated(),
