@@ -15,9 +15,17 @@ export function isSpareHelper(pid: number): boolean {
   } catch { return false; }
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === pid) continue;
-    try { if (readlinkSync(`/proc/${p}/ns/net`) === netns) return false; } catch { /* gone, or not ours */ }
+    try {
+      // slirp4netns' own short-lived child, which joins the namespace to make the tap while it starts, is not another.
+      if (readlinkSync(`/proc/${p}/ns/net`) === netns && ppidOf(p) !== pid) return false;
+    } catch { /* gone, or not ours */ }
   }
   return true;
+}
+
+function ppidOf(p: string): number {
+  const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /**
