@@ -23,24 +23,7 @@
 #include "rootfs.h"
 
 int init_send(int fd, const struct init_msg *m, int pass_fd) {
-  struct iovec iov = {(void *)m, sizeof *m};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (pass_fd >= 0) {
-    memset(&u, 0, sizeof u);
-    mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-  }
-  if (TEMP_FAILURE_RETRY(sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0) return -errno;
-  return 0;
+  return send_with_fd(fd, m, sizeof *m, pass_fd);
 }
 
 int init_send_result(int sock, int fd, const sw_error *e) {

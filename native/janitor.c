@@ -81,26 +81,7 @@ static void jreply(int fd, uint64_t cookie, int err) {
 /* J_NETNS's answer, with the namespace's fd when pass >= 0. 0 or -errno. */
 static int jreply_netns(int fd, uint64_t cookie, int err, int pass) {
   struct jreply r = {cookie, err, J_NETNS};
-  struct iovec iov = {&r, sizeof r};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } cb;
-  struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (pass >= 0) {
-    memset(&cb, 0, sizeof cb);
-    mh.msg_control = cb.buf;
-    mh.msg_controllen = sizeof cb.buf;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &pass, sizeof(int));
-  }
-  ssize_t n;
-  do n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n < 0 ? -errno : 0;
+  return send_with_fd(fd, &r, sizeof r, pass);
 }
 
 /* J_NETNS's child (netns_job): lo up in the new namespace it was cloned into, and that namespace's fd

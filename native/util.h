@@ -76,6 +76,8 @@ int sw_fail(sw_error *e, int errnum, const char *fmt, ...) PRINTF(3, 4);
 int sw_fail_k(sw_error *e, int kind, int errnum, const char *fmt, ...) PRINTF(4, 5);
 
 int write_all(int fd, const void *buf, size_t len);     /* 0 or -errno */
+/* One message of `len` bytes on a unix socket, with `pass_fd` as SCM_RIGHTS when >= 0 (MSG_NOSIGNAL). 0 or -errno. */
+int send_with_fd(int sock, const void *buf, size_t len, int pass_fd);
 ssize_t read_full(int fd, void *buf, size_t len);       /* bytes read (short only on EOF) or -errno */
 int mkdir_p(const char *path, mode_t mode);              /* 0 or -errno */
 int write_file(const char *path, const char *content);   /* 0 or -errno */
