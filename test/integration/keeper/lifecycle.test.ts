@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keeper } from '../../../src/runtime/keeper/keeper.js';
 import { SlipwayError } from '../../../src/errors.js';
-import { busyboxRootfs, childrenOf, janitorsOf, removalSettled, runToExit, skipReason, specFor } from './fixture.js';
+import { busyboxRootfs, childrenOf, janitorsOf, removalSettled, runToExit, skipReason, specFor, until } from './fixture.js';
 
 const skip = skipReason();
 if (skip) console.warn(`keeper integration tests skipped: ${skip}`);
@@ -264,6 +264,9 @@ describe.skipIf(skip)('keeper: container lifecycle', () => {
     const r = await keeper.exec(spec.id, { argv: ['cat', '/proc/self/status'], env: ['PATH=/bin'], uid: 0, gid: 0 }, { onStdout: (b) => out.push(b) });
     expect(r.exitCode).toBe(0);
     expect(sigs(Buffer.concat(out).toString())).toBe(zero);
+    // The main process's `cat` may not have run yet when the exec is done (a loaded machine): killed before it, its
+    // log was empty (rootless once at load 20).
+    await until(() => readFileSync(spec.logPath!, 'utf8').includes('SigCgt'), 20_000);
     await keeper.kill(spec.id, 'SIGKILL');
     await keeper.waitContainer(spec.id); // the log holds all the process wrote once its exit is reported
     const log = readFileSync(spec.logPath!, 'utf8').split('\n').map((l) => l.replace(/^\S+ stdout [FP] /, '')).join('\n');
