@@ -412,10 +412,15 @@ export class ContainerHandle implements RuntimeContainer {
     return hostsFileFor({ hostname, ownIp, hostAccessIp, hostAliases: access?.aliases, extraHosts: entries });
   }
 
-  /** Rewritten in place (same inode): the file is bind-mounted into the running container. */
+  /**
+   * Rewritten in place (same inode): the file is bind-mounted into the running container. Synchronously: a peer's
+   * join refreshes every member, this one too while its own attach is still under way (no network address yet); an
+   * asynchronous write begun then could land after the boot's own write of the whole file and leave the container
+   * without its networks' names (seen under load in CI: a container's /etc/hosts without its peers' aliases).
+   */
   async #writeHosts(): Promise<void> {
     if (this.#i.plan.networkMode === 'host') return;
-    await writeFile(this.#i.spec.etcFiles.hosts, this.#hostsContent());
+    writeFileSync(this.#i.spec.etcFiles.hosts, this.#hostsContent());
   }
 
   /**
